@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// Release-build benchmarks. Run `swift run -c release inpars-bench --help`.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inpars-bench",
+        abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
+        subcommands: [GEMMBenchmark.self])
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import InparsTensor
+
+/// GFLOP/s of raw `cblas_sgemm` and of the tensor module on transformer shapes.
+struct GEMMBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm", abstract: "GFLOP/s of cblas_sgemm vs the tensor module.")
+
+    @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "Timed repetitions per shape (the median is reported).") var repeats = 7
+
+    func run() throws {
+        BLAS.threads = threads
+        let env = ProcessInfo.processInfo.environment
+        print("OpenBLAS core: \(BLAS.coreName); config: \(BLAS.configuration)")
+        print(
+            "OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)"
+        )
+        print("| shape | raw cblas_sgemm GFLOP/s | tensor module GFLOP/s | ratio |")
+        print("|---|---:|---:|---:|")
+        for (name, batch, m, n, k) in [
+            ("512×768×768 (x·Wᵀ)", 1, 512, 768, 768),
+            ("512×3072×768 (x·Wᵀ)", 1, 512, 3072, 768),
+            ("512×768×3072 (x·Wᵀ)", 1, 512, 768, 3072),
+            ("8·12 × 512×512×64 (Q·Kᵀ)", 96, 512, 512, 64),
+            ("8·12 × 512×64×512 (P·V)", 96, 512, 64, 512),
+        ] {
+            let raw = measure(batch: batch, m: m, n: n, k: k, throughTensor: false)
+            let module = measure(batch: batch, m: m, n: n, k: k, throughTensor: true)
+            print(
+                "| \(name) | \(String(format: "%.1f", raw)) | \(String(format: "%.1f", module)) | \(String(format: "%.3f", module / raw)) |"
+            )
+        }
+    }
+
+    /// Median GFLOP/s over `repeats` runs.
+    private func measure(batch: Int, m: Int, n: Int, k: Int, throughTensor: Bool) -> Double {
+        var random = SystemRandomNumberGenerator()
+        let isAttentionScores = batch > 1 && n == m
+        // Q·Kᵀ: a [b, m, k] · b [b, n, k]ᵀ; P·V: a [b, m, k] · b [b, k, n]; linear: x [m, k] · W [n, k]ᵀ.
+        let transposeB = batch == 1 || isAttentionScores
+        let a = Tensor(shape: [batch, m, k], storage: (0..<(batch * m * k)).map { _ in Float.random(in: -1...1, using: &random) })
+        let bShape = transposeB ? [batch, n, k] : [batch, k, n]
+        let b = Tensor(shape: bShape, storage: (0..<(batch * n * k)).map { _ in Float.random(in: -1...1, using: &random) })
+        let weight = b.reshaped(transposeB ? [n, k] : [k, n])
+        var c = [Float](repeating: 0, count: batch * m * n)
+        var sink: Float = 0
+        var timings = [Double]()
+        for iteration in 0...repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            if throughTensor {
+                let result =
+                    batch == 1
+                    ? Tensor.matmul(a.reshaped([m, k]), weight, transposeB: transposeB)
+                    : Tensor.batchedMatmul(a, b, transposeB: transposeB)
+                sink += result.storage[0]
+            } else {
+                a.storage.withUnsafeBufferPointer { pa in
+                    b.storage.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            for index in 0..<batch {
+                                BLAS.sgemm(
+                                    transposeA: false, transposeB: transposeB, m: m, n: n, k: k,
+                                    a: pa.baseAddress! + index * m * k, lda: k,
+                                    b: pb.baseAddress! + index * n * k, ldb: transposeB ? k : n,
+                                    c: pc.baseAddress! + index * m * n, ldc: n)
+                            }
+                        }
+                    }
+                }
+                sink += c[0]
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if iteration > 0 { timings.append(seconds) }  // the first run is a warm-up
+        }
+        if sink.isNaN { print("") }
+        timings.sort()
+        let median = timings[timings.count / 2]
+        return 2.0 * Double(batch * m * n * k) / median / 1e9
+    }
+}

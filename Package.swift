@@ -1,0 +1,95 @@
+// swift-tools-version: 6.0
+//
+// inpars: synthetic training data for neural rankers (InPars), BM25 as Lucene computes it,
+// and a monoT5 reranker on an OpenBLAS-backed tensor module. See Docs/architecture.md.
+
+import PackageDescription
+
+// MARK: - System libraries (one Swift module imports each, with `internal import`)
+
+let systemLibraries: [Target] = [
+    .systemLibrary(
+        name: "CBLAS", pkgConfig: "openblas",
+        providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(
+        name: "CCurl", pkgConfig: "libcurl",
+        providers: [.apt(["libcurl4-openssl-dev"])]),
+    .systemLibrary(
+        name: "CZlib", pkgConfig: "zlib",
+        providers: [.apt(["zlib1g-dev"])]),
+]
+
+// MARK: - Library modules (arrows point one way; see Docs/architecture.md)
+
+let argumentParser = Target.Dependency.product(
+    name: "ArgumentParser", package: "swift-argument-parser")
+let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+let libraries: [Target] = [
+    .target(name: "InparsCore", dependencies: ["CZlib", logging]),
+    .target(name: "InparsTensor", dependencies: ["CBLAS"]),
+    .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
+    .target(
+        name: "InparsModels", dependencies: ["InparsTensor", "InparsTokenizers", "InparsCore"]),
+    .target(name: "InparsHTTP", dependencies: ["CCurl", "InparsCore"]),
+    .target(name: "InparsEval", dependencies: ["InparsCore"]),
+    .target(name: "InparsBM25", dependencies: ["InparsCore", heap]),
+    .target(name: "InparsRanker", dependencies: ["InparsModels", "InparsEval", "InparsCore"]),
+    .target(
+        name: "InparsGeneration",
+        dependencies: ["InparsHTTP", "InparsModels", "InparsCore"]),
+]
+
+// MARK: - The command-line tool
+
+let executables: [Target] = [
+    .executableTarget(
+        name: "inpars",
+        dependencies: [
+            "InparsCore", "InparsTensor", "InparsTokenizers", "InparsModels", "InparsHTTP",
+            "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", argumentParser,
+            logging,
+        ]),
+    // Release-build benchmarks: `swift run -c release inpars-bench --help`.
+    .executableTarget(
+        name: "inpars-bench",
+        dependencies: [
+            "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
+            "InparsRanker", argumentParser,
+        ],
+        path: "Benchmarks/inpars-bench"),
+]
+
+// MARK: - Tests (fixtures live in Tests/Fixtures, found through InparsTestSupport)
+
+let tests: [Target] = [
+    .target(name: "InparsTestSupport", path: "Tests/InparsTestSupport"),
+    .testTarget(name: "InparsCoreTests", dependencies: ["InparsCore", "InparsTestSupport"]),
+    .testTarget(name: "InparsTensorTests", dependencies: ["InparsTensor", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsTokenizersTests", dependencies: ["InparsTokenizers", "InparsTestSupport"]),
+    .testTarget(name: "InparsModelsTests", dependencies: ["InparsModels", "InparsTestSupport"]),
+    .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
+    .testTarget(name: "InparsEvalTests", dependencies: ["InparsEval", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsBM25Tests", dependencies: ["InparsBM25", "InparsEval", "InparsTestSupport"]),
+    .testTarget(name: "InparsRankerTests", dependencies: ["InparsRanker", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsGenerationTests", dependencies: ["InparsGeneration", "InparsTestSupport"]),
+    .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
+]
+
+let package = Package(
+    name: "inpars",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "inpars", targets: ["inpars"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: systemLibraries + libraries + executables + tests
+)

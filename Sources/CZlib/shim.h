@@ -1,0 +1,4 @@
+#ifndef INPARS_CZLIB_SHIM_H
+#define INPARS_CZLIB_SHIM_H
+#include <zlib.h>
+#endif

@@ -1,0 +1,1 @@
+// InparsBM25: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// InparsEval: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// InparsGeneration: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// InparsHTTP: see Docs/architecture.md for what this module owns.

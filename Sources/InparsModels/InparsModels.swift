@@ -1,0 +1,1 @@
+// InparsModels: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// InparsRanker: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,67 @@
+internal import CBLAS
+
+/// The one door to OpenBLAS: single-precision GEMM and the library's thread settings.
+///
+/// Every matrix product in inpars goes through ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``.
+/// Transposes are passed as flags, never materialised.
+public enum BLAS {
+    /// `C = alpha * op(A) * op(B) + beta * C`, row-major.
+    ///
+    /// - Parameters:
+    ///   - transposeA: `op(A) = Aᵀ` when true; `A` is then stored `[k, m]`, else `[m, k]`.
+    ///   - transposeB: `op(B) = Bᵀ` when true; `B` is then stored `[n, k]`, else `[k, n]`.
+    ///   - m, n, k: `op(A)` is `[m, k]`, `op(B)` is `[k, n]`, `C` is `[m, n]`.
+    ///   - lda, ldb, ldc: leading dimensions (row strides) of the stored matrices, in elements.
+    @inlinable
+    public static func sgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        rawSgemm(
+            transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    @usableFromInline
+    static func rawSgemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if m == 0 || n == 0 { return }
+        let limit = Int(Int32.max)
+        precondition(
+            m <= limit && n <= limit && k <= limit && lda <= limit && ldb <= limit && ldc <= limit,
+            "GEMM dimensions exceed OpenBLAS's 32-bit blasint")
+        if k == 0 {
+            // OpenBLAS leaves C untouched for k = 0; the product is zero, so C = beta * C.
+            for row in 0..<m {
+                for column in 0..<n { c[row * ldc + column] *= beta }
+            }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha, a,
+            Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// The number of threads OpenBLAS uses for one GEMM.
+    public static var threads: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+    }
+
+    /// The name of the OpenBLAS kernel chosen for this CPU (e.g. `Haswell`, `SkylakeX`).
+    public static var coreName: String {
+        guard let name = openblas_get_corename() else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// OpenBLAS's build configuration string (version, threading, target).
+    public static var configuration: String {
+        guard let config = openblas_get_config() else { return "unknown" }
+        return String(cString: config)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+
+extension Tensor {
+    /// Root-mean-square normalisation over the last axis, with T5LayerNorm / LlamaRMSNorm
+    /// semantics: no mean subtraction and no bias, `y = x / √(mean(x²) + ε) · weight`.
+    ///
+    /// - Parameters:
+    ///   - weight: `[d]`, the last extent of `self`.
+    ///   - epsilon: added to the mean square (T5: 1e-6).
+    /// - Returns: the same shape as `self`.
+    public func rmsNormalized(weight: Tensor, epsilon: Float) -> Tensor {
+        let d = lastDimension
+        precondition(weight.shape == [d], "rmsNorm weight \(weight.shape) for input \(shape)")
+        return Tensor(shape: shape) { out in
+            storage.withUnsafeBufferPointer { px in
+                weight.storage.withUnsafeBufferPointer { pw in
+                    for row in 0..<rowCount {
+                        let base = row * d
+                        var sumSquares: Float = 0
+                        for i in 0..<d { sumSquares += px[base + i] * px[base + i] }
+                        let inverse = 1 / (sumSquares / Float(d) + epsilon).squareRoot()
+                        for i in 0..<d { out[base + i] = px[base + i] * inverse * pw[i] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · weight + bias`,
+    /// with the biased (population) variance, as `torch.nn.LayerNorm`.
+    ///
+    /// - Parameters:
+    ///   - weight: `[d]`.
+    ///   - bias: `[d]`, or `nil` for none.
+    public func layerNormalized(weight: Tensor, bias: Tensor?, epsilon: Float) -> Tensor {
+        let d = lastDimension
+        precondition(weight.shape == [d], "layerNorm weight \(weight.shape) for input \(shape)")
+        if let bias { precondition(bias.shape == [d], "layerNorm bias \(bias.shape) for \(shape)") }
+        let biasStorage = bias?.storage ?? [Float](repeating: 0, count: d)
+        return Tensor(shape: shape) { out in
+            storage.withUnsafeBufferPointer { px in
+                weight.storage.withUnsafeBufferPointer { pw in
+                    biasStorage.withUnsafeBufferPointer { pb in
+                        for row in 0..<rowCount {
+                            let base = row * d
+                            var sum: Float = 0
+                            for i in 0..<d { sum += px[base + i] }
+                            let mean = sum / Float(d)
+                            var variance: Float = 0
+                            for i in 0..<d {
+                                let centered = px[base + i] - mean
+                                variance += centered * centered
+                            }
+                            let inverse = 1 / (variance / Float(d) + epsilon).squareRoot()
+                            for i in 0..<d {
+                                out[base + i] = (px[base + i] - mean) * inverse * pw[i] + pb[i]
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

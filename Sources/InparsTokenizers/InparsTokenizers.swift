@@ -1,0 +1,1 @@
+// InparsTokenizers: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,17 @@
+import ArgumentParser
+import InparsCore
+import InparsTensor
+
+/// The `inpars` command: synthetic training data for neural rankers, the InPars way.
+@main
+struct Inpars: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inpars",
+        abstract: "Train neural rerankers without human labels (InPars).",
+        discussion: """
+            Pipeline: generate → filter → index/search → triples → train → rerank → evaluate.
+            Data goes to stdout or --output files; progress and diagnostics go to stderr.
+            """,
+        version: InparsVersion.string,
+        subcommands: [])
+}
