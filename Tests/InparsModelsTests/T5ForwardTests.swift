@@ -21,17 +21,18 @@ import Testing
         #expect(result.passes, "\(name) encoder: \(result.worst)")
     }
 
-    @Test(arguments: models)
-    func decoderLogitsMatchTransformersForAPaddedBatch(_ name: String) throws {
+    /// Both cross-attention forms: projected keys/values, and projections absorbed into q/o.
+    @Test(arguments: models, [true, false])
+    func decoderLogitsMatchTransformersForAPaddedBatch(_ name: String, projectMemory: Bool) throws {
         let golden = try T5Golden.load(name).decoder
         let model = try loadFixtureModel(name)
         let encoded = model.encode(unpadded(golden.input_ids, golden.lengths))
         let logits = model.decoderLogits(
             decoderInputs: unpadded(golden.decoder_input_ids, golden.decoder_lengths),
-            encoderOutput: encoded)
+            encoderOutput: encoded, projectMemory: projectMemory)
         #expect(logits.shape == golden.shape)
         let result = try #require(compare(logits.storage, golden.logits, atol: Self.tolerance))
-        #expect(result.passes, "\(name) decoder logits: \(result.worst)")
+        #expect(result.passes, "\(name) decoder logits (projectMemory \(projectMemory)): \(result.worst)")
     }
 
     @Test(arguments: models)

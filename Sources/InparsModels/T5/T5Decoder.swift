@@ -28,15 +28,23 @@ public struct T5Decoder: Sendable {
     /// A fresh cache for decoding against `encoderOutput`: projects the encoder output to
     /// cross-attention keys and values once for every layer.
     ///
-    /// - Parameter capacity: positions to reserve (the cache grows when needed).
-    public func makeCache(encoderOutput: T5EncoderOutput, capacity: Int = 16) -> T5DecoderCache {
+    /// - Parameters:
+    ///   - capacity: positions to reserve (the cache grows when needed).
+    ///   - projectMemory: project the encoder output to cross-attention keys and values once
+    ///     (best for generation); `false` absorbs the projections into each step instead (see
+    ///     ``T5CrossAttention/forward(_:encoderHidden:memoryLengths:into:)``), which is cheaper
+    ///     when only one or a few steps are decoded (monoT5 scoring).
+    public func makeCache(
+        encoderOutput: T5EncoderOutput, capacity: Int = 16, projectMemory: Bool = true
+    ) -> T5DecoderCache {
         let batch = encoderOutput.batch
         return T5DecoderCache(
             selfAttention: layers.map {
                 T5KeyValueCache(batch: batch, inner: $0.selfAttention.inner, capacity: capacity)
             },
-            memory: layers.map { $0.crossAttention.projectMemory(encoderOutput.hidden) },
-            memoryLengths: encoderOutput.lengths, length: 0, batch: batch)
+            memory: projectMemory
+                ? layers.map { $0.crossAttention.projectMemory(encoderOutput.hidden) } : nil,
+            encoderHidden: encoderOutput.hidden, memoryLengths: encoderOutput.lengths, length: 0, batch: batch)
     }
 
     /// Decodes `stepLength` new positions per batch entry, appending them to `cache`.
@@ -59,7 +67,8 @@ public struct T5Decoder: Sendable {
         for (index, layer) in layers.enumerated() {
             layer.forward(
                 &hidden, cache: &cache.selfAttention[index], pastLength: past, lengths: lengths,
-                bias: bias, memory: cache.memory[index], memoryLengths: cache.memoryLengths)
+                bias: bias, memory: cache.memory?[index], encoderHidden: cache.encoderHidden,
+                memoryLengths: cache.memoryLengths)
         }
         cache.length = past + stepLength
         return hidden.rmsNormalized(weight: finalNorm, epsilon: epsilon)

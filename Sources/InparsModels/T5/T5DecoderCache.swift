@@ -5,8 +5,11 @@ import InparsTensor
 public struct T5DecoderCache: Sendable {
     /// One per decoder layer.
     public var selfAttention: [T5KeyValueCache]
-    /// One per decoder layer: `[batch, sourceLength, 2 · inner]`.
-    public var memory: [Tensor]
+    /// One per decoder layer: `[batch, sourceLength, 2 · inner]`; `nil` when the cache was
+    /// made with `projectMemory: false` (cross-attention then reads ``encoderHidden``).
+    public var memory: [Tensor]?
+    /// `[batch, sourceLength, dModel]`: the encoder output.
+    public var encoderHidden: Tensor
     /// Real encoder length of each batch entry.
     public var memoryLengths: [Int]
     /// Decoder positions processed so far.

@@ -36,17 +36,25 @@ public struct T5DecoderLayer: Sendable {
     ///   - pastLength: positions already decoded.
     ///   - lengths: real decoder lengths (padding), or `nil`.
     ///   - bias: causal position bias for the new positions.
-    ///   - memory: `crossAttention.projectMemory(encoderHidden)`, `[batch, sourceLength, 2 · inner]`.
+    ///   - memory: `crossAttention.projectMemory(encoderHidden)`, `[batch, sourceLength, 2 · inner]`,
+    ///     or `nil` to attend to `encoderHidden` with absorbed projections.
+    ///   - encoderHidden: `[batch, sourceLength, dModel]`.
     ///   - memoryLengths: real encoder lengths.
     public func forward(
         _ hidden: inout Tensor, cache: inout T5KeyValueCache, pastLength: Int, lengths: [Int]?,
-        bias: T5RelativePositionBias.Offsets, memory: Tensor, memoryLengths: [Int]
+        bias: T5RelativePositionBias.Offsets, memory: Tensor?, encoderHidden: Tensor,
+        memoryLengths: [Int]
     ) {
         let normed = hidden.rmsNormalized(weight: selfAttentionNorm, epsilon: epsilon)
         selfAttention.forward(
             normed, cache: &cache, pastLength: pastLength, lengths: lengths, bias: bias, into: &hidden)
         let normed2 = hidden.rmsNormalized(weight: crossAttentionNorm, epsilon: epsilon)
-        crossAttention.forward(normed2, memory: memory, memoryLengths: memoryLengths, into: &hidden)
+        if let memory {
+            crossAttention.forward(normed2, memory: memory, memoryLengths: memoryLengths, into: &hidden)
+        } else {
+            crossAttention.forward(
+                normed2, encoderHidden: encoderHidden, memoryLengths: memoryLengths, into: &hidden)
+        }
         let normed3 = hidden.rmsNormalized(weight: feedForwardNorm, epsilon: epsilon)
         feedForward.forward(normed3, into: &hidden)
     }

@@ -141,8 +141,11 @@ public struct T5Model: Sendable {
     ///   - decoderInputs: per batch entry, decoder input ids starting with the decoder start
     ///     token; unequal lengths are padded and masked.
     ///   - encoderOutput: from ``encode(_:)``, same batch size.
+    ///   - projectMemory: see ``T5Decoder/makeCache(encoderOutput:capacity:projectMemory:)``.
     /// - Returns: `[batch, maxDecoderLength, vocab]`.
-    public func decoderLogits(decoderInputs: [[Int32]], encoderOutput: T5EncoderOutput) -> Tensor {
+    public func decoderLogits(
+        decoderInputs: [[Int32]], encoderOutput: T5EncoderOutput, projectMemory: Bool = true
+    ) -> Tensor {
         precondition(decoderInputs.count == encoderOutput.batch, "decoder batch \(decoderInputs.count) vs encoder \(encoderOutput.batch)")
         let lengths = decoderInputs.map(\.count)
         let maxLength = lengths.max() ?? 0
@@ -152,7 +155,8 @@ public struct T5Model: Sendable {
             ids.append(contentsOf: row)
             ids.append(contentsOf: repeatElement(Int32(configuration.padTokenID), count: maxLength - row.count))
         }
-        var cache = decoder.makeCache(encoderOutput: encoderOutput, capacity: maxLength)
+        var cache = decoder.makeCache(
+            encoderOutput: encoderOutput, capacity: maxLength, projectMemory: projectMemory)
         let hidden = decoder.forward(
             ids, stepLength: maxLength, cache: &cache,
             lengths: lengths.allSatisfy { $0 == maxLength } ? nil : lengths)
