@@ -70,8 +70,7 @@ import Testing
         #expect(result.passes, "\(name) cached vs full: \(result.worst)")
     }
 
-    @Test(.disabled("pytorch_model.bin reader pending on branch checkpoint"))
-    func theBinCheckpointGivesTheSameEncoderOutputAsSafetensors() throws {
+    @Test func theBinCheckpointGivesTheSameEncoderOutputAsSafetensors() throws {
         let golden = try T5Golden.load("t5-tiny").encoder
         let model = try loadFixtureModel("t5-tiny-bin")
         let output = model.encode(unpadded(golden.input_ids, golden.lengths))
