@@ -26,8 +26,11 @@ struct T5Benchmark: ParsableCommand {
             ("t5-small", T5Configuration(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8), smallPairs),
             ("monoT5-base", T5Configuration(vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12), basePairs),
         ].filter { shape == "both" || $0.0.hasSuffix(shape) }
-        print("| model | pairs/s | s/pair | GEMM s/pair | rest s/pair | GEMM share | GEMM GFLOP/s | model GFLOP/pair |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("Times per pair. dense GEMM: projections and feed-forward (sgemm wall time, OpenBLAS threads);")
+        print("attention: scores + softmax + P·V over heads split across workers (wall), of which")
+        print("attn GEMM = sgemm time summed over workers / workers; rest: norms, activations, embedding, decoder step.")
+        print("| model | pairs/s | s/pair | dense GEMM | attention | (attn GEMM) | rest | GEMM share | dense GEMM GFLOP/s | GFLOP/pair |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for (name, configuration, pairs) in shapes {
             let model = try T5Model(configuration: configuration, tensors: randomTensors(configuration))
             let scorer = MonoT5Scorer(model: model, positiveID: 1176, negativeID: 6136, batchSize: batch)
@@ -37,17 +40,27 @@ struct T5Benchmark: ParsableCommand {
             }
             var sink: Float = scorer.score(inputs: Array(inputs.prefix(batch))).reduce(0, +)  // warm-up
             BLAS.Profile.reset()
+            T5Profile.reset()
             BLAS.Profile.isEnabled = true
+            T5Profile.isEnabled = true
             let start = DispatchTime.now().uptimeNanoseconds
             sink += scorer.score(inputs: Array(inputs.suffix(pairs))).reduce(0, +)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             BLAS.Profile.isEnabled = false
+            T5Profile.isEnabled = false
             let gemm = BLAS.Profile.totals
+            let attention = T5Profile.totals
             if sink.isNaN { print("(NaN scores)") }
-            let perPair = seconds / Double(pairs)
-            let gemmPerPair = gemm.seconds / Double(pairs)
+            let n = Double(pairs)
+            let workers = Double(max(1, min(threads, batch * configuration.numHeads)))
+            let dense = gemm.seconds - attention.attentionGEMMThreadSeconds
+            let attentionGEMM = attention.attentionGEMMThreadSeconds / workers
+            let rest = seconds - dense - attention.attentionSeconds
+            // FLOPs of the dense GEMMs: all recorded FLOPs minus attention's 2·(2·T·T·dKV) per head.
+            let attentionFlops = Double(configuration.numLayers * batch * configuration.numHeads)
+                * 4 * Double(seqLen * seqLen * configuration.dKV) * n / Double(batch)
             print(
-                "| \(name) | \(f(Double(pairs) / seconds)) | \(f(perPair, 3)) | \(f(gemmPerPair, 3)) | \(f(perPair - gemmPerPair, 3)) | \(f(100 * gemm.seconds / seconds, 1))% | \(f(gemm.flops / gemm.seconds / 1e9, 1)) | \(f(gemm.flops / Double(pairs) / 1e9, 1)) |"
+                "| \(name) | \(f(n / seconds)) | \(f(seconds / n, 3)) | \(f(dense / n, 3)) | \(f(attention.attentionSeconds / n, 3)) | \(f(attentionGEMM / n, 3)) | \(f(rest / n, 3)) | \(f(100 * (dense + attentionGEMM) / seconds, 1))% | \(f((gemm.flops - attentionFlops) / dense / 1e9, 1)) | \(f(gemm.flops / n / 1e9, 1)) |"
             )
         }
     }

@@ -31,10 +31,15 @@ enum T5AttentionKernel {
     ) {
         let columns = min(visibleKeys, keyLength)
         precondition(columns > 0, "attention over zero keys")
+        let profiling = T5Profile.isEnabled
+        var gemmStart = profiling ? T5Profile.now() : 0
         // scores[i, j] = q_i · k_j for the visible keys only.
         BLAS.sgemm(
             transposeA: false, transposeB: true, m: queryLength, n: columns, k: dKV,
             a: queries, lda: queryStride, b: keys, ldb: keyStride, c: scores, ldc: columns)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
         for i in 0..<queryLength {
             let row = scores + i * columns
             var visible = columns
@@ -47,9 +52,13 @@ enum T5AttentionKernel {
             for j in visible..<columns { row[j] = 0 }
         }
         // output = P · V
+        if profiling { gemmStart = T5Profile.now() }
         BLAS.sgemm(
             transposeA: false, transposeB: false, m: queryLength, n: dKV, k: columns,
             a: scores, lda: columns, b: values, ldb: valueStride, c: output, ldc: outputStride)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
     }
 }
 
@@ -123,6 +132,12 @@ extension T5AttentionKernel {
         let workers = pairs * queryLength * keyLength >= 1 << 16 ? min(blasThreads, pairs) : 1
         func address(_ p: UnsafePointer<Float>) -> Int { Int(bitPattern: p) }
         let emptyBias: [Float] = []
+        let sectionStart = T5Profile.isEnabled ? T5Profile.now() : 0
+        defer {
+            if T5Profile.isEnabled {
+                T5Profile.attentionNanoseconds.add(T5Profile.now() &- sectionStart, ordering: .relaxed)
+            }
+        }
         (bias?.values ?? emptyBias).withUnsafeBufferPointer { biasBuffer in
             let job = MultiHeadJob(
                 numHeads: numHeads, dKV: dKV, queryLength: queryLength, keyLength: keyLength,
