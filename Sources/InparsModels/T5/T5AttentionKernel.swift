@@ -73,9 +73,11 @@ extension Tensor {
     static func accumulateLinear(_ x: Tensor, weight: Tensor, into residual: inout Tensor) {
         let k = x.lastDimension
         let n = weight.shape[0]
-        precondition(weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
-        precondition(residual.lastDimension == n && residual.rowCount == x.rowCount,
-                     "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
+        precondition(
+            weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
+        precondition(
+            residual.lastDimension == n && residual.rowCount == x.rowCount,
+            "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
         let m = x.rowCount
         x.storage.withUnsafeBufferPointer { px in
             weight.storage.withUnsafeBufferPointer { pw in
@@ -119,7 +121,8 @@ extension T5AttentionKernel {
         output: UnsafeMutablePointer<Float>, outputLayout: T5HeadLayout,
         visibleKeys: [Int], causalOffset: Int?, bias: T5RelativePositionBias.Offsets?
     ) {
-        precondition(visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
+        precondition(
+            visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
         if let bias {
             precondition(
                 bias.numHeads == numHeads && bias.queryLength == queryLength
@@ -135,7 +138,8 @@ extension T5AttentionKernel {
         let sectionStart = T5Profile.isEnabled ? T5Profile.now() : 0
         defer {
             if T5Profile.isEnabled {
-                T5Profile.attentionNanoseconds.add(T5Profile.now() &- sectionStart, ordering: .relaxed)
+                T5Profile.attentionNanoseconds.add(
+                    T5Profile.now() &- sectionStart, ordering: .relaxed)
             }
         }
         (bias?.values ?? emptyBias).withUnsafeBufferPointer { biasBuffer in
@@ -185,7 +189,8 @@ private struct MultiHeadJob: Sendable {
         let v = UnsafePointer<Float>(bitPattern: values)!
         let o = UnsafeMutablePointer<Float>(bitPattern: output)!
         let biasBase = UnsafePointer<Float>(bitPattern: bias)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(queryLength * keyLength, 1))
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+            capacity: max(queryLength * keyLength, 1))
         defer { scratch.deallocate() }
         for index in stride(from: worker, to: pairs, by: workers) {
             let (b, h) = index.quotientAndRemainder(dividingBy: numHeads)

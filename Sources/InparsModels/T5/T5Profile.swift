@@ -33,7 +33,8 @@ public enum T5Profile {
     public static var totals: Totals {
         Totals(
             attentionSeconds: Double(attentionNanoseconds.load(ordering: .relaxed)) / 1e9,
-            attentionGEMMThreadSeconds: Double(attentionGEMMNanoseconds.load(ordering: .relaxed)) / 1e9)
+            attentionGEMMThreadSeconds: Double(attentionGEMMNanoseconds.load(ordering: .relaxed))
+                / 1e9)
     }
 
     @inline(__always)
