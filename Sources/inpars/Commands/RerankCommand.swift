@@ -68,11 +68,19 @@ struct RerankCommand: ParsableCommand {
         let reranker = try MonoT5Reranker.load(
             directory: URL(fileURLWithPath: model),
             options: .init(maxLength: maxLength, batchSize: batchSize, labels: labels))
-        let documents = try CorpusReader.read(URL(fileURLWithPath: corpus)).documents
-        let corpusByID = Dictionary(documents.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let firstStage = try Run.read(URL(fileURLWithPath: runFile))
         let queryList = try QueryReader.read(URL(fileURLWithPath: queries)).queries
         let queriesByID = Dictionary(queryList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let firstStage = try Run.read(URL(fileURLWithPath: runFile))
+        // Stream the corpus, keeping only the documents the run mentions.
+        var wanted = Set<String>()
+        for queryId in firstStage.queryIds {
+            for entry in firstStage.entries[queryId]! { wanted.insert(entry.docId) }
+        }
+        var corpusByID: [String: Document] = [:]
+        let reader = try CorpusReader(url: URL(fileURLWithPath: corpus))
+        while let document = try reader.next() {
+            if wanted.contains(document.id) { corpusByID[document.id] = document }
+        }
 
         let reranking = RunReranker(topK: topK)
         let total = reranking.pairCount(
