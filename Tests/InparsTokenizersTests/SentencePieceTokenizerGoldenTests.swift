@@ -1,0 +1,82 @@
+import Foundation
+import InparsTestSupport
+import InparsTokenizers
+import Testing
+
+/// Every golden text encodes to exactly the ids of the reference libraries.
+@Suite struct SentencePieceTokenizerGoldenTests {
+    static let cases = TokenizerGolden.shared.cases
+
+    @Test("spiece.model in sentencepiece mode gives sentencepiece's ids", arguments: cases)
+    func modelFileMatchesSentencePiece(_ golden: TokenizerGolden.Case) throws {
+        let tokenizer = try FixtureTokenizers.sentencePiece.get()
+        #expect(tokenizer.encode(golden.text) == golden.spmIDs)
+        #expect(tokenizer.encode(golden.text, addEOS: false) == Array(golden.spmIDs.dropLast()))
+    }
+
+    @Test("tokenizer.json gives HF tokenizers' ids", arguments: cases)
+    func tokenizerJSONMatchesHuggingFace(_ golden: TokenizerGolden.Case) throws {
+        let tokenizer = try FixtureTokenizers.json.get()
+        #expect(tokenizer.encode(golden.text) == golden.hfIDs)
+        #expect(tokenizer.encode(golden.text, addEOS: false) == Array(golden.hfIDs.dropLast()))
+    }
+
+    @Test("spiece.model in HF mode gives HF tokenizers' ids", arguments: cases)
+    func modelFileInHuggingFaceModeMatchesHuggingFace(_ golden: TokenizerGolden.Case) throws {
+        let tokenizer = try FixtureTokenizers.modelAsHuggingFace.get()
+        #expect(tokenizer.encode(golden.text) == golden.hfIDs)
+    }
+
+    @Test("sentencepiece-mode decoding matches sentencepiece's decode", arguments: cases)
+    func sentencePieceDecode(_ golden: TokenizerGolden.Case) throws {
+        let tokenizer = try FixtureTokenizers.sentencePiece.get()
+        #expect(tokenizer.decode(golden.spmIDs) == golden.spmDecoded)
+    }
+
+    @Test("HF-mode decoding matches tokenizers' decode, with and without special tokens", arguments: cases)
+    func huggingFaceDecode(_ golden: TokenizerGolden.Case) throws {
+        for tokenizer in [try FixtureTokenizers.json.get(), try FixtureTokenizers.modelAsHuggingFace.get()] {
+            #expect(tokenizer.decode(golden.hfIDs) == golden.hfDecoded)
+            #expect(tokenizer.decode(golden.hfIDs, skipSpecialTokens: false) == golden.hfDecodedWithSpecial)
+        }
+    }
+
+    @Test("Hand-picked id sequences decode as both libraries decode them")
+    func decodeCases() throws {
+        let spm = try FixtureTokenizers.sentencePiece.get()
+        let json = try FixtureTokenizers.json.get()
+        for golden in TokenizerGolden.shared.decodeCases {
+            if let expected = golden.spmDecoded {
+                #expect(spm.decode(golden.ids) == expected, "ids \(golden.ids)")
+            }
+            #expect(json.decode(golden.ids) == golden.hfDecoded, "ids \(golden.ids)")
+            #expect(
+                json.decode(golden.ids, skipSpecialTokens: false) == golden.hfDecodedWithSpecial,
+                "ids \(golden.ids)")
+        }
+    }
+
+    @Test("load(directory:) prefers tokenizer.json and so follows HF")
+    func loadDirectoryFollowsHuggingFace() throws {
+        let tokenizer = try FixtureTokenizers.directory.get()
+        #expect(tokenizer.compatibility == .huggingFace)
+        let disagreeing = TokenizerGolden.shared.cases.filter { !$0.agree }
+        #expect(!disagreeing.isEmpty, "the golden table should contain texts where the references differ")
+        for golden in disagreeing {
+            #expect(tokenizer.encode(golden.text) == golden.hfIDs, "\(golden.name)")
+        }
+    }
+
+    @Test("A folder with only spiece.model loads in HF mode")
+    func loadDirectoryWithOnlyModelFile() throws {
+        let folder = try TestPaths.temporaryDirectory("tokenizer-spiece-only")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try FileManager.default.copyItem(
+            at: TokenizerGolden.modelFile, to: folder.appendingPathComponent("spiece.model"))
+        let tokenizer = try SentencePieceTokenizer.load(directory: folder)
+        #expect(tokenizer.compatibility == .huggingFace)
+        for golden in TokenizerGolden.shared.cases {
+            #expect(tokenizer.encode(golden.text) == golden.hfIDs, "\(golden.name)")
+        }
+    }
+}

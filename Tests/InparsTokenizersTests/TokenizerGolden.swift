@@ -1,0 +1,83 @@
+import Foundation
+import InparsTestSupport
+import InparsTokenizers
+import Testing
+
+/// `Tests/Fixtures/t5-tokenizer/golden.json`, written by `Scripts/fixtures/make_tokenizer.py`
+/// from the `sentencepiece` and HF `tokenizers` libraries.
+struct TokenizerGolden: Decodable, Sendable {
+    struct Case: Decodable, Sendable, CustomTestStringConvertible {
+        var name: String
+        var text: String
+        var spmIDs: [Int32]
+        var hfIDs: [Int32]
+        var agree: Bool
+        var spmPieces: [String]
+        var spmNormalized: String
+        var spmDecoded: String
+        var hfDecoded: String
+        var hfDecodedWithSpecial: String
+
+        var testDescription: String { name }
+
+        enum CodingKeys: String, CodingKey {
+            case name, text, agree
+            case spmIDs = "spm_ids", hfIDs = "hf_ids", spmPieces = "spm_pieces"
+            case spmNormalized = "spm_normalized", spmDecoded = "spm_decoded", hfDecoded = "hf_decoded"
+            case hfDecodedWithSpecial = "hf_decoded_with_special"
+        }
+    }
+
+    struct DecodeCase: Decodable, Sendable {
+        var ids: [Int32]
+        var spmDecoded: String?
+        var hfDecoded: String
+        var hfDecodedWithSpecial: String
+
+        enum CodingKeys: String, CodingKey {
+            case ids, spmDecoded = "spm_decoded", hfDecoded = "hf_decoded"
+            case hfDecodedWithSpecial = "hf_decoded_with_special"
+        }
+    }
+
+    var eosID: Int32
+    var padID: Int32
+    var unkID: Int32
+    var spmVocabSize: Int
+    var hfVocabSize: Int
+    var cases: [Case]
+    var decodeCases: [DecodeCase]
+
+    enum CodingKeys: String, CodingKey {
+        case cases, eosID = "eos_id", padID = "pad_id", unkID = "unk_id"
+        case spmVocabSize = "spm_vocab_size", hfVocabSize = "hf_vocab_size"
+        case decodeCases = "decode_cases"
+    }
+
+    static let directory = TestPaths.fixtures.appendingPathComponent("t5-tokenizer")
+    static let modelFile = directory.appendingPathComponent("spiece.model")
+    static let jsonFile = directory.appendingPathComponent("tokenizer.json")
+
+    /// Loaded once; a missing or unreadable fixture fails every test that uses it.
+    static let shared: TokenizerGolden = {
+        do {
+            let data = try Data(contentsOf: directory.appendingPathComponent("golden.json"))
+            return try JSONDecoder().decode(TokenizerGolden.self, from: data)
+        } catch {
+            preconditionFailure("cannot read golden.json: \(error)")
+        }
+    }()
+}
+
+
+/// The fixture tokenizers, loaded once per test process.
+enum FixtureTokenizers {
+    static let sentencePiece = Result {
+        try SentencePieceTokenizer(modelFile: TokenizerGolden.modelFile)
+    }
+    static let json = Result { try SentencePieceTokenizer(tokenizerJSON: TokenizerGolden.jsonFile) }
+    static let modelAsHuggingFace = Result {
+        try SentencePieceTokenizer(modelFile: TokenizerGolden.modelFile, compatibility: .huggingFace)
+    }
+    static let directory = Result { try SentencePieceTokenizer.load(directory: TokenizerGolden.directory) }
+}
