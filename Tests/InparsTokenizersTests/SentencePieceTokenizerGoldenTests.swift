@@ -56,6 +56,24 @@ import Testing
         }
     }
 
+    @Test("300 random mixtures of tricky characters encode and decode as both references do")
+    func randomMixtures() throws {
+        let spm = try FixtureTokenizers.sentencePiece.get()
+        let json = try FixtureTokenizers.json.get()
+        let converted = try FixtureTokenizers.modelAsHuggingFace.get()
+        let cases = TokenizerGolden.shared.randomCases
+        #expect(cases.count == 300)
+        #expect(cases.contains { $0.spmIDs != $0.hfIDs }, "the references should disagree somewhere")
+        for golden in cases {
+            let text = golden.text.debugDescription
+            #expect(spm.encode(golden.text) == golden.spmIDs, "\(text)")
+            #expect(json.encode(golden.text) == golden.hfIDs, "\(text)")
+            #expect(converted.encode(golden.text) == golden.hfIDs, "\(text)")
+            #expect(spm.decode(golden.spmIDs) == golden.spmDecoded, "\(text)")
+            #expect(json.decode(golden.hfIDs) == golden.hfDecoded, "\(text)")
+        }
+    }
+
     @Test("load(directory:) prefers tokenizer.json and so follows HF")
     func loadDirectoryFollowsHuggingFace() throws {
         let tokenizer = try FixtureTokenizers.directory.get()

@@ -40,6 +40,20 @@ struct TokenizerGolden: Decodable, Sendable {
         }
     }
 
+    /// Random mixtures of tricky characters (seeded), with both libraries' ids and decodes.
+    struct RandomCase: Decodable, Sendable {
+        var text: String
+        var spmIDs: [Int32]
+        var hfIDs: [Int32]
+        var spmDecoded: String
+        var hfDecoded: String
+
+        enum CodingKeys: String, CodingKey {
+            case text, spmIDs = "spm_ids", hfIDs = "hf_ids", spmDecoded = "spm_decoded"
+            case hfDecoded = "hf_decoded"
+        }
+    }
+
     var eosID: Int32
     var padID: Int32
     var unkID: Int32
@@ -47,11 +61,12 @@ struct TokenizerGolden: Decodable, Sendable {
     var hfVocabSize: Int
     var cases: [Case]
     var decodeCases: [DecodeCase]
+    var randomCases: [RandomCase]
 
     enum CodingKeys: String, CodingKey {
         case cases, eosID = "eos_id", padID = "pad_id", unkID = "unk_id"
         case spmVocabSize = "spm_vocab_size", hfVocabSize = "hf_vocab_size"
-        case decodeCases = "decode_cases"
+        case decodeCases = "decode_cases", randomCases = "random_cases"
     }
 
     static let directory = TestPaths.fixtures.appendingPathComponent("t5-tokenizer")
