@@ -273,9 +273,11 @@ struct HuggingFacePipeline: Sendable {
         }
         let replacement = metaspace.replacement
         let start = buffer.count
+        // HF replaces spaces first, then checks for a leading replacement character.
         let startsWithReplacement =
-            word.count >= replacement.count
-            && bytes[word.lowerBound..<(word.lowerBound + replacement.count)].elementsEqual(replacement)
+            (!word.isEmpty && bytes[word.lowerBound] == 0x20)
+            || (word.count >= replacement.count
+                && bytes[word.lowerBound..<(word.lowerBound + replacement.count)].elementsEqual(replacement))
         let prepend =
             switch metaspace.prependScheme {
             case .always: !startsWithReplacement

@@ -74,6 +74,33 @@ import Testing
         }
     }
 
+    @Test("tokenizer.json variants (legacy Metaspace, normalizer sequences, prepend never, NFKC) match HF",
+          arguments: TokenizerGolden.shared.jsonVariants)
+    func jsonVariants(_ variant: TokenizerGolden.JSONVariant) throws {
+        var root = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: TokenizerGolden.jsonFile)) as? [String: Any])
+        let normalizer = try #require(root["normalizer"] as? [String: Any])
+        let charsmap = try #require(normalizer["precompiled_charsmap"] as? String)
+        guard case .object(let patch) = variant.patch else {
+            Issue.record("patch is not an object")
+            return
+        }
+        for (key, value) in patch {
+            root[key] = value.foundationObject(replacing: "@tokenizer.json", with: charsmap)
+        }
+        let folder = try TestPaths.temporaryDirectory("tokenizer-variant")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("tokenizer.json")
+        try JSONSerialization.data(withJSONObject: root).write(to: url)
+        let tokenizer = try SentencePieceTokenizer(tokenizerJSON: url)
+        let cases = TokenizerGolden.shared.cases
+        #expect(variant.ids.count == cases.count)
+        for (index, golden) in cases.enumerated() where index < variant.ids.count {
+            #expect(tokenizer.encode(golden.text) == variant.ids[index], "\(golden.name)")
+            #expect(tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
+        }
+    }
+
     @Test("load(directory:) prefers tokenizer.json and so follows HF")
     func loadDirectoryFollowsHuggingFace() throws {
         let tokenizer = try FixtureTokenizers.directory.get()

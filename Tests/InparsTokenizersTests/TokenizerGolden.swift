@@ -54,6 +54,16 @@ struct TokenizerGolden: Decodable, Sendable {
         }
     }
 
+    /// `tokenizer.json` with some top-level keys replaced by `patch` (the charsmap written as
+    /// "@tokenizer.json"), and HF tokenizers' ids and decodes of every golden text through it.
+    struct JSONVariant: Decodable, Sendable, CustomTestStringConvertible {
+        var name: String
+        var patch: JSONValue
+        var ids: [[Int32]]
+        var decoded: [String]
+        var testDescription: String { name }
+    }
+
     var eosID: Int32
     var padID: Int32
     var unkID: Int32
@@ -62,11 +72,13 @@ struct TokenizerGolden: Decodable, Sendable {
     var cases: [Case]
     var decodeCases: [DecodeCase]
     var randomCases: [RandomCase]
+    var jsonVariants: [JSONVariant]
 
     enum CodingKeys: String, CodingKey {
         case cases, eosID = "eos_id", padID = "pad_id", unkID = "unk_id"
         case spmVocabSize = "spm_vocab_size", hfVocabSize = "hf_vocab_size"
         case decodeCases = "decode_cases", randomCases = "random_cases"
+        case jsonVariants = "json_variants"
     }
 
     static let directory = TestPaths.fixtures.appendingPathComponent("t5-tokenizer")
@@ -95,4 +107,38 @@ enum FixtureTokenizers {
         try SentencePieceTokenizer(modelFile: TokenizerGolden.modelFile, compatibility: .huggingFace)
     }
     static let directory = Result { try SentencePieceTokenizer.load(directory: TokenizerGolden.directory) }
+}
+
+/// An arbitrary JSON value (for the variant patches), convertible to Foundation objects.
+enum JSONValue: Decodable, Sendable {
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// The Foundation object, with every string `placeholder` replaced by `replacement`.
+    func foundationObject(replacing placeholder: String, with replacement: String) -> Any {
+        switch self {
+        case .null: NSNull()
+        case .bool(let value): value
+        case .number(let value): value
+        case .string(let value): value == placeholder ? replacement : value
+        case .array(let values): values.map { $0.foundationObject(replacing: placeholder, with: replacement) }
+        case .object(let values): values.mapValues { $0.foundationObject(replacing: placeholder, with: replacement) }
+        }
+    }
 }
