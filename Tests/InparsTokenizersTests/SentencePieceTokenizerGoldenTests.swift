@@ -101,6 +101,19 @@ import Testing
         }
     }
 
+    @Test("spiece.model variants (identity normaliser, no dummy prefix, extra whitespace kept) match sentencepiece",
+          arguments: TokenizerGolden.shared.modelVariants)
+    func modelVariants(_ variant: TokenizerGolden.ModelVariant) throws {
+        let tokenizer = try SentencePieceTokenizer(
+            modelFile: TokenizerGolden.directory.appendingPathComponent(variant.file))
+        let cases = TokenizerGolden.shared.cases
+        #expect(variant.ids.count == cases.count)
+        for (index, golden) in cases.enumerated() where index < variant.ids.count {
+            #expect(tokenizer.encode(golden.text) == variant.ids[index], "\(golden.name)")
+            #expect(tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
+        }
+    }
+
     @Test("load(directory:) prefers tokenizer.json and so follows HF")
     func loadDirectoryFollowsHuggingFace() throws {
         let tokenizer = try FixtureTokenizers.directory.get()

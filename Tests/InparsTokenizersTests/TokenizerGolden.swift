@@ -64,6 +64,15 @@ struct TokenizerGolden: Decodable, Sendable {
         var testDescription: String { name }
     }
 
+    /// `spiece.model` with an identity normaliser and other whitespace flags, with
+    /// sentencepiece's ids and decodes of every golden text.
+    struct ModelVariant: Decodable, Sendable, CustomTestStringConvertible {
+        var file: String
+        var ids: [[Int32]]
+        var decoded: [String]
+        var testDescription: String { file }
+    }
+
     var eosID: Int32
     var padID: Int32
     var unkID: Int32
@@ -73,12 +82,13 @@ struct TokenizerGolden: Decodable, Sendable {
     var decodeCases: [DecodeCase]
     var randomCases: [RandomCase]
     var jsonVariants: [JSONVariant]
+    var modelVariants: [ModelVariant]
 
     enum CodingKeys: String, CodingKey {
         case cases, eosID = "eos_id", padID = "pad_id", unkID = "unk_id"
         case spmVocabSize = "spm_vocab_size", hfVocabSize = "hf_vocab_size"
         case decodeCases = "decode_cases", randomCases = "random_cases"
-        case jsonVariants = "json_variants"
+        case jsonVariants = "json_variants", modelVariants = "model_variants"
     }
 
     static let directory = TestPaths.fixtures.appendingPathComponent("t5-tokenizer")
