@@ -8,7 +8,8 @@ import InparsTokenizers
 /// Python one-liner in Docs/tokenizer.md, in the same session.
 struct TokenizerBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tokenizer", abstract: "Encoding throughput of the T5 SentencePiece tokenizer.")
+        commandName: "tokenizer", abstract: "Encoding throughput of the T5 SentencePiece tokenizer."
+    )
 
     @Option(help: "Folder with tokenizer.json and spiece.model.")
     var tokenizer = "Tests/Fixtures/t5-tokenizer"
@@ -21,15 +22,21 @@ struct TokenizerBenchmark: ParsableCommand {
         let texts = try loadSentences()
         let folder = URL(fileURLWithPath: tokenizer)
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        let json = try SentencePieceTokenizer(tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
+        let json = try SentencePieceTokenizer(
+            tokenizerJSON: folder.appendingPathComponent("tokenizer.json"))
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
-        let spm = try SentencePieceTokenizer(modelFile: folder.appendingPathComponent("spiece.model"))
+        let spm = try SentencePieceTokenizer(
+            modelFile: folder.appendingPathComponent("spiece.model"))
         let characters = texts.reduce(0) { $0 + $1.utf8.count }
-        print("sentences: \(texts.count), UTF-8 bytes: \(characters), vocabulary: \(json.vocabularySize)")
+        print(
+            "sentences: \(texts.count), UTF-8 bytes: \(characters), vocabulary: \(json.vocabularySize)"
+        )
         print("tokenizer.json load: \(String(format: "%.1f", loadSeconds * 1000)) ms")
         print("| mode | sentences/s | tokens/s | µs/sentence | tokens |")
         print("|---|---:|---:|---:|---:|")
-        for (name, tokenizer) in [("HF (tokenizer.json)", json), ("sentencepiece (spiece.model)", spm)] {
+        for (name, tokenizer) in [
+            ("HF (tokenizer.json)", json), ("sentencepiece (spiece.model)", spm),
+        ] {
             var timings: [Double] = []
             var tokens = 0
             for _ in 0...repeats {
@@ -40,7 +47,8 @@ struct TokenizerBenchmark: ParsableCommand {
             let seconds = timings.dropFirst().sorted()[repeats / 2]
             print(
                 "| \(name) | \(Int(Double(texts.count) / seconds)) | \(Int(Double(tokens) / seconds)) | "
-                    + "\(String(format: "%.2f", seconds * 1e6 / Double(texts.count))) | \(tokens) |")
+                    + "\(String(format: "%.2f", seconds * 1e6 / Double(texts.count))) | \(tokens) |"
+            )
         }
     }
 
@@ -55,7 +63,9 @@ struct TokenizerBenchmark: ParsableCommand {
         let data = try String(contentsOfFile: corpus, encoding: .utf8)
         var result: [String] = []
         for line in data.split(separator: "\n") where result.count < sentences {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            guard
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8))
+                    as? [String: Any],
                 let text = object["text"] as? String
             else { continue }
             for sentence in text.components(separatedBy: ". ")

@@ -37,19 +37,25 @@ import Testing
         var pieces: [[UInt8]] = (0..<256).map { [UInt8($0)] }
         for _ in 0..<3000 {
             let length = 1 + Int(random.next() % 8)
-            pieces.append((0..<length).map { _ in UInt8(truncatingIfNeeded: 0x61 + random.next() % 6) })
+            pieces.append(
+                (0..<length).map { _ in UInt8(truncatingIfNeeded: 0x61 + random.next() % 6) })
         }
         for _ in 0..<200 {
-            pieces.append((0..<(1 + Int(random.next() % 4))).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            pieces.append(
+                (0..<(1 + Int(random.next() % 4))).map { _ in
+                    UInt8(truncatingIfNeeded: random.next())
+                })
         }
         pieces.append([0xE2, 0x96, 0x81])
         pieces.append([0xE2, 0x96, 0x81, 0x61])
-        let trie = PieceTrie(pieces: pieces.enumerated().map { (bytes: $0.element, id: Int32($0.offset)) })
+        let trie = PieceTrie(
+            pieces: pieces.enumerated().map { (bytes: $0.element, id: Int32($0.offset)) })
         var firstID: [[UInt8]: Int] = [:]
         for (id, piece) in pieces.enumerated() where firstID[piece] == nil { firstID[piece] = id }
         for _ in 0..<300 {
             let text = (0..<12).map { _ in
-                random.next() % 4 == 0 ? UInt8(truncatingIfNeeded: random.next()) : UInt8(0x61 + random.next() % 6)
+                random.next() % 4 == 0
+                    ? UInt8(truncatingIfNeeded: random.next()) : UInt8(0x61 + random.next() % 6)
             }
             for from in 0..<text.count {
                 #expect(walk(trie, text, from: from) == bruteForce(firstID, text, from: from))

@@ -62,12 +62,14 @@ import Testing
         let check = try JSONDecoder().decode(Check.self, from: data)
         let spm = try FixtureTokenizers.sentencePiece.get()
         let json = try FixtureTokenizers.json.get()
-        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").prefix(check.documents)
+        let lines = try String(contentsOf: corpus, encoding: .utf8).split(separator: "\n").prefix(
+            check.documents)
         var spmTokens = 0
         var hfTokens = 0
         var mismatches = 0
         for (index, line) in lines.enumerated() {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let object = try #require(
+                try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             let title = object["title"] as? String ?? ""
             let text = try #require(object["text"] as? String)
             let input = "Query: \(title) Document: \(text) Relevant:"
@@ -75,7 +77,9 @@ import Testing
             let hfIDs = json.encode(input)
             spmTokens += spmIDs.count
             hfTokens += hfIDs.count
-            if Self.fnv1a(spmIDs) != check.spmFNV1a[index] || Self.fnv1a(hfIDs) != check.hfFNV1a[index] {
+            if Self.fnv1a(spmIDs) != check.spmFNV1a[index]
+                || Self.fnv1a(hfIDs) != check.hfFNV1a[index]
+            {
                 mismatches += 1
                 if mismatches <= 3 { Issue.record("document \(index) encodes differently") }
             }

@@ -33,11 +33,17 @@ import Testing
         #expect(tokenizer.decode(golden.spmIDs) == golden.spmDecoded)
     }
 
-    @Test("HF-mode decoding matches tokenizers' decode, with and without special tokens", arguments: cases)
+    @Test(
+        "HF-mode decoding matches tokenizers' decode, with and without special tokens",
+        arguments: cases)
     func huggingFaceDecode(_ golden: TokenizerGolden.Case) throws {
-        for tokenizer in [try FixtureTokenizers.json.get(), try FixtureTokenizers.modelAsHuggingFace.get()] {
+        for tokenizer in [
+            try FixtureTokenizers.json.get(), try FixtureTokenizers.modelAsHuggingFace.get(),
+        ] {
             #expect(tokenizer.decode(golden.hfIDs) == golden.hfDecoded)
-            #expect(tokenizer.decode(golden.hfIDs, skipSpecialTokens: false) == golden.hfDecodedWithSpecial)
+            #expect(
+                tokenizer.decode(golden.hfIDs, skipSpecialTokens: false)
+                    == golden.hfDecodedWithSpecial)
         }
     }
 
@@ -63,7 +69,8 @@ import Testing
         let converted = try FixtureTokenizers.modelAsHuggingFace.get()
         let cases = TokenizerGolden.shared.randomCases
         #expect(cases.count == 300)
-        #expect(cases.contains { $0.spmIDs != $0.hfIDs }, "the references should disagree somewhere")
+        #expect(
+            cases.contains { $0.spmIDs != $0.hfIDs }, "the references should disagree somewhere")
         for golden in cases {
             let text = golden.text.debugDescription
             #expect(spm.encode(golden.text) == golden.spmIDs, "\(text)")
@@ -74,11 +81,13 @@ import Testing
         }
     }
 
-    @Test("tokenizer.json variants (legacy Metaspace, normalizer sequences, prepend never, NFKC) match HF",
-          arguments: TokenizerGolden.shared.jsonVariants)
+    @Test(
+        "tokenizer.json variants (legacy Metaspace, normalizer sequences, prepend never, NFKC) match HF",
+        arguments: TokenizerGolden.shared.jsonVariants)
     func jsonVariants(_ variant: TokenizerGolden.JSONVariant) throws {
         var root = try #require(
-            try JSONSerialization.jsonObject(with: Data(contentsOf: TokenizerGolden.jsonFile)) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(contentsOf: TokenizerGolden.jsonFile))
+                as? [String: Any])
         let normalizer = try #require(root["normalizer"] as? [String: Any])
         let charsmap = try #require(normalizer["precompiled_charsmap"] as? String)
         guard case .object(let patch) = variant.patch else {
@@ -97,12 +106,14 @@ import Testing
         #expect(variant.ids.count == cases.count)
         for (index, golden) in cases.enumerated() where index < variant.ids.count {
             #expect(tokenizer.encode(golden.text) == variant.ids[index], "\(golden.name)")
-            #expect(tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
+            #expect(
+                tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
         }
     }
 
-    @Test("spiece.model variants (identity normaliser, no dummy prefix, extra whitespace kept) match sentencepiece",
-          arguments: TokenizerGolden.shared.modelVariants)
+    @Test(
+        "spiece.model variants (identity normaliser, no dummy prefix, extra whitespace kept) match sentencepiece",
+        arguments: TokenizerGolden.shared.modelVariants)
     func modelVariants(_ variant: TokenizerGolden.ModelVariant) throws {
         let tokenizer = try SentencePieceTokenizer(
             modelFile: TokenizerGolden.directory.appendingPathComponent(variant.file))
@@ -110,7 +121,8 @@ import Testing
         #expect(variant.ids.count == cases.count)
         for (index, golden) in cases.enumerated() where index < variant.ids.count {
             #expect(tokenizer.encode(golden.text) == variant.ids[index], "\(golden.name)")
-            #expect(tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
+            #expect(
+                tokenizer.decode(variant.ids[index]) == variant.decoded[index], "\(golden.name)")
         }
     }
 
@@ -119,7 +131,9 @@ import Testing
         let tokenizer = try FixtureTokenizers.directory.get()
         #expect(tokenizer.compatibility == .huggingFace)
         let disagreeing = TokenizerGolden.shared.cases.filter { !$0.agree }
-        #expect(!disagreeing.isEmpty, "the golden table should contain texts where the references differ")
+        #expect(
+            !disagreeing.isEmpty,
+            "the golden table should contain texts where the references differ")
         for golden in disagreeing {
             #expect(tokenizer.encode(golden.text) == golden.hfIDs, "\(golden.name)")
         }

@@ -55,7 +55,9 @@ import Testing
         // The golden pieces of "true false yes no ..." come from sentencepiece itself.
         let index = try #require(["true", "false", "yes", "no"].firstIndex(of: word))
         #expect(golden.spmPieces[index] == "▁\(word)")
-        for tokenizer in [try FixtureTokenizers.sentencePiece.get(), try FixtureTokenizers.json.get()] {
+        for tokenizer in [
+            try FixtureTokenizers.sentencePiece.get(), try FixtureTokenizers.json.get(),
+        ] {
             let id = try #require(tokenizer.id(forPiece: "▁\(word)"))
             #expect(tokenizer.encode(word, addEOS: false) == [id])
             #expect(golden.spmIDs[index] == id)

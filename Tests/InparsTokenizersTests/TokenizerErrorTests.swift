@@ -21,22 +21,28 @@ import Testing
     @Test("A missing file is reported with its path")
     func missingFile() throws {
         let url = URL(fileURLWithPath: "/nonexistent/inpars/spiece.model")
-        let error = #expect(throws: TokenizerError.self) { try SentencePieceTokenizer(modelFile: url) }
+        let error = #expect(throws: TokenizerError.self) {
+            try SentencePieceTokenizer(modelFile: url)
+        }
         #expect(error == .fileNotFound(path: url.path))
         #expect(message(try #require(error)).contains("/nonexistent/inpars/spiece.model"))
         #expect(throws: TokenizerError.fileNotFound(path: "/nonexistent/tokenizer.json")) {
-            try SentencePieceTokenizer(tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))
+            try SentencePieceTokenizer(
+                tokenizerJSON: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))
         }
     }
 
-    @Test("A truncated spiece.model is malformed at a byte offset", arguments: [1, 2, 100, 5000, 250_000])
+    @Test(
+        "A truncated spiece.model is malformed at a byte offset",
+        arguments: [1, 2, 100, 5000, 250_000])
     func truncatedModel(_ length: Int) throws {
         let bytes = Array(try Data(contentsOf: TokenizerGolden.modelFile))
         let url = try write(Array(bytes.prefix(length)), named: "truncated.model")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer(modelFile: url)
-        })
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer(modelFile: url)
+            })
         guard case .malformedModel(let path, let offset, _) = error else {
             Issue.record("expected malformedModel, got \(error)")
             return
@@ -53,9 +59,10 @@ import Testing
         for bytes: [UInt8] in [[0x0F, 0x01], [0x0A, 0x7F, 0x01], [0xFF, 0xFF, 0xFF]] {
             let url = try write(bytes, named: "garbage.model")
             defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-            let error = try #require(#expect(throws: TokenizerError.self) {
-                try SentencePieceTokenizer(modelFile: url)
-            })
+            let error = try #require(
+                #expect(throws: TokenizerError.self) {
+                    try SentencePieceTokenizer(modelFile: url)
+                })
             #expect(message(error).contains("garbage.model"), "\(bytes)")
         }
     }
@@ -76,9 +83,10 @@ import Testing
         let bytes: [UInt8] = [0x0A, UInt8(piece.count)] + piece + [0x12, 0x02, 0x18, 0x02]
         let url = try write(bytes, named: "bpe.model")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer(modelFile: url)
-        })
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer(modelFile: url)
+            })
         #expect(error == .unsupported(path: url.path, feature: "a BPE model"))
         #expect(message(error).contains("bpe.model"))
     }
@@ -87,9 +95,10 @@ import Testing
     func notJSON() throws {
         let url = try write(json: "{\"model\": [1, 2")
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer(tokenizerJSON: url)
-        })
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer(tokenizerJSON: url)
+            })
         guard case .malformedJSON(let path, _) = error else {
             Issue.record("expected malformedJSON, got \(error)")
             return
@@ -107,9 +116,10 @@ import Testing
         }
         let bpe = try write(json: "{\"model\": {\"type\": \"BPE\", \"vocab\": {}, \"merges\": []}}")
         defer { try? FileManager.default.removeItem(at: bpe.deletingLastPathComponent()) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer(tokenizerJSON: bpe)
-        })
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer(tokenizerJSON: bpe)
+            })
         #expect(error == .unsupported(path: bpe.path, feature: "a BPE model"))
         #expect(message(error).contains(bpe.path))
         #expect(message(error).contains("BPE"))
@@ -117,25 +127,34 @@ import Testing
 
     @Test("A bad vocabulary entry names its index")
     func badVocabularyEntry() throws {
-        let url = try write(json: """
-            {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", "x"]]}}
-            """)
+        let url = try write(
+            json: """
+                {"model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", "x"]]}}
+                """)
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer(tokenizerJSON: url)
-        })
-        #expect(error == .invalidField(path: url.path, field: "model.vocab[1]", reason: "expected [piece, score]"))
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer(tokenizerJSON: url)
+            })
+        #expect(
+            error
+                == .invalidField(
+                    path: url.path, field: "model.vocab[1]", reason: "expected [piece, score]"))
     }
 
     @Test("An unknown normalizer is named in the error")
     func unsupportedNormalizer() throws {
-        let url = try write(json: """
-            {"normalizer": {"type": "Lowercase"},
-             "added_tokens": [{"id": 0, "content": "<pad>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
-             "model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]}}
-            """)
+        let url = try write(
+            json: """
+                {"normalizer": {"type": "Lowercase"},
+                 "added_tokens": [{"id": 0, "content": "<pad>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
+                 "model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]}}
+                """)
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
-        #expect(throws: TokenizerError.unsupported(path: url.path, feature: "the normalizer 'Lowercase' in 'normalizer'")) {
+        #expect(
+            throws: TokenizerError.unsupported(
+                path: url.path, feature: "the normalizer 'Lowercase' in 'normalizer'")
+        ) {
             try SentencePieceTokenizer(tokenizerJSON: url)
         }
     }
@@ -144,9 +163,10 @@ import Testing
     func emptyFolder() throws {
         let folder = try TestPaths.temporaryDirectory("tokenizer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let error = try #require(#expect(throws: TokenizerError.self) {
-            try SentencePieceTokenizer.load(directory: folder)
-        })
+        let error = try #require(
+            #expect(throws: TokenizerError.self) {
+                try SentencePieceTokenizer.load(directory: folder)
+            })
         #expect(error == .noTokenizerFiles(directory: folder.path))
         #expect(message(error).contains(folder.path))
     }

@@ -23,7 +23,8 @@ struct TokenizerGolden: Decodable, Sendable {
         enum CodingKeys: String, CodingKey {
             case name, text, agree
             case spmIDs = "spm_ids", hfIDs = "hf_ids", spmPieces = "spm_pieces"
-            case spmNormalized = "spm_normalized", spmDecoded = "spm_decoded", hfDecoded = "hf_decoded"
+            case spmNormalized = "spm_normalized", spmDecoded = "spm_decoded", hfDecoded =
+                "hf_decoded"
             case hfDecodedWithSpecial = "hf_decoded_with_special"
         }
     }
@@ -106,7 +107,6 @@ struct TokenizerGolden: Decodable, Sendable {
     }()
 }
 
-
 /// The fixture tokenizers, loaded once per test process.
 enum FixtureTokenizers {
     static let sentencePiece = Result {
@@ -114,14 +114,18 @@ enum FixtureTokenizers {
     }
     static let json = Result { try SentencePieceTokenizer(tokenizerJSON: TokenizerGolden.jsonFile) }
     static let modelAsHuggingFace = Result {
-        try SentencePieceTokenizer(modelFile: TokenizerGolden.modelFile, compatibility: .huggingFace)
+        try SentencePieceTokenizer(
+            modelFile: TokenizerGolden.modelFile, compatibility: .huggingFace)
     }
-    static let directory = Result { try SentencePieceTokenizer.load(directory: TokenizerGolden.directory) }
+    static let directory = Result {
+        try SentencePieceTokenizer.load(directory: TokenizerGolden.directory)
+    }
 }
 
 /// An arbitrary JSON value (for the variant patches), convertible to Foundation objects.
 enum JSONValue: Decodable, Sendable {
-    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
+    case null, bool(Bool), number(Double), string(String), array([JSONValue]), object(
+        [String: JSONValue])
 
     init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -147,8 +151,10 @@ enum JSONValue: Decodable, Sendable {
         case .bool(let value): value
         case .number(let value): value
         case .string(let value): value == placeholder ? replacement : value
-        case .array(let values): values.map { $0.foundationObject(replacing: placeholder, with: replacement) }
-        case .object(let values): values.mapValues { $0.foundationObject(replacing: placeholder, with: replacement) }
+        case .array(let values):
+            values.map { $0.foundationObject(replacing: placeholder, with: replacement) }
+        case .object(let values):
+            values.mapValues { $0.foundationObject(replacing: placeholder, with: replacement) }
         }
     }
 }
