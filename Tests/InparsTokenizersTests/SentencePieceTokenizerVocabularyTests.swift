@@ -83,6 +83,28 @@ import Testing
         #expect(checked >= 20)
     }
 
+    @Test("Encoding the monoT5 template in parts and concatenating gives the reference ids")
+    func templateInParts() throws {
+        // monoT5 scoring encodes "Query: q Document:", the document and "Relevant:" separately so it
+        // can truncate the document; whitespace-separated parts must concatenate to the whole.
+        let golden = try #require(TokenizerGolden.shared.cases.first { $0.name == "monot5_true" })
+        let text = golden.text
+        let documentRange = try #require(text.range(of: " Document: "))
+        let relevantRange = try #require(text.range(of: " Relevant:"))
+        let prefix = String(text[..<documentRange.upperBound].dropLast())  // "Query: ... Document:"
+        let document = String(text[documentRange.upperBound..<relevantRange.lowerBound])
+        let suffix = String(text[relevantRange.lowerBound...].dropFirst())  // "Relevant: true"
+        for (tokenizer, expected) in [
+            (try FixtureTokenizers.json.get(), golden.hfIDs),
+            (try FixtureTokenizers.sentencePiece.get(), golden.spmIDs),
+        ] {
+            let parts =
+                tokenizer.encode(prefix, addEOS: false) + tokenizer.encode(document, addEOS: false)
+                + tokenizer.encode(suffix, addEOS: false) + [tokenizer.eosID]
+            #expect(parts == expected)
+        }
+    }
+
     @Test("Out-of-range ids are ignored by decode")
     func decodeIgnoresOutOfRangeIDs() throws {
         let json = try FixtureTokenizers.json.get()
