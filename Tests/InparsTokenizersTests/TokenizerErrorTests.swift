@@ -171,3 +171,40 @@ import Testing
         #expect(message(error).contains(folder.path))
     }
 }
+
+/// Corrupted model files either load or throw a `TokenizerError`; they never crash.
+@Suite struct TokenizerCorruptionTests {
+    @Test("Randomly corrupted spiece.model files fail cleanly or still encode")
+    func corruptedModels() throws {
+        let original = Array(
+            try Data(
+                contentsOf: TokenizerGolden.directory.appendingPathComponent(
+                    "spiece-identity.model")))
+        let folder = try TestPaths.temporaryDirectory("tokenizer-corrupt")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var random = TestRandom(seed: 7)
+        var failures = 0
+        for trial in 0..<60 {
+            var bytes = original
+            for _ in 0..<(1 + Int(random.next() % 4)) {
+                let index = Int(random.next() % UInt64(bytes.count))
+                bytes[index] = UInt8(truncatingIfNeeded: random.next())
+            }
+            if trial % 3 == 0 {
+                bytes = Array(bytes.prefix(Int(random.next() % UInt64(bytes.count))))
+            }
+            let url = folder.appendingPathComponent("corrupt-\(trial).model")
+            try Data(bytes).write(to: url)
+            do {
+                let tokenizer = try SentencePieceTokenizer(modelFile: url)
+                let ids = tokenizer.encode("Query: true or false? 😀 café")
+                #expect(ids.last == tokenizer.eosID)
+                #expect(ids.allSatisfy { $0 >= 0 && Int($0) < tokenizer.vocabularySize })
+            } catch let error as TokenizerError {
+                failures += 1
+                #expect(error.errorDescription?.contains(url.path) == true, "\(error)")
+            }
+        }
+        #expect(failures > 0)
+    }
+}
