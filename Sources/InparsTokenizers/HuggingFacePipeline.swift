@@ -148,6 +148,14 @@ struct HuggingFacePipeline: Sendable {
                     i + 1 == n || (bytes[i + 1] < 0x80 && !(b == 0x0D && bytes[i + 1] == 0x0A))
                 {
                     clusterEnd = i + 1  // ASCII followed by ASCII: always a cluster boundary
+                } else if (b >= 0xC2 && b <= 0xD7 && i + 2 <= n
+                    && (i + 2 == n || bytes[i + 2] < 0x80))
+                    || (b == 0xE2 && i + 3 <= n && (i + 3 == n || bytes[i + 3] < 0x80))
+                {
+                    // U+0080–U+05FF or U+2000–U+2FFF followed by ASCII: a cluster of one scalar
+                    // (only Prepend characters join a following ASCII character, and none lie
+                    // in these ranges).
+                    clusterEnd = i + (b == 0xE2 ? 3 : 2)
                 } else {
                     if string == nil { string = String(decoding: input, as: UTF8.self) }
                     let s = string!
