@@ -60,7 +60,9 @@ struct HuggingFacePipeline: Sendable {
     // MARK: Added tokens
 
     mutating func setAddedTokens(_ tokens: [AddedToken]) {
-        addedTokens = tokens.filter { !$0.content.isEmpty }.sorted { $0.content.count > $1.content.count }
+        addedTokens = tokens.filter { !$0.content.isEmpty }.sorted {
+            $0.content.count > $1.content.count
+        }
         addedTokensByFirstByte = Array(repeating: [], count: 256)
         for (index, token) in addedTokens.enumerated() {
             addedTokensByFirstByte[Int(token.content[0])].append(index)
@@ -112,11 +114,16 @@ struct HuggingFacePipeline: Sendable {
             switch step {
             case .precompiled(let charsmap): text = Self.applyPrecompiled(charsmap, to: text)
             case .nfkc:
-                text = Array(String(decoding: text, as: UTF8.self).precomposedStringWithCompatibilityMapping.utf8)
+                text = Array(
+                    String(decoding: text, as: UTF8.self).precomposedStringWithCompatibilityMapping
+                        .utf8)
             case .nfc:
-                text = Array(String(decoding: text, as: UTF8.self).precomposedStringWithCanonicalMapping.utf8)
+                text = Array(
+                    String(decoding: text, as: UTF8.self).precomposedStringWithCanonicalMapping.utf8
+                )
             case .strip(let left, let right): text = Self.strip(text, left: left, right: right)
-            case .replace(let pattern, let content): text = Self.replace(text, pattern: pattern, with: content)
+            case .replace(let pattern, let content):
+                text = Self.replace(text, pattern: pattern, with: content)
             case .replaceSpaceRuns(let content): text = Self.replaceSpaceRuns(text, with: content)
             }
         }
@@ -137,8 +144,18 @@ struct HuggingFacePipeline: Sendable {
             while i < n {
                 let b = bytes[i]
                 var clusterEnd: Int
-                if b < 0x80, i + 1 == n || (bytes[i + 1] < 0x80 && !(b == 0x0D && bytes[i + 1] == 0x0A)) {
+                if b < 0x80,
+                    i + 1 == n || (bytes[i + 1] < 0x80 && !(b == 0x0D && bytes[i + 1] == 0x0A))
+                {
                     clusterEnd = i + 1  // ASCII followed by ASCII: always a cluster boundary
+                } else if (b >= 0xC2 && b <= 0xD7 && i + 2 <= n
+                    && (i + 2 == n || bytes[i + 2] < 0x80))
+                    || (b == 0xE2 && i + 3 <= n && (i + 3 == n || bytes[i + 3] < 0x80))
+                {
+                    // U+0080–U+05FF or U+2000–U+2FFF followed by ASCII: a cluster of one scalar
+                    // (only Prepend characters join a following ASCII character, and none lie
+                    // in these ranges).
+                    clusterEnd = i + (b == 0xE2 ? 3 : 2)
                 } else {
                     if string == nil { string = String(decoding: input, as: UTF8.self) }
                     let s = string!
@@ -147,7 +164,9 @@ struct HuggingFacePipeline: Sendable {
                     if clusterEnd <= i { clusterEnd = i + UTF8Scanning.sequenceLength(b) }
                     clusterEnd = min(clusterEnd, n)
                 }
-                if clusterEnd - i < 6, let match = charsmap.firstPrefix(bytes, from: i, to: clusterEnd) {
+                if clusterEnd - i < 6,
+                    let match = charsmap.firstPrefix(bytes, from: i, to: clusterEnd)
+                {
                     charsmap.appendReplacement(match.value, to: &output)
                 } else {
                     var c = i
@@ -196,7 +215,9 @@ struct HuggingFacePipeline: Sendable {
         output.reserveCapacity(input.count)
         var i = 0
         while i < input.count {
-            if i + pattern.count <= input.count, input[i..<(i + pattern.count)].elementsEqual(pattern) {
+            if i + pattern.count <= input.count,
+                input[i..<(i + pattern.count)].elementsEqual(pattern)
+            {
                 output.append(contentsOf: content)
                 i += pattern.count
             } else {
@@ -246,7 +267,9 @@ struct HuggingFacePipeline: Sendable {
                     }
                     if wordStart == n { break }
                     wordEnd = wordStart
-                    while wordEnd < n, UTF8Scanning.whitespaceLength(bytes, at: wordEnd, end: n) == 0 {
+                    while wordEnd < n,
+                        UTF8Scanning.whitespaceLength(bytes, at: wordEnd, end: n) == 0
+                    {
                         wordEnd += UTF8Scanning.sequenceLength(bytes[wordEnd])
                     }
                     wordEnd = min(wordEnd, n)
@@ -273,9 +296,12 @@ struct HuggingFacePipeline: Sendable {
         }
         let replacement = metaspace.replacement
         let start = buffer.count
+        // HF replaces spaces first, then checks for a leading replacement character.
         let startsWithReplacement =
-            word.count >= replacement.count
-            && bytes[word.lowerBound..<(word.lowerBound + replacement.count)].elementsEqual(replacement)
+            (!word.isEmpty && bytes[word.lowerBound] == 0x20)
+            || (word.count >= replacement.count
+                && bytes[word.lowerBound..<(word.lowerBound + replacement.count)].elementsEqual(
+                    replacement))
         let prepend =
             switch metaspace.prependScheme {
             case .always: !startsWithReplacement

@@ -19,7 +19,8 @@ struct PrecompiledCharsmap: Sendable {
 
     init(blob: [UInt8], path: String) throws(TokenizerError) {
         guard blob.count >= 4 else {
-            throw .invalidField(path: path, field: "precompiled_charsmap", reason: "shorter than 4 bytes")
+            throw .invalidField(
+                path: path, field: "precompiled_charsmap", reason: "shorter than 4 bytes")
         }
         let trieSize = Int(blob[0]) | Int(blob[1]) << 8 | Int(blob[2]) << 16 | Int(blob[3]) << 24
         guard trieSize % 4 == 0, trieSize <= blob.count - 4 else {
@@ -30,7 +31,8 @@ struct PrecompiledCharsmap: Sendable {
         var units = [UInt32](repeating: 0, count: trieSize / 4)
         for i in 0..<units.count {
             let o = 4 + 4 * i
-            units[i] = UInt32(blob[o]) | UInt32(blob[o + 1]) << 8 | UInt32(blob[o + 2]) << 16
+            units[i] =
+                UInt32(blob[o]) | UInt32(blob[o + 1]) << 8 | UInt32(blob[o + 2]) << 16
                 | UInt32(blob[o + 3]) << 24
         }
         self.units = units
@@ -73,7 +75,9 @@ struct PrecompiledCharsmap: Sendable {
 
     /// The longest rule matching at `key[from...]` (bounded by `to`): the number of input
     /// bytes it consumes and the pool offset of its replacement.
-    func longestPrefix(_ key: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (length: Int, value: Int)? {
+    func longestPrefix(_ key: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (
+        length: Int, value: Int
+    )? {
         var best: (Int, Int)?
         walk(key, from: from, to: to) { length, value in
             best = (length, value)
@@ -83,7 +87,9 @@ struct PrecompiledCharsmap: Sendable {
     }
 
     /// The shortest rule matching at `key[from...]` (bounded by `to`), as HF's `transform`.
-    func firstPrefix(_ key: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (length: Int, value: Int)? {
+    func firstPrefix(_ key: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> (
+        length: Int, value: Int
+    )? {
         var first: (Int, Int)?
         walk(key, from: from, to: to) { length, value in
             first = (length, value)

@@ -37,7 +37,9 @@ struct ProtobufReader {
             throw error("unknown wire type \(tag & 7)", at: start)
         }
         let field = tag >> 3
-        guard field > 0, field < (1 << 29) else { throw error("invalid field number \(field)", at: start) }
+        guard field > 0, field < (1 << 29) else {
+            throw error("invalid field number \(field)", at: start)
+        }
         return (Int(field), wireType)
     }
 

@@ -41,7 +41,9 @@ struct SentencePieceModelProto: Sendable {
     var normalizer = NormalizerSpec()
 
     /// Parses a serialized `ModelProto`; `path` is used in error messages.
-    static func parse(_ bytes: [UInt8], path: String) throws(TokenizerError) -> SentencePieceModelProto {
+    static func parse(_ bytes: [UInt8], path: String) throws(TokenizerError)
+        -> SentencePieceModelProto
+    {
         var model = SentencePieceModelProto()
         var reader = ProtobufReader(bytes: bytes, path: path)
         while let (field, wireType) = try reader.readTag() {
@@ -56,7 +58,8 @@ struct SentencePieceModelProto: Sendable {
                 var message = try reader.readMessage()
                 try model.parseNormalizerSpec(&message)
             case (1...3, _):
-                throw reader.error("field \(field) of ModelProto has wire type \(wireType), expected a message")
+                throw reader.error(
+                    "field \(field) of ModelProto has wire type \(wireType), expected a message")
             default:
                 try reader.skip(wireType)
             }
@@ -83,7 +86,9 @@ struct SentencePieceModelProto: Sendable {
             default: try reader.skip(wireType)
             }
         }
-        guard let piece else { throw reader.error("a vocabulary entry has no 'piece' string", at: start) }
+        guard let piece else {
+            throw reader.error("a vocabulary entry has no 'piece' string", at: start)
+        }
         result.piece = piece
         return result
     }
@@ -104,7 +109,8 @@ struct SentencePieceModelProto: Sendable {
         }
     }
 
-    private mutating func parseNormalizerSpec(_ reader: inout ProtobufReader) throws(TokenizerError) {
+    private mutating func parseNormalizerSpec(_ reader: inout ProtobufReader) throws(TokenizerError)
+    {
         while let (field, wireType) = try reader.readTag() {
             switch (field, wireType) {
             case (1, .lengthDelimited): normalizer.name = try reader.readString()

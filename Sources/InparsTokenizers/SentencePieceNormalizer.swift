@@ -20,13 +20,16 @@ struct SentencePieceNormalizer: Sendable {
         (charsmap?.pool ?? emptyPool).withUnsafeBufferPointer { pool in
             // The normalised form of the character(s) at `position`: (bytes, start, count, consumed).
             func prefix(_ position: Int) -> (UnsafeBufferPointer<UInt8>, Int, Int, Int) {
-                if let charsmap, let match = charsmap.longestPrefix(input, from: position, to: input.count) {
+                if let charsmap,
+                    let match = charsmap.longestPrefix(input, from: position, to: input.count)
+                {
                     var end = match.value
                     while end < pool.count, pool[end] != 0 { end += 1 }
                     let start = min(match.value, end)
                     return (pool, start, end - start, match.length)
                 }
-                let length = min(UTF8Scanning.sequenceLength(input[position]), input.count - position)
+                let length = min(
+                    UTF8Scanning.sequenceLength(input[position]), input.count - position)
                 return (input, position, length, length)
             }
             func isSingleSpace(_ p: (UnsafeBufferPointer<UInt8>, Int, Int, Int)) -> Bool {

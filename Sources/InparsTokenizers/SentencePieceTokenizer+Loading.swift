@@ -70,7 +70,8 @@ extension SentencePieceTokenizer {
         }
         guard proto.modelType == 1 else {
             let names = [2: "a BPE model", 3: "a word model", 4: "a character model"]
-            throw .unsupported(path: path, feature: names[proto.modelType] ?? "model type \(proto.modelType)")
+            throw .unsupported(
+                path: path, feature: names[proto.modelType] ?? "model type \(proto.modelType)")
         }
         guard !proto.byteFallback else { throw .unsupported(path: path, feature: "byte fallback") }
         guard !proto.treatWhitespaceAsSuffix else {
@@ -91,7 +92,9 @@ extension SentencePieceTokenizer {
             guard proto.pieces[Int(id)].type == type else {
                 throw .invalidField(
                     path: path, field: "trainer_spec.\(field)",
-                    reason: "piece \(id) ('\(proto.pieces[Int(id)].piece)') has type \(proto.pieces[Int(id)].type), expected \(type)")
+                    reason:
+                        "piece \(id) ('\(proto.pieces[Int(id)].piece)') has type \(proto.pieces[Int(id)].type), expected \(type)"
+                )
             }
         }
         try checkID(proto.unkID, "unk_id", .unknown)
@@ -150,7 +153,9 @@ extension SentencePieceTokenizer {
             var specialIDs = [proto.padID, proto.eosID, proto.unkID]
             specialIDs += (count..<pieces.count).map { Int32($0) }
             pipeline.setAddedTokens(
-                specialIDs.map { .init(content: Array(pieces[Int($0)].utf8), id: $0, special: true) })
+                specialIDs.map {
+                    .init(content: Array(pieces[Int($0)].utf8), id: $0, special: true)
+                })
             pipeline.suffix = [proto.eosID]
             components.special = Array(repeating: false, count: pieces.count)
             for id in specialIDs { components.special[Int(id)] = true }

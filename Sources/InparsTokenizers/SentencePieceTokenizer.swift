@@ -138,7 +138,8 @@ public final class SentencePieceTokenizer: Sendable {
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
         let valid = ids.filter { $0 >= 0 && Int($0) < pieces.count }
         if let pipeline {
-            return decodeHuggingFace(valid, pipeline: pipeline, skipSpecialTokens: skipSpecialTokens)
+            return decodeHuggingFace(
+                valid, pipeline: pipeline, skipSpecialTokens: skipSpecialTokens)
         }
         return decodeSentencePiece(valid, skipSpecialTokens: skipSpecialTokens)
     }

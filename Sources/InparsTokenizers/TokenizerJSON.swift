@@ -10,17 +10,22 @@ import Foundation
 enum TokenizerJSON {
     typealias Object = [String: Any]
 
-    static func components(_ bytes: [UInt8], path: String) throws(TokenizerError) -> TokenizerComponents {
+    static func components(_ bytes: [UInt8], path: String) throws(TokenizerError)
+        -> TokenizerComponents
+    {
         let parsed: Any
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
+            parsed = try JSONSerialization.jsonObject(
+                with: Data(bytes), options: [.fragmentsAllowed])
         } catch {
             throw .malformedJSON(path: path, reason: "\(error.localizedDescription)")
         }
         guard let root = parsed as? Object else {
             throw .malformedJSON(path: path, reason: "the top level is not an object")
         }
-        guard let model = root["model"] as? Object else { throw .missingField(path: path, field: "model") }
+        guard let model = root["model"] as? Object else {
+            throw .missingField(path: path, field: "model")
+        }
         guard let type = model["type"] as? String else {
             throw .missingField(path: path, field: "model.type")
         }
@@ -52,7 +57,8 @@ enum TokenizerJSON {
             throw .missingField(path: path, field: "model.unk_id")
         }
         guard unk >= 0, unk < pieces.count else {
-            throw .invalidField(path: path, field: "model.unk_id", reason: "\(unk) is not a vocabulary id")
+            throw .invalidField(
+                path: path, field: "model.unk_id", reason: "\(unk) is not a vocabulary id")
         }
         let modelCount = pieces.count
         var kinds = Array(repeating: TokenizerComponents.PieceKind.normal, count: pieces.count)
@@ -77,7 +83,8 @@ enum TokenizerJSON {
                 let content = token["content"] as? String, id >= 0
             else {
                 throw .invalidField(
-                    path: path, field: "added_tokens[\(index)]", reason: "expected an id and a content")
+                    path: path, field: "added_tokens[\(index)]",
+                    reason: "expected an id and a content")
             }
             while pieces.count <= id {
                 pieces.append("")
@@ -93,7 +100,9 @@ enum TokenizerJSON {
         pipeline.setAddedTokens(added)
 
         func idOf(_ piece: String) -> Int32? {
-            if let token = added.first(where: { $0.content.elementsEqual(piece.utf8) }) { return token.id }
+            if let token = added.first(where: { $0.content.elementsEqual(piece.utf8) }) {
+                return token.id
+            }
             return pieces.firstIndex(of: piece).map { Int32($0) }
         }
         if let post = root["post_processor"] as? Object {
@@ -102,7 +111,9 @@ enum TokenizerJSON {
         guard let eos = idOf("</s>") ?? pipeline.suffix.last else {
             throw .missingField(path: path, field: "added_tokens (</s>)")
         }
-        guard let pad = idOf("<pad>") else { throw .missingField(path: path, field: "added_tokens (<pad>)") }
+        guard let pad = idOf("<pad>") else {
+            throw .missingField(path: path, field: "added_tokens (<pad>)")
+        }
 
         var components = TokenizerComponents(
             compatibility: .huggingFace, pieces: pieces, scores: scores, kinds: kinds,
@@ -115,7 +126,9 @@ enum TokenizerJSON {
 
     // MARK: Components
 
-    private static func typeName(_ object: Object, path: String, field: String) throws(TokenizerError) -> String {
+    private static func typeName(_ object: Object, path: String, field: String)
+        throws(TokenizerError) -> String
+    {
         guard let type = object["type"] as? String else {
             throw .missingField(path: path, field: "\(field).type")
         }
@@ -134,9 +147,12 @@ enum TokenizerJSON {
             var steps: [HuggingFacePipeline.Step] = []
             for (index, item) in list.enumerated() {
                 guard let child = item as? Object else {
-                    throw .invalidField(path: path, field: "\(field).normalizers[\(index)]", reason: "not an object")
+                    throw .invalidField(
+                        path: path, field: "\(field).normalizers[\(index)]", reason: "not an object"
+                    )
                 }
-                steps += try normalizerSteps(child, path: path, field: "\(field).normalizers[\(index)]")
+                steps += try normalizerSteps(
+                    child, path: path, field: "\(field).normalizers[\(index)]")
             }
             return steps
         case "Precompiled":
@@ -150,9 +166,15 @@ enum TokenizerJSON {
         case "NFKC": return [.nfkc]
         case "NFC": return [.nfc]
         case "Strip":
-            return [.strip(left: object["strip_left"] as? Bool ?? true, right: object["strip_right"] as? Bool ?? true)]
+            return [
+                .strip(
+                    left: object["strip_left"] as? Bool ?? true,
+                    right: object["strip_right"] as? Bool ?? true)
+            ]
         case "Replace":
-            guard let pattern = object["pattern"] as? Object, let content = object["content"] as? String else {
+            guard let pattern = object["pattern"] as? Object,
+                let content = object["content"] as? String
+            else {
                 throw .missingField(path: path, field: "\(field).pattern")
             }
             if let literal = pattern["String"] as? String {
@@ -167,16 +189,20 @@ enum TokenizerJSON {
         }
     }
 
-    private static func metaspace(_ object: Object, path: String, field: String) throws(TokenizerError)
+    private static func metaspace(_ object: Object, path: String, field: String)
+        throws(TokenizerError)
         -> HuggingFacePipeline.Metaspace
     {
         guard let replacement = object["replacement"] as? String, replacement.count == 1 else {
-            throw .invalidField(path: path, field: "\(field).replacement", reason: "expected one character")
+            throw .invalidField(
+                path: path, field: "\(field).replacement", reason: "expected one character")
         }
         var scheme = HuggingFacePipeline.PrependScheme.always
         if let name = object["prepend_scheme"] as? String {
             guard let parsed = HuggingFacePipeline.PrependScheme(rawValue: name) else {
-                throw .invalidField(path: path, field: "\(field).prepend_scheme", reason: "unknown scheme '\(name)'")
+                throw .invalidField(
+                    path: path, field: "\(field).prepend_scheme", reason: "unknown scheme '\(name)'"
+                )
             }
             scheme = parsed
         }
@@ -197,18 +223,23 @@ enum TokenizerJSON {
             }
             for (index, item) in list.enumerated() {
                 guard let child = item as? Object else {
-                    throw .invalidField(path: path, field: "\(field).pretokenizers[\(index)]", reason: "not an object")
+                    throw .invalidField(
+                        path: path, field: "\(field).pretokenizers[\(index)]",
+                        reason: "not an object")
                 }
-                try applyPreTokenizer(child, to: &pipeline, path: path, field: "\(field).pretokenizers[\(index)]")
+                try applyPreTokenizer(
+                    child, to: &pipeline, path: path, field: "\(field).pretokenizers[\(index)]")
             }
         case "WhitespaceSplit":
             guard pipeline.metaspace == nil else {
-                throw .unsupported(path: path, feature: "WhitespaceSplit after Metaspace in '\(field)'")
+                throw .unsupported(
+                    path: path, feature: "WhitespaceSplit after Metaspace in '\(field)'")
             }
             pipeline.whitespaceSplit = true
         case "Metaspace":
             guard pipeline.metaspace == nil else {
-                throw .unsupported(path: path, feature: "two Metaspace pre-tokenizers in '\(field)'")
+                throw .unsupported(
+                    path: path, feature: "two Metaspace pre-tokenizers in '\(field)'")
             }
             pipeline.metaspace = try metaspace(object, path: path, field: field)
         default:
@@ -225,7 +256,8 @@ enum TokenizerJSON {
         case "Sequence":
             let list = object["decoders"] as? [Any] ?? []
             guard list.count == 1, let only = list[0] as? Object else {
-                throw .unsupported(path: path, feature: "a decoder sequence other than one Metaspace")
+                throw .unsupported(
+                    path: path, feature: "a decoder sequence other than one Metaspace")
             }
             return try decoderMetaspace(only, path: path)
         default:
@@ -256,23 +288,29 @@ enum TokenizerJSON {
                 seenSequence = true
                 continue
             }
-            guard let token = element["SpecialToken"] as? Object, let name = token["id"] as? String else {
-                throw .invalidField(path: path, field: field, reason: "expected Sequence or SpecialToken")
+            guard let token = element["SpecialToken"] as? Object, let name = token["id"] as? String
+            else {
+                throw .invalidField(
+                    path: path, field: field, reason: "expected Sequence or SpecialToken")
             }
             guard seenSequence else {
-                throw .unsupported(path: path, feature: "special tokens before the sequence in '\(field)'")
+                throw .unsupported(
+                    path: path, feature: "special tokens before the sequence in '\(field)'")
             }
             if let entry = specials[name] as? Object, let ids = entry["ids"] as? [Any] {
                 for id in ids {
                     guard let value = (id as? NSNumber)?.intValue else {
-                        throw .invalidField(path: path, field: "post_processor.special_tokens.\(name)", reason: "ids are not numbers")
+                        throw .invalidField(
+                            path: path, field: "post_processor.special_tokens.\(name)",
+                            reason: "ids are not numbers")
                     }
                     suffix.append(Int32(value))
                 }
             } else if let id = idOf(name) {
                 suffix.append(id)
             } else {
-                throw .invalidField(path: path, field: field, reason: "unknown special token '\(name)'")
+                throw .invalidField(
+                    path: path, field: field, reason: "unknown special token '\(name)'")
             }
         }
         return suffix
