@@ -73,3 +73,35 @@ import Testing
         #expect(8 + headerLength + expectedBegin == bytes.count)
     }
 }
+
+@Suite struct CheckpointWriterFailureTests {
+    @Test func missingFolderIsAnErrorNamingTheFile() throws {
+        let url = URL(fileURLWithPath: "/nonexistent-inpars-folder/model.safetensors")
+        do {
+            try SafetensorsWriter.write(["a": Tensor(shape: [1], storage: [1])], to: url)
+            Issue.record("no error")
+        } catch {
+            guard case .io(let file, let reason) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(file.hasPrefix("/nonexistent-inpars-folder/.model.safetensors.tmp-"))
+            #expect(reason == "No such file or directory")
+        }
+    }
+
+    @Test func failedRenameLeavesTheDestinationAndNoTemporaryFile() throws {
+        let directory = try TestPaths.temporaryDirectory("safetensors-rename")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The destination is a non-empty folder, so rename(2) fails after the data is written.
+        let destination = directory.appendingPathComponent("model.safetensors")
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: false)
+        let keep = destination.appendingPathComponent("keep")
+        try Data([1, 2, 3]).write(to: keep)
+        #expect(throws: CheckpointError.self) {
+            try SafetensorsWriter.write(["a": Tensor(shape: [2], storage: [1, 2])], to: destination)
+        }
+        #expect(try Data(contentsOf: keep) == Data([1, 2, 3]))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["model.safetensors"])
+    }
+}

@@ -19,13 +19,17 @@ public enum Checkpoint {
     /// - Throws: ``CheckpointError/noWeights(directory:)`` when none is present, else the
     ///   error of the file that failed (naming the file and tensor).
     public static func loadTensors(directory: URL) throws(CheckpointError) -> [String: Tensor] {
-        let manager = FileManager.default
-        for name in weightFileNames {
-            let url = directory.appendingPathComponent(name)
-            guard manager.fileExists(atPath: url.path) else { continue }
-            return try loadTensors(file: url)
+        guard let url = weightsFile(directory: directory) else {
+            throw .noWeights(directory: directory.path)
         }
-        throw .noWeights(directory: directory.path)
+        return try loadTensors(file: url)
+    }
+
+    /// The weight file ``loadTensors(directory:)`` reads in `directory` (first of
+    /// ``weightFileNames`` present), or `nil`; useful for naming the file in error messages.
+    public static func weightsFile(directory: URL) -> URL? {
+        weightFileNames.lazy.map { directory.appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// Loads every tensor of one weight file (or shard index), chosen by its name's suffix:
