@@ -77,6 +77,20 @@ struct CheckpointBenchmark: ParsableCommand {
             }
             sink += buffer.load(fromByteOffset: 4096, as: Float.self)
         }
+        // Half-precision files of the same tensors, written by hand (our writer writes F32 only).
+        var half: [(String, Double)] = []
+        for dtype in ["BF16", "F16"] {
+            let halfURL = URL(fileURLWithPath: directory)
+                .appendingPathComponent("inpars-bench-\(getpid())-\(dtype).safetensors")
+            defer { try? FileManager.default.removeItem(at: halfURL) }
+            try writeHalf(tensors, dtype: dtype, to: halfURL)
+            half.append((
+                "Checkpoint.loadTensors, \(dtype) → F32 (MB of F32 out)",
+                try median {
+                    let loaded = try Checkpoint.loadTensors(file: halfURL)
+                    sink += loaded["block.0.weight"]!.storage[1]
+                }))
+        }
         if sink.isNaN { print("") }
         print("safetensors F32, \(tensors.count) tensors, \(String(format: "%.0f", megabytes)) MB, page cache warm, median of \(repeats)")
         print("| operation | seconds | MB/s |")
@@ -87,9 +101,35 @@ struct CheckpointBenchmark: ParsableCommand {
             ("reference: memcpy into fresh arrays, all kept", copy),
             ("reference: read(2) into one buffer", read),
             ("SafetensorsWriter.write (incl. fsync)", write),
-        ] {
+        ] + half {
             print("| \(name) | \(String(format: "%.3f", seconds)) | \(String(format: "%.0f", megabytes / seconds)) |")
         }
+    }
+
+    /// A safetensors file of `tensors` rounded to BF16 (truncated) or F16 (Float16 rounding).
+    private func writeHalf(_ tensors: [String: Tensor], dtype: String, to url: URL) throws {
+        let names = tensors.keys.sorted()
+        var header = "{"
+        var offset = 0
+        for (i, name) in names.enumerated() {
+            let count = tensors[name]!.count
+            let shape = tensors[name]!.shape.map(String.init).joined(separator: ",")
+            header += (i > 0 ? "," : "") + "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 2 * count)]}"
+            offset += 2 * count
+        }
+        header += "}"
+        while (header.utf8.count % 8) != 0 { header += " " }
+        var data = Data()
+        data.reserveCapacity(8 + header.utf8.count + offset)
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(contentsOf: Array(header.utf8))
+        for name in names {
+            let bits = tensors[name]!.storage.map { value -> UInt16 in
+                dtype == "BF16" ? UInt16(value.bitPattern >> 16) : Float16(value).bitPattern
+            }
+            bits.withUnsafeBytes { data.append(contentsOf: $0) }
+        }
+        try data.write(to: url)
     }
 
     private func median(_ body: () throws -> Void) throws -> Double {
