@@ -87,6 +87,25 @@ import Testing
         #expect(message.contains("absent.safetensors") && message.contains("does not exist"))
     }
 
+    @Test(arguments: [
+        (#"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, "w"),
+        (#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, "w"),
+        (#"{"v":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, "v"),
+    ])
+    func nonIntegerNegativeOrReversedShapesAndOffsetsAreMalformed(header: String, tensor: String) throws {
+        let directory = try TestPaths.temporaryDirectory("safetensors-bad-entry")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var text = Array(header.utf8)
+        while text.count % 8 != 0 { text.append(0x20) }
+        let length = UInt64(text.count)
+        let bytes = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) } + text + [UInt8](repeating: 0, count: 8)
+        let url = directory.appendingPathComponent("entry.safetensors")
+        try Data(bytes).write(to: url)
+        let (error, message) = try failure { _ = try SafetensorsFile(url: url) }
+        #expect(error == .malformedHeader(file: url.path, reason: "entry '\(tensor)' has a negative or non-integer shape or offset"))
+        #expect(message.contains("entry.safetensors"))
+    }
+
     @Test func missingShardIsNamed() throws {
         let folder = broken("missing_shard")
         let (error, message) = try failure { _ = try Checkpoint.loadTensors(directory: folder) }
