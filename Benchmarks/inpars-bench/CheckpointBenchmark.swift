@@ -7,7 +7,8 @@ import InparsTensor
 struct CheckpointBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
-        abstract: "Safetensors load/write MB/s vs memcpy and read(2) (file in /tmp, removed after).")
+        abstract: "Safetensors load/write MB/s vs memcpy and read(2) (file in /tmp, removed after)."
+    )
 
     @Option(help: "Approximate file size in MB (t5-base F32 is ~900).") var sizeMB = 900
     @Option(help: "Timed repetitions (the median is reported; files are in the page cache).")
@@ -84,15 +85,19 @@ struct CheckpointBenchmark: ParsableCommand {
                 .appendingPathComponent("inpars-bench-\(getpid())-\(dtype).safetensors")
             defer { try? FileManager.default.removeItem(at: halfURL) }
             try writeHalf(tensors, dtype: dtype, to: halfURL)
-            half.append((
-                "Checkpoint.loadTensors, \(dtype) → F32 (MB of F32 out)",
-                try median {
-                    let loaded = try Checkpoint.loadTensors(file: halfURL)
-                    sink += loaded["block.0.weight"]!.storage[1]
-                }))
+            half.append(
+                (
+                    "Checkpoint.loadTensors, \(dtype) → F32 (MB of F32 out)",
+                    try median {
+                        let loaded = try Checkpoint.loadTensors(file: halfURL)
+                        sink += loaded["block.0.weight"]!.storage[1]
+                    }
+                ))
         }
         if sink.isNaN { print("") }
-        print("safetensors F32, \(tensors.count) tensors, \(String(format: "%.0f", megabytes)) MB, page cache warm, median of \(repeats)")
+        print(
+            "safetensors F32, \(tensors.count) tensors, \(String(format: "%.0f", megabytes)) MB, page cache warm, median of \(repeats)"
+        )
         print("| operation | seconds | MB/s |")
         print("|---|---:|---:|")
         for (name, seconds) in [
@@ -102,7 +107,9 @@ struct CheckpointBenchmark: ParsableCommand {
             ("reference: read(2) into one buffer", read),
             ("SafetensorsWriter.write (incl. fsync)", write),
         ] + half {
-            print("| \(name) | \(String(format: "%.3f", seconds)) | \(String(format: "%.0f", megabytes / seconds)) |")
+            print(
+                "| \(name) | \(String(format: "%.3f", seconds)) | \(String(format: "%.0f", megabytes / seconds)) |"
+            )
         }
     }
 
@@ -114,7 +121,9 @@ struct CheckpointBenchmark: ParsableCommand {
         for (i, name) in names.enumerated() {
             let count = tensors[name]!.count
             let shape = tensors[name]!.shape.map(String.init).joined(separator: ",")
-            header += (i > 0 ? "," : "") + "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 2 * count)]}"
+            header +=
+                (i > 0 ? "," : "")
+                + "\"\(name)\":{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + 2 * count)]}"
             offset += 2 * count
         }
         header += "}"

@@ -23,11 +23,15 @@ import Testing
         let listing = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         #expect(listing == ["config.json", "model.safetensors", "spiece.model"])
         #expect(try Data(contentsOf: folder.appendingPathComponent("config.json")) == config)
-        #expect(try Data(contentsOf: folder.appendingPathComponent("spiece.model")) == Data([9, 8, 7]))
+        #expect(
+            try Data(contentsOf: folder.appendingPathComponent("spiece.model")) == Data([9, 8, 7]))
         #expect(try Checkpoint.loadTensors(directory: folder) == tensors)
         let file = try SafetensorsFile(url: folder.appendingPathComponent("model.safetensors"))
         #expect(file.metadata == ["format": "pt"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == ["checkpoint-10", "spiece.model"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: root.path).sorted() == [
+                "checkpoint-10", "spiece.model",
+            ])
     }
 
     @Test func existingFolderIsReplacedWhole() throws {
@@ -35,9 +39,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = root.appendingPathComponent("last")
         try Checkpoint.writeModelFolder(
-            tensors: ["old": Tensor(shape: [1], storage: [1])], files: ["stale.txt": Data()], to: folder)
+            tensors: ["old": Tensor(shape: [1], storage: [1])], files: ["stale.txt": Data()],
+            to: folder)
         try Checkpoint.writeModelFolder(tensors: tensors, to: folder)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["model.safetensors"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path) == [
+                "model.safetensors"
+            ])
         #expect(try Checkpoint.loadTensors(directory: folder) == tensors)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["last"])
     }
@@ -46,14 +54,18 @@ import Testing
         let root = try TestPaths.temporaryDirectory("model-folder-fail")
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = root.appendingPathComponent("best")
-        try Checkpoint.writeModelFolder(tensors: tensors, files: ["config.json": Data("{}".utf8)], to: folder)
+        try Checkpoint.writeModelFolder(
+            tensors: tensors, files: ["config.json": Data("{}".utf8)], to: folder)
         let missing = root.appendingPathComponent("no-such-tokenizer.json")
         #expect(throws: CheckpointError.fileNotFound(file: missing.path)) {
             try Checkpoint.writeModelFolder(
                 tensors: ["new": Tensor(shape: [1], storage: [3])], copying: [missing], to: folder)
         }
         #expect(try Checkpoint.loadTensors(directory: folder) == tensors)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == ["config.json", "model.safetensors"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted() == [
+                "config.json", "model.safetensors",
+            ])
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["best"])
     }
 }

@@ -94,15 +94,17 @@ import Testing
     }
 
     @Test func operandRunningPastTheEndIsTruncated() throws {
+        // BINUNICODE at byte 2 claims 255 bytes; its text would start at byte 7.
         #expect(
             throws: CheckpointError.truncated(
-                file: "x.pkl", detail: "the pickle ends inside an operand at byte 7")  // the string after its length
+                file: "x.pkl", detail: "the pickle ends inside an operand at byte 7")
         ) { _ = try TorchPickle.stateDict([0x80, 0x02, 0x58, 0xFF, 0, 0, 0, 0x41], path: "x.pkl") }
     }
 
     @Test func nonTensorValueInTheStateDictIsRefused() throws {
         // {'step': 3}
-        let bytes: [UInt8] = [0x80, 0x02, 0x7D, 0x8C, 4] + Array("step".utf8) + [0x4B, 3, 0x73, 0x2E]
+        let bytes: [UInt8] =
+            [0x80, 0x02, 0x7D, 0x8C, 4] + Array("step".utf8) + [0x4B, 3, 0x73, 0x2E]
         #expect(
             throws: CheckpointError.malformedPickle(
                 file: "x.pkl", offset: 13, reason: "state-dict entry 'step' is not a tensor")

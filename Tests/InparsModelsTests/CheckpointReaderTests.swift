@@ -21,7 +21,8 @@ enum CheckpointFixtures {
     static func expected(_ key: String) throws -> [String: ExpectedTensor] {
         let data = try Data(contentsOf: url("expected.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let entries = try #require(root[key] as? [String: [String: Any]], "no \(key) in expected.json")
+        let entries = try #require(
+            root[key] as? [String: [String: Any]], "no \(key) in expected.json")
         var result: [String: ExpectedTensor] = [:]
         for (name, entry) in entries {
             let shape = try #require(entry["shape"] as? [NSNumber]).map(\.intValue)
@@ -89,7 +90,8 @@ enum CheckpointFixtures {
         CheckpointFixtures.check(try file.allTensors(), against: expected)
         // The same folder through the directory entry point.
         CheckpointFixtures.check(
-            try Checkpoint.loadTensors(directory: CheckpointFixtures.url(folder)), against: expected)
+            try Checkpoint.loadTensors(directory: CheckpointFixtures.url(folder)), against: expected
+        )
     }
 
     @Test func torchViewsWithStridesAndOffsetsBecomeRowMajor() throws {

@@ -64,7 +64,8 @@ import Testing
             let data = bytes[(8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1])]
             let values = stride(from: data.startIndex, to: data.endIndex, by: 4).map { i in
                 Float(
-                    bitPattern: UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16
+                    bitPattern: UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
+                        << 16
                         | UInt32(data[i + 3]) << 24)
             }
             #expect(values == tensors[name]!.storage)
@@ -99,9 +100,13 @@ import Testing
         let keep = destination.appendingPathComponent("keep")
         try Data([1, 2, 3]).write(to: keep)
         #expect(throws: CheckpointError.self) {
-            try SafetensorsWriter.write(["a": Tensor(shape: [2], storage: [1, 2])], to: destination)
+            try SafetensorsWriter.write(
+                ["a": Tensor(shape: [2], storage: [1, 2])], to: destination)
         }
         #expect(try Data(contentsOf: keep) == Data([1, 2, 3]))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["model.safetensors"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path) == [
+                "model.safetensors"
+            ])
     }
 }

@@ -69,7 +69,10 @@ extension Checkpoint {
         let hadPrevious = manager.fileExists(atPath: directory.path)
         if hadPrevious {
             guard rename(directory.path, old.path) == 0 else {
-                throw .io(file: directory.path, reason: "cannot move the previous folder aside: " + String(cString: strerror(errno)))
+                throw .io(
+                    file: directory.path,
+                    reason: "cannot move the previous folder aside: "
+                        + String(cString: strerror(errno)))
             }
         }
         guard rename(temporary.path, directory.path) == 0 else {

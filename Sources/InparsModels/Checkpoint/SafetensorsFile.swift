@@ -128,7 +128,9 @@ public struct SafetensorsFile: Sendable {
             return nil
         }
         let double = number.doubleValue
-        guard double >= 0, double < 0x1p53, double == double.rounded(.towardZero) else { return nil }
+        guard double >= 0, double < 0x1p53, double == double.rounded(.towardZero) else {
+            return nil
+        }
         return Int(double)
     }
 

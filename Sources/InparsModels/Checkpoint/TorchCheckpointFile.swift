@@ -42,7 +42,8 @@ public struct TorchCheckpointFile: Sendable {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             guard text == "little" else {
                 throw .malformedArchive(
-                    file: path, reason: "byteorder is '\(text)'; only little-endian archives are read")
+                    file: path,
+                    reason: "byteorder is '\(text)'; only little-endian archives are read")
             }
         }
         let entries = try TorchPickle.stateDict(archive.contents(of: pickleName) ?? [], path: path)
@@ -53,12 +54,15 @@ public struct TorchCheckpointFile: Sendable {
             guard let range = archive.entries[prefix + "data/" + view.storageKey] else {
                 throw .malformedArchive(
                     file: path,
-                    reason: "tensor '\(name)' refers to storage '\(view.storageKey)', which has no data/\(view.storageKey) entry")
+                    reason:
+                        "tensor '\(name)' refers to storage '\(view.storageKey)', which has no data/\(view.storageKey) entry"
+                )
             }
             let storageBytes = view.storageCount * view.dtype.byteSize
             guard range.count >= storageBytes else {
                 throw .byteCountMismatch(
-                    file: path, tensor: name, shape: [view.storageCount], dtype: view.dtype.rawValue,
+                    file: path, tensor: name, shape: [view.storageCount],
+                    dtype: view.dtype.rawValue,
                     expected: storageBytes, actual: range.count)
             }
             // The furthest element the view touches must lie inside the storage.
