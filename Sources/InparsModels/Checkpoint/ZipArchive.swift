@@ -74,7 +74,8 @@ struct ZipArchive: Sendable {
                 throw fail(path, "ZIP64 fields are set but the ZIP64 end locator is missing")
             }
             let record64 = u64(locator + 8)
-            guard record64 <= UInt64(size - 56), u32(Int(record64)) == 0x0606_4B50 else {
+            guard size >= 56, record64 <= UInt64(size - 56), u32(Int(record64)) == 0x0606_4B50
+            else {
                 throw fail(
                     path, "the ZIP64 end-of-central-directory record is missing or outside the file"
                 )
