@@ -6,5 +6,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
-        subcommands: [GEMMBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self])
+        subcommands: [
+            GEMMBenchmark.self, TokenizerBenchmark.self, CheckpointBenchmark.self, T5Benchmark.self,
+        ])
 }

@@ -22,7 +22,10 @@ import Testing
     @Test func fileShorterThanTheHeaderLengthIsTruncated() throws {
         let url = broken("short.safetensors")
         let (error, message) = try failure { _ = try SafetensorsFile(url: url) }
-        #expect(error == .truncated(file: url.path, detail: "5 bytes, fewer than the 8-byte header length"))
+        #expect(
+            error
+                == .truncated(
+                    file: url.path, detail: "5 bytes, fewer than the 8-byte header length"))
         #expect(message.contains("short.safetensors") && message.contains("truncated"))
     }
 
@@ -55,14 +58,24 @@ import Testing
     @Test func tensorOffsetsOutsideTheDataSectionNameTheTensor() throws {
         let url = broken("offset_outside.safetensors")
         let (error, message) = try failure { _ = try SafetensorsFile(url: url) }
-        #expect(error == .tensorOutOfBounds(file: url.path, tensor: "far", begin: 16, end: 32, dataSize: 16))
-        #expect(message == "tensor 'far' in '\(url.path)' occupies bytes 16..<32 but the data section has only 16 bytes (truncated file?).")
+        #expect(
+            error
+                == .tensorOutOfBounds(
+                    file: url.path, tensor: "far", begin: 16, end: 32, dataSize: 16))
+        #expect(
+            message
+                == "tensor 'far' in '\(url.path)' occupies bytes 16..<32 but the data section has only 16 bytes (truncated file?)."
+        )
     }
 
     @Test func byteCountDisagreeingWithShapeAndDTypeIsReported() throws {
         let url = broken("byte_count.safetensors")
         let (error, message) = try failure { _ = try SafetensorsFile(url: url) }
-        #expect(error == .byteCountMismatch(file: url.path, tensor: "w", shape: [2, 3], dtype: "F32", expected: 24, actual: 20))
+        #expect(
+            error
+                == .byteCountMismatch(
+                    file: url.path, tensor: "w", shape: [2, 3], dtype: "F32", expected: 24,
+                    actual: 20))
         #expect(message.contains("tensor 'w'") && message.contains("[2, 3] of F32 needs 24"))
     }
 
@@ -72,7 +85,9 @@ import Testing
         #expect(try file.tensor(named: "ok").storage == [0])
         let (error, message) = try failure { _ = try file.tensor(named: "fp8") }
         #expect(error == .unsupportedDType(file: url.path, tensor: "fp8", dtype: "F8_E4M3"))
-        #expect(message.contains("'fp8'") && message.contains("F8_E4M3") && message.contains("unknown_dtype"))
+        #expect(
+            message.contains("'fp8'") && message.contains("F8_E4M3")
+                && message.contains("unknown_dtype"))
         let (whole, _) = try failure { _ = try Checkpoint.loadTensors(file: url) }
         #expect(whole == error)
     }
@@ -87,13 +102,43 @@ import Testing
         #expect(message.contains("absent.safetensors") && message.contains("does not exist"))
     }
 
+    @Test(arguments: [
+        (#"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, "w"),
+        (#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, "w"),
+        (#"{"v":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, "v"),
+    ])
+    func nonIntegerNegativeOrReversedShapesAndOffsetsAreMalformed(header: String, tensor: String)
+        throws
+    {
+        let directory = try TestPaths.temporaryDirectory("safetensors-bad-entry")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var text = Array(header.utf8)
+        while text.count % 8 != 0 { text.append(0x20) }
+        let length = UInt64(text.count)
+        let bytes =
+            (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * UInt64($0))) } + text
+            + [UInt8](repeating: 0, count: 8)
+        let url = directory.appendingPathComponent("entry.safetensors")
+        try Data(bytes).write(to: url)
+        let (error, message) = try failure { _ = try SafetensorsFile(url: url) }
+        #expect(
+            error
+                == .malformedHeader(
+                    file: url.path,
+                    reason: "entry '\(tensor)' has a negative or non-integer shape or offset"))
+        #expect(message.contains("entry.safetensors"))
+    }
+
     @Test func missingShardIsNamed() throws {
         let folder = broken("missing_shard")
         let (error, message) = try failure { _ = try Checkpoint.loadTensors(directory: folder) }
-        #expect(error == .missingShard(
-            index: folder.appendingPathComponent("model.safetensors.index.json").path,
-            shard: "model-00002-of-00002.safetensors"))
-        #expect(message.contains("model-00002-of-00002.safetensors") && message.contains("index.json"))
+        #expect(
+            error
+                == .missingShard(
+                    index: folder.appendingPathComponent("model.safetensors.index.json").path,
+                    shard: "model-00002-of-00002.safetensors"))
+        #expect(
+            message.contains("model-00002-of-00002.safetensors") && message.contains("index.json"))
     }
 
     @Test func folderWithoutWeightsIsReported() throws {
@@ -119,14 +164,22 @@ import Testing
     @Test func pickleOpcodeOutsideTheSubsetIsRefused() throws {
         let url = broken("bad_opcode.bin")
         let (error, message) = try failure { _ = try TorchCheckpointFile(url: url) }
-        #expect(error == .malformedPickle(file: url.path, offset: 3, reason: "opcode 0x69 is outside the subset a state dict uses"))
+        #expect(
+            error
+                == .malformedPickle(
+                    file: url.path, offset: 3,
+                    reason: "opcode 0x69 is outside the subset a state dict uses"))
         #expect(message.contains("bad_opcode.bin") && message.contains("byte 3"))
     }
 
     @Test func truncatedZipArchiveIsReported() throws {
         let url = broken("truncated.bin")
         let (error, message) = try failure { _ = try TorchCheckpointFile(url: url) }
-        #expect(error == .truncated(file: url.path, detail: "no zip end-of-central-directory record (the file is cut short)"))
+        #expect(
+            error
+                == .truncated(
+                    file: url.path,
+                    detail: "no zip end-of-central-directory record (the file is cut short)"))
         #expect(message.contains("truncated.bin") && message.contains("truncated"))
     }
 

@@ -21,7 +21,8 @@ enum CheckpointFixtures {
     static func expected(_ key: String) throws -> [String: ExpectedTensor] {
         let data = try Data(contentsOf: url("expected.json"))
         let root = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let entries = try #require(root[key] as? [String: [String: Any]], "no \(key) in expected.json")
+        let entries = try #require(
+            root[key] as? [String: [String: Any]], "no \(key) in expected.json")
         var result: [String: ExpectedTensor] = [:]
         for (name, entry) in entries {
             let shape = try #require(entry["shape"] as? [NSNumber]).map(\.intValue)
@@ -89,7 +90,8 @@ enum CheckpointFixtures {
         CheckpointFixtures.check(try file.allTensors(), against: expected)
         // The same folder through the directory entry point.
         CheckpointFixtures.check(
-            try Checkpoint.loadTensors(directory: CheckpointFixtures.url(folder)), against: expected)
+            try Checkpoint.loadTensors(directory: CheckpointFixtures.url(folder)), against: expected
+        )
     }
 
     @Test func torchViewsWithStridesAndOffsetsBecomeRowMajor() throws {
@@ -124,5 +126,72 @@ enum CheckpointFixtures {
         try SafetensorsWriter.write(
             only, to: directory.appendingPathComponent("model.safetensors"), metadata: [:])
         #expect(try Checkpoint.loadTensors(directory: directory) == only)
+    }
+}
+
+@Suite struct CheckpointLazyReaderTests {
+    @Test func shardedReaderFindsEachTensorInItsShard() throws {
+        let reader = try CheckpointReader(directory: CheckpointFixtures.url("sharded"))
+        let expected = try CheckpointFixtures.expected("sharded")
+        #expect(reader.url.lastPathComponent == "model.safetensors.index.json")
+        #expect(reader.names == expected.keys.sorted())
+        #expect(
+            reader.file(of: "lm_head.weight")?.lastPathComponent
+                == "model-00002-of-00002.safetensors")
+        #expect(
+            reader.file(of: "shared.weight")?.lastPathComponent
+                == "model-00001-of-00002.safetensors")
+        #expect(reader.shape(of: "decoder.block.0.weight") == [6, 4])
+        #expect(reader.dtype(of: "decoder.block.0.weight") == "F16")
+        #expect(
+            try reader.tensor(named: "shared.weight").storage == expected["shared.weight"]!.values)
+        #expect(throws: CheckpointError.missingTensor(file: reader.url.path, tensor: "nope")) {
+            _ = try reader.tensor(named: "nope")
+        }
+    }
+
+    @Test func readerOverATorchFileKeepsItsDTypes() throws {
+        let reader = try CheckpointReader(directory: CheckpointFixtures.url("torch"))
+        #expect(reader.url.lastPathComponent == "pytorch_model.bin")
+        #expect(reader.dtype(of: "bf16.cube") == "BF16")
+        #expect(reader.shape(of: "f32.permuted") == [4, 2, 3])
+    }
+
+    @Test func indexPromisingATensorItsShardLacksNamesTheShard() throws {
+        let directory = try TestPaths.temporaryDirectory("checkpoint-promise")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try SafetensorsWriter.write(
+            ["a": Tensor(shape: [1], storage: [1])],
+            to: directory.appendingPathComponent("model-1.safetensors"))
+        let index = #"{"weight_map": {"a": "model-1.safetensors", "b": "model-1.safetensors"}}"#
+        try Data(index.utf8).write(
+            to: directory.appendingPathComponent("model.safetensors.index.json"))
+        #expect(
+            throws: CheckpointError.missingTensor(
+                file: directory.appendingPathComponent("model-1.safetensors").path, tensor: "b")
+        ) { _ = try CheckpointReader(directory: directory) }
+    }
+
+    @Test func tensorDefinedInTwoShardsIsADuplicate() throws {
+        let directory = try TestPaths.temporaryDirectory("checkpoint-duplicate")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for shard in ["s1.safetensors", "s2.safetensors"] {
+            try SafetensorsWriter.write(
+                ["a": Tensor(shape: [1], storage: [1])], to: directory.appendingPathComponent(shard)
+            )
+        }
+        let index = #"{"weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}}"#
+        try Data(index.utf8).write(
+            to: directory.appendingPathComponent("model.safetensors.index.json"))
+        var caught: CheckpointError?
+        do {
+            _ = try CheckpointReader(directory: directory)
+        } catch {
+            caught = error
+        }
+        let second = directory.appendingPathComponent("s2.safetensors").path
+        #expect(caught == .duplicateTensor(file: second, tensor: "a"))
+        let message = caught?.errorDescription ?? ""
+        #expect(message.contains("'a'") && message.contains("s2.safetensors"))
     }
 }

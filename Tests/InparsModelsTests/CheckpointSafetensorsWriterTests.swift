@@ -64,12 +64,49 @@ import Testing
             let data = bytes[(8 + headerLength + offsets[0])..<(8 + headerLength + offsets[1])]
             let values = stride(from: data.startIndex, to: data.endIndex, by: 4).map { i in
                 Float(
-                    bitPattern: UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16
+                    bitPattern: UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2])
+                        << 16
                         | UInt32(data[i + 3]) << 24)
             }
             #expect(values == tensors[name]!.storage)
             expectedBegin = offsets[1]
         }
         #expect(8 + headerLength + expectedBegin == bytes.count)
+    }
+}
+
+@Suite struct CheckpointWriterFailureTests {
+    @Test func missingFolderIsAnErrorNamingTheFile() throws {
+        let url = URL(fileURLWithPath: "/nonexistent-inpars-folder/model.safetensors")
+        do {
+            try SafetensorsWriter.write(["a": Tensor(shape: [1], storage: [1])], to: url)
+            Issue.record("no error")
+        } catch {
+            guard case .io(let file, let reason) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(file.hasPrefix("/nonexistent-inpars-folder/.model.safetensors.tmp-"))
+            #expect(reason == "No such file or directory")
+        }
+    }
+
+    @Test func failedRenameLeavesTheDestinationAndNoTemporaryFile() throws {
+        let directory = try TestPaths.temporaryDirectory("safetensors-rename")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // The destination is a non-empty folder, so rename(2) fails after the data is written.
+        let destination = directory.appendingPathComponent("model.safetensors")
+        try FileManager.default.createDirectory(at: destination, withIntermediateDirectories: false)
+        let keep = destination.appendingPathComponent("keep")
+        try Data([1, 2, 3]).write(to: keep)
+        #expect(throws: CheckpointError.self) {
+            try SafetensorsWriter.write(
+                ["a": Tensor(shape: [2], storage: [1, 2])], to: destination)
+        }
+        #expect(try Data(contentsOf: keep) == Data([1, 2, 3]))
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path) == [
+                "model.safetensors"
+            ])
     }
 }

@@ -19,30 +19,23 @@ public enum Checkpoint {
     /// - Throws: ``CheckpointError/noWeights(directory:)`` when none is present, else the
     ///   error of the file that failed (naming the file and tensor).
     public static func loadTensors(directory: URL) throws(CheckpointError) -> [String: Tensor] {
-        let manager = FileManager.default
-        for name in weightFileNames {
-            let url = directory.appendingPathComponent(name)
-            guard manager.fileExists(atPath: url.path) else { continue }
-            return try loadTensors(file: url)
-        }
-        throw .noWeights(directory: directory.path)
+        try CheckpointReader(directory: directory).allTensors()
+    }
+
+    /// The weight file ``loadTensors(directory:)`` reads in `directory` (first of
+    /// ``weightFileNames`` present), or `nil`; useful for naming the file in error messages.
+    public static func weightsFile(directory: URL) -> URL? {
+        weightFileNames.lazy.map { directory.appendingPathComponent($0) }
+            .first { FileManager.default.fileExists(atPath: $0.path) }
     }
 
     /// Loads every tensor of one weight file (or shard index), chosen by its name's suffix:
-    /// `.safetensors`, `.bin`/`.pt`/`.pth` (torch.save zip), or `.index.json` (shards).
+    /// `.safetensors`, `*.index.json` (shards), anything else as a torch.save zip.
     public static func loadTensors(file url: URL) throws(CheckpointError) -> [String: Tensor] {
-        let name = url.lastPathComponent
-        if name.hasSuffix(".index.json") {
-            return try loadSharded(index: url)
-        }
-        if name.hasSuffix(".safetensors") {
-            return try SafetensorsFile(url: url).allTensors()
-        }
-        return try TorchCheckpointFile(url: url).allTensors()
+        try CheckpointReader(file: url).allTensors()
     }
 
-    /// The shard file names of a `*.index.json` (its `weight_map` values, deduplicated, sorted),
-    /// and the tensor name → shard map.
+    /// The tensor name → shard file map of a `*.index.json` (its `weight_map`).
     static func readShardIndex(_ index: URL) throws(CheckpointError) -> [String: String] {
         let data: Data
         do {
@@ -67,34 +60,6 @@ public enum Checkpoint {
                     reason: "weight_map entry '\(tensor)' is not a plain file name in this folder")
             }
             result[tensor] = shard
-        }
-        return result
-    }
-
-    /// Loads the shards a `*.index.json` lists; every tensor must be in the shard it names.
-    static func loadSharded(index: URL) throws(CheckpointError) -> [String: Tensor] {
-        let map = try readShardIndex(index)
-        let directory = index.deletingLastPathComponent()
-        let shards = Set(map.values).sorted()
-        for shard in shards {
-            let url = directory.appendingPathComponent(shard)
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw .missingShard(index: index.path, shard: shard)
-            }
-        }
-        var result: [String: Tensor] = [:]
-        for shard in shards {
-            let url = directory.appendingPathComponent(shard)
-            let tensors = try loadTensors(file: url)
-            for (name, tensor) in tensors {
-                guard result[name] == nil else {
-                    throw .duplicateTensor(file: url.path, tensor: name)
-                }
-                result[name] = tensor
-            }
-        }
-        for (name, shard) in map where result[name] == nil {
-            throw .missingTensor(file: directory.appendingPathComponent(shard).path, tensor: name)
         }
         return result
     }

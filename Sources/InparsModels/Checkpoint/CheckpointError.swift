@@ -19,7 +19,8 @@ public enum CheckpointError: Error, LocalizedError, Sendable, Equatable {
     /// A tensor's byte range lies (partly) outside the file's data section.
     case tensorOutOfBounds(file: String, tensor: String, begin: Int, end: Int, dataSize: Int)
     /// A tensor's byte count disagrees with its shape and dtype.
-    case byteCountMismatch(file: String, tensor: String, shape: [Int], dtype: String, expected: Int, actual: Int)
+    case byteCountMismatch(
+        file: String, tensor: String, shape: [Int], dtype: String, expected: Int, actual: Int)
     /// A tensor's element type cannot be converted to Float.
     case unsupportedDType(file: String, tensor: String, dtype: String)
     /// The file holds no tensor of that name.
@@ -38,7 +39,8 @@ public enum CheckpointError: Error, LocalizedError, Sendable, Equatable {
     public var errorDescription: String? {
         switch self {
         case .noWeights(let directory):
-            return "no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json in '\(directory)'."
+            return
+                "no model.safetensors, model.safetensors.index.json, pytorch_model.bin or pytorch_model.bin.index.json in '\(directory)'."
         case .fileNotFound(let file):
             return "checkpoint file '\(file)' does not exist."
         case .io(let file, let reason):
@@ -46,15 +48,20 @@ public enum CheckpointError: Error, LocalizedError, Sendable, Equatable {
         case .truncated(let file, let detail):
             return "checkpoint file '\(file)' is truncated: \(detail)."
         case .headerOutOfBounds(let file, let headerLength, let fileSize):
-            return "safetensors file '\(file)' declares a \(headerLength)-byte header but the file has only \(fileSize) bytes (truncated or not a safetensors file)."
+            return
+                "safetensors file '\(file)' declares a \(headerLength)-byte header but the file has only \(fileSize) bytes (truncated or not a safetensors file)."
         case .malformedHeader(let file, let reason):
             return "malformed header in '\(file)': \(reason)."
         case .tensorOutOfBounds(let file, let tensor, let begin, let end, let dataSize):
-            return "tensor '\(tensor)' in '\(file)' occupies bytes \(begin)..<\(end) but the data section has only \(dataSize) bytes (truncated file?)."
-        case .byteCountMismatch(let file, let tensor, let shape, let dtype, let expected, let actual):
-            return "tensor '\(tensor)' in '\(file)' has \(actual) bytes but shape \(shape) of \(dtype) needs \(expected)."
+            return
+                "tensor '\(tensor)' in '\(file)' occupies bytes \(begin)..<\(end) but the data section has only \(dataSize) bytes (truncated file?)."
+        case .byteCountMismatch(
+            let file, let tensor, let shape, let dtype, let expected, let actual):
+            return
+                "tensor '\(tensor)' in '\(file)' has \(actual) bytes but shape \(shape) of \(dtype) needs \(expected)."
         case .unsupportedDType(let file, let tensor, let dtype):
-            return "tensor '\(tensor)' in '\(file)' has dtype \(dtype), which cannot be read as Float32."
+            return
+                "tensor '\(tensor)' in '\(file)' has dtype \(dtype), which cannot be read as Float32."
         case .missingTensor(let file, let tensor):
             return "checkpoint '\(file)' has no tensor named '\(tensor)'."
         case .missingShard(let index, let shard):
@@ -64,9 +71,11 @@ public enum CheckpointError: Error, LocalizedError, Sendable, Equatable {
         case .malformedArchive(let file, let reason):
             return "'\(file)' is not a readable torch.save zip archive: \(reason)."
         case .malformedPickle(let file, let offset, let reason):
-            return "pickle in '\(file)' at byte \(offset) cannot be read as a state dict: \(reason)."
+            return
+                "pickle in '\(file)' at byte \(offset) cannot be read as a state dict: \(reason)."
         case .disallowedGlobal(let file, let module, let name):
-            return "pickle in '\(file)' refers to '\(module).\(name)', which is not on the state-dict allow-list; refused without importing or running anything."
+            return
+                "pickle in '\(file)' refers to '\(module).\(name)', which is not on the state-dict allow-list; refused without importing or running anything."
         }
     }
 }

@@ -88,8 +88,8 @@ public struct SafetensorsFile: Sendable {
                 file: path,
                 reason: "entry '\(name)' lacks a string dtype, a shape list or two data_offsets")
         }
-        let shape = shapeValues.compactMap { ($0 as? NSNumber)?.intValue }
-        let offsets = offsetValues.compactMap { ($0 as? NSNumber)?.intValue }
+        let shape = shapeValues.compactMap(Self.integer)
+        let offsets = offsetValues.compactMap(Self.integer)
         guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }),
             offsets.count == 2, offsets[0] >= 0, offsets[0] <= offsets[1]
         else {
@@ -120,6 +120,18 @@ public struct SafetensorsFile: Sendable {
         return Entry(
             dtype: dtype, dtypeName: dtypeName, shape: shape,
             range: (dataStart + offsets[0])..<(dataStart + offsets[1]))
+    }
+
+    /// A JSON number that is a whole number in `0..<2^53`, else `nil` (2.5, -1, 1e300, strings).
+    private static func integer(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber else {
+            return nil
+        }
+        let double = number.doubleValue
+        guard double >= 0, double < 0x1p53, double == double.rounded(.towardZero) else {
+            return nil
+        }
+        return Int(double)
     }
 
     /// The shape of tensor `name`, or `nil` when the file has no such tensor.

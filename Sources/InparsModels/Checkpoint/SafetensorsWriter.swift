@@ -16,10 +16,18 @@ import InparsTensor
 public enum SafetensorsWriter {
     /// Writes `tensors` (and `metadata` as `__metadata__`, omitted when empty) to `url`.
     ///
+    /// The default metadata `{"format": "pt"}` is what Hugging Face `transformers` expects when
+    /// it loads a `model.safetensors`. The caller chooses the names: for tied weights write one
+    /// name (e.g. `shared.weight`), as `save_pretrained` does.
+    ///
+    /// - Parameters:
+    ///   - tensors: name → tensor of any shape (0-d and empty tensors included).
+    ///   - url: the destination; its folder must exist.
+    ///   - metadata: string map stored under `__metadata__`.
     /// - Throws: ``CheckpointError/io(file:reason:)`` when the file cannot be written; the
     ///   previous file at `url`, if any, is then left untouched.
     public static func write(
-        _ tensors: [String: Tensor], to url: URL, metadata: [String: String] = [:]
+        _ tensors: [String: Tensor], to url: URL, metadata: [String: String] = ["format": "pt"]
     ) throws(CheckpointError) {
         let header = headerBytes(tensors, metadata: metadata)
         let directory = url.deletingLastPathComponent()

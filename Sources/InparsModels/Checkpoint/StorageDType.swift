@@ -56,7 +56,8 @@ public enum StorageDType: String, Sendable, CaseIterable {
             UnsafeMutableRawPointer(out).copyMemory(from: source, byteCount: count * 4)
         case .f16:
             for i in 0..<count {
-                out[i] = Self.halfToFloat(source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                out[i] = Self.halfToFloat(
+                    source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
             }
         case .bf16:
             for i in 0..<count {

@@ -42,7 +42,8 @@ public struct TorchCheckpointFile: Sendable {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             guard text == "little" else {
                 throw .malformedArchive(
-                    file: path, reason: "byteorder is '\(text)'; only little-endian archives are read")
+                    file: path,
+                    reason: "byteorder is '\(text)'; only little-endian archives are read")
             }
         }
         let entries = try TorchPickle.stateDict(archive.contents(of: pickleName) ?? [], path: path)
@@ -53,36 +54,65 @@ public struct TorchCheckpointFile: Sendable {
             guard let range = archive.entries[prefix + "data/" + view.storageKey] else {
                 throw .malformedArchive(
                     file: path,
-                    reason: "tensor '\(name)' refers to storage '\(view.storageKey)', which has no data/\(view.storageKey) entry")
+                    reason:
+                        "tensor '\(name)' refers to storage '\(view.storageKey)', which has no data/\(view.storageKey) entry"
+                )
             }
-            let storageBytes = view.storageCount * view.dtype.byteSize
-            guard range.count >= storageBytes else {
-                throw .byteCountMismatch(
-                    file: path, tensor: name, shape: [view.storageCount], dtype: view.dtype.rawValue,
-                    expected: storageBytes, actual: range.count)
-            }
-            // The furthest element the view touches must lie inside the storage.
-            if !view.shape.contains(0) {
-                var last = view.offset
-                for (extent, stride) in zip(view.shape, view.strides) {
-                    guard stride >= 0 else {
-                        throw .malformedArchive(
-                            file: path, reason: "tensor '\(name)' has a negative stride")
-                    }
-                    last += (extent - 1) * stride
-                }
-                guard last < view.storageCount else {
-                    throw .tensorOutOfBounds(
-                        file: path, tensor: name, begin: view.offset * view.dtype.byteSize,
-                        end: (last + 1) * view.dtype.byteSize, dataSize: storageBytes)
-                }
-            }
+            try Self.validate(view, name: name, storageBytes: range.count, path: path)
             views[name] = view
             storages[view.storageKey] = range
         }
         self.names = entries.map(\.0)
         self.views = views
         self.storages = storages
+    }
+
+    /// Checks that `view` lies inside its storage of `storageBytes` bytes, with overflow-checked
+    /// arithmetic (the numbers come from an untrusted pickle).
+    ///
+    /// A view may not have more elements than its storage: this refuses stride-0 broadcast views,
+    /// which state dicts do not contain, and bounds every allocation by the file's size.
+    private static func validate(
+        _ view: TorchPickle.TensorView, name: String, storageBytes: Int, path: String
+    ) throws(CheckpointError) {
+        let size = view.dtype.byteSize
+        guard view.storageCount <= storageBytes / size else {
+            let (needed, overflow) = view.storageCount.multipliedReportingOverflow(by: size)
+            throw .byteCountMismatch(
+                file: path, tensor: name, shape: [view.storageCount], dtype: view.dtype.rawValue,
+                expected: overflow ? Int.max : needed, actual: storageBytes)
+        }
+        var elements = 1
+        for extent in view.shape {
+            let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= max(view.storageCount, 1) || extent == 0 else {
+                throw .malformedArchive(
+                    file: path,
+                    reason:
+                        "tensor '\(name)' of shape \(view.shape) has more elements than its storage of \(view.storageCount)"
+                )
+            }
+            elements = product
+        }
+        guard elements > 0 else { return }
+        var last = view.offset
+        var overflowed = false
+        for (extent, stride) in zip(view.shape, view.strides) {
+            guard stride >= 0 else {
+                throw .malformedArchive(
+                    file: path, reason: "tensor '\(name)' has a negative stride")
+            }
+            let (step, overflow1) = (extent - 1).multipliedReportingOverflow(by: stride)
+            let (sum, overflow2) = last.addingReportingOverflow(step)
+            overflowed = overflowed || overflow1 || overflow2
+            last = sum
+        }
+        guard !overflowed, last < view.storageCount else {
+            throw .tensorOutOfBounds(
+                file: path, tensor: name,
+                begin: view.offset.multipliedReportingOverflow(by: size).partialValue,
+                end: overflowed ? Int.max : (last + 1) * size, dataSize: view.storageCount * size)
+        }
     }
 
     /// The shape of tensor `name`, or `nil` when the state dict has no such key.

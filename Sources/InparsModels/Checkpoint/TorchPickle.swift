@@ -88,22 +88,27 @@ struct TorchPickle {
 
     /// Runs the pickle in `bytes` (from `path`, for messages) and returns the state dict:
     /// tensor name → view, in pickle order.
-    static func stateDict(_ bytes: [UInt8], path: String) throws(CheckpointError) -> [(String, TensorView)] {
+    static func stateDict(_ bytes: [UInt8], path: String) throws(CheckpointError) -> [(
+        String, TensorView
+    )] {
         var machine = TorchPickle(path: path, bytes: bytes)
         let result = try machine.run()
         guard case .dict(let box) = result else {
             throw .malformedPickle(
-                file: path, offset: bytes.count, reason: "the top-level object is not a dict of tensors")
+                file: path, offset: bytes.count,
+                reason: "the top-level object is not a dict of tensors")
         }
         var entries: [(String, TensorView)] = []
         entries.reserveCapacity(box.items.count)
         for (key, value) in box.items {
             guard case .string(let name) = key else {
-                throw .malformedPickle(file: path, offset: bytes.count, reason: "a state-dict key is not a string")
+                throw .malformedPickle(
+                    file: path, offset: bytes.count, reason: "a state-dict key is not a string")
             }
             guard case .tensor(let view) = value else {
                 throw .malformedPickle(
-                    file: path, offset: bytes.count, reason: "state-dict entry '\(name)' is not a tensor")
+                    file: path, offset: bytes.count,
+                    reason: "state-dict entry '\(name)' is not a tensor")
             }
             entries.append((name, view))
         }
@@ -123,7 +128,8 @@ struct TorchPickle {
 
     private mutating func take(_ count: Int) throws(CheckpointError) -> ArraySlice<UInt8> {
         guard count >= 0, count <= bytes.count - position else {
-            throw .truncated(file: path, detail: "the pickle ends inside an operand at byte \(position)")
+            throw .truncated(
+                file: path, detail: "the pickle ends inside an operand at byte \(position)")
         }
         defer { position += count }
         return bytes[position..<(position + count)]
@@ -149,7 +155,9 @@ struct TorchPickle {
     }
 
     private mutating func popToMark() throws(CheckpointError) -> [Value] {
-        guard let mark = marks.popLast(), mark <= stack.count else { throw fail("no MARK to pop to") }
+        guard let mark = marks.popLast(), mark <= stack.count else {
+            throw fail("no MARK to pop to")
+        }
         let items = Array(stack[(mark + 1)...])
         stack.removeSubrange(mark...)
         return items
@@ -172,7 +180,9 @@ struct TorchPickle {
             switch opcode {
             case 0x80:  // PROTO
                 let version = try take(1).first!
-                guard version <= 5 else { throw fail("unsupported pickle protocol \(version)", at: start) }
+                guard version <= 5 else {
+                    throw fail("unsupported pickle protocol \(version)", at: start)
+                }
             case 0x95:  // FRAME (length; frames are read as one stream)
                 _ = try take(8)
             case 0x28:  // MARK
@@ -186,13 +196,17 @@ struct TorchPickle {
             case 0x89: stack.append(.bool(false))  // NEWFALSE
             case 0x4B: stack.append(.int(Int(try littleEndian(1))))  // BININT1
             case 0x4D: stack.append(.int(Int(try littleEndian(2))))  // BININT2
-            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try littleEndian(4)))))  // BININT
+            case 0x4A:  // BININT
+                stack.append(.int(Int(Int32(truncatingIfNeeded: try littleEndian(4)))))
             case 0x8A:  // LONG1
                 let count = Int(try littleEndian(1))
-                guard count <= 8 else { throw fail("integer of \(count) bytes is too large", at: start) }
+                guard count <= 8 else {
+                    throw fail("integer of \(count) bytes is too large", at: start)
+                }
                 let raw = try littleEndian(count)
                 let shift = UInt64(64 - 8 * count)
-                stack.append(.int(count == 0 ? 0 : Int(Int64(bitPattern: raw << shift) >> Int64(shift))))
+                stack.append(
+                    .int(count == 0 ? 0 : Int(Int64(bitPattern: raw << shift) >> Int64(shift))))
             case 0x47:  // BINFLOAT (big-endian)
                 let raw = try take(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                 stack.append(.float(Double(bitPattern: raw)))
@@ -204,7 +218,9 @@ struct TorchPickle {
                 stack.append(.string(String(decoding: try take(count), as: UTF8.self)))
             case 0x8D:  // BINUNICODE8
                 let count = try littleEndian(8)
-                guard count <= UInt64(bytes.count) else { throw fail("string length \(count) exceeds the pickle", at: start) }
+                guard count <= UInt64(bytes.count) else {
+                    throw fail("string length \(count) exceeds the pickle", at: start)
+                }
                 stack.append(.string(String(decoding: try take(Int(count)), as: UTF8.self)))
             case 0x74: stack.append(.tuple(try popToMark()))  // TUPLE
             case 0x85: stack.append(.tuple([try pop()]))  // TUPLE1
@@ -222,7 +238,8 @@ struct TorchPickle {
                 let name = try line()
                 stack.append(try global(module, name))
             case 0x93:  // STACK_GLOBAL
-                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                guard case .string(let name) = try pop(), case .string(let module) = try pop()
+                else {
                     throw fail("STACK_GLOBAL operands are not strings", at: start)
                 }
                 stack.append(try global(module, name))
@@ -249,7 +266,9 @@ struct TorchPickle {
                 guard items.count % 2 == 0, let top = stack.last, case .dict(let box) = top else {
                     throw fail("SETITEMS on something other than a dict", at: start)
                 }
-                for i in stride(from: 0, to: items.count, by: 2) { box.items.append((items[i], items[i + 1])) }
+                for i in stride(from: 0, to: items.count, by: 2) {
+                    box.items.append((items[i], items[i + 1]))
+                }
             case 0x61:  // APPEND
                 let value = try pop()
                 guard let top = stack.last, case .list(let box) = top else {
@@ -270,21 +289,26 @@ struct TorchPickle {
                 memo[memo.count] = try top(at: start)
             case 0x68, 0x6A:  // BINGET, LONG_BINGET
                 let index = Int(try littleEndian(opcode == 0x68 ? 1 : 4))
-                guard let value = memo[index] else { throw fail("memo entry \(index) is not set", at: start) }
+                guard let value = memo[index] else {
+                    throw fail("memo entry \(index) is not set", at: start)
+                }
                 stack.append(value)
             case 0x2E:  // STOP
                 let result = try pop()
                 return result
             default:
                 throw fail(
-                    "opcode 0x\(String(opcode, radix: 16)) is outside the subset a state dict uses", at: start)
+                    "opcode 0x\(String(opcode, radix: 16)) is outside the subset a state dict uses",
+                    at: start)
             }
         }
         throw .truncated(file: path, detail: "the pickle ends without a STOP opcode")
     }
 
     private func top(at offset: Int) throws(CheckpointError) -> Value {
-        guard let value = stack.last else { throw fail("memo store with an empty stack", at: offset) }
+        guard let value = stack.last else {
+            throw fail("memo store with an empty stack", at: offset)
+        }
         return value
     }
 
@@ -302,7 +326,9 @@ struct TorchPickle {
         return .storage(key: key, dtype: dtype, count: count)
     }
 
-    private func reduce(_ callable: Value, _ arguments: Value, at offset: Int) throws(CheckpointError) -> Value {
+    private func reduce(_ callable: Value, _ arguments: Value, at offset: Int)
+        throws(CheckpointError) -> Value
+    {
         guard case .global(let function) = callable, case .tuple(let args) = arguments else {
             throw fail("REDUCE of something other than an allowed global", at: offset)
         }
@@ -324,7 +350,9 @@ struct TorchPickle {
                 let shape = Self.integers(args[2]), let strides = Self.integers(args[3]),
                 shape.count == strides.count, storageOffset >= 0, shape.allSatisfy({ $0 >= 0 })
             else {
-                throw fail("_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, …)", at: offset)
+                throw fail(
+                    "_rebuild_tensor_v2 arguments are not (storage, offset, size, stride, …)",
+                    at: offset)
             }
             return .tensor(
                 TensorView(

@@ -31,16 +31,23 @@ struct ZipArchive: Sendable {
         _ bytes: UnsafeRawBufferPointer, path: String
     ) throws(CheckpointError) -> ([String], [String: Range<Int>]) {
         let size = bytes.count
-        func u16(_ at: Int) -> Int { Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self))) }
-        func u32(_ at: Int) -> Int { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self))) }
-        func u64(_ at: Int) -> UInt64 { UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        func u16(_ at: Int) -> Int {
+            Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+        }
+        func u32(_ at: Int) -> Int {
+            Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+        }
+        func u64(_ at: Int) -> UInt64 {
+            UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        }
 
         guard size >= 4, u32(0) == 0x0403_4B50 else {
             throw fail(
                 path,
                 size < 4
                     ? "the file has only \(size) bytes"
-                    : "it does not start with a zip local header (the legacy pre-1.6 torch.save format is not supported; re-save it with a current torch)")
+                    : "it does not start with a zip local header (the legacy pre-1.6 torch.save format is not supported; re-save it with a current torch)"
+            )
         }
         // End of central directory: 22 bytes plus a comment of up to 65535 bytes, at the end.
         var eocd = -1
@@ -55,7 +62,8 @@ struct ZipArchive: Sendable {
         }
         guard eocd >= 0 else {
             throw .truncated(
-                file: path, detail: "no zip end-of-central-directory record (the file is cut short)")
+                file: path, detail: "no zip end-of-central-directory record (the file is cut short)"
+            )
         }
         var count = u16(eocd + 10)
         var directorySize = UInt64(u32(eocd + 12))
@@ -66,20 +74,28 @@ struct ZipArchive: Sendable {
                 throw fail(path, "ZIP64 fields are set but the ZIP64 end locator is missing")
             }
             let record64 = u64(locator + 8)
-            guard record64 <= UInt64(size - 56), u32(Int(record64)) == 0x0606_4B50 else {
-                throw fail(path, "the ZIP64 end-of-central-directory record is missing or outside the file")
+            guard size >= 56, record64 <= UInt64(size - 56), u32(Int(record64)) == 0x0606_4B50
+            else {
+                throw fail(
+                    path, "the ZIP64 end-of-central-directory record is missing or outside the file"
+                )
             }
             let at = Int(record64)
             let count64 = u64(at + 32)
-            guard count64 <= UInt64(Int32.max) else { throw fail(path, "implausible entry count \(count64)") }
+            guard count64 <= UInt64(Int32.max) else {
+                throw fail(path, "implausible entry count \(count64)")
+            }
             count = Int(count64)
             directorySize = u64(at + 40)
             directoryOffset = u64(at + 48)
         }
-        guard directoryOffset <= UInt64(size), directorySize <= UInt64(size) - directoryOffset else {
+        guard directoryOffset <= UInt64(size), directorySize <= UInt64(size) - directoryOffset
+        else {
             throw .truncated(
                 file: path,
-                detail: "the zip central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the \(size)-byte file")
+                detail:
+                    "the zip central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the \(size)-byte file"
+            )
         }
         var names: [String] = []
         var entries: [String: Range<Int>] = [:]
@@ -101,7 +117,8 @@ struct ZipArchive: Sendable {
             let extraStart = nameStart + nameLength
             let next = extraStart + extraLength + commentLength
             guard next <= directoryEnd else {
-                throw fail(path, "central directory entry at byte \(cursor) runs past the directory")
+                throw fail(
+                    path, "central directory entry at byte \(cursor) runs past the directory")
             }
             let name = String(decoding: bytes[nameStart..<extraStart], as: UTF8.self)
             // ZIP64 extended information: only the fields whose 32-bit value is all ones, in order.
@@ -130,20 +147,24 @@ struct ZipArchive: Sendable {
             guard method == 0, compressed == uncompressed else {
                 throw fail(
                     path,
-                    "entry '\(name)' is compressed (method \(method)); torch.save stores entries uncompressed")
+                    "entry '\(name)' is compressed (method \(method)); torch.save stores entries uncompressed"
+                )
             }
             guard size >= 30, localOffset <= UInt64(size - 30),
                 u32(Int(localOffset)) == 0x0403_4B50
             else {
                 throw .truncated(
-                    file: path, detail: "the local header of entry '\(name)' is missing or outside the file")
+                    file: path,
+                    detail: "the local header of entry '\(name)' is missing or outside the file")
             }
             let local = Int(localOffset)
             let dataStart = UInt64(local + 30 + u16(local + 26) + u16(local + 28))
             guard dataStart <= UInt64(size), compressed <= UInt64(size) - dataStart else {
                 throw .truncated(
                     file: path,
-                    detail: "entry '\(name)' (\(compressed) bytes at \(dataStart)) extends past the end of the \(size)-byte file")
+                    detail:
+                        "entry '\(name)' (\(compressed) bytes at \(dataStart)) extends past the end of the \(size)-byte file"
+                )
             }
             guard entries[name] == nil else { throw fail(path, "entry '\(name)' appears twice") }
             entries[name] = Int(dataStart)..<Int(dataStart + compressed)
