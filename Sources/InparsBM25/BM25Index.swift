@@ -29,6 +29,8 @@ public final class BM25Index: @unchecked Sendable {
     let postingsOffsets: UnsafeBufferPointer<UInt64>
     let docFreqs: UnsafeBufferPointer<UInt32>
     let postings: UnsafeBufferPointer<UInt8>
+    /// Inverse of `docIdRanks`: the document whose id has a given byte-wise rank.
+    let rankToDocument: [Int32]
 
     /// Opens the index in `directory`.
     ///
@@ -115,6 +117,15 @@ public final class BM25Index: @unchecked Sendable {
         postingsOffsets = try typed(.postingsOffsets, UInt64.self, count: termCount + 1)
         docFreqs = try typed(.docFreqs, UInt32.self, count: termCount)
         postings = sections[IndexFormat.Section.postings.rawValue].bindMemory(to: UInt8.self)
+        var inverse = [Int32](repeating: -1, count: documentCount)
+        for doc in 0..<documentCount {
+            let rank = Int(docIdRanks[doc])
+            guard rank < documentCount, inverse[rank] < 0 else {
+                throw BM25Error.corrupted(path: path, detail: "document id ranks are not a permutation")
+            }
+            inverse[rank] = Int32(doc)
+        }
+        rankToDocument = inverse
         guard Int(docIdOffsets[documentCount]) == docIdBytes.count,
             Int(termOffsets[termCount]) == termBytes.count,
             Int(postingsOffsets[termCount]) == postings.count

@@ -76,12 +76,25 @@ public final class BM25IndexBuilder {
                 workers[w].process(documents[from..<max(from, to)])
             }
         }
+        // Work on locals: stored properties of a class would pay an exclusivity check per access.
+        var postings = self.postings
+        var lastDoc = self.lastDoc
+        var docFreqs = self.docFreqs
+        var norms = self.norms
+        var docIds = self.docIds
+        self.postings = []
+        self.lastDoc = []
+        self.docFreqs = []
+        self.norms = []
+        self.docIds = []
         var index = 0
         for w in 0..<workerCount {
             let worker = workers[w]
             // Map the worker's new local term ids to global ids.
-            while localToGlobal[w].count < worker.terms.count {
-                let term = worker.terms[localToGlobal[w].count]
+            var mapping = localToGlobal[w]
+            localToGlobal[w] = []
+            while mapping.count < worker.termCount {
+                let term = worker.term(mapping.count)
                 let global: Int32
                 if let existing = globalIds[term] {
                     global = existing
@@ -93,20 +106,24 @@ public final class BM25IndexBuilder {
                     lastDoc.append(-1)
                     docFreqs.append(0)
                 }
-                localToGlobal[w].append(global)
+                mapping.append(global)
             }
-            let mapping = localToGlobal[w]
-            for d in 0..<worker.lengths.count {
+            localToGlobal[w] = mapping
+            let lengths = worker.lengths
+            let starts = worker.starts
+            let termIds = worker.termIds
+            let tfs = worker.tfs
+            for d in 0..<lengths.count {
                 let doc = Int32(docIds.count)
                 docIds.append(documents[index].id)
                 index += 1
-                let length = Int(worker.lengths[d])
+                let length = Int(lengths[d])
                 norms.append(SmallFloat.intToByte4(length))
                 if length > 0 { documentsWithTerms += 1 }
                 sumTotalTermFreq += length
-                for p in Int(worker.starts[d])..<Int(worker.starts[d + 1]) {
-                    let term = Int(mapping[Int(worker.termIds[p])])
-                    let tf = worker.tfs[p]
+                for p in Int(starts[d])..<Int(starts[d + 1]) {
+                    let term = Int(mapping[Int(termIds[p])])
+                    let tf = tfs[p]
                     let delta = UInt64(doc - lastDoc[term])
                     lastDoc[term] = doc
                     docFreqs[term] += 1
@@ -115,6 +132,11 @@ public final class BM25IndexBuilder {
                 }
             }
         }
+        self.postings = postings
+        self.lastDoc = lastDoc
+        self.docFreqs = docFreqs
+        self.norms = norms
+        self.docIds = docIds
         batch.removeAll(keepingCapacity: true)
     }
 
@@ -300,8 +322,7 @@ func appendVarint(_ bytes: inout [UInt8], _ value: UInt64) {
 final class AnalysisWorker: @unchecked Sendable {
     // Invariant: used by one thread at a time (one worker per concurrentPerform iteration).
     var analyzer = EnglishAnalyzer()
-    var vocabulary: [String: Int32] = [:]
-    var terms: [String] = []
+    var vocabulary = TermTable()
     private var counts: [UInt32] = []
     private var touched: [Int32] = []
     /// Per document of the slice: its length, and its postings range in `termIds`/`tfs`.
@@ -310,28 +331,36 @@ final class AnalysisWorker: @unchecked Sendable {
     var termIds: [Int32] = []
     var tfs: [UInt32] = []
 
+    /// Number of distinct terms seen so far by this worker.
+    var termCount: Int { vocabulary.count }
+
+    /// The term with local id `id`.
+    func term(_ id: Int) -> String { vocabulary.string(id) }
+
     func process(_ documents: ArraySlice<Document>) {
         lengths.removeAll(keepingCapacity: true)
         starts.removeAll(keepingCapacity: true)
         starts.append(0)
         termIds.removeAll(keepingCapacity: true)
         tfs.removeAll(keepingCapacity: true)
+        var vocabulary = self.vocabulary
+        var counts = self.counts
+        var touched = self.touched
+        self.vocabulary = TermTable(capacity: 1)
+        self.counts = []
+        self.touched = []
         for document in documents {
             var length: Int32 = 0
-            analyzer.forEachTerm(in: document.flatContents) { units in
-                let term = String(decoding: units, as: UTF16.self)
-                let id: Int32
-                if let known = vocabulary[term] {
-                    id = known
-                } else {
-                    id = Int32(terms.count)
-                    vocabulary[term] = id
-                    terms.append(term)
-                    counts.append(0)
+            // Title and text are analysed separately: the "\n" of flatContents is a token
+            // boundary, so the terms are the same as for title + "\n" + text.
+            for field in [document.title, document.text] {
+                analyzer.forEachTerm(in: field) { bytes in
+                    let id = vocabulary.id(for: bytes)
+                    if Int(id) == counts.count { counts.append(0) }
+                    if counts[Int(id)] == 0 { touched.append(id) }
+                    counts[Int(id)] += 1
+                    length += 1
                 }
-                if counts[Int(id)] == 0 { touched.append(id) }
-                counts[Int(id)] += 1
-                length += 1
             }
             for id in touched {
                 termIds.append(id)
@@ -342,5 +371,8 @@ final class AnalysisWorker: @unchecked Sendable {
             lengths.append(length)
             starts.append(Int32(termIds.count))
         }
+        self.vocabulary = vocabulary
+        self.counts = counts
+        self.touched = touched
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import HeapModule
 import InparsCore
 
 /// One search result: an internal document number and its BM25 score.
@@ -35,10 +34,14 @@ public final class BM25Searcher {
     public let parameters: BM25Parameters
 
     private var analyzer = EnglishAnalyzer()
-    private var accumulators: [Double]
-    private var touched: [Int32] = []
+    /// Score sums per document (0 = untouched), `documentCount` long.
+    private let accumulators: UnsafeMutablePointer<Double>
+    /// Documents touched by the current query.
+    private let touched: UnsafeMutablePointer<Int32>
+    private var touchedCount = 0
+    /// Candidates for the top k.
+    private let candidates: UnsafeMutablePointer<Candidate>
     private let lengthCache: [Float]
-    private var termBuffer: [UInt8] = []
 
     /// - Parameters:
     ///   - index: an open index (shared).
@@ -46,7 +49,11 @@ public final class BM25Searcher {
     public init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
         self.index = index
         self.parameters = parameters
-        accumulators = [Double](repeating: 0, count: index.documentCount)
+        let count = max(1, index.documentCount)
+        accumulators = .allocate(capacity: count)
+        accumulators.initialize(repeating: 0, count: count)
+        touched = .allocate(capacity: count)
+        candidates = .allocate(capacity: count)
         let n = index.documentsWithTerms
         let avgdl: Float = n > 0 ? Float(Double(index.sumTotalTermFreq) / Double(n)) : 1
         let k1 = parameters.k1
@@ -57,12 +64,18 @@ public final class BM25Searcher {
         }
     }
 
+    deinit {
+        accumulators.deallocate()
+        touched.deallocate()
+        candidates.deallocate()
+    }
+
     /// The analysed query terms with their counts, in first-occurrence order.
     public func queryTerms(_ text: String) -> [(term: String, count: Int)] {
         var order: [String] = []
         var counts: [String: Int] = [:]
-        analyzer.forEachTerm(in: text) { units in
-            let term = String(decoding: units, as: UTF16.self)
+        analyzer.forEachTerm(in: text) { bytes in
+            let term = String(decoding: bytes, as: UTF8.self)
             if counts[term] == nil { order.append(term) }
             counts[term, default: 0] += 1
         }
@@ -78,31 +91,38 @@ public final class BM25Searcher {
     public func search(terms: [(term: String, count: Int)], k: Int) -> [BM25Hit] {
         guard k > 0, index.documentsWithTerms > 0 else { return [] }
         let n = Double(index.documentsWithTerms)
-        accumulators.withUnsafeMutableBufferPointer { acc in
-            lengthCache.withUnsafeBufferPointer { cache in
-                for (term, count) in terms {
-                    var copy = term
-                    guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
-                    let df = Double(index.docFreqs[t])
-                    let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
-                    let weight = Float(count) * idf
-                    accumulate(term: t, weight: weight, acc: acc, cache: cache)
-                }
+        var touchedCount = 0
+        lengthCache.withUnsafeBufferPointer { cache in
+            for (term, count) in terms {
+                var copy = term
+                guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
+                let df = Double(index.docFreqs[t])
+                let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
+                let weight = Float(count) * idf
+                Self.accumulate(
+                    index: index, term: t, weight: weight, acc: accumulators, cache: cache,
+                    touched: touched, touchedCount: &touchedCount)
             }
         }
-        return collectTopK(k)
+        return collectTopK(k, touchedCount: touchedCount)
     }
 
     /// Adds one term's scores into the accumulators (the hot loop: varint decoding).
     @inline(__always)
-    private func accumulate(
-        term t: Int, weight: Float, acc: UnsafeMutableBufferPointer<Double>,
-        cache: UnsafeBufferPointer<Float>
+    private static func accumulate(
+        index: BM25Index, term t: Int, weight: Float, acc: UnsafeMutablePointer<Double>,
+        cache: UnsafeBufferPointer<Float>, touched: UnsafeMutablePointer<Int32>,
+        touchedCount: inout Int
     ) {
         let postings = index.postings
         let norms = index.norms
         var p = Int(index.postingsOffsets[t])
         let end = Int(index.postingsOffsets[t + 1])
+        // Scores for tf = 1 per norm byte, computed with the same float operations, so a
+        // lookup gives bit-identical results for the (most common) single occurrences.
+        let tfOne = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+        defer { tfOne.deallocate() }
+        for norm in 0..<256 { tfOne[norm] = weight - weight / (1 + 1 * cache[norm]) }
         var doc = -1
         while p < end {
             var value = UInt64(postings[p])
@@ -136,46 +156,121 @@ public final class BM25Searcher {
                 }
                 tf = Float(f)
             }
-            let score = weight - weight / (1 + tf * cache[Int(norms[doc])])
-            if acc[doc] == 0 { touched.append(Int32(doc)) }
-            acc[doc] += Double(score)
+            let norm = Int(norms[doc])
+            let score =
+                tf == 1 ? tfOne[norm] : weight - weight / (1 + tf * cache[norm])
+            let previous = acc[doc]
+            if previous == 0 {
+                touched[touchedCount] = Int32(doc)
+                touchedCount += 1
+            }
+            acc[doc] = previous + Double(score)
         }
     }
 
-    /// A candidate in the top-k heap; "smaller" means worse.
-    private struct Candidate: Comparable {
+    /// A candidate for the top k.
+    struct Candidate {
         var score: Float
+        /// The document id's rank in byte-wise order (ties: smaller rank first).
         var rank: UInt32
         var document: Int32
 
-        static func < (a: Candidate, b: Candidate) -> Bool {
-            if a.score != b.score { return a.score < b.score }
-            return a.rank > b.rank
+        /// Ranking order: higher score first, then smaller id.
+        @inline(__always)
+        static func better(_ a: Candidate, _ b: Candidate) -> Bool {
+            a.score > b.score || (a.score == b.score && a.rank < b.rank)
         }
     }
 
-    private func collectTopK(_ k: Int) -> [BM25Hit] {
-        var heap = Heap<Candidate>()
+    private func collectTopK(_ k: Int, touchedCount: Int) -> [BM25Hit] {
+        // Each candidate is one UInt64: the score's bits (positive floats order like their bit
+        // patterns) above the inverted id rank, so "larger key" = "ranks first".
         let ranks = index.docIdRanks
-        accumulators.withUnsafeMutableBufferPointer { acc in
-            for d in touched {
-                let doc = Int(d)
-                let candidate = Candidate(
-                    score: Float(acc[doc]), rank: ranks[doc], document: d)
-                acc[doc] = 0
-                if heap.count < k {
-                    heap.insert(candidate)
-                } else if heap.min! < candidate {
-                    _ = heap.replaceMin(with: candidate)
+        let keys = UnsafeMutableRawPointer(candidates).assumingMemoryBound(to: UInt64.self)
+        for i in 0..<touchedCount {
+            let doc = Int(touched[i])
+            let score = Float(accumulators[doc])
+            accumulators[doc] = 0
+            keys[i] = UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - ranks[doc])
+        }
+        let n = touchedCount
+        let keep = min(k, n)
+        if keep < n { Self.selectLargest(keys, count: n, k: keep) }
+        var best = UnsafeMutableBufferPointer(start: keys, count: keep)
+        best.sort(by: >)
+        let rankToDocument = index.rankToDocument
+        return best.map { key in
+            BM25Hit(
+                document: Int32(rankToDocument[Int(UInt32.max - UInt32(truncatingIfNeeded: key))]),
+                score: Float(bitPattern: UInt32(key >> 32)))
+        }
+    }
+
+    /// Quickselect on keys: afterwards the `k` largest are in `a[0..<k]` (any order).
+    static func selectLargest(_ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int) {
+        var low = 0
+        var high = count - 1
+        let target = k - 1
+        while high > low {
+            let mid = low + (high - low) / 2
+            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
+            if a[high] > a[low] { swap(&a[high], &a[low]) }
+            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
+            let pivot = a[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while a[i] > pivot { i += 1 }
+                while pivot > a[j] { j -= 1 }
+                if i <= j {
+                    let t = a[i]
+                    a[i] = a[j]
+                    a[j] = t
+                    i += 1
+                    j -= 1
                 }
             }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                return
+            }
         }
-        touched.removeAll(keepingCapacity: true)
-        var result = [BM25Hit]()
-        result.reserveCapacity(heap.count)
-        while let best = heap.popMax() {
-            result.append(BM25Hit(document: best.document, score: best.score))
+    }
+
+    /// Quickselect (Hoare partition, median-of-three pivot): afterwards the `k` best candidates
+    /// are in `a[0..<k]`, in no particular order. The order is total (ranks are unique).
+    static func selectBest(_ a: UnsafeMutablePointer<Candidate>, count: Int, k: Int) {
+        var low = 0
+        var high = count - 1
+        let target = k - 1
+        while high > low {
+            let mid = low + (high - low) / 2
+            // Median of three as the pivot.
+            if Candidate.better(a[mid], a[low]) { swap(&a[mid], &a[low]) }
+            if Candidate.better(a[high], a[low]) { swap(&a[high], &a[low]) }
+            if Candidate.better(a[high], a[mid]) { swap(&a[high], &a[mid]) }
+            let pivot = a[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while Candidate.better(a[i], pivot) { i += 1 }
+                while Candidate.better(pivot, a[j]) { j -= 1 }
+                if i <= j {
+                    if i != j { swap(&a[i], &a[j]) }
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                return
+            }
         }
-        return result
     }
 }

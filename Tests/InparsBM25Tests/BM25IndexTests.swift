@@ -234,3 +234,21 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["corpus.jsonl"])
     }
 }
+
+@Suite struct TopKSelectionTests {
+    @Test func quickselectKeepsExactlyTheLargestKeys() {
+        var random = TestRandom(seed: 5)
+        for trial in 0..<200 {
+            let n = Int.random(in: 1...300, using: &random)
+            let k = Int.random(in: 1...n, using: &random)
+            // Few distinct values, so many duplicates.
+            let all = (0..<n).map { _ in UInt64.random(in: 0..<8, using: &random) << 32 }
+            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+            defer { pointer.deallocate() }
+            pointer.initialize(from: all, count: n)
+            BM25Searcher.selectLargest(pointer, count: n, k: k)
+            let selected = UnsafeBufferPointer(start: pointer, count: k).sorted(by: >)
+            #expect(selected == Array(all.sorted(by: >).prefix(k)), "trial \(trial) n \(n) k \(k)")
+        }
+    }
+}
