@@ -39,8 +39,8 @@ public final class BM25Searcher {
     /// Documents touched by the current query.
     private let touched: UnsafeMutablePointer<Int32>
     private var touchedCount = 0
-    /// Candidates for the top k.
-    private let candidates: UnsafeMutablePointer<Candidate>
+    /// Top-k candidate keys (score bits << 32 | inverted id rank).
+    private let candidates: UnsafeMutablePointer<UInt64>
     private let lengthCache: [Float]
 
     /// - Parameters:
@@ -168,25 +168,11 @@ public final class BM25Searcher {
         }
     }
 
-    /// A candidate for the top k.
-    struct Candidate {
-        var score: Float
-        /// The document id's rank in byte-wise order (ties: smaller rank first).
-        var rank: UInt32
-        var document: Int32
-
-        /// Ranking order: higher score first, then smaller id.
-        @inline(__always)
-        static func better(_ a: Candidate, _ b: Candidate) -> Bool {
-            a.score > b.score || (a.score == b.score && a.rank < b.rank)
-        }
-    }
-
     private func collectTopK(_ k: Int, touchedCount: Int) -> [BM25Hit] {
         // Each candidate is one UInt64: the score's bits (positive floats order like their bit
         // patterns) above the inverted id rank, so "larger key" = "ranks first".
         let ranks = index.docIdRanks
-        let keys = UnsafeMutableRawPointer(candidates).assumingMemoryBound(to: UInt64.self)
+        let keys = candidates
         for i in 0..<touchedCount {
             let doc = Int(touched[i])
             let score = Float(accumulators[doc])
@@ -226,40 +212,6 @@ public final class BM25Searcher {
                     let t = a[i]
                     a[i] = a[j]
                     a[j] = t
-                    i += 1
-                    j -= 1
-                }
-            }
-            if target <= j {
-                high = j
-            } else if target >= i {
-                low = i
-            } else {
-                return
-            }
-        }
-    }
-
-    /// Quickselect (Hoare partition, median-of-three pivot): afterwards the `k` best candidates
-    /// are in `a[0..<k]`, in no particular order. The order is total (ranks are unique).
-    static func selectBest(_ a: UnsafeMutablePointer<Candidate>, count: Int, k: Int) {
-        var low = 0
-        var high = count - 1
-        let target = k - 1
-        while high > low {
-            let mid = low + (high - low) / 2
-            // Median of three as the pivot.
-            if Candidate.better(a[mid], a[low]) { swap(&a[mid], &a[low]) }
-            if Candidate.better(a[high], a[low]) { swap(&a[high], &a[low]) }
-            if Candidate.better(a[high], a[mid]) { swap(&a[high], &a[mid]) }
-            let pivot = a[mid]
-            var i = low
-            var j = high
-            while i <= j {
-                while Candidate.better(a[i], pivot) { i += 1 }
-                while Candidate.better(pivot, a[j]) { j -= 1 }
-                if i <= j {
-                    if i != j { swap(&a[i], &a[j]) }
                     i += 1
                     j -= 1
                 }
