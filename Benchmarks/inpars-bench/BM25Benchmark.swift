@@ -15,6 +15,9 @@ struct BM25Benchmark: ParsableCommand {
     @Option(help: "Timed repetitions (the median is reported).")
     var repeats = 5
 
+    @Option(help: "Index builds to time (default: --repeats).")
+    var indexRepeats: Int?
+
     @Option(help: "Hits per query.")
     var k = 1000
 
@@ -46,7 +49,7 @@ struct BM25Benchmark: ParsableCommand {
         var indexTimes: [Double] = []
         var indexCPU: [Double] = []
         var documents = 0
-        for _ in 0..<repeats {
+        for _ in 0..<max(1, indexRepeats ?? repeats) {
             let start = now()
             let cpuStart = cpuNow()
             let report = try BM25IndexBuilder.build(

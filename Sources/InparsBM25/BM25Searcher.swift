@@ -173,17 +173,31 @@ public final class BM25Searcher {
         // patterns) above the inverted id rank, so "larger key" = "ranks first".
         let ranks = index.docIdRanks
         let keys = candidates
+        // Keep at most `capacity` keys; when full, quickselect down to k and from then on only
+        // keep keys above the current k-th best (keys are unique, so ">" is exact).
+        let capacity = min(index.documentCount, max(2 * k, 256))
+        var n = 0
+        var threshold: UInt64 = 0
         for i in 0..<touchedCount {
             let doc = Int(touched[i])
             let score = Float(accumulators[doc])
             accumulators[doc] = 0
-            keys[i] = UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - ranks[doc])
+            let key = UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - ranks[doc])
+            if key > threshold {
+                keys[n] = key
+                n += 1
+                if n == capacity && n > k {
+                    Self.selectLargest(keys, count: n, k: k)
+                    n = k
+                    threshold = keys[k - 1]
+                    for j in 0..<k - 1 where keys[j] < threshold { threshold = keys[j] }
+                }
+            }
         }
-        let n = touchedCount
         let keep = min(k, n)
         if keep < n { Self.selectLargest(keys, count: n, k: keep) }
-        var best = UnsafeMutableBufferPointer(start: keys, count: keep)
-        best.sort(by: >)
+        Self.sortDescending(keys, count: keep)
+        let best = UnsafeBufferPointer(start: keys, count: keep)
         let rankToDocument = index.rankToDocument
         return best.map { key in
             BM25Hit(
@@ -222,6 +236,55 @@ public final class BM25Searcher {
                 low = i
             } else {
                 return
+            }
+        }
+    }
+
+    /// In-place descending sort of distinct keys: quicksort (median of three) with insertion
+    /// sort below 24 elements. The standard library's sort is stable (merge-based), which costs
+    /// about twice as much here and stability is useless since keys are unique.
+    static func sortDescending(_ a: UnsafeMutablePointer<UInt64>, count: Int) {
+        var stack: [(Int, Int)] = [(0, count - 1)]
+        while let (low, high) = stack.popLast() {
+            if high - low < 24 {
+                if high > low {
+                    for i in (low + 1)...high {
+                        let value = a[i]
+                        var j = i - 1
+                        while j >= low && a[j] < value {
+                            a[j + 1] = a[j]
+                            j -= 1
+                        }
+                        a[j + 1] = value
+                    }
+                }
+                continue
+            }
+            let mid = low + (high - low) / 2
+            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
+            if a[high] > a[low] { swap(&a[high], &a[low]) }
+            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
+            let pivot = a[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while a[i] > pivot { i += 1 }
+                while pivot > a[j] { j -= 1 }
+                if i <= j {
+                    let t = a[i]
+                    a[i] = a[j]
+                    a[j] = t
+                    i += 1
+                    j -= 1
+                }
+            }
+            // Larger part first onto the stack so the stack stays O(log n).
+            if j - low > high - i {
+                stack.append((low, j))
+                stack.append((i, high))
+            } else {
+                stack.append((i, high))
+                stack.append((low, j))
             }
         }
     }
