@@ -263,6 +263,13 @@ import Testing
             pointer.initialize(from: keys, count: keys.count)
             if !keys.isEmpty { BM25Searcher.sortDescending(pointer, count: keys.count) }
             #expect(Array(UnsafeBufferPointer(start: pointer, count: keys.count)) == keys.sorted(by: >))
+            // Radix sort, on keys that share their high bits (as real score keys do).
+            let shared = keys.map { $0 >> 40 | 0x4100_0000_0000_0000 }
+            let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, n))
+            defer { scratch.deallocate() }
+            pointer.update(from: shared, count: shared.count)
+            BM25Searcher.radixSortDescending(pointer, count: shared.count, scratch: scratch)
+            #expect(Array(UnsafeBufferPointer(start: pointer, count: shared.count)) == shared.sorted(by: >))
         }
     }
 }
