@@ -34,29 +34,31 @@ public final class BM25Searcher {
     public let parameters: BM25Parameters
 
     private var analyzer = EnglishAnalyzer()
-    /// Score sums per document (0 = untouched), `documentCount` long.
+    /// Scratch memory: accumulators (all zero between searches), touched documents, top-k keys.
+    private let buffers: SearchBuffers
     private let accumulators: UnsafeMutablePointer<Double>
-    /// Documents touched by the current query.
     private let touched: UnsafeMutablePointer<Int32>
-    private var touchedCount = 0
-    /// Top-k candidate keys (score bits << 32 | inverted id rank).
     private let candidates: UnsafeMutablePointer<UInt64>
-    /// Scratch space for the radix sort of the final k keys.
     private let scratch: UnsafeMutablePointer<UInt64>
     private let lengthCache: [Float]
 
     /// - Parameters:
     ///   - index: an open index (shared).
     ///   - parameters: k1 and b (validate them first; see ``BM25Parameters/validate()``).
-    public init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
+    public convenience init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
+        self.init(
+            index: index, parameters: parameters,
+            buffers: SearchBuffers(count: index.documentCount))
+    }
+
+    init(index: BM25Index, parameters: BM25Parameters, buffers: SearchBuffers) {
         self.index = index
         self.parameters = parameters
-        let count = max(1, index.documentCount)
-        accumulators = .allocate(capacity: count)
-        accumulators.initialize(repeating: 0, count: count)
-        touched = .allocate(capacity: count)
-        candidates = .allocate(capacity: count)
-        scratch = .allocate(capacity: count)
+        self.buffers = buffers
+        accumulators = buffers.accumulators
+        touched = buffers.touched
+        candidates = buffers.candidates
+        scratch = buffers.scratch
         let n = index.documentsWithTerms
         let avgdl: Float = n > 0 ? Float(Double(index.sumTotalTermFreq) / Double(n)) : 1
         let k1 = parameters.k1
@@ -65,13 +67,6 @@ public final class BM25Searcher {
             let length = Float(SmallFloat.byte4ToInt(UInt8(i)))
             return 1 / (k1 * ((1 - b) + b * length / avgdl))
         }
-    }
-
-    deinit {
-        accumulators.deallocate()
-        touched.deallocate()
-        candidates.deallocate()
-        scratch.deallocate()
     }
 
     /// The analysed query terms with their counts, in first-occurrence order.

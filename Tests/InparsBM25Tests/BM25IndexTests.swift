@@ -273,3 +273,49 @@ import Testing
         }
     }
 }
+
+@Suite struct ConvenienceSearchTests {
+    @Test func repeatedAndConcurrentCallsGiveTheSameRanking() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-convenience")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let builder = BM25IndexBuilder()
+        var random = TestRandom(seed: 3)
+        let words = ["red", "green", "blue", "cyan", "magenta", "yellow", "black"]
+        for i in 0..<300 {
+            builder.add(
+                Document(
+                    id: "d\(i)",
+                    text: (0..<8).map { _ in words.randomElement(using: &random)! }.joined(
+                        separator: " ")))
+        }
+        try builder.write(to: directory.appendingPathComponent("idx"))
+        let index = try BM25Index.open(directory.appendingPathComponent("idx"))
+        let reference = BM25Searcher(index: index).search("red blue blue", k: 50)
+            .map { index.documentId(Int($0.document)) }
+        #expect(reference.count == 50)
+        for _ in 0..<3 {
+            #expect(index.search("red blue blue", k: 50).map(\.docId) == reference)
+        }
+        let results = ResultBox()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            results.append(index.search("red blue blue", k: 50).map(\.docId))
+        }
+        #expect(results.all.count == 8)
+        #expect(results.all.allSatisfy { $0 == reference })
+    }
+
+    final class ResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [[String]] = []
+        func append(_ value: [String]) {
+            lock.lock()
+            values.append(value)
+            lock.unlock()
+        }
+        var all: [[String]] {
+            lock.lock()
+            defer { lock.unlock() }
+            return values
+        }
+    }
+}
