@@ -1,3 +1,5 @@
+import Foundation
+
 /// A hash table from UTF-8 term bytes to dense ids, with the bytes kept in one arena, so that
 /// looking up a token allocates nothing (no `String`, no SipHash).
 struct TermTable {
@@ -77,5 +79,3 @@ struct TermTable {
         }
     }
 }
-
-import Foundation
