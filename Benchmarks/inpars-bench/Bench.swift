@@ -7,6 +7,7 @@ struct Bench: ParsableCommand {
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
         subcommands: [
-            GEMMBenchmark.self, TokenizerBenchmark.self, CheckpointBenchmark.self, T5Benchmark.self,
+            GEMMBenchmark.self, TokenizerBenchmark.self, CheckpointBenchmark.self, BM25Benchmark.self,
+            T5Benchmark.self,
         ])
 }

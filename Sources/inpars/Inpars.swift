@@ -13,5 +13,7 @@ struct Inpars: AsyncParsableCommand {
             Data goes to stdout or --output files; progress and diagnostics go to stderr.
             """,
         version: InparsVersion.string,
-        subcommands: [RerankCommand.self])
+        subcommands: [
+            IndexCommand.self, SearchCommand.self, EvaluateCommand.self, RerankCommand.self,
+        ])
 }
