@@ -83,3 +83,58 @@ public struct TestRandom: RandomNumberGenerator, Sendable {
         (0..<count).map { _ in Float.random(in: range, using: &self) }
     }
 }
+
+/// Runs built executables of this package from tests.
+public enum BuiltProducts {
+    /// The directory holding the built products (`.build/<config>`), found beside the test bundle.
+    public static var directory: URL {
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        // The runner is `.build/<config>/<package>PackageTests.xctest` (a file on Linux).
+        while url.pathComponents.count > 1 {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("inpars").path) {
+                return url
+            }
+        }
+        return TestPaths.repositoryRoot.appendingPathComponent(".build/debug")
+    }
+
+    /// The result of one run of a built executable.
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs `product` with `arguments`, waits for it, and captures stdout and stderr.
+    public static func run(
+        _ arguments: [String], product: String = "inpars", environment: [String: String]? = nil,
+        currentDirectory: URL? = nil
+    ) throws -> Result {
+        let process = Process()
+        process.executableURL = directory.appendingPathComponent(product)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes concurrently so a chatty child cannot block on a full pipe.
+        final class Box: @unchecked Sendable { var data = Data() }  // written once, read after join
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errBox.data, as: UTF8.self))
+    }
+}
