@@ -5,6 +5,10 @@ import Foundation
 /// global's initialiser once, under a lock).
 private let curlGlobalInitResult: Int = Int(ccurl_global_init_all().rawValue)
 
+/// Runs `curl_global_init` (once per process) on the calling thread; ``HTTPClient`` calls it
+/// before starting its workers, so it never races with another libcurl call.
+func ensureCurlInitialized() { _ = curlGlobalInitResult }
+
 /// One libcurl easy handle, used by a single thread at a time (the worker that owns it).
 ///
 /// The handle is reset before each request but kept across requests, so libcurl's connection

@@ -15,6 +15,7 @@ public final class HTTPClient: Sendable {
 
     /// - Parameter maxConcurrentRequests: worker threads, hence transfers in flight (≥ 1).
     public init(maxConcurrentRequests: Int = 8) {
+        ensureCurlInitialized()
         pool = CurlWorkerPool(threads: maxConcurrentRequests)
     }
 
