@@ -39,6 +39,8 @@ let libraries: [Target] = [
     .target(
         name: "InparsGeneration",
         dependencies: ["InparsHTTP", "InparsModels", "InparsCore"]),
+    .target(name: "InparsFilter", dependencies: ["InparsRanker", "InparsBM25", "InparsCore"]),
+    .target(name: "InparsTraining", dependencies: ["InparsRanker", "InparsModels", "InparsTensor", "InparsEval", "InparsCore"]),
 ]
 
 // MARK: - The command-line tool
@@ -48,7 +50,8 @@ let executables: [Target] = [
         name: "inpars",
         dependencies: [
             "InparsCore", "InparsTensor", "InparsTokenizers", "InparsModels", "InparsHTTP",
-            "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", argumentParser,
+            "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter",
+            "InparsTraining", argumentParser,
             logging,
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
@@ -77,6 +80,10 @@ let tests: [Target] = [
     .testTarget(name: "InparsRankerTests", dependencies: ["InparsRanker", "InparsTestSupport"]),
     .testTarget(
         name: "InparsGenerationTests", dependencies: ["InparsGeneration", "InparsTestSupport"]),
+    .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsTrainingTests",
+        dependencies: ["InparsTraining", "InparsTensor", "InparsTestSupport"]),
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 

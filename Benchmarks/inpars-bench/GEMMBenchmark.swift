@@ -8,7 +8,13 @@ struct GEMMBenchmark: ParsableCommand {
         commandName: "gemm", abstract: "GFLOP/s of cblas_sgemm vs the tensor module.")
 
     @Option(help: "OpenBLAS threads.") var threads = 2
-    @Option(help: "Timed repetitions per shape (the median is reported).") var repeats = 7
+    @Option(help: "Timed repetitions per measurement.") var repeats = 5
+    @Option(help: "Interleaved rounds per shape; the median of the rounds' medians is reported.") var rounds = 5
+
+    enum Mode { case raw, into, allocating }
+
+    private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+    private func f1(_ value: Double) -> String { String(format: "%.1f", value) }
 
     func run() throws {
         BLAS.threads = threads
@@ -17,8 +23,8 @@ struct GEMMBenchmark: ParsableCommand {
         print(
             "OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)"
         )
-        print("| shape | raw cblas_sgemm GFLOP/s | tensor module GFLOP/s | ratio |")
-        print("|---|---:|---:|---:|")
+        print("| shape | raw cblas_sgemm GFLOP/s | tensor module (into buffer) | ratio | tensor module (allocating) | ratio |")
+        print("|---|---:|---:|---:|---:|---:|")
         for (name, batch, m, n, k) in [
             ("512×768×768 (x·Wᵀ)", 1, 512, 768, 768),
             ("512×3072×768 (x·Wᵀ)", 1, 512, 3072, 768),
@@ -26,16 +32,22 @@ struct GEMMBenchmark: ParsableCommand {
             ("8·12 × 512×512×64 (Q·Kᵀ)", 96, 512, 512, 64),
             ("8·12 × 512×64×512 (P·V)", 96, 512, 64, 512),
         ] {
-            let raw = measure(batch: batch, m: m, n: n, k: k, throughTensor: false)
-            let module = measure(batch: batch, m: m, n: n, k: k, throughTensor: true)
+            // Interleave the variants so machine noise hits all of them alike.
+            var raw = [Double](), into = [Double](), allocating = [Double]()
+            for _ in 0..<rounds {
+                raw.append(measure(batch: batch, m: m, n: n, k: k, mode: .raw))
+                into.append(measure(batch: batch, m: m, n: n, k: k, mode: .into))
+                allocating.append(measure(batch: batch, m: m, n: n, k: k, mode: .allocating))
+            }
+            let (r, i, a) = (median(raw), median(into), median(allocating))
             print(
-                "| \(name) | \(String(format: "%.1f", raw)) | \(String(format: "%.1f", module)) | \(String(format: "%.3f", module / raw)) |"
+                "| \(name) | \(f1(r)) | \(f1(i)) | \(String(format: "%.3f", i / r)) | \(f1(a)) | \(String(format: "%.3f", a / r)) |"
             )
         }
     }
 
     /// Median GFLOP/s over `repeats` runs.
-    private func measure(batch: Int, m: Int, n: Int, k: Int, throughTensor: Bool) -> Double {
+    private func measure(batch: Int, m: Int, n: Int, k: Int, mode: Mode) -> Double {
         var random = SystemRandomNumberGenerator()
         let isAttentionScores = batch > 1 && n == m
         // Q·Kᵀ: a [b, m, k] · b [b, n, k]ᵀ; P·V: a [b, m, k] · b [b, k, n]; linear: x [m, k] · W [n, k]ᵀ.
@@ -43,18 +55,27 @@ struct GEMMBenchmark: ParsableCommand {
         let a = Tensor(shape: [batch, m, k], storage: (0..<(batch * m * k)).map { _ in Float.random(in: -1...1, using: &random) })
         let bShape = transposeB ? [batch, n, k] : [batch, k, n]
         let b = Tensor(shape: bShape, storage: (0..<(batch * n * k)).map { _ in Float.random(in: -1...1, using: &random) })
-        let weight = b.reshaped(transposeB ? [n, k] : [k, n])
+        let weight = batch == 1 ? b.reshaped(transposeB ? [n, k] : [k, n]) : b
         var c = [Float](repeating: 0, count: batch * m * n)
+        var reused = Tensor(zeros: batch == 1 ? [m, n] : [batch, m, n])
+        let a2D = a.reshaped([batch * m, k])
         var sink: Float = 0
         var timings = [Double]()
         for iteration in 0...repeats {
             let start = DispatchTime.now().uptimeNanoseconds
-            if throughTensor {
+            if mode == .allocating {
                 let result =
                     batch == 1
-                    ? Tensor.matmul(a.reshaped([m, k]), weight, transposeB: transposeB)
+                    ? Tensor.matmul(a2D, weight, transposeB: transposeB)
                     : Tensor.batchedMatmul(a, b, transposeB: transposeB)
                 sink += result.storage[0]
+            } else if mode == .into {
+                if batch == 1 {
+                    Tensor.matmul(a2D, weight, transposeB: transposeB, into: &reused)
+                } else {
+                    Tensor.batchedMatmul(a, b, transposeB: transposeB, into: &reused)
+                }
+                sink += reused.storage[0]
             } else {
                 a.storage.withUnsafeBufferPointer { pa in
                     b.storage.withUnsafeBufferPointer { pb in

@@ -10,19 +10,57 @@ extension Tensor {
         let n = transposeB ? weight.shape[0] : weight.shape[1]
         let weightK = transposeB ? weight.shape[1] : weight.shape[0]
         precondition(k == weightK, "matmul: x is \(x.shape), weight is \(weight.shape)")
-        let m = x.rowCount
         var outShape = x.shape
         if outShape.isEmpty { outShape = [n] } else { outShape[outShape.count - 1] = n }
         return Tensor(shape: outShape) { out in
-            x.storage.withUnsafeBufferPointer { px in
-                weight.storage.withUnsafeBufferPointer { pw in
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: transposeB, m: m, n: n, k: k,
-                        a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: transposeB ? k : n,
-                        c: out.baseAddress!, ldc: n)
-                }
+            multiply(x, weight, transposeB: transposeB, k: k, n: n, into: out)
+        }
+    }
+
+    /// ``matmul(_:_:transposeB:)`` writing into an existing tensor, so a caller that repeats
+    /// the product (a layer in a loop) reuses one buffer instead of allocating.
+    ///
+    /// - Parameter output: reshaped to `[..., n]`; its storage is reused when large enough.
+    public static func matmul(
+        _ x: Tensor, _ weight: Tensor, transposeB: Bool = false, into output: inout Tensor
+    ) {
+        precondition(weight.rank == 2, "matmul weight must be 2-D, got \(weight.shape)")
+        let k = x.lastDimension
+        let n = transposeB ? weight.shape[0] : weight.shape[1]
+        precondition(k == (transposeB ? weight.shape[1] : weight.shape[0]), "matmul: x is \(x.shape), weight is \(weight.shape)")
+        var outShape = x.shape
+        if outShape.isEmpty { outShape = [n] } else { outShape[outShape.count - 1] = n }
+        output.resize(to: outShape)
+        output.storage.withUnsafeMutableBufferPointer { out in
+            multiply(x, weight, transposeB: transposeB, k: k, n: n, into: out)
+        }
+    }
+
+    private static func multiply(
+        _ x: Tensor, _ weight: Tensor, transposeB: Bool, k: Int, n: Int,
+        into out: UnsafeMutableBufferPointer<Float>
+    ) {
+        let m = x.rowCount
+        x.storage.withUnsafeBufferPointer { px in
+            weight.storage.withUnsafeBufferPointer { pw in
+                BLAS.sgemm(
+                    transposeA: false, transposeB: transposeB, m: m, n: n, k: k,
+                    a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: transposeB ? k : n,
+                    c: out.baseAddress!, ldc: n)
             }
         }
+    }
+
+    /// Gives the tensor `shape`, reusing its storage when the element count is unchanged
+    /// (contents are then unspecified until overwritten).
+    public mutating func resize(to newShape: [Int]) {
+        let needed = newShape.reduce(1, *)
+        if needed != count {
+            storage = [Float](unsafeUninitializedCapacity: needed) { _, initialized in
+                initialized = needed  // every caller overwrites all elements before reading
+            }
+        }
+        reshape(newShape)
     }
 
     /// A linear layer without bias: `x · Wᵀ`, with `weight` in PyTorch layout `[out, in]`.
@@ -47,6 +85,17 @@ extension Tensor {
         _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
         alpha: Float = 1
     ) -> Tensor {
+        var output = Tensor(zeros: [0])
+        batchedMatmul(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, into: &output)
+        return output
+    }
+
+    /// ``batchedMatmul(_:_:transposeA:transposeB:alpha:)`` writing into an existing tensor
+    /// (reshaped to `[batch..., m, n]`, storage reused when large enough).
+    public static func batchedMatmul(
+        _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
+        alpha: Float = 1, into output: inout Tensor
+    ) {
         precondition(a.rank >= 2 && b.rank >= 2, "batchedMatmul needs rank ≥ 2: \(a.shape), \(b.shape)")
         let batchShape = Array(a.shape.dropLast(2))
         precondition(batchShape == Array(b.shape.dropLast(2)), "batch axes differ: \(a.shape) vs \(b.shape)")
@@ -57,7 +106,8 @@ extension Tensor {
         let n = transposeB ? bRows : bColumns
         precondition(k == (transposeB ? bColumns : bRows), "batchedMatmul: \(a.shape) · \(b.shape)")
         let batch = batchShape.reduce(1, *)
-        return Tensor(shape: batchShape + [m, n]) { out in
+        output.resize(to: batchShape + [m, n])
+        output.storage.withUnsafeMutableBufferPointer { out in
             a.storage.withUnsafeBufferPointer { pa in
                 b.storage.withUnsafeBufferPointer { pb in
                     for index in 0..<batch {

@@ -58,6 +58,21 @@ func expectClose(
         expectClose(plain.storage, expected, atol: 1e-5, "matmul without transpose")
     }
 
+    @Test func intoVariantsReuseTheBufferAndMatchTheAllocatingOnes() {
+        var random = TestRandom(seed: 12)
+        let x = Tensor(shape: [3, 7], storage: random.floats(21))
+        let weight = Tensor(shape: [5, 7], storage: random.floats(35))
+        var output = Tensor(shape: [15], repeating: .nan)
+        Tensor.matmul(x, weight, transposeB: true, into: &output)
+        #expect(output.shape == [3, 5])
+        #expect(output == Tensor.linear(x, weight: weight))
+        let a = Tensor(shape: [2, 3, 4], storage: random.floats(24))
+        var scores = Tensor(shape: [2, 3, 3], repeating: .nan)
+        Tensor.batchedMatmul(a, a, transposeB: true, into: &scores)
+        #expect(scores == Tensor.batchedMatmul(a, a, transposeB: true))
+        #expect(abs(scores[1, 2, 2] - a.slice(outer: 1..<2).storage[8..<12].map { $0 * $0 }.reduce(0, +)) < 1e-5)
+    }
+
     @Test(arguments: [false, true])
     func batchedMatmulMatchesPerBatchReference(transposeB: Bool) {
         var random = TestRandom(seed: 5)

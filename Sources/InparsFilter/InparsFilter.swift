@@ -1,0 +1,1 @@
+// InparsFilter: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,1 @@
+// InparsTraining: see Docs/architecture.md for what this module owns.
