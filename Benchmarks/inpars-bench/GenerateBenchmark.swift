@@ -15,11 +15,13 @@ struct GenerateBenchmark: ParsableCommand {
     @Option(help: "Documents to generate for.") var documents = 200
     @Option(help: "Server delay per answer, milliseconds.") var delay = 200
     @Option(help: "Requests in flight.") var concurrency = 16
-    @Option(help: "Documents for the serial reference run (concurrency 1).") var serialDocuments = 10
+    @Option(help: "Documents for the serial reference run (concurrency 1).") var serialDocuments =
+        10
 
     func run() throws {
         let delaySeconds = Double(delay) / 1000
-        let parallel = try measure(documents: documents, concurrency: concurrency, delay: delaySeconds)
+        let parallel = try measure(
+            documents: documents, concurrency: concurrency, delay: delaySeconds)
         let serial = try measure(documents: serialDocuments, concurrency: 1, delay: delaySeconds)
         let waves = (documents + concurrency - 1) / concurrency
         let ideal = Double(waves) * delaySeconds
@@ -38,24 +40,33 @@ struct GenerateBenchmark: ParsableCommand {
         }
     }
 
-    private func row(_ name: String, _ documents: Int, _ concurrency: Int, _ seconds: Double) -> String {
+    private func row(_ name: String, _ documents: Int, _ concurrency: Int, _ seconds: Double)
+        -> String
+    {
         "| \(name) | \(documents) | \(concurrency) | \(String(format: "%.2f", seconds)) | "
             + "\(String(format: "%.1f", Double(documents) / seconds)) |"
     }
 
-    private func measure(documents: Int, concurrency: Int, delay: Double) throws -> (seconds: Double, written: Int) {
+    private func measure(documents: Int, concurrency: Int, delay: Double) throws -> (
+        seconds: Double, written: Int
+    ) {
         let folder = try TestPaths.temporaryDirectory("inpars-bench-generate")
         defer { try? FileManager.default.removeItem(at: folder) }
         let corpus = folder.appendingPathComponent("corpus.jsonl")
         var lines = ""
         for i in 0..<documents {
-            lines += #"{"_id": "d\#(i)", "title": "Title \#(i)", "text": "Body of document \#(i) about topic \#(i % 17)."}"# + "\n"
+            lines +=
+                #"{"_id": "d\#(i)", "title": "Title \#(i)", "text": "Body of document \#(i) about topic \#(i % 17)."}"#
+                + "\n"
         }
         try Data(lines.utf8).write(to: corpus)
         let answer = Data(
-            #"{"choices":[{"text":" a query\n","logprobs":{"tokens":[" a"," query","\n"],"token_logprobs":[-0.5,-0.25,-0.1]}}]}"#.utf8)
+            #"{"choices":[{"text":" a query\n","logprobs":{"tokens":[" a"," query","\n"],"token_logprobs":[-0.5,-0.25,-0.1]}}]}"#
+                .utf8)
         let server = try LoopbackHTTPServer { _, _ in
-            ScriptedResponse(status: 200, headers: [("Content-Type", "application/json")], body: answer, delay: delay)
+            ScriptedResponse(
+                status: 200, headers: [("Content-Type", "application/json")], body: answer,
+                delay: delay)
         }
         let backend = OpenAIBackend(
             configuration: OpenAIConfiguration(

@@ -24,7 +24,7 @@ def default_source() -> pathlib.Path:
 
 SOURCE = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else default_source()
 TARGET = ROOT / "Sources/InparsGeneration/Prompts/BuiltinPrompts.swift"
-INDENT = " " * 12
+INDENT = " " * 8
 
 
 def swift_literal(text: str) -> str:
@@ -61,8 +61,7 @@ def main() -> None:
     ]
     for path in files:
         text = path.read_text(encoding="utf-8")
-        out.append(f'        "{path.stem}":')
-        out.append("            " + swift_literal(text) + ",")
+        out.append(f'        "{path.stem}": ' + swift_literal(text) + ",")
     out += ["    ]", "}", ""]
     TARGET.write_text("\n".join(out), encoding="utf-8")
     print(f"wrote {TARGET} ({len(files)} templates)")

@@ -173,7 +173,9 @@ public enum GenerateRun {
         {
             throw GenerationError.manifestMismatch(
                 path: output.path,
-                differences: ["it has no manifest '\(url.lastPathComponent)', so its settings are unknown"])
+                differences: [
+                    "it has no manifest '\(url.lastPathComponent)', so its settings are unknown"
+                ])
         }
     }
 }

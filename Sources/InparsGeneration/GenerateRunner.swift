@@ -87,7 +87,8 @@ struct Runner {
         try drain()
     }
 
-    private static func send(_ batch: Batch, to backend: some GenerationBackend) async -> Completion {
+    private static func send(_ batch: Batch, to backend: some GenerationBackend) async -> Completion
+    {
         do {
             let outputs = try await backend.generate(batch.requests)
             guard outputs.count == batch.requests.count else {
@@ -111,7 +112,8 @@ struct Runner {
             let item = items[index]
             let document = documents[item.position]
             do {
-                let prompt = try prompts.build(document: document.rerankText, position: item.position)
+                let prompt = try prompts.build(
+                    document: document.rerankText, position: item.position)
                 batch.indices.append(index)
                 batch.prompts.append(prompt)
                 batch.requests.append(
@@ -180,7 +182,8 @@ struct Runner {
             case .failed(let error):
                 let document = documents[item.position]
                 failures.append(
-                    GenerationFailure(docID: document.id, queryIndex: item.queryIndex, error: error))
+                    GenerationFailure(docID: document.id, queryIndex: item.queryIndex, error: error)
+                )
                 reporter.record(failed: 1)
             }
         }

@@ -32,7 +32,8 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
     public var errorDescription: String? {
         switch self {
         case .unknownPrompt(let name, let builtins):
-            return "Unknown prompt '\(name)': not a built-in template (\(builtins.joined(separator: ", ")))"
+            return
+                "Unknown prompt '\(name)': not a built-in template (\(builtins.joined(separator: ", ")))"
                 + " nor an existing file."
         case .invalidTemplate(let source, let offset, let reason):
             return "Invalid prompt template \(source) at character \(offset): \(reason)"
@@ -62,7 +63,8 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
             return "Output '\(path)' line \(line) is not a generation record (\(reason)); fix or"
                 + " remove that line, or rerun with --overwrite to start again."
         case .manifestMismatch(let path, let differences):
-            return "'\(path)' was made with other arguments (\(differences.joined(separator: "; ")));"
+            return
+                "'\(path)' was made with other arguments (\(differences.joined(separator: "; ")));"
                 + " use another --output, or --overwrite to discard it and start again."
         case .missingAPIKey(let variable):
             return "Environment variable \(variable) (named by --api-key-env) is not set."

@@ -30,7 +30,8 @@ final class GenerationOutputFile {
         self.url = url
         descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw InparsCoreError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
+            throw InparsCoreError.cannotOpen(
+                path: url.path, reason: String(cString: strerror(errno)))
         }
     }
 
@@ -60,7 +61,8 @@ final class GenerationOutputFile {
         Foundation.close(descriptor)
         descriptor = -1
         if !synced {
-            throw InparsCoreError.writeFailed(path: url.path, reason: String(cString: strerror(errno)))
+            throw InparsCoreError.writeFailed(
+                path: url.path, reason: String(cString: strerror(errno)))
         }
     }
 
@@ -79,7 +81,8 @@ final class GenerationOutputFile {
             try reader.withNextLine({ bytes, line in
                 if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
                 func corrupt(_ reason: String) {
-                    failure = GenerationError.corruptOutput(path: url.path, line: line, reason: reason)
+                    failure = GenerationError.corruptOutput(
+                        path: url.path, line: line, reason: reason)
                 }
                 let object: [String: JSONLine.Value]
                 do throws(JSONLine.ParseError) {

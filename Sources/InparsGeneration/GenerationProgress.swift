@@ -20,7 +20,10 @@ final class GenerationProgress {
     private(set) var failed = 0
     private(set) var retries = 0
 
-    init(total: Int, sink: ProgressSink, clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }) {
+    init(
+        total: Int, sink: ProgressSink,
+        clock: @escaping () -> Double = { ProcessInfo.processInfo.systemUptime }
+    ) {
         self.sink = sink
         self.total = total
         self.interactive = (sink as? StandardErrorProgressSink)?.isTerminal ?? false

@@ -87,7 +87,8 @@ public struct GenerationRecord: Sendable, Equatable {
             case "\u{2029}": out += "\\u2029"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u00" + (scalar.value < 0x10 ? "0" : "")
+                    out +=
+                        "\\u00" + (scalar.value < 0x10 ? "0" : "")
                         + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)

@@ -24,7 +24,8 @@ public enum HTTPError: Error, LocalizedError, Sendable, Equatable {
             let excerpt = body.isEmpty ? "an empty body" : "body: \(body)"
             return "the server answered HTTP \(code) with \(excerpt)"
         case .timeout(let seconds):
-            return "no response within \(Self.format(seconds)) s; raise --timeout if the server is slow."
+            return
+                "no response within \(Self.format(seconds)) s; raise --timeout if the server is slow."
         case .invalidResponse(let reason):
             return "the server's response could not be used: \(reason)"
         }

@@ -7,17 +7,23 @@ import Testing
 /// A `/v1/completions` answer whose query names the prompt's target document.
 private func completionHandler(_ request: RecordedRequest, _ index: Int) -> ScriptedResponse {
     let prompt = request.json?["prompt"] as? String ?? ""
-    let target = prompt.range(of: "Document: ", options: .backwards).map {
-        String(prompt[$0.upperBound...].prefix { !$0.isWhitespace })
-    } ?? "?"
+    let target =
+        prompt.range(of: "Document: ", options: .backwards).map {
+            String(prompt[$0.upperBound...].prefix { !$0.isWhitespace })
+        } ?? "?"
     let body: [String: Any] = [
-        "choices": [[
-            "text": " about \(target)\n",
-            "logprobs": ["tokens": [" about", " \(target)", "\n"], "token_logprobs": [-0.5, -1.5, -0.1]],
-        ]]
+        "choices": [
+            [
+                "text": " about \(target)\n",
+                "logprobs": [
+                    "tokens": [" about", " \(target)", "\n"], "token_logprobs": [-0.5, -1.5, -0.1],
+                ],
+            ]
+        ]
     ]
     let data = try! JSONSerialization.data(withJSONObject: body)
-    return ScriptedResponse(status: 200, headers: [("Content-Type", "application/json")], body: data)
+    return ScriptedResponse(
+        status: 200, headers: [("Content-Type", "application/json")], body: data)
 }
 
 @Suite struct GenerateCommandTests {
@@ -28,9 +34,13 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
         return url
     }
 
-    func arguments(_ corpus: URL, _ output: URL, _ server: String, _ extra: [String] = []) -> [String] {
-        ["generate", "--corpus", corpus.path, "--output", output.path, "--api-base", server,
-         "--model", "tiny", "--max-generations", "5", "--concurrency", "2"] + extra
+    func arguments(_ corpus: URL, _ output: URL, _ server: String, _ extra: [String] = [])
+        -> [String]
+    {
+        [
+            "generate", "--corpus", corpus.path, "--output", output.path, "--api-base", server,
+            "--model", "tiny", "--max-generations", "5", "--concurrency", "2",
+        ] + extra
     }
 
     @Test func generateWritesTheOutputAndReportsOnStderr() throws {
@@ -41,13 +51,17 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
         var environment = ProcessInfo.processInfo.environment
         environment["OPENAI_API_KEY"] = "sk-cli"
         let result = try BuiltProducts.run(
-            arguments(try corpus(in: folder), output, server.baseURL + "/v1"), environment: environment)
+            arguments(try corpus(in: folder), output, server.baseURL + "/v1"),
+            environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("wrote 5, already done 0, skipped 0 (prompt too long), failed 0"))
+        #expect(
+            result.stderr.contains("wrote 5, already done 0, skipped 0 (prompt too long), failed 0")
+        )
         let lines = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 5)
-        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        let first = try #require(
+            try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
         let text = try #require(first["text"] as? String)
         #expect(text.hasPrefix("Title "))
         #expect(first["query"] as? String == "about Title")
@@ -62,10 +76,13 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
         let corpus = try corpus(in: folder)
         let output = folder.appendingPathComponent("q.jsonl")
         let failing = try LoopbackHTTPServer { request, index in
-            index < 3 ? completionHandler(request, index) : ScriptedResponse(status: 500, body: Data("down".utf8))
+            index < 3
+                ? completionHandler(request, index)
+                : ScriptedResponse(status: 500, body: Data("down".utf8))
         }
         let first = try BuiltProducts.run(
-            arguments(corpus, output, failing.baseURL, ["--max-retries", "0", "--concurrency", "1"]))
+            arguments(
+                corpus, output, failing.baseURL, ["--max-retries", "0", "--concurrency", "1"]))
         #expect(first.status == 1)
         #expect(first.stderr.contains("failed: doc"))
         #expect(first.stderr.contains("HTTP 500"))
@@ -77,7 +94,8 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stderr.contains("wrote 2, already done 3"))
         let ids = try String(contentsOf: output, encoding: .utf8).split(separator: "\n").map {
-            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["doc_id"] as? String
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["doc_id"]
+                as? String
         }
         #expect(ids.count == 5 && Set(ids).count == 5)
     }
@@ -107,7 +125,10 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
 
     @Test func generateParsesItsDefaults() throws {
         let command = try #require(
-            try Inpars.parseAsRoot(["generate", "--corpus", "c", "--output", "o", "--api-base", "http://h", "--model", "m"])
+            try Inpars.parseAsRoot([
+                "generate", "--corpus", "c", "--output", "o", "--api-base", "http://h", "--model",
+                "m",
+            ])
                 as? GenerateCommand)
         #expect(command.prompt == "inpars")
         #expect(command.maxNewTokens == 64 && command.maxDocTokens == 256)

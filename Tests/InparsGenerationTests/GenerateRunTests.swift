@@ -36,14 +36,19 @@ struct GenerateFixture {
             queriesPerDocument: queries, temperature: temperature, overwrite: overwrite)
     }
 
-    func backend(_ server: LoopbackHTTPServer, concurrency: Int = 4, attempts: Int = 1) -> OpenAIBackend {
+    func backend(_ server: LoopbackHTTPServer, concurrency: Int = 4, attempts: Int = 1)
+        -> OpenAIBackend
+    {
         OpenAIBackend(
             configuration: OpenAIConfiguration(
                 apiBase: server.baseURL, model: "tiny", timeout: 5,
-                retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.001), concurrency: concurrency))
+                retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.001),
+                concurrency: concurrency))
     }
 
-    func prompts(_ name: String = "inpars", maxPromptTokens: Int = 2048, maxDocTokens: Int = 256) throws -> PromptBuilder {
+    func prompts(_ name: String = "inpars", maxPromptTokens: Int = 2048, maxDocTokens: Int = 256)
+        throws -> PromptBuilder
+    {
         try PromptBuilder(
             template: try #require(PromptTemplate.builtin(name)), maxDocTokens: maxDocTokens,
             maxPromptTokens: maxPromptTokens, seed: 3)
@@ -92,7 +97,9 @@ struct GenerateFixture {
             #expect((record["text"] as? String)?.hasPrefix(word + " filler0") == true)
             let prompt = try #require(record["prompt_text"] as? String)
             #expect(prompt.hasPrefix("Example 1:\nDocument: We don't know"))
-            #expect(prompt.hasSuffix("Example 4:\nDocument: \(record["text"] as! String)\nRelevant Query:"))
+            #expect(
+                prompt.hasSuffix(
+                    "Example 4:\nDocument: \(record["text"] as! String)\nRelevant Query:"))
             #expect(record["fewshot_examples"] as? [String] == [])
             #expect(record["model"] as? String == "tiny")
             #expect(record["backend"] as? String == "openai-completions")
@@ -127,7 +134,11 @@ struct GenerateFixture {
         #expect(first.failures.count == 6)
         #expect(first.retries == 6)
         let failure = try #require(first.failures.first)
-        #expect(failure.error == .request(url: failing.baseURL + "/v1/completions", attempts: 2, error: .status(code: 503, body: "overloaded")))
+        #expect(
+            failure.error
+                == .request(
+                    url: failing.baseURL + "/v1/completions", attempts: 2,
+                    error: .status(code: 503, body: "overloaded")))
         #expect(try fixture.lines(out).count == 4)
 
         let second = try await GenerateRun.run(
@@ -149,7 +160,9 @@ struct GenerateFixture {
         let lines = full.split(separator: 0x0A, omittingEmptySubsequences: false)
         // Three whole lines and half of the fourth, as a crash mid-write would leave.
         let half = lines[3].count / 2
-        let torn = Data(lines[0..<3].joined(separator: [0x0A])) + Data([0x0A]) + Data(lines[3].prefix(half))
+        let torn =
+            Data(lines[0..<3].joined(separator: [0x0A])) + Data([0x0A])
+            + Data(lines[3].prefix(half))
         let out = fixture.output()
         try torn.write(to: out)
         try FileManager.default.copyItem(
@@ -194,10 +207,16 @@ struct GenerateFixture {
             backend: fixture.backend(server), progress: CollectingProgressSink())
         await #expect(
             throws: GenerationError.manifestMismatch(
-                path: out.path, differences: ["prompt: inpars → inpars-gbq", "prompt_sha: \(try sha("inpars")) → \(try sha("inpars-gbq"))", "temperature: 0.0 → 0.7"])
+                path: out.path,
+                differences: [
+                    "prompt: inpars → inpars-gbq",
+                    "prompt_sha: \(try sha("inpars")) → \(try sha("inpars-gbq"))",
+                    "temperature: 0.0 → 0.7",
+                ])
         ) {
             _ = try await GenerateRun.run(
-                options: fixture.options(out, temperature: 0.7), prompts: fixture.prompts("inpars-gbq"),
+                options: fixture.options(out, temperature: 0.7),
+                prompts: fixture.prompts("inpars-gbq"),
                 backend: fixture.backend(server), progress: CollectingProgressSink())
         }
         let summary = try await GenerateRun.run(
@@ -205,7 +224,10 @@ struct GenerateFixture {
             prompts: fixture.prompts("inpars-gbq"), backend: fixture.backend(server),
             progress: CollectingProgressSink())
         #expect(summary.written == 8 && summary.alreadyDone == 0)
-        #expect(try fixture.lines(out).allSatisfy { ($0["prompt_text"] as? String)?.hasSuffix("Good Question:") == true })
+        #expect(
+            try fixture.lines(out).allSatisfy {
+                ($0["prompt_text"] as? String)?.hasSuffix("Good Question:") == true
+            })
     }
 
     func sha(_ name: String) throws -> String {
@@ -247,7 +269,9 @@ struct GenerateFixture {
         var text = try String(contentsOf: out, encoding: .utf8)
         text += "{\"query\": \"no id\"}\n"
         try Data(text.utf8).write(to: out)
-        await #expect(throws: GenerationError.corruptOutput(path: out.path, line: 9, reason: "no 'doc_id'")) {
+        await #expect(
+            throws: GenerationError.corruptOutput(path: out.path, line: 9, reason: "no 'doc_id'")
+        ) {
             _ = try await GenerateRun.run(
                 options: fixture.options(out), prompts: fixture.prompts(),
                 backend: fixture.backend(server), progress: CollectingProgressSink())
@@ -259,13 +283,18 @@ struct GenerateFixture {
         defer { fixture.remove() }
         let echo = OpenAIServer.echoingHandler()
         let server = try LoopbackHTTPServer { request, index in
-            index < 3 ? echo(request, index) : .json(#"{"choices":[{"text":" q","logprobs":null}]}"#)
+            index < 3
+                ? echo(request, index) : .json(#"{"choices":[{"text":" q","logprobs":null}]}"#)
         }
         let out = fixture.output()
-        await #expect(throws: GenerationError.missingLogProbs(url: server.baseURL + "/v1/completions", field: "choices[0].logprobs")) {
+        await #expect(
+            throws: GenerationError.missingLogProbs(
+                url: server.baseURL + "/v1/completions", field: "choices[0].logprobs")
+        ) {
             _ = try await GenerateRun.run(
                 options: fixture.options(out), prompts: fixture.prompts(),
-                backend: fixture.backend(server, concurrency: 1), progress: CollectingProgressSink())
+                backend: fixture.backend(server, concurrency: 1), progress: CollectingProgressSink()
+            )
         }
         #expect(try fixture.lines(out).count == 3)
         #expect(server.requests.count == 4)
@@ -319,10 +348,14 @@ struct GenerateFixture {
             progress: CollectingProgressSink())
         #expect(summary.written == 12)
         let records = try fixture.lines(out)
-        #expect(records.map { $0["query_index"] as? Int ?? -1 } == Array(repeating: [0, 1, 2], count: 4).flatMap { $0 })
+        #expect(
+            records.map { $0["query_index"] as? Int ?? -1 }
+                == Array(repeating: [0, 1, 2], count: 4).flatMap { $0 })
         let ids = records.map { $0["doc_id"] as? String ?? "" }
         #expect(Set(ids).count == 4)
-        for start in stride(from: 0, to: 12, by: 3) { #expect(Set(ids[start..<start + 3]).count == 1) }
+        for start in stride(from: 0, to: 12, by: 3) {
+            #expect(Set(ids[start..<start + 3]).count == 1)
+        }
         let seeds = server.requests.compactMap { $0.json?["seed"] as? Int }
         #expect(seeds.count == 12 && Set(seeds).count == 12)
         #expect(server.requests.allSatisfy { $0.json?["temperature"] as? Double == 0.8 })
@@ -332,7 +365,9 @@ struct GenerateFixture {
         let fixture = try GenerateFixture()
         defer { fixture.remove() }
         let server = try LoopbackHTTPServer(handler: OpenAIServer.echoingHandler())
-        let pool = (0..<5).map { FewShotExample(id: "q\($0)", query: "query \($0)", document: "Document: e\($0) text") }
+        let pool = (0..<5).map {
+            FewShotExample(id: "q\($0)", query: "query \($0)", document: "Document: e\($0) text")
+        }
         let prompts = try PromptBuilder(
             template: try #require(PromptTemplate.builtin("promptagator-nfcorpus")),
             examples: pool, numExamples: 2, seed: 3)
@@ -357,15 +392,21 @@ struct GenerateFixture {
 
     @Test func recordsAreValidJSONWithEscapes() throws {
         let record = GenerationRecord(
-            docID: "a\"b", text: "line\nnext\ttab \u{01} é", query: "q\\", logProbs: [-0.5, -1e-05, -.infinity],
+            docID: "a\"b", text: "line\nnext\ttab \u{01} é", query: "q\\",
+            logProbs: [-0.5, -1e-05, -.infinity],
             promptText: "p", fewshotExamples: ["x"], model: "m", backend: "b", queryIndex: 2)
         let line = record.jsonLine
         #expect(line.hasSuffix("}\n") && line.filter { $0 == "\n" }.count == 1)
-        #expect(line.hasPrefix(#"{"doc_id": "a\"b", "text": "line\nnext\ttab \u0001 é", "query": "q\\", "log_probs": [-0.5, -1e-05, -Infinity]"#))
+        #expect(
+            line.hasPrefix(
+                #"{"doc_id": "a\"b", "text": "line\nnext\ttab \u0001 é", "query": "q\\", "log_probs": [-0.5, -1e-05, -Infinity]"#
+            ))
         let finite = GenerationRecord(
-            docID: "a\"b", text: "line\nnext\ttab \u{01} é", query: "q\\", logProbs: [-0.5, -1e-05],
+            docID: "a\"b", text: "line\nnext\ttab \u{01} é", query: "q\\",
+            logProbs: [-0.5, -1e-05],
             promptText: "p", fewshotExamples: ["x"], model: "m", backend: "b", queryIndex: 2)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(finite.jsonLine.utf8)) as? [String: Any])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(finite.jsonLine.utf8)) as? [String: Any])
         #expect(object["doc_id"] as? String == "a\"b")
         #expect(object["text"] as? String == "line\nnext\ttab \u{01} é")
         #expect(object["log_probs"] as? [Double] == [-0.5, -1e-05])

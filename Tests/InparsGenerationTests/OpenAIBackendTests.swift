@@ -61,7 +61,8 @@ final class RecordingSleep: @unchecked Sendable {
         let server = try LoopbackHTTPServer { _, _ in
             .json(
                 OpenAIServer.completion(
-                    tokens: [" Why", " now", "?\n", "Example", " 5"], logProbs: [-1, -2, -3, -4, -5]))
+                    tokens: [" Why", " now", "?\n", "Example", " 5"],
+                    logProbs: [-1, -2, -3, -4, -5]))
         }
         let output = try await backend(server).generate(GenerationRequest(prompt: "p"))
         #expect(output.tokens == [" Why", " now"])
@@ -71,9 +72,13 @@ final class RecordingSleep: @unchecked Sendable {
 
     @Test func chatCompletionsReadTheContentLogProbs() async throws {
         let server = try LoopbackHTTPServer { _, _ in
-            .json(OpenAIServer.chat(tokens: ["Is", " coffee", " safe", "\n", "x"], logProbs: [-0.5, -1, -0.75, -0.1, -9]))
+            .json(
+                OpenAIServer.chat(
+                    tokens: ["Is", " coffee", " safe", "\n", "x"],
+                    logProbs: [-0.5, -1, -0.75, -0.1, -9]))
         }
-        let output = try await backend(server, chat: true).generate(GenerationRequest(prompt: "Doc\nQ:"))
+        let output = try await backend(server, chat: true).generate(
+            GenerationRequest(prompt: "Doc\nQ:"))
         #expect(output.query == "Is coffee safe")
         #expect(output.logProbs == [-0.5, -1, -0.75])
         let request = try #require(server.requests.first)
@@ -86,12 +91,22 @@ final class RecordingSleep: @unchecked Sendable {
     }
 
     @Test(arguments: [
-        (false, #"{"choices":[{"index":0,"text":" a query","finish_reason":"stop"}]}"#, "choices[0].logprobs"),
+        (
+            false, #"{"choices":[{"index":0,"text":" a query","finish_reason":"stop"}]}"#,
+            "choices[0].logprobs"
+        ),
         (false, #"{"choices":[{"text":" a query","logprobs":null}]}"#, "choices[0].logprobs"),
-        (false, #"{"choices":[{"text":" a query","logprobs":{"tokens":[" a"," query"]}}]}"#, "choices[0].logprobs.token_logprobs"),
-        (true, #"{"choices":[{"message":{"role":"assistant","content":"a query"}}]}"#, "choices[0].logprobs.content"),
+        (
+            false, #"{"choices":[{"text":" a query","logprobs":{"tokens":[" a"," query"]}}]}"#,
+            "choices[0].logprobs.token_logprobs"
+        ),
+        (
+            true, #"{"choices":[{"message":{"role":"assistant","content":"a query"}}]}"#,
+            "choices[0].logprobs.content"
+        ),
     ])
-    func aResponseWithoutLogProbsIsAClearError(chat: Bool, body: String, field: String) async throws {
+    func aResponseWithoutLogProbsIsAClearError(chat: Bool, body: String, field: String) async throws
+    {
         let server = try LoopbackHTTPServer { _, _ in .json(body) }
         let url = server.baseURL + (chat ? "/v1/chat/completions" : "/v1/completions")
         do {
@@ -107,15 +122,17 @@ final class RecordingSleep: @unchecked Sendable {
     }
 
     @Test func malformedJSONIsReportedWithAnExcerpt() async throws {
-        let server = try LoopbackHTTPServer { _, _ in .json(#"{"choices": [{"text": "unterminated"#) }
+        let server = try LoopbackHTTPServer { _, _ in .json(#"{"choices": [{"text": "unterminated"#)
+        }
         do {
             _ = try await backend(server).generate(GenerationRequest(prompt: "p"))
             Issue.record("expected an error")
         } catch let error as GenerationError {
             #expect(
-                error == .malformedResponse(
-                    url: server.baseURL + "/v1/completions", reason: "not valid JSON",
-                    excerpt: #"{"choices": [{"text": "unterminated"#))
+                error
+                    == .malformedResponse(
+                        url: server.baseURL + "/v1/completions", reason: "not valid JSON",
+                        excerpt: #"{"choices": [{"text": "unterminated"#))
             #expect(error.localizedDescription.contains("unterminated"))
             #expect(!error.stopsTheRun)
         }
@@ -124,13 +141,15 @@ final class RecordingSleep: @unchecked Sendable {
     @Test func rateLimitsAndServerErrorsAreRetried() async throws {
         let server = try LoopbackHTTPServer { _, index in
             switch index {
-            case 0: .json(#"{"error":"rate limited"}"#, status: 429, headers: [("Retry-After", "3")])
+            case 0:
+                .json(#"{"error":"rate limited"}"#, status: 429, headers: [("Retry-After", "3")])
             case 1: .json("boom", status: 500)
             default: .json(OpenAIServer.completion(tokens: [" ok"], logProbs: [-0.5]))
             }
         }
         let sleep = RecordingSleep()
-        let output = try await backend(server, attempts: 3, sleep: sleep).generate(GenerationRequest(prompt: "p"))
+        let output = try await backend(server, attempts: 3, sleep: sleep).generate(
+            GenerationRequest(prompt: "p"))
         #expect(output.query == "ok")
         #expect(output.retries == 2)
         #expect(server.requests.count == 3)
@@ -143,8 +162,11 @@ final class RecordingSleep: @unchecked Sendable {
     @Test func aSlowServerTimesOutOnEveryAttempt() async throws {
         let server = try LoopbackHTTPServer { _, _ in .json("{}", delay: 2) }
         let url = server.baseURL + "/v1/completions"
-        await #expect(throws: GenerationError.request(url: url, attempts: 2, error: .timeout(seconds: 0.2))) {
-            _ = try await backend(server, attempts: 2, timeout: 0.2).generate(GenerationRequest(prompt: "p"))
+        await #expect(
+            throws: GenerationError.request(url: url, attempts: 2, error: .timeout(seconds: 0.2))
+        ) {
+            _ = try await backend(server, attempts: 2, timeout: 0.2).generate(
+                GenerationRequest(prompt: "p"))
         }
         #expect(server.requests.count == 2)
     }
@@ -154,7 +176,8 @@ final class RecordingSleep: @unchecked Sendable {
         let sleep = RecordingSleep()
         let backend = OpenAIBackend(
             configuration: OpenAIConfiguration(
-                apiBase: "http://127.0.0.1:\(port)/v1", model: "m", retry: RetryPolicy(maxAttempts: 3)),
+                apiBase: "http://127.0.0.1:\(port)/v1", model: "m",
+                retry: RetryPolicy(maxAttempts: 3)),
             sleep: sleep.sleep)
         do {
             _ = try await backend.generate(GenerationRequest(prompt: "p"))
@@ -172,7 +195,8 @@ final class RecordingSleep: @unchecked Sendable {
     }
 
     @Test func aContextOverflowIsReportedAsATooLongPrompt() async throws {
-        let message = #"{"error":{"message":"This model's maximum context length is 2048 tokens. However, you requested 2100 tokens"}}"#
+        let message =
+            #"{"error":{"message":"This model's maximum context length is 2048 tokens. However, you requested 2100 tokens"}}"#
         let server = try LoopbackHTTPServer { _, _ in .json(message, status: 400) }
         await #expect(throws: GenerationError.promptTooLong(tokens: 0, limit: 0, detail: message)) {
             _ = try await backend(server).generate(GenerationRequest(prompt: "p"))
@@ -181,7 +205,9 @@ final class RecordingSleep: @unchecked Sendable {
     }
 
     @Test func anUnauthorisedRequestStopsTheRun() async throws {
-        let server = try LoopbackHTTPServer { _, _ in .json(#"{"error":"invalid key"}"#, status: 401) }
+        let server = try LoopbackHTTPServer { _, _ in
+            .json(#"{"error":"invalid key"}"#, status: 401)
+        }
         do {
             _ = try await backend(server, key: "bad").generate(GenerationRequest(prompt: "p"))
             Issue.record("expected an error")

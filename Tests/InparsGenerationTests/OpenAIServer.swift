@@ -34,7 +34,10 @@ enum OpenAIServer {
     /// A `/v1/chat/completions` answer.
     static func chat(tokens: [String], logProbs: [Double]) -> String {
         let content = tokens.enumerated().map { index, token -> [String: Any] in
-            ["token": token, "logprob": logProbs[index], "bytes": Array(token.utf8).map(Int.init), "top_logprobs": []]
+            [
+                "token": token, "logprob": logProbs[index],
+                "bytes": Array(token.utf8).map(Int.init), "top_logprobs": [],
+            ]
         }
         let object: [String: Any] = [
             "id": "chatcmpl-1", "object": "chat.completion",
@@ -50,7 +53,9 @@ enum OpenAIServer {
     }
 
     static func json(_ object: Any) -> String {
-        String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        String(
+            decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+            as: UTF8.self)
     }
 
     /// A handler that answers every completion request with a query made from its prompt's
@@ -65,7 +70,8 @@ enum OpenAIServer {
             let tokens = [" q", ":", word]
             let logProbs = [-0.5, -0.25, -0.125]
             return .json(
-                chat ? OpenAIServer.chat(tokens: tokens, logProbs: logProbs)
+                chat
+                    ? OpenAIServer.chat(tokens: tokens, logProbs: logProbs)
                     : completion(tokens: tokens, logProbs: logProbs, includeStop: true),
                 delay: delay)
         }

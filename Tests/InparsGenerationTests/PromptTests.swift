@@ -82,7 +82,8 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
     ])
     func invalidTemplatesNameThePlaceAndTheProblem(text: String, offset: Int, reason: String) {
         #expect(
-            throws: GenerationError.invalidTemplate(source: "file 't.txt'", offset: offset, reason: reason)
+            throws: GenerationError.invalidTemplate(
+                source: "file 't.txt'", offset: offset, reason: reason)
         ) {
             _ = try PromptTemplate(name: "t.txt", text: text, mode: .static, source: "file 't.txt'")
         }
@@ -97,17 +98,25 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
         #expect(template.mode == .static)
         #expect(template.renderTarget(document: "x y") == "D: x y\nQ:")
         #expect(try PromptTemplate.load(path, dynamic: true).mode == .dynamic)
-        #expect(throws: GenerationError.unknownPrompt(name: "inparz", builtins: PromptTemplate.builtinNames)) {
+        #expect(
+            throws: GenerationError.unknownPrompt(
+                name: "inparz", builtins: PromptTemplate.builtinNames)
+        ) {
             _ = try PromptTemplate.load("inparz")
         }
     }
 
     @Test func dynamicExamplesAreDrawnPerDocumentWithTheSeed() throws {
-        let pool = (0..<6).map { FewShotExample(id: "q\($0)", query: "query \($0)", document: "doc \($0)") }
+        let pool = (0..<6).map {
+            FewShotExample(id: "q\($0)", query: "query \($0)", document: "doc \($0)")
+        }
         let template = try #require(PromptTemplate.builtin("promptagator-nfcorpus"))
         func ids(seed: UInt64) throws -> [[String]] {
-            let builder = try PromptBuilder(template: template, examples: pool, numExamples: 3, seed: seed)
-            return try (0..<40).map { try builder.build(document: "target", position: $0).exampleIDs }
+            let builder = try PromptBuilder(
+                template: template, examples: pool, numExamples: 3, seed: seed)
+            return try (0..<40).map {
+                try builder.build(document: "target", position: $0).exampleIDs
+            }
         }
         let first = try ids(seed: 7)
         #expect(try ids(seed: 7) == first)
@@ -118,10 +127,11 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
         // The prompt shows the drawn examples in draw order, then the target.
         let builder = try PromptBuilder(template: template, examples: pool, numExamples: 3, seed: 7)
         let built = try builder.build(document: "target", position: 0)
-        let expected = first[0].map { id -> String in
-            let n = id.dropFirst()
-            return "Article: doc \(n)\nQuery: query \(n)\n"
-        }.joined() + "Article: target\nQuery:"
+        let expected =
+            first[0].map { id -> String in
+                let n = id.dropFirst()
+                return "Article: doc \(n)\nQuery: query \(n)\n"
+            }.joined() + "Article: target\nQuery:"
         #expect(built.text == expected)
     }
 
@@ -130,14 +140,20 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
         #expect(throws: GenerationError.missingFewShotExamples(template: "promptagator-fiqa")) {
             _ = try PromptBuilder(template: template)
         }
-        let two = [FewShotExample(id: "a", query: "q", document: "d"), FewShotExample(id: "b", query: "q", document: "d")]
-        #expect(throws: GenerationError.notEnoughExamples(path: "ex.jsonl", available: 2, requested: 3)) {
+        let two = [
+            FewShotExample(id: "a", query: "q", document: "d"),
+            FewShotExample(id: "b", query: "q", document: "d"),
+        ]
+        #expect(
+            throws: GenerationError.notEnoughExamples(path: "ex.jsonl", available: 2, requested: 3)
+        ) {
             _ = try PromptBuilder(template: template, examples: two, examplesPath: "ex.jsonl")
         }
     }
 
     @Test func documentsAreCutToTheWordLimit() throws {
-        let template = try PromptTemplate(name: "t", text: "{document}\nQ: {query}\n", mode: .static)
+        let template = try PromptTemplate(
+            name: "t", text: "{document}\nQ: {query}\n", mode: .static)
         let builder = try PromptBuilder(template: template, maxDocTokens: 4)
         let built = try builder.build(document: "  one two\tthree  four five six", position: 0)
         #expect(built.text == "  one two\tthree  four\nQ:")
@@ -149,10 +165,14 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
 
     @Test func anOverlongPromptIsRefusedWithItsLength() throws {
         // "Passage: w1 … w10\nQuery:" is 12 words; with 64 new tokens that is 76 > 70.
-        let template = try PromptTemplate(name: "t", text: "Passage: {document}\nQuery: {query}\n", mode: .static)
+        let template = try PromptTemplate(
+            name: "t", text: "Passage: {document}\nQuery: {query}\n", mode: .static)
         let document = (1...10).map { "w\($0)" }.joined(separator: " ")
         let tight = try PromptBuilder(template: template, maxPromptTokens: 70, maxNewTokens: 64)
-        #expect(throws: GenerationError.promptTooLong(tokens: 12, limit: 70, detail: "counted in words: no tokenizer is known")) {
+        #expect(
+            throws: GenerationError.promptTooLong(
+                tokens: 12, limit: 70, detail: "counted in words: no tokenizer is known")
+        ) {
             _ = try tight.build(document: document, position: 0)
         }
         let roomy = try PromptBuilder(template: template, maxPromptTokens: 76, maxNewTokens: 64)
@@ -163,19 +183,26 @@ struct PromptGolden: Decodable, CustomTestStringConvertible {
         let folder = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: folder) }
         let good = folder.appendingPathComponent("ex.jsonl")
-        try Data("""
+        try Data(
+            """
             {"query_id": 12, "doc_id": "d1", "query": "q one", "document": "doc one"}
 
             {"query": "q two", "document": "doc two"}
 
-            """.utf8).write(to: good)
-        #expect(try FewShotExample.read(good) == [
-            FewShotExample(id: "12", query: "q one", document: "doc one"),
-            FewShotExample(id: "3", query: "q two", document: "doc two"),
-        ])
+            """.utf8
+        ).write(to: good)
+        #expect(
+            try FewShotExample.read(good) == [
+                FewShotExample(id: "12", query: "q one", document: "doc one"),
+                FewShotExample(id: "3", query: "q two", document: "doc two"),
+            ])
         let bad = folder.appendingPathComponent("bad.jsonl")
-        try Data("{\"query\": \"q\", \"document\": \"d\"}\n{\"query\": \"q\"}\n".utf8).write(to: bad)
-        #expect(throws: InparsCoreError.malformedLine(path: bad.path, line: 2, field: "document", reason: "missing")) {
+        try Data("{\"query\": \"q\", \"document\": \"d\"}\n{\"query\": \"q\"}\n".utf8).write(
+            to: bad)
+        #expect(
+            throws: InparsCoreError.malformedLine(
+                path: bad.path, line: 2, field: "document", reason: "missing")
+        ) {
             _ = try FewShotExample.read(bad)
         }
     }

@@ -4,105 +4,93 @@
 extension PromptTemplate {
     /// Built-in template texts by name, byte for byte.
     static let builtinTexts: [String: String] = [
-        "inpars-gbq":
-            """
-            Example 1:
-            Document: We don't know a lot about the effects of caffeine during pregnancy on you and your baby. So it's best to limit the amount you get each day. If you are pregnant, limit caffeine to 200 milligrams each day. This is about the amount in 1½ 8-ounce cups of coffee or one 12-ounce cup of coffee.
-            Good Question: How much caffeine is ok for a pregnant woman to have?
-            Bad Question: Is a little caffeine ok during pregnancy?
+        "inpars-gbq": """
+        Example 1:
+        Document: We don't know a lot about the effects of caffeine during pregnancy on you and your baby. So it's best to limit the amount you get each day. If you are pregnant, limit caffeine to 200 milligrams each day. This is about the amount in 1½ 8-ounce cups of coffee or one 12-ounce cup of coffee.
+        Good Question: How much caffeine is ok for a pregnant woman to have?
+        Bad Question: Is a little caffeine ok during pregnancy?
 
-            Example 2:
-            Document: Passiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.
-            Good Question: What is Passiflora herbertiana (a rare passion fruit) and how does it taste like?
-            Bad Question: What fruit is native to Australia?
+        Example 2:
+        Document: Passiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.
+        Good Question: What is Passiflora herbertiana (a rare passion fruit) and how does it taste like?
+        Bad Question: What fruit is native to Australia?
 
-            Example 3:
-            Document: The Canadian Armed Forces. 1  The first large-scale Canadian peacekeeping mission started in Egypt on November 24, 1956. 2  There are approximately 65,000 Regular Force and 25,000 reservist members in the Canadian military. 3  In Canada, August 9 is designated as National Peacekeepers' Day.
-            Good Question: Information on the Canadian Armed Forces size and history.
-            Bad Question: How large is the Canadian military?
+        Example 3:
+        Document: The Canadian Armed Forces. 1  The first large-scale Canadian peacekeeping mission started in Egypt on November 24, 1956. 2  There are approximately 65,000 Regular Force and 25,000 reservist members in the Canadian military. 3  In Canada, August 9 is designated as National Peacekeepers' Day.
+        Good Question: Information on the Canadian Armed Forces size and history.
+        Bad Question: How large is the Canadian military?
 
-            Example 4:
-            Document: {document}
-            Good Question: {query}
+        Example 4:
+        Document: {document}
+        Good Question: {query}
 
-            """,
-        "inpars":
-            """
-            Example 1:
-            Document: We don't know a lot about the effects of caffeine during pregnancy on you and your baby. So it's best to limit the amount you get each day. If you are pregnant, limit caffeine to 200 milligrams each day. This is about the amount in 1½ 8-ounce cups of coffee or one 12-ounce cup of coffee.
-            Relevant Query: Is a little caffeine ok during pregnancy?
+        """,
+        "inpars": """
+        Example 1:
+        Document: We don't know a lot about the effects of caffeine during pregnancy on you and your baby. So it's best to limit the amount you get each day. If you are pregnant, limit caffeine to 200 milligrams each day. This is about the amount in 1½ 8-ounce cups of coffee or one 12-ounce cup of coffee.
+        Relevant Query: Is a little caffeine ok during pregnancy?
 
-            Example 2:
-            Document: Passiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.assiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.
-            Relevant Query: What fruit is native to Australia?
+        Example 2:
+        Document: Passiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.assiflora herbertiana. A rare passion fruit native to Australia. Fruits are green-skinned, white fleshed, with an unknown edible rating. Some sources list the fruit as edible, sweet and tasty, while others list the fruits as being bitter and inedible.
+        Relevant Query: What fruit is native to Australia?
 
-            Example 3:
-            Document: The Canadian Armed Forces. 1  The first large-scale Canadian peacekeeping mission started in Egypt on November 24, 1956. 2  There are approximately 65,000 Regular Force and 25,000 reservist members in the Canadian military. 3  In Canada, August 9 is designated as National Peacekeepers' Day.
-            Relevant Query: How large is the canadian military?
+        Example 3:
+        Document: The Canadian Armed Forces. 1  The first large-scale Canadian peacekeeping mission started in Egypt on November 24, 1956. 2  There are approximately 65,000 Regular Force and 25,000 reservist members in the Canadian military. 3  In Canada, August 9 is designated as National Peacekeepers' Day.
+        Relevant Query: How large is the canadian military?
 
-            Example 4:
-            Document: {document}
-            Relevant Query: {query}
+        Example 4:
+        Document: {document}
+        Relevant Query: {query}
 
-            """,
-        "promptagator-arguana":
-            """
-            Argument: {document}
-            Counter argument: {query}
+        """,
+        "promptagator-arguana": """
+        Argument: {document}
+        Counter argument: {query}
 
-            """,
-        "promptagator-dbpedia-entity":
-            """
-            entity: {document}
-            query: {query}
+        """,
+        "promptagator-dbpedia-entity": """
+        entity: {document}
+        query: {query}
 
-            """,
-        "promptagator-fever":
-            """
-            {document}
-            Is it true that {query}
-            """,
-        "promptagator-fiqa":
-            """
-            {document}
-            {query}
+        """,
+        "promptagator-fever": """
+        {document}
+        Is it true that {query}
+        """,
+        "promptagator-fiqa": """
+        {document}
+        {query}
 
-            """,
-        "promptagator-hotpotqa":
-            """
-            Evidence: {document}
-            Vexed question: {query}
+        """,
+        "promptagator-hotpotqa": """
+        Evidence: {document}
+        Vexed question: {query}
 
-            """,
-        "promptagator-nfcorpus":
-            """
-            Article: {document}
-            Query: {query}
+        """,
+        "promptagator-nfcorpus": """
+        Article: {document}
+        Query: {query}
 
-            """,
-        "promptagator-scidocs":
-            """
-            {document}
-            The passage is about {query}
+        """,
+        "promptagator-scidocs": """
+        {document}
+        The passage is about {query}
 
-            """,
-        "promptagator-scifact":
-            """
-            {document}
-            Finding: {query}
+        """,
+        "promptagator-scifact": """
+        {document}
+        Finding: {query}
 
-            """,
-        "promptagator-trec-covid":
-            """
-            {document}
-            Question: {query}
+        """,
+        "promptagator-trec-covid": """
+        {document}
+        Question: {query}
 
-            """,
-        "promptagator-webis-touche2020":
-            """
-            {document}
-            Debate: {query}
+        """,
+        "promptagator-webis-touche2020": """
+        {document}
+        Debate: {query}
 
-            """,
+        """,
     ]
 }

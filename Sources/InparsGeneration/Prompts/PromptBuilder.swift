@@ -133,6 +133,8 @@ public struct PromptTokenizer: Sendable {
         guard backend.tokenCount("") != nil else { return .words }
         return PromptTokenizer(
             count: { backend.tokenCount($0) ?? WordTruncation.count($0) },
-            truncate: { backend.truncated($0, maxTokens: $1) ?? WordTruncation.truncate($0, maxWords: $1) })
+            truncate: {
+                backend.truncated($0, maxTokens: $1) ?? WordTruncation.truncate($0, maxWords: $1)
+            })
     }
 }

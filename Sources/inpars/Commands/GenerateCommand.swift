@@ -21,10 +21,16 @@ struct GenerateCommand: AsyncParsableCommand {
 
     // MARK: Data
 
-    @Option(help: "Corpus: BEIR corpus.jsonl or TSV (id<TAB>text or id<TAB>title<TAB>text), optionally .gz.")
+    @Option(
+        help:
+            "Corpus: BEIR corpus.jsonl or TSV (id<TAB>text or id<TAB>title<TAB>text), optionally .gz."
+    )
     var corpus: String
 
-    @Option(help: "Output JSONL (appended to on resume; a manifest <output>.manifest.json sits beside it).")
+    @Option(
+        help:
+            "Output JSONL (appended to on resume; a manifest <output>.manifest.json sits beside it)."
+    )
     var output: String
 
     @Option(help: "Documents to sample without replacement (clipped to the corpus size).")
@@ -48,16 +54,25 @@ struct GenerateCommand: AsyncParsableCommand {
             """)
     var prompt: String = "inpars"
 
-    @Option(help: "JSONL of {\"query\", \"document\"} examples for dynamic templates (promptagator-*, or a file template).")
+    @Option(
+        help:
+            "JSONL of {\"query\", \"document\"} examples for dynamic templates (promptagator-*, or a file template)."
+    )
     var fewshotExamples: String?
 
     @Option(help: "Examples drawn per prompt from --fewshot-examples.")
     var numExamples: Int = 3
 
-    @Option(help: "Documents are cut to this many tokens (words when the tokenizer is unknown; 0 = no cut).")
+    @Option(
+        help:
+            "Documents are cut to this many tokens (words when the tokenizer is unknown; 0 = no cut)."
+    )
     var maxDocTokens: Int = 256
 
-    @Option(help: "Prompts longer than this (plus --max-new-tokens) are skipped and counted (0 = no check).")
+    @Option(
+        help:
+            "Prompts longer than this (plus --max-new-tokens) are skipped and counted (0 = no check)."
+    )
     var maxPromptTokens: Int = 2048
 
     // MARK: Model
@@ -71,7 +86,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")
     var chat = false
 
-    @Option(help: "Environment variable holding the API key (default OPENAI_API_KEY; no key if unset).")
+    @Option(
+        help: "Environment variable holding the API key (default OPENAI_API_KEY; no key if unset).")
     var apiKeyEnv: String?
 
     @Option(help: "Sampling temperature (0 = greedy, as InPars).")
@@ -96,7 +112,9 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func validate() throws {
         if maxGenerations < 1 { throw ValidationError("--max-generations must be at least 1.") }
-        if numQueriesPerDoc < 1 { throw ValidationError("--num-queries-per-doc must be at least 1.") }
+        if numQueriesPerDoc < 1 {
+            throw ValidationError("--num-queries-per-doc must be at least 1.")
+        }
         if numExamples < 1 { throw ValidationError("--num-examples must be at least 1.") }
         if maxDocTokens < 0 || maxPromptTokens < 0 {
             throw ValidationError("--max-doc-tokens and --max-prompt-tokens must be ≥ 0.")
@@ -108,12 +126,14 @@ struct GenerateCommand: AsyncParsableCommand {
         if !(timeout > 0) { throw ValidationError("--timeout must be positive.") }
         if maxRetries < 0 { throw ValidationError("--max-retries must be ≥ 0.") }
         if output.hasSuffix(".gz") {
-            throw ValidationError("--output cannot be gzip-compressed (it is appended to on resume).")
+            throw ValidationError(
+                "--output cannot be gzip-compressed (it is appended to on resume).")
         }
         guard let url = URL(string: apiBase), let scheme = url.scheme?.lowercased(),
             ["http", "https"].contains(scheme), url.host != nil
         else {
-            throw ValidationError("--api-base must be an http:// or https:// URL, got '\(apiBase)'.")
+            throw ValidationError(
+                "--api-base must be an http:// or https:// URL, got '\(apiBase)'.")
         }
     }
 
@@ -135,7 +155,8 @@ struct GenerateCommand: AsyncParsableCommand {
             configuration: OpenAIConfiguration(
                 apiBase: apiBase, model: model, chat: chat, apiKey: apiKey, timeout: timeout,
                 retry: RetryPolicy(maxAttempts: maxRetries + 1), concurrency: concurrency))
-        let examples = try fewshotExamples.map { try FewShotExample.read(URL(fileURLWithPath: $0)) } ?? []
+        let examples =
+            try fewshotExamples.map { try FewShotExample.read(URL(fileURLWithPath: $0)) } ?? []
         let template = try PromptTemplate.load(prompt, dynamic: fewshotExamples != nil)
         let prompts = try PromptBuilder(
             template: template, examples: examples, examplesPath: fewshotExamples ?? "",
