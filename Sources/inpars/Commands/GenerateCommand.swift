@@ -154,7 +154,8 @@ struct GenerateCommand: AsyncParsableCommand {
         let backend = OpenAIBackend(
             configuration: OpenAIConfiguration(
                 apiBase: apiBase, model: model, chat: chat, apiKey: apiKey, timeout: timeout,
-                retry: RetryPolicy(maxAttempts: maxRetries + 1), concurrency: concurrency))
+                retry: RetryPolicy(maxAttempts: maxRetries + 1), concurrency: concurrency),
+            onRetry: RetryNotice(sink: stderr).note)
         let examples =
             try fewshotExamples.map { try FewShotExample.read(URL(fileURLWithPath: $0)) } ?? []
         let template = try PromptTemplate.load(prompt, dynamic: fewshotExamples != nil)
@@ -188,6 +189,35 @@ struct GenerateCommand: AsyncParsableCommand {
                 stderr.emit("  … and \(summary.failures.count - 20) more", transient: false)
             }
             throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
+        }
+    }
+}
+
+/// Tells the user why requests are being retried, at most once every 10 seconds (the progress
+/// line counts every retry).
+///
+/// Invariant behind `@unchecked Sendable`: `lastNote` is only touched under `lock`.
+private final class RetryNotice: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastNote = -Double.infinity
+    private let sink: ProgressSink
+
+    init(sink: ProgressSink) { self.sink = sink }
+
+    var note: @Sendable (RetryEvent) -> Void {
+        { [self] event in
+            let now = ProcessInfo.processInfo.systemUptime
+            let due = lock.withLock {
+                guard now - lastNote >= 10 else { return false }
+                lastNote = now
+                return true
+            }
+            if due {
+                sink.emit(
+                    "generate: retrying a request in \(String(format: "%.1f", event.delay)) s after"
+                        + " attempt \(event.attempt): \(event.error.localizedDescription)",
+                    transient: false)
+            }
         }
     }
 }
