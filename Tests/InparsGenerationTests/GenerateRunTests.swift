@@ -413,3 +413,27 @@ struct GenerateFixture {
         #expect(object["query_index"] as? Int == 2)
     }
 }
+
+@Suite struct GenerateRunChatTests {
+    @Test func chatRunsRecordTheChatBackend() async throws {
+        let fixture = try GenerateFixture()
+        defer { fixture.remove() }
+        let server = try LoopbackHTTPServer(handler: OpenAIServer.echoingHandler(chat: true))
+        let backend = OpenAIBackend(
+            configuration: OpenAIConfiguration(
+                apiBase: server.baseURL + "/v1", model: "chatty", chat: true, timeout: 5,
+                concurrency: 3))
+        let out = fixture.output()
+        let summary = try await GenerateRun.run(
+            options: fixture.options(out, max: 5), prompts: fixture.prompts("inpars-gbq"),
+            backend: backend, progress: CollectingProgressSink())
+        #expect(summary.written == 5)
+        for record in try fixture.lines(out) {
+            let id = try #require(record["doc_id"] as? String)
+            #expect(record["query"] as? String == "q:w" + id.dropFirst())
+            #expect(record["backend"] as? String == "openai-chat")
+            #expect(record["model"] as? String == "chatty")
+        }
+        #expect(server.requests.allSatisfy { $0.path == "/v1/chat/completions" })
+    }
+}
