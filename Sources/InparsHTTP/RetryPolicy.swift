@@ -3,8 +3,8 @@ import Foundation
 /// When and how long to wait before retrying a failed request.
 ///
 /// Exponential backoff with full jitter: before retry `n` (after attempt `n` failed) the wait
-/// is uniform in `[0, min(maxDelay, baseDelay · 2ⁿ⁻¹))`. A `Retry-After` header in seconds
-/// replaces that wait (capped at `maxRetryAfter`). Transient failures only: 429, 5xx,
+/// is uniform in `[0, min(maxDelay, baseDelay · 2ⁿ⁻¹))`. A `Retry-After` header (seconds or
+/// an HTTP-date) replaces that wait (capped at `maxRetryAfter`). Transient failures only: 429, 5xx,
 /// connection errors and timeouts (`HTTPError.isTransient`).
 public struct RetryPolicy: Sendable, Equatable {
     /// Attempts in all, the first included (1 = never retry).

@@ -21,13 +21,20 @@ import Testing
         #expect(policy.delay(afterAttempt: 1, retryAfter: 600, unit: 0.9) == 60)
     }
 
-    @Test func retryAfterIsReadInSecondsOnly() {
-        #expect(HTTPResponse(status: 429, headers: ["retry-after": " 12 "]).retryAfterSeconds == 12)
-        #expect(HTTPResponse(status: 429, headers: ["retry-after": "1.5"]).retryAfterSeconds == 1.5)
-        #expect(
-            HTTPResponse(status: 429, headers: ["retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"])
-                .retryAfterSeconds == nil)
-        #expect(HTTPResponse(status: 429, headers: ["retry-after": "-1"]).retryAfterSeconds == nil)
+    @Test func retryAfterIsReadInSecondsOrAsAnHTTPDate() {
+        func response(_ value: String) -> HTTPResponse {
+            HTTPResponse(status: 429, headers: ["retry-after": value])
+        }
+        #expect(response(" 12 ").retryAfterSeconds == 12)
+        #expect(response("1.5").retryAfterSeconds == 1.5)
+        #expect(response("-1").retryAfterSeconds == nil)
+        #expect(response("soon").retryAfterSeconds == nil)
+        #expect(HTTPResponse(status: 429).retryAfterSeconds == nil)
+        // 2015-10-21T07:28:00Z is Unix time 1445412480.
+        let now = Date(timeIntervalSince1970: 1_445_412_480 - 90)
+        let date = response("Wed, 21 Oct 2015 07:28:00 GMT")
+        #expect(date.retryAfterSeconds(now: now) == 90)
+        #expect(date.retryAfterSeconds(now: now.addingTimeInterval(600)) == 0)
     }
 
     @Test func theSameSeedGivesTheSameWaits() async throws {
