@@ -437,3 +437,38 @@ struct GenerateFixture {
         #expect(server.requests.allSatisfy { $0.path == "/v1/chat/completions" })
     }
 }
+
+@Suite struct GenerateRunGapTests {
+    @Test func aFailureInTheMiddleIsFilledInByTheRerunWithoutDuplicates() async throws {
+        let fixture = try GenerateFixture(documents: 12)
+        defer { fixture.remove() }
+        let echo = OpenAIServer.echoingHandler()
+        // Every request for documents d2 and d7 fails on the first run.
+        let flaky = try LoopbackHTTPServer { request, index in
+            let word = OpenAIServer.firstWordOfTarget(OpenAIServer.promptText(request))
+            return ["w2", "w7"].contains(word) ? .json("no", status: 502) : echo(request, index)
+        }
+        let out = fixture.output()
+        let first = try await GenerateRun.run(
+            options: fixture.options(out, max: 12), prompts: fixture.prompts(),
+            backend: fixture.backend(flaky, concurrency: 4, attempts: 2),
+            progress: CollectingProgressSink())
+        #expect(Set(first.failures.map(\.docID)) == ["d2", "d7"])
+        #expect(first.written == 10)
+
+        let healthy = try LoopbackHTTPServer(handler: echo)
+        let second = try await GenerateRun.run(
+            options: fixture.options(out, max: 12), prompts: fixture.prompts(),
+            backend: fixture.backend(healthy), progress: CollectingProgressSink())
+        #expect(second.alreadyDone == 10 && second.written == 2)
+        let ids = try fixture.lines(out).compactMap { $0["doc_id"] as? String }
+        #expect(ids.count == 12)
+        #expect(Set(ids) == Set((0..<12).map { "d\($0)" }))
+        // The gap is filled at the end of the file.
+        #expect(Set(ids.suffix(2)) == ["d2", "d7"])
+        #expect(
+            Set(
+                healthy.requests.map { OpenAIServer.firstWordOfTarget(OpenAIServer.promptText($0)) }
+            ) == ["w2", "w7"])
+    }
+}
