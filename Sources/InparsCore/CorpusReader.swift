@@ -96,7 +96,7 @@ public final class CorpusReader {
     }
 
     /// Reads every remaining document.
-    public func readAll(progress: Progress? = nil) throws -> [Document] {
+    public func readAll(progress: ProgressReporter? = nil) throws -> [Document] {
         var documents: [Document] = []
         while let document = try next() {
             documents.append(document)
@@ -107,7 +107,7 @@ public final class CorpusReader {
 
     /// Reads a whole corpus file.
     public static func read(
-        _ url: URL, options: ReadOptions = ReadOptions(), progress: Progress? = nil
+        _ url: URL, options: ReadOptions = ReadOptions(), progress: ProgressReporter? = nil
     ) throws -> (documents: [Document], statistics: ReadStatistics) {
         let reader = try CorpusReader(url: url, options: options)
         let documents = try reader.readAll(progress: progress)

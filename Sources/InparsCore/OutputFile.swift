@@ -52,6 +52,34 @@ public final class OutputFile {
         if buffer.count >= flushThreshold { try flush() }
     }
 
+    /// Appends raw bytes without copying them into the buffer first (for large blocks).
+    public func write(raw: UnsafeRawBufferPointer) throws {
+        if raw.count < 1 << 16 {
+            buffer.append(contentsOf: raw.bindMemory(to: UInt8.self))
+            if buffer.count >= flushThreshold { try flush() }
+            return
+        }
+        try flush()
+        let ok: Bool
+        if let plain {
+            ok = fwrite(raw.baseAddress, 1, raw.count, plain) == raw.count
+        } else if let gz {
+            var offset = 0
+            var good = true
+            while offset < raw.count && good {
+                let chunk = min(raw.count - offset, 1 << 30)
+                good = gzwrite(gz, raw.baseAddress! + offset, UInt32(chunk)) == Int32(chunk)
+                offset += chunk
+            }
+            ok = good
+        } else {
+            ok = false
+        }
+        if !ok {
+            throw InparsCoreError.writeFailed(path: url.path, reason: "short write (disk full?)")
+        }
+    }
+
     /// Writes buffered bytes to the file.
     public func flush() throws {
         guard !buffer.isEmpty else { return }

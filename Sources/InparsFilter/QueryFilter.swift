@@ -246,7 +246,7 @@ public struct QueryFilter {
             pairs.append((row.query, text))
         }
         let progress = progressSink.map {
-            Progress(label: "queries reranked", total: pairs.count, sink: $0)
+            ProgressReporter(label: "queries reranked", total: pairs.count, sink: $0)
         }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
@@ -281,7 +281,7 @@ public struct QueryFilter {
         guard let searcher else { return [] }
         let c = configuration
         let progress = progressSink.map {
-            Progress(label: "consistency checks", total: rows.count, sink: $0)
+            ProgressReporter(label: "consistency checks", total: rows.count, sink: $0)
         }
         defer { progress?.finish() }
         switch c.consistencyRanker {

@@ -145,7 +145,7 @@ public struct TripleBuilder {
         }
 
         let progress = progressSink.map {
-            Progress(label: "queries searched", total: rows.count, sink: $0)
+            ProgressReporter(label: "queries searched", total: rows.count, sink: $0)
         }
         let searcher = self.searcher
         let inCorpus = self.inCorpus

@@ -290,7 +290,7 @@ import Testing
         let sink = CollectingProgressSink()
         final class Clock: @unchecked Sendable { var t = 0.0 }
         let clock = Clock()
-        let progress = Progress(
+        let progress = ProgressReporter(
             label: "docs", total: 100, sink: sink, interactive: false, clock: { clock.t })
         for _ in 0..<100 {
             clock.t += 0.1

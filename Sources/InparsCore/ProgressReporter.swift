@@ -52,7 +52,7 @@ public final class CollectingProgressSink: ProgressSink, @unchecked Sendable {
 /// Policy: on a terminal (``StandardErrorProgressSink/isTerminal``), a transient line at most
 /// every 0.5 s; otherwise (logs, pipes) one line at each 10% milestone when the total is known,
 /// or every 10 s when it is not. ``finish()`` always emits a final line. Thread-safe.
-public final class Progress: @unchecked Sendable {
+public final class ProgressReporter: @unchecked Sendable {
     // Invariant: all mutable state is touched only with `lock` held.
     private let lock = NSLock()
     private let label: String

@@ -1,0 +1,33 @@
+import Foundation
+
+/// Errors from building, opening and searching BM25 indexes.
+public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
+    /// No index at the given directory.
+    case indexNotFound(path: String)
+    /// The file is not an inpars BM25 index (wrong magic bytes).
+    case notAnIndex(path: String)
+    /// The index was written by another format version.
+    case unsupportedVersion(path: String, found: UInt32, supported: UInt32)
+    /// A checksum or size check failed.
+    case corrupted(path: String, detail: String)
+    /// A parameter is out of range.
+    case invalidParameter(name: String, value: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .indexNotFound(let path):
+            return "No BM25 index found at '\(path)'; run 'inpars index' first."
+        case .notAnIndex(let path):
+            return "'\(path)' is not an inpars BM25 index (bad magic bytes); rebuild it with"
+                + " 'inpars index'."
+        case .unsupportedVersion(let path, let found, let supported):
+            return "The index at '\(path)' has format version \(found), but this inpars reads"
+                + " version \(supported); rebuild it with 'inpars index'."
+        case .corrupted(let path, let detail):
+            return "The index at '\(path)' is corrupted (\(detail)); rebuild it with"
+                + " 'inpars index'."
+        case .invalidParameter(let name, let value, let reason):
+            return "Invalid \(name) '\(value)': \(reason)."
+        }
+    }
+}

@@ -1,0 +1,346 @@
+import Foundation
+import InparsCore
+
+/// What an index build saw and wrote.
+public struct BM25BuildReport: Sendable, Equatable {
+    /// Documents indexed (empty ones included).
+    public var documents: Int
+    /// Documents with at least one term after analysis.
+    public var documentsWithTerms: Int
+    /// Distinct terms.
+    public var terms: Int
+    /// Term occurrences (sum of document lengths).
+    public var tokens: Int
+    /// What the corpus reader reported (skipped lines, invalid UTF-8).
+    public var readStatistics: ReadStatistics
+    /// Bytes of `index.bin`.
+    public var indexBytes: Int
+}
+
+/// Builds an on-disk BM25 index from documents (see ``IndexFormat`` for the layout).
+///
+/// Documents are analysed with ``EnglishAnalyzer`` on ``Document/flatContents``
+/// (`title + "\n" + text`). Analysis runs on `threads` threads in batches; postings are merged
+/// in corpus order, so the index is identical for any thread count.
+///
+/// Memory: postings are kept compressed (about 2–3 bytes per posting) plus one id string per
+/// document and one entry per distinct term; the budget is roughly
+/// `1.5 × (index size) + 100 bytes × documents`, e.g. ~1 GB for 1M passages of ~60 words.
+public final class BM25IndexBuilder {
+    private let threads: Int
+    private let batchSize: Int
+    private var batch: [Document] = []
+    private var workers: [AnalysisWorker]
+
+    private var docIds: [String] = []
+    private var norms: [UInt8] = []
+    private var documentsWithTerms = 0
+    private var sumTotalTermFreq = 0
+    private var globalIds: [String: Int32] = [:]
+    private var terms: [String] = []
+    private var postings: [[UInt8]] = []
+    private var lastDoc: [Int32] = []
+    private var docFreqs: [UInt32] = []
+    private var localToGlobal: [[Int32]]
+
+    /// - Parameter threads: analysis threads (≥ 1).
+    public init(threads: Int = 1, batchSize: Int = 4096) {
+        self.threads = max(1, threads)
+        self.batchSize = max(1, batchSize)
+        workers = (0..<max(1, threads)).map { _ in AnalysisWorker() }
+        localToGlobal = Array(repeating: [], count: max(1, threads))
+        batch.reserveCapacity(batchSize)
+    }
+
+    /// Documents added so far.
+    public var documentCount: Int { docIds.count + batch.count }
+
+    /// Adds one document (analysed when the current batch is full).
+    public func add(_ document: Document) {
+        batch.append(document)
+        if batch.count >= batchSize { flushBatch() }
+    }
+
+    private func flushBatch() {
+        guard !batch.isEmpty else { return }
+        let documents = batch
+        let workerCount = min(threads, documents.count)
+        let per = (documents.count + workerCount - 1) / workerCount
+        let workers = self.workers
+        if workerCount == 1 {
+            workers[0].process(documents[...])
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workerCount) { w in
+                let from = w * per
+                let to = min(documents.count, from + per)
+                workers[w].process(documents[from..<max(from, to)])
+            }
+        }
+        var index = 0
+        for w in 0..<workerCount {
+            let worker = workers[w]
+            // Map the worker's new local term ids to global ids.
+            while localToGlobal[w].count < worker.terms.count {
+                let term = worker.terms[localToGlobal[w].count]
+                let global: Int32
+                if let existing = globalIds[term] {
+                    global = existing
+                } else {
+                    global = Int32(terms.count)
+                    globalIds[term] = global
+                    terms.append(term)
+                    postings.append([])
+                    lastDoc.append(-1)
+                    docFreqs.append(0)
+                }
+                localToGlobal[w].append(global)
+            }
+            let mapping = localToGlobal[w]
+            for d in 0..<worker.lengths.count {
+                let doc = Int32(docIds.count)
+                docIds.append(documents[index].id)
+                index += 1
+                let length = Int(worker.lengths[d])
+                norms.append(SmallFloat.intToByte4(length))
+                if length > 0 { documentsWithTerms += 1 }
+                sumTotalTermFreq += length
+                for p in Int(worker.starts[d])..<Int(worker.starts[d + 1]) {
+                    let term = Int(mapping[Int(worker.termIds[p])])
+                    let tf = worker.tfs[p]
+                    let delta = UInt64(doc - lastDoc[term])
+                    lastDoc[term] = doc
+                    docFreqs[term] += 1
+                    appendVarint(&postings[term], delta << 1 | (tf == 1 ? 1 : 0))
+                    if tf != 1 { appendVarint(&postings[term], UInt64(tf)) }
+                }
+            }
+        }
+        batch.removeAll(keepingCapacity: true)
+    }
+
+    /// Analyses any buffered documents and writes the index directory atomically (a temporary
+    /// sibling directory renamed at the end, so a crash never leaves a valid-looking index).
+    ///
+    /// - Parameters:
+    ///   - directory: the index directory to create (replaced if it exists).
+    ///   - metadata: extra key/values recorded in `meta.json`.
+    /// - Returns: counts for the report.
+    public func write(to directory: URL, metadata: [String: String] = [:]) throws
+        -> BM25BuildReport
+    {
+        flushBatch()
+        let bytes = try AtomicFile.writeDirectory(at: directory) { temporary -> Int in
+            let size = try writeIndexFile(
+                temporary.appendingPathComponent(IndexFormat.fileName))
+            var meta = metadata
+            meta["format"] = "inpars-bm25"
+            meta["formatVersion"] = "\(IndexFormat.version)"
+            meta["analyzer"] = "lucene-english-porter"
+            meta["documents"] = "\(docIds.count)"
+            meta["documentsWithTerms"] = "\(documentsWithTerms)"
+            meta["terms"] = "\(terms.count)"
+            meta["sumTotalTermFreq"] = "\(sumTotalTermFreq)"
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(meta).write(
+                to: temporary.appendingPathComponent(IndexFormat.metaFileName))
+            return size
+        }
+        return BM25BuildReport(
+            documents: docIds.count, documentsWithTerms: documentsWithTerms, terms: terms.count,
+            tokens: sumTotalTermFreq, readStatistics: ReadStatistics(), indexBytes: bytes)
+    }
+
+    private func writeIndexFile(_ url: URL) throws -> Int {
+        // Terms in byte-wise order.
+        let termUTF8: [[UInt8]] = terms.map { Array($0.utf8) }
+        let order = (0..<terms.count).sorted {
+            termUTF8[$0].lexicographicallyPrecedes(termUTF8[$1])
+        }
+        var termOffsets: [UInt64] = [0]
+        termOffsets.reserveCapacity(terms.count + 1)
+        var termBytes: [UInt8] = []
+        var postingsOffsets: [UInt64] = [0]
+        postingsOffsets.reserveCapacity(terms.count + 1)
+        var sortedDocFreqs: [UInt32] = []
+        sortedDocFreqs.reserveCapacity(terms.count)
+        var postingsSize = 0
+        for t in order {
+            termBytes.append(contentsOf: termUTF8[t])
+            termOffsets.append(UInt64(termBytes.count))
+            postingsSize += postings[t].count
+            postingsOffsets.append(UInt64(postingsSize))
+            sortedDocFreqs.append(docFreqs[t])
+        }
+        // Document ids and their byte-wise rank (for tie-breaking).
+        var docIdOffsets: [UInt64] = [0]
+        docIdOffsets.reserveCapacity(docIds.count + 1)
+        var docIdBytes: [UInt8] = []
+        let docUTF8: [[UInt8]] = docIds.map { Array($0.utf8) }
+        for id in docUTF8 {
+            docIdBytes.append(contentsOf: id)
+            docIdOffsets.append(UInt64(docIdBytes.count))
+        }
+        let docOrder = (0..<docIds.count).sorted {
+            docUTF8[$0].lexicographicallyPrecedes(docUTF8[$1])
+        }
+        var ranks = [UInt32](repeating: 0, count: docIds.count)
+        for (rank, doc) in docOrder.enumerated() { ranks[doc] = UInt32(rank) }
+
+        // Section payloads, in Section order.
+        var sections: [(length: Int, crc: UInt32)] = []
+        func describe(_ raw: UnsafeRawBufferPointer) {
+            sections.append((raw.count, CRC32.checksum(raw)))
+        }
+        norms.withUnsafeBytes(describe)
+        docIdOffsets.withUnsafeBytes(describe)
+        docIdBytes.withUnsafeBytes(describe)
+        ranks.withUnsafeBytes(describe)
+        termOffsets.withUnsafeBytes(describe)
+        termBytes.withUnsafeBytes(describe)
+        postingsOffsets.withUnsafeBytes(describe)
+        sortedDocFreqs.withUnsafeBytes(describe)
+        var postingsCRC: UInt32 = 0
+        for t in order { postingsCRC = CRC32.checksum(postings[t], initial: postingsCRC) }
+        sections.append((postingsSize, postingsCRC))
+
+        var header = [UInt8](repeating: 0, count: IndexFormat.headerSize)
+        func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { raw in
+                for (n, byte) in raw.enumerated() { header[offset + n] = byte }
+            }
+        }
+        for (n, byte) in IndexFormat.magic.enumerated() { header[n] = byte }
+        put(IndexFormat.version, at: 8)
+        put(UInt32(IndexFormat.headerSize), at: 12)
+        put(UInt64(docIds.count), at: 16)
+        put(UInt64(documentsWithTerms), at: 24)
+        put(UInt64(terms.count), at: 32)
+        put(UInt64(sumTotalTermFreq), at: 40)
+        put(UInt32(IndexFormat.sectionCount), at: 48)
+        var offset = IndexFormat.headerSize
+        var offsets: [Int] = []
+        for (n, section) in sections.enumerated() {
+            offsets.append(offset)
+            let entry = IndexFormat.sectionTableOffset + 24 * n
+            put(UInt64(offset), at: entry)
+            put(UInt64(section.length), at: entry + 8)
+            put(section.crc, at: entry + 16)
+            offset = (offset + section.length + 7) & ~7
+        }
+        put(CRC32.checksum(Array(header[0..<IndexFormat.headerCRCOffset])),
+            at: IndexFormat.headerCRCOffset)
+
+        let output = try OutputFile(url: url, compressed: false)
+        var written = 0
+        func emit(_ raw: UnsafeRawBufferPointer) throws {
+            try output.write(raw: raw)
+            written += raw.count
+        }
+        func pad() throws {
+            let aligned = (written + 7) & ~7
+            if aligned > written {
+                try output.write(bytes: [UInt8](repeating: 0, count: aligned - written))
+                written = aligned
+            }
+        }
+        try header.withUnsafeBytes(emit)
+        try norms.withUnsafeBytes(emit)
+        try pad()
+        try docIdOffsets.withUnsafeBytes(emit)
+        try pad()
+        try docIdBytes.withUnsafeBytes(emit)
+        try pad()
+        try ranks.withUnsafeBytes(emit)
+        try pad()
+        try termOffsets.withUnsafeBytes(emit)
+        try pad()
+        try termBytes.withUnsafeBytes(emit)
+        try pad()
+        try postingsOffsets.withUnsafeBytes(emit)
+        try pad()
+        try sortedDocFreqs.withUnsafeBytes(emit)
+        try pad()
+        precondition(written == offsets[IndexFormat.Section.postings.rawValue])
+        for t in order { try postings[t].withUnsafeBytes(emit) }
+        try pad()
+        try output.close()
+        return written
+    }
+
+    /// Reads a corpus file and writes its index; the common path of `inpars index`.
+    public static func build(
+        corpus: URL, index: URL, threads: Int = 1, options: ReadOptions = ReadOptions(),
+        progress: ProgressReporter? = nil
+    ) throws -> BM25BuildReport {
+        let reader = try CorpusReader(url: corpus, options: options)
+        let builder = BM25IndexBuilder(threads: threads)
+        while let document = try reader.next() {
+            builder.add(document)
+            progress?.advance()
+        }
+        var report = try builder.write(to: index, metadata: ["corpus": corpus.path])
+        report.readStatistics = reader.statistics
+        progress?.finish()
+        return report
+    }
+}
+
+@inline(__always)
+func appendVarint(_ bytes: inout [UInt8], _ value: UInt64) {
+    var v = value
+    while v >= 0x80 {
+        bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+        v >>= 7
+    }
+    bytes.append(UInt8(v))
+}
+
+/// Per-thread analysis state: an analyzer, a local vocabulary and the current slice's output.
+final class AnalysisWorker: @unchecked Sendable {
+    // Invariant: used by one thread at a time (one worker per concurrentPerform iteration).
+    var analyzer = EnglishAnalyzer()
+    var vocabulary: [String: Int32] = [:]
+    var terms: [String] = []
+    private var counts: [UInt32] = []
+    private var touched: [Int32] = []
+    /// Per document of the slice: its length, and its postings range in `termIds`/`tfs`.
+    var lengths: [Int32] = []
+    var starts: [Int32] = [0]
+    var termIds: [Int32] = []
+    var tfs: [UInt32] = []
+
+    func process(_ documents: ArraySlice<Document>) {
+        lengths.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        starts.append(0)
+        termIds.removeAll(keepingCapacity: true)
+        tfs.removeAll(keepingCapacity: true)
+        for document in documents {
+            var length: Int32 = 0
+            analyzer.forEachTerm(in: document.flatContents) { units in
+                let term = String(decoding: units, as: UTF16.self)
+                let id: Int32
+                if let known = vocabulary[term] {
+                    id = known
+                } else {
+                    id = Int32(terms.count)
+                    vocabulary[term] = id
+                    terms.append(term)
+                    counts.append(0)
+                }
+                if counts[Int(id)] == 0 { touched.append(id) }
+                counts[Int(id)] += 1
+                length += 1
+            }
+            for id in touched {
+                termIds.append(id)
+                tfs.append(counts[Int(id)])
+                counts[Int(id)] = 0
+            }
+            touched.removeAll(keepingCapacity: true)
+            lengths.append(length)
+            starts.append(Int32(termIds.count))
+        }
+    }
+}
