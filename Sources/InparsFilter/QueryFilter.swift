@@ -250,7 +250,7 @@ public struct QueryFilter {
         }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
-        let batch = 64
+        let batch = 256
         var start = 0
         while start < pairs.count {
             let end = min(pairs.count, start + batch)
