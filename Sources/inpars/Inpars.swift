@@ -13,5 +13,8 @@ struct Inpars: AsyncParsableCommand {
             Data goes to stdout or --output files; progress and diagnostics go to stderr.
             """,
         version: InparsVersion.string,
-        subcommands: [FilterCommand.self, TriplesCommand.self, RerankCommand.self])
+        subcommands: [
+            IndexCommand.self, SearchCommand.self, FilterCommand.self, TriplesCommand.self,
+            RerankCommand.self, EvaluateCommand.self,
+        ])
 }
