@@ -53,8 +53,8 @@ public struct MonoT5Reranker: Sendable {
     public let labels: Labels
     /// Vocabulary ids of the positive and negative pieces.
     public let labelIDs: (positive: Int32, negative: Int32)
-    /// `[2, dModel]`: the LM-head rows of the two labels, output scale folded in.
-    let labelHead: Tensor
+    /// The tokenizer-free part: model, label ids, batching.
+    public let scorer: MonoT5Scorer
     let suffixIDs: [Int32]
 
     /// Builds a reranker from a loaded model and tokenizer.
@@ -84,7 +84,9 @@ public struct MonoT5Reranker: Sendable {
         self.options = options
         self.labels = labels
         self.labelIDs = (positiveID, negativeID)
-        self.labelHead = model.lmHeadRows([Int(positiveID), Int(negativeID)])
+        self.scorer = MonoT5Scorer(
+            model: model, positiveID: positiveID, negativeID: negativeID,
+            batchSize: options.batchSize)
         self.suffixIDs = tokenizer.encode("Relevant:", addEOS: false)
     }
 
@@ -127,35 +129,6 @@ public struct MonoT5Reranker: Sendable {
     ///
     /// - Parameter progress: called after each batch with the number of pairs it held.
     public func score(inputs: [[Int32]], progress: ((Int) -> Void)? = nil) -> [Float] {
-        let order = inputs.indices.sorted { inputs[$0].count > inputs[$1].count }
-        var scores = [Float](repeating: 0, count: inputs.count)
-        var start = 0
-        while start < order.count {
-            let end = min(start + options.batchSize, order.count)
-            let batch = order[start..<end].map { inputs[$0] }
-            for (index, score) in zip(order[start..<end], scoreBatch(batch)) { scores[index] = score }
-            progress?(end - start)
-            start = end
-        }
-        return scores
-    }
-
-    /// One forward pass: encoder, one decoder step, two LM-head rows, 2-way log-softmax.
-    ///
-    /// - Parameter batch: token ids per pair (unequal lengths allowed).
-    /// - Returns: `log P(positive)` per pair.
-    func scoreBatch(_ batch: [[Int32]]) -> [Float] {
-        let encoded = model.encode(batch)
-        var cache = model.decoder.makeCache(encoderOutput: encoded, capacity: 1, projectMemory: false)
-        let start = [Int32](
-            repeating: Int32(model.configuration.decoderStartTokenID), count: batch.count)
-        let hidden = model.decoder.step(start, cache: &cache)  // [batch, 1, dModel]
-        let logits = Tensor.linear(hidden, weight: labelHead)  // [batch, 1, 2]
-        return (0..<batch.count).map { b in
-            let positive = logits.storage[2 * b]
-            let negative = logits.storage[2 * b + 1]
-            let maximum = max(positive, negative)
-            return positive - maximum - logf(expf(positive - maximum) + expf(negative - maximum))
-        }
+        scorer.score(inputs: inputs, progress: progress)
     }
 }

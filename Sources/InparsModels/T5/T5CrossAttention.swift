@@ -125,7 +125,7 @@ extension T5CrossAttention {
                                                 a: pa.baseAddress! + b * stepLength * dModel, lda: dModel,
                                                 b: memory, ldb: dModel, c: s, ldc: columns)
                                             for i in 0..<stepLength {
-                                                Self.softmaxRow(s + i * columns, count: columns)
+                                                T5Softmax.normalize(s + i * columns, count: columns)
                                             }
                                             BLAS.sgemm(
                                                 transposeA: false, transposeB: false, m: stepLength,
@@ -147,19 +147,5 @@ extension T5CrossAttention {
             }
         }
         Tensor.accumulateLinear(context, weight: output, into: &residual)
-    }
-
-    /// Numerically stable softmax of `count` contiguous floats, in place.
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for j in 0..<count where row[j] > maximum { maximum = row[j] }
-        var sum: Float = 0
-        for j in 0..<count {
-            let e = expf(row[j] - maximum)
-            row[j] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for j in 0..<count { row[j] *= inverse }
     }
 }
