@@ -5,7 +5,7 @@ import InparsBM25
 /// ``InparsBM25/BM25Searcher``s (each holds per-query accumulators and must not be shared),
 /// one taken per search and returned afterwards, so at most one searcher per concurrent
 /// caller is ever allocated.
-public final class BM25DocumentSearcher: DocumentSearcher, @unchecked Sendable {
+public final class BM25DocumentSearcher: NumberedDocumentSearcher, @unchecked Sendable {
     // Invariant: `idle` is only touched with `lock` held; a searcher taken from `idle` is
     // used by exactly one thread until it is put back.
     private let lock = NSLock()
@@ -26,6 +26,14 @@ public final class BM25DocumentSearcher: DocumentSearcher, @unchecked Sendable {
     }
 
     public func search(_ query: String, k: Int) throws -> [String] {
+        try searchNumbers(query, k: k).map { index.documentId(Int($0)) }
+    }
+
+    public var documentCount: Int { index.documentCount }
+
+    public func documentId(_ number: Int) -> String { index.documentId(number) }
+
+    public func searchNumbers(_ query: String, k: Int) throws -> [Int32] {
         lock.lock()
         let searcher = idle.popLast() ?? BM25Searcher(index: index, parameters: parameters)
         lock.unlock()
@@ -33,6 +41,6 @@ public final class BM25DocumentSearcher: DocumentSearcher, @unchecked Sendable {
         lock.lock()
         idle.append(searcher)
         lock.unlock()
-        return hits.map { index.documentId(Int($0.document)) }
+        return hits.map(\.document)
     }
 }

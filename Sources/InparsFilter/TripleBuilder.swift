@@ -144,21 +144,66 @@ public struct TripleBuilder {
             searchable[i] = true
         }
 
+        // With document numbers, corpus membership and each row's source are resolved once
+        // per index document instead of once per hit (no id string per hit).
+        let numbered = searcher as? NumberedDocumentSearcher
+        var usableNumber: [Bool] = []
+        var sourceNumber = [Int32](repeating: -1, count: rows.count)
+        if let numbered {
+            var rowsOfSource: [String: [Int]] = [:]
+            for (i, row) in rows.enumerated() where searchable[i] {
+                rowsOfSource[row.docId, default: []].append(i)
+            }
+            usableNumber = [Bool](repeating: false, count: numbered.documentCount)
+            for n in 0..<numbered.documentCount {
+                let id = numbered.documentId(n)
+                usableNumber[n] = inCorpus(id)
+                if let sourceRows = rowsOfSource[id] {
+                    for i in sourceRows where sourceNumber[i] < 0 { sourceNumber[i] = Int32(n) }
+                }
+            }
+        }
+
         let progress = progressSink.map {
             ProgressReporter(label: "queries searched", total: rows.count, sink: $0)
         }
         let searcher = self.searcher
         let inCorpus = self.inCorpus
         let canSearch = searchable
+        let usable = usableNumber
+        let sources = sourceNumber
         let outcomes = try parallelMap(count: rows.count, threads: c.threads) { i -> Outcome in
             defer { progress?.advance() }
             guard canSearch[i] else { return .skipped }
             let row = rows[i]
-            let hits = try searcher.search(Self.searchText(row.query), k: c.depth)
-            var usable: [String] = []
-            usable.reserveCapacity(hits.count)
+            let text = Self.searchText(row.query)
+            var generator = Self.generator(seed: c.seed, index: i)
             var sourceRank: Int?
             var missing = 0
+            if let numbered {
+                let hits = try numbered.searchNumbers(text, k: c.depth)
+                var candidates: [Int32] = []
+                candidates.reserveCapacity(hits.count)
+                let source = sources[i]
+                for (rank, n) in hits.prefix(c.depth).enumerated() {
+                    if n == source {
+                        if sourceRank == nil { sourceRank = rank }
+                        continue
+                    }
+                    if !usable[Int(n)] {
+                        missing += 1
+                        continue
+                    }
+                    candidates.append(n)
+                }
+                let picks = Self.sample(c.negatives, of: candidates.count, using: &generator)
+                return .searched(
+                    negatives: picks.map { numbered.documentId(Int(candidates[$0])) },
+                    sourceRank: sourceRank, missing: missing)
+            }
+            let hits = try searcher.search(text, k: c.depth)
+            var candidates: [String] = []
+            candidates.reserveCapacity(hits.count)
             for (rank, id) in hits.prefix(c.depth).enumerated() {
                 if id == row.docId {
                     if sourceRank == nil { sourceRank = rank }
@@ -168,11 +213,11 @@ public struct TripleBuilder {
                     missing += 1
                     continue
                 }
-                usable.append(id)
+                candidates.append(id)
             }
-            var generator = Self.generator(seed: c.seed, index: i)
-            let picks = Self.sample(c.negatives, of: usable.count, using: &generator)
-            return .searched(negatives: picks.map { usable[$0] }, sourceRank: sourceRank, missing: missing)
+            let picks = Self.sample(c.negatives, of: candidates.count, using: &generator)
+            return .searched(
+                negatives: picks.map { candidates[$0] }, sourceRank: sourceRank, missing: missing)
         }
         progress?.finish()
 

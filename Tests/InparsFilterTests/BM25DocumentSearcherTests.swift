@@ -56,3 +56,45 @@ import Testing
         #expect(summary.recallAtDepth == 1)
     }
 }
+
+/// Forwards only the string API, to force ``TripleBuilder``'s id-string path.
+struct StringOnlySearcher: DocumentSearcher {
+    let base: BM25DocumentSearcher
+    func search(_ query: String, k: Int) throws -> [String] { try base.search(query, k: k) }
+}
+
+@Suite struct TripleBuilderPathTests {
+    @Test func documentNumbersAndIdStringsGiveTheSameTriples() throws {
+        // 300 documents over a 40-word vocabulary; every 7th is missing from the "corpus".
+        var random = TestRandom(seed: 11)
+        let vocabulary = (0..<40).map { "word\($0)x" }
+        let builder = BM25IndexBuilder()
+        for i in 0..<300 {
+            let words = (0..<12).map { _ in vocabulary[Int(random.next() % 40)] }
+            builder.add(Document(id: "doc\(i)", text: words.joined(separator: " ")))
+        }
+        let url = try TestPaths.temporaryDirectory("inpars-filter-paths").appendingPathComponent("index")
+        _ = try builder.write(to: url)
+        let searcher = try BM25DocumentSearcher(directory: url)
+        let input = (0..<120).map { q in
+            SyntheticQuery(
+                lineNumber: q + 1, queryId: "\(q)", docId: "doc\((q * 13) % 300 / 7 * 7 + 1)",
+                query: (0..<3).map { _ in vocabulary[Int(random.next() % 40)] }.joined(separator: " "))
+        }
+        var configuration = TripleConfiguration()
+        configuration.negatives = 4
+        configuration.depth = 50
+        configuration.threads = 3
+        let inCorpus: @Sendable (String) -> Bool = { id in Int(id.dropFirst(3))! % 7 != 0 }
+        let fast = try TripleBuilder(configuration: configuration, searcher: searcher, inCorpus: inCorpus)
+            .run(input)
+        let slow = try TripleBuilder(
+            configuration: configuration, searcher: StringOnlySearcher(base: searcher), inCorpus: inCorpus
+        ).run(input)
+        #expect(fast.triples == slow.triples)
+        #expect(fast.summary == slow.summary)
+        #expect(fast.summary.hitsMissingFromCorpus > 0)
+        #expect(fast.summary.sourceFound > 0)
+        #expect(fast.triples.allSatisfy { $0.negativeId != $0.positiveId && inCorpus($0.negativeId) })
+    }
+}
