@@ -59,7 +59,7 @@ public enum BM25BatchSearch {
         return run
     }
 
-    /// Run entries for one query's hits (already ranked score desc, doc id asc).
+    /// Run entries for one query's hits (already ranked score desc, doc id asc: required).
     public static func entries(
         for queryId: String, hits: [(docId: String, score: Float)], style: ScoreStyle
     ) -> [RunEntry] {
@@ -73,9 +73,20 @@ public enum BM25BatchSearch {
                 let x: Float = hit.score * 1e4
                 return (hit.docId, (x + 0.5).rounded(.down) / 1e4)
             }
-            rounded.sort { a, b in
-                if a.score != b.score { return a.score > b.score }
-                return a.docId.utf8.lexicographicallyPrecedes(b.docId.utf8)
+            // Rounding is monotone, so the list stays ordered by rounded score; only runs of
+            // equal rounded scores may need re-sorting by id.
+            var runStart = 0
+            while runStart < rounded.count {
+                var runEnd = runStart + 1
+                while runEnd < rounded.count && rounded[runEnd].score == rounded[runStart].score {
+                    runEnd += 1
+                }
+                if runEnd - runStart > 1 {
+                    rounded[runStart..<runEnd].sort {
+                        $0.docId.utf8.lexicographicallyPrecedes($1.docId.utf8)
+                    }
+                }
+                runStart = runEnd
             }
             var entries: [RunEntry] = []
             entries.reserveCapacity(rounded.count)

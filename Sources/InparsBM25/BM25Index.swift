@@ -29,6 +29,8 @@ public final class BM25Index: @unchecked Sendable {
     let postingsOffsets: UnsafeBufferPointer<UInt64>
     let docFreqs: UnsafeBufferPointer<UInt32>
     let postings: UnsafeBufferPointer<UInt8>
+    /// Inverse of `docIdRanks`: the document whose id has a given byte-wise rank.
+    let rankToDocument: [Int32]
 
     /// Opens the index in `directory`.
     ///
@@ -115,6 +117,15 @@ public final class BM25Index: @unchecked Sendable {
         postingsOffsets = try typed(.postingsOffsets, UInt64.self, count: termCount + 1)
         docFreqs = try typed(.docFreqs, UInt32.self, count: termCount)
         postings = sections[IndexFormat.Section.postings.rawValue].bindMemory(to: UInt8.self)
+        var inverse = [Int32](repeating: -1, count: documentCount)
+        for doc in 0..<documentCount {
+            let rank = Int(docIdRanks[doc])
+            guard rank < documentCount, inverse[rank] < 0 else {
+                throw BM25Error.corrupted(path: path, detail: "document id ranks are not a permutation")
+            }
+            inverse[rank] = Int32(doc)
+        }
+        rankToDocument = inverse
         guard Int(docIdOffsets[documentCount]) == docIdBytes.count,
             Int(termOffsets[termCount]) == termBytes.count,
             Int(postingsOffsets[termCount]) == postings.count
@@ -153,13 +164,40 @@ public final class BM25Index: @unchecked Sendable {
         return copy.withUTF8 { termNumber($0).map { Int(docFreqs[$0]) } ?? 0 }
     }
 
-    /// Searches one query with a fresh searcher: convenient, but allocates the accumulators
-    /// (`documentCount` doubles) each call; for many queries use a ``BM25Searcher``.
+    /// Searches one query: the simple API for callers that search now and then (the triples
+    /// stage). Thread-safe; reuses pooled ``BM25Searcher``s (each holds `documentCount`-sized
+    /// buffers), so repeated calls do not reallocate. Hits are ranked by score descending, then
+    /// document id ascending.
     public func search(_ text: String, k: Int, parameters: BM25Parameters = BM25Parameters())
         -> [(docId: String, score: Float)]
     {
-        let searcher = BM25Searcher(index: self, parameters: parameters)
+        let buffers = bufferPool.take() ?? SearchBuffers(count: documentCount)
+        defer { bufferPool.give(buffers) }
+        let searcher = BM25Searcher(index: self, parameters: parameters, buffers: buffers)
         return searcher.search(text, k: k).map { (documentId(Int($0.document)), $0.score) }
+    }
+
+    private let bufferPool = SearchBufferPool()
+}
+
+/// Idle search buffers of one index, for ``BM25Index/search(_:k:parameters:)``. Buffers hold
+/// no reference to the index, so pooling them creates no retain cycle.
+final class SearchBufferPool: @unchecked Sendable {
+    // Invariant: `idle` is only touched with `lock` held; buffers taken from the pool are used
+    // by one thread until given back (with all accumulators zero again).
+    private let lock = NSLock()
+    private var idle: [SearchBuffers] = []
+
+    func take() -> SearchBuffers? {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.popLast()
+    }
+
+    func give(_ buffers: SearchBuffers) {
+        lock.lock()
+        defer { lock.unlock() }
+        if idle.count < 8 { idle.append(buffers) }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import HeapModule
 import InparsCore
 
 /// One search result: an internal document number and its BM25 score.
@@ -35,18 +34,31 @@ public final class BM25Searcher {
     public let parameters: BM25Parameters
 
     private var analyzer = EnglishAnalyzer()
-    private var accumulators: [Double]
-    private var touched: [Int32] = []
+    /// Scratch memory: accumulators (all zero between searches), touched documents, top-k keys.
+    private let buffers: SearchBuffers
+    private let accumulators: UnsafeMutablePointer<Double>
+    private let touched: UnsafeMutablePointer<Int32>
+    private let candidates: UnsafeMutablePointer<UInt64>
+    private let scratch: UnsafeMutablePointer<UInt64>
     private let lengthCache: [Float]
-    private var termBuffer: [UInt8] = []
 
     /// - Parameters:
     ///   - index: an open index (shared).
     ///   - parameters: k1 and b (validate them first; see ``BM25Parameters/validate()``).
-    public init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
+    public convenience init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
+        self.init(
+            index: index, parameters: parameters,
+            buffers: SearchBuffers(count: index.documentCount))
+    }
+
+    init(index: BM25Index, parameters: BM25Parameters, buffers: SearchBuffers) {
         self.index = index
         self.parameters = parameters
-        accumulators = [Double](repeating: 0, count: index.documentCount)
+        self.buffers = buffers
+        accumulators = buffers.accumulators
+        touched = buffers.touched
+        candidates = buffers.candidates
+        scratch = buffers.scratch
         let n = index.documentsWithTerms
         let avgdl: Float = n > 0 ? Float(Double(index.sumTotalTermFreq) / Double(n)) : 1
         let k1 = parameters.k1
@@ -61,8 +73,8 @@ public final class BM25Searcher {
     public func queryTerms(_ text: String) -> [(term: String, count: Int)] {
         var order: [String] = []
         var counts: [String: Int] = [:]
-        analyzer.forEachTerm(in: text) { units in
-            let term = String(decoding: units, as: UTF16.self)
+        analyzer.forEachTerm(in: text) { bytes in
+            let term = String(decoding: bytes, as: UTF8.self)
             if counts[term] == nil { order.append(term) }
             counts[term, default: 0] += 1
         }
@@ -78,31 +90,38 @@ public final class BM25Searcher {
     public func search(terms: [(term: String, count: Int)], k: Int) -> [BM25Hit] {
         guard k > 0, index.documentsWithTerms > 0 else { return [] }
         let n = Double(index.documentsWithTerms)
-        accumulators.withUnsafeMutableBufferPointer { acc in
-            lengthCache.withUnsafeBufferPointer { cache in
-                for (term, count) in terms {
-                    var copy = term
-                    guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
-                    let df = Double(index.docFreqs[t])
-                    let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
-                    let weight = Float(count) * idf
-                    accumulate(term: t, weight: weight, acc: acc, cache: cache)
-                }
+        var touchedCount = 0
+        lengthCache.withUnsafeBufferPointer { cache in
+            for (term, count) in terms {
+                var copy = term
+                guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
+                let df = Double(index.docFreqs[t])
+                let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
+                let weight = Float(count) * idf
+                Self.accumulate(
+                    index: index, term: t, weight: weight, acc: accumulators, cache: cache,
+                    touched: touched, touchedCount: &touchedCount)
             }
         }
-        return collectTopK(k)
+        return collectTopK(k, touchedCount: touchedCount)
     }
 
     /// Adds one term's scores into the accumulators (the hot loop: varint decoding).
     @inline(__always)
-    private func accumulate(
-        term t: Int, weight: Float, acc: UnsafeMutableBufferPointer<Double>,
-        cache: UnsafeBufferPointer<Float>
+    private static func accumulate(
+        index: BM25Index, term t: Int, weight: Float, acc: UnsafeMutablePointer<Double>,
+        cache: UnsafeBufferPointer<Float>, touched: UnsafeMutablePointer<Int32>,
+        touchedCount: inout Int
     ) {
         let postings = index.postings
         let norms = index.norms
         var p = Int(index.postingsOffsets[t])
         let end = Int(index.postingsOffsets[t + 1])
+        // Scores for tf = 1 per norm byte, computed with the same float operations, so a
+        // lookup gives bit-identical results for the (most common) single occurrences.
+        let tfOne = UnsafeMutablePointer<Float>.allocate(capacity: 256)
+        defer { tfOne.deallocate() }
+        for norm in 0..<256 { tfOne[norm] = weight - weight / (1 + 1 * cache[norm]) }
         var doc = -1
         while p < end {
             var value = UInt64(postings[p])
@@ -136,46 +155,170 @@ public final class BM25Searcher {
                 }
                 tf = Float(f)
             }
-            let score = weight - weight / (1 + tf * cache[Int(norms[doc])])
-            if acc[doc] == 0 { touched.append(Int32(doc)) }
-            acc[doc] += Double(score)
+            let norm = Int(norms[doc])
+            let score =
+                tf == 1 ? tfOne[norm] : weight - weight / (1 + tf * cache[norm])
+            let previous = acc[doc]
+            if previous == 0 {
+                touched[touchedCount] = Int32(doc)
+                touchedCount += 1
+            }
+            acc[doc] = previous + Double(score)
         }
     }
 
-    /// A candidate in the top-k heap; "smaller" means worse.
-    private struct Candidate: Comparable {
-        var score: Float
-        var rank: UInt32
-        var document: Int32
-
-        static func < (a: Candidate, b: Candidate) -> Bool {
-            if a.score != b.score { return a.score < b.score }
-            return a.rank > b.rank
-        }
-    }
-
-    private func collectTopK(_ k: Int) -> [BM25Hit] {
-        var heap = Heap<Candidate>()
+    private func collectTopK(_ k: Int, touchedCount: Int) -> [BM25Hit] {
+        // Each candidate is one UInt64: the score's bits (positive floats order like their bit
+        // patterns) above the inverted id rank, so "larger key" = "ranks first".
         let ranks = index.docIdRanks
-        accumulators.withUnsafeMutableBufferPointer { acc in
-            for d in touched {
-                let doc = Int(d)
-                let candidate = Candidate(
-                    score: Float(acc[doc]), rank: ranks[doc], document: d)
-                acc[doc] = 0
-                if heap.count < k {
-                    heap.insert(candidate)
-                } else if heap.min! < candidate {
-                    _ = heap.replaceMin(with: candidate)
+        let keys = candidates
+        // Keep at most `capacity` keys; when full, quickselect down to k and from then on only
+        // keep keys above the current k-th best (keys are unique, so ">" is exact).
+        let capacity = min(index.documentCount, max(2 * k, 256))
+        var n = 0
+        var threshold: UInt64 = 0
+        for i in 0..<touchedCount {
+            let doc = Int(touched[i])
+            let score = Float(accumulators[doc])
+            accumulators[doc] = 0
+            let key = UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - ranks[doc])
+            if key > threshold {
+                keys[n] = key
+                n += 1
+                if n == capacity && n > k {
+                    Self.selectLargest(keys, count: n, k: k)
+                    n = k
+                    threshold = keys[k - 1]
+                    for j in 0..<k - 1 where keys[j] < threshold { threshold = keys[j] }
                 }
             }
         }
-        touched.removeAll(keepingCapacity: true)
-        var result = [BM25Hit]()
-        result.reserveCapacity(heap.count)
-        while let best = heap.popMax() {
-            result.append(BM25Hit(document: best.document, score: best.score))
+        let keep = min(k, n)
+        if keep < n { Self.selectLargest(keys, count: n, k: keep) }
+        Self.radixSortDescending(keys, count: keep, scratch: scratch)
+        let best = UnsafeBufferPointer(start: keys, count: keep)
+        let rankToDocument = index.rankToDocument
+        return best.map { key in
+            BM25Hit(
+                document: Int32(rankToDocument[Int(UInt32.max - UInt32(truncatingIfNeeded: key))]),
+                score: Float(bitPattern: UInt32(key >> 32)))
         }
-        return result
+    }
+
+    /// Quickselect on keys: afterwards the `k` largest are in `a[0..<k]` (any order).
+    static func selectLargest(_ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int) {
+        var low = 0
+        var high = count - 1
+        let target = k - 1
+        while high > low {
+            let mid = low + (high - low) / 2
+            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
+            if a[high] > a[low] { swap(&a[high], &a[low]) }
+            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
+            let pivot = a[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while a[i] > pivot { i += 1 }
+                while pivot > a[j] { j -= 1 }
+                if i <= j {
+                    let t = a[i]
+                    a[i] = a[j]
+                    a[j] = t
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j {
+                high = j
+            } else if target >= i {
+                low = i
+            } else {
+                return
+            }
+        }
+    }
+
+    /// In-place descending sort of distinct keys: quicksort (median of three) with insertion
+    /// sort below 24 elements. The standard library's sort is stable (merge-based), which costs
+    /// about twice as much here and stability is useless since keys are unique.
+    static func sortDescending(_ a: UnsafeMutablePointer<UInt64>, count: Int) {
+        var stack: [(Int, Int)] = [(0, count - 1)]
+        while let (low, high) = stack.popLast() {
+            if high - low < 24 {
+                if high > low {
+                    for i in (low + 1)...high {
+                        let value = a[i]
+                        var j = i - 1
+                        while j >= low && a[j] < value {
+                            a[j + 1] = a[j]
+                            j -= 1
+                        }
+                        a[j + 1] = value
+                    }
+                }
+                continue
+            }
+            let mid = low + (high - low) / 2
+            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
+            if a[high] > a[low] { swap(&a[high], &a[low]) }
+            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
+            let pivot = a[mid]
+            var i = low
+            var j = high
+            while i <= j {
+                while a[i] > pivot { i += 1 }
+                while pivot > a[j] { j -= 1 }
+                if i <= j {
+                    let t = a[i]
+                    a[i] = a[j]
+                    a[j] = t
+                    i += 1
+                    j -= 1
+                }
+            }
+            // Larger part first onto the stack so the stack stays O(log n).
+            if j - low > high - i {
+                stack.append((low, j))
+                stack.append((i, high))
+            } else {
+                stack.append((i, high))
+                stack.append((low, j))
+            }
+        }
+    }
+
+    /// Branch-free LSD radix sort (8-bit digits) into descending order; digits on which all
+    /// keys agree are skipped. Faster than a comparison sort here: quicksort's compares on
+    /// random keys mispredict half the time.
+    static func radixSortDescending(
+        _ keys: UnsafeMutablePointer<UInt64>, count: Int, scratch: UnsafeMutablePointer<UInt64>
+    ) {
+        guard count > 1 else { return }
+        var source = keys
+        var target = scratch
+        var histogram = [Int](repeating: 0, count: 256)
+        histogram.withUnsafeMutableBufferPointer { counts in
+            for pass in 0..<8 {
+                let shift = UInt64(pass * 8)
+                for i in 0..<256 { counts[i] = 0 }
+                for i in 0..<count { counts[Int((~source[i] >> shift) & 0xFF)] += 1 }
+                if counts[Int((~source[0] >> shift) & 0xFF)] == count { continue }
+                var total = 0
+                for i in 0..<256 {
+                    let c = counts[i]
+                    counts[i] = total
+                    total += c
+                }
+                for i in 0..<count {
+                    let key = source[i]
+                    let digit = Int((~key >> shift) & 0xFF)
+                    target[counts[digit]] = key
+                    counts[digit] += 1
+                }
+                swap(&source, &target)
+            }
+        }
+        if source != keys { keys.update(from: source, count: count) }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An evaluation measure with trec_eval semantics (see Docs/evaluation.md).
 public enum Metric: Hashable, Sendable, CustomStringConvertible {
     /// `ndcg_cut.K` (graded gains = qrels values > 0; `nil` = no cutoff, trec_eval `ndcg`).
@@ -73,5 +75,3 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation

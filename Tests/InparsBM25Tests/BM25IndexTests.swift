@@ -234,3 +234,88 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["corpus.jsonl"])
     }
 }
+
+@Suite struct TopKSelectionTests {
+    @Test func quickselectKeepsExactlyTheLargestKeys() {
+        var random = TestRandom(seed: 5)
+        for trial in 0..<200 {
+            let n = Int.random(in: 1...300, using: &random)
+            let k = Int.random(in: 1...n, using: &random)
+            // Few distinct values, so many duplicates.
+            let all = (0..<n).map { _ in UInt64.random(in: 0..<8, using: &random) << 32 }
+            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+            defer { pointer.deallocate() }
+            pointer.initialize(from: all, count: n)
+            BM25Searcher.selectLargest(pointer, count: n, k: k)
+            let selected = UnsafeBufferPointer(start: pointer, count: k).sorted(by: >)
+            #expect(selected == Array(all.sorted(by: >).prefix(k)), "trial \(trial) n \(n) k \(k)")
+        }
+    }
+}
+
+@Suite struct DescendingSortTests {
+    @Test func sortsDistinctKeysDescending() {
+        var random = TestRandom(seed: 9)
+        for n in [0, 1, 2, 23, 24, 25, 100, 1000, 3001] {
+            let keys = Array(Set((0..<n).map { _ in UInt64.random(in: 0..<UInt64.max, using: &random) }))
+            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, keys.count))
+            defer { pointer.deallocate() }
+            pointer.initialize(from: keys, count: keys.count)
+            if !keys.isEmpty { BM25Searcher.sortDescending(pointer, count: keys.count) }
+            #expect(Array(UnsafeBufferPointer(start: pointer, count: keys.count)) == keys.sorted(by: >))
+            // Radix sort, on keys that share their high bits (as real score keys do).
+            let shared = keys.map { $0 >> 40 | 0x4100_0000_0000_0000 }
+            let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, n))
+            defer { scratch.deallocate() }
+            pointer.update(from: shared, count: shared.count)
+            BM25Searcher.radixSortDescending(pointer, count: shared.count, scratch: scratch)
+            #expect(Array(UnsafeBufferPointer(start: pointer, count: shared.count)) == shared.sorted(by: >))
+        }
+    }
+}
+
+@Suite struct ConvenienceSearchTests {
+    @Test func repeatedAndConcurrentCallsGiveTheSameRanking() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-convenience")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let builder = BM25IndexBuilder()
+        var random = TestRandom(seed: 3)
+        let words = ["red", "green", "blue", "cyan", "magenta", "yellow", "black"]
+        for i in 0..<300 {
+            builder.add(
+                Document(
+                    id: "d\(i)",
+                    text: (0..<8).map { _ in words.randomElement(using: &random)! }.joined(
+                        separator: " ")))
+        }
+        try builder.write(to: directory.appendingPathComponent("idx"))
+        let index = try BM25Index.open(directory.appendingPathComponent("idx"))
+        let reference = BM25Searcher(index: index).search("red blue blue", k: 50)
+            .map { index.documentId(Int($0.document)) }
+        #expect(reference.count == 50)
+        for _ in 0..<3 {
+            #expect(index.search("red blue blue", k: 50).map(\.docId) == reference)
+        }
+        let results = ResultBox()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            results.append(index.search("red blue blue", k: 50).map(\.docId))
+        }
+        #expect(results.all.count == 8)
+        #expect(results.all.allSatisfy { $0 == reference })
+    }
+
+    final class ResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [[String]] = []
+        func append(_ value: [String]) {
+            lock.lock()
+            values.append(value)
+            lock.unlock()
+        }
+        var all: [[String]] {
+            lock.lock()
+            defer { lock.unlock() }
+            return values
+        }
+    }
+}

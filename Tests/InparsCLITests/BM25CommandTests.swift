@@ -83,4 +83,18 @@ import Testing
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("run 'inpars index' first"))
     }
+
+    @Test func invalidUTF8IsReplacedCountedAndReported() throws {
+        let dir = try TestPaths.temporaryDirectory("cli-bm25-utf8")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = Array("{\"_id\": \"d1\", \"text\": \"caf".utf8) + [0xC3, 0x28]
+        bytes += Array("\"}\n{\"_id\": \"d2\", \"text\": \"fine\"}\n".utf8)
+        let corpus = dir.appendingPathComponent("corpus.jsonl")
+        try Data(bytes).write(to: corpus)
+        let result = try BuiltProducts.run(
+            ["index", "--corpus", corpus.path, "--index", dir.appendingPathComponent("idx").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("indexed 2 documents"))
+        #expect(result.stderr.contains("replaced invalid UTF-8 in 1 lines"))
+    }
 }
