@@ -31,10 +31,15 @@ enum T5AttentionKernel {
     ) {
         let columns = min(visibleKeys, keyLength)
         precondition(columns > 0, "attention over zero keys")
+        let profiling = T5Profile.isEnabled
+        var gemmStart = profiling ? T5Profile.now() : 0
         // scores[i, j] = q_i · k_j for the visible keys only.
         BLAS.sgemm(
             transposeA: false, transposeB: true, m: queryLength, n: columns, k: dKV,
             a: queries, lda: queryStride, b: keys, ldb: keyStride, c: scores, ldc: columns)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
         for i in 0..<queryLength {
             let row = scores + i * columns
             var visible = columns
@@ -47,9 +52,13 @@ enum T5AttentionKernel {
             for j in visible..<columns { row[j] = 0 }
         }
         // output = P · V
+        if profiling { gemmStart = T5Profile.now() }
         BLAS.sgemm(
             transposeA: false, transposeB: false, m: queryLength, n: dKV, k: columns,
             a: scores, lda: columns, b: values, ldb: valueStride, c: output, ldc: outputStride)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
     }
 }
 
@@ -64,9 +73,11 @@ extension Tensor {
     static func accumulateLinear(_ x: Tensor, weight: Tensor, into residual: inout Tensor) {
         let k = x.lastDimension
         let n = weight.shape[0]
-        precondition(weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
-        precondition(residual.lastDimension == n && residual.rowCount == x.rowCount,
-                     "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
+        precondition(
+            weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
+        precondition(
+            residual.lastDimension == n && residual.rowCount == x.rowCount,
+            "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
         let m = x.rowCount
         x.storage.withUnsafeBufferPointer { px in
             weight.storage.withUnsafeBufferPointer { pw in
@@ -110,7 +121,8 @@ extension T5AttentionKernel {
         output: UnsafeMutablePointer<Float>, outputLayout: T5HeadLayout,
         visibleKeys: [Int], causalOffset: Int?, bias: T5RelativePositionBias.Offsets?
     ) {
-        precondition(visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
+        precondition(
+            visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
         if let bias {
             precondition(
                 bias.numHeads == numHeads && bias.queryLength == queryLength
@@ -123,6 +135,13 @@ extension T5AttentionKernel {
         let workers = pairs * queryLength * keyLength >= 1 << 16 ? min(blasThreads, pairs) : 1
         func address(_ p: UnsafePointer<Float>) -> Int { Int(bitPattern: p) }
         let emptyBias: [Float] = []
+        let sectionStart = T5Profile.isEnabled ? T5Profile.now() : 0
+        defer {
+            if T5Profile.isEnabled {
+                T5Profile.attentionNanoseconds.add(
+                    T5Profile.now() &- sectionStart, ordering: .relaxed)
+            }
+        }
         (bias?.values ?? emptyBias).withUnsafeBufferPointer { biasBuffer in
             let job = MultiHeadJob(
                 numHeads: numHeads, dKV: dKV, queryLength: queryLength, keyLength: keyLength,
@@ -170,7 +189,8 @@ private struct MultiHeadJob: Sendable {
         let v = UnsafePointer<Float>(bitPattern: values)!
         let o = UnsafeMutablePointer<Float>(bitPattern: output)!
         let biasBase = UnsafePointer<Float>(bitPattern: bias)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(queryLength * keyLength, 1))
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+            capacity: max(queryLength * keyLength, 1))
         defer { scratch.deallocate() }
         for index in stride(from: worker, to: pairs, by: workers) {
             let (b, h) = index.quotientAndRemainder(dividingBy: numHeads)
