@@ -1,4 +1,5 @@
 import Foundation
+import InparsBM25
 import InparsCore
 import InparsTestSupport
 import Testing
@@ -122,5 +123,40 @@ import Testing
                 "filter", "--input", "a", "--output", "b", "--strategy", "consistency",
             ])
         }
+    }
+}
+
+/// `inpars filter --strategy consistency` over a BM25 index built in the test.
+@Suite struct FilterConsistencyCommandTests {
+    @Test func keepsQueriesWhoseSourceRanksWithinTheDepth() throws {
+        let folder = try TestPaths.temporaryDirectory("filter-consistency-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let builder = BM25IndexBuilder()
+        let texts = [
+            "aspirin lowers fever in adults", "statins reduce heart attacks",
+            "fever and chills after vaccination", "aspirin and fever in children",
+            "the heart pumps blood",
+        ]
+        for (i, text) in texts.enumerated() { builder.add(Document(id: "d\(i)", text: text)) }
+        let index = folder.appendingPathComponent("index")
+        _ = try builder.write(to: index)
+        let rows = [
+            #"{"doc_id": "d1", "query": "statins heart attacks", "log_probs": [-1, -1, -1]}"#,  // rank 1
+            #"{"doc_id": "d4", "query": "heart attacks", "log_probs": [-0.5, -0.5, -0.5]}"#,  // d1 beats d4
+            #"{"doc_id": "d2", "query": "vaccination chills", "log_probs": [-2, -2, -2]}"#,  // rank 1
+        ]
+        let input = folder.appendingPathComponent("q.jsonl")
+        try (rows.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("out.jsonl").path
+        let result = try BuiltProducts.run([
+            "filter", "--input", input.path, "--output", output, "--strategy", "consistency",
+            "--index", index.path, "--consistency-depth", "1", "--threads", "2",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let kept = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        #expect(kept.count == 2)
+        #expect(kept.first?.contains(#""doc_id": "d1""#) == true)
+        #expect(kept.last?.contains(#""doc_id": "d2""#) == true)
+        #expect(result.stderr.contains("source document not in the consistency top-k: 1"))
     }
 }
