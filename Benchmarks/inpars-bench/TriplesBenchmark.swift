@@ -11,7 +11,8 @@ import InparsFilter
 struct TriplesBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "triples",
-        abstract: "BM25 hard-negative triples: time and peak memory at 100k queries × 1M documents.",
+        abstract:
+            "BM25 hard-negative triples: time and peak memory at 100k queries × 1M documents.",
         discussion: """
             Documents: ids doc0…, no title, 30–90 words drawn from a Zipf(1) distribution over \
             --vocabulary pseudo-words (consonant–vowel syllables). Queries: 3–6 words of a random \
@@ -62,13 +63,17 @@ struct TriplesBenchmark: ParsableCommand {
                 }
             }
             let report = try builder.write(to: indexURL)
-            log("setup: generated and indexed \(documents) documents (\(report.tokens) tokens, \(report.terms) terms, index \(report.indexBytes / 1_000_000) MB) in \(fmt(now() - start, 1)) s")
+            log(
+                "setup: generated and indexed \(documents) documents (\(report.tokens) tokens, \(report.terms) terms, index \(report.indexBytes / 1_000_000) MB) in \(fmt(now() - start, 1)) s"
+            )
         }
         start = now()
         try AtomicFile.write(to: queriesURL) { file in
             for q in 0..<queries {
                 let (doc, words) = data.query(q, documents: documents)
-                try file.write(#"{"doc_id": "doc\#(doc)", "query": "\#(words)", "log_probs": [-0.5, -0.25, -1.0]}"# + "\n")
+                try file.write(
+                    #"{"doc_id": "doc\#(doc)", "query": "\#(words)", "log_probs": [-0.5, -0.25, -1.0]}"#
+                        + "\n")
             }
         }
         log("setup: wrote \(queries) queries in \(fmt(now() - start, 1)) s")
@@ -84,7 +89,8 @@ struct TriplesBenchmark: ParsableCommand {
         phases.append(("read queries", now() - start))
         start = now()
         let corpus = try CorpusReader.read(corpusURL).documents
-        let position = Dictionary(corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let position = Dictionary(
+            corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
         phases.append(("read corpus + id map", now() - start))
         start = now()
         let searcher = try BM25DocumentSearcher(directory: indexURL)
@@ -133,13 +139,16 @@ struct TriplesBenchmark: ParsableCommand {
                 } else {
                     bestParallel = min(bestParallel, seconds)
                 }
-                sameAsParallel = sameAsParallel
+                sameAsParallel =
+                    sameAsParallel
                     && result.triples == Array(triples.prefix(result.triples.count))
             }
         }
 
         let total = phases.reduce(0) { $0 + $1.1 }
-        print("triples benchmark: \(documents) documents, \(rows.count) queries, depth \(depth), \(negatives) negative(s), \(threads) threads")
+        print(
+            "triples benchmark: \(documents) documents, \(rows.count) queries, depth \(depth), \(negatives) negative(s), \(threads) threads"
+        )
         print("| phase | seconds |")
         print("|---|---:|")
         for (name, seconds) in phases { print("| \(name) | \(fmt(seconds, 2)) |") }
@@ -147,15 +156,27 @@ struct TriplesBenchmark: ParsableCommand {
         print("")
         print("| searching | queries/s |")
         print("|---|---:|")
-        print("| \(threads) threads, \(rows.count) queries | \(fmt(Double(rows.count) / searchSeconds, 0)) |")
-        print("| first \(prefix.count) queries, 1 thread (reference), best of 2 | \(fmt(Double(prefix.count) / bestSingle, 0)) |")
+        print(
+            "| \(threads) threads, \(rows.count) queries | \(fmt(Double(rows.count) / searchSeconds, 0)) |"
+        )
+        print(
+            "| first \(prefix.count) queries, 1 thread (reference), best of 2 | \(fmt(Double(prefix.count) / bestSingle, 0)) |"
+        )
         if threads > 1 {
-            print("| first \(prefix.count) queries, \(threads) threads, best of 2 | \(fmt(Double(prefix.count) / bestParallel, 0)) |")
+            print(
+                "| first \(prefix.count) queries, \(threads) threads, best of 2 | \(fmt(Double(prefix.count) / bestParallel, 0)) |"
+            )
         }
         print("")
-        print("peak resident memory of the measured part: \(peak / 1_000_000) MB (resident before it: \(baseline / 1_000_000) MB)")
-        print("triples: \(summary.triples); no usable hit: \(summary.noUsableHit); MRR@10 \(fmt(summary.mrrAt10, 4)); Recall@\(depth) \(fmt(summary.recallAtDepth, 4))")
-        print("outputs on the prefix (1 and \(threads) threads) identical to the \(threads)-thread output: \(sameAsParallel)")
+        print(
+            "peak resident memory of the measured part: \(peak / 1_000_000) MB (resident before it: \(baseline / 1_000_000) MB)"
+        )
+        print(
+            "triples: \(summary.triples); no usable hit: \(summary.noUsableHit); MRR@10 \(fmt(summary.mrrAt10, 4)); Recall@\(depth) \(fmt(summary.recallAtDepth, 4))"
+        )
+        print(
+            "outputs on the prefix (1 and \(threads) threads) identical to the \(threads)-thread output: \(sameAsParallel)"
+        )
     }
 
     private func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

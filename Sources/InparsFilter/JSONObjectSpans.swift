@@ -14,7 +14,9 @@ struct JSONObjectSpans {
         var i = 0
         let n = bytes.count
         func skipWhitespace() {
-            while i < n, bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D {
+            while i < n,
+                bytes[i] == 0x20 || bytes[i] == 0x09 || bytes[i] == 0x0A || bytes[i] == 0x0D
+            {
                 i += 1
             }
         }

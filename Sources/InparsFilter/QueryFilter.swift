@@ -80,11 +80,13 @@ public struct QueryFilter {
         case .scores: break
         case .reranker:
             if scorer == nil {
-                throw FilterError.invalidConfiguration("The reranker strategy needs a reranker model.")
+                throw FilterError.invalidConfiguration(
+                    "The reranker strategy needs a reranker model.")
             }
         case .consistency:
             if searcher == nil {
-                throw FilterError.invalidConfiguration("The consistency strategy needs --index DIR.")
+                throw FilterError.invalidConfiguration(
+                    "The consistency strategy needs --index DIR.")
             }
             if c.consistencyDepth < 1 {
                 throw FilterError.invalidConfiguration("--consistency-depth must be ≥ 1.")
@@ -162,7 +164,9 @@ public struct QueryFilter {
                 guard let logProbs = row.logProbs else {
                     throw InparsCoreError.malformedLine(
                         path: inputPath, line: row.lineNumber, field: "log_probs",
-                        reason: "missing (the '\(c.strategy.rawValue)' strategy needs per-token log-probs)")
+                        reason:
+                            "missing (the '\(c.strategy.rawValue)' strategy needs per-token log-probs)"
+                    )
                 }
                 guard let score = c.scoreFunction.score(logProbs) else {
                     summary.noLogProbs += 1

@@ -77,7 +77,8 @@ public enum SyntheticQueryReader {
         func malformed(_ field: String, _ reason: String) -> InparsCoreError {
             .malformedLine(path: path, line: lineNumber, field: field, reason: reason)
         }
-        func string(_ keys: [String], required: Bool, allowNumber: Bool) throws -> (String, String)? {
+        func string(_ keys: [String], required: Bool, allowNumber: Bool) throws -> (String, String)?
+        {
             for key in keys {
                 guard let value = object[key] else { continue }
                 switch value {
@@ -89,23 +90,29 @@ public enum SyntheticQueryReader {
                 }
             }
             if required {
-                throw malformed(keys[0], "missing (expected one of \(keys.map { "'\($0)'" }.joined(separator: ", ")))")
+                throw malformed(
+                    keys[0],
+                    "missing (expected one of \(keys.map { "'\($0)'" }.joined(separator: ", ")))")
             }
             return nil
         }
         // `required: true` never returns nil.
         let docId = try string(["doc_id", "docid"], required: true, allowNumber: true)!.1
         if docId.isEmpty { throw malformed("doc_id", "empty document id") }
-        let (queryKey, query) = try string(["query", "question"], required: true, allowNumber: false)!
+        let (queryKey, query) = try string(
+            ["query", "question"], required: true, allowNumber: false)!
         let text = try string(["text", "doc_text"], required: false, allowNumber: false)?.1
         let ownId = try string(["query_id", "qid"], required: false, allowNumber: true)?.1
 
         var logProbs: [Double]?
         if let value = object["log_probs"], value != .null {
-            guard value == .nested else { throw malformed("log_probs", "expected an array of numbers") }
+            guard value == .nested else {
+                throw malformed("log_probs", "expected an array of numbers")
+            }
             logProbs = try parseLogProbs(line, path: path, lineNumber: lineNumber)
         } else if options.requireLogProbs {
-            throw malformed("log_probs", "missing (the 'scores' strategy needs per-token log-probs)")
+            throw malformed(
+                "log_probs", "missing (the 'scores' strategy needs per-token log-probs)")
         }
         return SyntheticQuery(
             lineNumber: lineNumber, queryId: ownId ?? String(lineNumber - 1), docId: docId,
@@ -166,7 +173,8 @@ public enum SyntheticQueryReader {
             first == UInt8(ascii: "-") || (first >= 0x30 && first <= 0x39)
         else { return nil }
         for c in token {
-            let ok = (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
+            let ok =
+                (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: ".") || c == UInt8(ascii: "e")
                 || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
             if !ok { return nil }
         }

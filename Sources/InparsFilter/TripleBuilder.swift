@@ -11,7 +11,9 @@ public struct Triple: Sendable, Equatable {
     public var positiveId: String
     public var negativeId: String
 
-    public init(rowIndex: Int, queryId: String, query: String, positiveId: String, negativeId: String) {
+    public init(
+        rowIndex: Int, queryId: String, query: String, positiveId: String, negativeId: String
+    ) {
         self.rowIndex = rowIndex
         self.queryId = queryId
         self.query = query
@@ -77,7 +79,8 @@ public struct TriplesSummary: Sendable, Equatable {
         }
         out.append("queries searched: \(searched)")
         out.append(String(format: "BM25 MRR@10 of the source document: %.4f", mrrAt10))
-        out.append(String(format: "BM25 Recall@%d of the source document: %.4f", depth, recallAtDepth))
+        out.append(
+            String(format: "BM25 Recall@%d of the source document: %.4f", depth, recallAtDepth))
         out.append("triples written: \(triples)")
         return out
     }
@@ -116,7 +119,8 @@ public struct TripleBuilder {
     }
 
     /// Builds the triples of `rows`, in row order then rank order.
-    public func run(_ rows: [SyntheticQuery]) throws -> (triples: [Triple], summary: TriplesSummary) {
+    public func run(_ rows: [SyntheticQuery]) throws -> (triples: [Triple], summary: TriplesSummary)
+    {
         let c = configuration
         guard c.negatives >= 1 else {
             throw FilterError.invalidConfiguration("--negatives must be ≥ 1.")
@@ -263,7 +267,8 @@ public struct TripleBuilder {
 
     /// `min(k, n)` distinct indices of `0..<n`, uniformly at random, in increasing order
     /// (partial Fisher–Yates with rejection-sampled bounded integers).
-    public static func sample(_ k: Int, of n: Int, using generator: inout SeededGenerator) -> [Int] {
+    public static func sample(_ k: Int, of n: Int, using generator: inout SeededGenerator) -> [Int]
+    {
         let take = min(k, n)
         if take == 0 { return [] }
         var pool = Array(0..<n)
@@ -286,9 +291,11 @@ public struct TripleBuilder {
 
     /// A text as one TSV field: tabs, carriage returns and newlines become spaces.
     public static func tsvField(_ text: String) -> String {
-        guard text.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else {
+        guard text.contains(where: { $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+        else {
             return text
         }
-        return String(text.map { $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
+        return String(
+            text.map { $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" ? " " : $0 })
     }
 }

@@ -40,13 +40,15 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
         let written = try String(contentsOfFile: output, encoding: .utf8)
-        #expect(written == """
-            {"doc_id": 5, "doc_text": "y", "question": "what lowers cholesterol", "log_probs": [-0.2, -0.2, -0.2], "score": -0.20000000000000004}
-            {"doc_id": "d1", "text": "Aspirin lowers fever.", "query": "does aspirin help", "log_probs": [-0.5, -0.5, -0.5], "prompt_text": "p", "fewshot_examples": [], "model": "m", "backend": "http", "score": -0.5}
+        #expect(
+            written == """
+                {"doc_id": 5, "doc_text": "y", "question": "what lowers cholesterol", "log_probs": [-0.2, -0.2, -0.2], "score": -0.20000000000000004}
+                {"doc_id": "d1", "text": "Aspirin lowers fever.", "query": "does aspirin help", "log_probs": [-0.5, -0.5, -0.5], "prompt_text": "p", "fewshot_examples": [], "model": "m", "backend": "http", "score": -0.5}
 
-            """)
+                """)
         for needle in [
-            "rows read: 6", "fewer tokens than --min-tokens: 1", "copied from the document (--skip-copied): 1",
+            "rows read: 6", "fewer tokens than --min-tokens: 1",
+            "copied from the document (--skip-copied): 1",
             "case/whitespace duplicate query (--dedupe): 1", "below --keep-top-k: 1", "kept: 2",
         ] {
             #expect(result.stderr.contains(needle), "missing '\(needle)' in \(result.stderr)")
@@ -87,8 +89,10 @@ import Testing
         let output = folder.appendingPathComponent("out.jsonl").path
         let cases: [(String, [String])] = [
             ("", ["No rows in", "empty.jsonl"]),
-            (#"{"doc_id": "d1", "query": "q", "log_probs": [-1, "x", -1]}"# + "\n",
-             ["line 1", "field 'log_probs[1]'", "--skip-bad-lines"]),
+            (
+                #"{"doc_id": "d1", "query": "q", "log_probs": [-1, "x", -1]}"# + "\n",
+                ["line 1", "field 'log_probs[1]'", "--skip-bad-lines"]
+            ),
             (#"{"doc_id": "d1", "log_probs": [-1, -1, -1]}"# + "\n", ["line 1", "field 'query'"]),
             (#"{"query": "q", "log_probs": [-1, -1, -1]}"# + "\n", ["line 1", "field 'doc_id'"]),
         ]
@@ -99,7 +103,9 @@ import Testing
             ])
             #expect(result.status == 1, "case \(i): \(result.stderr)")
             for needle in needles {
-                #expect(result.stderr.contains(needle), "case \(i): '\(needle)' not in \(result.stderr)")
+                #expect(
+                    result.stderr.contains(needle), "case \(i): '\(needle)' not in \(result.stderr)"
+                )
             }
             #expect(!result.stderr.contains("Fatal error"))
             #expect(!FileManager.default.fileExists(atPath: output))
@@ -110,11 +116,13 @@ import Testing
                 + #"{"doc_id": "d2", "query": "good query", "log_probs": [-1, -1, -1]}"# + "\n",
             "mixed.jsonl", in: folder)
         let result = try BuiltProducts.run([
-            "filter", "--input", mixed, "--output", output, "--strategy", "scores", "--skip-bad-lines",
+            "filter", "--input", mixed, "--output", output, "--strategy", "scores",
+            "--skip-bad-lines",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("malformed lines skipped: 1"))
-        #expect(try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").count == 1)
+        #expect(
+            try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").count == 1)
     }
 
     @Test func consistencyWithoutAnIndexIsAUsageError() throws {
@@ -140,13 +148,15 @@ import Testing
         for (i, text) in texts.enumerated() { builder.add(Document(id: "d\(i)", text: text)) }
         let index = folder.appendingPathComponent("index")
         _ = try builder.write(to: index)
+        // Source ranks: d1 first, d4 second (d1 has both words), d2 first.
         let rows = [
-            #"{"doc_id": "d1", "query": "statins heart attacks", "log_probs": [-1, -1, -1]}"#,  // rank 1
-            #"{"doc_id": "d4", "query": "heart attacks", "log_probs": [-0.5, -0.5, -0.5]}"#,  // d1 beats d4
-            #"{"doc_id": "d2", "query": "vaccination chills", "log_probs": [-2, -2, -2]}"#,  // rank 1
+            #"{"doc_id": "d1", "query": "statins heart attacks", "log_probs": [-1, -1, -1]}"#,
+            #"{"doc_id": "d4", "query": "heart attacks", "log_probs": [-0.5, -0.5, -0.5]}"#,
+            #"{"doc_id": "d2", "query": "vaccination chills", "log_probs": [-2, -2, -2]}"#,
         ]
         let input = folder.appendingPathComponent("q.jsonl")
-        try (rows.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        try (rows.joined(separator: "\n") + "\n").write(
+            to: input, atomically: true, encoding: .utf8)
         let output = folder.appendingPathComponent("out.jsonl").path
         let result = try BuiltProducts.run([
             "filter", "--input", input.path, "--output", output, "--strategy", "consistency",

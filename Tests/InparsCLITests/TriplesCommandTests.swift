@@ -25,14 +25,16 @@ import Testing
             Document(id: "d4", text: "the heart pumps blood"),
         ]
         for i in 5..<40 {
-            documents.append(Document(id: "d\(i)", text: "fever heart aspirin filler text number \(i)"))
+            documents.append(
+                Document(id: "d\(i)", text: "fever heart aspirin filler text number \(i)"))
         }
         let builder = BM25IndexBuilder()
         var corpusText = ""
         for d in documents {
             builder.add(d)
             let title = d.title.replacingOccurrences(of: "\"", with: "")
-            let text = d.text.replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(of: "\n", with: "\\n")
+            let text = d.text.replacingOccurrences(of: "\t", with: "\\t").replacingOccurrences(
+                of: "\n", with: "\\n")
             corpusText += #"{"_id": "\#(d.id)", "title": "\#(title)", "text": "\#(text)"}"# + "\n"
         }
         let index = folder.appendingPathComponent("index")
@@ -44,9 +46,12 @@ import Testing
             #"{"doc_id": "d2", "question": "fever\tchills", "log_probs": [-1]}"#,
             #"{"doc_id": "d4", "query": "zebra"}"#,  // no hit at all
         ]
-        for i in 0..<60 { rows.append(#"{"doc_id": "d\#(5 + i % 35)", "query": "heart fever \#(i)"}"#) }
+        for i in 0..<60 {
+            rows.append(#"{"doc_id": "d\#(5 + i % 35)", "query": "heart fever \#(i)"}"#)
+        }
         let input = folder.appendingPathComponent("queries.jsonl")
-        try (rows.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        try (rows.joined(separator: "\n") + "\n").write(
+            to: input, atomically: true, encoding: .utf8)
         return Setup(folder: folder, corpus: corpus.path, index: index.path, input: input.path)
     }
 
@@ -106,7 +111,9 @@ import Testing
         let s = try setUp()
         defer { try? FileManager.default.removeItem(at: s.folder) }
         let input = s.folder.appendingPathComponent("bad.jsonl")
-        try (#"{"doc_id": "d0", "query": "aspirin"}"# + "\n" + #"{"doc_id": "nope", "query": "x"}"# + "\n")
+        try
+            (#"{"doc_id": "d0", "query": "aspirin"}"# + "\n" + #"{"doc_id": "nope", "query": "x"}"#
+            + "\n")
             .write(to: input, atomically: true, encoding: .utf8)
         let output = s.folder.appendingPathComponent("t.tsv").path
         let result = try BuiltProducts.run([
@@ -114,7 +121,9 @@ import Testing
             "--output", output,
         ])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("Unknown document id 'nope'") && result.stderr.contains("line 2"))
+        #expect(
+            result.stderr.contains("Unknown document id 'nope'") && result.stderr.contains("line 2")
+        )
         #expect(!FileManager.default.fileExists(atPath: output))
         let lenient = try BuiltProducts.run([
             "triples", "--input", input.path, "--index", s.index, "--corpus", s.corpus,

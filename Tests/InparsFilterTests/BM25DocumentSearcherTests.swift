@@ -18,7 +18,8 @@ import Testing
             ("d5", "unrelated text about cooking pasta"),
         ]
         for (id, text) in texts { builder.add(Document(id: id, text: text)) }
-        let url = try TestPaths.temporaryDirectory("inpars-filter-index").appendingPathComponent("index")
+        let url = try TestPaths.temporaryDirectory("inpars-filter-index").appendingPathComponent(
+            "index")
         _ = try builder.write(to: url)
         return url
     }
@@ -34,7 +35,9 @@ import Testing
 
     @Test func concurrentSearchesMatchSequentialOnes() throws {
         let searcher = try BM25DocumentSearcher(directory: try Self.makeIndex())
-        let queries = (0..<200).map { ["aspirin fever", "heart", "fever chills", "pasta heart"][$0 % 4] }
+        let queries = (0..<200).map {
+            ["aspirin fever", "heart", "fever chills", "pasta heart"][$0 % 4]
+        }
         let sequential = try queries.map { try searcher.search($0, k: 3) }
         let parallel = try parallelMap(count: queries.count, threads: 4, chunk: 1) {
             try searcher.search(queries[$0], k: 3)
@@ -49,7 +52,9 @@ import Testing
         configuration.negatives = 5
         let builder = TripleBuilder(
             configuration: configuration, searcher: searcher, inCorpus: { ids.contains($0) })
-        let input = [SyntheticQuery(lineNumber: 1, queryId: "0", docId: "d0", query: "aspirin fever")]
+        let input = [
+            SyntheticQuery(lineNumber: 1, queryId: "0", docId: "d0", query: "aspirin fever")
+        ]
         let (triples, summary) = try builder.run(input)
         #expect(Set(triples.map(\.negativeId)) == ["d2", "d3"])
         #expect(summary.mrrAt10 == 1)
@@ -73,28 +78,34 @@ struct StringOnlySearcher: DocumentSearcher {
             let words = (0..<12).map { _ in vocabulary[Int(random.next() % 40)] }
             builder.add(Document(id: "doc\(i)", text: words.joined(separator: " ")))
         }
-        let url = try TestPaths.temporaryDirectory("inpars-filter-paths").appendingPathComponent("index")
+        let url = try TestPaths.temporaryDirectory("inpars-filter-paths").appendingPathComponent(
+            "index")
         _ = try builder.write(to: url)
         let searcher = try BM25DocumentSearcher(directory: url)
         let input = (0..<120).map { q in
             SyntheticQuery(
                 lineNumber: q + 1, queryId: "\(q)", docId: "doc\((q * 13) % 300 / 7 * 7 + 1)",
-                query: (0..<3).map { _ in vocabulary[Int(random.next() % 40)] }.joined(separator: " "))
+                query: (0..<3).map { _ in vocabulary[Int(random.next() % 40)] }.joined(
+                    separator: " "))
         }
         var configuration = TripleConfiguration()
         configuration.negatives = 4
         configuration.depth = 50
         configuration.threads = 3
         let inCorpus: @Sendable (String) -> Bool = { id in Int(id.dropFirst(3))! % 7 != 0 }
-        let fast = try TripleBuilder(configuration: configuration, searcher: searcher, inCorpus: inCorpus)
-            .run(input)
+        let fast = try TripleBuilder(
+            configuration: configuration, searcher: searcher, inCorpus: inCorpus
+        )
+        .run(input)
         let slow = try TripleBuilder(
-            configuration: configuration, searcher: StringOnlySearcher(base: searcher), inCorpus: inCorpus
+            configuration: configuration, searcher: StringOnlySearcher(base: searcher),
+            inCorpus: inCorpus
         ).run(input)
         #expect(fast.triples == slow.triples)
         #expect(fast.summary == slow.summary)
         #expect(fast.summary.hitsMissingFromCorpus > 0)
         #expect(fast.summary.sourceFound > 0)
-        #expect(fast.triples.allSatisfy { $0.negativeId != $0.positiveId && inCorpus($0.negativeId) })
+        #expect(
+            fast.triples.allSatisfy { $0.negativeId != $0.positiveId && inCorpus($0.negativeId) })
     }
 }

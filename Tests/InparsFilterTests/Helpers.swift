@@ -16,7 +16,8 @@ func toolkitRow(
     logProbs: [Double] = [-0.5, -0.5, -0.5], extra: String = ""
 ) -> String {
     let lp = logProbs.map { "\($0)" }.joined(separator: ", ")
-    return #"{"doc_id": "\#(docId)", "text": "\#(text)", "query": "\#(query)", "log_probs": [\#(lp)]\#(extra)}"#
+    return
+        #"{"doc_id": "\#(docId)", "text": "\#(text)", "query": "\#(query)", "log_probs": [\#(lp)]\#(extra)}"#
 }
 
 /// Rows in memory, without going through a file.

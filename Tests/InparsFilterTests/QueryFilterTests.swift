@@ -35,9 +35,12 @@ import Testing
             ("c", "query c", [-0.01, -0.01, -4]),
         ])
         #expect(try run(input).kept.map(\.row.docId) == ["b", "a", "c"])
-        #expect(try run(input) { $0.scoreFunction = .sum }.kept.map(\.row.docId) == ["a", "c", "b"])
         #expect(
-            try run(input) { $0.scoreFunction = .meanProb }.kept.map(\.row.docId) == ["c", "b", "a"])
+            try run(input) { $0.scoreFunction = .sum }.kept.map(\.row.docId) == ["a", "c", "b"])
+        #expect(
+            try run(input) { $0.scoreFunction = .meanProb }.kept.map(\.row.docId) == [
+                "c", "b", "a",
+            ])
     }
 
     @Test func equalScoresKeepInputOrderAndTopKCuts() throws {
@@ -85,8 +88,13 @@ import Testing
     }
 
     @Test func skipCopiedWithoutDocumentTextAsksForACorpus() throws {
-        let input = [SyntheticQuery(lineNumber: 4, queryId: "3", docId: "d", query: "q", logProbs: [-1, -1, -1])]
-        #expect(throws: FilterError.missingDocumentText(path: "input", line: 4, rule: "--skip-copied")) {
+        let input = [
+            SyntheticQuery(
+                lineNumber: 4, queryId: "3", docId: "d", query: "q", logProbs: [-1, -1, -1])
+        ]
+        #expect(
+            throws: FilterError.missingDocumentText(path: "input", line: 4, rule: "--skip-copied")
+        ) {
             try run(input) { $0.skipCopied = true }
         }
     }
@@ -121,9 +129,15 @@ import Testing
 
     @Test func rerankerStrategyScoresQueryAgainstItsDocument() throws {
         let input = [
-            SyntheticQuery(lineNumber: 1, queryId: "0", docId: "d1", query: "fever aspirin", documentText: "aspirin lowers fever", logProbs: [-9, -9, -9]),
-            SyntheticQuery(lineNumber: 2, queryId: "1", docId: "d2", query: "heart statins", documentText: "aspirin lowers fever", logProbs: [-1, -1, -1]),
-            SyntheticQuery(lineNumber: 3, queryId: "2", docId: "d3", query: "statins", documentText: "statins protect the heart", logProbs: nil),
+            SyntheticQuery(
+                lineNumber: 1, queryId: "0", docId: "d1", query: "fever aspirin",
+                documentText: "aspirin lowers fever", logProbs: [-9, -9, -9]),
+            SyntheticQuery(
+                lineNumber: 2, queryId: "1", docId: "d2", query: "heart statins",
+                documentText: "aspirin lowers fever", logProbs: [-1, -1, -1]),
+            SyntheticQuery(
+                lineNumber: 3, queryId: "2", docId: "d3", query: "statins",
+                documentText: "statins protect the heart", logProbs: nil),
         ]
         let scorer = OverlapScorer()
         var configuration = FilterConfiguration(strategy: .reranker)
@@ -137,7 +151,9 @@ import Testing
 
     @Test func rerankerUsesCorpusTextWhenGiven() throws {
         let input = [
-            SyntheticQuery(lineNumber: 1, queryId: "0", docId: "d1", query: "statins heart", documentText: "unrelated", logProbs: [-1, -1, -1]),
+            SyntheticQuery(
+                lineNumber: 1, queryId: "0", docId: "d1", query: "statins heart",
+                documentText: "unrelated", logProbs: [-1, -1, -1])
         ]
         let corpus = ["d1": "Statins heart"]
         let result = try QueryFilter(
@@ -149,7 +165,8 @@ import Testing
 
     @Test func rerankerWithoutAModelIsAConfigurationError() throws {
         #expect(throws: FilterError.self) {
-            try QueryFilter(configuration: FilterConfiguration(strategy: .reranker)).run(rows([("d", "q", [-1])]))
+            try QueryFilter(configuration: FilterConfiguration(strategy: .reranker)).run(
+                rows([("d", "q", [-1])]))
         }
     }
 
@@ -158,7 +175,10 @@ import Testing
         let filter = QueryFilter(
             configuration: FilterConfiguration(strategy: .scores), corpus: ["d1": "text"],
             inputPath: "in.jsonl", corpusPath: "corpus.jsonl")
-        #expect(throws: FilterError.unknownDocument(path: "in.jsonl", line: 2, docId: "zz", corpus: "corpus.jsonl")) {
+        #expect(
+            throws: FilterError.unknownDocument(
+                path: "in.jsonl", line: 2, docId: "zz", corpus: "corpus.jsonl")
+        ) {
             try filter.run(input)
         }
         var lenient = filter
@@ -220,14 +240,17 @@ import Testing
             #"{"doc_id": 12, "text": "t \"x\"", "query": "what is \u00e9", "log_probs": [-1.0, -0.5, -0.0], "fewshot_examples": [], "model": "m"}"#
         let input = try SyntheticQueryReader.read(try writeInput([line])).rows
         let kept = try run(input).kept
-        #expect(kept.first?.outputLine ==
-            #"{"doc_id": 12, "text": "t \"x\"", "query": "what is \u00e9", "log_probs": [-1.0, -0.5, -0.0], "fewshot_examples": [], "model": "m", "score": -0.5}"#)
+        #expect(
+            kept.first?.outputLine
+                == #"{"doc_id": 12, "text": "t \"x\"", "query": "what is \u00e9", "log_probs": [-1.0, -0.5, -0.0], "fewshot_examples": [], "model": "m", "score": -0.5}"#
+        )
     }
 
     @Test func anExistingScoreIsReplacedInPlace() throws {
         let line = #"{"doc_id": "d", "score": 3.25, "query": "q", "log_probs": [-2, -2, -2]}"#
         let input = try SyntheticQueryReader.read(try writeInput([line])).rows
-        #expect(try run(input).kept.first?.outputLine ==
-            #"{"doc_id": "d", "score": -2.0, "query": "q", "log_probs": [-2, -2, -2]}"#)
+        #expect(
+            try run(input).kept.first?.outputLine
+                == #"{"doc_id": "d", "score": -2.0, "query": "q", "log_probs": [-2, -2, -2]}"#)
     }
 }

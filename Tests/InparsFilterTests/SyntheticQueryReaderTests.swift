@@ -45,9 +45,10 @@ import Testing
 
     @Test func aRowWithoutAQueryNamesFileLineAndField() throws {
         let url = try writeInput([toolkitRow("d1", "ok"), #"{"doc_id": "d2", "log_probs": [-1]}"#])
-        #expect(throws: InparsCoreError.malformedLine(
-            path: url.path, line: 2, field: "query",
-            reason: "missing (expected one of 'query', 'question')")
+        #expect(
+            throws: InparsCoreError.malformedLine(
+                path: url.path, line: 2, field: "query",
+                reason: "missing (expected one of 'query', 'question')")
         ) { try SyntheticQueryReader.read(url) }
     }
 
@@ -129,8 +130,9 @@ import Testing
         #expect(throws: FilterError.emptyInput(path: url.path, skippedLines: 0)) {
             try SyntheticQueryReader.read(url)
         }
-        #expect(FilterError.emptyInput(path: "x.jsonl", skippedLines: 0).errorDescription?
-            .contains("'x.jsonl'") == true)
+        #expect(
+            FilterError.emptyInput(path: "x.jsonl", skippedLines: 0).errorDescription?
+                .contains("'x.jsonl'") == true)
         let allBad = try writeInput(["{", "[]"])
         #expect(throws: FilterError.emptyInput(path: allBad.path, skippedLines: 2)) {
             try SyntheticQueryReader.read(allBad, options: .init(skipBadLines: true))

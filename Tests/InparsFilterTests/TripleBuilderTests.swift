@@ -51,13 +51,16 @@ import Testing
 
     @Test func theSameSeedGivesTheSameTriplesWhateverTheThreads() throws {
         let hits = (0..<40).map { "doc\($0)" }
-        let searcher = FakeSearcher([:], fallback: { q in
-            // A query-dependent rotation so queries differ.
-            let shift = q.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFF } % hits.count
-            return Array(hits[shift...] + hits[..<shift])
-        })
+        let searcher = FakeSearcher(
+            [:],
+            fallback: { q in
+                // A query-dependent rotation so queries differ.
+                let shift = q.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xFFFF } % hits.count
+                return Array(hits[shift...] + hits[..<shift])
+            })
         let input = (0..<300).map {
-            SyntheticQuery(lineNumber: $0 + 1, queryId: "\($0)", docId: "doc\($0 % 40)", query: "query \($0)")
+            SyntheticQuery(
+                lineNumber: $0 + 1, queryId: "\($0)", docId: "doc\($0 % 40)", query: "query \($0)")
         }
         func triples(threads: Int, seed: UInt64) throws -> [Triple] {
             try builder(searcher) {
@@ -103,7 +106,9 @@ import Testing
             "c": Array(filler[0..<11]) + ["doc3"] + filler[11...],
             "d": filler,
         ])
-        let input = rows([("doc1", "a", []), ("doc2", "b", []), ("doc3", "c", []), ("doc4", "d", [])])
+        let input = rows([
+            ("doc1", "a", []), ("doc2", "b", []), ("doc3", "c", []), ("doc4", "d", []),
+        ])
         let (_, summary) = try builder(searcher) { $0.depth = 20 }.run(input)
         #expect(abs(summary.mrrAt10 - 0.3125) < 1e-12)
         #expect(summary.recallAtDepth == 0.75)
@@ -113,7 +118,10 @@ import Testing
     @Test func anUnknownSourceDocumentThrowsOrIsCounted() throws {
         let searcher = FakeSearcher([:], fallback: { _ in ["doc1", "doc2"] })
         let input = rows([("doc3", "q1", []), ("nope", "q2", [])])
-        #expect(throws: FilterError.unknownDocument(path: "in.jsonl", line: 2, docId: "nope", corpus: "corpus.jsonl")) {
+        #expect(
+            throws: FilterError.unknownDocument(
+                path: "in.jsonl", line: 2, docId: "nope", corpus: "corpus.jsonl")
+        ) {
             try builder(searcher).run(input)
         }
         let (triples, summary) = try builder(searcher) { $0.skipBadLines = true }.run(input)

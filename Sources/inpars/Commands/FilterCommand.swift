@@ -57,7 +57,10 @@ struct FilterCommand: ParsableCommand {
     @Flag(help: "Count and skip malformed lines and unknown document ids instead of stopping.")
     var skipBadLines = false
 
-    @Option(help: "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5.")
+    @Option(
+        help:
+            "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5."
+    )
     var corpus: String?
 
     @Option(help: "monoT5 model folder (reranker strategy, monoT5 consistency).")
@@ -91,13 +94,18 @@ struct FilterCommand: ParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        let needsModel = strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
+        let needsModel =
+            strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {
             throw ValidationError("this strategy needs --model DIR (a monoT5 folder)")
         }
         if strategy == .consistency {
-            guard index != nil else { throw ValidationError("--strategy consistency needs --index DIR") }
-            guard consistencyDepth >= 1 else { throw ValidationError("--consistency-depth must be ≥ 1") }
+            guard index != nil else {
+                throw ValidationError("--strategy consistency needs --index DIR")
+            }
+            guard consistencyDepth >= 1 else {
+                throw ValidationError("--consistency-depth must be ≥ 1")
+            }
             if consistencyRanker == .monot5 {
                 guard corpus != nil else {
                     throw ValidationError("--consistency-ranker monot5 needs --corpus FILE")
@@ -116,7 +124,8 @@ struct FilterCommand: ParsableCommand {
             inputURL,
             options: .init(skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker))
 
-        var configuration = FilterConfiguration(strategy: FilterStrategy(rawValue: strategy.rawValue)!)
+        var configuration = FilterConfiguration(
+            strategy: FilterStrategy(rawValue: strategy.rawValue)!)
         configuration.scoreFunction = score
         configuration.keepTopK = keepTopK
         configuration.minTokens = minTokens
@@ -134,8 +143,10 @@ struct FilterCommand: ParsableCommand {
             progressSink: StandardErrorProgressSink())
         if let corpus {
             let url = URL(fileURLWithPath: corpus)
-            let documents = try CorpusReader.read(url, options: ReadOptions(skipBadLines: skipBadLines))
-                .documents
+            let documents = try CorpusReader.read(
+                url, options: ReadOptions(skipBadLines: skipBadLines)
+            )
+            .documents
             filter.corpus = Dictionary(
                 documents.map { ($0.id, $0.rerankText) }, uniquingKeysWith: { a, _ in a })
             filter.corpusPath = url.path

@@ -48,7 +48,8 @@ struct TriplesCommand: ParsableCommand {
     @Option(help: "Search threads.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(help: "Count and skip malformed lines and unknown source document ids instead of stopping.")
+    @Flag(
+        help: "Count and skip malformed lines and unknown source document ids instead of stopping.")
     var skipBadLines = false
 
     func validate() throws {
@@ -66,8 +67,9 @@ struct TriplesCommand: ParsableCommand {
         let corpusURL = URL(fileURLWithPath: corpus)
         let documents = try CorpusReader.read(
             corpusURL, options: ReadOptions(skipBadLines: skipBadLines),
-            progress: ProgressReporter(label: "documents read"))
-            .documents
+            progress: ProgressReporter(label: "documents read")
+        )
+        .documents
         let position = Dictionary(
             documents.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
 
@@ -102,7 +104,8 @@ struct TriplesCommand: ParsableCommand {
             try AtomicFile.write(to: URL(fileURLWithPath: idsOutput)) { file in
                 for t in triples {
                     try file.write(
-                        TripleBuilder.tsvField(t.queryId) + "\t" + t.positiveId + "\t" + t.negativeId
+                        TripleBuilder.tsvField(t.queryId) + "\t" + t.positiveId + "\t"
+                            + t.negativeId
                             + "\n")
                 }
             }
