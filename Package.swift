@@ -59,7 +59,8 @@ let executables: [Target] = [
         name: "inpars-bench",
         dependencies: [
             "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
-            "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsTestSupport", argumentParser,
+            "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsFilter", "InparsTestSupport",
+            argumentParser,
         ],
         path: "Benchmarks/inpars-bench"),
 ]

@@ -1,22 +1,6 @@
 import Foundation
 import InparsCore
 
-/// What an index build saw and wrote.
-public struct BM25BuildReport: Sendable, Equatable {
-    /// Documents indexed (empty ones included).
-    public var documents: Int
-    /// Documents with at least one term after analysis.
-    public var documentsWithTerms: Int
-    /// Distinct terms.
-    public var terms: Int
-    /// Term occurrences (sum of document lengths).
-    public var tokens: Int
-    /// What the corpus reader reported (skipped lines, invalid UTF-8).
-    public var readStatistics: ReadStatistics
-    /// Bytes of `index.bin`.
-    public var indexBytes: Int
-}
-
 /// Builds an on-disk BM25 index from documents (see ``IndexFormat`` for the layout).
 ///
 /// Documents are analysed with ``EnglishAnalyzer`` on ``Document/flatContents``
@@ -76,12 +60,25 @@ public final class BM25IndexBuilder {
                 workers[w].process(documents[from..<max(from, to)])
             }
         }
+        // Work on locals: stored properties of a class would pay an exclusivity check per access.
+        var postings = self.postings
+        var lastDoc = self.lastDoc
+        var docFreqs = self.docFreqs
+        var norms = self.norms
+        var docIds = self.docIds
+        self.postings = []
+        self.lastDoc = []
+        self.docFreqs = []
+        self.norms = []
+        self.docIds = []
         var index = 0
         for w in 0..<workerCount {
             let worker = workers[w]
             // Map the worker's new local term ids to global ids.
-            while localToGlobal[w].count < worker.terms.count {
-                let term = worker.terms[localToGlobal[w].count]
+            var mapping = localToGlobal[w]
+            localToGlobal[w] = []
+            while mapping.count < worker.termCount {
+                let term = worker.term(mapping.count)
                 let global: Int32
                 if let existing = globalIds[term] {
                     global = existing
@@ -93,20 +90,24 @@ public final class BM25IndexBuilder {
                     lastDoc.append(-1)
                     docFreqs.append(0)
                 }
-                localToGlobal[w].append(global)
+                mapping.append(global)
             }
-            let mapping = localToGlobal[w]
-            for d in 0..<worker.lengths.count {
+            localToGlobal[w] = mapping
+            let lengths = worker.lengths
+            let starts = worker.starts
+            let termIds = worker.termIds
+            let tfs = worker.tfs
+            for d in 0..<lengths.count {
                 let doc = Int32(docIds.count)
                 docIds.append(documents[index].id)
                 index += 1
-                let length = Int(worker.lengths[d])
+                let length = Int(lengths[d])
                 norms.append(SmallFloat.intToByte4(length))
                 if length > 0 { documentsWithTerms += 1 }
                 sumTotalTermFreq += length
-                for p in Int(worker.starts[d])..<Int(worker.starts[d + 1]) {
-                    let term = Int(mapping[Int(worker.termIds[p])])
-                    let tf = worker.tfs[p]
+                for p in Int(starts[d])..<Int(starts[d + 1]) {
+                    let term = Int(mapping[Int(termIds[p])])
+                    let tf = tfs[p]
                     let delta = UInt64(doc - lastDoc[term])
                     lastDoc[term] = doc
                     docFreqs[term] += 1
@@ -115,6 +116,11 @@ public final class BM25IndexBuilder {
                 }
             }
         }
+        self.postings = postings
+        self.lastDoc = lastDoc
+        self.docFreqs = docFreqs
+        self.norms = norms
+        self.docIds = docIds
         batch.removeAll(keepingCapacity: true)
     }
 
@@ -294,53 +300,4 @@ func appendVarint(_ bytes: inout [UInt8], _ value: UInt64) {
         v >>= 7
     }
     bytes.append(UInt8(v))
-}
-
-/// Per-thread analysis state: an analyzer, a local vocabulary and the current slice's output.
-final class AnalysisWorker: @unchecked Sendable {
-    // Invariant: used by one thread at a time (one worker per concurrentPerform iteration).
-    var analyzer = EnglishAnalyzer()
-    var vocabulary: [String: Int32] = [:]
-    var terms: [String] = []
-    private var counts: [UInt32] = []
-    private var touched: [Int32] = []
-    /// Per document of the slice: its length, and its postings range in `termIds`/`tfs`.
-    var lengths: [Int32] = []
-    var starts: [Int32] = [0]
-    var termIds: [Int32] = []
-    var tfs: [UInt32] = []
-
-    func process(_ documents: ArraySlice<Document>) {
-        lengths.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        starts.append(0)
-        termIds.removeAll(keepingCapacity: true)
-        tfs.removeAll(keepingCapacity: true)
-        for document in documents {
-            var length: Int32 = 0
-            analyzer.forEachTerm(in: document.flatContents) { units in
-                let term = String(decoding: units, as: UTF16.self)
-                let id: Int32
-                if let known = vocabulary[term] {
-                    id = known
-                } else {
-                    id = Int32(terms.count)
-                    vocabulary[term] = id
-                    terms.append(term)
-                    counts.append(0)
-                }
-                if counts[Int(id)] == 0 { touched.append(id) }
-                counts[Int(id)] += 1
-                length += 1
-            }
-            for id in touched {
-                termIds.append(id)
-                tfs.append(counts[Int(id)])
-                counts[Int(id)] = 0
-            }
-            touched.removeAll(keepingCapacity: true)
-            lengths.append(length)
-            starts.append(Int32(termIds.count))
-        }
-    }
 }

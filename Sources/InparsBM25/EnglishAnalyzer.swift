@@ -24,22 +24,25 @@ public struct EnglishAnalyzer: Sendable {
     /// Lucene's default `maxTokenLength`; longer tokens are split into pieces of this size.
     public static let maxTokenLength = 255
 
-    /// Stopwords packed as little-endian ASCII in a `UInt64` (all are ≤ 8 letters).
-    private static let packedStopwords: Set<UInt64> = Set(
-        stopwords.map { word in
-            var key: UInt64 = 0
-            for (n, byte) in word.utf8.enumerated() { key |= UInt64(byte) << (8 * UInt64(n)) }
-            return key
-        })
+    /// Stopwords packed as little-endian ASCII in a `UInt64` (all are ≤ 5 letters).
+    private static let packedStopwords: [UInt64] = stopwords.map { word in
+        var key: UInt64 = 0
+        for (n, byte) in word.utf8.enumerated() { key |= UInt64(byte) << (8 * UInt64(n)) }
+        return key
+    }
 
     private var scalars: [UInt32] = []
     private var unitStart: [Int32] = []
     private var unitClass: [WordBreakClass] = []
     private var tokenUnits: [UInt16] = []
-    private var tokenEnds: [Int] = []
-    private var term: [UInt16] = []
+    private var tokenEnds: [Int32] = []
+    private var tokenCount = 0
+    private var term16: [UInt16] = []
+    private var term8: [UInt8] = []
     private var classCache: [UInt32: WordBreakClass] = [:]
     private var lowerCache: [UInt32: UInt32] = [:]
+    private let asciiClasses: [WordBreakClass] = WordBreakClass.ascii
+    private let stopKeys: [UInt64] = EnglishAnalyzer.packedStopwords
     /// Whether stopwords are removed and terms stemmed (false: tokenizer + possessive + lowercase).
     private let fullChain: Bool
 
@@ -51,7 +54,7 @@ public struct EnglishAnalyzer: Sendable {
     /// The analyzed terms of `text`, in order.
     public mutating func analyze(_ text: String) -> [String] {
         var terms: [String] = []
-        forEachTerm(in: text) { terms.append(String(decoding: $0, as: UTF16.self)) }
+        forEachTerm(in: text) { terms.append(String(decoding: $0, as: UTF8.self)) }
         return terms
     }
 
@@ -61,91 +64,139 @@ public struct EnglishAnalyzer: Sendable {
         analyzer.tokenize(text)
         var tokens: [String] = []
         var start = 0
-        for end in analyzer.tokenEnds {
+        for t in 0..<analyzer.tokenCount {
+            let end = Int(analyzer.tokenEnds[t])
             tokens.append(String(decoding: analyzer.tokenUnits[start..<end], as: UTF16.self))
             start = end
         }
         return tokens
     }
 
-    /// Calls `body` with each analyzed term (UTF-16 code units, valid only during the call).
+    /// Calls `body` with each analyzed term as UTF-8 bytes (valid only during the call).
     public mutating func forEachTerm(
-        in text: String, _ body: (UnsafeBufferPointer<UInt16>) -> Void
+        in text: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void
     ) {
-        let full = fullChain
         tokenize(text)
-        let units = tokenUnits
-        let ends = tokenEnds
-        units.withUnsafeBufferPointer { all in
-          var tokenStart = 0
-          for tokenEnd in ends {
-            let token = UnsafeBufferPointer(rebasing: all[tokenStart..<tokenEnd])
-            tokenStart = tokenEnd
-            // EnglishPossessiveFilter.
-            var count = token.count
-            if count >= 2 {
-                let apostrophe = token[count - 2]
-                let s = token[count - 1]
-                if (apostrophe == 0x27 || apostrophe == 0x2019 || apostrophe == 0xFF07)
-                    && (s == 0x73 || s == 0x53)
-                {
-                    count -= 2
-                }
-            }
-            // LowerCaseFilter (code point by code point, as Character.toLowerCase).
-            term.removeAll(keepingCapacity: true)
-            var index = 0
-            while index < count {
-                let unit = token[index]
-                if unit < 0x80 {
-                    term.append(unit >= 0x41 && unit <= 0x5A ? unit | 0x20 : unit)
-                    index += 1
-                    continue
-                }
-                var value = UInt32(unit)
-                var width = 1
-                if unit >= 0xD800 && unit < 0xDC00 && index + 1 < count {
-                    let low = token[index + 1]
-                    if low >= 0xDC00 && low < 0xE000 {
-                        value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                        width = 2
+        if tokenCount == 0 { return }
+        let full = fullChain
+        if term16.count < Self.maxTokenLength * 2 + 4 {
+            term16 = [UInt16](repeating: 0, count: Self.maxTokenLength * 2 + 4)
+            term8 = [UInt8](repeating: 0, count: Self.maxTokenLength * 6 + 8)
+        }
+        var lowerCache = self.lowerCache
+        self.lowerCache = [:]
+        defer { self.lowerCache = lowerCache }
+        let count = tokenCount
+        let stopKeys = self.stopKeys
+        tokenUnits.withUnsafeBufferPointer { all in
+        tokenEnds.withUnsafeBufferPointer { ends in
+        term16.withUnsafeMutableBufferPointer { term in
+        term8.withUnsafeMutableBufferPointer { utf8 in
+        stopKeys.withUnsafeBufferPointer { stops in
+            var tokenStart = 0
+            for t in 0..<count {
+                let tokenEnd = Int(ends[t])
+                let token = UnsafeBufferPointer(rebasing: all[tokenStart..<tokenEnd])
+                tokenStart = tokenEnd
+                // EnglishPossessiveFilter.
+                var length = token.count
+                if length >= 2 {
+                    let apostrophe = token[length - 2]
+                    let s = token[length - 1]
+                    if (apostrophe == 0x27 || apostrophe == 0x2019 || apostrophe == 0xFF07)
+                        && (s == 0x73 || s == 0x53)
+                    {
+                        length -= 2
                     }
                 }
-                let lower = lowercase(value)
-                if let scalar = Unicode.Scalar(lower) {
-                    for u in UTF16.encode(scalar)! { term.append(u) }
-                } else {
-                    for n in 0..<width { term.append(token[index + n]) }
-                }
-                index += width
-            }
-            if !full {
-                term.withUnsafeBufferPointer { body($0) }
-                continue
-            }
-            if term.count == 0 { continue }
-            // StopFilter.
-            if term.count <= 8 {
-                var key: UInt64 = 0
+                // LowerCaseFilter (code point by code point, as Character.toLowerCase).
+                var n = 0
                 var ascii = true
-                for (n, unit) in term.enumerated() {
-                    if unit >= 0x80 {
-                        ascii = false
-                        break
+                var index = 0
+                while index < length {
+                    let unit = token[index]
+                    if unit < 0x80 {
+                        term[n] = unit >= 0x41 && unit <= 0x5A ? unit | 0x20 : unit
+                        n += 1
+                        index += 1
+                        continue
                     }
-                    key |= UInt64(unit) << (8 * UInt64(n))
+                    ascii = false
+                    var value = UInt32(unit)
+                    var width = 1
+                    if unit >= 0xD800 && unit < 0xDC00 && index + 1 < length {
+                        let low = token[index + 1]
+                        if low >= 0xDC00 && low < 0xE000 {
+                            value = 0x10000 + ((UInt32(unit) - 0xD800) << 10)
+                                + (UInt32(low) - 0xDC00)
+                            width = 2
+                        }
+                    }
+                    let lower = Self.lowercase(value, cache: &lowerCache)
+                    if lower != value, let scalar = Unicode.Scalar(lower) {
+                        for u in UTF16.encode(scalar)! {
+                            term[n] = u
+                            n += 1
+                        }
+                    } else {
+                        for w in 0..<width {
+                            term[n] = token[index + w]
+                            n += 1
+                        }
+                    }
+                    index += width
                 }
-                if ascii && Self.packedStopwords.contains(key) { continue }
+                if n == 0 { continue }
+                if full {
+                    // StopFilter.
+                    if ascii && n <= 5 {
+                        var key: UInt64 = 0
+                        for i in 0..<n { key |= UInt64(term[i]) << (8 * UInt64(i)) }
+                        var stop = false
+                        for candidate in stops where candidate == key {
+                            stop = true
+                            break
+                        }
+                        if stop { continue }
+                    }
+                    // PorterStemFilter.
+                    n = PorterStemmer.stem(term, count: n)
+                }
+                // UTF-16 → UTF-8.
+                var m = 0
+                if ascii {
+                    for i in 0..<n { utf8[i] = UInt8(truncatingIfNeeded: term[i]) }
+                    m = n
+                } else {
+                    var i = 0
+                    while i < n {
+                        var value = UInt32(term[i])
+                        if value >= 0xD800 && value < 0xDC00 && i + 1 < n
+                            && term[i + 1] >= 0xDC00 && term[i + 1] < 0xE000
+                        {
+                            value = 0x10000 + ((value - 0xD800) << 10) + (UInt32(term[i + 1]) - 0xDC00)
+                            i += 1
+                        }
+                        i += 1
+                        let scalar = Unicode.Scalar(value) ?? "\u{FFFD}"
+                        for byte in UTF8.encode(scalar)! {
+                            utf8[m] = byte
+                            m += 1
+                        }
+                    }
+                }
+                body(UnsafeBufferPointer(rebasing: utf8[0..<m]))
             }
-            // PorterStemFilter.
-            let n = term.count
-            let length = term.withUnsafeMutableBufferPointer { PorterStemmer.stem($0, count: n) }
-            term.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[0..<length])) }
-          }
+        }
+        }
+        }
+        }
         }
     }
 
-    private mutating func lowercase(_ value: UInt32) -> UInt32 {
+    private static func lowercase(_ value: UInt32, cache lowerCache: inout [UInt32: UInt32])
+        -> UInt32
+    {
         if let cached = lowerCache[value] { return cached }
         var result = value
         if value == 0x130 {
@@ -158,18 +209,12 @@ public struct EnglishAnalyzer: Sendable {
         return result
     }
 
-    private mutating func classify(_ value: UInt32) -> WordBreakClass {
-        if let cached = classCache[value] { return cached }
-        let result = WordBreakClass.classify(value)
-        classCache[value] = result
-        return result
-    }
 
     /// Whether there is no word boundary between unit `u - 1` and unit `u` (UAX #29 WB5-WB13b,
     /// after WB4 has folded Extend/Format/ZWJ into the unit before them; plus Lucene's
     /// South-East Asian runs).
     @inline(__always)
-    private func noBreak(_ u: Int, _ classes: UnsafeBufferPointer<WordBreakClass>) -> Bool {
+    private static func noBreak(_ u: Int, _ classes: UnsafeBufferPointer<WordBreakClass>) -> Bool {
         let a = classes[u - 1]
         let b = classes[u]
         let n = classes.count
@@ -216,18 +261,34 @@ public struct EnglishAnalyzer: Sendable {
         return false
     }
 
-    /// Splits `text` into `StandardTokenizer` tokens: UTF-16 units in `tokenUnits`, token `i`
-    /// ending at `tokenEnds[i]`.
+    /// Splits `text` into `StandardTokenizer` tokens: UTF-16 units in `tokenUnits`, token `t`
+    /// ending at `tokenEnds[t]`, `tokenCount` tokens.
     mutating func tokenize(_ text: String) {
-        tokenUnits.removeAll(keepingCapacity: true)
-        tokenEnds.removeAll(keepingCapacity: true)
+        tokenCount = 0
         var text = text
-        scalars.removeAll(keepingCapacity: true)
-        unitStart.removeAll(keepingCapacity: true)
-        unitClass.removeAll(keepingCapacity: true)
-        // Decode UTF-8 and classify; fold Extend/Format/ZWJ into the preceding unit (WB4).
+        let n = text.utf8.count
+        if n == 0 { return }
+        if scalars.count < n + 1 {
+            let size = max(n + 1, scalars.count * 2)
+            scalars = [UInt32](repeating: 0, count: size)
+            unitStart = [Int32](repeating: 0, count: size + 1)
+            unitClass = [WordBreakClass](repeating: .other, count: size)
+            tokenUnits = [UInt16](repeating: 0, count: size * 2)
+            tokenEnds = [Int32](repeating: 0, count: size)
+        }
+        var classCache = self.classCache
+        self.classCache = [:]
+        var tokens = 0
         text.withUTF8 { bytes in
-            let n = bytes.count
+        asciiClasses.withUnsafeBufferPointer { asciiTable in
+        scalars.withUnsafeMutableBufferPointer { scalars in
+        unitStart.withUnsafeMutableBufferPointer { unitStart in
+        unitClass.withUnsafeMutableBufferPointer { unitClass in
+        tokenUnits.withUnsafeMutableBufferPointer { tokenUnits in
+        tokenEnds.withUnsafeMutableBufferPointer { tokenEnds in
+            // Decode UTF-8 and classify; fold Extend/Format/ZWJ into the unit before (WB4).
+            var scalarCount = 0
+            var unitCount = 0
             var i = 0
             while i < n {
                 let c0 = bytes[i]
@@ -235,7 +296,7 @@ public struct EnglishAnalyzer: Sendable {
                 var cls: WordBreakClass
                 if c0 < 0x80 {
                     value = UInt32(c0)
-                    cls = WordBreakClass.ascii[Int(c0)]
+                    cls = asciiTable[Int(c0)]
                     i += 1
                 } else {
                     if c0 < 0xE0 {
@@ -252,67 +313,73 @@ public struct EnglishAnalyzer: Sendable {
                             | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F)
                         i += 4
                     }
-                    cls = classify(value)
+                    if let cached = classCache[value] {
+                        cls = cached
+                    } else {
+                        cls = WordBreakClass.classify(value)
+                        classCache[value] = cls
+                    }
                     if cls == .extend {
-                        if let last = unitClass.last, last != .separator {
-                            scalars.append(value)
+                        if unitCount > 0 && unitClass[unitCount - 1] != .separator {
+                            scalars[scalarCount] = value
+                            scalarCount += 1
                             continue
                         }
                         cls = .other
                     }
                 }
-                unitStart.append(Int32(scalars.count))
-                unitClass.append(cls)
-                scalars.append(value)
+                unitStart[unitCount] = Int32(scalarCount)
+                unitClass[unitCount] = cls
+                unitCount += 1
+                scalars[scalarCount] = value
+                scalarCount += 1
             }
-        }
-        let unitCount = unitClass.count
-        guard unitCount > 0 else { return }
-        unitStart.append(Int32(scalars.count))
-        var segmentStart = 0
-        var makesToken = unitClass[0].makesToken
-        let boundaries: [Int] = unitClass.withUnsafeBufferPointer { classes in
-            var result: [Int] = []
-            for u in 1..<unitCount {
-                if noBreak(u, classes) {
-                    makesToken = makesToken || classes[u].makesToken
-                } else {
-                    if makesToken {
-                        result.append(segmentStart)
-                        result.append(u)
+            guard unitCount > 0 else { return }
+            unitStart[unitCount] = Int32(scalarCount)
+            let classes = UnsafeBufferPointer(rebasing: unitClass[0..<unitCount])
+            var unitsWritten = 0
+            func emit(_ fromUnit: Int, _ toUnit: Int) {
+                let tokenBegin = unitsWritten
+                for s in Int(unitStart[fromUnit])..<Int(unitStart[toUnit]) {
+                    let value = scalars[s]
+                    if value < 0x10000 {
+                        tokenUnits[unitsWritten] = UInt16(value)
+                        unitsWritten += 1
+                    } else {
+                        let v = value - 0x10000
+                        tokenUnits[unitsWritten] = UInt16(0xD800 + (v >> 10))
+                        tokenUnits[unitsWritten + 1] = UInt16(0xDC00 + (v & 0x3FF))
+                        unitsWritten += 2
                     }
+                }
+                var start = tokenBegin
+                while start < unitsWritten {
+                    let end = min(start + Self.maxTokenLength, unitsWritten)
+                    tokenEnds[tokens] = Int32(end)
+                    tokens += 1
+                    start = end
+                }
+            }
+            var segmentStart = 0
+            var makesToken = classes[0].makesToken
+            for u in 1..<unitCount {
+                if Self.noBreak(u, classes) {
+                    if !makesToken { makesToken = classes[u].makesToken }
+                } else {
+                    if makesToken { emit(segmentStart, u) }
                     segmentStart = u
                     makesToken = classes[u].makesToken
                 }
             }
-            if makesToken {
-                result.append(segmentStart)
-                result.append(unitCount)
-            }
-            return result
+            if makesToken { emit(segmentStart, unitCount) }
         }
-        var pair = 0
-        while pair < boundaries.count {
-            let from = Int(unitStart[boundaries[pair]])
-            let to = Int(unitStart[boundaries[pair + 1]])
-            pair += 2
-            let tokenBegin = tokenUnits.count
-            for s in from..<to {
-                let value = scalars[s]
-                if value < 0x10000 {
-                    tokenUnits.append(UInt16(value))
-                } else {
-                    let v = value - 0x10000
-                    tokenUnits.append(UInt16(0xD800 + (v >> 10)))
-                    tokenUnits.append(UInt16(0xDC00 + (v & 0x3FF)))
-                }
-            }
-            var start = tokenBegin
-            while start < tokenUnits.count {
-                let end = min(start + Self.maxTokenLength, tokenUnits.count)
-                tokenEnds.append(end)
-                start = end
-            }
         }
+        }
+        }
+        }
+        }
+        }
+        self.classCache = classCache
+        tokenCount = tokens
     }
 }

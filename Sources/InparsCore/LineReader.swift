@@ -114,9 +114,10 @@ public final class LineReader {
             let scanned = end - start
             if try !fill() {
                 if start < end {
-                    var lineEnd = end
-                    if base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    // fill() may have moved or reallocated the buffer: re-read its address.
                     let b = buffer.baseAddress!
+                    var lineEnd = end
+                    if b[lineEnd - 1] == 0x0D { lineEnd -= 1 }
                     let line = UnsafeBufferPointer(start: b + start, count: lineEnd - start)
                     start = end
                     lineNumber += 1

@@ -13,5 +13,8 @@ struct Inpars: AsyncParsableCommand {
             Data goes to stdout or --output files; progress and diagnostics go to stderr.
             """,
         version: InparsVersion.string,
-        subcommands: [GenerateCommand.self])
+        subcommands: [
+            GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
+            TriplesCommand.self, RerankCommand.self, EvaluateCommand.self,
+        ])
 }

@@ -39,6 +39,24 @@ import Testing
         #expect(reader.lineNumber == 4)
     }
 
+    @Test func linesLongerThanTheBufferAndAnUnterminatedLastLine() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for compressed in [false, true] {
+            let url = dir.appendingPathComponent(compressed ? "long.txt.gz" : "long.txt")
+            let lines = [
+                String(repeating: "a", count: 5000), "", String(repeating: "b", count: 9000) + "\r",
+                String(repeating: "c", count: 12_000),
+            ]
+            try AtomicFile.write(to: url) { out in try out.write(lines.joined(separator: "\n")) }
+            let reader = try LineReader(url: url, bufferSize: 4096)
+            var got: [String] = []
+            while let line = try reader.nextLine() { got.append(line) }
+            #expect(got.map(\.count) == [5000, 0, 9000, 12_000], "compressed \(compressed)")
+            #expect(got.last == lines.last)
+        }
+    }
+
     @Test func invalidUTF8IsReplacedAndCounted() throws {
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

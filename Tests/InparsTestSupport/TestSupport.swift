@@ -13,10 +13,15 @@ public enum TestPaths {
     public static let repositoryRoot: URL = testsDirectory.deletingLastPathComponent()
 
     /// `../shared/data/<name>` beside the repository, when present (SciFact and friends).
+    /// Also looks further up (a git worktree such as `/work/wt/<name>` sits one level deeper).
     public static func sharedData(_ name: String) -> URL? {
-        let url = repositoryRoot.deletingLastPathComponent()
-            .appendingPathComponent("shared/data/\(name)")
-        return FileManager.default.fileExists(atPath: url.path) ? url : nil
+        var base = repositoryRoot.deletingLastPathComponent()
+        for _ in 0..<3 {
+            let url = base.appendingPathComponent("shared/data/\(name)")
+            if FileManager.default.fileExists(atPath: url.path) { return url }
+            base = base.deletingLastPathComponent()
+        }
+        return nil
     }
 
     /// A fresh, empty temporary directory (removed by the caller or at reboot).

@@ -1,1 +1,0 @@
-// InparsEval: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import InparsCore
+import InparsEval
+
+/// `inpars evaluate`: trec_eval-exact metrics for a run.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate a TREC run against qrels with trec_eval's semantics.",
+        discussion: """
+            Metrics: ndcg@K, mrr@K, map, map@K, recall@K, p@K, judged@K. Runs are ranked as \
+            trec_eval ranks them (score descending, ties by document id descending). Output: \
+            'metric<TAB>all<TAB>value' lines (per query with --per-query), or JSON with --json.
+            """)
+
+    @Option(help: "Qrels: BEIR TSV (query-id corpus-id score) or TREC (qid 0 docid rel).")
+    var qrels: String
+
+    @Option(name: .customLong("run"), help: "The TREC run file.")
+    var runFile: String
+
+    @Option(help: "Comma-separated metrics.")
+    var metrics: String = "ndcg@10,mrr@10,map,recall@100,recall@1000,p@10,judged@10"
+
+    @Option(help: "Minimum grade counted as relevant by binary metrics (trec_eval -l).")
+    var relevanceThreshold: Int = 1
+
+    @Flag(
+        name: [.customLong("all-queries"), .customShort("c")],
+        help: "Average over all qrels queries, scoring missing ones 0 (trec_eval -c).")
+    var allQueries = false
+
+    @Flag(help: "Also print each query's values.")
+    var perQuery = false
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        do { _ = try Metric.parseList(metrics) } catch {
+            throw ValidationError(error.localizedDescription)
+        }
+    }
+
+    func run() throws {
+        let list = try Metric.parseList(metrics)
+        let judgments = try Qrels.read(URL(fileURLWithPath: qrels))
+        let results = try Run.read(URL(fileURLWithPath: runFile))
+        let result = try Evaluator.evaluate(
+            run: results, qrels: judgments, metrics: list,
+            options: EvaluationOptions(
+                relevanceThreshold: relevanceThreshold, averageOverAllQueries: allQueries))
+        var text = ""
+        if json {
+            var object: [String: Any] = [
+                "queries": result.queryCount,
+                "metrics": Dictionary(
+                    uniqueKeysWithValues: list.map { ($0.description, result.mean[$0]!) }),
+            ]
+            if perQuery {
+                object["perQuery"] = result.perQuery.mapValues { values in
+                    Dictionary(uniqueKeysWithValues: list.map { ($0.description, values[$0]!) })
+                }
+            }
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            text = String(decoding: data, as: UTF8.self) + "\n"
+        } else {
+            if perQuery {
+                for queryId in result.perQuery.keys.sorted() {
+                    for metric in list {
+                        text += "\(metric)\t\(queryId)\t"
+                            + formatFixed(result.perQuery[queryId]![metric]!, decimals: 4) + "\n"
+                    }
+                }
+            }
+            text += "queries\tall\t\(result.queryCount)\n"
+            for metric in list {
+                text += "\(metric)\tall\t" + formatFixed(result.mean[metric]!, decimals: 4) + "\n"
+            }
+        }
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Foundation
+import InparsBM25
+import InparsCore
+
+/// `inpars index`: builds a BM25 index from a corpus.
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "index",
+        abstract: "Build a BM25 index (Lucene English analysis) from a corpus.",
+        discussion: """
+            The corpus is BEIR corpus.jsonl (_id, title, text) or TSV (id<TAB>text or \
+            id<TAB>title<TAB>text), optionally .gz. Each document is indexed as \
+            title + "\\n" + text. The index directory is written under a temporary name and \
+            renamed when complete.
+            """)
+
+    @Option(help: "The corpus file (JSONL or TSV, optionally .gz).")
+    var corpus: String
+
+    @Option(help: "The index directory to create (replaced if it exists).")
+    var index: String
+
+    @Option(help: "Analysis threads.")
+    var threads: Int = 1
+
+    @Flag(help: "Count and skip malformed corpus lines instead of stopping.")
+    var skipBadLines = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+    }
+
+    func run() throws {
+        let started = Date()
+        let progress = ProgressReporter(label: "documents indexed")
+        let report = try BM25IndexBuilder.build(
+            corpus: URL(fileURLWithPath: corpus), index: URL(fileURLWithPath: index),
+            threads: threads, options: ReadOptions(skipBadLines: skipBadLines),
+            progress: progress)
+        let seconds = Date().timeIntervalSince(started)
+        var lines = [
+            "indexed \(report.documents) documents (\(report.documentsWithTerms) with terms),"
+                + " \(report.terms) terms, \(report.tokens) tokens in"
+                + " \(formatFixed(seconds, decimals: 2)) s; index \(report.indexBytes) bytes"
+                + " at \(index)"
+        ]
+        if report.readStatistics.skippedBadLines > 0 {
+            lines.append(
+                "warning: skipped \(report.readStatistics.skippedBadLines) malformed lines;"
+                    + " first: \(report.readStatistics.firstSkippedError?.errorDescription ?? "")")
+        }
+        if report.readStatistics.invalidUTF8Lines > 0 {
+            lines.append(
+                "warning: replaced invalid UTF-8 in \(report.readStatistics.invalidUTF8Lines)"
+                    + " lines")
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}

@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import InparsBM25
+import InparsCore
+
+extension BM25BatchSearch.ScoreStyle: ExpressibleByArgument {}
+
+/// `inpars search`: batch BM25 retrieval to a TREC run.
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search a BM25 index with a query file and write a TREC run.",
+        discussion: """
+            Queries are BEIR queries.jsonl (_id, text) or TSV (id<TAB>text). Output lines are \
+            'qid Q0 docid rank score tag'. Scores default to Anserini's tie-adjusted form \
+            (--scores anserini), which reproduces Pyserini's evaluation numbers.
+            """)
+
+    @Option(help: "The index directory (from 'inpars index').")
+    var index: String
+
+    @Option(help: "The query file (JSONL or TSV, optionally .gz).")
+    var queries: String
+
+    @Option(help: "Only search queries that appear in this qrels file.")
+    var qrels: String?
+
+    @Option(help: "Hits per query.")
+    var k: Int = 1000
+
+    @Option(help: "The run file to write (default: standard output).")
+    var output: String?
+
+    @Option(help: "Search threads.")
+    var threads: Int = 1
+
+    @Option(help: "BM25 k1.")
+    var k1: Float = 0.9
+
+    @Option(help: "BM25 b.")
+    var b: Float = 0.4
+
+    @Flag(help: "Drop a hit whose document id equals the query id (ArguAna, Quora).")
+    var removeQuery = false
+
+    @Option(help: "Score column: anserini (tie-adjusted, 4 decimals) or raw.")
+    var scores: BM25BatchSearch.ScoreStyle = .anserini
+
+    @Option(help: "The run tag (last column).")
+    var tag: String = "inpars-bm25"
+
+    @Flag(help: "Count and skip malformed query lines instead of stopping.")
+    var skipBadLines = false
+
+    func validate() throws {
+        guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        guard !tag.contains(" "), !tag.isEmpty else {
+            throw ValidationError("--tag must be non-empty and contain no spaces.")
+        }
+        do { try BM25Parameters(k1: k1, b: b).validate() } catch {
+            throw ValidationError(error.localizedDescription)
+        }
+    }
+
+    func run() throws {
+        let parameters = BM25Parameters(k1: k1, b: b)
+        let opened = try BM25Index.open(URL(fileURLWithPath: index))
+        var list = try QueryReader.read(
+            URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines)
+        ).queries
+        if let qrels {
+            let judged = try Qrels.read(URL(fileURLWithPath: qrels))
+            list = list.filter { judged.judgments[$0.id] != nil }
+        }
+        let started = Date()
+        let progress = ProgressReporter(label: "queries searched", total: list.count)
+        let run = BM25BatchSearch.run(
+            index: opened, queries: list, k: k, parameters: parameters, threads: threads,
+            removeQuery: removeQuery, scoreStyle: scores, progress: progress)
+        let seconds = Date().timeIntervalSince(started)
+        if let output {
+            try run.write(to: URL(fileURLWithPath: output), tag: tag)
+        } else {
+            var text = ""
+            for queryId in run.queryIds {
+                for entry in run.entries[queryId]! { text += Run.line(entry, tag: tag) }
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+        let rate = seconds > 0 ? Double(list.count) / seconds : 0
+        FileHandle.standardError.write(
+            Data(
+                ("searched \(list.count) queries (top \(k)) in \(formatFixed(seconds, decimals: 3))"
+                    + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")\n")
+                    .utf8))
+    }
+}

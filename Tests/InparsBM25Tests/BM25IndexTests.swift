@@ -1,0 +1,321 @@
+import Foundation
+import InparsCore
+import InparsTestSupport
+import Testing
+
+@testable import InparsBM25
+
+@Suite struct SmallFloatTests {
+    @Test func lengthsRoundDownToLuceneBuckets() {
+        // From BM25-REFERENCE.md §2 (Lucene SmallFloat.intToByte4 / byte4ToInt).
+        let cases: [(Int, Int)] = [
+            (0, 0), (1, 1), (23, 23), (24, 24), (39, 39), (40, 40), (41, 40), (55, 54),
+            (56, 56), (100, 96), (150, 144), (300, 280), (500, 472), (1000, 984),
+        ]
+        for (length, decoded) in cases {
+            #expect(SmallFloat.byte4ToInt(SmallFloat.intToByte4(length)) == decoded, "\(length)")
+        }
+        #expect(SmallFloat.maxInt4 == 231)
+        #expect(SmallFloat.intToByte4(Int(Int32.max)) == 255)
+    }
+
+    @Test func encodingIsMonotoneAndDecodingIsAFixedPoint() {
+        var previous: UInt8 = 0
+        for length in 0..<100_000 {
+            let byte = SmallFloat.intToByte4(length)
+            #expect(byte >= previous)
+            previous = byte
+            let decoded = SmallFloat.byte4ToInt(byte)
+            #expect(decoded <= length)
+            #expect(SmallFloat.intToByte4(decoded) == byte)
+        }
+    }
+}
+
+@Suite struct BM25ScoringTests {
+    static let documents = [
+        Document(id: "d1", title: "Cats", text: "cats chase mice. Cats sleep."),
+        Document(id: "d2", title: "", text: "dogs chase cats and the dog barks"),
+        Document(id: "d3", title: "Mice", text: "mice eat cheese"),
+        Document(id: "d0", title: "Nothing", text: ""),
+        Document(id: "d4", title: "", text: ""),
+        Document(id: "d5", title: "cheese", text: String(repeating: "word ", count: 60) + "cat"),
+    ]
+
+    func buildIndex() throws -> (URL, BM25Index) {
+        let directory = try TestPaths.temporaryDirectory("bm25-index")
+        let url = directory.appendingPathComponent("idx")
+        let builder = BM25IndexBuilder(threads: 1, batchSize: 2)
+        for document in Self.documents { builder.add(document) }
+        let report = try builder.write(to: url)
+        #expect(report.documents == 6)
+        #expect(report.documentsWithTerms == 5)  // d4 is empty
+        return (directory, try BM25Index.open(url))
+    }
+
+    /// BM25 as written in Robertson/Lucene ≥ 8 (no k1+1), in Double, with Lucene's lossy lengths.
+    func referenceScore(
+        query: [String], docTerms: [String], allDocs: [[String]], k1: Double, b: Double
+    ) -> Double {
+        let nonEmpty = allDocs.filter { !$0.isEmpty }
+        let n = Double(nonEmpty.count)
+        let avgdl = Double(nonEmpty.map(\.count).reduce(0, +)) / n
+        let dl = Double(SmallFloat.byte4ToInt(SmallFloat.intToByte4(docTerms.count)))
+        var counts: [String: Int] = [:]
+        for term in query { counts[term, default: 0] += 1 }
+        var score = 0.0
+        for (term, boost) in counts {
+            let df = Double(nonEmpty.filter { $0.contains(term) }.count)
+            guard df > 0 else { continue }
+            let idf = log(1 + (n - df + 0.5) / (df + 0.5))
+            let tf = Double(docTerms.filter { $0 == term }.count)
+            guard tf > 0 else { continue }
+            score += Double(boost) * idf * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+        }
+        return score
+    }
+
+    @Test func scoresMatchTheBM25FormulaWithLossyLengths() throws {
+        let (directory, index) = try buildIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var analyzer = EnglishAnalyzer()
+        let analyzed = Self.documents.map { analyzer.analyze($0.flatContents) }
+        for parameters in [BM25Parameters(), BM25Parameters(k1: 1.2, b: 0.75)] {
+            let searcher = BM25Searcher(index: index, parameters: parameters)
+            for query in ["cats chase", "cheese mice mice", "dog", "cat word", "unknownterm"] {
+                let hits = searcher.search(query, k: 10)
+                let terms = analyzer.analyze(query)
+                var expected: [(String, Double)] = []
+                for (i, document) in Self.documents.enumerated() {
+                    let s = referenceScore(
+                        query: terms, docTerms: analyzed[i], allDocs: analyzed,
+                        k1: Double(parameters.k1), b: Double(parameters.b))
+                    if s > 0 { expected.append((document.id, s)) }
+                }
+                expected.sort { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+                #expect(hits.count == expected.count, "\(query)")
+                for (hit, want) in zip(hits, expected) {
+                    #expect(index.documentId(Int(hit.document)) == want.0, "\(query)")
+                    #expect(abs(Double(hit.score) - want.1) <= 1e-5 * max(1, want.1), "\(query)")
+                }
+            }
+        }
+    }
+
+    @Test func tiesAreBrokenByDocumentIdAscending() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-ties")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let builder = BM25IndexBuilder()
+        for id in ["z", "b", "m", "a10", "a9"] { builder.add(Document(id: id, text: "same words")) }
+        builder.add(Document(id: "other", text: "different"))
+        try builder.write(to: directory.appendingPathComponent("idx"))
+        let index = try BM25Index.open(directory.appendingPathComponent("idx"))
+        let hits = index.search("same", k: 3)
+        #expect(hits.map(\.docId) == ["a10", "a9", "b"])
+        #expect(Set(hits.map(\.score)).count == 1)
+    }
+
+    @Test func indexIsIdenticalForAnyThreadCount() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-threads")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var random = TestRandom(seed: 11)
+        let words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+        let documents = (0..<500).map { i in
+            Document(
+                id: "doc\(i)",
+                text: (0..<Int.random(in: 0..<30, using: &random)).map { _ in
+                    words.randomElement(using: &random)!
+                }.joined(separator: " "))
+        }
+        var files: [Data] = []
+        for threads in [1, 3] {
+            let builder = BM25IndexBuilder(threads: threads, batchSize: 64)
+            for document in documents { builder.add(document) }
+            let url = directory.appendingPathComponent("idx\(threads)")
+            try builder.write(to: url)
+            files.append(try Data(contentsOf: url.appendingPathComponent("index.bin")))
+        }
+        #expect(files[0] == files[1])
+    }
+
+    @Test func removeQueryDropsTheQueryDocumentAndKeepsK() throws {
+        let (directory, index) = try buildIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let queries = [Query(id: "d1", text: "cats")]
+        let plain = BM25BatchSearch.run(index: index, queries: queries, k: 2, scoreStyle: .raw)
+        #expect(plain.entries["d1"]!.map(\.docId).first == "d1")
+        let removed = BM25BatchSearch.run(
+            index: index, queries: queries, k: 2, removeQuery: true, scoreStyle: .raw)
+        #expect(removed.entries["d1"]!.map(\.docId) == ["d2", "d5"])
+    }
+
+    @Test func anseriniScoreStyleRoundsAndSeparatesTies() {
+        let hits: [(docId: String, score: Float)] = [
+            ("b", 2.00004), ("a", 2.00001), ("c", 1.5), ("d", 1.5), ("e", 1.0),
+        ]
+        let entries = BM25BatchSearch.entries(for: "q", hits: hits, style: .anserini)
+        // 2.00004 and 2.00001 both round to 2.0: re-sorted by id, the second lowered by 1e-6.
+        #expect(entries.map(\.docId) == ["a", "b", "c", "d", "e"])
+        #expect(Run.line(entries[0], tag: "t") == "q Q0 a 1 2.000000 t\n")
+        #expect(Run.line(entries[1], tag: "t") == "q Q0 b 2 1.999999 t\n")
+        #expect(Run.line(entries[3], tag: "t") == "q Q0 d 4 1.499999 t\n")
+        #expect(Run.line(entries[4], tag: "t") == "q Q0 e 5 1.000000 t\n")
+    }
+}
+
+@Suite struct BM25IndexIntegrityTests {
+    func makeIndex() throws -> (URL, URL) {
+        let directory = try TestPaths.temporaryDirectory("bm25-integrity")
+        let url = directory.appendingPathComponent("idx")
+        let builder = BM25IndexBuilder()
+        builder.add(Document(id: "a", text: "some text here"))
+        builder.add(Document(id: "b", text: "more text"))
+        try builder.write(to: url)
+        return (directory, url)
+    }
+
+    func patch(_ url: URL, at offset: Int, _ bytes: [UInt8]) throws {
+        let file = url.appendingPathComponent("index.bin")
+        var data = try Data(contentsOf: file)
+        for (n, byte) in bytes.enumerated() { data[offset + n] = byte }
+        try data.write(to: file)
+    }
+
+    @Test func otherFormatVersionIsRefused() throws {
+        let (directory, url) = try makeIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try patch(url, at: 8, [2, 0, 0, 0])
+        let path = url.appendingPathComponent("index.bin").path
+        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 2, supported: 1)) {
+            _ = try BM25Index.open(url)
+        }
+        let message = BM25Error.unsupportedVersion(path: path, found: 2, supported: 1)
+            .errorDescription!
+        #expect(message.contains("version 2") && message.contains("inpars index"))
+    }
+
+    @Test func corruptedPostingsAreRefused() throws {
+        let (directory, url) = try makeIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let size = try Data(contentsOf: url.appendingPathComponent("index.bin")).count
+        try patch(url, at: size - 9, [0xFF])
+        #expect {
+            _ = try BM25Index.open(url)
+        } throws: { error in
+            guard case .corrupted(_, let detail) = error as? BM25Error else { return false }
+            return detail.contains("checksum")
+        }
+    }
+
+    @Test func corruptedHeaderAndForeignFilesAreRefused() throws {
+        let (directory, url) = try makeIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try patch(url, at: 20, [0x7F])
+        #expect(throws: BM25Error.self) { _ = try BM25Index.open(url) }
+        try Data("hello world, not an index".utf8).write(to: url.appendingPathComponent("index.bin"))
+        #expect(throws: BM25Error.notAnIndex(path: url.appendingPathComponent("index.bin").path)) {
+            _ = try BM25Index.open(url)
+        }
+        #expect(throws: BM25Error.indexNotFound(path: directory.appendingPathComponent("nope").path)) {
+            _ = try BM25Index.open(directory.appendingPathComponent("nope"))
+        }
+    }
+
+    @Test func failedBuildLeavesNoIndexBehind() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-crash")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let corpus = directory.appendingPathComponent("corpus.jsonl")
+        try Data("{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"a\", \"text\": \"y\"}\n".utf8)
+            .write(to: corpus)
+        #expect(throws: InparsCoreError.self) {
+            _ = try BM25IndexBuilder.build(
+                corpus: corpus, index: directory.appendingPathComponent("idx"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["corpus.jsonl"])
+    }
+}
+
+@Suite struct TopKSelectionTests {
+    @Test func quickselectKeepsExactlyTheLargestKeys() {
+        var random = TestRandom(seed: 5)
+        for trial in 0..<200 {
+            let n = Int.random(in: 1...300, using: &random)
+            let k = Int.random(in: 1...n, using: &random)
+            // Few distinct values, so many duplicates.
+            let all = (0..<n).map { _ in UInt64.random(in: 0..<8, using: &random) << 32 }
+            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+            defer { pointer.deallocate() }
+            pointer.initialize(from: all, count: n)
+            BM25Searcher.selectLargest(pointer, count: n, k: k)
+            let selected = UnsafeBufferPointer(start: pointer, count: k).sorted(by: >)
+            #expect(selected == Array(all.sorted(by: >).prefix(k)), "trial \(trial) n \(n) k \(k)")
+        }
+    }
+}
+
+@Suite struct DescendingSortTests {
+    @Test func sortsDistinctKeysDescending() {
+        var random = TestRandom(seed: 9)
+        for n in [0, 1, 2, 23, 24, 25, 100, 1000, 3001] {
+            let keys = Array(Set((0..<n).map { _ in UInt64.random(in: 0..<UInt64.max, using: &random) }))
+            let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, keys.count))
+            defer { pointer.deallocate() }
+            pointer.initialize(from: keys, count: keys.count)
+            if !keys.isEmpty { BM25Searcher.sortDescending(pointer, count: keys.count) }
+            #expect(Array(UnsafeBufferPointer(start: pointer, count: keys.count)) == keys.sorted(by: >))
+            // Radix sort, on keys that share their high bits (as real score keys do).
+            let shared = keys.map { $0 >> 40 | 0x4100_0000_0000_0000 }
+            let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, n))
+            defer { scratch.deallocate() }
+            pointer.update(from: shared, count: shared.count)
+            BM25Searcher.radixSortDescending(pointer, count: shared.count, scratch: scratch)
+            #expect(Array(UnsafeBufferPointer(start: pointer, count: shared.count)) == shared.sorted(by: >))
+        }
+    }
+}
+
+@Suite struct ConvenienceSearchTests {
+    @Test func repeatedAndConcurrentCallsGiveTheSameRanking() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-convenience")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let builder = BM25IndexBuilder()
+        var random = TestRandom(seed: 3)
+        let words = ["red", "green", "blue", "cyan", "magenta", "yellow", "black"]
+        for i in 0..<300 {
+            builder.add(
+                Document(
+                    id: "d\(i)",
+                    text: (0..<8).map { _ in words.randomElement(using: &random)! }.joined(
+                        separator: " ")))
+        }
+        try builder.write(to: directory.appendingPathComponent("idx"))
+        let index = try BM25Index.open(directory.appendingPathComponent("idx"))
+        let reference = BM25Searcher(index: index).search("red blue blue", k: 50)
+            .map { index.documentId(Int($0.document)) }
+        #expect(reference.count == 50)
+        for _ in 0..<3 {
+            #expect(index.search("red blue blue", k: 50).map(\.docId) == reference)
+        }
+        let results = ResultBox()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            results.append(index.search("red blue blue", k: 50).map(\.docId))
+        }
+        #expect(results.all.count == 8)
+        #expect(results.all.allSatisfy { $0 == reference })
+    }
+
+    final class ResultBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var values: [[String]] = []
+        func append(_ value: [String]) {
+            lock.lock()
+            values.append(value)
+            lock.unlock()
+        }
+        var all: [[String]] {
+            lock.lock()
+            defer { lock.unlock() }
+            return values
+        }
+    }
+}
