@@ -5,10 +5,11 @@ import InparsCore
 public enum BM25BatchSearch {
     /// How scores are written to the run.
     public enum ScoreStyle: String, Sendable, CaseIterable {
-        /// Anserini's `ScoreTiesAdjusterReranker`, which Pyserini applies: scores rounded to
-        /// 4 decimals (`Math.round(s * 1e4f) / 1e4f`), re-sorted by (rounded score desc, doc id
-        /// asc), and the k-th tie in a row lowered by k·1e-6, so trec_eval (which breaks ties by
-        /// doc id *descending*) keeps the file's order. Default: gives Pyserini's numbers.
+        /// Anserini's `ScoreTiesAdjusterReranker`, which Pyserini applies: the ranking is kept,
+        /// scores are rounded to 4 decimals (`Math.round(s * 1e4f) / 1e4f`) and the j-th score
+        /// in a row within 1e-4 of the previous one is lowered by j·1e-6, so trec_eval (which
+        /// breaks ties by doc id *descending*) keeps the file's order. Default: Pyserini's
+        /// numbers.
         case anserini
         /// The raw float scores, ranked by (score desc, doc id asc).
         case raw
@@ -69,36 +70,21 @@ public enum BM25BatchSearch {
                 RunEntry(queryId: queryId, docId: hit.docId, rank: i + 1, score: Double(hit.score))
             }
         case .anserini:
-            var rounded = hits.map { hit -> (docId: String, score: Float) in
-                let x: Float = hit.score * 1e4
-                return (hit.docId, (x + 0.5).rounded(.down) / 1e4)
-            }
-            // Rounding is monotone, so the list stays ordered by rounded score; only runs of
-            // equal rounded scores may need re-sorting by id.
-            var runStart = 0
-            while runStart < rounded.count {
-                var runEnd = runStart + 1
-                while runEnd < rounded.count && rounded[runEnd].score == rounded[runStart].score {
-                    runEnd += 1
-                }
-                if runEnd - runStart > 1 {
-                    rounded[runStart..<runEnd].sort {
-                        $0.docId.utf8.lexicographicallyPrecedes($1.docId.utf8)
-                    }
-                }
-                runStart = runEnd
-            }
+            // Anserini's ScoreTiesAdjusterReranker: keep the searcher's order, round each score
+            // to 4 decimals (Math.round(s * 1e4f) / 1e4f), and lower the j-th score in a row
+            // that is within 1e-4 of the previous one by j·1e-6.
             var entries: [RunEntry] = []
-            entries.reserveCapacity(rounded.count)
+            entries.reserveCapacity(hits.count)
             var previous: Float = 0
             var duplicates = 0
-            for (i, hit) in rounded.enumerated() {
-                var score = hit.score
-                if previous == 0 || previous - score > 1e-4 {
+            for (i, hit) in hits.enumerated() {
+                let x: Float = hit.score * 1e4
+                var score = (x + 0.5).rounded(.down) / 1e4
+                if i == 0 || previous - score > 1e-4 {
                     duplicates = 0
                 } else {
                     duplicates += 1
-                    score = score - 1e-6 * Float(duplicates)
+                    score -= 1e-6 * Float(duplicates)
                 }
                 previous = score
                 entries.append(

@@ -321,11 +321,24 @@ public struct EnglishAnalyzer: Sendable {
                     }
                     if cls == .extend {
                         if unitCount > 0 && unitClass[unitCount - 1] != .separator {
+                            // Keycap sequences (#️⃣, *️⃣) are emoji tokens in Lucene.
+                            if value == 0x20E3 {
+                                let base = scalars[Int(unitStart[unitCount - 1])]
+                                if base == 0x23 || base == 0x2A { unitClass[unitCount - 1] = .emoji }
+                            }
                             scalars[scalarCount] = value
                             scalarCount += 1
                             continue
                         }
-                        cls = .other
+                        // A mark with nothing to attach to: Lucene keeps South-East Asian ones
+                        // (except U+1A7F, not Line_Break=SA) and lone skin-tone modifiers.
+                        if WordBreakClass.isSouthEastAsian(value) && value != 0x1A7F {
+                            cls = .southEastAsian
+                        } else if (0x1F3FB...0x1F3FF).contains(value) {
+                            cls = .emoji
+                        } else {
+                            cls = .other
+                        }
                     }
                 }
                 unitStart[unitCount] = Int32(scalarCount)
@@ -362,8 +375,25 @@ public struct EnglishAnalyzer: Sendable {
             }
             var segmentStart = 0
             var makesToken = classes[0].makesToken
+            var regionalRun = classes[0] == .regionalIndicator ? 1 : 0
             for u in 1..<unitCount {
-                if Self.noBreak(u, classes) {
+                var joined = Self.noBreak(u, classes)
+                let cls = classes[u]
+                if cls == .regionalIndicator {
+                    // WB15/16: regional indicators pair up (flags).
+                    if classes[u - 1] == .regionalIndicator && regionalRun % 2 == 1 {
+                        joined = true
+                        makesToken = true  // a flag
+                    }
+                    regionalRun = classes[u - 1] == .regionalIndicator ? regionalRun + 1 : 1
+                } else {
+                    regionalRun = 0
+                }
+                // WB3c: ZWJ × Extended_Pictographic (emoji ZWJ sequences).
+                if !joined && cls == .emoji && scalars[Int(unitStart[u]) - 1] == 0x200D {
+                    joined = true
+                }
+                if joined {
                     if !makesToken { makesToken = classes[u].makesToken }
                 } else {
                     if makesToken { emit(segmentStart, u) }

@@ -154,10 +154,10 @@ import Testing
             ("b", 2.00004), ("a", 2.00001), ("c", 1.5), ("d", 1.5), ("e", 1.0),
         ]
         let entries = BM25BatchSearch.entries(for: "q", hits: hits, style: .anserini)
-        // 2.00004 and 2.00001 both round to 2.0: re-sorted by id, the second lowered by 1e-6.
-        #expect(entries.map(\.docId) == ["a", "b", "c", "d", "e"])
-        #expect(Run.line(entries[0], tag: "t") == "q Q0 a 1 2.000000 t\n")
-        #expect(Run.line(entries[1], tag: "t") == "q Q0 b 2 1.999999 t\n")
+        // The order is kept; 2.00004 and 2.00001 both round to 2.0, so the second is lowered.
+        #expect(entries.map(\.docId) == ["b", "a", "c", "d", "e"])
+        #expect(Run.line(entries[0], tag: "t") == "q Q0 b 1 2.000000 t\n")
+        #expect(Run.line(entries[1], tag: "t") == "q Q0 a 2 1.999999 t\n")
         #expect(Run.line(entries[3], tag: "t") == "q Q0 d 4 1.499999 t\n")
         #expect(Run.line(entries[4], tag: "t") == "q Q0 e 5 1.000000 t\n")
     }
