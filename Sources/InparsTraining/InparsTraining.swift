@@ -1,1 +1,1 @@
-// InparsTraining: see Docs/architecture.md for what this module owns.
+// InparsTraining: optimizers, schedules and (later) the monoT5 fine-tuning loop. See Docs/training.md.
