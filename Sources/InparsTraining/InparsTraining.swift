@@ -1,1 +1,0 @@
-// InparsTraining: optimizers, schedules and (later) the monoT5 fine-tuning loop. See Docs/training.md.
