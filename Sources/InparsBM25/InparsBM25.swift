@@ -1,1 +1,0 @@
-// InparsBM25: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Errors from reading and writing the project's data files (corpora, queries, qrels, runs).
+///
+/// Every case names the file; line-level cases name the 1-based line number and, where one
+/// applies, the field, so a user can open the file at the right place.
+public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
+    /// The file does not exist.
+    case fileNotFound(path: String)
+    /// The file exists but could not be opened (permissions, not a regular file, ...).
+    case cannotOpen(path: String, reason: String)
+    /// Reading failed part-way (I/O error, truncated or corrupt gzip stream).
+    case readFailed(path: String, reason: String)
+    /// Writing, flushing or renaming an output failed.
+    case writeFailed(path: String, reason: String)
+    /// A line could not be parsed; `field` is the JSON key or column at fault, if known.
+    case malformedLine(path: String, line: Int, field: String?, reason: String)
+    /// An identifier occurs twice where identifiers must be unique.
+    case duplicateID(path: String, line: Int, id: String, firstLine: Int)
+    /// The file's format could not be recognised.
+    case unknownFormat(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .fileNotFound(let path):
+            return "File '\(path)' does not exist; check the path."
+        case .cannotOpen(let path, let reason):
+            return "Cannot open '\(path)': \(reason)."
+        case .readFailed(let path, let reason):
+            return "Reading '\(path)' failed: \(reason)."
+        case .writeFailed(let path, let reason):
+            return "Writing '\(path)' failed: \(reason)."
+        case .malformedLine(let path, let line, let field, let reason):
+            let fieldPart = field.map { ", field '\($0)'" } ?? ""
+            return "Malformed line in '\(path)' at line \(line)\(fieldPart): \(reason)"
+                + " (use --skip-bad-lines to count and skip such lines)."
+        case .duplicateID(let path, let line, let id, let firstLine):
+            return "Duplicate id '\(id)' in '\(path)' at line \(line) (first seen at line"
+                + " \(firstLine)); ids must be unique."
+        case .unknownFormat(let path, let reason):
+            return "Unrecognised format in '\(path)': \(reason)."
+        }
+    }
+}

@@ -1,0 +1,208 @@
+import Foundation
+
+internal import CZlib
+
+/// Reads a text file line by line, plain or gzip-compressed (detected from the content, so a
+/// `.gz` name is not required), in large chunks.
+///
+/// Lines are split on `\n`; a trailing `\r` is removed (CRLF files). The final line needs no
+/// newline. Bytes that are not valid UTF-8 are replaced by U+FFFD when a line is turned into a
+/// `String`, and each such line is counted in ``invalidUTF8Lines``.
+///
+/// Reading is done with zlib's `gzread` into a 1 MiB buffer (zlib passes uncompressed files
+/// through unchanged), and lines are handed out as byte views into that buffer, so there is no
+/// per-line allocation on the byte path (``forEachLine(_:)``).
+///
+/// Not thread-safe: use one reader per thread.
+public final class LineReader {
+    /// The file being read.
+    public let url: URL
+    /// The 1-based number of the line most recently returned (0 before the first line).
+    public private(set) var lineNumber = 0
+    /// How many lines so far contained invalid UTF-8 (replaced by U+FFFD).
+    public private(set) var invalidUTF8Lines = 0
+
+    private var file: gzFile?
+    private var buffer: UnsafeMutableBufferPointer<UInt8>
+    private var start = 0
+    private var end = 0
+    private var atEOF = false
+
+    /// Opens `url` for reading.
+    ///
+    /// - Throws: ``InparsCoreError/fileNotFound(path:)`` or
+    ///   ``InparsCoreError/cannotOpen(path:reason:)``.
+    public init(url: URL, bufferSize: Int = 1 << 20) throws {
+        self.url = url
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw InparsCoreError.fileNotFound(path: url.path)
+        }
+        if isDirectory.boolValue {
+            throw InparsCoreError.cannotOpen(path: url.path, reason: "it is a directory")
+        }
+        guard let handle = gzopen(url.path, "rb") else {
+            throw InparsCoreError.cannotOpen(
+                path: url.path, reason: String(cString: strerror(errno)))
+        }
+        gzbuffer(handle, 1 << 18)
+        file = handle
+        buffer = .allocate(capacity: max(bufferSize, 4096))
+    }
+
+    deinit {
+        if let file { gzclose_r(file) }
+        buffer.deallocate()
+    }
+
+    /// Refills the buffer, keeping the unread tail. Returns false at end of file.
+    private func fill() throws -> Bool {
+        if atEOF { return false }
+        if start > 0 {
+            let tail = end - start
+            if tail > 0 {
+                UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(
+                    from: buffer.baseAddress! + start, byteCount: tail)
+            }
+            start = 0
+            end = tail
+        }
+        if end == buffer.count {
+            let bigger = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: buffer.count * 2)
+            UnsafeMutableRawPointer(bigger.baseAddress!).copyMemory(
+                from: buffer.baseAddress!, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
+        }
+        let want = UInt32(min(buffer.count - end, Int(Int32.max)))
+        let got = gzread(file, buffer.baseAddress! + end, want)
+        if got < 0 {
+            var code: Int32 = 0
+            let message = gzerror(file, &code).map { String(cString: $0) } ?? "gzip error"
+            throw InparsCoreError.readFailed(path: url.path, reason: message)
+        }
+        if got == 0 {
+            atEOF = true
+            return false
+        }
+        end += Int(got)
+        return true
+    }
+
+    /// Returns the next line's bytes (without `\n` / `\r\n`), valid until the next call, or
+    /// `nil` at end of file.
+    fileprivate func nextLineBytesForExtension() throws -> UnsafeBufferPointer<UInt8>? {
+        try nextLineBytes()
+    }
+
+    @inline(__always)
+    private func nextLineBytes() throws -> UnsafeBufferPointer<UInt8>? {
+        var searchFrom = start
+        while true {
+            let base = buffer.baseAddress!
+            if searchFrom < end,
+                let hit = memchr(base + searchFrom, 0x0A, end - searchFrom)
+            {
+                let newline = hit.assumingMemoryBound(to: UInt8.self) - base
+                var lineEnd = newline
+                if lineEnd > start && base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                let line = UnsafeBufferPointer(start: base + start, count: lineEnd - start)
+                start = newline + 1
+                lineNumber += 1
+                return line
+            }
+            let scanned = end - start
+            if try !fill() {
+                if start < end {
+                    var lineEnd = end
+                    if base[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+                    let b = buffer.baseAddress!
+                    let line = UnsafeBufferPointer(start: b + start, count: lineEnd - start)
+                    start = end
+                    lineNumber += 1
+                    return line
+                }
+                return nil
+            }
+            searchFrom = start + scanned
+        }
+    }
+
+    /// Calls `body` with each remaining line's bytes and its 1-based line number.
+    ///
+    /// The buffer is only valid inside `body`. Use ``string(from:)`` to decode it.
+    public func forEachLine(
+        _ body: (_ bytes: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) throws -> Void
+    ) throws {
+        while let line = try nextLineBytes() {
+            try body(line, lineNumber)
+        }
+    }
+
+    /// The next line as a `String` (invalid UTF-8 replaced and counted), or `nil` at end of file.
+    public func nextLine() throws -> String? {
+        guard let line = try nextLineBytes() else { return nil }
+        return string(from: line)
+    }
+
+    /// Decodes line bytes as UTF-8, replacing invalid sequences with U+FFFD and counting the line
+    /// in ``invalidUTF8Lines`` when that happens.
+    public func string(from bytes: UnsafeBufferPointer<UInt8>) -> String {
+        if let valid = String(validating: bytes, as: UTF8.self) { return valid }
+        invalidUTF8Lines += 1
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension LineReader {
+    /// Calls `body` with the next line's bytes and line number; returns false at end of file.
+    public func withNextLine(
+        _ body: (_ bytes: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) throws -> Void
+    ) throws -> Bool {
+        guard let line = try nextLineBytesForExtension() else { return false }
+        try body(line, lineNumber)
+        return true
+    }
+}
+
+/// Whether `bytes` is well-formed UTF-8 (ASCII fast path eight bytes at a time).
+public func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    guard let base = bytes.baseAddress else { return true }
+    let n = bytes.count
+    var i = 0
+    while i + 8 <= n {
+        let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
+        if word & 0x8080_8080_8080_8080 != 0 { break }
+        i += 8
+    }
+    while i < n {
+        let c = base[i]
+        if c < 0x80 {
+            i += 1
+            continue
+        }
+        var need: Int
+        var minimum: UInt32
+        var scalar: UInt32
+        if c & 0xE0 == 0xC0 {
+            need = 1; minimum = 0x80; scalar = UInt32(c & 0x1F)
+        } else if c & 0xF0 == 0xE0 {
+            need = 2; minimum = 0x800; scalar = UInt32(c & 0x0F)
+        } else if c & 0xF8 == 0xF0 {
+            need = 3; minimum = 0x10000; scalar = UInt32(c & 0x07)
+        } else {
+            return false
+        }
+        if i + need >= n { return false }
+        for k in 1...need {
+            let d = base[i + k]
+            if d & 0xC0 != 0x80 { return false }
+            scalar = scalar << 6 | UInt32(d & 0x3F)
+        }
+        if scalar < minimum || scalar > 0x10FFFF || (scalar >= 0xD800 && scalar < 0xE000) {
+            return false
+        }
+        i += need + 1
+    }
+    return true
+}

@@ -1,0 +1,92 @@
+import Foundation
+
+internal import CZlib
+
+/// A buffered writer for text outputs, gzip-compressed when the path ends in `.gz`.
+///
+/// Usually obtained from ``AtomicFile/write(to:_:)``, which writes to a temporary name and
+/// renames on success. Not thread-safe.
+public final class OutputFile {
+    /// Where the bytes go (for an atomic write, the temporary name).
+    public let url: URL
+    private var plain: UnsafeMutablePointer<FILE>?
+    private var gz: gzFile?
+    private var buffer: [UInt8] = []
+    private let flushThreshold = 1 << 20
+
+    /// Creates (or truncates) `url`. Gzip when `compressed` is true, or when it is `nil` and the
+    /// path ends in `.gz`.
+    public init(url: URL, compressed: Bool? = nil) throws {
+        self.url = url
+        let useGzip = compressed ?? (url.pathExtension == "gz")
+        if useGzip {
+            guard let handle = gzopen(url.path, "wb6") else {
+                throw InparsCoreError.cannotOpen(
+                    path: url.path, reason: String(cString: strerror(errno)))
+            }
+            gz = handle
+        } else {
+            guard let handle = fopen(url.path, "wb") else {
+                throw InparsCoreError.cannotOpen(
+                    path: url.path, reason: String(cString: strerror(errno)))
+            }
+            plain = handle
+        }
+        buffer.reserveCapacity(flushThreshold + 4096)
+    }
+
+    deinit {
+        try? close()
+    }
+
+    /// Appends the UTF-8 bytes of `string`.
+    public func write(_ string: String) throws {
+        var copy = string
+        copy.withUTF8 { buffer.append(contentsOf: $0) }
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Appends raw bytes.
+    public func write<Bytes: Sequence>(bytes: Bytes) throws where Bytes.Element == UInt8 {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    /// Writes buffered bytes to the file.
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let ok: Bool = buffer.withUnsafeBytes { raw in
+            if let plain {
+                return fwrite(raw.baseAddress, 1, raw.count, plain) == raw.count
+            } else if let gz {
+                return gzwrite(gz, raw.baseAddress, UInt32(raw.count)) == Int32(raw.count)
+            }
+            return false
+        }
+        buffer.removeAll(keepingCapacity: true)
+        if !ok {
+            throw InparsCoreError.writeFailed(path: url.path, reason: "short write (disk full?)")
+        }
+    }
+
+    /// Flushes and closes the file. Safe to call twice.
+    public func close() throws {
+        if plain == nil && gz == nil { return }
+        var failure: Error?
+        do { try flush() } catch { failure = error }
+        if let plain {
+            if fclose(plain) != 0 && failure == nil {
+                failure = InparsCoreError.writeFailed(
+                    path: url.path, reason: String(cString: strerror(errno)))
+            }
+            self.plain = nil
+        }
+        if let gz {
+            if gzclose_w(gz) != Z_OK && failure == nil {
+                failure = InparsCoreError.writeFailed(path: url.path, reason: "gzip close failed")
+            }
+            self.gz = nil
+        }
+        if let failure { throw failure }
+    }
+}

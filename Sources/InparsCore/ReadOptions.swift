@@ -1,0 +1,48 @@
+/// Options shared by the corpus, query, qrels and run readers.
+public struct ReadOptions: Sendable, Equatable {
+    /// When true, a malformed line is counted in ``ReadStatistics/skippedBadLines`` and skipped;
+    /// when false (the default) it throws ``InparsCoreError/malformedLine(path:line:field:reason:)``.
+    /// Duplicate ids are always an error.
+    public var skipBadLines: Bool
+
+    public init(skipBadLines: Bool = false) {
+        self.skipBadLines = skipBadLines
+    }
+}
+
+/// What a reader saw, for reporting to the user.
+public struct ReadStatistics: Sendable, Equatable {
+    /// Lines read, including blank and skipped ones.
+    public var lines = 0
+    /// Records returned.
+    public var records = 0
+    /// Malformed lines skipped (only with ``ReadOptions/skipBadLines``).
+    public var skippedBadLines = 0
+    /// The first skipped line's error, to show the user an example.
+    public var firstSkippedError: InparsCoreError?
+    /// Lines whose invalid UTF-8 was replaced by U+FFFD.
+    public var invalidUTF8Lines = 0
+
+    public init() {}
+}
+
+extension ReadOptions {
+    /// Throws `error` or counts it, depending on ``skipBadLines``.
+    func handle(_ error: InparsCoreError, _ statistics: inout ReadStatistics) throws {
+        if !skipBadLines { throw error }
+        statistics.skippedBadLines += 1
+        if statistics.firstSkippedError == nil { statistics.firstSkippedError = error }
+    }
+}
+
+/// Splits `bytes` on `separator` (tab) into string fields.
+func splitFields(_ line: String, separator: Character = "\t") -> [Substring] {
+    line.split(separator: separator, omittingEmptySubsequences: false)
+}
+
+/// Whether `name` (minus a `.gz` suffix) ends in one of `extensions`.
+func hasExtension(_ path: String, _ extensions: [String]) -> Bool {
+    var lower = path.lowercased()
+    if lower.hasSuffix(".gz") { lower.removeLast(3) }
+    return extensions.contains { lower.hasSuffix("." + $0) }
+}

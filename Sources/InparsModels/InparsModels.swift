@@ -1,1 +1,0 @@
-// InparsModels: see Docs/architecture.md for what this module owns.

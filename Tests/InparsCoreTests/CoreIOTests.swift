@@ -1,0 +1,312 @@
+import Foundation
+import InparsCore
+import InparsTestSupport
+import Testing
+
+@Suite struct LineReaderTests {
+    @Test func gzipRoundTripReadsTheSameLines() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("lines.txt.gz")
+        var expected: [String] = []
+        var random = TestRandom(seed: 7)
+        for i in 0..<20_000 {
+            let width = Int.random(in: 0..<300, using: &random)
+            expected.append("\(i) " + String(repeating: "é", count: width % 50) + "x")
+        }
+        try AtomicFile.write(to: url) { out in
+            for line in expected { try out.write(line + "\n") }
+        }
+        // The file really is gzip (magic 1f 8b).
+        let head = try Data(contentsOf: url).prefix(2)
+        #expect(Array(head) == [0x1F, 0x8B])
+        let reader = try LineReader(url: url, bufferSize: 4096)
+        var lines: [String] = []
+        while let line = try reader.nextLine() { lines.append(line) }
+        #expect(lines == expected)
+        #expect(reader.invalidUTF8Lines == 0)
+    }
+
+    @Test func crlfAndMissingFinalNewlineAreHandled() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("a.txt")
+        try Data("one\r\ntwo\n\nthree".utf8).write(to: url)
+        let reader = try LineReader(url: url)
+        var lines: [String] = []
+        while let line = try reader.nextLine() { lines.append(line) }
+        #expect(lines == ["one", "two", "", "three"])
+        #expect(reader.lineNumber == 4)
+    }
+
+    @Test func invalidUTF8IsReplacedAndCounted() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("bad.txt")
+        try Data([0x61, 0xFF, 0x62, 0x0A, 0x63, 0x0A, 0xC3, 0x0A]).write(to: url)
+        let reader = try LineReader(url: url)
+        var lines: [String] = []
+        while let line = try reader.nextLine() { lines.append(line) }
+        #expect(lines == ["a\u{FFFD}b", "c", "\u{FFFD}"])
+        #expect(reader.invalidUTF8Lines == 2)
+    }
+
+    @Test func utf8ValidatorAgreesWithTheStandardLibrary() {
+        var random = TestRandom(seed: 3)
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0..<20, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
+            let ours = bytes.withUnsafeBufferPointer { isValidUTF8($0) }
+            #expect(ours == (String(validating: bytes, as: UTF8.self) != nil), "\(bytes)")
+        }
+        let samples = ["plain ascii text longer than eight", "naïve café 東京 🙂", "\u{10FFFF}"]
+        for sample in samples {
+            #expect(Array(sample.utf8).withUnsafeBufferPointer { isValidUTF8($0) })
+        }
+    }
+
+    @Test func missingFileIsReported() {
+        #expect(throws: InparsCoreError.fileNotFound(path: "/nonexistent/x.jsonl")) {
+            _ = try LineReader(url: URL(fileURLWithPath: "/nonexistent/x.jsonl"))
+        }
+    }
+}
+
+@Suite struct CorpusReaderTests {
+    func write(_ text: String, name: String, in dir: URL) throws -> URL {
+        let url = dir.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    @Test func readsBEIRJSONLWithNumericIdsAndExtraFields() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write(
+            """
+            {"_id": "d1", "title": "T", "text": "Hello \\"w\\u00f6rld\\" \\ud83d\\ude00", "metadata": {"a": [1, "}"]}}
+            {"_id": 42, "text": "", "title": null}
+
+            {"text": "x\\ny", "_id": "d3"}
+            """, name: "corpus.jsonl", in: dir)
+        let (documents, stats) = try CorpusReader.read(url)
+        #expect(
+            documents == [
+                Document(id: "d1", title: "T", text: "Hello \"wörld\" 😀"),
+                Document(id: "42", title: "", text: ""),
+                Document(id: "d3", title: "", text: "x\ny"),
+            ])
+        #expect(stats.records == 3)
+        #expect(documents[0].flatContents == "T\nHello \"wörld\" 😀")
+        #expect(documents[0].rerankText == "T Hello \"wörld\" 😀")
+        #expect(documents[1].rerankText == "")
+    }
+
+    @Test func malformedJSONLineNamesFileLineAndField() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write(
+            "{\"_id\": \"a\", \"text\": \"ok\"}\n{\"_id\": \"b\", \"text\": \"unterminated}\n",
+            name: "c.jsonl", in: dir)
+        do {
+            _ = try CorpusReader.read(url)
+            Issue.record("expected an error")
+        } catch let error as InparsCoreError {
+            guard case .malformedLine(let path, let line, let field, _) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
+            #expect(path == url.path)
+            #expect(line == 2)
+            #expect(field == "text")
+            let message = error.errorDescription ?? ""
+            #expect(message.contains("line 2"))
+            #expect(message.contains("c.jsonl"))
+        }
+    }
+
+    @Test func missingTextFieldIsNamed() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write("{\"_id\": \"a\", \"body\": \"ok\"}\n", name: "c.jsonl", in: dir)
+        #expect(
+            throws: InparsCoreError.malformedLine(
+                path: url.path, line: 1, field: "text", reason: "missing document text")
+        ) { _ = try CorpusReader.read(url) }
+    }
+
+    @Test func skipBadLinesCountsAndContinues() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write(
+            "{\"_id\": \"a\", \"text\": \"ok\"}\nnot json at all\n{\"_id\": \"b\"\n"
+                + "{\"_id\": \"c\", \"text\": \"fine\"}\n",
+            name: "c.jsonl", in: dir)
+        let (documents, stats) = try CorpusReader.read(url, options: ReadOptions(skipBadLines: true))
+        #expect(documents.map(\.id) == ["a", "c"])
+        #expect(stats.skippedBadLines == 2)
+        #expect(stats.records == 2)
+    }
+
+    @Test func duplicateIdsAreAnErrorEvenWhenSkippingBadLines() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write(
+            "{\"_id\": \"a\", \"text\": \"x\"}\n{\"_id\": \"b\", \"text\": \"y\"}\n"
+                + "{\"_id\": \"a\", \"text\": \"z\"}\n", name: "c.jsonl", in: dir)
+        #expect(
+            throws: InparsCoreError.duplicateID(path: url.path, line: 3, id: "a", firstLine: 1)
+        ) { _ = try CorpusReader.read(url, options: ReadOptions(skipBadLines: true)) }
+    }
+
+    @Test func readsTSVWithAndWithoutTitlesAndGzip() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("collection.tsv.gz")
+        try AtomicFile.write(to: url) { out in
+            try out.write("id\ttext\nd1\tbody one\nd2\tTitle\tbody two\nd3\t\n")
+        }
+        let (documents, _) = try CorpusReader.read(url)
+        #expect(
+            documents == [
+                Document(id: "d1", text: "body one"),
+                Document(id: "d2", title: "Title", text: "body two"),
+                Document(id: "d3", text: ""),
+            ])
+    }
+
+    @Test func formatIsSniffedWhenTheNameSaysNothing() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = try write("\n{\"_id\": \"a\", \"text\": \"x\"}\n", name: "corpus", in: dir)
+        #expect(try CorpusReader.read(url).documents == [Document(id: "a", text: "x")])
+    }
+
+    @Test func invalidUTF8InACorpusIsReplacedAndCounted() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("c.jsonl")
+        var bytes = Array("{\"_id\": \"a\", \"text\": \"x".utf8)
+        bytes += [0xFE]
+        bytes += Array("y\"}\n".utf8)
+        try Data(bytes).write(to: url)
+        let (documents, stats) = try CorpusReader.read(url)
+        #expect(documents == [Document(id: "a", text: "x\u{FFFD}y")])
+        #expect(stats.invalidUTF8Lines == 1)
+    }
+}
+
+@Suite struct QueryAndQrelsReaderTests {
+    @Test func readsQueriesInBothFormats() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let jsonl = dir.appendingPathComponent("queries.jsonl")
+        try Data("{\"_id\": 1, \"text\": \"what is x\", \"metadata\": {}}\n".utf8).write(to: jsonl)
+        #expect(try QueryReader.read(jsonl).queries == [Query(id: "1", text: "what is x")])
+        let tsv = dir.appendingPathComponent("queries.tsv")
+        try Data("q1\tfirst\nq2\tsecond\n".utf8).write(to: tsv)
+        #expect(
+            try QueryReader.read(tsv).queries == [
+                Query(id: "q1", text: "first"), Query(id: "q2", text: "second"),
+            ])
+        let bad = dir.appendingPathComponent("bad.tsv")
+        try Data("q1\tfirst\nq2\n".utf8).write(to: bad)
+        #expect(throws: InparsCoreError.self) { _ = try QueryReader.read(bad) }
+    }
+
+    @Test func readsBEIRAndTRECQrels() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let beir = dir.appendingPathComponent("test.tsv")
+        try Data("query-id\tcorpus-id\tscore\n1\td1\t1\n1\td2\t0\n2\td3\t2\n".utf8).write(to: beir)
+        let trec = dir.appendingPathComponent("qrels.txt")
+        try Data("1 0 d1 1\n1 0 d2 0\n2 Q0 d3 2\n".utf8).write(to: trec)
+        let expected = Qrels(["1": ["d1": 1, "d2": 0], "2": ["d3": 2]])
+        #expect(try Qrels.read(beir) == expected)
+        #expect(try Qrels.read(trec) == expected)
+        let bad = dir.appendingPathComponent("bad.tsv")
+        try Data("query-id\tcorpus-id\tscore\n1\td1\tyes\n".utf8).write(to: bad)
+        #expect(
+            throws: InparsCoreError.malformedLine(
+                path: bad.path, line: 2, field: "score", reason: "relevance 'yes' is not an integer")
+        ) { _ = try Qrels.read(bad) }
+    }
+}
+
+@Suite struct RunTests {
+    @Test func trecRunRoundTrips() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var run = Run()
+        run.append(RunEntry(queryId: "q2", docId: "b", rank: 1, score: 12.5))
+        run.append(RunEntry(queryId: "q2", docId: "a", rank: 2, score: 3.1234567))
+        run.append(RunEntry(queryId: "q1", docId: "c", rank: 1, score: -0.5))
+        let url = dir.appendingPathComponent("run.trec")
+        try run.write(to: url, tag: "bm25")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        #expect(
+            text == "q2 Q0 b 1 12.500000 bm25\nq2 Q0 a 2 3.123457 bm25\nq1 Q0 c 1 -0.500000 bm25\n")
+        let back = try Run.read(url)
+        #expect(back.queryIds == ["q2", "q1"])
+        #expect(back.entries["q2"]!.map(\.docId) == ["b", "a"])
+        #expect(back.entries["q2"]![1].score == 3.123457)
+        // No temporary files left behind.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["run.trec"])
+    }
+
+    @Test func malformedRunLineIsReported() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("run.trec")
+        try Data("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 2 abc t\n".utf8).write(to: url)
+        #expect(
+            throws: InparsCoreError.malformedLine(
+                path: url.path, line: 2, field: "score", reason: "'abc' is not a finite number")
+        ) { _ = try Run.read(url) }
+    }
+}
+
+@Suite struct AtomicFileAndProgressTests {
+    @Test func failedDirectoryWriteLeavesNothingBehind() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("index")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try AtomicFile.writeDirectory(at: target) { tmp in
+                try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
+                throw Boom()
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        try AtomicFile.writeDirectory(at: target) { tmp in
+            try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
+        }
+        #expect(FileManager.default.fileExists(atPath: target.appendingPathComponent("part").path))
+    }
+
+    @Test func nonInteractiveProgressReportsAtTenPercentMilestones() {
+        let sink = CollectingProgressSink()
+        final class Clock: @unchecked Sendable { var t = 0.0 }
+        let clock = Clock()
+        let progress = Progress(
+            label: "docs", total: 100, sink: sink, interactive: false, clock: { clock.t })
+        for _ in 0..<100 {
+            clock.t += 0.1
+            progress.advance()
+        }
+        progress.finish()
+        let lines = sink.lines
+        #expect(lines.count == 10)  // 10%, 20%, ..., 90%, then the final line
+        #expect(lines[0] == "docs: 10/100 (10%), 10/s, ETA 9s")
+        #expect(lines.last == "docs: 100 in 10.0 s (10/s)")
+    }
+
+    @Test func seededGeneratorIsSplitMix64() {
+        var generator = SeededGenerator(seed: 0)
+        // Reference values of SplitMix64 with seed 0 (Vigna's splitmix64.c).
+        #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
+    }
+}
