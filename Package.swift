@@ -83,7 +83,7 @@ let tests: [Target] = [
     .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTrainingTests",
-        dependencies: ["InparsTraining", "InparsTensor", "InparsTestSupport"]),
+        dependencies: ["InparsTraining", "InparsModels", "InparsTensor", "InparsTestSupport"]),
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 
