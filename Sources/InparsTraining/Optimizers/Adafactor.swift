@@ -99,44 +99,45 @@ public struct Adafactor: Optimizer {
         return scale * relative
     }
 
-    public mutating func update(_ parameter: inout Tensor, gradient: Tensor, index: Int) {
+    public mutating func update(
+        _ p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, index: Int
+    ) {
         precondition(stepCount > 0, "call beginStep() before update")
         let shape = parameters[index].shape
-        precondition(parameter.shape == shape && gradient.shape == shape, "Adafactor: parameter \(parameters[index].name) is \(parameter.shape), gradient \(gradient.shape)")
-        let count = parameter.count
-        let lr = Float(stepSize(parameterRMS: Double(Adafactor.rms(parameter.storage))))
+        let count = shape.reduce(1, *)
+        precondition(p.count == count && g.count == count, "Adafactor: \(parameters[index].name) \(shape) has \(count) elements, got \(p.count) values and \(g.count) gradients")
+        let lr = Float(stepSize(parameterRMS: Double(Adafactor.rms(UnsafeBufferPointer(p)))))
         let beta2t = 1 - pow(Double(stepCount), decayRate)
         let decay = Float(beta2t)
         let mix = Float(1 - beta2t)
         let eps1 = Float(epsilon1)
         var step = [Float](repeating: 0, count: count)
-        gradient.storage.withUnsafeBufferPointer { g in
-            step.withUnsafeMutableBufferPointer { u in
+        step.withUnsafeMutableBufferPointer { u in
                 if Adafactor.isFactored(shape) {
                     let columns = shape[shape.count - 1]
                     let rows = shape[shape.count - 2]
                     let slices = count / (rows * columns)
+                    var columnSums = [Double](repeating: 0, count: columns)
                     rowMoment[index].withUnsafeMutableBufferPointer { row in
                         columnMoment[index].withUnsafeMutableBufferPointer { column in
                             for s in 0..<slices {
                                 let base = s * rows * columns
-                                // Row statistic: mean of g² + ε1 over the columns.
+                                // Row statistic: mean of g² + ε1 over the columns; column
+                                // statistic: mean over the rows (summed in row-major order).
+                                for c in 0..<columns { columnSums[c] = 0 }
                                 for r in 0..<rows {
                                     var sum = 0.0
                                     for c in 0..<columns {
                                         let v = g[base + r * columns + c]
-                                        sum += Double(v * v + eps1)
+                                        let square = Double(v * v + eps1)
+                                        sum += square
+                                        columnSums[c] += square
                                     }
                                     let mean = Float(sum / Double(columns))
                                     row[s * rows + r] = row[s * rows + r] * decay + mix * mean
                                 }
                                 for c in 0..<columns {
-                                    var sum = 0.0
-                                    for r in 0..<rows {
-                                        let v = g[base + r * columns + c]
-                                        sum += Double(v * v + eps1)
-                                    }
-                                    let mean = Float(sum / Double(rows))
+                                    let mean = Float(columnSums[c] / Double(rows))
                                     column[s * columns + c] = column[s * columns + c] * decay + mix * mean
                                 }
                                 var rowSum = 0.0
@@ -161,35 +162,30 @@ public struct Adafactor: Optimizer {
                         }
                     }
                 }
-            }
         }
-        let clip = Float(max(Double(Adafactor.rms(step)) / clipThreshold, 1))
+        let clip = Float(max(Double(step.withUnsafeBufferPointer { Adafactor.rms($0) }) / clipThreshold, 1))
         let weightDecayFactor = Float(-weightDecay) * lr
         let b1 = beta1.map(Float.init)
-        parameter.storage.withUnsafeMutableBufferPointer { p in
-            step.withUnsafeMutableBufferPointer { u in
-                firstMoment[index].withUnsafeMutableBufferPointer { m in
-                    for i in 0..<count {
-                        var value = u[i] / clip * lr
-                        if let b1 {
-                            m[i] = m[i] * b1 + (1 - b1) * value
-                            value = m[i]
-                        }
-                        if weightDecay != 0 { p[i] += p[i] * weightDecayFactor }
-                        p[i] -= value
+        step.withUnsafeMutableBufferPointer { u in
+            firstMoment[index].withUnsafeMutableBufferPointer { m in
+                for i in 0..<count {
+                    var value = u[i] / clip * lr
+                    if let b1 {
+                        m[i] = m[i] * b1 + (1 - b1) * value
+                        value = m[i]
                     }
+                    if weightDecay != 0 { p[i] += p[i] * weightDecayFactor }
+                    p[i] -= value
                 }
             }
         }
     }
 
     /// `‖x‖₂ / √count`, accumulated in `Double`, rounded to `Float` (PyTorch's `_rms`).
-    static func rms(_ x: [Float]) -> Float {
+    static func rms(_ x: UnsafeBufferPointer<Float>) -> Float {
         guard !x.isEmpty else { return 0 }
         var sum = 0.0
-        x.withUnsafeBufferPointer { p in
-            for v in p { sum += Double(v) * Double(v) }
-        }
+        for v in x { sum += Double(v) * Double(v) }
         return Float(sum.squareRoot()) / Float(Double(x.count).squareRoot())
     }
 

@@ -46,9 +46,11 @@ public struct AdamW: Optimizer {
 
     public mutating func beginStep() { stepCount += 1 }
 
-    public mutating func update(_ parameter: inout Tensor, gradient: Tensor, index: Int) {
+    public mutating func update(
+        _ p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, index: Int
+    ) {
         precondition(stepCount > 0, "call beginStep() before update")
-        precondition(parameter.shape == parameters[index].shape && gradient.shape == parameter.shape, "AdamW: parameter \(parameters[index].name) is \(parameter.shape), gradient \(gradient.shape)")
+        precondition(p.count == firstMoment[index].count && g.count == p.count, "AdamW: \(parameters[index].name) has \(firstMoment[index].count) elements, got \(p.count) values and \(g.count) gradients")
         let t = Double(stepCount)
         let lr = learningRate
         let decay = noDecay.contains(parameters[index].name) ? 0 : weightDecay
@@ -59,18 +61,14 @@ public struct AdamW: Optimizer {
         let stepSize = Float(lr / (1 - pow(beta1, t)))
         let correction2 = Float((1 - pow(beta2, t)).squareRoot())
         let eps = Float(epsilon)
-        parameter.storage.withUnsafeMutableBufferPointer { p in
-            gradient.storage.withUnsafeBufferPointer { g in
-                firstMoment[index].withUnsafeMutableBufferPointer { m in
-                    secondMoment[index].withUnsafeMutableBufferPointer { v in
-                        for i in 0..<p.count {
-                            if decay != 0 { p[i] *= keep }
-                            m[i] += lerpWeight * (g[i] - m[i])
-                            v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
-                            let denominator = v[i].squareRoot() / correction2 + eps
-                            p[i] += -stepSize * m[i] / denominator
-                        }
-                    }
+        firstMoment[index].withUnsafeMutableBufferPointer { m in
+            secondMoment[index].withUnsafeMutableBufferPointer { v in
+                for i in 0..<p.count {
+                    if decay != 0 { p[i] *= keep }
+                    m[i] += lerpWeight * (g[i] - m[i])
+                    v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
+                    let denominator = v[i].squareRoot() / correction2 + eps
+                    p[i] += -stepSize * m[i] / denominator
                 }
             }
         }

@@ -45,8 +45,11 @@ public protocol Optimizer: Sendable {
     var stepCount: Int { get }
     /// Starts update number `stepCount + 1`.
     mutating func beginStep()
-    /// Updates parameter `index` in place from its gradient (same shape).
-    mutating func update(_ parameter: inout Tensor, gradient: Tensor, index: Int)
+    /// Updates parameter `index` in place from its gradient: the elements of the parameter
+    /// (row-major, `parameters[index].shape`) may be a row block of a larger stored tensor
+    /// (a fused q/k/v weight), so the update works on buffers.
+    mutating func update(
+        _ values: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, index: Int)
     /// The state to save.
     func exportState() -> OptimizerState
     /// Restores saved state.
@@ -56,6 +59,14 @@ public protocol Optimizer: Sendable {
 }
 
 extension Optimizer {
+    /// Updates parameter `index` (a whole tensor of shape `parameters[index].shape`) in place.
+    public mutating func update(_ parameter: inout Tensor, gradient: Tensor, index: Int) {
+        precondition(parameter.shape == parameters[index].shape && gradient.shape == parameter.shape, "\(parameters[index].name): parameter \(parameter.shape), gradient \(gradient.shape), expected \(parameters[index].shape)")
+        parameter.storage.withUnsafeMutableBufferPointer { p in
+            gradient.storage.withUnsafeBufferPointer { g in update(p, gradient: g, index: index) }
+        }
+    }
+
     /// One update of every parameter.
     ///
     /// - Parameters:
