@@ -10,6 +10,8 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
     case optimizerTensorShape(name: String, expected: [Int], found: [Int])
     /// A saved step count is negative.
     case invalidStep(Int)
+    /// A file that should hold optimizer state does not.
+    case invalidOptimizerFile(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -21,6 +23,8 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
             return "optimizer tensor '\(name)' has shape \(found) but the model needs \(expected); the checkpoint does not match this model"
         case .invalidStep(let step):
             return "optimizer state has step \(step), which is negative"
+        case .invalidOptimizerFile(let path, let reason):
+            return "'\(path)' is not an optimizer state file (\(reason)); resume from a checkpoint folder written by 'inpars train'"
         }
     }
 }

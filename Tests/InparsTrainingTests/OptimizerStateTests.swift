@@ -1,4 +1,5 @@
 import Foundation
+import InparsModels
 import InparsTensor
 import InparsTestSupport
 import InparsTraining
@@ -76,5 +77,39 @@ import Testing
         var small = [Tensor(shape: [2], storage: [0.3, 0.4])]
         #expect(abs(GradientClipping.clip(&small, maxNorm: 1) - 0.5) < 1e-7)
         #expect(small[0].storage == [0.3, 0.4])
+    }
+}
+
+/// Optimizer state survives a safetensors round trip (the `--resume` file).
+@Suite struct OptimizerStateFileTests {
+    @Test func stateRoundTripsThroughSafetensorsAndResumesIdentically() throws {
+        let fixture = try OptimizerFixture.load()
+        let directory = try TestPaths.temporaryDirectory("optimizer-state")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("optimizer.safetensors")
+        var optimizer = Adafactor(parameters: fixture.specs, beta1: 0.9)
+        var parameters = fixture.tensors(fixture.initial)
+        for step in 0..<2 { optimizer.step(parameters: &parameters, gradients: fixture.tensors(fixture.gradients[step])) }
+        let state = optimizer.exportState()
+        try state.write(to: url)
+        let read = try OptimizerState.read(from: url)
+        #expect(read == state)
+        var resumed = Adafactor(parameters: fixture.specs, beta1: 0.9)
+        try resumed.importState(read)
+        var a = parameters
+        var b = parameters
+        optimizer.step(parameters: &a, gradients: fixture.tensors(fixture.gradients[2]))
+        resumed.step(parameters: &b, gradients: fixture.tensors(fixture.gradients[2]))
+        #expect(a == b)
+    }
+
+    @Test func aSafetensorsFileWithoutOptimizerMetadataIsRefused() throws {
+        let directory = try TestPaths.temporaryDirectory("optimizer-state")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("model.safetensors")
+        try SafetensorsWriter.write(["w": Tensor(zeros: [2])], to: url)
+        #expect(throws: TrainingError.invalidOptimizerFile(path: url.path, reason: "no 'inpars.optimizer' metadata")) {
+            try OptimizerState.read(from: url)
+        }
     }
 }
