@@ -16,15 +16,19 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
     public var errorDescription: String? {
         switch self {
         case .optimizerKindMismatch(let expected, let found):
-            return "optimizer state was saved by \(found), but this run uses \(expected); resume with the same --optimizer"
+            return
+                "optimizer state was saved by \(found), but this run uses \(expected); resume with the same --optimizer"
         case .missingOptimizerTensor(let name):
-            return "optimizer state has no tensor '\(name)'; the checkpoint does not match this model"
+            return
+                "optimizer state has no tensor '\(name)'; the checkpoint does not match this model"
         case .optimizerTensorShape(let name, let expected, let found):
-            return "optimizer tensor '\(name)' has shape \(found) but the model needs \(expected); the checkpoint does not match this model"
+            return
+                "optimizer tensor '\(name)' has shape \(found) but the model needs \(expected); the checkpoint does not match this model"
         case .invalidStep(let step):
             return "optimizer state has step \(step), which is negative"
         case .invalidOptimizerFile(let path, let reason):
-            return "'\(path)' is not an optimizer state file (\(reason)); resume from a checkpoint folder written by 'inpars train'"
+            return
+                "'\(path)' is not an optimizer state file (\(reason)); resume from a checkpoint folder written by 'inpars train'"
         }
     }
 }

@@ -129,7 +129,8 @@ enum DoubleOps {
         switch kind {
         case .relu: return max(0, x)
         case .gelu: return 0.5 * x * (1 + erf(x / 2.0.squareRoot()))
-        case .geluTanh: return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
+        case .geluTanh:
+            return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         case .silu: return x / (1 + exp(-x))
         }
     }

@@ -10,7 +10,9 @@ import Testing
         let x = random.tensor([3, 5], in: -2...2)
         let r = random.tensor([3, 5])
         var dx = Tensor.softmaxBackward(output: x.softmax(), outputGradient: r)
-        let objective = { (xs: [Double]) in DoubleOps.project(DoubleOps.softmaxRows(xs, width: 5), r.storage) }
+        let objective = { (xs: [Double]) in
+            DoubleOps.project(DoubleOps.softmaxRows(xs, width: 5), r.storage)
+        }
         #expect(GradientCheck.check(dx.storage, at: x.storage, objective).passes)
         dx.storage[7] += 2e-3
         let verdict = GradientCheck.check(dx.storage, at: x.storage, objective)
@@ -43,7 +45,8 @@ import Testing
             for i in 0..<7 { broken[row * 7 + i] = inverse * w.storage[i] * r.storage[row * 7 + i] }
         }
         let verdict = GradientCheck.check(broken, at: x.storage) {
-            DoubleOps.project(DoubleOps.rmsNorm($0, weight: w.storage.map(Double.init), epsilon: 1e-6), r.storage)
+            DoubleOps.project(
+                DoubleOps.rmsNorm($0, weight: w.storage.map(Double.init), epsilon: 1e-6), r.storage)
         }
         #expect(!verdict.passes)
     }

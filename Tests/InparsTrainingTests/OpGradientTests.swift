@@ -14,7 +14,8 @@ import Testing
         var dW = earlier
         let dx = Tensor.linearBackward(outputGradient: r, input: x, weight: w, weightGradient: &dW)
         let objective = { (xs: [Double], ws: [Double]) in
-            DoubleOps.project(DoubleOps.matmul(xs, ws, m: 6, n: 5, k: 7, transposeB: true), r.storage)
+            DoubleOps.project(
+                DoubleOps.matmul(xs, ws, m: 6, n: 5, k: 7, transposeB: true), r.storage)
         }
         let wd = w.storage.map(Double.init)
         let xd = x.storage.map(Double.init)
@@ -41,8 +42,12 @@ import Testing
                 DoubleOps.matmul(xs, ws, m: 5, n: 4, k: 3, transposeB: transposeB, alpha: 0.75),
                 r.storage)
         }
-        let vx = GradientCheck.check(dx.storage, at: x.storage) { objective($0, w.storage.map(Double.init)) }
-        let vw = GradientCheck.check(dW.storage, at: w.storage) { objective(x.storage.map(Double.init), $0) }
+        let vx = GradientCheck.check(dx.storage, at: x.storage) {
+            objective($0, w.storage.map(Double.init))
+        }
+        let vw = GradientCheck.check(dW.storage, at: w.storage) {
+            objective(x.storage.map(Double.init), $0)
+        }
         #expect(vx.passes, "\(vx)")
         #expect(vw.passes, "\(vw)")
     }
@@ -57,7 +62,8 @@ import Testing
         let grads = Tensor.batchedMatmulBackward(
             outputGradient: r, a, b, transposeA: transposeA, transposeB: transposeB, alpha: 1.5)
         // The forward itself must agree with the Double reference the objective uses.
-        let forward = Tensor.batchedMatmul(a, b, transposeA: transposeA, transposeB: transposeB, alpha: 1.5)
+        let forward = Tensor.batchedMatmul(
+            a, b, transposeA: transposeA, transposeB: transposeB, alpha: 1.5)
         let objective = { (as_: [Double], bs: [Double]) -> Double in
             var y = [Double]()
             for i in 0..<batch {
@@ -70,7 +76,10 @@ import Testing
         }
         let ad = a.storage.map(Double.init)
         let bd = b.storage.map(Double.init)
-        #expect(abs(Double(DoubleOps.project(forward.storage.map(Double.init), r.storage)) - objective(ad, bd)) < 1e-4)
+        #expect(
+            abs(
+                Double(DoubleOps.project(forward.storage.map(Double.init), r.storage))
+                    - objective(ad, bd)) < 1e-4)
         let va = GradientCheck.check(grads.a.storage, at: a.storage) { objective($0, bd) }
         let vb = GradientCheck.check(grads.b.storage, at: b.storage) { objective(ad, $0) }
         #expect(va.passes, "\(va)")
@@ -98,12 +107,15 @@ import Testing
         let w = random.tensor([7], in: 0.5...1.5)
         let r = random.tensor([3, 2, 7])
         var dW = Tensor(zeros: [7])
-        let dx = Tensor.rmsNormBackward(outputGradient: r, input: x, weight: w, epsilon: 1e-6, weightGradient: &dW)
+        let dx = Tensor.rmsNormBackward(
+            outputGradient: r, input: x, weight: w, epsilon: 1e-6, weightGradient: &dW)
         let vx = GradientCheck.check(dx.storage, at: x.storage) {
-            DoubleOps.project(DoubleOps.rmsNorm($0, weight: w.storage.map(Double.init), epsilon: 1e-6), r.storage)
+            DoubleOps.project(
+                DoubleOps.rmsNorm($0, weight: w.storage.map(Double.init), epsilon: 1e-6), r.storage)
         }
         let vw = GradientCheck.check(dW.storage, at: w.storage) {
-            DoubleOps.project(DoubleOps.rmsNorm(x.storage.map(Double.init), weight: $0, epsilon: 1e-6), r.storage)
+            DoubleOps.project(
+                DoubleOps.rmsNorm(x.storage.map(Double.init), weight: $0, epsilon: 1e-6), r.storage)
         }
         #expect(vx.passes, "\(vx)")
         #expect(vw.passes, "\(vw)")
@@ -122,21 +134,32 @@ import Testing
         let r = random.tensor([batch, heads, q, k])
         // Forward in Float, as the model does it.
         var bias = Tensor(zeros: [1, heads, q, k])
-        for h in 0..<heads { for p in 0..<(q * k) { bias.storage[h * q * k + p] = table.storage[Int(buckets[p]) * heads + h] } }
+        for h in 0..<heads {
+            for p in 0..<(q * k) {
+                bias.storage[h * q * k + p] = table.storage[Int(buckets[p]) * heads + h]
+            }
+        }
         let probabilities = (scores + bias + mask).softmax()
         let dScores = Tensor.softmaxBackward(output: probabilities, outputGradient: r)
         let dBias = dScores.summed(toShape: [1, heads, q, k])
         var dTable = Tensor(zeros: [numBuckets, heads])
-        Tensor.relativePositionBiasBackward(biasGradient: dBias, buckets: buckets, tableGradient: &dTable)
+        Tensor.relativePositionBiasBackward(
+            biasGradient: dBias, buckets: buckets, tableGradient: &dTable)
         #expect(dScores.storage[1 * heads * q * k + 4] == 0, "a masked key gets no gradient")
 
         let maskD = mask.storage.map { $0 == AttentionMask.blocked ? -Double.infinity : 0 }
         func objective(_ s: [Double], _ t: [Double]) -> Double {
             var x = s
-            for b in 0..<batch { for h in 0..<heads { for i in 0..<q { for j in 0..<k {
-                let flat = ((b * heads + h) * q + i) * k + j
-                x[flat] += t[Int(buckets[i * k + j]) * heads + h] + maskD[b * k + j]
-            } } } }
+            for b in 0..<batch {
+                for h in 0..<heads {
+                    for i in 0..<q {
+                        for j in 0..<k {
+                            let flat = ((b * heads + h) * q + i) * k + j
+                            x[flat] += t[Int(buckets[i * k + j]) * heads + h] + maskD[b * k + j]
+                        }
+                    }
+                }
+            }
             return DoubleOps.project(DoubleOps.softmaxRows(x, width: k), r.storage)
         }
         let sd = scores.storage.map(Double.init)
@@ -148,9 +171,11 @@ import Testing
         // The bias gradient itself, against differences in the dense bias.
         let vb = GradientCheck.check(dBias.storage, at: bias.storage) { b in
             var x = sd
-            for n in 0..<batch { for flat in 0..<(heads * q * k) {
-                x[n * heads * q * k + flat] += b[flat] + maskD[n * k + flat % k]
-            } }
+            for n in 0..<batch {
+                for flat in 0..<(heads * q * k) {
+                    x[n * heads * q * k + flat] += b[flat] + maskD[n * k + flat % k]
+                }
+            }
             return DoubleOps.project(DoubleOps.softmaxRows(x, width: k), r.storage)
         }
         #expect(vb.passes, "\(vb)")
@@ -177,12 +202,18 @@ import Testing
         let h = Tensor.gatedActivation(activation, gate: gate, linear: linear)
         let expected = (gate.activated(activation) * linear).storage
         #expect(compare(h.storage, expected, atol: 1e-6)!.passes)
-        let grads = Tensor.gatedActivationBackward(activation, outputGradient: r, gate: gate, linear: linear)
+        let grads = Tensor.gatedActivationBackward(
+            activation, outputGradient: r, gate: gate, linear: linear)
         func objective(_ g: [Double], _ l: [Double]) -> Double {
-            DoubleOps.project((0..<g.count).map { DoubleOps.activation(activation, g[$0]) * l[$0] }, r.storage)
+            DoubleOps.project(
+                (0..<g.count).map { DoubleOps.activation(activation, g[$0]) * l[$0] }, r.storage)
         }
-        let vg = GradientCheck.check(grads.gate.storage, at: gate.storage) { objective($0, linear.storage.map(Double.init)) }
-        let vl = GradientCheck.check(grads.linear.storage, at: linear.storage) { objective(gate.storage.map(Double.init), $0) }
+        let vg = GradientCheck.check(grads.gate.storage, at: gate.storage) {
+            objective($0, linear.storage.map(Double.init))
+        }
+        let vl = GradientCheck.check(grads.linear.storage, at: linear.storage) {
+            objective(gate.storage.map(Double.init), $0)
+        }
         #expect(vg.passes, "\(vg)")
         #expect(vl.passes, "\(vl)")
     }
@@ -205,7 +236,8 @@ import Testing
         // Backward: the same mask applied to the output gradient, checked by differences of the
         // (linear) masked objective; the mask is read off by applying it to ones.
         let small = random.tensor([7, 9])
-        let keep = mask.applied(to: Tensor(shape: small.shape, repeating: 1)).storage.map(Double.init)
+        let keep = mask.applied(to: Tensor(shape: small.shape, repeating: 1)).storage.map(
+            Double.init)
         let r = random.tensor(small.shape)
         let dx = mask.applied(to: r)
         let v = GradientCheck.check(dx.storage, at: small.storage) { xs in
@@ -226,16 +258,23 @@ import Testing
         let product = Tensor.multiplyBackward(outputGradient: r, a, b)
         func objective(_ x: [Double], _ y: [Double], multiply: Bool) -> Double {
             let yb = DoubleOps.broadcast(y, from: [3, 1], to: [2, 3, 5])
-            return DoubleOps.project((0..<x.count).map { multiply ? x[$0] * yb[$0] : x[$0] + yb[$0] }, r.storage)
+            return DoubleOps.project(
+                (0..<x.count).map { multiply ? x[$0] * yb[$0] : x[$0] + yb[$0] }, r.storage)
         }
         for (grads, multiply) in [(sum, false), (product, true)] {
-            let va = GradientCheck.check(grads.a.storage, at: a.storage) { objective($0, bd, multiply: multiply) }
-            let vb = GradientCheck.check(grads.b.storage, at: b.storage) { objective(ad, $0, multiply: multiply) }
+            let va = GradientCheck.check(grads.a.storage, at: a.storage) {
+                objective($0, bd, multiply: multiply)
+            }
+            let vb = GradientCheck.check(grads.b.storage, at: b.storage) {
+                objective(ad, $0, multiply: multiply)
+            }
             #expect(va.passes, "\(va)")
             #expect(vb.passes, "\(vb)")
         }
         let scaled = r * Float(0.3)
-        let vs = GradientCheck.check(scaled.storage, at: a.storage) { DoubleOps.project($0.map { $0 * Double(Float(0.3)) }, r.storage) }
+        let vs = GradientCheck.check(scaled.storage, at: a.storage) {
+            DoubleOps.project($0.map { $0 * Double(Float(0.3)) }, r.storage)
+        }
         #expect(vs.passes, "\(vs)")
     }
 
@@ -245,7 +284,9 @@ import Testing
         // (indices are exact in Float).
         func indexMap(_ shape: [Int], _ op: (Tensor) -> Tensor) -> [Int] {
             let count = shape.reduce(1, *)
-            return op(Tensor(shape: shape, storage: (0..<count).map(Float.init))).storage.map { Int($0) }
+            return op(Tensor(shape: shape, storage: (0..<count).map(Float.init))).storage.map {
+                Int($0)
+            }
         }
         let x = random.tensor([2, 3, 6])
         let r = random.tensor([2, 2, 3, 3])
@@ -273,13 +314,20 @@ import Testing
         let embedding = random.tensor([9, 6])
         let r = random.tensor([4, 9])
         var dE = Tensor(zeros: [9, 6])
-        let dh = Tensor.tiedLMHeadBackward(outputGradient: r, hidden: hidden, embedding: embedding, embeddingGradient: &dE)
+        let dh = Tensor.tiedLMHeadBackward(
+            outputGradient: r, hidden: hidden, embedding: embedding, embeddingGradient: &dE)
         let scale = 1 / 6.0.squareRoot()
         func objective(_ h: [Double], _ e: [Double]) -> Double {
-            DoubleOps.project(DoubleOps.matmul(h.map { $0 * scale }, e, m: 4, n: 9, k: 6, transposeB: true), r.storage)
+            DoubleOps.project(
+                DoubleOps.matmul(h.map { $0 * scale }, e, m: 4, n: 9, k: 6, transposeB: true),
+                r.storage)
         }
-        let vh = GradientCheck.check(dh.storage, at: hidden.storage) { objective($0, embedding.storage.map(Double.init)) }
-        let ve = GradientCheck.check(dE.storage, at: embedding.storage) { objective(hidden.storage.map(Double.init), $0) }
+        let vh = GradientCheck.check(dh.storage, at: hidden.storage) {
+            objective($0, embedding.storage.map(Double.init))
+        }
+        let ve = GradientCheck.check(dE.storage, at: embedding.storage) {
+            objective(hidden.storage.map(Double.init), $0)
+        }
         #expect(vh.passes, "\(vh)")
         #expect(ve.passes, "\(ve)")
     }
@@ -290,13 +338,15 @@ import Testing
         let targets: [Int32] = [3, -100, 0, 6, -100, 2]
         let result = Tensor.crossEntropy(logits: logits, targets: targets)
         #expect(result.count == 4)
-        let reference = DoubleOps.crossEntropy(logits.storage.map(Double.init), targets: targets, vocab: 7)
+        let reference = DoubleOps.crossEntropy(
+            logits.storage.map(Double.init), targets: targets, vocab: 7)
         #expect(abs(Double(result.loss) - reference) <= 1e-6 * abs(reference))
         let v = GradientCheck.check(result.gradient.storage, at: logits.storage) {
             DoubleOps.crossEntropy($0, targets: targets, vocab: 7)
         }
         #expect(v.passes, "\(v)")
-        #expect(result.gradient.storage[7..<14].allSatisfy { $0 == 0 }, "ignored row has no gradient")
+        #expect(
+            result.gradient.storage[7..<14].allSatisfy { $0 == 0 }, "ignored row has no gradient")
         let none = Tensor.crossEntropy(logits: logits, targets: [Int32](repeating: -100, count: 6))
         #expect(none.loss.isNaN && none.count == 0 && none.gradient.storage.allSatisfy { $0 == 0 })
     }

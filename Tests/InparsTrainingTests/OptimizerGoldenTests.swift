@@ -43,7 +43,8 @@ struct OptimizerFixture: Decodable {
 
 extension LearningRateSchedule {
     init(_ fixture: OptimizerFixture.Schedule) {
-        self = fixture.kind == "constant"
+        self =
+            fixture.kind == "constant"
             ? .constant(warmupSteps: fixture.warmup)
             : .linear(warmupSteps: fixture.warmup, totalSteps: fixture.total!)
     }
@@ -79,7 +80,8 @@ extension LearningRateSchedule {
             return (
                 Adafactor(
                     parameters: specs, learningRate: 1e-2, beta1: 0.9, weightDecay: 0.01,
-                    scaleParameter: true, relativeStep: false), 1e-2)
+                    scaleParameter: true, relativeStep: false), 1e-2
+            )
         default: fatalError("unknown fixture run \(run)")
         }
     }
@@ -107,22 +109,31 @@ extension LearningRateSchedule {
             var gradients = fixture.tensors(fixture.gradients[step])
             if let clip = run.clip {
                 let norm = GradientClipping.clip(&gradients, maxNorm: Float(clip))
-                #expect(abs(Double(norm) - run.norms[step]) <= 1e-6 * run.norms[step], "\(name) step \(step): norm \(norm) vs \(run.norms[step])")
+                #expect(
+                    abs(Double(norm) - run.norms[step]) <= 1e-6 * run.norms[step],
+                    "\(name) step \(step): norm \(norm) vs \(run.norms[step])")
             }
             if let base {
                 let lr = schedule.learningRate(base: base, afterSteps: step)
                 let expected = try #require(run.learning_rates[step])
-                #expect(abs(lr - expected) <= 1e-12, "\(name) step \(step): lr \(lr) vs \(expected)")
+                #expect(
+                    abs(lr - expected) <= 1e-12, "\(name) step \(step): lr \(lr) vs \(expected)")
                 Self.setLearningRate(&optimizer, lr)
             }
             optimizer.step(parameters: &parameters, gradients: gradients)
             let expected = fixture.tensors(expectedValues)
             for index in parameters.indices {
                 let label = "\(name) step \(step) \(OptimizerFixture.names[index])"
-                let result = try #require(compare(parameters[index].storage, expected[index].storage, rtol: 1e-5, atol: 1e-7))
+                let result = try #require(
+                    compare(
+                        parameters[index].storage, expected[index].storage, rtol: 1e-5, atol: 1e-7))
                 #expect(result.passes, "\(label): \(result.worst)")
-                let ours = (0..<parameters[index].count).map { parameters[index].storage[$0] - previous[index].storage[$0] }
-                let theirs = (0..<parameters[index].count).map { expected[index].storage[$0] - previous[index].storage[$0] }
+                let ours = (0..<parameters[index].count).map {
+                    parameters[index].storage[$0] - previous[index].storage[$0]
+                }
+                let theirs = (0..<parameters[index].count).map {
+                    expected[index].storage[$0] - previous[index].storage[$0]
+                }
                 let scale = theirs.map(abs).max() ?? 0
                 let delta = try #require(compare(ours, theirs, atol: 1e-3 * scale + 1e-9))
                 #expect(delta.passes, "\(label) update: \(delta.worst)")
@@ -144,10 +155,13 @@ extension LearningRateSchedule {
         let entries = try JSONDecoder().decode([Entry].self, from: Data(contentsOf: url))
         #expect(entries.count == 5)
         for entry in entries {
-            let schedule = LearningRateSchedule(.init(kind: entry.kind, warmup: entry.warmup, total: entry.total))
+            let schedule = LearningRateSchedule(
+                .init(kind: entry.kind, warmup: entry.warmup, total: entry.total))
             for (step, expected) in entry.multipliers.enumerated() {
                 let actual = schedule.multiplier(afterSteps: step)
-                #expect(abs(actual - expected) <= 1e-12, "\(entry.kind) warmup \(entry.warmup) step \(step): \(actual) vs \(expected)")
+                #expect(
+                    abs(actual - expected) <= 1e-12,
+                    "\(entry.kind) warmup \(entry.warmup) step \(step): \(actual) vs \(expected)")
             }
         }
     }

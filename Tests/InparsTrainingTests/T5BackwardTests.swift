@@ -21,16 +21,24 @@ enum TinyT5 {
         add(T5WeightNames.shared, [c.vocabSize, c.dModel], -1...1)
         if !tied { add(T5WeightNames.lmHead, [c.vocabSize, c.dModel]) }
         for stack in ["encoder", "decoder"] {
-            add(T5WeightNames.relativeAttentionBias(stack), [c.relativeAttentionNumBuckets, c.numHeads], -1...1)
+            add(
+                T5WeightNames.relativeAttentionBias(stack),
+                [c.relativeAttentionNumBuckets, c.numHeads], -1...1)
             add(T5WeightNames.finalNorm(stack), [c.dModel], 0.7...1.3)
             for block in 0..<c.numLayers {
-                for p in ["q", "k", "v"] { add(T5WeightNames.selfAttention(stack, block: block, p), [inner, c.dModel]) }
+                for p in ["q", "k", "v"] {
+                    add(T5WeightNames.selfAttention(stack, block: block, p), [inner, c.dModel])
+                }
                 add(T5WeightNames.selfAttention(stack, block: block, "o"), [c.dModel, inner])
                 for layer in 0..<(stack == "encoder" ? 2 : 3) {
-                    add(T5WeightNames.layerNorm(stack, block: block, layer: layer), [c.dModel], 0.7...1.3)
+                    add(
+                        T5WeightNames.layerNorm(stack, block: block, layer: layer), [c.dModel],
+                        0.7...1.3)
                 }
                 if stack == "decoder" {
-                    for p in ["q", "k", "v"] { add(T5WeightNames.crossAttention(block: block, p), [inner, c.dModel]) }
+                    for p in ["q", "k", "v"] {
+                        add(T5WeightNames.crossAttention(block: block, p), [inner, c.dModel])
+                    }
                     add(T5WeightNames.crossAttention(block: block, "o"), [c.dModel, inner])
                 }
                 for p in gated ? ["wi_0", "wi_1"] : ["wi"] {
@@ -55,9 +63,12 @@ enum TinyT5 {
         for row in batch.labels {
             let padded = row + [Int32](repeating: -100, count: length - row.count)
             targets += padded
-            decoderInputs.append([Int32(model.configuration.decoderStartTokenID)] + padded.dropLast().map { $0 == -100 ? 0 : $0 })
+            decoderInputs.append(
+                [Int32(model.configuration.decoderStartTokenID)]
+                    + padded.dropLast().map { $0 == -100 ? 0 : $0 })
         }
-        let logits = model.decoderLogits(decoderInputs: decoderInputs, encoderOutput: model.encode(batch.inputs))
+        let logits = model.decoderLogits(
+            decoderInputs: decoderInputs, encoderOutput: model.encode(batch.inputs))
         return Tensor.crossEntropy(logits: logits, targets: targets).loss
     }
 }
@@ -100,7 +111,10 @@ enum TinyT5 {
                     minus[keyPath: path].storage[element] -= h
                 }
                 let numeric = (Double(loss(plus)) - Double(loss(minus))) / (2 * Double(h))
-                result.append(Probe(name: parameter.name, parameter: index, element: element, analytic: gradient[element], numeric: numeric))
+                result.append(
+                    Probe(
+                        name: parameter.name, parameter: index, element: element,
+                        analytic: gradient[element], numeric: numeric))
             }
         }
         return result
@@ -109,28 +123,38 @@ enum TinyT5 {
     static func failures(_ probes: [Probe], scale: Float = 1) -> [String] {
         probes.compactMap { p in
             let a = Double(p.analytic * scale)
-            return abs(a - p.numeric) <= 3e-4 + 1e-2 * abs(p.numeric) ? nil : "\(p.name)[\(p.element)]: analytic \(a), numeric \(p.numeric)"
+            return abs(a - p.numeric) <= 3e-4 + 1e-2 * abs(p.numeric)
+                ? nil : "\(p.name)[\(p.element)]: analytic \(a), numeric \(p.numeric)"
         }
     }
 
     @Test(arguments: [0, 1])
     func trainingForwardMatchesTheInferenceForward(_ variant: Int) throws {
-        let model = try TinyT5.make(gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 30)
+        let model = try TinyT5.make(
+            gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 30)
         var generator = TestRandom(seed: 1)
         let ours = T5Backpropagation.loss(model: model, batch: TinyT5.batch, using: &generator)
         let reference = TinyT5.inferenceLoss(model, TinyT5.batch)
-        #expect(abs(ours - reference) <= 1e-5 * abs(reference), "training \(ours) vs inference \(reference)")
+        #expect(
+            abs(ours - reference) <= 1e-5 * abs(reference),
+            "training \(ours) vs inference \(reference)")
     }
 
     @Test(arguments: [0, 1])
     func wholeModelGradientsMatchFiniteDifferences(_ variant: Int) throws {
-        let model = try TinyT5.make(gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 31)
+        let model = try TinyT5.make(
+            gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 31)
         var generator = TestRandom(seed: 2)
-        let (loss, tokens, gradients) = T5Backpropagation.lossAndGradients(model: model, batch: TinyT5.batch, using: &generator)
+        let (loss, tokens, gradients) = T5Backpropagation.lossAndGradients(
+            model: model, batch: TinyT5.batch, using: &generator)
         #expect(tokens == 5 && loss.isFinite)
-        let probes = Self.probes(model: model, gradients: gradients, seed: 3) { TinyT5.inferenceLoss($0, TinyT5.batch) }
+        let probes = Self.probes(model: model, gradients: gradients, seed: 3) {
+            TinyT5.inferenceLoss($0, TinyT5.batch)
+        }
         let failures = Self.failures(probes)
-        #expect(failures.isEmpty, "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
         // The check has teeth: gradients 5 % too large are flagged.
         #expect(Self.failures(probes, scale: 1.05).count > probes.count / 4)
     }
@@ -138,15 +162,21 @@ enum TinyT5 {
     @Test func gradientsWithDropoutMatchFiniteDifferencesUnderTheSameMasks() throws {
         let model = try TinyT5.make(gated: true, tied: true, seed: 32)
         var generator = TestRandom(seed: 4)
-        let (_, _, gradients) = T5Backpropagation.lossAndGradients(model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &generator)
+        let (_, _, gradients) = T5Backpropagation.lossAndGradients(
+            model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &generator)
         let probes = Self.probes(model: model, gradients: gradients, seed: 5) { perturbed in
             var same = TestRandom(seed: 4)  // the same seeds, so the same masks
-            return T5Backpropagation.loss(model: perturbed, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
+            return T5Backpropagation.loss(
+                model: perturbed, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
         }
         let failures = Self.failures(probes)
-        #expect(failures.isEmpty, "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
+        #expect(
+            failures.isEmpty,
+            "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
         var same = TestRandom(seed: 4)
-        let withDropout = T5Backpropagation.loss(model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
-        #expect(withDropout != TinyT5.inferenceLoss(model, TinyT5.batch), "dropout changes the loss")
+        let withDropout = T5Backpropagation.loss(
+            model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
+        #expect(
+            withDropout != TinyT5.inferenceLoss(model, TinyT5.batch), "dropout changes the loss")
     }
 }

@@ -36,28 +36,39 @@ import Testing
         var runs: [String: Run]
     }
 
-    static let runs = ["t5-tiny/adamw", "t5-tiny/adafactor", "t5-tiny-v11/adamw", "t5-tiny-v11/adafactor"]
+    static let runs = [
+        "t5-tiny/adamw", "t5-tiny/adafactor", "t5-tiny-v11/adamw", "t5-tiny-v11/adafactor",
+    ]
 
     @Test(arguments: runs)
     func stepsMatchPyTorch(_ name: String) throws {
         let url = TestPaths.fixtures.appendingPathComponent("training/steps.json")
         let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
         let run = try #require(fixture.runs[name])
-        let initial = try T5Model.load(directory: TestPaths.fixtures.appendingPathComponent(run.model))
+        let initial = try T5Model.load(
+            directory: TestPaths.fixtures.appendingPathComponent(run.model))
         var model = initial
         let parameters = model.checkpointParameters
-        #expect(Set(parameters.map(\.name)) == Set(run.tensors.keys), "the same trainable tensors as PyTorch")
+        #expect(
+            Set(parameters.map(\.name)) == Set(run.tensors.keys),
+            "the same trainable tensors as PyTorch")
         let isAdam = name.hasSuffix("adamw")
-        var adam = AdamW(parameters: model.optimizerParameters, learningRate: 1e-3, weightDecay: 0.01)
+        var adam = AdamW(
+            parameters: model.optimizerParameters, learningRate: 1e-3, weightDecay: 0.01)
         var factor = Adafactor.fineTuning(parameters: model.optimizerParameters, learningRate: 1e-3)
         let schedule = LearningRateSchedule.linear(warmupSteps: 1, totalSteps: fixture.steps)
         let batch = T5TrainingBatch(inputs: fixture.inputs, labels: fixture.labels)
         var generator = TestRandom(seed: 0)  // unused: dropout is off
         for step in 0..<fixture.steps {
-            var (loss, _, gradients) = T5Backpropagation.lossAndGradients(model: model, batch: batch, using: &generator)
-            #expect(abs(Double(loss) - run.losses[step]) <= 1e-4 * run.losses[step], "\(name) step \(step): loss \(loss) vs \(run.losses[step])")
+            var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
+                model: model, batch: batch, using: &generator)
+            #expect(
+                abs(Double(loss) - run.losses[step]) <= 1e-4 * run.losses[step],
+                "\(name) step \(step): loss \(loss) vs \(run.losses[step])")
             let norm = T5Model.clipGradients(&gradients, maxNorm: 1)
-            #expect(abs(Double(norm) - run.norms[step]) <= 1e-4 * run.norms[step], "\(name) step \(step): norm \(norm) vs \(run.norms[step])")
+            #expect(
+                abs(Double(norm) - run.norms[step]) <= 1e-4 * run.norms[step],
+                "\(name) step \(step): norm \(norm) vs \(run.norms[step])")
             if isAdam {
                 adam.learningRate = schedule.learningRate(base: 1e-3, afterSteps: step)
                 model.apply(&adam, gradients: gradients)
@@ -76,16 +87,20 @@ import Testing
                 if abs(value - expected.final[k]) > 1e-4 * abs(expected.final[k]) + 1e-6 {
                     failures.append("\(parameter.name)[\(i)]: \(value) vs \(expected.final[k])")
                 }
-                #expect(Double(before[parameter.offset + i]) == expected.initial[k], "same starting weights")
+                #expect(
+                    Double(before[parameter.offset + i]) == expected.initial[k],
+                    "same starting weights")
             }
             var squares = 0.0
             for i in 0..<parameter.count {
-                let change = Double(after[parameter.offset + i]) - Double(before[parameter.offset + i])
+                let change =
+                    Double(after[parameter.offset + i]) - Double(before[parameter.offset + i])
                 squares += change * change
             }
             let changeNorm = squares.squareRoot()
             if abs(changeNorm - expected.change_norm) > 1e-3 * expected.change_norm + 1e-7 {
-                failures.append("\(parameter.name) change norm \(changeNorm) vs \(expected.change_norm)")
+                failures.append(
+                    "\(parameter.name) change norm \(changeNorm) vs \(expected.change_norm)")
             }
         }
         #expect(failures.isEmpty, "\(name): \(failures.count) mismatches: \(failures.prefix(10))")

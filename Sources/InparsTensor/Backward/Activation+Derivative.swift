@@ -53,7 +53,8 @@ extension Tensor {
     public static func gatedActivation(
         _ activation: Activation, gate: Tensor, linear: Tensor
     ) -> Tensor {
-        precondition(gate.shape == linear.shape, "gatedActivation: \(gate.shape) vs \(linear.shape)")
+        precondition(
+            gate.shape == linear.shape, "gatedActivation: \(gate.shape) vs \(linear.shape)")
         return Tensor(shape: gate.shape) { out in
             gate.storage.withUnsafeBufferPointer { pg in
                 linear.storage.withUnsafeBufferPointer { pl in
@@ -72,7 +73,9 @@ extension Tensor {
     public static func gatedActivationBackward(
         _ activation: Activation, outputGradient dh: Tensor, gate: Tensor, linear: Tensor
     ) -> (gate: Tensor, linear: Tensor) {
-        precondition(gate.shape == linear.shape && dh.shape == gate.shape, "gatedActivationBackward: dh \(dh.shape), gate \(gate.shape), linear \(linear.shape)")
+        precondition(
+            gate.shape == linear.shape && dh.shape == gate.shape,
+            "gatedActivationBackward: dh \(dh.shape), gate \(gate.shape), linear \(linear.shape)")
         var dLinear = Tensor(zeros: [0])
         let dGate = Tensor(shape: gate.shape) { pdg in
             dLinear = Tensor(shape: gate.shape) { pdl in

@@ -10,7 +10,8 @@ extension Tensor {
     /// - Returns: a tensor of `shape`.
     public func summed(toShape target: [Int]) -> Tensor {
         if target == shape { return self }
-        precondition(Tensor.broadcastShape(target, shape) == shape, "cannot sum \(shape) to \(target)")
+        precondition(
+            Tensor.broadcastShape(target, shape) == shape, "cannot sum \(shape) to \(target)")
         let targetCount = target.reduce(1, *)
         if target.count <= rank, Array(shape.suffix(target.count)) == target, targetCount > 0 {
             // Leading axes only: add the rows of length `targetCount`.

@@ -22,7 +22,8 @@ extension Tensor {
     ) -> (loss: Float, count: Int, gradient: Tensor) {
         let vocab = logits.lastDimension
         let rows = logits.rowCount
-        precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
+        precondition(
+            targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
         let count = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
         let inverseCount = count == 0 ? 0 : 1 / Float(count)
         var total = 0.0
@@ -35,7 +36,9 @@ extension Tensor {
                         for j in 0..<vocab { pg[base + j] = 0 }
                         continue
                     }
-                    precondition(target >= 0 && Int(target) < vocab, "target \(target) outside vocabulary of \(vocab)")
+                    precondition(
+                        target >= 0 && Int(target) < vocab,
+                        "target \(target) outside vocabulary of \(vocab)")
                     var maximum = -Float.infinity
                     for j in 0..<vocab where pl[base + j] > maximum { maximum = pl[base + j] }
                     var sum = 0.0

@@ -11,12 +11,16 @@ extension Tensor {
     ) {
         precondition(tableGradient.rank == 2, "embedding table gradient must be [vocab, d]")
         let (vocab, d) = (tableGradient.shape[0], tableGradient.shape[1])
-        precondition(dy.lastDimension == d && dy.rowCount == ids.count, "embeddingBackward: dy \(dy.shape) for \(ids.count) ids of width \(d)")
+        precondition(
+            dy.lastDimension == d && dy.rowCount == ids.count,
+            "embeddingBackward: dy \(dy.shape) for \(ids.count) ids of width \(d)")
         dy.storage.withUnsafeBufferPointer { pdy in
             tableGradient.storage.withUnsafeMutableBufferPointer { pt in
                 for (row, id) in ids.enumerated() {
                     let token = Int(id)
-                    precondition(token >= 0 && token < vocab, "token id \(token) outside vocabulary of \(vocab)")
+                    precondition(
+                        token >= 0 && token < vocab,
+                        "token id \(token) outside vocabulary of \(vocab)")
                     let target = token * d
                     let source = row * d
                     for i in 0..<d { pt[target + i] += pdy[source + i] }

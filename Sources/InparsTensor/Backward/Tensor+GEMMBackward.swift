@@ -18,11 +18,17 @@ extension Tensor {
         alpha: Float = 1, weightGradient: inout Tensor, needsInputGradient: Bool = true
     ) -> Tensor {
         precondition(weight.rank == 2, "matmulBackward weight must be 2-D, got \(weight.shape)")
-        precondition(weightGradient.shape == weight.shape, "weight gradient \(weightGradient.shape) for weight \(weight.shape)")
+        precondition(
+            weightGradient.shape == weight.shape,
+            "weight gradient \(weightGradient.shape) for weight \(weight.shape)")
         let k = x.lastDimension
         let n = transposeB ? weight.shape[0] : weight.shape[1]
-        precondition(k == (transposeB ? weight.shape[1] : weight.shape[0]), "matmulBackward: x \(x.shape), weight \(weight.shape)")
-        precondition(dy.lastDimension == n && dy.rowCount == x.rowCount, "matmulBackward: dy \(dy.shape) for x \(x.shape)")
+        precondition(
+            k == (transposeB ? weight.shape[1] : weight.shape[0]),
+            "matmulBackward: x \(x.shape), weight \(weight.shape)")
+        precondition(
+            dy.lastDimension == n && dy.rowCount == x.rowCount,
+            "matmulBackward: dy \(dy.shape) for x \(x.shape)")
         let rows = x.rowCount
         dy.storage.withUnsafeBufferPointer { pdy in
             x.storage.withUnsafeBufferPointer { px in
@@ -109,13 +115,17 @@ extension Tensor {
         outputGradient dC: Tensor, _ a: Tensor, _ b: Tensor, transposeA: Bool = false,
         transposeB: Bool = false, alpha: Float = 1
     ) -> (a: Tensor, b: Tensor) {
-        precondition(a.rank >= 2 && b.rank >= 2 && dC.rank == a.rank, "batchedMatmulBackward: \(a.shape), \(b.shape), \(dC.shape)")
+        precondition(
+            a.rank >= 2 && b.rank >= 2 && dC.rank == a.rank,
+            "batchedMatmulBackward: \(a.shape), \(b.shape), \(dC.shape)")
         let (aRows, aColumns) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
         let (bRows, bColumns) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
         let m = transposeA ? aColumns : aRows
         let k = transposeA ? aRows : aColumns
         let n = transposeB ? bRows : bColumns
-        precondition(dC.shape == Array(a.shape.dropLast(2)) + [m, n], "batchedMatmulBackward: dC \(dC.shape) for \(a.shape) · \(b.shape)")
+        precondition(
+            dC.shape == Array(a.shape.dropLast(2)) + [m, n],
+            "batchedMatmulBackward: dC \(dC.shape) for \(a.shape) · \(b.shape)")
         let batch = a.shape.dropLast(2).reduce(1, *)
         var dA = Tensor(zeros: a.shape)
         var dB = Tensor(zeros: b.shape)
@@ -139,7 +149,8 @@ extension Tensor {
                                 } else {
                                     // dA [m, k] = alpha · dC [m, n] · op(B)ᵀ [n, k]
                                     BLAS.sgemm(
-                                        transposeA: false, transposeB: !transposeB, m: m, n: k, k: n,
+                                        transposeA: false, transposeB: !transposeB, m: m, n: k,
+                                        k: n,
                                         alpha: alpha, a: c, lda: n, b: bb, ldb: bColumns, c: da,
                                         ldc: aColumns)
                                 }
@@ -152,7 +163,8 @@ extension Tensor {
                                 } else {
                                     // dB [k, n] = alpha · op(A)ᵀ [k, m] · dC [m, n]
                                     BLAS.sgemm(
-                                        transposeA: !transposeA, transposeB: false, m: k, n: n, k: m,
+                                        transposeA: !transposeA, transposeB: false, m: k, n: n,
+                                        k: m,
                                         alpha: alpha, a: aa, lda: aColumns, b: c, ldb: n, c: db,
                                         ldc: bColumns)
                                 }

@@ -15,7 +15,9 @@ extension Tensor {
         weightGradient: inout Tensor
     ) -> Tensor {
         let d = x.lastDimension
-        precondition(dy.shape == x.shape && weight.shape == [d] && weightGradient.shape == [d], "rmsNormBackward: dy \(dy.shape), x \(x.shape), weight \(weight.shape)")
+        precondition(
+            dy.shape == x.shape && weight.shape == [d] && weightGradient.shape == [d],
+            "rmsNormBackward: dy \(dy.shape), x \(x.shape), weight \(weight.shape)")
         let rows = x.rowCount
         return Tensor(shape: x.shape) { pdx in
             x.storage.withUnsafeBufferPointer { px in

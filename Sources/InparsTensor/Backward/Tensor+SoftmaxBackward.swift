@@ -43,13 +43,17 @@ extension Tensor {
         precondition(tableGradient.rank == 2, "relative bias table gradient must be 2-D")
         let (numBuckets, numHeads) = (tableGradient.shape[0], tableGradient.shape[1])
         let positions = buckets.count
-        precondition(biasGradient.count == numHeads * positions, "bias gradient \(biasGradient.shape) for \(numHeads) heads × \(positions) positions")
+        precondition(
+            biasGradient.count == numHeads * positions,
+            "bias gradient \(biasGradient.shape) for \(numHeads) heads × \(positions) positions")
         biasGradient.storage.withUnsafeBufferPointer { pg in
             tableGradient.storage.withUnsafeMutableBufferPointer { pt in
                 for h in 0..<numHeads {
                     for p in 0..<positions {
                         let bucket = Int(buckets[p])
-                        precondition(bucket >= 0 && bucket < numBuckets, "bucket \(bucket) outside \(numBuckets)")
+                        precondition(
+                            bucket >= 0 && bucket < numBuckets,
+                            "bucket \(bucket) outside \(numBuckets)")
                         pt[bucket * numHeads + h] += pg[h * positions + p]
                     }
                 }

@@ -43,8 +43,12 @@ public struct Adafactor: Optimizer {
 
     /// The configuration T5 fine-tuning recipes use: `lr=1e-3, scale_parameter=False,
     /// relative_step=False, warmup_init=False`.
-    public static func fineTuning(parameters: [ParameterSpec], learningRate: Double = 1e-3) -> Adafactor {
-        Adafactor(parameters: parameters, learningRate: learningRate, scaleParameter: false, relativeStep: false)
+    public static func fineTuning(parameters: [ParameterSpec], learningRate: Double = 1e-3)
+        -> Adafactor
+    {
+        Adafactor(
+            parameters: parameters, learningRate: learningRate, scaleParameter: false,
+            relativeStep: false)
     }
 
     /// Hugging Face's defaults: `lr=None, eps=(1e-30, 1e-3), clip_threshold=1.0,
@@ -59,9 +63,13 @@ public struct Adafactor: Optimizer {
         beta1: Double? = nil, weightDecay: Double = 0, scaleParameter: Bool = true,
         relativeStep: Bool = true, warmupInit: Bool = false
     ) {
-        precondition(!(learningRate != nil && relativeStep), "Adafactor: an explicit learning rate needs relativeStep = false")
+        precondition(
+            !(learningRate != nil && relativeStep),
+            "Adafactor: an explicit learning rate needs relativeStep = false")
         precondition(!(warmupInit && !relativeStep), "Adafactor: warmupInit needs relativeStep")
-        precondition(learningRate != nil || relativeStep, "Adafactor: give a learning rate or use relativeStep")
+        precondition(
+            learningRate != nil || relativeStep,
+            "Adafactor: give a learning rate or use relativeStep")
         self.parameters = parameters
         self.learningRate = learningRate
         self.epsilon1 = epsilon1
@@ -74,16 +82,29 @@ public struct Adafactor: Optimizer {
         self.relativeStep = relativeStep
         self.warmupInit = warmupInit
         let empty = [Float]()
-        firstMoment = parameters.map { beta1 == nil ? empty : [Float](repeating: 0, count: $0.shape.reduce(1, *)) }
-        rowMoment = parameters.map { Adafactor.isFactored($0.shape) ? [Float](repeating: 0, count: $0.shape.dropLast().reduce(1, *)) : empty }
-        columnMoment = parameters.map { Adafactor.isFactored($0.shape) ? [Float](repeating: 0, count: Adafactor.columnShape($0.shape).reduce(1, *)) : empty }
-        fullMoment = parameters.map { Adafactor.isFactored($0.shape) ? empty : [Float](repeating: 0, count: $0.shape.reduce(1, *)) }
+        firstMoment = parameters.map {
+            beta1 == nil ? empty : [Float](repeating: 0, count: $0.shape.reduce(1, *))
+        }
+        rowMoment = parameters.map {
+            Adafactor.isFactored($0.shape)
+                ? [Float](repeating: 0, count: $0.shape.dropLast().reduce(1, *)) : empty
+        }
+        columnMoment = parameters.map {
+            Adafactor.isFactored($0.shape)
+                ? [Float](repeating: 0, count: Adafactor.columnShape($0.shape).reduce(1, *)) : empty
+        }
+        fullMoment = parameters.map {
+            Adafactor.isFactored($0.shape)
+                ? empty : [Float](repeating: 0, count: $0.shape.reduce(1, *))
+        }
     }
 
     static func isFactored(_ shape: [Int]) -> Bool { shape.count >= 2 }
 
     /// `shape[:-2] + shape[-1:]`.
-    static func columnShape(_ shape: [Int]) -> [Int] { Array(shape.dropLast(2)) + [shape[shape.count - 1]] }
+    static func columnShape(_ shape: [Int]) -> [Int] {
+        Array(shape.dropLast(2)) + [shape[shape.count - 1]]
+    }
 
     public mutating func beginStep() { stepCount += 1 }
 
@@ -105,7 +126,10 @@ public struct Adafactor: Optimizer {
         precondition(stepCount > 0, "call beginStep() before update")
         let shape = parameters[index].shape
         let count = shape.reduce(1, *)
-        precondition(p.count == count && g.count == count, "Adafactor: \(parameters[index].name) \(shape) has \(count) elements, got \(p.count) values and \(g.count) gradients")
+        precondition(
+            p.count == count && g.count == count,
+            "Adafactor: \(parameters[index].name) \(shape) has \(count) elements, got \(p.count) values and \(g.count) gradients"
+        )
         let lr = Float(stepSize(parameterRMS: Double(Adafactor.rms(UnsafeBufferPointer(p)))))
         let beta2t = 1 - pow(Double(stepCount), decayRate)
         let decay = Float(beta2t)
@@ -113,57 +137,59 @@ public struct Adafactor: Optimizer {
         let eps1 = Float(epsilon1)
         var step = [Float](repeating: 0, count: count)
         step.withUnsafeMutableBufferPointer { u in
-                if Adafactor.isFactored(shape) {
-                    let columns = shape[shape.count - 1]
-                    let rows = shape[shape.count - 2]
-                    let slices = count / (rows * columns)
-                    var columnSums = [Double](repeating: 0, count: columns)
-                    rowMoment[index].withUnsafeMutableBufferPointer { row in
-                        columnMoment[index].withUnsafeMutableBufferPointer { column in
-                            for s in 0..<slices {
-                                let base = s * rows * columns
-                                // Row statistic: mean of g² + ε1 over the columns; column
-                                // statistic: mean over the rows (summed in row-major order).
-                                for c in 0..<columns { columnSums[c] = 0 }
-                                for r in 0..<rows {
-                                    var sum = 0.0
-                                    for c in 0..<columns {
-                                        let v = g[base + r * columns + c]
-                                        let square = Double(v * v + eps1)
-                                        sum += square
-                                        columnSums[c] += square
-                                    }
-                                    let mean = Float(sum / Double(columns))
-                                    row[s * rows + r] = row[s * rows + r] * decay + mix * mean
-                                }
+            if Adafactor.isFactored(shape) {
+                let columns = shape[shape.count - 1]
+                let rows = shape[shape.count - 2]
+                let slices = count / (rows * columns)
+                var columnSums = [Double](repeating: 0, count: columns)
+                rowMoment[index].withUnsafeMutableBufferPointer { row in
+                    columnMoment[index].withUnsafeMutableBufferPointer { column in
+                        for s in 0..<slices {
+                            let base = s * rows * columns
+                            // Row statistic: mean of g² + ε1 over the columns; column
+                            // statistic: mean over the rows (summed in row-major order).
+                            for c in 0..<columns { columnSums[c] = 0 }
+                            for r in 0..<rows {
+                                var sum = 0.0
                                 for c in 0..<columns {
-                                    let mean = Float(columnSums[c] / Double(rows))
-                                    column[s * columns + c] = column[s * columns + c] * decay + mix * mean
+                                    let v = g[base + r * columns + c]
+                                    let square = Double(v * v + eps1)
+                                    sum += square
+                                    columnSums[c] += square
                                 }
-                                var rowSum = 0.0
-                                for r in 0..<rows { rowSum += Double(row[s * rows + r]) }
-                                let rowMean = Float(rowSum / Double(rows))
-                                for r in 0..<rows {
-                                    let rowFactor = 1 / (row[s * rows + r] / rowMean).squareRoot()
-                                    for c in 0..<columns {
-                                        let columnFactor = 1 / column[s * columns + c].squareRoot()
-                                        let flat = base + r * columns + c
-                                        u[flat] = rowFactor * columnFactor * g[flat]
-                                    }
+                                let mean = Float(sum / Double(columns))
+                                row[s * rows + r] = row[s * rows + r] * decay + mix * mean
+                            }
+                            for c in 0..<columns {
+                                let mean = Float(columnSums[c] / Double(rows))
+                                column[s * columns + c] =
+                                    column[s * columns + c] * decay + mix * mean
+                            }
+                            var rowSum = 0.0
+                            for r in 0..<rows { rowSum += Double(row[s * rows + r]) }
+                            let rowMean = Float(rowSum / Double(rows))
+                            for r in 0..<rows {
+                                let rowFactor = 1 / (row[s * rows + r] / rowMean).squareRoot()
+                                for c in 0..<columns {
+                                    let columnFactor = 1 / column[s * columns + c].squareRoot()
+                                    let flat = base + r * columns + c
+                                    u[flat] = rowFactor * columnFactor * g[flat]
                                 }
                             }
                         }
                     }
-                } else {
-                    fullMoment[index].withUnsafeMutableBufferPointer { v in
-                        for i in 0..<count {
-                            v[i] = v[i] * decay + mix * (g[i] * g[i] + eps1)
-                            u[i] = 1 / v[i].squareRoot() * g[i]
-                        }
+                }
+            } else {
+                fullMoment[index].withUnsafeMutableBufferPointer { v in
+                    for i in 0..<count {
+                        v[i] = v[i] * decay + mix * (g[i] * g[i] + eps1)
+                        u[i] = 1 / v[i].squareRoot() * g[i]
                     }
                 }
+            }
         }
-        let clip = Float(max(Double(step.withUnsafeBufferPointer { Adafactor.rms($0) }) / clipThreshold, 1))
+        let clip = Float(
+            max(Double(step.withUnsafeBufferPointer { Adafactor.rms($0) }) / clipThreshold, 1))
         let weightDecayFactor = Float(-weightDecay) * lr
         let b1 = beta1.map(Float.init)
         step.withUnsafeMutableBufferPointer { u in
@@ -192,12 +218,18 @@ public struct Adafactor: Optimizer {
     public func exportState() -> OptimizerState {
         var tensors = [String: Tensor]()
         for (index, spec) in parameters.enumerated() {
-            if beta1 != nil { tensors["\(spec.name).exp_avg"] = Tensor(shape: spec.shape, storage: firstMoment[index]) }
+            if beta1 != nil {
+                tensors["\(spec.name).exp_avg"] = Tensor(
+                    shape: spec.shape, storage: firstMoment[index])
+            }
             if Adafactor.isFactored(spec.shape) {
-                tensors["\(spec.name).exp_avg_sq_row"] = Tensor(shape: Array(spec.shape.dropLast()), storage: rowMoment[index])
-                tensors["\(spec.name).exp_avg_sq_col"] = Tensor(shape: Adafactor.columnShape(spec.shape), storage: columnMoment[index])
+                tensors["\(spec.name).exp_avg_sq_row"] = Tensor(
+                    shape: Array(spec.shape.dropLast()), storage: rowMoment[index])
+                tensors["\(spec.name).exp_avg_sq_col"] = Tensor(
+                    shape: Adafactor.columnShape(spec.shape), storage: columnMoment[index])
             } else {
-                tensors["\(spec.name).exp_avg_sq"] = Tensor(shape: spec.shape, storage: fullMoment[index])
+                tensors["\(spec.name).exp_avg_sq"] = Tensor(
+                    shape: spec.shape, storage: fullMoment[index])
             }
         }
         return OptimizerState(kind: "adafactor", step: stepCount, tensors: tensors)
@@ -209,12 +241,19 @@ public struct Adafactor: Optimizer {
         var row = rowMoment
         var column = columnMoment
         var full = fullMoment
-        if beta1 != nil { first = try slots("exp_avg", shapes: parameters.map(\.shape), from: state) }
+        if beta1 != nil {
+            first = try slots("exp_avg", shapes: parameters.map(\.shape), from: state)
+        }
         for (index, spec) in parameters.enumerated() {
             func load(_ slot: String, _ shape: [Int]) throws -> [Float] {
                 let name = "\(spec.name).\(slot)"
-                guard let tensor = state.tensors[name] else { throw TrainingError.missingOptimizerTensor(name: name) }
-                guard tensor.shape == shape else { throw TrainingError.optimizerTensorShape(name: name, expected: shape, found: tensor.shape) }
+                guard let tensor = state.tensors[name] else {
+                    throw TrainingError.missingOptimizerTensor(name: name)
+                }
+                guard tensor.shape == shape else {
+                    throw TrainingError.optimizerTensorShape(
+                        name: name, expected: shape, found: tensor.shape)
+                }
                 return tensor.storage
             }
             if Adafactor.isFactored(spec.shape) {

@@ -50,7 +50,10 @@ public struct AdamW: Optimizer {
         _ p: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, index: Int
     ) {
         precondition(stepCount > 0, "call beginStep() before update")
-        precondition(p.count == firstMoment[index].count && g.count == p.count, "AdamW: \(parameters[index].name) has \(firstMoment[index].count) elements, got \(p.count) values and \(g.count) gradients")
+        precondition(
+            p.count == firstMoment[index].count && g.count == p.count,
+            "AdamW: \(parameters[index].name) has \(firstMoment[index].count) elements, got \(p.count) values and \(g.count) gradients"
+        )
         let t = Double(stepCount)
         let lr = learningRate
         let decay = noDecay.contains(parameters[index].name) ? 0 : weightDecay
@@ -78,7 +81,8 @@ public struct AdamW: Optimizer {
         var tensors = [String: Tensor]()
         for (index, spec) in parameters.enumerated() {
             tensors["\(spec.name).exp_avg"] = Tensor(shape: spec.shape, storage: firstMoment[index])
-            tensors["\(spec.name).exp_avg_sq"] = Tensor(shape: spec.shape, storage: secondMoment[index])
+            tensors["\(spec.name).exp_avg_sq"] = Tensor(
+                shape: spec.shape, storage: secondMoment[index])
         }
         return OptimizerState(kind: "adamw", step: stepCount, tensors: tensors)
     }

@@ -49,7 +49,8 @@ public protocol Optimizer: Sendable {
     /// (row-major, `parameters[index].shape`) may be a row block of a larger stored tensor
     /// (a fused q/k/v weight), so the update works on buffers.
     mutating func update(
-        _ values: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>, index: Int)
+        _ values: UnsafeMutableBufferPointer<Float>, gradient: UnsafeBufferPointer<Float>,
+        index: Int)
     /// The state to save.
     func exportState() -> OptimizerState
     /// Restores saved state.
@@ -61,7 +62,10 @@ public protocol Optimizer: Sendable {
 extension Optimizer {
     /// Updates parameter `index` (a whole tensor of shape `parameters[index].shape`) in place.
     public mutating func update(_ parameter: inout Tensor, gradient: Tensor, index: Int) {
-        precondition(parameter.shape == parameters[index].shape && gradient.shape == parameter.shape, "\(parameters[index].name): parameter \(parameter.shape), gradient \(gradient.shape), expected \(parameters[index].shape)")
+        precondition(
+            parameter.shape == parameters[index].shape && gradient.shape == parameter.shape,
+            "\(parameters[index].name): parameter \(parameter.shape), gradient \(gradient.shape), expected \(parameters[index].shape)"
+        )
         parameter.storage.withUnsafeMutableBufferPointer { p in
             gradient.storage.withUnsafeBufferPointer { g in update(p, gradient: g, index: index) }
         }
@@ -73,7 +77,10 @@ extension Optimizer {
     ///   - parameters: one tensor per ``parameters`` entry, updated in place.
     ///   - gradients: the matching gradients.
     public mutating func step(parameters values: inout [Tensor], gradients: [Tensor]) {
-        precondition(values.count == parameters.count && gradients.count == parameters.count, "optimizer has \(parameters.count) parameters, got \(values.count) values and \(gradients.count) gradients")
+        precondition(
+            values.count == parameters.count && gradients.count == parameters.count,
+            "optimizer has \(parameters.count) parameters, got \(values.count) values and \(gradients.count) gradients"
+        )
         beginStep()
         for index in values.indices {
             update(&values[index], gradient: gradients[index], index: index)
@@ -86,9 +93,12 @@ extension Optimizer {
     ) throws -> [[Float]] {
         try parameters.indices.map { index in
             let name = "\(parameters[index].name).\(slot)"
-            guard let tensor = state.tensors[name] else { throw TrainingError.missingOptimizerTensor(name: name) }
+            guard let tensor = state.tensors[name] else {
+                throw TrainingError.missingOptimizerTensor(name: name)
+            }
             guard tensor.shape == shapes[index] else {
-                throw TrainingError.optimizerTensorShape(name: name, expected: shapes[index], found: tensor.shape)
+                throw TrainingError.optimizerTensorShape(
+                    name: name, expected: shapes[index], found: tensor.shape)
             }
             return tensor.storage
         }
@@ -96,7 +106,9 @@ extension Optimizer {
 
     /// Checks the kind and step of saved state.
     func validate(_ state: OptimizerState, kind: String) throws {
-        guard state.kind == kind else { throw TrainingError.optimizerKindMismatch(expected: kind, found: state.kind) }
+        guard state.kind == kind else {
+            throw TrainingError.optimizerKindMismatch(expected: kind, found: state.kind)
+        }
         guard state.step >= 0 else { throw TrainingError.invalidStep(state.step) }
     }
 }

@@ -23,10 +23,12 @@ extension OptimizerState {
     public static func read(from url: URL) throws -> OptimizerState {
         let file = try SafetensorsFile(url: url)
         guard let kind = file.metadata[kindKey] else {
-            throw TrainingError.invalidOptimizerFile(path: url.path, reason: "no '\(kindKey)' metadata")
+            throw TrainingError.invalidOptimizerFile(
+                path: url.path, reason: "no '\(kindKey)' metadata")
         }
         guard let text = file.metadata[stepKey], let step = Int(text), step >= 0 else {
-            throw TrainingError.invalidOptimizerFile(path: url.path, reason: "missing or invalid '\(stepKey)' metadata")
+            throw TrainingError.invalidOptimizerFile(
+                path: url.path, reason: "missing or invalid '\(stepKey)' metadata")
         }
         return OptimizerState(kind: kind, step: step, tensors: try file.allTensors())
     }

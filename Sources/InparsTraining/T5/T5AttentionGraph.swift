@@ -31,7 +31,9 @@ struct T5AttentionCore {
         scores.applySoftmax()
         let context = Tensor.batchedMatmul(dropout.applied(to: scores), values)
         return (
-            T5AttentionCore(queries: queries, keys: keys, values: values, probabilities: scores, dropout: dropout),
+            T5AttentionCore(
+                queries: queries, keys: keys, values: values, probabilities: scores,
+                dropout: dropout),
             context
         )
     }
@@ -39,12 +41,16 @@ struct T5AttentionCore {
     /// - Parameter dContext: `[batch, numHeads, queryLength, dKV]`.
     /// - Returns: gradients of queries, keys, values and the score addends (`dScores`,
     ///   `[batch, numHeads, queryLength, keyLength]`; the bias gradient is its batch sum).
-    func backward(_ dContext: Tensor) -> (queries: Tensor, keys: Tensor, values: Tensor, scores: Tensor) {
+    func backward(_ dContext: Tensor) -> (
+        queries: Tensor, keys: Tensor, values: Tensor, scores: Tensor
+    ) {
         let dropped = dropout.applied(to: probabilities)
-        var (dProbabilities, dValues) = Tensor.batchedMatmulBackward(outputGradient: dContext, dropped, values)
+        var (dProbabilities, dValues) = Tensor.batchedMatmulBackward(
+            outputGradient: dContext, dropped, values)
         dropout.apply(to: &dProbabilities)
         let dScores = Tensor.softmaxBackward(output: probabilities, outputGradient: dProbabilities)
-        let (dQueries, dKeys) = Tensor.batchedMatmulBackward(outputGradient: dScores, queries, keys, transposeB: true)
+        let (dQueries, dKeys) = Tensor.batchedMatmulBackward(
+            outputGradient: dScores, queries, keys, transposeB: true)
         return (dQueries, dKeys, dValues, dScores)
     }
 }
@@ -55,15 +61,24 @@ extension Tensor {
     static func splitFusedHeads(_ fused: Tensor, parts: Int, numHeads: Int) -> [Tensor] {
         let (batch, length) = (fused.shape[0], fused.shape[1])
         let dKV = fused.shape[2] / (parts * numHeads)
-        let permuted = fused.reshaped([batch, length, parts, numHeads, dKV]).permuted([2, 0, 3, 1, 4])
-        return (0..<parts).map { permuted.slice(outer: $0..<($0 + 1)).reshaped([batch, numHeads, length, dKV]) }
+        let permuted = fused.reshaped([batch, length, parts, numHeads, dKV]).permuted([
+            2, 0, 3, 1, 4,
+        ])
+        return (0..<parts).map {
+            permuted.slice(outer: $0..<($0 + 1)).reshaped([batch, numHeads, length, dKV])
+        }
     }
 
     /// The inverse of ``splitFusedHeads(_:parts:numHeads:)`` (used on gradients).
     static func mergeFusedHeads(_ parts: [Tensor]) -> Tensor {
-        let (batch, numHeads, length, dKV) = (parts[0].shape[0], parts[0].shape[1], parts[0].shape[2], parts[0].shape[3])
-        let stacked = Tensor.concatenate(parts.map { $0.reshaped([1, batch, numHeads, length, dKV]) }, axis: 0)
-        return stacked.unpermuted([2, 0, 3, 1, 4]).reshaped([batch, length, parts.count * numHeads * dKV])
+        let (batch, numHeads, length, dKV) = (
+            parts[0].shape[0], parts[0].shape[1], parts[0].shape[2], parts[0].shape[3]
+        )
+        let stacked = Tensor.concatenate(
+            parts.map { $0.reshaped([1, batch, numHeads, length, dKV]) }, axis: 0)
+        return stacked.unpermuted([2, 0, 3, 1, 4]).reshaped([
+            batch, length, parts.count * numHeads * dKV,
+        ])
     }
 }
 
@@ -77,12 +92,14 @@ struct T5SelfAttentionGraph {
     var context: Tensor
 
     static func forward(
-        _ attention: T5SelfAttention, input x: Tensor, bias: Tensor, mask: Tensor, dropout: DropoutMask
+        _ attention: T5SelfAttention, input x: Tensor, bias: Tensor, mask: Tensor,
+        dropout: DropoutMask
     ) -> (T5SelfAttentionGraph, Tensor) {
         let qkv = Tensor.linear(x, weight: attention.queryKeyValue)
         let heads = Tensor.splitFusedHeads(qkv, parts: 3, numHeads: attention.numHeads)
         let (core, context) = T5AttentionCore.forward(
-            queries: heads[0], keys: heads[1], values: heads[2], bias: bias, mask: mask, dropout: dropout)
+            queries: heads[0], keys: heads[1], values: heads[2], bias: bias, mask: mask,
+            dropout: dropout)
         let merged = context.mergeHeads()
         let output = Tensor.linear(merged, weight: attention.output)
         return (T5SelfAttentionGraph(input: x, core: core, context: merged), output)
@@ -93,7 +110,8 @@ struct T5SelfAttentionGraph {
         _ dOutput: Tensor, attention: T5SelfAttention, gradients: inout T5SelfAttention
     ) -> (input: Tensor, scores: Tensor) {
         let dContext = Tensor.linearBackward(
-            outputGradient: dOutput, input: context, weight: attention.output, weightGradient: &gradients.output)
+            outputGradient: dOutput, input: context, weight: attention.output,
+            weightGradient: &gradients.output)
         let d = core.backward(dContext.splitHeads(attention.numHeads))
         let dqkv = Tensor.mergeFusedHeads([d.queries, d.keys, d.values])
         let dx = Tensor.linearBackward(
@@ -116,12 +134,16 @@ struct T5CrossAttentionGraph {
     ) -> (T5CrossAttentionGraph, Tensor) {
         let queries = Tensor.linear(x, weight: attention.query).splitHeads(attention.numHeads)
         let kv = Tensor.splitFusedHeads(
-            Tensor.linear(encoderHidden, weight: attention.keyValue), parts: 2, numHeads: attention.numHeads)
+            Tensor.linear(encoderHidden, weight: attention.keyValue), parts: 2,
+            numHeads: attention.numHeads)
         let (core, context) = T5AttentionCore.forward(
             queries: queries, keys: kv[0], values: kv[1], bias: nil, mask: mask, dropout: dropout)
         let merged = context.mergeHeads()
         let output = Tensor.linear(merged, weight: attention.output)
-        return (T5CrossAttentionGraph(input: x, encoderHidden: encoderHidden, core: core, context: merged), output)
+        return (
+            T5CrossAttentionGraph(
+                input: x, encoderHidden: encoderHidden, core: core, context: merged), output
+        )
     }
 
     /// - Returns: the gradients of the decoder input and of the encoder output.
@@ -129,7 +151,8 @@ struct T5CrossAttentionGraph {
         _ dOutput: Tensor, attention: T5CrossAttention, gradients: inout T5CrossAttention
     ) -> (input: Tensor, encoderHidden: Tensor) {
         let dContext = Tensor.linearBackward(
-            outputGradient: dOutput, input: context, weight: attention.output, weightGradient: &gradients.output)
+            outputGradient: dOutput, input: context, weight: attention.output,
+            weightGradient: &gradients.output)
         let d = core.backward(dContext.splitHeads(attention.numHeads))
         let dx = Tensor.linearBackward(
             outputGradient: d.queries.mergeHeads(), input: input, weight: attention.query,

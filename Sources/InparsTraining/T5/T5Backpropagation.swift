@@ -21,7 +21,8 @@ public enum T5Backpropagation {
         model: T5Model, batch: T5TrainingBatch, dropoutRate: Float = 0,
         using generator: inout some RandomNumberGenerator
     ) -> (loss: Float, tokens: Int, gradients: T5Model) {
-        var graph = T5ForwardGraph(model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
+        var graph = T5ForwardGraph(
+            model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
         let logits = graph.forward()
         let result = Tensor.crossEntropy(logits: logits, targets: graph.targets)
         let gradients = graph.backward(result.gradient)
@@ -33,7 +34,8 @@ public enum T5Backpropagation {
         model: T5Model, batch: T5TrainingBatch, dropoutRate: Float = 0,
         using generator: inout some RandomNumberGenerator
     ) -> Float {
-        var graph = T5ForwardGraph(model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
+        var graph = T5ForwardGraph(
+            model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
         return Tensor.crossEntropy(logits: graph.forward(), targets: graph.targets).loss
     }
 }
@@ -79,13 +81,16 @@ extension T5Model {
 
 /// The dense relative position bias `[1, numHeads, length, length]` of a stack and the bucket
 /// of each `(query, key)` pair (for the table's backward).
-func denseRelativeBias(_ bias: T5RelativePositionBias, length: Int) -> (bias: Tensor, buckets: [Int32]) {
+func denseRelativeBias(_ bias: T5RelativePositionBias, length: Int) -> (
+    bias: Tensor, buckets: [Int32]
+) {
     var buckets = [Int32](repeating: 0, count: length * length)
     for i in 0..<length {
         for j in 0..<length {
-            buckets[i * length + j] = Int32(T5RelativePositionBias.bucket(
-                relativePosition: j - i, bidirectional: bias.bidirectional,
-                numBuckets: bias.numBuckets, maxDistance: bias.maxDistance))
+            buckets[i * length + j] = Int32(
+                T5RelativePositionBias.bucket(
+                    relativePosition: j - i, bidirectional: bias.bidirectional,
+                    numBuckets: bias.numBuckets, maxDistance: bias.maxDistance))
         }
     }
     let heads = bias.numHeads
@@ -149,7 +154,10 @@ struct T5ForwardGraph {
     var decoderFinalDropout = DropoutMask(rate: 0, seed: 0)
     var decoderOutput = Tensor(zeros: [0])
 
-    init(model: T5Model, batch: T5TrainingBatch, dropoutRate: Float, generator: inout some RandomNumberGenerator) {
+    init(
+        model: T5Model, batch: T5TrainingBatch, dropoutRate: Float,
+        generator: inout some RandomNumberGenerator
+    ) {
         let c = model.configuration
         self.model = model
         batchSize = batch.size
@@ -158,13 +166,18 @@ struct T5ForwardGraph {
         encoderIDs = encoder.ids
         encoderLength = encoder.length
         encoderMask = AttentionMask.padding(lengths: encoder.lengths, maxLength: encoder.length)
-        (encoderBias, encoderBuckets) = denseRelativeBias(model.encoder.positionBias, length: encoder.length)
-        let decoder = batch.decoderSequences(startID: Int32(c.decoderStartTokenID), padID: Int32(c.padTokenID))
+        (encoderBias, encoderBuckets) = denseRelativeBias(
+            model.encoder.positionBias, length: encoder.length)
+        let decoder = batch.decoderSequences(
+            startID: Int32(c.decoderStartTokenID), padID: Int32(c.padTokenID))
         decoderIDs = decoder.decoderInputs
         decoderLength = decoder.length
         targets = decoder.targets
-        decoderMask = AttentionMask.causal(queryLength: decoder.length).reshaped([1, 1, decoder.length, decoder.length])
-        (decoderBias, decoderBuckets) = denseRelativeBias(model.decoder.positionBias, length: decoder.length)
+        decoderMask = AttentionMask.causal(queryLength: decoder.length).reshaped([
+            1, 1, decoder.length, decoder.length,
+        ])
+        (decoderBias, decoderBuckets) = denseRelativeBias(
+            model.decoder.positionBias, length: decoder.length)
         if dropoutRate > 0 {
             let sites = 3 + model.encoder.layers.count * 4 + model.decoder.layers.count * 6 + 1
             seeds = (0..<sites).map { _ in generator.next() }
@@ -183,59 +196,78 @@ struct T5ForwardGraph {
         // Encoder.
         encoderEmbeddingDropout = mask()
         var hidden = encoderEmbeddingDropout.applied(
-            to: Tensor.embedding(model.encoder.embedding, ids: encoderIDs, idShape: [batchSize, encoderLength]))
+            to: Tensor.embedding(
+                model.encoder.embedding, ids: encoderIDs, idShape: [batchSize, encoderLength]))
         for layer in model.encoder.layers {
             let attentionInput = hidden
             let (attention, attended) = T5SelfAttentionGraph.forward(
-                layer.selfAttention, input: attentionInput.rmsNormalized(weight: layer.selfAttentionNorm, epsilon: epsilon),
+                layer.selfAttention,
+                input: attentionInput.rmsNormalized(
+                    weight: layer.selfAttentionNorm, epsilon: epsilon),
                 bias: encoderBias, mask: encoderMask, dropout: mask())
             let attentionDropout = mask()
             hidden = hidden + attentionDropout.applied(to: attended)
             let feedForwardInput = hidden
             let (feedForward, fed) = T5FeedForwardGraph.forward(
-                layer.feedForward, input: feedForwardInput.rmsNormalized(weight: layer.feedForwardNorm, epsilon: epsilon),
+                layer.feedForward,
+                input: feedForwardInput.rmsNormalized(
+                    weight: layer.feedForwardNorm, epsilon: epsilon),
                 dropout: mask())
             let feedForwardDropout = mask()
             hidden = hidden + feedForwardDropout.applied(to: fed)
-            encoderLayers.append(EncoderLayerState(
-                attentionInput: attentionInput, attention: attention, attentionDropout: attentionDropout,
-                feedForwardInput: feedForwardInput, feedForward: feedForward, feedForwardDropout: feedForwardDropout))
+            encoderLayers.append(
+                EncoderLayerState(
+                    attentionInput: attentionInput, attention: attention,
+                    attentionDropout: attentionDropout,
+                    feedForwardInput: feedForwardInput, feedForward: feedForward,
+                    feedForwardDropout: feedForwardDropout))
         }
         encoderFinalInput = hidden
         encoderFinalDropout = mask()
-        encoderOutput = encoderFinalDropout.applied(to: hidden.rmsNormalized(weight: model.encoder.finalNorm, epsilon: epsilon))
+        encoderOutput = encoderFinalDropout.applied(
+            to: hidden.rmsNormalized(weight: model.encoder.finalNorm, epsilon: epsilon))
 
         // Decoder.
         decoderEmbeddingDropout = mask()
         hidden = decoderEmbeddingDropout.applied(
-            to: Tensor.embedding(model.decoder.embedding, ids: decoderIDs, idShape: [batchSize, decoderLength]))
+            to: Tensor.embedding(
+                model.decoder.embedding, ids: decoderIDs, idShape: [batchSize, decoderLength]))
         for layer in model.decoder.layers {
             let attentionInput = hidden
             let (attention, attended) = T5SelfAttentionGraph.forward(
-                layer.selfAttention, input: attentionInput.rmsNormalized(weight: layer.selfAttentionNorm, epsilon: epsilon),
+                layer.selfAttention,
+                input: attentionInput.rmsNormalized(
+                    weight: layer.selfAttentionNorm, epsilon: epsilon),
                 bias: decoderBias, mask: decoderMask, dropout: mask())
             let attentionDropout = mask()
             hidden = hidden + attentionDropout.applied(to: attended)
             let crossInput = hidden
             let (cross, crossed) = T5CrossAttentionGraph.forward(
-                layer.crossAttention, input: crossInput.rmsNormalized(weight: layer.crossAttentionNorm, epsilon: epsilon),
+                layer.crossAttention,
+                input: crossInput.rmsNormalized(weight: layer.crossAttentionNorm, epsilon: epsilon),
                 encoderHidden: encoderOutput, mask: encoderMask, dropout: mask())
             let crossDropout = mask()
             hidden = hidden + crossDropout.applied(to: crossed)
             let feedForwardInput = hidden
             let (feedForward, fed) = T5FeedForwardGraph.forward(
-                layer.feedForward, input: feedForwardInput.rmsNormalized(weight: layer.feedForwardNorm, epsilon: epsilon),
+                layer.feedForward,
+                input: feedForwardInput.rmsNormalized(
+                    weight: layer.feedForwardNorm, epsilon: epsilon),
                 dropout: mask())
             let feedForwardDropout = mask()
             hidden = hidden + feedForwardDropout.applied(to: fed)
-            decoderLayers.append(DecoderLayerState(
-                attentionInput: attentionInput, attention: attention, attentionDropout: attentionDropout,
-                crossInput: crossInput, cross: cross, crossDropout: crossDropout,
-                feedForwardInput: feedForwardInput, feedForward: feedForward, feedForwardDropout: feedForwardDropout))
+            decoderLayers.append(
+                DecoderLayerState(
+                    attentionInput: attentionInput, attention: attention,
+                    attentionDropout: attentionDropout,
+                    crossInput: crossInput, cross: cross, crossDropout: crossDropout,
+                    feedForwardInput: feedForwardInput, feedForward: feedForward,
+                    feedForwardDropout: feedForwardDropout))
         }
         decoderFinalInput = hidden
         decoderFinalDropout = mask()
-        decoderOutput = decoderFinalDropout.applied(to: hidden.rmsNormalized(weight: model.decoder.finalNorm, epsilon: epsilon))
+        decoderOutput = decoderFinalDropout.applied(
+            to: hidden.rmsNormalized(weight: model.decoder.finalNorm, epsilon: epsilon))
         let rows = decoderOutput.reshaped([batchSize * decoderLength, model.configuration.dModel])
         return model.logits(rows)
     }
@@ -249,17 +281,21 @@ struct T5ForwardGraph {
         var dHidden: Tensor
         if model.configuration.scaleDecoderOutputs {
             dHidden = Tensor.linearBackward(
-                outputGradient: dLogits, input: rows, weight: model.lmHead, alpha: model.outputScale,
+                outputGradient: dLogits, input: rows, weight: model.lmHead,
+                alpha: model.outputScale,
                 weightGradient: &g.lmHead)
         } else {
-            dHidden = Tensor.linearBackward(outputGradient: dLogits, input: rows, weight: model.lmHead, weightGradient: &g.lmHead)
+            dHidden = Tensor.linearBackward(
+                outputGradient: dLogits, input: rows, weight: model.lmHead,
+                weightGradient: &g.lmHead)
         }
         dHidden.reshape([batchSize, decoderLength, dModel])
 
         // Decoder, in reverse.
         decoderFinalDropout.apply(to: &dHidden)
         dHidden = Tensor.rmsNormBackward(
-            outputGradient: dHidden, input: decoderFinalInput, weight: model.decoder.finalNorm, epsilon: epsilon,
+            outputGradient: dHidden, input: decoderFinalInput, weight: model.decoder.finalNorm,
+            epsilon: epsilon,
             weightGradient: &g.decoder.finalNorm)
         var dEncoderOutput = Tensor(zeros: encoderOutput.shape)
         for index in model.decoder.layers.indices.reversed() {
@@ -267,54 +303,82 @@ struct T5ForwardGraph {
             let state = decoderLayers[index]
             // Feed-forward sublayer.
             var branch = state.feedForwardDropout.applied(to: dHidden)
-            branch = state.feedForward.backward(branch, block: layer.feedForward, gradients: &g.decoder.layers[index].feedForward)
-            dHidden = dHidden + Tensor.rmsNormBackward(
-                outputGradient: branch, input: state.feedForwardInput, weight: layer.feedForwardNorm, epsilon: epsilon,
-                weightGradient: &g.decoder.layers[index].feedForwardNorm)
+            branch = state.feedForward.backward(
+                branch, block: layer.feedForward, gradients: &g.decoder.layers[index].feedForward)
+            dHidden =
+                dHidden
+                + Tensor.rmsNormBackward(
+                    outputGradient: branch, input: state.feedForwardInput,
+                    weight: layer.feedForwardNorm, epsilon: epsilon,
+                    weightGradient: &g.decoder.layers[index].feedForwardNorm)
             // Cross-attention sublayer.
             branch = state.crossDropout.applied(to: dHidden)
-            let cross = state.cross.backward(branch, attention: layer.crossAttention, gradients: &g.decoder.layers[index].crossAttention)
+            let cross = state.cross.backward(
+                branch, attention: layer.crossAttention,
+                gradients: &g.decoder.layers[index].crossAttention)
             dEncoderOutput.add(cross.encoderHidden)
-            dHidden = dHidden + Tensor.rmsNormBackward(
-                outputGradient: cross.input, input: state.crossInput, weight: layer.crossAttentionNorm, epsilon: epsilon,
-                weightGradient: &g.decoder.layers[index].crossAttentionNorm)
+            dHidden =
+                dHidden
+                + Tensor.rmsNormBackward(
+                    outputGradient: cross.input, input: state.crossInput,
+                    weight: layer.crossAttentionNorm, epsilon: epsilon,
+                    weightGradient: &g.decoder.layers[index].crossAttentionNorm)
             // Self-attention sublayer.
             branch = state.attentionDropout.applied(to: dHidden)
-            let attention = state.attention.backward(branch, attention: layer.selfAttention, gradients: &g.decoder.layers[index].selfAttention)
+            let attention = state.attention.backward(
+                branch, attention: layer.selfAttention,
+                gradients: &g.decoder.layers[index].selfAttention)
             Tensor.relativePositionBiasBackward(
-                biasGradient: attention.scores.summed(toShape: decoderBias.shape), buckets: decoderBuckets,
+                biasGradient: attention.scores.summed(toShape: decoderBias.shape),
+                buckets: decoderBuckets,
                 tableGradient: &g.decoder.positionBias.table)
-            dHidden = dHidden + Tensor.rmsNormBackward(
-                outputGradient: attention.input, input: state.attentionInput, weight: layer.selfAttentionNorm, epsilon: epsilon,
-                weightGradient: &g.decoder.layers[index].selfAttentionNorm)
+            dHidden =
+                dHidden
+                + Tensor.rmsNormBackward(
+                    outputGradient: attention.input, input: state.attentionInput,
+                    weight: layer.selfAttentionNorm, epsilon: epsilon,
+                    weightGradient: &g.decoder.layers[index].selfAttentionNorm)
         }
         decoderEmbeddingDropout.apply(to: &dHidden)
-        Tensor.embeddingBackward(outputGradient: dHidden, ids: decoderIDs, tableGradient: &g.decoder.embedding)
+        Tensor.embeddingBackward(
+            outputGradient: dHidden, ids: decoderIDs, tableGradient: &g.decoder.embedding)
 
         // Encoder, in reverse.
         encoderFinalDropout.apply(to: &dEncoderOutput)
         dHidden = Tensor.rmsNormBackward(
-            outputGradient: dEncoderOutput, input: encoderFinalInput, weight: model.encoder.finalNorm, epsilon: epsilon,
+            outputGradient: dEncoderOutput, input: encoderFinalInput,
+            weight: model.encoder.finalNorm, epsilon: epsilon,
             weightGradient: &g.encoder.finalNorm)
         for index in model.encoder.layers.indices.reversed() {
             let layer = model.encoder.layers[index]
             let state = encoderLayers[index]
             var branch = state.feedForwardDropout.applied(to: dHidden)
-            branch = state.feedForward.backward(branch, block: layer.feedForward, gradients: &g.encoder.layers[index].feedForward)
-            dHidden = dHidden + Tensor.rmsNormBackward(
-                outputGradient: branch, input: state.feedForwardInput, weight: layer.feedForwardNorm, epsilon: epsilon,
-                weightGradient: &g.encoder.layers[index].feedForwardNorm)
+            branch = state.feedForward.backward(
+                branch, block: layer.feedForward, gradients: &g.encoder.layers[index].feedForward)
+            dHidden =
+                dHidden
+                + Tensor.rmsNormBackward(
+                    outputGradient: branch, input: state.feedForwardInput,
+                    weight: layer.feedForwardNorm, epsilon: epsilon,
+                    weightGradient: &g.encoder.layers[index].feedForwardNorm)
             branch = state.attentionDropout.applied(to: dHidden)
-            let attention = state.attention.backward(branch, attention: layer.selfAttention, gradients: &g.encoder.layers[index].selfAttention)
+            let attention = state.attention.backward(
+                branch, attention: layer.selfAttention,
+                gradients: &g.encoder.layers[index].selfAttention)
             Tensor.relativePositionBiasBackward(
-                biasGradient: attention.scores.summed(toShape: encoderBias.shape), buckets: encoderBuckets,
+                biasGradient: attention.scores.summed(toShape: encoderBias.shape),
+                buckets: encoderBuckets,
                 tableGradient: &g.encoder.positionBias.table)
-            dHidden = dHidden + Tensor.rmsNormBackward(
-                outputGradient: attention.input, input: state.attentionInput, weight: layer.selfAttentionNorm, epsilon: epsilon,
-                weightGradient: &g.encoder.layers[index].selfAttentionNorm)
+            dHidden =
+                dHidden
+                + Tensor.rmsNormBackward(
+                    outputGradient: attention.input, input: state.attentionInput,
+                    weight: layer.selfAttentionNorm, epsilon: epsilon,
+                    weightGradient: &g.encoder.layers[index].selfAttentionNorm)
         }
         encoderEmbeddingDropout.apply(to: &dHidden)
-        Tensor.embeddingBackward(outputGradient: dHidden, ids: encoderIDs, tableGradient: &g.encoder.embedding)
+        Tensor.embeddingBackward(
+            outputGradient: dHidden, ids: encoderIDs, tableGradient: &g.encoder.embedding)
 
         // The shared embedding: encoder + decoder (+ tied head) is one weight.
         var shared = g.encoder.embedding + g.decoder.embedding

@@ -29,39 +29,81 @@ extension T5Model {
         let inner = c.innerDimension
         let d = c.dModel
         var result = [CheckpointParameter]()
-        func add(_ name: String, _ shape: [Int], _ path: WritableKeyPath<T5Model, Tensor>, offsetRows: Int = 0, copies: [WritableKeyPath<T5Model, Tensor>] = []) {
+        func add(
+            _ name: String, _ shape: [Int], _ path: WritableKeyPath<T5Model, Tensor>,
+            offsetRows: Int = 0, copies: [WritableKeyPath<T5Model, Tensor>] = []
+        ) {
             let rowWidth = shape.dropFirst().reduce(1, *)
-            result.append(CheckpointParameter(name: name, shape: shape, path: path, offset: offsetRows * rowWidth, copies: copies))
+            result.append(
+                CheckpointParameter(
+                    name: name, shape: shape, path: path, offset: offsetRows * rowWidth,
+                    copies: copies))
         }
         let tied = hasTiedHead
-        add(T5WeightNames.shared, [c.vocabSize, d], \.encoder.embedding, copies: tied ? [\.decoder.embedding, \.lmHead] : [\.decoder.embedding])
+        add(
+            T5WeightNames.shared, [c.vocabSize, d], \.encoder.embedding,
+            copies: tied ? [\.decoder.embedding, \.lmHead] : [\.decoder.embedding])
         for i in encoder.layers.indices {
             let layer: WritableKeyPath<T5Model, T5EncoderLayer> = \.encoder.layers[i]
             for (part, name) in ["q", "k", "v"].enumerated() {
-                add(T5WeightNames.selfAttention("encoder", block: i, name), [inner, d], layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
+                add(
+                    T5WeightNames.selfAttention("encoder", block: i, name), [inner, d],
+                    layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
             }
-            add(T5WeightNames.selfAttention("encoder", block: i, "o"), [d, inner], layer.appending(path: \.selfAttention.output))
-            if i == 0 { add(T5WeightNames.relativeAttentionBias("encoder"), [c.relativeAttentionNumBuckets, c.numHeads], \.encoder.positionBias.table) }
-            add(T5WeightNames.layerNorm("encoder", block: i, layer: 0), [d], layer.appending(path: \.selfAttentionNorm))
+            add(
+                T5WeightNames.selfAttention("encoder", block: i, "o"), [d, inner],
+                layer.appending(path: \.selfAttention.output))
+            if i == 0 {
+                add(
+                    T5WeightNames.relativeAttentionBias("encoder"),
+                    [c.relativeAttentionNumBuckets, c.numHeads], \.encoder.positionBias.table)
+            }
+            add(
+                T5WeightNames.layerNorm("encoder", block: i, layer: 0), [d],
+                layer.appending(path: \.selfAttentionNorm))
             addFeedForward("encoder", i, layer.appending(path: \.feedForward), &result)
-            add(T5WeightNames.layerNorm("encoder", block: i, layer: 1), [d], layer.appending(path: \.feedForwardNorm))
+            add(
+                T5WeightNames.layerNorm("encoder", block: i, layer: 1), [d],
+                layer.appending(path: \.feedForwardNorm))
         }
         add(T5WeightNames.finalNorm("encoder"), [d], \.encoder.finalNorm)
         for i in decoder.layers.indices {
             let layer: WritableKeyPath<T5Model, T5DecoderLayer> = \.decoder.layers[i]
             for (part, name) in ["q", "k", "v"].enumerated() {
-                add(T5WeightNames.selfAttention("decoder", block: i, name), [inner, d], layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
+                add(
+                    T5WeightNames.selfAttention("decoder", block: i, name), [inner, d],
+                    layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
             }
-            add(T5WeightNames.selfAttention("decoder", block: i, "o"), [d, inner], layer.appending(path: \.selfAttention.output))
-            if i == 0 { add(T5WeightNames.relativeAttentionBias("decoder"), [c.relativeAttentionNumBuckets, c.numHeads], \.decoder.positionBias.table) }
-            add(T5WeightNames.layerNorm("decoder", block: i, layer: 0), [d], layer.appending(path: \.selfAttentionNorm))
-            add(T5WeightNames.crossAttention(block: i, "q"), [inner, d], layer.appending(path: \.crossAttention.query))
-            add(T5WeightNames.crossAttention(block: i, "k"), [inner, d], layer.appending(path: \.crossAttention.keyValue))
-            add(T5WeightNames.crossAttention(block: i, "v"), [inner, d], layer.appending(path: \.crossAttention.keyValue), offsetRows: inner)
-            add(T5WeightNames.crossAttention(block: i, "o"), [d, inner], layer.appending(path: \.crossAttention.output))
-            add(T5WeightNames.layerNorm("decoder", block: i, layer: 1), [d], layer.appending(path: \.crossAttentionNorm))
+            add(
+                T5WeightNames.selfAttention("decoder", block: i, "o"), [d, inner],
+                layer.appending(path: \.selfAttention.output))
+            if i == 0 {
+                add(
+                    T5WeightNames.relativeAttentionBias("decoder"),
+                    [c.relativeAttentionNumBuckets, c.numHeads], \.decoder.positionBias.table)
+            }
+            add(
+                T5WeightNames.layerNorm("decoder", block: i, layer: 0), [d],
+                layer.appending(path: \.selfAttentionNorm))
+            add(
+                T5WeightNames.crossAttention(block: i, "q"), [inner, d],
+                layer.appending(path: \.crossAttention.query))
+            add(
+                T5WeightNames.crossAttention(block: i, "k"), [inner, d],
+                layer.appending(path: \.crossAttention.keyValue))
+            add(
+                T5WeightNames.crossAttention(block: i, "v"), [inner, d],
+                layer.appending(path: \.crossAttention.keyValue), offsetRows: inner)
+            add(
+                T5WeightNames.crossAttention(block: i, "o"), [d, inner],
+                layer.appending(path: \.crossAttention.output))
+            add(
+                T5WeightNames.layerNorm("decoder", block: i, layer: 1), [d],
+                layer.appending(path: \.crossAttentionNorm))
             addFeedForward("decoder", i, layer.appending(path: \.feedForward), &result)
-            add(T5WeightNames.layerNorm("decoder", block: i, layer: 2), [d], layer.appending(path: \.feedForwardNorm))
+            add(
+                T5WeightNames.layerNorm("decoder", block: i, layer: 2), [d],
+                layer.appending(path: \.feedForwardNorm))
         }
         add(T5WeightNames.finalNorm("decoder"), [d], \.decoder.finalNorm)
         if !tied { add(T5WeightNames.lmHead, [c.vocabSize, d], \.lmHead) }
@@ -75,12 +117,24 @@ extension T5Model {
         let (d, dFF) = (configuration.dModel, configuration.dFF)
         let input = path.appending(path: \.inputWeight)
         if configuration.isGatedActivation {
-            result.append(CheckpointParameter(name: T5WeightNames.feedForward(stack, block: block, "wi_0"), shape: [dFF, d], path: input, offset: 0, copies: []))
-            result.append(CheckpointParameter(name: T5WeightNames.feedForward(stack, block: block, "wi_1"), shape: [dFF, d], path: input, offset: dFF * d, copies: []))
+            result.append(
+                CheckpointParameter(
+                    name: T5WeightNames.feedForward(stack, block: block, "wi_0"), shape: [dFF, d],
+                    path: input, offset: 0, copies: []))
+            result.append(
+                CheckpointParameter(
+                    name: T5WeightNames.feedForward(stack, block: block, "wi_1"), shape: [dFF, d],
+                    path: input, offset: dFF * d, copies: []))
         } else {
-            result.append(CheckpointParameter(name: T5WeightNames.feedForward(stack, block: block, "wi"), shape: [dFF, d], path: input, offset: 0, copies: []))
+            result.append(
+                CheckpointParameter(
+                    name: T5WeightNames.feedForward(stack, block: block, "wi"), shape: [dFF, d],
+                    path: input, offset: 0, copies: []))
         }
-        result.append(CheckpointParameter(name: T5WeightNames.feedForward(stack, block: block, "wo"), shape: [d, dFF], path: path.appending(path: \.outputWeight), offset: 0, copies: []))
+        result.append(
+            CheckpointParameter(
+                name: T5WeightNames.feedForward(stack, block: block, "wo"), shape: [d, dFF],
+                path: path.appending(path: \.outputWeight), offset: 0, copies: []))
     }
 
     /// The optimizer's view of the model: checkpoint names and shapes.
@@ -94,7 +148,9 @@ extension T5Model {
     /// - Precondition: `optimizer` was built with ``optimizerParameters`` of this model.
     public mutating func apply(_ optimizer: inout some Optimizer, gradients: T5Model) {
         let parameters = checkpointParameters
-        precondition(optimizer.parameters.map(\.name) == parameters.map(\.name), "optimizer was built for other parameters")
+        precondition(
+            optimizer.parameters.map(\.name) == parameters.map(\.name),
+            "optimizer was built for other parameters")
         optimizer.beginStep()
         for (index, parameter) in parameters.enumerated() {
             let range = parameter.offset..<(parameter.offset + parameter.count)
@@ -117,12 +173,16 @@ extension T5Model {
     public static func clipGradients(_ gradients: inout T5Model, maxNorm: Float) -> Float {
         let parameters = gradients.checkpointParameters
         let parts = parameters.map { p in
-            Tensor(shape: [p.count], storage: Array(gradients[keyPath: p.path].storage[p.offset..<(p.offset + p.count)]))
+            Tensor(
+                shape: [p.count],
+                storage: Array(gradients[keyPath: p.path].storage[p.offset..<(p.offset + p.count)]))
         }
         let norm = GradientClipping.globalNorm(parts)
         let coefficient = min(maxNorm / (norm + 1e-6), 1)
         if coefficient == 1 { return norm }
-        for path in gradients.parameterPaths.flatMap(\.paths) { gradients[keyPath: path].scale(by: coefficient) }
+        for path in gradients.parameterPaths.flatMap(\.paths) {
+            gradients[keyPath: path].scale(by: coefficient)
+        }
         return norm
     }
 }

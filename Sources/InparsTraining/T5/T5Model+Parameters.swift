@@ -20,35 +20,72 @@ extension T5Model {
         result.append(ParameterPath(name: "shared.weight", paths: shared))
         if !hasTiedHead { result.append(ParameterPath(name: "lm_head.weight", paths: [\.lmHead])) }
         for stack in ["encoder", "decoder"] {
-            let root: WritableKeyPath<T5Model, T5RelativePositionBias> = stack == "encoder" ? \.encoder.positionBias : \.decoder.positionBias
-            result.append(ParameterPath(name: "\(stack).relative_attention_bias", paths: [root.appending(path: \.table)]))
-            let norm: WritableKeyPath<T5Model, Tensor> = stack == "encoder" ? \.encoder.finalNorm : \.decoder.finalNorm
+            let root: WritableKeyPath<T5Model, T5RelativePositionBias> =
+                stack == "encoder" ? \.encoder.positionBias : \.decoder.positionBias
+            result.append(
+                ParameterPath(
+                    name: "\(stack).relative_attention_bias", paths: [root.appending(path: \.table)]
+                ))
+            let norm: WritableKeyPath<T5Model, Tensor> =
+                stack == "encoder" ? \.encoder.finalNorm : \.decoder.finalNorm
             result.append(ParameterPath(name: "\(stack).final_layer_norm.weight", paths: [norm]))
         }
         for i in encoder.layers.indices {
             let p = "encoder.block.\(i)"
             result += [
-                ParameterPath(name: "\(p).layer.0.layer_norm.weight", paths: [\.encoder.layers[i].selfAttentionNorm]),
-                ParameterPath(name: "\(p).layer.0.SelfAttention.qkv", paths: [\.encoder.layers[i].selfAttention.queryKeyValue]),
-                ParameterPath(name: "\(p).layer.0.SelfAttention.o", paths: [\.encoder.layers[i].selfAttention.output]),
-                ParameterPath(name: "\(p).layer.1.layer_norm.weight", paths: [\.encoder.layers[i].feedForwardNorm]),
-                ParameterPath(name: "\(p).layer.1.DenseReluDense.wi", paths: [\.encoder.layers[i].feedForward.inputWeight]),
-                ParameterPath(name: "\(p).layer.1.DenseReluDense.wo", paths: [\.encoder.layers[i].feedForward.outputWeight]),
+                ParameterPath(
+                    name: "\(p).layer.0.layer_norm.weight",
+                    paths: [\.encoder.layers[i].selfAttentionNorm]),
+                ParameterPath(
+                    name: "\(p).layer.0.SelfAttention.qkv",
+                    paths: [\.encoder.layers[i].selfAttention.queryKeyValue]),
+                ParameterPath(
+                    name: "\(p).layer.0.SelfAttention.o",
+                    paths: [\.encoder.layers[i].selfAttention.output]),
+                ParameterPath(
+                    name: "\(p).layer.1.layer_norm.weight",
+                    paths: [\.encoder.layers[i].feedForwardNorm]),
+                ParameterPath(
+                    name: "\(p).layer.1.DenseReluDense.wi",
+                    paths: [\.encoder.layers[i].feedForward.inputWeight]),
+                ParameterPath(
+                    name: "\(p).layer.1.DenseReluDense.wo",
+                    paths: [\.encoder.layers[i].feedForward.outputWeight]),
             ]
         }
         for i in decoder.layers.indices {
             let p = "decoder.block.\(i)"
             result += [
-                ParameterPath(name: "\(p).layer.0.layer_norm.weight", paths: [\.decoder.layers[i].selfAttentionNorm]),
-                ParameterPath(name: "\(p).layer.0.SelfAttention.qkv", paths: [\.decoder.layers[i].selfAttention.queryKeyValue]),
-                ParameterPath(name: "\(p).layer.0.SelfAttention.o", paths: [\.decoder.layers[i].selfAttention.output]),
-                ParameterPath(name: "\(p).layer.1.layer_norm.weight", paths: [\.decoder.layers[i].crossAttentionNorm]),
-                ParameterPath(name: "\(p).layer.1.EncDecAttention.q", paths: [\.decoder.layers[i].crossAttention.query]),
-                ParameterPath(name: "\(p).layer.1.EncDecAttention.kv", paths: [\.decoder.layers[i].crossAttention.keyValue]),
-                ParameterPath(name: "\(p).layer.1.EncDecAttention.o", paths: [\.decoder.layers[i].crossAttention.output]),
-                ParameterPath(name: "\(p).layer.2.layer_norm.weight", paths: [\.decoder.layers[i].feedForwardNorm]),
-                ParameterPath(name: "\(p).layer.2.DenseReluDense.wi", paths: [\.decoder.layers[i].feedForward.inputWeight]),
-                ParameterPath(name: "\(p).layer.2.DenseReluDense.wo", paths: [\.decoder.layers[i].feedForward.outputWeight]),
+                ParameterPath(
+                    name: "\(p).layer.0.layer_norm.weight",
+                    paths: [\.decoder.layers[i].selfAttentionNorm]),
+                ParameterPath(
+                    name: "\(p).layer.0.SelfAttention.qkv",
+                    paths: [\.decoder.layers[i].selfAttention.queryKeyValue]),
+                ParameterPath(
+                    name: "\(p).layer.0.SelfAttention.o",
+                    paths: [\.decoder.layers[i].selfAttention.output]),
+                ParameterPath(
+                    name: "\(p).layer.1.layer_norm.weight",
+                    paths: [\.decoder.layers[i].crossAttentionNorm]),
+                ParameterPath(
+                    name: "\(p).layer.1.EncDecAttention.q",
+                    paths: [\.decoder.layers[i].crossAttention.query]),
+                ParameterPath(
+                    name: "\(p).layer.1.EncDecAttention.kv",
+                    paths: [\.decoder.layers[i].crossAttention.keyValue]),
+                ParameterPath(
+                    name: "\(p).layer.1.EncDecAttention.o",
+                    paths: [\.decoder.layers[i].crossAttention.output]),
+                ParameterPath(
+                    name: "\(p).layer.2.layer_norm.weight",
+                    paths: [\.decoder.layers[i].feedForwardNorm]),
+                ParameterPath(
+                    name: "\(p).layer.2.DenseReluDense.wi",
+                    paths: [\.decoder.layers[i].feedForward.inputWeight]),
+                ParameterPath(
+                    name: "\(p).layer.2.DenseReluDense.wo",
+                    paths: [\.decoder.layers[i].feedForward.outputWeight]),
             ]
         }
         return result

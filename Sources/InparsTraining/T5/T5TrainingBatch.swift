@@ -12,8 +12,12 @@ public struct T5TrainingBatch: Sendable, Equatable {
     public var labels: [[Int32]]
 
     public init(inputs: [[Int32]], labels: [[Int32]]) {
-        precondition(inputs.count == labels.count && !inputs.isEmpty, "batch of \(inputs.count) inputs and \(labels.count) labels")
-        precondition(inputs.allSatisfy { !$0.isEmpty } && labels.allSatisfy { !$0.isEmpty }, "empty sequence in a training batch")
+        precondition(
+            inputs.count == labels.count && !inputs.isEmpty,
+            "batch of \(inputs.count) inputs and \(labels.count) labels")
+        precondition(
+            inputs.allSatisfy { !$0.isEmpty } && labels.allSatisfy { !$0.isEmpty },
+            "empty sequence in a training batch")
         self.inputs = inputs
         self.labels = labels
     }
@@ -35,7 +39,9 @@ public struct T5TrainingBatch: Sendable, Equatable {
 
     /// Flat targets `[batch · maxLabelLength]` (−100 padded), the matching shifted decoder
     /// inputs, and `maxLabelLength`.
-    func decoderSequences(startID: Int32, padID: Int32) -> (targets: [Int32], decoderInputs: [Int32], length: Int) {
+    func decoderSequences(startID: Int32, padID: Int32) -> (
+        targets: [Int32], decoderInputs: [Int32], length: Int
+    ) {
         let length = labels.map(\.count).max()!
         var targets = [Int32]()
         var shifted = [Int32]()
