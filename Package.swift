@@ -59,7 +59,7 @@ let executables: [Target] = [
         name: "inpars-bench",
         dependencies: [
             "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
-            "InparsRanker", argumentParser,
+            "InparsRanker", "InparsTraining", argumentParser,
         ],
         path: "Benchmarks/inpars-bench"),
 ]

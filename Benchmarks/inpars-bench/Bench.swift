@@ -6,5 +6,5 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
-        subcommands: [GEMMBenchmark.self, T5Benchmark.self])
+        subcommands: [GEMMBenchmark.self, T5Benchmark.self, TrainStepBenchmark.self])
 }
