@@ -41,19 +41,27 @@ struct TrainStepBenchmark: ParsableCommand {
             return loss
         }
         var sink = step()
+        func cpuSeconds() -> Double {
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+                + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        }
+        let cpuStart = cpuSeconds()
         BLAS.Profile.reset()
         BLAS.Profile.isEnabled = true
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<steps { sink += step() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
         BLAS.Profile.isEnabled = false
+        let cpu = (cpuSeconds() - cpuStart) / Double(steps)
         let gemm = BLAS.Profile.totals.seconds / Double(steps)
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
             "inpars t5-\(shape) threads=\(threads) batch=\(batch) seqlen=\(seqLen): "
-                + String(format: "%.2f s/step, %.2f examples/s, GEMM %.2f s/step, peak RSS %.0f MB (loss %.3f)",
-                    seconds, Double(batch) / seconds, gemm, Double(usage.ru_maxrss) / 1024, sink / Float(steps + 1)))
+                + String(format: "%.2f s/step, %.2f examples/s, GEMM %.2f s/step, CPU %.2f s/step, peak RSS %.0f MB (loss %.3f)",
+                    seconds, Double(batch) / seconds, gemm, cpu, Double(usage.ru_maxrss) / 1024, sink / Float(steps + 1)))
     }
 
     static func randomTensors(_ c: T5Configuration) -> [String: Tensor] {

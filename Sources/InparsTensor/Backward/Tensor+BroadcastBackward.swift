@@ -13,7 +13,9 @@ extension Tensor {
         precondition(
             Tensor.broadcastShape(target, shape) == shape, "cannot sum \(shape) to \(target)")
         let targetCount = target.reduce(1, *)
-        if target.count <= rank, Array(shape.suffix(target.count)) == target, targetCount > 0 {
+        // Leading 1s of the target do not change the layout: `[1, h, q, k]` is a suffix case.
+        let core = Array(target.drop { $0 == 1 })
+        if core.count <= rank, Array(shape.suffix(core.count)) == core, targetCount > 0 {
             // Leading axes only: add the rows of length `targetCount`.
             return Tensor(shape: target) { out in
                 storage.withUnsafeBufferPointer { px in

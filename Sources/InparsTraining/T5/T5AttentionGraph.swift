@@ -26,10 +26,10 @@ struct T5AttentionCore {
         dropout: DropoutMask
     ) -> (T5AttentionCore, Tensor) {
         var scores = Tensor.batchedMatmul(queries, keys, transposeB: true)
-        if let bias { scores = scores + bias }
-        scores = scores + mask
+        addBiasAndMask(&scores, bias: bias, mask: mask)
         scores.applySoftmax()
-        let context = Tensor.batchedMatmul(dropout.applied(to: scores), values)
+        let context = Tensor.batchedMatmul(
+            dropout.rate == 0 ? scores : dropout.applied(to: scores), values)
         return (
             T5AttentionCore(
                 queries: queries, keys: keys, values: values, probabilities: scores,
@@ -38,13 +38,52 @@ struct T5AttentionCore {
         )
     }
 
+    /// `scores += bias + mask` row by row (the general broadcasting path would walk a
+    /// multi-index per element).
+    ///
+    /// - Parameters:
+    ///   - scores: `[batch, numHeads, queryLength, keyLength]`.
+    ///   - bias: `[1, numHeads, queryLength, keyLength]` or `nil`.
+    ///   - mask: `[1 or batch, 1, 1 or queryLength, keyLength]`.
+    static func addBiasAndMask(_ scores: inout Tensor, bias: Tensor?, mask: Tensor) {
+        let (batch, heads, queries, keys) = (scores.shape[0], scores.shape[1], scores.shape[2], scores.shape[3])
+        if let bias { precondition(bias.shape == [1, heads, queries, keys], "bias \(bias.shape) for scores \(scores.shape)") }
+        precondition(
+            mask.rank == 4 && (mask.shape[0] == 1 || mask.shape[0] == batch) && mask.shape[1] == 1
+                && (mask.shape[2] == 1 || mask.shape[2] == queries) && mask.shape[3] == keys,
+            "mask \(mask.shape) for scores \(scores.shape)")
+        let maskBatchStride = mask.shape[0] == 1 ? 0 : mask.shape[2] * keys
+        let maskRowStride = mask.shape[2] == 1 ? 0 : keys
+        let biasStorage = bias?.storage ?? []
+        scores.storage.withUnsafeMutableBufferPointer { ps in
+            mask.storage.withUnsafeBufferPointer { pm in
+                biasStorage.withUnsafeBufferPointer { pb in
+                    for b in 0..<batch {
+                        for h in 0..<heads {
+                            for i in 0..<queries {
+                                let row = ((b * heads + h) * queries + i) * keys
+                                let maskRow = b * maskBatchStride + i * maskRowStride
+                                if pb.isEmpty {
+                                    for j in 0..<keys { ps[row + j] += pm[maskRow + j] }
+                                } else {
+                                    let biasRow = (h * queries + i) * keys
+                                    for j in 0..<keys { ps[row + j] += pb[biasRow + j] + pm[maskRow + j] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// - Parameter dContext: `[batch, numHeads, queryLength, dKV]`.
     /// - Returns: gradients of queries, keys, values and the score addends (`dScores`,
     ///   `[batch, numHeads, queryLength, keyLength]`; the bias gradient is its batch sum).
     func backward(_ dContext: Tensor) -> (
         queries: Tensor, keys: Tensor, values: Tensor, scores: Tensor
     ) {
-        let dropped = dropout.applied(to: probabilities)
+        let dropped = dropout.rate == 0 ? probabilities : dropout.applied(to: probabilities)
         var (dProbabilities, dValues) = Tensor.batchedMatmulBackward(
             outputGradient: dContext, dropped, values)
         dropout.apply(to: &dProbabilities)

@@ -171,13 +171,17 @@ extension T5Model {
     /// - Returns: the norm before clipping.
     @discardableResult
     public static func clipGradients(_ gradients: inout T5Model, maxNorm: Float) -> Float {
-        let parameters = gradients.checkpointParameters
-        let parts = parameters.map { p in
-            Tensor(
-                shape: [p.count],
-                storage: Array(gradients[keyPath: p.path].storage[p.offset..<(p.offset + p.count)]))
+        // The norm of the per-tensor Float norms, as `clip_grad_norm_` (no copies).
+        var total = 0.0
+        for p in gradients.checkpointParameters {
+            var sum = 0.0
+            gradients[keyPath: p.path].storage.withUnsafeBufferPointer { g in
+                for i in p.offset..<(p.offset + p.count) { sum += Double(g[i]) * Double(g[i]) }
+            }
+            let norm = Double(Float(sum.squareRoot()))
+            total += norm * norm
         }
-        let norm = GradientClipping.globalNorm(parts)
+        let norm = Float(total.squareRoot())
         let coefficient = min(maxNorm / (norm + 1e-6), 1)
         if coefficient == 1 { return norm }
         for path in gradients.parameterPaths.flatMap(\.paths) {
