@@ -128,25 +128,30 @@ enum TinyT5 {
         }
     }
 
-    @Test(arguments: [0, 1])
-    func trainingForwardMatchesTheInferenceForward(_ variant: Int) throws {
+    @Test(arguments: [0, 1], [T5CrossAttentionStrategy.projected, .absorbed])
+    func trainingForwardMatchesTheInferenceForward(
+        _ variant: Int, _ strategy: T5CrossAttentionStrategy
+    ) throws {
         let model = try TinyT5.make(
             gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 30)
         var generator = TestRandom(seed: 1)
-        let ours = T5Backpropagation.loss(model: model, batch: TinyT5.batch, using: &generator)
+        let ours = T5Backpropagation.loss(
+            model: model, batch: TinyT5.batch, crossAttention: strategy, using: &generator)
         let reference = TinyT5.inferenceLoss(model, TinyT5.batch)
         #expect(
             abs(ours - reference) <= 1e-5 * abs(reference),
             "training \(ours) vs inference \(reference)")
     }
 
-    @Test(arguments: [0, 1])
-    func wholeModelGradientsMatchFiniteDifferences(_ variant: Int) throws {
+    @Test(arguments: [0, 1], [T5CrossAttentionStrategy.projected, .absorbed])
+    func wholeModelGradientsMatchFiniteDifferences(
+        _ variant: Int, _ strategy: T5CrossAttentionStrategy
+    ) throws {
         let model = try TinyT5.make(
             gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 31)
         var generator = TestRandom(seed: 2)
         let (loss, tokens, gradients) = T5Backpropagation.lossAndGradients(
-            model: model, batch: TinyT5.batch, using: &generator)
+            model: model, batch: TinyT5.batch, crossAttention: strategy, using: &generator)
         #expect(tokens == 5 && loss.isFinite)
         let probes = Self.probes(model: model, gradients: gradients, seed: 3) {
             TinyT5.inferenceLoss($0, TinyT5.batch)
@@ -159,15 +164,20 @@ enum TinyT5 {
         #expect(Self.failures(probes, scale: 1.05).count > probes.count / 4)
     }
 
-    @Test func gradientsWithDropoutMatchFiniteDifferencesUnderTheSameMasks() throws {
+    @Test(arguments: [T5CrossAttentionStrategy.projected, .absorbed])
+    func gradientsWithDropoutMatchFiniteDifferencesUnderTheSameMasks(
+        _ strategy: T5CrossAttentionStrategy
+    ) throws {
         let model = try TinyT5.make(gated: true, tied: true, seed: 32)
         var generator = TestRandom(seed: 4)
         let (_, _, gradients) = T5Backpropagation.lossAndGradients(
-            model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &generator)
+            model: model, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
+            using: &generator)
         let probes = Self.probes(model: model, gradients: gradients, seed: 5) { perturbed in
             var same = TestRandom(seed: 4)  // the same seeds, so the same masks
             return T5Backpropagation.loss(
-                model: perturbed, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
+                model: perturbed, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
+                using: &same)
         }
         let failures = Self.failures(probes)
         #expect(
@@ -175,7 +185,8 @@ enum TinyT5 {
             "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
         var same = TestRandom(seed: 4)
         let withDropout = T5Backpropagation.loss(
-            model: model, batch: TinyT5.batch, dropoutRate: 0.2, using: &same)
+            model: model, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
+            using: &same)
         #expect(
             withDropout != TinyT5.inferenceLoss(model, TinyT5.batch), "dropout changes the loss")
     }

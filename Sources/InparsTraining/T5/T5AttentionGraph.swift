@@ -46,8 +46,14 @@ struct T5AttentionCore {
     ///   - bias: `[1, numHeads, queryLength, keyLength]` or `nil`.
     ///   - mask: `[1 or batch, 1, 1 or queryLength, keyLength]`.
     static func addBiasAndMask(_ scores: inout Tensor, bias: Tensor?, mask: Tensor) {
-        let (batch, heads, queries, keys) = (scores.shape[0], scores.shape[1], scores.shape[2], scores.shape[3])
-        if let bias { precondition(bias.shape == [1, heads, queries, keys], "bias \(bias.shape) for scores \(scores.shape)") }
+        let (batch, heads, queries, keys) = (
+            scores.shape[0], scores.shape[1], scores.shape[2], scores.shape[3]
+        )
+        if let bias {
+            precondition(
+                bias.shape == [1, heads, queries, keys],
+                "bias \(bias.shape) for scores \(scores.shape)")
+        }
         precondition(
             mask.rank == 4 && (mask.shape[0] == 1 || mask.shape[0] == batch) && mask.shape[1] == 1
                 && (mask.shape[2] == 1 || mask.shape[2] == queries) && mask.shape[3] == keys,
@@ -67,7 +73,9 @@ struct T5AttentionCore {
                                     for j in 0..<keys { ps[row + j] += pm[maskRow + j] }
                                 } else {
                                     let biasRow = (h * queries + i) * keys
-                                    for j in 0..<keys { ps[row + j] += pb[biasRow + j] + pm[maskRow + j] }
+                                    for j in 0..<keys {
+                                        ps[row + j] += pb[biasRow + j] + pm[maskRow + j]
+                                    }
                                 }
                             }
                         }

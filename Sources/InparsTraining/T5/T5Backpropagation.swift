@@ -19,10 +19,12 @@ public enum T5Backpropagation {
     ///   tokens, and the gradients.
     public static func lossAndGradients(
         model: T5Model, batch: T5TrainingBatch, dropoutRate: Float = 0,
+        crossAttention: T5CrossAttentionStrategy = .automatic,
         using generator: inout some RandomNumberGenerator
     ) -> (loss: Float, tokens: Int, gradients: T5Model) {
         var graph = T5ForwardGraph(
-            model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
+            model: model, batch: batch, dropoutRate: dropoutRate, crossAttention: crossAttention,
+            generator: &generator)
         let logits = graph.forward()
         let result = Tensor.crossEntropy(logits: logits, targets: graph.targets)
         let gradients = graph.backward(result.gradient)
@@ -32,10 +34,12 @@ public enum T5Backpropagation {
     /// The loss alone, through the same training forward (for checks and evaluation).
     public static func loss(
         model: T5Model, batch: T5TrainingBatch, dropoutRate: Float = 0,
+        crossAttention: T5CrossAttentionStrategy = .automatic,
         using generator: inout some RandomNumberGenerator
     ) -> Float {
         var graph = T5ForwardGraph(
-            model: model, batch: batch, dropoutRate: dropoutRate, generator: &generator)
+            model: model, batch: batch, dropoutRate: dropoutRate, crossAttention: crossAttention,
+            generator: &generator)
         return Tensor.crossEntropy(logits: graph.forward(), targets: graph.targets).loss
     }
 }
@@ -119,7 +123,7 @@ struct T5ForwardGraph {
         var attention: T5SelfAttentionGraph
         var attentionDropout: DropoutMask
         var crossInput: Tensor
-        var cross: T5CrossAttentionGraph
+        var cross: CrossState
         var crossDropout: DropoutMask
         var feedForwardInput: Tensor
         var feedForward: T5FeedForwardGraph
@@ -140,6 +144,7 @@ struct T5ForwardGraph {
     let decoderBuckets: [Int32]
     let targets: [Int32]
     let dropoutRate: Float
+    let absorbCrossAttention: Bool
     var seeds: [UInt64] = []
     var nextSeed = 0
 
@@ -154,9 +159,14 @@ struct T5ForwardGraph {
     var decoderFinalDropout = DropoutMask(rate: 0, seed: 0)
     var decoderOutput = Tensor(zeros: [0])
 
+    enum CrossState {
+        case projected(T5CrossAttentionGraph)
+        case absorbed(T5AbsorbedCrossAttentionGraph)
+    }
+
     init(
         model: T5Model, batch: T5TrainingBatch, dropoutRate: Float,
-        generator: inout some RandomNumberGenerator
+        crossAttention: T5CrossAttentionStrategy, generator: inout some RandomNumberGenerator
     ) {
         let c = model.configuration
         self.model = model
@@ -173,6 +183,11 @@ struct T5ForwardGraph {
         decoderIDs = decoder.decoderInputs
         decoderLength = decoder.length
         targets = decoder.targets
+        switch crossAttention {
+        case .automatic: absorbCrossAttention = decoder.length <= c.dKV
+        case .projected: absorbCrossAttention = false
+        case .absorbed: absorbCrossAttention = true
+        }
         decoderMask = AttentionMask.causal(queryLength: decoder.length).reshaped([
             1, 1, decoder.length, decoder.length,
         ])
@@ -242,10 +257,21 @@ struct T5ForwardGraph {
             let attentionDropout = mask()
             hidden = hidden + attentionDropout.applied(to: attended)
             let crossInput = hidden
-            let (cross, crossed) = T5CrossAttentionGraph.forward(
-                layer.crossAttention,
-                input: crossInput.rmsNormalized(weight: layer.crossAttentionNorm, epsilon: epsilon),
-                encoderHidden: encoderOutput, mask: encoderMask, dropout: mask())
+            let normedCross = crossInput.rmsNormalized(
+                weight: layer.crossAttentionNorm, epsilon: epsilon)
+            let cross: CrossState
+            let crossed: Tensor
+            if absorbCrossAttention {
+                let (graph, output) = T5AbsorbedCrossAttentionGraph.forward(
+                    layer.crossAttention, input: normedCross, encoderHidden: encoderOutput,
+                    mask: encoderMask, dropout: mask())
+                (cross, crossed) = (.absorbed(graph), output)
+            } else {
+                let (graph, output) = T5CrossAttentionGraph.forward(
+                    layer.crossAttention, input: normedCross, encoderHidden: encoderOutput,
+                    mask: encoderMask, dropout: mask())
+                (cross, crossed) = (.projected(graph), output)
+            }
             let crossDropout = mask()
             hidden = hidden + crossDropout.applied(to: crossed)
             let feedForwardInput = hidden
@@ -313,9 +339,17 @@ struct T5ForwardGraph {
                     weightGradient: &g.decoder.layers[index].feedForwardNorm)
             // Cross-attention sublayer.
             branch = state.crossDropout.applied(to: dHidden)
-            let cross = state.cross.backward(
-                branch, attention: layer.crossAttention,
-                gradients: &g.decoder.layers[index].crossAttention)
+            let cross: (input: Tensor, encoderHidden: Tensor)
+            switch state.cross {
+            case .projected(let graph):
+                cross = graph.backward(
+                    branch, attention: layer.crossAttention,
+                    gradients: &g.decoder.layers[index].crossAttention)
+            case .absorbed(let graph):
+                cross = graph.backward(
+                    branch, attention: layer.crossAttention,
+                    gradients: &g.decoder.layers[index].crossAttention)
+            }
             dEncoderOutput.add(cross.encoderHidden)
             dHidden =
                 dHidden
