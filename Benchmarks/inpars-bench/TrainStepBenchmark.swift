@@ -20,6 +20,7 @@ struct TrainStepBenchmark: ParsableCommand {
     @Option(help: "Input tokens per example.") var seqLen = 512
     @Option(help: "Examples per step.") var batch = 8
     @Option(help: "Timed steps (after one warm-up step).") var steps = 2
+    @Option(help: "Cross-attention: automatic, projected or absorbed.") var crossAttention = "automatic"
 
     func run() throws {
         BLAS.threads = threads
@@ -33,9 +34,11 @@ struct TrainStepBenchmark: ParsableCommand {
         let inputs = (0..<batch).map { _ in (0..<seqLen).map { _ in Int32(5 + generator.next() % 31995) } }
         let trainingBatch = T5TrainingBatch(inputs: inputs, labels: Array(repeating: [1176, 1], count: batch))
         var dropout = SystemRandomNumberGenerator()
+        let strategy: T5CrossAttentionStrategy =
+            crossAttention == "projected" ? .projected : crossAttention == "absorbed" ? .absorbed : .automatic
         func step() -> Float {
             var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
-                model: model, batch: trainingBatch, using: &dropout)
+                model: model, batch: trainingBatch, crossAttention: strategy, using: &dropout)
             T5Model.clipGradients(&gradients, maxNorm: 1)
             model.apply(&optimizer, gradients: gradients)
             return loss
