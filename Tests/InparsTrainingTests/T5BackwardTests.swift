@@ -191,3 +191,36 @@ enum TinyT5 {
             withDropout != TinyT5.inferenceLoss(model, TinyT5.batch), "dropout changes the loss")
     }
 }
+
+/// Gradient accumulation over micro-batches equals one large batch.
+@Suite struct T5GradientAccumulationTests {
+    @Test func twoScaledMicroBatchesEqualTheirUnion() throws {
+        let model = try TinyT5.make(gated: true, tied: true, seed: 50)
+        let first = TinyT5.batch  // 5 target tokens
+        let second = T5TrainingBatch(
+            inputs: [[8, 8, 3, 1], [2, 6, 10, 11, 4, 9, 1]], labels: [[7, 1], [4, 5, 1]])
+        let union = T5TrainingBatch(
+            inputs: first.inputs + second.inputs, labels: first.labels + second.labels)
+        var generator = TestRandom(seed: 1)
+        let whole = T5Backpropagation.lossAndGradients(
+            model: model, batch: union, using: &generator)
+        var accumulated = model.zeroGradients()
+        for micro in [first, second] {
+            let result = T5Backpropagation.accumulateGradients(
+                model: model, batch: micro, gradientScale: 0.5, into: &accumulated,
+                using: &generator)
+            #expect(result.tokens == 5)
+        }
+        for parameter in model.parameterPaths {
+            for path in parameter.paths {
+                let verdict = try #require(
+                    compare(
+                        accumulated[keyPath: path].storage, whole.gradients[keyPath: path].storage,
+                        rtol: 1e-4, atol: 1e-6))
+                #expect(verdict.passes, "\(parameter.name): \(verdict.worst)")
+            }
+        }
+        #expect(accumulated.decoder.embedding == accumulated.encoder.embedding)
+        #expect(accumulated.lmHead == accumulated.encoder.embedding)
+    }
+}

@@ -25,10 +25,26 @@ public enum T5Backpropagation {
         var graph = T5ForwardGraph(
             model: model, batch: batch, dropoutRate: dropoutRate, crossAttention: crossAttention,
             generator: &generator)
-        let logits = graph.forward()
-        let result = Tensor.crossEntropy(logits: logits, targets: graph.targets)
-        let gradients = graph.backward(result.gradient)
-        return (result.loss, result.count, gradients)
+        var gradients = model.zeroGradients()
+        let result = graph.run(gradientScale: 1, into: &gradients)
+        return (result.loss, result.tokens, gradients)
+    }
+
+    /// Adds `gradientScale ×` this batch's gradients into `gradients` (gradient accumulation
+    /// over micro-batches: pass `1 / accumulationSteps`, or a token-count ratio).
+    ///
+    /// - Parameter gradients: model-shaped accumulators (``T5Model/zeroGradients()`` at the
+    ///   start of an optimizer step); tied copies must be equal on entry and stay equal.
+    /// - Returns: the batch's unscaled mean loss and its number of target tokens.
+    public static func accumulateGradients(
+        model: T5Model, batch: T5TrainingBatch, dropoutRate: Float = 0,
+        crossAttention: T5CrossAttentionStrategy = .automatic, gradientScale: Float = 1,
+        into gradients: inout T5Model, using generator: inout some RandomNumberGenerator
+    ) -> (loss: Float, tokens: Int) {
+        var graph = T5ForwardGraph(
+            model: model, batch: batch, dropoutRate: dropoutRate, crossAttention: crossAttention,
+            generator: &generator)
+        return graph.run(gradientScale: gradientScale, into: &gradients)
     }
 
     /// The loss alone, through the same training forward (for checks and evaluation).
@@ -205,6 +221,17 @@ struct T5ForwardGraph {
         return DropoutMask(rate: dropoutRate, seed: seeds[nextSeed])
     }
 
+    /// Forward, loss, and backward into `gradients`.
+    mutating func run(gradientScale: Float, into gradients: inout T5Model) -> (
+        loss: Float, tokens: Int
+    ) {
+        let logits = forward()
+        var result = Tensor.crossEntropy(logits: logits, targets: targets)
+        if gradientScale != 1 { result.gradient.scale(by: gradientScale) }
+        backward(result.gradient, into: &gradients)
+        return (result.loss, result.count)
+    }
+
     /// Runs encoder, decoder and LM head; returns logits `[batch · decoderLength, vocab]`.
     mutating func forward() -> Tensor {
         let epsilon = model.encoder.epsilon
@@ -299,22 +326,20 @@ struct T5ForwardGraph {
     }
 
     /// Back-propagates `dLogits` (`[batch · decoderLength, vocab]`) through everything.
-    func backward(_ dLogits: Tensor) -> T5Model {
-        var g = model.zeroGradients()
+    /// Adds the gradients of everything into `g` (model-shaped). The shared embedding's
+    /// contributions (encoder, decoder, tied head) all go into `g.encoder.embedding`, which is
+    /// then copied into the other copies.
+    func backward(_ dLogits: Tensor, into g: inout T5Model) {
+        let tied = model.hasTiedHead
         let epsilon = model.encoder.epsilon
         let dModel = model.configuration.dModel
         let rows = decoderOutput.reshaped([batchSize * decoderLength, dModel])
         var dHidden: Tensor
-        if model.configuration.scaleDecoderOutputs {
-            dHidden = Tensor.linearBackward(
-                outputGradient: dLogits, input: rows, weight: model.lmHead,
-                alpha: model.outputScale,
-                weightGradient: &g.lmHead)
-        } else {
-            dHidden = Tensor.linearBackward(
-                outputGradient: dLogits, input: rows, weight: model.lmHead,
-                weightGradient: &g.lmHead)
-        }
+        let headPath: WritableKeyPath<T5Model, Tensor> = tied ? \.encoder.embedding : \.lmHead
+        dHidden = Tensor.linearBackward(
+            outputGradient: dLogits, input: rows, weight: model.lmHead,
+            alpha: model.configuration.scaleDecoderOutputs ? model.outputScale : 1,
+            weightGradient: &g[keyPath: headPath])
         dHidden.reshape([batchSize, decoderLength, dModel])
 
         // Decoder, in reverse.
@@ -375,7 +400,7 @@ struct T5ForwardGraph {
         }
         decoderEmbeddingDropout.apply(to: &dHidden)
         Tensor.embeddingBackward(
-            outputGradient: dHidden, ids: decoderIDs, tableGradient: &g.decoder.embedding)
+            outputGradient: dHidden, ids: decoderIDs, tableGradient: &g.encoder.embedding)
 
         // Encoder, in reverse.
         encoderFinalDropout.apply(to: &dEncoderOutput)
@@ -414,12 +439,8 @@ struct T5ForwardGraph {
         Tensor.embeddingBackward(
             outputGradient: dHidden, ids: encoderIDs, tableGradient: &g.encoder.embedding)
 
-        // The shared embedding: encoder + decoder (+ tied head) is one weight.
-        var shared = g.encoder.embedding + g.decoder.embedding
-        if model.hasTiedHead { shared = shared + g.lmHead }
-        g.encoder.embedding = shared
-        g.decoder.embedding = shared
-        if model.hasTiedHead { g.lmHead = shared }
-        return g
+        // The shared embedding: every copy holds the full gradient.
+        g.decoder.embedding = g.encoder.embedding
+        if tied { g.lmHead = g.encoder.embedding }
     }
 }
