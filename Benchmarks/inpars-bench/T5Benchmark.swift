@@ -21,33 +21,68 @@ struct T5Benchmark: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         let env = ProcessInfo.processInfo.environment
-        print("OpenBLAS core: \(BLAS.coreName); OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)")
+        print(
+            "OpenBLAS core: \(BLAS.coreName); OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)"
+        )
         let shapes: [(String, T5Configuration, Int)] = [
-            ("t5-small", T5Configuration(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8), smallPairs),
-            ("monoT5-base", T5Configuration(vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12), basePairs),
+            (
+                "t5-small",
+                T5Configuration(
+                    vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8),
+                smallPairs
+            ),
+            (
+                "monoT5-base",
+                T5Configuration(
+                    vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12),
+                basePairs
+            ),
         ].filter { shape == "both" || $0.0.hasSuffix(shape) }
-        print("| model | pairs/s | s/pair | GEMM s/pair | rest s/pair | GEMM share | GEMM GFLOP/s | model GFLOP/pair |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print(
+            "Times per pair. dense GEMM: projections and feed-forward (sgemm wall time, OpenBLAS threads);"
+        )
+        print("attention: scores + softmax + P·V over heads split across workers (wall), of which")
+        print(
+            "attn GEMM = sgemm time summed over workers / workers; rest: norms, activations, embedding, decoder step."
+        )
+        print(
+            "| model | pairs/s | s/pair | dense GEMM | attention | (attn GEMM) | rest | GEMM share | dense GEMM GFLOP/s | GFLOP/pair |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for (name, configuration, pairs) in shapes {
-            let model = try T5Model(configuration: configuration, tensors: randomTensors(configuration))
-            let scorer = MonoT5Scorer(model: model, positiveID: 1176, negativeID: 6136, batchSize: batch)
+            let model = try T5Model(
+                configuration: configuration, tensors: randomTensors(configuration))
+            let scorer = MonoT5Scorer(
+                model: model, positiveID: 1176, negativeID: 6136, batchSize: batch)
             var generator = BenchRandom(seed: 7)
             let inputs = (0..<(pairs + batch)).map { _ in
                 (0..<seqLen).map { _ in Int32(5 + generator.next() % 31995) }
             }
-            var sink: Float = scorer.score(inputs: Array(inputs.prefix(batch))).reduce(0, +)  // warm-up
+            // Warm-up batch, untimed.
+            var sink: Float = scorer.score(inputs: Array(inputs.prefix(batch))).reduce(0, +)
             BLAS.Profile.reset()
+            T5Profile.reset()
             BLAS.Profile.isEnabled = true
+            T5Profile.isEnabled = true
             let start = DispatchTime.now().uptimeNanoseconds
             sink += scorer.score(inputs: Array(inputs.suffix(pairs))).reduce(0, +)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             BLAS.Profile.isEnabled = false
+            T5Profile.isEnabled = false
             let gemm = BLAS.Profile.totals
+            let attention = T5Profile.totals
             if sink.isNaN { print("(NaN scores)") }
-            let perPair = seconds / Double(pairs)
-            let gemmPerPair = gemm.seconds / Double(pairs)
+            let n = Double(pairs)
+            let workers = Double(max(1, min(threads, batch * configuration.numHeads)))
+            let dense = gemm.seconds - attention.attentionGEMMThreadSeconds
+            let attentionGEMM = attention.attentionGEMMThreadSeconds / workers
+            let rest = seconds - dense - attention.attentionSeconds
+            // FLOPs of the dense GEMMs: all recorded FLOPs minus attention's 2·(2·T·T·dKV) per head.
+            let attentionFlops =
+                Double(configuration.numLayers * batch * configuration.numHeads)
+                * 4 * Double(seqLen * seqLen * configuration.dKV) * n / Double(batch)
             print(
-                "| \(name) | \(f(Double(pairs) / seconds)) | \(f(perPair, 3)) | \(f(gemmPerPair, 3)) | \(f(perPair - gemmPerPair, 3)) | \(f(100 * gemm.seconds / seconds, 1))% | \(f(gemm.flops / gemm.seconds / 1e9, 1)) | \(f(gemm.flops / Double(pairs) / 1e9, 1)) |"
+                "| \(name) | \(f(n / seconds)) | \(f(seconds / n, 3)) | \(f(dense / n, 3)) | \(f(attention.attentionSeconds / n, 3)) | \(f(attentionGEMM / n, 3)) | \(f(rest / n, 3)) | \(f(100 * (dense + attentionGEMM) / seconds, 1))% | \(f((gemm.flops - attentionFlops) / dense / 1e9, 1)) | \(f(gemm.flops / n / 1e9, 1)) |"
             )
         }
     }
@@ -73,27 +108,47 @@ struct T5Benchmark: ParsableCommand {
         add(T5WeightNames.shared, [c.vocabSize, c.dModel], std: 1)
         for stack in ["encoder", "decoder"] {
             let blocks = stack == "encoder" ? c.numLayers : c.numDecoderLayers
-            add(T5WeightNames.relativeAttentionBias(stack), [c.relativeAttentionNumBuckets, c.numHeads], std: 1)
+            add(
+                T5WeightNames.relativeAttentionBias(stack),
+                [c.relativeAttentionNumBuckets, c.numHeads], std: 1)
             ones(T5WeightNames.finalNorm(stack), c.dModel)
             for block in 0..<blocks {
                 let q = Float(c.dModel * c.dKV).squareRoot()
-                add(T5WeightNames.selfAttention(stack, block: block, "q"), [inner, c.dModel], std: 1 / q)
+                add(
+                    T5WeightNames.selfAttention(stack, block: block, "q"), [inner, c.dModel],
+                    std: 1 / q)
                 for p in ["k", "v"] {
-                    add(T5WeightNames.selfAttention(stack, block: block, p), [inner, c.dModel], std: 1 / Float(c.dModel).squareRoot())
+                    add(
+                        T5WeightNames.selfAttention(stack, block: block, p), [inner, c.dModel],
+                        std: 1 / Float(c.dModel).squareRoot())
                 }
-                add(T5WeightNames.selfAttention(stack, block: block, "o"), [c.dModel, inner], std: 1 / Float(inner).squareRoot())
+                add(
+                    T5WeightNames.selfAttention(stack, block: block, "o"), [c.dModel, inner],
+                    std: 1 / Float(inner).squareRoot())
                 ones(T5WeightNames.layerNorm(stack, block: block, layer: 0), c.dModel)
                 if stack == "decoder" {
-                    add(T5WeightNames.crossAttention(block: block, "q"), [inner, c.dModel], std: 1 / q)
+                    add(
+                        T5WeightNames.crossAttention(block: block, "q"), [inner, c.dModel],
+                        std: 1 / q)
                     for p in ["k", "v"] {
-                        add(T5WeightNames.crossAttention(block: block, p), [inner, c.dModel], std: 1 / Float(c.dModel).squareRoot())
+                        add(
+                            T5WeightNames.crossAttention(block: block, p), [inner, c.dModel],
+                            std: 1 / Float(c.dModel).squareRoot())
                     }
-                    add(T5WeightNames.crossAttention(block: block, "o"), [c.dModel, inner], std: 1 / Float(inner).squareRoot())
+                    add(
+                        T5WeightNames.crossAttention(block: block, "o"), [c.dModel, inner],
+                        std: 1 / Float(inner).squareRoot())
                     ones(T5WeightNames.layerNorm(stack, block: block, layer: 1), c.dModel)
                 }
-                ones(T5WeightNames.layerNorm(stack, block: block, layer: stack == "encoder" ? 1 : 2), c.dModel)
-                add(T5WeightNames.feedForward(stack, block: block, "wi"), [c.dFF, c.dModel], std: 1 / Float(c.dModel).squareRoot())
-                add(T5WeightNames.feedForward(stack, block: block, "wo"), [c.dModel, c.dFF], std: 1 / Float(c.dFF).squareRoot())
+                ones(
+                    T5WeightNames.layerNorm(stack, block: block, layer: stack == "encoder" ? 1 : 2),
+                    c.dModel)
+                add(
+                    T5WeightNames.feedForward(stack, block: block, "wi"), [c.dFF, c.dModel],
+                    std: 1 / Float(c.dModel).squareRoot())
+                add(
+                    T5WeightNames.feedForward(stack, block: block, "wo"), [c.dModel, c.dFF],
+                    std: 1 / Float(c.dFF).squareRoot())
             }
         }
         return tensors

@@ -66,7 +66,8 @@ public struct MonoT5Reranker: Sendable {
         model: T5Model, tokenizer: SentencePieceTokenizer, options: Options = Options(),
         flanHint: String = "", directory: String = ""
     ) throws {
-        precondition(options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
+        precondition(
+            options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
         let hint = (flanHint + " " + (model.configuration.nameOrPath ?? "")).lowercased()
         let labels = options.labels ?? (hint.contains("flan") ? .yesNo : .trueFalse)
         let (positive, negative) = labels.pieces
@@ -77,7 +78,8 @@ public struct MonoT5Reranker: Sendable {
             throw T5Error.missingPiece(piece: negative, directory: directory)
         }
         for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {
-            throw T5Error.missingPiece(piece: id == positiveID ? positive : negative, directory: directory)
+            throw T5Error.missingPiece(
+                piece: id == positiveID ? positive : negative, directory: directory)
         }
         self.model = model
         self.tokenizer = tokenizer

@@ -38,7 +38,9 @@ public struct MonoT5Scorer: Sendable {
         while start < order.count {
             let end = min(start + batchSize, order.count)
             let batch = order[start..<end].map { inputs[$0] }
-            for (index, score) in zip(order[start..<end], scoreBatch(batch)) { scores[index] = score }
+            for (index, score) in zip(order[start..<end], scoreBatch(batch)) {
+                scores[index] = score
+            }
             progress?(end - start)
             start = end
         }
@@ -51,7 +53,8 @@ public struct MonoT5Scorer: Sendable {
     /// - Returns: `log P(positive)` per pair.
     public func scoreBatch(_ batch: [[Int32]]) -> [Float] {
         let encoded = model.encode(batch)
-        var cache = model.decoder.makeCache(encoderOutput: encoded, capacity: 1, projectMemory: false)
+        var cache = model.decoder.makeCache(
+            encoderOutput: encoded, capacity: 1, projectMemory: false)
         let start = [Int32](
             repeating: Int32(model.configuration.decoderStartTokenID), count: batch.count)
         let hidden = model.decoder.step(start, cache: &cache)  // [batch, 1, dModel]

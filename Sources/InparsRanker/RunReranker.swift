@@ -36,7 +36,8 @@ public struct RunReranker {
     }
 
     /// The number of pairs ``rerank(run:documents:queries:progress:score:)`` will score.
-    public func pairCount(run: Run, documents: [String: Document], queries: [String: Query]) -> Int {
+    public func pairCount(run: Run, documents: [String: Document], queries: [String: Query]) -> Int
+    {
         run.queryIds.reduce(0) { total, queryId in
             guard queries[queryId] != nil else { return total }
             let known = run.entries[queryId]!.lazy.filter { documents[$0.docId] != nil }.count
@@ -79,7 +80,9 @@ public struct RunReranker {
             }
             let texts = candidates.map { documents[$0.docId]!.rerankText }
             let scores = try score(query.text, texts)
-            precondition(scores.count == candidates.count, "scorer returned \(scores.count) scores for \(candidates.count) documents")
+            precondition(
+                scores.count == candidates.count,
+                "scorer returned \(scores.count) scores for \(candidates.count) documents")
             let reranked = candidates.indices.sorted {
                 (-scores[$0], $0) < (-scores[$1], $1)
             }

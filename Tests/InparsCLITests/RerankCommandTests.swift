@@ -42,12 +42,16 @@ import Testing
         ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("1 unknown queries") && result.stderr.contains("1 entries with unknown documents"))
+        #expect(
+            result.stderr.contains("1 unknown queries")
+                && result.stderr.contains("1 entries with unknown documents"))
         #expect(result.stderr.contains("pairs scored"))
         let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 3)
         let rows = lines.map { $0.split(separator: " ", omittingEmptySubsequences: false) }
-        #expect(rows.allSatisfy { $0.count == 6 && $0[0] == "q1" && $0[1] == "Q0" && $0[5] == "monoT5" })
+        #expect(
+            rows.allSatisfy { $0.count == 6 && $0[0] == "q1" && $0[1] == "Q0" && $0[5] == "monoT5" }
+        )
         #expect(rows.map { $0[3] } == ["1", "2", "3"])
         // Golden HF scores of (q1, d1) and (q1, d2) from the fixture decide the order.
         let golden = try MonoT5GoldenScores.load()
@@ -73,8 +77,10 @@ import Testing
             "--output", folder.appendingPathComponent("out.trec").path,
         ])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("line 2") && result.stderr.contains("rank"), "\(result.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.trec").path))
+        #expect(
+            result.stderr.contains("line 2") && result.stderr.contains("rank"), "\(result.stderr)")
+        #expect(
+            !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.trec").path))
     }
 
     @Test func aFolderThatIsNotT5FailsWithAClearMessage() throws {
@@ -86,7 +92,9 @@ import Testing
             "--output", folder.appendingPathComponent("out.trec").path,
         ])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("'bert'") && result.stderr.contains("not T5"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("'bert'") && result.stderr.contains("not T5"), "\(result.stderr)"
+        )
     }
 
     @Test func optionsParse() throws {
@@ -96,7 +104,10 @@ import Testing
         ])
         #expect(command.topK == 1000 && command.maxLength == 256 && command.labels == .yesNo)
         #expect(throws: (any Error).self) {
-            try RerankCommand.parse(["--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o", "--top-k", "0"])
+            try RerankCommand.parse([
+                "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
+                "--top-k", "0",
+            ])
         }
     }
 }

@@ -6,7 +6,9 @@ import Testing
 
 @Suite struct T5BadInputTests {
     /// A copy of the t5-tiny config and weights with `edit` applied to the state dict.
-    func tensors(_ edit: (inout [String: Tensor]) -> Void) throws -> (T5Configuration, [String: Tensor]) {
+    func tensors(_ edit: (inout [String: Tensor]) -> Void) throws -> (
+        T5Configuration, [String: Tensor]
+    ) {
         let folder = TestPaths.fixtures.appendingPathComponent("t5-tiny")
         var tensors = try Checkpoint.loadTensors(directory: folder)
         edit(&tensors)
@@ -28,7 +30,9 @@ import Testing
         let expected = T5Error.shapeMismatch(name: name, expected: [128, 64], actual: [64, 128])
         #expect(throws: expected) { try T5Model(configuration: configuration, tensors: tensors) }
         let message = try #require(expected.errorDescription)
-        #expect(message.contains(name) && message.contains("[128, 64]") && message.contains("[64, 128]"))
+        #expect(
+            message.contains(name) && message.contains("[128, 64]") && message.contains("[64, 128]")
+        )
     }
 
     @Test func anUntiedConfigurationWithoutLMHeadFails() throws {
@@ -56,7 +60,9 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("t5-bad-config")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("config.json").path
-        #expect(throws: T5Error.configurationNotFound(path: path)) { try T5Model.load(directory: folder) }
+        #expect(throws: T5Error.configurationNotFound(path: path)) {
+            try T5Model.load(directory: folder)
+        }
         try #"{"model_type": "t5", "d_model": "wide"}"#.write(
             toFile: path, atomically: true, encoding: .utf8)
         do {
@@ -72,12 +78,15 @@ import Testing
     }
 
     @Test func configurationDefaultsFollowTransformers() throws {
-        let data = Data(#"{"model_type": "t5", "feed_forward_proj": "gated-gelu", "num_layers": 3, "tie_word_embeddings": false, "eos_token_id": [1, 5]}"#.utf8)
+        let data = Data(
+            #"{"model_type": "t5", "feed_forward_proj": "gated-gelu", "num_layers": 3, "tie_word_embeddings": false, "eos_token_id": [1, 5]}"#
+                .utf8)
         let c = try JSONDecoder().decode(T5Configuration.self, from: data)
         #expect(c.numDecoderLayers == 3 && c.dModel == 512 && c.vocabSize == 32128)
         #expect(c.isGatedActivation && c.denseActivation == .geluTanh)
         #expect(c.scaleDecoderOutputs == false && c.eosTokenID == 1 && c.decoderStartTokenID == 0)
-        let v10 = try JSONDecoder().decode(T5Configuration.self, from: Data(#"{"model_type": "t5"}"#.utf8))
+        let v10 = try JSONDecoder().decode(
+            T5Configuration.self, from: Data(#"{"model_type": "t5"}"#.utf8))
         #expect(v10.scaleDecoderOutputs && !v10.isGatedActivation && v10.denseActivation == .relu)
     }
 }

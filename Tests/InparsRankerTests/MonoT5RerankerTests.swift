@@ -30,8 +30,11 @@ struct MonoT5Golden: Decodable {
 @Suite struct MonoT5RerankerTests {
     static let tolerance: Float = 1e-4
 
-    func reranker(_ name: String, _ options: MonoT5Reranker.Options = .init()) throws -> MonoT5Reranker {
-        try MonoT5Reranker.load(directory: TestPaths.fixtures.appendingPathComponent(name), options: options)
+    func reranker(_ name: String, _ options: MonoT5Reranker.Options = .init()) throws
+        -> MonoT5Reranker
+    {
+        try MonoT5Reranker.load(
+            directory: TestPaths.fixtures.appendingPathComponent(name), options: options)
     }
 
     @Test(arguments: ["t5-tiny", "t5-tiny-v11"])
@@ -40,14 +43,20 @@ struct MonoT5Golden: Decodable {
         for maxLength in Set(golden.cases.map(\.max_length)) {
             let model = try reranker(name, .init(maxLength: maxLength, batchSize: 3))
             #expect(model.labels == .trueFalse)
-            #expect([model.labelIDs.positive, model.labelIDs.negative] == golden.label_ids["true_false"])
+            #expect(
+                [model.labelIDs.positive, model.labelIDs.negative] == golden.label_ids["true_false"]
+            )
             let cases = golden.cases.filter { $0.max_length == maxLength }
             for item in cases {
-                #expect(model.inputIDs(query: item.query, document: item.document) == item.input_ids,
-                        "input of \(item.query) / \(item.document.prefix(30))")
+                #expect(
+                    model.inputIDs(query: item.query, document: item.document) == item.input_ids,
+                    "input of \(item.query) / \(item.document.prefix(30))")
             }
             let inputs = cases.map { model.inputIDs(query: $0.query, document: $0.document) }
-            let result = try #require(compare(model.score(inputs: inputs), cases.map(\.score_true_false), atol: Self.tolerance))
+            let result = try #require(
+                compare(
+                    model.score(inputs: inputs), cases.map(\.score_true_false), atol: Self.tolerance
+                ))
             #expect(result.passes, "\(name) max length \(maxLength): \(result.worst)")
         }
     }
@@ -63,7 +72,8 @@ struct MonoT5Golden: Decodable {
         #expect([model.labelIDs.positive, model.labelIDs.negative] == golden.label_ids["yes_no"])
         let cases = golden.cases.filter { $0.max_length == 512 }
         let scores = model.score(inputs: cases.map(\.input_ids))
-        let result = try #require(compare(scores, cases.map { $0.score_yes_no! }, atol: Self.tolerance))
+        let result = try #require(
+            compare(scores, cases.map { $0.score_yes_no! }, atol: Self.tolerance))
         #expect(result.passes, "yes/no: \(result.worst)")
         // The explicit option overrides the name.
         let explicit = try reranker("t5-tiny-v11", .init(labels: .yesNo))
@@ -74,7 +84,8 @@ struct MonoT5Golden: Decodable {
         let golden = try MonoT5Golden.load("t5-tiny-v11")
         let inputs = golden.cases.map(\.input_ids)
         let single = try reranker("t5-tiny-v11", .init(batchSize: 1)).score(inputs: inputs)
-        let batched = try reranker("t5-tiny-v11", .init(batchSize: 4)).score(inputs: inputs.reversed())
+        let batched = try reranker("t5-tiny-v11", .init(batchSize: 4)).score(
+            inputs: inputs.reversed())
         let result = try #require(compare(Array(batched.reversed()), single, atol: 1e-5))
         #expect(result.passes, "\(result.worst)")
     }

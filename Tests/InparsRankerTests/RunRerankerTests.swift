@@ -6,12 +6,16 @@ import Testing
 
 @Suite struct RunRerankerTests {
     let documents: [String: Document] = Dictionary(
-        uniqueKeysWithValues: ["d1", "d2", "d3", "d4", "d5"].map { ($0, Document(id: $0, title: "T\($0)", text: "text \($0)")) })
+        uniqueKeysWithValues: ["d1", "d2", "d3", "d4", "d5"].map {
+            ($0, Document(id: $0, title: "T\($0)", text: "text \($0)"))
+        })
     let queries = ["q1": Query(id: "q1", text: "first"), "q2": Query(id: "q2", text: "second")]
 
     /// Scores from a table keyed by document id (the scorer sees `title text`).
     func table(_ scores: [String: Float]) -> (String, [String]) -> [Float] {
-        { _, texts in texts.map { text in scores[String(text.split(separator: " ")[0].dropFirst())]! } }
+        { _, texts in
+            texts.map { text in scores[String(text.split(separator: " ")[0].dropFirst())]! }
+        }
     }
 
     @Test func topKIsReorderedTiesKeepFirstStageOrderAndTheTailStaysBelow() throws {
@@ -54,7 +58,8 @@ import Testing
         let golden = try MonoT5Golden.load("t5-tiny-v11")
         let cases = golden.cases.filter { $0.max_length == 512 }
         let reranker = try MonoT5Reranker.load(
-            directory: TestPaths.fixtures.appendingPathComponent("t5-tiny-v11"), options: .init(batchSize: 2))
+            directory: TestPaths.fixtures.appendingPathComponent("t5-tiny-v11"),
+            options: .init(batchSize: 2))
         // One query per distinct query text; each case's document under its query.
         var queries: [String: Query] = [:]
         var documents: [String: Document] = [:]
@@ -66,7 +71,10 @@ import Testing
             let qid = existing ?? queryId
             queries[qid] = Query(id: qid, text: item.query)
             documents["doc\(index)"] = Document(id: "doc\(index)", text: item.document)
-            entries.append(RunEntry(queryId: qid, docId: "doc\(index)", rank: entries.filter { $0.queryId == qid }.count + 1, score: 10))
+            entries.append(
+                RunEntry(
+                    queryId: qid, docId: "doc\(index)",
+                    rank: entries.filter { $0.queryId == qid }.count + 1, score: 10))
             expected["doc\(index)"] = item.score_true_false
         }
         let (output, _) = RunReranker(topK: 100).rerank(

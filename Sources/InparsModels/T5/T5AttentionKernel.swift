@@ -31,10 +31,15 @@ enum T5AttentionKernel {
     ) {
         let columns = min(visibleKeys, keyLength)
         precondition(columns > 0, "attention over zero keys")
+        let profiling = T5Profile.isEnabled
+        var gemmStart = profiling ? T5Profile.now() : 0
         // scores[i, j] = q_i · k_j for the visible keys only.
         BLAS.sgemm(
             transposeA: false, transposeB: true, m: queryLength, n: columns, k: dKV,
             a: queries, lda: queryStride, b: keys, ldb: keyStride, c: scores, ldc: columns)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
         for i in 0..<queryLength {
             let row = scores + i * columns
             var visible = columns
@@ -43,22 +48,17 @@ enum T5AttentionKernel {
                 let biasRow = bias + (biasWidthMinusRow - i)
                 for j in 0..<visible { row[j] += biasRow[j] }
             }
-            var maximum = -Float.infinity
-            for j in 0..<visible where row[j] > maximum { maximum = row[j] }
-            var sum: Float = 0
-            for j in 0..<visible {
-                let e = expf(row[j] - maximum)
-                row[j] = e
-                sum += e
-            }
-            let inverse = 1 / sum
-            for j in 0..<visible { row[j] *= inverse }
+            T5Softmax.normalize(row, count: visible)
             for j in visible..<columns { row[j] = 0 }
         }
         // output = P · V
+        if profiling { gemmStart = T5Profile.now() }
         BLAS.sgemm(
             transposeA: false, transposeB: false, m: queryLength, n: dKV, k: columns,
             a: scores, lda: columns, b: values, ldb: valueStride, c: output, ldc: outputStride)
+        if profiling {
+            T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
+        }
     }
 }
 
@@ -73,9 +73,11 @@ extension Tensor {
     static func accumulateLinear(_ x: Tensor, weight: Tensor, into residual: inout Tensor) {
         let k = x.lastDimension
         let n = weight.shape[0]
-        precondition(weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
-        precondition(residual.lastDimension == n && residual.rowCount == x.rowCount,
-                     "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
+        precondition(
+            weight.shape == [n, k], "accumulateLinear: x \(x.shape), weight \(weight.shape)")
+        precondition(
+            residual.lastDimension == n && residual.rowCount == x.rowCount,
+            "accumulateLinear: residual \(residual.shape) for x \(x.shape) · \(weight.shape)ᵀ")
         let m = x.rowCount
         x.storage.withUnsafeBufferPointer { px in
             weight.storage.withUnsafeBufferPointer { pw in
@@ -91,7 +93,7 @@ extension Tensor {
 }
 
 /// Where one operand of multi-head attention lives inside a wider buffer.
-struct T5HeadLayout {
+struct T5HeadLayout: Sendable {
     /// Elements between consecutive positions (rows) of one batch entry.
     var rowStride: Int
     /// Elements between consecutive batch entries.
@@ -102,6 +104,10 @@ struct T5HeadLayout {
 
 extension T5AttentionKernel {
     /// All batch entries and heads: `output[b, i, h·dKV ..< (h+1)·dKV] = softmax(q kᵀ + bias) v`.
+    ///
+    /// With `BLAS.threads > 1` and enough work, the (batch, head) pairs are split over that many
+    /// workers, each running single-threaded GEMMs: the 512×512×64 products of attention scale
+    /// better this way than inside OpenBLAS, and the softmax runs in parallel too.
     ///
     /// - Parameters:
     ///   - visibleKeys: per batch entry, how many leading keys are real (the rest is padding).
@@ -115,35 +121,92 @@ extension T5AttentionKernel {
         output: UnsafeMutablePointer<Float>, outputLayout: T5HeadLayout,
         visibleKeys: [Int], causalOffset: Int?, bias: T5RelativePositionBias.Offsets?
     ) {
-        precondition(visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(queryLength * keyLength, 1))
-        defer { scratch.deallocate() }
-        let run = { (biasValues: UnsafePointer<Float>?) in
-            for b in 0..<batch {
-                for h in 0..<numHeads {
-                    let headBias = biasValues.map { $0 + h * bias!.width }
-                    attend(
-                        queries: queries + b * queryLayout.batchStride + queryLayout.offset + h * dKV,
-                        queryStride: queryLayout.rowStride,
-                        keys: keys + b * keyLayout.batchStride + keyLayout.offset + h * dKV,
-                        keyStride: keyLayout.rowStride,
-                        values: values + b * valueLayout.batchStride + valueLayout.offset + h * dKV,
-                        valueStride: valueLayout.rowStride,
-                        output: output + b * outputLayout.batchStride + outputLayout.offset + h * dKV,
-                        outputStride: outputLayout.rowStride,
-                        queryLength: queryLength, keyLength: keyLength, dKV: dKV,
-                        visibleKeys: visibleKeys[b], causalOffset: causalOffset,
-                        bias: headBias, biasWidthMinusRow: queryLength - 1, scores: scratch)
-                }
+        precondition(
+            visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
+        if let bias {
+            precondition(
+                bias.numHeads == numHeads && bias.queryLength == queryLength
+                    && bias.width >= keyLength + queryLength - 1,
+                "position bias for \(bias.queryLength) queries, attention has \(queryLength)")
+        }
+        let pairs = batch * numHeads
+        let blasThreads = BLAS.threads
+        // Fan out only when there is enough work to pay for it (not for one decoder step).
+        let workers = pairs * queryLength * keyLength >= 1 << 16 ? min(blasThreads, pairs) : 1
+        func address(_ p: UnsafePointer<Float>) -> Int { Int(bitPattern: p) }
+        let emptyBias: [Float] = []
+        let sectionStart = T5Profile.isEnabled ? T5Profile.now() : 0
+        defer {
+            if T5Profile.isEnabled {
+                T5Profile.attentionNanoseconds.add(
+                    T5Profile.now() &- sectionStart, ordering: .relaxed)
             }
         }
-        if let bias {
-            precondition(bias.numHeads == numHeads && bias.queryLength == queryLength
-                         && bias.width >= keyLength + queryLength - 1,
-                         "position bias for \(bias.queryLength) queries, attention has \(queryLength)")
-            bias.values.withUnsafeBufferPointer { run($0.baseAddress!) }
-        } else {
-            run(nil)
+        (bias?.values ?? emptyBias).withUnsafeBufferPointer { biasBuffer in
+            let job = MultiHeadJob(
+                numHeads: numHeads, dKV: dKV, queryLength: queryLength, keyLength: keyLength,
+                queries: address(queries), queryLayout: queryLayout, keys: address(keys),
+                keyLayout: keyLayout, values: address(values), valueLayout: valueLayout,
+                output: Int(bitPattern: output), outputLayout: outputLayout,
+                visibleKeys: visibleKeys, causalOffset: causalOffset,
+                bias: bias == nil ? 0 : Int(bitPattern: biasBuffer.baseAddress),
+                biasWidth: bias?.width ?? 0, pairs: pairs, workers: workers)
+            if workers > 1 {
+                BLAS.threads = 1
+                DispatchQueue.concurrentPerform(iterations: workers) { job.run(worker: $0) }
+                BLAS.threads = blasThreads
+            } else {
+                job.run(worker: 0)
+            }
+        }
+    }
+}
+
+/// One multi-head attention call, with its buffers as addresses so that workers on other
+/// threads can share it (`Sendable`); each worker writes disjoint output columns.
+private struct MultiHeadJob: Sendable {
+    var numHeads, dKV, queryLength, keyLength: Int
+    var queries: Int
+    var queryLayout: T5HeadLayout
+    var keys: Int
+    var keyLayout: T5HeadLayout
+    var values: Int
+    var valueLayout: T5HeadLayout
+    var output: Int
+    var outputLayout: T5HeadLayout
+    var visibleKeys: [Int]
+    var causalOffset: Int?
+    /// Address of the `[numHeads, biasWidth]` bias, or 0 for none.
+    var bias: Int
+    var biasWidth: Int
+    var pairs: Int
+    var workers: Int
+
+    /// Attends the (batch, head) pairs `worker, worker + workers, …`.
+    func run(worker: Int) {
+        let q = UnsafePointer<Float>(bitPattern: queries)!
+        let k = UnsafePointer<Float>(bitPattern: keys)!
+        let v = UnsafePointer<Float>(bitPattern: values)!
+        let o = UnsafeMutablePointer<Float>(bitPattern: output)!
+        let biasBase = UnsafePointer<Float>(bitPattern: bias)
+        let scratch = UnsafeMutablePointer<Float>.allocate(
+            capacity: max(queryLength * keyLength, 1))
+        defer { scratch.deallocate() }
+        for index in stride(from: worker, to: pairs, by: workers) {
+            let (b, h) = index.quotientAndRemainder(dividingBy: numHeads)
+            T5AttentionKernel.attend(
+                queries: q + b * queryLayout.batchStride + queryLayout.offset + h * dKV,
+                queryStride: queryLayout.rowStride,
+                keys: k + b * keyLayout.batchStride + keyLayout.offset + h * dKV,
+                keyStride: keyLayout.rowStride,
+                values: v + b * valueLayout.batchStride + valueLayout.offset + h * dKV,
+                valueStride: valueLayout.rowStride,
+                output: o + b * outputLayout.batchStride + outputLayout.offset + h * dKV,
+                outputStride: outputLayout.rowStride,
+                queryLength: queryLength, keyLength: keyLength, dKV: dKV,
+                visibleKeys: visibleKeys[b], causalOffset: causalOffset,
+                bias: biasBase.map { $0 + h * biasWidth }, biasWidthMinusRow: queryLength - 1,
+                scores: scratch)
         }
     }
 }

@@ -143,7 +143,9 @@ public struct T5Configuration: Codable, Sendable, Equatable {
         let configuration: T5Configuration
         do {
             configuration = try JSONDecoder().decode(T5Configuration.self, from: data)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(
+            _, context)
+        {
             let field = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw T5Error.invalidConfiguration(
                 path: url.path, reason: "field '\(field)': \(context.debugDescription)")
@@ -157,18 +159,22 @@ public struct T5Configuration: Codable, Sendable, Equatable {
     /// Checks the architecture and the extents.
     public func validate(path: String) throws {
         let type = modelType ?? "(missing model_type)"
-        guard type == "t5" || type == "mt5" else { throw T5Error.notT5(path: path, modelType: type) }
+        guard type == "t5" || type == "mt5" else {
+            throw T5Error.notT5(path: path, modelType: type)
+        }
         guard denseActivation != nil else {
             throw T5Error.unsupportedActivation(path: path, value: feedForwardProj)
         }
         let extents: [(String, Int)] = [
             ("vocab_size", vocabSize), ("d_model", dModel), ("d_kv", dKV), ("d_ff", dFF),
             ("num_layers", numLayers), ("num_decoder_layers", numDecoderLayers),
-            ("num_heads", numHeads), ("relative_attention_num_buckets", relativeAttentionNumBuckets),
+            ("num_heads", numHeads),
+            ("relative_attention_num_buckets", relativeAttentionNumBuckets),
             ("relative_attention_max_distance", relativeAttentionMaxDistance),
         ]
         for (name, value) in extents where value <= 0 {
-            throw T5Error.invalidConfiguration(path: path, reason: "field '\(name)' must be positive, got \(value)")
+            throw T5Error.invalidConfiguration(
+                path: path, reason: "field '\(name)' must be positive, got \(value)")
         }
     }
 }

@@ -18,7 +18,8 @@ public struct T5CrossAttention: Sendable {
 
     public var inner: Int { numHeads * dKV }
 
-    public init(query: Tensor, key: Tensor, value: Tensor, output: Tensor, numHeads: Int, dKV: Int) {
+    public init(query: Tensor, key: Tensor, value: Tensor, output: Tensor, numHeads: Int, dKV: Int)
+    {
         self.query = query
         self.keyValue = Tensor.concatenate([key, value], axis: 0)
         self.output = output
@@ -56,14 +57,18 @@ public struct T5CrossAttention: Sendable {
                         batch: batch, numHeads: numHeads, dKV: dKV, queryLength: stepLength,
                         keyLength: sourceLength,
                         queries: pq.baseAddress!,
-                        queryLayout: T5HeadLayout(rowStride: inner, batchStride: stepLength * inner),
+                        queryLayout: T5HeadLayout(
+                            rowStride: inner, batchStride: stepLength * inner),
                         keys: pm.baseAddress!,
-                        keyLayout: T5HeadLayout(rowStride: memoryWidth, batchStride: sourceLength * memoryWidth),
+                        keyLayout: T5HeadLayout(
+                            rowStride: memoryWidth, batchStride: sourceLength * memoryWidth),
                         values: pm.baseAddress!,
                         valueLayout: T5HeadLayout(
-                            rowStride: memoryWidth, batchStride: sourceLength * memoryWidth, offset: inner),
+                            rowStride: memoryWidth, batchStride: sourceLength * memoryWidth,
+                            offset: inner),
                         output: out.baseAddress!,
-                        outputLayout: T5HeadLayout(rowStride: inner, batchStride: stepLength * inner),
+                        outputLayout: T5HeadLayout(
+                            rowStride: inner, batchStride: stepLength * inner),
                         visibleKeys: memoryLengths, causalOffset: nil, bias: nil)
                 }
             }
@@ -112,9 +117,11 @@ extension T5CrossAttention {
                                         let valueRows = pw.baseAddress! + (inner + h * dKV) * dModel
                                         // absorbed = q_h [rows, dKV] · W_k,h [dKV, dModel]
                                         BLAS.sgemm(
-                                            transposeA: false, transposeB: false, m: rows, n: dModel,
+                                            transposeA: false, transposeB: false, m: rows,
+                                            n: dModel,
                                             k: dKV, a: pq.baseAddress! + h * dKV, lda: inner,
-                                            b: keyRows, ldb: dModel, c: pa.baseAddress!, ldc: dModel)
+                                            b: keyRows, ldb: dModel, c: pa.baseAddress!, ldc: dModel
+                                        )
                                         for b in 0..<batch {
                                             let memory = pm.baseAddress! + b * sourceLength * dModel
                                             let columns = min(memoryLengths[b], sourceLength)
@@ -122,21 +129,24 @@ extension T5CrossAttention {
                                             BLAS.sgemm(
                                                 transposeA: false, transposeB: true, m: stepLength,
                                                 n: columns, k: dModel,
-                                                a: pa.baseAddress! + b * stepLength * dModel, lda: dModel,
+                                                a: pa.baseAddress! + b * stepLength * dModel,
+                                                lda: dModel,
                                                 b: memory, ldb: dModel, c: s, ldc: columns)
                                             for i in 0..<stepLength {
-                                                Self.softmaxRow(s + i * columns, count: columns)
+                                                T5Softmax.normalize(s + i * columns, count: columns)
                                             }
                                             BLAS.sgemm(
                                                 transposeA: false, transposeB: false, m: stepLength,
                                                 n: dModel, k: columns, a: s, lda: columns,
                                                 b: memory, ldb: dModel,
-                                                c: px.baseAddress! + b * stepLength * dModel, ldc: dModel)
+                                                c: px.baseAddress! + b * stepLength * dModel,
+                                                ldc: dModel)
                                         }
                                         // context_h = (P·M) [rows, dModel] · W_v,hᵀ [dModel, dKV]
                                         BLAS.sgemm(
                                             transposeA: false, transposeB: true, m: rows, n: dKV,
-                                            k: dModel, a: px.baseAddress!, lda: dModel, b: valueRows,
+                                            k: dModel, a: px.baseAddress!, lda: dModel,
+                                            b: valueRows,
                                             ldb: dModel, c: pc.baseAddress! + h * dKV, ldc: inner)
                                     }
                                 }
@@ -147,19 +157,5 @@ extension T5CrossAttention {
             }
         }
         Tensor.accumulateLinear(context, weight: output, into: &residual)
-    }
-
-    /// Numerically stable softmax of `count` contiguous floats, in place.
-    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for j in 0..<count where row[j] > maximum { maximum = row[j] }
-        var sum: Float = 0
-        for j in 0..<count {
-            let e = expf(row[j] - maximum)
-            row[j] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for j in 0..<count { row[j] *= inverse }
     }
 }

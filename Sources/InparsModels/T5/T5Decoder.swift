@@ -44,7 +44,8 @@ public struct T5Decoder: Sendable {
             },
             memory: projectMemory
                 ? layers.map { $0.crossAttention.projectMemory(encoderOutput.hidden) } : nil,
-            encoderHidden: encoderOutput.hidden, memoryLengths: encoderOutput.lengths, length: 0, batch: batch)
+            encoderHidden: encoderOutput.hidden, memoryLengths: encoderOutput.lengths, length: 0,
+            batch: batch)
     }
 
     /// Decodes `stepLength` new positions per batch entry, appending them to `cache`.
@@ -59,7 +60,9 @@ public struct T5Decoder: Sendable {
     public func forward(
         _ tokens: [Int32], stepLength: Int, cache: inout T5DecoderCache, lengths: [Int]? = nil
     ) -> Tensor {
-        precondition(tokens.count == cache.batch * stepLength, "\(tokens.count) tokens for batch \(cache.batch) × \(stepLength)")
+        precondition(
+            tokens.count == cache.batch * stepLength,
+            "\(tokens.count) tokens for batch \(cache.batch) × \(stepLength)")
         let past = cache.length
         var hidden = Tensor.embedding(embedding, ids: tokens, idShape: [cache.batch, stepLength])
         let bias = positionBias.offsets(

@@ -47,10 +47,12 @@ public struct T5DecoderLayer: Sendable {
     ) {
         let normed = hidden.rmsNormalized(weight: selfAttentionNorm, epsilon: epsilon)
         selfAttention.forward(
-            normed, cache: &cache, pastLength: pastLength, lengths: lengths, bias: bias, into: &hidden)
+            normed, cache: &cache, pastLength: pastLength, lengths: lengths, bias: bias,
+            into: &hidden)
         let normed2 = hidden.rmsNormalized(weight: crossAttentionNorm, epsilon: epsilon)
         if let memory {
-            crossAttention.forward(normed2, memory: memory, memoryLengths: memoryLengths, into: &hidden)
+            crossAttention.forward(
+                normed2, memory: memory, memoryLengths: memoryLengths, into: &hidden)
         } else {
             crossAttention.forward(
                 normed2, encoderHidden: encoderHidden, memoryLengths: memoryLengths, into: &hidden)

@@ -44,7 +44,8 @@ public struct T5Encoder: Sendable {
     ///   - padID: the id written into padding positions (T5: 0).
     /// - Returns: hidden states `[batch, maxLength, dModel]` and the lengths.
     public func forward(_ sequences: [[Int32]], padID: Int32 = 0) -> T5EncoderOutput {
-        precondition(!sequences.isEmpty && sequences.allSatisfy { !$0.isEmpty }, "empty input sequence")
+        precondition(
+            !sequences.isEmpty && sequences.allSatisfy { !$0.isEmpty }, "empty input sequence")
         let lengths = sequences.map(\.count)
         let maxLength = lengths.max()!
         var ids = [Int32]()

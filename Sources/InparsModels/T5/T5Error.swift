@@ -26,7 +26,8 @@ public enum T5Error: Error, LocalizedError, Sendable, Equatable {
         case .notT5(let path, let modelType):
             return "'\(path)' describes a '\(modelType)' model, not T5 (model_type must be \"t5\")"
         case .unsupportedActivation(let path, let value):
-            return "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
+            return
+                "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
         case .missingTensor(let name):
             return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
         case .shapeMismatch(let name, let expected, let actual):

@@ -47,6 +47,13 @@ public struct T5FeedForward: Sendable {
                     for r in 0..<rows {
                         let source = r * 2 * width
                         let target = r * width
+                        if act == .geluTanh {
+                            T5Softmax.gatedGELUTanh(
+                                gate: ph.baseAddress! + source,
+                                linear: ph.baseAddress! + source + width,
+                                output: out.baseAddress! + target, count: width)
+                            continue
+                        }
                         for j in 0..<width {
                             out[target + j] = act(ph[source + j]) * ph[source + width + j]
                         }

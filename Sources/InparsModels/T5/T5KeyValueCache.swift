@@ -24,7 +24,9 @@ public struct T5KeyValueCache: Sendable {
     ///
     /// - Parameter qkv: `[batch, stepLength, 3 · inner]` (q, k, v side by side per row).
     mutating func append(_ qkv: Tensor, at position: Int, inner: Int) {
-        precondition(inner == self.inner && qkv.shape[0] == batch, "cache for \(batch)×\(self.inner), got \(qkv.shape)")
+        precondition(
+            inner == self.inner && qkv.shape[0] == batch,
+            "cache for \(batch)×\(self.inner), got \(qkv.shape)")
         let stepLength = qkv.shape[1]
         reserve(position + stepLength, keeping: position)
         let width = 3 * inner
@@ -36,8 +38,10 @@ public struct T5KeyValueCache: Sendable {
                         for t in 0..<stepLength {
                             let source = p.baseAddress! + (b * stepLength + t) * width
                             let destination = (b * cap + position + t) * inner
-                            (pk.baseAddress! + destination).update(from: source + inner, count: inner)
-                            (pv.baseAddress! + destination).update(from: source + 2 * inner, count: inner)
+                            (pk.baseAddress! + destination).update(
+                                from: source + inner, count: inner)
+                            (pv.baseAddress! + destination).update(
+                                from: source + 2 * inner, count: inner)
                         }
                     }
                 }

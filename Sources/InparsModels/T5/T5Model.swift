@@ -39,13 +39,16 @@ public struct T5Model: Sendable {
                     gate: try take(name("wi_1"), [c.dFF, c.dModel]), wo: wo, activation: activation)
             }
             return T5FeedForward(
-                wi: try take(name("wi"), [c.dFF, c.dModel]), gate: nil, wo: wo, activation: activation)
+                wi: try take(name("wi"), [c.dFF, c.dModel]), gate: nil, wo: wo,
+                activation: activation)
         }
         func selfAttention(_ stack: String, _ block: Int) throws -> T5SelfAttention {
             let name = { T5WeightNames.selfAttention(stack, block: block, $0) }
             return T5SelfAttention(
-                query: try take(name("q"), [inner, c.dModel]), key: try take(name("k"), [inner, c.dModel]),
-                value: try take(name("v"), [inner, c.dModel]), output: try take(name("o"), [c.dModel, inner]),
+                query: try take(name("q"), [inner, c.dModel]),
+                key: try take(name("k"), [inner, c.dModel]),
+                value: try take(name("v"), [inner, c.dModel]),
+                output: try take(name("o"), [c.dModel, inner]),
                 numHeads: c.numHeads, dKV: c.dKV)
         }
         func norm(_ stack: String, _ block: Int, _ layer: Int) throws -> Tensor {
@@ -146,14 +149,18 @@ public struct T5Model: Sendable {
     public func decoderLogits(
         decoderInputs: [[Int32]], encoderOutput: T5EncoderOutput, projectMemory: Bool = true
     ) -> Tensor {
-        precondition(decoderInputs.count == encoderOutput.batch, "decoder batch \(decoderInputs.count) vs encoder \(encoderOutput.batch)")
+        precondition(
+            decoderInputs.count == encoderOutput.batch,
+            "decoder batch \(decoderInputs.count) vs encoder \(encoderOutput.batch)")
         let lengths = decoderInputs.map(\.count)
         let maxLength = lengths.max() ?? 0
         var ids = [Int32]()
         ids.reserveCapacity(decoderInputs.count * maxLength)
         for row in decoderInputs {
             ids.append(contentsOf: row)
-            ids.append(contentsOf: repeatElement(Int32(configuration.padTokenID), count: maxLength - row.count))
+            ids.append(
+                contentsOf: repeatElement(
+                    Int32(configuration.padTokenID), count: maxLength - row.count))
         }
         var cache = decoder.makeCache(
             encoderOutput: encoderOutput, capacity: maxLength, projectMemory: projectMemory)

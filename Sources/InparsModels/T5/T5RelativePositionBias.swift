@@ -21,7 +21,8 @@ public struct T5RelativePositionBias: Sendable {
     public var numHeads: Int { table.shape[1] }
 
     public init(table: Tensor, bidirectional: Bool, maxDistance: Int) {
-        precondition(table.rank == 2, "relative attention bias must be [buckets, heads], got \(table.shape)")
+        precondition(
+            table.rank == 2, "relative attention bias must be [buckets, heads], got \(table.shape)")
         self.table = table
         self.bidirectional = bidirectional
         self.maxDistance = maxDistance

@@ -20,7 +20,8 @@ public struct T5SelfAttention: Sendable {
     /// - Parameters:
     ///   - query, key, value: `[inner, dModel]` each (checkpoint `q`, `k`, `v`).
     ///   - output: `[dModel, inner]` (checkpoint `o`).
-    public init(query: Tensor, key: Tensor, value: Tensor, output: Tensor, numHeads: Int, dKV: Int) {
+    public init(query: Tensor, key: Tensor, value: Tensor, output: Tensor, numHeads: Int, dKV: Int)
+    {
         self.queryKeyValue = Tensor.concatenate([query, key, value], axis: 0)
         self.output = output
         self.numHeads = numHeads
@@ -50,11 +51,17 @@ public struct T5SelfAttention: Sendable {
             context.storage.withUnsafeMutableBufferPointer { out in
                 let base = p.baseAddress!
                 T5AttentionKernel.multiHead(
-                    batch: batch, numHeads: numHeads, dKV: dKV, queryLength: seqLen, keyLength: seqLen,
+                    batch: batch, numHeads: numHeads, dKV: dKV, queryLength: seqLen,
+                    keyLength: seqLen,
                     queries: base, queryLayout: layout,
-                    keys: base, keyLayout: T5HeadLayout(rowStride: width, batchStride: seqLen * width, offset: inner),
-                    values: base, valueLayout: T5HeadLayout(rowStride: width, batchStride: seqLen * width, offset: 2 * inner),
-                    output: out.baseAddress!, outputLayout: T5HeadLayout(rowStride: inner, batchStride: seqLen * inner),
+                    keys: base,
+                    keyLayout: T5HeadLayout(
+                        rowStride: width, batchStride: seqLen * width, offset: inner),
+                    values: base,
+                    valueLayout: T5HeadLayout(
+                        rowStride: width, batchStride: seqLen * width, offset: 2 * inner),
+                    output: out.baseAddress!,
+                    outputLayout: T5HeadLayout(rowStride: inner, batchStride: seqLen * inner),
                     visibleKeys: lengths, causalOffset: causal ? 0 : nil, bias: bias)
             }
         }
@@ -91,11 +98,13 @@ public struct T5SelfAttention: Sendable {
                             batch: batch, numHeads: numHeads, dKV: dKV, queryLength: stepLength,
                             keyLength: total,
                             queries: p.baseAddress!,
-                            queryLayout: T5HeadLayout(rowStride: width, batchStride: stepLength * width),
+                            queryLayout: T5HeadLayout(
+                                rowStride: width, batchStride: stepLength * width),
                             keys: pk.baseAddress!, keyLayout: cacheLayout,
                             values: pv.baseAddress!, valueLayout: cacheLayout,
                             output: out.baseAddress!,
-                            outputLayout: T5HeadLayout(rowStride: inner, batchStride: stepLength * inner),
+                            outputLayout: T5HeadLayout(
+                                rowStride: inner, batchStride: stepLength * inner),
                             visibleKeys: lengths ?? [Int](repeating: total, count: batch),
                             causalOffset: pastLength, bias: bias)
                     }

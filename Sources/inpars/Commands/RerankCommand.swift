@@ -16,7 +16,9 @@ struct RerankCommand: ParsableCommand {
             query or document is unknown are skipped and counted on stderr.
             """)
 
-    @Option(help: "Hugging Face T5 model folder (config.json, weights, spiece.model or tokenizer.json).")
+    @Option(
+        help: "Hugging Face T5 model folder (config.json, weights, spiece.model or tokenizer.json)."
+    )
     var model: String
 
     @Option(help: "Corpus: BEIR corpus.jsonl or id<TAB>text TSV, optionally .gz.")
@@ -43,7 +45,9 @@ struct RerankCommand: ParsableCommand {
     @Option(help: "Most input tokens per pair; the document is truncated, 'Relevant:' is kept.")
     var maxLength = 512
 
-    @Option(help: "Label pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
+    @Option(
+        help: "Label pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name."
+    )
     var labels: MonoT5Reranker.Labels?
 
     @Option(help: "The run tag (last column).")
@@ -64,16 +68,26 @@ struct RerankCommand: ParsableCommand {
         let reranker = try MonoT5Reranker.load(
             directory: URL(fileURLWithPath: model),
             options: .init(maxLength: maxLength, batchSize: batchSize, labels: labels))
-        let documents = try CorpusReader.read(URL(fileURLWithPath: corpus)).documents
-        let corpusByID = Dictionary(documents.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let firstStage = try Run.read(URL(fileURLWithPath: runFile))
         let queryList = try QueryReader.read(URL(fileURLWithPath: queries)).queries
         let queriesByID = Dictionary(queryList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        let firstStage = try Run.read(URL(fileURLWithPath: runFile))
+        // Stream the corpus, keeping only the documents the run mentions.
+        var wanted = Set<String>()
+        for queryId in firstStage.queryIds {
+            for entry in firstStage.entries[queryId]! { wanted.insert(entry.docId) }
+        }
+        var corpusByID: [String: Document] = [:]
+        let reader = try CorpusReader(url: URL(fileURLWithPath: corpus))
+        while let document = try reader.next() {
+            if wanted.contains(document.id) { corpusByID[document.id] = document }
+        }
 
         let reranking = RunReranker(topK: topK)
-        let total = reranking.pairCount(run: firstStage, documents: corpusByID, queries: queriesByID)
+        let total = reranking.pairCount(
+            run: firstStage, documents: corpusByID, queries: queriesByID)
         let progress = Progress(label: "pairs scored", total: total)
-        let result = reranking.rerank(run: firstStage, documents: corpusByID, queries: queriesByID) {
+        let result = reranking.rerank(run: firstStage, documents: corpusByID, queries: queriesByID)
+        {
             query, texts in
             reranker.score(
                 inputs: texts.map { reranker.inputIDs(query: query, document: $0) },
@@ -82,11 +96,15 @@ struct RerankCommand: ParsableCommand {
         progress.finish()
         try result.run.write(to: URL(fileURLWithPath: output), tag: tag, decimals: nil)
         let s = result.summary
-        var summary = "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below top-\(topK)) with \(reranker.labels.rawValue) labels → \(output)"
+        var summary =
+            "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below top-\(topK)) with \(reranker.labels.rawValue) labels → \(output)"
         if s.unknownQueries > 0 {
-            summary += "; skipped \(s.unknownQueries) unknown queries (\(s.entriesOfUnknownQueries) entries)"
+            summary +=
+                "; skipped \(s.unknownQueries) unknown queries (\(s.entriesOfUnknownQueries) entries)"
         }
-        if s.unknownDocuments > 0 { summary += "; skipped \(s.unknownDocuments) entries with unknown documents" }
+        if s.unknownDocuments > 0 {
+            summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
+        }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
 }
