@@ -20,22 +20,33 @@ struct TrainStepBenchmark: ParsableCommand {
     @Option(help: "Input tokens per example.") var seqLen = 512
     @Option(help: "Examples per step.") var batch = 8
     @Option(help: "Timed steps (after one warm-up step).") var steps = 2
-    @Option(help: "Cross-attention: automatic, projected or absorbed.") var crossAttention = "automatic"
+    @Option(help: "Cross-attention: automatic, projected or absorbed.") var crossAttention =
+        "automatic"
+
+    @Flag(inversion: .prefixedNo, help: "Keep freed large buffers in the heap (ProcessMemory).")
+    var reuseMemory = true
 
     func run() throws {
         BLAS.threads = threads
+        if reuseMemory { ProcessMemory.retainFreedMemory() }
         let c =
             shape == "base"
-            ? T5Configuration(vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12)
-            : T5Configuration(vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8)
+            ? T5Configuration(
+                vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12)
+            : T5Configuration(
+                vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8)
         var model = try T5Model(configuration: c, tensors: Self.randomTensors(c))
         var optimizer = AdamW(parameters: model.optimizerParameters, learningRate: 3e-4)
         var generator = BenchRandom(seed: 3)
-        let inputs = (0..<batch).map { _ in (0..<seqLen).map { _ in Int32(5 + generator.next() % 31995) } }
-        let trainingBatch = T5TrainingBatch(inputs: inputs, labels: Array(repeating: [1176, 1], count: batch))
+        let inputs = (0..<batch).map { _ in
+            (0..<seqLen).map { _ in Int32(5 + generator.next() % 31995) }
+        }
+        let trainingBatch = T5TrainingBatch(
+            inputs: inputs, labels: Array(repeating: [1176, 1], count: batch))
         var dropout = SystemRandomNumberGenerator()
         let strategy: T5CrossAttentionStrategy =
-            crossAttention == "projected" ? .projected : crossAttention == "absorbed" ? .absorbed : .automatic
+            crossAttention == "projected"
+            ? .projected : crossAttention == "absorbed" ? .absorbed : .automatic
         func step() -> Float {
             var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
                 model: model, batch: trainingBatch, crossAttention: strategy, using: &dropout)
@@ -63,8 +74,11 @@ struct TrainStepBenchmark: ParsableCommand {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
             "inpars t5-\(shape) threads=\(threads) batch=\(batch) seqlen=\(seqLen): "
-                + String(format: "%.2f s/step, %.2f examples/s, GEMM %.2f s/step, CPU %.2f s/step, peak RSS %.0f MB (loss %.3f)",
-                    seconds, Double(batch) / seconds, gemm, cpu, Double(usage.ru_maxrss) / 1024, sink / Float(steps + 1)))
+                + String(
+                    format:
+                        "%.2f s/step, %.2f examples/s, GEMM %.2f s/step, CPU %.2f s/step, peak RSS %.0f MB (loss %.3f)",
+                    seconds, Double(batch) / seconds, gemm, cpu, Double(usage.ru_maxrss) / 1024,
+                    sink / Float(steps + 1)))
     }
 
     static func randomTensors(_ c: T5Configuration) -> [String: Tensor] {
@@ -82,19 +96,38 @@ struct TrainStepBenchmark: ParsableCommand {
         let d = c.dModel
         add(T5WeightNames.shared, [c.vocabSize, d], std: 1)
         for stack in ["encoder", "decoder"] {
-            add(T5WeightNames.relativeAttentionBias(stack), [c.relativeAttentionNumBuckets, c.numHeads], std: 1)
+            add(
+                T5WeightNames.relativeAttentionBias(stack),
+                [c.relativeAttentionNumBuckets, c.numHeads], std: 1)
             ones(T5WeightNames.finalNorm(stack), d)
             for block in 0..<c.numLayers {
-                let projections = [("q", 1 / Float(d * c.dKV).squareRoot()), ("k", 1 / Float(d).squareRoot()), ("v", 1 / Float(d).squareRoot())]
-                for (p, std) in projections { add(T5WeightNames.selfAttention(stack, block: block, p), [inner, d], std: std) }
-                add(T5WeightNames.selfAttention(stack, block: block, "o"), [d, inner], std: 1 / Float(inner).squareRoot())
-                for layer in 0..<(stack == "encoder" ? 2 : 3) { ones(T5WeightNames.layerNorm(stack, block: block, layer: layer), d) }
-                if stack == "decoder" {
-                    for (p, std) in projections { add(T5WeightNames.crossAttention(block: block, p), [inner, d], std: std) }
-                    add(T5WeightNames.crossAttention(block: block, "o"), [d, inner], std: 1 / Float(inner).squareRoot())
+                let projections = [
+                    ("q", 1 / Float(d * c.dKV).squareRoot()), ("k", 1 / Float(d).squareRoot()),
+                    ("v", 1 / Float(d).squareRoot()),
+                ]
+                for (p, std) in projections {
+                    add(T5WeightNames.selfAttention(stack, block: block, p), [inner, d], std: std)
                 }
-                add(T5WeightNames.feedForward(stack, block: block, "wi"), [c.dFF, d], std: 1 / Float(d).squareRoot())
-                add(T5WeightNames.feedForward(stack, block: block, "wo"), [d, c.dFF], std: 1 / Float(c.dFF).squareRoot())
+                add(
+                    T5WeightNames.selfAttention(stack, block: block, "o"), [d, inner],
+                    std: 1 / Float(inner).squareRoot())
+                for layer in 0..<(stack == "encoder" ? 2 : 3) {
+                    ones(T5WeightNames.layerNorm(stack, block: block, layer: layer), d)
+                }
+                if stack == "decoder" {
+                    for (p, std) in projections {
+                        add(T5WeightNames.crossAttention(block: block, p), [inner, d], std: std)
+                    }
+                    add(
+                        T5WeightNames.crossAttention(block: block, "o"), [d, inner],
+                        std: 1 / Float(inner).squareRoot())
+                }
+                add(
+                    T5WeightNames.feedForward(stack, block: block, "wi"), [c.dFF, d],
+                    std: 1 / Float(d).squareRoot())
+                add(
+                    T5WeightNames.feedForward(stack, block: block, "wo"), [d, c.dFF],
+                    std: 1 / Float(c.dFF).squareRoot())
             }
         }
         return tensors
