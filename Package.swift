@@ -59,8 +59,8 @@ let executables: [Target] = [
         name: "inpars-bench",
         dependencies: [
             "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
-            "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsFilter", "InparsTestSupport",
-            argumentParser,
+            "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsFilter", "InparsTraining",
+            "InparsTestSupport", argumentParser,
         ],
         path: "Benchmarks/inpars-bench"),
 ]
@@ -84,7 +84,7 @@ let tests: [Target] = [
     .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTrainingTests",
-        dependencies: ["InparsTraining", "InparsTensor", "InparsTestSupport"]),
+        dependencies: ["InparsTraining", "InparsModels", "InparsTensor", "InparsTestSupport"]),
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 
