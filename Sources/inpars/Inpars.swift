@@ -15,6 +15,6 @@ struct Inpars: AsyncParsableCommand {
         version: InparsVersion.string,
         subcommands: [
             GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
-            TriplesCommand.self, RerankCommand.self, EvaluateCommand.self,
+            TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
         ])
 }

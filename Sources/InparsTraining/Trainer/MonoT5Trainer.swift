@@ -368,20 +368,30 @@ public final class MonoT5Trainer {
         }
     }
 
-    /// The source `config.json` with `_name_or_path` recorded (so FLAN-T5 stays recognisable
-    /// in `checkpoint-<step>` folders).
+    /// The source `config.json` byte for byte, with `_name_or_path` inserted when absent (so
+    /// FLAN-T5 stays recognisable in `checkpoint-<step>` folders).
+    ///
+    /// The file is not re-serialised: a JSON round trip would turn `1.0` into `1`, which
+    /// transformers 5's strict config validation rejects for float fields.
     func checkpointConfig(from directory: URL) throws -> Data {
         let url = directory.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: url.path),
-            var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let text = String(data: data, encoding: .utf8),
+            let brace = text.firstIndex(of: "{")
         else {
             throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
-        if object["_name_or_path"] == nil {
-            object["_name_or_path"] = modelDirectory.standardizedFileURL.path
-        }
-        return try JSONSerialization.data(
-            withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        if object["_name_or_path"] != nil { return data }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let name = try encoder.encode(modelDirectory.standardizedFileURL.path)
+        let rest = text[text.index(after: brace)...]
+        let isEmpty = rest.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("}")
+        let inserted =
+            text[...brace] + "\n  \"_name_or_path\": " + String(decoding: name, as: UTF8.self)
+            + (isEmpty ? "" : ",") + rest
+        return Data(inserted.utf8)
     }
 
     func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
