@@ -84,7 +84,10 @@ let tests: [Target] = [
     .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTrainingTests",
-        dependencies: ["InparsTraining", "InparsModels", "InparsTensor", "InparsTestSupport"]),
+        dependencies: [
+            "InparsTraining", "InparsModels", "InparsTensor", "InparsRanker", "InparsEval",
+            "InparsCore", "InparsTokenizers", "InparsTestSupport",
+        ]),
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 
