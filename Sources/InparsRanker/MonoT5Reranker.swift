@@ -76,7 +76,8 @@ public struct MonoT5Reranker: Sendable {
         precondition(
             options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
         let labels =
-            options.labels ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
+            options.labels
+            ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
         let (positive, negative) = labels.pieces
         guard let positiveID = tokenizer.id(forPiece: positive) else {
             throw T5Error.missingPiece(piece: positive, directory: directory)

@@ -109,7 +109,8 @@ import Testing
         #expect(malformed.status == 1)
         #expect(
             malformed.stderr.contains(
-                "Error: \(bad):2: expected 3 tab-separated fields (query, positive, negative), found 2"),
+                "Error: \(bad):2: expected 3 tab-separated fields (query, positive, negative), found 2"
+            ),
             "\(malformed.stderr)")
         let skipped = try BuiltProducts.run([
             "train", "--model", model, "--triples", bad, "--output", output, "--steps", "1",

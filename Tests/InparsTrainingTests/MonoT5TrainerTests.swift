@@ -53,7 +53,9 @@ import Testing
         #expect(summary.lastLoss! < 0.75 * startLoss, "loss \(startLoss) → \(summary.lastLoss!)")
         #expect(
             sink.lines.contains {
-                $0.hasPrefix("this run sees 960 examples: 60 steps × batch 16 × accumulation 1 = 1.88 epochs of the 512 training examples")
+                $0.hasPrefix(
+                    "this run sees 960 examples: 60 steps × batch 16 × accumulation 1 = 1.88 epochs of the 512 training examples"
+                )
             }, "\(sink.lines)")
 
         // The final folder loads in the reranker and scores exactly as the last evaluation.
@@ -201,8 +203,8 @@ import Testing
         #expect(trueFalse.negative == [tokenizer.id(forPiece: "▁false")!, tokenizer.eosID])
         #expect(yesNo.positive == [tokenizer.id(forPiece: "▁yes")!, tokenizer.eosID])
         #expect(MonoT5Reranker.Labels.detect(hint: "flan-t5-base", nameOrPath: nil) == .yesNo)
-        #expect(MonoT5Reranker.Labels.detect(hint: "x", nameOrPath: "google/flan-t5-small") == .yesNo)
+        #expect(
+            MonoT5Reranker.Labels.detect(hint: "x", nameOrPath: "google/flan-t5-small") == .yesNo)
         #expect(MonoT5Reranker.Labels.detect(hint: "monot5-base", nameOrPath: nil) == .trueFalse)
     }
 }
-

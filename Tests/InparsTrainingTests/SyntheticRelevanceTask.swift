@@ -20,7 +20,9 @@ enum SyntheticRelevanceTask {
     static func passage(topic: String?, using random: inout TestRandom) -> String {
         var words = (0..<(topic == nil ? 6 : 3)).map { _ in fillers.randomElement(using: &random)! }
         if let topic {
-            for _ in 0..<3 { words.insert(topic, at: Int.random(in: 0...words.count, using: &random)) }
+            for _ in 0..<3 {
+                words.insert(topic, at: Int.random(in: 0...words.count, using: &random))
+            }
         }
         return words.joined(separator: " ")
     }

@@ -54,7 +54,8 @@ import Testing
         let bad = try Task.write("q\tp\t1\nq\tp\tmaybe\n", "bad.tsv", in: folder)
         #expect(
             throws: TrainerError.malformedLine(
-                path: bad.path, line: 2, reason: "field 'label' is 'maybe', expected 1, 0, true or false")
+                path: bad.path, line: 2,
+                reason: "field 'label' is 'maybe', expected 1, 0, true or false")
         ) { try TrainingData.read(bad, kind: .pairs) }
     }
 
@@ -80,7 +81,12 @@ import Testing
             to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         let data = TrainingData(
             kind: .triples,
-            units: [[.init(query: "q", passage: "p", relevant: true), .init(query: "q", passage: "n", relevant: false)]])
+            units: [
+                [
+                    .init(query: "q", passage: "p", relevant: true),
+                    .init(query: "q", passage: "n", relevant: false),
+                ]
+            ])
         let trainer = MonoT5Trainer(
             modelDirectory: model, output: folder.appendingPathComponent("out"), data: data,
             options: options(steps: 1), sink: CollectingProgressSink())
@@ -116,7 +122,8 @@ import Testing
                 .localizedDescription
             #expect(message.contains("step \(step)") && message.contains("checkpoint-\(step - 1)"))
         }
-        #expect(!FileManager.default.fileExists(atPath: output.appendingPathComponent("final").path))
+        #expect(
+            !FileManager.default.fileExists(atPath: output.appendingPathComponent("final").path))
     }
 
     @Test func aFailedSaveLeavesThePreviousCheckpointIntact() throws {

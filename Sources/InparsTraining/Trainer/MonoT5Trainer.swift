@@ -143,7 +143,9 @@ public final class MonoT5Trainer {
             guard optimizerState.step == saved.step else {
                 throw TrainerError.invalidTrainerState(
                     path: resumeFrom.url.path,
-                    reason: "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)")
+                    reason:
+                        "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)"
+                )
             }
             try optimizer.importState(optimizerState)
             state = saved
@@ -157,18 +159,23 @@ public final class MonoT5Trainer {
         }
         var lastCheckpoint = resumeFrom?.url
         let log = try JSONLLog(url: output.appendingPathComponent(Self.logName))
-        describePlan(totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels, resumedAt: state.step)
+        describePlan(
+            totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels,
+            resumedAt: state.step)
 
         var stream = TrainingStream(
             unitCount: data.units.count, seed: options.seed, position: state.position)
         var evaluations: [Evaluation] = []
-        let tokenizerSources = Self.tokenizerFiles.map { sourceDirectory.appendingPathComponent($0) }
-            .filter { manager.fileExists(atPath: $0.path) }
+        let tokenizerSources = Self.tokenizerFiles.map {
+            sourceDirectory.appendingPathComponent($0)
+        }
+        .filter { manager.fileExists(atPath: $0.path) }
 
         func writeFolder(_ name: String, withOptimizer: Bool) throws -> URL {
             let target = output.appendingPathComponent(name)
             let tensors = model.checkpointTensors
-            let logData = (try? Data(contentsOf: output.appendingPathComponent(Self.logName))) ?? Data()
+            let logData =
+                (try? Data(contentsOf: output.appendingPathComponent(Self.logName))) ?? Data()
             let optimizerState = withOptimizer ? optimizer.exportState() : nil
             let stateData = state.encoded()
             let hook = hooks.beforeCommit
@@ -184,7 +191,8 @@ public final class MonoT5Trainer {
                     try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
                     try logData.write(to: folder.appendingPathComponent(Self.logName))
                     if let optimizerState {
-                        try optimizerState.write(to: folder.appendingPathComponent(Self.optimizerName))
+                        try optimizerState.write(
+                            to: folder.appendingPathComponent(Self.optimizerName))
                     }
                     try hook?(folder)
                 }
@@ -200,12 +208,14 @@ public final class MonoT5Trainer {
             let metrics = try evaluation.evaluate(
                 model: model, tokenizer: tokenizer, labels: labels, maxLength: options.maxLength,
                 batchSize: options.evalBatchSize)
-            evaluations.append(Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
+            evaluations.append(
+                Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
             try log.append([
                 "step": .int(state.step), "eval_ndcg@10": .double(metrics.ndcg10),
                 "eval_mrr@10": .double(metrics.mrr10),
             ])
-            var line = "eval at step \(state.step): nDCG@10 \(formatFixed(metrics.ndcg10, decimals: 4)), MRR@10 \(formatFixed(metrics.mrr10, decimals: 4))"
+            var line =
+                "eval at step \(state.step): nDCG@10 \(formatFixed(metrics.ndcg10, decimals: 4)), MRR@10 \(formatFixed(metrics.mrr10, decimals: 4))"
             if options.keepBest, metrics.ndcg10 > (state.bestMetric ?? -.infinity) {
                 state.bestMetric = metrics.ndcg10
                 state.bestStep = state.step
@@ -253,7 +263,8 @@ public final class MonoT5Trainer {
 
             let elapsed = ProcessInfo.processInfo.systemUptime - start
             let done = state.step - firstStep
-            let examplesPerSecond = elapsed > 0 ? Double(done * unitsPerStep * perUnit) / elapsed : 0
+            let examplesPerSecond =
+                elapsed > 0 ? Double(done * unitsPerStep * perUnit) / elapsed : 0
             try log.append([
                 "step": .int(state.step), "loss": .double(Double(loss)),
                 "learning_rate": .double(rate), "grad_norm": .double(Double(norm)),
@@ -399,7 +410,10 @@ public final class MonoT5Trainer {
             ("--optimizer", saved.optimizer, current.optimizer),
             ("training data kind", saved.dataKind, current.dataKind),
             ("training units (lines)", String(saved.unitCount), String(current.unitCount)),
-            ("units per step (batch × accumulation)", String(saved.unitsPerStep), String(current.unitsPerStep)),
+            (
+                "units per step (batch × accumulation)", String(saved.unitsPerStep),
+                String(current.unitsPerStep)
+            ),
             ("--seed", String(saved.seed), String(current.seed)),
         ]
         for (field, old, new) in pairs where old != new {

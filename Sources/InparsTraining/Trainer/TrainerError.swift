@@ -31,7 +31,8 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
             let detail = skipped > 0 ? " (\(skipped) malformed lines skipped)" : ""
             return "training file '\(path)' holds no training examples\(detail)"
         case .nonFiniteLoss(let step, let value, let last):
-            let kept = last.map { "; the last good checkpoint is '\($0)'" } ?? "; no checkpoint was saved"
+            let kept =
+                last.map { "; the last good checkpoint is '\($0)'" } ?? "; no checkpoint was saved"
             return
                 "training diverged at step \(step): loss or gradient norm is \(value); try a lower --lr\(kept)"
         case .saveFailed(let path, let reason, let previous):

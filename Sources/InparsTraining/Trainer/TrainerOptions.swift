@@ -57,7 +57,8 @@ public struct TrainerOptions: Sendable, Equatable {
     /// Optimizer steps for `unitCount` training units.
     public func totalSteps(unitCount: Int, examplesPerUnit: Int) -> Int {
         if let steps { return steps }
-        let unitsPerStep = unitsPerMicroBatch(examplesPerUnit: examplesPerUnit) * gradientAccumulation
+        let unitsPerStep =
+            unitsPerMicroBatch(examplesPerUnit: examplesPerUnit) * gradientAccumulation
         let units = (epochs ?? 1) * Double(unitCount)
         return max(1, Int((units / Double(unitsPerStep)).rounded(.up)))
     }

@@ -91,16 +91,19 @@ public struct TrainingData: Sendable, Equatable {
         -> [TrainingExample]?
     {
         let fields = text.split(separator: "\t", omittingEmptySubsequences: false)
-        let names = kind == .triples ? ["query", "positive", "negative"] : ["query", "passage", "label"]
+        let names =
+            kind == .triples ? ["query", "positive", "negative"] : ["query", "passage", "label"]
         guard fields.count == 3 else {
             throw TrainerError.malformedLine(
                 path: path, line: line,
-                reason: "expected 3 tab-separated fields (\(names.joined(separator: ", "))), found \(fields.count)"
+                reason:
+                    "expected 3 tab-separated fields (\(names.joined(separator: ", "))), found \(fields.count)"
             )
         }
         for (field, name) in zip(fields, names)
         where field.trimmingCharacters(in: .whitespaces).isEmpty {
-            throw TrainerError.malformedLine(path: path, line: line, reason: "field '\(name)' is empty")
+            throw TrainerError.malformedLine(
+                path: path, line: line, reason: "field '\(name)' is empty")
         }
         let query = String(fields[0])
         switch kind {
@@ -112,8 +115,10 @@ public struct TrainingData: Sendable, Equatable {
         case .pairs:
             let label = fields[2].trimmingCharacters(in: .whitespaces).lowercased()
             switch label {
-            case "1", "true": return [TrainingExample(query: query, passage: String(fields[1]), relevant: true)]
-            case "0", "false": return [TrainingExample(query: query, passage: String(fields[1]), relevant: false)]
+            case "1", "true":
+                return [TrainingExample(query: query, passage: String(fields[1]), relevant: true)]
+            case "0", "false":
+                return [TrainingExample(query: query, passage: String(fields[1]), relevant: false)]
             case "label" where line == 1: return nil
             default:
                 throw TrainerError.malformedLine(

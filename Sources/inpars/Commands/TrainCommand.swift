@@ -76,7 +76,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Most input tokens per example; the document is truncated, 'Relevant:' kept.")
     var maxLength = 512
 
-    @Option(help: "Target pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
+    @Option(
+        help:
+            "Target pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
     var labels: MonoT5Reranker.Labels?
 
     @Option(help: "Save a checkpoint every N steps (and always at the end).")
@@ -132,7 +134,8 @@ struct TrainCommand: ParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if triples != nil, batchSize % 2 != 0 {
             throw ValidationError(
-                "--batch-size must be even with --triples (each triple gives a positive and a negative)")
+                "--batch-size must be even with --triples (each triple gives a positive and a negative)"
+            )
         }
         guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1") }
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
@@ -153,7 +156,8 @@ struct TrainCommand: ParsableCommand {
         let given = evalFiles.compactMap { $0 }.count
         guard given == 0 || given == 4 else {
             throw ValidationError(
-                "evaluation needs all of --eval-queries, --eval-qrels, --eval-run and --eval-corpus")
+                "evaluation needs all of --eval-queries, --eval-qrels, --eval-run and --eval-corpus"
+            )
         }
         if given == 0, evalEvery != nil || keepBest {
             throw ValidationError("--eval-every and --keep-best need the --eval-* files")
@@ -209,7 +213,8 @@ struct TrainCommand: ParsableCommand {
             }
             evaluation = TrainingEvaluation(
                 queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-                documents: documents, run: run, qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
+                documents: documents, run: run,
+                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
                 topK: evalTopK)
         }
         let trainer = MonoT5Trainer(
