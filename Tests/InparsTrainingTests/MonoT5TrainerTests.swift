@@ -207,4 +207,29 @@ import Testing
             MonoT5Reranker.Labels.detect(hint: "x", nameOrPath: "google/flan-t5-small") == .yesNo)
         #expect(MonoT5Reranker.Labels.detect(hint: "monot5-base", nameOrPath: nil) == .trueFalse)
     }
+
+    @Test func checkpointConfigKeepsTheSourceBytesAndRecordsTheModelName() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-config")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = TrainingData(
+            kind: .pairs, units: [[TrainingExample(query: "q", passage: "p", relevant: true)]])
+        let trainer = MonoT5Trainer(
+            modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
+        let source = try String(
+            contentsOf: Task.model.appendingPathComponent("config.json"), encoding: .utf8)
+        let saved = String(decoding: try trainer.checkpointConfig(from: Task.model), as: UTF8.self)
+        // transformers 5 refuses `"initializer_factor": 1` where the source says 1.0.
+        #expect(source.contains("\"initializer_factor\": 1.0"))
+        let inserted = "\n  \"_name_or_path\": \"\(Task.model.standardizedFileURL.path)\","
+        #expect(saved == "{" + inserted + source.dropFirst(), "\(saved)")
+        // A config that already names its model is copied unchanged.
+        let named = folder.appendingPathComponent("named")
+        try FileManager.default.createDirectory(at: named, withIntermediateDirectories: true)
+        let text = "{\"_name_or_path\": \"google/flan-t5-small\", \"dropout_rate\": 0.1}"
+        try text.write(
+            to: named.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
+        #expect(try trainer.checkpointConfig(from: named) == Data(text.utf8))
+        #expect(try TrainerOptions.configDropout(directory: named) == 0.1)
+        #expect(try TrainerOptions.configDropout(directory: Task.model) == 0)
+    }
 }

@@ -13,7 +13,7 @@ final class JSONLLog {
     init(url: URL) throws {
         self.url = url
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
