@@ -232,4 +232,31 @@ import Testing
         #expect(try TrainerOptions.configDropout(directory: named) == 0.1)
         #expect(try TrainerOptions.configDropout(directory: Task.model) == 0)
     }
+
+    @Test func aFlanFolderTrainsWithYesNoAndItsCheckpointsStayFlan() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-flan")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let flan = folder.appendingPathComponent("flan-t5-tiny")
+        try FileManager.default.copyItem(at: Task.model, to: flan)
+        let pairs =
+            "cancer\tcancer study cancer\t1\ncancer\tmodel data set\t0\ngrowth\tset growth\t1\n"
+        let data = try TrainingData.read(
+            Task.write(pairs, "pairs.tsv", in: folder), kind: .pairs)
+        var options = options(steps: 2)
+        options.batchSize = 3  // pairs need no even batch
+        let sink = CollectingProgressSink()
+        let output = folder.appendingPathComponent("out")
+        let summary = try MonoT5Trainer(
+            modelDirectory: flan, output: output, data: data, options: options, sink: sink
+        ).run()
+        #expect(sink.lines.contains { $0.contains("targets ▁yes/▁no") }, "\(sink.lines)")
+        #expect(sink.lines.contains { $0.hasPrefix("training data: 3 pairs") })
+        let state = try TrainerState.read(directory: output.appendingPathComponent("checkpoint-2"))
+        #expect(state.unitsPerStep == 3 && state.examplesSeen == 6 && state.dataKind == "pairs")
+        // `checkpoint-2` has no "flan" in its name; the recorded _name_or_path keeps yes/no.
+        let reloaded = try MonoT5Reranker.load(
+            directory: output.appendingPathComponent("checkpoint-2"))
+        #expect(reloaded.labels == .yesNo)
+        #expect(try MonoT5Reranker.load(directory: summary.finalDirectory).labels == .yesNo)
+    }
 }
