@@ -68,7 +68,7 @@ let executables: [Target] = [
 // MARK: - Tests (fixtures live in Tests/Fixtures, found through InparsTestSupport)
 
 let tests: [Target] = [
-    .target(name: "InparsTestSupport", path: "Tests/InparsTestSupport"),
+    .target(name: "InparsTestSupport", dependencies: ["InparsCore"], path: "Tests/InparsTestSupport"),
     .testTarget(name: "InparsCoreTests", dependencies: ["InparsCore", "InparsTestSupport"]),
     .testTarget(name: "InparsTensorTests", dependencies: ["InparsTensor", "InparsTestSupport"]),
     .testTarget(
