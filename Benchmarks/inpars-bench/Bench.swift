@@ -6,5 +6,5 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
-        subcommands: [GEMMBenchmark.self, CheckpointBenchmark.self, GenerateBenchmark.self])
+        subcommands: [GEMMBenchmark.self, CheckpointBenchmark.self, GenerateBenchmark.self, T5Benchmark.self])
 }

@@ -1,4 +1,5 @@
 internal import CBLAS
+import Foundation
 
 /// The one door to OpenBLAS: single-precision GEMM and the library's thread settings.
 ///
@@ -41,10 +42,13 @@ public enum BLAS {
             }
             return
         }
+        let profiling = Profile.isEnabled
+        let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha, a,
             Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        if profiling { Profile.record(start: start, m: m, n: n, k: k) }
     }
 
     /// The number of threads OpenBLAS uses for one GEMM.

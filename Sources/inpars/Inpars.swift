@@ -13,5 +13,5 @@ struct Inpars: AsyncParsableCommand {
             Data goes to stdout or --output files; progress and diagnostics go to stderr.
             """,
         version: InparsVersion.string,
-        subcommands: [GenerateCommand.self])
+        subcommands: [GenerateCommand.self, RerankCommand.self])
 }

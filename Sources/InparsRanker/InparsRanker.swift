@@ -1,1 +1,0 @@
-// InparsRanker: see Docs/architecture.md for what this module owns.

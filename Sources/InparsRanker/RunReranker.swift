@@ -1,0 +1,112 @@
+import Foundation
+import InparsCore
+
+/// Counts reported after reranking a run.
+public struct RerankSummary: Sendable, Equatable {
+    /// Queries in the output run.
+    public var queries = 0
+    /// (query, document) pairs scored by the model.
+    public var pairsScored = 0
+    /// Entries kept below the top-k with their first-stage order.
+    public var entriesKeptBelowTopK = 0
+    /// Queries of the run absent from the query file (all their entries skipped).
+    public var unknownQueries = 0
+    /// Entries skipped because their query was unknown.
+    public var entriesOfUnknownQueries = 0
+    /// Entries skipped because their document is absent from the corpus.
+    public var unknownDocuments = 0
+
+    public init() {}
+}
+
+/// Reranks the top-k of every query of a TREC run with a pair scorer (monoT5).
+///
+/// Per query, the first-stage list is ordered by its rank column (file order among equal
+/// ranks); the first `topK` entries with a known document are rescored and sorted by the new
+/// score, ties broken by first-stage position, so the output is deterministic. Entries below
+/// the top-k follow in their first-stage order, with scores below every reranked score
+/// (`lowest − 1, lowest − 2, …`) so that score-sorting tools (trec_eval) see the same order.
+/// Ranks are rewritten 1…n.
+public struct RunReranker {
+    public var topK: Int
+
+    public init(topK: Int = 1000) {
+        precondition(topK >= 1, "topK must be positive")
+        self.topK = topK
+    }
+
+    /// The number of pairs ``rerank(run:documents:queries:progress:score:)`` will score.
+    public func pairCount(run: Run, documents: [String: Document], queries: [String: Query]) -> Int
+    {
+        run.queryIds.reduce(0) { total, queryId in
+            guard queries[queryId] != nil else { return total }
+            let known = run.entries[queryId]!.lazy.filter { documents[$0.docId] != nil }.count
+            return total + min(known, topK)
+        }
+    }
+
+    /// Reranks `run`.
+    ///
+    /// - Parameters:
+    ///   - documents: the corpus by id; the model reads ``Document/rerankText``.
+    ///   - queries: the queries by id.
+    ///   - score: scores one query's candidate documents (texts), returning one score each.
+    /// - Returns: the reranked run and the counts.
+    public func rerank(
+        run: Run, documents: [String: Document], queries: [String: Query],
+        score: (_ query: String, _ documents: [String]) throws -> [Float]
+    ) rethrows -> (run: Run, summary: RerankSummary) {
+        var output = Run()
+        var summary = RerankSummary()
+        for queryId in run.queryIds {
+            let entries = run.entries[queryId]!
+            guard let query = queries[queryId] else {
+                summary.unknownQueries += 1
+                summary.entriesOfUnknownQueries += entries.count
+                continue
+            }
+            // First-stage order: rank column, then file order.
+            let firstStage = entries.enumerated().sorted {
+                ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset)
+            }.map(\.element)
+            var candidates: [RunEntry] = []
+            var rest: [RunEntry] = []
+            for entry in firstStage {
+                guard documents[entry.docId] != nil else {
+                    summary.unknownDocuments += 1
+                    continue
+                }
+                if candidates.count < topK { candidates.append(entry) } else { rest.append(entry) }
+            }
+            let texts = candidates.map { documents[$0.docId]!.rerankText }
+            let scores = try score(query.text, texts)
+            precondition(
+                scores.count == candidates.count,
+                "scorer returned \(scores.count) scores for \(candidates.count) documents")
+            let reranked = candidates.indices.sorted {
+                (-scores[$0], $0) < (-scores[$1], $1)
+            }
+            var list: [RunEntry] = []
+            list.reserveCapacity(candidates.count + rest.count)
+            for (position, index) in reranked.enumerated() {
+                var entry = candidates[index]
+                entry.rank = position + 1
+                entry.score = Double(scores[index])
+                list.append(entry)
+            }
+            let floor = scores.min().map(Double.init) ?? 0
+            for (offset, var entry) in rest.enumerated() {
+                entry.rank = list.count + 1
+                entry.score = floor - Double(offset + 1)
+                list.append(entry)
+            }
+            summary.pairsScored += candidates.count
+            summary.entriesKeptBelowTopK += rest.count
+            if !list.isEmpty {
+                output.set(queryId: queryId, list)
+                summary.queries += 1
+            }
+        }
+        return (output, summary)
+    }
+}

@@ -1,1 +1,0 @@
-// InparsTokenizers: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,130 @@
+import Foundation
+import InparsCore
+import InparsTestSupport
+import Testing
+
+@testable import inpars
+
+/// `inpars rerank` end to end on the tiny v1.1 fixture model.
+@Suite struct RerankCommandTests {
+    let model = TestPaths.fixtures.appendingPathComponent("t5-tiny-v11").path
+
+    func write(_ text: String, _ name: String, in folder: URL) throws -> String {
+        let url = folder.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    @Test func rerankWritesASixColumnRunAndCountsUnknownIDs() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = try write(
+            """
+            {"_id": "d1", "title": "", "text": "Paris is the capital and largest city of France."}
+            {"_id": "d2", "title": "", "text": "The quick brown fox jumps over the lazy dog."}
+            {"_id": "d3", "title": "Bees", "text": "Honey bees live in hives."}
+
+            """, "corpus.jsonl", in: folder)
+        let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
+        let run = try write(
+            """
+            q1 Q0 d2 1 9.5 bm25
+            q1 Q0 missing 2 9.0 bm25
+            q1 Q0 d1 3 8.5 bm25
+            q1 Q0 d3 4 8.0 bm25
+            q9 Q0 d1 1 3.0 bm25
+
+            """, "run.trec", in: folder)
+        let output = folder.appendingPathComponent("out.trec").path
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
+            "--output", output, "--top-k", "2", "--threads", "1", "--batch-size", "2",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(
+            result.stderr.contains("1 unknown queries")
+                && result.stderr.contains("1 entries with unknown documents"))
+        #expect(result.stderr.contains("pairs scored"))
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3)
+        let rows = lines.map { $0.split(separator: " ", omittingEmptySubsequences: false) }
+        #expect(
+            rows.allSatisfy { $0.count == 6 && $0[0] == "q1" && $0[1] == "Q0" && $0[5] == "monoT5" }
+        )
+        #expect(rows.map { $0[3] } == ["1", "2", "3"])
+        // Golden HF scores of (q1, d1) and (q1, d2) from the fixture decide the order.
+        let golden = try MonoT5GoldenScores.load()
+        let order = ["d1", "d2"].sorted { golden[$0]! > golden[$1]! }
+        #expect(rows.prefix(2).map { String($0[2]) } == order)
+        for row in rows.prefix(2) {
+            let score = try #require(Float(String(row[4])))
+            let want = try #require(golden[String(row[2])])
+            #expect(abs(score - want) <= 1e-4, "\(row[2]): \(score) vs \(want)")
+        }
+        #expect(rows[2][2] == "d3")  // below the top-2, kept beneath
+        #expect(Float(String(rows[2][4]))! < Float(String(rows[1][4]))!)
+    }
+
+    @Test func aMalformedRunLineReportsItsLineNumber() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-cli-bad")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = try write("d1\tsome text\n", "corpus.tsv", in: folder)
+        let queries = try write("q1\tquery\n", "queries.tsv", in: folder)
+        let run = try write("q1 Q0 d1 1 2.0 bm25\nq1 Q0 d1 two 1.0 bm25\n", "run.trec", in: folder)
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
+            "--output", folder.appendingPathComponent("out.trec").path,
+        ])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("line 2") && result.stderr.contains("rank"), "\(result.stderr)")
+        #expect(
+            !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.trec").path))
+    }
+
+    @Test func aFolderThatIsNotT5FailsWithAClearMessage() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-cli-bert")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try write(#"{"model_type": "bert"}"#, "config.json", in: folder)
+        let result = try BuiltProducts.run([
+            "rerank", "--model", folder.path, "--corpus", "c", "--queries", "q", "--run", "r",
+            "--output", folder.appendingPathComponent("out.trec").path,
+        ])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("'bert'") && result.stderr.contains("not T5"), "\(result.stderr)"
+        )
+    }
+
+    @Test func optionsParse() throws {
+        let command = try RerankCommand.parse([
+            "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
+            "--labels", "yes-no", "--max-length", "256",
+        ])
+        #expect(command.topK == 1000 && command.maxLength == 256 && command.labels == .yesNo)
+        #expect(throws: (any Error).self) {
+            try RerankCommand.parse([
+                "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
+                "--top-k", "0",
+            ])
+        }
+    }
+}
+
+/// (q = "what is the capital of france") document scores from the t5-tiny-v11 golden file,
+/// keyed d1 (Paris) and d2 (fox).
+enum MonoT5GoldenScores {
+    static func load() throws -> [String: Float] {
+        let url = TestPaths.fixtures.appendingPathComponent("t5-tiny-v11/golden.json")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let cases = (object["monot5"] as! [String: Any])["cases"] as! [[String: Any]]
+        var scores: [String: Float] = [:]
+        for item in cases where item["query"] as? String == "what is the capital of france" {
+            let document = item["document"] as! String
+            let key = document.hasPrefix("Paris") ? "d1" : "d2"
+            scores[key] = Float(item["score_true_false"] as! Double)
+        }
+        return scores
+    }
+}
