@@ -77,7 +77,7 @@ struct RerankCommand: ParsableCommand {
         let reranking = RunReranker(topK: topK)
         let total = reranking.pairCount(
             run: firstStage, documents: corpusByID, queries: queriesByID)
-        let progress = Progress(label: "pairs scored", total: total)
+        let progress = ProgressReporter(label: "pairs scored", total: total)
         let result = reranking.rerank(run: firstStage, documents: corpusByID, queries: queriesByID)
         {
             query, texts in
