@@ -6,5 +6,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
-        subcommands: [GEMMBenchmark.self, CheckpointBenchmark.self, GenerateBenchmark.self, T5Benchmark.self])
+        subcommands: [
+            GEMMBenchmark.self, CheckpointBenchmark.self, GenerateBenchmark.self, T5Benchmark.self,
+            T5GenerateBenchmark.self,
+        ])
 }

@@ -36,7 +36,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let corpus = folder.appendingPathComponent("corpus.jsonl")
         let lines = try golden.corpus.map {
-            String(decoding: try JSONEncoder().encode(["_id": $0._id, "title": $0.title, "text": $0.text]), as: UTF8.self)
+            String(
+                decoding: try JSONEncoder().encode([
+                    "_id": $0._id, "title": $0.title, "text": $0.text,
+                ]), as: UTF8.self)
         }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: corpus)
         let template = folder.appendingPathComponent("template.txt")
@@ -96,6 +99,8 @@ import Testing
             "generate", "--corpus", "c.jsonl", "--output", "o.jsonl", "--model", "no-such-folder",
         ])
         #expect(result.status == 64)
-        #expect(result.stderr.contains("--api-base is required unless --model is a T5 checkpoint folder"))
+        #expect(
+            result.stderr.contains(
+                "--api-base is required unless --model is a T5 checkpoint folder"))
     }
 }

@@ -12,7 +12,10 @@ import Testing
             directory: TestPaths.fixtures.appendingPathComponent(name), batchSize: batchSize)
     }
 
-    func requests(_ prompts: [String], maxNewTokens: Int, _ edit: (inout GenerationRequest, Int) -> Void = { _, _ in })
+    func requests(
+        _ prompts: [String], maxNewTokens: Int,
+        _ edit: (inout GenerationRequest, Int) -> Void = { _, _ in }
+    )
         -> [GenerationRequest]
     {
         prompts.enumerated().map { index, prompt in
@@ -24,7 +27,8 @@ import Testing
 
     /// Greedy ids and the model's log-probs equal transformers' `generate` on a padded batch
     /// (max |Δ log-prob| ≤ 1e-4), for the v1.0 and the gated v1.1 fixture.
-    @Test(arguments: models) func greedyMatchesTransformersGenerate(model name: String) async throws {
+    @Test(arguments: models) func greedyMatchesTransformersGenerate(model name: String) async throws
+    {
         let golden = try T5GenerateGolden.load()
         let backend = try backend(name)
         let cases = try #require(golden.models[name]).prompts
@@ -60,7 +64,8 @@ import Testing
             for other in [together[index], grouped[index]] {
                 #expect(other.tokens == alone.tokens)
                 let check = try #require(
-                    compare(other.logProbs.map(Float.init), alone.logProbs.map(Float.init), atol: 1e-4))
+                    compare(
+                        other.logProbs.map(Float.init), alone.logProbs.map(Float.init), atol: 1e-4))
                 #expect(check.passes, "\(check.worst)")
             }
         }
@@ -84,7 +89,10 @@ import Testing
         let alone = try await self.backend("t5-tiny-v11", batchSize: 1).generate([sampled[2]])
         #expect(alone[0].tokens == first[2].tokens)
         // Other seeds give other queries.
-        let reseeded = try await backend.generate(sampled.map { var r = $0; r.seed += 1000; return r })
+        let reseeded = try await backend.generate(
+            sampled.map {
+                var r = $0; r.seed += 1000; return r
+            })
         #expect(reseeded.map(\.tokens) != first.map(\.tokens))
         // Sampling is not greedy here (else the test above proves little).
         let greedyIDs = cases.map { $0.ids.map { backend.tokenizer.piece(forID: $0) ?? "" } }
@@ -93,7 +101,9 @@ import Testing
         // top-k 1 and a vanishing temperature are greedy, whatever the seed; log-probs are the
         // model's (raw logits), so they equal the greedy goldens too.
         for edit: (inout GenerationRequest) -> Void in [
-            { $0.temperature = 1.3; $0.topK = 1 }, { $0.temperature = 1e-6 },
+            {
+                $0.temperature = 1.3; $0.topK = 1
+            }, { $0.temperature = 1e-6 },
         ] {
             let outputs = try await backend.generate(
                 requests(prompts, maxNewTokens: golden.max_new_tokens) { r, i in

@@ -49,13 +49,15 @@ import Testing
     }
 
     @Test func topKKeepsTheKMostLikely() {
-        expectClose(frequencies(T5Sampling(temperature: 1, topK: 2, seed: 3)), [0.625, 0.375, 0, 0])
+        expectClose(
+            frequencies(T5Sampling(temperature: 1, topK: 2, seed: 3)), [0.625, 0.375, 0, 0])
         expectClose(frequencies(T5Sampling(temperature: 1, topK: 1, seed: 3)), [1, 0, 0, 0])
     }
 
     @Test func topPKeepsTheSmallestSetReachingP() {
         // Masses before each token: 0, 0.5, 0.8, 0.95.
-        expectClose(frequencies(T5Sampling(temperature: 1, topP: 0.7, seed: 4)), [0.625, 0.375, 0, 0])
+        expectClose(
+            frequencies(T5Sampling(temperature: 1, topP: 0.7, seed: 4)), [0.625, 0.375, 0, 0])
         expectClose(frequencies(T5Sampling(temperature: 1, topP: 0.5, seed: 4)), [1, 0, 0, 0])
         expectClose(
             frequencies(T5Sampling(temperature: 1, topP: 0.9, seed: 4)),

@@ -41,7 +41,8 @@ extension T5Model {
         _ inputs: [[Int32]], sampling: [T5Sampling], maxNewTokens: Int,
         stopIDs: Set<Int32> = []
     ) -> [T5Generation] {
-        precondition(inputs.count == sampling.count, "\(inputs.count) inputs, \(sampling.count) samplings")
+        precondition(
+            inputs.count == sampling.count, "\(inputs.count) inputs, \(sampling.count) samplings")
         precondition(inputs.allSatisfy { !$0.isEmpty }, "empty encoder input")
         var results = [T5Generation](
             repeating: T5Generation(ids: [], logProbs: [], stop: .length), count: inputs.count)
@@ -63,7 +64,8 @@ extension T5Model {
             running.reserveCapacity(active.count)
             stepLogits.storage.withUnsafeBufferPointer { all in
                 for (row, entry) in active.enumerated() {
-                    let logitsRow = UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
+                    let logitsRow = UnsafeBufferPointer(
+                        rebasing: all[(row * vocab)..<((row + 1) * vocab)])
                     let (argmax, maximum, logNormaliser) = Self.rowStatistics(logitsRow)
                     let token = picker.pick(
                         logitsRow, maximum: maximum, argmax: argmax, sampling: sampling[entry],

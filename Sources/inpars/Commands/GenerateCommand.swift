@@ -161,7 +161,8 @@ struct GenerateCommand: AsyncParsableCommand {
             return
         }
         if topK != 0 {
-            throw ValidationError("--top-k is not available with --api-base (the OpenAI API has none).")
+            throw ValidationError(
+                "--top-k is not available with --api-base (the OpenAI API has none).")
         }
         guard let url = URL(string: apiBase), let scheme = url.scheme?.lowercased(),
             ["http", "https"].contains(scheme), url.host != nil
@@ -173,7 +174,8 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let apiBase {
-            try await run(backend: makeServerBackend(apiBase: apiBase), promptBudget: maxNewTokens,
+            try await run(
+                backend: makeServerBackend(apiBase: apiBase), promptBudget: maxNewTokens,
                 defaultPromptLimit: 2048,
                 info: ["api_base": apiBase, "concurrency": String(concurrency)])
         } else {
@@ -181,9 +183,12 @@ struct GenerateCommand: AsyncParsableCommand {
             let backend = try T5Backend.load(
                 directory: URL(fileURLWithPath: model), batchSize: batchSize)
             // The encoder's context holds the prompt only; generated tokens go to the decoder.
-            try await run(backend: backend, promptBudget: 0, defaultPromptLimit: 512,
-                info: ["model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
-                    "batch_size": String(batchSize), "threads": String(threads)])
+            try await run(
+                backend: backend, promptBudget: 0, defaultPromptLimit: 512,
+                info: [
+                    "model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
+                    "batch_size": String(batchSize), "threads": String(threads),
+                ])
         }
     }
 
