@@ -158,6 +158,9 @@ struct GenerateCommand: AsyncParsableCommand {
                     "--api-base is required unless --model is a T5 checkpoint folder; '\(model)' is not a directory."
                 )
             }
+            if chat {
+                throw ValidationError("--chat needs --api-base (a T5 model has no chat endpoint).")
+            }
             return
         }
         if topK != 0 {
