@@ -94,6 +94,57 @@ import Testing
         #expect(fits.stderr.contains("wrote 3, already done 0, skipped 0"), "\(fits.stderr)")
     }
 
+    /// Sampling end to end: two queries per document, the same bytes for the same seed whatever
+    /// the batch size, other queries for another seed.
+    @Test func sampledRunsRepeatAndDoNotDependOnTheBatchSize() throws {
+        let folder = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = folder.appendingPathComponent("corpus.tsv")
+        let rows = (0..<5).map {
+            "doc\($0)\tdocument number \($0) about proteins and fruit \($0 * 7)"
+        }
+        try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: corpus)
+        let template = folder.appendingPathComponent("template.txt")
+        try Data("Document: {document}\nQuery: {query}\n".utf8).write(to: template)
+        func run(_ name: String, _ extra: [String]) throws -> String {
+            let output = folder.appendingPathComponent(name)
+            let result = try BuiltProducts.run(
+                [
+                    "generate", "--corpus", corpus.path, "--output", output.path, "--model",
+                    TestPaths.fixtures.appendingPathComponent("t5-tiny-v11").path, "--prompt",
+                    template.path, "--max-new-tokens", "8", "--num-queries-per-doc", "2",
+                    "--temperature", "1.2", "--top-k", "50", "--top-p", "0.95",
+                ] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try String(contentsOf: output, encoding: .utf8)
+        }
+        func parse(_ text: String) throws -> [[String: Any]] {
+            try text.split(separator: "\n").map {
+                try #require(
+                    try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            }
+        }
+        let batched = try parse(try run("a.jsonl", ["--batch-size", "4", "--seed", "3"]))
+        let again = try parse(try run("b.jsonl", ["--batch-size", "4", "--seed", "3"]))
+        let single = try parse(try run("c.jsonl", ["--batch-size", "1", "--seed", "3"]))
+        let reseeded = try parse(try run("d.jsonl", ["--batch-size", "4", "--seed", "4"]))
+        #expect(batched.count == 10)
+        func queries(_ rows: [[String: Any]]) -> [String] {
+            rows.map { "\($0["doc_id"] ?? "")/\($0["query_index"] ?? "")/\($0["query"] ?? "")" }
+        }
+        // Same seed: same queries; batch shapes change only float rounding of the log-probs.
+        #expect(queries(batched) == queries(again))
+        #expect(queries(batched) == queries(single))
+        for (a, b) in zip(batched, single) {
+            let x = a["log_probs"] as? [Double] ?? []
+            let y = b["log_probs"] as? [Double] ?? [.nan]
+            #expect(x.count == y.count && zip(x, y).allSatisfy { abs($0 - $1) <= 1e-4 })
+        }
+        #expect(queries(batched) != queries(reseeded))
+        let texts = batched.map { $0["query"] as? String ?? "" }
+        #expect(Set(texts).count > 5, "\(texts)")
+    }
+
     @Test func aModelThatIsNotAFolderNeedsAnAPIBase() throws {
         let result = try BuiltProducts.run([
             "generate", "--corpus", "c.jsonl", "--output", "o.jsonl", "--model", "no-such-folder",
