@@ -259,4 +259,23 @@ import Testing
         #expect(reloaded.labels == .yesNo)
         #expect(try MonoT5Reranker.load(directory: summary.finalDirectory).labels == .yesNo)
     }
+
+    @Test func keepLastRemovesOlderCheckpointsButNotBestOrFinal() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-keep-last")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = try TrainingData.read(
+            Task.write(Task.triples(count: 6, seed: 8), "t.tsv", in: folder), kind: .triples)
+        var options = options(steps: 4)
+        options.batchSize = 2
+        options.saveEvery = 1
+        options.keepLast = 2
+        options.keepBest = true
+        let output = folder.appendingPathComponent("out")
+        _ = try MonoT5Trainer(
+            modelDirectory: Task.model, output: output, data: data, options: options,
+            evaluation: Task.evaluation(seed: 9), sink: CollectingProgressSink()
+        ).run()
+        let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
+        #expect(names == ["best", "checkpoint-3", "checkpoint-4", "final", "train_log.jsonl"])
+    }
 }

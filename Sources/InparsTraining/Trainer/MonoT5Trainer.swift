@@ -200,6 +200,11 @@ public final class MonoT5Trainer {
                 throw TrainerError.saveFailed(
                     path: target.path, reason: Self.describe(error), previous: lastCheckpoint?.path)
             }
+            if name.hasPrefix("checkpoint-"), let keep = options.keepLast {
+                for old in Self.checkpoints(in: output).dropLast(keep) {
+                    try? manager.removeItem(at: old.url)
+                }
+            }
             return target
         }
 

@@ -44,6 +44,9 @@ public struct TrainerOptions: Sendable, Equatable {
     public var saveEvery: Int?
     /// Evaluate every this many steps (`nil`: only at the end, when evaluation is configured).
     public var evalEvery: Int?
+    /// Keep only the newest this many `checkpoint-<step>` folders (`nil`: keep all); `best`
+    /// and `final` are separate folders and never removed.
+    public var keepLast: Int?
     /// Keep the checkpoint with the best eval nDCG@10 as `best`.
     public var keepBest = false
     /// Progress line every this many steps.

@@ -84,6 +84,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps (and always at the end).")
     var saveEvery: Int?
 
+    @Option(help: "Keep only the newest N checkpoint-<step> folders (default: all).")
+    var keepLast: Int?
+
     @Flag(help: "Continue from the latest checkpoint in --output.")
     var resume = false
 
@@ -147,6 +150,7 @@ struct TrainCommand: ParsableCommand {
         }
         guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
+        if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
@@ -195,6 +199,7 @@ struct TrainCommand: ParsableCommand {
         options.saveEvery = saveEvery
         options.evalEvery = evalEvery
         options.keepBest = keepBest
+        options.keepLast = keepLast
         options.logEvery = logEvery
         options.evalBatchSize = evalBatchSize
 
