@@ -23,18 +23,16 @@ let systemLibraries: [Target] = [
 
 let argumentParser = Target.Dependency.product(
     name: "ArgumentParser", package: "swift-argument-parser")
-let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
-let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib", logging]),
+    .target(name: "InparsCore", dependencies: ["CZlib"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(
         name: "InparsModels", dependencies: ["InparsTensor", "InparsTokenizers", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl", "InparsCore"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),
-    .target(name: "InparsBM25", dependencies: ["InparsCore", heap]),
+    .target(name: "InparsBM25", dependencies: ["InparsCore"]),
     .target(name: "InparsRanker", dependencies: ["InparsModels", "InparsEval", "InparsCore"]),
     .target(
         name: "InparsGeneration",
@@ -52,14 +50,14 @@ let executables: [Target] = [
             "InparsCore", "InparsTensor", "InparsTokenizers", "InparsModels", "InparsHTTP",
             "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter",
             "InparsTraining", argumentParser,
-            logging,
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
         name: "inpars-bench",
         dependencies: [
             "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
-            "InparsRanker", argumentParser,
+            "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsFilter", "InparsTraining",
+            "InparsTestSupport", argumentParser,
         ],
         path: "Benchmarks/inpars-bench"),
 ]
@@ -67,7 +65,7 @@ let executables: [Target] = [
 // MARK: - Tests (fixtures live in Tests/Fixtures, found through InparsTestSupport)
 
 let tests: [Target] = [
-    .target(name: "InparsTestSupport", path: "Tests/InparsTestSupport"),
+    .target(name: "InparsTestSupport", dependencies: ["InparsCore"], path: "Tests/InparsTestSupport"),
     .testTarget(name: "InparsCoreTests", dependencies: ["InparsCore", "InparsTestSupport"]),
     .testTarget(name: "InparsTensorTests", dependencies: ["InparsTensor", "InparsTestSupport"]),
     .testTarget(
@@ -83,7 +81,10 @@ let tests: [Target] = [
     .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTrainingTests",
-        dependencies: ["InparsTraining", "InparsTensor", "InparsTestSupport"]),
+        dependencies: [
+            "InparsTraining", "InparsModels", "InparsTensor", "InparsRanker", "InparsEval",
+            "InparsCore", "InparsTokenizers", "InparsTestSupport",
+        ]),
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 
@@ -95,8 +96,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: systemLibraries + libraries + executables + tests
 )

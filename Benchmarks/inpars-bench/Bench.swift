@@ -7,7 +7,8 @@ struct Bench: ParsableCommand {
         commandName: "inpars-bench",
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
         subcommands: [
-            GEMMBenchmark.self, TokenizerBenchmark.self, CheckpointBenchmark.self, BM25Benchmark.self,
-            T5Benchmark.self,
+            GEMMBenchmark.self, CheckpointBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self,
+            T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
+            GenerateBenchmark.self, TriplesBenchmark.self,
         ])
 }

@@ -51,7 +51,7 @@ struct T5Benchmark: ParsableCommand {
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for (name, configuration, pairs) in shapes {
             let model = try T5Model(
-                configuration: configuration, tensors: randomTensors(configuration))
+                configuration: configuration, tensors: Self.randomTensors(configuration))
             let scorer = MonoT5Scorer(
                 model: model, positiveID: 1176, negativeID: 6136, batchSize: batch)
             var generator = BenchRandom(seed: 7)
@@ -93,7 +93,7 @@ struct T5Benchmark: ParsableCommand {
 
     /// Random weights of every tensor the configuration needs, scaled like transformers' T5
     /// initialisation so activations stay finite (no NaN/denormal slow paths).
-    private func randomTensors(_ c: T5Configuration) -> [String: Tensor] {
+    static func randomTensors(_ c: T5Configuration) -> [String: Tensor] {
         var generator = BenchRandom(seed: 42)
         var tensors: [String: Tensor] = [:]
         let inner = c.innerDimension

@@ -52,7 +52,17 @@ public final class BM25Index: @unchecked Sendable {
         guard FileManager.default.fileExists(atPath: path) else {
             throw BM25Error.indexNotFound(path: directory.path)
         }
-        file = try MappedFile(path: path)
+        do {
+            file = try MappedFile(path: path)
+        } catch {
+            switch error {
+            case .notFound: throw BM25Error.indexNotFound(path: directory.path)
+            case .notRegularFile:
+                throw BM25Error.corrupted(path: path, detail: "not a regular file")
+            case .system(let operation, let reason):
+                throw BM25Error.corrupted(path: path, detail: "cannot \(operation): \(reason)")
+            }
+        }
         let raw = file.bytes
         guard raw.count >= 16, Array(raw[0..<8]) == IndexFormat.magic else {
             throw BM25Error.notAnIndex(path: path)

@@ -22,6 +22,12 @@ public struct MonoT5Reranker: Sendable {
         /// `▁yes` / `▁no` (FLAN-T5 rerankers).
         case yesNo = "yes-no"
 
+        /// The labels of a model whose folder name or `_name_or_path` is `hint`/`nameOrPath`:
+        /// `yesNo` when either contains "flan" (FLAN-T5), else `trueFalse`.
+        public static func detect(hint: String, nameOrPath: String?) -> Labels {
+            (hint + " " + (nameOrPath ?? "")).lowercased().contains("flan") ? .yesNo : .trueFalse
+        }
+
         /// The (positive, negative) SentencePiece pieces.
         public var pieces: (positive: String, negative: String) {
             switch self {
@@ -55,7 +61,8 @@ public struct MonoT5Reranker: Sendable {
     public let labelIDs: (positive: Int32, negative: Int32)
     /// The tokenizer-free part: model, label ids, batching.
     public let scorer: MonoT5Scorer
-    let suffixIDs: [Int32]
+    /// Builds the truncated encoder inputs (shared with training).
+    public let inputBuilder: MonoT5InputBuilder
 
     /// Builds a reranker from a loaded model and tokenizer.
     ///
@@ -68,8 +75,9 @@ public struct MonoT5Reranker: Sendable {
     ) throws {
         precondition(
             options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
-        let hint = (flanHint + " " + (model.configuration.nameOrPath ?? "")).lowercased()
-        let labels = options.labels ?? (hint.contains("flan") ? .yesNo : .trueFalse)
+        let labels =
+            options.labels
+            ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
         let (positive, negative) = labels.pieces
         guard let positiveID = tokenizer.id(forPiece: positive) else {
             throw T5Error.missingPiece(piece: positive, directory: directory)
@@ -89,7 +97,7 @@ public struct MonoT5Reranker: Sendable {
         self.scorer = MonoT5Scorer(
             model: model, positiveID: positiveID, negativeID: negativeID,
             batchSize: options.batchSize)
-        self.suffixIDs = tokenizer.encode("Relevant:", addEOS: false)
+        self.inputBuilder = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
     }
 
     /// Loads the model (``T5Model/load(directory:)``) and tokenizer
@@ -102,21 +110,9 @@ public struct MonoT5Reranker: Sendable {
             flanHint: directory.standardizedFileURL.lastPathComponent, directory: directory.path)
     }
 
-    /// The encoder input of a pair: `Query: {q} Document: {d} Relevant:` + EOS, with the
-    /// document's tokens truncated so the whole fits in ``Options/maxLength``.
-    ///
-    /// The three parts are tokenised separately; with SentencePiece's whitespace pieces this
-    /// equals tokenising the whole string (the fixture script checks it against transformers).
+    /// The encoder input of a pair (``MonoT5InputBuilder/inputIDs(query:document:)``).
     public func inputIDs(query: String, document: String) -> [Int32] {
-        var prefix = tokenizer.encode("Query: \(query) Document:", addEOS: false)
-        var documentIDs = tokenizer.encode(document, addEOS: false)
-        let room = options.maxLength - suffixIDs.count - 1
-        if prefix.count > room {  // a query too long for any document: cut it too
-            prefix.removeLast(prefix.count - max(room, 0))
-        }
-        let budget = max(room - prefix.count, 0)
-        if documentIDs.count > budget { documentIDs.removeLast(documentIDs.count - budget) }
-        return prefix + documentIDs + suffixIDs + [tokenizer.eosID]
+        inputBuilder.inputIDs(query: query, document: document)
     }
 
     /// Scores documents for one query.

@@ -14,6 +14,7 @@ struct Inpars: AsyncParsableCommand {
             """,
         version: InparsVersion.string,
         subcommands: [
-            IndexCommand.self, SearchCommand.self, EvaluateCommand.self, RerankCommand.self,
+            GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
+            TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
         ])
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// Paths to shared test data.
 public enum TestPaths {
@@ -69,19 +70,13 @@ public func compare(
     return (passes, worst)
 }
 
-/// A small seedable generator (SplitMix64) for reproducible random test inputs.
+/// A seeded generator for reproducible random test inputs (InparsCore's SplitMix64).
 public struct TestRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var base: SeededGenerator
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { base = SeededGenerator(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// `count` floats uniform in `range`.
     public mutating func floats(_ count: Int, in range: ClosedRange<Float> = -1...1) -> [Float] {

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
 /// A memory-mapped `.safetensors` file whose tensors are converted to `Float` on demand.
@@ -35,7 +36,7 @@ public struct SafetensorsFile: Sendable {
     ///   is wrong.
     public init(url: URL) throws(CheckpointError) {
         self.url = url
-        file = try MappedFile(url: url)
+        file = try MappedFile.checkpoint(url)
         let path = url.path
         let fileSize = file.size
         guard fileSize >= 8 else {

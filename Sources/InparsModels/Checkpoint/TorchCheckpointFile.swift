@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
 /// A `torch.save` checkpoint such as `pytorch_model.bin`, read without running Python.
@@ -27,7 +28,7 @@ public struct TorchCheckpointFile: Sendable {
     public init(url: URL) throws(CheckpointError) {
         self.url = url
         let path = url.path
-        file = try MappedFile(url: url)
+        file = try MappedFile.checkpoint(url)
         let archive = try ZipArchive(file: file)
         guard
             let pickleName = archive.names.first(where: {

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// The stored (uncompressed) entries of a zip archive, found through its central directory.
 ///

@@ -66,3 +66,28 @@ public struct T5KeyValueCache: Sendable {
         capacity = newCapacity
     }
 }
+
+extension T5KeyValueCache {
+    /// A cache holding only the batch entries `rows` (in that order), each with its first
+    /// `length` positions; used to drop finished sequences during generation.
+    func selectingRows(_ rows: [Int], length: Int) -> T5KeyValueCache {
+        var result = T5KeyValueCache(batch: rows.count, inner: inner, capacity: capacity)
+        let cap = capacity
+        let count = length * inner
+        keys.withUnsafeBufferPointer { pk in
+            values.withUnsafeBufferPointer { pv in
+                result.keys.withUnsafeMutableBufferPointer { rk in
+                    result.values.withUnsafeMutableBufferPointer { rv in
+                        for (to, from) in rows.enumerated() {
+                            (rk.baseAddress! + to * cap * inner).update(
+                                from: pk.baseAddress! + from * cap * inner, count: count)
+                            (rv.baseAddress! + to * cap * inner).update(
+                                from: pv.baseAddress! + from * cap * inner, count: count)
+                        }
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

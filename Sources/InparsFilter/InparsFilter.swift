@@ -1,1 +1,0 @@
-// InparsFilter: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,204 @@
+import Foundation
+import InparsCore
+
+/// The `generate` stage: sample documents, build prompts, ask a backend, write queries.
+///
+/// Documents are drawn without replacement with `--seed` (prefix-stable, so a larger
+/// `--max-generations` extends a run). Each (document, query index) pair is one generation.
+/// Generations go to the backend in batches of `maxBatchSize`, `maxConcurrentCalls` batches in
+/// flight; results are written as they arrive but in sample order (a reorder buffer holds
+/// early arrivals), one line each, so an interrupted run leaves a prefix of the final file.
+///
+/// Resume: generations already in the output (by `doc_id` and `query_index`) are not redone; a
+/// torn last line is cut off first. A manifest beside the output pins the settings; a rerun
+/// with other settings refuses unless `overwrite` is set.
+///
+/// Failures: a prompt too long for the model is skipped and counted; a generation whose
+/// request fails after all retries is counted, listed in the summary and not written (a rerun
+/// retries it); an error that would repeat for every request (bad key, unknown model, a server
+/// without log-probs) stops the run after writing what is complete.
+public enum GenerateRun {
+    /// Runs the stage.
+    ///
+    /// - Parameters:
+    ///   - prompts: the template, examples and length limits.
+    ///   - backend: the model.
+    ///   - progress: where progress and notes go (stderr in the CLI).
+    /// - Returns: counts and failures; the caller decides the exit status.
+    /// - Throws: corpus, output and manifest errors, and errors that stop the run.
+    public static func run(
+        options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
+        progress sink: ProgressSink
+    ) async throws -> GenerateSummary {
+        let manifestURL = GenerationManifest.url(for: options.output)
+        if options.overwrite {
+            try? FileManager.default.removeItem(at: options.output)
+            try? FileManager.default.removeItem(at: manifestURL)
+        }
+
+        // Sample the documents: count, draw positions, then collect them in draw order.
+        let corpusCount = try countDocuments(options.corpus)
+        let sampleSize = min(max(0, options.maxGenerations), corpusCount)
+        var generator = SeededGenerator(seed: RandomSampling.derivedSeed(options.seed, 0, 0))
+        let positions = RandomSampling.sample(sampleSize, from: corpusCount, using: &generator)
+        let documents = try collect(positions, from: options.corpus)
+
+        // Check or write the manifest, then see what the output already has.
+        let manifest = makeManifest(
+            options: options, prompts: prompts, backend: backend, corpusCount: corpusCount)
+        try checkManifest(manifest, at: manifestURL, output: options.output)
+        let scan = try GenerationOutputFile.scan(options.output)
+        try manifest.write(to: manifestURL)
+
+        var summary = GenerateSummary()
+        summary.sampledDocuments = documents.count
+        summary.plannedGenerations = documents.count * options.queriesPerDocument
+        summary.tornBytesDropped = scan.tornBytes
+        var items: [WorkItem] = []
+        items.reserveCapacity(summary.plannedGenerations)
+        for (position, document) in documents.enumerated() {
+            for index in 0..<options.queriesPerDocument
+            where !scan.done.contains(.init(docID: document.id, queryIndex: index)) {
+                items.append(WorkItem(position: position, queryIndex: index))
+            }
+        }
+        summary.alreadyDone = summary.plannedGenerations - items.count
+
+        let reporter = GenerationProgress(total: items.count, sink: sink)
+        if scan.tornBytes > 0 {
+            reporter.message(
+                "generate: dropped a torn last line (\(scan.tornBytes) bytes) from"
+                    + " '\(options.output.path)'")
+        }
+        if summary.alreadyDone > 0 {
+            reporter.message(
+                "generate: resuming: \(summary.alreadyDone) of \(summary.plannedGenerations)"
+                    + " generations already in '\(options.output.path)'")
+        }
+
+        let output = try GenerationOutputFile(appendingTo: options.output)
+        var runner = Runner(
+            options: options, prompts: prompts, documents: documents, items: items,
+            backendName: backend.backendName, modelName: backend.modelName,
+            batchSize: max(1, backend.maxBatchSize), output: output, reporter: reporter)
+        do {
+            try await runner.run(backend: backend, concurrency: max(1, backend.maxConcurrentCalls))
+        } catch {
+            try? output.close()
+            reporter.finish()
+            throw error
+        }
+        try output.close()
+        reporter.finish()
+        summary.written = reporter.written
+        summary.skipped = reporter.skipped
+        summary.retries = reporter.retries
+        summary.failures = runner.failures
+        summary.seconds = reporter.elapsed
+        return summary
+    }
+
+    /// Documents in a corpus file (checking ids are unique).
+    static func countDocuments(_ url: URL) throws -> Int {
+        let reader = try CorpusReader(url: url)
+        var count = 0
+        while try reader.next() != nil { count += 1 }
+        return count
+    }
+
+    /// The documents at `positions` (0-based corpus order), in the order of `positions`.
+    static func collect(_ positions: [Int], from url: URL) throws -> [Document] {
+        var slot: [Int: Int] = [:]
+        slot.reserveCapacity(positions.count)
+        for (order, position) in positions.enumerated() { slot[position] = order }
+        var documents = [Document?](repeating: nil, count: positions.count)
+        let reader = try CorpusReader(url: url, checkDuplicates: false)
+        var position = 0
+        while let document = try reader.next() {
+            if let order = slot[position] { documents[order] = document }
+            position += 1
+        }
+        return documents.map { $0! }
+    }
+
+    static func makeManifest(
+        options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
+        corpusCount: Int
+    ) -> GenerationManifest {
+        var exampleHash = FNV1a()
+        for example in prompts.examples {
+            exampleHash.add(example.id)
+            exampleHash.add(example.query)
+            exampleHash.add(example.document)
+        }
+        var templateHash = FNV1a()
+        templateHash.add(prompts.template.text)
+        var settings: [String: String] = [
+            "corpus_documents": String(corpusCount),
+            "seed": String(options.seed),
+            "num_queries_per_doc": String(options.queriesPerDocument),
+            "prompt": prompts.template.name,
+            "prompt_mode": prompts.template.mode.rawValue,
+            "prompt_sha": templateHash.hex,
+            "max_doc_tokens": String(prompts.maxDocTokens),
+            "max_query_tokens": String(prompts.maxQueryTokens),
+            "max_prompt_tokens": String(prompts.maxPromptTokens),
+            "token_unit": prompts.tokenizer.isWords ? "words" : "tokenizer",
+            "backend": backend.backendName,
+            "model": backend.modelName,
+            "max_new_tokens": String(options.maxNewTokens),
+            "temperature": String(options.temperature),
+            "top_p": String(options.topP),
+            "top_k": options.topK.map(String.init) ?? "none",
+        ]
+        if prompts.template.mode == .dynamic {
+            settings["num_examples"] = String(prompts.numExamples)
+            settings["fewshot_examples"] = "\(prompts.examples.count) examples, \(exampleHash.hex)"
+        }
+        var info = options.info
+        info["corpus"] = options.corpus.standardizedFileURL.path
+        info["max_generations"] = String(options.maxGenerations)
+        info["inpars_version"] = InparsVersion.string
+        return GenerationManifest(settings: settings, info: info, template: prompts.template.text)
+    }
+
+    static func checkManifest(_ manifest: GenerationManifest, at url: URL, output: URL) throws {
+        if let existing = try GenerationManifest.read(url) {
+            let differences = existing.differences(from: manifest)
+            if !differences.isEmpty {
+                throw GenerationError.manifestMismatch(path: output.path, differences: differences)
+            }
+        } else if let size = try? FileManager.default.attributesOfItem(atPath: output.path)[.size]
+            as? Int, size > 0
+        {
+            throw GenerationError.manifestMismatch(
+                path: output.path,
+                differences: [
+                    "it has no manifest '\(url.lastPathComponent)', so its settings are unknown"
+                ])
+        }
+    }
+}
+
+/// One generation to do: the `position`-th sampled document, query `queryIndex`.
+struct WorkItem: Sendable {
+    var position: Int
+    var queryIndex: Int
+}
+
+/// 64-bit FNV-1a, for short fingerprints of templates and example files in the manifest.
+struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+    mutating func add(_ string: String) {
+        for byte in string.utf8 {
+            value ^= UInt64(byte)
+            value = value &* 0x100_0000_01B3
+        }
+        value ^= 0xFF
+        value = value &* 0x100_0000_01B3
+    }
+    var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

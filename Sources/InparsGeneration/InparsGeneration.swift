@@ -1,1 +1,0 @@
-// InparsGeneration: see Docs/architecture.md for what this module owns.

@@ -1,1 +1,0 @@
-// InparsHTTP: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,109 @@
+import Foundation
+import InparsCore
+import InparsTensor
+
+/// One generated sequence.
+public struct T5Generation: Sendable, Equatable {
+    /// Why generation stopped.
+    public enum Stop: String, Sendable, Equatable {
+        /// The model produced EOS.
+        case eos
+        /// The model produced one of the caller's stop tokens (e.g. a piece with a newline).
+        case stopToken
+        /// `maxNewTokens` tokens were generated.
+        case length
+    }
+
+    /// Generated ids, without the decoder start token and without the EOS / stop token.
+    public var ids: [Int32]
+    /// `log softmax` of the raw logits (before temperature, top-k and top-p) at each id in
+    /// ``ids``: the model's log-probability of the token, whatever the decoding settings.
+    public var logProbs: [Float]
+    public var stop: Stop
+    /// The EOS or stop token that ended the sequence, and its log-probability.
+    public var stopID: Int32?
+    public var stopLogProb: Float?
+}
+
+extension T5Model {
+    /// Generates a continuation of each input with the KV-cached decoder: the encoder runs once
+    /// for the batch, then one decoder step per new token for the sequences still running
+    /// (finished ones are dropped from the batch and the cache).
+    ///
+    /// - Parameters:
+    ///   - inputs: encoder token ids per batch entry (EOS included; unequal lengths are padded
+    ///     and masked).
+    ///   - sampling: one per input: greedy, or sampling with its own seed.
+    ///   - maxNewTokens: the most tokens per sequence, stop token included.
+    ///   - stopIDs: tokens that end a sequence like EOS does (not returned in ``T5Generation/ids``).
+    /// - Returns: one ``T5Generation`` per input, in input order.
+    public func generate(
+        _ inputs: [[Int32]], sampling: [T5Sampling], maxNewTokens: Int,
+        stopIDs: Set<Int32> = []
+    ) -> [T5Generation] {
+        precondition(
+            inputs.count == sampling.count, "\(inputs.count) inputs, \(sampling.count) samplings")
+        precondition(inputs.allSatisfy { !$0.isEmpty }, "empty encoder input")
+        var results = [T5Generation](
+            repeating: T5Generation(ids: [], logProbs: [], stop: .length), count: inputs.count)
+        guard !inputs.isEmpty, maxNewTokens > 0 else { return results }
+
+        let encoded = encode(inputs)
+        var cache = decoder.makeCache(encoderOutput: encoded, capacity: maxNewTokens)
+        var active = Array(inputs.indices)  // cache row → input index
+        var next = [Int32](repeating: Int32(configuration.decoderStartTokenID), count: inputs.count)
+        var generators = sampling.map { SeededGenerator(seed: $0.seed) }
+        var picker = T5TokenPicker()
+        let eos = Int32(configuration.eosTokenID)
+
+        for step in 0..<maxNewTokens {
+            let hidden = decoder.step(next, cache: &cache)
+            let stepLogits = logits(hidden)  // [rows, 1, vocab]
+            let vocab = stepLogits.lastDimension
+            var running: [Int] = []
+            running.reserveCapacity(active.count)
+            stepLogits.storage.withUnsafeBufferPointer { all in
+                for (row, entry) in active.enumerated() {
+                    let logitsRow = UnsafeBufferPointer(
+                        rebasing: all[(row * vocab)..<((row + 1) * vocab)])
+                    let (argmax, maximum, logNormaliser) = Self.rowStatistics(logitsRow)
+                    let token = picker.pick(
+                        logitsRow, maximum: maximum, argmax: argmax, sampling: sampling[entry],
+                        random: &generators[entry])
+                    let logProb = logitsRow[token] - logNormaliser
+                    let id = Int32(token)
+                    if id == eos || stopIDs.contains(id) {
+                        results[entry].stop = id == eos ? .eos : .stopToken
+                        results[entry].stopID = id
+                        results[entry].stopLogProb = logProb
+                    } else {
+                        results[entry].ids.append(id)
+                        results[entry].logProbs.append(logProb)
+                        running.append(row)
+                        next[row] = id
+                    }
+                }
+            }
+            if running.isEmpty || step == maxNewTokens - 1 { break }
+            if running.count < active.count {
+                cache = cache.selectingRows(running)
+                next = running.map { next[$0] }
+                active = running.map { active[$0] }
+            }
+        }
+        return results
+    }
+
+    /// Arg-max (first on ties), maximum and `log Σ exp` of one row of logits.
+    static func rowStatistics(_ row: UnsafeBufferPointer<Float>) -> (Int, Float, Float) {
+        var best = 0
+        var maximum = row[0]
+        for i in 1..<row.count where row[i] > maximum {
+            best = i
+            maximum = row[i]
+        }
+        var sum: Float = 0
+        for value in row { sum += expf(value - maximum) }
+        return (best, maximum, maximum + logf(sum))
+    }
+}

@@ -1,0 +1,38 @@
+import InparsTokenizers
+
+/// Builds monoT5 encoder inputs: `Query: {q} Document: {d} Relevant:` + EOS, with the
+/// document's tokens truncated so the whole fits in `maxLength` (the suffix always survives).
+///
+/// Shared by scoring (``MonoT5Reranker``) and training (`inpars train`), so both see exactly
+/// the same inputs.
+public struct MonoT5InputBuilder: Sendable {
+    public let tokenizer: SentencePieceTokenizer
+    /// Most input tokens per pair, EOS included.
+    public let maxLength: Int
+    /// `Relevant:` without EOS.
+    let suffixIDs: [Int32]
+
+    public init(tokenizer: SentencePieceTokenizer, maxLength: Int) {
+        precondition(maxLength >= 8, "maxLength \(maxLength) is too small for monoT5 inputs")
+        self.tokenizer = tokenizer
+        self.maxLength = maxLength
+        self.suffixIDs = tokenizer.encode("Relevant:", addEOS: false)
+    }
+
+    /// The encoder input of a pair, at most ``maxLength`` tokens.
+    ///
+    /// The three parts are tokenised separately; with SentencePiece's whitespace pieces this
+    /// equals tokenising the whole string (the fixture script checks it against transformers).
+    /// A query too long for any document is cut as well, never `Relevant:` or EOS.
+    public func inputIDs(query: String, document: String) -> [Int32] {
+        var prefix = tokenizer.encode("Query: \(query) Document:", addEOS: false)
+        var documentIDs = tokenizer.encode(document, addEOS: false)
+        let room = maxLength - suffixIDs.count - 1
+        if prefix.count > room {  // a query too long for any document: cut it too
+            prefix.removeLast(prefix.count - max(room, 0))
+        }
+        let budget = max(room - prefix.count, 0)
+        if documentIDs.count > budget { documentIDs.removeLast(documentIDs.count - budget) }
+        return prefix + documentIDs + suffixIDs + [tokenizer.eosID]
+    }
+}

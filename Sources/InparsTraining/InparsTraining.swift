@@ -1,1 +1,0 @@
-// InparsTraining: see Docs/architecture.md for what this module owns.

@@ -1,0 +1,93 @@
+import Foundation
+import InparsModels
+import InparsRanker
+
+/// The settings of a monoT5 training run (`inpars train` flags).
+public struct TrainerOptions: Sendable, Equatable {
+    /// `adamw` or `adafactor` (fine-tuning mode: explicit learning rate, no relative step,
+    /// no parameter scaling, no first moment).
+    public enum OptimizerKind: String, Sendable, Equatable, Codable, CaseIterable {
+        case adamw, adafactor
+    }
+
+    /// `constant` or `linear` decay to 0 at the last step, both after linear warmup.
+    public enum ScheduleKind: String, Sendable, Equatable, Codable, CaseIterable {
+        case constant, linear
+    }
+
+    public var optimizer: OptimizerKind = .adamw
+    /// Base learning rate (`--lr`, 3e-4 as the InPars scripts).
+    public var learningRate: Double = 3e-4
+    /// Decoupled weight decay (Hugging Face default 0); layer norms are exempt.
+    public var weightDecay: Double = 0
+    public var schedule: ScheduleKind = .constant
+    public var warmupSteps = 0
+    /// Examples per micro-batch (with triples: even, half positives and half negatives).
+    public var batchSize = 8
+    /// Micro-batches per optimizer step.
+    public var gradientAccumulation = 1
+    /// Global gradient-norm clipping (0 turns it off).
+    public var maxGradNorm: Float = 1
+    /// Optimizer steps. Exactly one of `steps` / `epochs` is set.
+    public var steps: Int?
+    /// Passes over the training units (fractions allowed); rounded up to whole steps.
+    public var epochs: Double?
+    /// Dropout rate (the config's `dropout_rate` unless overridden).
+    public var dropout: Float = 0.1
+    /// Seeds data order and dropout.
+    public var seed: UInt64 = 42
+    /// Most input tokens per example, EOS included.
+    public var maxLength = 512
+    /// `nil`: detected as the reranker does (FLAN-T5 → yes/no).
+    public var labels: MonoT5Reranker.Labels?
+    /// Save a checkpoint every this many steps (`nil`: only at the end).
+    public var saveEvery: Int?
+    /// Evaluate every this many steps (`nil`: only at the end, when evaluation is configured).
+    public var evalEvery: Int?
+    /// Keep only the newest this many `checkpoint-<step>` folders (`nil`: keep all); `best`
+    /// and `final` are separate folders and never removed.
+    public var keepLast: Int?
+    /// Keep the checkpoint with the best eval nDCG@10 as `best`.
+    public var keepBest = false
+    /// Progress line every this many steps.
+    public var logEvery = 10
+    /// Pairs per forward pass during evaluation.
+    public var evalBatchSize = 16
+    public var crossAttention: T5CrossAttentionStrategy = .automatic
+
+    public init() {}
+
+    /// Optimizer steps for `unitCount` training units.
+    public func totalSteps(unitCount: Int, examplesPerUnit: Int) -> Int {
+        if let steps { return steps }
+        let unitsPerStep =
+            unitsPerMicroBatch(examplesPerUnit: examplesPerUnit) * gradientAccumulation
+        let units = (epochs ?? 1) * Double(unitCount)
+        return max(1, Int((units / Double(unitsPerStep)).rounded(.up)))
+    }
+
+    /// Units per micro-batch: `batchSize / 2` triples or `batchSize` pairs.
+    public func unitsPerMicroBatch(examplesPerUnit: Int) -> Int { batchSize / examplesPerUnit }
+}
+
+extension TrainerOptions {
+    /// The `dropout_rate` of a model folder's `config.json` (`transformers.T5Config`'s
+    /// default 0.1 when absent).
+    ///
+    /// - Throws: `T5Error.configurationNotFound` / `.invalidConfiguration`.
+    public static func configDropout(directory: URL) throws -> Float {
+        let url = directory.appendingPathComponent("config.json")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw T5Error.configurationNotFound(path: url.path)
+        }
+        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
+        }
+        guard let value = object["dropout_rate"] else { return 0.1 }
+        guard let number = value as? NSNumber, (0..<1).contains(number.doubleValue) else {
+            throw T5Error.invalidConfiguration(
+                path: url.path, reason: "field 'dropout_rate' must be a number in [0, 1)")
+        }
+        return number.floatValue
+    }
+}

@@ -1,0 +1,179 @@
+import ArgumentParser
+import Foundation
+import InparsBM25
+import InparsCore
+import InparsFilter
+import InparsRanker
+import InparsTensor
+
+/// `inpars filter`: score synthetic queries, apply the length, copy, consistency and
+/// duplicate rules, and keep the best k.
+struct FilterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filter",
+        abstract: "Filter generated queries: score, drop bad ones, keep the top k.",
+        discussion: """
+            Reads 'inpars generate' output, InPars-toolkit files (query/text/log_probs) and \
+            legacy InPars-v1 files (question/doc_text/log_probs). Strategies: 'scores' ranks by \
+            the generator's token log-probs (--score); 'reranker' by monoT5 log P(true) of \
+            (query, source document) (--model, InPars-v2); 'consistency' keeps a query only if \
+            its source document ranks within --consistency-depth for it, by BM25 (--index) or \
+            by monoT5 over BM25's top --consistency-candidates, then ranks by --score. Token \
+            counts are generator tokens (the length of log_probs). The sort is stable; each \
+            kept row is written unchanged plus a 'score' field. A summary goes to stderr.
+            """)
+
+    enum Strategy: String, ExpressibleByArgument, CaseIterable {
+        case scores, reranker, consistency
+    }
+
+    @Option(help: "Generated queries (JSONL, optionally .gz).")
+    var input: String
+
+    @Option(help: "Filtered JSONL (written atomically).")
+    var output: String
+
+    @Option(help: "scores, reranker or consistency.")
+    var strategy: Strategy
+
+    @Option(help: "Rows to keep after sorting (0 keeps all).")
+    var keepTopK = 10_000
+
+    @Option(help: "Drop queries with fewer generator tokens (length of log_probs).")
+    var minTokens = 3
+
+    @Option(help: "Drop queries with more generator tokens.")
+    var maxTokens = 1_000
+
+    @Option(help: "Log-prob score: mean, sum or mean-prob.")
+    var score: ScoreFunction = .mean
+
+    @Flag(help: "Drop queries that appear verbatim (case-insensitive) in their document.")
+    var skipCopied = false
+
+    @Flag(help: "Drop exact and case/whitespace duplicate queries, keeping the best-scored.")
+    var dedupe = false
+
+    @Flag(help: "Count and skip malformed lines and unknown document ids instead of stopping.")
+    var skipBadLines = false
+
+    @Option(
+        help:
+            "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5."
+    )
+    var corpus: String?
+
+    @Option(help: "monoT5 model folder (reranker strategy, monoT5 consistency).")
+    var model: String?
+
+    @Option(help: "Pairs per monoT5 forward pass.")
+    var batchSize = 8
+
+    @Option(help: "Most monoT5 input tokens per pair.")
+    var maxLength = 512
+
+    @Option(help: "BM25 index folder ('inpars index'), for the consistency strategy.")
+    var index: String?
+
+    @Option(help: "Consistency: the source document must rank within this depth.")
+    var consistencyDepth = 3
+
+    @Option(help: "Consistency ranker: bm25, or monot5 over BM25's top candidates.")
+    var consistencyRanker: ConsistencyRanker = .bm25
+
+    @Option(help: "Consistency with monoT5: BM25 candidates rescored per query.")
+    var consistencyCandidates = 100
+
+    @Option(help: "Threads (BM25 searches, OpenBLAS).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard keepTopK >= 0 else { throw ValidationError("--keep-top-k must be ≥ 0 (0 keeps all)") }
+        guard minTokens >= 0, maxTokens >= minTokens else {
+            throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
+        }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        let needsModel =
+            strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
+        if needsModel && model == nil {
+            throw ValidationError("this strategy needs --model DIR (a monoT5 folder)")
+        }
+        if strategy == .consistency {
+            guard index != nil else {
+                throw ValidationError("--strategy consistency needs --index DIR")
+            }
+            guard consistencyDepth >= 1 else {
+                throw ValidationError("--consistency-depth must be ≥ 1")
+            }
+            if consistencyRanker == .monot5 {
+                guard corpus != nil else {
+                    throw ValidationError("--consistency-ranker monot5 needs --corpus FILE")
+                }
+                guard consistencyCandidates >= consistencyDepth else {
+                    throw ValidationError("--consistency-candidates must be ≥ --consistency-depth")
+                }
+            }
+        }
+    }
+
+    func run() throws {
+        BLAS.threads = threads
+        let inputURL = URL(fileURLWithPath: input)
+        let (rows, statistics) = try SyntheticQueryReader.read(
+            inputURL,
+            options: .init(skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker))
+
+        var configuration = FilterConfiguration(
+            strategy: FilterStrategy(rawValue: strategy.rawValue)!)
+        configuration.scoreFunction = score
+        configuration.keepTopK = keepTopK
+        configuration.minTokens = minTokens
+        configuration.maxTokens = maxTokens
+        configuration.skipCopied = skipCopied
+        configuration.dedupe = dedupe
+        configuration.consistencyDepth = consistencyDepth
+        configuration.consistencyRanker = consistencyRanker
+        configuration.consistencyCandidates = consistencyCandidates
+        configuration.skipBadLines = skipBadLines
+        configuration.threads = threads
+
+        var filter = QueryFilter(
+            configuration: configuration, inputPath: inputURL.path,
+            progressSink: StandardErrorProgressSink())
+        if let corpus {
+            let url = URL(fileURLWithPath: corpus)
+            let documents = try CorpusReader.read(
+                url, options: ReadOptions(skipBadLines: skipBadLines)
+            )
+            .documents
+            filter.corpus = Dictionary(
+                documents.map { ($0.id, $0.rerankText) }, uniquingKeysWith: { a, _ in a })
+            filter.corpusPath = url.path
+        }
+        if let model, strategy == .reranker || consistencyRanker == .monot5 {
+            filter.scorer = try MonoT5Reranker.load(
+                directory: URL(fileURLWithPath: model),
+                options: .init(maxLength: maxLength, batchSize: batchSize))
+        }
+        if strategy == .consistency, let index {
+            filter.searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
+        }
+
+        let result = try filter.run(rows)
+        try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
+            for item in result.kept { try file.write(item.outputLine + "\n") }
+        }
+        var summary = result.summary
+        summary.skippedBadLines = statistics.skippedBadLines
+        var lines = summary.lines.map { "filter: \($0)" }
+        if let first = statistics.firstSkippedError?.errorDescription {
+            lines.append("filter: first skipped line: \(first)")
+        }
+        lines.append("filter: wrote \(result.kept.count) rows to \(output)")
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+extension ScoreFunction: ExpressibleByArgument {}
+extension ConsistencyRanker: ExpressibleByArgument {}

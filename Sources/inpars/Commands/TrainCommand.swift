@@ -1,0 +1,233 @@
+import ArgumentParser
+import Foundation
+import InparsCore
+import InparsEval
+import InparsRanker
+import InparsTensor
+import InparsTraining
+
+/// `inpars train`: fine-tune a T5 model as a monoT5 reranker.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Fine-tune a T5 model as a monoT5 reranker on triples or labelled pairs.",
+        discussion: """
+            Input 'Query: {q} Document: {d} Relevant:' (document truncated to --max-length \
+            tokens, the suffix kept), target '▁true'/'▁false' + EOS ('▁yes'/'▁no' for FLAN-T5 \
+            folders), token cross-entropy. --triples: query<TAB>positive<TAB>negative, each \
+            line one positive and one negative example in the same batch (--batch-size must \
+            be even). --pairs: query<TAB>passage<TAB>label (1/0/true/false). Writes \
+            --output/checkpoint-<step> (Hugging Face folder + trainer_state.json, \
+            optimizer.safetensors) every --save-every steps and at the end, --output/final at \
+            the end, --output/best with --keep-best, and --output/train_log.jsonl. --resume \
+            continues from the latest checkpoint and reaches the same weights as an \
+            uninterrupted run (same options required). The number of examples the run will \
+            see is printed before training starts.
+            """)
+
+    @Option(help: "Hugging Face T5 model folder to start from (config.json, weights, tokenizer).")
+    var model: String
+
+    @Option(help: "Training triples TSV: query<TAB>positive<TAB>negative.")
+    var triples: String?
+
+    @Option(help: "Training pairs TSV: query<TAB>passage<TAB>label (1/0).")
+    var pairs: String?
+
+    @Option(help: "Output folder for checkpoints, the final model and train_log.jsonl.")
+    var output: String
+
+    @Option(help: "adamw or adafactor (fine-tuning mode: fixed lr, no relative step).")
+    var optimizer: TrainerOptions.OptimizerKind = .adamw
+
+    @Option(help: "Learning rate.")
+    var lr: Double = 3e-4
+
+    @Option(help: "Decoupled weight decay (layer norms exempt).")
+    var weightDecay: Double = 0
+
+    @Option(help: "Learning-rate schedule after warmup: constant or linear (to 0).")
+    var schedule: TrainerOptions.ScheduleKind = .constant
+
+    @Option(help: "Linear warmup steps.")
+    var warmupSteps = 0
+
+    @Option(help: "Examples per micro-batch (even with --triples: half positive, half negative).")
+    var batchSize = 8
+
+    @Option(help: "Micro-batches per optimizer step.")
+    var gradAccum = 1
+
+    @Option(help: "Global gradient-norm clipping (0: off).")
+    var maxGradNorm: Float = 1
+
+    @Option(help: "Optimizer steps (give --steps or --epochs).")
+    var steps: Int?
+
+    @Option(help: "Passes over the training data (fractions allowed).")
+    var epochs: Double?
+
+    @Option(help: "Dropout rate (default: the config's dropout_rate).")
+    var dropout: Float?
+
+    @Option(help: "Seed for data order and dropout.")
+    var seed: UInt64 = 42
+
+    @Option(help: "Most input tokens per example; the document is truncated, 'Relevant:' kept.")
+    var maxLength = 512
+
+    @Option(
+        help:
+            "Target pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
+    var labels: MonoT5Reranker.Labels?
+
+    @Option(help: "Save a checkpoint every N steps (and always at the end).")
+    var saveEvery: Int?
+
+    @Option(help: "Keep only the newest N checkpoint-<step> folders (default: all).")
+    var keepLast: Int?
+
+    @Flag(help: "Continue from the latest checkpoint in --output.")
+    var resume = false
+
+    @Flag(help: "Count and skip malformed training lines instead of stopping.")
+    var skipBadLines = false
+
+    @Option(help: "Progress line every N steps.")
+    var logEvery = 10
+
+    @Option(help: "OpenBLAS threads.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV).")
+    var evalQueries: String?
+
+    @Option(help: "Eval qrels (BEIR TSV or TREC).")
+    var evalQrels: String?
+
+    @Option(help: "Eval first-stage TREC run to rerank.")
+    var evalRun: String?
+
+    @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV).")
+    var evalCorpus: String?
+
+    @Option(help: "Documents per eval query to rerank.")
+    var evalTopK = 100
+
+    @Option(help: "Evaluate every N steps (and at the start and the end).")
+    var evalEvery: Int?
+
+    @Option(help: "Pairs per forward pass during evaluation.")
+    var evalBatchSize = 16
+
+    @Flag(help: "Keep the checkpoint with the best eval nDCG@10 in --output/best.")
+    var keepBest = false
+
+    var evalFiles: [String?] { [evalQueries, evalQrels, evalRun, evalCorpus] }
+
+    func validate() throws {
+        guard (triples == nil) != (pairs == nil) else {
+            throw ValidationError("give exactly one of --triples and --pairs")
+        }
+        guard (steps == nil) != (epochs == nil) else {
+            throw ValidationError("give exactly one of --steps and --epochs")
+        }
+        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
+        if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if triples != nil, batchSize % 2 != 0 {
+            throw ValidationError(
+                "--batch-size must be even with --triples (each triple gives a positive and a negative)"
+            )
+        }
+        guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1") }
+        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
+        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be ≥ 0") }
+        guard warmupSteps >= 0 else { throw ValidationError("--warmup-steps must be ≥ 0") }
+        guard maxGradNorm >= 0 else { throw ValidationError("--max-grad-norm must be ≥ 0") }
+        if let dropout, !(0..<1).contains(dropout) {
+            throw ValidationError("--dropout must be in [0, 1)")
+        }
+        guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
+        if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
+        if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
+        if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
+        guard evalTopK >= 1, evalBatchSize >= 1 else {
+            throw ValidationError("--eval-top-k and --eval-batch-size must be at least 1")
+        }
+        let given = evalFiles.compactMap { $0 }.count
+        guard given == 0 || given == 4 else {
+            throw ValidationError(
+                "evaluation needs all of --eval-queries, --eval-qrels, --eval-run and --eval-corpus"
+            )
+        }
+        if given == 0, evalEvery != nil || keepBest {
+            throw ValidationError("--eval-every and --keep-best need the --eval-* files")
+        }
+    }
+
+    func run() throws {
+        ProcessMemory.retainFreedMemory()
+        BLAS.threads = threads
+        let modelURL = URL(fileURLWithPath: model)
+        let data = try TrainingData.read(
+            URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
+            skipBadLines: skipBadLines)
+        if let first = data.firstSkippedError {
+            FileHandle.standardError.write(
+                Data(
+                    "warning: skipped \(data.skippedLines) malformed lines; first: \(first.localizedDescription)\n"
+                        .utf8))
+        }
+        var options = TrainerOptions()
+        options.optimizer = optimizer
+        options.learningRate = lr
+        options.weightDecay = weightDecay
+        options.schedule = schedule
+        options.warmupSteps = warmupSteps
+        options.batchSize = batchSize
+        options.gradientAccumulation = gradAccum
+        options.maxGradNorm = maxGradNorm
+        options.steps = steps
+        options.epochs = epochs
+        options.dropout = try dropout ?? TrainerOptions.configDropout(directory: modelURL)
+        options.seed = seed
+        options.maxLength = maxLength
+        options.labels = labels
+        options.saveEvery = saveEvery
+        options.evalEvery = evalEvery
+        options.keepBest = keepBest
+        options.keepLast = keepLast
+        options.logEvery = logEvery
+        options.evalBatchSize = evalBatchSize
+
+        var evaluation: TrainingEvaluation?
+        if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
+            let run = try Run.read(URL(fileURLWithPath: evalRun))
+            let queries = try QueryReader.read(URL(fileURLWithPath: evalQueries)).queries
+            var wanted = Set<String>()
+            for queryId in run.queryIds {
+                for entry in run.entries[queryId]! { wanted.insert(entry.docId) }
+            }
+            var documents: [String: Document] = [:]
+            let reader = try CorpusReader(url: URL(fileURLWithPath: evalCorpus))
+            while let document = try reader.next() {
+                if wanted.contains(document.id) { documents[document.id] = document }
+            }
+            evaluation = TrainingEvaluation(
+                queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
+                documents: documents, run: run,
+                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
+                topK: evalTopK)
+        }
+        let trainer = MonoT5Trainer(
+            modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
+            options: options, evaluation: evaluation)
+        _ = try trainer.run(resume: resume)
+    }
+}
+
+extension TrainerOptions.OptimizerKind: ExpressibleByArgument {}
+extension TrainerOptions.ScheduleKind: ExpressibleByArgument {}
