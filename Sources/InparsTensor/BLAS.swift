@@ -51,11 +51,52 @@ public enum BLAS {
         if profiling { Profile.record(start: start, m: m, n: n, k: k) }
     }
 
-    /// The number of threads OpenBLAS uses for one GEMM.
+    /// The number of threads OpenBLAS uses for one GEMM (set from `--threads`).
+    ///
+    /// OpenBLAS's setting is process-wide. Inside ``withSingleThreadedGEMM(_:)`` OpenBLAS runs
+    /// single-threaded, but this property keeps answering the configured count, and setting
+    /// it then takes effect when the last such scope ends.
     public static var threads: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(max(1, newValue))) }
+        get { threadState.withLock { $0.configured } }
+        set {
+            threadState.withLock { state in
+                state.configured = max(1, newValue)
+                if state.singleThreadedScopes == 0 {
+                    openblas_set_num_threads(Int32(state.configured))
+                }
+            }
+        }
     }
+
+    /// The thread count OpenBLAS is using right now (1 inside ``withSingleThreadedGEMM(_:)``).
+    public static var activeThreads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body` with OpenBLAS single-threaded, for callers that spread independent GEMMs
+    /// over their own threads (attention heads); the configured count comes back when the
+    /// last overlapping scope ends, so concurrent callers cannot leave OpenBLAS at one thread.
+    public static func withSingleThreadedGEMM<R>(_ body: () throws -> R) rethrows -> R {
+        threadState.withLock { state in
+            if state.singleThreadedScopes == 0 { openblas_set_num_threads(1) }
+            state.singleThreadedScopes += 1
+        }
+        defer {
+            threadState.withLock { state in
+                state.singleThreadedScopes -= 1
+                if state.singleThreadedScopes == 0 {
+                    openblas_set_num_threads(Int32(state.configured))
+                }
+            }
+        }
+        return try body()
+    }
+
+    private struct ThreadState: Sendable {
+        var configured: Int
+        var singleThreadedScopes = 0
+    }
+
+    private static let threadState = LockedState(
+        ThreadState(configured: Int(openblas_get_num_threads())))
 
     /// The name of the OpenBLAS kernel chosen for this CPU (e.g. `Haswell`, `SkylakeX`).
     public static var coreName: String {
@@ -67,5 +108,20 @@ public enum BLAS {
     public static var configuration: String {
         guard let config = openblas_get_config() else { return "unknown" }
         return String(cString: config)
+    }
+}
+
+/// A value behind a mutex (Foundation's `NSLock`), for the little process-wide state BLAS keeps.
+private final class LockedState<Value: Sendable>: @unchecked Sendable {
+    // Invariant: `value` is only read or written while `lock` is held.
+    private let lock = NSLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
     }
 }

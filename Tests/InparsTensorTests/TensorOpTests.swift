@@ -315,3 +315,25 @@ func expectClose(
         #expect(!(compare(wrong.storage, right, atol: 1e-3)!.passes))
     }
 }
+
+@Suite struct BLASThreadTests {
+    @Test func singleThreadedScopesRestoreTheConfiguredCountEvenWhenTheyOverlap() async {
+        let saved = BLAS.threads
+        defer { BLAS.threads = saved }
+        BLAS.threads = 2
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    BLAS.withSingleThreadedGEMM {
+                        #expect(BLAS.activeThreads == 1)
+                        #expect(BLAS.threads == 2)
+                        usleep(2_000)
+                    }
+                }
+            }
+        }
+        #expect(BLAS.activeThreads == 2)
+        BLAS.withSingleThreadedGEMM { BLAS.threads = 3 }
+        #expect(BLAS.activeThreads == 3)
+    }
+}

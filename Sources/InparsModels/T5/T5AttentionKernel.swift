@@ -152,9 +152,9 @@ extension T5AttentionKernel {
                 bias: bias == nil ? 0 : Int(bitPattern: biasBuffer.baseAddress),
                 biasWidth: bias?.width ?? 0, pairs: pairs, workers: workers)
             if workers > 1 {
-                BLAS.threads = 1
-                DispatchQueue.concurrentPerform(iterations: workers) { job.run(worker: $0) }
-                BLAS.threads = blasThreads
+                BLAS.withSingleThreadedGEMM {
+                    DispatchQueue.concurrentPerform(iterations: workers) { job.run(worker: $0) }
+                }
             } else {
                 job.run(worker: 0)
             }
