@@ -1,7 +1,8 @@
 internal import CBLAS
 import Foundation
 
-/// The one door to OpenBLAS: single-precision GEMM and the library's thread settings.
+/// The one door to OpenBLAS: single-precision GEMM (and GEMV for one-row products) and the
+/// library's thread settings.
 ///
 /// Every matrix product in inpars goes through ``sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``.
 /// Transposes are passed as flags, never materialised.
@@ -49,6 +50,44 @@ public enum BLAS {
             transposeB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha, a,
             Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         if profiling { Profile.record(start: start, m: m, n: n, k: k) }
+    }
+
+    /// `y = alpha · op(A) · x + beta · y`, row-major, for one-row products (a decoder step's
+    /// attention over its cache), where `cblas_sgemm`'s packing costs more than the arithmetic.
+    ///
+    /// - Parameters:
+    ///   - transposeA: `op(A) = Aᵀ` when true.
+    ///   - rows, columns: `A` is stored `[rows, columns]` with row stride `lda`.
+    ///   - x: `columns` elements (`rows` when transposed), contiguous.
+    ///   - y: `rows` elements (`columns` when transposed), contiguous.
+    @inlinable
+    public static func sgemv(
+        transposeA: Bool, rows: Int, columns: Int, alpha: Float = 1, a: UnsafePointer<Float>,
+        lda: Int, x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
+    ) {
+        rawSgemv(
+            transposeA: transposeA, rows: rows, columns: columns, alpha: alpha, a: a, lda: lda,
+            x: x, beta: beta, y: y)
+    }
+
+    @usableFromInline
+    static func rawSgemv(
+        transposeA: Bool, rows: Int, columns: Int, alpha: Float, a: UnsafePointer<Float>,
+        lda: Int, x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>
+    ) {
+        let outputs = transposeA ? columns : rows
+        if outputs == 0 { return }
+        if (transposeA ? rows : columns) == 0 {
+            for i in 0..<outputs { y[i] *= beta }
+            return
+        }
+        let limit = Int(Int32.max)
+        precondition(
+            rows <= limit && columns <= limit && lda <= limit,
+            "GEMV dimensions exceed OpenBLAS's 32-bit blasint")
+        cblas_sgemv(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns),
+            alpha, a, Int32(lda), x, 1, beta, y, 1)
     }
 
     /// The number of threads OpenBLAS uses for one GEMM (set from `--threads`).

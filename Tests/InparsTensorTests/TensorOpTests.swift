@@ -337,3 +337,22 @@ func expectClose(
         #expect(BLAS.activeThreads == 3)
     }
 }
+
+@Suite struct GEMVTests {
+    @Test(arguments: [(1, 1), (7, 3), (40, 64), (3, 513)])
+    func gemvMatchesTheReferenceProductInBothOrientations(shape: (Int, Int)) {
+        let (rows, columns) = shape
+        var random = TestRandom(seed: UInt64(rows * 100 + columns))
+        let lda = columns + 5  // a strided matrix inside a wider buffer
+        let a = random.floats(rows * lda)
+        let x = random.floats(columns)
+        let xt = random.floats(rows)
+        var y = [Float](repeating: .nan, count: rows)
+        var yt = [Float](repeating: .nan, count: columns)
+        BLAS.sgemv(transposeA: false, rows: rows, columns: columns, a: a, lda: lda, x: x, y: &y)
+        BLAS.sgemv(transposeA: true, rows: rows, columns: columns, a: a, lda: lda, x: xt, y: &yt)
+        let dense = (0..<rows).flatMap { r in a[(r * lda)..<(r * lda + columns)] }
+        expectClose(y, Reference.matmul(dense, x, m: rows, n: 1, k: columns), atol: 1e-5, "A·x")
+        expectClose(yt, Reference.matmul(xt, dense, m: 1, n: columns, k: rows), atol: 1e-5, "Aᵀ·x")
+    }
+}

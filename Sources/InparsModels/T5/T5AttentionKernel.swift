@@ -33,10 +33,17 @@ enum T5AttentionKernel {
         precondition(columns > 0, "attention over zero keys")
         let profiling = T5Profile.isEnabled
         var gemmStart = profiling ? T5Profile.now() : 0
-        // scores[i, j] = q_i · k_j for the visible keys only.
-        BLAS.sgemm(
-            transposeA: false, transposeB: true, m: queryLength, n: columns, k: dKV,
-            a: queries, lda: queryStride, b: keys, ldb: keyStride, c: scores, ldc: columns)
+        // scores[i, j] = q_i · k_j for the visible keys only. One query (a decoder step over
+        // its cache) is a matrix-vector product: GEMV skips GEMM's packing of the keys.
+        if queryLength == 1 {
+            BLAS.sgemv(
+                transposeA: false, rows: columns, columns: dKV, a: keys, lda: keyStride,
+                x: queries, y: scores)
+        } else {
+            BLAS.sgemm(
+                transposeA: false, transposeB: true, m: queryLength, n: columns, k: dKV,
+                a: queries, lda: queryStride, b: keys, ldb: keyStride, c: scores, ldc: columns)
+        }
         if profiling {
             T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
         }
@@ -51,11 +58,17 @@ enum T5AttentionKernel {
             T5Softmax.normalize(row, count: visible)
             for j in visible..<columns { row[j] = 0 }
         }
-        // output = P · V
+        // output = P · V (for one query: Vᵀ · p, a GEMV)
         if profiling { gemmStart = T5Profile.now() }
-        BLAS.sgemm(
-            transposeA: false, transposeB: false, m: queryLength, n: dKV, k: columns,
-            a: scores, lda: columns, b: values, ldb: valueStride, c: output, ldc: outputStride)
+        if queryLength == 1 {
+            BLAS.sgemv(
+                transposeA: true, rows: columns, columns: dKV, a: values, lda: valueStride,
+                x: scores, y: output)
+        } else {
+            BLAS.sgemm(
+                transposeA: false, transposeB: false, m: queryLength, n: dKV, k: columns,
+                a: scores, lda: columns, b: values, ldb: valueStride, c: output, ldc: outputStride)
+        }
         if profiling {
             T5Profile.attentionGEMMNanoseconds.add(T5Profile.now() &- gemmStart, ordering: .relaxed)
         }
