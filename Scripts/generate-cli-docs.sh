@@ -16,7 +16,7 @@ tmp=$(mktemp)
     echo '```'
     "$bin" --help
     echo '```'
-    for command in $("$bin" --help | awk '/^SUBCOMMANDS:/{on=1; next} on && NF {print $1}' | grep -v '^help$'); do
+    for command in $("$bin" --help | awk '/^SUBCOMMANDS:/{on=1; next} on && /^  [a-z]/ {print $1}' | grep -v '^help$'); do
         echo
         echo "## inpars $command"
         echo
