@@ -157,6 +157,9 @@ private struct Job: Sendable {
     var bias = 0
     var dQueries = 0, dKeys = 0, dValues = 0
 
+    /// Mask values at or below this are `AttentionMask.blocked` (possibly plus a bias).
+    static let blockedThreshold = AttentionMask.blocked / 2
+
     var inner: Int { numHeads * dKV }
     var scoreCount: Int { queryLength * keyLength }
 
@@ -199,13 +202,23 @@ private struct Job: Sendable {
                 for i in 0..<queryLength {
                     let row = p + i * keyLength
                     let maskRow = maskBase + b * maskBatchStride + i * maskRowStride
+                    // Blocked keys at the end of the row (padding, causality) get exactly 0,
+                    // as `exp(finfo.min)` does, and are left out of the softmax (the vectorised
+                    // `exp` clamps its input and would leave ~1e-39 there).
+                    var visible = keyLength
+                    while visible > 1 && maskRow[visible - 1] <= Self.blockedThreshold {
+                        visible -= 1
+                    }
                     if let biasBase {
                         let biasRow = biasBase + (h * queryLength + i) * keyLength
-                        for j in 0..<keyLength { row[j] += biasRow[j] + maskRow[j] }
+                        for j in 0..<visible { row[j] += biasRow[j] + maskRow[j] }
                     } else {
-                        for j in 0..<keyLength { row[j] += maskRow[j] }
+                        for j in 0..<visible { row[j] += maskRow[j] }
                     }
-                    T5Softmax.normalize(row, count: keyLength)
+                    T5Softmax.normalize(row, count: visible)
+                    if visible < keyLength {
+                        (row + visible).update(repeating: 0, count: keyLength - visible)
+                    }
                 }
                 var a = UnsafePointer(p)
                 if let scratch {
