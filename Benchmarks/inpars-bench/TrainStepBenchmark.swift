@@ -47,14 +47,26 @@ struct TrainStepBenchmark: ParsableCommand {
         let strategy: T5CrossAttentionStrategy =
             crossAttention == "projected"
             ? .projected : crossAttention == "absorbed" ? .absorbed : .automatic
+        // Wall seconds of the phases of the timed steps: forward + backward, clipping, update.
+        var phases = [Double](repeating: 0, count: 3)
         func step() -> Float {
+            var clock = DispatchTime.now().uptimeNanoseconds
+            func lap(_ phase: Int) {
+                let now = DispatchTime.now().uptimeNanoseconds
+                phases[phase] += Double(now - clock) / 1e9
+                clock = now
+            }
             var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
                 model: model, batch: trainingBatch, crossAttention: strategy, using: &dropout)
+            lap(0)
             T5Model.clipGradients(&gradients, maxNorm: 1)
+            lap(1)
             model.apply(&optimizer, gradients: gradients)
+            lap(2)
             return loss
         }
         var sink = step()
+        phases = [0, 0, 0]
         func cpuSeconds() -> Double {
             var usage = rusage()
             getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -79,6 +91,12 @@ struct TrainStepBenchmark: ParsableCommand {
                         "%.2f s/step, %.2f examples/s, GEMM %.2f s/step, CPU %.2f s/step, peak RSS %.0f MB (loss %.3f)",
                     seconds, Double(batch) / seconds, gemm, cpu, Double(usage.ru_maxrss) / 1024,
                     sink / Float(steps + 1)))
+        print(
+            String(
+                format:
+                    "  per step: forward+backward %.2f s, clipping %.2f s, optimizer %.2f s; GEMM calls %.2f s summed over threads (%.0f GFLOP)",
+                phases[0] / Double(steps), phases[1] / Double(steps), phases[2] / Double(steps),
+                gemm, BLAS.Profile.totals.flops / 1e9 / Double(steps)))
     }
 
     static func randomTensors(_ c: T5Configuration) -> [String: Tensor] {

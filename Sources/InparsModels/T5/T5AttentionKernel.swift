@@ -106,13 +106,26 @@ extension Tensor {
 }
 
 /// Where one operand of multi-head attention lives inside a wider buffer.
-struct T5HeadLayout: Sendable {
+public struct T5HeadLayout: Sendable {
     /// Elements between consecutive positions (rows) of one batch entry.
-    var rowStride: Int
+    public var rowStride: Int
     /// Elements between consecutive batch entries.
-    var batchStride: Int
+    public var batchStride: Int
     /// Extra element offset of head 0 inside a row (e.g. `inner` for keys inside a fused QKV row).
-    var offset: Int = 0
+    public var offset: Int = 0
+
+    /// A layout with the given strides and head-0 offset.
+    public init(rowStride: Int, batchStride: Int, offset: Int = 0) {
+        self.rowStride = rowStride
+        self.batchStride = batchStride
+        self.offset = offset
+    }
+
+    /// Element offset of head `head`'s row 0 in batch entry `batch` (heads of `dKV` columns).
+    @inline(__always)
+    public func start(batch: Int, head: Int, dKV: Int) -> Int {
+        batch * batchStride + offset + head * dKV
+    }
 }
 
 extension T5AttentionKernel {

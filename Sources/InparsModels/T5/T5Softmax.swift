@@ -8,7 +8,7 @@ import InparsTensor
 /// `r = x − n·ln 2` (split in two constants), `exp(r)` by a degree-6 polynomial; relative
 /// error ≈ 1e-7, the same order as `expf`. Inputs are `x − max ≤ 0`, clamped at −87 so `2ⁿ`
 /// stays a normal float (below that the true value is < 2e-38 and rounds away in the sum).
-enum T5Softmax {
+public enum T5Softmax {
     /// `1.5 · 2²³`: adding it rounds a float below 2²² in magnitude to an integer, which then
     /// sits in the low mantissa bits (no float→int conversion, which Swift does per lane).
     static let magic: Float = 12_582_912
@@ -38,7 +38,7 @@ enum T5Softmax {
     }
 
     /// In place: `row[j] = exp(row[j] − max) / Σ` for `j < count`.
-    static func normalize(_ row: UnsafeMutablePointer<Float>, count: Int) {
+    public static func normalize(_ row: UnsafeMutablePointer<Float>, count: Int) {
         let raw = UnsafeMutableRawPointer(row)
         var maxima = SIMD8<Float>(repeating: -.infinity)
         var j = 0

@@ -51,6 +51,35 @@ public struct DropoutMask: Sendable, Equatable {
         }
     }
 
+    /// Applies elements `offset ..< offset + count` of the mask to `count` floats at
+    /// `source`, writing them to `destination` (which may equal `source`): the same values as
+    /// ``apply(to:)`` on a tensor of which this is a contiguous slice starting at `offset`
+    /// (the stream's `i`-th draw depends only on `seed` and `i`).
+    public func apply(
+        from source: UnsafePointer<Float>, to destination: UnsafeMutablePointer<Float>,
+        count: Int, offset: Int
+    ) {
+        if rate == 0 {
+            if UnsafePointer(destination) != source { destination.update(from: source, count: count) }
+            return
+        }
+        if rate >= 1 {
+            destination.update(repeating: 0, count: count)
+            return
+        }
+        let scale = 1 / (1 - rate)
+        var state = seed &+ UInt64(truncatingIfNeeded: offset) &* 0x9E37_79B9_7F4A_7C15
+        for i in 0..<count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let uniform = Float(z >> 40) * 0x1p-24
+            destination[i] = uniform >= rate ? source[i] * scale : 0
+        }
+    }
+
     /// `x` multiplied by the mask (see ``apply(to:)``).
     public func applied(to x: Tensor) -> Tensor {
         var result = x

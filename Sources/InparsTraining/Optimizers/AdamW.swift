@@ -64,15 +64,77 @@ public struct AdamW: Optimizer {
         let stepSize = Float(lr / (1 - pow(beta1, t)))
         let correction2 = Float((1 - pow(beta2, t)).squareRoot())
         let eps = Float(epsilon)
+        let kernel = Kernel(
+            keep: keep, lerpWeight: lerpWeight, b2: b2, oneMinusB2: oneMinusB2,
+            stepSize: stepSize, correction2: correction2, eps: eps, decays: decay != 0)
         firstMoment[index].withUnsafeMutableBufferPointer { m in
             secondMoment[index].withUnsafeMutableBufferPointer { v in
-                for i in 0..<p.count {
-                    if decay != 0 { p[i] *= keep }
-                    m[i] += lerpWeight * (g[i] - m[i])
-                    v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
-                    let denominator = v[i].squareRoot() / correction2 + eps
-                    p[i] += -stepSize * m[i] / denominator
+                let addresses = (
+                    Int(bitPattern: p.baseAddress), Int(bitPattern: g.baseAddress),
+                    Int(bitPattern: m.baseAddress), Int(bitPattern: v.baseAddress)
+                )
+                let count = p.count
+                // Memory-bound: two workers on disjoint halves when the tensor is large.
+                let workers = count >= 1 << 18 ? 2 : 1
+                let chunk = (count + workers - 1) / workers
+                @Sendable func run(_ worker: Int) {
+                    let start = worker * chunk
+                    guard start < count else { return }
+                    kernel.run(
+                        p: UnsafeMutablePointer(bitPattern: addresses.0)! + start,
+                        g: UnsafePointer(bitPattern: addresses.1)! + start,
+                        m: UnsafeMutablePointer(bitPattern: addresses.2)! + start,
+                        v: UnsafeMutablePointer(bitPattern: addresses.3)! + start,
+                        count: min(chunk, count - start))
                 }
+                if workers > 1 {
+                    DispatchQueue.concurrentPerform(iterations: workers, execute: run)
+                } else {
+                    run(0)
+                }
+            }
+        }
+    }
+
+    /// The element-wise update with its step's scalars, eight lanes at a time; each lane does
+    /// the scalar formula's operations in the same order, so results equal the scalar loop's.
+    private struct Kernel: Sendable {
+        var keep, lerpWeight, b2, oneMinusB2, stepSize, correction2, eps: Float
+        var decays: Bool
+
+        func run(
+            p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>,
+            m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int
+        ) {
+            typealias V = SIMD8<Float>
+            let (rp, rg, rm, rv) = (
+                UnsafeMutableRawPointer(p), UnsafeRawPointer(g), UnsafeMutableRawPointer(m),
+                UnsafeMutableRawPointer(v)
+            )
+            var i = 0
+            while i + 8 <= count {
+                let o = i * 4
+                var pi = rp.loadUnaligned(fromByteOffset: o, as: V.self)
+                let gi = rg.loadUnaligned(fromByteOffset: o, as: V.self)
+                var mi = rm.loadUnaligned(fromByteOffset: o, as: V.self)
+                var vi = rv.loadUnaligned(fromByteOffset: o, as: V.self)
+                if decays { pi *= keep }
+                mi += lerpWeight * (gi - mi)
+                vi = vi * b2 + oneMinusB2 * gi * gi
+                let denominator = vi.squareRoot() / correction2 + eps
+                pi += -stepSize * mi / denominator
+                rp.storeBytes(of: pi, toByteOffset: o, as: V.self)
+                rm.storeBytes(of: mi, toByteOffset: o, as: V.self)
+                rv.storeBytes(of: vi, toByteOffset: o, as: V.self)
+                i += 8
+            }
+            while i < count {
+                if decays { p[i] *= keep }
+                m[i] += lerpWeight * (g[i] - m[i])
+                v[i] = v[i] * b2 + oneMinusB2 * g[i] * g[i]
+                let denominator = v[i].squareRoot() / correction2 + eps
+                p[i] += -stepSize * m[i] / denominator
+                i += 1
             }
         }
     }

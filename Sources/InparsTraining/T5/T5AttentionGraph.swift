@@ -1,43 +1,7 @@
 import InparsModels
 import InparsTensor
 
-/// Training-time multi-head attention core with saved activations:
-/// `context = dropout(softmax(Q·Kᵀ + bias + mask)) · V` (no 1/√dKV scaling, as T5).
-///
-/// Unlike the inference kernel (`T5AttentionKernel`, which works in place on fused buffers and
-/// skips masked keys), this keeps every head contiguous (`[batch, numHeads, len, dKV]`) and
-/// the masks as additive tensors, so the backward is a direct composition of the op backwards
-/// (`batchedMatmulBackward`, `softmaxBackward`, `summed(toShape:)`).
-struct T5AttentionCore {
-    /// `[batch, numHeads, queryLength, dKV]`, `[batch, numHeads, keyLength, dKV]` ×2.
-    var queries: Tensor
-    var keys: Tensor
-    var values: Tensor
-    /// Softmax output before dropout, `[batch, numHeads, queryLength, keyLength]`.
-    var probabilities: Tensor
-    var dropout: DropoutMask
-
-    /// - Parameters:
-    ///   - bias: `[1, numHeads, queryLength, keyLength]` or `nil`.
-    ///   - mask: additive, broadcastable to the scores (`[batch, 1, 1|queryLength, keyLength]`).
-    /// - Returns: the saved state and the context `[batch, numHeads, queryLength, dKV]`.
-    static func forward(
-        queries: Tensor, keys: Tensor, values: Tensor, bias: Tensor?, mask: Tensor,
-        dropout: DropoutMask
-    ) -> (T5AttentionCore, Tensor) {
-        var scores = Tensor.batchedMatmul(queries, keys, transposeB: true)
-        addBiasAndMask(&scores, bias: bias, mask: mask)
-        scores.applySoftmax()
-        let context = Tensor.batchedMatmul(
-            dropout.rate == 0 ? scores : dropout.applied(to: scores), values)
-        return (
-            T5AttentionCore(
-                queries: queries, keys: keys, values: values, probabilities: scores,
-                dropout: dropout),
-            context
-        )
-    }
-
+extension T5AttentionCore {
     /// `scores += bias + mask` row by row (the general broadcasting path would walk a
     /// multi-index per element).
     ///
@@ -84,49 +48,6 @@ struct T5AttentionCore {
             }
         }
     }
-
-    /// - Parameter dContext: `[batch, numHeads, queryLength, dKV]`.
-    /// - Returns: gradients of queries, keys, values and the score addends (`dScores`,
-    ///   `[batch, numHeads, queryLength, keyLength]`; the bias gradient is its batch sum).
-    func backward(_ dContext: Tensor) -> (
-        queries: Tensor, keys: Tensor, values: Tensor, scores: Tensor
-    ) {
-        let dropped = dropout.rate == 0 ? probabilities : dropout.applied(to: probabilities)
-        var (dProbabilities, dValues) = Tensor.batchedMatmulBackward(
-            outputGradient: dContext, dropped, values)
-        dropout.apply(to: &dProbabilities)
-        let dScores = Tensor.softmaxBackward(output: probabilities, outputGradient: dProbabilities)
-        let (dQueries, dKeys) = Tensor.batchedMatmulBackward(
-            outputGradient: dScores, queries, keys, transposeB: true)
-        return (dQueries, dKeys, dValues, dScores)
-    }
-}
-
-extension Tensor {
-    /// `[batch, len, parts · numHeads · dKV]` → `parts` tensors `[batch, numHeads, len, dKV]`
-    /// (the fused q/k/v or k/v projection split into heads).
-    static func splitFusedHeads(_ fused: Tensor, parts: Int, numHeads: Int) -> [Tensor] {
-        let (batch, length) = (fused.shape[0], fused.shape[1])
-        let dKV = fused.shape[2] / (parts * numHeads)
-        let permuted = fused.reshaped([batch, length, parts, numHeads, dKV]).permuted([
-            2, 0, 3, 1, 4,
-        ])
-        return (0..<parts).map {
-            permuted.slice(outer: $0..<($0 + 1)).reshaped([batch, numHeads, length, dKV])
-        }
-    }
-
-    /// The inverse of ``splitFusedHeads(_:parts:numHeads:)`` (used on gradients).
-    static func mergeFusedHeads(_ parts: [Tensor]) -> Tensor {
-        let (batch, numHeads, length, dKV) = (
-            parts[0].shape[0], parts[0].shape[1], parts[0].shape[2], parts[0].shape[3]
-        )
-        let stacked = Tensor.concatenate(
-            parts.map { $0.reshaped([1, batch, numHeads, length, dKV]) }, axis: 0)
-        return stacked.unpermuted([2, 0, 3, 1, 4]).reshaped([
-            batch, length, parts.count * numHeads * dKV,
-        ])
-    }
 }
 
 /// Self-attention (`layer.0.SelfAttention`) for training: forward with saved activations and
@@ -142,29 +63,42 @@ struct T5SelfAttentionGraph {
         _ attention: T5SelfAttention, input x: Tensor, bias: Tensor, mask: Tensor,
         dropout: DropoutMask
     ) -> (T5SelfAttentionGraph, Tensor) {
+        let (batch, length) = (x.shape[0], x.shape[1])
         let qkv = Tensor.linear(x, weight: attention.queryKeyValue)
-        let heads = Tensor.splitFusedHeads(qkv, parts: 3, numHeads: attention.numHeads)
+        let inner = attention.numHeads * attention.dKV
+        func layout(_ part: Int) -> T5HeadLayout {
+            T5HeadLayout(rowStride: 3 * inner, batchStride: length * 3 * inner, offset: part * inner)
+        }
         let (core, context) = T5AttentionCore.forward(
-            queries: heads[0], keys: heads[1], values: heads[2], bias: bias, mask: mask,
+            queries: qkv, queryLayout: layout(0), keys: qkv, keyLayout: layout(1), values: qkv,
+            valueLayout: layout(2), batch: batch, numHeads: attention.numHeads,
+            dKV: attention.dKV, queryLength: length, keyLength: length, bias: bias, mask: mask,
             dropout: dropout)
-        let merged = context.mergeHeads()
-        let output = Tensor.linear(merged, weight: attention.output)
-        return (T5SelfAttentionGraph(input: x, core: core, context: merged), output)
+        let output = Tensor.linear(context, weight: attention.output)
+        return (T5SelfAttentionGraph(input: x, core: core, context: context), output)
     }
 
-    /// - Returns: the input gradient and the score gradient (for the position bias).
+    /// - Returns: the input gradient and the position-bias gradient
+    ///   (`[1, numHeads, len, len]`, the score gradient summed over the batch).
     func backward(
         _ dOutput: Tensor, attention: T5SelfAttention, gradients: inout T5SelfAttention
-    ) -> (input: Tensor, scores: Tensor) {
+    ) -> (input: Tensor, bias: Tensor) {
         let dContext = Tensor.linearBackward(
             outputGradient: dOutput, input: context, weight: attention.output,
             weightGradient: &gradients.output)
-        let d = core.backward(dContext.splitHeads(attention.numHeads))
-        let dqkv = Tensor.mergeFusedHeads([d.queries, d.keys, d.values])
+        let length = core.queryLength
+        var dBias = Tensor(zeros: [1, attention.numHeads, length, length])
+        let dqkv = Tensor(shape: core.queries.shape) { pd in
+            dBias.storage.withUnsafeMutableBufferPointer { pb in
+                core.backward(
+                    dContext, dQueries: pd.baseAddress!, dKeys: pd.baseAddress!,
+                    dValues: pd.baseAddress!, biasGradient: pb.baseAddress!)
+            }
+        }
         let dx = Tensor.linearBackward(
             outputGradient: dqkv, input: input, weight: attention.queryKeyValue,
             weightGradient: &gradients.queryKeyValue)
-        return (dx, d.scores)
+        return (dx, dBias)
     }
 }
 
@@ -179,17 +113,23 @@ struct T5CrossAttentionGraph {
         _ attention: T5CrossAttention, input x: Tensor, encoderHidden: Tensor, mask: Tensor,
         dropout: DropoutMask
     ) -> (T5CrossAttentionGraph, Tensor) {
-        let queries = Tensor.linear(x, weight: attention.query).splitHeads(attention.numHeads)
-        let kv = Tensor.splitFusedHeads(
-            Tensor.linear(encoderHidden, weight: attention.keyValue), parts: 2,
-            numHeads: attention.numHeads)
+        let (batch, target, source) = (x.shape[0], x.shape[1], encoderHidden.shape[1])
+        let inner = attention.numHeads * attention.dKV
+        let queries = Tensor.linear(x, weight: attention.query)
+        let kv = Tensor.linear(encoderHidden, weight: attention.keyValue)
         let (core, context) = T5AttentionCore.forward(
-            queries: queries, keys: kv[0], values: kv[1], bias: nil, mask: mask, dropout: dropout)
-        let merged = context.mergeHeads()
-        let output = Tensor.linear(merged, weight: attention.output)
+            queries: queries,
+            queryLayout: T5HeadLayout(rowStride: inner, batchStride: target * inner),
+            keys: kv, keyLayout: T5HeadLayout(rowStride: 2 * inner, batchStride: source * 2 * inner),
+            values: kv,
+            valueLayout: T5HeadLayout(
+                rowStride: 2 * inner, batchStride: source * 2 * inner, offset: inner),
+            batch: batch, numHeads: attention.numHeads, dKV: attention.dKV,
+            queryLength: target, keyLength: source, bias: nil, mask: mask, dropout: dropout)
+        let output = Tensor.linear(context, weight: attention.output)
         return (
             T5CrossAttentionGraph(
-                input: x, encoderHidden: encoderHidden, core: core, context: merged), output
+                input: x, encoderHidden: encoderHidden, core: core, context: context), output
         )
     }
 
@@ -200,13 +140,21 @@ struct T5CrossAttentionGraph {
         let dContext = Tensor.linearBackward(
             outputGradient: dOutput, input: context, weight: attention.output,
             weightGradient: &gradients.output)
-        let d = core.backward(dContext.splitHeads(attention.numHeads))
+        var dQueries = Tensor(zeros: core.queries.shape)
+        var dKeyValue = Tensor(zeros: core.keys.shape)
+        dQueries.storage.withUnsafeMutableBufferPointer { pq in
+            dKeyValue.storage.withUnsafeMutableBufferPointer { pkv in
+                core.backward(
+                    dContext, dQueries: pq.baseAddress!, dKeys: pkv.baseAddress!,
+                    dValues: pkv.baseAddress!, biasGradient: nil)
+            }
+        }
         let dx = Tensor.linearBackward(
-            outputGradient: d.queries.mergeHeads(), input: input, weight: attention.query,
+            outputGradient: dQueries, input: input, weight: attention.query,
             weightGradient: &gradients.query)
         let dMemory = Tensor.linearBackward(
-            outputGradient: Tensor.mergeFusedHeads([d.keys, d.values]), input: encoderHidden,
-            weight: attention.keyValue, weightGradient: &gradients.keyValue)
+            outputGradient: dKeyValue, input: encoderHidden, weight: attention.keyValue,
+            weightGradient: &gradients.keyValue)
         return (dx, dMemory)
     }
 }

@@ -388,7 +388,7 @@ struct T5ForwardGraph {
                 branch, attention: layer.selfAttention,
                 gradients: &g.decoder.layers[index].selfAttention)
             Tensor.relativePositionBiasBackward(
-                biasGradient: attention.scores.summed(toShape: decoderBias.shape),
+                biasGradient: attention.bias,
                 buckets: decoderBuckets,
                 tableGradient: &g.decoder.positionBias.table)
             dHidden =
@@ -425,7 +425,7 @@ struct T5ForwardGraph {
                 branch, attention: layer.selfAttention,
                 gradients: &g.encoder.layers[index].selfAttention)
             Tensor.relativePositionBiasBackward(
-                biasGradient: attention.scores.summed(toShape: encoderBias.shape),
+                biasGradient: attention.bias,
                 buckets: encoderBuckets,
                 tableGradient: &g.encoder.positionBias.table)
             dHidden =
