@@ -170,9 +170,9 @@ private struct Job: Sendable {
         let big = batch * numHeads * scoreCount >= 1 << 16
         let workers = big ? min(blasThreads, numHeads) : 1
         if workers > 1 {
-            BLAS.threads = 1
-            DispatchQueue.concurrentPerform(iterations: workers) { body($0, workers) }
-            BLAS.threads = blasThreads
+            BLAS.withSingleThreadedGEMM {
+                DispatchQueue.concurrentPerform(iterations: workers) { body($0, workers) }
+            }
         } else {
             body(0, 1)
         }
