@@ -239,55 +239,6 @@ public final class BM25Searcher {
         }
     }
 
-    /// In-place descending sort of distinct keys: quicksort (median of three) with insertion
-    /// sort below 24 elements. The standard library's sort is stable (merge-based), which costs
-    /// about twice as much here and stability is useless since keys are unique.
-    static func sortDescending(_ a: UnsafeMutablePointer<UInt64>, count: Int) {
-        var stack: [(Int, Int)] = [(0, count - 1)]
-        while let (low, high) = stack.popLast() {
-            if high - low < 24 {
-                if high > low {
-                    for i in (low + 1)...high {
-                        let value = a[i]
-                        var j = i - 1
-                        while j >= low && a[j] < value {
-                            a[j + 1] = a[j]
-                            j -= 1
-                        }
-                        a[j + 1] = value
-                    }
-                }
-                continue
-            }
-            let mid = low + (high - low) / 2
-            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
-            if a[high] > a[low] { swap(&a[high], &a[low]) }
-            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
-            let pivot = a[mid]
-            var i = low
-            var j = high
-            while i <= j {
-                while a[i] > pivot { i += 1 }
-                while pivot > a[j] { j -= 1 }
-                if i <= j {
-                    let t = a[i]
-                    a[i] = a[j]
-                    a[j] = t
-                    i += 1
-                    j -= 1
-                }
-            }
-            // Larger part first onto the stack so the stack stays O(log n).
-            if j - low > high - i {
-                stack.append((low, j))
-                stack.append((i, high))
-            } else {
-                stack.append((i, high))
-                stack.append((low, j))
-            }
-        }
-    }
-
     /// Branch-free LSD radix sort (8-bit digits) into descending order; digits on which all
     /// keys agree are skipped. Faster than a comparison sort here: quicksort's compares on
     /// random keys mispredict half the time.
