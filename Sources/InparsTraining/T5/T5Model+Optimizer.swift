@@ -39,28 +39,36 @@ extension T5Model {
                     name: name, shape: shape, path: path, offset: offsetRows * rowWidth,
                     copies: copies))
         }
+        /// q, k, v (rows of the fused weight), o, the relative bias (block 0) and the
+        /// sublayer's norm: the same for the encoder and the decoder.
+        func addSelfAttention(
+            _ stack: String, _ i: Int, _ attention: WritableKeyPath<T5Model, T5SelfAttention>,
+            norm: WritableKeyPath<T5Model, Tensor>, bias: WritableKeyPath<T5Model, Tensor>
+        ) {
+            for (part, name) in ["q", "k", "v"].enumerated() {
+                add(
+                    T5WeightNames.selfAttention(stack, block: i, name), [inner, d],
+                    attention.appending(path: \.queryKeyValue), offsetRows: part * inner)
+            }
+            add(
+                T5WeightNames.selfAttention(stack, block: i, "o"), [d, inner],
+                attention.appending(path: \.output))
+            if i == 0 {
+                add(
+                    T5WeightNames.relativeAttentionBias(stack),
+                    [c.relativeAttentionNumBuckets, c.numHeads], bias)
+            }
+            add(T5WeightNames.layerNorm(stack, block: i, layer: 0), [d], norm)
+        }
         let tied = hasTiedHead
         add(
             T5WeightNames.shared, [c.vocabSize, d], \.encoder.embedding,
             copies: tied ? [\.decoder.embedding, \.lmHead] : [\.decoder.embedding])
         for i in encoder.layers.indices {
             let layer: WritableKeyPath<T5Model, T5EncoderLayer> = \.encoder.layers[i]
-            for (part, name) in ["q", "k", "v"].enumerated() {
-                add(
-                    T5WeightNames.selfAttention("encoder", block: i, name), [inner, d],
-                    layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
-            }
-            add(
-                T5WeightNames.selfAttention("encoder", block: i, "o"), [d, inner],
-                layer.appending(path: \.selfAttention.output))
-            if i == 0 {
-                add(
-                    T5WeightNames.relativeAttentionBias("encoder"),
-                    [c.relativeAttentionNumBuckets, c.numHeads], \.encoder.positionBias.table)
-            }
-            add(
-                T5WeightNames.layerNorm("encoder", block: i, layer: 0), [d],
-                layer.appending(path: \.selfAttentionNorm))
+            addSelfAttention(
+                "encoder", i, layer.appending(path: \.selfAttention),
+                norm: layer.appending(path: \.selfAttentionNorm), bias: \.encoder.positionBias.table)
             addFeedForward("encoder", i, layer.appending(path: \.feedForward), &result)
             add(
                 T5WeightNames.layerNorm("encoder", block: i, layer: 1), [d],
@@ -69,22 +77,9 @@ extension T5Model {
         add(T5WeightNames.finalNorm("encoder"), [d], \.encoder.finalNorm)
         for i in decoder.layers.indices {
             let layer: WritableKeyPath<T5Model, T5DecoderLayer> = \.decoder.layers[i]
-            for (part, name) in ["q", "k", "v"].enumerated() {
-                add(
-                    T5WeightNames.selfAttention("decoder", block: i, name), [inner, d],
-                    layer.appending(path: \.selfAttention.queryKeyValue), offsetRows: part * inner)
-            }
-            add(
-                T5WeightNames.selfAttention("decoder", block: i, "o"), [d, inner],
-                layer.appending(path: \.selfAttention.output))
-            if i == 0 {
-                add(
-                    T5WeightNames.relativeAttentionBias("decoder"),
-                    [c.relativeAttentionNumBuckets, c.numHeads], \.decoder.positionBias.table)
-            }
-            add(
-                T5WeightNames.layerNorm("decoder", block: i, layer: 0), [d],
-                layer.appending(path: \.selfAttentionNorm))
+            addSelfAttention(
+                "decoder", i, layer.appending(path: \.selfAttention),
+                norm: layer.appending(path: \.selfAttentionNorm), bias: \.decoder.positionBias.table)
             add(
                 T5WeightNames.crossAttention(block: i, "q"), [inner, d],
                 layer.appending(path: \.crossAttention.query))
