@@ -329,6 +329,28 @@ struct T5ForwardGraph {
     /// Adds the gradients of everything into `g` (model-shaped). The shared embedding's
     /// contributions (encoder, decoder, tied head) all go into `g.encoder.embedding`, which is
     /// then copied into the other copies.
+    /// Backward through a self-attention sublayer `h + Dropout(Attention(RMSNorm(h)))`, the
+    /// same in the encoder and the decoder: returns the gradient reaching `h` (residual
+    /// included) and adds the attention, norm and relative-bias gradients into `g` at the
+    /// given paths.
+    private func selfAttentionSublayerBackward(
+        _ dHidden: Tensor, dropout: DropoutMask, graph: T5SelfAttentionGraph, input: Tensor,
+        attention: T5SelfAttention, normWeight: Tensor, buckets: [Int32], epsilon: Float,
+        into g: inout T5Model, attentionGradient: WritableKeyPath<T5Model, T5SelfAttention>,
+        normGradient: WritableKeyPath<T5Model, Tensor>,
+        tableGradient: WritableKeyPath<T5Model, Tensor>
+    ) -> Tensor {
+        let branch = dropout.applied(to: dHidden)
+        let result = graph.backward(
+            branch, attention: attention, gradients: &g[keyPath: attentionGradient])
+        Tensor.relativePositionBiasBackward(
+            biasGradient: result.bias, buckets: buckets, tableGradient: &g[keyPath: tableGradient])
+        return dHidden
+            + Tensor.rmsNormBackward(
+                outputGradient: result.input, input: input, weight: normWeight, epsilon: epsilon,
+                weightGradient: &g[keyPath: normGradient])
+    }
+
     func backward(_ dLogits: Tensor, into g: inout T5Model) {
         let tied = model.hasTiedHead
         let epsilon = model.encoder.epsilon
@@ -383,20 +405,13 @@ struct T5ForwardGraph {
                     weight: layer.crossAttentionNorm, epsilon: epsilon,
                     weightGradient: &g.decoder.layers[index].crossAttentionNorm)
             // Self-attention sublayer.
-            branch = state.attentionDropout.applied(to: dHidden)
-            let attention = state.attention.backward(
-                branch, attention: layer.selfAttention,
-                gradients: &g.decoder.layers[index].selfAttention)
-            Tensor.relativePositionBiasBackward(
-                biasGradient: attention.bias,
-                buckets: decoderBuckets,
-                tableGradient: &g.decoder.positionBias.table)
-            dHidden =
-                dHidden
-                + Tensor.rmsNormBackward(
-                    outputGradient: attention.input, input: state.attentionInput,
-                    weight: layer.selfAttentionNorm, epsilon: epsilon,
-                    weightGradient: &g.decoder.layers[index].selfAttentionNorm)
+            dHidden = selfAttentionSublayerBackward(
+                dHidden, dropout: state.attentionDropout, graph: state.attention,
+                input: state.attentionInput, attention: layer.selfAttention,
+                normWeight: layer.selfAttentionNorm, buckets: decoderBuckets, epsilon: epsilon,
+                into: &g, attentionGradient: \.decoder.layers[index].selfAttention,
+                normGradient: \.decoder.layers[index].selfAttentionNorm,
+                tableGradient: \.decoder.positionBias.table)
         }
         decoderEmbeddingDropout.apply(to: &dHidden)
         Tensor.embeddingBackward(
@@ -420,20 +435,13 @@ struct T5ForwardGraph {
                     outputGradient: branch, input: state.feedForwardInput,
                     weight: layer.feedForwardNorm, epsilon: epsilon,
                     weightGradient: &g.encoder.layers[index].feedForwardNorm)
-            branch = state.attentionDropout.applied(to: dHidden)
-            let attention = state.attention.backward(
-                branch, attention: layer.selfAttention,
-                gradients: &g.encoder.layers[index].selfAttention)
-            Tensor.relativePositionBiasBackward(
-                biasGradient: attention.bias,
-                buckets: encoderBuckets,
-                tableGradient: &g.encoder.positionBias.table)
-            dHidden =
-                dHidden
-                + Tensor.rmsNormBackward(
-                    outputGradient: attention.input, input: state.attentionInput,
-                    weight: layer.selfAttentionNorm, epsilon: epsilon,
-                    weightGradient: &g.encoder.layers[index].selfAttentionNorm)
+            dHidden = selfAttentionSublayerBackward(
+                dHidden, dropout: state.attentionDropout, graph: state.attention,
+                input: state.attentionInput, attention: layer.selfAttention,
+                normWeight: layer.selfAttentionNorm, buckets: encoderBuckets, epsilon: epsilon,
+                into: &g, attentionGradient: \.encoder.layers[index].selfAttention,
+                normGradient: \.encoder.layers[index].selfAttentionNorm,
+                tableGradient: \.encoder.positionBias.table)
         }
         encoderEmbeddingDropout.apply(to: &dHidden)
         Tensor.embeddingBackward(
