@@ -1,0 +1,159 @@
+/// A position in one query term's posting list for document-at-a-time search: the current
+/// block decoded into `docs`/`tfs`, plus a second, "shallow" position in the block table that
+/// reads block score bounds without decoding; and the term's scoring constants.
+struct PostingCursor {
+    /// The current document, or `UInt32.max` past the end.
+    var doc: UInt32 = 0
+    private var position = 0
+    private var count = 0
+    private var block: Int
+    private let firstBlock: Int
+    private let endBlock: Int
+    private let documentFrequency: Int
+    private let entries: UnsafePointer<UInt32>
+    private let data: UnsafePointer<UInt8>
+    let docs: UnsafeMutablePointer<UInt32>
+    let tfs: UnsafeMutablePointer<UInt32>
+
+    /// The block whose bound ``shallowBound`` holds.
+    private var boundBlock: Int
+    /// The score bound of `boundBlock` (0 past the end).
+    private(set) var shallowBound: Double = 0
+    /// The last document of `boundBlock` (`UInt32.max` past the end).
+    private(set) var shallowLast: UInt32 = 0
+
+    /// The term's position in query order (its slot in the score sum).
+    let planIndex: Int
+    /// The bound of every posting of the term.
+    private(set) var termBound: Double = 0
+
+    private let weight: Float
+    private let tfOne: UnsafePointer<Float>
+    private let cache: UnsafePointer<Float>
+    private let norms: UnsafePointer<UInt8>
+    /// Whether block entries name their best posting for the query's `b` (else the bound is
+    /// the largest tf with the smallest norm).
+    private let exactBounds: Bool
+
+    /// Opens term `term` of `index` at its first posting.
+    ///
+    /// - Parameters:
+    ///   - weight: `boost · idf`.
+    ///   - tfOne: the term's 256 scores of tf = 1, by norm byte.
+    ///   - cache: the searcher's 256 length factors, by norm byte.
+    ///   - docs, tfs: room for one decoded block each.
+    init(
+        index: BM25Index, term: Int, planIndex: Int, weight: Float, tfOne: UnsafePointer<Float>,
+        cache: UnsafePointer<Float>, exactBounds: Bool, docs: UnsafeMutablePointer<UInt32>,
+        tfs: UnsafeMutablePointer<UInt32>
+    ) {
+        firstBlock = Int(index.termBlocks[term])
+        endBlock = Int(index.termBlocks[term + 1])
+        documentFrequency = Int(index.docFreqs[term])
+        entries = index.blocks.baseAddress!
+        data = index.postings.baseAddress! + Int(index.postingsOffsets[term])
+        self.docs = docs
+        self.tfs = tfs
+        self.planIndex = planIndex
+        self.weight = weight
+        self.tfOne = tfOne
+        self.cache = cache
+        self.exactBounds = exactBounds
+        norms = index.norms.baseAddress!
+        block = firstBlock
+        boundBlock = firstBlock - 1
+        let bounds = index.termBounds.baseAddress! + 3 * term
+        termBound = exactBounds
+            ? bound(tf: bounds[0], norm: UInt8(truncatingIfNeeded: bounds[2]))
+            : bound(tf: bounds[1], norm: UInt8(truncatingIfNeeded: bounds[2] >> 8))
+        load(firstBlock)
+    }
+
+    /// The score of the current posting (bit-identical to the exhaustive path's).
+    @inline(__always)
+    func score() -> Float {
+        let tf = tfs[position]
+        let norm = Int(norms[Int(doc)])
+        return tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+    }
+
+    /// The score of a posting with `tf` and `norm`, as a bound.
+    @inline(__always)
+    private func bound(tf: UInt32, norm: UInt8) -> Double {
+        Double(
+            tf == 1
+                ? tfOne[Int(norm)] : weight - weight / (1 + Float(tf) * cache[Int(norm)]))
+    }
+
+    /// The bound of block `b` (its best posting's score).
+    @inline(__always)
+    private func blockBound(_ b: Int) -> Double {
+        let entry = entries + PostingBlocks.entryWords * b
+        return exactBounds
+            ? bound(tf: entry[2], norm: UInt8(truncatingIfNeeded: entry[4]))
+            : bound(tf: entry[3], norm: UInt8(truncatingIfNeeded: entry[4] >> 8))
+    }
+
+    @inline(__always)
+    private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords * b] }
+
+    /// Decodes block `b` and moves to its first posting.
+    private mutating func load(_ b: Int) {
+        block = b
+        let previous = b == firstBlock ? UInt32.max : lastDocument(b - 1)
+        count = min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock))
+        PostingBlocks.decode(
+            entries, block: b, count: count, data: data, previous: previous, docs: docs,
+            tfs: tfs)
+        position = 0
+        doc = docs[0]
+    }
+
+    /// Moves to the next posting.
+    @inline(__always)
+    mutating func next() {
+        position += 1
+        if position < count {
+            doc = docs[position]
+        } else if block + 1 < endBlock {
+            load(block + 1)
+        } else {
+            doc = .max
+        }
+    }
+
+    /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
+    /// last document, decoding only the block that holds it).
+    @inline(__always)
+    mutating func advance(to target: UInt32) {
+        if doc >= target { return }
+        if target > lastDocument(block) {
+            var b = block + 1
+            while b < endBlock && lastDocument(b) < target { b += 1 }
+            if b == endBlock {
+                doc = .max
+                return
+            }
+            load(b)
+        }
+        while docs[position] < target { position += 1 }
+        doc = docs[position]
+    }
+
+    /// Moves the shallow position to the block that holds or follows `target` and refreshes
+    /// ``shallowBound``/``shallowLast``.
+    @inline(__always)
+    mutating func moveShallow(to target: UInt32) {
+        if boundBlock >= firstBlock && shallowLast >= target { return }
+        var b = max(boundBlock, firstBlock)
+        while b < endBlock && lastDocument(b) < target { b += 1 }
+        boundBlock = b
+        if b == endBlock {
+            shallowBound = 0
+            shallowLast = .max
+        } else {
+            shallowBound = blockBound(b)
+            shallowLast = lastDocument(b)
+        }
+    }
+}
