@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
         subcommands: [
             GEMMBenchmark.self, CheckpointBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self,
-            T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
+            T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self, BM25ScaleBenchmark.self,
             GenerateBenchmark.self, TriplesBenchmark.self,
         ])
 }

@@ -123,6 +123,19 @@ public enum BM25BatchSearch {
         return lines
     }
 
+    /// Searches every query and hands each query's hits (document numbers and raw scores,
+    /// after `removeQuery`) to `consume` on the calling thread, in query order.
+    public static func forEachHits(
+        index: BM25Index, queries: [Query], options: Options,
+        _ consume: (_ query: Int, _ hits: [BM25Hit]) throws -> Void
+    ) throws {
+        var raw = options
+        raw.scoreStyle = .raw
+        try forEachResult(
+            index: index, queries: queries, options: raw, transform: { _, hits, _ in hits },
+            consume: consume)
+    }
+
     private static func format(
         query: Query, hits: [BM25Hit], scores: [Float], index: BM25Index, into buffer: RunLineBuffer
     ) {

@@ -1,59 +1,35 @@
 extension BM25Searcher {
-    /// Upper bounds are inflated by this factor (and `tinyBound`) before being compared with
-    /// the k-th best score: bounds are float scores of a block's best posting summed in
-    /// double, so they may sit a few float ulps (≈ 1e-7 relative) below a score that reaches
-    /// them; 1e-5 is far above that, and costs nothing measurable in pruning.
-    static let boundSlack = 1 + 1e-5
-    /// Keeps a bound of 0 strictly above a k-th best score of 0 (a tie can still win on id).
-    static let tinyBound = 1e-30
-
     /// Document-at-a-time MaxScore with block-max bounds (Turtle & Flood 1995; Ding & Suel
-    /// 2011; the block-at-a-time variant is Lucene's `MaxScoreBulkScorer`):
-    ///
-    /// - Terms are ordered by their list's score bound. Once k documents are held, the
-    ///   longest prefix of terms whose bounds add up to at most the k-th best score is
-    ///   *non-essential*: a document having only those terms cannot enter, so candidates come
-    ///   from the essential terms' lists only and non-essential lists are merely probed.
-    /// - A window of documents in which every essential list stays inside one block is
-    ///   skipped undecoded when the blocks' bounds plus the non-essential bounds cannot reach
-    ///   the k-th best.
-    /// - A candidate's non-essential terms are probed from the largest bound down, replacing
-    ///   each block bound by the actual score, and dropped as soon as the bound falls short.
-    ///
-    /// A surviving candidate's score is summed in query term order and rounded once, exactly
-    /// as the exhaustive path does, and ranked by the same key, so the hits are identical.
+    /// 2011; close to Lucene's `MaxScoreBulkScorer`), see ``MaxScoreSearch``. A surviving
+    /// candidate's score is summed in query term order and rounded once, exactly as the
+    /// exhaustive path does, and ranked by the same key, so the hits are identical.
     func searchPruned(k: Int) -> [BM25Hit] {
         let m = planTerms.count
         buffers.reserveKeys(k)
-        let heap = buffers.keys
-        var heapCount = 0
-        let ranks = index.docIdRanks.baseAddress!
         return lengthCache.withUnsafeBufferPointer { cache in
             withUnsafeTemporaryAllocation(of: PostingCursor.self, capacity: m) { cursorBuffer in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * m) { doubles in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { doubles in
                     withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m) { stamps in
                         let cursors = cursorBuffer.baseAddress!
-                        let prefix = doubles.baseAddress!
-                        let slots = prefix + m
-                        let stamp = stamps.baseAddress!
-                        openCursors(cursors, prefix: prefix, cache: cache.baseAddress!)
-                        for i in 0..<m { stamp[i] = .max }
-                        heapCount = runMaxScore(
-                            k: k, m: m, cursors: cursors, prefix: prefix, slots: slots,
-                            stamp: stamp, heap: heap, ranks: ranks)
-                        cursorBuffer.baseAddress!.deinitialize(count: m)
-                        return hits(fromKeys: heap, count: heapCount)
+                        openCursors(cursors, cache: cache.baseAddress!)
+                        var search = MaxScoreSearch(
+                            k: k, m: m, cursors: cursors, prefix: doubles.baseAddress!,
+                            slots: doubles.baseAddress! + m, stamp: stamps.baseAddress!,
+                            heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
+                        search.theta = seedThreshold(k: k, cursors: cursors, m: m)
+                        search.run()
+                        lastScoredDocuments = search.scored
+                        cursors.deinitialize(count: m)
+                        return hits(fromKeys: buffers.keys, count: search.heapCount)
                     }
                 }
             }
         }
     }
 
-    /// Opens one cursor per query term, ordered by term bound (ascending), and fills
-    /// `prefix[j]` = the sum of the first j + 1 bounds.
+    /// Opens one cursor per query term, ordered by term bound (ascending).
     private func openCursors(
-        _ cursors: UnsafeMutablePointer<PostingCursor>, prefix: UnsafeMutablePointer<Double>,
-        cache: UnsafePointer<Float>
+        _ cursors: UnsafeMutablePointer<PostingCursor>, cache: UnsafePointer<Float>
     ) {
         let m = planTerms.count
         var opened: [PostingCursor] = []
@@ -67,38 +43,126 @@ extension BM25Searcher {
                     tfs: buffers.blockTfs + PostingBlocks.size * i))
         }
         opened.sort { ($0.termBound, $0.planIndex) < ($1.termBound, $1.planIndex) }
-        var sum = 0.0
-        for (j, cursor) in opened.enumerated() {
-            (cursors + j).initialize(to: cursor)
-            sum += cursor.termBound
-            prefix[j] = sum
-        }
+        for (j, cursor) in opened.enumerated() { (cursors + j).initialize(to: cursor) }
     }
 
-    /// The MaxScore loop; returns how many keys the heap holds.
-    private func runMaxScore(
+    /// A starting threshold: the k-th best single-term score among the first postings of one
+    /// term (at most ``seedPostings(k:)`` of them). Those k documents score at least that
+    /// much in full (term scores are ≥ 0), so no document scoring less can be in the top k,
+    /// and pruning starts at once instead of after the first k matches, which for queries
+    /// with very common words are mostly poor. The term with the largest bound among those
+    /// with ≥ k postings is used. Returns −1 when no term has k postings.
+    private func seedThreshold(
+        k: Int, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
+    ) -> Double {
+        guard
+            let j = (0..<m).reversed().first(where: {
+                Int(index.docFreqs[planTerms[cursors[$0].planIndex]]) >= k
+            })
+        else { return -1 }
+        let limit = min(Int(index.docFreqs[planTerms[cursors[j].planIndex]]), seedPostings(k: k))
+        buffers.reserveSeedKeys(limit)
+        let keys = buffers.seedKeys
+        var probe = cursors[j]
+        for n in 0..<limit {
+            keys[n] = UInt64(probe.score().bitPattern)
+            probe.next()
+        }
+        cursors[j].restart()
+        Self.selectLargest(keys, count: limit, k: k)
+        var kth = keys[0]
+        for n in 1..<k where keys[n] < kth { kth = keys[n] }
+        return Double(Float(bitPattern: UInt32(kth)))
+    }
+
+    /// Postings read to seed the threshold: enough for a good estimate, a small fraction of
+    /// what a query with common words reads.
+    func seedPostings(k: Int) -> Int { min(max(64 * k, 4096), 65_536) }
+}
+
+/// The state of one pruned search. Terms `0..<p` (by ascending bound) are non-essential:
+/// their bounds add up to no more than the k-th best score, so a document having only those
+/// terms cannot enter; candidates come from the essential terms `p..<m` only.
+struct MaxScoreSearch {
+    /// Bounds are inflated by this factor (and ``tinyBound``) before being compared with the
+    /// k-th best score: bounds are float scores of a block's best posting summed in double,
+    /// so they may sit a few float ulps (≈ 1e-7 relative) below a score that reaches them;
+    /// 1e-5 is far above that and costs nothing measurable in pruning.
+    static let boundSlack = 1 + 1e-5
+    /// Keeps a bound of 0 strictly above a k-th best score of 0 (a tie can still win on id).
+    static let tinyBound = 1e-30
+
+    let k: Int
+    let m: Int
+    let cursors: UnsafeMutablePointer<PostingCursor>
+    /// `prefix[j]`: the sum of the bounds of terms `0...j`.
+    let prefix: UnsafeMutablePointer<Double>
+    /// Per query-order term: its score in the candidate `stamp` names.
+    let slots: UnsafeMutablePointer<Double>
+    let stamp: UnsafeMutablePointer<UInt32>
+    let heap: UnsafeMutablePointer<UInt64>
+    let ranks: UnsafePointer<UInt32>
+
+    var heapCount = 0
+    /// A lower bound of the final k-th best score (−1: none yet).
+    var theta = -1.0
+    /// A score sum must exceed this to possibly enter (``theta`` with the slack applied).
+    private var cutoff = -Double.infinity
+    /// Non-essential terms: `0..<p`.
+    private var p = 0
+    /// Candidates fully scored.
+    var scored = 0
+
+    init(
         k: Int, m: Int, cursors: UnsafeMutablePointer<PostingCursor>,
         prefix: UnsafeMutablePointer<Double>, slots: UnsafeMutablePointer<Double>,
         stamp: UnsafeMutablePointer<UInt32>, heap: UnsafeMutablePointer<UInt64>,
         ranks: UnsafePointer<UInt32>
-    ) -> Int {
-        var heapCount = 0
-        var scored = 0
-        defer { lastScoredDocuments = scored }
-        // The k-th best score once the heap is full (−1: every bound passes before).
-        var theta = -1.0
-        @inline(__always) func canEnter(_ bound: Double) -> Bool {
-            bound * Self.boundSlack + Self.tinyBound > theta
+    ) {
+        self.k = k
+        self.m = m
+        self.cursors = cursors
+        self.prefix = prefix
+        self.slots = slots
+        self.stamp = stamp
+        self.heap = heap
+        self.ranks = ranks
+        var sum = 0.0
+        for j in 0..<m {
+            sum += cursors[j].termBound
+            prefix[j] = sum
+            stamp[j] = .max
         }
-        var p = 0  // terms 0..<p are non-essential
+    }
+
+    /// Whether a document whose score is at most `bound` may still enter the top k.
+    @inline(__always)
+    private func canEnter(_ bound: Double) -> Bool { bound > cutoff }
+
+    /// The sum of the non-essential terms' bounds.
+    @inline(__always)
+    private var nonEssential: Double { p > 0 ? prefix[p - 1] : 0 }
+
+    /// Raises the threshold and moves terms out of the essential set; false when no
+    /// document can enter any more.
+    @inline(__always)
+    private mutating func raise(to value: Double) -> Bool {
+        if value <= theta && cutoff > -.infinity { return p < m }
+        theta = max(theta, value)
+        cutoff = (theta - Self.tinyBound) / Self.boundSlack
+        while p < m && !canEnter(prefix[p]) { p += 1 }
+        return p < m
+    }
+
+    mutating func run() {
+        guard raise(to: theta) else { return }
         var windowEnd: UInt32 = 0
-        var windowChecked = false
-        while true {
+        var windowTheta = -2.0
+        while p < m - 1 {
             var d = UInt32.max
             for j in p..<m { d = min(d, cursors[j].doc) }
-            if d == .max { break }
-            let nonEssential = p > 0 ? prefix[p - 1] : 0
-            if heapCount == k && (d > windowEnd || !windowChecked) {
+            if d == .max { return }
+            if theta >= 0 && (d > windowEnd || windowTheta != theta) {
                 // Block-max: all essential postings in [d, end] lie in one block per term.
                 var bound = nonEssential
                 var end = UInt32.max
@@ -108,72 +172,103 @@ extension BM25Searcher {
                     end = min(end, cursors[j].shallowLast)
                 }
                 if !canEnter(bound) {
-                    if end == .max { break }
+                    if end == .max { return }
                     for j in p..<m { cursors[j].advance(to: end + 1) }
                     continue
                 }
                 windowEnd = end
-                windowChecked = true
+                windowTheta = theta
             }
             var partial = 0.0
             for j in p..<m where cursors[j].doc == d {
                 let s = cursors[j].score()
-                let slot = cursors[j].planIndex
-                slots[slot] = Double(s)
-                stamp[slot] = d
+                record(j, d, s)
                 partial += Double(s)
                 cursors[j].next()
             }
-            if p > 0 {
-                if !canEnter(partial + nonEssential) { continue }
-                var bound = partial
-                for j in 0..<p {
-                    cursors[j].moveShallow(to: d)
-                    bound += cursors[j].shallowBound
-                }
-                if !canEnter(bound) { continue }
-                var pruned = false
-                for j in stride(from: p - 1, through: 0, by: -1) {
-                    let blockBound = cursors[j].shallowBound
-                    cursors[j].advance(to: d)
-                    if cursors[j].doc == d {
-                        let s = cursors[j].score()
-                        let slot = cursors[j].planIndex
-                        slots[slot] = Double(s)
-                        stamp[slot] = d
-                        bound += Double(s) - blockBound
-                    } else {
-                        bound -= blockBound
-                    }
-                    if !canEnter(bound) {
-                        pruned = true
-                        break
-                    }
-                }
-                if pruned { continue }
-            }
-            // The exact score: query term order, double, one rounding (as the exhaustive path).
-            scored += 1
-            var sum = 0.0
-            for i in 0..<m where stamp[i] == d { sum += slots[i] }
-            let key = Self.key(score: Float(sum), rank: ranks[Int(d)])
-            if heapCount < k {
-                TopKHeap.push(key, heap, count: &heapCount)
-                if heapCount < k { continue }
-            } else if key > heap[0] {
-                TopKHeap.replaceMinimum(key, heap, count: heapCount)
-            } else {
+            if !consider(d, partial: partial) { return }
+        }
+        if p == m - 1 { scanSingle() }
+    }
+
+    /// One essential term left: walk its blocks directly, skipping those whose bound plus the
+    /// non-essential bounds cannot enter, and testing each posting's score against the cutoff
+    /// before anything else. The essential set cannot grow, so this runs to the end.
+    private mutating func scanSingle() {
+        let e = m - 1
+        while cursors[e].doc != .max {
+            let d = cursors[e].doc
+            cursors[e].moveShallow(to: d)
+            if !canEnter(cursors[e].shallowBound + nonEssential) {
+                let last = cursors[e].shallowLast
+                if last == .max { return }
+                cursors[e].advance(to: last + 1)
                 continue
             }
-            let kth = Double(Float(bitPattern: UInt32(heap[0] >> 32)))
-            if kth > theta {
-                theta = kth
-                windowChecked = false
-                while p < m && !canEnter(prefix[p]) { p += 1 }
-                if p == m { break }
+            var stop = false
+            var threshold = cutoff - nonEssential
+            cursors[e].forEachInBlock { doc, s in
+                guard Double(s) > threshold else { return true }
+                record(e, doc, s)
+                if !consider(doc, partial: Double(s)) {
+                    stop = true
+                    return false
+                }
+                threshold = cutoff - nonEssential
+                return true
+            }
+            if stop { return }
+        }
+    }
+
+    @inline(__always)
+    private func record(_ j: Int, _ d: UInt32, _ s: Float) {
+        let slot = cursors[j].planIndex
+        slots[slot] = Double(s)
+        stamp[slot] = d
+    }
+
+    /// Probes the non-essential terms for candidate `d` (essential scores already recorded,
+    /// summing to `partial`), from the largest bound down, replacing each block bound by the
+    /// actual score and giving up as soon as the bound falls short; then scores it exactly and
+    /// offers it to the heap. False when no document can enter any more.
+    @inline(__always)
+    private mutating func consider(_ d: UInt32, partial: Double) -> Bool {
+        if p > 0 {
+            if !canEnter(partial + nonEssential) { return true }
+            var bound = partial
+            for j in 0..<p {
+                cursors[j].moveShallow(to: d)
+                bound += cursors[j].shallowBound
+            }
+            if !canEnter(bound) { return true }
+            for j in stride(from: p - 1, through: 0, by: -1) {
+                let blockBound = cursors[j].shallowBound
+                cursors[j].advance(to: d)
+                if cursors[j].doc == d {
+                    let s = cursors[j].score()
+                    record(j, d, s)
+                    bound += Double(s) - blockBound
+                } else {
+                    bound -= blockBound
+                }
+                if !canEnter(bound) { return true }
             }
         }
-        return heapCount
+        // The exact score: query term order, double, one rounding (as the exhaustive path).
+        scored += 1
+        var sum = 0.0
+        for i in 0..<m where stamp[i] == d { sum += slots[i] }
+        let key = BM25Searcher.key(score: Float(sum), rank: ranks[Int(d)])
+        if heapCount < k {
+            TopKHeap.push(key, heap, count: &heapCount)
+            if heapCount < k { return true }
+        } else if key > heap[0] {
+            TopKHeap.replaceMinimum(key, heap, count: heapCount)
+        } else {
+            return true
+        }
+        return raise(to: Double(Float(bitPattern: UInt32(heap[0] >> 32))))
     }
 }
 

@@ -122,6 +122,30 @@ struct PostingCursor {
         }
     }
 
+    /// Calls `body(doc, score)` for the current posting and the rest of its block, then moves
+    /// to the next block (or past the end). When `body` returns false it stops there.
+    @inline(__always)
+    mutating func forEachInBlock(_ body: (UInt32, Float) -> Bool) {
+        for i in position..<count {
+            let d = docs[i]
+            let tf = tfs[i]
+            let norm = Int(norms[Int(d)])
+            let s = tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+            if !body(d, s) {
+                position = i
+                doc = d
+                return
+            }
+        }
+        if block + 1 < endBlock { load(block + 1) } else { doc = .max }
+    }
+
+    /// Goes back to the first posting (after another cursor shared the decode buffers).
+    mutating func restart() {
+        boundBlock = firstBlock - 1
+        load(firstBlock)
+    }
+
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
     /// last document, decoding only the block that holds it).
     @inline(__always)

@@ -14,6 +14,10 @@ final class SearchBuffers {
     private(set) var sortScratch: UnsafeMutablePointer<UInt64>
     private(set) var keyCapacity = 0
 
+    /// Single-term score keys for seeding the pruning threshold (capacity ``seedCapacity``).
+    private(set) var seedKeys: UnsafeMutablePointer<UInt64>
+    private(set) var seedCapacity = 0
+
     /// Per query term: 256 tf = 1 scores (one per norm byte), a decoded block of documents
     /// and of tfs (``PostingBlocks/size`` each). Capacity ``termCapacity``.
     private(set) var tfOne: UnsafeMutablePointer<Float>
@@ -25,6 +29,7 @@ final class SearchBuffers {
         self.documentCount = max(1, documentCount)
         keys = .allocate(capacity: 1)
         sortScratch = .allocate(capacity: 1)
+        seedKeys = .allocate(capacity: 1)
         tfOne = .allocate(capacity: 1)
         blockDocs = .allocate(capacity: 1)
         blockTfs = .allocate(capacity: 1)
@@ -38,6 +43,14 @@ final class SearchBuffers {
         keyCapacity = max(k, 2 * keyCapacity)
         keys = .allocate(capacity: keyCapacity)
         sortScratch = .allocate(capacity: keyCapacity)
+    }
+
+    /// Makes room for `count` seed keys.
+    func reserveSeedKeys(_ count: Int) {
+        guard count > seedCapacity else { return }
+        seedKeys.deallocate()
+        seedCapacity = max(count, 2 * seedCapacity)
+        seedKeys = .allocate(capacity: seedCapacity)
     }
 
     /// Makes room for `terms` query terms.
@@ -66,6 +79,7 @@ final class SearchBuffers {
         touched?.deallocate()
         keys.deallocate()
         sortScratch.deallocate()
+        seedKeys.deallocate()
         tfOne.deallocate()
         blockDocs.deallocate()
         blockTfs.deallocate()
