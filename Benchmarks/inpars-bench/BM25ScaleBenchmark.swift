@@ -70,9 +70,9 @@ struct BM25ScaleBenchmark: ParsableCommand {
         print("open with checksum verification: \(fmt(now() - start)) s")
         let ks = k.split(separator: ",").compactMap { Int($0) }
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
-        print("| query set | k | threads | queries/s | mean hits |"
+        print("| query set | k | threads | queries/s | queries per CPU-second | mean hits |"
             + (exhaustive ? " exhaustive q/s (1 thread) |" : ""))
-        print("|---|---:|---:|---:|---:|" + (exhaustive ? "---:|" : ""))
+        print("|---|---:|---:|---:|---:|---:|" + (exhaustive ? "---:|" : ""))
         for set in sets.split(separator: ",").map(String.init) {
             var list = try QueryReader.read(folder.appendingPathComponent("queries.\(set).tsv"))
                 .queries
@@ -83,16 +83,20 @@ struct BM25ScaleBenchmark: ParsableCommand {
             for k in ks {
                 for threads in threadCounts {
                     var rates: [Double] = []
+                    var cpuRates: [Double] = []
                     var hits = 0
                     for _ in 0..<max(1, repeats) {
                         hits = 0
                         start = now()
+                        let cpuStart = cpuNow()
                         try BM25BatchSearch.forEachHits(
                             index: opened, queries: list, options: .init(k: k, threads: threads)
                         ) { _, found in hits += found.count }
                         rates.append(Double(list.count) / (now() - start))
+                        cpuRates.append(Double(list.count) / (cpuNow() - cpuStart))
                     }
                     var line = "| \(set) | \(k) | \(threads) | \(fmt(median(rates), 1)) |"
+                        + " \(fmt(median(cpuRates), 1)) |"
                         + " \(fmt(Double(hits) / Double(list.count), 1)) |"
                     if exhaustive && threads == threadCounts.first {
                         start = now()
@@ -117,6 +121,12 @@ struct BM25ScaleBenchmark: ParsableCommand {
     }
 
     private func now() -> Double { ProcessInfo.processInfo.systemUptime }
+    /// CPU time of the whole process (all threads): insensitive to other processes' load.
+    private func cpuNow() -> Double {
+        var spec = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &spec)
+        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+    }
     private func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
     private func fmt(_ value: Double, _ decimals: Int = 2) -> String {
         formatFixed(value, decimals: decimals)

@@ -4,6 +4,8 @@ queries/s of `retrieve` for each query set, k and thread count (numba's own thre
 
 Usage: ref_bm25s_scale.py DATA_DIR [--index-dir DIR] [--threads 1,2] [--k 10,100,1000]
                           [--repeats 3] [--queries N]
+  "queries per CPU-second" divides by the process's CPU time (all threads): on a busy machine
+  it shows what an idle one would give (for 2 threads, twice it is the ideal wall rate).
   The bm25s index is saved to --index-dir (default DATA_DIR/bm25s-index) after the first
   build and loaded from there on later runs (index time is then not measured again).
 Needs: bm25s 0.3.16, numba, PyStemmer (pip install bm25s numba PyStemmer).
@@ -72,20 +74,22 @@ def main() -> None:
     print(f"backend {retriever.backend}, {retriever.scores['num_docs']} documents")
     ks = [int(k) for k in args.k.split(",")]
     threads = [int(n) for n in args.threads.split(",")]
-    print("| query set | k | threads | queries/s (median of %d) |" % args.repeats)
-    print("|---|---:|---:|---:|")
+    print("| query set | k | threads | queries/s (median of %d) | queries per CPU-second |" % args.repeats)
+    print("|---|---:|---:|---:|---:|")
     for name in ["common", "mid", "rare"]:
         _, queries = read_tsv(os.path.join(args.data, f"queries.{name}.tsv"), args.queries)
         q = bm25s.tokenize(queries, stopwords=STOP, stemmer=stemmer, show_progress=False)
         retriever.retrieve(q, k=10, show_progress=False, n_threads=1)  # warm-up (numba JIT)
         for k in ks:
             for n in threads:
-                rates = []
+                rates, cpu_rates = [], []
                 for _ in range(args.repeats):
-                    t = time.time()
+                    t, c = time.time(), time.process_time()
                     docs, scores = retriever.retrieve(q, k=k, show_progress=False, n_threads=n)
                     rates.append(len(queries) / (time.time() - t))
-                print(f"| {name} | {k} | {n} | {statistics.median(rates):.1f} |", flush=True)
+                    cpu_rates.append(len(queries) / (time.process_time() - c))
+                print(f"| {name} | {k} | {n} | {statistics.median(rates):.1f} |"
+                      f" {statistics.median(cpu_rates):.1f} |", flush=True)
 
 
 if __name__ == "__main__":

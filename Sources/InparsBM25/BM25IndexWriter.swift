@@ -215,8 +215,7 @@ struct BlockEncoder {
     private let ratio: [Double]
     private var docs: [UInt32] = []
     private var tfs: [UInt32] = []
-    private var gaps = [UInt32](repeating: 0, count: PostingBlocks.size)
-    private var tfMinusOne = [UInt32](repeating: 0, count: PostingBlocks.size)
+    private var values = [UInt32](repeating: 0, count: 3 * PostingBlocks.size)
 
     init(norms: [UInt8], avgdl: Float) {
         self.norms = norms
@@ -235,8 +234,8 @@ struct BlockEncoder {
         decode(encoded, count: count)
         var whole = BlockEntry(
             lastDocument: 0, dataOffset: 0, bestTf: 0, maxTf: 0, bestNorm: 0, minNorm: 255,
-            docBits: 0, tfBits: 0)
-        var previous: Int64 = -1
+            docBits: 0, tfBits: 0, normBits: 0)
+        var base: UInt32 = 0
         var start = 0
         while start < count {
             let n = min(PostingBlocks.size, count - start)
@@ -245,21 +244,19 @@ struct BlockEncoder {
                     name: "posting list", value: "\(count) postings",
                     reason: "a single term's postings exceed 4 GiB")
             }
+            let last = docs[start + n - 1]
             var entry = BlockEntry(
-                lastDocument: docs[start + n - 1], dataOffset: UInt32(bytes.count), bestTf: 0,
-                maxTf: 0, bestNorm: 0, minNorm: 255, docBits: 0, tfBits: 0)
-            var maxGap: UInt32 = 0
-            var maxTfMinusOne: UInt32 = 0
+                lastDocument: last, dataOffset: UInt32(bytes.count), bestTf: 0, maxTf: 0,
+                bestNorm: 0, minNorm: 255, docBits: UInt8(PostingBlocks.bitWidth(last - base)),
+                tfBits: 0, normBits: 0)
+            var maxNorm: UInt8 = 0
             var best = -1.0
             for i in 0..<n {
                 let doc = docs[start + i]
                 let tf = tfs[start + i]
-                gaps[i] = UInt32(Int64(doc) - previous - 1)
-                previous = Int64(doc)
-                tfMinusOne[i] = tf - 1
-                maxGap = max(maxGap, gaps[i])
-                maxTfMinusOne = max(maxTfMinusOne, tf - 1)
                 let norm = norms[Int(doc)]
+                values[i] = doc - base
+                values[PostingBlocks.size + i] = tf - 1
                 let key = Double(tf) * ratio[Int(norm)]
                 if key > best {
                     best = key
@@ -268,21 +265,22 @@ struct BlockEncoder {
                 }
                 entry.maxTf = max(entry.maxTf, tf)
                 entry.minNorm = min(entry.minNorm, norm)
+                maxNorm = max(maxNorm, norm)
             }
-            entry.docBits = UInt8(PostingBlocks.bitWidth(maxGap))
-            entry.tfBits = UInt8(PostingBlocks.bitWidth(maxTfMinusOne))
-            gaps.withUnsafeBufferPointer {
-                PostingBlocks.pack($0.baseAddress!, count: n, bits: Int(entry.docBits), into: &bytes)
+            for i in 0..<n {
+                values[2 * PostingBlocks.size + i] = UInt32(norms[Int(docs[start + i])] - entry.minNorm)
             }
-            tfMinusOne.withUnsafeBufferPointer {
-                PostingBlocks.pack($0.baseAddress!, count: n, bits: Int(entry.tfBits), into: &bytes)
+            entry.tfBits = UInt8(PostingBlocks.bitWidth(entry.maxTf - 1))
+            entry.normBits = UInt8(PostingBlocks.bitWidth(UInt32(maxNorm - entry.minNorm)))
+            values.withUnsafeBufferPointer { v in
+                let v = v.baseAddress!
+                PostingBlocks.pack(v, count: n, bits: Int(entry.docBits), into: &bytes)
+                PostingBlocks.pack(
+                    v + PostingBlocks.size, count: n, bits: Int(entry.tfBits), into: &bytes)
+                PostingBlocks.pack(
+                    v + 2 * PostingBlocks.size, count: n, bits: Int(entry.normBits), into: &bytes)
             }
-            let w = entry.words
-            blocks.append(w.0)
-            blocks.append(w.1)
-            blocks.append(w.2)
-            blocks.append(w.3)
-            blocks.append(w.4)
+            blocks.append(contentsOf: entry.words)
             if Double(entry.bestTf) * ratio[Int(entry.bestNorm)]
                 > Double(whole.bestTf) * ratio[Int(whole.bestNorm)]
             {
@@ -291,6 +289,7 @@ struct BlockEncoder {
             }
             whole.maxTf = max(whole.maxTf, entry.maxTf)
             whole.minNorm = min(whole.minNorm, entry.minNorm)
+            base = last &+ 1
             start += n
         }
         return whole

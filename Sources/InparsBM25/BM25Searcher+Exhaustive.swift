@@ -6,14 +6,11 @@ extension BM25Searcher {
         let acc = buffers.accumulators!
         let touched = buffers.touched!
         var touchedCount = 0
-        let blockDocs = buffers.blockDocs
-        let blockTfs = buffers.blockTfs
         lengthCache.withUnsafeBufferPointer { cache in
             for (i, t) in planTerms.enumerated() {
                 accumulate(
                     term: t, planIndex: i, weight: planWeights[i], cache: cache, acc: acc,
-                    touched: touched, touchedCount: &touchedCount, docs: blockDocs,
-                    tfs: blockTfs)
+                    touched: touched, touchedCount: &touchedCount)
             }
         }
         return collectTopK(k, touchedCount: touchedCount)
@@ -28,26 +25,22 @@ extension BM25Searcher {
     private func accumulate(
         term t: Int, planIndex i: Int, weight: Float, cache: UnsafeBufferPointer<Float>,
         acc: UnsafeMutablePointer<Double>, touched: UnsafeMutablePointer<Int32>,
-        touchedCount: inout Int, docs: UnsafeMutablePointer<UInt32>,
-        tfs: UnsafeMutablePointer<UInt32>
+        touchedCount: inout Int
     ) {
-        let norms = index.norms.baseAddress!
         let tfOne = buffers.tfOne + 256 * i
         let entries = index.blocks.baseAddress!
         let data = index.postings.baseAddress! + Int(index.postingsOffsets[t])
-        var previous: UInt32 = .max  // "−1": the first gap counts from document −1
+        let firstBlock = Int(index.termBlocks[t])
         var remaining = Int(index.docFreqs[t])
-        for block in Int(index.termBlocks[t])..<Int(index.termBlocks[t + 1]) {
+        for block in firstBlock..<Int(index.termBlocks[t + 1]) {
             let n = min(PostingBlocks.size, remaining)
             remaining -= n
-            PostingBlocks.decode(
-                entries, block: block, count: n, data: data, previous: previous, docs: docs,
-                tfs: tfs)
-            previous = docs[n - 1]
+            let layout = BlockLayout(
+                entries: entries, block: block, firstBlock: firstBlock, count: n, data: data)
             for j in 0..<n {
-                let doc = Int(docs[j])
-                let tf = tfs[j]
-                let norm = Int(norms[doc])
+                let doc = Int(layout.doc(j))
+                let tf = layout.tf(j)
+                let norm = layout.norm(j)
                 let score =
                     tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
                 let sum = acc[doc]

@@ -38,9 +38,7 @@ extension BM25Searcher {
             opened.append(
                 PostingCursor(
                     index: index, term: planTerms[i], planIndex: i, weight: planWeights[i],
-                    tfOne: buffers.tfOne + 256 * i, cache: cache, exactBounds: exactBlockBounds,
-                    docs: buffers.blockDocs + PostingBlocks.size * i,
-                    tfs: buffers.blockTfs + PostingBlocks.size * i))
+                    tfOne: buffers.tfOne + 256 * i, cache: cache, exactBounds: exactBlockBounds))
         }
         opened.sort { ($0.termBound, $0.planIndex) < ($1.termBound, $1.planIndex) }
         for (j, cursor) in opened.enumerated() { (cursors + j).initialize(to: cursor) }
@@ -63,12 +61,11 @@ extension BM25Searcher {
         let limit = min(Int(index.docFreqs[planTerms[cursors[j].planIndex]]), seedPostings(k: k))
         buffers.reserveSeedKeys(limit)
         let keys = buffers.seedKeys
-        var probe = cursors[j]
+        var probe = cursors[j]  // a copy: the term's own cursor stays at its start
         for n in 0..<limit {
             keys[n] = UInt64(probe.score().bitPattern)
             probe.next()
         }
-        cursors[j].restart()
         Self.selectLargest(keys, count: limit, k: k)
         var kth = keys[0]
         for n in 1..<k where keys[n] < kth { kth = keys[n] }
@@ -259,7 +256,10 @@ struct MaxScoreSearch {
         scored += 1
         var sum = 0.0
         for i in 0..<m where stamp[i] == d { sum += slots[i] }
-        let key = BM25Searcher.key(score: Float(sum), rank: ranks[Int(d)])
+        let score = Float(sum)
+        // Below the k-th best score no id can help: skip the id-rank lookup (a cache miss).
+        if heapCount == k && score < Float(bitPattern: UInt32(heap[0] >> 32)) { return true }
+        let key = BM25Searcher.key(score: score, rank: ranks[Int(d)])
         if heapCount < k {
             TopKHeap.push(key, heap, count: &heapCount)
             if heapCount < k { return true }

@@ -28,9 +28,9 @@
 /// - termBlocks: UInt64 × (terms + 1), each term's first entry in blocks;
 /// - termBounds: UInt32 × 3 × terms: over the whole list, the best posting's tf, the largest
 ///   tf, and `bestNorm | minNorm << 8` (as in a block entry);
-/// - blocks: UInt32 × 5 per block (``BlockEntry``): last document, data offset within the
+/// - blocks: UInt32 × 6 per block (``BlockEntry``): last document, data offset within the
 ///   term's postings, best tf, largest tf, `bestNorm | minNorm << 8 | docBits << 16 |
-///   tfBits << 24`;
+///   tfBits << 24`, `normBits`;
 /// - postings: the bit-packed blocks (``PostingBlocks``), then 8 zero bytes.
 ///
 /// The block bounds make pruned search exact for any k1: a term's score is increasing in
@@ -40,7 +40,8 @@
 enum IndexFormat {
     static let magic: [UInt8] = Array("INPBM25".utf8) + [0]
     /// Bump whenever the layout or the analysis changes. Version 2: blocked, bit-packed
-    /// postings with per-block bounds (version 1 had one LEB128 stream per term).
+    /// postings with per-block bounds and inline norms (version 1 had one LEB128 stream per
+    /// term).
     static let version: UInt32 = 2
     static let fileName = "index.bin"
     static let metaFileName = "meta.json"

@@ -1,19 +1,23 @@
 /// Posting lists in blocks of ``size`` postings, bit-packed, each block with an entry in the
 /// block table that lets a search skip it unread (see ``IndexFormat``).
 ///
-/// A block of `n` postings (`n` = ``size`` except for a term's last block) is two bit-packed
-/// arrays, one after the other, each starting on a byte boundary:
-/// - `n` document gaps, `doc[i] - doc[i-1] - 1` (for `i = 0` the previous document is the last
-///   one of the term's previous block, or -1), `docBits` bits each;
-/// - `n` values `tf - 1`, `tfBits` bits each.
+/// A block of `n` postings (`n` = ``size`` except for a term's last block) is three
+/// bit-packed arrays, one after the other, each starting on a byte boundary:
+/// - `n` document offsets `doc[i] − base`, `docBits` bits each, where `base` is the last
+///   document of the term's previous block plus one (0 for its first block): frame of
+///   reference rather than gaps, so a probe can binary-search a block and decoding has no
+///   chain of additions;
+/// - `n` values `tf − 1`, `tfBits` bits each;
+/// - `n` values `norm − minNorm`, `normBits` bits each: each document's length byte, kept
+///   beside its posting so scoring a posting never reads the index-wide norms at random.
 /// Values are packed least-significant bit first into a little-endian bit stream; a width of 0
-/// stores nothing (all values 0: consecutive documents, or every tf = 1).
+/// stores nothing (all values 0: every tf = 1, or equal norms).
 enum PostingBlocks {
     /// Postings per block.
     static let size = 128
 
-    /// UInt32 fields of one block-table entry.
-    static let entryWords = 5
+    /// UInt32 fields of one block-table entry (``BlockEntry``).
+    static let entryWords = 6
 
     /// Bytes of zero padding after the postings so a decoder may always load 8 bytes.
     static let tailPadding = 8
@@ -45,60 +49,91 @@ enum PostingBlocks {
         if filled > 0 { output.append(UInt8(truncatingIfNeeded: buffer)) }
     }
 
-    /// Decodes block `block` of a term into document numbers and tfs.
-    ///
-    /// - Parameters:
-    ///   - entries: the index's block table.
-    ///   - count: the block's postings (``size``, or fewer for a term's last block).
-    ///   - data: the term's first postings byte.
-    ///   - previous: the last document of the term's previous block, or `UInt32.max` (−1)
-    ///     for its first block.
+    /// Value `i` of a bit-packed array of `bits`-bit values (`mask` = 2^bits − 1). Reads 8
+    /// bytes, which the postings' tail padding makes safe.
     @inline(__always)
-    static func decode(
-        _ entries: UnsafePointer<UInt32>, block: Int, count: Int, data: UnsafePointer<UInt8>,
-        previous: UInt32, docs: UnsafeMutablePointer<UInt32>, tfs: UnsafeMutablePointer<UInt32>
-    ) {
-        let entry = entries + entryWords * block
-        let packed = entry[4]
-        let docBits = Int((packed >> 16) & 0xFF)
-        let tfBits = Int(packed >> 24)
-        let start = data + Int(entry[1])
-        unpack(start, count: count, bits: docBits, into: docs)
-        unpack(start + packedBytes(count: count, bits: docBits), count: count, bits: tfBits, into: tfs)
-        var doc = previous
-        for i in 0..<count {
-            doc = doc &+ docs[i] &+ 1
-            docs[i] = doc
-            tfs[i] &+= 1
-        }
-    }
-
-    /// Decodes `count` values of `bits` bits starting at `source` into `output`.
-    ///
-    /// Reads up to 8 bytes past the last packed byte (the postings section is padded for
-    /// that).
-    @inline(__always)
-    static func unpack(
-        _ source: UnsafePointer<UInt8>, count: Int, bits: Int,
-        into output: UnsafeMutablePointer<UInt32>
-    ) {
-        if bits == 0 {
-            output.update(repeating: 0, count: count)
-            return
-        }
-        let mask: UInt64 = (1 << UInt64(bits)) &- 1
-        let raw = UnsafeRawPointer(source)
-        var bit = 0
-        for i in 0..<count {
-            let word = UInt64(
-                littleEndian: raw.loadUnaligned(fromByteOffset: bit >> 3, as: UInt64.self))
-            output[i] = UInt32(truncatingIfNeeded: (word >> UInt64(bit & 7)) & mask)
-            bit += bits
-        }
+    static func extract(_ base: UnsafePointer<UInt8>, _ i: Int, bits: Int, mask: UInt64) -> UInt32
+    {
+        let bit = i &* bits
+        let word = UInt64(
+            littleEndian: UnsafeRawPointer(base).loadUnaligned(
+                fromByteOffset: bit >> 3, as: UInt64.self))
+        return UInt32(truncatingIfNeeded: (word >> UInt64(bit & 7)) & mask)
     }
 }
 
-/// One entry of the block table (five little-endian UInt32 words in the file).
+/// One decoded block header: where its three arrays are and how wide their values are.
+struct BlockLayout {
+    let count: Int
+    /// The first document the block may hold (its offsets are relative to it).
+    let base: UInt32
+    let docs: UnsafePointer<UInt8>
+    let tfs: UnsafePointer<UInt8>
+    let norms: UnsafePointer<UInt8>
+    let docBits: Int
+    let tfBits: Int
+    let normBits: Int
+    let docMask: UInt64
+    let tfMask: UInt64
+    let normMask: UInt64
+    let minNorm: UInt32
+
+    /// Block `block` of the term whose postings start at `data` and whose first block is
+    /// `firstBlock`; `count` postings.
+    @inline(__always)
+    init(
+        entries: UnsafePointer<UInt32>, block: Int, firstBlock: Int, count: Int,
+        data: UnsafePointer<UInt8>
+    ) {
+        let entry = entries + PostingBlocks.entryWords * block
+        self.count = count
+        base = block == firstBlock ? 0 : (entry - PostingBlocks.entryWords)[0] &+ 1
+        let packed = entry[4]
+        minNorm = (packed >> 8) & 0xFF
+        docBits = Int((packed >> 16) & 0xFF)
+        tfBits = Int(packed >> 24)
+        normBits = Int(entry[5] & 0xFF)
+        docMask = (1 << UInt64(docBits)) &- 1
+        tfMask = (1 << UInt64(tfBits)) &- 1
+        normMask = (1 << UInt64(normBits)) &- 1
+        docs = data + Int(entry[1])
+        tfs = docs + PostingBlocks.packedBytes(count: count, bits: docBits)
+        norms = tfs + PostingBlocks.packedBytes(count: count, bits: tfBits)
+    }
+
+    @inline(__always)
+    func doc(_ i: Int) -> UInt32 {
+        base &+ PostingBlocks.extract(docs, i, bits: docBits, mask: docMask)
+    }
+
+    @inline(__always)
+    func tf(_ i: Int) -> UInt32 { PostingBlocks.extract(tfs, i, bits: tfBits, mask: tfMask) &+ 1 }
+
+    @inline(__always)
+    func norm(_ i: Int) -> Int {
+        Int(minNorm &+ PostingBlocks.extract(norms, i, bits: normBits, mask: normMask))
+    }
+
+    /// The first position at or after `from` whose document is ≥ `target` (which must be at
+    /// most the block's last document): binary search over the offsets.
+    @inline(__always)
+    func position(of target: UInt32, from: Int) -> Int {
+        let offset = target &- base
+        var low = from
+        var high = count - 1
+        while low < high {
+            let mid = (low + high) >> 1
+            if PostingBlocks.extract(docs, mid, bits: docBits, mask: docMask) < offset {
+                low = mid + 1
+            } else {
+                high = mid
+            }
+        }
+        return low
+    }
+}
+
+/// One entry of the block table (six little-endian UInt32 words in the file).
 ///
 /// `bestTf`/`bestNorm` is the posting of the block with the largest BM25 term score for the
 /// index's bound parameter `b` (``IndexFormat``'s header field; the score's maximiser does not
@@ -114,12 +149,14 @@ struct BlockEntry: Equatable {
     var minNorm: UInt8
     var docBits: UInt8
     var tfBits: UInt8
+    var normBits: UInt8
 
-    var words: (UInt32, UInt32, UInt32, UInt32, UInt32) {
-        (
+    var words: [UInt32] {
+        [
             lastDocument, dataOffset, bestTf, maxTf,
             UInt32(bestNorm) | UInt32(minNorm) << 8 | UInt32(docBits) << 16
-                | UInt32(tfBits) << 24
-        )
+                | UInt32(tfBits) << 24,
+            UInt32(normBits),
+        ]
     }
 }

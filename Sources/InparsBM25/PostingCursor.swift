@@ -1,19 +1,21 @@
-/// A position in one query term's posting list for document-at-a-time search: the current
-/// block decoded into `docs`/`tfs`, plus a second, "shallow" position in the block table that
-/// reads block score bounds without decoding; and the term's scoring constants.
+/// A position in one query term's posting list for document-at-a-time search, plus a second,
+/// "shallow" position in the block table that reads block score bounds without decoding;
+/// and the term's scoring constants.
+///
+/// Blocks are never decoded as a whole: values are read one at a time straight from the
+/// bit-packed data, so a probe that lands in a block binary-searches its document offsets and
+/// reads the one tf and norm it needs.
 struct PostingCursor {
     /// The current document, or `UInt32.max` past the end.
-    var doc: UInt32 = 0
+    private(set) var doc: UInt32 = 0
     private var position = 0
-    private var count = 0
     private var block: Int
+    private var layout: BlockLayout
     private let firstBlock: Int
     private let endBlock: Int
     private let documentFrequency: Int
     private let entries: UnsafePointer<UInt32>
     private let data: UnsafePointer<UInt8>
-    let docs: UnsafeMutablePointer<UInt32>
-    let tfs: UnsafeMutablePointer<UInt32>
 
     /// The block whose bound ``shallowBound`` holds.
     private var boundBlock: Int
@@ -30,7 +32,6 @@ struct PostingCursor {
     private let weight: Float
     private let tfOne: UnsafePointer<Float>
     private let cache: UnsafePointer<Float>
-    private let norms: UnsafePointer<UInt8>
     /// Whether block entries name their best posting for the query's `b` (else the bound is
     /// the largest tf with the smallest norm).
     private let exactBounds: Bool
@@ -41,25 +42,23 @@ struct PostingCursor {
     ///   - weight: `boost · idf`.
     ///   - tfOne: the term's 256 scores of tf = 1, by norm byte.
     ///   - cache: the searcher's 256 length factors, by norm byte.
-    ///   - docs, tfs: room for one decoded block each.
     init(
         index: BM25Index, term: Int, planIndex: Int, weight: Float, tfOne: UnsafePointer<Float>,
-        cache: UnsafePointer<Float>, exactBounds: Bool, docs: UnsafeMutablePointer<UInt32>,
-        tfs: UnsafeMutablePointer<UInt32>
+        cache: UnsafePointer<Float>, exactBounds: Bool
     ) {
         firstBlock = Int(index.termBlocks[term])
         endBlock = Int(index.termBlocks[term + 1])
         documentFrequency = Int(index.docFreqs[term])
         entries = index.blocks.baseAddress!
         data = index.postings.baseAddress! + Int(index.postingsOffsets[term])
-        self.docs = docs
-        self.tfs = tfs
+        layout = BlockLayout(
+            entries: entries, block: firstBlock, firstBlock: firstBlock,
+            count: min(PostingBlocks.size, documentFrequency), data: data)
         self.planIndex = planIndex
         self.weight = weight
         self.tfOne = tfOne
         self.cache = cache
         self.exactBounds = exactBounds
-        norms = index.norms.baseAddress!
         block = firstBlock
         boundBlock = firstBlock - 1
         let bounds = index.termBounds.baseAddress! + 3 * term
@@ -69,13 +68,15 @@ struct PostingCursor {
         load(firstBlock)
     }
 
-    /// The score of the current posting (bit-identical to the exhaustive path's).
+    /// The score of a posting (bit-identical to the exhaustive path's).
     @inline(__always)
-    func score() -> Float {
-        let tf = tfs[position]
-        let norm = Int(norms[Int(doc)])
-        return tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+    private func score(tf: UInt32, norm: Int) -> Float {
+        tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
     }
+
+    /// The score of the current posting.
+    @inline(__always)
+    func score() -> Float { score(tf: layout.tf(position), norm: layout.norm(position)) }
 
     /// The score of a posting with `tf` and `norm`, as a bound.
     @inline(__always)
@@ -97,24 +98,24 @@ struct PostingCursor {
     @inline(__always)
     private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords * b] }
 
-    /// Decodes block `b` and moves to its first posting.
+    /// Moves to the first posting of block `b`.
+    @inline(__always)
     private mutating func load(_ b: Int) {
         block = b
-        let previous = b == firstBlock ? UInt32.max : lastDocument(b - 1)
-        count = min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock))
-        PostingBlocks.decode(
-            entries, block: b, count: count, data: data, previous: previous, docs: docs,
-            tfs: tfs)
+        layout = BlockLayout(
+            entries: entries, block: b, firstBlock: firstBlock,
+            count: min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock)),
+            data: data)
         position = 0
-        doc = docs[0]
+        doc = layout.doc(0)
     }
 
     /// Moves to the next posting.
     @inline(__always)
     mutating func next() {
-        position += 1
-        if position < count {
-            doc = docs[position]
+        position &+= 1
+        if position < layout.count {
+            doc = layout.doc(position)
         } else if block + 1 < endBlock {
             load(block + 1)
         } else {
@@ -126,12 +127,10 @@ struct PostingCursor {
     /// to the next block (or past the end). When `body` returns false it stops there.
     @inline(__always)
     mutating func forEachInBlock(_ body: (UInt32, Float) -> Bool) {
-        for i in position..<count {
-            let d = docs[i]
-            let tf = tfs[i]
-            let norm = Int(norms[Int(d)])
-            let s = tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
-            if !body(d, s) {
+        let layout = self.layout
+        for i in position..<layout.count {
+            let d = layout.doc(i)
+            if !body(d, score(tf: layout.tf(i), norm: layout.norm(i))) {
                 position = i
                 doc = d
                 return
@@ -140,14 +139,8 @@ struct PostingCursor {
         if block + 1 < endBlock { load(block + 1) } else { doc = .max }
     }
 
-    /// Goes back to the first posting (after another cursor shared the decode buffers).
-    mutating func restart() {
-        boundBlock = firstBlock - 1
-        load(firstBlock)
-    }
-
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
-    /// last document, decoding only the block that holds it).
+    /// last document, then binary-searching the block).
     @inline(__always)
     mutating func advance(to target: UInt32) {
         if doc >= target { return }
@@ -159,9 +152,10 @@ struct PostingCursor {
                 return
             }
             load(b)
+            if doc >= target { return }
         }
-        while docs[position] < target { position += 1 }
-        doc = docs[position]
+        position = layout.position(of: target, from: position + 1)
+        doc = layout.doc(position)
     }
 
     /// Moves the shallow position to the block that holds or follows `target` and refreshes

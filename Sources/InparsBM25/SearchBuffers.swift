@@ -1,5 +1,5 @@
 /// A searcher's scratch memory. What pruned search needs is small and grows with the query
-/// (per query term: a decoded block and a table of tf = 1 scores; per hit: one heap key); the
+/// (per query term: a table of tf = 1 scores; per hit: one heap key); the
 /// exhaustive path's per-document accumulators (12 bytes per indexed document) are allocated on
 /// its first use only.
 final class SearchBuffers {
@@ -18,11 +18,8 @@ final class SearchBuffers {
     private(set) var seedKeys: UnsafeMutablePointer<UInt64>
     private(set) var seedCapacity = 0
 
-    /// Per query term: 256 tf = 1 scores (one per norm byte), a decoded block of documents
-    /// and of tfs (``PostingBlocks/size`` each). Capacity ``termCapacity``.
+    /// Per query term: 256 tf = 1 scores (one per norm byte). Capacity ``termCapacity``.
     private(set) var tfOne: UnsafeMutablePointer<Float>
-    private(set) var blockDocs: UnsafeMutablePointer<UInt32>
-    private(set) var blockTfs: UnsafeMutablePointer<UInt32>
     private(set) var termCapacity = 0
 
     init(count documentCount: Int) {
@@ -31,8 +28,6 @@ final class SearchBuffers {
         sortScratch = .allocate(capacity: 1)
         seedKeys = .allocate(capacity: 1)
         tfOne = .allocate(capacity: 1)
-        blockDocs = .allocate(capacity: 1)
-        blockTfs = .allocate(capacity: 1)
     }
 
     /// Makes room for `k` keys (keeps the larger capacity).
@@ -57,12 +52,8 @@ final class SearchBuffers {
     func reserveTerms(_ terms: Int) {
         guard terms > termCapacity else { return }
         tfOne.deallocate()
-        blockDocs.deallocate()
-        blockTfs.deallocate()
         termCapacity = max(terms, 2 * termCapacity, 8)
         tfOne = .allocate(capacity: 256 * termCapacity)
-        blockDocs = .allocate(capacity: PostingBlocks.size * termCapacity)
-        blockTfs = .allocate(capacity: PostingBlocks.size * termCapacity)
     }
 
     /// Allocates the exhaustive path's per-document arrays (accumulators zeroed).
@@ -81,7 +72,5 @@ final class SearchBuffers {
         sortScratch.deallocate()
         seedKeys.deallocate()
         tfOne.deallocate()
-        blockDocs.deallocate()
-        blockTfs.deallocate()
     }
 }
