@@ -42,6 +42,9 @@ struct BM25ScaleBenchmark: ParsableCommand {
     @Option(help: "Query sets to measure, comma-separated.")
     var sets = "common,mid,rare"
 
+    @Flag(help: "Print the pruned search's work per query (candidates, probes, scored).")
+    var statistics = false
+
     @Flag(help: "Also time the exhaustive search (one thread), for the pruning speed-up.")
     var exhaustive = false
 
@@ -109,6 +112,34 @@ struct BM25ScaleBenchmark: ParsableCommand {
                         line += " |"
                     }
                     print(line)
+                    if statistics {
+                        let searcher = BM25Searcher(index: opened, strategy: .pruned)
+                        var slowest: [(Double, String, BM25Searcher.Statistics)] = []
+                        for query in list {
+                            let before = searcher.statistics
+                            let t = cpuNow()
+                            _ = searcher.search(query.text, k: k)
+                            var delta = searcher.statistics
+                            delta.candidates -= before.candidates
+                            delta.probes -= before.probes
+                            delta.scored -= before.scored
+                            slowest.append((cpuNow() - t, query.text, delta))
+                        }
+                        slowest.sort { $0.0 > $1.0 }
+                        let total = slowest.reduce(0) { $0 + $1.0 }
+                        let top = slowest.prefix(list.count / 10).reduce(0) { $0 + $1.0 }
+                        print("  slowest 10 % of the queries take \(fmt(100 * top / total, 1)) % of the time; slowest:")
+                        for (t, text, s) in slowest.prefix(6) {
+                            let dfs = searcher.queryTerms(text).map { "\(opened.documentFrequency(ofTerm: $0.term))" }
+                            print("    \(fmt(t * 1000, 2)) ms '\(text)' df \(dfs.joined(separator: "/")): \(s.candidates) candidates, \(s.probes) probes, \(s.scored) scored")
+                        }
+                        let s = searcher.statistics
+                        let n = Double(max(1, s.searches))
+                        print(
+                            "  per query: \(fmt(Double(s.candidates) / n, 1)) candidates,"
+                                + " \(fmt(Double(s.probes) / n, 1)) probes,"
+                                + " \(fmt(Double(s.scored) / n, 1)) fully scored")
+                    }
                 }
             }
         }

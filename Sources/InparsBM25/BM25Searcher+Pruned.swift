@@ -18,7 +18,7 @@ extension BM25Searcher {
                             heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
                         search.theta = seedThreshold(k: k, cursors: cursors, m: m)
                         search.run()
-                        lastScoredDocuments = search.scored
+                        statistics.add(search.statistics)
                         cursors.deinitialize(count: m)
                         return hits(fromKeys: buffers.keys, count: search.heapCount)
                     }
@@ -107,8 +107,8 @@ struct MaxScoreSearch {
     private var cutoff = -Double.infinity
     /// Non-essential terms: `0..<p`.
     private var p = 0
-    /// Candidates fully scored.
-    var scored = 0
+    /// Work counters.
+    var statistics = BM25Searcher.Statistics()
 
     init(
         k: Int, m: Int, cursors: UnsafeMutablePointer<PostingCursor>,
@@ -231,6 +231,7 @@ struct MaxScoreSearch {
     /// offers it to the heap. False when no document can enter any more.
     @inline(__always)
     private mutating func consider(_ d: UInt32, partial: Double) -> Bool {
+        statistics.candidates &+= 1
         if p > 0 {
             if !canEnter(partial + nonEssential) { return true }
             var bound = partial
@@ -240,6 +241,7 @@ struct MaxScoreSearch {
             }
             if !canEnter(bound) { return true }
             for j in stride(from: p - 1, through: 0, by: -1) {
+                statistics.probes &+= 1
                 let blockBound = cursors[j].shallowBound
                 cursors[j].advance(to: d)
                 if cursors[j].doc == d {
@@ -253,7 +255,7 @@ struct MaxScoreSearch {
             }
         }
         // The exact score: query term order, double, one rounding (as the exhaustive path).
-        scored += 1
+        statistics.scored &+= 1
         var sum = 0.0
         for i in 0..<m where stamp[i] == d { sum += slots[i] }
         let score = Float(sum)

@@ -64,8 +64,29 @@ public final class BM25Searcher {
     /// The current query: term numbers, weights, and each term's position in query order.
     var planTerms: [Int] = []
     var planWeights: [Float] = []
-    /// Documents whose full score the last pruned search computed (for tests and profiles).
-    var lastScoredDocuments = 0
+    /// Work counters of pruned searches (for tests and profiles).
+    public struct Statistics: Sendable, Equatable {
+        /// Searches counted.
+        public var searches = 0
+        /// Documents from the essential lists whose bound was checked against the threshold.
+        public var candidates = 0
+        /// Non-essential lists probed for a candidate.
+        public var probes = 0
+        /// Candidates whose full score was computed.
+        public var scored = 0
+
+        public init() {}
+
+        mutating func add(_ other: Statistics) {
+            searches += 1
+            candidates += other.candidates
+            probes += other.probes
+            scored += other.scored
+        }
+    }
+
+    /// Counters summed over this searcher's pruned searches; reset by assigning `.init()`.
+    public var statistics = Statistics()
 
     /// - Parameters:
     ///   - index: an open index (shared).

@@ -115,19 +115,19 @@ struct BlockLayout {
     }
 
     /// The first position at or after `from` whose document is ≥ `target` (which must be at
-    /// most the block's last document): binary search over the offsets.
+    /// most the block's last document): a branch-free binary search over the offsets.
     @inline(__always)
     func position(of target: UInt32, from: Int) -> Int {
         let offset = target &- base
         var low = from
-        var high = count - 1
-        while low < high {
-            let mid = (low + high) >> 1
-            if PostingBlocks.extract(docs, mid, bits: docBits, mask: docMask) < offset {
-                low = mid + 1
-            } else {
-                high = mid
-            }
+        var n = count &- from
+        while n > 1 {
+            let half = n >> 1
+            let below =
+                PostingBlocks.extract(docs, low &+ half &- 1, bits: docBits, mask: docMask)
+                < offset
+            low = below ? low &+ half : low
+            n &-= half
         }
         return low
     }

@@ -146,7 +146,7 @@ struct PostingCursor {
         if doc >= target { return }
         if target > lastDocument(block) {
             var b = block + 1
-            while b < endBlock && lastDocument(b) < target { b += 1 }
+            while b < endBlock && lastDocument(b) < target { b &+= 1 }
             if b == endBlock {
                 doc = .max
                 return
@@ -154,7 +154,9 @@ struct PostingCursor {
             load(b)
             if doc >= target { return }
         }
-        position = layout.position(of: target, from: position + 1)
+        // Probes often land a few postings further: try the next one before searching.
+        let next = layout.doc(position &+ 1)
+        position = next >= target ? position &+ 1 : layout.position(of: target, from: position &+ 2)
         doc = layout.doc(position)
     }
 
@@ -164,7 +166,7 @@ struct PostingCursor {
     mutating func moveShallow(to target: UInt32) {
         if boundBlock >= firstBlock && shallowLast >= target { return }
         var b = max(boundBlock, firstBlock)
-        while b < endBlock && lastDocument(b) < target { b += 1 }
+        while b < endBlock && lastDocument(b) < target { b &+= 1 }
         boundBlock = b
         if b == endBlock {
             shallowBound = 0

@@ -36,8 +36,9 @@ import Testing
             var mismatches = 0
             for query in queries {
                 let reference = exhaustive.search(query.text, k: k)
+                pruned.statistics = .init()
                 let hits = pruned.search(query.text, k: k)
-                scored[k, default: 0] += pruned.lastScoredDocuments
+                scored[k, default: 0] += pruned.statistics.scored
                 if Self.signature(hits) != Self.signature(reference) {
                     mismatches += 1
                     if mismatches <= 3 {
