@@ -32,24 +32,30 @@ extension BM25Searcher {
         let data = index.postings.baseAddress! + Int(index.postingsOffsets[t])
         let firstBlock = Int(index.termBlocks[t])
         var remaining = Int(index.docFreqs[t])
-        for block in firstBlock..<Int(index.termBlocks[t + 1]) {
-            let n = min(PostingBlocks.size, remaining)
-            remaining -= n
-            let layout = BlockLayout(
-                entries: entries, block: block, firstBlock: firstBlock, count: n, data: data)
-            for j in 0..<n {
-                let doc = Int(layout.doc(j))
-                let tf = layout.tf(j)
-                let norm = layout.norm(j)
-                let score =
-                    tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
-                let sum = acc[doc]
-                if sum.bitPattern == 0 {
-                    touched[touchedCount] = Int32(doc)
-                    touchedCount += 1
-                    acc[doc] = -Double(score)
-                } else {
-                    acc[doc] = sum - Double(score)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * PostingBlocks.size) {
+            let docs = $0.baseAddress!
+            let tfs = docs + PostingBlocks.size
+            let norms = tfs + PostingBlocks.size
+            for block in firstBlock..<Int(index.termBlocks[t + 1]) {
+                let n = min(PostingBlocks.size, remaining)
+                remaining -= n
+                BlockLayout(
+                    entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
+                ).decode(docs: docs, tfs: tfs, norms: norms)
+                for j in 0..<n {
+                    let doc = Int(docs[j])
+                    let tf = tfs[j]
+                    let norm = Int(norms[j])
+                    let score =
+                        tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                    let sum = acc[doc]
+                    if sum.bitPattern == 0 {
+                        touched[touchedCount] = Int32(doc)
+                        touchedCount += 1
+                        acc[doc] = -Double(score)
+                    } else {
+                        acc[doc] = sum - Double(score)
+                    }
                 }
             }
         }
