@@ -102,7 +102,9 @@ import Testing
             "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
             "--labels", "yes-no", "--max-length", "256",
         ])
-        #expect(command.topK == 1000 && command.maxLength == 256 && command.labels == .yesNo)
+        #expect(
+            command.rerankDepth == 1000 && command.model.scoring.maxLength == 256
+                && command.model.scoring.labels == .yesNo)
         #expect(throws: (any Error).self) {
             try RerankCommand.parse([
                 "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",

@@ -23,11 +23,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     // MARK: Data
 
-    @Option(
-        help:
-            "Corpus: BEIR corpus.jsonl or TSV (id<TAB>text or id<TAB>title<TAB>text), optionally .gz."
-    )
-    var corpus: String
+    @OptionGroup var corpus: CorpusOptions
 
     @Option(
         help:
@@ -38,8 +34,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Documents to sample without replacement (clipped to the corpus size).")
     var maxGenerations: Int = 100_000
 
-    @Option(help: "Seed for the document sample, few-shot draws and sampling.")
-    var seed: UInt64 = 1
+    @OptionGroup var seed: SeedOptions
 
     @Option(help: "Queries to generate per document.")
     var numQueriesPerDoc: Int = 1
@@ -118,11 +113,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Retries per request on 429, 5xx, connection errors and timeouts.")
     var maxRetries: Int = 5
 
-    @Option(help: "T5: documents decoded together.")
-    var batchSize: Int = 8
-
-    @Option(help: "T5: OpenBLAS threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var threads: ThreadOptions
 
     /// Whether `--model` names a T5 folder run in process (no `--api-base`).
     var isInProcess: Bool { apiBase == nil }
@@ -140,8 +132,6 @@ struct GenerateCommand: AsyncParsableCommand {
         if temperature < 0 { throw ValidationError("--temperature must be ≥ 0.") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1].") }
         if topK < 0 { throw ValidationError("--top-k must be ≥ 0.") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1.") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1.") }
         if !(timeout > 0) { throw ValidationError("--timeout must be positive.") }
         if maxRetries < 0 { throw ValidationError("--max-retries must be ≥ 0.") }
@@ -182,15 +172,15 @@ struct GenerateCommand: AsyncParsableCommand {
                 defaultPromptLimit: 2048,
                 info: ["api_base": apiBase, "concurrency": String(concurrency)])
         } else {
-            BLAS.threads = threads
+            BLAS.threads = threads.count
             let backend = try T5Backend.load(
-                directory: URL(fileURLWithPath: model), batchSize: batchSize)
+                directory: URL(fileURLWithPath: model), batchSize: batch.batchSize)
             // The encoder's context holds the prompt only; generated tokens go to the decoder.
             try await run(
                 backend: backend, promptBudget: 0, defaultPromptLimit: 512,
                 info: [
                     "model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
-                    "batch_size": String(batchSize), "threads": String(threads),
+                    "batch_size": String(batch.batchSize), "threads": String(threads.count),
                 ])
         }
     }
@@ -227,11 +217,11 @@ struct GenerateCommand: AsyncParsableCommand {
             template: template, examples: examples, examplesPath: fewshotExamples ?? "",
             numExamples: numExamples, maxDocTokens: maxDocTokens,
             maxPromptTokens: maxPromptTokens ?? defaultPromptLimit, maxNewTokens: promptBudget,
-            seed: seed,
+            seed: seed.seed,
             tokenizer: .of(backend))
         let options = GenerateOptions(
-            corpus: URL(fileURLWithPath: corpus), output: URL(fileURLWithPath: output),
-            maxGenerations: maxGenerations, seed: seed, queriesPerDocument: numQueriesPerDoc,
+            corpus: URL(fileURLWithPath: corpus.corpus), output: URL(fileURLWithPath: output),
+            maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)
 
