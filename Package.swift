@@ -78,7 +78,9 @@ let tests: [Target] = [
     .testTarget(name: "InparsRankerTests", dependencies: ["InparsRanker", "InparsTestSupport"]),
     .testTarget(
         name: "InparsGenerationTests", dependencies: ["InparsGeneration", "InparsTestSupport"]),
-    .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsFilterTests",
+        dependencies: ["InparsFilter", "InparsRanker", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTrainingTests",
         dependencies: [

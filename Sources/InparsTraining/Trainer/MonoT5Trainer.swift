@@ -211,8 +211,11 @@ public final class MonoT5Trainer {
         func evaluate() throws {
             guard let evaluation else { return }
             let metrics = try evaluation.evaluate(
-                model: model, tokenizer: tokenizer, labels: labels, maxLength: options.maxLength,
-                batchSize: options.evalBatchSize)
+                scorer: MonoT5Reranker(
+                    model: model, tokenizer: tokenizer,
+                    options: ScorerOptions(
+                        maxLength: options.maxLength, batchSize: options.evalBatchSize,
+                        labels: labels)))
             evaluations.append(
                 Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
             try log.append([

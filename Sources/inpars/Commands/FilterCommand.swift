@@ -147,9 +147,9 @@ struct FilterCommand: ParsableCommand {
             filter.corpusPath = url.path
         }
         if let model, strategy == .reranker || consistencyRanker == .monot5 {
-            filter.scorer = try MonoT5Reranker.load(
+            filter.scorer = try RelevanceScorers.load(
                 directory: URL(fileURLWithPath: model),
-                options: scoring.rerankerOptions(batchSize: batch.batchSize))
+                options: scoring.scorerOptions(batchSize: batch.batchSize))
         }
         if strategy == .consistency, let index {
             filter.searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))

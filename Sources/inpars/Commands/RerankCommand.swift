@@ -31,54 +31,44 @@ struct RerankCommand: ParsableCommand {
     @OptionGroup var batch: BatchSizeOptions
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: "The run tag (last column).")
-    var tag = "monoT5"
+    @Option(help: "The run tag (last column) (default: the model's name, e.g. monoT5).")
+    var tag: String?
 
     /// `--depth`, or `--top-k` when given.
     var rerankDepth: Int { topK ?? depth }
 
     func validate() throws {
         guard rerankDepth >= 1 else { throw ValidationError("--depth must be at least 1") }
-        guard !tag.isEmpty, !tag.contains(where: \.isWhitespace) else {
+        if let tag, tag.isEmpty || tag.contains(where: \.isWhitespace) {
             throw ValidationError("--tag must be one word")
         }
     }
 
     func run() throws {
         BLAS.threads = threads.count
-        let reranker = try MonoT5Reranker.load(
+        let scorer = try RelevanceScorers.load(
             directory: URL(fileURLWithPath: model.model),
-            options: model.scoring.rerankerOptions(batchSize: batch.batchSize))
-        let firstStage = try Run.read(URL(fileURLWithPath: inputs.runFile))
-        let queryList = try QueryReader.read(URL(fileURLWithPath: inputs.queries.queries)).queries
-        let queriesByID = Dictionary(queryList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        // Stream the corpus, keeping only the documents the run mentions.
-        var wanted = Set<String>()
-        for queryId in firstStage.queryIds {
-            for entry in firstStage.entries[queryId]! { wanted.insert(entry.docId) }
-        }
-        var corpusByID: [String: Document] = [:]
-        let reader = try CorpusReader(url: URL(fileURLWithPath: inputs.corpus.corpus))
-        while let document = try reader.next() {
-            if wanted.contains(document.id) { corpusByID[document.id] = document }
-        }
+            options: model.scoring.scorerOptions(batchSize: batch.batchSize))
+        let input = try RerankingInput.read(
+            run: URL(fileURLWithPath: inputs.runFile),
+            queries: URL(fileURLWithPath: inputs.queries.queries),
+            corpus: URL(fileURLWithPath: inputs.corpus.corpus),
+            progress: ProgressReporter(label: "corpus documents read"))
 
         let reranking = RunReranker(topK: rerankDepth)
-        let total = reranking.pairCount(
-            run: firstStage, documents: corpusByID, queries: queriesByID)
-        let progress = ProgressReporter(label: "pairs scored", total: total)
-        let result = reranking.rerank(run: firstStage, documents: corpusByID, queries: queriesByID)
-        {
-            query, texts in
-            reranker.score(
-                inputs: texts.map { reranker.inputIDs(query: query, document: $0) },
-                progress: { progress.advance(by: $0) })
-        }
+        let progress = ProgressReporter(
+            label: "pairs scored",
+            total: reranking.pairCount(
+                run: input.run, documents: input.documents, queries: input.queries))
+        let result = try reranking.rerank(
+            run: input.run, documents: input.documents, queries: input.queries, scorer: scorer,
+            progress: { progress.advance(by: $0) })
         progress.finish()
-        try result.run.write(to: URL(fileURLWithPath: output.output), tag: tag, decimals: nil)
+        try result.run.write(
+            to: URL(fileURLWithPath: output.output), tag: tag ?? scorer.name, decimals: nil)
         let s = result.summary
         var summary =
-            "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below top-\(rerankDepth)) with \(reranker.labels.rawValue) labels → \(output.output)"
+            "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below depth \(rerankDepth), \(s.truncatedDocuments) documents truncated to --max-length) with \(scorer.details) → \(output.output)"
         if s.unknownQueries > 0 {
             summary +=
                 "; skipped \(s.unknownQueries) unknown queries (\(s.entriesOfUnknownQueries) entries)"

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsCore
 import InparsEval
+import InparsModels
 import InparsRanker
 import InparsTensor
 import InparsTraining
@@ -156,6 +157,8 @@ struct TrainCommand: ParsableCommand {
         ProcessMemory.retainFreedMemory()
         BLAS.threads = threads.count
         let modelURL = URL(fileURLWithPath: model.model)
+        // The registry names the family; each family that can be trained has its trainer.
+        let family = try ModelRegistry.resolve(directory: modelURL).family
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
             skipBadLines: badLines.skipBadLines)
@@ -189,27 +192,19 @@ struct TrainCommand: ParsableCommand {
 
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
-            let run = try Run.read(URL(fileURLWithPath: evalRun))
-            let queries = try QueryReader.read(URL(fileURLWithPath: evalQueries)).queries
-            var wanted = Set<String>()
-            for queryId in run.queryIds {
-                for entry in run.entries[queryId]! { wanted.insert(entry.docId) }
-            }
-            var documents: [String: Document] = [:]
-            let reader = try CorpusReader(url: URL(fileURLWithPath: evalCorpus))
-            while let document = try reader.next() {
-                if wanted.contains(document.id) { documents[document.id] = document }
-            }
             evaluation = TrainingEvaluation(
-                queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-                documents: documents, run: run,
-                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
-                topK: evalTopK)
+                input: try RerankingInput.read(
+                    run: URL(fileURLWithPath: evalRun), queries: URL(fileURLWithPath: evalQueries),
+                    corpus: URL(fileURLWithPath: evalCorpus)),
+                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)), topK: evalTopK)
         }
-        let trainer = MonoT5Trainer(
-            modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-            options: options, evaluation: evaluation)
-        _ = try trainer.run(resume: resume)
+        switch family {
+        case .t5:
+            _ = try MonoT5Trainer(
+                modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
+                options: options, evaluation: evaluation
+            ).run(resume: resume)
+        }
     }
 }
 

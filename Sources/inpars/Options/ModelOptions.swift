@@ -20,9 +20,9 @@ struct ScoringOptions: ParsableArguments {
         guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
     }
 
-    /// The reranker settings with `batchSize` pairs per forward pass.
-    func rerankerOptions(batchSize: Int) -> MonoT5Reranker.Options {
-        MonoT5Reranker.Options(maxLength: maxLength, batchSize: batchSize, labels: labels)
+    /// The library's scorer settings with `batchSize` pairs per forward pass.
+    func scorerOptions(batchSize: Int) -> ScorerOptions {
+        ScorerOptions(maxLength: maxLength, batchSize: batchSize, labels: labels)
     }
 }
 
