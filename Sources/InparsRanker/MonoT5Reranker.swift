@@ -22,10 +22,17 @@ public struct MonoT5Reranker: Sendable {
         /// `▁yes` / `▁no` (FLAN-T5 rerankers).
         case yesNo = "yes-no"
 
-        /// The labels of a model whose folder name or `_name_or_path` is `hint`/`nameOrPath`:
-        /// `yesNo` when either contains "flan" (FLAN-T5), else `trueFalse`.
-        public static func detect(hint: String, nameOrPath: String?) -> Labels {
-            (hint + " " + (nameOrPath ?? "")).lowercased().contains("flan") ? .yesNo : .trueFalse
+        /// The labels of a model whose folder name or `_name_or_path` is `hint`/`nameOrPath`
+        /// and whose `config.json` `model_type` is `modelType`: `yesNo` when either name
+        /// contains "flan" (FLAN-T5) or the model is an mT5 (the mMARCO multilingual monoT5
+        /// rerankers, `unicamp-dl/mt5-*`, answer `▁yes`/`▁no`, as pygaggle's table has it), else
+        /// `trueFalse`.
+        public static func detect(hint: String, nameOrPath: String?, modelType: String? = nil)
+            -> Labels
+        {
+            if modelType == "mt5" { return .yesNo }
+            return (hint + " " + (nameOrPath ?? "")).lowercased().contains("flan")
+                ? .yesNo : .trueFalse
         }
 
         /// The (positive, negative) SentencePiece pieces.
@@ -61,7 +68,9 @@ public struct MonoT5Reranker: Sendable {
             options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
         let labels =
             options.labels
-            ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
+            ?? Labels.detect(
+                hint: flanHint, nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let (positive, negative) = labels.pieces
         guard let positiveID = tokenizer.id(forPiece: positive) else {
             throw T5Error.missingPiece(piece: positive, directory: directory)

@@ -156,11 +156,11 @@ public struct T5Configuration: Codable, Sendable, Equatable {
         return configuration
     }
 
-    /// Checks the architecture and the extents.
+    /// Checks the architecture and the extents. A missing `model_type` is accepted: the model
+    /// registry recognises such folders by their `architectures`.
     public func validate(path: String) throws {
-        let type = modelType ?? "(missing model_type)"
-        guard type == "t5" || type == "mt5" else {
-            throw T5Error.notT5(path: path, modelType: type)
+        if let modelType, !ModelFamily.t5.modelTypes.contains(modelType) {
+            throw T5Error.notT5(path: path, modelType: modelType)
         }
         guard denseActivation != nil else {
             throw T5Error.unsupportedActivation(path: path, value: feedForwardProj)

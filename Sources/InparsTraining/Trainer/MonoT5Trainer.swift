@@ -117,7 +117,8 @@ public final class MonoT5Trainer {
             options.labels
             ?? MonoT5Reranker.Labels.detect(
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
-                nameOrPath: model.configuration.nameOrPath)
+                nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
         let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)

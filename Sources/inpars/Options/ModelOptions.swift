@@ -12,7 +12,7 @@ struct ScoringOptions: ParsableArguments {
 
     @Option(
         help:
-            "Label pieces of a monoT5 model: true-false (monoT5) or yes-no (FLAN-T5) (default: yes-no when the folder name or _name_or_path contains 'flan')."
+            "Label pieces of a monoT5 model: true-false (monoT5) or yes-no (FLAN-T5, mMARCO mT5) (default: yes-no for mt5 folders and names containing 'flan')."
     )
     var labels: MonoT5Reranker.Labels?
 
