@@ -111,7 +111,7 @@ let tests: [Target] = [
         ]),
     .testTarget(
         name: "InparsCLITests",
-        dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport"]),
+        dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport", argumentParser]),
 ]
 
 let package = Package(

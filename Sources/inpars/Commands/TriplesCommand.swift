@@ -77,30 +77,11 @@ struct TriplesCommand: ParsableCommand {
             corpusPath: corpusURL.path, progressSink: StandardErrorProgressSink())
         let (triples, summary) = try builder.run(rows)
 
-        var textCache: [Int: String] = [:]
-        func text(_ id: String) -> String {
-            let i = position[id]!
-            if let cached = textCache[i] { return cached }
-            let t = TripleBuilder.tsvField(documents[i].rerankText)
-            textCache[i] = t
-            return t
-        }
-        try AtomicFile.write(to: URL(fileURLWithPath: output.output)) { file in
-            for t in triples {
-                try file.write(
-                    TripleBuilder.tsvField(t.query) + "\t" + text(t.positiveId) + "\t"
-                        + text(t.negativeId) + "\n")
-            }
-        }
+        try TripleBuilder.write(
+            triples, documents: documents, position: position,
+            to: URL(fileURLWithPath: output.output))
         if let idsOutput {
-            try AtomicFile.write(to: URL(fileURLWithPath: idsOutput)) { file in
-                for t in triples {
-                    try file.write(
-                        TripleBuilder.tsvField(t.queryId) + "\t" + t.positiveId + "\t"
-                            + t.negativeId
-                            + "\n")
-                }
-            }
+            try TripleBuilder.writeIds(triples, to: URL(fileURLWithPath: idsOutput))
         }
         var lines = summary.lines.map { "triples: \($0)" }
         if statistics.skippedBadLines > 0 {
