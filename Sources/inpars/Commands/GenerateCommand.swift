@@ -218,7 +218,7 @@ struct GenerateCommand: AsyncParsableCommand {
             seed: seed.seed,
             tokenizer: .of(backend))
         let options = GenerateOptions(
-            corpus: URL(fileURLWithPath: corpus.corpus), output: URL(fileURLWithPath: output),
+            corpus: corpus.url, output: URL(fileURLWithPath: output),
             maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)

@@ -27,7 +27,7 @@ struct IndexCommand: ParsableCommand {
         let started = Date()
         let progress = ProgressReporter(label: "documents indexed")
         let report = try BM25IndexBuilder.build(
-            corpus: URL(fileURLWithPath: corpus.corpus), index: URL(fileURLWithPath: index),
+            corpus: corpus.url, index: URL(fileURLWithPath: index),
             threads: threads.count, options: ReadOptions(skipBadLines: badLines.skipBadLines),
             progress: progress)
         let seconds = Date().timeIntervalSince(started)

@@ -47,12 +47,10 @@ struct RerankCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads.count
         let scorer = try RelevanceScorers.load(
-            directory: URL(fileURLWithPath: model.model),
+            directory: model.directory,
             options: model.scoring.scorerOptions(batchSize: batch.batchSize))
         let input = try RerankingInput.read(
-            run: URL(fileURLWithPath: inputs.runFile),
-            queries: URL(fileURLWithPath: inputs.queries.queries),
-            corpus: URL(fileURLWithPath: inputs.corpus.corpus),
+            run: inputs.runURL, queries: inputs.queries.url, corpus: inputs.corpus.url,
             progress: ProgressReporter(label: "corpus documents read"))
 
         let reranking = RunReranker(topK: rerankDepth)

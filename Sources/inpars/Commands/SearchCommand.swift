@@ -63,7 +63,7 @@ struct SearchCommand: ParsableCommand {
         let parameters = BM25Parameters(k1: k1, b: b)
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
-            URL(fileURLWithPath: queries.queries),
+            queries.url,
             options: ReadOptions(skipBadLines: badLines.skipBadLines)
         ).queries
         if let qrels {

@@ -156,7 +156,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         ProcessMemory.retainFreedMemory()
         BLAS.threads = threads.count
-        let modelURL = URL(fileURLWithPath: model.model)
+        let modelURL = model.directory
         // The registry names the family; each family that can be trained has its trainer.
         let family = try ModelRegistry.resolve(directory: modelURL).family
         let data = try TrainingData.read(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 // The input files several commands read, with one help text each.
 
@@ -9,12 +10,18 @@ struct CorpusOptions: ParsableArguments {
 
     @Option(help: help)
     var corpus: String
+
+    /// The corpus file (the one place a command turns `--corpus` into a file).
+    var url: URL { URL(fileURLWithPath: corpus) }
 }
 
 /// `--queries FILE` (required).
 struct QueriesOptions: ParsableArguments {
     @Option(help: "Queries: BEIR queries.jsonl (_id, text) or TSV (id<TAB>text), optionally .gz.")
     var queries: String
+
+    /// The query file.
+    var url: URL { URL(fileURLWithPath: queries) }
 }
 
 /// `--corpus`, `--queries` and `--run`: a first-stage run with the texts it ranks.
@@ -24,6 +31,9 @@ struct RunInputOptions: ParsableArguments {
 
     @Option(name: .customLong("run"), help: "First-stage TREC run (qid Q0 docid rank score tag).")
     var runFile: String
+
+    /// The run file.
+    var runURL: URL { URL(fileURLWithPath: runFile) }
 }
 
 /// `--skip-bad-lines`.

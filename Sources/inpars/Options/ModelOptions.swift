@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import InparsRanker
 
 /// `--max-length` and `--labels`: how a relevance model reads a (query, document) pair. Shared
@@ -37,4 +38,7 @@ struct ModelOptions: ParsableArguments {
     var model: String
 
     @OptionGroup var scoring: ScoringOptions
+
+    /// The model folder (the one place a command turns `--model` into a folder).
+    var directory: URL { URL(fileURLWithPath: model) }
 }
