@@ -59,7 +59,7 @@ public struct MonoT5Reranker: Sendable {
     ///
     /// - Parameter flanHint: a name (folder, `_name_or_path`) checked for "flan" when
     ///   `options.labels` is `nil`.
-    /// - Throws: ``T5Error/missingPiece(piece:directory:)`` when a label piece is not in the vocabulary.
+    /// - Throws: ``ModelError/missingPiece(piece:directory:)`` when a label piece is not in the vocabulary.
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer,
         options: ScorerOptions = ScorerOptions(), flanHint: String = "", directory: String = ""
@@ -73,13 +73,13 @@ public struct MonoT5Reranker: Sendable {
                 modelType: model.configuration.modelType)
         let (positive, negative) = labels.pieces
         guard let positiveID = tokenizer.id(forPiece: positive) else {
-            throw T5Error.missingPiece(piece: positive, directory: directory)
+            throw ModelError.missingPiece(piece: positive, directory: directory)
         }
         guard let negativeID = tokenizer.id(forPiece: negative) else {
-            throw T5Error.missingPiece(piece: negative, directory: directory)
+            throw ModelError.missingPiece(piece: negative, directory: directory)
         }
         for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {
-            throw T5Error.missingPiece(
+            throw ModelError.missingPiece(
                 piece: id == positiveID ? positive : negative, directory: directory)
         }
         self.model = model

@@ -73,7 +73,7 @@ public enum RelevanceScorers {
     ///
     /// - Throws: `ModelError` for a folder without a readable `config.json` or of a family
     ///   inpars does not run (the message lists the supported ones); the family loader's errors
-    ///   (`T5Error`, `CheckpointError`, `TokenizerError`) naming the file.
+    ///   (`ModelError`, `CheckpointError`, `TokenizerError`) naming the file.
     public static func load(directory: URL, options: ScorerOptions = ScorerOptions()) throws
         -> any RelevanceScorer
     {

@@ -56,7 +56,7 @@ public struct T5Backend: GenerationBackend {
     /// Loads model and tokenizer from one Hugging Face folder; the model name recorded in the
     /// output is the folder's name.
     ///
-    /// - Throws: `T5Error`, `CheckpointError` or `TokenizerError` naming the file.
+    /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
     public static func load(directory: URL, batchSize: Int = 8, lengthWindow: Int = 4) throws
         -> T5Backend
     {
