@@ -10,7 +10,8 @@ extension EvaluationResult {
         if includeQueries {
             for queryId in perQuery.keys.sorted() {
                 for metric in metrics {
-                    text += "\(metric)\t\(queryId)\t"
+                    text +=
+                        "\(metric)\t\(queryId)\t"
                         + formatFixed(perQuery[queryId]![metric]!, decimals: 4) + "\n"
                 }
             }

@@ -28,7 +28,10 @@ import Testing
                 "--model", model,
             ],
             ["generate", "--corpus", corpus.path, "--output", out, "--model", model],
-            ["train", "--model", model, "--triples", triples.path, "--output", out, "--steps", "1"],
+            [
+                "train", "--model", model, "--triples", triples.path, "--output", out, "--steps",
+                "1",
+            ],
         ]
     }
 
@@ -49,7 +52,8 @@ import Testing
                 result.stderr.contains("'\(model.path)'") && result.stderr.contains("'llama'")
                     && result.stderr.contains("supported model_type values: t5, mt5"),
                 "\(name): \(result.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("out").path))
+            #expect(
+                !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out").path))
         }
     }
 

@@ -39,7 +39,8 @@ import Testing
                     let token = item.trimmingCharacters(in: .whitespacesAndNewlines)
                     if token.isEmpty { continue }
                     dependencies.insert(
-                        token == "argumentParser" ? "ArgumentParser" : token.replacing("\"", with: ""))
+                        token == "argumentParser"
+                            ? "ArgumentParser" : token.replacing("\"", with: ""))
                 }
             }
             let folder = kind == "testTarget" ? "Tests" : "Sources"
@@ -56,7 +57,8 @@ import Testing
     static func imports(of target: Target, modules: Set<String>) throws -> Set<String> {
         let root = TestPaths.repositoryRoot.appendingPathComponent(target.path)
         let files = try #require(FileManager.default.enumerator(atPath: root.path))
-        let statement = #/^\s*(?:@testable\s+)?(?:(?:internal|public|package|private|fileprivate)\s+)?import\s+(\w+)/#
+        let statement =
+            #/^\s*(?:@testable\s+)?(?:(?:internal|public|package|private|fileprivate)\s+)?import\s+(\w+)/#
         var found = Set<String>()
         for case let file as String in files where file.hasSuffix(".swift") {
             let text = try String(

@@ -39,12 +39,17 @@ import Testing
 
     /// The shared flags, the commands that must have them, and the default Docs/cli.md gives.
     static let shared: [(flag: String, commands: [String], shown: String?)] = [
-        ("--threads", ["generate", "filter", "index", "search", "triples", "train", "rerank"],
-         "all cores"),
+        (
+            "--threads", ["generate", "filter", "index", "search", "triples", "train", "rerank"],
+            "all cores"
+        ),
         ("--seed", ["generate", "triples", "train"], "1"),
         ("--batch-size", ["generate", "filter", "train", "rerank"], "8"),
         ("--max-length", ["filter", "train", "rerank"], "512"),
-        ("--labels", ["filter", "train", "rerank"], "yes-no for mt5 folders and names containing 'flan'"),
+        (
+            "--labels", ["filter", "train", "rerank"],
+            "yes-no for mt5 folders and names containing 'flan'"
+        ),
         ("--skip-bad-lines", ["filter", "index", "search", "triples", "train"], nil),
         ("--corpus", ["generate", "index", "triples", "rerank"], nil),
         ("--model", ["generate", "filter", "train", "rerank"], nil),
@@ -60,7 +65,9 @@ import Testing
             for name in names {
                 let table = try #require(tables[name])
                 #expect(table.keys.contains(flag), "inpars \(name) has no \(flag)")
-                #expect(table[flag] == .some(shown), "inpars \(name) \(flag): \(String(describing: table[flag]))")
+                #expect(
+                    table[flag] == .some(shown),
+                    "inpars \(name) \(flag): \(String(describing: table[flag]))")
             }
         }
     }

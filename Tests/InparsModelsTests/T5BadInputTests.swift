@@ -27,7 +27,8 @@ import Testing
     @Test func aMisShapedTensorNamesBothShapes() throws {
         let name = "encoder.block.0.layer.1.DenseReluDense.wi.weight"
         let (configuration, tensors) = try tensors { $0[name] = Tensor(zeros: [64, 128]) }
-        let expected = ModelError.shapeMismatch(name: name, expected: [128, 64], actual: [64, 128])
+        let expected = ModelError.shapeMismatch(
+            name: name, expected: [128, 64], actual: [64, 128])
         #expect(throws: expected) { try T5Model(configuration: configuration, tensors: tensors) }
         let message = try #require(expected.errorDescription)
         #expect(

@@ -36,7 +36,8 @@ import Testing
             progress: { done += $0 })
         #expect(done == cases.count && scored.truncatedDocuments == 0)
         let result = try #require(
-            compare(scored.scores, cases.map(\.score_true_false), atol: MonoT5RerankerTests.tolerance))
+            compare(
+                scored.scores, cases.map(\.score_true_false), atol: MonoT5RerankerTests.tolerance))
         #expect(result.passes, "\(result.worst)")
     }
 
@@ -55,7 +56,8 @@ import Testing
                 try scorer.score(pairs, progress: nil).scores, cases.map { $0.score_yes_no! },
                 atol: MonoT5RerankerTests.tolerance))
         #expect(yesNo.passes, "\(yesNo.worst)")
-        let explicit = try RelevanceScorers.load(directory: folder, options: .init(labels: .trueFalse))
+        let explicit = try RelevanceScorers.load(
+            directory: folder, options: .init(labels: .trueFalse))
         let trueFalse = try #require(
             compare(
                 try explicit.score(pairs, progress: nil).scores, cases.map(\.score_true_false),

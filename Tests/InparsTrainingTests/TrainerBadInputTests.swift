@@ -118,8 +118,9 @@ import Testing
             #expect(saved == Array(1..<step), "checkpoints \(saved), failed at \(step)")
             #expect(last == output.appendingPathComponent("checkpoint-\(step - 1)").path)
             #expect(step >= 2)
-            let message = TrainingError.nonFiniteLoss(step: step, value: value, lastCheckpoint: last)
-                .localizedDescription
+            let message = TrainingError.nonFiniteLoss(
+                step: step, value: value, lastCheckpoint: last
+            ).localizedDescription
             #expect(message.contains("step \(step)") && message.contains("checkpoint-\(step - 1)"))
         }
         #expect(

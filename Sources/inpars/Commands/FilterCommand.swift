@@ -117,7 +117,8 @@ struct FilterCommand: ParsableCommand {
         let inputURL = URL(fileURLWithPath: input)
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
-            options: .init(skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
+            options: .init(
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
 
         var configuration = FilterConfiguration(
             strategy: FilterStrategy(rawValue: strategy.rawValue)!)

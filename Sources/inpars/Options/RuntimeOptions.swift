@@ -11,7 +11,8 @@ import Foundation
 /// count, searches and random draws are per item), so the fastest setting is the right default.
 /// The help says "all cores" rather than the number of this machine's cores.
 struct ThreadOptions: ParsableArguments {
-    @Option(help: "Threads for compute: OpenBLAS, corpus analysis, BM25 searches (default: all cores).")
+    @Option(
+        help: "Threads for compute: OpenBLAS, corpus analysis, BM25 searches (default: all cores).")
     var threads: Int?
 
     /// `--threads`, or the number of active cores.
