@@ -114,6 +114,18 @@ import Testing
     }
 }
 
+extension RerankCommandTests {
+    /// `--depth` is the flag; `--top-k` (its old name) still works and is hidden from the help.
+    @Test func depthAndItsOldSpelling() throws {
+        let base = ["--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o"]
+        #expect(try RerankCommand.parse(base + ["--depth", "5"]).rerankDepth == 5)
+        #expect(try RerankCommand.parse(base + ["--top-k", "7"]).rerankDepth == 7)
+        #expect(throws: (any Error).self) { try RerankCommand.parse(base + ["--depth", "0"]) }
+        let help = Inpars.helpMessage(for: RerankCommand.self)
+        #expect(help.contains("--depth <depth>") && !help.contains("--top-k <"))
+    }
+}
+
 /// (q = "what is the capital of france") document scores from the t5-tiny-v11 golden file,
 /// keyed d1 (Paris) and d2 (fox).
 enum MonoT5GoldenScores {
