@@ -7,8 +7,9 @@ import Foundation
 
 /// `--threads`: compute threads (OpenBLAS, corpus analysis, BM25 searches).
 ///
-/// Default: every core. Results never depend on it (indexes are byte-identical for any thread
-/// count, searches and random draws are per item), so the fastest setting is the right default.
+/// Default: every core. Results do not depend on it (indexes are byte-identical for any thread
+/// count, searches and random draws are per item; model scores change only in float rounding as
+/// OpenBLAS splits its GEMMs), so the fastest setting is the right default.
 /// The help says "all cores" rather than the number of this machine's cores.
 struct ThreadOptions: ParsableArguments {
     @Option(
