@@ -3,6 +3,7 @@ import Foundation
 import InparsBM25
 import InparsCore
 import InparsFilter
+import InparsModels
 import InparsRanker
 import InparsTensor
 
@@ -62,9 +63,9 @@ struct FilterCommand: ParsableCommand {
     var corpus: String?
 
     @Option(
-        help:
-            "Relevance model folder for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: t5, mt5)."
-    )
+        help: ArgumentHelp(
+            "Relevance model folder for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+        ))
     var model: String?
 
     @OptionGroup var scoring: ScoringOptions

@@ -83,9 +83,9 @@ struct GenerateCommand: AsyncParsableCommand {
     var apiBase: String?
 
     @Option(
-        help:
-            "With --api-base: the model name sent to the server; without: a model folder run in process (config.json's model_type picks the family: t5, mt5)."
-    )
+        help: ArgumentHelp(
+            "With --api-base: the model name sent to the server; without: a model folder run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+        ))
     var model: String
 
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")

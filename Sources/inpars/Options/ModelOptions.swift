@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsModels
 import InparsRanker
 
 /// `--max-length` and `--labels`: how a relevance model reads a (query, document) pair. Shared
@@ -32,7 +33,9 @@ struct ScoringOptions: ParsableArguments {
 struct ModelOptions: ParsableArguments {
     /// The help of every `--model` that names a model folder.
     static let folderHelp: ArgumentHelp =
-        "Hugging Face model folder (config.json, weights, tokenizer); config.json's model_type picks the family (t5, mt5)."
+        ArgumentHelp(
+            "Hugging Face model folder (config.json, weights, tokenizer); config.json's model_type picks the family (\(ModelRegistry.supportedModelTypes))."
+        )
 
     @Option(help: folderHelp)
     var model: String
