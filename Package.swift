@@ -31,6 +31,7 @@ let libraries: [Target] = [
     .target(
         name: "InparsModels", dependencies: ["InparsTensor", "InparsTokenizers", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl", "InparsCore"]),
+    .target(name: "InparsHub", dependencies: ["InparsHTTP", "InparsCore"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),
     .target(name: "InparsBM25", dependencies: ["InparsCore"]),
     .target(name: "InparsRanker", dependencies: ["InparsModels", "InparsEval", "InparsCore"]),
@@ -48,8 +49,8 @@ let executables: [Target] = [
         name: "inpars",
         dependencies: [
             "InparsCore", "InparsTensor", "InparsTokenizers", "InparsModels", "InparsHTTP",
-            "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter",
-            "InparsTraining", argumentParser,
+            "InparsHub", "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration",
+            "InparsFilter", "InparsTraining", argumentParser,
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
@@ -72,6 +73,9 @@ let tests: [Target] = [
         name: "InparsTokenizersTests", dependencies: ["InparsTokenizers", "InparsTestSupport"]),
     .testTarget(name: "InparsModelsTests", dependencies: ["InparsModels", "InparsTestSupport"]),
     .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsHubTests",
+        dependencies: ["InparsHub", "InparsHTTP", "InparsCore", "InparsModels", "InparsTestSupport"]),
     .testTarget(name: "InparsEvalTests", dependencies: ["InparsEval", "InparsTestSupport"]),
     .testTarget(
         name: "InparsBM25Tests", dependencies: ["InparsBM25", "InparsEval", "InparsTestSupport"]),

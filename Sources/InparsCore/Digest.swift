@@ -19,12 +19,17 @@ extension StreamingDigest {
         finalize().map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The lower-case hexadecimal digest of the file at `url`, read in 4 MiB chunks.
+    /// Adds the bytes of the file at `url`, read in 4 MiB chunks.
     ///
     /// - Throws: ``InparsCoreError/cannotOpen(path:reason:)`` or `readFailed`.
+    public mutating func update(contentsOf url: URL) throws {
+        try DigestFileReader.forEachChunk(of: url) { update($0) }
+    }
+
+    /// The lower-case hexadecimal digest of the file at `url`.
     public static func hex(ofFile url: URL) throws -> String {
         var digest = Self()
-        try DigestFileReader.forEachChunk(of: url) { digest.update($0) }
+        try digest.update(contentsOf: url)
         return digest.finalizeHex()
     }
 }

@@ -40,11 +40,12 @@ final class CurlEasy {
     ///   arrives instead of it being collected (other responses are still collected, for their
     ///   error text); an error it throws aborts the transfer and is rethrown as is.
     func perform(
-        _ request: HTTPRequest, consumer: BodyConsumer? = nil
+        _ request: HTTPRequest, consumer: BodyConsumer? = nil,
+        onResponse: ResponseStart? = nil
     ) -> Result<HTTPResponse, any Error> {
         curl_easy_reset(handle)
         errorBuffer[0] = 0
-        let sink = ResponseSink(consumer: consumer)
+        let sink = ResponseSink(consumer: consumer, onResponse: onResponse)
         let sinkPointer = Unmanaged.passRetained(sink).toOpaque()
         defer { Unmanaged<ResponseSink>.fromOpaque(sinkPointer).release() }
 
@@ -120,6 +121,8 @@ final class CurlEasy {
 
 /// Receives the body of a 2xx response chunk by chunk; throwing aborts the transfer.
 typealias BodyConsumer = (UnsafeRawBufferPointer) throws -> Void
+/// Told the status and headers of a 2xx response before its body; throwing aborts.
+typealias ResponseStart = (Int, [String: String]) throws -> Void
 
 /// Collects body bytes and the headers of the last response while libcurl calls back.
 private final class ResponseSink {
@@ -128,9 +131,13 @@ private final class ResponseSink {
     /// Status of the response being received (from its status line).
     var status = 0
     let consumer: BodyConsumer?
+    let onResponse: ResponseStart?
     var consumerError: (any Error)?
 
-    init(consumer: BodyConsumer?) { self.consumer = consumer }
+    init(consumer: BodyConsumer?, onResponse: ResponseStart?) {
+        self.consumer = consumer
+        self.onResponse = onResponse
+    }
 }
 
 private let curlWriteBody: ccurl_data_callback = { pointer, size, count, userdata in
@@ -164,6 +171,14 @@ private let curlWriteHeader: ccurl_data_callback = { pointer, size, count, userd
         sink.body = Data()
         let parts = line.split(separator: " ", maxSplits: 2)
         sink.status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
+    } else if line == "\r\n" || line == "\n" {
+        // End of a header block: announce a 2xx response before its body arrives.
+        if let onResponse = sink.onResponse, (200...299).contains(sink.status) {
+            do { try onResponse(sink.status, sink.headers) } catch {
+                sink.consumerError = error
+                return 0
+            }
+        }
     } else if let colon = line.firstIndex(of: ":") {
         let name = line[..<colon].trimmingCharacters(in: .whitespaces).lowercased()
         let value = line[line.index(after: colon)...].trimmingCharacters(

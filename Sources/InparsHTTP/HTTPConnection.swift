@@ -34,13 +34,21 @@ public final class HTTPConnection {
     /// returned response then has an empty body). Other responses are returned with their
     /// body collected, for error messages.
     ///
+    /// - Parameters:
+    ///   - onResponse: told the status and (lower-cased) headers of a 2xx response before
+    ///     the first body byte, e.g. to tell `206 Partial Content` from a full `200`.
+    ///   - consumer: receives the body in chunks.
     /// - Throws: `HTTPError` for transport failures (a body cut short is `.curl` code 18), or
-    ///   whatever `consumer` throws (which stops the transfer).
+    ///   whatever `onResponse` or `consumer` throws (which stops the transfer).
     public func perform(
-        _ request: HTTPRequest, consumer: (UnsafeRawBufferPointer) throws -> Void
+        _ request: HTTPRequest,
+        onResponse: (_ status: Int, _ headers: [String: String]) throws -> Void = { _, _ in },
+        consumer: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> HTTPResponse {
-        try withoutActuallyEscaping(consumer) { escapable in
-            try easy.perform(request, consumer: escapable).get()
+        try withoutActuallyEscaping(consumer) { consumer in
+            try withoutActuallyEscaping(onResponse) { onResponse in
+                try easy.perform(request, consumer: consumer, onResponse: onResponse).get()
+            }
         }
     }
 }
