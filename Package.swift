@@ -75,7 +75,10 @@ let tests: [Target] = [
     .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
     .testTarget(
         name: "InparsHubTests",
-        dependencies: ["InparsHub", "InparsHTTP", "InparsCore", "InparsModels", "InparsTestSupport"]),
+        dependencies: [
+            "InparsHub", "InparsHTTP", "InparsCore", "InparsModels", "InparsRanker",
+            "InparsTestSupport",
+        ]),
     .testTarget(name: "InparsEvalTests", dependencies: ["InparsEval", "InparsTestSupport"]),
     .testTarget(
         name: "InparsBM25Tests", dependencies: ["InparsBM25", "InparsEval", "InparsTestSupport"]),

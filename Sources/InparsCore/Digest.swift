@@ -159,7 +159,7 @@ public struct SHA256: StreamingDigest {
     ]
 
     @inline(__always)
-    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
+    private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x &>> n) | (x &<< (32 &- n)) }
 
     /// One 64-byte block: the message schedule lives in a stack buffer (no allocation).
     private static func compress(
@@ -172,8 +172,8 @@ public struct SHA256: StreamingDigest {
                     bigEndian: block.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
             }
             for i in 16..<64 {
-                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3)
-                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
+                let s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] &>> 3)
+                let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] &>> 10)
                 w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
             }
             var (a, b, c, d, e, f, g, hh) = h
@@ -254,7 +254,7 @@ public struct MD5: StreamingDigest {
             d = c
             c = b
             let s = shifts[i]
-            b = b &+ ((f << s) | (f >> (32 - s)))
+            b = b &+ ((f &<< s) | (f &>> (32 &- s)))
         }
         h = (h.0 &+ a, h.1 &+ b, h.2 &+ c, h.3 &+ d)
     }

@@ -186,6 +186,7 @@ struct HubModelResolver {
                 return cache.snapshot(fallback)
             }
             guard error.isTransient else { throw error }
+            sink.emit("\(reference): \(error.localizedDescription); retrying", transient: false)
             _ = try fetch(ModelLocator.Files.required[0], required: true, retrying: true)
         }
         for file in ModelLocator.Files.required.dropFirst() {
