@@ -94,6 +94,14 @@ public struct ZipArchive: Sendable {
     public func forEachChunk(
         of entry: Entry, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
+        try forEachChunk(of: entry, chunkSize: 1 << 20, body)
+    }
+
+    /// ``forEachChunk(of:_:)`` with a chosen chunk size (small ones exercise the inflate loop
+    /// in tests).
+    func forEachChunk(
+        of entry: Entry, chunkSize: Int, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         var crc: UInt32 = 0
         var produced: UInt64 = 0
         try file.withBytes { bytes throws in
@@ -102,14 +110,14 @@ public struct ZipArchive: Sendable {
                 var offset = 0
                 repeat {
                     let chunk = UnsafeRawBufferPointer(
-                        rebasing: data[offset..<min(data.count, offset + (1 << 20))])
+                        rebasing: data[offset..<min(data.count, offset + chunkSize)])
                     crc = CRC32.checksum(chunk, initial: crc)
                     produced += UInt64(chunk.count)
                     try body(chunk)
                     offset += chunk.count
                 } while offset < data.count
             } else {
-                try Self.inflate(data, name: entry.name) { chunk in
+                try Self.inflate(data, name: entry.name, chunkSize: chunkSize) { chunk in
                     crc = CRC32.checksum(chunk, initial: crc)
                     produced += UInt64(chunk.count)
                     try body(chunk)
@@ -130,7 +138,7 @@ public struct ZipArchive: Sendable {
 
     /// Inflates a raw deflate stream, handing out 1 MiB of output at a time.
     private static func inflate(
-        _ input: UnsafeRawBufferPointer, name: String,
+        _ input: UnsafeRawBufferPointer, name: String, chunkSize: Int,
         _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         var stream = z_stream()
@@ -138,7 +146,7 @@ public struct ZipArchive: Sendable {
             throw Failure.malformed("zlib could not start inflating entry '\(name)'")
         }
         defer { inflateEnd(&stream) }
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
         defer { output.deallocate() }
         var consumed = 0
         while true {
