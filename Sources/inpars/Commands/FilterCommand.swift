@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 import InparsFilter
 import InparsRanker
 import InparsTensor
@@ -63,8 +64,14 @@ struct FilterCommand: ParsableCommand {
     )
     var corpus: String?
 
-    @Option(help: "monoT5 model folder (reranker strategy, monoT5 consistency).")
+    @Option(
+        help:
+            "monoT5 model folder or Hub id org/name[@revision] (reranker strategy, monoT5 consistency)."
+    )
     var model: String?
+
+    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
+    var revision: String?
 
     @Option(help: "Pairs per monoT5 forward pass.")
     var batchSize = 8
@@ -142,7 +149,7 @@ struct FilterCommand: ParsableCommand {
             configuration: configuration, inputPath: inputURL.path,
             progressSink: StandardErrorProgressSink())
         if let corpus {
-            let url = URL(fileURLWithPath: corpus)
+            let url = try DatasetLocator.resolve(corpus, role: .corpus)
             let documents = try CorpusReader.read(
                 url, options: ReadOptions(skipBadLines: skipBadLines)
             )
@@ -153,7 +160,7 @@ struct FilterCommand: ParsableCommand {
         }
         if let model, strategy == .reranker || consistencyRanker == .monot5 {
             filter.scorer = try MonoT5Reranker.load(
-                directory: URL(fileURLWithPath: model),
+                directory: try ModelLocator.resolve(model, revision: revision),
                 options: .init(maxLength: maxLength, batchSize: batchSize))
         }
         if strategy == .consistency, let index {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsGeneration
 import InparsHTTP
 import InparsTensor
@@ -85,8 +86,14 @@ struct GenerateCommand: AsyncParsableCommand {
     )
     var apiBase: String?
 
-    @Option(help: "Model name sent to the server, or a T5 / FLAN-T5 checkpoint folder.")
+    @Option(
+        help:
+            "Model name sent to the server, or a T5 / FLAN-T5 checkpoint folder or Hub id org/name[@revision]."
+    )
     var model: String
+
+    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
+    var revision: String?
 
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")
     var chat = false
@@ -151,11 +158,13 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         guard let apiBase else {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory),
-                isDirectory.boolValue
+            let isFolder =
+                FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+            guard isFolder || (try? ModelLocator.reference(model, revision: revision)) != nil
             else {
                 throw ValidationError(
-                    "--api-base is required unless --model is a T5 checkpoint folder; '\(model)' is not a directory."
+                    "--api-base is required unless --model is a T5 checkpoint folder or a Hub id (org/name); '\(model)' is neither."
                 )
             }
             if chat {
@@ -183,13 +192,13 @@ struct GenerateCommand: AsyncParsableCommand {
                 info: ["api_base": apiBase, "concurrency": String(concurrency)])
         } else {
             BLAS.threads = threads
-            let backend = try T5Backend.load(
-                directory: URL(fileURLWithPath: model), batchSize: batchSize)
+            let folder = try ModelLocator.resolve(model, revision: revision)
+            let backend = try T5Backend.load(directory: folder, batchSize: batchSize)
             // The encoder's context holds the prompt only; generated tokens go to the decoder.
             try await run(
                 backend: backend, promptBudget: 0, defaultPromptLimit: 512,
                 info: [
-                    "model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
+                    "model_path": folder.standardizedFileURL.path,
                     "batch_size": String(batchSize), "threads": String(threads),
                 ])
         }
@@ -229,8 +238,9 @@ struct GenerateCommand: AsyncParsableCommand {
             maxPromptTokens: maxPromptTokens ?? defaultPromptLimit, maxNewTokens: promptBudget,
             seed: seed,
             tokenizer: .of(backend))
+        let corpusURL = try DatasetLocator.resolve(corpus, role: .corpus)
         let options = GenerateOptions(
-            corpus: URL(fileURLWithPath: corpus), output: URL(fileURLWithPath: output),
+            corpus: corpusURL, output: URL(fileURLWithPath: output),
             maxGenerations: maxGenerations, seed: seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 
 /// `inpars index`: builds a BM25 index from a corpus.
 struct IndexCommand: ParsableCommand {
@@ -15,7 +16,7 @@ struct IndexCommand: ParsableCommand {
             renamed when complete.
             """)
 
-    @Option(help: "The corpus file (JSONL or TSV, optionally .gz).")
+    @Option(help: "The corpus file (JSONL or TSV, optionally .gz), or beir/<name>.")
     var corpus: String
 
     @Option(help: "The index directory to create (replaced if it exists).")
@@ -35,7 +36,7 @@ struct IndexCommand: ParsableCommand {
         let started = Date()
         let progress = ProgressReporter(label: "documents indexed")
         let report = try BM25IndexBuilder.build(
-            corpus: URL(fileURLWithPath: corpus), index: URL(fileURLWithPath: index),
+            corpus: DatasetLocator.resolve(corpus, role: .corpus), index: URL(fileURLWithPath: index),
             threads: threads, options: ReadOptions(skipBadLines: skipBadLines),
             progress: progress)
         let seconds = Date().timeIntervalSince(started)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsRanker
 import InparsTensor
 
@@ -17,14 +18,19 @@ struct RerankCommand: ParsableCommand {
             """)
 
     @Option(
-        help: "Hugging Face T5 model folder (config.json, weights, spiece.model or tokenizer.json)."
+        help:
+            "Hugging Face T5 model folder (config.json, weights, spiece.model or tokenizer.json), or a Hub id org/name[@revision] (downloaded to the HF cache)."
     )
     var model: String
 
-    @Option(help: "Corpus: BEIR corpus.jsonl or id<TAB>text TSV, optionally .gz.")
+    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
+    var revision: String?
+
+    @Option(help: "Corpus: BEIR corpus.jsonl or id<TAB>text TSV, optionally .gz, or beir/<name>.")
     var corpus: String
 
-    @Option(help: "Queries: BEIR queries.jsonl or id<TAB>text TSV, optionally .gz.")
+    @Option(
+        help: "Queries: BEIR queries.jsonl or id<TAB>text TSV, optionally .gz, or beir/<name>[/<split>].")
     var queries: String
 
     @Option(name: .customLong("run"), help: "First-stage TREC run to rerank.")
@@ -66,10 +72,10 @@ struct RerankCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         let reranker = try MonoT5Reranker.load(
-            directory: URL(fileURLWithPath: model),
+            directory: try ModelLocator.resolve(model, revision: revision),
             options: .init(maxLength: maxLength, batchSize: batchSize, labels: labels))
         let firstStage = try Run.read(URL(fileURLWithPath: runFile))
-        let queryList = try QueryReader.read(URL(fileURLWithPath: queries)).queries
+        let queryList = try QueryReader.read(DatasetLocator.resolve(queries, role: .queries)).queries
         let queriesByID = Dictionary(queryList.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         // Stream the corpus, keeping only the documents the run mentions.
         var wanted = Set<String>()
@@ -77,7 +83,7 @@ struct RerankCommand: ParsableCommand {
             for entry in firstStage.entries[queryId]! { wanted.insert(entry.docId) }
         }
         var corpusByID: [String: Document] = [:]
-        let reader = try CorpusReader(url: URL(fileURLWithPath: corpus))
+        let reader = try CorpusReader(url: DatasetLocator.resolve(corpus, role: .corpus))
         while let document = try reader.next() {
             if wanted.contains(document.id) { corpusByID[document.id] = document }
         }

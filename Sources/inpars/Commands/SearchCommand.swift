@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 
 extension BM25BatchSearch.ScoreStyle: ExpressibleByArgument {}
 
@@ -19,10 +20,10 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The index directory (from 'inpars index').")
     var index: String
 
-    @Option(help: "The query file (JSONL or TSV, optionally .gz).")
+    @Option(help: "The query file (JSONL or TSV, optionally .gz), or beir/<name>[/<split>].")
     var queries: String
 
-    @Option(help: "Only search queries that appear in this qrels file.")
+    @Option(help: "Only search queries that appear in this qrels file (or beir/<name>[/<split>]).")
     var qrels: String?
 
     @Option(help: "Hits per query.")
@@ -67,10 +68,11 @@ struct SearchCommand: ParsableCommand {
         let parameters = BM25Parameters(k1: k1, b: b)
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
-            URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines)
+            DatasetLocator.resolve(queries, role: .queries),
+            options: ReadOptions(skipBadLines: skipBadLines)
         ).queries
         if let qrels {
-            let judged = try Qrels.read(URL(fileURLWithPath: qrels))
+            let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
         }
         let started = Date()

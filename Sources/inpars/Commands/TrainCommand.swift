@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsEval
 import InparsRanker
 import InparsTensor
@@ -25,8 +26,14 @@ struct TrainCommand: ParsableCommand {
             see is printed before training starts.
             """)
 
-    @Option(help: "Hugging Face T5 model folder to start from (config.json, weights, tokenizer).")
+    @Option(
+        help:
+            "Hugging Face T5 model folder to start from (config.json, weights, tokenizer), or a Hub id org/name[@revision]."
+    )
     var model: String
+
+    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
+    var revision: String?
 
     @Option(help: "Training triples TSV: query<TAB>positive<TAB>negative.")
     var triples: String?
@@ -171,7 +178,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         ProcessMemory.retainFreedMemory()
         BLAS.threads = threads
-        let modelURL = URL(fileURLWithPath: model)
+        let modelURL = try ModelLocator.resolve(model, revision: revision)
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
             skipBadLines: skipBadLines)
@@ -206,20 +213,21 @@ struct TrainCommand: ParsableCommand {
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
             let run = try Run.read(URL(fileURLWithPath: evalRun))
-            let queries = try QueryReader.read(URL(fileURLWithPath: evalQueries)).queries
+            let queries = try QueryReader.read(DatasetLocator.resolve(evalQueries, role: .queries))
+                .queries
             var wanted = Set<String>()
             for queryId in run.queryIds {
                 for entry in run.entries[queryId]! { wanted.insert(entry.docId) }
             }
             var documents: [String: Document] = [:]
-            let reader = try CorpusReader(url: URL(fileURLWithPath: evalCorpus))
+            let reader = try CorpusReader(url: DatasetLocator.resolve(evalCorpus, role: .corpus))
             while let document = try reader.next() {
                 if wanted.contains(document.id) { documents[document.id] = document }
             }
             evaluation = TrainingEvaluation(
                 queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
                 documents: documents, run: run,
-                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
+                qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)),
                 topK: evalTopK)
         }
         let trainer = MonoT5Trainer(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 import InparsFilter
 
 /// `inpars triples`: (query, positive, BM25 hard negative) training triples.
@@ -64,7 +65,7 @@ struct TriplesCommand: ParsableCommand {
             inputURL,
             options: .init(skipBadLines: skipBadLines, keepRawLine: false, keepDocumentText: false))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
-        let corpusURL = URL(fileURLWithPath: corpus)
+        let corpusURL = try DatasetLocator.resolve(corpus, role: .corpus)
         let documents = try CorpusReader.read(
             corpusURL, options: ReadOptions(skipBadLines: skipBadLines),
             progress: ProgressReporter(label: "documents read")
