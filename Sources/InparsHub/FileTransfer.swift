@@ -180,6 +180,7 @@ final class FileTransfer {
                         try part.append(chunk)
                         digest?.update(chunk)
                         received += chunk.count
+                        bytesDownloaded += chunk.count
                         progress.advance(by: chunk.count)
                     })
                 if response.isSuccess {
@@ -206,7 +207,6 @@ final class FileTransfer {
             } catch {
                 throw .cacheIO(path: partial.path, reason: "\(error)")
             }
-            bytesDownloaded += received
             if received > 0 { attempt = 1 }  // progress was made: a fresh retry budget
             guard
                 let wait = retry.retryDelay(
@@ -230,10 +230,13 @@ final class FileTransfer {
         }
     }
 
+    /// Progress of one file: live on a terminal; in logs, lines at each 10% only for files of
+    /// 64 MiB or more (smaller ones get just their final line).
     private func makeProgress(_ request: DownloadRequest, from offset: Int) -> ProgressReporter {
-        ProgressReporter(
-            label: request.label, total: request.expectedSize, sink: sink, unit: .bytes,
-            initial: offset)
+        let live = (sink as? StandardErrorProgressSink)?.isTerminal ?? false
+        let total = live || (request.expectedSize ?? 0) >= 64 << 20 ? request.expectedSize : nil
+        return ProgressReporter(
+            label: request.label, total: total, sink: sink, unit: .bytes, initial: offset)
     }
 
     private func verify(

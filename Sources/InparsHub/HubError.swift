@@ -20,7 +20,8 @@ public enum HubError: Error, LocalizedError, Sendable, Equatable {
     /// repositories when no valid token is sent).
     case accessDenied(
         repo: String, file: String, status: Int, gated: Bool, tokenSent: Bool, localPathHint: Bool)
-    /// Offline (`HF_HUB_OFFLINE`) and the cache lacks a file.
+    /// Offline (`HF_HUB_OFFLINE`) and the cache lacks a file (`file` empty: lacks any snapshot
+    /// of the revision).
     case offlineFileMissing(repo: String, revision: String, file: String, cacheFolder: String)
     /// None of the weight files exists in the repository.
     case noWeights(repo: String, revision: String, tried: [String])
@@ -72,8 +73,9 @@ public enum HubError: Error, LocalizedError, Sendable, Equatable {
             if hint { text += " No local folder of that name exists either." }
             return text
         case .offlineFileMissing(let repo, let revision, let file, let folder):
+            let what = file.isEmpty ? "no snapshot" : "no '\(file)'"
             return
-                "HF_HUB_OFFLINE is set and the cache has no '\(file)' of '\(repo)' at revision '\(revision)' (looked in \(folder)); run `inpars download \(repo)` on a machine with network access, or unset HF_HUB_OFFLINE."
+                "HF_HUB_OFFLINE is set and the cache has \(what) of '\(repo)' at revision '\(revision)' (looked in \(folder)); run `inpars download \(repo)` on a machine with network access, or unset HF_HUB_OFFLINE."
         case .noWeights(let repo, let revision, let tried):
             return
                 "the Hugging Face repository '\(repo)' at revision '\(revision)' has none of \(tried.joined(separator: ", ")); it is not a model inpars can load."

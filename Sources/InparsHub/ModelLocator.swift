@@ -147,8 +147,7 @@ struct HubModelResolver {
         let cached = cache.commit(for: reference.revision)
         if settings.offline {
             guard let cached else {
-                throw offlineMissing(
-                    "refs/\(reference.revision) (no snapshot of this revision is cached)")
+                throw offlineMissing("")
             }
             if case .missing(let file) = LocalPlan.check(cache, commit: cached, strict: false) {
                 throw offlineMissing(file)

@@ -64,7 +64,7 @@ import Testing
             Issue.record("unexpected \(String(describing: unknown))")
             return
         }
-        #expect(repo == "acme/other" && file.hasPrefix("refs/main"))
+        #expect(repo == "acme/other" && file.isEmpty)
     }
 
     /// Online, a Python-made snapshot that lacks some optional files: only the unknown files

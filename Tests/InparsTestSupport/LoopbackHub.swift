@@ -45,7 +45,7 @@ public final class LoopbackHub: @unchecked Sendable {
         repo: String, files: [String: Data],
         commit: String = "0123456789abcdef0123456789abcdef01234567",
         isLFS: (String) -> Bool = { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".model") },
-        gatedToken: String? = nil, corruptCDN: Bool = false,
+        gatedToken: String? = nil, corruptCDN: Bool = false, lifetime: Double = 120,
         fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in nil }
     ) throws {
         self.repo = repo
@@ -60,10 +60,10 @@ public final class LoopbackHub: @unchecked Sendable {
         self.gatedToken = gatedToken
         self.fault = fault
         self.corruptCDN = corruptCDN
-        cdn = try LoopbackHTTPServer { [unowned self] request, index in
+        cdn = try LoopbackHTTPServer(lifetime: lifetime) { [unowned self] request, index in
             self.fault(request, .cdn, index) ?? self.answerCDN(request)
         }
-        hub = try LoopbackHTTPServer { [unowned self] request, index in
+        hub = try LoopbackHTTPServer(lifetime: lifetime) { [unowned self] request, index in
             self.fault(request, .hub, index) ?? self.answerHub(request)
         }
     }
@@ -72,6 +72,7 @@ public final class LoopbackHub: @unchecked Sendable {
     public convenience init(
         repo: String, folder: URL, commit: String = "0123456789abcdef0123456789abcdef01234567",
         skipping: Set<String> = [], gatedToken: String? = nil, corruptCDN: Bool = false,
+        lifetime: Double = 120,
         fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in nil }
     ) throws {
         var files: [String: Data] = [:]
@@ -81,7 +82,7 @@ public final class LoopbackHub: @unchecked Sendable {
         }
         try self.init(
             repo: repo, files: files, commit: commit, gatedToken: gatedToken,
-            corruptCDN: corruptCDN, fault: fault)
+            corruptCDN: corruptCDN, lifetime: lifetime, fault: fault)
     }
 
     deinit {
