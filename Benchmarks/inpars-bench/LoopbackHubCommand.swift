@@ -26,6 +26,8 @@ struct LoopbackHubCommand: ParsableCommand {
         FileHandle.standardOutput.write(Data((hub.endpoint + "\n").utf8))
         Thread.sleep(forTimeInterval: seconds)
         FileHandle.standardError.write(
-            Data("served \(hub.hub.requests.count) Hub and \(hub.cdn.requests.count) CDN requests\n".utf8))
+            Data(
+                "served \(hub.hub.requests.count) Hub and \(hub.cdn.requests.count) CDN requests\n"
+                    .utf8))
     }
 }

@@ -59,7 +59,8 @@ public enum DatasetLocator {
     ) throws(HubError) -> BEIRDataset {
         var parts = spec.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         guard parts.count >= 2, parts.first == "beir" else {
-            throw .invalidDatasetSpec(spec: spec, reason: "data sets are named beir/<name>[/<split>]")
+            throw .invalidDatasetSpec(
+                spec: spec, reason: "data sets are named beir/<name>[/<split>]")
         }
         parts.removeFirst()
         let name = parts.removeFirst()
@@ -67,7 +68,9 @@ public enum DatasetLocator {
         else {
             throw .invalidDatasetSpec(
                 spec: spec,
-                reason: "names are lower-case letters, digits, '-', '_' and '.', e.g. beir/scifact or beir/nfcorpus/dev")
+                reason:
+                    "names are lower-case letters, digits, '-', '_' and '.', e.g. beir/scifact or beir/nfcorpus/dev"
+            )
         }
         var folder = try BEIRArchive(name: name, settings: settings, sink: sink).unpackedFolder()
         var datasetName = "beir/\(name)"
@@ -94,8 +97,9 @@ public enum DatasetLocator {
         }
         let dataset = BEIRDataset(name: datasetName, folder: folder, split: parts.first ?? "test")
         guard manager.fileExists(atPath: dataset.qrels.path) else {
-            let available = ((try? manager.contentsOfDirectory(
-                atPath: folder.appendingPathComponent("qrels").path)) ?? [])
+            let available =
+                ((try? manager.contentsOfDirectory(
+                    atPath: folder.appendingPathComponent("qrels").path)) ?? [])
                 .filter { $0.hasSuffix(".tsv") }.map { String($0.dropLast(4)) }.sorted()
             throw .splitNotFound(dataset: datasetName, split: dataset.split, available: available)
         }
@@ -164,7 +168,9 @@ struct BEIRArchive {
             retry: settings.retry, timeout: settings.downloadTimeout, sink: sink)
         let headers = [("User-Agent", HubSettings.userAgent)]
         let head = try transfer.send(
-            HTTPRequest(method: "HEAD", url: url, headers: headers, timeout: settings.downloadTimeout, followsRedirects: true),
+            HTTPRequest(
+                method: "HEAD", url: url, headers: headers, timeout: settings.downloadTimeout,
+                followsRedirects: true),
             retrying: true)
         if head.status == 404 { throw .datasetNotFound(name: "beir/\(name)", url: url) }
         let size = head.isSuccess ? head.headers["content-length"].flatMap { Int($0) } : nil
@@ -196,7 +202,8 @@ struct BEIRArchive {
             throw .unexpectedStatus(
                 url: sumURL, status: response.status, body: HTTPError.excerpt(response.body))
         }
-        let token = String(decoding: response.body, as: UTF8.self)
+        let token =
+            String(decoding: response.body, as: UTF8.self)
             .split(whereSeparator: { $0.isWhitespace }).first.map { $0.lowercased() } ?? ""
         guard token.count == 32, token.allSatisfy(\.isHexDigit) else {
             throw .damagedDataset(path: sumURL, reason: "it does not start with an md5 sum")
@@ -212,7 +219,9 @@ struct BEIRArchive {
             archive = try ZipArchive(file: MappedFile(path: zip.path))
         } catch let failure as ZipArchive.Failure {
             try? FileManager.default.removeItem(at: zip)
-            throw .damagedDataset(path: zip.path, reason: failure.reason + "; the zip was removed, run again to download it anew")
+            throw .damagedDataset(
+                path: zip.path,
+                reason: failure.reason + "; the zip was removed, run again to download it anew")
         } catch {
             throw .damagedDataset(path: zip.path, reason: "cannot map it (\(error))")
         }
@@ -245,7 +254,9 @@ struct BEIRArchive {
             throw error
         } catch let failure as ZipArchive.Failure {
             try? FileManager.default.removeItem(at: zip)
-            throw .damagedDataset(path: zip.path, reason: failure.reason + "; the zip was removed, run again to download it anew")
+            throw .damagedDataset(
+                path: zip.path,
+                reason: failure.reason + "; the zip was removed, run again to download it anew")
         } catch {
             throw .cacheIO(path: unpacked.path, reason: error.localizedDescription)
         }
@@ -278,7 +289,8 @@ enum BEIRChecksums {
     static func isPlausibleName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first != "." else { return false }
         return name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("0"..."9").contains($0)
+                || "-_.".unicodeScalars.contains($0)
         }
     }
 }

@@ -122,7 +122,9 @@ final class FileTransfer {
 
     private func announceRetry(_ url: String, failure: HTTPError, attempt: Int, wait: Double) {
         let reason: String
-        if case .status(let code, _) = failure { reason = "HTTP \(code)" } else {
+        if case .status(let code, _) = failure {
+            reason = "HTTP \(code)"
+        } else {
             reason = failure.localizedDescription
         }
         sink.emit(
@@ -138,96 +140,120 @@ final class FileTransfer {
     func download(_ request: DownloadRequest) throws(HubError) {
         let connection = try connect()
         let partial = URL(fileURLWithPath: request.destination.path + ".incomplete")
-        let part = try PartialFile(partial, expectedSize: request.expectedSize)
-        var digest = request.digest?.makeDigest()
-        if let expected = request.digest, part.size > 0 {
-            digest = try part.digestOfContents(expected)
-        }
-        var progress = makeProgress(request, from: part.size)
+        let state = try DownloadState(
+            request: request, part: PartialFile(partial, expectedSize: request.expectedSize),
+            makeProgress: { self.makeProgress(request, from: $0) })
         var attempt = 1
-        var restartedAfter416 = false
-        while request.expectedSize == nil || part.size < request.expectedSize! {
-            var headers = [("User-Agent", HubSettings.userAgent), ("Accept-Encoding", "identity")]
-            headers += request.headers
-            let resumeFrom = part.size
-            if resumeFrom > 0 { headers.append(("Range", "bytes=\(resumeFrom)-")) }
-            let http = HTTPRequest(
-                method: "GET", url: request.url, headers: headers, timeout: timeout,
-                stallTimeout: timeout, followsRedirects: true)
-            requestCount += 1
-            var received = 0
-            var failure: HTTPError
-            var retryAfter: Double? = nil
-            do {
-                let response = try connection.perform(
-                    http,
-                    onResponse: { status, responseHeaders in
-                        if status == 200 && resumeFrom > 0 {
-                            // The server ignored Range: start the file over.
-                            try part.truncate()
-                            digest = request.digest?.makeDigest()
-                            progress = makeProgress(request, from: 0)
-                        } else if status == 206 {
-                            let range = responseHeaders["content-range"] ?? ""
-                            guard range.hasPrefix("bytes \(resumeFrom)-") else {
-                                throw HubError.unexpectedStatus(
-                                    url: request.url, status: 206,
-                                    body: "Content-Range '\(range)' does not resume at byte \(resumeFrom)")
-                            }
-                        }
-                    },
-                    consumer: { chunk in
-                        try part.append(chunk)
-                        digest?.update(chunk)
-                        received += chunk.count
-                        bytesDownloaded += chunk.count
-                        progress.advance(by: chunk.count)
-                    })
-                if response.isSuccess {
-                    if request.expectedSize == nil || part.size >= request.expectedSize! { break }
-                    if received > 0 { continue }  // a short body: ask for the rest
-                }
-                if response.status == 416 && resumeFrom > 0 && !restartedAfter416 {
-                    // The partial file does not fit the remote one: start over, once.
-                    restartedAfter416 = true
-                    try part.truncate()
-                    digest = request.digest?.makeDigest()
-                    progress = makeProgress(request, from: 0)
-                    continue
-                }
-                failure =
-                    response.isSuccess
-                    ? .invalidResponse(reason: "an empty body where \(request.expectedSize! - part.size) more bytes were expected")
-                    : .status(code: response.status, body: HTTPError.excerpt(response.body))
-                retryAfter = response.retryAfterSeconds
-            } catch let error as HTTPError {
-                failure = error
-            } catch let error as HubError {
-                throw error
-            } catch {
-                throw .cacheIO(path: partial.path, reason: "\(error)")
-            }
+        var restarted = false
+        transfers: while !state.isComplete {
+            let (outcome, received) = try runAttempt(connection, state)
             if received > 0 { attempt = 1 }  // progress was made: a fresh retry budget
-            guard
-                let wait = retry.retryDelay(
-                    after: failure, attempt: attempt, retryAfter: retryAfter, random: &random)
-            else {
-                if case .status(let code, let body) = failure {
-                    throw .unexpectedStatus(url: request.url, status: code, body: body)
+            switch outcome {
+            case .complete:
+                break transfers
+            case .progressed:
+                continue
+            case .rangeNotSatisfiable where !restarted:
+                // The partial file does not fit the remote one: start over, once.
+                restarted = true
+                try state.restart()
+            case .rangeNotSatisfiable:
+                throw .unexpectedStatus(url: request.url, status: 416, body: "")
+            case .failed(let failure, let retryAfter):
+                guard
+                    let wait = retry.retryDelay(
+                        after: failure, attempt: attempt, retryAfter: retryAfter, random: &random)
+                else {
+                    if case .status(let code, let body) = failure {
+                        throw .unexpectedStatus(url: request.url, status: code, body: body)
+                    }
+                    throw .transfer(url: request.url, error: failure)
                 }
-                throw .transfer(url: request.url, error: failure)
+                announceRetry(request.label, failure: failure, attempt: attempt, wait: wait)
+                attempt += 1
             }
-            announceRetry(request.label, failure: failure, attempt: attempt, wait: wait)
-            attempt += 1
         }
-        progress.finish()
-        try part.finish()
-        try verify(part: part, digest: &digest, request: request)
+        state.progress.finish()
+        try state.part.finish()
+        try verify(state)
         guard rename(partial.path, request.destination.path) == 0 else {
             throw .cacheIO(
                 path: request.destination.path,
                 reason: "rename failed: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// How one `GET` ended.
+    private enum Outcome {
+        /// Every byte is there (or, size unknown, the server finished the body).
+        case complete
+        /// Bytes came but the file is still short: ask for the rest.
+        case progressed
+        /// `416` to a resume: the partial file does not match the remote file.
+        case rangeNotSatisfiable
+        /// A failure the retry policy decides about.
+        case failed(HTTPError, retryAfter: Double?)
+    }
+
+    /// One `GET` from the partial file's size on (with `Range` when resuming), appending to
+    /// it; a `200` to a resume restarts the file. Returns the outcome and the bytes received.
+    private func runAttempt(
+        _ connection: HTTPConnection, _ state: DownloadState
+    ) throws(HubError) -> (Outcome, Int) {
+        let request = state.request
+        var headers = [("User-Agent", HubSettings.userAgent), ("Accept-Encoding", "identity")]
+        headers += request.headers
+        let resumeFrom = state.part.size
+        if resumeFrom > 0 { headers.append(("Range", "bytes=\(resumeFrom)-")) }
+        requestCount += 1
+        var received = 0
+        let response: HTTPResponse
+        do {
+            response = try connection.perform(
+                HTTPRequest(
+                    method: "GET", url: request.url, headers: headers, timeout: timeout,
+                    stallTimeout: timeout, followsRedirects: true),
+                onResponse: { status, responseHeaders in
+                    if status == 200 && resumeFrom > 0 {
+                        try state.restart()  // the server ignored Range
+                    } else if status == 206 {
+                        let range = responseHeaders["content-range"] ?? ""
+                        guard range.hasPrefix("bytes \(resumeFrom)-") else {
+                            throw HubError.unexpectedStatus(
+                                url: request.url, status: 206,
+                                body:
+                                    "Content-Range '\(range)' does not resume at byte \(resumeFrom)"
+                            )
+                        }
+                    }
+                },
+                consumer: { chunk in
+                    try state.append(chunk)
+                    received += chunk.count
+                    bytesDownloaded += chunk.count
+                })
+        } catch let error as HTTPError {
+            return (.failed(error, retryAfter: nil), received)
+        } catch let error as HubError {
+            throw error
+        } catch {
+            throw .cacheIO(path: state.part.url.path, reason: "\(error)")
+        }
+        if response.isSuccess {
+            if request.expectedSize == nil || state.isComplete { return (.complete, received) }
+            if received > 0 { return (.progressed, received) }
+            let missing = request.expectedSize! - state.part.size
+            return (
+                .failed(
+                    .invalidResponse(
+                        reason: "an empty body where \(missing) more bytes were expected"),
+                    retryAfter: nil), received
+            )
+        }
+        if response.status == 416 && resumeFrom > 0 { return (.rangeNotSatisfiable, received) }
+        let failure = HTTPError.status(
+            code: response.status, body: HTTPError.excerpt(response.body))
+        return (.failed(failure, retryAfter: response.retryAfterSeconds), received)
     }
 
     /// Progress of one file: live on a terminal; in logs, lines at each 10% only for files of
@@ -239,14 +265,15 @@ final class FileTransfer {
             label: request.label, total: total, sink: sink, unit: .bytes, initial: offset)
     }
 
-    private func verify(
-        part: PartialFile, digest: inout (any StreamingDigest)?, request: DownloadRequest
-    ) throws(HubError) {
+    /// Size, then checksum; a mismatch removes the partial file.
+    private func verify(_ state: DownloadState) throws(HubError) {
+        let request = state.request
+        let part = state.part
         if let expected = request.expectedSize, part.size != expected {
             part.remove()
             throw .sizeMismatch(name: request.label, expected: expected, actual: part.size)
         }
-        if let expected = request.digest, var running = digest {
+        if let expected = request.digest, var running = state.digest {
             let actual = running.finalizeHex()
             guard actual == expected.hex else {
                 part.remove()
@@ -255,6 +282,47 @@ final class FileTransfer {
                     actual: actual)
             }
         }
+    }
+}
+
+/// One file's download across attempts: the partial file, the running checksum of its bytes
+/// and the progress reporter.
+private final class DownloadState {
+    let request: DownloadRequest
+    let part: PartialFile
+    private(set) var digest: (any StreamingDigest)?
+    private(set) var progress: ProgressReporter
+    private let makeProgress: (Int) -> ProgressReporter
+
+    /// Continues the checksum over the bytes a partial file already holds.
+    init(
+        request: DownloadRequest, part: PartialFile,
+        makeProgress: @escaping (Int) -> ProgressReporter
+    ) throws(HubError) {
+        self.request = request
+        self.part = part
+        self.makeProgress = makeProgress
+        digest = request.digest?.makeDigest()
+        if let expected = request.digest, part.size > 0 {
+            digest = try part.digestOfContents(expected)
+        }
+        progress = makeProgress(part.size)
+    }
+
+    /// Whether the announced size is reached (never, when the size is unknown).
+    var isComplete: Bool { request.expectedSize.map { part.size >= $0 } ?? false }
+
+    func append(_ chunk: UnsafeRawBufferPointer) throws(HubError) {
+        try part.append(chunk)
+        digest?.update(chunk)
+        progress.advance(by: chunk.count)
+    }
+
+    /// Empties the partial file and starts the checksum and progress over.
+    func restart() throws(HubError) {
+        try part.truncate()
+        digest = request.digest?.makeDigest()
+        progress = makeProgress(0)
     }
 }
 

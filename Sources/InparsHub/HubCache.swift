@@ -100,7 +100,8 @@ struct RepoCache {
         unlink(target.path)
         guard symlink(relative, target.path) == 0 else {
             throw .cacheIO(
-                path: target.path, reason: "cannot create symlink: \(String(cString: strerror(errno)))")
+                path: target.path,
+                reason: "cannot create symlink: \(String(cString: strerror(errno)))")
         }
     }
 
@@ -118,7 +119,8 @@ struct RepoCache {
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         } catch {
-            throw .cacheIO(path: url.path, reason: "cannot create the folder (\(error.localizedDescription))")
+            throw .cacheIO(
+                path: url.path, reason: "cannot create the folder (\(error.localizedDescription))")
         }
     }
 
@@ -139,7 +141,8 @@ struct RepoCache {
 
     /// A full 40-digit lower-case hexadecimal commit hash.
     static func isCommitHash(_ text: String) -> Bool {
-        text.utf8.count == 40 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+        text.utf8.count == 40
+            && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }
 
@@ -154,14 +157,17 @@ final class FileLock {
             at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw .cacheIO(path: url.path, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
+            throw .cacheIO(
+                path: url.path,
+                reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             onWait()
             while flock(descriptor, LOCK_EX) != 0 {
                 guard errno == EINTR else {
                     close(descriptor)
-                    throw .cacheIO(path: url.path, reason: "cannot lock: \(String(cString: strerror(errno)))")
+                    throw .cacheIO(
+                        path: url.path, reason: "cannot lock: \(String(cString: strerror(errno)))")
                 }
             }
         }

@@ -226,7 +226,8 @@ final class HubClient {
 
     /// (scheme, host, port) with the scheme's default port filled in.
     static func origin(_ url: String) -> String? {
-        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+        guard let components = URLComponents(string: url),
+            let scheme = components.scheme?.lowercased(),
             let host = components.host?.lowercased()
         else { return nil }
         let port = components.port ?? (scheme == "https" ? 443 : scheme == "http" ? 80 : 0)

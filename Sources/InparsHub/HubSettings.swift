@@ -158,7 +158,8 @@ struct Environment {
 
     /// `$XDG_CACHE_HOME`, else `~/.cache`.
     var userCache: URL {
-        path("XDG_CACHE_HOME") ?? URL(fileURLWithPath: homeDirectory).appendingPathComponent(".cache")
+        path("XDG_CACHE_HOME")
+            ?? URL(fileURLWithPath: homeDirectory).appendingPathComponent(".cache")
     }
 
     /// `$HF_HOME`, else `<user cache>/huggingface`.

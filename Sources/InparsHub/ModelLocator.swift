@@ -111,7 +111,8 @@ public enum ModelLocator {
             guard
                 part.unicodeScalars.allSatisfy({
                     $0.isASCII
-                        && (CharacterSet.alphanumerics.contains($0) || "-_.".unicodeScalars.contains($0))
+                        && (CharacterSet.alphanumerics.contains($0)
+                            || "-_.".unicodeScalars.contains($0))
                 })
             else { return "only letters, digits, '-', '_' and '.' are allowed" }
             guard let first = part.first, let last = part.last,
@@ -178,7 +179,9 @@ struct HubModelResolver {
         do {
             _ = try fetch(ModelLocator.Files.required[0], required: true, retrying: false)
         } catch let error where error.allowsCacheFallback {
-            if let fallback, case .complete = LocalPlan.check(cache, commit: fallback, strict: false) {
+            if let fallback,
+                case .complete = LocalPlan.check(cache, commit: fallback, strict: false)
+            {
                 sink.emit(
                     "\(reference): \(error.localizedDescription) Using the cached snapshot \(fallback).",
                     transient: false)
@@ -301,7 +304,9 @@ enum LocalPlan: Equatable {
             throw .cacheIO(path: index.path, reason: "not a shard index (no weight_map object)")
         }
         let shards = Set(map.values).sorted()
-        for shard in shards { try HubClient.checkRelativePath(shard, what: "shard name in \(index.lastPathComponent)") }
+        for shard in shards {
+            try HubClient.checkRelativePath(shard, what: "shard name in \(index.lastPathComponent)")
+        }
         return shards
     }
 }
@@ -320,7 +325,8 @@ extension HubError {
     var isTransient: Bool {
         switch self {
         case .transfer(_, let error): return error.isTransient
-        case .unexpectedStatus(_, let status, _): return status == 429 || (500...599).contains(status)
+        case .unexpectedStatus(_, let status, _):
+            return status == 429 || (500...599).contains(status)
         default: return false
         }
     }

@@ -38,14 +38,18 @@ import Testing
             """, "corpus.jsonl", in: folder)
         let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
         let run = try write("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.5 bm25\n", "run.trec", in: folder)
-        func rerank(_ model: String, _ output: String, _ env: [String: String]) throws -> BuiltProducts.Result {
+        func rerank(_ model: String, _ output: String, _ env: [String: String]) throws
+            -> BuiltProducts.Result
+        {
             try BuiltProducts.run(
                 [
-                    "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
+                    "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run",
+                    run,
                     "--output", folder.appendingPathComponent(output).path, "--threads", "1",
                 ], environment: environment(folder, env))
         }
-        let online = try rerank("loopback-org/monot5-tiny", "hub.trec", ["HF_ENDPOINT": hub.endpoint])
+        let online = try rerank(
+            "loopback-org/monot5-tiny", "hub.trec", ["HF_ENDPOINT": hub.endpoint])
         #expect(online.status == 0, "\(online.stderr)")
         #expect(online.stderr.contains("loopback-org/monot5-tiny/model.safetensors"))
         let local = try rerank(fixture.path, "local.trec", [:])
@@ -58,29 +62,38 @@ import Testing
         hub.hub.stop()
         hub.cdn.stop()
         let offline = try rerank(
-            "loopback-org/monot5-tiny", "offline.trec", ["HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "1"])
+            "loopback-org/monot5-tiny", "offline.trec",
+            ["HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "1"])
         #expect(offline.status == 0, "\(offline.stderr)")
         #expect(hub.requestCount == requests)
 
         let missing = try rerank("loopback-org/absent", "x.trec", ["HF_HUB_OFFLINE": "1"])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("HF_HUB_OFFLINE") && missing.stderr.contains("inpars download loopback-org/absent"))
+        #expect(
+            missing.stderr.contains("HF_HUB_OFFLINE")
+                && missing.stderr.contains("inpars download loopback-org/absent"))
     }
 
     /// `download` prints the snapshot folder; the gated-model message reaches the user.
     @Test func downloadPrintsTheSnapshotAndErrorsAreSentences() throws {
-        let hub = try LoopbackHub(repo: "loopback-org/monot5-tiny", folder: fixture, gatedToken: "hf_ok")
+        let hub = try LoopbackHub(
+            repo: "loopback-org/monot5-tiny", folder: fixture, gatedToken: "hf_ok")
         let folder = try TestPaths.temporaryDirectory("hub-cli")
         defer { try? FileManager.default.removeItem(at: folder) }
         let denied = try BuiltProducts.run(
-            ["download", "loopback-org/monot5-tiny"], environment: environment(folder, ["HF_ENDPOINT": hub.endpoint]))
+            ["download", "loopback-org/monot5-tiny"],
+            environment: environment(folder, ["HF_ENDPOINT": hub.endpoint]))
         #expect(denied.status == 1)
-        #expect(denied.stderr.contains("gated") && denied.stderr.contains("HF_TOKEN"), "\(denied.stderr)")
+        #expect(
+            denied.stderr.contains("gated") && denied.stderr.contains("HF_TOKEN"),
+            "\(denied.stderr)")
         let fetched = try BuiltProducts.run(
             ["download", "loopback-org/monot5-tiny"],
             environment: environment(folder, ["HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_ok"]))
         #expect(fetched.status == 0, "\(fetched.stderr)")
-        let expected = folder.appendingPathComponent("hf/models--loopback-org--monot5-tiny/snapshots/\(hub.commit)").path
+        let expected = folder.appendingPathComponent(
+            "hf/models--loopback-org--monot5-tiny/snapshots/\(hub.commit)"
+        ).path
         #expect(fetched.stdout == expected + "\n")
     }
 
@@ -89,7 +102,9 @@ import Testing
     /// retrieved queries and 2/3 over all three (-c).
     @Test func searchAndEvaluateOnABEIRName() throws {
         let zip = try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("beir/tiny.zip"))
-        let md5 = try String(contentsOf: TestPaths.fixtures.appendingPathComponent("beir/tiny.zip.md5"), encoding: .utf8)
+        let md5 = try String(
+            contentsOf: TestPaths.fixtures.appendingPathComponent("beir/tiny.zip.md5"),
+            encoding: .utf8)
         let server = try LoopbackHTTPServer { request, _ in
             switch request.path {
             case "/beir/tiny.zip": return .file(zip, for: request)
@@ -101,23 +116,31 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let env = environment(folder, ["INPARS_BEIR_URL": server.baseURL + "/beir"])
         let index = folder.appendingPathComponent("index").path
-        let built = try BuiltProducts.run(["index", "--corpus", "beir/tiny", "--index", index], environment: env)
+        let built = try BuiltProducts.run(
+            ["index", "--corpus", "beir/tiny", "--index", index], environment: env)
         #expect(built.status == 0, "\(built.stderr)")
         let run = folder.appendingPathComponent("run.trec").path
         let searched = try BuiltProducts.run(
-            ["search", "--index", index, "--queries", "beir/tiny", "--qrels", "beir/tiny", "--output", run, "--k", "10"],
+            [
+                "search", "--index", index, "--queries", "beir/tiny", "--qrels", "beir/tiny",
+                "--output", run, "--k", "10",
+            ],
             environment: env)
         #expect(searched.status == 0, "\(searched.stderr)")
         let firstHits = try String(contentsOfFile: run, encoding: .utf8).split(separator: "\n")
             .map { $0.split(separator: " ") }.filter { $0[3] == "1" }.map { "\($0[0]) \($0[2])" }
         #expect(firstHits == ["q1 d1", "q2 d2"])
         let evaluated = try BuiltProducts.run(
-            ["evaluate", "--qrels", "beir/tiny", "--run", run, "--metrics", "ndcg@10"], environment: env)
-        #expect(evaluated.stdout == "queries\tall\t2\nndcg@10\tall\t1.0000\n", "\(evaluated.stderr)")
+            ["evaluate", "--qrels", "beir/tiny", "--run", run, "--metrics", "ndcg@10"],
+            environment: env)
+        #expect(
+            evaluated.stdout == "queries\tall\t2\nndcg@10\tall\t1.0000\n", "\(evaluated.stderr)")
         let all = try BuiltProducts.run(
-            ["evaluate", "--qrels", "beir/tiny/test", "--run", run, "--metrics", "ndcg@10", "-c"], environment: env)
+            ["evaluate", "--qrels", "beir/tiny/test", "--run", run, "--metrics", "ndcg@10", "-c"],
+            environment: env)
         #expect(all.stdout == "queries\tall\t3\nndcg@10\tall\t0.6667\n", "\(all.stderr)")
-        #expect(server.requests.filter { $0.path == "/beir/tiny.zip" && $0.method == "GET" }.count == 1)
+        #expect(
+            server.requests.filter { $0.path == "/beir/tiny.zip" && $0.method == "GET" }.count == 1)
 
         let printed = try BuiltProducts.run(["download", "beir/tiny"], environment: env)
         #expect(printed.stdout == folder.appendingPathComponent("inpars/beir/tiny").path + "\n")

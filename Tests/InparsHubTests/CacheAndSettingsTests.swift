@@ -12,14 +12,20 @@ import Testing
     private func buildPythonStyleCache(at cache: URL, commit: String) throws -> URL {
         let repoFolder = cache.appendingPathComponent("models--acme--tiny-t5")
         let manager = FileManager.default
-        try manager.createDirectory(at: repoFolder.appendingPathComponent("blobs"), withIntermediateDirectories: true)
-        try manager.createDirectory(at: repoFolder.appendingPathComponent("refs"), withIntermediateDirectories: true)
+        try manager.createDirectory(
+            at: repoFolder.appendingPathComponent("blobs"), withIntermediateDirectories: true)
+        try manager.createDirectory(
+            at: repoFolder.appendingPathComponent("refs"), withIntermediateDirectories: true)
         let snapshot = repoFolder.appendingPathComponent("snapshots/\(commit)")
         try manager.createDirectory(at: snapshot, withIntermediateDirectories: true)
         try Data(commit.utf8).write(to: repoFolder.appendingPathComponent("refs/main"))
-        for name in ["config.json", "model.safetensors", "spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+        for name in [
+            "config.json", "model.safetensors", "spiece.model", "tokenizer.json",
+            "tokenizer_config.json",
+        ] {
             let data = try Data(contentsOf: tinyT5.appendingPathComponent(name))
-            let etag = name.hasSuffix(".json") ? LoopbackHub.gitStandIn(data) : LoopbackHub.sha256(data)
+            let etag =
+                name.hasSuffix(".json") ? LoopbackHub.gitStandIn(data) : LoopbackHub.sha256(data)
             try data.write(to: repoFolder.appendingPathComponent("blobs/\(etag)"))
             try manager.createSymbolicLink(
                 atPath: snapshot.appendingPathComponent(name).path,
@@ -27,7 +33,8 @@ import Testing
         }
         let noExist = repoFolder.appendingPathComponent(".no_exist/\(commit)")
         try manager.createDirectory(at: noExist, withIntermediateDirectories: true)
-        _ = manager.createFile(atPath: noExist.appendingPathComponent("added_tokens.json").path, contents: Data())
+        _ = manager.createFile(
+            atPath: noExist.appendingPathComponent("added_tokens.json").path, contents: Data())
         return snapshot
     }
 
@@ -43,22 +50,32 @@ import Testing
             "HF_ENDPOINT": "http://127.0.0.1:\(try LoopbackHTTPServer.unusedPort())",
         ])
         #expect(settings.offline)
-        let folder = try ModelLocator.resolve("acme/tiny-t5", settings: settings, sink: CollectingProgressSink())
+        let folder = try ModelLocator.resolve(
+            "acme/tiny-t5", settings: settings, sink: CollectingProgressSink())
         #expect(folder.path == snapshot.path)
         let reranker = try MonoT5Reranker.load(directory: folder)
         let reference = try MonoT5Reranker.load(directory: tinyT5)
-        #expect(reranker.score(query: "q", documents: ["a b c"]) == reference.score(query: "q", documents: ["a b c"]))
+        #expect(
+            reranker.score(query: "q", documents: ["a b c"])
+                == reference.score(query: "q", documents: ["a b c"]))
         #expect(reranker.labels == .trueFalse)
 
         try FileManager.default.removeItem(at: snapshot.appendingPathComponent("model.safetensors"))
         let (error, message) = hubFailure {
-            _ = try ModelLocator.resolve("acme/tiny-t5", settings: settings, sink: CollectingProgressSink())
+            _ = try ModelLocator.resolve(
+                "acme/tiny-t5", settings: settings, sink: CollectingProgressSink())
         }
-        #expect(error == .offlineFileMissing(repo: "acme/tiny-t5", revision: "main", file: "model.safetensors", cacheFolder: cache.appendingPathComponent("models--acme--tiny-t5").path))
-        #expect(message.contains("HF_HUB_OFFLINE") && message.contains("inpars download acme/tiny-t5"))
+        #expect(
+            error
+                == .offlineFileMissing(
+                    repo: "acme/tiny-t5", revision: "main", file: "model.safetensors",
+                    cacheFolder: cache.appendingPathComponent("models--acme--tiny-t5").path))
+        #expect(
+            message.contains("HF_HUB_OFFLINE") && message.contains("inpars download acme/tiny-t5"))
 
         let (unknown, _) = hubFailure {
-            _ = try ModelLocator.resolve("acme/other", settings: settings, sink: CollectingProgressSink())
+            _ = try ModelLocator.resolve(
+                "acme/other", settings: settings, sink: CollectingProgressSink())
         }
         guard case .offlineFileMissing(let repo, _, let file, _) = unknown else {
             Issue.record("unexpected \(String(describing: unknown))")
@@ -81,7 +98,10 @@ import Testing
         let folder = try ModelLocator.resolve("acme/tiny-t5", settings: settings, sink: sink)
         #expect(folder.path == snapshot.path)
         #expect(down.requests.count == 1, "no retries before falling back")
-        #expect(sink.lines.contains { $0.contains("HTTP 503") && $0.contains("cached snapshot \(commit)") })
+        #expect(
+            sink.lines.contains {
+                $0.contains("HTTP 503") && $0.contains("cached snapshot \(commit)")
+            })
     }
 
     @Test func settingsFollowHuggingFaceHubPrecedence() throws {
@@ -109,27 +129,47 @@ import Testing
         #expect(explicit.offline)
         #expect(HubSettings.fromEnvironment(["TRANSFORMERS_OFFLINE": "true"]).offline)
         #expect(!HubSettings.fromEnvironment(["HF_HUB_OFFLINE": "0"]).offline)
-        #expect(HubSettings.fromEnvironment(["HF_HOME": home.path, "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1"]).token == nil)
+        #expect(
+            HubSettings.fromEnvironment([
+                "HF_HOME": home.path, "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+            ]).token == nil)
 
         let datasets = DatasetSettings.fromEnvironment(["HOME": "/home/u"])
         #expect(datasets.cacheDirectory.path == "/home/u/.cache/inpars" && datasets.isOfficialBEIR)
-        let custom = DatasetSettings.fromEnvironment(["INPARS_CACHE": "/c", "INPARS_BEIR_URL": "http://h/beir/"])
-        #expect(custom.cacheDirectory.path == "/c" && custom.beirURL == "http://h/beir" && !custom.isOfficialBEIR)
+        let custom = DatasetSettings.fromEnvironment([
+            "INPARS_CACHE": "/c", "INPARS_BEIR_URL": "http://h/beir/",
+        ])
+        #expect(
+            custom.cacheDirectory.path == "/c" && custom.beirURL == "http://h/beir"
+                && !custom.isOfficialBEIR)
     }
 
     @Test func modelSpecsAreFoldersOrHubIds() throws {
         #expect(try ModelLocator.reference(tinyT5.path, revision: nil) == nil)
-        #expect(try ModelLocator.reference("org/name", revision: nil) == HubModelReference(repo: "org/name", revision: "main"))
-        #expect(try ModelLocator.reference("org/name@v1.0", revision: nil) == HubModelReference(repo: "org/name", revision: "v1.0"))
-        #expect(try ModelLocator.reference("org/name", revision: "refs/pr/1") == HubModelReference(repo: "org/name", revision: "refs/pr/1"))
-        for bad in ["./missing/folder", "/no/such/model", "just-a-name", "a/b/c", "org/na--me", "org/.hidden", "org/name@"] {
-            #expect(throws: HubError.self, "\(bad)") { try ModelLocator.reference(bad, revision: nil) }
+        #expect(
+            try ModelLocator.reference("org/name", revision: nil)
+                == HubModelReference(repo: "org/name", revision: "main"))
+        #expect(
+            try ModelLocator.reference("org/name@v1.0", revision: nil)
+                == HubModelReference(repo: "org/name", revision: "v1.0"))
+        #expect(
+            try ModelLocator.reference("org/name", revision: "refs/pr/1")
+                == HubModelReference(repo: "org/name", revision: "refs/pr/1"))
+        for bad in [
+            "./missing/folder", "/no/such/model", "just-a-name", "a/b/c", "org/na--me",
+            "org/.hidden", "org/name@",
+        ] {
+            #expect(throws: HubError.self, "\(bad)") {
+                try ModelLocator.reference(bad, revision: nil)
+            }
         }
         #expect(throws: HubError.self) { try ModelLocator.reference("org/name@v1", revision: "v2") }
         #expect(throws: HubError.self) { try ModelLocator.reference(tinyT5.path, revision: "main") }
         #expect(HubClient.quote("refs/pr/1", keepingSlash: false) == "refs%2Fpr%2F1")
         #expect(HubClient.quote("sub dir/é.json", keepingSlash: true) == "sub%20dir/%C3%A9.json")
-        #expect(HubClient.normalizeEtag("W/\"abc\"") == "abc" && HubClient.normalizeEtag("\"abc\"") == "abc")
+        #expect(
+            HubClient.normalizeEtag("W/\"abc\"") == "abc"
+                && HubClient.normalizeEtag("\"abc\"") == "abc")
     }
 
     @Test func snapshotFoldersAreNamedByTheirRepository() {

@@ -24,18 +24,34 @@ import Testing
         #expect(
             try String(contentsOf: repoFolder.appendingPathComponent("refs/main"), encoding: .utf8)
                 == hub.commit)
-        for name in ["config.json", "model.safetensors", "spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+        for name in [
+            "config.json", "model.safetensors", "spiece.model", "tokenizer.json",
+            "tokenizer_config.json",
+        ] {
             let data = hub.files[name]!
-            let etag = hub.lfsFiles.contains(name) ? LoopbackHub.sha256(data) : LoopbackHub.gitStandIn(data)
-            #expect(linkTarget(folder.appendingPathComponent(name)) == "../../blobs/\(etag)", "\(name)")
-            #expect(try Data(contentsOf: repoFolder.appendingPathComponent("blobs/\(etag)")) == data)
+            let etag =
+                hub.lfsFiles.contains(name)
+                ? LoopbackHub.sha256(data) : LoopbackHub.gitStandIn(data)
+            #expect(
+                linkTarget(folder.appendingPathComponent(name)) == "../../blobs/\(etag)", "\(name)")
+            #expect(
+                try Data(contentsOf: repoFolder.appendingPathComponent("blobs/\(etag)")) == data)
         }
-        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("golden.json").path))
-        for absent in ["special_tokens_map.json", "added_tokens.json", "vocab.txt", "generation_config.json", "model.safetensors.index.json"] {
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent("golden.json").path))
+        for absent in [
+            "special_tokens_map.json", "added_tokens.json", "vocab.txt", "generation_config.json",
+            "model.safetensors.index.json",
+        ] {
             let marker = repoFolder.appendingPathComponent(".no_exist/\(hub.commit)/\(absent)")
-            #expect(FileManager.default.fileExists(atPath: marker.path) == (absent != "model.safetensors.index.json"), "\(absent)")
+            #expect(
+                FileManager.default.fileExists(atPath: marker.path)
+                    == (absent != "model.safetensors.index.json"), "\(absent)")
         }
-        #expect(FileManager.default.fileExists(atPath: cache.appendingPathComponent("CACHEDIR.TAG").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: cache.appendingPathComponent("CACHEDIR.TAG").path))
         // The token goes to the Hub, never to the CDN.
         #expect(hub.hub.requests.allSatisfy { $0.headers["authorization"] == "Bearer hf_secret" })
         #expect(hub.cdn.requests.count == 2)
@@ -88,7 +104,8 @@ import Testing
     /// Sharded safetensors: the index, then every shard it lists; PyTorch weights are never
     /// asked for.
     @Test func shardedWeightsFetchTheIndexAndEveryShard() throws {
-        let index = #"{"metadata": {"total_size": 8}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}"#
+        let index =
+            #"{"metadata": {"total_size": 8}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors", "c": "model-00001-of-00002.safetensors"}}"#
         let files: [String: Data] = [
             "config.json": Data("{}".utf8),
             "model.safetensors.index.json": Data(index.utf8),
@@ -104,7 +121,10 @@ import Testing
             #expect(try Data(contentsOf: folder.appendingPathComponent(name)) == data, "\(name)")
         }
         #expect(!hub.hub.requests.contains { $0.path.hasSuffix("pytorch_model.bin") })
-        #expect(LocalPlan.check(RepoCache(root: cache, repo: tinyRepo), commit: hub.commit, strict: true) == .complete)
+        #expect(
+            LocalPlan.check(
+                RepoCache(root: cache, repo: tinyRepo), commit: hub.commit, strict: true)
+                == .complete)
     }
 
     /// PyTorch weights only when the repository has no safetensors.
@@ -119,6 +139,10 @@ import Testing
         let asked = hub.hub.requests.filter { $0.method == "HEAD" }.map {
             String($0.path.split(separator: "/").last!)
         }
-        #expect(Array(asked.prefix(4)) == ["config.json", "model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"])
+        #expect(
+            Array(asked.prefix(4)) == [
+                "config.json", "model.safetensors", "model.safetensors.index.json",
+                "pytorch_model.bin",
+            ])
     }
 }

@@ -28,7 +28,10 @@ import Testing
         #expect(cdn[1].path == cdn[0].path)
         #expect(try Data(contentsOf: folder.appendingPathComponent("model.safetensors")) == weights)
         let blobs = cache.appendingPathComponent("models--loopback-org--tiny-t5/blobs")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: blobs.path).allSatisfy { !$0.hasSuffix(".incomplete") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: blobs.path).allSatisfy {
+                !$0.hasSuffix(".incomplete")
+            })
     }
 
     /// A partial file left by an earlier run (killed midway) is resumed, not restarted.
@@ -55,7 +58,8 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
             _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                tinyRepo, settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
         guard case .checksumMismatch(let name, let algorithm, let expected, _) = error else {
             Issue.record("unexpected: \(message)")
@@ -66,9 +70,12 @@ import Testing
         #expect(algorithm == "sha256" && expected == LoopbackHub.sha256(weights))
         let repoFolder = cache.appendingPathComponent("models--loopback-org--tiny-t5")
         let snapshot = repoFolder.appendingPathComponent("snapshots/\(hub.commit)")
-        #expect(!FileManager.default.fileExists(atPath: snapshot.appendingPathComponent("model.safetensors").path))
+        #expect(
+            !FileManager.default.fileExists(
+                atPath: snapshot.appendingPathComponent("model.safetensors").path))
         #expect(linkTarget(snapshot.appendingPathComponent("model.safetensors")) == nil)
-        let blobs = try FileManager.default.contentsOfDirectory(atPath: repoFolder.appendingPathComponent("blobs").path)
+        let blobs = try FileManager.default.contentsOfDirectory(
+            atPath: repoFolder.appendingPathComponent("blobs").path)
         #expect(blobs == [LoopbackHub.gitStandIn(hub.files["config.json"]!)], "\(blobs)")
     }
 
@@ -79,10 +86,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
             _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                tinyRepo, settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
         #expect(error == .fileNotFound(repo: tinyRepo, revision: "main", file: "config.json"))
-        #expect(message.contains("'loopback-org/tiny-t5'") && message.contains("'config.json'") && message.contains("404"))
+        #expect(
+            message.contains("'loopback-org/tiny-t5'") && message.contains("'config.json'")
+                && message.contains("404"))
     }
 
     /// A repository without any weights file names the four candidates.
@@ -92,9 +102,12 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, _) = hubFailure {
             _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                tinyRepo, settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
-        #expect(error == .noWeights(repo: tinyRepo, revision: "main", tried: ModelLocator.Files.weights))
+        #expect(
+            error == .noWeights(repo: tinyRepo, revision: "main", tried: ModelLocator.Files.weights)
+        )
     }
 
     /// 401 from a gated repository: the message says gated and how to pass a token; the
@@ -105,14 +118,18 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
             _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                tinyRepo, settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
-        guard case .accessDenied(let repo, _, let status, let gated, let tokenSent, _) = error else {
+        guard case .accessDenied(let repo, _, let status, let gated, let tokenSent, _) = error
+        else {
             Issue.record("unexpected: \(message)")
             return
         }
         #expect(repo == tinyRepo && status == 401 && gated && !tokenSent)
-        #expect(message.contains("gated") && message.contains("HF_TOKEN") && message.contains("hf auth login"))
+        #expect(
+            message.contains("gated") && message.contains("HF_TOKEN")
+                && message.contains("hf auth login"))
         #expect(hub.hub.requests.count == 1, "a 401 is not retried")
 
         let (wrong, wrongMessage) = hubFailure {
@@ -120,13 +137,18 @@ import Testing
                 tinyRepo, settings: try hubSettings(hub, cache: cache, token: "hf_wrong"),
                 sink: CollectingProgressSink())
         }
-        #expect(wrong.map { if case .accessDenied(_, _, 403, true, true, _) = $0 { true } else { false } } == true)
+        #expect(
+            wrong.map {
+                if case .accessDenied(_, _, 403, true, true, _) = $0 { true } else { false }
+            } == true)
         #expect(wrongMessage.contains("not accepted"))
 
         let folder = try ModelLocator.resolve(
             tinyRepo, settings: try hubSettings(hub, cache: cache, token: "hf_right"),
             sink: CollectingProgressSink())
-        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("model.safetensors").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent("model.safetensors").path))
     }
 
     /// An unknown repository: the Hub's 401 RepoNotFound, and the hint that no such folder
@@ -137,16 +159,22 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
             _ = try ModelLocator.resolve(
-                "someone/typo", settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                "someone/typo", settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
-        #expect(error == .accessDenied(repo: "someone/typo", file: "config.json", status: 401, gated: false, tokenSent: false, localPathHint: true))
+        #expect(
+            error
+                == .accessDenied(
+                    repo: "someone/typo", file: "config.json", status: 401, gated: false,
+                    tokenSent: false, localPathHint: true))
         #expect(message.contains("does not exist") && message.contains("No local folder"))
     }
 
     /// 500, then 200: the policy retries and the download succeeds.
     @Test func serverErrorThenSuccessAfterARetry() throws {
         let hub = try LoopbackHub(repo: tinyRepo, folder: tinyT5) { _, side, index in
-            side == .hub && index == 0 ? ScriptedResponse(status: 500, body: Data("busy".utf8)) : nil
+            side == .hub && index == 0
+                ? ScriptedResponse(status: 500, body: Data("busy".utf8)) : nil
         }
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
@@ -156,7 +184,9 @@ import Testing
         #expect(hub.hub.requests[0].path == hub.hub.requests[1].path)
         #expect(hub.hub.requests[1].method == "HEAD")
         #expect(sink.lines.contains { $0.contains("HTTP 500") && $0.contains("retrying") })
-        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path))
+        #expect(
+            FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent("config.json").path))
     }
 
     /// 500 on a CDN download, then 200: retried too.
@@ -168,19 +198,25 @@ import Testing
         defer { try? FileManager.default.removeItem(at: cache) }
         let folder = try ModelLocator.resolve(
             tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
-        #expect(try Data(contentsOf: folder.appendingPathComponent("model.safetensors")) == hub.files["model.safetensors"])
+        #expect(
+            try Data(contentsOf: folder.appendingPathComponent("model.safetensors"))
+                == hub.files["model.safetensors"])
     }
 
     /// A server ETag or commit that would escape the cache folder is refused.
     @Test func unsafeNamesFromTheServerAreRefused() throws {
         let hub = try LoopbackHub(repo: tinyRepo, folder: tinyT5) { _, side, _ in
-            side == .hub ? ScriptedResponse(status: 200, headers: [("X-Repo-Commit", "../../escape"), ("ETag", "\"abc\"")]) : nil
+            side == .hub
+                ? ScriptedResponse(
+                    status: 200, headers: [("X-Repo-Commit", "../../escape"), ("ETag", "\"abc\"")])
+                : nil
         }
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, _) = hubFailure {
             _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+                tinyRepo, settings: try hubSettings(hub, cache: cache),
+                sink: CollectingProgressSink())
         }
         guard case .unsafeName(_, let value) = error else {
             Issue.record("unexpected \(String(describing: error))")

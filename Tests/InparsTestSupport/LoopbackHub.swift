@@ -44,9 +44,13 @@ public final class LoopbackHub: @unchecked Sendable {
     public init(
         repo: String, files: [String: Data],
         commit: String = "0123456789abcdef0123456789abcdef01234567",
-        isLFS: (String) -> Bool = { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".model") },
+        isLFS: (String) -> Bool = {
+            $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".model")
+        },
         gatedToken: String? = nil, corruptCDN: Bool = false, lifetime: Double = 120,
-        fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in nil }
+        fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in
+            nil
+        }
     ) throws {
         self.repo = repo
         self.commit = commit
@@ -73,7 +77,9 @@ public final class LoopbackHub: @unchecked Sendable {
         repo: String, folder: URL, commit: String = "0123456789abcdef0123456789abcdef01234567",
         skipping: Set<String> = [], gatedToken: String? = nil, corruptCDN: Bool = false,
         lifetime: Double = 120,
-        fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in nil }
+        fault: @escaping @Sendable (RecordedRequest, Side, Int) -> ScriptedResponse? = { _, _, _ in
+            nil
+        }
     ) throws {
         var files: [String: Data] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path)
@@ -116,14 +122,19 @@ public final class LoopbackHub: @unchecked Sendable {
         guard repo == self.repo else {
             return ScriptedResponse(
                 status: 401,
-                headers: [("X-Error-Code", "RepoNotFound"), ("X-Error-Message", "Repository not found")])
+                headers: [
+                    ("X-Error-Code", "RepoNotFound"), ("X-Error-Message", "Repository not found"),
+                ])
         }
         if let gatedToken {
             let sent = request.headers["authorization"]
             if sent != "Bearer \(gatedToken)" {
                 return ScriptedResponse(
                     status: sent == nil ? 401 : 403,
-                    headers: [("X-Error-Code", "GatedRepo"), ("X-Error-Message", "Access to model \(repo) is restricted.")])
+                    headers: [
+                        ("X-Error-Code", "GatedRepo"),
+                        ("X-Error-Message", "Access to model \(repo) is restricted."),
+                    ])
             }
         }
         guard revision == "main" || revision == commit else {
