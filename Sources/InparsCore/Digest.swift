@@ -65,9 +65,10 @@ struct BlockBuffer {
     var pendingCount = 0
     var totalBytes: UInt64 = 0
 
-    /// Calls `compress` for each complete 64-byte block of the input so far.
-    mutating func feed(
-        _ bytes: UnsafeRawBufferPointer, _ compress: (UnsafeRawPointer) -> Void
+    /// Runs `compress` on `state` for each complete 64-byte block of the input so far.
+    mutating func feed<State>(
+        _ bytes: UnsafeRawBufferPointer, _ state: inout State,
+        _ compress: (inout State, UnsafeRawPointer) -> Void
     ) {
         guard var pointer = bytes.baseAddress else { return }
         var remaining = bytes.count
@@ -82,11 +83,11 @@ struct BlockBuffer {
             pointer += take
             remaining -= take
             if pendingCount < 64 { return }
-            pending.withUnsafeBytes { compress($0.baseAddress!) }
+            pending.withUnsafeBytes { compress(&state, $0.baseAddress!) }
             pendingCount = 0
         }
         while remaining >= 64 {
-            compress(pointer)
+            compress(&state, pointer)
             pointer += 64
             remaining -= 64
         }
@@ -99,7 +100,10 @@ struct BlockBuffer {
     }
 
     /// Pads (0x80, zeros, the bit length in 8 bytes) and compresses the last block(s).
-    mutating func pad(bigEndianLength: Bool, _ compress: (UnsafeRawPointer) -> Void) {
+    mutating func pad<State>(
+        bigEndianLength: Bool, _ state: inout State,
+        _ compress: (inout State, UnsafeRawPointer) -> Void
+    ) {
         let bits = totalBytes &* 8
         var tail = [UInt8](pending[0..<pendingCount])
         tail.append(0x80)
@@ -111,7 +115,7 @@ struct BlockBuffer {
         tail.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
-                compress(raw.baseAddress! + offset)
+                compress(&state, raw.baseAddress! + offset)
                 offset += 64
             }
         }
@@ -130,15 +134,11 @@ public struct SHA256: StreamingDigest {
     public init() {}
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var state = self.state
-        buffer.feed(bytes) { Self.compress(&state, $0) }
-        self.state = state
+        buffer.feed(bytes, &state, Self.compress)
     }
 
     public mutating func finalize() -> [UInt8] {
-        var state = self.state
-        buffer.pad(bigEndianLength: true) { Self.compress(&state, $0) }
-        self.state = state
+        buffer.pad(bigEndianLength: true, &state, Self.compress)
         let words = [state.0, state.1, state.2, state.3, state.4, state.5, state.6, state.7]
         return words.flatMap { word in
             (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) }
@@ -210,15 +210,11 @@ public struct MD5: StreamingDigest {
     public init() {}
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var state = self.state
-        buffer.feed(bytes) { Self.compress(&state, $0) }
-        self.state = state
+        buffer.feed(bytes, &state, Self.compress)
     }
 
     public mutating func finalize() -> [UInt8] {
-        var state = self.state
-        buffer.pad(bigEndianLength: false) { Self.compress(&state, $0) }
-        self.state = state
+        buffer.pad(bigEndianLength: false, &state, Self.compress)
         let words = [state.0, state.1, state.2, state.3]
         return words.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
     }

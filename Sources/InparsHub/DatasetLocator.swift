@@ -211,6 +211,14 @@ struct BEIRArchive {
         return token
     }
 
+    /// Removes a zip that cannot be read (a later run downloads it anew) and says why.
+    private func discard(_ failure: ZipArchive.Failure) -> HubError {
+        try? FileManager.default.removeItem(at: zip)
+        return .damagedDataset(
+            path: zip.path,
+            reason: failure.reason + "; the zip was removed, run again to download it anew")
+    }
+
     /// Unpacks the entries under `<name>/` (or all, when the zip has no such folder) into a
     /// temporary folder renamed to `<cache>/beir/<name>` when complete.
     private func unpack() throws(HubError) {
@@ -218,10 +226,7 @@ struct BEIRArchive {
         do {
             archive = try ZipArchive(file: MappedFile(path: zip.path))
         } catch let failure as ZipArchive.Failure {
-            try? FileManager.default.removeItem(at: zip)
-            throw .damagedDataset(
-                path: zip.path,
-                reason: failure.reason + "; the zip was removed, run again to download it anew")
+            throw discard(failure)
         } catch {
             throw .damagedDataset(path: zip.path, reason: "cannot map it (\(error))")
         }
@@ -253,10 +258,7 @@ struct BEIRArchive {
         } catch let error as HubError {
             throw error
         } catch let failure as ZipArchive.Failure {
-            try? FileManager.default.removeItem(at: zip)
-            throw .damagedDataset(
-                path: zip.path,
-                reason: failure.reason + "; the zip was removed, run again to download it anew")
+            throw discard(failure)
         } catch {
             throw .cacheIO(path: unpacked.path, reason: error.localizedDescription)
         }

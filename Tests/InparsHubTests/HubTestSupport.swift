@@ -36,3 +36,11 @@ func hubFailure(_ body: () throws -> Void) -> (HubError?, String) {
 func linkTarget(_ url: URL) -> String? {
     try? FileManager.default.destinationOfSymbolicLink(atPath: url.path)
 }
+
+/// Resolves the tiny repository against `hub` into `cache`.
+@discardableResult
+func resolveTiny(_ hub: LoopbackHub, cache: URL, token: String? = nil) throws -> URL {
+    try ModelLocator.resolve(
+        tinyRepo, settings: try hubSettings(hub, cache: cache, token: token),
+        sink: CollectingProgressSink())
+}

@@ -20,8 +20,7 @@ import Testing
         }
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
-        let folder = try ModelLocator.resolve(
-            tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+        let folder = try resolveTiny(hub, cache: cache)
         let cdn = hub.cdn.requests
         #expect(cdn[0].headers["range"] == nil)
         #expect(cdn[1].headers["range"] == "bytes=\(cut)-")
@@ -44,8 +43,7 @@ import Testing
         try FileManager.default.createDirectory(at: blobs, withIntermediateDirectories: true)
         let sha = LoopbackHub.sha256(weights)
         try weights.prefix(100_000).write(to: blobs.appendingPathComponent("\(sha).incomplete"))
-        let folder = try ModelLocator.resolve(
-            tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+        let folder = try resolveTiny(hub, cache: cache)
         let weightRequest = hub.cdn.requests.first { $0.path.contains(sha) }
         #expect(weightRequest?.headers["range"] == "bytes=100000-")
         #expect(try Data(contentsOf: folder.appendingPathComponent("model.safetensors")) == weights)
@@ -57,9 +55,7 @@ import Testing
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache)
         }
         guard case .checksumMismatch(let name, let algorithm, let expected, _) = error else {
             Issue.record("unexpected: \(message)")
@@ -85,9 +81,7 @@ import Testing
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache)
         }
         #expect(error == .fileNotFound(repo: tinyRepo, revision: "main", file: "config.json"))
         #expect(
@@ -101,9 +95,7 @@ import Testing
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, _) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache)
         }
         #expect(
             error == .noWeights(repo: tinyRepo, revision: "main", tried: ModelLocator.Files.weights)
@@ -117,9 +109,7 @@ import Testing
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, message) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache)
         }
         guard case .accessDenied(let repo, _, let status, let gated, let tokenSent, _) = error
         else {
@@ -133,9 +123,7 @@ import Testing
         #expect(hub.hub.requests.count == 1, "a 401 is not retried")
 
         let (wrong, wrongMessage) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache, token: "hf_wrong"),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache, token: "hf_wrong")
         }
         #expect(
             wrong.map {
@@ -143,9 +131,7 @@ import Testing
             } == true)
         #expect(wrongMessage.contains("not accepted"))
 
-        let folder = try ModelLocator.resolve(
-            tinyRepo, settings: try hubSettings(hub, cache: cache, token: "hf_right"),
-            sink: CollectingProgressSink())
+        let folder = try resolveTiny(hub, cache: cache, token: "hf_right")
         #expect(
             FileManager.default.fileExists(
                 atPath: folder.appendingPathComponent("model.safetensors").path))
@@ -196,8 +182,7 @@ import Testing
         }
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
-        let folder = try ModelLocator.resolve(
-            tinyRepo, settings: try hubSettings(hub, cache: cache), sink: CollectingProgressSink())
+        let folder = try resolveTiny(hub, cache: cache)
         #expect(
             try Data(contentsOf: folder.appendingPathComponent("model.safetensors"))
                 == hub.files["model.safetensors"])
@@ -214,9 +199,7 @@ import Testing
         let cache = try TestPaths.temporaryDirectory("hub-cache")
         defer { try? FileManager.default.removeItem(at: cache) }
         let (error, _) = hubFailure {
-            _ = try ModelLocator.resolve(
-                tinyRepo, settings: try hubSettings(hub, cache: cache),
-                sink: CollectingProgressSink())
+            _ = try resolveTiny(hub, cache: cache)
         }
         guard case .unsafeName(_, let value) = error else {
             Issue.record("unexpected \(String(describing: error))")
