@@ -205,6 +205,27 @@ struct HubModelResolver {
         return folder
     }
 
+    /// Downloads (or links) the file's blob. A CDN link that stops working midway (signed
+    /// links expire: 403, 404 or 410 from the CDN) is replaced once by a fresh one from the
+    /// Hub, and the download resumes where it stopped.
+    private func materialize(_ metadata: FileMetadata, file: String) throws(HubError) -> Int {
+        do {
+            return try client!.materialize(metadata, file: file, cache: cache)
+        } catch .unexpectedStatus(let url, let status, let body)
+            where !metadata.locationIsHub && [403, 404, 410].contains(status)
+        {
+            sink.emit(
+                "\(reference.repo)/\(file): the download link answered HTTP \(status); asking the Hub for a new one",
+                transient: false)
+            guard
+                case .found(let fresh) = try client!.lookup(
+                    repo: reference.repo, revision: metadata.commit, file: file, retrying: true),
+                fresh.etag == metadata.etag
+            else { throw .unexpectedStatus(url: url, status: status, body: body) }
+            return try client!.materialize(fresh, file: file, cache: cache)
+        }
+    }
+
     private mutating func fetchWeights() throws(HubError) {
         for candidate in ModelLocator.Files.weights {
             guard try fetch(candidate, required: false) else { continue }
@@ -236,9 +257,7 @@ struct HubModelResolver {
                 try cache.writeRef(reference.revision, commit: metadata.commit)
                 commit = metadata.commit
             }
-            if try client!.materialize(metadata, file: file, cache: cache) > 0 {
-                filesDownloaded += 1
-            }
+            if try materialize(metadata, file: file) > 0 { filesDownloaded += 1 }
             return true
         case .missing(let missingAt):
             if let missingAt, (try? HubClient.checkPathComponent(missingAt, what: "")) != nil {

@@ -33,6 +33,34 @@ import Testing
             })
     }
 
+    /// A CDN link that expires midway (403 on the resume) is replaced by a fresh one from the
+    /// Hub, and the download resumes where it stopped.
+    @Test func anExpiredCDNLinkIsRenewedAndTheDownloadResumes() throws {
+        let weights = try Data(contentsOf: tinyT5.appendingPathComponent("model.safetensors"))
+        let cut = weights.count / 2
+        let hub = try LoopbackHub(repo: tinyRepo, folder: tinyT5) { request, side, index in
+            guard side == .cdn else { return nil }
+            if index == 0 {
+                var response = ScriptedResponse.file(weights, for: request)
+                response.cutAfter = cut
+                return response
+            }
+            return index == 1
+                ? ScriptedResponse(status: 403, body: Data("Request has expired".utf8)) : nil
+        }
+        let cache = try TestPaths.temporaryDirectory("hub-cache")
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let folder = try resolveTiny(hub, cache: cache)
+        #expect(try Data(contentsOf: folder.appendingPathComponent("model.safetensors")) == weights)
+        let cdn = hub.cdn.requests
+        #expect(
+            cdn[1].headers["range"] == "bytes=\(cut)-" && cdn[2].headers["range"] == "bytes=\(cut)-"
+        )
+        let heads = hub.hub.requests.filter { $0.path.hasSuffix("/model.safetensors") }
+        #expect(heads.count == 2)
+        #expect(heads[1].path == "/\(tinyRepo)/resolve/\(hub.commit)/model.safetensors")
+    }
+
     /// A partial file left by an earlier run (killed midway) is resumed, not restarted.
     @Test func partialFileFromAnEarlierRunIsResumed() throws {
         let weights = try Data(contentsOf: tinyT5.appendingPathComponent("model.safetensors"))
