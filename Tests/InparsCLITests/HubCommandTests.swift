@@ -74,6 +74,30 @@ import Testing
                 && missing.stderr.contains("inpars download loopback-org/absent"))
     }
 
+    /// `train --model org/name` starts from the snapshot and its output folder holds real
+    /// tokenizer files (copies of the blobs), not the snapshot's relative symlinks.
+    @Test func trainFromAHubIdCopiesTheTokenizerFiles() throws {
+        let tiny = TestPaths.fixtures.appendingPathComponent("t5-tiny")
+        let hub = try LoopbackHub(repo: "loopback-org/t5-tiny", folder: tiny)
+        let folder = try TestPaths.temporaryDirectory("hub-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let triples = (0..<4).map { "topic\($0)\ttopic\($0) text\tother words\n" }.joined()
+        let triplesFile = try write(triples, "triples.tsv", in: folder)
+        let output = folder.appendingPathComponent("out")
+        let result = try BuiltProducts.run(
+            [
+                "train", "--model", "loopback-org/t5-tiny", "--triples", triplesFile,
+                "--output", output.path, "--steps", "1", "--batch-size", "2", "--max-length", "16",
+                "--threads", "1",
+            ], environment: environment(folder, ["HF_ENDPOINT": hub.endpoint]))
+        #expect(result.status == 0, "\(result.stderr)")
+        for name in ["spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+            let copy = output.appendingPathComponent("final/\(name)")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: copy.path)) == nil, "\(name)")
+            #expect(try Data(contentsOf: copy) == Data(contentsOf: tiny.appendingPathComponent(name)), "\(name)")
+        }
+    }
+
     /// `download` prints the snapshot folder; the gated-model message reaches the user.
     @Test func downloadPrintsTheSnapshotAndErrorsAreSentences() throws {
         let hub = try LoopbackHub(
