@@ -17,6 +17,9 @@ let systemLibraries: [Target] = [
     .systemLibrary(
         name: "CZlib", pkgConfig: "zlib",
         providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+        name: "CCrypto", pkgConfig: "libcrypto",
+        providers: [.apt(["libssl-dev"])]),
 ]
 
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)
@@ -25,7 +28,7 @@ let argumentParser = Target.Dependency.product(
     name: "ArgumentParser", package: "swift-argument-parser")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib"]),
+    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(
