@@ -5,7 +5,7 @@ extension T5Model {
     /// Loads a Hugging Face T5 model folder: `config.json` plus the weights
     /// (`model.safetensors`, sharded safetensors, or `pytorch_model.bin`; see ``Checkpoint``).
     ///
-    /// - Throws: ``T5Error`` for a missing, non-T5 or invalid configuration and for missing or
+    /// - Throws: ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
     ///   mis-shaped tensors; ``CheckpointError`` for unreadable weight files.
     public static func load(directory: URL) throws -> T5Model {
         let configuration = try T5Configuration.load(directory: directory)

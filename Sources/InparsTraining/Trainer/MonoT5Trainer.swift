@@ -90,23 +90,23 @@ public final class MonoT5Trainer {
 
     /// Trains, from scratch or (``resume``) from the latest `checkpoint-<step>` in ``output``.
     ///
-    /// - Throws: ``TrainerError`` (divergence, failed save, resume problems), `T5Error` /
+    /// - Throws: ``TrainingError`` (divergence, failed save, resume problems), `ModelError` /
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: output, withIntermediateDirectories: true)
         } catch {
-            throw TrainerError.saveFailed(
+            throw TrainingError.saveFailed(
                 path: output.path, reason: error.localizedDescription, previous: nil)
         }
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
-            throw TrainerError.outputHasCheckpoints(directory: output.path)
+            throw TrainingError.outputHasCheckpoints(directory: output.path)
         }
         let resumeFrom = resume ? existing.last : nil
         if resume && resumeFrom == nil {
-            throw TrainerError.nothingToResume(directory: output.path)
+            throw TrainingError.nothingToResume(directory: output.path)
         }
         let sourceDirectory = resumeFrom?.url ?? modelDirectory
 
@@ -117,7 +117,8 @@ public final class MonoT5Trainer {
             options.labels
             ?? MonoT5Reranker.Labels.detect(
                 hint: ModelFolderName.of(modelDirectory),
-                nameOrPath: model.configuration.nameOrPath)
+                nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
         let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
@@ -141,7 +142,7 @@ public final class MonoT5Trainer {
             let optimizerState = try OptimizerState.read(
                 from: resumeFrom.url.appendingPathComponent(Self.optimizerName))
             guard optimizerState.step == saved.step else {
-                throw TrainerError.invalidTrainerState(
+                throw TrainingError.invalidTrainerState(
                     path: resumeFrom.url.path,
                     reason:
                         "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)"
@@ -199,7 +200,7 @@ public final class MonoT5Trainer {
                     try hook?(folder)
                 }
             } catch {
-                throw TrainerError.saveFailed(
+                throw TrainingError.saveFailed(
                     path: target.path, reason: Self.describe(error), previous: lastCheckpoint?.path)
             }
             if name.hasPrefix("checkpoint-"), let keep = options.keepLast {
@@ -213,8 +214,11 @@ public final class MonoT5Trainer {
         func evaluate() throws {
             guard let evaluation else { return }
             let metrics = try evaluation.evaluate(
-                model: model, tokenizer: tokenizer, labels: labels, maxLength: options.maxLength,
-                batchSize: options.evalBatchSize)
+                scorer: MonoT5Reranker(
+                    model: model, tokenizer: tokenizer,
+                    options: ScorerOptions(
+                        maxLength: options.maxLength, batchSize: options.evalBatchSize,
+                        labels: labels)))
             evaluations.append(
                 Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
             try log.append([
@@ -255,7 +259,7 @@ public final class MonoT5Trainer {
             let norm = T5Model.clipGradients(
                 &gradients, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : .infinity)
             guard loss.isFinite, norm.isFinite else {
-                throw TrainerError.nonFiniteLoss(
+                throw TrainingError.nonFiniteLoss(
                     step: stepNumber, value: loss.isFinite ? norm : loss,
                     lastCheckpoint: lastCheckpoint?.path)
             }
@@ -327,10 +331,10 @@ public final class MonoT5Trainer {
     {
         let (positive, negative) = labels.pieces
         guard let p = tokenizer.id(forPiece: positive) else {
-            throw TrainerError.missingLabelPiece(piece: positive)
+            throw TrainingError.missingLabelPiece(piece: positive)
         }
         guard let n = tokenizer.id(forPiece: negative) else {
-            throw TrainerError.missingLabelPiece(piece: negative)
+            throw TrainingError.missingLabelPiece(piece: negative)
         }
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
     }
@@ -398,7 +402,7 @@ public final class MonoT5Trainer {
             let text = String(data: data, encoding: .utf8),
             let brace = text.firstIndex(of: "{")
         else {
-            throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
+            throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
         if object["_name_or_path"] != nil { return data }
         let encoder = JSONEncoder()
@@ -424,7 +428,7 @@ public final class MonoT5Trainer {
             ("--seed", String(saved.seed), String(current.seed)),
         ]
         for (field, old, new) in pairs where old != new {
-            throw TrainerError.resumeMismatch(field: field, checkpoint: old, current: new)
+            throw TrainingError.resumeMismatch(field: field, checkpoint: old, current: new)
         }
     }
 

@@ -4,6 +4,7 @@ import InparsBM25
 import InparsCore
 import InparsHub
 import InparsFilter
+import InparsModels
 import InparsRanker
 import InparsTensor
 
@@ -31,8 +32,7 @@ struct FilterCommand: ParsableCommand {
     @Option(help: "Generated queries (JSONL, optionally .gz).")
     var input: String
 
-    @Option(help: "Filtered JSONL (written atomically).")
-    var output: String
+    @OptionGroup var output: OutputOptions
 
     @Option(help: "scores, reranker or consistency.")
     var strategy: Strategy
@@ -55,29 +55,24 @@ struct FilterCommand: ParsableCommand {
     @Flag(help: "Drop exact and case/whitespace duplicate queries, keeping the best-scored.")
     var dedupe = false
 
-    @Flag(help: "Count and skip malformed lines and unknown document ids instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     @Option(
         help:
-            "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5."
+            "Corpus (BEIR corpus.jsonl or TSV, or beir/<name>): document texts instead of the rows' own; required for consistency with monoT5."
     )
     var corpus: String?
 
     @Option(
-        help:
-            "monoT5 model folder or Hub id org/name[@revision] (reranker strategy, monoT5 consistency)."
-    )
+        help: ArgumentHelp(
+            "Relevance model folder or Hub id org/name[@revision] for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+        ))
     var model: String?
 
-    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
-    var revision: String?
+    @OptionGroup var revision: RevisionOptions
 
-    @Option(help: "Pairs per monoT5 forward pass.")
-    var batchSize = 8
-
-    @Option(help: "Most monoT5 input tokens per pair.")
-    var maxLength = 512
+    @OptionGroup var scoring: ScoringOptions
+    @OptionGroup var batch: BatchSizeOptions
 
     @Option(help: "BM25 index folder ('inpars index'), for the consistency strategy.")
     var index: String?
@@ -91,16 +86,13 @@ struct FilterCommand: ParsableCommand {
     @Option(help: "Consistency with monoT5: BM25 candidates rescored per query.")
     var consistencyCandidates = 100
 
-    @Option(help: "Threads (BM25 searches, OpenBLAS).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         guard keepTopK >= 0 else { throw ValidationError("--keep-top-k must be ≥ 0 (0 keeps all)") }
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
         }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         let needsModel =
             strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {
@@ -125,11 +117,12 @@ struct FilterCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.threads = threads
+        BLAS.threads = threads.count
         let inputURL = URL(fileURLWithPath: input)
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
-            options: .init(skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker))
+            options: .init(
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
 
         var configuration = FilterConfiguration(
             strategy: FilterStrategy(rawValue: strategy.rawValue)!)
@@ -142,8 +135,8 @@ struct FilterCommand: ParsableCommand {
         configuration.consistencyDepth = consistencyDepth
         configuration.consistencyRanker = consistencyRanker
         configuration.consistencyCandidates = consistencyCandidates
-        configuration.skipBadLines = skipBadLines
-        configuration.threads = threads
+        configuration.skipBadLines = badLines.skipBadLines
+        configuration.threads = threads.count
 
         var filter = QueryFilter(
             configuration: configuration, inputPath: inputURL.path,
@@ -151,7 +144,7 @@ struct FilterCommand: ParsableCommand {
         if let corpus {
             let url = try DatasetLocator.resolve(corpus, role: .corpus)
             let documents = try CorpusReader.read(
-                url, options: ReadOptions(skipBadLines: skipBadLines)
+                url, options: ReadOptions(skipBadLines: badLines.skipBadLines)
             )
             .documents
             filter.corpus = Dictionary(
@@ -159,16 +152,16 @@ struct FilterCommand: ParsableCommand {
             filter.corpusPath = url.path
         }
         if let model, strategy == .reranker || consistencyRanker == .monot5 {
-            filter.scorer = try MonoT5Reranker.load(
-                directory: try ModelLocator.resolve(model, revision: revision),
-                options: .init(maxLength: maxLength, batchSize: batchSize))
+            filter.scorer = try RelevanceScorers.load(
+                directory: try revision.folder(model),
+                options: scoring.scorerOptions(batchSize: batch.batchSize))
         }
         if strategy == .consistency, let index {
             filter.searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
         }
 
         let result = try filter.run(rows)
-        try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
+        try AtomicFile.write(to: URL(fileURLWithPath: output.output)) { file in
             for item in result.kept { try file.write(item.outputLine + "\n") }
         }
         var summary = result.summary
@@ -177,7 +170,7 @@ struct FilterCommand: ParsableCommand {
         if let first = statistics.firstSkippedError?.errorDescription {
             lines.append("filter: first skipped line: \(first)")
         }
-        lines.append("filter: wrote \(result.kept.count) rows to \(output)")
+        lines.append("filter: wrote \(result.kept.count) rows to \(output.output)")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

@@ -20,8 +20,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The index directory (from 'inpars index').")
     var index: String
 
-    @Option(help: "The query file (JSONL or TSV, optionally .gz), or beir/<name>[/<split>].")
-    var queries: String
+    @OptionGroup var queries: QueriesOptions
 
     @Option(help: "Only search queries that appear in this qrels file (or beir/<name>[/<split>]).")
     var qrels: String?
@@ -32,8 +31,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The run file to write (default: standard output).")
     var output: String?
 
-    @Option(help: "Search threads.")
-    var threads: Int = 1
+    @OptionGroup var threads: ThreadOptions
 
     @Option(help: "BM25 k1.")
     var k1: Float = 0.9
@@ -50,12 +48,10 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The run tag (last column).")
     var tag: String = "inpars-bm25"
 
-    @Flag(help: "Count and skip malformed query lines instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
         guard !tag.contains(" "), !tag.isEmpty else {
             throw ValidationError("--tag must be non-empty and contain no spaces.")
         }
@@ -68,8 +64,8 @@ struct SearchCommand: ParsableCommand {
         let parameters = BM25Parameters(k1: k1, b: b)
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
-            DatasetLocator.resolve(queries, role: .queries),
-            options: ReadOptions(skipBadLines: skipBadLines)
+            queries.url,
+            options: ReadOptions(skipBadLines: badLines.skipBadLines)
         ).queries
         if let qrels {
             let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
@@ -78,7 +74,7 @@ struct SearchCommand: ParsableCommand {
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
         let run = BM25BatchSearch.run(
-            index: opened, queries: list, k: k, parameters: parameters, threads: threads,
+            index: opened, queries: list, k: k, parameters: parameters, threads: threads.count,
             removeQuery: removeQuery, scoreStyle: scores, progress: progress)
         let seconds = Date().timeIntervalSince(started)
         if let output {

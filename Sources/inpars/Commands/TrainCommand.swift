@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import InparsCore
-import InparsHub
 import InparsEval
+import InparsHub
+import InparsModels
 import InparsRanker
 import InparsTensor
 import InparsTraining
@@ -26,14 +27,7 @@ struct TrainCommand: ParsableCommand {
             see is printed before training starts.
             """)
 
-    @Option(
-        help:
-            "Hugging Face T5 model folder to start from (config.json, weights, tokenizer), or a Hub id org/name[@revision]."
-    )
-    var model: String
-
-    @Option(help: "Revision (branch, tag or commit) of a Hub --model (default: main, or org/name@rev).")
-    var revision: String?
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "Training triples TSV: query<TAB>positive<TAB>negative.")
     var triples: String?
@@ -59,8 +53,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warmup steps.")
     var warmupSteps = 0
 
-    @Option(help: "Examples per micro-batch (even with --triples: half positive, half negative).")
-    var batchSize = 8
+    @OptionGroup var batch: BatchSizeOptions
 
     @Option(help: "Micro-batches per optimizer step.")
     var gradAccum = 1
@@ -77,16 +70,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout rate (default: the config's dropout_rate).")
     var dropout: Float?
 
-    @Option(help: "Seed for data order and dropout.")
-    var seed: UInt64 = 42
-
-    @Option(help: "Most input tokens per example; the document is truncated, 'Relevant:' kept.")
-    var maxLength = 512
-
-    @Option(
-        help:
-            "Target pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
-    var labels: MonoT5Reranker.Labels?
+    @OptionGroup var seed: SeedOptions
 
     @Option(help: "Save a checkpoint every N steps (and always at the end).")
     var saveEvery: Int?
@@ -97,25 +81,23 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the latest checkpoint in --output.")
     var resume = false
 
-    @Flag(help: "Count and skip malformed training lines instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     @Option(help: "Progress line every N steps.")
     var logEvery = 10
 
-    @Option(help: "OpenBLAS threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadOptions
 
-    @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV).")
+    @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV, or beir/<name>[/<split>]).")
     var evalQueries: String?
 
-    @Option(help: "Eval qrels (BEIR TSV or TREC).")
+    @Option(help: "Eval qrels (BEIR TSV or TREC, or beir/<name>[/<split>]).")
     var evalQrels: String?
 
     @Option(help: "Eval first-stage TREC run to rerank.")
     var evalRun: String?
 
-    @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV).")
+    @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV, or beir/<name>).")
     var evalCorpus: String?
 
     @Option(help: "Documents per eval query to rerank.")
@@ -141,8 +123,7 @@ struct TrainCommand: ParsableCommand {
         }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if triples != nil, batchSize % 2 != 0 {
+        if triples != nil, batch.batchSize % 2 != 0 {
             throw ValidationError(
                 "--batch-size must be even with --triples (each triple gives a positive and a negative)"
             )
@@ -155,11 +136,9 @@ struct TrainCommand: ParsableCommand {
         if let dropout, !(0..<1).contains(dropout) {
             throw ValidationError("--dropout must be in [0, 1)")
         }
-        guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
         guard evalTopK >= 1, evalBatchSize >= 1 else {
             throw ValidationError("--eval-top-k and --eval-batch-size must be at least 1")
@@ -177,11 +156,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         ProcessMemory.retainFreedMemory()
-        BLAS.threads = threads
-        let modelURL = try ModelLocator.resolve(model, revision: revision)
+        BLAS.threads = threads.count
+        let modelURL = try model.directory
+        // The registry names the family; each family that can be trained has its trainer.
+        let family = try ModelRegistry.resolve(directory: modelURL).family
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
-            skipBadLines: skipBadLines)
+            skipBadLines: badLines.skipBadLines)
         if let first = data.firstSkippedError {
             FileHandle.standardError.write(
                 Data(
@@ -194,15 +175,15 @@ struct TrainCommand: ParsableCommand {
         options.weightDecay = weightDecay
         options.schedule = schedule
         options.warmupSteps = warmupSteps
-        options.batchSize = batchSize
+        options.batchSize = batch.batchSize
         options.gradientAccumulation = gradAccum
         options.maxGradNorm = maxGradNorm
         options.steps = steps
         options.epochs = epochs
         options.dropout = try dropout ?? TrainerOptions.configDropout(directory: modelURL)
-        options.seed = seed
-        options.maxLength = maxLength
-        options.labels = labels
+        options.seed = seed.seed
+        options.maxLength = model.scoring.maxLength
+        options.labels = model.scoring.labels
         options.saveEvery = saveEvery
         options.evalEvery = evalEvery
         options.keepBest = keepBest
@@ -212,28 +193,20 @@ struct TrainCommand: ParsableCommand {
 
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
-            let run = try Run.read(URL(fileURLWithPath: evalRun))
-            let queries = try QueryReader.read(DatasetLocator.resolve(evalQueries, role: .queries))
-                .queries
-            var wanted = Set<String>()
-            for queryId in run.queryIds {
-                for entry in run.entries[queryId]! { wanted.insert(entry.docId) }
-            }
-            var documents: [String: Document] = [:]
-            let reader = try CorpusReader(url: DatasetLocator.resolve(evalCorpus, role: .corpus))
-            while let document = try reader.next() {
-                if wanted.contains(document.id) { documents[document.id] = document }
-            }
             evaluation = TrainingEvaluation(
-                queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-                documents: documents, run: run,
-                qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)),
-                topK: evalTopK)
+                input: try RerankingInput.read(
+                    run: URL(fileURLWithPath: evalRun),
+                    queries: DatasetLocator.resolve(evalQueries, role: .queries),
+                    corpus: DatasetLocator.resolve(evalCorpus, role: .corpus)),
+                qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)), topK: evalTopK)
         }
-        let trainer = MonoT5Trainer(
-            modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-            options: options, evaluation: evaluation)
-        _ = try trainer.run(resume: resume)
+        switch family {
+        case .t5:
+            _ = try MonoT5Trainer(
+                modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
+                options: options, evaluation: evaluation
+            ).run(resume: resume)
+        }
     }
 }
 

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import InparsHub
+import InparsModels
+import InparsRanker
+
+/// `--max-length` and `--labels`: how a relevance model reads a (query, document) pair. Shared
+/// by `rerank`, `filter` (reranker and monoT5 consistency) and `train`.
+struct ScoringOptions: ParsableArguments {
+    @Option(
+        help:
+            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:'."
+    )
+    var maxLength = 512
+
+    @Option(
+        help:
+            "Label pieces of a monoT5 model: true-false (monoT5) or yes-no (FLAN-T5, mMARCO mT5) (default: yes-no for mt5 folders and names containing 'flan')."
+    )
+    var labels: MonoT5Reranker.Labels?
+
+    func validate() throws {
+        guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
+    }
+
+    /// The library's scorer settings with `batchSize` pairs per forward pass.
+    func scorerOptions(batchSize: Int) -> ScorerOptions {
+        ScorerOptions(maxLength: maxLength, batchSize: batchSize, labels: labels)
+    }
+}
+
+/// `--revision`: which revision of a Hub `--model` id (see `Docs/models-and-data.md`).
+struct RevisionOptions: ParsableArguments {
+    @Option(
+        help:
+            "Revision (branch, tag or commit) of a Hub --model id (default: main, or the @revision in org/name@revision)."
+    )
+    var revision: String?
+
+    /// The local folder of `model`: the path itself, or the Hugging Face cache snapshot of a Hub
+    /// id, downloaded when missing (the one place a command turns `--model` into a folder).
+    func folder(_ model: String) throws -> URL {
+        try ModelLocator.resolve(model, revision: revision)
+    }
+}
+
+/// `--model DIR|org/name` (required), `--revision`, plus ``ScoringOptions``: a model folder or
+/// Hub id whose `config.json` decides the family (see `ModelRegistry`).
+struct ModelOptions: ParsableArguments {
+    /// The help of every `--model` that names a model folder or Hub id.
+    static let folderHelp: ArgumentHelp =
+        ArgumentHelp(
+            "Hugging Face model folder (config.json, weights, tokenizer) or Hub id org/name[@revision] (fetched into the Hugging Face cache); config.json's model_type picks the family (\(ModelRegistry.supportedModelTypes))."
+        )
+
+    @Option(help: folderHelp)
+    var model: String
+
+    @OptionGroup var revision: RevisionOptions
+
+    @OptionGroup var scoring: ScoringOptions
+
+    /// The model folder, downloaded first for a Hub id.
+    var directory: URL { get throws { try revision.folder(model) } }
+}
