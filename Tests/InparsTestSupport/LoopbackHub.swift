@@ -82,8 +82,13 @@ public final class LoopbackHub: @unchecked Sendable {
         }
     ) throws {
         var files: [String: Data] = [:]
+        var isDirectory: ObjCBool = false
         for name in try FileManager.default.contentsOfDirectory(atPath: folder.path)
-        where !skipping.contains(name) {
+        where !skipping.contains(name)
+            && FileManager.default.fileExists(
+                atPath: folder.appendingPathComponent(name).path, isDirectory: &isDirectory)
+            && !isDirectory.boolValue
+        {
             files[name] = try Data(contentsOf: folder.appendingPathComponent(name))
         }
         try self.init(

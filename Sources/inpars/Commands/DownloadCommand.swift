@@ -20,8 +20,7 @@ struct DownloadCommand: ParsableCommand {
     @Argument(help: "Hub model ids (org/name[@revision]) or data sets (beir/<name>[/<split>]).")
     var names: [String]
 
-    @Option(help: "Revision (branch, tag or commit) of the models (default: main, or name@rev).")
-    var revision: String?
+    @OptionGroup var revision: RevisionOptions
 
     func validate() throws {
         guard !names.isEmpty else { throw ValidationError("name at least one model or data set") }
@@ -33,7 +32,7 @@ struct DownloadCommand: ParsableCommand {
             if DatasetLocator.isDatasetName(name) {
                 folder = try DatasetLocator.prepare(name).folder
             } else {
-                folder = try ModelLocator.resolve(name, revision: revision, refresh: true)
+                folder = try ModelLocator.resolve(name, revision: revision.revision, refresh: true)
             }
             FileHandle.standardOutput.write(Data((folder.path + "\n").utf8))
         }

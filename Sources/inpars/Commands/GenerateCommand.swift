@@ -152,7 +152,7 @@ struct GenerateCommand: AsyncParsableCommand {
             guard isFolder || (try? ModelLocator.reference(model, revision: revision.revision)) != nil
             else {
                 throw ValidationError(
-                    "--api-base is required unless --model is a model folder or Hub id (org/name) run in process (model_type \(ModelRegistry.supportedModelTypes)); '\(model)' is neither."
+                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)), or a Hub id (org/name); '\(model)' is neither."
                 )
             }
             if chat {
