@@ -8,7 +8,8 @@ struct Bench: ParsableCommand {
         abstract: "Benchmarks for inpars (release builds only; see Docs/performance.md).",
         subcommands: [
             GEMMBenchmark.self, CheckpointBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self,
-            T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self, BM25ScaleBenchmark.self,
-            GenerateBenchmark.self, TriplesBenchmark.self,
+            T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
+            BM25ScaleBenchmark.self, GenerateBenchmark.self, TriplesBenchmark.self,
+            LoopbackHubCommand.self,
         ])
 }
