@@ -60,10 +60,10 @@ import Testing
         // Teacher-force the golden continuation: start token + generated ids.
         let inputs = golden.ids.map { [Int32(model.configuration.decoderStartTokenID)] + $0 }
         let full = model.decoderLogits(decoderInputs: inputs, encoderOutput: encoded)
-        var cache = model.decoder.makeCache(encoderOutput: encoded, capacity: 2)  // forces growth
+        var cache = model.makeDecoderCache(encoderOutput: encoded, capacity: 2)  // forces growth
         var stepwise = [[Float]](repeating: [], count: inputs.count)
         for position in 0..<inputs[0].count {
-            let hidden = model.decoder.step(inputs.map { $0[position] }, cache: &cache)
+            let hidden = model.decoderStep(inputs.map { $0[position] }, cache: &cache)
             let logits = model.logits(hidden)
             let vocab = logits.lastDimension
             for b in 0..<inputs.count {

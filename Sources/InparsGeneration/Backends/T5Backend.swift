@@ -100,8 +100,8 @@ public struct T5Backend: GenerationBackend {
         return outputs.map { $0! }
     }
 
-    static func sampling(_ request: GenerationRequest) -> T5Sampling {
-        T5Sampling(
+    static func sampling(_ request: GenerationRequest) -> Sampling {
+        Sampling(
             temperature: Float(request.temperature), topK: request.topK,
             topP: Float(request.topP), seed: request.seed)
     }

@@ -23,9 +23,9 @@ import InparsTensor
 public struct Adafactor: Optimizer {
     public let parameters: [ParameterSpec]
     public private(set) var stepCount = 0
-    /// The explicit learning rate (`lr`), or `nil` for the relative step size. A schedule sets
-    /// it before each step in explicit mode.
-    public var learningRate: Double?
+    /// The explicit learning rate (`lr`); a schedule sets it before each step. Unused (0) with
+    /// ``relativeStep``, where the step size is computed from the step count (HF `lr=None`).
+    public var learningRate: Double
     public var epsilon1: Double
     public var epsilon2: Double
     public var clipThreshold: Double
@@ -71,7 +71,7 @@ public struct Adafactor: Optimizer {
             learningRate != nil || relativeStep,
             "Adafactor: give a learning rate or use relativeStep")
         self.parameters = parameters
-        self.learningRate = learningRate
+        self.learningRate = learningRate ?? 0
         self.epsilon1 = epsilon1
         self.epsilon2 = epsilon2
         self.clipThreshold = clipThreshold
@@ -111,7 +111,7 @@ public struct Adafactor: Optimizer {
     /// The step size for a parameter whose RMS is `rms` (Hugging Face `_get_lr`).
     public func stepSize(parameterRMS rms: Double) -> Double {
         let t = Double(stepCount)
-        var relative = learningRate ?? 0
+        var relative = learningRate
         if relativeStep {
             let minimum = warmupInit ? 1e-6 * t : 1e-2
             relative = min(minimum, 1 / t.squareRoot())

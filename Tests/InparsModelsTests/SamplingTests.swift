@@ -8,12 +8,12 @@ import Testing
 /// The token picker's distributions: temperature, top-k and top-p as transformers' warpers
 /// define them (temperature, then top-k, then top-p keeping the smallest most-likely set whose
 /// mass reaches p). Frequencies over 40 000 draws; tolerance 0.012 (≈ 5 standard errors).
-@Suite struct T5SamplingTests {
+@Suite struct SamplingTests {
     static let probabilities: [Double] = [0.5, 0.3, 0.15, 0.05]
 
-    func frequencies(_ sampling: T5Sampling, probabilities: [Double] = probabilities) -> [Double] {
+    func frequencies(_ sampling: Sampling, probabilities: [Double] = probabilities) -> [Double] {
         let logits = probabilities.map { Float(log($0)) + 3 }  // a shift changes nothing
-        var picker = T5TokenPicker()
+        var picker = TokenPicker()
         var random = SeededGenerator(seed: sampling.seed)
         var counts = [Double](repeating: 0, count: logits.count)
         let draws = 40_000
@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func temperatureOneSamplesTheModelDistribution() {
-        expectClose(frequencies(T5Sampling(temperature: 1, seed: 1)), Self.probabilities)
+        expectClose(frequencies(Sampling(temperature: 1, seed: 1)), Self.probabilities)
     }
 
     @Test func temperatureSharpensOrFlattens() {
@@ -44,33 +44,33 @@ import Testing
             let weights = Self.probabilities.map { pow($0, 1 / t) }
             let total = weights.reduce(0, +)
             expectClose(
-                frequencies(T5Sampling(temperature: Float(t), seed: 2)), weights.map { $0 / total })
+                frequencies(Sampling(temperature: Float(t), seed: 2)), weights.map { $0 / total })
         }
     }
 
     @Test func topKKeepsTheKMostLikely() {
         expectClose(
-            frequencies(T5Sampling(temperature: 1, topK: 2, seed: 3)), [0.625, 0.375, 0, 0])
-        expectClose(frequencies(T5Sampling(temperature: 1, topK: 1, seed: 3)), [1, 0, 0, 0])
+            frequencies(Sampling(temperature: 1, topK: 2, seed: 3)), [0.625, 0.375, 0, 0])
+        expectClose(frequencies(Sampling(temperature: 1, topK: 1, seed: 3)), [1, 0, 0, 0])
     }
 
     @Test func topPKeepsTheSmallestSetReachingP() {
         // Masses before each token: 0, 0.5, 0.8, 0.95.
         expectClose(
-            frequencies(T5Sampling(temperature: 1, topP: 0.7, seed: 4)), [0.625, 0.375, 0, 0])
-        expectClose(frequencies(T5Sampling(temperature: 1, topP: 0.5, seed: 4)), [1, 0, 0, 0])
+            frequencies(Sampling(temperature: 1, topP: 0.7, seed: 4)), [0.625, 0.375, 0, 0])
+        expectClose(frequencies(Sampling(temperature: 1, topP: 0.5, seed: 4)), [1, 0, 0, 0])
         expectClose(
-            frequencies(T5Sampling(temperature: 1, topP: 0.9, seed: 4)),
+            frequencies(Sampling(temperature: 1, topP: 0.9, seed: 4)),
             [0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95, 0])
         // top-k first, then top-p over the renormalised k: {0.625, 0.375}, p 0.6 keeps one.
         expectClose(
-            frequencies(T5Sampling(temperature: 1, topK: 2, topP: 0.6, seed: 4)), [1, 0, 0, 0])
+            frequencies(Sampling(temperature: 1, topK: 2, topP: 0.6, seed: 4)), [1, 0, 0, 0])
     }
 
     @Test func aVanishingTemperatureIsGreedy() {
-        expectClose(frequencies(T5Sampling(temperature: 1e-6, seed: 5)), [1, 0, 0, 0])
+        expectClose(frequencies(Sampling(temperature: 1e-6, seed: 5)), [1, 0, 0, 0])
         expectClose(
-            frequencies(T5Sampling(temperature: 1e-6, seed: 5), probabilities: [0.2, 0.3, 0.5]),
+            frequencies(Sampling(temperature: 1e-6, seed: 5), probabilities: [0.2, 0.3, 0.5]),
             [0, 0, 1])
     }
 }

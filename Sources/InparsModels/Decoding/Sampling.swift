@@ -7,7 +7,7 @@ import InparsCore
 ///
 /// The stream belongs to the sequence (one uniform draw per sampled step), so a sequence's
 /// tokens do not depend on which other sequences share its batch or on threads.
-public struct T5Sampling: Sendable, Equatable {
+public struct Sampling: Sendable, Equatable {
     /// 0 = greedy. Logits are divided by it before top-k / top-p.
     public var temperature: Float
     /// Keep only the `topK` most likely tokens (`nil` or 0 = off; 1 = greedy).
@@ -25,20 +25,20 @@ public struct T5Sampling: Sendable, Equatable {
     }
 
     /// Greedy decoding.
-    public static let greedy = T5Sampling()
+    public static let greedy = Sampling()
 
     /// Whether the choice is the arg-max (temperature 0 or top-k 1); no random draw is made.
     public var isGreedy: Bool { temperature <= 0 || topK == 1 }
 }
 
 /// Picks tokens from one row of logits; the scratch buffers are reused across calls.
-struct T5TokenPicker {
+struct TokenPicker {
     private var candidates: [(index: Int32, weight: Double)] = []
 
     /// Returns the chosen token of `logits` (one row of `[vocab]` raw logits).
     mutating func pick(
         _ logits: UnsafeBufferPointer<Float>, maximum: Float, argmax: Int,
-        sampling: T5Sampling, random: inout SeededGenerator
+        sampling: Sampling, random: inout SeededGenerator
     ) -> Int {
         if sampling.isGreedy { return argmax }
         let inverseTemperature = 1 / Double(sampling.temperature)
@@ -78,5 +78,18 @@ struct T5TokenPicker {
             if u < cumulative { return Int(candidate.index) }
         }
         return Int(candidates[candidates.count - 1].index)
+    }
+
+    /// Arg-max (first on ties), maximum and `log Σ exp` of one row of logits.
+    static func rowStatistics(_ row: UnsafeBufferPointer<Float>) -> (Int, Float, Float) {
+        var best = 0
+        var maximum = row[0]
+        for i in 1..<row.count where row[i] > maximum {
+            best = i
+            maximum = row[i]
+        }
+        var sum: Float = 0
+        for value in row { sum += expf(value - maximum) }
+        return (best, maximum, maximum + logf(sum))
     }
 }

@@ -24,19 +24,6 @@ public struct T5TrainingBatch: Sendable, Equatable {
 
     public var size: Int { inputs.count }
 
-    /// Right-padded encoder ids `[batch · maxLength]`, the lengths, and `maxLength`.
-    func paddedInputs(padID: Int32) -> (ids: [Int32], lengths: [Int], length: Int) {
-        let lengths = inputs.map(\.count)
-        let length = lengths.max()!
-        var ids = [Int32]()
-        ids.reserveCapacity(inputs.count * length)
-        for row in inputs {
-            ids += row
-            ids += repeatElement(padID, count: length - row.count)
-        }
-        return (ids, lengths, length)
-    }
-
     /// Flat targets `[batch · maxLabelLength]` (−100 padded), the matching shifted decoder
     /// inputs, and `maxLabelLength`.
     func decoderSequences(startID: Int32, padID: Int32) -> (

@@ -1,12 +1,14 @@
+import InparsModels
 import InparsTensor
 
-/// The result of greedy decoding.
-public struct T5GreedyOutput: Sendable, Equatable {
+/// Test support: greedy decoding as transformers' `generate` pads finished sequences, for the
+/// golden comparison (the library's `T5Model.generate` drops finished sequences instead).
+struct T5GreedyOutput: Sendable, Equatable {
     /// Generated ids per batch entry (the decoder start token excluded). After a sequence
     /// emits EOS it continues with the pad id, as transformers' `generate` does.
-    public var ids: [[Int32]]
+    var ids: [[Int32]]
     /// `log softmax(logits)` of each generated token, same layout as `ids`.
-    public var logProbs: [[Float]]
+    var logProbs: [[Float]]
 }
 
 extension T5Model {
@@ -17,10 +19,10 @@ extension T5Model {
     /// - Parameters:
     ///   - inputs: encoder token ids per batch entry (unequal lengths allowed).
     ///   - maxNewTokens: the most tokens to generate.
-    public func greedyDecode(_ inputs: [[Int32]], maxNewTokens: Int) -> T5GreedyOutput {
+    func greedyDecode(_ inputs: [[Int32]], maxNewTokens: Int) -> T5GreedyOutput {
         let encoded = encode(inputs)
         let batch = inputs.count
-        var cache = decoder.makeCache(encoderOutput: encoded, capacity: maxNewTokens)
+        var cache = makeDecoderCache(encoderOutput: encoded, capacity: maxNewTokens)
         var next = [Int32](repeating: Int32(configuration.decoderStartTokenID), count: batch)
         var finished = [Bool](repeating: false, count: batch)
         var ids = [[Int32]](repeating: [], count: batch)
@@ -28,7 +30,7 @@ extension T5Model {
         let pad = Int32(configuration.padTokenID)
         let eos = Int32(configuration.eosTokenID)
         for _ in 0..<maxNewTokens {
-            let hidden = decoder.step(next, cache: &cache)
+            let hidden = decoderStep(next, cache: &cache)
             var stepLogits = logits(hidden)  // [batch, 1, vocab]
             let best = stepLogits.argmax()
             stepLogits.applyLogSoftmax()

@@ -1,6 +1,4 @@
-import InparsTensor
-
-/// Softmax of attention score rows with a vectorised `exp`.
+/// Softmax of attention score rows with a vectorised `exp`, and its backward.
 ///
 /// `expf` from libm per element dominated the non-GEMM time of attention (a 512-token
 /// monoT5-base batch of 8 takes 300 M exponentials), so rows are exponentiated eight lanes at
@@ -8,7 +6,7 @@ import InparsTensor
 /// `r = x − n·ln 2` (split in two constants), `exp(r)` by a degree-6 polynomial; relative
 /// error ≈ 1e-7, the same order as `expf`. Inputs are `x − max ≤ 0`, clamped at −87 so `2ⁿ`
 /// stays a normal float (below that the true value is < 2e-38 and rounds away in the sum).
-public enum T5Softmax {
+public enum Softmax {
     /// `1.5 · 2²³`: adding it rounds a float below 2²² in magnitude to an integer, which then
     /// sits in the low mantissa bits (no float→int conversion, which Swift does per lane).
     static let magic: Float = 12_582_912
@@ -74,31 +72,39 @@ public enum T5Softmax {
     }
 }
 
-extension T5Softmax {
-    /// `out[j] = gelu_new(gate[j]) · linear[j]` for `j < count`, with `gelu_new(x) =
-    /// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` and `tanh(u) = 1 − 2 / (exp(2u) + 1)` on the
-    /// vectorised `exp` (|u| clamped at 10, where tanh is ±1 in float). Absolute error ≈ 1e-7
-    /// against `tanhf`; the gated feed-forward of T5 v1.1 / FLAN-T5 calls it per row.
-    static func gatedGELUTanh(
-        gate: UnsafePointer<Float>, linear: UnsafePointer<Float>,
-        output: UnsafeMutablePointer<Float>, count: Int
+extension Softmax {
+    /// Backward of ``normalize(_:count:)`` for one row, in place:
+    /// `dy[j] = y[j] · (dy[j] − Σ_l y[l]·dy[l])` for `j < count`, from the saved output `y`.
+    /// Entries with `y = 0` (masked keys) get zero gradient.
+    public static func backward(
+        output y: UnsafePointer<Float>, gradient dy: UnsafeMutablePointer<Float>, count: Int
     ) {
-        let g = UnsafeRawPointer(gate)
-        let l = UnsafeRawPointer(linear)
-        let o = UnsafeMutableRawPointer(output)
+        let py = UnsafeRawPointer(y)
+        let pd = UnsafeMutableRawPointer(dy)
+        var sums = SIMD8<Float>()
         var j = 0
         while j + 8 <= count {
-            let x = g.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            var u = 0.79788456080286535588 * (x + 0.044715 * x * x * x)
-            u.clamp(lowerBound: SIMD8(repeating: -10), upperBound: SIMD8(repeating: 10))
-            let tanh = 1 - 2 / (exp8(2 * u) + 1)
+            sums +=
+                py.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                * pd.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+            j += 8
+        }
+        var dot = sums.sum()
+        while j < count {
+            dot += y[j] * dy[j]
+            j += 1
+        }
+        let shift = SIMD8<Float>(repeating: dot)
+        j = 0
+        while j + 8 <= count {
             let value =
-                0.5 * x * (1 + tanh) * l.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            o.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
+                py.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                * (pd.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) - shift)
+            pd.storeBytes(of: value, toByteOffset: j * 4, as: SIMD8<Float>.self)
             j += 8
         }
         while j < count {
-            output[j] = Activation.geluTanh(gate[j]) * linear[j]
+            dy[j] = y[j] * (dy[j] - dot)
             j += 1
         }
     }

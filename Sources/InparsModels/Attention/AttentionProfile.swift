@@ -1,13 +1,13 @@
 import Foundation
 import Synchronization
 
-/// Opt-in timing of T5's attention sections, for benchmarks. With ``BLAS/Profile`` (time inside
+/// Opt-in timing of the attention kernel, for benchmarks. With ``BLAS/Profile`` (time inside
 /// every sgemm) it splits a forward pass into dense GEMMs, attention and the rest.
 ///
 /// Attention (scores, softmax, P·V) may run on several workers at once, so its sgemm time is
 /// kept apart: summed over workers in ``Totals/attentionGEMMThreadSeconds`` and as wall time in
 /// ``Totals/attentionSeconds``.
-public enum T5Profile {
+public enum AttentionProfile {
     static let enabledFlag = Atomic<Bool>(false)
     static let attentionNanoseconds = Atomic<UInt64>(0)
     static let attentionGEMMNanoseconds = Atomic<UInt64>(0)
@@ -39,4 +39,10 @@ public enum T5Profile {
 
     @inline(__always)
     static func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+    /// Adds the time since `start` to the attention sgemm total.
+    @inline(__always)
+    static func addGEMM(since start: UInt64) {
+        attentionGEMMNanoseconds.add(now() &- start, ordering: .relaxed)
+    }
 }
