@@ -79,10 +79,10 @@ public struct MonoT5Reranker: Sendable {
             options.labels
             ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
         let (positive, negative) = labels.pieces
-        guard let positiveID = tokenizer.id(forPiece: positive) else {
+        guard let positiveID = tokenizer.id(forToken: positive) else {
             throw T5Error.missingPiece(piece: positive, directory: directory)
         }
-        guard let negativeID = tokenizer.id(forPiece: negative) else {
+        guard let negativeID = tokenizer.id(forToken: negative) else {
             throw T5Error.missingPiece(piece: negative, directory: directory)
         }
         for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {

@@ -54,8 +54,6 @@ struct HuggingFacePipeline: Sendable {
     private(set) var addedTokens: [AddedToken] = []
     /// For each first byte, the indices in `addedTokens` of the tokens starting with it.
     private var addedTokensByFirstByte: [[Int]] = Array(repeating: [], count: 256)
-    /// Ids the post-processor appends to a single sequence (`</s>` for T5).
-    var suffix: [Int32] = []
 
     // MARK: Added tokens
 

@@ -156,7 +156,6 @@ extension SentencePieceTokenizer {
                 specialIDs.map {
                     .init(content: Array(pieces[Int($0)].utf8), id: $0, special: true)
                 })
-            pipeline.suffix = [proto.eosID]
             components.special = Array(repeating: false, count: pieces.count)
             for id in specialIDs { components.special[Int(id)] = true }
             components.pipeline = pipeline

@@ -12,8 +12,12 @@ import Foundation
 /// Ids: the SentencePiece pieces first (T5: `<pad>` = 0, `</s>` = 1, `<unk>` = 2), then the
 /// 100 sentinels in reverse (`<extra_id_99>` … `<extra_id_0>`, so `<extra_id_0>` is the last id).
 ///
+/// It conforms to ``Tokenizer``: ``tokenize(_:)`` is the normaliser, pre-tokeniser and Unigram
+/// model; the post-processor appends `</s>` (`$A </s>`, and `$A </s> $B </s>` for pairs, or
+/// the `TemplateProcessing` of a `tokenizer.json`).
+///
 /// The instance is immutable and safe to share across tasks.
-public final class SentencePieceTokenizer: Sendable {
+public final class SentencePieceTokenizer: Tokenizer {
     /// Which reference implementation encoding and decoding follow.
     public enum Compatibility: String, Sendable {
         /// The `sentencepiece` library (`SentencePieceProcessor.encode` + EOS; `decode`).
@@ -24,7 +28,7 @@ public final class SentencePieceTokenizer: Sendable {
 
     /// The reference this tokenizer reproduces.
     public let compatibility: Compatibility
-    /// `</s>`, appended by `encode(_:addEOS: true)`.
+    /// `</s>`, appended by the post-processor (``encode(_:addSpecialTokens:)``).
     public let eosID: Int32
     /// `<pad>`.
     public let padID: Int32
@@ -39,9 +43,15 @@ public final class SentencePieceTokenizer: Sendable {
     let normalizer: SentencePieceNormalizer?
     let pipeline: HuggingFacePipeline?
     let unkSurface: String
+    public let postProcessor: TemplatePostProcessor
 
     /// The number of ids, sentinels included (T5: 32100; the fixture: 1100).
     public var vocabularySize: Int { pieces.count }
+
+    /// `</s>`, `<pad>` and `<unk>`; T5 has no beginning-of-sequence token.
+    public var specialTokens: SpecialTokens {
+        SpecialTokens(bos: nil, eos: eosID, pad: padID, unk: unkID)
+    }
 
     init(components c: TokenizerComponents) {
         compatibility = c.compatibility
@@ -54,6 +64,7 @@ public final class SentencePieceTokenizer: Sendable {
         normalizer = c.normalizer
         pipeline = c.pipeline
         unkSurface = c.unkSurface
+        postProcessor = c.postProcessor ?? .appending([c.eosID])
         var ids: [String: Int32] = [:]
         ids.reserveCapacity(c.pieces.count)
         for (id, piece) in c.pieces.enumerated() where ids[piece] == nil { ids[piece] = Int32(id) }
@@ -68,25 +79,24 @@ public final class SentencePieceTokenizer: Sendable {
     // MARK: Lookups
 
     /// The id of a piece (`"▁true"`, `"</s>"`, `"<extra_id_0>"`), or `nil`.
-    public func id(forPiece piece: String) -> Int32? { pieceIDs[piece] }
+    public func id(forToken piece: String) -> Int32? { pieceIDs[piece] }
 
     /// The piece of an id, or `nil` when the id is out of range.
-    public func piece(forID id: Int32) -> String? {
+    public func token(forID id: Int32) -> String? {
         id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : nil
     }
 
     // MARK: Encoding
 
-    /// Token ids of `text`, with `</s>` appended when `addEOS` (as T5 tokenizers do).
+    /// Token ids of `text` without `</s>` (``encode(_:addSpecialTokens:)`` appends it).
     ///
-    /// - Returns: `[tokens]`; empty text gives `[eosID]` (or `[]` without EOS).
-    public func encode(_ text: String, addEOS: Bool = true) -> [Int32] {
+    /// - Returns: `[tokens]`; empty text gives `[]`.
+    public func tokenize(_ text: String) -> [Int32] {
         var utf8 = Array(text.utf8)
         var ids: [Int32] = []
         ids.reserveCapacity(utf8.count / 3 + 4)
         if let pipeline {
             encodeHuggingFace(&utf8, pipeline: pipeline, into: &ids)
-            if addEOS { ids.append(contentsOf: pipeline.suffix) }
         } else if let normalizer {
             var normalized: [UInt8] = []
             normalized.reserveCapacity(utf8.count + utf8.count / 4 + 4)
@@ -94,7 +104,6 @@ public final class SentencePieceTokenizer: Sendable {
             normalized.withUnsafeBufferPointer {
                 model.encode($0, ranges: [0..<$0.count], into: &ids)
             }
-            if addEOS { ids.append(eosID) }
         }
         return ids
     }

@@ -27,4 +27,6 @@ struct TokenizerComponents: Sendable {
     var unkSurface: String = " \u{2047} "
     /// HF mode: the pipeline.
     var pipeline: HuggingFacePipeline?
+    /// The special tokens around sequences; `nil`: `</s>` appended (`$A </s>`).
+    var postProcessor: TemplatePostProcessor?
 }

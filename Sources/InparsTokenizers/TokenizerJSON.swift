@@ -105,10 +105,14 @@ enum TokenizerJSON {
             }
             return pieces.firstIndex(of: piece).map { Int32($0) }
         }
+        var postProcessor: TemplatePostProcessor?
         if let post = root["post_processor"] as? Object {
-            pipeline.suffix = try templateSuffix(post, path: path, idOf: idOf)
+            postProcessor = try template(post, path: path, idOf: idOf)
         }
-        guard let eos = idOf("</s>") ?? pipeline.suffix.last else {
+        let lastSpecial = postProcessor?.singleTemplate.last.flatMap {
+            if case .special(let ids) = $0.piece { return ids.last } else { return nil }
+        }
+        guard let eos = idOf("</s>") ?? lastSpecial else {
             throw .missingField(path: path, field: "added_tokens (</s>)")
         }
         guard let pad = idOf("<pad>") else {
@@ -121,6 +125,7 @@ enum TokenizerJSON {
             minScore: scores[..<modelCount].min() ?? 0, unkID: Int32(unk), eosID: eos, padID: pad,
             special: special)
         components.pipeline = pipeline
+        components.postProcessor = postProcessor ?? .appending([])
         return components
     }
 
@@ -265,54 +270,88 @@ enum TokenizerJSON {
         }
     }
 
-    /// The ids a `TemplateProcessing` post-processor appends after `$A` for one sequence.
-    private static func templateSuffix(
+    /// A `TemplateProcessing` post-processor: its `single` and `pair` templates, each a list
+    /// of `{"Sequence": {"id": "A"|"B", "type_id": n}}` and `{"SpecialToken": {"id": name,
+    /// "type_id": n}}`, special tokens resolved through `special_tokens` (or the vocabulary).
+    private static func template(
         _ object: Object, path: String, idOf: (String) -> Int32?
-    ) throws(TokenizerError) -> [Int32] {
+    ) throws(TokenizerError) -> TemplatePostProcessor {
         let type = try typeName(object, path: path, field: "post_processor")
         guard type == "TemplateProcessing" else {
             throw .unsupported(path: path, feature: "the post-processor '\(type)'")
         }
-        guard let single = object["single"] as? [Any] else {
-            throw .missingField(path: path, field: "post_processor.single")
-        }
         let specials = object["special_tokens"] as? Object ?? [:]
-        var suffix: [Int32] = []
-        var seenSequence = false
-        for (index, item) in single.enumerated() {
-            let field = "post_processor.single[\(index)]"
-            guard let element = item as? Object else {
-                throw .invalidField(path: path, field: field, reason: "not an object")
+        func items(_ key: String, sequences: [String]) throws(TokenizerError)
+            -> [TemplatePostProcessor.Item]
+        {
+            guard let list = object[key] as? [Any] else {
+                throw .missingField(path: path, field: "post_processor.\(key)")
             }
-            if element["Sequence"] != nil {
-                seenSequence = true
-                continue
+            var result: [TemplatePostProcessor.Item] = []
+            for (index, item) in list.enumerated() {
+                let field = "post_processor.\(key)[\(index)]"
+                result.append(
+                    try templateItem(
+                        item, field: field, sequences: sequences, specials: specials,
+                        path: path, idOf: idOf))
             }
-            guard let token = element["SpecialToken"] as? Object, let name = token["id"] as? String
-            else {
+            let found = result.compactMap { item -> Int? in
+                if case .sequence(let index) = item.piece { return index } else { return nil }
+            }
+            guard found.sorted() == Array(sequences.indices) else {
                 throw .invalidField(
-                    path: path, field: field, reason: "expected Sequence or SpecialToken")
+                    path: path, field: "post_processor.\(key)",
+                    reason: "expected the sequence\(sequences.count > 1 ? "s" : "") \(sequences.map { "$" + $0 }.joined(separator: " and ")) once each")
             }
-            guard seenSequence else {
-                throw .unsupported(
-                    path: path, feature: "special tokens before the sequence in '\(field)'")
-            }
-            if let entry = specials[name] as? Object, let ids = entry["ids"] as? [Any] {
-                for id in ids {
-                    guard let value = (id as? NSNumber)?.intValue else {
-                        throw .invalidField(
-                            path: path, field: "post_processor.special_tokens.\(name)",
-                            reason: "ids are not numbers")
-                    }
-                    suffix.append(Int32(value))
-                }
-            } else if let id = idOf(name) {
-                suffix.append(id)
-            } else {
-                throw .invalidField(
-                    path: path, field: field, reason: "unknown special token '\(name)'")
-            }
+            return result
         }
-        return suffix
+        let single = try items("single", sequences: ["A"])
+        let pair = object["pair"] == nil ? nil : try items("pair", sequences: ["A", "B"])
+        // A template without a pair form (not written by `tokenizers`) pairs as single + single.
+        return TemplatePostProcessor(
+            single: single,
+            pair: pair
+                ?? single + single.map {
+                    $0.piece == .sequence(0) ? .init(.sequence(1), typeID: $0.typeID) : $0
+                })
+    }
+
+    /// One template element (see ``template(_:path:idOf:)``).
+    private static func templateItem(
+        _ item: Any, field: String, sequences: [String], specials: Object, path: String,
+        idOf: (String) -> Int32?
+    ) throws(TokenizerError) -> TemplatePostProcessor.Item {
+        guard let element = item as? Object else {
+            throw .invalidField(path: path, field: field, reason: "not an object")
+        }
+        if let sequence = element["Sequence"] as? Object {
+            let name = sequence["id"] as? String ?? "A"
+            guard let index = sequences.firstIndex(of: name) else {
+                throw .invalidField(path: path, field: field, reason: "unknown sequence '\(name)'")
+            }
+            let typeID = (sequence["type_id"] as? NSNumber)?.int32Value ?? 0
+            return .init(.sequence(index), typeID: typeID)
+        }
+        guard let token = element["SpecialToken"] as? Object, let name = token["id"] as? String
+        else {
+            throw .invalidField(path: path, field: field, reason: "expected Sequence or SpecialToken")
+        }
+        let typeID = (token["type_id"] as? NSNumber)?.int32Value ?? 0
+        if let entry = specials[name] as? Object, let ids = entry["ids"] as? [Any] {
+            var values: [Int32] = []
+            for id in ids {
+                guard let value = (id as? NSNumber)?.intValue else {
+                    throw .invalidField(
+                        path: path, field: "post_processor.special_tokens.\(name)",
+                        reason: "ids are not numbers")
+                }
+                values.append(Int32(value))
+            }
+            return .init(.special(values), typeID: typeID)
+        }
+        guard let id = idOf(name) else {
+            throw .invalidField(path: path, field: field, reason: "unknown special token '\(name)'")
+        }
+        return .init(.special([id]), typeID: typeID)
     }
 }

@@ -397,10 +397,10 @@ public final class MonoT5Trainer {
         -> (positive: [Int32], negative: [Int32])
     {
         let (positive, negative) = labels.pieces
-        guard let p = tokenizer.id(forPiece: positive) else {
+        guard let p = tokenizer.id(forToken: positive) else {
             throw TrainerError.missingLabelPiece(piece: positive)
         }
-        guard let n = tokenizer.id(forPiece: negative) else {
+        guard let n = tokenizer.id(forToken: negative) else {
             throw TrainerError.missingLabelPiece(piece: negative)
         }
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
