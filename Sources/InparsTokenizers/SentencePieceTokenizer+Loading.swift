@@ -62,9 +62,10 @@ extension SentencePieceTokenizer {
         }
     }
 
-    static func components(
-        _ proto: SentencePieceModelProto, path: String, compatibility: Compatibility, extraIDs: Int
-    ) throws(TokenizerError) -> TokenizerComponents {
+    /// The model type, flags and special ids this tokenizer supports.
+    private static func validate(
+        _ proto: SentencePieceModelProto, path: String, extraIDs: Int
+    ) throws(TokenizerError) {
         guard !proto.pieces.isEmpty else {
             throw .missingField(path: path, field: "pieces")
         }
@@ -101,6 +102,13 @@ extension SentencePieceTokenizer {
         try checkID(proto.eosID, "eos_id", .control)
         try checkID(proto.padID, "pad_id", .control)
 
+    }
+
+    static func components(
+        _ proto: SentencePieceModelProto, path: String, compatibility: Compatibility, extraIDs: Int
+    ) throws(TokenizerError) -> TokenizerComponents {
+        try validate(proto, path: path, extraIDs: extraIDs)
+        let count = proto.pieces.count
         let charsmap =
             proto.normalizer.precompiledCharsmap.isEmpty
             ? nil : try PrecompiledCharsmap(blob: proto.normalizer.precompiledCharsmap, path: path)

@@ -23,43 +23,7 @@ enum TokenizerJSON {
         guard let root = parsed as? Object else {
             throw .malformedJSON(path: path, reason: "the top level is not an object")
         }
-        guard let model = root["model"] as? Object else {
-            throw .missingField(path: path, field: "model")
-        }
-        guard let type = model["type"] as? String else {
-            throw .missingField(path: path, field: "model.type")
-        }
-        guard type == "Unigram" else { throw .unsupported(path: path, feature: "a \(type) model") }
-        if model["byte_fallback"] as? Bool == true {
-            throw .unsupported(path: path, feature: "byte fallback")
-        }
-        guard let vocab = model["vocab"] as? [Any] else {
-            throw .missingField(path: path, field: "model.vocab")
-        }
-        var pieces: [String] = []
-        var scores: [Double] = []
-        pieces.reserveCapacity(vocab.count)
-        scores.reserveCapacity(vocab.count)
-        for (index, entry) in vocab.enumerated() {
-            guard let pair = entry as? [Any], pair.count == 2, let piece = pair[0] as? String,
-                let score = (pair[1] as? NSNumber)?.doubleValue
-            else {
-                throw .invalidField(
-                    path: path, field: "model.vocab[\(index)]", reason: "expected [piece, score]")
-            }
-            pieces.append(piece)
-            scores.append(score)
-        }
-        guard !pieces.isEmpty else {
-            throw .invalidField(path: path, field: "model.vocab", reason: "it is empty")
-        }
-        guard let unk = (model["unk_id"] as? NSNumber)?.intValue else {
-            throw .missingField(path: path, field: "model.unk_id")
-        }
-        guard unk >= 0, unk < pieces.count else {
-            throw .invalidField(
-                path: path, field: "model.unk_id", reason: "\(unk) is not a vocabulary id")
-        }
+        var (pieces, scores, unk) = try unigramVocabulary(root, path: path)
         let modelCount = pieces.count
         var kinds = Array(repeating: TokenizerComponents.PieceKind.normal, count: pieces.count)
         kinds[unk] = .unknown
@@ -75,28 +39,9 @@ enum TokenizerJSON {
             pipeline.decoder = try decoderMetaspace(decoder, path: path)
         }
 
-        // Added tokens: ids may lie beyond the model vocabulary.
-        var added: [HuggingFacePipeline.AddedToken] = []
-        var special: [Bool] = Array(repeating: false, count: pieces.count)
-        for (index, entry) in ((root["added_tokens"] as? [Any]) ?? []).enumerated() {
-            guard let token = entry as? Object, let id = (token["id"] as? NSNumber)?.intValue,
-                let content = token["content"] as? String, id >= 0
-            else {
-                throw .invalidField(
-                    path: path, field: "added_tokens[\(index)]",
-                    reason: "expected an id and a content")
-            }
-            while pieces.count <= id {
-                pieces.append("")
-                scores.append(0)
-                kinds.append(.added)
-                special.append(false)
-            }
-            if id >= modelCount { pieces[id] = content }
-            if kinds[id] == .normal, token["special"] as? Bool ?? false { kinds[id] = .control }
-            special[id] = token["special"] as? Bool ?? false
-            added.append(.init(content: Array(content.utf8), id: Int32(id), special: special[id]))
-        }
+        let (added, special) = try addedTokens(
+            root, pieces: &pieces, scores: &scores, kinds: &kinds, modelCount: modelCount,
+            path: path)
         pipeline.setAddedTokens(added)
 
         func idOf(_ piece: String) -> Int32? {
@@ -268,6 +213,82 @@ enum TokenizerJSON {
         default:
             throw .unsupported(path: path, feature: "the decoder '\(type)'")
         }
+    }
+
+    /// The Unigram model's pieces and scores (`model.vocab`) and its unknown id.
+    private static func unigramVocabulary(_ root: Object, path: String) throws(TokenizerError)
+        -> (pieces: [String], scores: [Double], unk: Int)
+    {
+        guard let model = root["model"] as? Object else {
+            throw .missingField(path: path, field: "model")
+        }
+        guard let type = model["type"] as? String else {
+            throw .missingField(path: path, field: "model.type")
+        }
+        guard type == "Unigram" else { throw .unsupported(path: path, feature: "a \(type) model") }
+        if model["byte_fallback"] as? Bool == true {
+            throw .unsupported(path: path, feature: "byte fallback")
+        }
+        guard let vocab = model["vocab"] as? [Any] else {
+            throw .missingField(path: path, field: "model.vocab")
+        }
+        var pieces: [String] = []
+        var scores: [Double] = []
+        pieces.reserveCapacity(vocab.count)
+        scores.reserveCapacity(vocab.count)
+        for (index, entry) in vocab.enumerated() {
+            guard let pair = entry as? [Any], pair.count == 2, let piece = pair[0] as? String,
+                let score = (pair[1] as? NSNumber)?.doubleValue
+            else {
+                throw .invalidField(
+                    path: path, field: "model.vocab[\(index)]", reason: "expected [piece, score]")
+            }
+            pieces.append(piece)
+            scores.append(score)
+        }
+        guard !pieces.isEmpty else {
+            throw .invalidField(path: path, field: "model.vocab", reason: "it is empty")
+        }
+        guard let unk = (model["unk_id"] as? NSNumber)?.intValue else {
+            throw .missingField(path: path, field: "model.unk_id")
+        }
+        guard unk >= 0, unk < pieces.count else {
+            throw .invalidField(
+                path: path, field: "model.unk_id", reason: "\(unk) is not a vocabulary id")
+        }
+        return (pieces, scores, unk)
+    }
+
+    /// `added_tokens`: ids may lie beyond the model vocabulary (the arrays grow to hold them);
+    /// special ones become control pieces.
+    ///
+    /// - Returns: the added tokens for the pipeline, and which ids are special.
+    private static func addedTokens(
+        _ root: Object, pieces: inout [String], scores: inout [Double],
+        kinds: inout [TokenizerComponents.PieceKind], modelCount: Int, path: String
+    ) throws(TokenizerError) -> ([HuggingFacePipeline.AddedToken], [Bool]) {
+        var added: [HuggingFacePipeline.AddedToken] = []
+        var special: [Bool] = Array(repeating: false, count: pieces.count)
+        for (index, entry) in ((root["added_tokens"] as? [Any]) ?? []).enumerated() {
+            guard let token = entry as? Object, let id = (token["id"] as? NSNumber)?.intValue,
+                let content = token["content"] as? String, id >= 0
+            else {
+                throw .invalidField(
+                    path: path, field: "added_tokens[\(index)]",
+                    reason: "expected an id and a content")
+            }
+            while pieces.count <= id {
+                pieces.append("")
+                scores.append(0)
+                kinds.append(.added)
+                special.append(false)
+            }
+            if id >= modelCount { pieces[id] = content }
+            if kinds[id] == .normal, token["special"] as? Bool ?? false { kinds[id] = .control }
+            special[id] = token["special"] as? Bool ?? false
+            added.append(.init(content: Array(content.utf8), id: Int32(id), special: special[id]))
+        }
+        return (added, special)
     }
 
     /// A `TemplateProcessing` post-processor: its `single` and `pair` templates, each a list

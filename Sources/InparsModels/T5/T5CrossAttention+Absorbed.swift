@@ -248,48 +248,18 @@ extension T5CrossAttention {
                         lda: inner, b: px.baseAddress! + h * rows * dModel, ldb: dModel, beta: 1,
                         c: valueRows.1, ldc: dModel)
                     for b in 0..<batch {
-                        let m = memory + b * sourceLength * dModel
-                        let dm = dMemory + b * sourceLength * dModel
-                        let columns = min(record.memoryLengths[b], sourceLength)
                         let pair = (b * numHeads + h) * scoreCount
-                        let probabilities = pp.baseAddress! + pair
-                        var kept = probabilities
-                        if dropout.rate > 0 {
-                            dropout.apply(
-                                from: probabilities, to: dropped, count: scoreCount, offset: pair)
-                            kept = UnsafePointer(dropped)
-                        }
-                        let dC = dMixed + b * stepLength * dModel
-                        // d dropout(P) = dC · M_bᵀ; dM_b += dropout(P)ᵀ · dC
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: true, m: stepLength, n: columns,
-                            k: dModel, a: dC, lda: dModel, b: m, ldb: dModel, c: dScores,
-                            ldc: sourceLength)
-                        BLAS.sgemm(
-                            transposeA: true, transposeB: false, m: columns, n: dModel,
-                            k: stepLength, a: kept, lda: sourceLength, b: dC, ldb: dModel,
-                            beta: 1, c: dm, ldc: dModel)
-                        for i in 0..<stepLength {
-                            let row = dScores + i * sourceLength
-                            if dropout.rate > 0 {
-                                dropout.apply(
-                                    from: row, to: row, count: columns,
-                                    offset: pair + i * sourceLength)
-                            }
-                            Softmax.backward(
-                                output: probabilities + i * sourceLength, gradient: row,
-                                count: columns)
-                        }
-                        // dA_b = dS · M_b; dM_b += dSᵀ · A_b
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: false, m: stepLength, n: dModel,
-                            k: columns, a: dScores, lda: sourceLength, b: m, ldb: dModel,
-                            c: dAbsorbed + b * stepLength * dModel, ldc: dModel)
-                        BLAS.sgemm(
-                            transposeA: true, transposeB: false, m: columns, n: dModel,
-                            k: stepLength, a: dScores, lda: sourceLength,
-                            b: absorbed + b * stepLength * dModel, ldb: dModel, beta: 1, c: dm,
-                            ldc: dModel)
+                        Self.absorbedEntryBackward(
+                            probabilities: pp.baseAddress! + pair, pairOffset: pair,
+                            dropout: dropout,
+                            columns: min(record.memoryLengths[b], sourceLength),
+                            memory: memory + b * sourceLength * dModel,
+                            dMemory: dMemory + b * sourceLength * dModel,
+                            absorbed: absorbed + b * stepLength * dModel,
+                            dMixed: dMixed + b * stepLength * dModel,
+                            dAbsorbed: dAbsorbed + b * stepLength * dModel, dScores: dScores,
+                            dropped: dropped, stepLength: stepLength, sourceLength: sourceLength,
+                            dModel: dModel)
                     }
                     // dq_h = dA · W_k,hᵀ; dW_k,h += q_hᵀ · dA
                     BLAS.sgemm(
@@ -302,5 +272,53 @@ extension T5CrossAttention {
                 }
             }
         }
+    }
+
+    /// One batch entry of one head in the absorbed backward: from `dC_b` (the gradient of
+    /// `dropout(P)·M_b`) through the dropout and the softmax to `dA_b` (the gradient of the
+    /// absorbed queries), adding both memory terms into `dM_b`.
+    ///
+    /// - Parameters:
+    ///   - probabilities: `[stepLength, sourceLength]`, recorded.
+    ///   - pairOffset: where they start in the `[batch, numHeads, …]` record (the dropout
+    ///     stream's offset).
+    ///   - dScores, dropped: scratch `[stepLength, sourceLength]` each.
+    private static func absorbedEntryBackward(
+        probabilities: UnsafePointer<Float>, pairOffset: Int, dropout: DropoutMask, columns: Int,
+        memory: UnsafePointer<Float>, dMemory: UnsafeMutablePointer<Float>,
+        absorbed: UnsafePointer<Float>, dMixed: UnsafePointer<Float>,
+        dAbsorbed: UnsafeMutablePointer<Float>, dScores: UnsafeMutablePointer<Float>,
+        dropped: UnsafeMutablePointer<Float>, stepLength: Int, sourceLength: Int, dModel: Int
+    ) {
+        var kept = probabilities
+        if dropout.rate > 0 {
+            dropout.apply(
+                from: probabilities, to: dropped, count: stepLength * sourceLength,
+                offset: pairOffset)
+            kept = UnsafePointer(dropped)
+        }
+        // d dropout(P) = dC · M_bᵀ; dM_b += dropout(P)ᵀ · dC
+        BLAS.sgemm(
+            transposeA: false, transposeB: true, m: stepLength, n: columns, k: dModel, a: dMixed,
+            lda: dModel, b: memory, ldb: dModel, c: dScores, ldc: sourceLength)
+        BLAS.sgemm(
+            transposeA: true, transposeB: false, m: columns, n: dModel, k: stepLength, a: kept,
+            lda: sourceLength, b: dMixed, ldb: dModel, beta: 1, c: dMemory, ldc: dModel)
+        for i in 0..<stepLength {
+            let row = dScores + i * sourceLength
+            if dropout.rate > 0 {
+                dropout.apply(
+                    from: row, to: row, count: columns, offset: pairOffset + i * sourceLength)
+            }
+            Softmax.backward(output: probabilities + i * sourceLength, gradient: row, count: columns)
+        }
+        // dA_b = dS · M_b; dM_b += dSᵀ · A_b
+        BLAS.sgemm(
+            transposeA: false, transposeB: false, m: stepLength, n: dModel, k: columns,
+            a: dScores, lda: sourceLength, b: memory, ldb: dModel, c: dAbsorbed, ldc: dModel)
+        BLAS.sgemm(
+            transposeA: true, transposeB: false, m: columns, n: dModel, k: stepLength,
+            a: dScores, lda: sourceLength, b: absorbed, ldb: dModel, beta: 1, c: dMemory,
+            ldc: dModel)
     }
 }
