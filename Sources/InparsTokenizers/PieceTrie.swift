@@ -138,3 +138,26 @@ struct PieceTrie: Sendable {
         }
     }
 }
+
+extension PieceTrie.View {
+    /// The id of the piece spelled exactly by `bytes[range]` after walking from `node`, or -1.
+    @inline(__always)
+    func id(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, from node: Int32 = 0) -> Int32 {
+        var node = node
+        for i in range {
+            node = child(node, bytes[i])
+            if node < 0 { return -1 }
+        }
+        return pieceID[Int(node)]
+    }
+
+    /// The node reached by walking `bytes` from the root, or -1.
+    func node(_ bytes: [UInt8]) -> Int32 {
+        var node: Int32 = 0
+        for byte in bytes {
+            node = child(node, byte)
+            if node < 0 { return -1 }
+        }
+        return node
+    }
+}

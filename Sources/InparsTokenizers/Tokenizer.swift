@@ -156,3 +156,31 @@ public struct TemplatePostProcessor: Sendable, Equatable {
         return (ids, typeIDs)
     }
 }
+
+extension TemplatePostProcessor {
+    /// No special tokens: `$A`, and `$A $B` with type ids 0 and 1 (HF without a post-processor,
+    /// or with `ByteLevel`).
+    public static let plain = TemplatePostProcessor(
+        single: [Item(.sequence(0))], pair: [Item(.sequence(0)), Item(.sequence(1), typeID: 1)])
+
+    /// The number of special tokens around one sequence, or a pair.
+    public func addedCount(pair: Bool) -> Int {
+        (pair ? pairTemplate : singleTemplate).reduce(0) {
+            if case .special(let ids) = $1.piece { return $0 + ids.count } else { return $0 }
+        }
+    }
+
+    /// The last id of a special token before `$A` in the single template (Llama's `<s>`, BERT's
+    /// `[CLS]`), or `nil`.
+    var leadingSpecial: Int32? {
+        guard let first = singleTemplate.first, case .special(let ids) = first.piece else { return nil }
+        return ids.last
+    }
+
+    /// The first id of a special token after `$A` in the single template (T5's and XLM-R's
+    /// `</s>`, BERT's `[SEP]`), or `nil`.
+    var trailingSpecial: Int32? {
+        guard let last = singleTemplate.last, case .special(let ids) = last.piece else { return nil }
+        return ids.first
+    }
+}
