@@ -30,7 +30,8 @@ extension Tokenizer {
     /// it (tokens come off the end of a text).
     ///
     /// - Throws: ``PairTruncationError`` when `.onlySecond` would have to remove the whole
-    ///   second text or more (HF raises too), or `maxLength` cannot hold the special tokens.
+    ///   second text or more (HF raises too), or when `maxLength` cannot hold the special tokens
+    ///   (HF's length arithmetic wraps around there and returns the pair uncut).
     public func encode(
         _ first: String, pairedWith second: String, maxLength: Int,
         truncation: PairTruncation = .onlySecond
@@ -42,7 +43,10 @@ extension Tokenizer {
             maxLength: maxLength, specialTokens: added, firstLength: a.count, secondLength: b.count)
         guard maxLength >= added else { throw error }
         let budget = maxLength - added
-        if a.count + b.count > budget {
+        if budget == 0 {  // HF: a zero budget empties both texts, whatever the strategy
+            a.removeAll()
+            b.removeAll()
+        } else if a.count + b.count > budget {
             switch truncation {
             case .onlySecond:
                 let excess = a.count + b.count - budget

@@ -31,12 +31,11 @@ enum TokenizerJSON {
         if let object = try root.optionalObject("decoder") {
             decoder = TokenDecoder(steps: try decoderSteps(object))
         }
-        let added = try addedTokens(root, vocabularyCount: vocabulary.count)
-
         var ids: [String: Int32] = [:]
         for (id, token) in vocabulary.enumerated() where !token.isEmpty && ids[token] == nil {
             ids[token] = Int32(id)
         }
+        let added = try addedTokens(root, modelCount: ids.count, modelIDs: ids)
         for token in added { ids[String(decoding: token.content, as: UTF8.self)] = token.id }
         let idOf = { (token: String) in ids[token] }
         var postProcessor = TemplatePostProcessor.plain
@@ -211,19 +210,37 @@ enum TokenizerJSON {
     // MARK: Added tokens
 
     /// `added_tokens`. An entry without `normalized` is normalised unless special (HF's default).
-    private static func addedTokens(_ root: JSONFields, vocabularyCount: Int) throws(TokenizerError)
-        -> [AddedTokens.Token]
-    {
+    ///
+    /// Ids are assigned as HF does when it reads the file (its `add_tokens`): a token already in
+    /// the model vocabulary (or added before) keeps that id, the others take the next ids after
+    /// the model's vocabulary size, in file order. The file's `id` fields are only checked to be
+    /// numbers: HF ignores them too (they agree in every file `tokenizers` wrote).
+    private static func addedTokens(
+        _ root: JSONFields, modelCount: Int, modelIDs: [String: Int32]
+    ) throws(TokenizerError) -> [AddedTokens.Token] {
         guard root.has("added_tokens") else { return [] }
         var result: [AddedTokens.Token] = []
+        var assigned: [String: Int32] = [:]
+        var nextID = Int32(modelCount)
         for entry in try root.objects("added_tokens") {
-            guard let id = try entry.optionalInt("id"), id >= 0, id < 50_000_000 else {
+            guard let fileID = try entry.optionalInt("id"), fileID >= 0 else {
                 throw entry.invalid("id", "expected a non-negative integer")
             }
+            let content = try entry.string("content")
+            if content.isEmpty { continue }
+            let id: Int32
+            if let existing = assigned[content] ?? modelIDs[content] {
+                id = existing
+            } else {
+                id = nextID
+                nextID += 1
+            }
+            assigned[content] = id
+            result.removeAll { $0.id == id }
             let special = try entry.bool("special", default: false)
             result.append(
                 AddedTokens.Token(
-                    content: Array(try entry.string("content").utf8), id: Int32(id),
+                    content: Array(content.utf8), id: id,
                     special: special, singleWord: try entry.bool("single_word", default: false),
                     lstrip: try entry.bool("lstrip", default: false),
                     rstrip: try entry.bool("rstrip", default: false),

@@ -10,8 +10,9 @@ import Foundation
 /// | `spiece.model` only | ``SentencePieceTokenizer`` in HF mode (T5) |
 ///
 /// `tokenizer_config.json`, when present, names the special tokens (`bos_token`, `eos_token`,
-/// `pad_token`, `unk_token`); without it they are taken from the post-processor (the token
-/// before `$A` is BOS, the one after it EOS) and the model's unknown token.
+/// `pad_token`, `unk_token`) as `transformers` reads them (BERT's has no BOS or EOS); without
+/// it they are taken from the post-processor (the token before `$A` is BOS, the one after it
+/// EOS) and the model's unknown token.
 public enum TokenizerLoader {
     public static func load(directory: URL) throws -> any Tokenizer {
         let json = directory.appendingPathComponent("tokenizer.json")
@@ -44,9 +45,10 @@ public enum TokenizerLoader {
         var parts = try TokenizerJSON.parts(
             try SentencePieceTokenizer.readFile(tokenizerJSON), path: tokenizerJSON.path)
         if let config {
+            // The file names them; those it leaves out have none (BERT: no BOS or EOS).
             let settings = try TokenizerConfig(file: config)
             parts.specialTokens = try settings.specialTokens(
-                default: parts.specialTokens, ids: Self.ids(parts))
+                default: SpecialTokens(), ids: Self.ids(parts))
         }
         return HuggingFaceTokenizer(parts)
     }
@@ -55,6 +57,7 @@ public enum TokenizerLoader {
     /// `transformers`' `BertTokenizer` builds it: `BertNormalizer` (clean text, CJK split,
     /// accents and case per `config`), `BertPreTokenizer`, WordPiece with `##` and `[UNK]`
     /// (words over 100 characters are unknown), `[CLS] $A [SEP]` / `[CLS] $A [SEP] $B:1 [SEP]:1`.
+    /// Special tokens: `[PAD]` and `[UNK]` (or the config's names); like `transformers`, no BOS/EOS.
     public static func loadWordPiece(vocabulary: URL, config: URL? = nil) throws -> HuggingFaceTokenizer {
         let path = vocabulary.path
         let text = String(decoding: try SentencePieceTokenizer.readFile(vocabulary), as: UTF8.self)
@@ -112,7 +115,7 @@ public enum TokenizerLoader {
                     .init(.special([cls])), .init(.sequence(0)), .init(.special([sep])),
                     .init(.sequence(1), typeID: 1), .init(.special([sep]), typeID: 1),
                 ]),
-            specialTokens: SpecialTokens(bos: cls, eos: sep, pad: pad, unk: unk))
+            specialTokens: SpecialTokens(pad: pad, unk: unk))
         return HuggingFaceTokenizer(parts)
     }
 

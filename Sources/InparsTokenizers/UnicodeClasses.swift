@@ -10,6 +10,7 @@
 /// | --- | --- | --- |
 /// | `Split` / `Replace` regexes (`\p{L}`, `\p{N}`, `\s`, ...) | Oniguruma 6.9 | 16.0 |
 /// | `BertNormalizer` (controls, accents), `BertPreTokenizer` / `Punctuation` | `unicode_categories` 0.1 | 8.0 |
+/// | `Whitespace` pre-tokenizer, `single_word` (`\w`) | Rust `regex` | 16.0 |
 /// | whitespace, lowercase, `Digits` (`char::is_numeric`) | Rust `std` | current |
 ///
 /// Six scalars changed category since Unicode 8.0 in a way that matters; they are listed
@@ -111,7 +112,8 @@ enum UnicodeClasses {
     }
 
     /// The Rust `regex` crate's `\w` (alphabetic, marks, decimal digits, connector
-    /// punctuation, joiners), which decides an added token's `single_word` boundaries.
+    /// punctuation, joiners; Unicode 16.0), which the `Whitespace` pre-tokenizer and added
+    /// tokens' `single_word` boundaries use.
     static func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
         if v < 0x80 {
@@ -119,6 +121,7 @@ enum UnicodeClasses {
                 || v == 0x5F
         }
         if v == 0x200C || v == 0x200D { return true }
+        guard assigned(scalar, byMajor: 16, minor: 0) else { return false }
         let properties = scalar.properties
         if properties.isAlphabetic { return true }
         switch properties.generalCategory {
