@@ -183,16 +183,13 @@ extension TokenizerRegex {
             infos = Array(repeating: 0xFF, count: values.count)
         }
 
-        /// Bits 0–4: the general-category index (``CharacterClass/categoryIndex``); bit 5:
-        /// white space. ASCII scalars never need it (their classes are bitmaps).
+        /// ``CharacterClass/info(_:)`` of the scalar at `position`. ASCII scalars never need
+        /// it (their classes are bitmaps).
         @inline(__always)
         mutating func info(_ position: Int) -> UInt8 {
             if values[position] < 0x80 { return 0 }
             if infos[position] == 0xFF {
-                let scalar = Unicode.Scalar(values[position]) ?? "\u{FFFD}"
-                var info = CharacterClass.categoryIndex(UnicodeClasses.regexCategory(scalar))
-                if UnicodeClasses.isWhitespace(scalar) { info |= 0x20 }
-                infos[position] = info
+                infos[position] = CharacterClass.info(Unicode.Scalar(values[position]) ?? "\u{FFFD}")
             }
             return infos[position]
         }
@@ -206,6 +203,9 @@ extension TokenizerRegex {
             /// Scalars whose general category's bit is set (``categoryIndex``), or not.
             case categories(UInt32, negated: Bool)
             case whitespace(negated: Bool)
+            /// Oniguruma's `\w`: Alphabetic, marks, `Nd` and `Pc`; outside brackets, scalars
+            /// below U+0100 follow its Latin-1 table instead (which adds `² ³ ¹ ¼ ½ ¾`).
+            case word(negated: Bool, latin1: Bool)
         }
 
         var items: [Item]
@@ -219,10 +219,7 @@ extension TokenizerRegex {
             var low: UInt64 = 0
             var high: UInt64 = 0
             for value in UInt32(0)..<128 {
-                let scalar = Unicode.Scalar(value)!
-                var info = Self.categoryIndex(scalar.properties.generalCategory)
-                if UnicodeClasses.isWhitespace(scalar) { info |= 0x20 }
-                if containsNonASCII(value, info) {
+                if containsNonASCII(value, Self.info(Unicode.Scalar(value)!)) {
                     if value < 64 { low |= 1 << UInt64(value) } else { high |= 1 << UInt64(value - 64) }
                 }
             }
@@ -244,10 +241,38 @@ extension TokenizerRegex {
                 case .categories(let mask, let itemNegated):
                     found = (mask & (1 << UInt32(info & 0x1F)) != 0) != itemNegated
                 case .whitespace(let itemNegated): found = (info & 0x20 != 0) != itemNegated
+                case .word(let itemNegated, let latin1):
+                    found = (info & (latin1 ? 0x80 : 0x40) != 0) != itemNegated
                 }
                 if found { break }
             }
             return found != negated
+        }
+
+        /// Bits 0–4: the general-category index (``categoryIndex(_:)``, Unicode 16.0); bit 5:
+        /// white space; bit 6: a word character by Unicode properties; bit 7: a word character
+        /// by Oniguruma's Latin-1 table below U+0100 (else bit 6).
+        static func info(_ scalar: Unicode.Scalar) -> UInt8 {
+            let category = UnicodeClasses.regexCategory(scalar)
+            var info = categoryIndex(category)
+            if UnicodeClasses.isWhitespace(scalar) { info |= 0x20 }
+            let v = scalar.value
+            let word: Bool
+            switch category {
+            case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
+                word = true
+            case .unassigned: word = false
+            default: word = scalar.properties.isAlphabetic
+            }
+            if word { info |= 0x40 }
+            let latin1Word =
+                v < 0x100
+                ? (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
+                    || v == 0x5F || v == 0xAA || v == 0xB2 || v == 0xB3 || v == 0xB5 || v == 0xB9
+                    || v == 0xBA || (v >= 0xBC && v <= 0xBE) || (v >= 0xC0 && v != 0xD7 && v != 0xF7)
+                : word
+            if latin1Word { info |= 0x80 }
+            return info
         }
 
         static let categoryOrder: [Unicode.GeneralCategory] = [
@@ -346,6 +371,11 @@ extension TokenizerRegex {
                 let atomStart = index
                 var node = try parseAtom()
                 if caseInsensitive, index == atomStart + 1, c.properties.isCased {
+                    if String(c).uppercased().unicodeScalars.count > 1
+                        || String(c).lowercased().unicodeScalars.count > 1
+                    {
+                        throw error("case-insensitive '\(c)' (its case fold has several characters)")
+                    }
                     literalRun.append(c)
                     try checkMultiCharacterFold(literalRun)
                 } else {
@@ -444,6 +474,8 @@ extension TokenizerRegex {
                 throw error("the anchor '\(c)' is not supported")
             case "*", "+", "?":
                 throw error("a quantifier '\(c)' with nothing to repeat")
+            case "{" where countedQuantifier(at: index) != nil:
+                throw error("a quantifier '{' with nothing to repeat")
             default:
                 index += 1
                 return .atom(add(literal(c)))
@@ -541,6 +573,7 @@ extension TokenizerRegex {
             switch escaped.items[0] {
             case .categories(let mask, let negated): .categories(mask, negated: !negated)
             case .whitespace(let negated): .whitespace(negated: !negated)
+            case .word(let negated, let latin1): .word(negated: !negated, latin1: latin1)
             case .range: .range(0, 0)  // not produced: only class escapes are negated
             }
         }
@@ -553,9 +586,6 @@ extension TokenizerRegex {
                 CharacterClass(items: [.range(value, value)])
             }
             let digit = CharacterClass.categoryMask("Nd")!
-            // Oniguruma's Unicode `\w`: Letter | Mark | Number | Connector_Punctuation.
-            let word = CharacterClass.categoryMask("L")! | CharacterClass.categoryMask("M")!
-                | CharacterClass.categoryMask("N")! | CharacterClass.categoryMask("Pc")!
             switch c {
             case "t": return single(0x09)
             case "n": return single(0x0A)
@@ -569,8 +599,9 @@ extension TokenizerRegex {
             case "S": return CharacterClass(items: [.whitespace(negated: false)], negated: true)
             case "d": return CharacterClass(items: [.categories(digit, negated: false)])
             case "D": return CharacterClass(items: [.categories(digit, negated: false)], negated: true)
-            case "w": return CharacterClass(items: [.categories(word, negated: false)])
-            case "W": return CharacterClass(items: [.categories(word, negated: false)], negated: true)
+            case "w": return CharacterClass(items: [.word(negated: false, latin1: !inBracket)])
+            case "W":
+                return CharacterClass(items: [.word(negated: false, latin1: !inBracket)], negated: true)
             case "h": return CharacterClass(items: [.range(0x30, 0x39), .range(0x41, 0x46), .range(0x61, 0x66)])
             case "H":
                 return CharacterClass(
