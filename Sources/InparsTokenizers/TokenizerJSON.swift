@@ -41,6 +41,12 @@ enum TokenizerJSON {
         var postProcessor = TemplatePostProcessor.plain
         if let object = try root.optionalObject("post_processor") {
             postProcessor = try self.postProcessor(object, idOf: idOf) ?? .plain
+            let count = max(vocabulary.count, Int(added.map(\.id).max() ?? -1) + 1)
+            for item in postProcessor.singleTemplate + postProcessor.pairTemplate {
+                if case .special(let ids) = item.piece, let bad = ids.first(where: { $0 < 0 || Int($0) >= count }) {
+                    throw object.invalid("special_tokens", "id \(bad) is not a token id (there are \(count))")
+                }
+            }
         }
         return HuggingFaceTokenizer.Parts(
             modelType: type, normalizer: normalizer, preTokenizer: preTokenizer, addedTokens: added,
@@ -128,7 +134,9 @@ enum TokenizerJSON {
             ids[token] = id
             maxID = max(maxID, Int(id))
         }
-        guard maxID < 50_000_000 else { throw object.invalid("vocab", "id \(maxID) is too large") }
+        guard maxID < 10_000_000 else {
+            throw object.invalid("vocab", "id \(maxID) is over 10,000,000 (not supported)")
+        }
         var tokens = [String](repeating: "", count: maxID + 1)
         for (token, id) in ids { tokens[Int(id)] = token }
         return (tokens, ids)

@@ -339,6 +339,7 @@ extension TokenizerRegex {
         let scalars: [Unicode.Scalar]
         var index = 0
         var caseInsensitive = false
+        var depth = 0
         var classes: [CharacterClass] = []
 
         init(_ scalars: [Unicode.Scalar]) { self.scalars = scalars }
@@ -484,6 +485,9 @@ extension TokenizerRegex {
 
         private mutating func parseGroup() throws(SyntaxError) -> Node {
             index += 1  // "("
+            depth += 1
+            defer { depth -= 1 }
+            if depth > 64 { throw error("groups nested more than 64 deep") }
             let saved = caseInsensitive
             defer { caseInsensitive = saved }
             var lookahead: Bool?

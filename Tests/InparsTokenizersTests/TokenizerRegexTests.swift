@@ -59,6 +59,7 @@ import Testing
             ("(?i:ß)", "fold"), ("(a*)*", "empty"), ("*a", "nothing to repeat"),
             ("{2}", "nothing to repeat"), ("(a", "')'"), ("a)", "')'"), ("[a", "']'"),
             ("\\b", "escape"), ("(?i:[a-z])", "class"), ("a{3,2}", "quantifier"),
+            (String(repeating: "(", count: 70) + "a" + String(repeating: ")", count: 70), "nested"),
         ])
     func refused(_ pattern: String, _ reason: String) {
         do {
