@@ -59,7 +59,7 @@ public struct T5Model: Sendable {
 
     /// Whether the LM head is the shared embedding (T5 v1.0) rather than its own weight:
     /// decided at load from the checkpoint's keys, never from values.
-    public var hasTiedHead: Bool { lmHead == encoder.embedding }
+    public var hasTiedHead: Bool { lmHead == encoder.stack.embedding }
 
     /// Changes the weights in place (an optimizer step, a test's perturbation). The store
     /// keeps its table: only values change.
