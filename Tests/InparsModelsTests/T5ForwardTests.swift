@@ -78,6 +78,33 @@ import Testing
         #expect(result.passes, "\(name) cached vs full: \(result.worst)")
     }
 
+    /// One sequence's cache forked into two batch entries (`selectingRows([0, 0])`, as a shared
+    /// prompt prefix would be) continues exactly as two separate teacher-forced decodes.
+    @Test func aForkedDecoderCacheContinuesLikeSeparateDecodes() throws {
+        let model = try loadFixtureModel("t5-tiny-v11")
+        let encoded = model.encode([[37, 512, 99, 8, 1]])
+        let prefix: [Int32] = [Int32(model.configuration.decoderStartTokenID), 5, 17]
+        let continuations: [[Int32]] = [[23, 8], [400, 2]]
+        var cache = model.makeDecoderCache(encoderOutput: encoded, capacity: 2)
+        _ = model.decode(prefix, stepLength: prefix.count, cache: &cache)
+        var forked = cache.selectingRows([0, 0])
+        #expect(forked.batch == 2 && forked.length == prefix.count)
+        let logits = model.logits(
+            model.decode(continuations.flatMap { $0 }, stepLength: 2, cache: &forked))
+        let vocab = logits.lastDimension
+        for (b, continuation) in continuations.enumerated() {
+            let full = model.decoderLogits(
+                decoderInputs: [prefix + continuation],
+                encoderOutput: T5EncoderOutput(hidden: encoded.hidden, lengths: encoded.lengths))
+            let expected = Array(full.storage[(prefix.count * vocab)...])
+            let actual = Array(logits.storage[(b * 2 * vocab)..<((b + 1) * 2 * vocab)])
+            let result = try #require(compare(actual, expected, atol: Self.tolerance))
+            #expect(result.passes, "continuation \(b): \(result.worst)")
+        }
+        // The fork is a copy: decoding it left the original cache where it was.
+        #expect(cache.length == prefix.count && cache.batch == 1)
+    }
+
     @Test func theBinCheckpointGivesTheSameEncoderOutputAsSafetensors() throws {
         let golden = try T5Golden.load("t5-tiny").encoder
         let model = try loadFixtureModel("t5-tiny-bin")

@@ -28,7 +28,7 @@ import Testing
         let url = try Task.write(
             "q\tpos\tneg\n\nq\tonly two\nq\t \tneg\nq\tpos\tneg\n", "triples.tsv", in: folder)
         #expect(
-            throws: TrainerError.malformedLine(
+            throws: TrainingError.malformedLine(
                 path: url.path, line: 3,
                 reason: "expected 3 tab-separated fields (query, positive, negative), found 2")
         ) { try TrainingData.read(url, kind: .triples) }
@@ -40,7 +40,7 @@ import Testing
                     path: url.path, line: 3,
                     reason: "expected 3 tab-separated fields (query, positive, negative), found 2"))
         #expect(
-            TrainerError.malformedLine(path: "t.tsv", line: 3, reason: "x").localizedDescription
+            TrainingError.malformedLine(path: "t.tsv", line: 3, reason: "x").localizedDescription
                 == "t.tsv:3: x (pass --skip-bad-lines to skip such lines)")
     }
 
@@ -53,7 +53,7 @@ import Testing
         #expect(data.units.map { $0.map(\.relevant) } == [[true], [false]])
         let bad = try Task.write("q\tp\t1\nq\tp\tmaybe\n", "bad.tsv", in: folder)
         #expect(
-            throws: TrainerError.malformedLine(
+            throws: TrainingError.malformedLine(
                 path: bad.path, line: 2,
                 reason: "field 'label' is 'maybe', expected 1, 0, true or false")
         ) { try TrainingData.read(bad, kind: .pairs) }
@@ -63,11 +63,11 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }
         let empty = try Task.write("\n\n", "empty.tsv", in: folder)
-        #expect(throws: TrainerError.emptyTrainingFile(path: empty.path, skippedLines: 0)) {
+        #expect(throws: TrainingError.emptyTrainingFile(path: empty.path, skippedLines: 0)) {
             try TrainingData.read(empty, kind: .triples)
         }
         let allBad = try Task.write("a\tb\n", "bad.tsv", in: folder)
-        #expect(throws: TrainerError.emptyTrainingFile(path: allBad.path, skippedLines: 1)) {
+        #expect(throws: TrainingError.emptyTrainingFile(path: allBad.path, skippedLines: 1)) {
             try TrainingData.read(allBad, kind: .triples, skipBadLines: true)
         }
     }
@@ -91,7 +91,7 @@ import Testing
             modelDirectory: model, output: folder.appendingPathComponent("out"), data: data,
             options: options(steps: 1), sink: CollectingProgressSink())
         #expect(
-            throws: T5Error.notT5(
+            throws: ModelError.notT5(
                 path: model.appendingPathComponent("config.json").path, modelType: "bert")
         ) { try trainer.run() }
     }
@@ -112,14 +112,15 @@ import Testing
         do {
             _ = try trainer.run()
             Issue.record("a run at lr 1e30 finished")
-        } catch TrainerError.nonFiniteLoss(let step, let value, let last) {
+        } catch TrainingError.nonFiniteLoss(let step, let value, let last) {
             #expect(!value.isFinite)
             let saved = MonoT5Trainer.checkpoints(in: output).map(\.step)
             #expect(saved == Array(1..<step), "checkpoints \(saved), failed at \(step)")
             #expect(last == output.appendingPathComponent("checkpoint-\(step - 1)").path)
             #expect(step >= 2)
-            let message = TrainerError.nonFiniteLoss(step: step, value: value, lastCheckpoint: last)
-                .localizedDescription
+            let message = TrainingError.nonFiniteLoss(
+                step: step, value: value, lastCheckpoint: last
+            ).localizedDescription
             #expect(message.contains("step \(step)") && message.contains("checkpoint-\(step - 1)"))
         }
         #expect(
@@ -147,7 +148,7 @@ import Testing
         }
         let previous = output.appendingPathComponent("checkpoint-2")
         #expect(
-            throws: TrainerError.saveFailed(
+            throws: TrainingError.saveFailed(
                 path: output.appendingPathComponent("checkpoint-4").path,
                 reason: "No space left on device", previous: previous.path)
         ) { try trainer.run() }
@@ -176,17 +177,17 @@ import Testing
                 modelDirectory: Task.model, output: output, data: data, options: options,
                 sink: CollectingProgressSink())
         }
-        #expect(throws: TrainerError.nothingToResume(directory: output.path)) {
+        #expect(throws: TrainingError.nothingToResume(directory: output.path)) {
             try trainer(options(steps: 2)).run(resume: true)
         }
         _ = try trainer(options(steps: 2)).run()
-        #expect(throws: TrainerError.outputHasCheckpoints(directory: output.path)) {
+        #expect(throws: TrainingError.outputHasCheckpoints(directory: output.path)) {
             try trainer(options(steps: 2)).run()
         }
         var other = options(steps: 4)
         other.seed = 99
         #expect(
-            throws: TrainerError.resumeMismatch(field: "--seed", checkpoint: "42", current: "99")
+            throws: TrainingError.resumeMismatch(field: "--seed", checkpoint: "42", current: "99")
         ) { try trainer(other).run(resume: true) }
         // A longer run with the same settings continues the finished one.
         let longer = try trainer(options(steps: 4)).run(resume: true)

@@ -21,6 +21,10 @@ public struct T5Backend: GenerationBackend {
     public let modelName: String
     public let maxBatchSize: Int
     public let maxConcurrentCalls = 1
+    /// T5's `model_max_length`.
+    public let defaultMaxPromptTokens = 512
+    /// The encoder's context holds the prompt only; generated tokens go to the decoder.
+    public let generatedTokensShareContext = false
     public let model: T5Model
     public let tokenizer: SentencePieceTokenizer
     /// Prompts decoded together.
@@ -52,7 +56,7 @@ public struct T5Backend: GenerationBackend {
     /// Loads model and tokenizer from one Hugging Face folder; the model name recorded in the
     /// output is the folder's name.
     ///
-    /// - Throws: `T5Error`, `CheckpointError` or `TokenizerError` naming the file.
+    /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
     public static func load(directory: URL, batchSize: Int = 8, lengthWindow: Int = 4) throws
         -> T5Backend
     {

@@ -5,29 +5,14 @@ import InparsTensor
 /// A teacher-forced or training pass is the same code with all positions in one step;
 /// generation calls it with one token per step.
 struct T5Decoder: Sendable {
-    /// Slot `[vocab, dModel]`: `shared.weight`.
-    let embedding: Int
+    /// The embedding, the causal position bias and the final norm.
+    let stack: T5Stack
     let layers: [T5DecoderLayer]
-    /// Slot `[dModel]`: `decoder.final_layer_norm.weight`.
-    let finalNorm: Int
-    /// Causal bias from `decoder.block.0.layer.0.SelfAttention.relative_attention_bias`.
-    let positionBias: T5RelativePositionBias
-    let epsilon: Float
 
     /// Dropout sites of a training pass: embedding, six per block, final.
     var dropoutSites: Int { 2 + 6 * layers.count }
 
-    /// What the backward pass needs from a training forward.
-    struct Record {
-        /// `[batch · stepLength]` decoder input ids.
-        var ids: [Int32]
-        var embeddingDropout: DropoutMask
-        var bias: RelativeOffsetBias
-        var layers: [T5DecoderLayer.Record]
-        /// The residual stream before the final norm.
-        var finalInput: Tensor
-        var finalDropout: DropoutMask
-    }
+    typealias Record = T5Stack.Record<T5DecoderLayer.Record>
 
     /// A fresh cache for decoding against `encoderOutput`.
     ///
@@ -73,11 +58,10 @@ struct T5Decoder: Sendable {
             tokens.count == cache.batch * stepLength,
             "\(tokens.count) tokens for batch \(cache.batch) × \(stepLength)")
         let past = cache.length
-        var hidden = Tensor.embedding(
-            weights[embedding], ids: tokens, idShape: [cache.batch, stepLength])
-        let embeddingDropout = training?.mask()
-        embeddingDropout?.apply(to: &hidden)
-        let bias = positionBias.offsets(
+        let (embedded, embeddingDropout) = stack.embed(
+            tokens, idShape: [cache.batch, stepLength], weights: weights, training: training)
+        var hidden = embedded
+        let bias = stack.positionBias.offsets(
             weights, queryLength: stepLength, keyLength: past + stepLength, queryOffset: past)
         var records = [T5DecoderLayer.Record]()
         for (index, layer) in layers.enumerated() {
@@ -89,14 +73,9 @@ struct T5Decoder: Sendable {
             if let record { records.append(record) }
         }
         cache.length = past + stepLength
-        var output = hidden.rmsNormalized(weight: weights[finalNorm], epsilon: epsilon)
-        guard let training, let embeddingDropout else { return (output, nil) }
-        let finalDropout = training.mask()
-        finalDropout.apply(to: &output)
-        let record = Record(
-            ids: tokens, embeddingDropout: embeddingDropout, bias: bias, layers: records,
-            finalInput: hidden, finalDropout: finalDropout)
-        return (output, record)
+        return stack.finish(
+            hidden, ids: tokens, embeddingDropout: embeddingDropout, bias: bias, layers: records,
+            weights: weights, training: training)
     }
 
     /// Back-propagates the gradient of the decoder output into `gradients`.
@@ -109,24 +88,14 @@ struct T5Decoder: Sendable {
         _ dOutput: Tensor, record: Record, encoderHidden: Tensor, weights: ParameterStore,
         gradients: inout ParameterStore
     ) -> Tensor {
-        var dHidden = Tensor.rmsNormBackward(
-            outputGradient: record.finalDropout.applied(to: dOutput), input: record.finalInput,
-            weight: weights[finalNorm], epsilon: epsilon,
-            weightGradient: &gradients.tensors[finalNorm])
         var dEncoderHidden = Tensor(zeros: encoderHidden.shape)
-        var biasGradient = [Float](repeating: 0, count: record.bias.values.count)
-        for (layer, layerRecord) in zip(layers, record.layers).reversed() {
-            dHidden = layer.backward(
-                dHidden, record: layerRecord, weights: weights, gradients: &gradients,
+        stack.backward(dOutput, record: record, weights: weights, gradients: &gradients) {
+            index, dHidden, gradients, biasGradient in
+            layers[index].backward(
+                dHidden, record: record.layers[index], weights: weights, gradients: &gradients,
                 biasGradient: &biasGradient, encoderHidden: encoderHidden,
                 dEncoderHidden: &dEncoderHidden)
         }
-        positionBias.backward(
-            offsetGradient: biasGradient, bias: record.bias, gradients: &gradients)
-        record.embeddingDropout.apply(to: &dHidden)
-        Tensor.embeddingBackward(
-            outputGradient: dHidden, ids: record.ids,
-            tableGradient: &gradients.tensors[embedding])
         return dEncoderHidden
     }
 }

@@ -93,31 +93,33 @@ struct T5DecoderLayer: Sendable {
         dEncoderHidden: inout Tensor
     ) -> Tensor {
         var d = dHidden
-        let dFed = feedForward.backward(
-            d, record: record.feedForward, weights: weights, gradients: &gradients)
-        d.addResidualNormBackward(
-            dFed, input: record.feedForwardInput, normSlot: feedForwardNorm, epsilon: epsilon,
-            weights: weights, gradients: &gradients)
-        let dCrossed: Tensor
-        switch record.cross {
-        case .projected(let cross):
-            dCrossed = crossAttention.backward(
-                d, record: cross, weights: weights, gradients: &gradients,
-                encoderHidden: encoderHidden, dEncoderHidden: &dEncoderHidden)
-        case .absorbed(let cross):
-            dCrossed = crossAttention.backwardAbsorbed(
-                d, record: cross, weights: weights, gradients: &gradients,
-                encoderHidden: encoderHidden, dEncoderHidden: &dEncoderHidden)
+        d.backwardSublayer(
+            input: record.feedForwardInput, norm: feedForwardNorm, epsilon: epsilon,
+            weights: weights, gradients: &gradients
+        ) { feedForward.backward($0, record: record.feedForward, weights: weights, gradients: &$1) }
+        d.backwardSublayer(
+            input: record.crossInput, norm: crossAttentionNorm, epsilon: epsilon, weights: weights,
+            gradients: &gradients
+        ) { dCross, gradients in
+            switch record.cross {
+            case .projected(let cross):
+                return crossAttention.backward(
+                    dCross, record: cross, weights: weights, gradients: &gradients,
+                    encoderHidden: encoderHidden, dEncoderHidden: &dEncoderHidden)
+            case .absorbed(let cross):
+                return crossAttention.backwardAbsorbed(
+                    dCross, record: cross, weights: weights, gradients: &gradients,
+                    encoderHidden: encoderHidden, dEncoderHidden: &dEncoderHidden)
+            }
         }
-        d.addResidualNormBackward(
-            dCrossed, input: record.crossInput, normSlot: crossAttentionNorm, epsilon: epsilon,
-            weights: weights, gradients: &gradients)
-        let dAttended = selfAttention.backward(
-            d, record: record.attention, weights: weights, gradients: &gradients,
-            biasGradient: &biasGradient)
-        d.addResidualNormBackward(
-            dAttended, input: record.attentionInput, normSlot: selfAttentionNorm,
-            epsilon: epsilon, weights: weights, gradients: &gradients)
+        d.backwardSublayer(
+            input: record.attentionInput, norm: selfAttentionNorm, epsilon: epsilon,
+            weights: weights, gradients: &gradients
+        ) {
+            selfAttention.backward(
+                $0, record: record.attention, weights: weights, gradients: &$1,
+                biasGradient: &biasGradient)
+        }
         return d
     }
 }

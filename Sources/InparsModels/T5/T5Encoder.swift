@@ -15,31 +15,16 @@ public struct T5EncoderOutput: Sendable {
     public var batch: Int { hidden.shape[0] }
 }
 
-/// The T5 encoder stack (`encoder.*`).
+/// The T5 encoder stack (`encoder.*`): embedding, bidirectional blocks, final norm.
 struct T5Encoder: Sendable {
-    /// Slot `[vocab, dModel]`: `shared.weight` (the encoder's `embed_tokens` is tied to it).
-    let embedding: Int
+    /// The embedding, the bidirectional position bias and the final norm.
+    let stack: T5Stack
     let layers: [T5EncoderLayer]
-    /// Slot `[dModel]`: `encoder.final_layer_norm.weight`.
-    let finalNorm: Int
-    /// Bidirectional bias from `encoder.block.0.layer.0.SelfAttention.relative_attention_bias`.
-    let positionBias: T5RelativePositionBias
-    let epsilon: Float
 
     /// Dropout sites of a training pass: embedding, four per block, final.
     var dropoutSites: Int { 2 + 4 * layers.count }
 
-    /// What the backward pass needs from a training forward.
-    struct Record {
-        /// Right-padded ids `[batch · maxLength]`.
-        var ids: [Int32]
-        var embeddingDropout: DropoutMask
-        var bias: RelativeOffsetBias
-        var layers: [T5EncoderLayer.Record]
-        /// The residual stream before the final norm.
-        var finalInput: Tensor
-        var finalDropout: DropoutMask
-    }
+    typealias Record = T5Stack.Record<T5EncoderLayer.Record>
 
     /// Encodes a batch of token sequences of unequal lengths (right-padded internally).
     ///
@@ -62,26 +47,20 @@ struct T5Encoder: Sendable {
             ids.append(contentsOf: sequence)
             ids.append(contentsOf: repeatElement(padID, count: maxLength - sequence.count))
         }
-        var hidden = Tensor.embedding(
-            weights[embedding], ids: ids, idShape: [sequences.count, maxLength])
-        let embeddingDropout = training?.mask()
-        embeddingDropout?.apply(to: &hidden)
-        let bias = positionBias.offsets(weights, queryLength: maxLength, keyLength: maxLength)
+        let (embedded, embeddingDropout) = stack.embed(
+            ids, idShape: [sequences.count, maxLength], weights: weights, training: training)
+        var hidden = embedded
+        let bias = stack.positionBias.offsets(
+            weights, queryLength: maxLength, keyLength: maxLength)
         var records = [T5EncoderLayer.Record]()
         for layer in layers {
             let record = layer.forward(
                 &hidden, weights: weights, lengths: lengths, bias: bias, training: training)
             if let record { records.append(record) }
         }
-        var output = hidden.rmsNormalized(weight: weights[finalNorm], epsilon: epsilon)
-        guard let training, let embeddingDropout else {
-            return (T5EncoderOutput(hidden: output, lengths: lengths), nil)
-        }
-        let finalDropout = training.mask()
-        finalDropout.apply(to: &output)
-        let record = Record(
-            ids: ids, embeddingDropout: embeddingDropout, bias: bias, layers: records,
-            finalInput: hidden, finalDropout: finalDropout)
+        let (output, record) = stack.finish(
+            hidden, ids: ids, embeddingDropout: embeddingDropout, bias: bias, layers: records,
+            weights: weights, training: training)
         return (T5EncoderOutput(hidden: output, lengths: lengths), record)
     }
 
@@ -93,21 +72,11 @@ struct T5Encoder: Sendable {
         _ dOutput: Tensor, record: Record, weights: ParameterStore,
         gradients: inout ParameterStore
     ) {
-        var dHidden = Tensor.rmsNormBackward(
-            outputGradient: record.finalDropout.applied(to: dOutput), input: record.finalInput,
-            weight: weights[finalNorm], epsilon: epsilon,
-            weightGradient: &gradients.tensors[finalNorm])
-        var biasGradient = [Float](repeating: 0, count: record.bias.values.count)
-        for (layer, layerRecord) in zip(layers, record.layers).reversed() {
-            dHidden = layer.backward(
-                dHidden, record: layerRecord, weights: weights, gradients: &gradients,
+        stack.backward(dOutput, record: record, weights: weights, gradients: &gradients) {
+            index, dHidden, gradients, biasGradient in
+            layers[index].backward(
+                dHidden, record: record.layers[index], weights: weights, gradients: &gradients,
                 biasGradient: &biasGradient)
         }
-        positionBias.backward(
-            offsetGradient: biasGradient, bias: record.bias, gradients: &gradients)
-        record.embeddingDropout.apply(to: &dHidden)
-        Tensor.embeddingBackward(
-            outputGradient: dHidden, ids: record.ids,
-            tableGradient: &gradients.tensors[embedding])
     }
 }

@@ -53,36 +53,39 @@ struct T5EncoderLayer: Sendable {
         gradients: inout ParameterStore, biasGradient: inout [Float]
     ) -> Tensor {
         var d = dHidden
-        let dFed = feedForward.backward(
-            d, record: record.feedForward, weights: weights, gradients: &gradients)
-        d.addResidualNormBackward(
-            dFed, input: record.feedForwardInput, normSlot: feedForwardNorm, epsilon: epsilon,
-            weights: weights, gradients: &gradients)
-        let dAttended = selfAttention.backward(
-            d, record: record.attention, weights: weights, gradients: &gradients,
-            biasGradient: &biasGradient)
-        d.addResidualNormBackward(
-            dAttended, input: record.attentionInput, normSlot: selfAttentionNorm,
-            epsilon: epsilon, weights: weights, gradients: &gradients)
+        d.backwardSublayer(
+            input: record.feedForwardInput, norm: feedForwardNorm, epsilon: epsilon,
+            weights: weights, gradients: &gradients
+        ) { feedForward.backward($0, record: record.feedForward, weights: weights, gradients: &$1) }
+        d.backwardSublayer(
+            input: record.attentionInput, norm: selfAttentionNorm, epsilon: epsilon,
+            weights: weights, gradients: &gradients
+        ) {
+            selfAttention.backward(
+                $0, record: record.attention, weights: weights, gradients: &$1,
+                biasGradient: &biasGradient)
+        }
         return d
     }
 }
 
 extension Tensor {
-    /// The backward of a pre-norm residual sublayer `h + f(RMSNorm(h))` given `f`'s input
-    /// gradient: adds the norm's backward to `self` (the residual path's gradient) and the
-    /// norm weight's gradient to its slot.
+    /// Backward through a pre-norm residual sublayer `h + f(RMSNorm(h))`, `self` being the
+    /// gradient of the residual stream after it: `branch` back-propagates `f` from `self` to
+    /// the norm's output (adding its weights' gradients), then the norm's backward is added to
+    /// `self` (the residual path's gradient) and the norm weight's gradient to its slot.
     ///
     /// - Parameters:
-    ///   - branch: the gradient of the norm's output, `[..., dModel]`.
     ///   - input: the sublayer's input `h`, saved from the forward pass.
-    mutating func addResidualNormBackward(
-        _ branch: Tensor, input: Tensor, normSlot: Int, epsilon: Float, weights: ParameterStore,
-        gradients: inout ParameterStore
+    ///   - norm: the slot of the norm's weight, `[dModel]`.
+    mutating func backwardSublayer(
+        input: Tensor, norm: Int, epsilon: Float, weights: ParameterStore,
+        gradients: inout ParameterStore, branch: (Tensor, inout ParameterStore) -> Tensor
     ) {
+        let dNormed = branch(self, &gradients)
         add(
             Tensor.rmsNormBackward(
-                outputGradient: branch, input: input, weight: weights[normSlot], epsilon: epsilon,
-                weightGradient: &gradients.tensors[normSlot]))
+                outputGradient: dNormed, input: input, weight: weights[norm], epsilon: epsilon,
+                weightGradient: &gradients.tensors[norm]))
     }
 }

@@ -8,7 +8,7 @@ extension T5Model {
     /// A `pytorch_model.bin` whose `lm_head.weight` shares `shared.weight`'s storage has a tied
     /// head (as `torch.save` writes a tied model).
     ///
-    /// - Throws: ``T5Error`` for a missing, non-T5 or invalid configuration and for missing or
+    /// - Throws: ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
     ///   mis-shaped tensors; ``CheckpointError`` for unreadable weight files.
     public static func load(directory: URL) throws -> T5Model {
         let configuration = try T5Configuration.load(directory: directory)

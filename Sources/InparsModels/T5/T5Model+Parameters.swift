@@ -41,9 +41,11 @@ struct T5Architecture {
                 epsilon: c.layerNormEpsilon)
         }
         return T5Encoder(
-            embedding: embedding, layers: layers,
-            finalNorm: table.add(T5WeightNames.finalNorm("encoder"), shape: [c.dModel]),
-            positionBias: positionBias(bias, bidirectional: true), epsilon: c.layerNormEpsilon)
+            stack: T5Stack(
+                embedding: embedding,
+                finalNorm: table.add(T5WeightNames.finalNorm("encoder"), shape: [c.dModel]),
+                positionBias: positionBias(bias, bidirectional: true), epsilon: c.layerNormEpsilon),
+            layers: layers)
     }
 
     mutating func decoder(embedding: Int) -> T5Decoder {
@@ -68,9 +70,11 @@ struct T5Architecture {
                 epsilon: c.layerNormEpsilon)
         }
         return T5Decoder(
-            embedding: embedding, layers: layers,
-            finalNorm: table.add(T5WeightNames.finalNorm("decoder"), shape: [c.dModel]),
-            positionBias: positionBias(bias, bidirectional: false), epsilon: c.layerNormEpsilon)
+            stack: T5Stack(
+                embedding: embedding,
+                finalNorm: table.add(T5WeightNames.finalNorm("decoder"), shape: [c.dModel]),
+                positionBias: positionBias(bias, bidirectional: false), epsilon: c.layerNormEpsilon),
+            layers: layers)
     }
 
     /// q, k, v (one fused slot), o, and in block 0 the stack's relative bias table.

@@ -5,7 +5,7 @@ import InparsTensor
 /// inference and training.
 ///
 /// Built from a Hugging Face state dict (`[String: Tensor]`, keys as in ``T5WeightNames``),
-/// checked against the configuration: a missing or mis-shaped tensor is a ``T5Error``. The
+/// checked against the configuration: a missing or mis-shaped tensor is a ``ModelError``. The
 /// weights live in one ``ParameterStore`` described by the model's ``ParameterTable``
 /// (`T5Model+Parameters.swift`); each layer holds the slots it reads. The same layers run
 /// inference and training: given a training pass, each `forward` also returns what its
@@ -27,7 +27,7 @@ public struct T5Model: Sendable {
     /// `save_pretrained` writes a tied model) and the configuration allows it; an untied
     /// configuration without `lm_head.weight` is an error.
     ///
-    /// - Throws: ``T5Error/missingTensor(name:)``, ``T5Error/shapeMismatch(name:expected:actual:)``.
+    /// - Throws: ``ModelError/missingTensor(name:)``, ``ModelError/shapeMismatch(name:expected:actual:)``.
     public init(configuration: T5Configuration, tensors: [String: Tensor]) throws {
         try self.init(configuration: configuration, tensors: tensors, headIsAlias: false)
     }
@@ -39,14 +39,14 @@ public struct T5Model: Sendable {
         try configuration.validate(path: "config.json")
         let hasHead = tensors[T5WeightNames.lmHead] != nil
         let tiedHead = hasHead ? headIsAlias : configuration.tieWordEmbeddings
-        guard hasHead || tiedHead else { throw T5Error.missingTensor(name: T5WeightNames.lmHead) }
+        guard hasHead || tiedHead else { throw ModelError.missingTensor(name: T5WeightNames.lmHead) }
         let architecture = T5Architecture.build(configuration, tiedHead: tiedHead)
         do {
             parameters = try ParameterStore(table: architecture.table, checkpoint: tensors)
         } catch .missing(let name) {
-            throw T5Error.missingTensor(name: name)
+            throw ModelError.missingTensor(name: name)
         } catch .shape(let name, let expected, let actual) {
-            throw T5Error.shapeMismatch(name: name, expected: expected, actual: actual)
+            throw ModelError.shapeMismatch(name: name, expected: expected, actual: actual)
         }
         encoder = architecture.encoder
         decoder = architecture.decoder
@@ -59,7 +59,7 @@ public struct T5Model: Sendable {
 
     /// Whether the LM head is the shared embedding (T5 v1.0) rather than its own weight:
     /// decided at load from the checkpoint's keys, never from values.
-    public var hasTiedHead: Bool { lmHead == encoder.embedding }
+    public var hasTiedHead: Bool { lmHead == encoder.stack.embedding }
 
     /// Changes the weights in place (an optimizer step, a test's perturbation). The store
     /// keeps its table: only values change.

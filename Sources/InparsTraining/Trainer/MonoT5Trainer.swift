@@ -93,7 +93,7 @@ public final class MonoT5Trainer {
     /// step with evaluations and checkpoints on schedule, then the final evaluation,
     /// checkpoint and `final/` folder.
     ///
-    /// - Throws: ``TrainerError`` (divergence, failed save, resume problems), `T5Error` /
+    /// - Throws: ``TrainingError`` (divergence, failed save, resume problems), `ModelError` /
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
         var session = try prepare(resume: resume)
@@ -155,16 +155,16 @@ public final class MonoT5Trainer {
         do {
             try manager.createDirectory(at: output, withIntermediateDirectories: true)
         } catch {
-            throw TrainerError.saveFailed(
+            throw TrainingError.saveFailed(
                 path: output.path, reason: error.localizedDescription, previous: nil)
         }
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
-            throw TrainerError.outputHasCheckpoints(directory: output.path)
+            throw TrainingError.outputHasCheckpoints(directory: output.path)
         }
         let resumeFrom = resume ? existing.last : nil
         if resume && resumeFrom == nil {
-            throw TrainerError.nothingToResume(directory: output.path)
+            throw TrainingError.nothingToResume(directory: output.path)
         }
         let sourceDirectory = resumeFrom?.url ?? modelDirectory
 
@@ -174,7 +174,8 @@ public final class MonoT5Trainer {
             options.labels
             ?? MonoT5Reranker.Labels.detect(
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
-                nameOrPath: model.configuration.nameOrPath)
+                nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
         let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
@@ -224,7 +225,7 @@ public final class MonoT5Trainer {
         let optimizerState = try OptimizerState.read(
             from: directory.appendingPathComponent(Self.optimizerName))
         guard optimizerState.step == saved.step else {
-            throw TrainerError.invalidTrainerState(
+            throw TrainingError.invalidTrainerState(
                 path: directory.path,
                 reason: "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)")
         }
@@ -241,7 +242,7 @@ public final class MonoT5Trainer {
     /// (scaled by `1/accum`), clipping, the scheduled learning rate, the update; then the
     /// state, the log line and the progress line.
     ///
-    /// - Throws: ``TrainerError/nonFiniteLoss(step:value:lastCheckpoint:)`` before anything of
+    /// - Throws: ``TrainingError/nonFiniteLoss(step:value:lastCheckpoint:)`` before anything of
     ///   the step is applied.
     public func step(_ session: inout Session) throws {
         let stepNumber = session.state.step + 1
@@ -264,7 +265,7 @@ public final class MonoT5Trainer {
         let norm = GradientClipping.clip(
             &gradients, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : .infinity)
         guard loss.isFinite, norm.isFinite else {
-            throw TrainerError.nonFiniteLoss(
+            throw TrainingError.nonFiniteLoss(
                 step: stepNumber, value: loss.isFinite ? norm : loss,
                 lastCheckpoint: session.lastCheckpoint?.path)
         }
@@ -305,8 +306,11 @@ public final class MonoT5Trainer {
     public func evaluate(_ session: inout Session) throws {
         guard let evaluation else { return }
         let metrics = try evaluation.evaluate(
-            model: session.model, tokenizer: session.tokenizer, labels: session.labels,
-            maxLength: options.maxLength, batchSize: options.evalBatchSize)
+            scorer: MonoT5Reranker(
+                model: session.model, tokenizer: session.tokenizer,
+                options: ScorerOptions(
+                    maxLength: options.maxLength, batchSize: options.evalBatchSize,
+                    labels: session.labels)))
         let step = session.state.step
         session.evaluations.append(
             Evaluation(step: step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
@@ -342,7 +346,7 @@ public final class MonoT5Trainer {
     /// state, log so far, and optionally the optimizer state) under a temporary name, then
     /// renames it into place.
     ///
-    /// - Throws: ``TrainerError/saveFailed(path:reason:previous:)`` naming the last intact
+    /// - Throws: ``TrainingError/saveFailed(path:reason:previous:)`` naming the last intact
     ///   checkpoint.
     public func save(_ session: Session, as name: String, withOptimizer: Bool) throws -> URL {
         let target = output.appendingPathComponent(name)
@@ -369,7 +373,7 @@ public final class MonoT5Trainer {
                 try hook?(folder)
             }
         } catch {
-            throw TrainerError.saveFailed(
+            throw TrainingError.saveFailed(
                 path: target.path, reason: Self.describe(error),
                 previous: session.lastCheckpoint?.path)
         }
@@ -398,10 +402,10 @@ public final class MonoT5Trainer {
     {
         let (positive, negative) = labels.pieces
         guard let p = tokenizer.id(forToken: positive) else {
-            throw TrainerError.missingLabelPiece(piece: positive)
+            throw TrainingError.missingLabelPiece(piece: positive)
         }
         guard let n = tokenizer.id(forToken: negative) else {
-            throw TrainerError.missingLabelPiece(piece: negative)
+            throw TrainingError.missingLabelPiece(piece: negative)
         }
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
     }
@@ -459,7 +463,7 @@ public final class MonoT5Trainer {
             let text = String(data: data, encoding: .utf8),
             let brace = text.firstIndex(of: "{")
         else {
-            throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
+            throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
         if object["_name_or_path"] != nil { return data }
         let encoder = JSONEncoder()
@@ -485,7 +489,7 @@ public final class MonoT5Trainer {
             ("--seed", String(saved.seed), String(current.seed)),
         ]
         for (field, old, new) in pairs where old != new {
-            throw TrainerError.resumeMismatch(field: field, checkpoint: old, current: new)
+            throw TrainingError.resumeMismatch(field: field, checkpoint: old, current: new)
         }
     }
 
