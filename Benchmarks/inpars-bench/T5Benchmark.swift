@@ -61,16 +61,16 @@ struct T5Benchmark: ParsableCommand {
             // Warm-up batch, untimed.
             var sink: Float = scorer.score(inputs: Array(inputs.prefix(batch))).reduce(0, +)
             BLAS.Profile.reset()
-            T5Profile.reset()
+            AttentionProfile.reset()
             BLAS.Profile.isEnabled = true
-            T5Profile.isEnabled = true
+            AttentionProfile.isEnabled = true
             let start = DispatchTime.now().uptimeNanoseconds
             sink += scorer.score(inputs: Array(inputs.suffix(pairs))).reduce(0, +)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             BLAS.Profile.isEnabled = false
-            T5Profile.isEnabled = false
+            AttentionProfile.isEnabled = false
             let gemm = BLAS.Profile.totals
-            let attention = T5Profile.totals
+            let attention = AttentionProfile.totals
             if sink.isNaN { print("(NaN scores)") }
             let n = Double(pairs)
             let workers = Double(max(1, min(threads, batch * configuration.numHeads)))

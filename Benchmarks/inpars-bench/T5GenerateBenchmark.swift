@@ -63,30 +63,30 @@ struct T5GenerateBenchmark: ParsableCommand {
             }
             let encoded = model.encode(group)
             let encode = lap()
-            var cache = model.decoder.makeCache(encoderOutput: encoded, capacity: newTokens)
+            var cache = model.makeDecoderCache(encoderOutput: encoded, capacity: newTokens)
             let memory = lap()
             var next = [Int32](repeating: 0, count: group.count)
             var stepSeconds = 0.0
             var headSeconds = 0.0
             BLAS.Profile.reset()
-            T5Profile.reset()
+            AttentionProfile.reset()
             BLAS.Profile.isEnabled = true
-            T5Profile.isEnabled = true
+            AttentionProfile.isEnabled = true
             for _ in 0..<newTokens {
-                let hidden = model.decoder.step(next, cache: &cache)
+                let hidden = model.decoderStep(next, cache: &cache)
                 stepSeconds += lap()
                 next = model.logits(hidden).argmax().map { Int32($0) }
                 headSeconds += lap()
             }
             BLAS.Profile.isEnabled = false
-            T5Profile.isEnabled = false
+            AttentionProfile.isEnabled = false
             let gemm = BLAS.Profile.totals
             print(
                 String(
                     format:
                         "decoder steps + head: sgemm %.2f s (%d calls, %.1f GFLOP/s), attention wall %.2f s",
                     gemm.seconds, gemm.calls, gemm.flops / gemm.seconds / 1e9,
-                    T5Profile.totals.attentionSeconds))
+                    AttentionProfile.totals.attentionSeconds))
             print(
                 String(
                     format:

@@ -36,7 +36,8 @@ struct TrainStepBenchmark: ParsableCommand {
             : T5Configuration(
                 vocabSize: 32128, dModel: 512, dKV: 64, dFF: 2048, numLayers: 6, numHeads: 8)
         var model = try T5Model(configuration: c, tensors: Self.randomTensors(c))
-        var optimizer = AdamW(parameters: model.optimizerParameters, learningRate: 3e-4)
+        var optimizer = AdamW(
+            parameters: model.parameterTable.optimizerParameters, learningRate: 3e-4)
         var generator = BenchRandom(seed: 3)
         let inputs = (0..<batch).map { _ in
             (0..<seqLen).map { _ in Int32(5 + generator.next() % 31995) }
@@ -56,12 +57,12 @@ struct TrainStepBenchmark: ParsableCommand {
                 phases[phase] += Double(now - clock) / 1e9
                 clock = now
             }
-            var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
-                model: model, batch: trainingBatch, crossAttention: strategy, using: &dropout)
+            var (loss, _, gradients) = model.lossAndGradients(
+                trainingBatch, crossAttention: strategy, using: &dropout)
             lap(0)
-            T5Model.clipGradients(&gradients, maxNorm: 1)
+            GradientClipping.clip(&gradients, maxNorm: 1)
             lap(1)
-            model.apply(&optimizer, gradients: gradients)
+            model.updateParameters { optimizer.step(&$0, gradients: gradients) }
             lap(2)
             return loss
         }

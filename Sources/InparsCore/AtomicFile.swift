@@ -38,26 +38,50 @@ public enum AtomicFile {
     }
 
     /// Builds a directory at `url`: `body` fills a fresh temporary sibling directory, which is
-    /// then renamed to `url` (an existing directory at `url` is removed first). On error the
-    /// temporary directory is removed and `url` is left as it was.
+    /// then renamed to `url`. An existing directory at `url` is first renamed aside and removed
+    /// only once the new one is in place, so a crash between the two renames leaves the
+    /// previous directory beside it (as `.<name>.old-…`), never nothing. On error the temporary
+    /// directory is removed and `url` is left as it was.
     @discardableResult
     public static func writeDirectory<Result>(
         at url: URL, _ body: (URL) throws -> Result
     ) throws -> Result {
         let temporary = temporarySibling(of: url)
         let manager = FileManager.default
+        let result: Result
         do {
             try manager.createDirectory(at: temporary, withIntermediateDirectories: true)
-            let result = try body(temporary)
-            if manager.fileExists(atPath: url.path) {
-                try manager.removeItem(at: url)
-            }
-            try rename(temporary, to: url)
-            return result
+            result = try body(temporary)
         } catch {
             try? manager.removeItem(at: temporary)
             throw error
         }
+        guard manager.fileExists(atPath: url.path) else {
+            do {
+                try rename(temporary, to: url)
+            } catch {
+                try? manager.removeItem(at: temporary)
+                throw error
+            }
+            return result
+        }
+        let old = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try rename(url, to: old)
+        } catch {
+            try? manager.removeItem(at: temporary)
+            throw error
+        }
+        do {
+            try rename(temporary, to: url)
+        } catch {
+            _ = Foundation.rename(old.path, url.path)
+            try? manager.removeItem(at: temporary)
+            throw error
+        }
+        try? manager.removeItem(at: old)
+        return result
     }
 
     private static func rename(_ from: URL, to: URL) throws {

@@ -16,7 +16,7 @@ public struct MonoT5InputBuilder: Sendable {
         precondition(maxLength >= 8, "maxLength \(maxLength) is too small for monoT5 inputs")
         self.tokenizer = tokenizer
         self.maxLength = maxLength
-        self.suffixIDs = tokenizer.encode("Relevant:", addEOS: false)
+        self.suffixIDs = tokenizer.encode("Relevant:", addSpecialTokens: false)
     }
 
     /// The encoder input of a pair, at most ``maxLength`` tokens
@@ -32,8 +32,8 @@ public struct MonoT5InputBuilder: Sendable {
     /// equals tokenising the whole string (the fixture script checks it against transformers).
     /// A query too long for any document is cut as well, never `Relevant:` or EOS.
     public func encode(query: String, document: String) -> (ids: [Int32], truncated: Bool) {
-        var prefix = tokenizer.encode("Query: \(query) Document:", addEOS: false)
-        var documentIDs = tokenizer.encode(document, addEOS: false)
+        var prefix = tokenizer.encode("Query: \(query) Document:", addSpecialTokens: false)
+        var documentIDs = tokenizer.encode(document, addSpecialTokens: false)
         let room = maxLength - suffixIDs.count - 1
         if prefix.count > room {  // a query too long for any document: cut it too
             prefix.removeLast(prefix.count - max(room, 0))

@@ -73,10 +73,10 @@ public struct MonoT5Reranker: Sendable {
                 hint: flanHint, nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
         let (positive, negative) = labels.pieces
-        guard let positiveID = tokenizer.id(forPiece: positive) else {
+        guard let positiveID = tokenizer.id(forToken: positive) else {
             throw ModelError.missingPiece(piece: positive, directory: directory)
         }
-        guard let negativeID = tokenizer.id(forPiece: negative) else {
+        guard let negativeID = tokenizer.id(forToken: negative) else {
             throw ModelError.missingPiece(piece: negative, directory: directory)
         }
         for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {

@@ -6,7 +6,7 @@ import InparsTensor
 /// the logits of two label ids at the first decoder step.
 ///
 /// Only the two LM-head rows are evaluated, and the single decoder step attends to the encoder
-/// output with absorbed key/value projections (``T5CrossAttention``), so beyond the encoder
+/// output with absorbed key/value projections, so beyond the encoder
 /// a pair costs one decoder position.
 public struct MonoT5Scorer: Sendable {
     public let model: T5Model
@@ -53,11 +53,11 @@ public struct MonoT5Scorer: Sendable {
     /// - Returns: `log P(positive)` per pair.
     public func scoreBatch(_ batch: [[Int32]]) -> [Float] {
         let encoded = model.encode(batch)
-        var cache = model.decoder.makeCache(
+        var cache = model.makeDecoderCache(
             encoderOutput: encoded, capacity: 1, projectMemory: false)
         let start = [Int32](
             repeating: Int32(model.configuration.decoderStartTokenID), count: batch.count)
-        let hidden = model.decoder.step(start, cache: &cache)  // [batch, 1, dModel]
+        let hidden = model.decoderStep(start, cache: &cache)  // [batch, 1, dModel]
         let logits = Tensor.linear(hidden, weight: labelHead)  // [batch, 1, 2]
         return (0..<batch.count).map { b in
             let positive = logits.storage[2 * b]

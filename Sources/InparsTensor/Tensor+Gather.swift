@@ -22,37 +22,3 @@ extension Tensor {
         }
     }
 }
-
-/// Additive attention masks: 0 where attention is allowed, a large negative number where it is
-/// not. The negative is `-Float.greatestFiniteMagnitude` (HF's `torch.finfo(float32).min`), so a
-/// fully masked row still gives a finite softmax.
-public enum AttentionMask {
-    /// The value added to a masked score.
-    public static let blocked: Float = -Float.greatestFiniteMagnitude
-
-    /// A padding mask for a batch of sequences of the given lengths.
-    ///
-    /// - Returns: `[batch, 1, 1, maxLength]`, broadcastable over `[batch, heads, query, key]`.
-    public static func padding(lengths: [Int], maxLength: Int) -> Tensor {
-        var mask = Tensor(zeros: [lengths.count, 1, 1, maxLength])
-        for (b, length) in lengths.enumerated() where length < maxLength {
-            for position in length..<maxLength { mask.storage[b * maxLength + position] = blocked }
-        }
-        return mask
-    }
-
-    /// A causal mask: query `i` (offset by `pastLength`) may see keys `0...pastLength + i`.
-    ///
-    /// - Returns: `[queryLength, pastLength + queryLength]`.
-    public static func causal(queryLength: Int, pastLength: Int = 0) -> Tensor {
-        let keys = pastLength + queryLength
-        var mask = Tensor(zeros: [queryLength, keys])
-        for i in 0..<queryLength {
-            let lastVisible = pastLength + i
-            if lastVisible + 1 < keys {
-                for j in (lastVisible + 1)..<keys { mask.storage[i * keys + j] = blocked }
-            }
-        }
-        return mask
-    }
-}

@@ -12,23 +12,7 @@ struct PieceTrie: Sendable {
     /// Builds the trie. When a piece occurs twice the first id wins.
     init<S: Sequence>(pieces: S) where S.Element == (bytes: [UInt8], id: Int32) {
         // 1. A plain tree with per-node child lists.
-        var children: [[(UInt8, Int32)]] = [[]]
-        var ids: [Int32] = [-1]
-        for (bytes, id) in pieces where !bytes.isEmpty {
-            var node = 0
-            for byte in bytes {
-                if let next = children[node].first(where: { $0.0 == byte }) {
-                    node = Int(next.1)
-                } else {
-                    let next = Int32(children.count)
-                    children[node].append((byte, next))
-                    children.append([])
-                    ids.append(-1)
-                    node = Int(next)
-                }
-            }
-            if ids[node] < 0 { ids[node] = id }
-        }
+        let (children, ids) = Self.tree(pieces)
         // 2. Place nodes breadth first; each node's base is the first offset where all its
         //    children's slots are free (first fit over a doubly linked list of free slots).
         var base: [Int32] = []
@@ -106,6 +90,30 @@ struct PieceTrie: Sendable {
         self.pieceID = Array(slotID[0..<used])
     }
 
+    /// A plain tree of the pieces: per node its `(byte, child)` list and the id of the piece
+    /// ending there (-1 for none; the first id wins).
+    private static func tree<S: Sequence>(_ pieces: S) -> (children: [[(UInt8, Int32)]], ids: [Int32])
+    where S.Element == (bytes: [UInt8], id: Int32) {
+        var children: [[(UInt8, Int32)]] = [[]]
+        var ids: [Int32] = [-1]
+        for (bytes, id) in pieces where !bytes.isEmpty {
+            var node = 0
+            for byte in bytes {
+                if let next = children[node].first(where: { $0.0 == byte }) {
+                    node = Int(next.1)
+                } else {
+                    let next = Int32(children.count)
+                    children[node].append((byte, next))
+                    children.append([])
+                    ids.append(-1)
+                    node = Int(next)
+                }
+            }
+            if ids[node] < 0 { ids[node] = id }
+        }
+        return (children, ids)
+    }
+
     /// Read-only pointers to the trie for the duration of `withView`.
     struct View {
         let units: UnsafeBufferPointer<Int32>
@@ -128,5 +136,28 @@ struct PieceTrie: Sendable {
                 try body(View(units: units, pieceID: ids))
             }
         }
+    }
+}
+
+extension PieceTrie.View {
+    /// The id of the piece spelled exactly by `bytes[range]` after walking from `node`, or -1.
+    @inline(__always)
+    func id(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, from node: Int32 = 0) -> Int32 {
+        var node = node
+        for i in range {
+            node = child(node, bytes[i])
+            if node < 0 { return -1 }
+        }
+        return pieceID[Int(node)]
+    }
+
+    /// The node reached by walking `bytes` from the root, or -1.
+    func node(_ bytes: [UInt8]) -> Int32 {
+        var node: Int32 = 0
+        for byte in bytes {
+            node = child(node, byte)
+            if node < 0 { return -1 }
+        }
+        return node
     }
 }

@@ -18,9 +18,15 @@ extension SentencePieceTokenizer {
         let path = modelFile.path
         let bytes = try Self.readFile(modelFile)
         let proto = try SentencePieceModelProto.parse(bytes, path: path)
-        self.init(
-            components: try Self.components(
-                proto, path: path, compatibility: compatibility, extraIDs: extraIDs))
+        let components = try Self.components(proto, path: path, extraIDs: extraIDs)
+        switch compatibility {
+        case .sentencePiece:
+            self.init(components: components)
+        case .huggingFace:
+            self.init(
+                huggingFace: HuggingFaceTokenizer(try Self.huggingFaceParts(components, proto, path: path)),
+                eosID: components.eosID, padID: components.padID, unkID: components.unkID)
+        }
     }
 
     /// Loads an HF `tokenizer.json` whose model is `Unigram` (T5, FLAN-T5, mT5), encoding
@@ -30,8 +36,24 @@ extension SentencePieceTokenizer {
     ///   a model other than Unigram, or a normaliser / pre-tokeniser / decoder this tokenizer
     ///   does not implement.
     public convenience init(tokenizerJSON: URL) throws {
-        let bytes = try Self.readFile(tokenizerJSON)
-        self.init(components: try TokenizerJSON.components(bytes, path: tokenizerJSON.path))
+        let path = tokenizerJSON.path
+        let parts = try TokenizerJSON.parts(try Self.readFile(tokenizerJSON), path: path)
+        guard parts.modelType == "Unigram" else {
+            throw TokenizerError.unsupported(
+                path: path,
+                feature: "a \(parts.modelType) model where a T5 (SentencePiece Unigram) tokenizer is expected")
+        }
+        let tokenizer = HuggingFaceTokenizer(parts)
+        guard let eos = tokenizer.id(forToken: "</s>") ?? parts.postProcessor.trailingSpecial else {
+            throw TokenizerError.missingField(path: path, field: "added_tokens (</s>)")
+        }
+        guard let pad = tokenizer.id(forToken: "<pad>") else {
+            throw TokenizerError.missingField(path: path, field: "added_tokens (<pad>)")
+        }
+        guard let unk = parts.specialTokens.unk else {
+            throw TokenizerError.missingField(path: path, field: "model.unk_id")
+        }
+        self.init(huggingFace: tokenizer, eosID: eos, padID: pad, unkID: unk)
     }
 
     /// Loads the tokenizer of a Hugging Face model folder.
@@ -62,9 +84,10 @@ extension SentencePieceTokenizer {
         }
     }
 
-    static func components(
-        _ proto: SentencePieceModelProto, path: String, compatibility: Compatibility, extraIDs: Int
-    ) throws(TokenizerError) -> TokenizerComponents {
+    /// The model type, flags and special ids this tokenizer supports.
+    private static func validate(
+        _ proto: SentencePieceModelProto, path: String, extraIDs: Int
+    ) throws(TokenizerError) {
         guard !proto.pieces.isEmpty else {
             throw .missingField(path: path, field: "pieces")
         }
@@ -101,10 +124,15 @@ extension SentencePieceTokenizer {
         try checkID(proto.eosID, "eos_id", .control)
         try checkID(proto.padID, "pad_id", .control)
 
+    }
+
+    static func components(
+        _ proto: SentencePieceModelProto, path: String, extraIDs: Int
+    ) throws(TokenizerError) -> TokenizerComponents {
+        try validate(proto, path: path, extraIDs: extraIDs)
         let charsmap =
             proto.normalizer.precompiledCharsmap.isEmpty
             ? nil : try PrecompiledCharsmap(blob: proto.normalizer.precompiledCharsmap, path: path)
-
         var pieces = proto.pieces.map(\.piece)
         var scores = proto.pieces.map { Double($0.score) }
         var kinds: [TokenizerComponents.PieceKind] = proto.pieces.map {
@@ -122,45 +150,46 @@ extension SentencePieceTokenizer {
             scores.append(0)
             kinds.append(.added)
         }
-        var components = TokenizerComponents(
-            compatibility: compatibility, pieces: pieces, scores: scores, kinds: kinds,
-            searchable: [], minScore: 0, unkID: proto.unkID, eosID: proto.eosID, padID: proto.padID,
-            special: [], unkSurface: proto.unkSurface)
-
-        switch compatibility {
-        case .sentencePiece:
-            // sentencepiece matches normal and user-defined pieces; its minimum score is over
-            // normal pieces only.
-            components.searchable = kinds.map { $0 == .normal || $0 == .userDefined }
-            components.minScore = zip(kinds, scores).filter { $0.0 == .normal }.map(\.1).min() ?? 0
-            components.special = kinds.map { $0 == .control || $0 == .added }
-            components.normalizer = SentencePieceNormalizer(
+        return TokenizerComponents(
+            pieces: pieces, scores: scores, kinds: kinds, unkID: proto.unkID, eosID: proto.eosID,
+            padID: proto.padID,
+            normalizer: SentencePieceNormalizer(
                 charsmap: charsmap, addDummyPrefix: proto.normalizer.addDummyPrefix,
                 removeExtraWhitespaces: proto.normalizer.removeExtraWhitespaces,
-                escapeWhitespaces: proto.normalizer.escapeWhitespaces)
-        case .huggingFace:
-            // transformers' T5Tokenizer: every piece (sentinels too) is in the Unigram vocabulary;
-            // pad, eos, unk and the sentinels are special added tokens.
-            components.searchable = Array(repeating: true, count: pieces.count)
-            components.minScore = scores.min() ?? 0
-            var pipeline = HuggingFacePipeline()
-            if let charsmap { pipeline.steps = [.precompiled(charsmap)] }
-            pipeline.whitespaceSplit = true
-            let metaspace = HuggingFacePipeline.Metaspace(
-                replacement: UTF8Scanning.metaspace, prependScheme: .always, split: true)
-            pipeline.metaspace = metaspace
-            pipeline.decoder = metaspace
-            var specialIDs = [proto.padID, proto.eosID, proto.unkID]
-            specialIDs += (count..<pieces.count).map { Int32($0) }
-            pipeline.setAddedTokens(
-                specialIDs.map {
-                    .init(content: Array(pieces[Int($0)].utf8), id: $0, special: true)
-                })
-            pipeline.suffix = [proto.eosID]
-            components.special = Array(repeating: false, count: pieces.count)
-            for id in specialIDs { components.special[Int(id)] = true }
-            components.pipeline = pipeline
+                escapeWhitespaces: proto.normalizer.escapeWhitespaces),
+            unkSurface: proto.unkSurface)
+    }
+
+    /// What `transformers`' `T5Tokenizer` builds from a `spiece.model`: every piece (sentinels
+    /// too) in the Unigram vocabulary; `<pad>`, `</s>`, `<unk>` and the sentinels special added
+    /// tokens; the charsmap, `WhitespaceSplit` + `Metaspace`; `$A </s>`.
+    static func huggingFaceParts(
+        _ components: TokenizerComponents, _ proto: SentencePieceModelProto, path: String
+    ) throws(TokenizerError) -> HuggingFaceTokenizer.Parts {
+        let c = components
+        var normalizer: Normalizer?
+        if !proto.normalizer.precompiledCharsmap.isEmpty {
+            normalizer = Normalizer(steps: [
+                .precompiled(try PrecompiledCharsmap(blob: proto.normalizer.precompiledCharsmap, path: path))
+            ])
         }
-        return components
+        let metaspace = PreTokenizer.Metaspace(
+            replacement: UTF8Scanning.metaspace, prependScheme: .always, split: true)
+        var specialIDs = [c.padID, c.eosID, c.unkID]
+        specialIDs += (proto.pieces.count..<c.pieces.count).map { Int32($0) }
+        let model = UnigramModel(
+            pieces: c.pieces.enumerated().map { (Array($0.element.utf8), Int32($0.offset)) },
+            scores: c.scores, minScore: c.scores.min() ?? 0, unkID: c.unkID,
+            accumulatesInFloat: false)
+        return HuggingFaceTokenizer.Parts(
+            modelType: "Unigram", normalizer: normalizer,
+            preTokenizer: PreTokenizer(steps: [.whitespaceSplit, .metaspace(metaspace)]),
+            addedTokens: specialIDs.map {
+                AddedTokens.Token(content: Array(c.pieces[Int($0)].utf8), id: $0, special: true)
+            },
+            model: .unigram(model), vocabulary: c.pieces,
+            decoder: TokenDecoder(steps: [.metaspace(metaspace)]),
+            postProcessor: .appending([c.eosID]),
+            specialTokens: SpecialTokens(eos: c.eosID, pad: c.padID, unk: c.unkID))
     }
 }

@@ -17,9 +17,10 @@ public enum TokenizerError: Error, LocalizedError, Sendable, Equatable {
     case missingField(path: String, field: String)
     /// A field is present but its value cannot be used.
     case invalidField(path: String, field: String, reason: String)
-    /// The file describes something this tokenizer does not implement (BPE, byte fallback, ...).
+    /// The file describes something inpars does not implement (a model type, normaliser,
+    /// pre-tokenizer, decoder or regex construct); `feature` names it and its JSON path.
     case unsupported(path: String, feature: String)
-    /// A model folder holds neither `tokenizer.json` nor `spiece.model`.
+    /// A model folder holds no tokenizer file inpars reads.
     case noTokenizerFiles(directory: String)
 
     public var errorDescription: String? {
@@ -37,9 +38,9 @@ public enum TokenizerError: Error, LocalizedError, Sendable, Equatable {
         case .invalidField(let path, let field, let reason):
             "Tokenizer file '\(path)' has an invalid '\(field)': \(reason)."
         case .unsupported(let path, let feature):
-            "Tokenizer file '\(path)' uses \(feature), which is not supported (only SentencePiece Unigram as T5 uses it)."
+            "Tokenizer file '\(path)' uses \(feature), which inpars does not support (Docs/tokenizer.md lists what it reads)."
         case .noTokenizerFiles(let directory):
-            "Folder '\(directory)' contains neither tokenizer.json nor spiece.model."
+            "Folder '\(directory)' has no tokenizer: inpars reads tokenizer.json, vocab.txt (BERT) or spiece.model (T5)."
         }
     }
 }

@@ -51,3 +51,22 @@ enum UTF8Scanning {
         }
     }
 }
+
+extension UTF8Scanning {
+    /// The scalar starting at `bytes[i]` and its length in bytes; an invalid or truncated
+    /// sequence reads as U+FFFD of length 1.
+    @inline(__always)
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> (UInt32, Int) {
+        let b0 = UInt32(bytes[i])
+        if b0 < 0x80 { return (b0, 1) }
+        let length = sequenceLength(bytes[i])
+        guard length > 1, i + length <= end else { return (0xFFFD, 1) }
+        var value = b0 & (0xFF >> UInt32(length + 1))
+        for k in 1..<length {
+            let b = UInt32(bytes[i + k])
+            guard b & 0xC0 == 0x80 else { return (0xFFFD, 1) }
+            value = value << 6 | (b & 0x3F)
+        }
+        return (value, length)
+    }
+}

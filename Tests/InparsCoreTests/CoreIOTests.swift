@@ -304,6 +304,28 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: target.appendingPathComponent("part").path))
     }
 
+    @Test func anExistingDirectoryIsReplacedWholeOrKept() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("checkpoint-10")
+        try AtomicFile.writeDirectory(at: target) { tmp in
+            try Data("old".utf8).write(to: tmp.appendingPathComponent("stale"))
+        }
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try AtomicFile.writeDirectory(at: target) { tmp in
+                try Data("new".utf8).write(to: tmp.appendingPathComponent("part"))
+                throw Boom()
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["stale"])
+        try AtomicFile.writeDirectory(at: target) { tmp in
+            try Data("new".utf8).write(to: tmp.appendingPathComponent("part"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["part"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["checkpoint-10"])
+    }
+
     @Test func nonInteractiveProgressReportsAtTenPercentMilestones() {
         let sink = CollectingProgressSink()
         final class Clock: @unchecked Sendable { var t = 0.0 }

@@ -40,7 +40,7 @@ import Testing
         for (output, c) in zip(outputs, cases) {
             #expect(output.tokens.count == c.ids.count)
             #expect(
-                output.tokens == c.ids.map { backend.tokenizer.piece(forID: $0) ?? "" },
+                output.tokens == c.ids.map { backend.tokenizer.token(forID: $0) ?? "" },
                 "ids of \(c.prompt)")
             #expect(output.text == c.text)
             let check = try #require(
@@ -95,7 +95,7 @@ import Testing
             })
         #expect(reseeded.map(\.tokens) != first.map(\.tokens))
         // Sampling is not greedy here (else the test above proves little).
-        let greedyIDs = cases.map { $0.ids.map { backend.tokenizer.piece(forID: $0) ?? "" } }
+        let greedyIDs = cases.map { $0.ids.map { backend.tokenizer.token(forID: $0) ?? "" } }
         #expect(first.map(\.tokens) != greedyIDs.map { Array($0.prefix(12)) })
 
         // top-k 1 and a vanishing temperature are greedy, whatever the seed; log-probs are the
@@ -111,7 +111,7 @@ import Testing
                     r.seed = 999 + UInt64(i)
                 })
             for (output, c) in zip(outputs, cases) {
-                #expect(output.tokens == c.ids.map { backend.tokenizer.piece(forID: $0) ?? "" })
+                #expect(output.tokens == c.ids.map { backend.tokenizer.token(forID: $0) ?? "" })
                 let check = try #require(
                     compare(output.logProbs.map(Float.init), c.log_probs, atol: 1e-4))
                 #expect(check.passes, "\(check.worst)")

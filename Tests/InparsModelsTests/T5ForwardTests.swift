@@ -60,10 +60,10 @@ import Testing
         // Teacher-force the golden continuation: start token + generated ids.
         let inputs = golden.ids.map { [Int32(model.configuration.decoderStartTokenID)] + $0 }
         let full = model.decoderLogits(decoderInputs: inputs, encoderOutput: encoded)
-        var cache = model.decoder.makeCache(encoderOutput: encoded, capacity: 2)  // forces growth
+        var cache = model.makeDecoderCache(encoderOutput: encoded, capacity: 2)  // forces growth
         var stepwise = [[Float]](repeating: [], count: inputs.count)
         for position in 0..<inputs[0].count {
-            let hidden = model.decoder.step(inputs.map { $0[position] }, cache: &cache)
+            let hidden = model.decoderStep(inputs.map { $0[position] }, cache: &cache)
             let logits = model.logits(hidden)
             let vocab = logits.lastDimension
             for b in 0..<inputs.count {
@@ -76,6 +76,33 @@ import Testing
         let result = try #require(
             compare(stepwise.flatMap { $0 }, full.storage, atol: Self.tolerance))
         #expect(result.passes, "\(name) cached vs full: \(result.worst)")
+    }
+
+    /// One sequence's cache forked into two batch entries (`selectingRows([0, 0])`, as a shared
+    /// prompt prefix would be) continues exactly as two separate teacher-forced decodes.
+    @Test func aForkedDecoderCacheContinuesLikeSeparateDecodes() throws {
+        let model = try loadFixtureModel("t5-tiny-v11")
+        let encoded = model.encode([[37, 512, 99, 8, 1]])
+        let prefix: [Int32] = [Int32(model.configuration.decoderStartTokenID), 5, 17]
+        let continuations: [[Int32]] = [[23, 8], [400, 2]]
+        var cache = model.makeDecoderCache(encoderOutput: encoded, capacity: 2)
+        _ = model.decode(prefix, stepLength: prefix.count, cache: &cache)
+        var forked = cache.selectingRows([0, 0])
+        #expect(forked.batch == 2 && forked.length == prefix.count)
+        let logits = model.logits(
+            model.decode(continuations.flatMap { $0 }, stepLength: 2, cache: &forked))
+        let vocab = logits.lastDimension
+        for (b, continuation) in continuations.enumerated() {
+            let full = model.decoderLogits(
+                decoderInputs: [prefix + continuation],
+                encoderOutput: T5EncoderOutput(hidden: encoded.hidden, lengths: encoded.lengths))
+            let expected = Array(full.storage[(prefix.count * vocab)...])
+            let actual = Array(logits.storage[(b * 2 * vocab)..<((b + 1) * 2 * vocab)])
+            let result = try #require(compare(actual, expected, atol: Self.tolerance))
+            #expect(result.passes, "continuation \(b): \(result.worst)")
+        }
+        // The fork is a copy: decoding it left the original cache where it was.
+        #expect(cache.length == prefix.count && cache.batch == 1)
     }
 
     @Test func theBinCheckpointGivesTheSameEncoderOutputAsSafetensors() throws {

@@ -95,7 +95,7 @@ struct MonoT5Golden: Decodable {
         let longQuery = String(repeating: "protein folding ", count: 20)
         let ids = model.inputIDs(query: longQuery, document: "a document")
         #expect(ids.count == 16)
-        let suffix = model.tokenizer.encode("Relevant:", addEOS: true)
+        let suffix = model.tokenizer.encode("Relevant:", addSpecialTokens: true)
         #expect(Array(ids.suffix(suffix.count)) == suffix)
     }
 }

@@ -16,9 +16,9 @@ import Testing
             #expect(tokenizer.padID == golden.padID)
             #expect(tokenizer.unkID == golden.unkID)
             #expect(tokenizer.vocabularySize == golden.hfVocabSize)
-            #expect(tokenizer.piece(forID: tokenizer.eosID) == "</s>")
-            #expect(tokenizer.piece(forID: Int32(golden.hfVocabSize)) == nil)
-            #expect(tokenizer.piece(forID: -1) == nil)
+            #expect(tokenizer.token(forID: tokenizer.eosID) == "</s>")
+            #expect(tokenizer.token(forID: Int32(golden.hfVocabSize)) == nil)
+            #expect(tokenizer.token(forID: -1) == nil)
         }
     }
 
@@ -28,14 +28,14 @@ import Testing
         let json = try FixtureTokenizers.json.get()
         let spm = try FixtureTokenizers.sentencePiece.get()
         // tokenizer.json was written by transformers; the spiece.model loader adds the sentinels itself.
-        #expect(json.id(forPiece: "<extra_id_0>") == Int32(golden.hfVocabSize - 1))
-        #expect(json.id(forPiece: "<extra_id_99>") == Int32(golden.spmVocabSize))
+        #expect(json.id(forToken: "<extra_id_0>") == Int32(golden.hfVocabSize - 1))
+        #expect(json.id(forToken: "<extra_id_99>") == Int32(golden.spmVocabSize))
         for n in [0, 1, 42, 99] {
             let piece = "<extra_id_\(n)>"
-            #expect(spm.id(forPiece: piece) != nil)
-            #expect(spm.id(forPiece: piece) == json.id(forPiece: piece), "\(piece)")
+            #expect(spm.id(forToken: piece) != nil)
+            #expect(spm.id(forToken: piece) == json.id(forToken: piece), "\(piece)")
         }
-        #expect(json.id(forPiece: "<extra_id_100>") == nil)
+        #expect(json.id(forToken: "<extra_id_100>") == nil)
     }
 
     @Test("Every piece of spiece.model has the same id in tokenizer.json")
@@ -43,9 +43,9 @@ import Testing
         let json = try FixtureTokenizers.json.get()
         let spm = try FixtureTokenizers.sentencePiece.get()
         for id in 0..<Int32(json.vocabularySize) {
-            let piece = try #require(json.piece(forID: id))
-            #expect(spm.piece(forID: id) == piece)
-            #expect(spm.id(forPiece: piece) == id)
+            let piece = try #require(json.token(forID: id))
+            #expect(spm.token(forID: id) == piece)
+            #expect(spm.id(forToken: piece) == id)
         }
     }
 
@@ -58,8 +58,8 @@ import Testing
         for tokenizer in [
             try FixtureTokenizers.sentencePiece.get(), try FixtureTokenizers.json.get(),
         ] {
-            let id = try #require(tokenizer.id(forPiece: "▁\(word)"))
-            #expect(tokenizer.encode(word, addEOS: false) == [id])
+            let id = try #require(tokenizer.id(forToken: "▁\(word)"))
+            #expect(tokenizer.encode(word, addSpecialTokens: false) == [id])
             #expect(golden.spmIDs[index] == id)
         }
     }
@@ -99,8 +99,8 @@ import Testing
             (try FixtureTokenizers.sentencePiece.get(), golden.spmIDs),
         ] {
             let parts =
-                tokenizer.encode(prefix, addEOS: false) + tokenizer.encode(document, addEOS: false)
-                + tokenizer.encode(suffix, addEOS: false) + [tokenizer.eosID]
+                tokenizer.encode(prefix, addSpecialTokens: false) + tokenizer.encode(document, addSpecialTokens: false)
+                + tokenizer.encode(suffix, addSpecialTokens: false) + [tokenizer.eosID]
             #expect(parts == expected)
         }
     }
@@ -108,7 +108,7 @@ import Testing
     @Test("Out-of-range ids are ignored by decode")
     func decodeIgnoresOutOfRangeIDs() throws {
         let json = try FixtureTokenizers.json.get()
-        let trueID = try #require(json.id(forPiece: "▁true"))
+        let trueID = try #require(json.id(forToken: "▁true"))
         #expect(json.decode([-5, trueID, 1_000_000]) == json.decode([trueID]))
         #expect(json.decode([trueID]) == "true")
     }

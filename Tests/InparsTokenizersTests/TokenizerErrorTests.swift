@@ -120,7 +120,11 @@ import Testing
             #expect(throws: TokenizerError.self) {
                 try SentencePieceTokenizer(tokenizerJSON: bpe)
             })
-        #expect(error == .unsupported(path: bpe.path, feature: "a BPE model"))
+        #expect(
+            error
+                == .unsupported(
+                    path: bpe.path,
+                    feature: "a BPE model where a T5 (SentencePiece Unigram) tokenizer is expected"))
         #expect(message(error).contains(bpe.path))
         #expect(message(error).contains("BPE"))
     }
@@ -146,14 +150,14 @@ import Testing
     func unsupportedNormalizer() throws {
         let url = try write(
             json: """
-                {"normalizer": {"type": "Lowercase"},
+                {"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Nmt"}]},
                  "added_tokens": [{"id": 0, "content": "<pad>", "special": true}, {"id": 1, "content": "</s>", "special": true}],
                  "model": {"type": "Unigram", "unk_id": 2, "vocab": [["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0]]}}
                 """)
         defer { try? FileManager.default.removeItem(at: url.deletingLastPathComponent()) }
         #expect(
             throws: TokenizerError.unsupported(
-                path: url.path, feature: "the normalizer 'Lowercase' in 'normalizer'")
+                path: url.path, feature: "the normalizer 'Nmt' at 'normalizer.normalizers[1]'")
         ) {
             try SentencePieceTokenizer(tokenizerJSON: url)
         }

@@ -199,9 +199,9 @@ import Testing
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
         let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
         let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer)
-        #expect(trueFalse.positive == [tokenizer.id(forPiece: "▁true")!, tokenizer.eosID])
-        #expect(trueFalse.negative == [tokenizer.id(forPiece: "▁false")!, tokenizer.eosID])
-        #expect(yesNo.positive == [tokenizer.id(forPiece: "▁yes")!, tokenizer.eosID])
+        #expect(trueFalse.positive == [tokenizer.id(forToken: "▁true")!, tokenizer.eosID])
+        #expect(trueFalse.negative == [tokenizer.id(forToken: "▁false")!, tokenizer.eosID])
+        #expect(yesNo.positive == [tokenizer.id(forToken: "▁yes")!, tokenizer.eosID])
         #expect(MonoT5Reranker.Labels.detect(hint: "flan-t5-base", nameOrPath: nil) == .yesNo)
         #expect(
             MonoT5Reranker.Labels.detect(hint: "x", nameOrPath: "google/flan-t5-small") == .yesNo)

@@ -3,6 +3,8 @@ import InparsTensor
 import InparsTestSupport
 import Testing
 
+@testable import InparsModels
+
 /// Finite-difference checks of every backward op the T5 forward pass uses (see GradientCheck).
 @Suite struct OpGradientTests {
     @Test func linearGradientsMatchFiniteDifferencesAndAccumulate() {
@@ -121,33 +123,60 @@ import Testing
         #expect(vw.passes, "\(vw)")
     }
 
-    /// Attention probabilities `softmax(scores + bias + mask)` with a relative position bias
-    /// looked up from a bucket table and a padding mask: gradients of the scores, of the bias
-    /// (summed over the batch) and of the bucket table.
+    /// Attention probabilities `softmax(scores + bias + mask)` with T5's relative position bias
+    /// looked up from its bucket table and a padding mask: gradients of the scores, of the bias
+    /// (summed over the batch, per key − query offset) and of the bucket table.
     @Test func maskedSoftmaxWithPositionBiasGradientsMatchFiniteDifferences() {
         var random = TestRandom(seed: 6)
         let (batch, heads, q, k, numBuckets) = (2, 3, 4, 5, 6)
         let scores = random.tensor([batch, heads, q, k], in: -3...3)
-        let table = random.tensor([numBuckets, heads])
-        let buckets: [Int32] = (0..<(q * k)).map { Int32(($0 * 7 + $0 / k) % numBuckets) }
-        let mask = AttentionMask.padding(lengths: [5, 3], maxLength: k)
+        var table = ParameterTable()
+        let slot = table.add("relative_attention_bias", shape: [numBuckets, heads])
+        let weights = try! ParameterStore(
+            table: table, checkpoint: ["relative_attention_bias": random.tensor([numBuckets, heads])])
+        let positionBias = T5RelativePositionBias(
+            table: slot, bidirectional: true, numBuckets: numBuckets, numHeads: heads,
+            maxDistance: 8)
+        let offsets = positionBias.offsets(weights, queryLength: q, keyLength: k)
+        let lengths = [5, 3]
         let r = random.tensor([batch, heads, q, k])
-        // Forward in Float, as the model does it.
+        // Forward in Float, as the model does it (a dense bias and mask only in this test).
         var bias = Tensor(zeros: [1, heads, q, k])
+        var mask = Tensor(zeros: [batch, 1, 1, k])
         for h in 0..<heads {
-            for p in 0..<(q * k) {
-                bias.storage[h * q * k + p] = table.storage[Int(buckets[p]) * heads + h]
+            for i in 0..<q {
+                for j in 0..<k {
+                    bias.storage[(h * q + i) * k + j] =
+                        offsets.values[offsets.rowStart(head: h, row: i) + j]
+                }
             }
+        }
+        for b in 0..<batch {
+            for j in lengths[b]..<k { mask.storage[b * k + j] = -Float.greatestFiniteMagnitude }
         }
         let probabilities = (scores + bias + mask).softmax()
         let dScores = Tensor.softmaxBackward(output: probabilities, outputGradient: r)
         let dBias = dScores.summed(toShape: [1, heads, q, k])
-        var dTable = Tensor(zeros: [numBuckets, heads])
-        Tensor.relativePositionBiasBackward(
-            biasGradient: dBias, buckets: buckets, tableGradient: &dTable)
+        var offsetGradient = [Float](repeating: 0, count: heads * offsets.width)
+        for h in 0..<heads {
+            for i in 0..<q {
+                for j in 0..<k {
+                    offsetGradient[offsets.rowStart(head: h, row: i) + j] +=
+                        dBias.storage[(h * q + i) * k + j]
+                }
+            }
+        }
+        var gradients = weights.zeros()
+        positionBias.backward(offsetGradient: offsetGradient, bias: offsets, gradients: &gradients)
+        let dTable = gradients[slot]
         #expect(dScores.storage[1 * heads * q * k + 4] == 0, "a masked key gets no gradient")
 
-        let maskD = mask.storage.map { $0 == AttentionMask.blocked ? -Double.infinity : 0 }
+        let maskD = mask.storage.map { $0 < 0 ? -Double.infinity : 0 }
+        func bucket(_ i: Int, _ j: Int) -> Int {
+            T5RelativePositionBias.bucket(
+                relativePosition: j - i, bidirectional: true, numBuckets: numBuckets,
+                maxDistance: 8)
+        }
         func objective(_ s: [Double], _ t: [Double]) -> Double {
             var x = s
             for b in 0..<batch {
@@ -155,7 +184,7 @@ import Testing
                     for i in 0..<q {
                         for j in 0..<k {
                             let flat = ((b * heads + h) * q + i) * k + j
-                            x[flat] += t[Int(buckets[i * k + j]) * heads + h] + maskD[b * k + j]
+                            x[flat] += t[bucket(i, j) * heads + h] + maskD[b * k + j]
                         }
                     }
                 }
@@ -163,17 +192,24 @@ import Testing
             return DoubleOps.project(DoubleOps.softmaxRows(x, width: k), r.storage)
         }
         let sd = scores.storage.map(Double.init)
-        let td = table.storage.map(Double.init)
+        let td = weights[slot].storage.map(Double.init)
         let vs = GradientCheck.check(dScores.storage, at: scores.storage) { objective($0, td) }
-        let vt = GradientCheck.check(dTable.storage, at: table.storage) { objective(sd, $0) }
+        let vt = GradientCheck.check(dTable.storage, at: weights[slot].storage) {
+            objective(sd, $0)
+        }
         #expect(vs.passes, "\(vs)")
         #expect(vt.passes, "\(vt)")
-        // The bias gradient itself, against differences in the dense bias.
-        let vb = GradientCheck.check(dBias.storage, at: bias.storage) { b in
+        // The offset gradient itself, against differences in the per-offset bias vectors.
+        let vb = GradientCheck.check(offsetGradient, at: offsets.values) { o in
             var x = sd
             for n in 0..<batch {
-                for flat in 0..<(heads * q * k) {
-                    x[n * heads * q * k + flat] += b[flat] + maskD[n * k + flat % k]
+                for h in 0..<heads {
+                    for i in 0..<q {
+                        for j in 0..<k {
+                            x[((n * heads + h) * q + i) * k + j] +=
+                                o[offsets.rowStart(head: h, row: i) + j] + maskD[n * k + j]
+                        }
+                    }
                 }
             }
             return DoubleOps.project(DoubleOps.softmaxRows(x, width: k), r.storage)
@@ -199,11 +235,13 @@ import Testing
         let gate = random.tensor([3, 7], in: -3...3)
         let linear = random.tensor([3, 7], in: -2...2)
         let r = random.tensor([3, 7])
-        let h = Tensor.gatedActivation(activation, gate: gate, linear: linear)
+        // One fused projection: gate then linear in each row.
+        let fused = Tensor.concatenate([gate, linear], axis: 1)
+        let h = Tensor.gatedActivation(activation, fused: fused)
         let expected = (gate.activated(activation) * linear).storage
         #expect(compare(h.storage, expected, atol: 1e-6)!.passes)
-        let grads = Tensor.gatedActivationBackward(
-            activation, outputGradient: r, gate: gate, linear: linear)
+        let dFused = Tensor.gatedActivationBackward(activation, outputGradient: r, fused: fused)
+        let grads = (gate: dFused.slice(axis: 1, 0..<7), linear: dFused.slice(axis: 1, 7..<14))
         func objective(_ g: [Double], _ l: [Double]) -> Double {
             DoubleOps.project(
                 (0..<g.count).map { DoubleOps.activation(activation, g[$0]) * l[$0] }, r.storage)
@@ -314,8 +352,10 @@ import Testing
         let embedding = random.tensor([9, 6])
         let r = random.tensor([4, 9])
         var dE = Tensor(zeros: [9, 6])
-        let dh = Tensor.tiedLMHeadBackward(
-            outputGradient: r, hidden: hidden, embedding: embedding, embeddingGradient: &dE)
+        // T5 v1.0's tied head: `logits = (h · dModel^-0.5) · Eᵀ`, the rescale as GEMM alpha.
+        let dh = LinearWeight(embedding).backward(
+            outputGradient: r, input: hidden, alpha: 1 / Float(6).squareRoot(),
+            weightGradient: &dE)
         let scale = 1 / 6.0.squareRoot()
         func objective(_ h: [Double], _ e: [Double]) -> Double {
             DoubleOps.project(

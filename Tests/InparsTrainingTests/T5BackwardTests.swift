@@ -94,26 +94,25 @@ enum TinyT5 {
     }
 
     static func probes(
-        model: T5Model, gradients: T5Model, seed: UInt64, loss: (T5Model) -> Float
+        model: T5Model, gradients: ParameterStore, seed: UInt64, loss: (T5Model) -> Float
     ) -> [Probe] {
         var random = TestRandom(seed: seed)
         var result = [Probe]()
         let h: Float = 1e-3
-        for (index, parameter) in model.parameterPaths.enumerated() {
-            let gradient = gradients[keyPath: parameter.paths[0]].storage
+        // Every stored weight once (a tied embedding is one slot, read by all its uses).
+        for (index, slot) in model.parameterTable.slots.enumerated() {
+            let gradient = gradients[index].storage
             var elements = [gradient.indices.max { abs(gradient[$0]) < abs(gradient[$1]) }!]
             for _ in 0..<4 { elements.append(Int.random(in: 0..<gradient.count, using: &random)) }
             for element in elements {
                 var plus = model
                 var minus = model
-                for path in parameter.paths {
-                    plus[keyPath: path].storage[element] += h
-                    minus[keyPath: path].storage[element] -= h
-                }
+                plus.updateParameters { $0.withMutableSlot(index) { $0[element] += h } }
+                minus.updateParameters { $0.withMutableSlot(index) { $0[element] -= h } }
                 let numeric = (Double(loss(plus)) - Double(loss(minus))) / (2 * Double(h))
                 result.append(
                     Probe(
-                        name: parameter.name, parameter: index, element: element,
+                        name: slot.name, parameter: index, element: element,
                         analytic: gradient[element], numeric: numeric))
             }
         }
@@ -135,8 +134,9 @@ enum TinyT5 {
         let model = try TinyT5.make(
             gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 30)
         var generator = TestRandom(seed: 1)
-        let ours = T5Backpropagation.loss(
-            model: model, batch: TinyT5.batch, crossAttention: strategy, using: &generator)
+        let ours = model.lossAndGradients(
+            TinyT5.batch, crossAttention: strategy, using: &generator
+        ).loss
         let reference = TinyT5.inferenceLoss(model, TinyT5.batch)
         #expect(
             abs(ours - reference) <= 1e-5 * abs(reference),
@@ -150,8 +150,8 @@ enum TinyT5 {
         let model = try TinyT5.make(
             gated: Self.cases[variant].gated, tied: Self.cases[variant].tied, seed: 31)
         var generator = TestRandom(seed: 2)
-        let (loss, tokens, gradients) = T5Backpropagation.lossAndGradients(
-            model: model, batch: TinyT5.batch, crossAttention: strategy, using: &generator)
+        let (loss, tokens, gradients) = model.lossAndGradients(
+            TinyT5.batch, crossAttention: strategy, using: &generator)
         #expect(tokens == 5 && loss.isFinite)
         let probes = Self.probes(model: model, gradients: gradients, seed: 3) {
             TinyT5.inferenceLoss($0, TinyT5.batch)
@@ -170,23 +170,22 @@ enum TinyT5 {
     ) throws {
         let model = try TinyT5.make(gated: true, tied: true, seed: 32)
         var generator = TestRandom(seed: 4)
-        let (_, _, gradients) = T5Backpropagation.lossAndGradients(
-            model: model, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
-            using: &generator)
+        let (_, _, gradients) = model.lossAndGradients(
+            TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy, using: &generator)
         let probes = Self.probes(model: model, gradients: gradients, seed: 5) { perturbed in
             var same = TestRandom(seed: 4)  // the same seeds, so the same masks
-            return T5Backpropagation.loss(
-                model: perturbed, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
-                using: &same)
+            return perturbed.lossAndGradients(
+                TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy, using: &same
+            ).loss
         }
         let failures = Self.failures(probes)
         #expect(
             failures.isEmpty,
             "\(failures.count) of \(probes.count) mismatched: \(failures.prefix(8))")
         var same = TestRandom(seed: 4)
-        let withDropout = T5Backpropagation.loss(
-            model: model, batch: TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy,
-            using: &same)
+        let withDropout = model.lossAndGradients(
+            TinyT5.batch, dropoutRate: 0.2, crossAttention: strategy, using: &same
+        ).loss
         #expect(
             withDropout != TinyT5.inferenceLoss(model, TinyT5.batch), "dropout changes the loss")
     }
@@ -202,25 +201,24 @@ enum TinyT5 {
         let union = T5TrainingBatch(
             inputs: first.inputs + second.inputs, labels: first.labels + second.labels)
         var generator = TestRandom(seed: 1)
-        let whole = T5Backpropagation.lossAndGradients(
-            model: model, batch: union, using: &generator)
-        var accumulated = model.zeroGradients()
+        let whole = model.lossAndGradients(union, using: &generator)
+        var accumulated = model.parameters.zeros()
         for micro in [first, second] {
-            let result = T5Backpropagation.accumulateGradients(
-                model: model, batch: micro, gradientScale: 0.5, into: &accumulated,
-                using: &generator)
+            let result = model.accumulateGradients(
+                micro, gradientScale: 0.5, into: &accumulated, using: &generator)
             #expect(result.tokens == 5)
         }
-        for parameter in model.parameterPaths {
-            for path in parameter.paths {
-                let verdict = try #require(
-                    compare(
-                        accumulated[keyPath: path].storage, whole.gradients[keyPath: path].storage,
-                        rtol: 1e-4, atol: 1e-6))
-                #expect(verdict.passes, "\(parameter.name): \(verdict.worst)")
-            }
+        for (slot, parameter) in model.parameterTable.slots.enumerated() {
+            let verdict = try #require(
+                compare(
+                    accumulated[slot].storage, whole.gradients[slot].storage, rtol: 1e-4,
+                    atol: 1e-6))
+            #expect(verdict.passes, "\(parameter.name): \(verdict.worst)")
         }
-        #expect(accumulated.decoder.embedding == accumulated.encoder.embedding)
-        #expect(accumulated.lmHead == accumulated.encoder.embedding)
+        // The tied embedding is one stored tensor known by all its checkpoint names.
+        let shared = try #require(model.parameterTable.entry(named: "shared.weight"))
+        #expect(
+            shared.tiedNames.contains("lm_head.weight")
+                && shared.tiedNames.contains("decoder.embed_tokens.weight") && model.hasTiedHead)
     }
 }

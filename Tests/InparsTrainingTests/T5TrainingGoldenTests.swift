@@ -48,40 +48,39 @@ import Testing
         let initial = try T5Model.load(
             directory: TestPaths.fixtures.appendingPathComponent(run.model))
         var model = initial
-        let parameters = model.checkpointParameters
+        let parameters = model.parameterTable.entries
         #expect(
             Set(parameters.map(\.name)) == Set(run.tensors.keys),
             "the same trainable tensors as PyTorch")
         let isAdam = name.hasSuffix("adamw")
-        var adam = AdamW(
-            parameters: model.optimizerParameters, learningRate: 1e-3, weightDecay: 0.01)
-        var factor = Adafactor.fineTuning(parameters: model.optimizerParameters, learningRate: 1e-3)
+        let specs = model.parameterTable.optimizerParameters
+        var adam = AdamW(parameters: specs, learningRate: 1e-3, weightDecay: 0.01)
+        var factor = Adafactor.fineTuning(parameters: specs, learningRate: 1e-3)
         let schedule = LearningRateSchedule.linear(warmupSteps: 1, totalSteps: fixture.steps)
         let batch = T5TrainingBatch(inputs: fixture.inputs, labels: fixture.labels)
         var generator = TestRandom(seed: 0)  // unused: dropout is off
         for step in 0..<fixture.steps {
-            var (loss, _, gradients) = T5Backpropagation.lossAndGradients(
-                model: model, batch: batch, using: &generator)
+            var (loss, _, gradients) = model.lossAndGradients(batch, using: &generator)
             #expect(
                 abs(Double(loss) - run.losses[step]) <= 1e-4 * run.losses[step],
                 "\(name) step \(step): loss \(loss) vs \(run.losses[step])")
-            let norm = T5Model.clipGradients(&gradients, maxNorm: 1)
+            let norm = GradientClipping.clip(&gradients, maxNorm: 1)
             #expect(
                 abs(Double(norm) - run.norms[step]) <= 1e-4 * run.norms[step],
                 "\(name) step \(step): norm \(norm) vs \(run.norms[step])")
             if isAdam {
                 adam.learningRate = schedule.learningRate(base: 1e-3, afterSteps: step)
-                model.apply(&adam, gradients: gradients)
+                model.updateParameters { adam.step(&$0, gradients: gradients) }
             } else {
-                model.apply(&factor, gradients: gradients)
+                model.updateParameters { factor.step(&$0, gradients: gradients) }
             }
         }
         var failures = [String]()
         for parameter in parameters {
             let expected = try #require(run.tensors[parameter.name])
             #expect(expected.shape == parameter.shape)
-            let before = initial[keyPath: parameter.path].storage
-            let after = model[keyPath: parameter.path].storage
+            let before = initial.parameters[parameter.slot].storage
+            let after = model.parameters[parameter.slot].storage
             for (k, i) in expected.index.enumerated() {
                 let value = Double(after[parameter.offset + i])
                 if abs(value - expected.final[k]) > 1e-4 * abs(expected.final[k]) + 1e-6 {

@@ -50,7 +50,7 @@ public struct T5Backend: GenerationBackend {
         let vocab = min(model.configuration.vocabSize, tokenizer.vocabularySize)
         newlineIDs = Set(
             (0..<vocab).map { Int32($0) }.filter {
-                tokenizer.piece(forID: $0)?.contains(where: \.isNewline) ?? false
+                tokenizer.token(forID: $0)?.contains(where: \.isNewline) ?? false
             })
     }
 
@@ -71,20 +71,20 @@ public struct T5Backend: GenerationBackend {
 
     /// Encoder tokens of `text`, EOS included (what the encoder reads).
     public func tokenCount(_ text: String) -> Int? {
-        tokenizer.encode(text, addEOS: true).count
+        tokenizer.encode(text, addSpecialTokens: true).count
     }
 
     /// `text` unchanged when it has at most `maxTokens` tokens (EOS not counted), else the
     /// decoded first `maxTokens` tokens — the toolkit's `decode(tokenize(text)[:n])`, without
     /// leaking special tokens into the prompt.
     public func truncated(_ text: String, maxTokens: Int) -> String? {
-        let ids = tokenizer.encode(text, addEOS: false)
+        let ids = tokenizer.encode(text, addSpecialTokens: false)
         if ids.count <= maxTokens { return text }
         return tokenizer.decode(Array(ids.prefix(maxTokens)))
     }
 
     public func generate(_ requests: [GenerationRequest]) async throws -> [GenerationOutput] {
-        let inputs = requests.map { tokenizer.encode($0.prompt, addEOS: true) }
+        let inputs = requests.map { tokenizer.encode($0.prompt, addSpecialTokens: true) }
         // Longest first, input order on ties, then groups of batchSize.
         let order = inputs.indices.sorted {
             inputs[$0].count != inputs[$1].count ? inputs[$0].count > inputs[$1].count : $0 < $1
@@ -105,8 +105,8 @@ public struct T5Backend: GenerationBackend {
         return outputs.map { $0! }
     }
 
-    static func sampling(_ request: GenerationRequest) -> T5Sampling {
-        T5Sampling(
+    static func sampling(_ request: GenerationRequest) -> Sampling {
+        Sampling(
             temperature: Float(request.temperature), topK: request.topK,
             topP: Float(request.topP), seed: request.seed)
     }
@@ -116,7 +116,7 @@ public struct T5Backend: GenerationBackend {
         var text = tokenizer.decode(ids)
         if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }
         return GenerationOutput(
-            text: text, tokens: ids.map { tokenizer.piece(forID: $0) ?? "" },
+            text: text, tokens: ids.map { tokenizer.token(forID: $0) ?? "" },
             logProbs: generation.logProbs.prefix(limit).map(Double.init))
     }
 }

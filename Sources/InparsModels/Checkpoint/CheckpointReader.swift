@@ -141,6 +141,16 @@ public struct CheckpointReader: Sendable {
         return try sources[index].tensor(named: name)
     }
 
+    /// Whether tensors `name` and `other` are one tensor stored once: two keys of a PyTorch
+    /// state dict viewing the same storage with the same offset, shape and strides (a tied
+    /// weight saved by `torch.save`). Safetensors cannot alias, so it is `false` there.
+    public func isAlias(_ name: String, of other: String) -> Bool {
+        guard let index = location[name], location[other] == index,
+            case .torch(let file) = sources[index]
+        else { return false }
+        return file.views[name] != nil && file.views[name] == file.views[other]
+    }
+
     /// Every tensor, converted to `Float`.
     public func allTensors() throws(CheckpointError) -> [String: Tensor] {
         var result: [String: Tensor] = [:]

@@ -172,6 +172,11 @@ struct TorchPickle {
 
     // MARK: - The interpreter
 
+    /// Runs the pickle to its STOP opcode.
+    ///
+    /// Longer than 80 lines on purpose: it is one `switch` with a short case per opcode of the
+    /// state-dict subset, as the pickle specification lists them; splitting it would scatter
+    /// the interpreter without making any case simpler.
     private mutating func run() throws(CheckpointError) -> Value {
         while position < bytes.count {
             let start = position

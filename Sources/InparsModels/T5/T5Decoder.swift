@@ -2,48 +2,39 @@ import InparsTensor
 
 /// The T5 decoder stack (`decoder.*`), run incrementally over a ``T5DecoderCache``.
 ///
-/// A full (teacher-forced) pass is the same code with all positions in one step; greedy or
-/// sampled generation calls ``forward(_:stepLength:cache:lengths:)`` with one token per step.
-public struct T5Decoder: Sendable {
-    /// `[vocab, dModel]`: `shared.weight`.
-    public var embedding: Tensor
-    public var layers: [T5DecoderLayer]
-    /// `[dModel]`: `decoder.final_layer_norm.weight`.
-    public var finalNorm: Tensor
-    /// Causal bias from `decoder.block.0.layer.0.SelfAttention.relative_attention_bias`.
-    public var positionBias: T5RelativePositionBias
-    public let epsilon: Float
+/// A teacher-forced or training pass is the same code with all positions in one step;
+/// generation calls it with one token per step.
+struct T5Decoder: Sendable {
+    /// The embedding, the causal position bias and the final norm.
+    let stack: T5Stack
+    let layers: [T5DecoderLayer]
 
-    public init(
-        embedding: Tensor, layers: [T5DecoderLayer], finalNorm: Tensor,
-        positionBias: T5RelativePositionBias, epsilon: Float
-    ) {
-        self.embedding = embedding
-        self.layers = layers
-        self.finalNorm = finalNorm
-        self.positionBias = positionBias
-        self.epsilon = epsilon
-    }
+    /// Dropout sites of a training pass: embedding, six per block, final.
+    var dropoutSites: Int { 2 + 6 * layers.count }
 
-    /// A fresh cache for decoding against `encoderOutput`: projects the encoder output to
-    /// cross-attention keys and values once for every layer.
+    typealias Record = T5Stack.Record<T5DecoderLayer.Record>
+
+    /// A fresh cache for decoding against `encoderOutput`.
     ///
     /// - Parameters:
     ///   - capacity: positions to reserve (the cache grows when needed).
     ///   - projectMemory: project the encoder output to cross-attention keys and values once
-    ///     (best for generation); `false` absorbs the projections into each step instead (see
-    ///     ``T5CrossAttention/forward(_:encoderHidden:memoryLengths:into:)``), which is cheaper
-    ///     when only one or a few steps are decoded (monoT5 scoring).
-    public func makeCache(
-        encoderOutput: T5EncoderOutput, capacity: Int = 16, projectMemory: Bool = true
+    ///     for every layer (best for generation); `false` absorbs the projections into each
+    ///     step instead (``T5CrossAttention/forwardAbsorbed(_:weights:encoderHidden:memoryLengths:into:training:)``),
+    ///     which is cheaper when only one or a few steps are decoded (monoT5).
+    func makeCache(
+        encoderOutput: T5EncoderOutput, weights: ParameterStore, capacity: Int,
+        projectMemory: Bool
     ) -> T5DecoderCache {
         let batch = encoderOutput.batch
         return T5DecoderCache(
             selfAttention: layers.map {
-                T5KeyValueCache(batch: batch, inner: $0.selfAttention.inner, capacity: capacity)
+                KeyValueCache(batch: batch, width: $0.selfAttention.inner, capacity: capacity)
             },
             memory: projectMemory
-                ? layers.map { $0.crossAttention.projectMemory(encoderOutput.hidden) } : nil,
+                ? layers.map {
+                    $0.crossAttention.projectMemory(encoderOutput.hidden, weights: weights)
+                } : nil,
             encoderHidden: encoderOutput.hidden, memoryLengths: encoderOutput.lengths, length: 0,
             batch: batch)
     }
@@ -53,34 +44,58 @@ public struct T5Decoder: Sendable {
     /// - Parameters:
     ///   - tokens: `[batch, stepLength]` token ids, row-major.
     ///   - stepLength: new positions per batch entry (1 when generating).
-    ///   - cache: from ``makeCache(encoderOutput:capacity:)``; its length grows by `stepLength`.
+    ///   - cache: its length grows by `stepLength`.
     ///   - lengths: real decoder length of each entry, counting cached positions, when the
     ///     decoder input is right-padded (transformers' `decoder_attention_mask`); `nil` if not.
-    /// - Returns: final-normalised hidden states `[batch, stepLength, dModel]`.
-    public func forward(
-        _ tokens: [Int32], stepLength: Int, cache: inout T5DecoderCache, lengths: [Int]? = nil
-    ) -> Tensor {
+    ///   - training: set for a training pass (from an empty cache).
+    /// - Returns: final-normalised hidden states `[batch, stepLength, dModel]`; the record when
+    ///   training.
+    func forward(
+        _ tokens: [Int32], stepLength: Int, cache: inout T5DecoderCache, lengths: [Int]?,
+        weights: ParameterStore, training: TrainingPass?
+    ) -> (Tensor, Record?) {
         precondition(
             tokens.count == cache.batch * stepLength,
             "\(tokens.count) tokens for batch \(cache.batch) × \(stepLength)")
         let past = cache.length
-        var hidden = Tensor.embedding(embedding, ids: tokens, idShape: [cache.batch, stepLength])
-        let bias = positionBias.offsets(
-            queryLength: stepLength, keyLength: past + stepLength, queryOffset: past)
+        let (embedded, embeddingDropout) = stack.embed(
+            tokens, idShape: [cache.batch, stepLength], weights: weights, training: training)
+        var hidden = embedded
+        let bias = stack.positionBias.offsets(
+            weights, queryLength: stepLength, keyLength: past + stepLength, queryOffset: past)
+        var records = [T5DecoderLayer.Record]()
         for (index, layer) in layers.enumerated() {
-            layer.forward(
-                &hidden, cache: &cache.selfAttention[index], pastLength: past, lengths: lengths,
-                bias: bias, memory: cache.memory?[index], encoderHidden: cache.encoderHidden,
-                memoryLengths: cache.memoryLengths)
+            let record = layer.forward(
+                &hidden, weights: weights, cache: &cache.selfAttention[index], pastLength: past,
+                lengths: lengths, bias: bias, memory: cache.memory?[index],
+                encoderHidden: cache.encoderHidden, memoryLengths: cache.memoryLengths,
+                training: training)
+            if let record { records.append(record) }
         }
         cache.length = past + stepLength
-        return hidden.rmsNormalized(weight: finalNorm, epsilon: epsilon)
+        return stack.finish(
+            hidden, ids: tokens, embeddingDropout: embeddingDropout, bias: bias, layers: records,
+            weights: weights, training: training)
     }
 
-    /// One generation step: one token per batch entry.
+    /// Back-propagates the gradient of the decoder output into `gradients`.
     ///
-    /// - Returns: `[batch, 1, dModel]`.
-    public func step(_ tokens: [Int32], cache: inout T5DecoderCache) -> Tensor {
-        forward(tokens, stepLength: 1, cache: &cache)
+    /// - Parameters:
+    ///   - dOutput: `[batch, stepLength, dModel]`.
+    ///   - encoderHidden: the encoder output the forward attended to.
+    /// - Returns: the gradient of the encoder output, `[batch, sourceLength, dModel]`.
+    func backward(
+        _ dOutput: Tensor, record: Record, encoderHidden: Tensor, weights: ParameterStore,
+        gradients: inout ParameterStore
+    ) -> Tensor {
+        var dEncoderHidden = Tensor(zeros: encoderHidden.shape)
+        stack.backward(dOutput, record: record, weights: weights, gradients: &gradients) {
+            index, dHidden, gradients, biasGradient in
+            layers[index].backward(
+                dHidden, record: record.layers[index], weights: weights, gradients: &gradients,
+                biasGradient: &biasGradient, encoderHidden: encoderHidden,
+                dEncoderHidden: &dEncoderHidden)
+        }
+        return dEncoderHidden
     }
 }

@@ -15,35 +15,28 @@ public struct T5EncoderOutput: Sendable {
     public var batch: Int { hidden.shape[0] }
 }
 
-/// The T5 encoder stack (`encoder.*`).
-public struct T5Encoder: Sendable {
-    /// `[vocab, dModel]`: `shared.weight` (the encoder's `embed_tokens` is tied to it).
-    public var embedding: Tensor
-    public var layers: [T5EncoderLayer]
-    /// `[dModel]`: `encoder.final_layer_norm.weight`.
-    public var finalNorm: Tensor
-    /// Bidirectional bias from `encoder.block.0.layer.0.SelfAttention.relative_attention_bias`.
-    public var positionBias: T5RelativePositionBias
-    public let epsilon: Float
+/// The T5 encoder stack (`encoder.*`): embedding, bidirectional blocks, final norm.
+struct T5Encoder: Sendable {
+    /// The embedding, the bidirectional position bias and the final norm.
+    let stack: T5Stack
+    let layers: [T5EncoderLayer]
 
-    public init(
-        embedding: Tensor, layers: [T5EncoderLayer], finalNorm: Tensor,
-        positionBias: T5RelativePositionBias, epsilon: Float
-    ) {
-        self.embedding = embedding
-        self.layers = layers
-        self.finalNorm = finalNorm
-        self.positionBias = positionBias
-        self.epsilon = epsilon
-    }
+    /// Dropout sites of a training pass: embedding, four per block, final.
+    var dropoutSites: Int { 2 + 4 * layers.count }
+
+    typealias Record = T5Stack.Record<T5EncoderLayer.Record>
 
     /// Encodes a batch of token sequences of unequal lengths (right-padded internally).
     ///
     /// - Parameters:
     ///   - sequences: token ids per batch entry, each non-empty.
     ///   - padID: the id written into padding positions (T5: 0).
-    /// - Returns: hidden states `[batch, maxLength, dModel]` and the lengths.
-    public func forward(_ sequences: [[Int32]], padID: Int32 = 0) -> T5EncoderOutput {
+    ///   - training: set for a training pass.
+    /// - Returns: hidden states `[batch, maxLength, dModel]` and the lengths; the record when
+    ///   training.
+    func forward(
+        _ sequences: [[Int32]], padID: Int32, weights: ParameterStore, training: TrainingPass?
+    ) -> (T5EncoderOutput, Record?) {
         precondition(
             !sequences.isEmpty && sequences.allSatisfy { !$0.isEmpty }, "empty input sequence")
         let lengths = sequences.map(\.count)
@@ -54,12 +47,36 @@ public struct T5Encoder: Sendable {
             ids.append(contentsOf: sequence)
             ids.append(contentsOf: repeatElement(padID, count: maxLength - sequence.count))
         }
-        var hidden = Tensor.embedding(embedding, ids: ids, idShape: [sequences.count, maxLength])
-        let bias = positionBias.offsets(queryLength: maxLength, keyLength: maxLength)
+        let (embedded, embeddingDropout) = stack.embed(
+            ids, idShape: [sequences.count, maxLength], weights: weights, training: training)
+        var hidden = embedded
+        let bias = stack.positionBias.offsets(
+            weights, queryLength: maxLength, keyLength: maxLength)
+        var records = [T5EncoderLayer.Record]()
         for layer in layers {
-            layer.forward(&hidden, lengths: lengths, bias: bias)
+            let record = layer.forward(
+                &hidden, weights: weights, lengths: lengths, bias: bias, training: training)
+            if let record { records.append(record) }
         }
-        return T5EncoderOutput(
-            hidden: hidden.rmsNormalized(weight: finalNorm, epsilon: epsilon), lengths: lengths)
+        let (output, record) = stack.finish(
+            hidden, ids: ids, embeddingDropout: embeddingDropout, bias: bias, layers: records,
+            weights: weights, training: training)
+        return (T5EncoderOutput(hidden: output, lengths: lengths), record)
+    }
+
+    /// Back-propagates the gradient of the encoder output into `gradients` (the embedding's
+    /// gradient goes to the shared slot).
+    ///
+    /// - Parameter dOutput: `[batch, maxLength, dModel]`.
+    func backward(
+        _ dOutput: Tensor, record: Record, weights: ParameterStore,
+        gradients: inout ParameterStore
+    ) {
+        stack.backward(dOutput, record: record, weights: weights, gradients: &gradients) {
+            index, dHidden, gradients, biasGradient in
+            layers[index].backward(
+                dHidden, record: record.layers[index], weights: weights, gradients: &gradients,
+                biasGradient: &biasGradient)
+        }
     }
 }

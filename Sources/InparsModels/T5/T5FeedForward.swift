@@ -3,30 +3,27 @@ import InparsTensor
 /// T5's position-wise feed-forward block (`DenseReluDense`).
 ///
 /// Plain (T5 v1.0): `wo · act(wi · x)`. Gated (v1.1, FLAN-T5): `wo · (act(wi_0 · x) ⊙ (wi_1 · x))`;
-/// `wi_0` and `wi_1` are stacked into one `[2 · dFF, dModel]` weight so one GEMM computes both.
-public struct T5FeedForward: Sendable {
-    /// `[dFF, dModel]` (plain) or `[2 · dFF, dModel]` (gated: `wi_0` rows, then `wi_1` rows).
-    public var inputWeight: Tensor
-    /// `[dModel, dFF]`: `wo`.
-    public var outputWeight: Tensor
-    public let activation: Activation
-    public let isGated: Bool
+/// `wi_0` and `wi_1` share one `[2 · dFF, dModel]` slot so one GEMM computes both. In training,
+/// dropout sits between the activation and `wo` and on the block's output (Hugging Face's
+/// `T5DenseActDense` / `T5DenseGatedActDense` and `T5LayerFF`).
+struct T5FeedForward: Sendable {
+    /// Slot `[dFF, dModel]` (plain) or `[2 · dFF, dModel]` (gated: `wi_0` rows, then `wi_1`).
+    let input: Int
+    /// Slot `[dModel, dFF]`: `wo`.
+    let output: Int
+    let activation: Activation
+    let isGated: Bool
 
-    public var dFF: Int { outputWeight.shape[1] }
-
-    /// - Parameters:
-    ///   - wi: `[dFF, dModel]` (plain) — or `wi_0` when `gate` is given.
-    ///   - gate: `wi_1`, `[dFF, dModel]`, for the gated variant.
-    ///   - wo: `[dModel, dFF]`.
-    public init(wi: Tensor, gate: Tensor?, wo: Tensor, activation: Activation) {
-        if let gate {
-            inputWeight = Tensor.concatenate([wi, gate], axis: 0)
-        } else {
-            inputWeight = wi
-        }
-        outputWeight = wo
-        self.activation = activation
-        isGated = gate != nil
+    /// What the backward pass needs from a training forward.
+    struct Record {
+        /// The normalised input, `[batch, seqLen, dModel]`.
+        var input: Tensor
+        /// `x · Wiᵀ`: `[..., dFF]`, or `[..., 2·dFF]` (gate, then linear) when gated.
+        var projected: Tensor
+        /// The activation (product) before dropout, `[..., dFF]`.
+        var hidden: Tensor
+        var innerDropout: DropoutMask
+        var outputDropout: DropoutMask
     }
 
     /// Adds the block's output into the residual stream.
@@ -34,35 +31,55 @@ public struct T5FeedForward: Sendable {
     /// - Parameters:
     ///   - x: the normalised input, `[batch, seqLen, dModel]`.
     ///   - residual: `[batch, seqLen, dModel]`.
-    public func forward(_ x: Tensor, into residual: inout Tensor) {
-        var hidden = Tensor.linear(x, weight: inputWeight)  // [.., dFF] or [.., 2·dFF]
-        if isGated {
-            let width = dFF
-            let rows = hidden.rowCount
-            var shape = hidden.shape
-            shape[shape.count - 1] = width
-            let act = activation
-            hidden = Tensor(shape: shape) { out in
-                hidden.storage.withUnsafeBufferPointer { ph in
-                    for r in 0..<rows {
-                        let source = r * 2 * width
-                        let target = r * width
-                        if act == .geluTanh {
-                            T5Softmax.gatedGELUTanh(
-                                gate: ph.baseAddress! + source,
-                                linear: ph.baseAddress! + source + width,
-                                output: out.baseAddress! + target, count: width)
-                            continue
-                        }
-                        for j in 0..<width {
-                            out[target + j] = act(ph[source + j]) * ph[source + width + j]
-                        }
-                    }
-                }
+    ///   - training: set for a training pass (two dropout sites: inner, output).
+    /// - Returns: the record for ``backward(_:record:weights:gradients:)`` when training.
+    func forward(
+        _ x: Tensor, weights: ParameterStore, into residual: inout Tensor, training: TrainingPass?
+    ) -> Record? {
+        var projected = weights.linear(input).matmul(x)  // [.., dFF] or [.., 2·dFF]
+        guard let training else {
+            if isGated {
+                projected = Tensor.gatedActivation(activation, fused: projected)
+            } else {
+                projected.activate(activation)
             }
-        } else {
-            hidden.activate(activation)
+            weights.linear(output).matmul(projected, accumulatingInto: &residual)
+            return nil
         }
-        Tensor.accumulateLinear(hidden, weight: outputWeight, into: &residual)
+        let hidden =
+            isGated
+            ? Tensor.gatedActivation(activation, fused: projected)
+            : projected.activated(activation)
+        let record = Record(
+            input: x, projected: projected, hidden: hidden, innerDropout: training.mask(),
+            outputDropout: training.mask())
+        weights.linear(output).project(
+            record.innerDropout.applied(to: hidden), dropout: record.outputDropout,
+            into: &residual)
+        return record
+    }
+
+    /// Back-propagates the gradient reaching the block's residual branch.
+    ///
+    /// - Parameter dResidual: `[batch, seqLen, dModel]`, the residual stream's gradient.
+    /// - Returns: the gradient of the normalised input `x`.
+    func backward(
+        _ dResidual: Tensor, record: Record, weights: ParameterStore,
+        gradients: inout ParameterStore
+    ) -> Tensor {
+        let dOutput = record.outputDropout.applied(to: dResidual)
+        var dHidden = weights.linear(output).backward(
+            outputGradient: dOutput, input: record.innerDropout.applied(to: record.hidden),
+            weightGradient: &gradients.tensors[output])
+        record.innerDropout.apply(to: &dHidden)
+        let dProjected =
+            isGated
+            ? Tensor.gatedActivationBackward(
+                activation, outputGradient: dHidden, fused: record.projected)
+            : Tensor.activationBackward(
+                activation, outputGradient: dHidden, input: record.projected)
+        return weights.linear(input).backward(
+            outputGradient: dProjected, input: record.input,
+            weightGradient: &gradients.tensors[input])
     }
 }

@@ -38,7 +38,7 @@ extension T5Model {
     ///   - stopIDs: tokens that end a sequence like EOS does (not returned in ``T5Generation/ids``).
     /// - Returns: one ``T5Generation`` per input, in input order.
     public func generate(
-        _ inputs: [[Int32]], sampling: [T5Sampling], maxNewTokens: Int,
+        _ inputs: [[Int32]], sampling: [Sampling], maxNewTokens: Int,
         stopIDs: Set<Int32> = []
     ) -> [T5Generation] {
         precondition(
@@ -49,15 +49,15 @@ extension T5Model {
         guard !inputs.isEmpty, maxNewTokens > 0 else { return results }
 
         let encoded = encode(inputs)
-        var cache = decoder.makeCache(encoderOutput: encoded, capacity: maxNewTokens)
+        var cache = makeDecoderCache(encoderOutput: encoded, capacity: maxNewTokens)
         var active = Array(inputs.indices)  // cache row → input index
         var next = [Int32](repeating: Int32(configuration.decoderStartTokenID), count: inputs.count)
         var generators = sampling.map { SeededGenerator(seed: $0.seed) }
-        var picker = T5TokenPicker()
+        var picker = TokenPicker()
         let eos = Int32(configuration.eosTokenID)
 
         for step in 0..<maxNewTokens {
-            let hidden = decoder.step(next, cache: &cache)
+            let hidden = decoderStep(next, cache: &cache)
             let stepLogits = logits(hidden)  // [rows, 1, vocab]
             let vocab = stepLogits.lastDimension
             var running: [Int] = []
@@ -66,7 +66,7 @@ extension T5Model {
                 for (row, entry) in active.enumerated() {
                     let logitsRow = UnsafeBufferPointer(
                         rebasing: all[(row * vocab)..<((row + 1) * vocab)])
-                    let (argmax, maximum, logNormaliser) = Self.rowStatistics(logitsRow)
+                    let (argmax, maximum, logNormaliser) = TokenPicker.rowStatistics(logitsRow)
                     let token = picker.pick(
                         logitsRow, maximum: maximum, argmax: argmax, sampling: sampling[entry],
                         random: &generators[entry])
@@ -92,18 +92,5 @@ extension T5Model {
             }
         }
         return results
-    }
-
-    /// Arg-max (first on ties), maximum and `log Σ exp` of one row of logits.
-    static func rowStatistics(_ row: UnsafeBufferPointer<Float>) -> (Int, Float, Float) {
-        var best = 0
-        var maximum = row[0]
-        for i in 1..<row.count where row[i] > maximum {
-            best = i
-            maximum = row[i]
-        }
-        var sum: Float = 0
-        for value in row { sum += expf(value - maximum) }
-        return (best, maximum, maximum + logf(sum))
     }
 }

@@ -1,115 +1,124 @@
 import Foundation
 import InparsTensor
 
-/// A T5 encoder-decoder with its language-model head (`T5ForConditionalGeneration`).
+/// A T5 encoder-decoder with its language-model head (`T5ForConditionalGeneration`), for
+/// inference and training.
 ///
 /// Built from a Hugging Face state dict (`[String: Tensor]`, keys as in ``T5WeightNames``),
-/// checked against the configuration: a missing or mis-shaped tensor is a ``ModelError``.
-/// Inference only; the layers keep their checkpoint structure (one type per block kind, fused
-/// projections documented) so a backward pass can be added beside each `forward`.
+/// checked against the configuration: a missing or mis-shaped tensor is a ``ModelError``. The
+/// weights live in one ``ParameterStore`` described by the model's ``ParameterTable``
+/// (`T5Model+Parameters.swift`); each layer holds the slots it reads. The same layers run
+/// inference and training: given a training pass, each `forward` also returns what its
+/// `backward` needs (`T5Model+Training.swift`).
 public struct T5Model: Sendable {
     public let configuration: T5Configuration
-    public var encoder: T5Encoder
-    public var decoder: T5Decoder
-    /// `[vocab, dModel]`: `lm_head.weight`, or `shared.weight` when tied.
-    public var lmHead: Tensor
+    /// The weights, one tensor per slot of ``parameterTable``. Read-only; change them through
+    /// ``updateParameters(_:)``.
+    public private(set) var parameters: ParameterStore
+    let encoder: T5Encoder
+    let decoder: T5Decoder
+    /// Slot of the LM head `[vocab, dModel]`: `lm_head.weight`, or the shared embedding's slot
+    /// when the head is tied.
+    let lmHead: Int
 
     /// Maps a state dict onto the model.
     ///
+    /// The LM head is tied to `shared.weight` when the state dict has no `lm_head.weight` (as
+    /// `save_pretrained` writes a tied model) and the configuration allows it; an untied
+    /// configuration without `lm_head.weight` is an error.
+    ///
     /// - Throws: ``ModelError/missingTensor(name:)``, ``ModelError/shapeMismatch(name:expected:actual:)``.
     public init(configuration: T5Configuration, tensors: [String: Tensor]) throws {
+        try self.init(configuration: configuration, tensors: tensors, headIsAlias: false)
+    }
+
+    /// - Parameter headIsAlias: the checkpoint stores `lm_head.weight` as a view of
+    ///   `shared.weight`'s storage (a tied PyTorch `.bin`), so the head is tied although the
+    ///   key is present.
+    init(configuration: T5Configuration, tensors: [String: Tensor], headIsAlias: Bool) throws {
         try configuration.validate(path: "config.json")
-        let c = configuration
-        let inner = c.innerDimension
-        let activation = c.denseActivation!
-        func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let tensor = tensors[name] else { throw ModelError.missingTensor(name: name) }
-            guard tensor.shape == shape else {
-                throw ModelError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
-            }
-            return tensor
+        let hasHead = tensors[T5WeightNames.lmHead] != nil
+        let tiedHead = hasHead ? headIsAlias : configuration.tieWordEmbeddings
+        guard hasHead || tiedHead else { throw ModelError.missingTensor(name: T5WeightNames.lmHead) }
+        let architecture = T5Architecture.build(configuration, tiedHead: tiedHead)
+        do {
+            parameters = try ParameterStore(table: architecture.table, checkpoint: tensors)
+        } catch .missing(let name) {
+            throw ModelError.missingTensor(name: name)
+        } catch .shape(let name, let expected, let actual) {
+            throw ModelError.shapeMismatch(name: name, expected: expected, actual: actual)
         }
-        let shared = try take(T5WeightNames.shared, [c.vocabSize, c.dModel])
-        func feedForward(_ stack: String, _ block: Int) throws -> T5FeedForward {
-            let name = { T5WeightNames.feedForward(stack, block: block, $0) }
-            let wo = try take(name("wo"), [c.dModel, c.dFF])
-            if c.isGatedActivation {
-                return T5FeedForward(
-                    wi: try take(name("wi_0"), [c.dFF, c.dModel]),
-                    gate: try take(name("wi_1"), [c.dFF, c.dModel]), wo: wo, activation: activation)
-            }
-            return T5FeedForward(
-                wi: try take(name("wi"), [c.dFF, c.dModel]), gate: nil, wo: wo,
-                activation: activation)
-        }
-        func selfAttention(_ stack: String, _ block: Int) throws -> T5SelfAttention {
-            let name = { T5WeightNames.selfAttention(stack, block: block, $0) }
-            return T5SelfAttention(
-                query: try take(name("q"), [inner, c.dModel]),
-                key: try take(name("k"), [inner, c.dModel]),
-                value: try take(name("v"), [inner, c.dModel]),
-                output: try take(name("o"), [c.dModel, inner]),
-                numHeads: c.numHeads, dKV: c.dKV)
-        }
-        func norm(_ stack: String, _ block: Int, _ layer: Int) throws -> Tensor {
-            try take(T5WeightNames.layerNorm(stack, block: block, layer: layer), [c.dModel])
-        }
-        let biasShape = [c.relativeAttentionNumBuckets, c.numHeads]
-
-        var encoderLayers = [T5EncoderLayer]()
-        for block in 0..<c.numLayers {
-            encoderLayers.append(
-                T5EncoderLayer(
-                    selfAttentionNorm: try norm("encoder", block, 0),
-                    selfAttention: try selfAttention("encoder", block),
-                    feedForwardNorm: try norm("encoder", block, 1),
-                    feedForward: try feedForward("encoder", block), epsilon: c.layerNormEpsilon))
-        }
-        encoder = T5Encoder(
-            embedding: shared, layers: encoderLayers,
-            finalNorm: try take(T5WeightNames.finalNorm("encoder"), [c.dModel]),
-            positionBias: T5RelativePositionBias(
-                table: try take(T5WeightNames.relativeAttentionBias("encoder"), biasShape),
-                bidirectional: true, maxDistance: c.relativeAttentionMaxDistance),
-            epsilon: c.layerNormEpsilon)
-
-        var decoderLayers = [T5DecoderLayer]()
-        for block in 0..<c.numDecoderLayers {
-            let cross = { T5WeightNames.crossAttention(block: block, $0) }
-            decoderLayers.append(
-                T5DecoderLayer(
-                    selfAttentionNorm: try norm("decoder", block, 0),
-                    selfAttention: try selfAttention("decoder", block),
-                    crossAttentionNorm: try norm("decoder", block, 1),
-                    crossAttention: T5CrossAttention(
-                        query: try take(cross("q"), [inner, c.dModel]),
-                        key: try take(cross("k"), [inner, c.dModel]),
-                        value: try take(cross("v"), [inner, c.dModel]),
-                        output: try take(cross("o"), [c.dModel, inner]),
-                        numHeads: c.numHeads, dKV: c.dKV),
-                    feedForwardNorm: try norm("decoder", block, 2),
-                    feedForward: try feedForward("decoder", block), epsilon: c.layerNormEpsilon))
-        }
-        decoder = T5Decoder(
-            embedding: shared, layers: decoderLayers,
-            finalNorm: try take(T5WeightNames.finalNorm("decoder"), [c.dModel]),
-            positionBias: T5RelativePositionBias(
-                table: try take(T5WeightNames.relativeAttentionBias("decoder"), biasShape),
-                bidirectional: false, maxDistance: c.relativeAttentionMaxDistance),
-            epsilon: c.layerNormEpsilon)
-
-        // An untied head is stored as `lm_head.weight`; a tied one may be absent or a copy.
-        if tensors[T5WeightNames.lmHead] != nil || !c.tieWordEmbeddings {
-            lmHead = try take(T5WeightNames.lmHead, [c.vocabSize, c.dModel])
-        } else {
-            lmHead = shared
-        }
+        encoder = architecture.encoder
+        decoder = architecture.decoder
+        lmHead = architecture.lmHead
         self.configuration = configuration
     }
 
-    /// Encodes token sequences of unequal lengths (see ``T5Encoder/forward(_:padID:)``).
+    /// What each stored weight is: checkpoint names, shapes, slots, the tied embedding.
+    public var parameterTable: ParameterTable { parameters.table }
+
+    /// Whether the LM head is the shared embedding (T5 v1.0) rather than its own weight:
+    /// decided at load from the checkpoint's keys, never from values.
+    public var hasTiedHead: Bool { lmHead == encoder.stack.embedding }
+
+    /// Changes the weights in place (an optimizer step, a test's perturbation). The store
+    /// keeps its table: only values change.
+    public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
+        -> R
+    {
+        let table = parameters.table
+        defer {
+            precondition(parameters.table == table, "updateParameters replaced the model's table")
+        }
+        return try body(&parameters)
+    }
+
+    /// Encodes token sequences of unequal lengths (right-padded and masked internally).
+    ///
+    /// - Parameter sequences: token ids per batch entry, each non-empty.
+    /// - Returns: hidden states `[batch, maxLength, dModel]` and the lengths.
     public func encode(_ sequences: [[Int32]]) -> T5EncoderOutput {
-        encoder.forward(sequences, padID: Int32(configuration.padTokenID))
+        encoder.forward(
+            sequences, padID: Int32(configuration.padTokenID), weights: parameters, training: nil
+        ).0
+    }
+
+    /// A fresh decoder cache for `encoderOutput`.
+    ///
+    /// - Parameters:
+    ///   - capacity: positions to reserve (the cache grows when needed).
+    ///   - projectMemory: project the encoder output to cross-attention keys and values once
+    ///     (best for generation); `false` absorbs the projections into each step instead, which
+    ///     is cheaper when only one or a few steps are decoded (monoT5 scoring).
+    public func makeDecoderCache(
+        encoderOutput: T5EncoderOutput, capacity: Int = 16, projectMemory: Bool = true
+    ) -> T5DecoderCache {
+        decoder.makeCache(
+            encoderOutput: encoderOutput, weights: parameters, capacity: capacity,
+            projectMemory: projectMemory)
+    }
+
+    /// Decodes `stepLength` new positions per batch entry, appending them to `cache`.
+    ///
+    /// - Parameters:
+    ///   - tokens: `[batch, stepLength]` token ids, row-major.
+    ///   - lengths: real decoder length of each entry, counting cached positions, when the
+    ///     decoder input is right-padded; `nil` if not.
+    /// - Returns: final-normalised hidden states `[batch, stepLength, dModel]`.
+    public func decode(
+        _ tokens: [Int32], stepLength: Int, cache: inout T5DecoderCache, lengths: [Int]? = nil
+    ) -> Tensor {
+        decoder.forward(
+            tokens, stepLength: stepLength, cache: &cache, lengths: lengths, weights: parameters,
+            training: nil
+        ).0
+    }
+
+    /// One generation step: one token per batch entry.
+    ///
+    /// - Returns: `[batch, 1, dModel]`.
+    public func decoderStep(_ tokens: [Int32], cache: inout T5DecoderCache) -> Tensor {
+        decode(tokens, stepLength: 1, cache: &cache)
     }
 
     /// The factor applied to decoder outputs before the LM head: `dModel^-0.5` for T5 v1.0
@@ -123,17 +132,17 @@ public struct T5Model: Sendable {
     /// - Parameter hidden: `[..., dModel]` from the decoder.
     /// - Returns: `[..., vocab]`.
     public func logits(_ hidden: Tensor) -> Tensor {
-        var result = Tensor.linear(hidden, weight: lmHead)
+        var result = parameters.linear(lmHead).matmul(hidden)
         if configuration.scaleDecoderOutputs { result.scale(by: outputScale) }
         return result
     }
 
     /// The LM-head rows of a few tokens, with the output scale folded in, so that
-    /// `Tensor.linear(hidden, weight: rows)` gives exactly those logits (e.g. monoT5's true/false).
+    /// `LinearWeight(rows).matmul(hidden)` gives exactly those logits (e.g. monoT5's true/false).
     ///
     /// - Returns: `[ids.count, dModel]`.
     public func lmHeadRows(_ ids: [Int]) -> Tensor {
-        var rows = Tensor.embedding(lmHead, ids: ids.map { Int32($0) })
+        var rows = Tensor.embedding(parameters[lmHead], ids: ids.map { Int32($0) })
         rows.scale(by: outputScale)
         return rows
     }
@@ -144,7 +153,7 @@ public struct T5Model: Sendable {
     ///   - decoderInputs: per batch entry, decoder input ids starting with the decoder start
     ///     token; unequal lengths are padded and masked.
     ///   - encoderOutput: from ``encode(_:)``, same batch size.
-    ///   - projectMemory: see ``T5Decoder/makeCache(encoderOutput:capacity:projectMemory:)``.
+    ///   - projectMemory: see ``makeDecoderCache(encoderOutput:capacity:projectMemory:)``.
     /// - Returns: `[batch, maxDecoderLength, vocab]`.
     public func decoderLogits(
         decoderInputs: [[Int32]], encoderOutput: T5EncoderOutput, projectMemory: Bool = true
@@ -162,9 +171,9 @@ public struct T5Model: Sendable {
                 contentsOf: repeatElement(
                     Int32(configuration.padTokenID), count: maxLength - row.count))
         }
-        var cache = decoder.makeCache(
+        var cache = makeDecoderCache(
             encoderOutput: encoderOutput, capacity: maxLength, projectMemory: projectMemory)
-        let hidden = decoder.forward(
+        let hidden = decode(
             ids, stepLength: maxLength, cache: &cache,
             lengths: lengths.allSatisfy { $0 == maxLength } ? nil : lengths)
         return logits(hidden)

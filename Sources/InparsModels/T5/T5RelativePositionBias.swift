@@ -5,28 +5,17 @@ import InparsTensor
 ///
 /// Only block 0 of each stack holds the table (`relative_attention_bias.weight`,
 /// `[numBuckets, numHeads]`); the bias is computed once per forward pass and shared by all
-/// layers. The encoder uses bidirectional buckets, the decoder causal ones.
-///
-/// Because the bias depends only on `key − query`, it is kept per head as a vector over all
-/// offsets that occur (``Offsets``), not as a `[numHeads, queryLength, keyLength]` tensor: row
-/// `i` of head `h` is a contiguous slice of that vector.
+/// layers. The encoder uses bidirectional buckets, the decoder causal ones. It depends only on
+/// `key − query`, so it is handed to the attention kernel as a ``RelativeOffsetBias`` (one
+/// vector per head over the offsets that occur), never as a dense tensor.
 public struct T5RelativePositionBias: Sendable {
-    /// `[numBuckets, numHeads]`, as in the checkpoint.
-    public var table: Tensor
+    /// Slot of the table, `[numBuckets, numHeads]` as in the checkpoint.
+    let table: Int
     /// Bidirectional (encoder) or causal (decoder) buckets.
-    public var bidirectional: Bool
-    public var maxDistance: Int
-
-    public var numBuckets: Int { table.shape[0] }
-    public var numHeads: Int { table.shape[1] }
-
-    public init(table: Tensor, bidirectional: Bool, maxDistance: Int) {
-        precondition(
-            table.rank == 2, "relative attention bias must be [buckets, heads], got \(table.shape)")
-        self.table = table
-        self.bidirectional = bidirectional
-        self.maxDistance = maxDistance
-    }
+    let bidirectional: Bool
+    let numBuckets: Int
+    let numHeads: Int
+    let maxDistance: Int
 
     /// The bucket of a relative position `key − query`.
     ///
@@ -57,40 +46,47 @@ public struct T5RelativePositionBias: Sendable {
 
     /// The bias for queries at positions `queryOffset ..< queryOffset + queryLength` against
     /// keys at `0 ..< keyLength`, one vector per head.
-    public func offsets(queryLength: Int, keyLength: Int, queryOffset: Int = 0) -> Offsets {
+    func offsets(
+        _ weights: ParameterStore, queryLength: Int, keyLength: Int, queryOffset: Int = 0
+    ) -> RelativeOffsetBias {
         // Offsets key − query run from −(queryOffset + queryLength − 1) to keyLength − 1.
         let lowest = -(queryOffset + queryLength - 1)
-        let width = keyLength - lowest
+        let width = max(keyLength - lowest, 0)
         let heads = numHeads
-        var values = [Float](repeating: 0, count: heads * max(width, 0))
-        table.storage.withUnsafeBufferPointer { pt in
-            for index in 0..<max(width, 0) {
+        var values = [Float](repeating: 0, count: heads * width)
+        weights[table].storage.withUnsafeBufferPointer { pt in
+            for index in 0..<width {
                 let bucket = Self.bucket(
                     relativePosition: lowest + index, bidirectional: bidirectional,
                     numBuckets: numBuckets, maxDistance: maxDistance)
                 for h in 0..<heads { values[h * width + index] = pt[bucket * heads + h] }
             }
         }
-        return Offsets(
+        return RelativeOffsetBias(
             values: values, numHeads: heads, width: width, queryLength: queryLength,
             queryOffset: queryOffset)
     }
 
-    /// Per-head bias vectors over relative offsets.
+    /// Backward of ``offsets(_:queryLength:keyLength:queryOffset:)``: each offset's gradient
+    /// (summed over every layer of the stack that added the bias) goes to the table row of its
+    /// bucket.
     ///
-    /// `values` is `[numHeads, width]`; the bias of query row `i` (position `queryOffset + i`)
-    /// against key `j` is `values[h * width + (queryLength − 1 − i) + j]`.
-    public struct Offsets: Sendable {
-        public var values: [Float]
-        public var numHeads: Int
-        public var width: Int
-        public var queryLength: Int
-        public var queryOffset: Int
-
-        /// The element offset in `values` where row `i` of head `h` starts.
-        @inlinable
-        public func rowStart(head h: Int, row i: Int) -> Int {
-            h * width + (queryLength - 1 - i)
+    /// - Parameters:
+    ///   - offsetGradient: `[numHeads, bias.width]`, laid out as `bias.values`.
+    ///   - bias: the forward's offsets.
+    func backward(
+        offsetGradient: [Float], bias: RelativeOffsetBias, gradients: inout ParameterStore
+    ) {
+        precondition(offsetGradient.count == numHeads * bias.width, "bias gradient shape")
+        gradients.withMutableSlot(table) { pt in
+            for index in 0..<bias.width {
+                let bucket = Self.bucket(
+                    relativePosition: bias.relativePosition(ofIndex: index),
+                    bidirectional: bidirectional, numBuckets: numBuckets, maxDistance: maxDistance)
+                for h in 0..<numHeads {
+                    pt[bucket * numHeads + h] += offsetGradient[h * bias.width + index]
+                }
+            }
         }
     }
 }

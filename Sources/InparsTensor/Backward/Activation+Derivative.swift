@@ -44,54 +44,67 @@ extension Tensor {
         }
     }
 
-    /// The gated feed-forward product of T5 v1.1 (`T5DenseGatedActDense`):
-    /// `h = f(gate) ⊙ linear`, where `gate = x·Wi0ᵀ` and `linear = x·Wi1ᵀ`.
+    /// The gated feed-forward product of T5 v1.1 (`T5DenseGatedActDense`) and Llama's MLP:
+    /// `h = f(gate) ⊙ linear`, from one fused projection holding `gate = x·Wi0ᵀ` then
+    /// `linear = x·Wi1ᵀ` in each row (one GEMM against the stacked `[2·dFF, dModel]` weight).
     ///
-    /// - Parameters:
-    ///   - gate, linear: `[..., dFF]`.
+    /// `gelu_new` runs on the vectorised `exp` (``Activation/gatedGELUTanh(gate:linear:output:count:)``);
+    /// the other activations element by element.
+    ///
+    /// - Parameter fused: `[..., 2·dFF]`.
     /// - Returns: `[..., dFF]`.
-    public static func gatedActivation(
-        _ activation: Activation, gate: Tensor, linear: Tensor
-    ) -> Tensor {
+    public static func gatedActivation(_ activation: Activation, fused: Tensor) -> Tensor {
+        let width = fused.lastDimension / 2
         precondition(
-            gate.shape == linear.shape, "gatedActivation: \(gate.shape) vs \(linear.shape)")
-        return Tensor(shape: gate.shape) { out in
-            gate.storage.withUnsafeBufferPointer { pg in
-                linear.storage.withUnsafeBufferPointer { pl in
-                    for i in 0..<pg.count { out[i] = activation(pg[i]) * pl[i] }
+            fused.lastDimension == 2 * width, "gatedActivation: odd last axis in \(fused.shape)")
+        let rows = fused.rowCount
+        var shape = fused.shape
+        shape[shape.count - 1] = width
+        return Tensor(shape: shape) { out in
+            fused.storage.withUnsafeBufferPointer { ph in
+                for r in 0..<rows {
+                    let gate = ph.baseAddress! + r * 2 * width
+                    let target = out.baseAddress! + r * width
+                    if activation == .geluTanh {
+                        Activation.gatedGELUTanh(
+                            gate: gate, linear: gate + width, output: target, count: width)
+                    } else {
+                        for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
+                    }
                 }
             }
         }
     }
 
-    /// Backward of ``gatedActivation(_:gate:linear:)``: `dgate = dh · linear · f′(gate)`,
-    /// `dlinear = dh · f(gate)`, in one pass.
+    /// Backward of ``gatedActivation(_:fused:)``: `dgate = dh · linear · f′(gate)`,
+    /// `dlinear = dh · f(gate)`, in one pass, written side by side as the forward read them.
     ///
     /// - Parameters:
-    ///   - dh, gate, linear: `[..., dFF]`, the last two saved from the forward pass.
-    /// - Returns: `(gate, linear)` gradients, `[..., dFF]` each.
+    ///   - dh: `[..., dFF]`.
+    ///   - fused: `[..., 2·dFF]`, saved from the forward pass.
+    /// - Returns: the gradient of `fused`, `[..., 2·dFF]`.
     public static func gatedActivationBackward(
-        _ activation: Activation, outputGradient dh: Tensor, gate: Tensor, linear: Tensor
-    ) -> (gate: Tensor, linear: Tensor) {
+        _ activation: Activation, outputGradient dh: Tensor, fused: Tensor
+    ) -> Tensor {
+        let width = dh.lastDimension
         precondition(
-            gate.shape == linear.shape && dh.shape == gate.shape,
-            "gatedActivationBackward: dh \(dh.shape), gate \(gate.shape), linear \(linear.shape)")
-        var dLinear = Tensor(zeros: [0])
-        let dGate = Tensor(shape: gate.shape) { pdg in
-            dLinear = Tensor(shape: gate.shape) { pdl in
-                gate.storage.withUnsafeBufferPointer { pg in
-                    linear.storage.withUnsafeBufferPointer { pl in
-                        dh.storage.withUnsafeBufferPointer { pdh in
-                            for i in 0..<pg.count {
-                                let g = pg[i]
-                                pdl[i] = pdh[i] * activation(g)
-                                pdg[i] = pdh[i] * pl[i] * activation.derivative(g)
-                            }
+            fused.lastDimension == 2 * width && fused.rowCount == dh.rowCount,
+            "gatedActivationBackward: dh \(dh.shape), fused \(fused.shape)")
+        let rows = dh.rowCount
+        return Tensor(shape: fused.shape) { pd in
+            fused.storage.withUnsafeBufferPointer { pf in
+                dh.storage.withUnsafeBufferPointer { pdh in
+                    for r in 0..<rows {
+                        for j in 0..<width {
+                            let g = pf[r * 2 * width + j]
+                            let l = pf[r * 2 * width + width + j]
+                            let d = pdh[r * width + j]
+                            pd[r * 2 * width + width + j] = d * activation(g)
+                            pd[r * 2 * width + j] = d * l * activation.derivative(g)
                         }
                     }
                 }
             }
         }
-        return (dGate, dLinear)
     }
 }

@@ -80,28 +80,6 @@ extension Tensor {
             weightGradient: &weightGradient, needsInputGradient: needsInputGradient)
     }
 
-    /// Backward of the tied-embedding LM head of T5 v1.0: `logits = (h · dModel^-0.5) · Eᵀ`.
-    ///
-    /// Hugging Face `T5ForConditionalGeneration` rescales the decoder output by `dModel^-0.5`
-    /// before the head when `tie_word_embeddings` is true; the scale is folded into the GEMM's
-    /// `alpha`, so the rescaled activation is never stored.
-    ///
-    /// - Parameters:
-    ///   - dLogits: `[rows, vocab]`.
-    ///   - hidden: `[rows, dModel]`, the decoder output before the rescale.
-    ///   - embedding: `[vocab, dModel]`, the shared table.
-    ///   - embeddingGradient: `[vocab, dModel]`; the head's share is added to it.
-    /// - Returns: the gradient of `hidden`, `[rows, dModel]`.
-    public static func tiedLMHeadBackward(
-        outputGradient dLogits: Tensor, hidden: Tensor, embedding: Tensor,
-        embeddingGradient: inout Tensor
-    ) -> Tensor {
-        let scale = 1 / Float(embedding.shape[1]).squareRoot()
-        return linearBackward(
-            outputGradient: dLogits, input: hidden, weight: embedding, alpha: scale,
-            weightGradient: &embeddingGradient)
-    }
-
     /// Backward of ``batchedMatmul(_:_:transposeA:transposeB:alpha:)``:
     /// `C = alpha · op(A) · op(B)` per batch entry (attention scores `Q · Kᵀ` and context
     /// `P · V`).

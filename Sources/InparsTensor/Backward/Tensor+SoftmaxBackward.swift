@@ -27,37 +27,4 @@ extension Tensor {
             }
         }
     }
-
-    /// Backward of T5's relative position bias lookup: the bias `[1, numHeads, q, k]` was
-    /// `table[bucket(i, j), h]`, so each entry of its gradient is added to the table row of
-    /// its bucket.
-    ///
-    /// - Parameters:
-    ///   - biasGradient: `[1, numHeads, q, k]` (or `[numHeads, q, k]`): the score gradient
-    ///     summed over the batch (`scoreGradient.summed(toShape: [1, numHeads, q, k])`).
-    ///   - buckets: `q · k` bucket ids, row-major over `(i, j)`.
-    ///   - tableGradient: `[numBuckets, numHeads]`; the gradient is added to it.
-    public static func relativePositionBiasBackward(
-        biasGradient: Tensor, buckets: [Int32], tableGradient: inout Tensor
-    ) {
-        precondition(tableGradient.rank == 2, "relative bias table gradient must be 2-D")
-        let (numBuckets, numHeads) = (tableGradient.shape[0], tableGradient.shape[1])
-        let positions = buckets.count
-        precondition(
-            biasGradient.count == numHeads * positions,
-            "bias gradient \(biasGradient.shape) for \(numHeads) heads × \(positions) positions")
-        biasGradient.storage.withUnsafeBufferPointer { pg in
-            tableGradient.storage.withUnsafeMutableBufferPointer { pt in
-                for h in 0..<numHeads {
-                    for p in 0..<positions {
-                        let bucket = Int(buckets[p])
-                        precondition(
-                            bucket >= 0 && bucket < numBuckets,
-                            "bucket \(bucket) outside \(numBuckets)")
-                        pt[bucket * numHeads + h] += pg[h * positions + p]
-                    }
-                }
-            }
-        }
-    }
 }

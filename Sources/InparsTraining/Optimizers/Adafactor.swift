@@ -23,9 +23,9 @@ import InparsTensor
 public struct Adafactor: Optimizer {
     public let parameters: [ParameterSpec]
     public private(set) var stepCount = 0
-    /// The explicit learning rate (`lr`), or `nil` for the relative step size. A schedule sets
-    /// it before each step in explicit mode.
-    public var learningRate: Double?
+    /// The explicit learning rate (`lr`); a schedule sets it before each step. Unused (0) with
+    /// ``relativeStep``, where the step size is computed from the step count (HF `lr=None`).
+    public var learningRate: Double
     public var epsilon1: Double
     public var epsilon2: Double
     public var clipThreshold: Double
@@ -71,7 +71,7 @@ public struct Adafactor: Optimizer {
             learningRate != nil || relativeStep,
             "Adafactor: give a learning rate or use relativeStep")
         self.parameters = parameters
-        self.learningRate = learningRate
+        self.learningRate = learningRate ?? 0
         self.epsilon1 = epsilon1
         self.epsilon2 = epsilon2
         self.clipThreshold = clipThreshold
@@ -111,7 +111,7 @@ public struct Adafactor: Optimizer {
     /// The step size for a parameter whose RMS is `rms` (Hugging Face `_get_lr`).
     public func stepSize(parameterRMS rms: Double) -> Double {
         let t = Double(stepCount)
-        var relative = learningRate ?? 0
+        var relative = learningRate
         if relativeStep {
             let minimum = warmupInit ? 1e-6 * t : 1e-2
             relative = min(minimum, 1 / t.squareRoot())
@@ -138,47 +138,7 @@ public struct Adafactor: Optimizer {
         var step = [Float](repeating: 0, count: count)
         step.withUnsafeMutableBufferPointer { u in
             if Adafactor.isFactored(shape) {
-                let columns = shape[shape.count - 1]
-                let rows = shape[shape.count - 2]
-                let slices = count / (rows * columns)
-                var columnSums = [Double](repeating: 0, count: columns)
-                rowMoment[index].withUnsafeMutableBufferPointer { row in
-                    columnMoment[index].withUnsafeMutableBufferPointer { column in
-                        for s in 0..<slices {
-                            let base = s * rows * columns
-                            // Row statistic: mean of g² + ε1 over the columns; column
-                            // statistic: mean over the rows (summed in row-major order).
-                            for c in 0..<columns { columnSums[c] = 0 }
-                            for r in 0..<rows {
-                                var sum = 0.0
-                                for c in 0..<columns {
-                                    let v = g[base + r * columns + c]
-                                    let square = Double(v * v + eps1)
-                                    sum += square
-                                    columnSums[c] += square
-                                }
-                                let mean = Float(sum / Double(columns))
-                                row[s * rows + r] = row[s * rows + r] * decay + mix * mean
-                            }
-                            for c in 0..<columns {
-                                let mean = Float(columnSums[c] / Double(rows))
-                                column[s * columns + c] =
-                                    column[s * columns + c] * decay + mix * mean
-                            }
-                            var rowSum = 0.0
-                            for r in 0..<rows { rowSum += Double(row[s * rows + r]) }
-                            let rowMean = Float(rowSum / Double(rows))
-                            for r in 0..<rows {
-                                let rowFactor = 1 / (row[s * rows + r] / rowMean).squareRoot()
-                                for c in 0..<columns {
-                                    let columnFactor = 1 / column[s * columns + c].squareRoot()
-                                    let flat = base + r * columns + c
-                                    u[flat] = rowFactor * columnFactor * g[flat]
-                                }
-                            }
-                        }
-                    }
-                }
+                factoredStep(index: index, shape: shape, gradient: g, into: u, decay: decay, mix: mix)
             } else {
                 fullMoment[index].withUnsafeMutableBufferPointer { v in
                     for i in 0..<count {
@@ -202,6 +162,58 @@ public struct Adafactor: Optimizer {
                     }
                     if weightDecay != 0 { p[i] += p[i] * weightDecayFactor }
                     p[i] -= value
+                }
+            }
+        }
+    }
+
+    /// The factored preconditioned step of a rank ≥ 2 parameter: updates the row and column
+    /// second-moment statistics of every trailing `[rows, columns]` slice and writes
+    /// `g / √(row · column / mean(row))` into `u`.
+    private mutating func factoredStep(
+        index: Int, shape: [Int], gradient g: UnsafeBufferPointer<Float>,
+        into u: UnsafeMutableBufferPointer<Float>, decay: Float, mix: Float
+    ) {
+        let eps1 = Float(epsilon1)
+        let count = shape.reduce(1, *)
+        let columns = shape[shape.count - 1]
+        let rows = shape[shape.count - 2]
+        let slices = count / (rows * columns)
+        var columnSums = [Double](repeating: 0, count: columns)
+        rowMoment[index].withUnsafeMutableBufferPointer { row in
+            columnMoment[index].withUnsafeMutableBufferPointer { column in
+                for s in 0..<slices {
+                    let base = s * rows * columns
+                    // Row statistic: mean of g² + ε1 over the columns; column
+                    // statistic: mean over the rows (summed in row-major order).
+                    for c in 0..<columns { columnSums[c] = 0 }
+                    for r in 0..<rows {
+                        var sum = 0.0
+                        for c in 0..<columns {
+                            let v = g[base + r * columns + c]
+                            let square = Double(v * v + eps1)
+                            sum += square
+                            columnSums[c] += square
+                        }
+                        let mean = Float(sum / Double(columns))
+                        row[s * rows + r] = row[s * rows + r] * decay + mix * mean
+                    }
+                    for c in 0..<columns {
+                        let mean = Float(columnSums[c] / Double(rows))
+                        column[s * columns + c] =
+                            column[s * columns + c] * decay + mix * mean
+                    }
+                    var rowSum = 0.0
+                    for r in 0..<rows { rowSum += Double(row[s * rows + r]) }
+                    let rowMean = Float(rowSum / Double(rows))
+                    for r in 0..<rows {
+                        let rowFactor = 1 / (row[s * rows + r] / rowMean).squareRoot()
+                        for c in 0..<columns {
+                            let columnFactor = 1 / column[s * columns + c].squareRoot()
+                            let flat = base + r * columns + c
+                            u[flat] = rowFactor * columnFactor * g[flat]
+                        }
+                    }
                 }
             }
         }

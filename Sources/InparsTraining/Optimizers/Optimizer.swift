@@ -43,6 +43,9 @@ public protocol Optimizer: Sendable {
     var parameters: [ParameterSpec] { get }
     /// The number of updates begun so far.
     var stepCount: Int { get }
+    /// The learning rate of the next update; a ``LearningRateSchedule`` sets it before each
+    /// step (the multiplier after ``stepCount`` completed updates times the base rate).
+    var learningRate: Double { get set }
     /// Starts update number `stepCount + 1`.
     mutating func beginStep()
     /// Updates parameter `index` in place from its gradient: the elements of the parameter

@@ -88,11 +88,69 @@ public final class MonoT5Trainer {
         "added_tokens.json", "generation_config.json",
     ]
 
-    /// Trains, from scratch or (``resume``) from the latest `checkpoint-<step>` in ``output``.
+    /// Trains, from scratch or (``resume``) from the latest `checkpoint-<step>` in ``output``:
+    /// ``prepare(resume:)``, an evaluation at step 0 (fresh runs), ``step(_:)`` until the last
+    /// step with evaluations and checkpoints on schedule, then the final evaluation,
+    /// checkpoint and `final/` folder.
     ///
     /// - Throws: ``TrainingError`` (divergence, failed save, resume problems), `ModelError` /
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
+        var session = try prepare(resume: resume)
+        if session.resumedFrom == nil { try evaluate(&session) }
+        session.started = (ProcessInfo.processInfo.systemUptime, session.state.step)
+        while session.state.step < session.totalSteps {
+            try step(&session)
+            let step = session.state.step
+            if let every = options.evalEvery, step % every == 0, step != session.totalSteps {
+                try evaluate(&session)
+            }
+            if let every = options.saveEvery, step % every == 0 {
+                try saveCheckpoint(&session)
+            }
+        }
+        if session.evaluations.last?.step != session.state.step { try evaluate(&session) }
+        if session.savedAtStep != session.state.step { try saveCheckpoint(&session) }
+        let final = try save(session, as: "final", withOptimizer: false)
+        let state = session.state
+        sink.emit(
+            "trained \(state.step) steps (\(state.examplesSeen) examples); model saved to \(final.path)",
+            transient: false)
+        return Summary(
+            steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,
+            evaluations: session.evaluations, finalDirectory: final,
+            resumedFrom: session.resumedFrom ?? 0)
+    }
+
+    /// A run in progress: the model and optimizer, where the data stream stands, and what has
+    /// been logged and saved.
+    public struct Session {
+        public internal(set) var model: T5Model
+        public internal(set) var state: TrainerState
+        public internal(set) var evaluations: [Evaluation] = []
+        /// The step the run resumed from, `nil` for a fresh run.
+        public let resumedFrom: Int?
+        public let totalSteps: Int
+        let tokenizer: SentencePieceTokenizer
+        let labels: MonoT5Reranker.Labels
+        let targets: (positive: [Int32], negative: [Int32])
+        let inputs: MonoT5InputBuilder
+        /// The `config.json` written into every folder.
+        let configData: Data
+        let tokenizerSources: [URL]
+        var optimizer: any Optimizer
+        var stream: TrainingStream
+        let log: JSONLLog
+        let unitsPerMicroBatch: Int
+        var lastCheckpoint: URL?
+        var savedAtStep: Int
+        /// Uptime and step when this process started stepping, for the rate and ETA.
+        var started: (time: Double, step: Int)
+    }
+
+    /// Loads the model, tokenizer and labels (from the latest checkpoint when resuming, with the
+    /// optimizer state, trainer state and log), plans the steps and describes the plan.
+    public func prepare(resume: Bool) throws -> Session {
         let manager = FileManager.default
         do {
             try manager.createDirectory(at: output, withIntermediateDirectories: true)
@@ -110,20 +168,17 @@ public final class MonoT5Trainer {
         }
         let sourceDirectory = resumeFrom?.url ?? modelDirectory
 
-        // Model, tokenizer, labels.
-        var model = try T5Model.load(directory: sourceDirectory)
+        let model = try T5Model.load(directory: sourceDirectory)
         let tokenizer = try SentencePieceTokenizer.load(directory: sourceDirectory)
         let labels =
             options.labels
             ?? MonoT5Reranker.Labels.detect(
-                hint: ModelFolderName.of(modelDirectory),
+                hint: modelDirectory.standardizedFileURL.lastPathComponent,
                 nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
         let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
-
-        // Plan.
         let perUnit = data.examplesPerUnit
         let unitsPerMicro = options.unitsPerMicroBatch(examplesPerUnit: perUnit)
         let unitsPerStep = unitsPerMicro * options.gradientAccumulation
@@ -137,176 +192,194 @@ public final class MonoT5Trainer {
             optimizer: options.optimizer.rawValue, dataKind: data.kind.rawValue,
             unitCount: data.units.count, unitsPerStep: unitsPerStep)
         if let resumeFrom {
-            let saved = try TrainerState.read(directory: resumeFrom.url)
-            try checkCompatible(saved, with: state)
-            let optimizerState = try OptimizerState.read(
-                from: resumeFrom.url.appendingPathComponent(Self.optimizerName))
-            guard optimizerState.step == saved.step else {
-                throw TrainingError.invalidTrainerState(
-                    path: resumeFrom.url.path,
-                    reason:
-                        "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)"
-                )
-            }
-            try optimizer.importState(optimizerState)
-            state = saved
-            state.totalSteps = totalSteps
-            // The log continues from the checkpoint's copy (later lines belong to lost steps).
-            let savedLog = resumeFrom.url.appendingPathComponent(Self.logName)
-            let log = (try? Data(contentsOf: savedLog)) ?? Data()
-            try AtomicFile.write(log, to: output.appendingPathComponent(Self.logName))
+            state = try resumeState(from: resumeFrom.url, into: &optimizer, current: state)
         } else {
             try AtomicFile.write(Data(), to: output.appendingPathComponent(Self.logName))
         }
-        var lastCheckpoint = resumeFrom?.url
-        let log = try JSONLLog(url: output.appendingPathComponent(Self.logName))
         describePlan(
             totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels,
             resumedAt: state.step)
+        return Session(
+            model: model, state: state, resumedFrom: resumeFrom?.step, totalSteps: totalSteps,
+            tokenizer: tokenizer, labels: labels, targets: targets, inputs: inputs,
+            configData: configData,
+            tokenizerSources: Self.tokenizerFiles.map {
+                sourceDirectory.appendingPathComponent($0)
+            }.filter { manager.fileExists(atPath: $0.path) },
+            optimizer: optimizer,
+            stream: TrainingStream(
+                unitCount: data.units.count, seed: options.seed, position: state.position),
+            log: try JSONLLog(url: output.appendingPathComponent(Self.logName)),
+            unitsPerMicroBatch: unitsPerMicro, lastCheckpoint: resumeFrom?.url,
+            savedAtStep: resumeFrom != nil ? state.step : -1,
+            started: (ProcessInfo.processInfo.systemUptime, state.step))
+    }
 
-        var stream = TrainingStream(
-            unitCount: data.units.count, seed: options.seed, position: state.position)
-        var evaluations: [Evaluation] = []
-        let tokenizerSources = Self.tokenizerFiles.map {
-            sourceDirectory.appendingPathComponent($0)
+    /// The trainer state of checkpoint `directory`, after checking it against the current
+    /// settings; loads its optimizer state into `optimizer` and restores the log.
+    func resumeState(
+        from directory: URL, into optimizer: inout any Optimizer, current: TrainerState
+    ) throws -> TrainerState {
+        var saved = try TrainerState.read(directory: directory)
+        try checkCompatible(saved, with: current)
+        let optimizerState = try OptimizerState.read(
+            from: directory.appendingPathComponent(Self.optimizerName))
+        guard optimizerState.step == saved.step else {
+            throw TrainingError.invalidTrainerState(
+                path: directory.path,
+                reason: "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)")
         }
-        .filter { manager.fileExists(atPath: $0.path) }
+        try optimizer.importState(optimizerState)
+        saved.totalSteps = current.totalSteps
+        // The log continues from the checkpoint's copy (later lines belong to lost steps).
+        let savedLog = directory.appendingPathComponent(Self.logName)
+        let log = (try? Data(contentsOf: savedLog)) ?? Data()
+        try AtomicFile.write(log, to: output.appendingPathComponent(Self.logName))
+        return saved
+    }
 
-        func writeFolder(_ name: String, withOptimizer: Bool) throws -> URL {
-            let target = output.appendingPathComponent(name)
-            let tensors = model.checkpointTensors
-            let logData =
-                (try? Data(contentsOf: output.appendingPathComponent(Self.logName))) ?? Data()
-            let optimizerState = withOptimizer ? optimizer.exportState() : nil
-            let stateData = state.encoded()
-            let hook = hooks.beforeCommit
-            do {
-                try AtomicFile.writeDirectory(at: target) { folder in
-                    try SafetensorsWriter.write(
-                        tensors, to: folder.appendingPathComponent("model.safetensors"))
-                    try configData.write(to: folder.appendingPathComponent("config.json"))
-                    for source in tokenizerSources {
-                        // Resolve symlinks: a Hub cache snapshot links to its blobs.
-                        try manager.copyItem(
-                            at: source.resolvingSymlinksInPath(),
-                            to: folder.appendingPathComponent(source.lastPathComponent))
-                    }
-                    try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
-                    try logData.write(to: folder.appendingPathComponent(Self.logName))
-                    if let optimizerState {
-                        try optimizerState.write(
-                            to: folder.appendingPathComponent(Self.optimizerName))
-                    }
-                    try hook?(folder)
-                }
-            } catch {
-                throw TrainingError.saveFailed(
-                    path: target.path, reason: Self.describe(error), previous: lastCheckpoint?.path)
-            }
-            if name.hasPrefix("checkpoint-"), let keep = options.keepLast {
-                for old in Self.checkpoints(in: output).dropLast(keep) {
-                    try? manager.removeItem(at: old.url)
-                }
-            }
-            return target
-        }
-
-        func evaluate() throws {
-            guard let evaluation else { return }
-            let metrics = try evaluation.evaluate(
-                scorer: MonoT5Reranker(
-                    model: model, tokenizer: tokenizer,
-                    options: ScorerOptions(
-                        maxLength: options.maxLength, batchSize: options.evalBatchSize,
-                        labels: labels)))
-            evaluations.append(
-                Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
-            try log.append([
-                "step": .int(state.step), "eval_ndcg@10": .double(metrics.ndcg10),
-                "eval_mrr@10": .double(metrics.mrr10),
-            ])
-            var line =
-                "eval at step \(state.step): nDCG@10 \(formatFixed(metrics.ndcg10, decimals: 4)), MRR@10 \(formatFixed(metrics.mrr10, decimals: 4))"
-            if options.keepBest, metrics.ndcg10 > (state.bestMetric ?? -.infinity) {
-                state.bestMetric = metrics.ndcg10
-                state.bestStep = state.step
-                _ = try writeFolder("best", withOptimizer: false)
-                line += " (best so far, saved to best/)"
-            }
-            sink.emit(line, transient: false)
-        }
-
-        if resumeFrom == nil { try evaluate() }
-        let start = ProcessInfo.processInfo.systemUptime
-        let firstStep = state.step
-        var savedAtStep = resumeFrom != nil ? state.step : -1
-        while state.step < totalSteps {
-            let stepNumber = state.step + 1
-            var dropoutGenerator = SeededGenerator(
-                seed: mixSeed(options.seed, UInt64(stepNumber), salt: 0x64726F70))
-            var gradients = model.zeroGradients()
-            var lossSum: Float = 0
-            for _ in 0..<options.gradientAccumulation {
-                let batch = makeBatch(stream.next(unitsPerMicro), inputs: inputs, targets: targets)
-                let result = T5Backpropagation.accumulateGradients(
-                    model: model, batch: batch, dropoutRate: options.dropout,
-                    crossAttention: options.crossAttention,
+    /// One optimizer step: ``TrainerOptions/gradientAccumulation`` micro-batches of gradients
+    /// (scaled by `1/accum`), clipping, the scheduled learning rate, the update; then the
+    /// state, the log line and the progress line.
+    ///
+    /// - Throws: ``TrainingError/nonFiniteLoss(step:value:lastCheckpoint:)`` before anything of
+    ///   the step is applied.
+    public func step(_ session: inout Session) throws {
+        let stepNumber = session.state.step + 1
+        var dropoutGenerator = SeededGenerator(
+            seed: mixSeed(options.seed, UInt64(stepNumber), salt: 0x64726F70))
+        var gradients = session.model.parameters.zeros()
+        var lossSum: Float = 0
+        for _ in 0..<options.gradientAccumulation {
+            let batch = makeBatch(
+                session.stream.next(session.unitsPerMicroBatch), inputs: session.inputs,
+                targets: session.targets)
+            lossSum +=
+                session.model.accumulateGradients(
+                    batch, dropoutRate: options.dropout, crossAttention: options.crossAttention,
                     gradientScale: 1 / Float(options.gradientAccumulation), into: &gradients,
-                    using: &dropoutGenerator)
-                lossSum += result.loss
-            }
-            let loss = lossSum / Float(options.gradientAccumulation)
-            let norm = T5Model.clipGradients(
-                &gradients, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : .infinity)
-            guard loss.isFinite, norm.isFinite else {
-                throw TrainingError.nonFiniteLoss(
-                    step: stepNumber, value: loss.isFinite ? norm : loss,
-                    lastCheckpoint: lastCheckpoint?.path)
-            }
-            let rate = learningRate(afterSteps: state.step, totalSteps: totalSteps)
-            setLearningRate(&optimizer, rate)
-            model.apply(&optimizer, gradients: gradients)
-            state.step = stepNumber
-            state.position = stream.position
-            state.epoch = stream.epoch
-            state.examplesSeen += unitsPerStep * perUnit
-            state.lastLoss = loss
+                    using: &dropoutGenerator
+                ).loss
+        }
+        let loss = lossSum / Float(options.gradientAccumulation)
+        let norm = GradientClipping.clip(
+            &gradients, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : .infinity)
+        guard loss.isFinite, norm.isFinite else {
+            throw TrainingError.nonFiniteLoss(
+                step: stepNumber, value: loss.isFinite ? norm : loss,
+                lastCheckpoint: session.lastCheckpoint?.path)
+        }
+        let rate = learningRate(afterSteps: session.state.step, totalSteps: session.totalSteps)
+        session.optimizer.learningRate = rate
+        session.model.updateParameters { session.optimizer.step(&$0, gradients: gradients) }
+        let unitsPerStep = session.unitsPerMicroBatch * options.gradientAccumulation
+        session.state.step = stepNumber
+        session.state.position = session.stream.position
+        session.state.epoch = session.stream.epoch
+        session.state.examplesSeen += unitsPerStep * data.examplesPerUnit
+        session.state.lastLoss = loss
+        try session.log.append([
+            "step": .int(stepNumber), "loss": .double(Double(loss)),
+            "learning_rate": .double(rate), "grad_norm": .double(Double(norm)),
+            "epoch": .double(Double(session.state.position) / Double(data.units.count)),
+            "examples_seen": .int(session.state.examplesSeen),
+        ])
+        if stepNumber % max(options.logEvery, 1) == 0 || stepNumber == session.totalSteps {
+            reportProgress(session, loss: loss, rate: rate, norm: norm)
+        }
+    }
 
-            let elapsed = ProcessInfo.processInfo.systemUptime - start
-            let done = state.step - firstStep
-            let examplesPerSecond =
-                elapsed > 0 ? Double(done * unitsPerStep * perUnit) / elapsed : 0
-            try log.append([
-                "step": .int(state.step), "loss": .double(Double(loss)),
-                "learning_rate": .double(rate), "grad_norm": .double(Double(norm)),
-                "epoch": .double(Double(state.position) / Double(data.units.count)),
-                "examples_seen": .int(state.examplesSeen),
-            ])
-            if state.step % max(options.logEvery, 1) == 0 || state.step == totalSteps {
-                let eta = elapsed / Double(done) * Double(totalSteps - state.step)
-                sink.emit(
-                    "step \(state.step)/\(totalSteps): loss \(formatFixed(Double(loss), decimals: 4)), lr \(String(format: "%.2e", rate)), grad norm \(formatFixed(Double(norm), decimals: 3)), \(formatFixed(examplesPerSecond, decimals: 2)) examples/s, ETA \(Self.duration(eta))",
-                    transient: false)
-            }
-            if let every = options.evalEvery, state.step % every == 0, state.step != totalSteps {
-                try evaluate()
-            }
-            if let every = options.saveEvery, state.step % every == 0 {
-                lastCheckpoint = try writeFolder("checkpoint-\(state.step)", withOptimizer: true)
-                savedAtStep = state.step
-            }
-        }
-        if evaluations.last?.step != state.step { try evaluate() }
-        if savedAtStep != state.step {
-            lastCheckpoint = try writeFolder("checkpoint-\(state.step)", withOptimizer: true)
-        }
-        let final = try writeFolder("final", withOptimizer: false)
+    private func reportProgress(_ session: Session, loss: Float, rate: Double, norm: Float) {
+        let elapsed = ProcessInfo.processInfo.systemUptime - session.started.time
+        let done = session.state.step - session.started.step
+        let unitsPerStep = session.unitsPerMicroBatch * options.gradientAccumulation
+        let examplesPerSecond =
+            elapsed > 0 ? Double(done * unitsPerStep * data.examplesPerUnit) / elapsed : 0
+        let eta = elapsed / Double(done) * Double(session.totalSteps - session.state.step)
         sink.emit(
-            "trained \(state.step) steps (\(state.examplesSeen) examples); model saved to \(final.path)",
+            "step \(session.state.step)/\(session.totalSteps): loss \(formatFixed(Double(loss), decimals: 4)), lr \(String(format: "%.2e", rate)), grad norm \(formatFixed(Double(norm), decimals: 3)), \(formatFixed(examplesPerSecond, decimals: 2)) examples/s, ETA \(Self.duration(eta))",
             transient: false)
-        return Summary(
-            steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,
-            evaluations: evaluations, finalDirectory: final, resumedFrom: resumeFrom?.step ?? 0)
+    }
+
+    /// Evaluates the current weights (when evaluation is configured), logs the metrics and,
+    /// with ``TrainerOptions/keepBest``, saves `best/` on a new best nDCG@10.
+    public func evaluate(_ session: inout Session) throws {
+        guard let evaluation else { return }
+        let metrics = try evaluation.evaluate(
+            scorer: MonoT5Reranker(
+                model: session.model, tokenizer: session.tokenizer,
+                options: ScorerOptions(
+                    maxLength: options.maxLength, batchSize: options.evalBatchSize,
+                    labels: session.labels)))
+        let step = session.state.step
+        session.evaluations.append(
+            Evaluation(step: step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
+        try session.log.append([
+            "step": .int(step), "eval_ndcg@10": .double(metrics.ndcg10),
+            "eval_mrr@10": .double(metrics.mrr10),
+        ])
+        var line =
+            "eval at step \(step): nDCG@10 \(formatFixed(metrics.ndcg10, decimals: 4)), MRR@10 \(formatFixed(metrics.mrr10, decimals: 4))"
+        if options.keepBest, metrics.ndcg10 > (session.state.bestMetric ?? -.infinity) {
+            session.state.bestMetric = metrics.ndcg10
+            session.state.bestStep = step
+            _ = try save(session, as: "best", withOptimizer: false)
+            line += " (best so far, saved to best/)"
+        }
+        sink.emit(line, transient: false)
+    }
+
+    /// Saves `checkpoint-<step>/` with the optimizer state, then prunes old ones
+    /// (``TrainerOptions/keepLast``).
+    public func saveCheckpoint(_ session: inout Session) throws {
+        session.lastCheckpoint = try save(
+            session, as: "checkpoint-\(session.state.step)", withOptimizer: true)
+        session.savedAtStep = session.state.step
+        if let keep = options.keepLast {
+            for old in Self.checkpoints(in: output).dropLast(keep) {
+                try? FileManager.default.removeItem(at: old.url)
+            }
+        }
+    }
+
+    /// Writes the model folder `name` in ``output`` (weights, config, tokenizer files, trainer
+    /// state, log so far, and optionally the optimizer state) under a temporary name, then
+    /// renames it into place.
+    ///
+    /// - Throws: ``TrainingError/saveFailed(path:reason:previous:)`` naming the last intact
+    ///   checkpoint.
+    public func save(_ session: Session, as name: String, withOptimizer: Bool) throws -> URL {
+        let target = output.appendingPathComponent(name)
+        let tensors = session.model.parameters.checkpointTensors()
+        let logData = (try? Data(contentsOf: output.appendingPathComponent(Self.logName))) ?? Data()
+        let optimizerState = withOptimizer ? session.optimizer.exportState() : nil
+        let stateData = session.state.encoded()
+        let hook = hooks.beforeCommit
+        let manager = FileManager.default
+        do {
+            try AtomicFile.writeDirectory(at: target) { folder in
+                try SafetensorsWriter.write(
+                    tensors, to: folder.appendingPathComponent("model.safetensors"))
+                try session.configData.write(to: folder.appendingPathComponent("config.json"))
+                for source in session.tokenizerSources {
+                    // Resolve symlinks: a Hub cache snapshot links to its blobs.
+                    try manager.copyItem(
+                        at: source.resolvingSymlinksInPath(),
+                        to: folder.appendingPathComponent(source.lastPathComponent))
+                }
+                try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
+                try logData.write(to: folder.appendingPathComponent(Self.logName))
+                if let optimizerState {
+                    try optimizerState.write(to: folder.appendingPathComponent(Self.optimizerName))
+                }
+                try hook?(folder)
+            }
+        } catch {
+            throw TrainingError.saveFailed(
+                path: target.path, reason: Self.describe(error),
+                previous: session.lastCheckpoint?.path)
+        }
+        return target
     }
 
     // MARK: - Pieces
@@ -330,10 +403,10 @@ public final class MonoT5Trainer {
         -> (positive: [Int32], negative: [Int32])
     {
         let (positive, negative) = labels.pieces
-        guard let p = tokenizer.id(forPiece: positive) else {
+        guard let p = tokenizer.id(forToken: positive) else {
             throw TrainingError.missingLabelPiece(piece: positive)
         }
-        guard let n = tokenizer.id(forPiece: negative) else {
+        guard let n = tokenizer.id(forToken: negative) else {
             throw TrainingError.missingLabelPiece(piece: negative)
         }
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
@@ -355,7 +428,7 @@ public final class MonoT5Trainer {
     }
 
     func makeOptimizer(_ model: T5Model) -> any Optimizer {
-        let parameters = model.optimizerParameters
+        let parameters = model.parameterTable.optimizerParameters
         switch options.optimizer {
         case .adamw:
             // Hugging Face Trainer exempts norm weights (and biases, which T5 lacks) from decay.
@@ -378,16 +451,6 @@ public final class MonoT5Trainer {
             case .linear: .linear(warmupSteps: options.warmupSteps, totalSteps: totalSteps)
             }
         return schedule.learningRate(base: options.learningRate, afterSteps: steps)
-    }
-
-    func setLearningRate(_ optimizer: inout any Optimizer, _ rate: Double) {
-        if var adam = optimizer as? AdamW {
-            adam.learningRate = rate
-            optimizer = adam
-        } else if var adafactor = optimizer as? Adafactor {
-            adafactor.learningRate = rate
-            optimizer = adafactor
-        }
     }
 
     /// The source `config.json` byte for byte, with `_name_or_path` inserted when absent (so

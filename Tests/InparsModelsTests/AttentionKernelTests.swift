@@ -1,0 +1,211 @@
+import Foundation
+import InparsTensor
+import InparsTestSupport
+import Testing
+
+@testable import InparsModels
+
+/// The strided, multi-worker attention kernel (forward and backward) against the same function
+/// composed from plain tensor ops (split heads, batched GEMMs, broadcast adds, softmax and
+/// their backwards), with sizes large enough that the kernel fans out over two workers.
+@Suite(.serialized) struct AttentionKernelTests {
+    /// One call's shapes: fused `[batch, length, (heads + 2·kvHeads)·d]` q/k/v.
+    struct Shape {
+        var batch = 2, heads = 2, kvHeads = 2, length = 128, d = 4
+        var lengths = [128, 100]
+        var causal = false
+        var scale: Float = 1
+        var hasBias = true
+
+        var queryWidth: Int { heads * d }
+        var kvWidth: Int { kvHeads * d }
+        var width: Int { queryWidth + 2 * kvWidth }
+        var biasWidth: Int { 2 * length - 1 }
+
+        var problem: AttentionProblem {
+            func layout(_ offset: Int) -> HeadLayout {
+                HeadLayout(rowStride: width, batchStride: length * width, offset: offset)
+            }
+            return AttentionProblem(
+                batch: batch, numHeads: heads, numKVHeads: kvHeads, headDimension: d,
+                queryLength: length, keyLength: length, queries: layout(0),
+                keys: layout(queryWidth), values: layout(queryWidth + kvWidth),
+                output: HeadLayout(rowStride: queryWidth, batchStride: length * queryWidth),
+                visibleKeys: lengths, causalOffset: causal ? 0 : nil, scale: scale)
+        }
+    }
+
+    struct Outputs {
+        var context, probabilities, dqkv, dBias: [Float]
+    }
+
+    /// The kernel on a fused buffer; the bias gradient in its offset layout `[heads, width]`.
+    static func kernel(
+        _ shape: Shape, qkv: Tensor, bias: RelativeOffsetBias?, dropout: DropoutMask,
+        dContext: Tensor
+    ) -> Outputs {
+        let problem = shape.problem
+        var context = Tensor(zeros: [shape.batch, shape.length, shape.queryWidth])
+        let probabilities = AttentionKernel.run(
+            problem, queries: qkv.storage, keys: qkv.storage, values: qkv.storage, bias: bias,
+            into: &context, recording: true, dropout: dropout)!
+        var dBias = [Float](repeating: 0, count: bias == nil ? 0 : shape.heads * shape.biasWidth)
+        let d = AttentionKernel.runBackward(
+            problem, queries: qkv, memory: nil, probabilities: probabilities, dropout: dropout,
+            outputGradient: dContext, biasGradient: &dBias)
+        return Outputs(
+            context: context.storage, probabilities: probabilities.storage,
+            dqkv: d.queries.storage, dBias: dBias)
+    }
+
+    /// The same with contiguous heads and the generic ops: key/value heads repeated for their
+    /// query heads, the bias and the mask as dense tensors.
+    static func reference(
+        _ shape: Shape, qkv: Tensor, bias: RelativeOffsetBias?, dropout: DropoutMask,
+        dContext: Tensor
+    ) -> Outputs {
+        let (q0, kv0) = (shape.queryWidth, shape.kvWidth)
+        let group = shape.heads / shape.kvHeads
+        func repeated(_ x: Tensor) -> Tensor {  // [B, kvHeads, L, d] → [B, heads, L, d]
+            Tensor.concatenate(
+                (0..<shape.heads).map { x.slice(axis: 1, ($0 / group)..<($0 / group + 1)) },
+                axis: 1)
+        }
+        func grouped(_ x: Tensor) -> Tensor {  // the sum over each group's query heads
+            Tensor.concatenate(
+                (0..<shape.kvHeads).map { g in
+                    (1..<group).reduce(x.slice(axis: 1, (g * group)..<(g * group + 1))) {
+                        $0 + x.slice(axis: 1, (g * group + $1)..<(g * group + $1 + 1))
+                    }
+                }, axis: 1)
+        }
+        let q = qkv.slice(axis: 2, 0..<q0).splitHeads(shape.heads)
+        let k = qkv.slice(axis: 2, q0..<(q0 + kv0)).splitHeads(shape.kvHeads)
+        let v = qkv.slice(axis: 2, (q0 + kv0)..<(q0 + 2 * kv0)).splitHeads(shape.kvHeads)
+        let denseBias = Self.dense(bias, shape)
+        let scores = Tensor.batchedMatmul(q, repeated(k), transposeB: true, alpha: shape.scale)
+        let probabilities = (scores + denseBias + Self.mask(shape)).softmax()
+        let dropped = dropout.applied(to: probabilities)
+        let context = Tensor.batchedMatmul(dropped, repeated(v)).mergeHeads()
+        var (dDropped, dv) = Tensor.batchedMatmulBackward(
+            outputGradient: dContext.splitHeads(shape.heads), dropped, repeated(v))
+        dropout.apply(to: &dDropped)
+        let dScores = Tensor.softmaxBackward(output: probabilities, outputGradient: dDropped)
+        let (dq, dk) = Tensor.batchedMatmulBackward(
+            outputGradient: dScores, q, repeated(k), transposeB: true, alpha: shape.scale)
+        let dqkv = Tensor.concatenate(
+            [dq.mergeHeads(), grouped(dk).mergeHeads(), grouped(dv).mergeHeads()], axis: 2)
+        return Outputs(
+            context: context.storage, probabilities: probabilities.storage,
+            dqkv: dqkv.storage, dBias: bias == nil ? [] : Self.diagonalSums(dScores, shape))
+    }
+
+    /// The bias as `[1, heads, L, L]` (zeros without one).
+    static func dense(_ bias: RelativeOffsetBias?, _ shape: Shape) -> Tensor {
+        let L = shape.length
+        var dense = Tensor(zeros: [1, shape.heads, L, L])
+        guard let bias else { return dense }
+        for h in 0..<shape.heads {
+            for i in 0..<L {
+                for j in 0..<L {
+                    dense.storage[(h * L + i) * L + j] =
+                        bias.values[bias.rowStart(head: h, row: i) + j]
+                }
+            }
+        }
+        return dense
+    }
+
+    /// Additive padding (and causal) mask `[batch, 1, L, L]`, `finfo.min` where blocked.
+    static func mask(_ shape: Shape) -> Tensor {
+        let L = shape.length
+        var mask = Tensor(zeros: [shape.batch, 1, L, L])
+        for b in 0..<shape.batch {
+            for i in 0..<L {
+                for j in 0..<L where j >= shape.lengths[b] || (shape.causal && j > i) {
+                    mask.storage[(b * L + i) * L + j] = -Float.greatestFiniteMagnitude
+                }
+            }
+        }
+        return mask
+    }
+
+    /// The score gradient summed over the batch and along each diagonal: the gradient of the
+    /// offset vectors.
+    static func diagonalSums(_ dScores: Tensor, _ shape: Shape) -> [Float] {
+        let L = shape.length
+        var sums = [Float](repeating: 0, count: shape.heads * shape.biasWidth)
+        let perHead = dScores.summed(toShape: [1, shape.heads, L, L])
+        for h in 0..<shape.heads {
+            for i in 0..<L {
+                for j in 0..<L {
+                    sums[h * shape.biasWidth + (L - 1 - i) + j] +=
+                        perHead.storage[(h * L + i) * L + j]
+                }
+            }
+        }
+        return sums
+    }
+
+    static func check(_ shape: Shape, dropoutRate: Float, seed: UInt64) {
+        var random = TestRandom(seed: seed)
+        let qkv = Tensor(
+            shape: [shape.batch, shape.length, shape.width],
+            storage: random.floats(shape.batch * shape.length * shape.width, in: -2...2))
+        let bias =
+            shape.hasBias
+            ? RelativeOffsetBias(
+                values: random.floats(shape.heads * shape.biasWidth), numHeads: shape.heads,
+                width: shape.biasWidth, queryLength: shape.length, queryOffset: 0) : nil
+        let dContext = Tensor(
+            shape: [shape.batch, shape.length, shape.queryWidth],
+            storage: random.floats(shape.batch * shape.length * shape.queryWidth))
+        let dropout = DropoutMask(rate: dropoutRate, seed: 99)
+
+        let expected = Self.reference(
+            shape, qkv: qkv, bias: bias, dropout: dropout, dContext: dContext)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        BLAS.threads = 2
+        let parallel = Self.kernel(shape, qkv: qkv, bias: bias, dropout: dropout, dContext: dContext)
+        BLAS.threads = 1
+        let serial = Self.kernel(shape, qkv: qkv, bias: bias, dropout: dropout, dContext: dContext)
+
+        let pairs: [(String, [Float], [Float])] = [
+            ("context", parallel.context, expected.context),
+            ("probabilities", parallel.probabilities, expected.probabilities),
+            ("dqkv", parallel.dqkv, expected.dqkv),
+            ("dBias", parallel.dBias, expected.dBias),
+        ]
+        for (name, actual, reference) in pairs {
+            let result = compare(actual, reference, rtol: 1e-4, atol: 1e-5)
+            #expect(result?.passes == true, "\(name): \(String(describing: result?.worst))")
+        }
+        // Padded keys get no probability.
+        let row = shape.heads * shape.length * shape.length
+        #expect(parallel.probabilities[row + shape.lengths[1]] == 0)
+        // Each output is computed by one worker in a fixed order: thread count changes nothing.
+        #expect(parallel.context == serial.context)
+        #expect(parallel.dqkv == serial.dqkv)
+        #expect(parallel.dBias == serial.dBias)
+    }
+
+    @Test(arguments: [Float(0), 0.2])
+    func matchesTheComposedOpsOnOneAndTwoWorkers(dropoutRate: Float) {
+        Self.check(Shape(), dropoutRate: dropoutRate, seed: 11)
+    }
+
+    /// Grouped-query attention (4 query heads over 2 key/value heads, Llama-style scaled
+    /// scores, causal, no bias) against the composed ops with the key/value heads repeated.
+    @Test(arguments: [Float(0), 0.2])
+    func groupedQueryHeadsMatchRepeatedKeyValueHeads(dropoutRate: Float) {
+        var shape = Shape()
+        shape.heads = 4
+        shape.kvHeads = 2
+        shape.d = 8
+        shape.causal = true
+        shape.scale = 1 / Float(8).squareRoot()
+        shape.hasBias = false
+        Self.check(shape, dropoutRate: dropoutRate, seed: 12)
+    }
+}
