@@ -88,6 +88,23 @@ let tests: [Target] = [
     .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
 ]
 
+// MARK: - Fuzzing (only with INPARS_FUZZ=1, as Scripts/fuzz.sh sets it; never in CI)
+
+// One libFuzzer binary holding a target per parser (Fuzz/inpars-fuzz); the script builds it
+// with `-sanitize=fuzzer,address` in its own scratch folder (.build-fuzz).
+let fuzzers: [Target] =
+    Context.environment["INPARS_FUZZ"] == "1"
+    ? [
+        .executableTarget(
+            name: "inpars-fuzz",
+            dependencies: [
+                "InparsCore", "InparsModels", "InparsTokenizers", "InparsBM25", "InparsFilter",
+                "InparsGeneration", "InparsTraining",
+            ],
+            path: "Fuzz/inpars-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+    ] : []
+
 let package = Package(
     name: "inpars",
     platforms: [.macOS(.v14)],
@@ -97,5 +114,5 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
-    targets: systemLibraries + libraries + executables + tests
+    targets: systemLibraries + libraries + executables + tests + fuzzers
 )
