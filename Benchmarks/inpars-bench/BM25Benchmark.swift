@@ -121,7 +121,7 @@ struct BM25Benchmark: ParsableCommand {
             return vocabulary[low]
         }
         var start = now()
-        try AtomicFile.write(to: corpus) { output in
+        try AtomicFile.write(to: corpus, replacing: .fresh("a benchmark corpus")) { output in
             for d in 0..<documents {
                 let length = Int.random(in: 20...120, using: &random)
                 let text = (0..<length).map { _ in sampleWord() }.joined(separator: " ")

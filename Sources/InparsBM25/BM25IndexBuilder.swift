@@ -128,14 +128,16 @@ public final class BM25IndexBuilder {
     /// sibling directory renamed at the end, so a crash never leaves a valid-looking index).
     ///
     /// - Parameters:
-    ///   - directory: the index directory to create (replaced if it exists).
+    ///   - directory: the index directory to create; an existing index (or empty folder) is
+    ///     replaced, anything else is refused (``BM25Index/outputKind``).
     ///   - metadata: extra key/values recorded in `meta.json`.
     /// - Returns: counts for the report.
     public func write(to directory: URL, metadata: [String: String] = [:]) throws
         -> BM25BuildReport
     {
         flushBatch()
-        let bytes = try AtomicFile.writeDirectory(at: directory) { temporary -> Int in
+        let bytes = try AtomicFile.writeDirectory(at: directory, replacing: BM25Index.outputKind) {
+            temporary -> Int in
             let size = try writeIndexFile(
                 temporary.appendingPathComponent(IndexFormat.fileName))
             var meta = metadata
@@ -279,6 +281,7 @@ public final class BM25IndexBuilder {
         corpus: URL, index: URL, threads: Int = 1, options: ReadOptions = ReadOptions(),
         progress: ProgressReporter? = nil
     ) throws -> BM25BuildReport {
+        try BM25Index.outputKind.check(index, inputs: [corpus])
         let reader = try CorpusReader(url: corpus, options: options)
         let builder = BM25IndexBuilder(threads: threads)
         while let document = try reader.next() {

@@ -2,28 +2,43 @@ import Foundation
 
 /// Writes files and directories so that a crash never leaves a complete-looking output:
 /// everything is written under a temporary name in the same directory and renamed at the end.
+///
+/// Every write names the ``OutputKind`` it produces, and replaces an existing path only when
+/// that kind recognises it as ours (or it is empty); anything else is left untouched and the
+/// write throws ``InparsCoreError/refusingToReplace(path:reason:)``, checked both before the
+/// work starts and again just before the rename.
 public enum AtomicFile {
-    /// A hidden sibling name for `url`: `.<name>.tmp-<pid>-<random>`.
-    public static func temporarySibling(of url: URL) -> URL {
+    /// A hidden sibling name for `url`: `.<name>.<label>-<pid>-<random>`.
+    public static func temporarySibling(of url: URL, label: String = "tmp") -> URL {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())-\(suffix)")
+            ".\(url.lastPathComponent).\(label)-\(getpid())-\(suffix)")
     }
 
     /// Writes `url` through an ``OutputFile`` on a temporary name, then renames it into place
-    /// (replacing an existing file). On error the temporary file is removed.
+    /// (replacing an existing file of the same `kind`). On error the temporary file is removed.
     ///
     /// - Parameter compressed: gzip or not; `nil` means "when the name ends in `.gz`".
     @discardableResult
     public static func write<Result>(
-        to url: URL, compressed: Bool? = nil, _ body: (OutputFile) throws -> Result
+        to url: URL, replacing kind: OutputKind, compressed: Bool? = nil,
+        _ body: (OutputFile) throws -> Result
     ) throws -> Result {
+        let url = url.standardizedFileURL
+        try kind.check(url)
+        try checkParent(of: url)
         let temporary = temporarySibling(of: url)
         let useGzip = compressed ?? (url.pathExtension == "gz")
         do {
-            let output = try OutputFile(url: temporary, compressed: useGzip)
+            let output: OutputFile
+            do {
+                output = try OutputFile(url: temporary, compressed: useGzip)
+            } catch InparsCoreError.cannotOpen(_, let reason) {
+                throw InparsCoreError.writeFailed(path: url.path, reason: reason)
+            }
             let result = try body(output)
             try output.close()
+            try kind.check(url)
             try rename(temporary, to: url)
             return result
         } catch {
@@ -32,31 +47,63 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes `data` to `url` atomically.
-    public static func write(_ data: Data, to url: URL) throws {
-        try write(to: url, compressed: false) { output in try output.write(bytes: data) }
+    /// Writes `data` to `url` atomically (replacing an existing file of the same `kind`).
+    public static func write(_ data: Data, to url: URL, replacing kind: OutputKind) throws {
+        try write(to: url, replacing: kind, compressed: false) { output in
+            try output.write(bytes: data)
+        }
     }
 
     /// Builds a directory at `url`: `body` fills a fresh temporary sibling directory, which is
-    /// then renamed to `url` (an existing directory at `url` is removed first). On error the
+    /// then renamed to `url`. An existing folder of the same `kind` (or an empty one) is moved
+    /// aside first and removed once the new one is in place; if the process dies between the
+    /// two renames, the previous folder survives as `.<name>.old-…` beside it. On error the
     /// temporary directory is removed and `url` is left as it was.
     @discardableResult
     public static func writeDirectory<Result>(
-        at url: URL, _ body: (URL) throws -> Result
+        at url: URL, replacing kind: OutputKind, _ body: (URL) throws -> Result
     ) throws -> Result {
+        let url = url.standardizedFileURL
+        try kind.check(url)
+        try checkParent(of: url)
         let temporary = temporarySibling(of: url)
         let manager = FileManager.default
         do {
-            try manager.createDirectory(at: temporary, withIntermediateDirectories: true)
-            let result = try body(temporary)
-            if manager.fileExists(atPath: url.path) {
-                try manager.removeItem(at: url)
+            do {
+                try manager.createDirectory(at: temporary, withIntermediateDirectories: false)
+            } catch {
+                throw InparsCoreError.writeFailed(path: url.path, reason: describe(error))
             }
-            try rename(temporary, to: url)
+            let result = try body(temporary)
+            try kind.check(url)
+            let old = temporarySibling(of: url, label: "old")
+            let hadPrevious = manager.fileExists(atPath: url.path)
+            if hadPrevious { try rename(url, to: old) }
+            do {
+                try rename(temporary, to: url)
+            } catch {
+                if hadPrevious { _ = Foundation.rename(old.path, url.path) }
+                throw error
+            }
+            if hadPrevious { try? manager.removeItem(at: old) }
             return result
         } catch {
             try? manager.removeItem(at: temporary)
             throw error
+        }
+    }
+
+    /// Throws a plain message when the folder `url` goes in is missing or not a folder.
+    public static func checkParent(of url: URL) throws {
+        let parent = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) else {
+            throw InparsCoreError.writeFailed(
+                path: url.path, reason: "the folder '\(parent)' does not exist; create it first")
+        }
+        guard isDirectory.boolValue else {
+            throw InparsCoreError.writeFailed(
+                path: url.path, reason: "'\(parent)' is a file, not a folder")
         }
     }
 
@@ -65,5 +112,23 @@ public enum AtomicFile {
             throw InparsCoreError.writeFailed(
                 path: to.path, reason: "rename failed: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// The POSIX reason behind a Foundation file error (for "Permission denied" rather than
+    /// "NSCocoaErrorDomain Code=513"), else the error's own description.
+    public static func describe(_ error: any Error) -> String {
+        if let localized = error as? LocalizedError, let text = localized.errorDescription,
+            !(error is CocoaError)
+        {
+            return text
+        }
+        let nsError = error as NSError
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
+            posix.domain == NSPOSIXErrorDomain
+        {
+            return String(cString: strerror(Int32(posix.code)))
+        }
+        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
+        return nsError.localizedDescription
     }
 }

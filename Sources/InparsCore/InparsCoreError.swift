@@ -19,6 +19,8 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
     case duplicateID(path: String, line: Int, id: String, firstLine: Int)
     /// The file's format could not be recognised.
     case unknownFormat(path: String, reason: String)
+    /// An output path holds something inpars did not write (or one of the command's inputs).
+    case refusingToReplace(path: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -39,6 +41,9 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
                 + " \(firstLine)); ids must be unique."
         case .unknownFormat(let path, let reason):
             return "Unrecognised format in '\(path)': \(reason)."
+        case .refusingToReplace(let path, let reason):
+            return "Refusing to replace '\(path)': \(reason). inpars only replaces files and"
+                + " folders it wrote; move it away or choose another output path."
         }
     }
 }

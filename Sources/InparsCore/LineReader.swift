@@ -156,6 +156,30 @@ public final class LineReader {
 }
 
 extension LineReader {
+    /// The first non-blank line among the first `limit` bytes of `url` (decompressed when it
+    /// is gzip), without a UTF-8 byte-order mark or a trailing `\r`; `nil` when there is none.
+    /// Reads at most `limit` bytes, so a huge file without newlines costs no more.
+    public static func firstNonBlankLine(of url: URL, limit: Int = 1 << 20) throws -> String? {
+        guard let handle = gzopen(url.path, "rb") else {
+            throw InparsCoreError.cannotOpen(
+                path: url.path, reason: String(cString: strerror(errno)))
+        }
+        defer { gzclose_r(handle) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let got = bytes.withUnsafeMutableBytes { gzread(handle, $0.baseAddress, UInt32(limit)) }
+        guard got >= 0 else {
+            throw InparsCoreError.readFailed(path: url.path, reason: "not readable")
+        }
+        var text = bytes[0..<Int(got)]
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
+        for var line in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            return String(decoding: line, as: UTF8.self)
+        }
+        return nil
+    }
+
     /// Calls `body` with the next line's bytes and line number; returns false at end of file.
     public func withNextLine(
         _ body: (_ bytes: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) throws -> Void

@@ -75,14 +75,15 @@ public struct Run: Sendable, Equatable {
         return run
     }
 
-    /// Writes the run atomically (temporary name, then rename) in query order.
+    /// Writes the run atomically (temporary name, then rename) in query order, replacing only
+    /// an earlier run (``OutputKind/trecRun``).
     ///
     /// - Parameters:
     ///   - tag: the last column (no spaces).
     ///   - decimals: digits after the point for scores (`%.6f`, as Pyserini and Anserini write),
     ///     or `nil` for the shortest representation that round-trips the `Double`.
     public func write(to url: URL, tag: String = "inpars", decimals: Int? = 6) throws {
-        try AtomicFile.write(to: url) { output in
+        try AtomicFile.write(to: url, replacing: .trecRun) { output in
             for queryId in queryIds {
                 for entry in entries[queryId]! {
                     try output.write(Run.line(entry, tag: tag, decimals: decimals))

@@ -37,6 +37,12 @@ public struct FilterResult: Sendable, Equatable {
 /// consistency → dedupe → sort → top-k. Expensive steps (reranker, consistency) only see rows
 /// that passed the cheap ones.
 public struct QueryFilter {
+    /// What `inpars filter` may replace: an earlier filter output (JSON lines carrying the
+    /// `score` field the filter adds; a generate output has none).
+    public static let outputKind = OutputKind.file("an 'inpars filter' output") { line in
+        (try? JSONLine.parseObject(line))?["score"] != nil
+    }
+
     public var configuration: FilterConfiguration
     /// Reranker (``FilterStrategy/reranker``) or monoT5 of the consistency check.
     public var scorer: PairScorer?

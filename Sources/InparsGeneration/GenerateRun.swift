@@ -31,7 +31,10 @@ public enum GenerateRun {
         progress sink: ProgressSink
     ) async throws -> GenerateSummary {
         let manifestURL = GenerationManifest.url(for: options.output)
+        try GenerationManifest.generationsKind.check(options.output, inputs: [options.corpus])
+        try GenerationManifest.outputKind.check(manifestURL, inputs: [options.corpus])
         if options.overwrite {
+            // Both were just recognised as ours (or are absent or empty).
             try? FileManager.default.removeItem(at: options.output)
             try? FileManager.default.removeItem(at: manifestURL)
         }

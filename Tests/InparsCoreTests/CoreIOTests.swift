@@ -14,7 +14,7 @@ import Testing
             let width = Int.random(in: 0..<300, using: &random)
             expected.append("\(i) " + String(repeating: "é", count: width % 50) + "x")
         }
-        try AtomicFile.write(to: url) { out in
+        try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in
             for line in expected { try out.write(line + "\n") }
         }
         // The file really is gzip (magic 1f 8b).
@@ -48,7 +48,7 @@ import Testing
                 String(repeating: "a", count: 5000), "", String(repeating: "b", count: 9000) + "\r",
                 String(repeating: "c", count: 12_000),
             ]
-            try AtomicFile.write(to: url) { out in try out.write(lines.joined(separator: "\n")) }
+            try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in try out.write(lines.joined(separator: "\n")) }
             let reader = try LineReader(url: url, bufferSize: 4096)
             var got: [String] = []
             while let line = try reader.nextLine() { got.append(line) }
@@ -182,7 +182,7 @@ import Testing
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("collection.tsv.gz")
-        try AtomicFile.write(to: url) { out in
+        try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in
             try out.write("id\ttext\nd1\tbody one\nd2\tTitle\tbody two\nd3\t\n")
         }
         let (documents, _) = try CorpusReader.read(url)
@@ -292,16 +292,78 @@ import Testing
         let target = dir.appendingPathComponent("index")
         struct Boom: Error {}
         #expect(throws: Boom.self) {
-            try AtomicFile.writeDirectory(at: target) { tmp in
+            try AtomicFile.writeDirectory(at: target, replacing: .fresh("a test folder", shape: .directory)) { tmp in
                 try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
                 throw Boom()
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
-        try AtomicFile.writeDirectory(at: target) { tmp in
+        try AtomicFile.writeDirectory(at: target, replacing: .fresh("a test folder", shape: .directory)) { tmp in
             try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
         }
         #expect(FileManager.default.fileExists(atPath: target.appendingPathComponent("part").path))
+    }
+
+    /// Finding 1 of issue 16: an atomic write replaces only what its kind recognises.
+    @Test func atomicWritesReplaceOnlyTheirOwnKind() throws {
+        let dir = try TestPaths.temporaryDirectory("atomic-kind")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("out.trec")
+        try Data("notes, not a run\n".utf8).write(to: file)
+        #expect(throws: InparsCoreError.self) {
+            try Run([RunEntry(queryId: "q", docId: "d", rank: 1, score: 1)]).write(to: file)
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == "notes, not a run\n")
+        try Data("q1 Q0 d1 1 2.5 tag\n".utf8).write(to: file)
+        try Run([RunEntry(queryId: "q", docId: "d", rank: 1, score: 1)]).write(to: file)
+        #expect(try String(contentsOf: file, encoding: .utf8).hasPrefix("q Q0 d 1 "))
+
+        // A folder kind: replaced when it holds only its own entries, or nothing.
+        let kind = OutputKind.directory("a test folder", entries: ["part"])
+        let folder = dir.appendingPathComponent("folder")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+        for round in 0..<2 {
+            try AtomicFile.writeDirectory(at: folder, replacing: kind) { tmp in
+                try Data("\(round)".utf8).write(to: tmp.appendingPathComponent("part"))
+            }
+        }
+        try Data("mine".utf8).write(to: folder.appendingPathComponent("mine.txt"))
+        do {
+            try AtomicFile.writeDirectory(at: folder, replacing: kind) { _ in }
+            Issue.record("replaced a folder holding a file of the user's")
+        } catch let error as InparsCoreError {
+            #expect(error.errorDescription!.contains("Refusing to replace '\(folder.path)'"))
+            #expect(error.errorDescription!.contains("mine.txt"))
+        }
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("mine.txt").path))
+        // A file where a folder goes, and the reverse.
+        #expect(throws: InparsCoreError.self) {
+            try AtomicFile.writeDirectory(at: file, replacing: kind) { _ in }
+        }
+        #expect(throws: InparsCoreError.self) {
+            try AtomicFile.write(Data(), to: folder, replacing: .trecRun)
+        }
+        // No temporaries were left beside the outputs.
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "folder", "out.trec",
+            ])
+    }
+
+    /// Finding 7 of issue 16: a missing output folder is named, not the temporary file.
+    @Test func missingOutputFolderIsNamed() throws {
+        let dir = try TestPaths.temporaryDirectory("atomic-missing")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("no/such/run.trec")
+        do {
+            try Run().write(to: url)
+            Issue.record("wrote into a missing folder")
+        } catch let error as InparsCoreError {
+            let message = error.errorDescription!
+            #expect(message.contains("'\(url.path)'"), "\(message)")
+            #expect(message.contains("'\(dir.path)/no/such' does not exist"), "\(message)")
+            #expect(!message.contains(".tmp-"), "\(message)")
+        }
     }
 
     @Test func nonInteractiveProgressReportsAtTenPercentMilestones() {

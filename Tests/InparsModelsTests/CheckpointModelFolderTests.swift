@@ -39,7 +39,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let folder = root.appendingPathComponent("last")
         try Checkpoint.writeModelFolder(
-            tensors: ["old": Tensor(shape: [1], storage: [1])], files: ["stale.txt": Data()],
+            tensors: ["old": Tensor(shape: [1], storage: [1])], files: ["generation_config.json": Data()],
             to: folder)
         try Checkpoint.writeModelFolder(tensors: tensors, to: folder)
         #expect(
@@ -48,6 +48,23 @@ import Testing
             ])
         #expect(try Checkpoint.loadTensors(directory: folder) == tensors)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["last"])
+    }
+
+    /// Issue 16, finding 1: a folder that is not a model folder inpars writes is never replaced.
+    @Test func aFolderOfTheUsersIsRefused() throws {
+        let root = try TestPaths.temporaryDirectory("model-folder-refuse")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let folder = root.appendingPathComponent("downloaded")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+        try Data("# model card".utf8).write(to: folder.appendingPathComponent("README.md"))
+        do {
+            try Checkpoint.writeModelFolder(tensors: tensors, to: folder)
+            Issue.record("replaced a folder with a README")
+        } catch {
+            #expect(error.localizedDescription.contains("Refusing to replace '\(folder.path)'"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["README.md"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["downloaded"])
     }
 
     @Test func failedWriteKeepsThePreviousFolderAndLeavesNoTemporaries() throws {

@@ -1,20 +1,28 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 extension Checkpoint {
+    /// The files of a model folder inpars writes: weights, config, tokenizer files, and the
+    /// trainer's state, log and optimizer state in `checkpoint-<step>` folders.
+    public static let modelFolderFiles: Set<String> = [
+        "model.safetensors", "config.json", "generation_config.json", "spiece.model",
+        "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+        "trainer_state.json", "train_log.jsonl", "optimizer.safetensors",
+    ]
+
+    /// What a model-folder writer may replace: a folder holding only ``modelFolderFiles`` and
+    /// `extra` names (a downloaded model with a README, say, is not ours).
+    public static func modelFolderKind(extra: Set<String> = []) -> OutputKind {
+        .directory("a model folder written by inpars", entries: modelFolderFiles.union(extra))
+    }
+
     /// Writes a Hugging Face model folder (`model.safetensors` plus other files) as one unit.
     ///
     /// Everything is written into a hidden temporary folder beside `directory` and renamed into
-    /// place only when complete, so a crash or a full disk never leaves a half-written folder
-    /// at `directory`. An existing `directory` is first renamed aside, then removed after the
-    /// new one is in place (if the process dies between the two renames, the previous folder
-    /// survives as `.<name>.old-…` beside it).
+    /// place only when complete (``AtomicFile/writeDirectory(at:replacing:_:)``), so a crash or
+    /// a full disk never leaves a half-written folder at `directory`. An existing model folder
+    /// (``modelFolderKind(extra:)``) is replaced; any other existing path is refused.
     ///
     /// - Parameters:
     ///   - tensors: written to `model.safetensors` as F32 (metadata `{"format": "pt"}`).
@@ -27,61 +35,43 @@ extension Checkpoint {
         tensors: [String: Tensor], files: [String: Data] = [:], copying: [URL] = [],
         to directory: URL
     ) throws(CheckpointError) {
-        let manager = FileManager.default
-        let parent = directory.deletingLastPathComponent()
-        let name = directory.lastPathComponent
-        let token = "\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let temporary = parent.appendingPathComponent(".\(name).tmp-\(token)")
+        for fileName in files.keys
+        where fileName.isEmpty || fileName.contains("/") || fileName == "model.safetensors" {
+            throw .io(file: fileName, reason: "not a plain file name for a model folder")
+        }
+        for source in copying where !FileManager.default.fileExists(atPath: source.path) {
+            throw .fileNotFound(file: source.path)
+        }
+        let kind = modelFolderKind(
+            extra: Set(files.keys).union(copying.map(\.lastPathComponent)))
         do {
-            try manager.createDirectory(at: temporary, withIntermediateDirectories: false)
+            try AtomicFile.writeDirectory(at: directory, replacing: kind) { temporary in
+                try SafetensorsWriter.write(
+                    tensors, to: temporary.appendingPathComponent("model.safetensors"))
+                for (fileName, data) in files.sorted(by: { $0.key < $1.key }) {
+                    let target = temporary.appendingPathComponent(fileName)
+                    do {
+                        try data.write(to: target)
+                    } catch {
+                        throw CheckpointError.io(file: target.path, reason: Self.reason(error))
+                    }
+                }
+                for source in copying {
+                    let target = temporary.appendingPathComponent(source.lastPathComponent)
+                    do {
+                        try FileManager.default.copyItem(at: source, to: target)
+                    } catch {
+                        throw CheckpointError.io(file: target.path, reason: Self.reason(error))
+                    }
+                }
+            }
+        } catch let error as CheckpointError {
+            throw error
+        } catch let error as InparsCoreError {
+            throw .io(file: directory.path, reason: error.errorDescription ?? "\(error)")
         } catch {
-            throw .io(file: temporary.path, reason: Self.reason(error))
+            throw .io(file: directory.path, reason: Self.reason(error))
         }
-        var finished = false
-        defer { if !finished { try? manager.removeItem(at: temporary) } }
-
-        try SafetensorsWriter.write(
-            tensors, to: temporary.appendingPathComponent("model.safetensors"))
-        for (fileName, data) in files.sorted(by: { $0.key < $1.key }) {
-            guard !fileName.isEmpty, !fileName.contains("/"), fileName != "model.safetensors" else {
-                throw .io(file: fileName, reason: "not a plain file name for a model folder")
-            }
-            let target = temporary.appendingPathComponent(fileName)
-            do {
-                try data.write(to: target)
-            } catch {
-                throw .io(file: target.path, reason: Self.reason(error))
-            }
-        }
-        for source in copying {
-            guard manager.fileExists(atPath: source.path) else {
-                throw .fileNotFound(file: source.path)
-            }
-            let target = temporary.appendingPathComponent(source.lastPathComponent)
-            do {
-                try manager.copyItem(at: source, to: target)
-            } catch {
-                throw .io(file: target.path, reason: Self.reason(error))
-            }
-        }
-
-        let old = parent.appendingPathComponent(".\(name).old-\(token)")
-        let hadPrevious = manager.fileExists(atPath: directory.path)
-        if hadPrevious {
-            guard rename(directory.path, old.path) == 0 else {
-                throw .io(
-                    file: directory.path,
-                    reason: "cannot move the previous folder aside: "
-                        + String(cString: strerror(errno)))
-            }
-        }
-        guard rename(temporary.path, directory.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            if hadPrevious { _ = rename(old.path, directory.path) }
-            throw .io(file: directory.path, reason: "rename failed: \(reason)")
-        }
-        finished = true
-        if hadPrevious { try? manager.removeItem(at: old) }
     }
 
     private static func reason(_ error: any Error) -> String {

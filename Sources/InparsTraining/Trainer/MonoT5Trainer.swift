@@ -94,12 +94,7 @@ public final class MonoT5Trainer {
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
         let manager = FileManager.default
-        do {
-            try manager.createDirectory(at: output, withIntermediateDirectories: true)
-        } catch {
-            throw TrainerError.saveFailed(
-                path: output.path, reason: error.localizedDescription, previous: nil)
-        }
+        try prepareOutput()
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
             throw TrainerError.outputHasCheckpoints(directory: output.path)
@@ -153,9 +148,11 @@ public final class MonoT5Trainer {
             // The log continues from the checkpoint's copy (later lines belong to lost steps).
             let savedLog = resumeFrom.url.appendingPathComponent(Self.logName)
             let log = (try? Data(contentsOf: savedLog)) ?? Data()
-            try AtomicFile.write(log, to: output.appendingPathComponent(Self.logName))
+            try AtomicFile.write(
+                log, to: output.appendingPathComponent(Self.logName), replacing: Self.logKind)
         } else {
-            try AtomicFile.write(Data(), to: output.appendingPathComponent(Self.logName))
+            try AtomicFile.write(
+                Data(), to: output.appendingPathComponent(Self.logName), replacing: Self.logKind)
         }
         var lastCheckpoint = resumeFrom?.url
         let log = try JSONLLog(url: output.appendingPathComponent(Self.logName))
@@ -180,7 +177,7 @@ public final class MonoT5Trainer {
             let stateData = state.encoded()
             let hook = hooks.beforeCommit
             do {
-                try AtomicFile.writeDirectory(at: target) { folder in
+                try AtomicFile.writeDirectory(at: target, replacing: Self.folderKind) { folder in
                     try SafetensorsWriter.write(
                         tensors, to: folder.appendingPathComponent("model.safetensors"))
                     try configData.write(to: folder.appendingPathComponent("config.json"))
@@ -304,6 +301,38 @@ public final class MonoT5Trainer {
     }
 
     // MARK: - Pieces
+
+    /// What the trainer may replace in its output folder: its own model folders
+    /// (`checkpoint-<step>`, `final`, `best`) and its log.
+    static let folderKind = Checkpoint.modelFolderKind()
+    static let logKind = OutputKind.file("a training log") { line in
+        (try? JSONLine.parseObject(line))?["step"] != nil
+    }
+
+    /// Creates the output folder when missing, and refuses, before any training, an output
+    /// that is a file or whose `final`, `best` or log are not the trainer's.
+    func prepareOutput() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw InparsCoreError.writeFailed(
+                    path: output.path, reason: "it is a file; --output must be a folder")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(
+                    at: output, withIntermediateDirectories: true)
+            } catch {
+                throw InparsCoreError.writeFailed(
+                    path: output.path, reason: AtomicFile.describe(error))
+            }
+        }
+        for name in ["final", "best"] {
+            try Self.folderKind.check(output.appendingPathComponent(name))
+        }
+        for (_, url) in Self.checkpoints(in: output) { try Self.folderKind.check(url) }
+        try Self.logKind.check(output.appendingPathComponent(Self.logName))
+    }
 
     /// `checkpoint-<step>` folders holding a trainer state, by step.
     public static func checkpoints(in directory: URL) -> [(step: Int, url: URL)] {

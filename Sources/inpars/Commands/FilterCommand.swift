@@ -120,6 +120,9 @@ struct FilterCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads
         let inputURL = URL(fileURLWithPath: input)
+        let outputURL = URL(fileURLWithPath: output)
+        try QueryFilter.outputKind.check(
+            outputURL, inputs: [inputURL] + [corpus].compactMap { $0.map(URL.init(fileURLWithPath:)) })
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker))
@@ -161,7 +164,7 @@ struct FilterCommand: ParsableCommand {
         }
 
         let result = try filter.run(rows)
-        try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
+        try AtomicFile.write(to: outputURL, replacing: QueryFilter.outputKind) { file in
             for item in result.kept { try file.write(item.outputLine + "\n") }
         }
         var summary = result.summary

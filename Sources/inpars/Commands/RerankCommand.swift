@@ -65,6 +65,9 @@ struct RerankCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        try OutputKind.trecRun.check(
+            URL(fileURLWithPath: output),
+            inputs: [corpus, queries, runFile].map(URL.init(fileURLWithPath:)))
         let reranker = try MonoT5Reranker.load(
             directory: URL(fileURLWithPath: model),
             options: .init(maxLength: maxLength, batchSize: batchSize, labels: labels))

@@ -65,6 +65,11 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         let parameters = BM25Parameters(k1: k1, b: b)
+        if let output {
+            try OutputKind.trecRun.check(
+                URL(fileURLWithPath: output),
+                inputs: [queries, qrels].compactMap { $0.map(URL.init(fileURLWithPath:)) })
+        }
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
             URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines)

@@ -60,6 +60,11 @@ struct TriplesCommand: ParsableCommand {
 
     func run() throws {
         let inputURL = URL(fileURLWithPath: input)
+        let outputs = [output, idsOutput].compactMap { $0.map(URL.init(fileURLWithPath:)) }
+        for url in outputs {
+            try TripleBuilder.outputKind.check(
+                url, inputs: [inputURL, URL(fileURLWithPath: corpus)])
+        }
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(skipBadLines: skipBadLines, keepRawLine: false, keepDocumentText: false))
@@ -93,7 +98,7 @@ struct TriplesCommand: ParsableCommand {
             textCache[i] = t
             return t
         }
-        try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
+        try AtomicFile.write(to: outputs[0], replacing: TripleBuilder.outputKind) { file in
             for t in triples {
                 try file.write(
                     TripleBuilder.tsvField(t.query) + "\t" + text(t.positiveId) + "\t"
@@ -101,7 +106,7 @@ struct TriplesCommand: ParsableCommand {
             }
         }
         if let idsOutput {
-            try AtomicFile.write(to: URL(fileURLWithPath: idsOutput)) { file in
+            try AtomicFile.write(to: outputs[1], replacing: TripleBuilder.outputKind) { file in
                 for t in triples {
                     try file.write(
                         TripleBuilder.tsvField(t.queryId) + "\t" + t.positiveId + "\t"
