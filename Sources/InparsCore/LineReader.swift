@@ -76,17 +76,39 @@ public final class LineReader {
         }
         let want = UInt32(min(buffer.count - end, Int(Int32.max)))
         let got = gzread(file, buffer.baseAddress! + end, want)
-        if got < 0 {
-            var code: Int32 = 0
-            let message = gzerror(file, &code).map { String(cString: $0) } ?? "gzip error"
-            throw InparsCoreError.readFailed(path: url.path, reason: message)
-        }
+        if got < 0 { throw streamError() }
         if got == 0 {
+            // zlib records a stream that stops before its trailer as Z_BUF_ERROR and returns
+            // what it had, then 0, as at a clean end: ask, or a cut file reads as a short one.
+            var code: Int32 = 0
+            _ = gzerror(file, &code)
+            if code != Z_OK { throw streamError() }
             atEOF = true
             return false
         }
         end += Int(got)
         return true
+    }
+
+    /// The error zlib recorded, in words a user can act on.
+    private func streamError() -> InparsCoreError {
+        var code: Int32 = 0
+        let message = gzerror(file, &code).map { String(cString: $0) } ?? "gzip error"
+        switch code {
+        case Z_BUF_ERROR:
+            return .readFailed(
+                path: url.path,
+                reason: "the gzip stream ends before its end-of-stream trailer: the file is"
+                    + " truncated (an interrupted download or copy?); get a complete copy")
+        case Z_DATA_ERROR:
+            return .readFailed(
+                path: url.path,
+                reason: "the gzip data is corrupt (zlib: \(message)); get a complete copy")
+        case Z_ERRNO:
+            return .readFailed(path: url.path, reason: String(cString: strerror(errno)))
+        default:
+            return .readFailed(path: url.path, reason: message)
+        }
     }
 
     /// Returns the next line's bytes (without `\n` / `\r\n`), valid until the next call, or

@@ -390,3 +390,65 @@ import Testing
         #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
     }
 }
+
+/// Issue 16, finding 2: a gzip file that ends early, or whose trailer does not match, is an
+/// error naming the file, for every reader (they all read through `LineReader`).
+@Suite struct GzipIntegrityTests {
+    /// Six corpus lines in three stored blocks, each block ending on a newline.
+    static let gzip = GzipBytes(blocks: [
+        "d1\tone\nd2\ttwo\n", "d3\tthree\nd4\tfour\n", "d5\tfive\nd6\tsix\n",
+    ])
+
+    static let readers: [(String, @Sendable (URL) throws -> Void)] = [
+        ("LineReader", { url in
+            let reader = try LineReader(url: url, bufferSize: 4096)
+            while try reader.nextLine() != nil {}
+        }),
+        ("CorpusReader", { _ = try CorpusReader.read($0) }),
+        ("CorpusReader skipping bad lines", {
+            _ = try CorpusReader.read($0, options: ReadOptions(skipBadLines: true))
+        }),
+        ("QueryReader", { _ = try QueryReader.read($0) }),
+        ("Run", { url in _ = try Run.read(url) }),
+        ("Qrels", { url in _ = try Qrels.read(url) }),
+    ]
+
+    @Test func anIntactFileReadsWhole() throws {
+        let dir = try TestPaths.temporaryDirectory("gzip-intact")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("corpus.tsv.gz")
+        try Data(Self.gzip.bytes).write(to: url)
+        let documents = try CorpusReader.read(url).documents
+        #expect(documents.map(\.id) == ["d1", "d2", "d3", "d4", "d5", "d6"])
+    }
+
+    @Test(arguments: 0..<6)
+    func aDamagedFileIsAnErrorNamingIt(damage: Int) throws {
+        let dir = try TestPaths.temporaryDirectory("gzip-damaged")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (name, bytes) = Self.gzip.damaged[damage]
+        // Every record line is well formed, so nothing but the gzip check can object.
+        let lines: [String: String] = [
+            "Run": "q Q0 d 1 1.0 t\n", "Qrels": "q 0 d 1\n",
+        ]
+        for (reader, read) in Self.readers {
+            var file = bytes
+            if let line = lines[reader] {
+                let blocks = Array(repeating: line, count: 3)
+                file = GzipBytes(blocks: blocks).damaged[damage].bytes
+            }
+            let url = dir.appendingPathComponent("\(reader).tsv.gz")
+            try Data(file).write(to: url)
+            do {
+                try read(url)
+                Issue.record("\(reader) read a gzip file with \(name) without an error")
+            } catch let error as InparsCoreError {
+                let message = error.errorDescription!
+                #expect(message.contains("'\(url.path)'"), "\(reader), \(name): \(message)")
+                #expect(
+                    message.contains("truncated") || message.contains("corrupt"),
+                    "\(reader), \(name): \(message)")
+            }
+        }
+    }
+}

@@ -146,3 +146,22 @@ import Testing
         }
     }
 }
+
+/// Issue 16, finding 2: a cut gzip input is an error, even when malformed lines are skipped.
+@Suite struct SyntheticQueryGzipTests {
+    @Test func aTruncatedGzipInputIsAnError() throws {
+        let folder = try TestPaths.temporaryDirectory("synthetic-gzip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let line = #"{"doc_id": "d1", "text": "t", "query": "q", "log_probs": [-1]}"# + "\n"
+        let gzip = GzipBytes(blocks: [line, line, line])
+        let url = folder.appendingPathComponent("queries.jsonl.gz")
+        try Data(gzip.damaged[0].bytes).write(to: url)
+        for skip in [false, true] {
+            #expect(throws: InparsCoreError.self, "skipBadLines \(skip)") {
+                _ = try SyntheticQueryReader.read(url, options: .init(skipBadLines: skip))
+            }
+        }
+        try Data(gzip.bytes).write(to: url)
+        #expect(try SyntheticQueryReader.read(url).rows.count == 3)
+    }
+}

@@ -59,6 +59,20 @@ import Testing
         ) { try TrainingData.read(bad, kind: .pairs) }
     }
 
+    /// Issue 16, finding 2: a cut gzip training file is an error, not a shorter training set.
+    @Test func aTruncatedGzipTrainingFileIsAnError() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-gzip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let gzip = GzipBytes(blocks: Array(repeating: "q\tgood doc\tbad doc\n", count: 3))
+        let url = folder.appendingPathComponent("triples.tsv.gz")
+        try Data(gzip.damaged[0].bytes).write(to: url)
+        #expect(throws: InparsCoreError.self) {
+            _ = try TrainingData.read(url, kind: .triples, skipBadLines: true)
+        }
+        try Data(gzip.bytes).write(to: url)
+        #expect(try TrainingData.read(url, kind: .triples).units.count == 3)
+    }
+
     @Test func anEmptyTrainingFileIsAClearError() throws {
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }
