@@ -28,6 +28,8 @@ public enum BM25BatchSearch {
         threads: Int = 1, removeQuery: Bool = false, scoreStyle: ScoreStyle = .anserini,
         progress: ProgressReporter? = nil
     ) -> Run {
+        // No query has more hits than the index has documents (and k + 1 must not overflow).
+        let k = min(max(k, 0), index.documentCount)
         let results = ResultSlots(count: queries.count)
         let workers = max(1, min(threads, queries.count))
         let chunk = 64

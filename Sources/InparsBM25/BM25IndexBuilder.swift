@@ -29,7 +29,8 @@ public final class BM25IndexBuilder {
 
     /// - Parameter threads: analysis threads (≥ 1).
     public init(threads: Int = 1, batchSize: Int = 4096) {
-        self.threads = max(1, threads)
+        let threads = min(max(1, threads), Limits.threads)
+        self.threads = threads
         self.batchSize = max(1, batchSize)
         workers = (0..<max(1, threads)).map { _ in AnalysisWorker() }
         localToGlobal = Array(repeating: [], count: max(1, threads))

@@ -89,6 +89,7 @@ public final class BM25Searcher {
     /// The top `k` documents for already analysed terms with their query counts.
     public func search(terms: [(term: String, count: Int)], k: Int) -> [BM25Hit] {
         guard k > 0, index.documentsWithTerms > 0 else { return [] }
+        let k = min(k, index.documentCount)
         let n = Double(index.documentsWithTerms)
         var touchedCount = 0
         lengthCache.withUnsafeBufferPointer { cache in

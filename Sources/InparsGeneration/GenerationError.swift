@@ -28,6 +28,8 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
     case missingAPIKey(variable: String)
     /// Some documents failed after all retries; rerunning resumes them.
     case incompleteRun(failed: Int, output: String)
+    /// An option is out of range.
+    case invalidOption(name: String, value: String, reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -72,6 +74,8 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
             return "\(failed) generation\(failed == 1 ? "" : "s") failed after all retries and"
                 + " \(failed == 1 ? "is" : "are") missing from '\(output)'; rerun the same"
                 + " command to resume them."
+        case .invalidOption(let name, let value, let reason):
+            return "invalid \(name) \(value): \(reason)"
         }
     }
 

@@ -68,13 +68,12 @@ public struct MonoT5Reranker: Sendable {
     ///
     /// - Parameter flanHint: a name (folder, `_name_or_path`) checked for "flan" when
     ///   `options.labels` is `nil`.
-    /// - Throws: ``T5Error/missingPiece(piece:directory:)`` when a label piece is not in the vocabulary.
+    /// - Throws: ``T5Error/missingPiece(piece:directory:)`` when a label piece is not in the
+    ///   vocabulary, ``RankerError`` for options out of range.
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer, options: Options = Options(),
         flanHint: String = "", directory: String = ""
     ) throws {
-        precondition(
-            options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
         let labels =
             options.labels
             ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
@@ -94,10 +93,11 @@ public struct MonoT5Reranker: Sendable {
         self.options = options
         self.labels = labels
         self.labelIDs = (positiveID, negativeID)
-        self.scorer = MonoT5Scorer(
+        self.scorer = try MonoT5Scorer(
             model: model, positiveID: positiveID, negativeID: negativeID,
             batchSize: options.batchSize)
-        self.inputBuilder = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
+        self.inputBuilder = try MonoT5InputBuilder(
+            tokenizer: tokenizer, maxLength: options.maxLength)
     }
 
     /// Loads the model (``T5Model/load(directory:)``) and tokenizer

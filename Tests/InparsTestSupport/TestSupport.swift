@@ -101,15 +101,21 @@ public enum BuiltProducts {
 
     /// The result of one run of a built executable.
     public struct Result: Sendable {
+        /// The exit status, or the signal number when ``signal`` is set.
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The signal that ended the process (a Swift trap is SIGILL or SIGTRAP), if one did.
+        public var signal: Int32?
     }
 
     /// Runs `product` with `arguments`, waits for it, and captures stdout and stderr.
+    ///
+    /// - Parameter timeout: seconds after which the process is killed (SIGKILL; reported as
+    ///   ``Result/signal`` 9).
     public static func run(
         _ arguments: [String], product: String = "inpars", environment: [String: String]? = nil,
-        currentDirectory: URL? = nil
+        currentDirectory: URL? = nil, timeout: Double? = nil
     ) throws -> Result {
         let process = Process()
         process.executableURL = directory.appendingPathComponent(product)
@@ -121,6 +127,12 @@ public enum BuiltProducts {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [process] in
+                if process.isRunning { kill(pid, SIGKILL) }
+            }
+        }
         // Read both pipes concurrently so a chatty child cannot block on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }  // written once, read after join
         let errBox = Box()
@@ -135,6 +147,7 @@ public enum BuiltProducts {
         process.waitUntilExit()
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errBox.data, as: UTF8.self))
+            stderr: String(decoding: errBox.data, as: UTF8.self),
+            signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }

@@ -62,7 +62,7 @@ import Testing
         let reloaded = try MonoT5Reranker.load(
             directory: summary.finalDirectory, options: .init(maxLength: 32, batchSize: 16))
         #expect(reloaded.labels == .trueFalse)
-        let reranked = RunReranker(topK: 8).rerank(
+        let reranked = try RunReranker(topK: 8).rerank(
             run: evaluation.run, documents: evaluation.documents, queries: evaluation.queries
         ) { query, texts in reloaded.score(query: query, documents: texts) }.run
         let metrics = try Evaluator.evaluate(
@@ -168,9 +168,9 @@ import Testing
         let trainer = MonoT5Trainer(
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
         let tokenizer = try SentencePieceTokenizer.load(directory: Task.model)
-        let builder = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
+        let builder = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
         let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
-        var stream = TrainingStream(unitCount: 10, seed: 9)
+        var stream = try TrainingStream(unitCount: 10, seed: 9)
         var seen = [Int]()
         for _ in 0..<5 {
             let units = stream.next(4)
@@ -183,9 +183,9 @@ import Testing
         #expect(Set(seen.prefix(10)) == Set(0..<10) && Set(seen.suffix(10)) == Set(0..<10))
         #expect(Array(seen.prefix(10)) != Array(seen.suffix(10)), "each epoch reshuffles")
         // A stream rebuilt at a saved position continues identically.
-        var original = TrainingStream(unitCount: 10, seed: 9)
+        var original = try TrainingStream(unitCount: 10, seed: 9)
         _ = original.next(13)
-        var rebuilt = TrainingStream(unitCount: 10, seed: 9, position: 13)
+        var rebuilt = try TrainingStream(unitCount: 10, seed: 9, position: 13)
         #expect(original.next(9) == rebuilt.next(9))
     }
 

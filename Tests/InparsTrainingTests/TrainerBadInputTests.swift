@@ -73,6 +73,51 @@ import Testing
         #expect(try TrainingData.read(url, kind: .triples).units.count == 3)
     }
 
+    /// Issue 16 (InPars #17, and finding 3): zero examples or zero steps are errors before any
+    /// work, and options a library caller gets wrong throw instead of trapping.
+    @Test func zeroExamplesZeroStepsAndBadOptionsAreErrors() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-zero")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let example = [
+            TrainingExample(query: "q", passage: "p", relevant: true),
+            TrainingExample(query: "q", passage: "n", relevant: false),
+        ]
+        let data = TrainingData(kind: .triples, units: [example])
+        func run(_ data: TrainingData, _ options: TrainerOptions) throws {
+            let output = folder.appendingPathComponent(UUID().uuidString)
+            _ = try MonoT5Trainer(
+                modelDirectory: Task.model, output: output, data: data, options: options,
+                sink: CollectingProgressSink()
+            ).run()
+        }
+        #expect(throws: TrainerError.noExamples) {
+            try run(TrainingData(kind: .triples, units: []), options(steps: 1))
+        }
+        #expect(throws: TrainerError.noTrainingSteps(reason: "--steps is 0")) {
+            try run(data, options(steps: 0))
+        }
+        var epochs = options(steps: 1)
+        epochs.steps = nil
+        epochs.epochs = 0
+        #expect(throws: TrainerError.noTrainingSteps(reason: "--epochs is 0.0")) {
+            try run(data, epochs)
+        }
+        var odd = options(steps: 1)
+        odd.batchSize = 3
+        #expect(throws: TrainerError.self) { try run(data, odd) }
+        var both = options(steps: 1)
+        both.epochs = 1
+        #expect(throws: TrainerError.self) { try run(data, both) }
+        var short = options(steps: 1)
+        short.maxLength = 4
+        #expect(throws: RankerError.self) { try run(data, short) }
+        #expect(throws: TrainerError.noExamples) { _ = try TrainingStream(unitCount: 0, seed: 1) }
+        // Nothing was written for any of them.
+        let written = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .flatMap { try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent($0).path) }
+        #expect(written.allSatisfy { $0 == "train_log.jsonl" }, "\(written)")
+    }
+
     @Test func anEmptyTrainingFileIsAClearError() throws {
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }

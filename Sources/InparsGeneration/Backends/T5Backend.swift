@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsModels
 import InparsTokenizers
 
@@ -35,8 +36,13 @@ public struct T5Backend: GenerationBackend {
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer, modelName: String,
         batchSize: Int = 8, lengthWindow: Int = 4
-    ) {
-        precondition(batchSize >= 1 && lengthWindow >= 1, "bad batch \(batchSize)×\(lengthWindow)")
+    ) throws {
+        let (product, overflow) = batchSize.multipliedReportingOverflow(by: lengthWindow)
+        guard batchSize >= 1, lengthWindow >= 1, !overflow, product <= Limits.batch * 4 else {
+            throw GenerationError.invalidOption(
+                name: "--batch-size", value: String(batchSize),
+                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(lengthWindow))")
+        }
         self.model = model
         self.tokenizer = tokenizer
         self.modelName = modelName
@@ -58,7 +64,7 @@ public struct T5Backend: GenerationBackend {
     {
         let model = try T5Model.load(directory: directory)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
-        return T5Backend(
+        return try T5Backend(
             model: model, tokenizer: tokenizer,
             modelName: directory.standardizedFileURL.lastPathComponent, batchSize: batchSize,
             lengthWindow: lengthWindow)

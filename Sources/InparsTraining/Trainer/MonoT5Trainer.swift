@@ -68,11 +68,6 @@ public final class MonoT5Trainer {
         modelDirectory: URL, output: URL, data: TrainingData, options: TrainerOptions,
         evaluation: TrainingEvaluation? = nil, sink: ProgressSink = StandardErrorProgressSink()
     ) {
-        precondition(options.batchSize >= data.examplesPerUnit, "batch smaller than one unit")
-        precondition(
-            options.batchSize % data.examplesPerUnit == 0,
-            "with triples the batch size must be even")
-        precondition((options.steps == nil) != (options.epochs == nil), "give steps or epochs")
         self.modelDirectory = modelDirectory
         self.output = output
         self.data = data
@@ -94,6 +89,7 @@ public final class MonoT5Trainer {
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
         let manager = FileManager.default
+        try validateOptions()
         try prepareOutput()
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
@@ -114,7 +110,7 @@ public final class MonoT5Trainer {
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
                 nameOrPath: model.configuration.nameOrPath)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
-        let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
+        let inputs = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
 
         // Plan.
@@ -160,7 +156,7 @@ public final class MonoT5Trainer {
             totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels,
             resumedAt: state.step)
 
-        var stream = TrainingStream(
+        var stream = try TrainingStream(
             unitCount: data.units.count, seed: options.seed, position: state.position)
         var evaluations: [Evaluation] = []
         let tokenizerSources = Self.tokenizerFiles.map {
@@ -301,6 +297,39 @@ public final class MonoT5Trainer {
     }
 
     // MARK: - Pieces
+
+    /// Options and data a run cannot start with (InPars #17: never train on zero examples or
+    /// for zero steps).
+    func validateOptions() throws {
+        func invalid(_ name: String, _ value: Any, _ reason: String) -> TrainerError {
+            .invalidOption(name: name, value: "\(value)", reason: reason)
+        }
+        if data.units.isEmpty { throw TrainerError.noExamples }
+        let perUnit = data.examplesPerUnit
+        guard options.batchSize >= perUnit, options.batchSize % perUnit == 0 else {
+            throw invalid(
+                "--batch-size", options.batchSize,
+                data.kind == .triples
+                    ? "with triples it must be even (a positive and a negative per triple)"
+                    : "must be at least 1")
+        }
+        guard options.gradientAccumulation >= 1, options.gradientAccumulation <= Limits.batch
+        else { throw invalid("--grad-accum", options.gradientAccumulation, "must be 1…\(Limits.batch)") }
+        switch (options.steps, options.epochs) {
+        case (let steps?, nil):
+            guard steps >= 1 else { throw TrainerError.noTrainingSteps(reason: "--steps is \(steps)") }
+            guard steps <= Limits.steps else { throw invalid("--steps", steps, "too many") }
+        case (nil, let epochs?):
+            guard epochs > 0, epochs <= 1e6 else {
+                throw TrainerError.noTrainingSteps(reason: "--epochs is \(epochs)")
+            }
+        default:
+            throw invalid("--steps/--epochs", "both or neither", "give exactly one of them")
+        }
+        guard options.warmupSteps >= 0 else {
+            throw invalid("--warmup-steps", options.warmupSteps, "must be ≥ 0")
+        }
+    }
 
     /// What the trainer may replace in its output folder: its own model folders
     /// (`checkpoint-<step>`, `final`, `best`) and its log.
@@ -460,8 +489,9 @@ public final class MonoT5Trainer {
     ) {
         let perUnit = data.examplesPerUnit
         let examples = data.exampleCount
-        let seen = totalSteps * unitsPerStep * perUnit
-        let epochs = Double(seen) / Double(examples)
+        // In Double: steps × batch × accumulation may exceed Int for absurd (validated) inputs.
+        let seen = Double(totalSteps) * Double(unitsPerStep) * Double(perUnit)
+        let epochs = seen / Double(examples)
         var source =
             data.kind == .triples
             ? "\(data.units.count) triples → \(examples) examples (half positive)"
@@ -469,7 +499,7 @@ public final class MonoT5Trainer {
         if data.skippedLines > 0 { source += ", \(data.skippedLines) malformed lines skipped" }
         sink.emit("training data: \(source)", transient: false)
         var plan =
-            "this run sees \(seen) examples: \(totalSteps) steps × batch \(options.batchSize) × accumulation \(options.gradientAccumulation) = \(formatFixed(epochs, decimals: 2)) epochs of the \(examples) training examples"
+            "this run sees \(formatFixed(seen, decimals: 0)) examples: \(totalSteps) steps × batch \(options.batchSize) × accumulation \(options.gradientAccumulation) = \(formatFixed(epochs, decimals: 2)) epochs of the \(examples) training examples"
         if epochs < 1 {
             plan += " (only \(Int((epochs * 100).rounded()))% of the data will be seen)"
         }

@@ -22,6 +22,12 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
     case resumeMismatch(field: String, checkpoint: String, current: String)
     /// A label piece (`▁true`, `▁false`, ...) is missing from the tokenizer.
     case missingLabelPiece(piece: String)
+    /// An option is out of range.
+    case invalidOption(name: String, value: String, reason: String)
+    /// The training data holds no example (InPars #17 trained on zero examples silently).
+    case noExamples
+    /// The options give zero optimizer steps.
+    case noTrainingSteps(reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -51,6 +57,12 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
                 "cannot resume: the checkpoint was trained with \(field) \(checkpoint), this run has \(current); resume with the same options"
         case .missingLabelPiece(let piece):
             return "the tokenizer has no piece '\(piece)', needed as a training target"
+        case .invalidOption(let name, let value, let reason):
+            return "invalid \(name) \(value): \(reason)"
+        case .noExamples:
+            return "there are no training examples; check the training file"
+        case .noTrainingSteps(let reason):
+            return "this run would train for zero steps (\(reason)); give --steps or --epochs above 0"
         }
     }
 }

@@ -28,11 +28,6 @@ public struct TrainingEvaluation: Sendable {
     /// The metrics logged during training.
     public static let metrics: [Metric] = [.ndcg(cutoff: 10), .mrr(cutoff: 10)]
 
-    /// Pairs one evaluation scores.
-    public var pairCount: Int {
-        RunReranker(topK: topK).pairCount(run: run, documents: documents, queries: queries)
-    }
-
     /// Reranks ``run`` with `model` and evaluates it.
     ///
     /// - Returns: nDCG@10 and MRR@10 (means over the queries in both run and qrels).
@@ -44,7 +39,7 @@ public struct TrainingEvaluation: Sendable {
         let reranker = try MonoT5Reranker(
             model: model, tokenizer: tokenizer,
             options: .init(maxLength: maxLength, batchSize: batchSize, labels: labels))
-        let reranked = RunReranker(topK: topK).rerank(
+        let reranked = try RunReranker(topK: topK).rerank(
             run: run, documents: documents, queries: queries
         ) { query, texts in reranker.score(query: query, documents: texts) }.run
         let result = try Evaluator.evaluate(run: reranked, qrels: qrels, metrics: Self.metrics)

@@ -92,8 +92,9 @@ struct FilterCommand: ParsableCommand {
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
         }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        try requireThreads(threads)
+        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
+        try requireFlag("--max-length", maxLength, in: Limits.minimumMonoT5Length...Limits.tokens)
         let needsModel =
             strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {

@@ -28,7 +28,7 @@ struct IndexCommand: ParsableCommand {
     var skipBadLines = false
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        try requireThreads(threads)
     }
 
     func run() throws {

@@ -55,9 +55,9 @@ struct RerankCommand: ParsableCommand {
 
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
+        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
+        try requireThreads(threads)
+        try requireFlag("--max-length", maxLength, in: Limits.minimumMonoT5Length...Limits.tokens)
         guard !tag.isEmpty, !tag.contains(where: \.isWhitespace) else {
             throw ValidationError("--tag must be one word")
         }
@@ -85,7 +85,7 @@ struct RerankCommand: ParsableCommand {
             if wanted.contains(document.id) { corpusByID[document.id] = document }
         }
 
-        let reranking = RunReranker(topK: topK)
+        let reranking = try RunReranker(topK: topK)
         let total = reranking.pairCount(
             run: firstStage, documents: corpusByID, queries: queriesByID)
         let progress = ProgressReporter(label: "pairs scored", total: total)

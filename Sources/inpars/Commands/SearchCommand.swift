@@ -54,7 +54,7 @@ struct SearchCommand: ParsableCommand {
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1.") }
+        try requireThreads(threads)
         guard !tag.contains(" "), !tag.isEmpty else {
             throw ValidationError("--tag must be non-empty and contain no spaces.")
         }

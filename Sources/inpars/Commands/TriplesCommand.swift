@@ -55,7 +55,7 @@ struct TriplesCommand: ParsableCommand {
     func validate() throws {
         guard negatives >= 1 else { throw ValidationError("--negatives must be at least 1") }
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try requireThreads(threads)
     }
 
     func run() throws {
