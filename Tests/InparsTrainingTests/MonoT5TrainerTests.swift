@@ -278,4 +278,46 @@ import Testing
         let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
         #expect(names == ["best", "checkpoint-3", "checkpoint-4", "final", "train_log.jsonl"])
     }
+
+    /// Issue 16, finding 4: resuming with --keep-last once deleted the checkpoint the run had
+    /// resumed from, then failed to copy the tokenizer files out of it at the next save (and
+    /// `final` was left stale).
+    @Test func resumingWithKeepLastOutlivesTheCheckpointItStartedFrom() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-keep-last-resume")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = try TrainingData.read(
+            Task.write(Task.triples(count: 6, seed: 8), "t.tsv", in: folder), kind: .triples)
+        var options = options(steps: 2)
+        options.batchSize = 2
+        options.saveEvery = 1
+        options.keepLast = 1
+        let output = folder.appendingPathComponent("out")
+        _ = try MonoT5Trainer(
+            modelDirectory: Task.model, output: output, data: data, options: options,
+            sink: CollectingProgressSink()
+        ).run()
+        let firstFinal = try Data(
+            contentsOf: output.appendingPathComponent("final/model.safetensors"))
+        options.steps = 5
+        let summary = try MonoT5Trainer(
+            modelDirectory: Task.model, output: output, data: data, options: options,
+            sink: CollectingProgressSink()
+        ).run(resume: true)
+        #expect(summary.steps == 5)
+        let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
+        #expect(names == ["checkpoint-5", "final", "train_log.jsonl"])
+        let final = output.appendingPathComponent("final")
+        #expect(
+            try Data(contentsOf: final.appendingPathComponent("model.safetensors")) != firstFinal,
+            "final holds step 5's weights")
+        #expect(
+            try Data(contentsOf: final.appendingPathComponent("model.safetensors"))
+                == Data(contentsOf: output.appendingPathComponent("checkpoint-5/model.safetensors")))
+        for file in ["spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(
+                FileManager.default.contents(atPath: final.appendingPathComponent(file).path)
+                    == FileManager.default.contents(
+                        atPath: Task.model.appendingPathComponent(file).path), "\(file)")
+        }
+    }
 }

@@ -159,10 +159,17 @@ public final class MonoT5Trainer {
         var stream = try TrainingStream(
             unitCount: data.units.count, seed: options.seed, position: state.position)
         var evaluations: [Evaluation] = []
-        let tokenizerSources = Self.tokenizerFiles.map {
-            sourceDirectory.appendingPathComponent($0)
+        // Read now, not copied at each save: --keep-last may delete the checkpoint this run
+        // resumed from, and every later save still needs its tokenizer files.
+        let tokenizerFiles = try Self.tokenizerFiles.compactMap { name -> (String, Data)? in
+            let url = sourceDirectory.appendingPathComponent(name)
+            guard manager.fileExists(atPath: url.path) else { return nil }
+            do {
+                return (name, try Data(contentsOf: url))
+            } catch {
+                throw InparsCoreError.readFailed(path: url.path, reason: AtomicFile.describe(error))
+            }
         }
-        .filter { manager.fileExists(atPath: $0.path) }
 
         func writeFolder(_ name: String, withOptimizer: Bool) throws -> URL {
             let target = output.appendingPathComponent(name)
@@ -177,9 +184,8 @@ public final class MonoT5Trainer {
                     try SafetensorsWriter.write(
                         tensors, to: folder.appendingPathComponent("model.safetensors"))
                     try configData.write(to: folder.appendingPathComponent("config.json"))
-                    for source in tokenizerSources {
-                        try manager.copyItem(
-                            at: source, to: folder.appendingPathComponent(source.lastPathComponent))
+                    for (name, bytes) in tokenizerFiles {
+                        try bytes.write(to: folder.appendingPathComponent(name))
                     }
                     try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
                     try logData.write(to: folder.appendingPathComponent(Self.logName))
@@ -516,16 +522,7 @@ public final class MonoT5Trainer {
         if let checkpoint = error as? CheckpointError, case .io(_, let reason) = checkpoint {
             return reason
         }
-        if let localized = error as? LocalizedError, let text = localized.errorDescription {
-            return text
-        }
-        let nsError = error as NSError
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            posix.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        return nsError.localizedDescription
+        return AtomicFile.describe(error)
     }
 
     static func duration(_ seconds: Double) -> String {
