@@ -137,6 +137,10 @@ public final class BM25IndexBuilder {
         -> BM25BuildReport
     {
         flushBatch()
+        guard documentsWithTerms > 0 else {
+            throw BM25Error.nothingToIndex(
+                path: metadata["corpus"] ?? directory.path, documents: docIds.count)
+        }
         let bytes = try AtomicFile.writeDirectory(at: directory, replacing: BM25Index.outputKind) {
             temporary -> Int in
             let size = try writeIndexFile(
@@ -289,6 +293,7 @@ public final class BM25IndexBuilder {
             builder.add(document)
             progress?.advance()
         }
+        try reader.requireDocuments()
         var report = try builder.write(to: index, metadata: ["corpus": corpus.path])
         report.readStatistics = reader.statistics
         progress?.finish()

@@ -21,6 +21,9 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
     case unknownFormat(path: String, reason: String)
     /// An output path holds something inpars did not write (or one of the command's inputs).
     case refusingToReplace(path: String, reason: String)
+    /// A file holds no record (`what`: "documents", "queries", ...), possibly after skipping
+    /// malformed lines.
+    case noRecords(path: String, what: String, skippedLines: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -41,6 +44,9 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
                 + " \(firstLine)); ids must be unique."
         case .unknownFormat(let path, let reason):
             return "Unrecognised format in '\(path)': \(reason)."
+        case .noRecords(let path, let what, let skipped):
+            let detail = skipped > 0 ? " (\(skipped) malformed lines were skipped)" : ""
+            return "'\(path)' holds no \(what)\(detail); check that it is the right file."
         case .refusingToReplace(let path, let reason):
             return "Refusing to replace '\(path)': \(reason). inpars only replaces files and"
                 + " folders it wrote; move it away or choose another output path."

@@ -72,6 +72,10 @@ public struct Run: Sendable, Equatable {
                 try options.handle(error, &stats)
             }
         }
+        if run.queryIds.isEmpty {
+            throw InparsCoreError.noRecords(
+                path: path, what: "run entries", skippedLines: stats.skippedBadLines)
+        }
         return run
     }
 

@@ -106,6 +106,7 @@ public enum GenerateRun {
         let reader = try CorpusReader(url: url)
         var count = 0
         while try reader.next() != nil { count += 1 }
+        try reader.requireDocuments()
         return count
     }
 

@@ -3,6 +3,8 @@ import InparsCore
 
 /// Counts reported after reranking a run.
 public struct RerankSummary: Sendable, Equatable {
+    /// Queries in the input run.
+    public var runQueries = 0
     /// Queries in the output run.
     public var queries = 0
     /// (query, document) pairs scored by the model.
@@ -17,6 +19,29 @@ public struct RerankSummary: Sendable, Equatable {
     public var unknownDocuments = 0
 
     public init() {}
+
+    /// Throws when the reranking produced nothing, or skipped most of the run: most of its
+    /// queries missing from the query file, or most of its entries' documents from the corpus
+    /// (the wrong file given, usually).
+    ///
+    /// - Throws: ``RankerError/nothingReranked(reason:)`` naming the file at fault.
+    public func check(queriesPath: String, corpusPath: String) throws {
+        if runQueries == 0 { throw RankerError.nothingReranked(reason: "the run is empty") }
+        if unknownQueries * 2 > runQueries {
+            throw RankerError.nothingReranked(
+                reason: "\(unknownQueries) of the run's \(runQueries) queries are missing from"
+                    + " '\(queriesPath)'")
+        }
+        let knownEntries = pairsScored + entriesKeptBelowTopK + unknownDocuments
+        if unknownDocuments * 2 > knownEntries {
+            throw RankerError.nothingReranked(
+                reason: "\(unknownDocuments) of the run's \(knownEntries) documents are missing"
+                    + " from '\(corpusPath)'")
+        }
+        if queries == 0 {
+            throw RankerError.nothingReranked(reason: "no query of the run has a document to rerank")
+        }
+    }
 }
 
 /// Reranks the top-k of every query of a TREC run with a pair scorer (monoT5).
@@ -63,6 +88,7 @@ public struct RunReranker {
         var summary = RerankSummary()
         for queryId in run.queryIds {
             let entries = run.entries[queryId]!
+            summary.runQueries += 1
             guard let query = queries[queryId] else {
                 summary.unknownQueries += 1
                 summary.entriesOfUnknownQueries += entries.count

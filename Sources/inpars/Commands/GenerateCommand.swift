@@ -73,7 +73,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Prompts longer than this (plus --max-new-tokens for servers) are skipped and counted (0 = no check; default 2048, 512 for T5)."
+            "Prompts longer than this (plus --max-new-tokens for servers) are skipped and counted (0 = no check; default 2048 with --api-base, no check for T5)."
     )
     var maxPromptTokens: Int?
 
@@ -183,8 +183,10 @@ struct GenerateCommand: AsyncParsableCommand {
             let backend = try T5Backend.load(
                 directory: URL(fileURLWithPath: model), batchSize: batchSize)
             // The encoder's context holds the prompt only; generated tokens go to the decoder.
+            // No default limit: T5's relative positions take any length, and the built-in
+            // few-shot prompts run past the 512 tokens T5 was pretrained on.
             try await run(
-                backend: backend, promptBudget: 0, defaultPromptLimit: 512,
+                backend: backend, promptBudget: 0, defaultPromptLimit: 0,
                 info: [
                     "model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
                     "batch_size": String(batchSize), "threads": String(threads),
@@ -251,6 +253,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
             throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
         }
+        try summary.check(maxPromptTokens: maxPromptTokens ?? defaultPromptLimit)
     }
 }
 

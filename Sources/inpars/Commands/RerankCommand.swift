@@ -97,6 +97,7 @@ struct RerankCommand: ParsableCommand {
                 progress: { progress.advance(by: $0) })
         }
         progress.finish()
+        try result.summary.check(queriesPath: queries, corpusPath: corpus)
         try result.run.write(to: URL(fileURLWithPath: output), tag: tag, decimals: nil)
         let s = result.summary
         var summary =

@@ -77,6 +77,10 @@ struct SearchCommand: ParsableCommand {
         if let qrels {
             let judged = try Qrels.read(URL(fileURLWithPath: qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
+            if list.isEmpty {
+                throw InparsCoreError.noRecords(
+                    path: queries, what: "query judged in '\(qrels)'", skippedLines: 0)
+            }
         }
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
@@ -84,6 +88,7 @@ struct SearchCommand: ParsableCommand {
             index: opened, queries: list, k: k, parameters: parameters, threads: threads,
             removeQuery: removeQuery, scoreStyle: scores, progress: progress)
         let seconds = Date().timeIntervalSince(started)
+        if run.count == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
         if let output {
             try run.write(to: URL(fileURLWithPath: output), tag: tag)
         } else {
