@@ -10,6 +10,14 @@ import Foundation
 enum TokenizerJSON {
     typealias Object = [String: Any]
 
+    /// A JSON number that is a whole, non-negative token id that fits an `Int32`, else `nil`.
+    static func tokenID(_ value: Any?) -> Int? {
+        guard let number = value as? NSNumber, let id = Int(exactly: number.doubleValue),
+            id >= 0, id <= Int(Int32.max)
+        else { return nil }
+        return id
+    }
+
     static func components(_ bytes: [UInt8], path: String) throws(TokenizerError)
         -> TokenizerComponents
     {
@@ -53,7 +61,7 @@ enum TokenizerJSON {
         guard !pieces.isEmpty else {
             throw .invalidField(path: path, field: "model.vocab", reason: "it is empty")
         }
-        guard let unk = (model["unk_id"] as? NSNumber)?.intValue else {
+        guard let unk = tokenID(model["unk_id"]) else {
             throw .missingField(path: path, field: "model.unk_id")
         }
         guard unk >= 0, unk < pieces.count else {
@@ -78,13 +86,22 @@ enum TokenizerJSON {
         // Added tokens: ids may lie beyond the model vocabulary.
         var added: [HuggingFacePipeline.AddedToken] = []
         var special: [Bool] = Array(repeating: false, count: pieces.count)
-        for (index, entry) in ((root["added_tokens"] as? [Any]) ?? []).enumerated() {
-            guard let token = entry as? Object, let id = (token["id"] as? NSNumber)?.intValue,
-                let content = token["content"] as? String, id >= 0
+        let addedEntries = (root["added_tokens"] as? [Any]) ?? []
+        for (index, entry) in addedEntries.enumerated() {
+            guard let token = entry as? Object, let id = tokenID(token["id"]),
+                let content = token["content"] as? String
             else {
                 throw .invalidField(
                     path: path, field: "added_tokens[\(index)]",
                     reason: "expected an id and a content")
+            }
+            // Added tokens extend the vocabulary without gaps; an id past that is a broken
+            // file (and would size the vocabulary by it).
+            guard id < modelCount + addedEntries.count else {
+                throw .invalidField(
+                    path: path, field: "added_tokens[\(index)].id",
+                    reason: "\(id) is beyond the \(modelCount) pieces and \(addedEntries.count)"
+                        + " added tokens")
             }
             while pieces.count <= id {
                 pieces.append("")
@@ -98,6 +115,7 @@ enum TokenizerJSON {
             added.append(.init(content: Array(content.utf8), id: Int32(id), special: special[id]))
         }
         pipeline.setAddedTokens(added)
+        let vocabularySize = pieces.count
 
         func idOf(_ piece: String) -> Int32? {
             if let token = added.first(where: { $0.content.elementsEqual(piece.utf8) }) {
@@ -107,6 +125,11 @@ enum TokenizerJSON {
         }
         if let post = root["post_processor"] as? Object {
             pipeline.suffix = try templateSuffix(post, path: path, idOf: idOf)
+            for id in pipeline.suffix where Int(id) >= vocabularySize {
+                throw .invalidField(
+                    path: path, field: "post_processor",
+                    reason: "special token id \(id) is beyond the vocabulary of \(vocabularySize)")
+            }
         }
         guard let eos = idOf("</s>") ?? pipeline.suffix.last else {
             throw .missingField(path: path, field: "added_tokens (</s>)")
@@ -299,10 +322,10 @@ enum TokenizerJSON {
             }
             if let entry = specials[name] as? Object, let ids = entry["ids"] as? [Any] {
                 for id in ids {
-                    guard let value = (id as? NSNumber)?.intValue else {
+                    guard let value = tokenID(id) else {
                         throw .invalidField(
                             path: path, field: "post_processor.special_tokens.\(name)",
-                            reason: "ids are not numbers")
+                            reason: "ids are not token ids")
                     }
                     suffix.append(Int32(value))
                 }
