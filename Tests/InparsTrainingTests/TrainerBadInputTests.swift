@@ -244,9 +244,38 @@ import Testing
         }
         var other = options(steps: 4)
         other.seed = 99
+        #expect(throws: TrainerError.resumeMismatch(differences: ["--seed: 42 → 99"])) {
+            try trainer(other).run(resume: true)
+        }
+        // Issue 16, finding 6: every option that changes the result is compared, and every
+        // difference is named.
+        var changed = options(steps: 4)
+        changed.learningRate = 2e-3
+        changed.maxLength = 64
+        changed.schedule = .linear
+        changed.warmupSteps = 1
+        changed.weightDecay = 0.1
+        changed.maxGradNorm = 0.5
+        changed.dropout = 0.2
+        changed.labels = .yesNo
         #expect(
-            throws: TrainerError.resumeMismatch(field: "--seed", checkpoint: "42", current: "99")
-        ) { try trainer(other).run(resume: true) }
+            throws: TrainerError.resumeMismatch(differences: [
+                "--dropout: 0.0 → 0.2", "--labels: true-false → yes-no", "--lr: 0.001 → 0.002",
+                "--max-grad-norm: 1.0 → 0.5", "--max-length: 32 → 64",
+                "--schedule: constant → linear", "--warmup-steps: 0 → 1",
+                "--weight-decay: 0.0 → 0.1",
+            ])
+        ) { try trainer(changed).run(resume: true) }
+        // Other training data of the same size.
+        let otherData = try TrainingData.read(
+            Task.write(Task.triples(count: 4, seed: 8), "t2.tsv", in: folder), kind: .triples)
+        let error = #expect(throws: TrainerError.self) {
+            try MonoT5Trainer(
+                modelDirectory: Task.model, output: output, data: otherData,
+                options: options(steps: 4), sink: CollectingProgressSink()
+            ).run(resume: true)
+        }
+        #expect(error?.errorDescription?.contains("training data") == true, "\(String(describing: error))")
         // A longer run with the same settings continues the finished one.
         let longer = try trainer(options(steps: 4)).run(resume: true)
         #expect(longer.resumedFrom == 2 && longer.steps == 4)

@@ -125,7 +125,8 @@ public final class MonoT5Trainer {
             randomState:
                 "data order: per-epoch shuffle seeded by (seed, epoch); dropout of step n seeded by (seed, n)",
             optimizer: options.optimizer.rawValue, dataKind: data.kind.rawValue,
-            unitCount: data.units.count, unitsPerStep: unitsPerStep)
+            unitCount: data.units.count, unitsPerStep: unitsPerStep,
+            settings: settings(labels: labels))
         if let resumeFrom {
             let saved = try TrainerState.read(directory: resumeFrom.url)
             try checkCompatible(saved, with: state)
@@ -139,8 +140,10 @@ public final class MonoT5Trainer {
                 )
             }
             try optimizer.importState(optimizerState)
+            let current = state
             state = saved
             state.totalSteps = totalSteps
+            state.settings = current.settings
             // The log continues from the checkpoint's copy (later lines belong to lost steps).
             let savedLog = resumeFrom.url.appendingPathComponent(Self.logName)
             let log = (try? Data(contentsOf: savedLog)) ?? Data()
@@ -474,20 +477,58 @@ public final class MonoT5Trainer {
         return Data(inserted.utf8)
     }
 
-    func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
-        let pairs: [(String, String, String)] = [
-            ("--optimizer", saved.optimizer, current.optimizer),
-            ("training data kind", saved.dataKind, current.dataKind),
-            ("training units (lines)", String(saved.unitCount), String(current.unitCount)),
-            (
-                "units per step (batch × accumulation)", String(saved.unitsPerStep),
-                String(current.unitsPerStep)
-            ),
-            ("--seed", String(saved.seed), String(current.seed)),
+    /// The options that change what a run computes, as `trainer_state.json` records them; a
+    /// resumed run must match every one (the help says "same options required").
+    func settings(labels: MonoT5Reranker.Labels) -> [String: String] {
+        [
+            "--lr": "\(options.learningRate)", "--weight-decay": "\(options.weightDecay)",
+            "--schedule": options.schedule.rawValue, "--warmup-steps": "\(options.warmupSteps)",
+            "--max-grad-norm": "\(options.maxGradNorm)", "--dropout": "\(options.dropout)",
+            "--max-length": "\(options.maxLength)", "--labels": labels.rawValue,
+            "--batch-size": "\(options.batchSize)", "--grad-accum": "\(options.gradientAccumulation)",
+            "training data":
+                "\(data.kind.rawValue), \(data.units.count) units, fingerprint \(data.fingerprint)",
         ]
-        for (field, old, new) in pairs where old != new {
-            throw TrainerError.resumeMismatch(field: field, checkpoint: old, current: new)
+    }
+
+    /// Every difference between a checkpoint's settings and this run's, named.
+    ///
+    /// - Throws: ``TrainerError/resumeMismatch(differences:)``.
+    func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
+        // Fields every checkpoint has, then the recorded settings (absent in old checkpoints).
+        var old: [String: String] = [
+            "--optimizer": saved.optimizer, "--seed": String(saved.seed),
+            "training data kind": saved.dataKind, "training units": String(saved.unitCount),
+            "units per step (batch × accumulation)": String(saved.unitsPerStep),
+        ]
+        var new: [String: String] = [
+            "--optimizer": current.optimizer, "--seed": String(current.seed),
+            "training data kind": current.dataKind, "training units": String(current.unitCount),
+            "units per step (batch × accumulation)": String(current.unitsPerStep),
+        ]
+        if let savedSettings = saved.settings, let currentSettings = current.settings {
+            old.merge(savedSettings) { a, _ in a }
+            new.merge(currentSettings) { a, _ in a }
         }
+        var differences = old.keys.sorted().compactMap { key -> String? in
+            let (a, b) = (old[key] ?? "(unset)", new[key] ?? "(unset)")
+            return a == b ? nil : "\(key): \(a) → \(b)"
+        }
+        // Implied by the differences named above: keep the message to what the user changed.
+        if old["--batch-size"] != new["--batch-size"] || old["--grad-accum"] != new["--grad-accum"] {
+            differences.removeAll { $0.hasPrefix("units per step") }
+        }
+        if old["training data"] != new["training data"] {
+            differences.removeAll { $0.hasPrefix("training units") || $0.hasPrefix("training data kind") }
+        }
+        // A linear schedule decays to 0 at the last step: its length shapes every step's rate.
+        if saved.settings?["--schedule"] == "linear", current.settings?["--schedule"] == "linear",
+            saved.totalSteps != current.totalSteps
+        {
+            differences.append(
+                "total steps (--steps/--epochs; the linear schedule depends on it): \(saved.totalSteps) → \(current.totalSteps)")
+        }
+        if !differences.isEmpty { throw TrainerError.resumeMismatch(differences: differences) }
     }
 
     func describePlan(

@@ -18,8 +18,8 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
     case outputHasCheckpoints(directory: String)
     /// A checkpoint's `trainer_state.json` is unreadable or lacks a field.
     case invalidTrainerState(path: String, reason: String)
-    /// The resumed run's settings differ from the checkpoint's.
-    case resumeMismatch(field: String, checkpoint: String, current: String)
+    /// The resumed run's settings differ from the checkpoint's (`"--lr: 0.001 → 0.002"`).
+    case resumeMismatch(differences: [String])
     /// A label piece (`▁true`, `▁false`, ...) is missing from the tokenizer.
     case missingLabelPiece(piece: String)
     /// An option is out of range.
@@ -52,9 +52,10 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
                 "'\(directory)' already holds checkpoints; pass --resume to continue that run or choose another --output"
         case .invalidTrainerState(let path, let reason):
             return "cannot read trainer state '\(path)': \(reason)"
-        case .resumeMismatch(let field, let checkpoint, let current):
-            return
-                "cannot resume: the checkpoint was trained with \(field) \(checkpoint), this run has \(current); resume with the same options"
+        case .resumeMismatch(let differences):
+            return "cannot resume: this run's options differ from the checkpoint's ("
+                + differences.joined(separator: "; ")
+                + "); resume with the same options, or start a new run in another --output"
         case .missingLabelPiece(let piece):
             return "the tokenizer has no piece '\(piece)', needed as a training target"
         case .invalidOption(let name, let value, let reason):

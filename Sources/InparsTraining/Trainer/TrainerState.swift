@@ -29,6 +29,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var bestStep: Int?
     /// The last logged training loss.
     public var lastLoss: Float?
+    /// The options that shape the result (`--lr`, `--schedule`, …, and a fingerprint of the
+    /// training data), compared on resume; absent in checkpoints of older versions.
+    public var settings: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, seed, optimizer
@@ -42,6 +45,7 @@ public struct TrainerState: Codable, Sendable, Equatable {
         case bestMetric = "best_ndcg@10"
         case bestStep = "best_step"
         case lastLoss = "last_loss"
+        case settings
     }
 
     static let fileName = "trainer_state.json"
