@@ -57,6 +57,9 @@ public final class MonoT5Trainer {
     public let options: TrainerOptions
     public let evaluation: TrainingEvaluation?
     public var hooks = Hooks()
+    /// When set and requested (the CLI does so on the first Ctrl-C), the run saves a
+    /// checkpoint after the current step and throws ``TrainerError/interrupted(step:checkpoint:)``.
+    public var stopRequest: StopRequest?
     let sink: ProgressSink
 
     /// - Parameters:
@@ -290,6 +293,14 @@ public final class MonoT5Trainer {
             if let every = options.saveEvery, state.step % every == 0 {
                 lastCheckpoint = try writeFolder("checkpoint-\(state.step)", withOptimizer: true)
                 savedAtStep = state.step
+            }
+            if let stopRequest, stopRequest.isRequested, state.step < totalSteps {
+                if savedAtStep != state.step {
+                    lastCheckpoint = try writeFolder(
+                        "checkpoint-\(state.step)", withOptimizer: true)
+                }
+                throw TrainerError.interrupted(
+                    step: state.step, checkpoint: lastCheckpoint?.path ?? "")
             }
         }
         if evaluations.last?.step != state.step { try evaluate() }

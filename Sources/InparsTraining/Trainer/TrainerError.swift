@@ -28,6 +28,8 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
     case noExamples
     /// The options give zero optimizer steps.
     case noTrainingSteps(reason: String)
+    /// Stopped on request (Ctrl-C) after saving a checkpoint.
+    case interrupted(step: Int, checkpoint: String)
 
     public var errorDescription: String? {
         switch self {
@@ -62,6 +64,9 @@ public enum TrainerError: Error, LocalizedError, Sendable, Equatable {
             return "invalid \(name) \(value): \(reason)"
         case .noExamples:
             return "there are no training examples; check the training file"
+        case .interrupted(let step, let checkpoint):
+            return "interrupted after step \(step); saved '\(checkpoint)'. To continue, run the"
+                + " same command with --resume."
         case .noTrainingSteps(let reason):
             return "this run would train for zero steps (\(reason)); give --steps or --epochs above 0"
         }

@@ -173,6 +173,9 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Interrupts.install(
+            message: "interrupted: the generations written so far stay in \(output); run the"
+                + " same command again to resume.")
         if let apiBase {
             try await run(
                 backend: makeServerBackend(apiBase: apiBase), promptBudget: maxNewTokens,

@@ -226,7 +226,18 @@ struct TrainCommand: ParsableCommand {
         let trainer = MonoT5Trainer(
             modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
             options: options, evaluation: evaluation)
-        _ = try trainer.run(resume: resume)
+        trainer.stopRequest = StopRequest()
+        Interrupts.install(
+            message: "interrupt: saving a checkpoint after the current step (press Ctrl-C again"
+                + " to stop at once and keep the last saved checkpoint)",
+            stop: trainer.stopRequest)
+        do {
+            _ = try trainer.run(resume: resume)
+        } catch let error as TrainerError {
+            guard case .interrupted = error else { throw error }
+            FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+            throw ExitCode(130)
+        }
     }
 }
 
