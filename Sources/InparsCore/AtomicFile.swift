@@ -72,7 +72,7 @@ public enum AtomicFile {
             do {
                 try manager.createDirectory(at: temporary, withIntermediateDirectories: false)
             } catch {
-                throw InparsCoreError.writeFailed(path: url.path, reason: describe(error))
+                throw InparsCoreError.writeFailed(path: url.path, reason: plainDescription(of: error))
             }
             let result = try body(temporary)
             try kind.check(url)
@@ -112,23 +112,5 @@ public enum AtomicFile {
             throw InparsCoreError.writeFailed(
                 path: to.path, reason: "rename failed: \(String(cString: strerror(errno)))")
         }
-    }
-
-    /// The POSIX reason behind a Foundation file error (for "Permission denied" rather than
-    /// "NSCocoaErrorDomain Code=513"), else the error's own description.
-    public static func describe(_ error: any Error) -> String {
-        if let localized = error as? LocalizedError, let text = localized.errorDescription,
-            !(error is CocoaError)
-        {
-            return text
-        }
-        let nsError = error as NSError
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            posix.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        if nsError.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(nsError.code))) }
-        return nsError.localizedDescription
     }
 }

@@ -37,8 +37,7 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
             return "Writing '\(path)' failed: \(reason)."
         case .malformedLine(let path, let line, let field, let reason):
             let fieldPart = field.map { ", field '\($0)'" } ?? ""
-            return "Malformed line in '\(path)' at line \(line)\(fieldPart): \(reason)"
-                + " (use --skip-bad-lines to count and skip such lines)."
+            return "Malformed line in '\(path)' at line \(line)\(fieldPart): \(reason)."
         case .duplicateID(let path, let line, let id, let firstLine):
             return "Duplicate id '\(id)' in '\(path)' at line \(line) (first seen at line"
                 + " \(firstLine)); ids must be unique."
@@ -51,5 +50,17 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
             return "Refusing to replace '\(path)': \(reason). inpars only replaces files and"
                 + " folders it wrote; move it away or choose another output path."
         }
+    }
+}
+
+extension InparsCoreError {
+    /// A malformed-line error that names `flag` as the way to skip such lines (itself when
+    /// `flag` is `nil` or the error is another kind).
+    public func suggestingSkip(_ flag: String?) -> InparsCoreError {
+        guard let flag, case .malformedLine(let path, let line, let field, let reason) = self
+        else { return self }
+        return .malformedLine(
+            path: path, line: line, field: field,
+            reason: reason + " (use \(flag) to count and skip such lines)")
     }
 }

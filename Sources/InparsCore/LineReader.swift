@@ -27,6 +27,7 @@ public final class LineReader {
     private var start = 0
     private var end = 0
     private var atEOF = false
+    private var skippedByteOrderMark = false
 
     /// Opens `url` for reading.
     ///
@@ -90,6 +91,19 @@ public final class LineReader {
         return true
     }
 
+    /// Drops a UTF-8 byte-order mark (EF BB BF) at the very start of the file, which editors
+    /// on Windows write and which is no part of the first line's text.
+    private func skipByteOrderMark() throws {
+        skippedByteOrderMark = true
+        while end - start < 3, try fill() {}
+        let base = buffer.baseAddress!
+        if end - start >= 3 && base[start] == 0xEF && base[start + 1] == 0xBB
+            && base[start + 2] == 0xBF
+        {
+            start += 3
+        }
+    }
+
     /// The error zlib recorded, in words a user can act on.
     private func streamError() -> InparsCoreError {
         var code: Int32 = 0
@@ -119,6 +133,7 @@ public final class LineReader {
 
     @inline(__always)
     private func nextLineBytes() throws -> UnsafeBufferPointer<UInt8>? {
+        if !skippedByteOrderMark { try skipByteOrderMark() }
         var searchFrom = start
         while true {
             let base = buffer.baseAddress!

@@ -36,7 +36,8 @@ public struct GenerationManifest: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(GenerationManifest.self, from: data)
         } catch {
             throw GenerationError.corruptOutput(
-                path: url.path, line: 1, reason: "not a generation manifest: \(error)")
+                path: url.path, line: 1,
+                reason: "not a generation manifest: \(plainDescription(of: error))")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// Reads an HF `tokenizer.json` with a `Unigram` model into ``TokenizerComponents``.
 ///
@@ -26,7 +27,7 @@ enum TokenizerJSON {
             parsed = try JSONSerialization.jsonObject(
                 with: Data(bytes), options: [.fragmentsAllowed])
         } catch {
-            throw .malformedJSON(path: path, reason: "\(error.localizedDescription)")
+            throw .malformedJSON(path: path, reason: plainDescription(of: error))
         }
         guard let root = parsed as? Object else {
             throw .malformedJSON(path: path, reason: "the top level is not an object")

@@ -80,20 +80,29 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("interrupt-generate")
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("queries.jsonl").path
+        // A slow server (50 ms a request, one at a time): the run cannot finish first.
+        let server = try LoopbackHTTPServer { _, _ in
+            usleep(50_000)
+            let body = #"{"choices": [{"text": " a query\n", "logprobs": {"tokens": [" a", " query", "\n"], "token_logprobs": [-0.5, -1.0, -0.1]}}]}"#
+            return ScriptedResponse(
+                status: 200, headers: [("Content-Type", "application/json")], body: Data(body.utf8))
+        }
         let arguments = [
-            "generate", "--corpus", "\(Self.examples)/corpus.jsonl", "--model", Self.model,
-            "--prompt", "\(Self.examples)/prompt.txt", "--max-generations", "4",
-            "--max-new-tokens", "24", "--batch-size",
-            "1", "--threads", "1", "--output", output,
+            "generate", "--corpus", "\(Self.examples)/corpus.jsonl", "--api-base",
+            server.baseURL + "/v1", "--model", "tiny", "--prompt",
+            "\(Self.examples)/prompt.txt", "--concurrency", "1", "--output", output,
         ]
         let running = try RunningProduct(arguments)
-        #expect(running.waitForStderr { $0.contains("1/4 (") }, "\(running.stderr)")
+        #expect(running.waitForStderr { $0.contains("/12 (") }, "\(running.stderr)")
         running.send(SIGINT)
         let result = running.wait()
         #expect(result.status == 130, "\(result.stderr)")
         #expect(result.stderr.contains("run the same command again to resume"), "\(result.stderr)")
+        let written = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(written.hasSuffix("\n") || written.isEmpty, "only whole lines")
         let rerun = try BuiltProducts.run(arguments)
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(rerun.stderr.contains("resuming"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("wrote "), "\(rerun.stderr)")
     }
 }

@@ -67,7 +67,7 @@ import Testing
             #"{"doc_id": "d1", "query": "q", "log_probs": [-1.0, "oops", -2]}"#
         ])
         do {
-            _ = try SyntheticQueryReader.read(url)
+            _ = try SyntheticQueryReader.read(url, options: .init(skipFlag: "--skip-bad-lines"))
             Issue.record("expected an error")
         } catch let error as InparsCoreError {
             guard case .malformedLine(_, let line, let field, let reason) = error else {
@@ -77,6 +77,11 @@ import Testing
             #expect(line == 1 && field == "log_probs[1]")
             #expect(reason.contains("oops"))
             #expect(error.errorDescription?.contains("--skip-bad-lines") == true)
+        }
+        // Without a flag to name (a command that has none), no hint.
+        #expect(throws: InparsCoreError.self) { _ = try SyntheticQueryReader.read(url) }
+        do { _ = try SyntheticQueryReader.read(url) } catch let error as InparsCoreError {
+            #expect(error.errorDescription?.contains("--skip-bad-lines") == false)
         }
     }
 

@@ -74,12 +74,5 @@ extension Checkpoint {
         }
     }
 
-    private static func reason(_ error: any Error) -> String {
-        if let posix = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError,
-            posix.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        return error.localizedDescription
-    }
+    private static func reason(_ error: any Error) -> String { plainDescription(of: error) }
 }

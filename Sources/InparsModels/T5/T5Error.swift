@@ -16,6 +16,8 @@ public enum T5Error: Error, LocalizedError, Sendable, Equatable {
     case shapeMismatch(name: String, expected: [Int], actual: [Int])
     /// A vocabulary piece the caller needs (e.g. `▁true`) is not in the tokenizer.
     case missingPiece(piece: String, directory: String)
+    /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
+    case checkpointMismatch(weights: String, configuration: String, problem: String)
 
     public var errorDescription: String? {
         switch self {
@@ -32,6 +34,9 @@ public enum T5Error: Error, LocalizedError, Sendable, Equatable {
             return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
         case .shapeMismatch(let name, let expected, let actual):
             return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
+        case .checkpointMismatch(let weights, let configuration, let problem):
+            return
+                "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
         case .missingPiece(let piece, let directory):
             return "the tokenizer in '\(directory)' has no piece '\(piece)'"
         }

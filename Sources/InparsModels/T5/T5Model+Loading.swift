@@ -10,6 +10,18 @@ extension T5Model {
     public static func load(directory: URL) throws -> T5Model {
         let configuration = try T5Configuration.load(directory: directory)
         let tensors = try Checkpoint.loadTensors(directory: directory)
-        return try T5Model(configuration: configuration, tensors: tensors)
+        do {
+            return try T5Model(configuration: configuration, tensors: tensors)
+        } catch let error as T5Error {
+            // Name the two files that disagree.
+            switch error {
+            case .missingTensor, .shapeMismatch:
+                throw T5Error.checkpointMismatch(
+                    weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
+                    configuration: directory.appendingPathComponent("config.json").path,
+                    problem: error.errorDescription ?? "\(error)")
+            default: throw error
+            }
+        }
     }
 }

@@ -173,7 +173,7 @@ public final class MonoT5Trainer {
             do {
                 return (name, try Data(contentsOf: url))
             } catch {
-                throw InparsCoreError.readFailed(path: url.path, reason: AtomicFile.describe(error))
+                throw InparsCoreError.readFailed(path: url.path, reason: plainDescription(of: error))
             }
         }
 
@@ -373,7 +373,7 @@ public final class MonoT5Trainer {
                     at: output, withIntermediateDirectories: true)
             } catch {
                 throw InparsCoreError.writeFailed(
-                    path: output.path, reason: AtomicFile.describe(error))
+                    path: output.path, reason: plainDescription(of: error))
             }
         }
         for name in ["final", "best"] {
@@ -574,7 +574,7 @@ public final class MonoT5Trainer {
         if let checkpoint = error as? CheckpointError, case .io(_, let reason) = checkpoint {
             return reason
         }
-        return AtomicFile.describe(error)
+        return plainDescription(of: error)
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// Where a run stands, saved as `trainer_state.json` in every checkpoint folder.
 ///
@@ -66,12 +67,8 @@ public struct TrainerState: Codable, Sendable, Equatable {
         }
         do {
             return try JSONDecoder().decode(TrainerState.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw TrainerError.invalidTrainerState(
-                path: url.path, reason: "missing field '\(key.stringValue)'")
         } catch {
-            throw TrainerError.invalidTrainerState(
-                path: url.path, reason: "not a trainer state JSON object")
+            throw TrainerError.invalidTrainerState(path: url.path, reason: plainDescription(of: error))
         }
     }
 }

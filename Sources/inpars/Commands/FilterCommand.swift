@@ -126,7 +126,9 @@ struct FilterCommand: ParsableCommand {
             outputURL, inputs: [inputURL] + [corpus].compactMap { $0.map(URL.init(fileURLWithPath:)) })
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
-            options: .init(skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker))
+            options: .init(
+                skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker,
+                skipFlag: "--skip-bad-lines"))
 
         var configuration = FilterConfiguration(
             strategy: FilterStrategy(rawValue: strategy.rawValue)!)
@@ -148,7 +150,7 @@ struct FilterCommand: ParsableCommand {
         if let corpus {
             let url = URL(fileURLWithPath: corpus)
             let documents = try CorpusReader.read(
-                url, options: ReadOptions(skipBadLines: skipBadLines)
+                url, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines")
             )
             .documents
             filter.corpus = Dictionary(

@@ -36,7 +36,7 @@ struct IndexCommand: ParsableCommand {
         let progress = ProgressReporter(label: "documents indexed")
         let report = try BM25IndexBuilder.build(
             corpus: URL(fileURLWithPath: corpus), index: URL(fileURLWithPath: index),
-            threads: threads, options: ReadOptions(skipBadLines: skipBadLines),
+            threads: threads, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines"),
             progress: progress)
         let seconds = Date().timeIntervalSince(started)
         var lines = [

@@ -72,7 +72,7 @@ struct SearchCommand: ParsableCommand {
         }
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
-            URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines)
+            URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines")
         ).queries
         if let qrels {
             let judged = try Qrels.read(URL(fileURLWithPath: qrels))

@@ -67,11 +67,13 @@ struct TriplesCommand: ParsableCommand {
         }
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
-            options: .init(skipBadLines: skipBadLines, keepRawLine: false, keepDocumentText: false))
+            options: .init(
+                skipBadLines: skipBadLines, keepRawLine: false, keepDocumentText: false,
+                skipFlag: "--skip-bad-lines"))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
         let corpusURL = URL(fileURLWithPath: corpus)
         let documents = try CorpusReader.read(
-            corpusURL, options: ReadOptions(skipBadLines: skipBadLines),
+            corpusURL, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines"),
             progress: ProgressReporter(label: "documents read")
         )
         .documents
