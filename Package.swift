@@ -28,17 +28,23 @@ let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
-    .target(
-        name: "InparsModels", dependencies: ["InparsTensor", "InparsTokenizers", "InparsCore"]),
-    .target(name: "InparsHTTP", dependencies: ["CCurl", "InparsCore"]),
+    .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
+    .target(name: "InparsHTTP", dependencies: ["CCurl"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),
     .target(name: "InparsBM25", dependencies: ["InparsCore"]),
-    .target(name: "InparsRanker", dependencies: ["InparsModels", "InparsEval", "InparsCore"]),
+    .target(
+        name: "InparsRanker",
+        dependencies: ["InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore"]),
     .target(
         name: "InparsGeneration",
-        dependencies: ["InparsHTTP", "InparsModels", "InparsCore"]),
+        dependencies: ["InparsHTTP", "InparsModels", "InparsTokenizers", "InparsCore"]),
     .target(name: "InparsFilter", dependencies: ["InparsRanker", "InparsBM25", "InparsCore"]),
-    .target(name: "InparsTraining", dependencies: ["InparsRanker", "InparsModels", "InparsTensor", "InparsEval", "InparsCore"]),
+    .target(
+        name: "InparsTraining",
+        dependencies: [
+            "InparsRanker", "InparsModels", "InparsTensor", "InparsTokenizers", "InparsEval",
+            "InparsCore",
+        ]),
 ]
 
 // MARK: - The command-line tool
@@ -47,15 +53,15 @@ let executables: [Target] = [
     .executableTarget(
         name: "inpars",
         dependencies: [
-            "InparsCore", "InparsTensor", "InparsTokenizers", "InparsModels", "InparsHTTP",
-            "InparsEval", "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter",
-            "InparsTraining", argumentParser,
+            "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsEval",
+            "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter", "InparsTraining",
+            argumentParser,
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
         name: "inpars-bench",
         dependencies: [
-            "InparsTensor", "InparsCore", "InparsModels", "InparsBM25", "InparsEval",
+            "InparsTensor", "InparsCore", "InparsTokenizers", "InparsModels", "InparsBM25",
             "InparsRanker", "InparsGeneration", "InparsHTTP", "InparsFilter", "InparsTraining",
             "InparsTestSupport", argumentParser,
         ],
@@ -63,6 +69,9 @@ let executables: [Target] = [
 ]
 
 // MARK: - Tests (fixtures live in Tests/Fixtures, found through InparsTestSupport)
+//
+// Every target lists exactly the modules its sources import (PackageManifestTests checks it,
+// and that Docs/architecture.md's module diagram matches this file).
 
 let tests: [Target] = [
     .target(name: "InparsTestSupport", dependencies: ["InparsCore"], path: "Tests/InparsTestSupport"),
@@ -70,22 +79,39 @@ let tests: [Target] = [
     .testTarget(name: "InparsTensorTests", dependencies: ["InparsTensor", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTokenizersTests", dependencies: ["InparsTokenizers", "InparsTestSupport"]),
-    .testTarget(name: "InparsModelsTests", dependencies: ["InparsModels", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsModelsTests",
+        dependencies: ["InparsModels", "InparsTensor", "InparsCore", "InparsTestSupport"]),
     .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
-    .testTarget(name: "InparsEvalTests", dependencies: ["InparsEval", "InparsTestSupport"]),
     .testTarget(
-        name: "InparsBM25Tests", dependencies: ["InparsBM25", "InparsEval", "InparsTestSupport"]),
-    .testTarget(name: "InparsRankerTests", dependencies: ["InparsRanker", "InparsTestSupport"]),
+        name: "InparsEvalTests", dependencies: ["InparsEval", "InparsCore", "InparsTestSupport"]),
     .testTarget(
-        name: "InparsGenerationTests", dependencies: ["InparsGeneration", "InparsTestSupport"]),
-    .testTarget(name: "InparsFilterTests", dependencies: ["InparsFilter", "InparsTestSupport"]),
+        name: "InparsBM25Tests",
+        dependencies: ["InparsBM25", "InparsEval", "InparsCore", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsRankerTests",
+        dependencies: [
+            "InparsRanker", "InparsModels", "InparsTokenizers", "InparsCore", "InparsTestSupport",
+        ]),
+    .testTarget(
+        name: "InparsGenerationTests",
+        dependencies: [
+            "InparsGeneration", "InparsHTTP", "InparsModels", "InparsCore", "InparsTestSupport",
+        ]),
+    .testTarget(
+        name: "InparsFilterTests",
+        dependencies: [
+            "InparsFilter", "InparsRanker", "InparsBM25", "InparsCore", "InparsTestSupport",
+        ]),
     .testTarget(
         name: "InparsTrainingTests",
         dependencies: [
             "InparsTraining", "InparsModels", "InparsTensor", "InparsRanker", "InparsEval",
             "InparsCore", "InparsTokenizers", "InparsTestSupport",
         ]),
-    .testTarget(name: "InparsCLITests", dependencies: ["inpars", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsCLITests",
+        dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport", argumentParser]),
 ]
 
 // MARK: - Fuzzing (only with INPARS_FUZZ=1, as Scripts/fuzz.sh sets it; never in CI)

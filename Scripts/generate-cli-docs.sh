@@ -13,6 +13,29 @@ tmp=$(mktemp)
     echo "Data goes to stdout or to \`--output\` files; progress and diagnostics go to stderr."
     echo "Exit codes: 0 success, 1 runtime error (bad input, I/O), 64 usage error."
     echo
+    cat <<'TABLE'
+## Shared options and their defaults
+
+A flag that several commands take is one option group in `Sources/inpars/Options/`: the same
+name, help, validation and default in every command (`SharedOptionsTests` checks the help texts
+below).
+
+| flag | default | commands | why this default |
+|---|---|---|---|
+| `--threads N` | all cores | generate, filter, index, search, triples, train, rerank | Results do not depend on it (indexes are byte-identical for any thread count, searches and random draws are per item; model scores change only in float rounding, as OpenBLAS splits GEMMs differently), so the fastest setting is the one a user expects. `index` and `search` used 1 before. |
+| `--seed N` | 1 | generate, triples, train | The InPars toolkit's `--seed` for generation and triples, and pygaggle's for monoT5 fine-tuning (whose 3e-4 recipe `train` follows); `train` used 42 (Hugging Face Trainer's) before. The same seed gives the same output whatever `--threads` and `--batch-size` are. |
+| `--batch-size N` | 8 | generate, filter, train, rerank | Inputs per forward pass; 8 is the toolkit's training batch and a good CPU batch for scoring and T5 decoding. Results do not depend on it beyond float rounding. |
+| `--max-length N` | 512 | filter, train, rerank | T5's `model_max_length`, what monoT5 was trained with; at least 16. |
+| `--labels L` | yes-no for mt5 folders and names containing "flan", else true-false | filter, train, rerank | What the checkpoint was trained to answer: castorini monoT5 says `▁true`/`▁false`, FLAN-T5 and mMARCO's mT5 rerankers `▁yes`/`▁no`. |
+| `--model DIR` | (required; optional for filter) | generate, filter, train, rerank | A Hugging Face folder; `config.json`'s `model_type` picks the family (t5, mt5). With `generate --api-base`, the server's model name. |
+| `--corpus FILE` | (required) | generate, index, triples, rerank | BEIR JSONL or TSV, optionally `.gz` (`filter --corpus` is optional). |
+| `--queries FILE` | (required) | search, rerank | BEIR JSONL or TSV, optionally `.gz`. |
+| `--skip-bad-lines` | off | filter, index, search, triples, train | Stopping at the first malformed line is the safe default; the flag counts and skips. |
+| `--output FILE` | (required; stdout for search) | filter, triples, rerank: one file written under a temporary name and renamed when complete | generate (appended, resumable) and train (a folder) have their own. |
+| `--tag T` | the model's name (rerank), `inpars-bm25` (search) | search, rerank | Names the system that made the run, so it differs on purpose. |
+| `--depth N` | 1000 | triples, rerank | How far down each query's ranking the command looks. `rerank --top-k` is the old spelling (hidden); `generate --top-k` is top-k sampling. |
+
+TABLE
     echo '```'
     "$bin" --help
     echo '```'

@@ -115,14 +115,7 @@ struct TriplesBenchmark: ParsableCommand {
         let searchSeconds = now() - start
         phases.append(("search + sample (\(threads) threads)", searchSeconds))
         start = now()
-        try AtomicFile.write(to: outputURL, replacing: TripleBuilder.outputKind) { file in
-            for t in triples {
-                try file.write(
-                    TripleBuilder.tsvField(t.query) + "\t"
-                        + TripleBuilder.tsvField(corpus[position[t.positiveId]!].rerankText) + "\t"
-                        + TripleBuilder.tsvField(corpus[position[t.negativeId]!].rerankText) + "\n")
-            }
-        }
+        try TripleBuilder.write(triples, documents: corpus, position: position, to: outputURL)
         phases.append(("write TSV", now() - start))
         let peak = peakMemory()
 

@@ -4,7 +4,7 @@ internal import CZlib
 
 /// A buffered writer for text outputs, gzip-compressed when the path ends in `.gz`.
 ///
-/// Usually obtained from ``AtomicFile/write(to:_:)``, which writes to a temporary name and
+/// Usually obtained from ``AtomicFile/write(to:compressed:_:)``, which writes to a temporary name and
 /// renames on success. Not thread-safe.
 public final class OutputFile {
     /// Where the bytes go (for an atomic write, the temporary name).

@@ -41,7 +41,7 @@ public enum ConsistencyRanker: String, Sendable, CaseIterable {
     /// BM25 rank of the source document among the whole corpus.
     case bm25
     /// Rank after rescoring BM25's top ``FilterConfiguration/consistencyCandidates`` with a
-    /// ``PairScorer`` (monoT5).
+    /// relevance scorer (`InparsRanker.RelevanceScorer`: monoT5).
     case monot5
 }
 

@@ -26,6 +26,8 @@ public struct FilterSummary: Sendable, Equatable {
     public var belowTopK = 0
     /// Rows written.
     public var kept = 0
+    /// Documents the scorer truncated to its maximum length (reranker, monoT5 consistency).
+    public var truncatedDocuments = 0
 
     public init() {}
 
@@ -47,6 +49,9 @@ public struct FilterSummary: Sendable, Equatable {
         ]
         for (label, count) in rules where count > 0 { out.append("\(label): \(count)") }
         out.append("kept: \(kept)")
+        if truncatedDocuments > 0 {
+            out.append("documents truncated to --max-length by the scorer: \(truncatedDocuments)")
+        }
         return out
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import InparsCore
+import InparsRanker
 
 /// A kept row and its score.
 public struct ScoredQuery: Sendable, Equatable {
@@ -45,7 +46,7 @@ public struct QueryFilter {
 
     public var configuration: FilterConfiguration
     /// Reranker (``FilterStrategy/reranker``) or monoT5 of the consistency check.
-    public var scorer: PairScorer?
+    public var scorer: (any RelevanceScorer)?
     /// BM25 for the consistency check.
     public var searcher: DocumentSearcher?
     /// Document id → text (`title + " " + text`, see `Document.rerankText`). When given, every
@@ -58,7 +59,7 @@ public struct QueryFilter {
     public var progressSink: ProgressSink?
 
     public init(
-        configuration: FilterConfiguration, scorer: PairScorer? = nil,
+        configuration: FilterConfiguration, scorer: (any RelevanceScorer)? = nil,
         searcher: DocumentSearcher? = nil, corpus: [String: String]? = nil,
         inputPath: String = "input", corpusPath: String = "corpus",
         progressSink: ProgressSink? = nil
@@ -181,11 +182,11 @@ public struct QueryFilter {
                 scored.append(ScoredQuery(row: row, score: score, scoreText: "\(score)"))
             }
         case .reranker:
-            scored = try rerank(survivors)
+            scored = try rerank(survivors, summary: &summary)
         }
 
         if c.strategy == .consistency {
-            let passed = try consistencyCheck(scored.map(\.row))
+            let passed = try consistencyCheck(scored.map(\.row), summary: &summary)
             var kept: [ScoredQuery] = []
             for (item, ok) in zip(scored, passed) {
                 if ok { kept.append(item) } else { summary.failedConsistency += 1 }
@@ -242,18 +243,18 @@ public struct QueryFilter {
         return out
     }
 
-    private func rerank(_ survivors: [(row: SyntheticQuery, text: String?)]) throws
-        -> [ScoredQuery]
-    {
+    private func rerank(
+        _ survivors: [(row: SyntheticQuery, text: String?)], summary: inout FilterSummary
+    ) throws -> [ScoredQuery] {
         guard let scorer else { return [] }
-        var pairs: [(query: String, document: String)] = []
+        var pairs: [ScoringPair] = []
         pairs.reserveCapacity(survivors.count)
         for (row, text) in survivors {
             guard let text else {
                 throw FilterError.missingDocumentText(
                     path: inputPath, line: row.lineNumber, rule: "the reranker strategy")
             }
-            pairs.append((row.query, text))
+            pairs.append(ScoringPair(query: row.query, document: text))
         }
         let progress = progressSink.map {
             ProgressReporter(label: "queries reranked", total: pairs.count, sink: $0)
@@ -264,12 +265,13 @@ public struct QueryFilter {
         var start = 0
         while start < pairs.count {
             let end = min(pairs.count, start + batch)
-            let part = try scorer.score(pairs: Array(pairs[start..<end]))
-            guard part.count == end - start else {
+            let part = try scorer.score(Array(pairs[start..<end]), progress: nil)
+            guard part.scores.count == end - start else {
                 throw FilterError.invalidScores(
-                    reason: "expected \(end - start) scores, got \(part.count)")
+                    reason: "expected \(end - start) scores, got \(part.scores.count)")
             }
-            scores.append(contentsOf: part)
+            scores.append(contentsOf: part.scores)
+            summary.truncatedDocuments += part.truncatedDocuments
             progress?.advance(by: end - start)
             start = end
         }
@@ -287,7 +289,9 @@ public struct QueryFilter {
     }
 
     /// Whether each row's source document ranks within the consistency depth.
-    private func consistencyCheck(_ rows: [SyntheticQuery]) throws -> [Bool] {
+    private func consistencyCheck(_ rows: [SyntheticQuery], summary: inout FilterSummary) throws
+        -> [Bool]
+    {
         guard let searcher else { return [] }
         let c = configuration
         let progress = progressSink.map {
@@ -314,7 +318,10 @@ public struct QueryFilter {
                     continue
                 }
                 let texts = hits.map { corpus[$0] ?? "" }
-                let scores = try scorer.score(query: row.query, documents: texts)
+                let scored = try scorer.score(
+                    texts.map { ScoringPair(query: row.query, document: $0) }, progress: nil)
+                summary.truncatedDocuments += scored.truncatedDocuments
+                let scores = scored.scores
                 guard scores.count == hits.count else {
                     throw FilterError.invalidScores(
                         reason: "expected \(hits.count) scores, got \(scores.count)")

@@ -53,10 +53,11 @@ public struct GenerationOutput: Sendable, Equatable {
 /// Something that continues prompts and reports the log-probability of each generated token.
 ///
 /// Two kinds exist: a server behind an OpenAI-compatible API (``OpenAIBackend``: one prompt
-/// per call, many calls in flight) and an in-process model (a T5 from `InparsModels`: many
-/// prompts per call, one call at a time, since compute runs on one lane). ``GenerateRun`` only
-/// sees this protocol: it groups work into batches of ``maxBatchSize`` and keeps
-/// ``maxConcurrentCalls`` calls in flight.
+/// per call, many calls in flight) and an in-process model (``T5Backend``: many prompts per
+/// call, one call at a time, since compute runs on one lane), which
+/// ``InProcessGeneration/load(directory:batchSize:)`` picks from a model folder's family.
+/// ``GenerateRun`` only sees this protocol: it groups work into batches of ``maxBatchSize`` and
+/// keeps ``maxConcurrentCalls`` calls in flight.
 public protocol GenerationBackend: Sendable {
     /// Written to each record's `backend` field, e.g. `openai-completions`, `t5`.
     var backendName: String { get }
@@ -66,6 +67,13 @@ public protocol GenerationBackend: Sendable {
     var maxBatchSize: Int { get }
     /// Most ``generate(_:)`` calls in flight at once.
     var maxConcurrentCalls: Int { get }
+    /// The prompt-length limit in tokens when the user gives none (0 = no check): none for
+    /// T5 (relative positions), 2048 for a server whose context is unknown.
+    var defaultMaxPromptTokens: Int { get }
+    /// Whether generated tokens share the context window with the prompt, so the prompt limit
+    /// must leave room for `maxNewTokens` (decoder-only models, servers). An encoder-decoder's
+    /// encoder holds the prompt alone; generated tokens go to the decoder.
+    var generatedTokensShareContext: Bool { get }
 
     /// Tokens in `text` for the generator's own tokenizer, or `nil` when none is known
     /// (prompt lengths are then estimated in words).
@@ -84,6 +92,10 @@ public protocol GenerationBackend: Sendable {
 }
 
 extension GenerationBackend {
+    /// A server's context is unknown; 2048 fits the smallest common LLM contexts.
+    public var defaultMaxPromptTokens: Int { 2048 }
+    /// True for servers and decoder-only models.
+    public var generatedTokensShareContext: Bool { true }
     public func tokenCount(_ text: String) -> Int? { nil }
     public func truncated(_ text: String, maxTokens: Int) -> String? { nil }
 }

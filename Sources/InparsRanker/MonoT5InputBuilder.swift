@@ -26,12 +26,19 @@ public struct MonoT5InputBuilder: Sendable {
         self.suffixIDs = tokenizer.encode("Relevant:", addEOS: false)
     }
 
-    /// The encoder input of a pair, at most ``maxLength`` tokens.
+    /// The encoder input of a pair, at most ``maxLength`` tokens
+    /// (``encode(query:document:)`` without the truncation flag).
+    public func inputIDs(query: String, document: String) -> [Int32] {
+        encode(query: query, document: document).ids
+    }
+
+    /// The encoder input of a pair, at most ``maxLength`` tokens, and whether the document
+    /// lost tokens to fit.
     ///
     /// The three parts are tokenised separately; with SentencePiece's whitespace pieces this
     /// equals tokenising the whole string (the fixture script checks it against transformers).
     /// A query too long for any document is cut as well, never `Relevant:` or EOS.
-    public func inputIDs(query: String, document: String) -> [Int32] {
+    public func encode(query: String, document: String) -> (ids: [Int32], truncated: Bool) {
         var prefix = tokenizer.encode("Query: \(query) Document:", addEOS: false)
         var documentIDs = tokenizer.encode(document, addEOS: false)
         let room = maxLength - suffixIDs.count - 1
@@ -39,7 +46,8 @@ public struct MonoT5InputBuilder: Sendable {
             prefix.removeLast(prefix.count - max(room, 0))
         }
         let budget = max(room - prefix.count, 0)
-        if documentIDs.count > budget { documentIDs.removeLast(documentIDs.count - budget) }
-        return prefix + documentIDs + suffixIDs + [tokenizer.eosID]
+        let truncated = documentIDs.count > budget
+        if truncated { documentIDs.removeLast(documentIDs.count - budget) }
+        return (prefix + documentIDs + suffixIDs + [tokenizer.eosID], truncated)
     }
 }

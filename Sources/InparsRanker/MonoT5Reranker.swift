@@ -12,7 +12,7 @@ import InparsTokenizers
 /// Only those two rows of the LM head are computed, and the decoder's cross-attention runs
 /// with absorbed projections (one step needs no projected encoder keys/values).
 ///
-/// Inputs longer than ``Options/maxLength`` lose document tokens, never the query prefix's
+/// Inputs longer than ``ScorerOptions/maxLength`` lose document tokens, never the query prefix's
 /// end, `Relevant:` or EOS. Pairs are sorted by length and batched to cut padding.
 public struct MonoT5Reranker: Sendable {
     /// Which label pieces the model answers with.
@@ -22,10 +22,17 @@ public struct MonoT5Reranker: Sendable {
         /// `▁yes` / `▁no` (FLAN-T5 rerankers).
         case yesNo = "yes-no"
 
-        /// The labels of a model whose folder name or `_name_or_path` is `hint`/`nameOrPath`:
-        /// `yesNo` when either contains "flan" (FLAN-T5), else `trueFalse`.
-        public static func detect(hint: String, nameOrPath: String?) -> Labels {
-            (hint + " " + (nameOrPath ?? "")).lowercased().contains("flan") ? .yesNo : .trueFalse
+        /// The labels of a model whose folder name or `_name_or_path` is `hint`/`nameOrPath`
+        /// and whose `config.json` `model_type` is `modelType`: `yesNo` when either name
+        /// contains "flan" (FLAN-T5) or the model is an mT5 (the mMARCO multilingual monoT5
+        /// rerankers, `unicamp-dl/mt5-*`, answer `▁yes`/`▁no`, as pygaggle's table has it), else
+        /// `trueFalse`.
+        public static func detect(hint: String, nameOrPath: String?, modelType: String? = nil)
+            -> Labels
+        {
+            if modelType == "mt5" { return .yesNo }
+            return (hint + " " + (nameOrPath ?? "")).lowercased().contains("flan")
+                ? .yesNo : .trueFalse
         }
 
         /// The (positive, negative) SentencePiece pieces.
@@ -37,25 +44,9 @@ public struct MonoT5Reranker: Sendable {
         }
     }
 
-    /// Scoring settings.
-    public struct Options: Sendable, Equatable {
-        /// Most input tokens per pair, EOS included (T5's `model_max_length`, 512).
-        public var maxLength: Int
-        /// Pairs per forward pass.
-        public var batchSize: Int
-        /// `nil`: `yesNo` when the folder name or `_name_or_path` contains "flan", else `trueFalse`.
-        public var labels: Labels?
-
-        public init(maxLength: Int = 512, batchSize: Int = 8, labels: Labels? = nil) {
-            self.maxLength = maxLength
-            self.batchSize = batchSize
-            self.labels = labels
-        }
-    }
-
     public let model: T5Model
     public let tokenizer: SentencePieceTokenizer
-    public let options: Options
+    public let options: ScorerOptions
     public let labels: Labels
     /// Vocabulary ids of the positive and negative pieces.
     public let labelIDs: (positive: Int32, negative: Int32)
@@ -68,24 +59,26 @@ public struct MonoT5Reranker: Sendable {
     ///
     /// - Parameter flanHint: a name (folder, `_name_or_path`) checked for "flan" when
     ///   `options.labels` is `nil`.
-    /// - Throws: ``T5Error/missingPiece(piece:directory:)`` when a label piece is not in the
+    /// - Throws: ``ModelError/missingPiece(piece:directory:)`` when a label piece is not in the
     ///   vocabulary, ``RankerError`` for options out of range.
     public init(
-        model: T5Model, tokenizer: SentencePieceTokenizer, options: Options = Options(),
-        flanHint: String = "", directory: String = ""
+        model: T5Model, tokenizer: SentencePieceTokenizer,
+        options: ScorerOptions = ScorerOptions(), flanHint: String = "", directory: String = ""
     ) throws {
         let labels =
             options.labels
-            ?? Labels.detect(hint: flanHint, nameOrPath: model.configuration.nameOrPath)
+            ?? Labels.detect(
+                hint: flanHint, nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let (positive, negative) = labels.pieces
         guard let positiveID = tokenizer.id(forPiece: positive) else {
-            throw T5Error.missingPiece(piece: positive, directory: directory)
+            throw ModelError.missingPiece(piece: positive, directory: directory)
         }
         guard let negativeID = tokenizer.id(forPiece: negative) else {
-            throw T5Error.missingPiece(piece: negative, directory: directory)
+            throw ModelError.missingPiece(piece: negative, directory: directory)
         }
         for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {
-            throw T5Error.missingPiece(
+            throw ModelError.missingPiece(
                 piece: id == positiveID ? positive : negative, directory: directory)
         }
         self.model = model
@@ -102,7 +95,9 @@ public struct MonoT5Reranker: Sendable {
 
     /// Loads the model (``T5Model/load(directory:)``) and tokenizer
     /// (`SentencePieceTokenizer.load(directory:)`) from one Hugging Face folder.
-    public static func load(directory: URL, options: Options = Options()) throws -> MonoT5Reranker {
+    public static func load(directory: URL, options: ScorerOptions = ScorerOptions()) throws
+        -> MonoT5Reranker
+    {
         let model = try T5Model.load(directory: directory)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return try MonoT5Reranker(
@@ -123,10 +118,32 @@ public struct MonoT5Reranker: Sendable {
     }
 
     /// Scores pre-tokenised inputs (from ``inputIDs(query:document:)``): sorted by length,
-    /// batched by ``Options/batchSize``, results returned in input order.
+    /// batched by ``ScorerOptions/batchSize``, results returned in input order.
     ///
     /// - Parameter progress: called after each batch with the number of pairs it held.
     public func score(inputs: [[Int32]], progress: ((Int) -> Void)? = nil) -> [Float] {
         scorer.score(inputs: inputs, progress: progress)
+    }
+}
+
+extension MonoT5Reranker: RelevanceScorer {
+    public var name: String { "monoT5" }
+
+    public var details: String {
+        "monoT5 (\(labels.rawValue) labels, at most \(options.maxLength) tokens)"
+    }
+
+    public var maxLength: Int { options.maxLength }
+
+    /// Scores pairs of any queries in one length-sorted, batched pass (``score(inputs:progress:)``).
+    public func score(_ pairs: [ScoringPair], progress: ((Int) -> Void)?) -> PairScores {
+        var truncated = 0
+        let inputs = pairs.map { pair in
+            let input = inputBuilder.encode(query: pair.query, document: pair.document)
+            if input.truncated { truncated += 1 }
+            return input.ids
+        }
+        return PairScores(
+            scores: score(inputs: inputs, progress: progress), truncatedDocuments: truncated)
     }
 }

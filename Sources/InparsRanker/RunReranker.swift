@@ -17,6 +17,8 @@ public struct RerankSummary: Sendable, Equatable {
     public var entriesOfUnknownQueries = 0
     /// Entries skipped because their document is absent from the corpus.
     public var unknownDocuments = 0
+    /// Scored documents that lost tokens to fit the scorer's maximum length.
+    public var truncatedDocuments = 0
 
     public init() {}
 
@@ -44,7 +46,8 @@ public struct RerankSummary: Sendable, Equatable {
     }
 }
 
-/// Reranks the top-k of every query of a TREC run with a pair scorer (monoT5).
+/// Reranks the top-k of every query of a TREC run with a ``RelevanceScorer`` (or any function
+/// that scores one query's documents).
 ///
 /// Per query, the first-stage list is ordered by its rank column (file order among equal
 /// ranks); the first `topK` entries with a known document are rescored and sorted by the new
@@ -71,6 +74,26 @@ public struct RunReranker {
             let known = run.entries[queryId]!.lazy.filter { documents[$0.docId] != nil }.count
             return total + min(known, topK)
         }
+    }
+
+    /// Reranks `run` with `scorer`, one query's candidates per ``RelevanceScorer/score(_:progress:)``
+    /// call, and counts the truncated documents.
+    ///
+    /// - Parameter progress: called with the number of pairs scored as scoring proceeds.
+    public func rerank(
+        run: Run, documents: [String: Document], queries: [String: Query],
+        scorer: some RelevanceScorer, progress: ((Int) -> Void)? = nil
+    ) throws -> (run: Run, summary: RerankSummary) {
+        var truncated = 0
+        var result = try rerank(run: run, documents: documents, queries: queries) {
+            query, texts in
+            let scored = try scorer.score(
+                texts.map { ScoringPair(query: query, document: $0) }, progress: progress)
+            truncated += scored.truncatedDocuments
+            return scored.scores
+        }
+        result.summary.truncatedDocuments = truncated
+        return result
     }
 
     /// Reranks `run`.

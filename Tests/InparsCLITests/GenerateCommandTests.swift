@@ -132,7 +132,7 @@ private func completionHandler(_ request: RecordedRequest, _ index: Int) -> Scri
                 as? GenerateCommand)
         #expect(command.prompt == "inpars")
         #expect(command.maxNewTokens == 64 && command.maxDocTokens == 256)
-        #expect(command.numQueriesPerDoc == 1 && command.seed == 1)
+        #expect(command.numQueriesPerDoc == 1 && command.seed.seed == 1)
         #expect(command.temperature == 0 && command.topP == 1)
         #expect(!command.chat)
     }

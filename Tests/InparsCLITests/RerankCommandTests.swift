@@ -102,13 +102,27 @@ import Testing
             "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
             "--labels", "yes-no", "--max-length", "256",
         ])
-        #expect(command.topK == 1000 && command.maxLength == 256 && command.labels == .yesNo)
+        #expect(
+            command.rerankDepth == 1000 && command.model.scoring.maxLength == 256
+                && command.model.scoring.labels == .yesNo)
         #expect(throws: (any Error).self) {
             try RerankCommand.parse([
                 "--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o",
                 "--top-k", "0",
             ])
         }
+    }
+}
+
+extension RerankCommandTests {
+    /// `--depth` is the flag; `--top-k` (its old name) still works and is hidden from the help.
+    @Test func depthAndItsOldSpelling() throws {
+        let base = ["--model", "m", "--corpus", "c", "--queries", "q", "--run", "r", "--output", "o"]
+        #expect(try RerankCommand.parse(base + ["--depth", "5"]).rerankDepth == 5)
+        #expect(try RerankCommand.parse(base + ["--top-k", "7"]).rerankDepth == 7)
+        #expect(throws: (any Error).self) { try RerankCommand.parse(base + ["--depth", "0"]) }
+        let help = Inpars.helpMessage(for: RerankCommand.self)
+        #expect(help.contains("--depth <depth>") && !help.contains("--top-k <"))
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import InparsFilter
+import InparsRanker
 import InparsTestSupport
 
 /// Writes `lines` (joined by newlines) to a fresh temporary file and returns its URL.
@@ -49,15 +50,20 @@ struct FakeSearcher: DocumentSearcher {
 }
 
 /// Scores a pair by how many query words occur in the document (a stand-in for monoT5),
-/// and records every call.
-final class OverlapScorer: PairScorer {
+/// and counts the pairs it scored.
+final class OverlapScorer: RelevanceScorer {
     var calls = 0
+    let name = "overlap"
+    let details = "query-word overlap"
+    let maxLength = 512
 
-    func score(query: String, documents: [String]) throws -> [Float] {
-        calls += 1
-        let words = Set(query.lowercased().split(separator: " "))
-        return documents.map { doc in
-            Float(Set(doc.lowercased().split(separator: " ")).intersection(words).count)
-        }
+    func score(_ pairs: [ScoringPair], progress: ((Int) -> Void)?) throws -> PairScores {
+        calls += pairs.count
+        return PairScores(
+            scores: pairs.map { pair in
+                let words = Set(pair.query.lowercased().split(separator: " "))
+                return Float(
+                    Set(pair.document.lowercased().split(separator: " ")).intersection(words).count)
+            })
     }
 }

@@ -18,16 +18,17 @@ import Testing
     @Test func aMissingTensorIsNamed() throws {
         let name = "decoder.block.1.layer.1.EncDecAttention.k.weight"
         let (configuration, tensors) = try tensors { $0[name] = nil }
-        #expect(throws: T5Error.missingTensor(name: name)) {
+        #expect(throws: ModelError.missingTensor(name: name)) {
             try T5Model(configuration: configuration, tensors: tensors)
         }
-        #expect(T5Error.missingTensor(name: name).errorDescription?.contains(name) == true)
+        #expect(ModelError.missingTensor(name: name).errorDescription?.contains(name) == true)
     }
 
     @Test func aMisShapedTensorNamesBothShapes() throws {
         let name = "encoder.block.0.layer.1.DenseReluDense.wi.weight"
         let (configuration, tensors) = try tensors { $0[name] = Tensor(zeros: [64, 128]) }
-        let expected = T5Error.shapeMismatch(name: name, expected: [128, 64], actual: [64, 128])
+        let expected = ModelError.shapeMismatch(
+            name: name, expected: [128, 64], actual: [64, 128])
         #expect(throws: expected) { try T5Model(configuration: configuration, tensors: tensors) }
         let message = try #require(expected.errorDescription)
         #expect(
@@ -38,7 +39,7 @@ import Testing
     @Test func anUntiedConfigurationWithoutLMHeadFails() throws {
         var (configuration, tensors) = try tensors { $0["lm_head.weight"] = nil }
         configuration.tieWordEmbeddings = false
-        #expect(throws: T5Error.missingTensor(name: "lm_head.weight")) {
+        #expect(throws: ModelError.missingTensor(name: "lm_head.weight")) {
             try T5Model(configuration: configuration, tensors: tensors)
         }
     }
@@ -49,10 +50,10 @@ import Testing
         try #"{"model_type": "bert", "hidden_size": 64}"#.write(
             to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         let path = folder.appendingPathComponent("config.json").path
-        #expect(throws: T5Error.notT5(path: path, modelType: "bert")) {
+        #expect(throws: ModelError.notT5(path: path, modelType: "bert")) {
             try T5Model.load(directory: folder)
         }
-        let message = try #require(T5Error.notT5(path: path, modelType: "bert").errorDescription)
+        let message = try #require(ModelError.notT5(path: path, modelType: "bert").errorDescription)
         #expect(message.contains("'bert'") && message.contains(path) && message.contains("not T5"))
     }
 
@@ -60,7 +61,7 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("t5-bad-config")
         defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("config.json").path
-        #expect(throws: T5Error.configurationNotFound(path: path)) {
+        #expect(throws: ModelError.configurationNotFound(path: path)) {
             try T5Model.load(directory: folder)
         }
         try #"{"model_type": "t5", "d_model": "wide"}"#.write(
@@ -68,7 +69,7 @@ import Testing
         do {
             _ = try T5Configuration.load(directory: folder)
             Issue.record("a string d_model was accepted")
-        } catch let error as T5Error {
+        } catch let error as ModelError {
             guard case .invalidConfiguration(let file, let reason) = error else {
                 Issue.record("unexpected \(error)")
                 return

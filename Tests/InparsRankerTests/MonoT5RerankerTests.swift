@@ -30,7 +30,7 @@ struct MonoT5Golden: Decodable {
 @Suite struct MonoT5RerankerTests {
     static let tolerance: Float = 1e-4
 
-    func reranker(_ name: String, _ options: MonoT5Reranker.Options = .init()) throws
+    func reranker(_ name: String, _ options: ScorerOptions = .init()) throws
         -> MonoT5Reranker
     {
         try MonoT5Reranker.load(

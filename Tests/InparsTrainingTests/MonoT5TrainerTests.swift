@@ -124,7 +124,7 @@ import Testing
         first.hooks.beforeCommit = { temporary in
             if temporary.lastPathComponent.hasPrefix(".checkpoint-6.") { throw Interrupted() }
         }
-        #expect(throws: TrainerError.self) { try first.run() }
+        #expect(throws: TrainingError.self) { try first.run() }
         #expect(
             MonoT5Trainer.checkpoints(in: resumed).map(\.step) == [2, 4],
             "only complete checkpoints remain")

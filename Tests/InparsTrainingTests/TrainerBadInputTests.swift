@@ -28,7 +28,7 @@ import Testing
         let url = try Task.write(
             "q\tpos\tneg\n\nq\tonly two\nq\t \tneg\nq\tpos\tneg\n", "triples.tsv", in: folder)
         #expect(
-            throws: TrainerError.malformedLine(
+            throws: TrainingError.malformedLine(
                 path: url.path, line: 3,
                 reason: "expected 3 tab-separated fields (query, positive, negative), found 2")
         ) { try TrainingData.read(url, kind: .triples) }
@@ -40,7 +40,7 @@ import Testing
                     path: url.path, line: 3,
                     reason: "expected 3 tab-separated fields (query, positive, negative), found 2"))
         #expect(
-            TrainerError.malformedLine(path: "t.tsv", line: 3, reason: "x").localizedDescription
+            TrainingError.malformedLine(path: "t.tsv", line: 3, reason: "x").localizedDescription
                 == "t.tsv:3: x (pass --skip-bad-lines to skip such lines)")
     }
 
@@ -53,7 +53,7 @@ import Testing
         #expect(data.units.map { $0.map(\.relevant) } == [[true], [false]])
         let bad = try Task.write("q\tp\t1\nq\tp\tmaybe\n", "bad.tsv", in: folder)
         #expect(
-            throws: TrainerError.malformedLine(
+            throws: TrainingError.malformedLine(
                 path: bad.path, line: 2,
                 reason: "field 'label' is 'maybe', expected 1, 0, true or false")
         ) { try TrainingData.read(bad, kind: .pairs) }
@@ -90,28 +90,28 @@ import Testing
                 sink: CollectingProgressSink()
             ).run()
         }
-        #expect(throws: TrainerError.noExamples) {
+        #expect(throws: TrainingError.noExamples) {
             try run(TrainingData(kind: .triples, units: []), options(steps: 1))
         }
-        #expect(throws: TrainerError.noTrainingSteps(reason: "--steps is 0")) {
+        #expect(throws: TrainingError.noTrainingSteps(reason: "--steps is 0")) {
             try run(data, options(steps: 0))
         }
         var epochs = options(steps: 1)
         epochs.steps = nil
         epochs.epochs = 0
-        #expect(throws: TrainerError.noTrainingSteps(reason: "--epochs is 0.0")) {
+        #expect(throws: TrainingError.noTrainingSteps(reason: "--epochs is 0.0")) {
             try run(data, epochs)
         }
         var odd = options(steps: 1)
         odd.batchSize = 3
-        #expect(throws: TrainerError.self) { try run(data, odd) }
+        #expect(throws: TrainingError.self) { try run(data, odd) }
         var both = options(steps: 1)
         both.epochs = 1
-        #expect(throws: TrainerError.self) { try run(data, both) }
+        #expect(throws: TrainingError.self) { try run(data, both) }
         var short = options(steps: 1)
         short.maxLength = 4
         #expect(throws: RankerError.self) { try run(data, short) }
-        #expect(throws: TrainerError.noExamples) { _ = try TrainingStream(unitCount: 0, seed: 1) }
+        #expect(throws: TrainingError.noExamples) { _ = try TrainingStream(unitCount: 0, seed: 1) }
         // Nothing was written for any of them.
         let written = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .flatMap { try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent($0).path) }
@@ -122,11 +122,11 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }
         let empty = try Task.write("\n\n", "empty.tsv", in: folder)
-        #expect(throws: TrainerError.emptyTrainingFile(path: empty.path, skippedLines: 0)) {
+        #expect(throws: TrainingError.emptyTrainingFile(path: empty.path, skippedLines: 0)) {
             try TrainingData.read(empty, kind: .triples)
         }
         let allBad = try Task.write("a\tb\n", "bad.tsv", in: folder)
-        #expect(throws: TrainerError.emptyTrainingFile(path: allBad.path, skippedLines: 1)) {
+        #expect(throws: TrainingError.emptyTrainingFile(path: allBad.path, skippedLines: 1)) {
             try TrainingData.read(allBad, kind: .triples, skipBadLines: true)
         }
     }
@@ -150,7 +150,7 @@ import Testing
             modelDirectory: model, output: folder.appendingPathComponent("out"), data: data,
             options: options(steps: 1), sink: CollectingProgressSink())
         #expect(
-            throws: T5Error.notT5(
+            throws: ModelError.notT5(
                 path: model.appendingPathComponent("config.json").path, modelType: "bert")
         ) { try trainer.run() }
     }
@@ -171,14 +171,15 @@ import Testing
         do {
             _ = try trainer.run()
             Issue.record("a run at lr 1e30 finished")
-        } catch TrainerError.nonFiniteLoss(let step, let value, let last) {
+        } catch TrainingError.nonFiniteLoss(let step, let value, let last) {
             #expect(!value.isFinite)
             let saved = MonoT5Trainer.checkpoints(in: output).map(\.step)
             #expect(saved == Array(1..<step), "checkpoints \(saved), failed at \(step)")
             #expect(last == output.appendingPathComponent("checkpoint-\(step - 1)").path)
             #expect(step >= 2)
-            let message = TrainerError.nonFiniteLoss(step: step, value: value, lastCheckpoint: last)
-                .localizedDescription
+            let message = TrainingError.nonFiniteLoss(
+                step: step, value: value, lastCheckpoint: last
+            ).localizedDescription
             #expect(message.contains("step \(step)") && message.contains("checkpoint-\(step - 1)"))
         }
         #expect(
@@ -206,7 +207,7 @@ import Testing
         }
         let previous = output.appendingPathComponent("checkpoint-2")
         #expect(
-            throws: TrainerError.saveFailed(
+            throws: TrainingError.saveFailed(
                 path: output.appendingPathComponent("checkpoint-4").path,
                 reason: "No space left on device", previous: previous.path)
         ) { try trainer.run() }
@@ -235,16 +236,16 @@ import Testing
                 modelDirectory: Task.model, output: output, data: data, options: options,
                 sink: CollectingProgressSink())
         }
-        #expect(throws: TrainerError.nothingToResume(directory: output.path)) {
+        #expect(throws: TrainingError.nothingToResume(directory: output.path)) {
             try trainer(options(steps: 2)).run(resume: true)
         }
         _ = try trainer(options(steps: 2)).run()
-        #expect(throws: TrainerError.outputHasCheckpoints(directory: output.path)) {
+        #expect(throws: TrainingError.outputHasCheckpoints(directory: output.path)) {
             try trainer(options(steps: 2)).run()
         }
         var other = options(steps: 4)
         other.seed = 99
-        #expect(throws: TrainerError.resumeMismatch(differences: ["--seed: 42 → 99"])) {
+        #expect(throws: TrainingError.resumeMismatch(differences: ["--seed: 42 → 99"])) {
             try trainer(other).run(resume: true)
         }
         // Issue 16, finding 6: every option that changes the result is compared, and every
@@ -259,7 +260,7 @@ import Testing
         changed.dropout = 0.2
         changed.labels = .yesNo
         #expect(
-            throws: TrainerError.resumeMismatch(differences: [
+            throws: TrainingError.resumeMismatch(differences: [
                 "--dropout: 0.0 → 0.2", "--labels: true-false → yes-no", "--lr: 0.001 → 0.002",
                 "--max-grad-norm: 1.0 → 0.5", "--max-length: 32 → 64",
                 "--schedule: constant → linear", "--warmup-steps: 0 → 1",
@@ -269,7 +270,7 @@ import Testing
         // Other training data of the same size.
         let otherData = try TrainingData.read(
             Task.write(Task.triples(count: 4, seed: 8), "t2.tsv", in: folder), kind: .triples)
-        let error = #expect(throws: TrainerError.self) {
+        let error = #expect(throws: TrainingError.self) {
             try MonoT5Trainer(
                 modelDirectory: Task.model, output: output, data: otherData,
                 options: options(steps: 4), sink: CollectingProgressSink()

@@ -22,6 +22,12 @@ public struct T5Backend: GenerationBackend {
     public let modelName: String
     public let maxBatchSize: Int
     public let maxConcurrentCalls = 1
+    /// No limit (0): T5's relative positions take any length, and the built-in few-shot
+    /// prompts run past the 512 tokens (`model_max_length`) T5 was pretrained on, so a 512
+    /// default skipped every prompt (issue 16, finding 5).
+    public let defaultMaxPromptTokens = 0
+    /// The encoder's context holds the prompt only; generated tokens go to the decoder.
+    public let generatedTokensShareContext = false
     public let model: T5Model
     public let tokenizer: SentencePieceTokenizer
     /// Prompts decoded together.
@@ -58,7 +64,7 @@ public struct T5Backend: GenerationBackend {
     /// Loads model and tokenizer from one Hugging Face folder; the model name recorded in the
     /// output is the folder's name.
     ///
-    /// - Throws: `T5Error`, `CheckpointError` or `TokenizerError` naming the file.
+    /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
     public static func load(directory: URL, batchSize: Int = 8, lengthWindow: Int = 4) throws
         -> T5Backend
     {

@@ -134,31 +134,31 @@ public struct T5Configuration: Codable, Sendable, Equatable {
 
     /// Reads `config.json` from a model folder and checks that it describes a T5 model.
     ///
-    /// - Throws: ``T5Error/configurationNotFound(path:)``, ``T5Error/invalidConfiguration(path:reason:)``,
-    ///   ``T5Error/notT5(path:modelType:)``, ``T5Error/unsupportedActivation(path:value:)``.
+    /// - Throws: ``ModelError/configurationNotFound(path:)``, ``ModelError/invalidConfiguration(path:reason:)``,
+    ///   ``ModelError/notT5(path:modelType:)``, ``ModelError/unsupportedActivation(path:value:)``.
     public static func load(directory: URL) throws -> T5Configuration {
         let url = directory.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw T5Error.configurationNotFound(path: url.path)
+            throw ModelError.configurationNotFound(path: url.path)
         }
         let configuration: T5Configuration
         do {
             configuration = try JSONDecoder().decode(T5Configuration.self, from: data)
         } catch {
-            throw T5Error.invalidConfiguration(path: url.path, reason: plainDescription(of: error))
+            throw ModelError.invalidConfiguration(path: url.path, reason: plainDescription(of: error))
         }
         try configuration.validate(path: url.path)
         return configuration
     }
 
-    /// Checks the architecture and the extents.
+    /// Checks the architecture and the extents. A missing `model_type` is accepted: the model
+    /// registry recognises such folders by their `architectures`.
     public func validate(path: String) throws {
-        let type = modelType ?? "(missing model_type)"
-        guard type == "t5" || type == "mt5" else {
-            throw T5Error.notT5(path: path, modelType: type)
+        if let modelType, !ModelFamily.t5.modelTypes.contains(modelType) {
+            throw ModelError.notT5(path: path, modelType: modelType)
         }
         guard denseActivation != nil else {
-            throw T5Error.unsupportedActivation(path: path, value: feedForwardProj)
+            throw ModelError.unsupportedActivation(path: path, value: feedForwardProj)
         }
         let extents: [(String, Int)] = [
             ("vocab_size", vocabSize), ("d_model", dModel), ("d_kv", dKV), ("d_ff", dFF),
@@ -168,7 +168,7 @@ public struct T5Configuration: Codable, Sendable, Equatable {
             ("relative_attention_max_distance", relativeAttentionMaxDistance),
         ]
         for (name, value) in extents where value <= 0 {
-            throw T5Error.invalidConfiguration(
+            throw ModelError.invalidConfiguration(
                 path: path, reason: "field '\(name)' must be positive, got \(value)")
         }
     }

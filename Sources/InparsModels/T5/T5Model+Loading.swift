@@ -5,18 +5,18 @@ extension T5Model {
     /// Loads a Hugging Face T5 model folder: `config.json` plus the weights
     /// (`model.safetensors`, sharded safetensors, or `pytorch_model.bin`; see ``Checkpoint``).
     ///
-    /// - Throws: ``T5Error`` for a missing, non-T5 or invalid configuration and for missing or
+    /// - Throws: ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
     ///   mis-shaped tensors; ``CheckpointError`` for unreadable weight files.
     public static func load(directory: URL) throws -> T5Model {
         let configuration = try T5Configuration.load(directory: directory)
         let tensors = try Checkpoint.loadTensors(directory: directory)
         do {
             return try T5Model(configuration: configuration, tensors: tensors)
-        } catch let error as T5Error {
+        } catch let error as ModelError {
             // Name the two files that disagree.
             switch error {
             case .missingTensor, .shapeMismatch:
-                throw T5Error.checkpointMismatch(
+                throw ModelError.checkpointMismatch(
                     weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
                     configuration: directory.appendingPathComponent("config.json").path,
                     problem: error.errorDescription ?? "\(error)")

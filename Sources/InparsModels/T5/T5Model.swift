@@ -4,7 +4,7 @@ import InparsTensor
 /// A T5 encoder-decoder with its language-model head (`T5ForConditionalGeneration`).
 ///
 /// Built from a Hugging Face state dict (`[String: Tensor]`, keys as in ``T5WeightNames``),
-/// checked against the configuration: a missing or mis-shaped tensor is a ``T5Error``.
+/// checked against the configuration: a missing or mis-shaped tensor is a ``ModelError``.
 /// Inference only; the layers keep their checkpoint structure (one type per block kind, fused
 /// projections documented) so a backward pass can be added beside each `forward`.
 public struct T5Model: Sendable {
@@ -16,16 +16,16 @@ public struct T5Model: Sendable {
 
     /// Maps a state dict onto the model.
     ///
-    /// - Throws: ``T5Error/missingTensor(name:)``, ``T5Error/shapeMismatch(name:expected:actual:)``.
+    /// - Throws: ``ModelError/missingTensor(name:)``, ``ModelError/shapeMismatch(name:expected:actual:)``.
     public init(configuration: T5Configuration, tensors: [String: Tensor]) throws {
         try configuration.validate(path: "config.json")
         let c = configuration
         let inner = c.innerDimension
         let activation = c.denseActivation!
         func take(_ name: String, _ shape: [Int]) throws -> Tensor {
-            guard let tensor = tensors[name] else { throw T5Error.missingTensor(name: name) }
+            guard let tensor = tensors[name] else { throw ModelError.missingTensor(name: name) }
             guard tensor.shape == shape else {
-                throw T5Error.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
+                throw ModelError.shapeMismatch(name: name, expected: shape, actual: tensor.shape)
             }
             return tensor
         }

@@ -58,7 +58,7 @@ public final class MonoT5Trainer {
     public let evaluation: TrainingEvaluation?
     public var hooks = Hooks()
     /// When set and requested (the CLI does so on the first Ctrl-C), the run saves a
-    /// checkpoint after the current step and throws ``TrainerError/interrupted(step:checkpoint:)``.
+    /// checkpoint after the current step and throws ``TrainingError/interrupted(step:checkpoint:)``.
     public var stopRequest: StopRequest?
     let sink: ProgressSink
 
@@ -88,7 +88,7 @@ public final class MonoT5Trainer {
 
     /// Trains, from scratch or (``resume``) from the latest `checkpoint-<step>` in ``output``.
     ///
-    /// - Throws: ``TrainerError`` (divergence, failed save, resume problems), `T5Error` /
+    /// - Throws: ``TrainingError`` (divergence, failed save, resume problems), `ModelError` /
     ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
     public func run(resume: Bool = false) throws -> Summary {
         let manager = FileManager.default
@@ -96,11 +96,11 @@ public final class MonoT5Trainer {
         try prepareOutput()
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
-            throw TrainerError.outputHasCheckpoints(directory: output.path)
+            throw TrainingError.outputHasCheckpoints(directory: output.path)
         }
         let resumeFrom = resume ? existing.last : nil
         if resume && resumeFrom == nil {
-            throw TrainerError.nothingToResume(directory: output.path)
+            throw TrainingError.nothingToResume(directory: output.path)
         }
         let sourceDirectory = resumeFrom?.url ?? modelDirectory
 
@@ -111,7 +111,8 @@ public final class MonoT5Trainer {
             options.labels
             ?? MonoT5Reranker.Labels.detect(
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
-                nameOrPath: model.configuration.nameOrPath)
+                nameOrPath: model.configuration.nameOrPath,
+                modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
         let inputs = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
@@ -136,7 +137,7 @@ public final class MonoT5Trainer {
             let optimizerState = try OptimizerState.read(
                 from: resumeFrom.url.appendingPathComponent(Self.optimizerName))
             guard optimizerState.step == saved.step else {
-                throw TrainerError.invalidTrainerState(
+                throw TrainingError.invalidTrainerState(
                     path: resumeFrom.url.path,
                     reason:
                         "optimizer step \(optimizerState.step) differs from trainer step \(saved.step)"
@@ -202,7 +203,7 @@ public final class MonoT5Trainer {
                     try hook?(folder)
                 }
             } catch {
-                throw TrainerError.saveFailed(
+                throw TrainingError.saveFailed(
                     path: target.path, reason: Self.describe(error), previous: lastCheckpoint?.path)
             }
             if name.hasPrefix("checkpoint-"), let keep = options.keepLast {
@@ -216,8 +217,11 @@ public final class MonoT5Trainer {
         func evaluate() throws {
             guard let evaluation else { return }
             let metrics = try evaluation.evaluate(
-                model: model, tokenizer: tokenizer, labels: labels, maxLength: options.maxLength,
-                batchSize: options.evalBatchSize)
+                scorer: MonoT5Reranker(
+                    model: model, tokenizer: tokenizer,
+                    options: ScorerOptions(
+                        maxLength: options.maxLength, batchSize: options.evalBatchSize,
+                        labels: labels)))
             evaluations.append(
                 Evaluation(step: state.step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
             try log.append([
@@ -258,7 +262,7 @@ public final class MonoT5Trainer {
             let norm = T5Model.clipGradients(
                 &gradients, maxNorm: options.maxGradNorm > 0 ? options.maxGradNorm : .infinity)
             guard loss.isFinite, norm.isFinite else {
-                throw TrainerError.nonFiniteLoss(
+                throw TrainingError.nonFiniteLoss(
                     step: stepNumber, value: loss.isFinite ? norm : loss,
                     lastCheckpoint: lastCheckpoint?.path)
             }
@@ -299,7 +303,7 @@ public final class MonoT5Trainer {
                     lastCheckpoint = try writeFolder(
                         "checkpoint-\(state.step)", withOptimizer: true)
                 }
-                throw TrainerError.interrupted(
+                throw TrainingError.interrupted(
                     step: state.step, checkpoint: lastCheckpoint?.path ?? "")
             }
         }
@@ -321,10 +325,10 @@ public final class MonoT5Trainer {
     /// Options and data a run cannot start with (InPars #17: never train on zero examples or
     /// for zero steps).
     func validateOptions() throws {
-        func invalid(_ name: String, _ value: Any, _ reason: String) -> TrainerError {
+        func invalid(_ name: String, _ value: Any, _ reason: String) -> TrainingError {
             .invalidOption(name: name, value: "\(value)", reason: reason)
         }
-        if data.units.isEmpty { throw TrainerError.noExamples }
+        if data.units.isEmpty { throw TrainingError.noExamples }
         let perUnit = data.examplesPerUnit
         guard options.batchSize >= perUnit, options.batchSize % perUnit == 0 else {
             throw invalid(
@@ -337,11 +341,11 @@ public final class MonoT5Trainer {
         else { throw invalid("--grad-accum", options.gradientAccumulation, "must be 1…\(Limits.batch)") }
         switch (options.steps, options.epochs) {
         case (let steps?, nil):
-            guard steps >= 1 else { throw TrainerError.noTrainingSteps(reason: "--steps is \(steps)") }
+            guard steps >= 1 else { throw TrainingError.noTrainingSteps(reason: "--steps is \(steps)") }
             guard steps <= Limits.steps else { throw invalid("--steps", steps, "too many") }
         case (nil, let epochs?):
             guard epochs > 0, epochs <= 1e6 else {
-                throw TrainerError.noTrainingSteps(reason: "--epochs is \(epochs)")
+                throw TrainingError.noTrainingSteps(reason: "--epochs is \(epochs)")
             }
         default:
             throw invalid("--steps/--epochs", "both or neither", "give exactly one of them")
@@ -403,10 +407,10 @@ public final class MonoT5Trainer {
     {
         let (positive, negative) = labels.pieces
         guard let p = tokenizer.id(forPiece: positive) else {
-            throw TrainerError.missingLabelPiece(piece: positive)
+            throw TrainingError.missingLabelPiece(piece: positive)
         }
         guard let n = tokenizer.id(forPiece: negative) else {
-            throw TrainerError.missingLabelPiece(piece: negative)
+            throw TrainingError.missingLabelPiece(piece: negative)
         }
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
     }
@@ -474,7 +478,7 @@ public final class MonoT5Trainer {
             let text = String(data: data, encoding: .utf8),
             let brace = text.firstIndex(of: "{")
         else {
-            throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
+            throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
         if object["_name_or_path"] != nil { return data }
         let encoder = JSONEncoder()
@@ -504,7 +508,7 @@ public final class MonoT5Trainer {
 
     /// Every difference between a checkpoint's settings and this run's, named.
     ///
-    /// - Throws: ``TrainerError/resumeMismatch(differences:)``.
+    /// - Throws: ``TrainingError/resumeMismatch(differences:)``.
     func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
         // Fields every checkpoint has, then the recorded settings (absent in old checkpoints).
         var old: [String: String] = [
@@ -539,7 +543,7 @@ public final class MonoT5Trainer {
             differences.append(
                 "total steps (--steps/--epochs; the linear schedule depends on it): \(saved.totalSteps) → \(current.totalSteps)")
         }
-        if !differences.isEmpty { throw TrainerError.resumeMismatch(differences: differences) }
+        if !differences.isEmpty { throw TrainingError.resumeMismatch(differences: differences) }
     }
 
     func describePlan(

@@ -74,18 +74,18 @@ extension TrainerOptions {
     /// The `dropout_rate` of a model folder's `config.json` (`transformers.T5Config`'s
     /// default 0.1 when absent).
     ///
-    /// - Throws: `T5Error.configurationNotFound` / `.invalidConfiguration`.
+    /// - Throws: `ModelError.configurationNotFound` / `.invalidConfiguration`.
     public static func configDropout(directory: URL) throws -> Float {
         let url = directory.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw T5Error.configurationNotFound(path: url.path)
+            throw ModelError.configurationNotFound(path: url.path)
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw T5Error.invalidConfiguration(path: url.path, reason: "not a JSON object")
+            throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
         guard let value = object["dropout_rate"] else { return 0.1 }
         guard let number = value as? NSNumber, (0..<1).contains(number.doubleValue) else {
-            throw T5Error.invalidConfiguration(
+            throw ModelError.invalidConfiguration(
                 path: url.path, reason: "field 'dropout_rate' must be a number in [0, 1)")
         }
         return number.floatValue

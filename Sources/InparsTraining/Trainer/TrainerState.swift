@@ -59,16 +59,16 @@ public struct TrainerState: Codable, Sendable, Equatable {
 
     /// Reads `trainer_state.json` from a checkpoint folder.
     ///
-    /// - Throws: ``TrainerError/invalidTrainerState(path:reason:)``.
+    /// - Throws: ``TrainingError/invalidTrainerState(path:reason:)``.
     public static func read(directory: URL) throws -> TrainerState {
         let url = directory.appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw TrainerError.invalidTrainerState(path: url.path, reason: "no such file")
+            throw TrainingError.invalidTrainerState(path: url.path, reason: "no such file")
         }
         do {
             return try JSONDecoder().decode(TrainerState.self, from: data)
         } catch {
-            throw TrainerError.invalidTrainerState(path: url.path, reason: plainDescription(of: error))
+            throw TrainingError.invalidTrainerState(path: url.path, reason: plainDescription(of: error))
         }
     }
 }

@@ -31,11 +31,11 @@ public struct TrainingData: Sendable, Equatable {
     /// Lines skipped as malformed (`--skip-bad-lines`).
     public let skippedLines: Int
     /// The first skipped line's error, for the summary.
-    public let firstSkippedError: TrainerError?
+    public let firstSkippedError: TrainingError?
 
     public init(
         kind: Kind, units: [[TrainingExample]], skippedLines: Int = 0,
-        firstSkippedError: TrainerError? = nil
+        firstSkippedError: TrainingError? = nil
     ) {
         self.kind = kind
         self.units = units
@@ -69,8 +69,8 @@ public struct TrainingData: Sendable, Equatable {
     /// are ignored; a trailing `\r` is removed.
     ///
     /// - Parameter skipBadLines: count malformed lines instead of stopping at the first.
-    /// - Throws: ``TrainerError/malformedLine(path:line:reason:)``,
-    ///   ``TrainerError/emptyTrainingFile(path:skippedLines:)``, `InparsCoreError` for an
+    /// - Throws: ``TrainingError/malformedLine(path:line:reason:)``,
+    ///   ``TrainingError/emptyTrainingFile(path:skippedLines:)``, `InparsCoreError` for an
     ///   unreadable file.
     public static func read(_ url: URL, kind: Kind, skipBadLines: Bool = false) throws
         -> TrainingData
@@ -79,7 +79,7 @@ public struct TrainingData: Sendable, Equatable {
         let path = url.path
         var units: [[TrainingExample]] = []
         var skipped = 0
-        var firstError: TrainerError?
+        var firstError: TrainingError?
         try reader.forEachLine { bytes, line in
             let text = reader.string(from: bytes)
             if text.allSatisfy(\.isWhitespace) { return }
@@ -87,14 +87,14 @@ public struct TrainingData: Sendable, Equatable {
                 if let unit = try parse(text, kind: kind, path: path, line: line) {
                     units.append(unit)
                 }
-            } catch let error as TrainerError {
+            } catch let error as TrainingError {
                 guard skipBadLines else { throw error }
                 skipped += 1
                 if firstError == nil { firstError = error }
             }
         }
         guard !units.isEmpty else {
-            throw TrainerError.emptyTrainingFile(path: path, skippedLines: skipped)
+            throw TrainingError.emptyTrainingFile(path: path, skippedLines: skipped)
         }
         return TrainingData(
             kind: kind, units: units, skippedLines: skipped, firstSkippedError: firstError)
@@ -108,7 +108,7 @@ public struct TrainingData: Sendable, Equatable {
         let names =
             kind == .triples ? ["query", "positive", "negative"] : ["query", "passage", "label"]
         guard fields.count == 3 else {
-            throw TrainerError.malformedLine(
+            throw TrainingError.malformedLine(
                 path: path, line: line,
                 reason:
                     "expected 3 tab-separated fields (\(names.joined(separator: ", "))), found \(fields.count)"
@@ -116,7 +116,7 @@ public struct TrainingData: Sendable, Equatable {
         }
         for (field, name) in zip(fields, names)
         where field.trimmingCharacters(in: .whitespaces).isEmpty {
-            throw TrainerError.malformedLine(
+            throw TrainingError.malformedLine(
                 path: path, line: line, reason: "field '\(name)' is empty")
         }
         let query = String(fields[0])
@@ -135,7 +135,7 @@ public struct TrainingData: Sendable, Equatable {
                 return [TrainingExample(query: query, passage: String(fields[1]), relevant: false)]
             case "label" where line == 1: return nil
             default:
-                throw TrainerError.malformedLine(
+                throw TrainingError.malformedLine(
                     path: path, line: line,
                     reason: "field 'label' is '\(fields[2])', expected 1, 0, true or false")
             }

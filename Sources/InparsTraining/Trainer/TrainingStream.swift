@@ -14,9 +14,9 @@ public struct TrainingStream: Sendable, Equatable {
     private var cachedEpoch = -1
     private var permutation: [Int] = []
 
-    /// - Throws: ``TrainerError/noExamples`` for zero units,
-    ///   ``TrainerError/invalidOption(name:value:reason:)`` for a negative position.
-    public init(unitCount: Int, seed: UInt64, position: Int = 0) throws(TrainerError) {
+    /// - Throws: ``TrainingError/noExamples`` for zero units,
+    ///   ``TrainingError/invalidOption(name:value:reason:)`` for a negative position.
+    public init(unitCount: Int, seed: UInt64, position: Int = 0) throws(TrainingError) {
         guard unitCount > 0 else { throw .noExamples }
         guard position >= 0 else {
             throw .invalidOption(

@@ -51,35 +51,7 @@ struct EvaluateCommand: ParsableCommand {
             run: results, qrels: judgments, metrics: list,
             options: EvaluationOptions(
                 relevanceThreshold: relevanceThreshold, averageOverAllQueries: allQueries))
-        var text = ""
-        if json {
-            var object: [String: Any] = [
-                "queries": result.queryCount,
-                "metrics": Dictionary(
-                    uniqueKeysWithValues: list.map { ($0.description, result.mean[$0]!) }),
-            ]
-            if perQuery {
-                object["perQuery"] = result.perQuery.mapValues { values in
-                    Dictionary(uniqueKeysWithValues: list.map { ($0.description, values[$0]!) })
-                }
-            }
-            let data = try JSONSerialization.data(
-                withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            text = String(decoding: data, as: UTF8.self) + "\n"
-        } else {
-            if perQuery {
-                for queryId in result.perQuery.keys.sorted() {
-                    for metric in list {
-                        text += "\(metric)\t\(queryId)\t"
-                            + formatFixed(result.perQuery[queryId]![metric]!, decimals: 4) + "\n"
-                    }
-                }
-            }
-            text += "queries\tall\t\(result.queryCount)\n"
-            for metric in list {
-                text += "\(metric)\tall\t" + formatFixed(result.mean[metric]!, decimals: 4) + "\n"
-            }
-        }
+        let text = json ? try result.json(perQuery: perQuery) : result.table(perQuery: perQuery)
         FileHandle.standardOutput.write(Data(text.utf8))
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import InparsBM25
 import InparsCore
 import InparsFilter
+import InparsModels
 import InparsRanker
 import InparsTensor
 
@@ -30,8 +31,7 @@ struct FilterCommand: ParsableCommand {
     @Option(help: "Generated queries (JSONL, optionally .gz).")
     var input: String
 
-    @Option(help: "Filtered JSONL (written atomically).")
-    var output: String
+    @OptionGroup var output: OutputOptions
 
     @Option(help: "scores, reranker or consistency.")
     var strategy: Strategy
@@ -54,8 +54,7 @@ struct FilterCommand: ParsableCommand {
     @Flag(help: "Drop exact and case/whitespace duplicate queries, keeping the best-scored.")
     var dedupe = false
 
-    @Flag(help: "Count and skip malformed lines and unknown document ids instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     @Option(
         help:
@@ -63,14 +62,14 @@ struct FilterCommand: ParsableCommand {
     )
     var corpus: String?
 
-    @Option(help: "monoT5 model folder (reranker strategy, monoT5 consistency).")
+    @Option(
+        help: ArgumentHelp(
+            "Relevance model folder for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+        ))
     var model: String?
 
-    @Option(help: "Pairs per monoT5 forward pass.")
-    var batchSize = 8
-
-    @Option(help: "Most monoT5 input tokens per pair.")
-    var maxLength = 512
+    @OptionGroup var scoring: ScoringOptions
+    @OptionGroup var batch: BatchSizeOptions
 
     @Option(help: "BM25 index folder ('inpars index'), for the consistency strategy.")
     var index: String?
@@ -84,17 +83,13 @@ struct FilterCommand: ParsableCommand {
     @Option(help: "Consistency with monoT5: BM25 candidates rescored per query.")
     var consistencyCandidates = 100
 
-    @Option(help: "Threads (BM25 searches, OpenBLAS).")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         guard keepTopK >= 0 else { throw ValidationError("--keep-top-k must be ≥ 0 (0 keeps all)") }
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
         }
-        try requireThreads(threads)
-        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
-        try requireFlag("--max-length", maxLength, in: Limits.minimumMonoT5Length...Limits.tokens)
         let needsModel =
             strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {
@@ -119,15 +114,15 @@ struct FilterCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.threads = threads
+        BLAS.threads = threads.count
         let inputURL = URL(fileURLWithPath: input)
-        let outputURL = URL(fileURLWithPath: output)
+        let outputURL = URL(fileURLWithPath: output.output)
         try QueryFilter.outputKind.check(
             outputURL, inputs: [inputURL] + [corpus].compactMap { $0.map(URL.init(fileURLWithPath:)) })
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: skipBadLines, requireLogProbs: strategy != .reranker,
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker,
                 skipFlag: "--skip-bad-lines"))
 
         var configuration = FilterConfiguration(
@@ -141,8 +136,8 @@ struct FilterCommand: ParsableCommand {
         configuration.consistencyDepth = consistencyDepth
         configuration.consistencyRanker = consistencyRanker
         configuration.consistencyCandidates = consistencyCandidates
-        configuration.skipBadLines = skipBadLines
-        configuration.threads = threads
+        configuration.skipBadLines = badLines.skipBadLines
+        configuration.threads = threads.count
 
         var filter = QueryFilter(
             configuration: configuration, inputPath: inputURL.path,
@@ -150,7 +145,7 @@ struct FilterCommand: ParsableCommand {
         if let corpus {
             let url = URL(fileURLWithPath: corpus)
             let documents = try CorpusReader.read(
-                url, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines")
+                url, options: badLines.readOptions
             )
             .documents
             filter.corpus = Dictionary(
@@ -158,9 +153,9 @@ struct FilterCommand: ParsableCommand {
             filter.corpusPath = url.path
         }
         if let model, strategy == .reranker || consistencyRanker == .monot5 {
-            filter.scorer = try MonoT5Reranker.load(
+            filter.scorer = try RelevanceScorers.load(
                 directory: URL(fileURLWithPath: model),
-                options: .init(maxLength: maxLength, batchSize: batchSize))
+                options: scoring.scorerOptions(batchSize: batch.batchSize))
         }
         if strategy == .consistency, let index {
             filter.searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
@@ -176,7 +171,7 @@ struct FilterCommand: ParsableCommand {
         if let first = statistics.firstSkippedError?.errorDescription {
             lines.append("filter: first skipped line: \(first)")
         }
-        lines.append("filter: wrote \(result.kept.count) rows to \(output)")
+        lines.append("filter: wrote \(result.kept.count) rows to \(output.output)")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import InparsCore
 import InparsGeneration
 import InparsHTTP
+import InparsModels
 import InparsTensor
 
 /// `inpars generate`: synthetic queries for sampled corpus documents, with per-token log-probs.
@@ -11,23 +12,20 @@ struct GenerateCommand: AsyncParsableCommand {
         commandName: "generate",
         abstract: "Generate synthetic queries (with log-probs) for sampled corpus documents.",
         discussion: """
-            Prompts an OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, OpenAI; --api-base)
-            or an in-process T5 / FLAN-T5 checkpoint (--model DIR without --api-base) with a
-            few-shot template and each sampled document, and writes one JSONL line per query
-            (doc_id, text, query, log_probs, prompt_text, fewshot_examples, model, backend,
-            query_index) in sample order. Rerunning the same command resumes: generations
-            already in --output are kept, a torn last line is dropped. Generations that fail
-            after all retries are listed and the command exits 1; rerun to retry them.
-            See Docs/generation.md.
+            Prompts an OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, OpenAI; \
+            --api-base, with --model the server's model name) or a model folder run in process \
+            (--model DIR without --api-base; config.json's model_type picks the family: T5, \
+            FLAN-T5 and mT5 today) with a few-shot template and each sampled document, and \
+            writes one JSONL line per query (doc_id, text, query, log_probs, prompt_text, \
+            fewshot_examples, model, backend, query_index) in sample order. Rerunning the same \
+            command resumes: generations already in --output are kept, a torn last line is \
+            dropped. Generations that fail after all retries are listed and the command exits \
+            1; rerun to retry them. See Docs/generation.md.
             """)
 
     // MARK: Data
 
-    @Option(
-        help:
-            "Corpus: BEIR corpus.jsonl or TSV (id<TAB>text or id<TAB>title<TAB>text), optionally .gz."
-    )
-    var corpus: String
+    @OptionGroup var corpus: CorpusOptions
 
     @Option(
         help:
@@ -38,8 +36,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Documents to sample without replacement (clipped to the corpus size).")
     var maxGenerations: Int = 100_000
 
-    @Option(help: "Seed for the document sample, few-shot draws and sampling.")
-    var seed: UInt64 = 1
+    @OptionGroup var seed: SeedOptions
 
     @Option(help: "Queries to generate per document.")
     var numQueriesPerDoc: Int = 1
@@ -81,11 +78,14 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "OpenAI-compatible server, e.g. http://localhost:8000/v1 (omit to run a T5 folder in process)."
+            "OpenAI-compatible server, e.g. http://localhost:8000/v1 (omit to run a --model folder in process)."
     )
     var apiBase: String?
 
-    @Option(help: "Model name sent to the server, or a T5 / FLAN-T5 checkpoint folder.")
+    @Option(
+        help: ArgumentHelp(
+            "With --api-base: the model name sent to the server; without: a model folder run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+        ))
     var model: String
 
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")
@@ -101,7 +101,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Nucleus sampling mass.")
     var topP: Double = 1
 
-    @Option(help: "Top-k sampling (T5 only; 0 = off).")
+    @Option(help: "Top-k sampling (in-process models only; 0 = off).")
     var topK: Int = 0
 
     @Option(help: "Most tokens generated per query; the query ends at the first newline.")
@@ -118,14 +118,8 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Retries per request on 429, 5xx, connection errors and timeouts.")
     var maxRetries: Int = 5
 
-    @Option(help: "T5: documents decoded together.")
-    var batchSize: Int = 8
-
-    @Option(help: "T5: OpenBLAS threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    /// Whether `--model` names a T5 folder run in process (no `--api-base`).
-    var isInProcess: Bool { apiBase == nil }
+    @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
         if maxGenerations < 1 { throw ValidationError("--max-generations must be at least 1.") }
@@ -137,8 +131,6 @@ struct GenerateCommand: AsyncParsableCommand {
         if temperature < 0 { throw ValidationError("--temperature must be ≥ 0.") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1].") }
         if topK < 0 { throw ValidationError("--top-k must be ≥ 0.") }
-        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
-        try requireThreads(threads)
         try requireFlag("--concurrency", concurrency, in: 1...Limits.batch)
         try requireFlag("--timeout", timeout, in: 0.001...1e6)
         try requireFlag("--max-retries", maxRetries, in: 0...1000)
@@ -152,11 +144,12 @@ struct GenerateCommand: AsyncParsableCommand {
                 isDirectory.boolValue
             else {
                 throw ValidationError(
-                    "--api-base is required unless --model is a T5 checkpoint folder; '\(model)' is not a directory."
+                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)); '\(model)' is not a directory."
                 )
             }
             if chat {
-                throw ValidationError("--chat needs --api-base (a T5 model has no chat endpoint).")
+                throw ValidationError(
+                    "--chat needs --api-base (a model run in process has no chat endpoint).")
             }
             return
         }
@@ -178,21 +171,16 @@ struct GenerateCommand: AsyncParsableCommand {
                 + " same command again to resume.")
         if let apiBase {
             try await run(
-                backend: makeServerBackend(apiBase: apiBase), promptBudget: maxNewTokens,
-                defaultPromptLimit: 2048,
+                backend: makeServerBackend(apiBase: apiBase),
                 info: ["api_base": apiBase, "concurrency": String(concurrency)])
         } else {
-            BLAS.threads = threads
-            let backend = try T5Backend.load(
-                directory: URL(fileURLWithPath: model), batchSize: batchSize)
-            // The encoder's context holds the prompt only; generated tokens go to the decoder.
-            // No default limit: T5's relative positions take any length, and the built-in
-            // few-shot prompts run past the 512 tokens T5 was pretrained on.
+            BLAS.threads = threads.count
+            let directory = URL(fileURLWithPath: model)
             try await run(
-                backend: backend, promptBudget: 0, defaultPromptLimit: 0,
+                backend: InProcessGeneration.load(directory: directory, batchSize: batch.batchSize),
                 info: [
-                    "model_path": URL(fileURLWithPath: model).standardizedFileURL.path,
-                    "batch_size": String(batchSize), "threads": String(threads),
+                    "model_path": directory.standardizedFileURL.path,
+                    "batch_size": String(batch.batchSize), "threads": String(threads.count),
                 ])
         }
     }
@@ -211,10 +199,7 @@ struct GenerateCommand: AsyncParsableCommand {
             onRetry: RetryNotice(sink: stderr).note)
     }
 
-    private func run(
-        backend: some GenerationBackend, promptBudget: Int, defaultPromptLimit: Int,
-        info: [String: String]
-    ) async throws {
+    private func run(backend: some GenerationBackend, info: [String: String]) async throws {
         let stderr = StandardErrorProgressSink()
         if numQueriesPerDoc > 1 && temperature == 0 && topK != 1 {
             stderr.emit(
@@ -228,12 +213,13 @@ struct GenerateCommand: AsyncParsableCommand {
         let prompts = try PromptBuilder(
             template: template, examples: examples, examplesPath: fewshotExamples ?? "",
             numExamples: numExamples, maxDocTokens: maxDocTokens,
-            maxPromptTokens: maxPromptTokens ?? defaultPromptLimit, maxNewTokens: promptBudget,
-            seed: seed,
+            maxPromptTokens: maxPromptTokens ?? backend.defaultMaxPromptTokens,
+            maxNewTokens: backend.generatedTokensShareContext ? maxNewTokens : 0,
+            seed: seed.seed,
             tokenizer: .of(backend))
         let options = GenerateOptions(
-            corpus: URL(fileURLWithPath: corpus), output: URL(fileURLWithPath: output),
-            maxGenerations: maxGenerations, seed: seed, queriesPerDocument: numQueriesPerDoc,
+            corpus: corpus.url, output: URL(fileURLWithPath: output),
+            maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)
 
@@ -256,7 +242,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
             throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
         }
-        try summary.check(maxPromptTokens: maxPromptTokens ?? defaultPromptLimit)
+        try summary.check(maxPromptTokens: prompts.maxPromptTokens)
     }
 }
 

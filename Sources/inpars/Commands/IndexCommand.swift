@@ -15,28 +15,20 @@ struct IndexCommand: ParsableCommand {
             renamed when complete.
             """)
 
-    @Option(help: "The corpus file (JSONL or TSV, optionally .gz).")
-    var corpus: String
+    @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: "The index directory to create (replaced if it exists).")
+    @Option(help: "The index directory to create (an earlier inpars index there is replaced).")
     var index: String
 
-    @Option(help: "Analysis threads.")
-    var threads: Int = 1
-
-    @Flag(help: "Count and skip malformed corpus lines instead of stopping.")
-    var skipBadLines = false
-
-    func validate() throws {
-        try requireThreads(threads)
-    }
+    @OptionGroup var threads: ThreadOptions
+    @OptionGroup var badLines: BadLineOptions
 
     func run() throws {
         let started = Date()
         let progress = ProgressReporter(label: "documents indexed")
         let report = try BM25IndexBuilder.build(
-            corpus: URL(fileURLWithPath: corpus), index: URL(fileURLWithPath: index),
-            threads: threads, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines"),
+            corpus: corpus.url, index: URL(fileURLWithPath: index),
+            threads: threads.count, options: badLines.readOptions,
             progress: progress)
         let seconds = Date().timeIntervalSince(started)
         var lines = [

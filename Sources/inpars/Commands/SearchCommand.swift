@@ -19,8 +19,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The index directory (from 'inpars index').")
     var index: String
 
-    @Option(help: "The query file (JSONL or TSV, optionally .gz).")
-    var queries: String
+    @OptionGroup var queries: QueriesOptions
 
     @Option(help: "Only search queries that appear in this qrels file.")
     var qrels: String?
@@ -31,8 +30,7 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The run file to write (default: standard output).")
     var output: String?
 
-    @Option(help: "Search threads.")
-    var threads: Int = 1
+    @OptionGroup var threads: ThreadOptions
 
     @Option(help: "BM25 k1.")
     var k1: Float = 0.9
@@ -49,12 +47,10 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "The run tag (last column).")
     var tag: String = "inpars-bm25"
 
-    @Flag(help: "Count and skip malformed query lines instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
-        try requireThreads(threads)
         guard !tag.contains(" "), !tag.isEmpty else {
             throw ValidationError("--tag must be non-empty and contain no spaces.")
         }
@@ -68,24 +64,25 @@ struct SearchCommand: ParsableCommand {
         if let output {
             try OutputKind.trecRun.check(
                 URL(fileURLWithPath: output),
-                inputs: [queries, qrels].compactMap { $0.map(URL.init(fileURLWithPath:)) })
+                inputs: [queries.url] + [qrels].compactMap { $0.map(URL.init(fileURLWithPath:)) })
         }
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
-            URL(fileURLWithPath: queries), options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines")
+            queries.url,
+            options: badLines.readOptions
         ).queries
         if let qrels {
             let judged = try Qrels.read(URL(fileURLWithPath: qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
             if list.isEmpty {
                 throw InparsCoreError.noRecords(
-                    path: queries, what: "query judged in '\(qrels)'", skippedLines: 0)
+                    path: queries.queries, what: "query judged in '\(qrels)'", skippedLines: 0)
             }
         }
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
         let run = BM25BatchSearch.run(
-            index: opened, queries: list, k: k, parameters: parameters, threads: threads,
+            index: opened, queries: list, k: k, parameters: parameters, threads: threads.count,
             removeQuery: removeQuery, scoreStyle: scores, progress: progress)
         let seconds = Date().timeIntervalSince(started)
         if run.count == 0 { throw BM25Error.noHits(index: index, queries: list.count) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsCore
 import InparsEval
+import InparsModels
 import InparsRanker
 import InparsTensor
 import InparsTraining
@@ -25,8 +26,7 @@ struct TrainCommand: ParsableCommand {
             see is printed before training starts.
             """)
 
-    @Option(help: "Hugging Face T5 model folder to start from (config.json, weights, tokenizer).")
-    var model: String
+    @OptionGroup var model: ModelOptions
 
     @Option(help: "Training triples TSV: query<TAB>positive<TAB>negative.")
     var triples: String?
@@ -52,8 +52,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Linear warmup steps.")
     var warmupSteps = 0
 
-    @Option(help: "Examples per micro-batch (even with --triples: half positive, half negative).")
-    var batchSize = 8
+    @OptionGroup var batch: BatchSizeOptions
 
     @Option(help: "Micro-batches per optimizer step.")
     var gradAccum = 1
@@ -70,16 +69,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Dropout rate (default: the config's dropout_rate).")
     var dropout: Float?
 
-    @Option(help: "Seed for data order and dropout.")
-    var seed: UInt64 = 42
-
-    @Option(help: "Most input tokens per example; the document is truncated, 'Relevant:' kept.")
-    var maxLength = 512
-
-    @Option(
-        help:
-            "Target pieces: true-false (monoT5) or yes-no (FLAN-T5); default from the folder name.")
-    var labels: MonoT5Reranker.Labels?
+    @OptionGroup var seed: SeedOptions
 
     @Option(help: "Save a checkpoint every N steps (and always at the end).")
     var saveEvery: Int?
@@ -90,14 +80,12 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from the latest checkpoint in --output.")
     var resume = false
 
-    @Flag(help: "Count and skip malformed training lines instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var badLines: BadLineOptions
 
     @Option(help: "Progress line every N steps.")
     var logEvery = 10
 
-    @Option(help: "OpenBLAS threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadOptions
 
     @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV).")
     var evalQueries: String?
@@ -136,8 +124,7 @@ struct TrainCommand: ParsableCommand {
         if let epochs, !(epochs > 0 && epochs <= 1e6) {
             throw ValidationError("--epochs must be positive and at most 1000000")
         }
-        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
-        if triples != nil, batchSize % 2 != 0 {
+        if triples != nil, batch.batchSize % 2 != 0 {
             throw ValidationError(
                 "--batch-size must be even with --triples (each triple gives a positive and a negative)"
             )
@@ -150,11 +137,9 @@ struct TrainCommand: ParsableCommand {
         if let dropout, !(0..<1).contains(dropout) {
             throw ValidationError("--dropout must be in [0, 1)")
         }
-        try requireFlag("--max-length", maxLength, in: Limits.minimumMonoT5Length...Limits.tokens)
         if let saveEvery, saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
-        try requireThreads(threads)
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
         guard evalTopK >= 1 else { throw ValidationError("--eval-top-k must be at least 1") }
         try requireFlag("--eval-batch-size", evalBatchSize, in: 1...Limits.batch)
@@ -171,11 +156,13 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         ProcessMemory.retainFreedMemory()
-        BLAS.threads = threads
-        let modelURL = URL(fileURLWithPath: model)
+        BLAS.threads = threads.count
+        let modelURL = model.directory
+        // The registry names the family; each family that can be trained has its trainer.
+        let family = try ModelRegistry.resolve(directory: modelURL).family
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
-            skipBadLines: skipBadLines)
+            skipBadLines: badLines.skipBadLines)
         if let first = data.firstSkippedError {
             FileHandle.standardError.write(
                 Data(
@@ -188,15 +175,15 @@ struct TrainCommand: ParsableCommand {
         options.weightDecay = weightDecay
         options.schedule = schedule
         options.warmupSteps = warmupSteps
-        options.batchSize = batchSize
+        options.batchSize = batch.batchSize
         options.gradientAccumulation = gradAccum
         options.maxGradNorm = maxGradNorm
         options.steps = steps
         options.epochs = epochs
         options.dropout = try dropout ?? TrainerOptions.configDropout(directory: modelURL)
-        options.seed = seed
-        options.maxLength = maxLength
-        options.labels = labels
+        options.seed = seed.seed
+        options.maxLength = model.scoring.maxLength
+        options.labels = model.scoring.labels
         options.saveEvery = saveEvery
         options.evalEvery = evalEvery
         options.keepBest = keepBest
@@ -206,37 +193,29 @@ struct TrainCommand: ParsableCommand {
 
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
-            let run = try Run.read(URL(fileURLWithPath: evalRun))
-            let queries = try QueryReader.read(URL(fileURLWithPath: evalQueries)).queries
-            var wanted = Set<String>()
-            for queryId in run.queryIds {
-                for entry in run.entries[queryId]! { wanted.insert(entry.docId) }
-            }
-            var documents: [String: Document] = [:]
-            let reader = try CorpusReader(url: URL(fileURLWithPath: evalCorpus))
-            while let document = try reader.next() {
-                if wanted.contains(document.id) { documents[document.id] = document }
-            }
             evaluation = TrainingEvaluation(
-                queries: Dictionary(queries.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }),
-                documents: documents, run: run,
-                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)),
-                topK: evalTopK)
+                input: try RerankingInput.read(
+                    run: URL(fileURLWithPath: evalRun), queries: URL(fileURLWithPath: evalQueries),
+                    corpus: URL(fileURLWithPath: evalCorpus)),
+                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)), topK: evalTopK)
         }
-        let trainer = MonoT5Trainer(
-            modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-            options: options, evaluation: evaluation)
-        trainer.stopRequest = StopRequest()
-        Interrupts.install(
-            message: "interrupt: saving a checkpoint after the current step (press Ctrl-C again"
-                + " to stop at once and keep the last saved checkpoint)",
-            stop: trainer.stopRequest)
-        do {
-            _ = try trainer.run(resume: resume)
-        } catch let error as TrainerError {
-            guard case .interrupted = error else { throw error }
-            FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
-            throw ExitCode(130)
+        switch family {
+        case .t5:
+            let trainer = MonoT5Trainer(
+                modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
+                options: options, evaluation: evaluation)
+            trainer.stopRequest = StopRequest()
+            Interrupts.install(
+                message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
+                    + " again to stop at once and keep the last saved checkpoint)",
+                stop: trainer.stopRequest)
+            do {
+                _ = try trainer.run(resume: resume)
+            } catch TrainingError.interrupted(let step, let checkpoint) {
+                let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
+                FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+                throw ExitCode(130)
+            }
         }
     }
 }

@@ -27,11 +27,8 @@ struct TriplesCommand: ParsableCommand {
     @Option(help: "BM25 index folder ('inpars index').")
     var index: String
 
-    @Option(help: "Corpus the index was built from (BEIR corpus.jsonl or TSV, optionally .gz).")
-    var corpus: String
-
-    @Option(help: "Triples TSV (written atomically).")
-    var output: String
+    @OptionGroup var corpus: CorpusOptions
+    @OptionGroup var output: OutputOptions
 
     @Option(help: "Negatives (triples) per query.")
     var negatives = 1
@@ -39,41 +36,34 @@ struct TriplesCommand: ParsableCommand {
     @Option(help: "BM25 hits per query to draw negatives from.")
     var depth = 1_000
 
-    @Option(help: "Random seed.")
-    var seed: UInt64 = 1
+    @OptionGroup var seed: SeedOptions
 
     @Option(help: "Ids TSV: query_id, positive_id, negative_id.")
     var idsOutput: String?
 
-    @Option(help: "Search threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    @Flag(
-        help: "Count and skip malformed lines and unknown source document ids instead of stopping.")
-    var skipBadLines = false
+    @OptionGroup var threads: ThreadOptions
+    @OptionGroup var badLines: BadLineOptions
 
     func validate() throws {
         guard negatives >= 1 else { throw ValidationError("--negatives must be at least 1") }
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1") }
-        try requireThreads(threads)
     }
 
     func run() throws {
         let inputURL = URL(fileURLWithPath: input)
-        let outputs = [output, idsOutput].compactMap { $0.map(URL.init(fileURLWithPath:)) }
-        for url in outputs {
+        for path in [output.output] + [idsOutput].compactMap({ $0 }) {
             try TripleBuilder.outputKind.check(
-                url, inputs: [inputURL, URL(fileURLWithPath: corpus)])
+                URL(fileURLWithPath: path), inputs: [inputURL, corpus.url])
         }
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: skipBadLines, keepRawLine: false, keepDocumentText: false,
+                skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false,
                 skipFlag: "--skip-bad-lines"))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
-        let corpusURL = URL(fileURLWithPath: corpus)
+        let corpusURL = corpus.url
         let documents = try CorpusReader.read(
-            corpusURL, options: ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines"),
+            corpusURL, options: badLines.readOptions,
             progress: ProgressReporter(label: "documents read")
         )
         .documents
@@ -83,45 +73,26 @@ struct TriplesCommand: ParsableCommand {
         var configuration = TripleConfiguration()
         configuration.negatives = negatives
         configuration.depth = depth
-        configuration.seed = seed
-        configuration.threads = threads
-        configuration.skipBadLines = skipBadLines
+        configuration.seed = seed.seed
+        configuration.threads = threads.count
+        configuration.skipBadLines = badLines.skipBadLines
         let builder = TripleBuilder(
             configuration: configuration, searcher: searcher,
             inCorpus: { position[$0] != nil }, inputPath: inputURL.path,
             corpusPath: corpusURL.path, progressSink: StandardErrorProgressSink())
         let (triples, summary) = try builder.run(rows)
 
-        var textCache: [Int: String] = [:]
-        func text(_ id: String) -> String {
-            let i = position[id]!
-            if let cached = textCache[i] { return cached }
-            let t = TripleBuilder.tsvField(documents[i].rerankText)
-            textCache[i] = t
-            return t
-        }
-        try AtomicFile.write(to: outputs[0], replacing: TripleBuilder.outputKind) { file in
-            for t in triples {
-                try file.write(
-                    TripleBuilder.tsvField(t.query) + "\t" + text(t.positiveId) + "\t"
-                        + text(t.negativeId) + "\n")
-            }
-        }
+        try TripleBuilder.write(
+            triples, documents: documents, position: position,
+            to: URL(fileURLWithPath: output.output))
         if let idsOutput {
-            try AtomicFile.write(to: outputs[1], replacing: TripleBuilder.outputKind) { file in
-                for t in triples {
-                    try file.write(
-                        TripleBuilder.tsvField(t.queryId) + "\t" + t.positiveId + "\t"
-                            + t.negativeId
-                            + "\n")
-                }
-            }
+            try TripleBuilder.writeIds(triples, to: URL(fileURLWithPath: idsOutput))
         }
         var lines = summary.lines.map { "triples: \($0)" }
         if statistics.skippedBadLines > 0 {
             lines.insert("triples: malformed lines skipped: \(statistics.skippedBadLines)", at: 1)
         }
-        lines.append("triples: wrote \(output)" + (idsOutput.map { " and \($0)" } ?? ""))
+        lines.append("triples: wrote \(output.output)" + (idsOutput.map { " and \($0)" } ?? ""))
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

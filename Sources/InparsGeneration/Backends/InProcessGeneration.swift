@@ -1,0 +1,20 @@
+import Foundation
+import InparsModels
+
+/// Picks the in-process generation backend of a model folder.
+public enum InProcessGeneration {
+    /// The backend for the model in `directory`: the family comes from its `config.json`
+    /// (``InparsModels/ModelRegistry``), then that family's backend loads the weights and the
+    /// tokenizer.
+    ///
+    /// - Parameter batchSize: prompts decoded together.
+    /// - Throws: `ModelError` for a folder without a readable `config.json` or of a family
+    ///   inpars does not run (the message lists the supported ones); the family loader's errors
+    ///   naming the file.
+    public static func load(directory: URL, batchSize: Int) throws -> any GenerationBackend {
+        let folder = try ModelRegistry.resolve(directory: directory)
+        switch folder.family {
+        case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
+        }
+    }
+}

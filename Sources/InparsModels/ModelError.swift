@@ -1,0 +1,65 @@
+import Foundation
+
+/// What can go wrong between a model folder and a loaded model: the folder, its `config.json`,
+/// its family, and the checkpoint's tensors against the configuration.
+///
+/// The bytes of the weight files themselves are checked by their readers, which throw
+/// ``CheckpointError`` (see `Docs/architecture.md` for why that enum stays separate).
+public enum ModelError: Error, LocalizedError, Sendable, Equatable {
+    /// `--model` names no folder.
+    case notAModelFolder(path: String)
+    /// `config.json` is missing from a model folder.
+    case configurationNotFound(path: String)
+    /// `config.json` could not be decoded; `reason` names the field.
+    case invalidConfiguration(path: String, reason: String)
+    /// `config.json` names a family inpars does not run (found by the model registry).
+    case unsupportedModelType(directory: String, modelType: String?, architectures: [String])
+    /// A T5 loader was given a `config.json` of another architecture.
+    case notT5(path: String, modelType: String)
+    /// `feed_forward_proj` names an activation we do not implement.
+    case unsupportedActivation(path: String, value: String)
+    /// A tensor the configuration requires is absent from the checkpoint.
+    case missingTensor(name: String)
+    /// A tensor has a different shape from the one the configuration implies.
+    case shapeMismatch(name: String, expected: [Int], actual: [Int])
+    /// A vocabulary piece the caller needs (e.g. `▁true`) is not in the tokenizer.
+    case missingPiece(piece: String, directory: String)
+    /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
+    case checkpointMismatch(weights: String, configuration: String, problem: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .notAModelFolder(let path):
+            return
+                "'\(path)' is not a folder; point --model at a Hugging Face model folder (config.json, weights, tokenizer)"
+        case .configurationNotFound(let path):
+            return
+                "no config.json at '\(path)'; point --model at a Hugging Face model folder (config.json, weights, tokenizer)"
+        case .invalidConfiguration(let path, let reason):
+            return "cannot read the model configuration '\(path)': \(reason)"
+        case .unsupportedModelType(let directory, let modelType, let architectures):
+            let named =
+                modelType.map { "a '\($0)' model (config.json model_type)" }
+                ?? (architectures.isEmpty
+                    ? "a model whose config.json has neither model_type nor architectures"
+                    : "a model of architectures \(architectures.map { "'\($0)'" }.joined(separator: ", ")) and no model_type")
+            return
+                "'\(directory)' holds \(named), which is not T5 or another family inpars runs; supported model_type values: \(ModelRegistry.families.map(\.summary).joined(separator: "; "))"
+        case .notT5(let path, let modelType):
+            return
+                "'\(path)' describes a '\(modelType)' model, not T5 (model_type must be \"t5\" or \"mt5\")"
+        case .unsupportedActivation(let path, let value):
+            return
+                "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
+        case .missingTensor(let name):
+            return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
+        case .shapeMismatch(let name, let expected, let actual):
+            return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
+        case .missingPiece(let piece, let directory):
+            return "the tokenizer in '\(directory)' has no piece '\(piece)'"
+        case .checkpointMismatch(let weights, let configuration, let problem):
+            return
+                "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
+        }
+    }
+}

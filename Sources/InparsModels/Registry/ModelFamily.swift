@@ -1,0 +1,38 @@
+/// A model architecture inpars runs, as `config.json` names it.
+///
+/// Each case is one entry of the registry: the `model_type` values and `architectures` class
+/// names that identify it, and a line for messages. Adding a family is one case here plus one
+/// case in each loader that switches over the family (the compiler lists them):
+/// `RelevanceScorers.load` (InparsRanker), `InProcessGeneration.load` (InparsGeneration) and
+/// `TrainCommand` (which trainer). A family that cannot do a loader's task (a decoder-only
+/// generator asked to score) gets a case there that throws a `ModelError` naming the task.
+public enum ModelFamily: String, CaseIterable, Sendable {
+    /// T5 encoder-decoders: T5 v1.0, T5 v1.1, FLAN-T5 and mT5 (the same architecture with a
+    /// 250k vocabulary), fine-tuned as monoT5 rerankers or doc2query generators.
+    case t5
+
+    /// `config.json` `model_type` values of this family.
+    public var modelTypes: [String] {
+        switch self {
+        case .t5: return ["t5", "mt5"]
+        }
+    }
+
+    /// `config.json` `architectures` class names that identify this family when `model_type`
+    /// is absent.
+    public var architectures: [String] {
+        switch self {
+        case .t5:
+            return [
+                "T5ForConditionalGeneration", "T5Model", "MT5ForConditionalGeneration", "MT5Model",
+            ]
+        }
+    }
+
+    /// For messages and docs, e.g. "t5, mt5 (T5 encoder-decoder)".
+    public var summary: String {
+        switch self {
+        case .t5: return "t5, mt5 (T5 encoder-decoder: monoT5, FLAN-T5, mT5, doc2query)"
+        }
+    }
+}
