@@ -452,3 +452,36 @@ import Testing
         }
     }
 }
+
+/// Issue 16, finding 8: the suite leaves no temporary folders behind.
+@Suite struct TemporaryFolderTests {
+    @Test func everyTemporaryDirectoryLivesInThisProcesssRoot() throws {
+        let folder = try TestPaths.temporaryDirectory("cleanup")
+        #expect(
+            folder.deletingLastPathComponent().standardizedFileURL.path
+                == TestPaths.temporaryRoot.standardizedFileURL.path)
+        #expect(TestPaths.temporaryRoot.lastPathComponent == "inpars-tests-\(getpid())")
+    }
+
+    @Test func rootsOfProcessesThatDiedAreRemoved() throws {
+        let base = try TestPaths.temporaryDirectory("cleanup-base")
+        // A process that has exited: its pid names a stale root.
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let stale = base.appendingPathComponent("inpars-tests-\(finished.processIdentifier)")
+        let live = base.appendingPathComponent("inpars-tests-\(getppid())")
+        let other = base.appendingPathComponent("someone-elses-folder")
+        for url in [stale, live, other] {
+            try FileManager.default.createDirectory(
+                at: url.appendingPathComponent("inside"), withIntermediateDirectories: true)
+        }
+        #expect(
+            TestPaths.removeStaleTemporaryRoots(in: base).map(\.standardizedFileURL.path)
+                == [stale.standardizedFileURL.path])
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+        #expect(FileManager.default.fileExists(atPath: live.path))
+        #expect(FileManager.default.fileExists(atPath: other.path))
+    }
+}

@@ -25,12 +25,47 @@ public enum TestPaths {
         return nil
     }
 
-    /// A fresh, empty temporary directory (removed by the caller or at reboot).
+    /// A fresh, empty temporary directory inside ``temporaryRoot`` (removed with it when the
+    /// test process exits, even when the test itself does not remove it).
     public static func temporaryDirectory(_ label: String = "inpars-test") throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(label)-\(UUID().uuidString)")
+        let url = temporaryRoot.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// `<tmp>/inpars-tests-<pid>`: every temporary directory of this test process. It is
+    /// removed when the process exits; roots left by processes that died (a crash, a kill)
+    /// are removed the first time a later test process asks for a directory.
+    public static let temporaryRoot: URL = {
+        let base = FileManager.default.temporaryDirectory
+        removeStaleTemporaryRoots(in: base)
+        let root = base.appendingPathComponent("\(temporaryRootPrefix)\(getpid())")
+        try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit {
+            let root = FileManager.default.temporaryDirectory
+                .appendingPathComponent("\(TestPaths.temporaryRootPrefix)\(getpid())")
+            try? FileManager.default.removeItem(at: root)
+        }
+        return root
+    }()
+
+    static let temporaryRootPrefix = "inpars-tests-"
+
+    /// Removes `inpars-tests-<pid>` folders in `base` whose process no longer runs.
+    ///
+    /// - Returns: the folders removed.
+    @discardableResult
+    public static func removeStaleTemporaryRoots(in base: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? []
+        var removed: [URL] = []
+        for name in names where name.hasPrefix(temporaryRootPrefix) {
+            guard let pid = Int32(name.dropFirst(temporaryRootPrefix.count)), pid > 0,
+                pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            let url = base.appendingPathComponent(name)
+            if (try? FileManager.default.removeItem(at: url)) != nil { removed.append(url) }
+        }
+        return removed
     }
 }
 
