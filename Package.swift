@@ -91,7 +91,8 @@ let tests: [Target] = [
     .testTarget(
         name: "InparsRankerTests",
         dependencies: [
-            "InparsRanker", "InparsModels", "InparsTokenizers", "InparsCore", "InparsTestSupport",
+            "InparsRanker", "InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore",
+            "InparsTestSupport",
         ]),
     .testTarget(
         name: "InparsGenerationTests",

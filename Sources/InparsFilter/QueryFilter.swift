@@ -261,6 +261,7 @@ public struct QueryFilter {
         }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
+
         let batch = 256
         var start = 0
         while start < pairs.count {
@@ -276,6 +277,7 @@ public struct QueryFilter {
             start = end
         }
         progress?.finish()
+        if PairScores(scores: scores).allAlike(for: pairs) { summary.identicalScoreGroups += 1 }
         var out: [ScoredQuery] = []
         for (i, (row, _)) in survivors.enumerated() {
             let s = scores[i]
@@ -321,6 +323,9 @@ public struct QueryFilter {
                 let scored = try scorer.score(
                     texts.map { ScoringPair(query: row.query, document: $0) }, progress: nil)
                 summary.truncatedDocuments += scored.truncatedDocuments
+                if scored.allAlike(for: texts.map { ScoringPair(query: row.query, document: $0) }) {
+                    summary.identicalScoreGroups += 1
+                }
                 let scores = scored.scores
                 guard scores.count == hits.count else {
                     throw FilterError.invalidScores(

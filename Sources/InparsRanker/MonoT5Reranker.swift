@@ -60,7 +60,8 @@ public struct MonoT5Reranker: Sendable {
     /// - Parameter flanHint: a name (folder, `_name_or_path`) checked for "flan" when
     ///   `options.labels` is `nil`.
     /// - Throws: ``ModelError/missingPiece(piece:directory:)`` when a label piece is not in the
-    ///   vocabulary, ``RankerError`` for options out of range.
+    ///   vocabulary, ``RankerError/labelNotSingleToken(word:piece:encoded:directory:)`` when the
+    ///   label word does not encode to that piece alone, ``RankerError`` for options out of range.
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer,
         options: ScorerOptions = ScorerOptions(), flanHint: String = "", directory: String = ""
@@ -70,17 +71,9 @@ public struct MonoT5Reranker: Sendable {
             ?? Labels.detect(
                 hint: flanHint, nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
-        let (positive, negative) = labels.pieces
-        guard let positiveID = tokenizer.id(forPiece: positive) else {
-            throw ModelError.missingPiece(piece: positive, directory: directory)
-        }
-        guard let negativeID = tokenizer.id(forPiece: negative) else {
-            throw ModelError.missingPiece(piece: negative, directory: directory)
-        }
-        for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {
-            throw ModelError.missingPiece(
-                piece: id == positiveID ? positive : negative, directory: directory)
-        }
+        let (positiveID, negativeID) = try labels.ids(
+            tokenizer: tokenizer, vocabularySize: model.configuration.vocabSize,
+            directory: directory)
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
@@ -145,5 +138,35 @@ extension MonoT5Reranker: RelevanceScorer {
         }
         return PairScores(
             scores: score(inputs: inputs, progress: progress), truncatedDocuments: truncated)
+    }
+}
+
+extension MonoT5Reranker.Labels {
+    /// The vocabulary ids of the positive and negative pieces, checked: each piece exists in
+    /// `tokenizer` and in the model's vocabulary, and its word ("true", "yes", …) encodes to
+    /// that piece alone, so the token scored (and trained) is the one the model produces for
+    /// the word. Shared by scoring and training.
+    ///
+    /// - Throws: ``ModelError/missingPiece(piece:directory:)``,
+    ///   ``RankerError/labelNotSingleToken(word:piece:encoded:directory:)``.
+    public func ids(
+        tokenizer: SentencePieceTokenizer, vocabularySize: Int, directory: String
+    ) throws -> (positive: Int32, negative: Int32) {
+        func id(_ piece: String) throws -> Int32 {
+            guard let id = tokenizer.id(forPiece: piece), Int(id) < vocabularySize else {
+                throw ModelError.missingPiece(piece: piece, directory: directory)
+            }
+            let word = String(piece.drop { $0 == "▁" })
+            let encoded = tokenizer.encode(word, addEOS: false)
+            guard encoded == [id] else {
+                throw RankerError.labelNotSingleToken(
+                    word: word, piece: piece,
+                    encoded: encoded.map { tokenizer.piece(forID: $0) ?? "#\($0)" },
+                    directory: directory)
+            }
+            return id
+        }
+        let (positive, negative) = pieces
+        return (try id(positive), try id(negative))
     }
 }

@@ -17,6 +17,19 @@ public struct RerankSummary: Sendable, Equatable {
     public var entriesOfUnknownQueries = 0
     /// Entries skipped because their document is absent from the corpus.
     public var unknownDocuments = 0
+    /// Queries whose (at least two distinct) candidates all got the same score
+    /// (``PairScores/allAlike(for:)``).
+    public var queriesWithIdenticalScores = 0
+
+    /// Warnings for people (stderr), empty when all is well.
+    public var warnings: [String] {
+        guard queriesWithIdenticalScores > 0 else { return [] }
+        return [
+            "warning: the model gave all candidates the same score for \(queriesWithIdenticalScores)"
+                + " of \(queries) queries, so they keep their first-stage order (a model that"
+                + " ignores its input, as in pygaggle #325); check --labels and the checkpoint"
+        ]
+    }
     /// Scored documents that lost tokens to fit the scorer's maximum length.
     public var truncatedDocuments = 0
 
@@ -85,14 +98,17 @@ public struct RunReranker {
         scorer: some RelevanceScorer, progress: ((Int) -> Void)? = nil
     ) throws -> (run: Run, summary: RerankSummary) {
         var truncated = 0
+        var alike = 0
         var result = try rerank(run: run, documents: documents, queries: queries) {
             query, texts in
-            let scored = try scorer.score(
-                texts.map { ScoringPair(query: query, document: $0) }, progress: progress)
+            let pairs = texts.map { ScoringPair(query: query, document: $0) }
+            let scored = try scorer.score(pairs, progress: progress)
             truncated += scored.truncatedDocuments
+            if scored.allAlike(for: pairs) { alike += 1 }
             return scored.scores
         }
         result.summary.truncatedDocuments = truncated
+        result.summary.queriesWithIdenticalScores = alike
         return result
     }
 

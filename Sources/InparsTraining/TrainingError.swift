@@ -20,8 +20,6 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
     case invalidTrainerState(path: String, reason: String)
     /// The resumed run's settings differ from the checkpoint's (`"--lr: 0.001 → 0.002"`).
     case resumeMismatch(differences: [String])
-    /// A label piece (`▁true`, `▁false`, ...) is missing from the tokenizer.
-    case missingLabelPiece(piece: String)
     /// An option is out of range.
     case invalidOption(name: String, value: String, reason: String)
     /// The training data holds no example (InPars #17 trained on zero examples silently).
@@ -83,8 +81,6 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
             return "cannot resume: this run's options differ from the checkpoint's ("
                 + differences.joined(separator: "; ")
                 + "); resume with the same options, or start a new run in another --output"
-        case .missingLabelPiece(let piece):
-            return "the tokenizer has no piece '\(piece)', needed as a training target"
         case .invalidOption(let name, let value, let reason):
             return "invalid \(name) \(value): \(reason)"
         case .noExamples:

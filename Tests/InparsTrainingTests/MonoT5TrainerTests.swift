@@ -169,13 +169,14 @@ import Testing
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
         let tokenizer = try SentencePieceTokenizer.load(directory: Task.model)
         let builder = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
-        let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
+        let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
         var stream = try TrainingStream(unitCount: 10, seed: 9)
         var seen = [Int]()
         for _ in 0..<5 {
             let units = stream.next(4)
             seen += units
-            let batch = trainer.makeBatch(units, inputs: builder, targets: targets)
+            var tally = MonoT5Trainer.TruncationTally(examples: 20)
+            let batch = trainer.makeBatch(units, inputs: builder, targets: targets, tally: &tally)
             #expect(batch.labels.filter { $0 == targets.positive }.count == 4)
             #expect(batch.labels.filter { $0 == targets.negative }.count == 4)
             #expect(batch.inputs.allSatisfy { $0.count <= 32 && $0.last == tokenizer.eosID })
@@ -197,8 +198,8 @@ import Testing
             kind: .pairs, units: [[TrainingExample(query: "q", passage: "p", relevant: true)]])
         let trainer = MonoT5Trainer(
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
-        let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
-        let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer)
+        let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
+        let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer, vocabularySize: 1 << 20)
         #expect(trueFalse.positive == [tokenizer.id(forPiece: "▁true")!, tokenizer.eosID])
         #expect(trueFalse.negative == [tokenizer.id(forPiece: "▁false")!, tokenizer.eosID])
         #expect(yesNo.positive == [tokenizer.id(forPiece: "▁yes")!, tokenizer.eosID])

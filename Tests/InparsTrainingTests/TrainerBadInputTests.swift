@@ -118,6 +118,39 @@ import Testing
         #expect(written.allSatisfy { $0 == "train_log.jsonl" }, "\(written)")
     }
 
+    /// Issue 16: training refuses labels its tokenizer does not encode as single pieces (the
+    /// same check as scoring), before any step.
+    @Test func labelsThatAreNotSingleTokensAreRefused() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-split-labels")
+        let model = folder.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Task.model, to: model)
+        try Data(
+            """
+            {"added_tokens": [{"id": 0, "content": "<pad>", "special": true},
+                              {"id": 1, "content": "</s>", "special": true},
+                              {"id": 2, "content": "<unk>", "special": true}],
+             "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
+             "model": {"type": "Unigram", "unk_id": 2, "vocab": [
+                ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["▁", -2.0], ["▁true", -100.0],
+                ["▁tr", -1.0], ["ue", -1.0], ["▁false", -1.0], ["q", -5.0], ["p", -5.0]]}}
+            """.utf8
+        ).write(to: model.appendingPathComponent("tokenizer.json"))
+        let data = TrainingData(
+            kind: .triples,
+            units: [[
+                .init(query: "q", passage: "p", relevant: true),
+                .init(query: "q", passage: "p", relevant: false),
+            ]])
+        let output = folder.appendingPathComponent("out")
+        #expect(throws: RankerError.self) {
+            try MonoT5Trainer(
+                modelDirectory: model, output: output, data: data, options: options(steps: 1),
+                sink: CollectingProgressSink()
+            ).run()
+        }
+        #expect(MonoT5Trainer.checkpoints(in: output).isEmpty)
+    }
+
     @Test func anEmptyTrainingFileIsAClearError() throws {
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -49,6 +49,8 @@ public final class MonoT5Trainer {
         public var finalDirectory: URL
         /// The step the run resumed from (0 for a fresh run).
         public var resumedFrom: Int
+        /// Distinct examples this run encoded whose document `--max-length` cut.
+        public var truncatedExamples: Int
     }
 
     public let modelDirectory: URL
@@ -113,7 +115,8 @@ public final class MonoT5Trainer {
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
                 nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
-        let targets = try labelTargets(labels, tokenizer: tokenizer)
+        let targets = try labelTargets(
+            labels, tokenizer: tokenizer, vocabularySize: model.configuration.vocabSize)
         let inputs = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
 
@@ -242,6 +245,7 @@ public final class MonoT5Trainer {
         if resumeFrom == nil { try evaluate() }
         let start = ProcessInfo.processInfo.systemUptime
         let firstStep = state.step
+        var tally = TruncationTally(examples: data.exampleCount)
         var savedAtStep = resumeFrom != nil ? state.step : -1
         while state.step < totalSteps {
             let stepNumber = state.step + 1
@@ -250,7 +254,8 @@ public final class MonoT5Trainer {
             var gradients = model.zeroGradients()
             var lossSum: Float = 0
             for _ in 0..<options.gradientAccumulation {
-                let batch = makeBatch(stream.next(unitsPerMicro), inputs: inputs, targets: targets)
+                let batch = makeBatch(
+                    stream.next(unitsPerMicro), inputs: inputs, targets: targets, tally: &tally)
                 let result = T5Backpropagation.accumulateGradients(
                     model: model, batch: batch, dropoutRate: options.dropout,
                     crossAttention: options.crossAttention,
@@ -315,9 +320,16 @@ public final class MonoT5Trainer {
         sink.emit(
             "trained \(state.step) steps (\(state.examplesSeen) examples); model saved to \(final.path)",
             transient: false)
+        if tally.seenCount > 0 {
+            sink.emit(
+                "\(tally.truncatedCount) of the \(tally.seenCount) training examples"
+                    + "\(resumeFrom == nil ? "" : " this run saw") had their document truncated to"
+                    + " --max-length \(options.maxLength)", transient: false)
+        }
         return Summary(
             steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,
-            evaluations: evaluations, finalDirectory: final, resumedFrom: resumeFrom?.step ?? 0)
+            evaluations: evaluations, finalDirectory: final, resumedFrom: resumeFrom?.step ?? 0,
+            truncatedExamples: tally.truncatedCount)
     }
 
     // MARK: - Pieces
@@ -402,28 +414,53 @@ public final class MonoT5Trainer {
         }.sorted { $0.0 < $1.0 }
     }
 
-    func labelTargets(_ labels: MonoT5Reranker.Labels, tokenizer: SentencePieceTokenizer) throws
-        -> (positive: [Int32], negative: [Int32])
+    /// The target ids of each label (the piece, then EOS), checked as scoring checks them.
+    func labelTargets(
+        _ labels: MonoT5Reranker.Labels, tokenizer: SentencePieceTokenizer, vocabularySize: Int
+    ) throws -> (positive: [Int32], negative: [Int32])
     {
-        let (positive, negative) = labels.pieces
-        guard let p = tokenizer.id(forPiece: positive) else {
-            throw TrainingError.missingLabelPiece(piece: positive)
-        }
-        guard let n = tokenizer.id(forPiece: negative) else {
-            throw TrainingError.missingLabelPiece(piece: negative)
-        }
+        let (p, n) = try labels.ids(
+            tokenizer: tokenizer, vocabularySize: vocabularySize,
+            directory: modelDirectory.path)
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
+    }
+
+    /// Which training examples this run has encoded, and which of them lost document tokens
+    /// to `--max-length` (each counted once however often it is seen).
+    struct TruncationTally {
+        private var seen: [Bool]
+        private var truncated: [Bool]
+        private(set) var seenCount = 0
+        private(set) var truncatedCount = 0
+
+        init(examples: Int) {
+            seen = Array(repeating: false, count: examples)
+            truncated = Array(repeating: false, count: examples)
+        }
+
+        mutating func record(_ example: Int, truncated wasTruncated: Bool) {
+            if !seen[example] {
+                seen[example] = true
+                seenCount += 1
+            }
+            if wasTruncated && !truncated[example] {
+                truncated[example] = true
+                truncatedCount += 1
+            }
+        }
     }
 
     func makeBatch(
         _ unitIndices: [Int], inputs: MonoT5InputBuilder,
-        targets: (positive: [Int32], negative: [Int32])
+        targets: (positive: [Int32], negative: [Int32]), tally: inout TruncationTally
     ) -> T5TrainingBatch {
         var encoder = [[Int32]]()
         var labels = [[Int32]]()
         for index in unitIndices {
-            for example in data.units[index] {
-                encoder.append(inputs.inputIDs(query: example.query, document: example.passage))
+            for (offset, example) in data.units[index].enumerated() {
+                let input = inputs.encode(query: example.query, document: example.passage)
+                tally.record(index * data.examplesPerUnit + offset, truncated: input.truncated)
+                encoder.append(input.ids)
                 labels.append(example.relevant ? targets.positive : targets.negative)
             }
         }

@@ -79,7 +79,8 @@ struct RerankCommand: ParsableCommand {
         if s.unknownDocuments > 0 {
             summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
         }
-        FileHandle.standardError.write(Data((summary + "\n").utf8))
+        let lines = [summary] + s.warnings
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
 
