@@ -25,8 +25,9 @@ public enum AtomicFile {
         _ body: (OutputFile) throws -> Result
     ) throws -> Result {
         let url = url.standardizedFileURL
-        try kind.check(url)
         try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
         let temporary = temporarySibling(of: url)
         let useGzip = compressed ?? (url.pathExtension == "gz")
         do {
@@ -64,8 +65,9 @@ public enum AtomicFile {
         at url: URL, replacing kind: OutputKind, _ body: (URL) throws -> Result
     ) throws -> Result {
         let url = url.standardizedFileURL
-        try kind.check(url)
         try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
         let temporary = temporarySibling(of: url)
         let manager = FileManager.default
         do {
@@ -90,6 +92,31 @@ public enum AtomicFile {
         } catch {
             try? manager.removeItem(at: temporary)
             throw error
+        }
+    }
+
+    /// Cleans up after a writer of `url` that was killed: its temporary siblings
+    /// (`.<name>.tmp-<pid>-…`, never complete) are removed, and a previous version it had moved
+    /// aside (`.<name>.old-<pid>-…`, complete) is put back when `url` is missing, else removed.
+    /// Only names whose process no longer runs are touched.
+    public static func recoverStaleSiblings(of url: URL) {
+        let parent = url.deletingLastPathComponent()
+        let manager = FileManager.default
+        let names = (try? manager.contentsOfDirectory(atPath: parent.path)) ?? []
+        for name in names.sorted() {
+            for label in ["tmp", "old"] {
+                let prefix = ".\(url.lastPathComponent).\(label)-"
+                guard name.hasPrefix(prefix),
+                    let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }),
+                    pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+                else { continue }
+                let stale = parent.appendingPathComponent(name)
+                if label == "old" && !manager.fileExists(atPath: url.path) {
+                    _ = Foundation.rename(stale.path, url.path)
+                } else {
+                    try? manager.removeItem(at: stale)
+                }
+            }
         }
     }
 
