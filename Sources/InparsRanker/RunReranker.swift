@@ -119,10 +119,12 @@ public struct RunReranker {
     ///   - queries: the queries by id.
     ///   - score: scores one query's candidate documents (texts), returning one score each.
     /// - Returns: the reranked run and the counts.
+    /// - Throws: what `score` throws; ``RankerError/scoreCountMismatch(query:expected:found:)``
+    ///   when it returns another number of scores than documents.
     public func rerank(
         run: Run, documents: [String: Document], queries: [String: Query],
         score: (_ query: String, _ documents: [String]) throws -> [Float]
-    ) rethrows -> (run: Run, summary: RerankSummary) {
+    ) throws -> (run: Run, summary: RerankSummary) {
         var output = Run()
         var summary = RerankSummary()
         for queryId in run.queryIds {
@@ -148,9 +150,10 @@ public struct RunReranker {
             }
             let texts = candidates.map { documents[$0.docId]!.rerankText }
             let scores = try score(query.text, texts)
-            precondition(
-                scores.count == candidates.count,
-                "scorer returned \(scores.count) scores for \(candidates.count) documents")
+            guard scores.count == candidates.count else {
+                throw RankerError.scoreCountMismatch(
+                    query: queryId, expected: candidates.count, found: scores.count)
+            }
             let reranked = candidates.indices.sorted {
                 (-scores[$0], $0) < (-scores[$1], $1)
             }

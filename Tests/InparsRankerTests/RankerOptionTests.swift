@@ -27,6 +27,20 @@ import Testing
         }
     }
 
+    @Test func aScorerReturningTheWrongNumberOfScoresIsAnError() throws {
+        let run = Run([
+            RunEntry(queryId: "q", docId: "a", rank: 1, score: 1),
+            RunEntry(queryId: "q", docId: "b", rank: 2, score: 0),
+        ])
+        #expect(throws: RankerError.scoreCountMismatch(query: "q", expected: 2, found: 1)) {
+            _ = try RunReranker(topK: 10).rerank(
+                run: run,
+                documents: ["a": Document(id: "a", text: "x"), "b": Document(id: "b", text: "y")],
+                queries: ["q": Query(id: "q", text: "q")]
+            ) { _, _ in [0.5] }
+        }
+    }
+
     @Test func aBatchSizeOrTopKBelowOneIsAnError() throws {
         #expect(throws: RankerError.self) {
             _ = try MonoT5Reranker.load(directory: folder, options: .init(batchSize: 0))
