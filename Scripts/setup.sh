@@ -7,7 +7,7 @@
 # The README's set-up command calls this script, and .ci/run runs the README's commands.
 set -euo pipefail
 
-packages=(libopenblas-dev libcurl4-openssl-dev zlib1g-dev pkg-config libdnnl-dev)
+packages=(libopenblas-dev libcurl4-openssl-dev zlib1g-dev libssl-dev pkg-config libdnnl-dev)
 
 missing=()
 for package in "${packages[@]}"; do

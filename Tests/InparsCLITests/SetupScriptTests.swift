@@ -7,7 +7,8 @@ import Testing
 @Suite struct SetupScriptTests {
     static let root = TestPaths.repositoryRoot
     static let packages = [
-        "libopenblas-dev", "libcurl4-openssl-dev", "zlib1g-dev", "pkg-config", "libdnnl-dev",
+        "libopenblas-dev", "libcurl4-openssl-dev", "zlib1g-dev", "libssl-dev", "pkg-config",
+        "libdnnl-dev",
     ]
 
     /// The indented command lines of a README section (up to the next heading).

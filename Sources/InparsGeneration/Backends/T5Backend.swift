@@ -72,7 +72,7 @@ public struct T5Backend: GenerationBackend {
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return try T5Backend(
             model: model, tokenizer: tokenizer,
-            modelName: directory.standardizedFileURL.lastPathComponent, batchSize: batchSize,
+            modelName: ModelFolderName.of(directory), batchSize: batchSize,
             lengthWindow: lengthWindow)
     }
 

@@ -59,7 +59,9 @@ extension Checkpoint {
                 for source in copying {
                     let target = temporary.appendingPathComponent(source.lastPathComponent)
                     do {
-                        try FileManager.default.copyItem(at: source, to: target)
+                        // Hub cache entries are symlinks into blobs/: copy the file itself.
+                        try FileManager.default.copyItem(
+                            at: source.resolvingSymlinksInPath(), to: target)
                     } catch {
                         throw CheckpointError.io(file: target.path, reason: Self.reason(error))
                     }

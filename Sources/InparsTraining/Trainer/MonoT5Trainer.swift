@@ -112,7 +112,7 @@ public final class MonoT5Trainer {
         let labels =
             options.labels
             ?? MonoT5Reranker.Labels.detect(
-                hint: modelDirectory.standardizedFileURL.lastPathComponent,
+                hint: ModelFolderName.of(modelDirectory),
                 nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
         let targets = try labelTargets(

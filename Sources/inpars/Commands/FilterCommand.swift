@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 import InparsFilter
 import InparsModels
 import InparsRanker
@@ -58,15 +59,17 @@ struct FilterCommand: ParsableCommand {
 
     @Option(
         help:
-            "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5."
+            "Corpus (BEIR corpus.jsonl or TSV, or beir/<name>): document texts instead of the rows' own; required for consistency with monoT5."
     )
     var corpus: String?
 
     @Option(
         help: ArgumentHelp(
-            "Relevance model folder for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+            "Relevance model folder or Hub id org/name[@revision] for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
         ))
     var model: String?
+
+    @OptionGroup var revision: RevisionOptions
 
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var batch: BatchSizeOptions
@@ -143,7 +146,7 @@ struct FilterCommand: ParsableCommand {
             configuration: configuration, inputPath: inputURL.path,
             progressSink: StandardErrorProgressSink())
         if let corpus {
-            let url = URL(fileURLWithPath: corpus)
+            let url = try DatasetLocator.resolve(corpus, role: .corpus)
             let documents = try CorpusReader.read(
                 url, options: badLines.readOptions
             )
@@ -154,7 +157,7 @@ struct FilterCommand: ParsableCommand {
         }
         if let model, strategy == .reranker || consistencyRanker == .monot5 {
             filter.scorer = try RelevanceScorers.load(
-                directory: URL(fileURLWithPath: model),
+                directory: try revision.folder(model),
                 options: scoring.scorerOptions(batchSize: batch.batchSize))
         }
         if strategy == .consistency, let index {

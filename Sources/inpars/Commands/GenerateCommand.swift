@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsGeneration
 import InparsHTTP
 import InparsModels
@@ -84,9 +85,11 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --api-base: the model name sent to the server; without: a model folder run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+            "With --api-base: the model name sent to the server; without: a model folder or Hub id org/name[@revision] run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
         ))
     var model: String
+
+    @OptionGroup var revision: RevisionOptions
 
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")
     var chat = false
@@ -140,11 +143,13 @@ struct GenerateCommand: AsyncParsableCommand {
         }
         guard let apiBase else {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory),
-                isDirectory.boolValue
+            let isFolder =
+                FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+            guard isFolder || (try? ModelLocator.reference(model, revision: revision.revision)) != nil
             else {
                 throw ValidationError(
-                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)); '\(model)' is not a directory."
+                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)), or a Hub id (org/name); '\(model)' is neither."
                 )
             }
             if chat {
@@ -175,7 +180,7 @@ struct GenerateCommand: AsyncParsableCommand {
                 info: ["api_base": apiBase, "concurrency": String(concurrency)])
         } else {
             BLAS.threads = threads.count
-            let directory = URL(fileURLWithPath: model)
+            let directory = try revision.folder(model)
             try await run(
                 backend: InProcessGeneration.load(directory: directory, batchSize: batch.batchSize),
                 info: [
@@ -217,8 +222,9 @@ struct GenerateCommand: AsyncParsableCommand {
             maxNewTokens: backend.generatedTokensShareContext ? maxNewTokens : 0,
             seed: seed.seed,
             tokenizer: .of(backend))
+        let corpusURL = try corpus.url
         let options = GenerateOptions(
-            corpus: corpus.url, output: URL(fileURLWithPath: output),
+            corpus: corpusURL, output: URL(fileURLWithPath: output),
             maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)

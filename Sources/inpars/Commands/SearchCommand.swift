@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 
 extension BM25BatchSearch.ScoreStyle: ExpressibleByArgument {}
 
@@ -21,7 +22,7 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var queries: QueriesOptions
 
-    @Option(help: "Only search queries that appear in this qrels file.")
+    @Option(help: "Only search queries that appear in this qrels file (or beir/<name>[/<split>]).")
     var qrels: String?
 
     @Option(help: "Hits per query.")
@@ -49,6 +50,13 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var badLines: BadLineOptions
 
+    @Flag(
+        help: """
+            Score every posting of every query term instead of pruning (the same run, slower \
+            on large indexes; for checking).
+            """)
+    var exhaustive = false
+
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
         guard !tag.contains(" "), !tag.isEmpty else {
@@ -72,7 +80,7 @@ struct SearchCommand: ParsableCommand {
             options: badLines.readOptions
         ).queries
         if let qrels {
-            let judged = try Qrels.read(URL(fileURLWithPath: qrels))
+            let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
             if list.isEmpty {
                 throw InparsCoreError.noRecords(
@@ -81,24 +89,31 @@ struct SearchCommand: ParsableCommand {
         }
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
-        let run = BM25BatchSearch.run(
-            index: opened, queries: list, k: k, parameters: parameters, threads: threads.count,
-            removeQuery: removeQuery, scoreStyle: scores, progress: progress)
-        let seconds = Date().timeIntervalSince(started)
-        if run.count == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
+        let options = BM25BatchSearch.Options(
+            k: k, parameters: parameters, threads: threads.count, removeQuery: removeQuery,
+            scoreStyle: scores, strategy: exhaustive ? .exhaustive : .automatic)
         if let output {
-            try run.write(to: URL(fileURLWithPath: output), tag: tag)
-        } else {
-            var text = ""
-            for queryId in run.queryIds {
-                for entry in run.entries[queryId]! { text += Run.line(entry, tag: tag) }
+            // A run without a single hit is an error, and then no file is left.
+            try AtomicFile.write(to: URL(fileURLWithPath: output), replacing: .trecRun) { file in
+                let lines = try BM25BatchSearch.write(
+                    index: opened, queries: list, options: options, tag: tag, to: file,
+                    progress: progress)
+                if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
             }
-            FileHandle.standardOutput.write(Data(text.utf8))
+        } else {
+            let file = try OutputFile.standardOutput()
+            let lines = try BM25BatchSearch.write(
+                index: opened, queries: list, options: options, tag: tag, to: file,
+                progress: progress)
+            try file.close()
+            if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
         }
+        let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0 ? Double(list.count) / seconds : 0
         FileHandle.standardError.write(
             Data(
-                ("searched \(list.count) queries (top \(k)) in \(formatFixed(seconds, decimals: 3))"
+                ("searched \(list.count) queries (top \(k)) and wrote the run in"
+                    + " \(formatFixed(seconds, decimals: 3))"
                     + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")\n")
                     .utf8))
     }

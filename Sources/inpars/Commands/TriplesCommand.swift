@@ -61,7 +61,7 @@ struct TriplesCommand: ParsableCommand {
                 skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false,
                 skipFlag: "--skip-bad-lines"))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
-        let corpusURL = corpus.url
+        let corpusURL = try corpus.url
         let documents = try CorpusReader.read(
             corpusURL, options: badLines.readOptions,
             progress: ProgressReporter(label: "documents read")
