@@ -133,7 +133,7 @@ let fuzzers: [Target] =
             name: "inpars-fuzz",
             dependencies: [
                 "InparsCore", "InparsModels", "InparsTokenizers", "InparsBM25", "InparsFilter",
-                "InparsGeneration", "InparsTraining",
+                "InparsGeneration", "InparsTraining", "InparsHub",
             ],
             path: "Fuzz/inpars-fuzz",
             swiftSettings: [.unsafeFlags(["-parse-as-library"])])

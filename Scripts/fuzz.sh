@@ -43,6 +43,8 @@ case $target in
     prompt-template) fixtures=(Examples/tiny/prompt.txt) ;;
     safetensors) fixtures=(Tests/Fixtures/checkpoint/*.safetensors Tests/Fixtures/checkpoint/broken/*.safetensors) ;;
     torch-bin) fixtures=(Tests/Fixtures/checkpoint/torch*/*.bin Tests/Fixtures/checkpoint/broken/*.bin) ;;
+    zip) fixtures=(Tests/Fixtures/beir/*.zip Tests/Fixtures/checkpoint/torch/*.bin) ;;
+    shard-index) fixtures=(Tests/Fixtures/checkpoint/*sharded/*.index.json) ;;
     spiece) fixtures=(Tests/Fixtures/t5-tokenizer/spiece-identity.model Tests/Fixtures/t5-tokenizer/spiece.model) ;;
 esac
 

@@ -12,6 +12,7 @@ import InparsCore
 import InparsFilter
 import InparsGeneration
 import InparsModels
+@testable import InparsHub
 import InparsTokenizers
 import InparsTraining
 
@@ -102,6 +103,19 @@ let targets: [FuzzTarget] = [
         let url = scratchFile("pytorch_model.bin", data)
         guard let reader = try? CheckpointReader(file: url) else { return }
         _ = try? reader.allTensors()
+    },
+    FuzzTarget(name: "zip", summary: "zip reader with deflate (BEIR archives, torch.save)") {
+        data in
+        let url = scratchFile("archive.zip", data)
+        guard let file = try? MappedFile(path: url.path), let archive = try? ZipArchive(file: file)
+        else { return }
+        for name in archive.names.prefix(16) { _ = try? archive.contents(of: name) }
+    },
+    FuzzTarget(name: "shard-index", summary: "*.index.json of sharded weights (hub, checkpoints)") {
+        data in
+        let url = scratchFile("model.safetensors.index.json", data)
+        _ = try? ModelLocator.shards(of: url)
+        _ = try? CheckpointReader(file: url)
     },
     FuzzTarget(name: "spiece", summary: "SentencePiece ModelProto (spiece.model)") { data in
         let url = scratchFile("spiece.model", data)
