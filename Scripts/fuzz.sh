@@ -6,26 +6,32 @@
 #   Scripts/fuzz.sh --list                                   the targets
 #
 # Builds Fuzz/inpars-fuzz (one binary, a target per parser; INPARS_FUZZ=1 adds it to
-# Package.swift) in .build-fuzz, never in .build, and never in CI. The corpus grows in
-# Fuzz/corpus/TARGET, seeded from Fuzz/seeds/TARGET and the test fixtures; crashing inputs land
-# in Fuzz/findings/TARGET (neither folder is committed). To keep a finding, minimise it
+# Package.swift) in .build-fuzz (or $INPARS_FUZZ_SCRATCH), never in .build, and never in CI.
+# The corpus grows in Fuzz/corpus/TARGET, seeded from Fuzz/seeds/TARGET and the test fixtures;
+# crashing inputs land in Fuzz/findings/TARGET (neither folder is committed). To keep a
+# finding, minimise it
 #   Scripts/fuzz.sh TARGET 0 -minimize_crash=1 -runs=200000 Fuzz/findings/TARGET/crash-...
-# and add the result to Tests/Fixtures/fuzz/TARGET/ (Tests/InparsCLITests/FuzzRegressionTests
-# replays every file there). On a shared machine: `nice -n 19 Scripts/fuzz.sh ...`.
+# fix it, and add the result to Tests/Fixtures/fuzz/TARGET/ (the module's tests replay every
+# file there through FuzzRegressions.inputs). See Docs/robustness.md.
+# On a shared machine: `nice -n 19 Scripts/fuzz.sh ...`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# INPARS_FUZZ_SCRATCH picks another build folder (a second build while runs use the first).
+scratch=${INPARS_FUZZ_SCRATCH:-.build-fuzz}
+fuzzer=$scratch/release/inpars-fuzz
+
 build() {
     # INPARS_FUZZ_NO_BUILD=1 reuses the last build (several runs side by side while editing).
-    [ "${INPARS_FUZZ_NO_BUILD:-}" = 1 ] && [ -x .build-fuzz/release/inpars-fuzz ] && return
-    INPARS_FUZZ=1 swift build --scratch-path .build-fuzz -c release --product inpars-fuzz \
+    [ "${INPARS_FUZZ_NO_BUILD:-}" = 1 ] && [ -x "$fuzzer" ] && return
+    INPARS_FUZZ=1 swift build --scratch-path "$scratch" -c release --product inpars-fuzz \
         -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing >&2
 }
 
 if [ "${1:-}" = "--list" ] || [ $# -lt 2 ]; then
     [ "${1:-}" = "--list" ] || echo "usage: Scripts/fuzz.sh TARGET SECONDS [libFuzzer options...]" >&2
     build
-    INPARS_FUZZ_TARGET=--list .build-fuzz/release/inpars-fuzz 2>&1 | sed 1d >&2 || true
+    INPARS_FUZZ_TARGET=--list "$fuzzer" 2>&1 | sed 1d >&2 || true
     exit 2
 fi
 target=$1
@@ -66,6 +72,6 @@ for argument in "$@"; do [ "${argument#-}" = "$argument" ] && replay=1; done
 export INPARS_FUZZ_TARGET=$target
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
 if [ $replay = 1 ]; then
-    exec .build-fuzz/release/inpars-fuzz "${options[@]}" "$@"
+    exec "$fuzzer" "${options[@]}" "$@"
 fi
-exec .build-fuzz/release/inpars-fuzz "${options[@]}" "$@" "$corpus"
+exec "$fuzzer" "${options[@]}" "$@" "$corpus"
