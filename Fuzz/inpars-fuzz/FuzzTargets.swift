@@ -114,7 +114,7 @@ let targets: [FuzzTarget] = [
     FuzzTarget(name: "shard-index", summary: "*.index.json of sharded weights (hub, checkpoints)") {
         data in
         let url = scratchFile("model.safetensors.index.json", data)
-        _ = try? ModelLocator.shards(of: url)
+        _ = try? LocalPlan.shards(of: url)
         _ = try? CheckpointReader(file: url)
     },
     FuzzTarget(name: "spiece", summary: "SentencePiece ModelProto (spiece.model)") { data in
