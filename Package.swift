@@ -30,7 +30,7 @@ let argumentParser = Target.Dependency.product(
 let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS"]),
-    .target(name: "InparsTokenizers"),
+    .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
     .target(name: "InparsHub", dependencies: ["InparsHTTP", "InparsCore"]),
@@ -98,7 +98,8 @@ let tests: [Target] = [
     .testTarget(
         name: "InparsRankerTests",
         dependencies: [
-            "InparsRanker", "InparsModels", "InparsTokenizers", "InparsCore", "InparsTestSupport",
+            "InparsRanker", "InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore",
+            "InparsTestSupport",
         ]),
     .testTarget(
         name: "InparsGenerationTests",
@@ -121,6 +122,23 @@ let tests: [Target] = [
         dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport", argumentParser]),
 ]
 
+// MARK: - Fuzzing (only with INPARS_FUZZ=1, as Scripts/fuzz.sh sets it; never in CI)
+
+// One libFuzzer binary holding a target per parser (Fuzz/inpars-fuzz); the script builds it
+// with `-sanitize=fuzzer,address` in its own scratch folder (.build-fuzz).
+let fuzzers: [Target] =
+    Context.environment["INPARS_FUZZ"] == "1"
+    ? [
+        .executableTarget(
+            name: "inpars-fuzz",
+            dependencies: [
+                "InparsCore", "InparsModels", "InparsTokenizers", "InparsBM25", "InparsFilter",
+                "InparsGeneration", "InparsTraining", "InparsHub",
+            ],
+            path: "Fuzz/inpars-fuzz",
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])])
+    ] : []
+
 let package = Package(
     name: "inpars",
     platforms: [.macOS(.v14)],
@@ -130,5 +148,5 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
-    targets: systemLibraries + libraries + executables + tests
+    targets: systemLibraries + libraries + executables + tests + fuzzers
 )

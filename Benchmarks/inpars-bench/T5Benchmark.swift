@@ -52,7 +52,7 @@ struct T5Benchmark: ParsableCommand {
         for (name, configuration, pairs) in shapes {
             let model = try T5Model(
                 configuration: configuration, tensors: Self.randomTensors(configuration))
-            let scorer = MonoT5Scorer(
+            let scorer = try MonoT5Scorer(
                 model: model, positiveID: 1176, negativeID: 6136, batchSize: batch)
             var generator = BenchRandom(seed: 7)
             let inputs = (0..<(pairs + batch)).map { _ in

@@ -34,6 +34,14 @@ struct TriplesBenchmark: ParsableCommand {
     var workDir: String?
     @Option(help: "Seed of the generated data and of the sampling.") var seed: UInt64 = 1
 
+    /// The generated corpus and queries a rerun in the same --work-dir replaces (and nothing else).
+    static let corpusKind = OutputKind.file("a benchmark corpus") {
+        (try? JSONLine.parseObject($0))?["_id"] != nil
+    }
+    static let queriesKind = OutputKind.file("benchmark queries") {
+        (try? JSONLine.parseObject($0))?["doc_id"] != nil
+    }
+
     func run() throws {
         let folder: URL
         if let workDir {
@@ -55,7 +63,7 @@ struct TriplesBenchmark: ParsableCommand {
         var start = now()
         if !FileManager.default.fileExists(atPath: indexURL.path) {
             let builder = BM25IndexBuilder(threads: threads)
-            try AtomicFile.write(to: corpusURL) { file in
+            try AtomicFile.write(to: corpusURL, replacing: Self.corpusKind) { file in
                 for i in 0..<documents {
                     let text = data.document(i)
                     builder.add(Document(id: "doc\(i)", text: text))
@@ -68,7 +76,7 @@ struct TriplesBenchmark: ParsableCommand {
             )
         }
         start = now()
-        try AtomicFile.write(to: queriesURL) { file in
+        try AtomicFile.write(to: queriesURL, replacing: Self.queriesKind) { file in
             for q in 0..<queries {
                 let (doc, words) = data.query(q, documents: documents)
                 try file.write(

@@ -240,7 +240,7 @@ extension BM25BatchSearch {
     /// One query's hits, without the query's own document for `removeQuery`.
     static func search(_ searcher: BM25Searcher, query: Query, options: Options) -> [BM25Hit] {
         guard options.removeQuery else { return searcher.search(query.text, k: options.k) }
-        var hits = searcher.search(query.text, k: options.k + 1)
+        var hits = searcher.search(query.text, k: options.k < Int.max ? options.k + 1 : options.k)
         var id = query.id
         id.withUTF8 { queryId in
             hits.removeAll { hit in

@@ -14,6 +14,10 @@ public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
     case duplicateDocumentId(id: String, first: Int, second: Int)
     /// A parameter is out of range.
     case invalidParameter(name: String, value: String, reason: String)
+    /// No query found any document.
+    case noHits(index: String, queries: Int)
+    /// The corpus gave nothing to index (no document has a term).
+    case nothingToIndex(path: String, documents: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -34,6 +38,13 @@ public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
                 + " ids must be unique."
         case .invalidParameter(let name, let value, let reason):
             return "Invalid \(name) '\(value)': \(reason)."
+        case .noHits(let index, let queries):
+            return "None of the \(queries) queries found a document in the index '\(index)', so"
+                + " the run would be empty (no hits); check that the queries and the index are"
+                + " the same collection."
+        case .nothingToIndex(let path, let documents):
+            return "None of the \(documents) documents of '\(path)' has a word to index (every"
+                + " text is empty or stopwords); check the corpus."
         }
     }
 }

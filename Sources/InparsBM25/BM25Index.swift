@@ -41,6 +41,18 @@ public final class BM25Index: @unchecked Sendable {
     /// Inverse of `docIdRanks`: the document whose id has a given byte-wise rank.
     let rankToDocument: [Int32]
 
+    /// What `inpars index` may replace: a folder holding only `index.bin` (starting with the
+    /// index magic) and `meta.json`, as ``BM25IndexBuilder`` writes it.
+    public static let outputKind = OutputKind.directory(
+        "a BM25 index folder", entries: [IndexFormat.fileName, IndexFormat.metaFileName]
+    ) { folder in
+        let url = folder.appendingPathComponent(IndexFormat.fileName)
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return true }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: IndexFormat.magic.count)) ?? Data()
+        return Array(head) == IndexFormat.magic
+    }
+
     /// Opens the index in `directory`.
     ///
     /// - Parameter verifyChecksums: check every section's CRC-32 (reads the whole file once;

@@ -36,10 +36,11 @@ public final class BM25IndexBuilder {
     ///   - threads: analysis threads (≥ 1).
     ///   - batchSize: documents analysed together (split over the threads).
     public init(threads: Int = 1, batchSize: Int = 4096) {
-        self.threads = max(1, threads)
+        let threads = min(max(1, threads), Limits.threads)
+        self.threads = threads
         self.batchSize = max(1, batchSize)
-        workers = (0..<max(1, threads)).map { _ in AnalysisWorker() }
-        localToGlobal = Array(repeating: [], count: max(1, threads))
+        workers = (0..<threads).map { _ in AnalysisWorker() }
+        localToGlobal = Array(repeating: [], count: threads)
         batch.reserveCapacity(batchSize)
     }
 
@@ -144,7 +145,8 @@ public final class BM25IndexBuilder {
     /// The builder is consumed: its postings are freed while they are written.
     ///
     /// - Parameters:
-    ///   - directory: the index directory to create (replaced if it exists).
+    ///   - directory: the index directory to create; an earlier index (or an empty folder)
+    ///     there is replaced, anything else is refused (``BM25Index/outputKind``).
     ///   - metadata: extra key/values recorded in `meta.json`.
     /// - Returns: counts for the report.
     /// - Throws: ``BM25Error/duplicateDocumentId(id:first:second:)`` when two documents share
@@ -159,7 +161,12 @@ public final class BM25IndexBuilder {
         let termCount = postings.count
         let tokens = sumTotalTermFreq
         let withTerms = documentsWithTerms
-        let bytes = try AtomicFile.writeDirectory(at: directory) { temporary -> Int in
+        guard withTerms > 0 else {
+            throw BM25Error.nothingToIndex(
+                path: metadata["corpus"] ?? directory.path, documents: documents)
+        }
+        let bytes = try AtomicFile.writeDirectory(at: directory, replacing: BM25Index.outputKind) {
+            temporary -> Int in
             let writer = BM25IndexWriter(
                 norms: norms, docIdBytes: docIdBytes, docIdOffsets: docIdOffsets,
                 documentsWithTerms: documentsWithTerms, sumTotalTermFreq: sumTotalTermFreq,
@@ -194,12 +201,14 @@ public final class BM25IndexBuilder {
         corpus: URL, index: URL, threads: Int = 1, options: ReadOptions = ReadOptions(),
         progress: ProgressReporter? = nil
     ) throws -> BM25BuildReport {
+        try BM25Index.outputKind.check(index, inputs: [corpus])
         let reader = try CorpusReader(url: corpus, options: options)
         let builder = BM25IndexBuilder(threads: threads)
         while let document = try reader.next() {
             builder.add(document)
             progress?.advance()
         }
+        try reader.requireDocuments()
         var report = try builder.write(to: index, metadata: ["corpus": corpus.path])
         report.readStatistics = reader.statistics
         progress?.finish()

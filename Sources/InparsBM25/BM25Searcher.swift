@@ -148,6 +148,8 @@ public final class BM25Searcher {
     /// The top `k` documents for already analysed terms with their query counts.
     public func search(terms: [(term: String, count: Int)], k: Int) -> [BM25Hit] {
         guard k > 0, index.documentsWithTerms > 0 else { return [] }
+        // No query has more hits than the index has documents (a huge --k allocates nothing).
+        let k = min(k, index.documentCount)
         prepare(terms)
         if planTerms.isEmpty { return [] }
         switch strategy {

@@ -2,28 +2,44 @@ import Foundation
 
 /// Writes files and directories so that a crash never leaves a complete-looking output:
 /// everything is written under a temporary name in the same directory and renamed at the end.
+///
+/// Every write names the ``OutputKind`` it produces, and replaces an existing path only when
+/// that kind recognises it as ours (or it is empty); anything else is left untouched and the
+/// write throws ``InparsCoreError/refusingToReplace(path:reason:)``, checked both before the
+/// work starts and again just before the rename.
 public enum AtomicFile {
-    /// A hidden sibling name for `url`: `.<name>.tmp-<pid>-<random>`.
-    public static func temporarySibling(of url: URL) -> URL {
+    /// A hidden sibling name for `url`: `.<name>.<label>-<pid>-<random>`.
+    public static func temporarySibling(of url: URL, label: String = "tmp") -> URL {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())-\(suffix)")
+            ".\(url.lastPathComponent).\(label)-\(getpid())-\(suffix)")
     }
 
     /// Writes `url` through an ``OutputFile`` on a temporary name, then renames it into place
-    /// (replacing an existing file). On error the temporary file is removed.
+    /// (replacing an existing file of the same `kind`). On error the temporary file is removed.
     ///
     /// - Parameter compressed: gzip or not; `nil` means "when the name ends in `.gz`".
     @discardableResult
     public static func write<Result>(
-        to url: URL, compressed: Bool? = nil, _ body: (OutputFile) throws -> Result
+        to url: URL, replacing kind: OutputKind, compressed: Bool? = nil,
+        _ body: (OutputFile) throws -> Result
     ) throws -> Result {
+        let url = url.standardizedFileURL
+        try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
         let temporary = temporarySibling(of: url)
         let useGzip = compressed ?? (url.pathExtension == "gz")
         do {
-            let output = try OutputFile(url: temporary, compressed: useGzip)
+            let output: OutputFile
+            do {
+                output = try OutputFile(url: temporary, compressed: useGzip)
+            } catch InparsCoreError.cannotOpen(_, let reason) {
+                throw InparsCoreError.writeFailed(path: url.path, reason: reason)
+            }
             let result = try body(output)
             try output.close()
+            try kind.check(url)
             try rename(temporary, to: url)
             return result
         } catch {
@@ -32,56 +48,90 @@ public enum AtomicFile {
         }
     }
 
-    /// Writes `data` to `url` atomically.
-    public static func write(_ data: Data, to url: URL) throws {
-        try write(to: url, compressed: false) { output in try output.write(bytes: data) }
+    /// Writes `data` to `url` atomically (replacing an existing file of the same `kind`).
+    public static func write(_ data: Data, to url: URL, replacing kind: OutputKind) throws {
+        try write(to: url, replacing: kind, compressed: false) { output in
+            try output.write(bytes: data)
+        }
     }
 
     /// Builds a directory at `url`: `body` fills a fresh temporary sibling directory, which is
-    /// then renamed to `url`. An existing directory at `url` is first renamed aside and removed
-    /// only once the new one is in place, so a crash between the two renames leaves the
-    /// previous directory beside it (as `.<name>.old-…`), never nothing. On error the temporary
-    /// directory is removed and `url` is left as it was.
+    /// then renamed to `url`. An existing folder of the same `kind` (or an empty one) is moved
+    /// aside first and removed once the new one is in place; if the process dies between the
+    /// two renames, the previous folder survives as `.<name>.old-…` beside it. On error the
+    /// temporary directory is removed and `url` is left as it was.
     @discardableResult
     public static func writeDirectory<Result>(
-        at url: URL, _ body: (URL) throws -> Result
+        at url: URL, replacing kind: OutputKind, _ body: (URL) throws -> Result
     ) throws -> Result {
+        let url = url.standardizedFileURL
+        try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
         let temporary = temporarySibling(of: url)
         let manager = FileManager.default
-        let result: Result
         do {
-            try manager.createDirectory(at: temporary, withIntermediateDirectories: true)
-            result = try body(temporary)
-        } catch {
-            try? manager.removeItem(at: temporary)
-            throw error
-        }
-        guard manager.fileExists(atPath: url.path) else {
+            do {
+                try manager.createDirectory(at: temporary, withIntermediateDirectories: false)
+            } catch {
+                throw InparsCoreError.writeFailed(path: url.path, reason: plainDescription(of: error))
+            }
+            let result = try body(temporary)
+            try kind.check(url)
+            let old = temporarySibling(of: url, label: "old")
+            let hadPrevious = manager.fileExists(atPath: url.path)
+            if hadPrevious { try rename(url, to: old) }
             do {
                 try rename(temporary, to: url)
             } catch {
-                try? manager.removeItem(at: temporary)
+                if hadPrevious { _ = Foundation.rename(old.path, url.path) }
                 throw error
             }
+            if hadPrevious { try? manager.removeItem(at: old) }
             return result
-        }
-        let old = url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        do {
-            try rename(url, to: old)
         } catch {
             try? manager.removeItem(at: temporary)
             throw error
         }
-        do {
-            try rename(temporary, to: url)
-        } catch {
-            _ = Foundation.rename(old.path, url.path)
-            try? manager.removeItem(at: temporary)
-            throw error
+    }
+
+    /// Cleans up after a writer of `url` that was killed: its temporary siblings
+    /// (`.<name>.tmp-<pid>-…`, never complete) are removed, and a previous version it had moved
+    /// aside (`.<name>.old-<pid>-…`, complete) is put back when `url` is missing, else removed.
+    /// Only names whose process no longer runs are touched.
+    public static func recoverStaleSiblings(of url: URL) {
+        let parent = url.deletingLastPathComponent()
+        let manager = FileManager.default
+        let names = (try? manager.contentsOfDirectory(atPath: parent.path)) ?? []
+        for name in names.sorted() {
+            for label in ["tmp", "old"] {
+                let prefix = ".\(url.lastPathComponent).\(label)-"
+                guard name.hasPrefix(prefix),
+                    let pid = Int32(name.dropFirst(prefix.count).prefix { $0 != "-" }),
+                    pid > 0, pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+                else { continue }
+                let stale = parent.appendingPathComponent(name)
+                if label == "old" && !manager.fileExists(atPath: url.path) {
+                    _ = Foundation.rename(stale.path, url.path)
+                } else {
+                    try? manager.removeItem(at: stale)
+                }
+            }
         }
-        try? manager.removeItem(at: old)
-        return result
+    }
+
+    /// Throws a plain message when the folder `url` goes in is missing or not a folder.
+    public static func checkParent(of url: URL) throws {
+        let parent = url.deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) else {
+            throw InparsCoreError.writeFailed(
+                path: url.path, reason: "the folder '\(parent)' does not exist; create it first")
+        }
+        guard isDirectory.boolValue else {
+            throw InparsCoreError.writeFailed(
+                path: url.path, reason: "'\(parent)' is a file, not a folder")
+        }
     }
 
     private static func rename(_ from: URL, to: URL) throws {

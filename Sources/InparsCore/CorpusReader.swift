@@ -96,13 +96,25 @@ public final class CorpusReader {
     }
 
     /// Reads every remaining document.
+    ///
+    /// - Throws: ``InparsCoreError/noRecords(path:what:skippedLines:)`` when the file held none.
     public func readAll(progress: ProgressReporter? = nil) throws -> [Document] {
         var documents: [Document] = []
         while let document = try next() {
             documents.append(document)
             progress?.advance()
         }
+        try requireDocuments()
         return documents
+    }
+
+    /// Throws ``InparsCoreError/noRecords(path:what:skippedLines:)`` when the whole file has
+    /// been read and held no document (call after `next()` returned `nil`).
+    public func requireDocuments() throws {
+        if stats.records == 0 {
+            throw InparsCoreError.noRecords(
+                path: url.path, what: "documents", skippedLines: stats.skippedBadLines)
+        }
     }
 
     /// Reads a whole corpus file.

@@ -19,6 +19,11 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
     case duplicateID(path: String, line: Int, id: String, firstLine: Int)
     /// The file's format could not be recognised.
     case unknownFormat(path: String, reason: String)
+    /// An output path holds something inpars did not write (or one of the command's inputs).
+    case refusingToReplace(path: String, reason: String)
+    /// A file holds no record (`what`: "documents", "queries", ...), possibly after skipping
+    /// malformed lines.
+    case noRecords(path: String, what: String, skippedLines: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -32,13 +37,30 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
             return "Writing '\(path)' failed: \(reason)."
         case .malformedLine(let path, let line, let field, let reason):
             let fieldPart = field.map { ", field '\($0)'" } ?? ""
-            return "Malformed line in '\(path)' at line \(line)\(fieldPart): \(reason)"
-                + " (use --skip-bad-lines to count and skip such lines)."
+            return "Malformed line in '\(path)' at line \(line)\(fieldPart): \(reason)."
         case .duplicateID(let path, let line, let id, let firstLine):
             return "Duplicate id '\(id)' in '\(path)' at line \(line) (first seen at line"
                 + " \(firstLine)); ids must be unique."
         case .unknownFormat(let path, let reason):
             return "Unrecognised format in '\(path)': \(reason)."
+        case .noRecords(let path, let what, let skipped):
+            let detail = skipped > 0 ? " (\(skipped) malformed lines were skipped)" : ""
+            return "'\(path)' holds no \(what)\(detail); check that it is the right file."
+        case .refusingToReplace(let path, let reason):
+            return "Refusing to replace '\(path)': \(reason). inpars only replaces files and"
+                + " folders it wrote; move it away or choose another output path."
         }
+    }
+}
+
+extension InparsCoreError {
+    /// A malformed-line error that names `flag` as the way to skip such lines (itself when
+    /// `flag` is `nil` or the error is another kind).
+    public func suggestingSkip(_ flag: String?) -> InparsCoreError {
+        guard let flag, case .malformedLine(let path, let line, let field, let reason) = self
+        else { return self }
+        return .malformedLine(
+            path: path, line: line, field: field,
+            reason: reason + " (use \(flag) to count and skip such lines)")
     }
 }

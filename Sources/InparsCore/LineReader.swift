@@ -27,6 +27,7 @@ public final class LineReader {
     private var start = 0
     private var end = 0
     private var atEOF = false
+    private var skippedByteOrderMark = false
 
     /// Opens `url` for reading.
     ///
@@ -76,17 +77,52 @@ public final class LineReader {
         }
         let want = UInt32(min(buffer.count - end, Int(Int32.max)))
         let got = gzread(file, buffer.baseAddress! + end, want)
-        if got < 0 {
-            var code: Int32 = 0
-            let message = gzerror(file, &code).map { String(cString: $0) } ?? "gzip error"
-            throw InparsCoreError.readFailed(path: url.path, reason: message)
-        }
+        if got < 0 { throw streamError() }
         if got == 0 {
+            // zlib records a stream that stops before its trailer as Z_BUF_ERROR and returns
+            // what it had, then 0, as at a clean end: ask, or a cut file reads as a short one.
+            var code: Int32 = 0
+            _ = gzerror(file, &code)
+            if code != Z_OK { throw streamError() }
             atEOF = true
             return false
         }
         end += Int(got)
         return true
+    }
+
+    /// Drops a UTF-8 byte-order mark (EF BB BF) at the very start of the file, which editors
+    /// on Windows write and which is no part of the first line's text.
+    private func skipByteOrderMark() throws {
+        skippedByteOrderMark = true
+        while end - start < 3, try fill() {}
+        let base = buffer.baseAddress!
+        if end - start >= 3 && base[start] == 0xEF && base[start + 1] == 0xBB
+            && base[start + 2] == 0xBF
+        {
+            start += 3
+        }
+    }
+
+    /// The error zlib recorded, in words a user can act on.
+    private func streamError() -> InparsCoreError {
+        var code: Int32 = 0
+        let message = gzerror(file, &code).map { String(cString: $0) } ?? "gzip error"
+        switch code {
+        case Z_BUF_ERROR:
+            return .readFailed(
+                path: url.path,
+                reason: "the gzip stream ends before its end-of-stream trailer: the file is"
+                    + " truncated (an interrupted download or copy?); get a complete copy")
+        case Z_DATA_ERROR:
+            return .readFailed(
+                path: url.path,
+                reason: "the gzip data is corrupt (zlib: \(message)); get a complete copy")
+        case Z_ERRNO:
+            return .readFailed(path: url.path, reason: String(cString: strerror(errno)))
+        default:
+            return .readFailed(path: url.path, reason: message)
+        }
     }
 
     /// Returns the next line's bytes (without `\n` / `\r\n`), valid until the next call, or
@@ -97,6 +133,7 @@ public final class LineReader {
 
     @inline(__always)
     private func nextLineBytes() throws -> UnsafeBufferPointer<UInt8>? {
+        if !skippedByteOrderMark { try skipByteOrderMark() }
         var searchFrom = start
         while true {
             let base = buffer.baseAddress!
@@ -156,6 +193,30 @@ public final class LineReader {
 }
 
 extension LineReader {
+    /// The first non-blank line among the first `limit` bytes of `url` (decompressed when it
+    /// is gzip), without a UTF-8 byte-order mark or a trailing `\r`; `nil` when there is none.
+    /// Reads at most `limit` bytes, so a huge file without newlines costs no more.
+    public static func firstNonBlankLine(of url: URL, limit: Int = 1 << 20) throws -> String? {
+        guard let handle = gzopen(url.path, "rb") else {
+            throw InparsCoreError.cannotOpen(
+                path: url.path, reason: String(cString: strerror(errno)))
+        }
+        defer { gzclose_r(handle) }
+        var bytes = [UInt8](repeating: 0, count: limit)
+        let got = bytes.withUnsafeMutableBytes { gzread(handle, $0.baseAddress, UInt32(limit)) }
+        guard got >= 0 else {
+            throw InparsCoreError.readFailed(path: url.path, reason: "not readable")
+        }
+        var text = bytes[0..<Int(got)]
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
+        for var line in text.split(separator: 0x0A, omittingEmptySubsequences: true) {
+            if line.last == 0x0D { line = line.dropLast() }
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            return String(decoding: line, as: UTF8.self)
+        }
+        return nil
+    }
+
     /// Calls `body` with the next line's bytes and line number; returns false at end of file.
     public func withNextLine(
         _ body: (_ bytes: UnsafeBufferPointer<UInt8>, _ lineNumber: Int) throws -> Void

@@ -65,6 +65,10 @@ public struct Qrels: Sendable, Equatable {
                 try options.handle(error, &stats)
             }
         }
+        if judgments.isEmpty {
+            throw InparsCoreError.noRecords(
+                path: path, what: "judgments", skippedLines: stats.skippedBadLines)
+        }
         return Qrels(judgments)
     }
 }

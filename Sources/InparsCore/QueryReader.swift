@@ -78,6 +78,10 @@ public enum QueryReader {
         stats.records = queries.count
         stats.lines = reader.lineNumber
         stats.invalidUTF8Lines = reader.invalidUTF8Lines
+        if queries.isEmpty {
+            throw InparsCoreError.noRecords(
+                path: path, what: "queries", skippedLines: stats.skippedBadLines)
+        }
         return (queries, stats)
     }
 }

@@ -4,9 +4,13 @@ public struct ReadOptions: Sendable, Equatable {
     /// when false (the default) it throws ``InparsCoreError/malformedLine(path:line:field:reason:)``.
     /// Duplicate ids are always an error.
     public var skipBadLines: Bool
+    /// The command-line flag that would skip a malformed line, named in its error (only where
+    /// the command has one: `rerank` and `evaluate` do not).
+    public var skipFlag: String?
 
-    public init(skipBadLines: Bool = false) {
+    public init(skipBadLines: Bool = false, skipFlag: String? = nil) {
         self.skipBadLines = skipBadLines
+        self.skipFlag = skipFlag
     }
 }
 
@@ -29,7 +33,7 @@ public struct ReadStatistics: Sendable, Equatable {
 extension ReadOptions {
     /// Throws `error` or counts it, depending on ``skipBadLines``.
     func handle(_ error: InparsCoreError, _ statistics: inout ReadStatistics) throws {
-        if !skipBadLines { throw error }
+        if !skipBadLines { throw error.suggestingSkip(skipFlag) }
         statistics.skippedBadLines += 1
         if statistics.firstSkippedError == nil { statistics.firstSkippedError = error }
     }

@@ -72,10 +72,15 @@ public struct Run: Sendable, Equatable {
                 try options.handle(error, &stats)
             }
         }
+        if run.queryIds.isEmpty {
+            throw InparsCoreError.noRecords(
+                path: path, what: "run entries", skippedLines: stats.skippedBadLines)
+        }
         return run
     }
 
-    /// Writes the run atomically (temporary name, then rename) in query order.
+    /// Writes the run atomically (temporary name, then rename) in query order, replacing only
+    /// an earlier run (``OutputKind/trecRun``).
     ///
     /// - Parameters:
     ///   - tag: the last column (no spaces).
@@ -83,7 +88,7 @@ public struct Run: Sendable, Equatable {
     ///     or `nil` for the shortest representation that round-trips the `Double`.
     public func write(to url: URL, tag: String = "inpars", decimals: Int? = 6) throws {
         let lines = RunLineBuffer(tag: tag, decimals: decimals)
-        try AtomicFile.write(to: url) { output in
+        try AtomicFile.write(to: url, replacing: .trecRun) { output in
             for queryId in queryIds {
                 for entry in entries[queryId]! { lines.append(entry) }
                 if lines.count >= 1 << 20 { try lines.flush(to: output) }

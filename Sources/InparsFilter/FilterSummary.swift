@@ -28,6 +28,9 @@ public struct FilterSummary: Sendable, Equatable {
     public var kept = 0
     /// Documents the scorer truncated to its maximum length (reranker, monoT5 consistency).
     public var truncatedDocuments = 0
+    /// Score groups (all rows for the reranker strategy, a query's candidates for monoT5
+    /// consistency) in which the model gave distinct pairs the same score (pygaggle #325).
+    public var identicalScoreGroups = 0
 
     public init() {}
 
@@ -51,6 +54,13 @@ public struct FilterSummary: Sendable, Equatable {
         out.append("kept: \(kept)")
         if truncatedDocuments > 0 {
             out.append("documents truncated to --max-length by the scorer: \(truncatedDocuments)")
+        }
+        if identicalScoreGroups > 0 {
+            out.append(
+                "warning: the reranker gave distinct (query, document) pairs the same score"
+                    + " (\(identicalScoreGroups) time\(identicalScoreGroups == 1 ? "" : "s")), so"
+                    + " its ranking carries no information (a model that ignores its input, as in"
+                    + " pygaggle #325); check --labels and the checkpoint")
         }
         return out
     }

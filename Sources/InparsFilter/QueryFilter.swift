@@ -38,6 +38,12 @@ public struct FilterResult: Sendable, Equatable {
 /// consistency → dedupe → sort → top-k. Expensive steps (reranker, consistency) only see rows
 /// that passed the cheap ones.
 public struct QueryFilter {
+    /// What `inpars filter` may replace: an earlier filter output (JSON lines carrying the
+    /// `score` field the filter adds; a generate output has none).
+    public static let outputKind = OutputKind.file("an 'inpars filter' output") { line in
+        (try? JSONLine.parseObject(line))?["score"] != nil
+    }
+
     public var configuration: FilterConfiguration
     /// Reranker (``FilterStrategy/reranker``) or monoT5 of the consistency check.
     public var scorer: (any RelevanceScorer)?
@@ -255,6 +261,7 @@ public struct QueryFilter {
         }
         var scores: [Float] = []
         scores.reserveCapacity(pairs.count)
+
         let batch = 256
         var start = 0
         while start < pairs.count {
@@ -270,6 +277,7 @@ public struct QueryFilter {
             start = end
         }
         progress?.finish()
+        if PairScores(scores: scores).allAlike(for: pairs) { summary.identicalScoreGroups += 1 }
         var out: [ScoredQuery] = []
         for (i, (row, _)) in survivors.enumerated() {
             let s = scores[i]
@@ -315,6 +323,9 @@ public struct QueryFilter {
                 let scored = try scorer.score(
                     texts.map { ScoringPair(query: row.query, document: $0) }, progress: nil)
                 summary.truncatedDocuments += scored.truncatedDocuments
+                if scored.allAlike(for: texts.map { ScoringPair(query: row.query, document: $0) }) {
+                    summary.identicalScoreGroups += 1
+                }
                 let scores = scored.scores
                 guard scores.count == hits.count else {
                     throw FilterError.invalidScores(

@@ -26,12 +26,16 @@ public enum SyntheticQueryReader {
         public var keepRawLine: Bool
         /// Keep each row's document text.
         public var keepDocumentText: Bool
+        /// The flag named in a malformed line's error as the way to skip it (see
+        /// `ReadOptions.skipFlag`).
+        public var skipFlag: String?
 
         public init(
             skipBadLines: Bool = false, requireLogProbs: Bool = false, keepRawLine: Bool = true,
-            keepDocumentText: Bool = true
+            keepDocumentText: Bool = true, skipFlag: String? = nil
         ) {
             self.skipBadLines = skipBadLines
+            self.skipFlag = skipFlag
             self.requireLogProbs = requireLogProbs
             self.keepRawLine = keepRawLine
             self.keepDocumentText = keepDocumentText
@@ -56,7 +60,7 @@ public enum SyntheticQueryReader {
                 let line = reader.string(from: bytes)
                 rows.append(try parse(line, path: path, lineNumber: lineNumber, options: options))
             } catch let error as InparsCoreError {
-                if !options.skipBadLines { throw error }
+                if !options.skipBadLines { throw error.suggestingSkip(options.skipFlag) }
                 statistics.skippedBadLines += 1
                 if statistics.firstSkippedError == nil { statistics.firstSkippedError = error }
             }

@@ -92,6 +92,12 @@ public struct TriplesSummary: Sendable, Equatable {
 /// replacement, emitted in rank order (as the InPars-v1 script did, which also excluded the
 /// positive; the toolkit forgot to).
 public struct TripleBuilder {
+    /// What `inpars triples` may replace: an earlier triples or ids TSV (three tab-separated
+    /// fields per line).
+    public static let outputKind = OutputKind.file("a triples TSV") { line in
+        !line.hasPrefix("{") && line.split(separator: "\t", omittingEmptySubsequences: false).count == 3
+    }
+
     public var configuration: TripleConfiguration
     public var searcher: DocumentSearcher
     /// Whether a document id is in the corpus.

@@ -21,7 +21,7 @@ extension TripleBuilder {
             return field
         }
         // Pieces are appended to the file's buffer one by one: no line string is built.
-        try AtomicFile.write(to: url) { file in
+        try AtomicFile.write(to: url, replacing: outputKind) { file in
             for t in triples {
                 try file.write(tsvField(t.query))
                 try file.write("\t")
@@ -35,7 +35,7 @@ extension TripleBuilder {
 
     /// Writes `query_id<TAB>positive_id<TAB>negative_id` lines, atomically.
     public static func writeIds(_ triples: [Triple], to url: URL) throws {
-        try AtomicFile.write(to: url) { file in
+        try AtomicFile.write(to: url, replacing: outputKind) { file in
             for t in triples {
                 try file.write(tsvField(t.queryId))
                 try file.write("\t")

@@ -65,6 +65,19 @@ public struct GenerateSummary: Sendable, Equatable {
     public var seconds = 0.0
 
     public init() {}
+
+    /// Throws when the run skipped most of what it tried (prompts over the length limit), so a
+    /// run that wrote little or nothing never passes for a finished one.
+    ///
+    /// - Parameter maxPromptTokens: the limit in force, named in the message.
+    /// - Throws: ``GenerationError/mostlySkipped(skipped:attempted:limit:)``.
+    public func check(maxPromptTokens: Int) throws {
+        let attempted = plannedGenerations - alreadyDone
+        if attempted > 0 && skipped * 2 > attempted {
+            throw GenerationError.mostlySkipped(
+                skipped: skipped, attempted: attempted, limit: maxPromptTokens)
+        }
+    }
 }
 
 /// A generation that failed for good.

@@ -31,7 +31,10 @@ public enum GenerateRun {
         progress sink: ProgressSink
     ) async throws -> GenerateSummary {
         let manifestURL = GenerationManifest.url(for: options.output)
+        try GenerationManifest.generationsKind.check(options.output, inputs: [options.corpus])
+        try GenerationManifest.outputKind.check(manifestURL, inputs: [options.corpus])
         if options.overwrite {
+            // Both were just recognised as ours (or are absent or empty).
             try? FileManager.default.removeItem(at: options.output)
             try? FileManager.default.removeItem(at: manifestURL)
         }
@@ -103,6 +106,7 @@ public enum GenerateRun {
         let reader = try CorpusReader(url: url)
         var count = 0
         while try reader.next() != nil { count += 1 }
+        try reader.requireDocuments()
         return count
     }
 
@@ -186,19 +190,3 @@ struct WorkItem: Sendable {
     var queryIndex: Int
 }
 
-/// 64-bit FNV-1a, for short fingerprints of templates and example files in the manifest.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
-    mutating func add(_ string: String) {
-        for byte in string.utf8 {
-            value ^= UInt64(byte)
-            value = value &* 0x100_0000_01B3
-        }
-        value ^= 0xFF
-        value = value &* 0x100_0000_01B3
-    }
-    var hex: String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
-}

@@ -67,8 +67,8 @@ public protocol GenerationBackend: Sendable {
     var maxBatchSize: Int { get }
     /// Most ``generate(_:)`` calls in flight at once.
     var maxConcurrentCalls: Int { get }
-    /// The prompt-length limit in tokens when the user gives none: the model's context
-    /// (512 for T5), or 2048 for a server whose context is unknown.
+    /// The prompt-length limit in tokens when the user gives none (0 = no check): none for
+    /// T5 (relative positions), 2048 for a server whose context is unknown.
     var defaultMaxPromptTokens: Int { get }
     /// Whether generated tokens share the context window with the prompt, so the prompt limit
     /// must leave room for `maxNewTokens` (decoder-only models, servers). An encoder-decoder's

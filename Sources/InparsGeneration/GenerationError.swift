@@ -28,6 +28,12 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
     case missingAPIKey(variable: String)
     /// Some documents failed after all retries; rerunning resumes them.
     case incompleteRun(failed: Int, output: String)
+    /// An option is out of range.
+    case invalidOption(name: String, value: String, reason: String)
+    /// A template without `{document}`: every prompt would be the same.
+    case templateWithoutDocument(source: String)
+    /// More than half the generations tried were skipped (prompts over the length limit).
+    case mostlySkipped(skipped: Int, attempted: Int, limit: Int)
 
     public var errorDescription: String? {
         switch self {
@@ -72,6 +78,16 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
             return "\(failed) generation\(failed == 1 ? "" : "s") failed after all retries and"
                 + " \(failed == 1 ? "is" : "are") missing from '\(output)'; rerun the same"
                 + " command to resume them."
+        case .invalidOption(let name, let value, let reason):
+            return "invalid \(name) \(value): \(reason)"
+        case .templateWithoutDocument(let source):
+            return "The prompt template \(source) has no {document} placeholder, so every prompt"
+                + " would be the same; put {document} where the document's text goes."
+        case .mostlySkipped(let skipped, let attempted, let limit):
+            return "skipped \(skipped) of \(attempted) generations because their prompts are"
+                + " longer than --max-prompt-tokens \(limit); raise --max-prompt-tokens (0 = no"
+                + " check), lower --max-doc-tokens, or use a shorter --prompt, then rerun to"
+                + " resume."
         }
     }
 

@@ -36,17 +36,36 @@ public struct GenerationManifest: Codable, Sendable, Equatable {
             return try JSONDecoder().decode(GenerationManifest.self, from: data)
         } catch {
             throw GenerationError.corruptOutput(
-                path: url.path, line: 1, reason: "not a generation manifest: \(error)")
+                path: url.path, line: 1,
+                reason: "not a generation manifest: \(plainDescription(of: error))")
         }
     }
 
-    /// Writes the manifest atomically.
+    /// Writes the manifest atomically (replacing only a manifest).
     public func write(to url: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(self)
         data.append(0x0A)
-        try AtomicFile.write(data, to: url)
+        try AtomicFile.write(data, to: url, replacing: Self.outputKind)
+    }
+
+    /// A manifest file: one that decodes as a manifest.
+    public static let outputKind = OutputKind(name: "a generation manifest", shape: .file) { url in
+        (try? read(url)) != nil
+    }
+
+    /// What `generate` may append to or, with `--overwrite`, replace: a file with a manifest
+    /// beside it, or whose first line is a generation (a JSON object with `doc_id` and `query`,
+    /// and without the `score` a filter output has).
+    public static let generationsKind = OutputKind(
+        name: "an 'inpars generate' output", shape: .file
+    ) { url in
+        if (try? read(Self.url(for: url))) != nil { return true }
+        guard let line = try? LineReader.firstNonBlankLine(of: url),
+            let object = try? JSONLine.parseObject(line)
+        else { return false }
+        return object["doc_id"] != nil && object["query"] != nil && object["score"] == nil
     }
 
     /// Human-readable differences in `settings` (`"seed: 1 → 2"`), empty when compatible.

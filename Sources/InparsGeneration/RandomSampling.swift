@@ -11,11 +11,12 @@ public enum RandomSampling {
     /// every `count ≥ k` (a run extended with a larger `--max-generations` keeps its
     /// documents and adds new ones after them).
     ///
-    /// - Precondition: `0 ≤ count ≤ population`.
+    /// `count` is clipped to `0…population` (drawing more than there is draws everything).
     public static func sample(
         _ count: Int, from population: Int, using generator: inout SeededGenerator
     ) -> [Int] {
-        precondition(count >= 0 && count <= population, "cannot draw \(count) of \(population)")
+        let population = max(population, 0)
+        let count = min(max(count, 0), population)
         var moved: [Int: Int] = [:]
         moved.reserveCapacity(count)
         var drawn: [Int] = []

@@ -58,7 +58,8 @@ final class CurlEasy {
 
         var setupCode = CURLE_OK
         func set(_ code: CURLcode) { if setupCode == CURLE_OK { setupCode = code } }
-        let timeoutMilliseconds = max(1, Int(request.timeout * 1000))
+        // Clamped before the conversion: Int(Double) traps on a value past Int's range.
+        let timeoutMilliseconds = Int(min(max(request.timeout * 1000, 1), Double(Int32.max)))
         set(ccurl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer))
         set(ccurl_setopt_string(handle, CURLOPT_URL, request.url))
         set(ccurl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))

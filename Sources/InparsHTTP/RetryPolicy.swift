@@ -7,7 +7,7 @@ import Foundation
 /// an HTTP-date) replaces that wait (capped at `maxRetryAfter`). Transient failures only: 429, 5xx,
 /// connection errors and timeouts (`HTTPError.isTransient`).
 public struct RetryPolicy: Sendable, Equatable {
-    /// Attempts in all, the first included (1 = never retry).
+    /// Attempts in all, the first included (1 = never retry; values below 1 are read as 1).
     public var maxAttempts: Int
     /// Backoff cap for the first retry, in seconds.
     public var baseDelay: Double
@@ -20,8 +20,7 @@ public struct RetryPolicy: Sendable, Equatable {
         maxAttempts: Int = 6, baseDelay: Double = 0.5, maxDelay: Double = 30,
         maxRetryAfter: Double = 120
     ) {
-        precondition(maxAttempts >= 1, "maxAttempts must be at least 1")
-        self.maxAttempts = maxAttempts
+        self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.maxRetryAfter = maxRetryAfter

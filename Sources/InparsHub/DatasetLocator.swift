@@ -113,7 +113,9 @@ public enum DatasetLocator {
         do {
             let judged = Set(try Qrels.read(dataset.qrels).judgments.keys)
             let reader = try LineReader(url: source)
-            try AtomicFile.write(to: dataset.splitQueries, compressed: false) { output in
+            try AtomicFile.write(
+                to: dataset.splitQueries, replacing: .fresh("a split's query file"), compressed: false
+            ) { output in
                 try reader.forEachLine { bytes, number in
                     let fields: [String: JSONLine.Value]
                     do throws(JSONLine.ParseError) {
@@ -237,7 +239,9 @@ struct BEIRArchive {
         let progress = ProgressReporter(
             label: "unpacking beir/\(name)", total: total, sink: sink, unit: .bytes)
         do {
-            try AtomicFile.writeDirectory(at: unpacked) { temporary in
+            try AtomicFile.writeDirectory(
+                at: unpacked, replacing: .fresh("an unpacked dataset", shape: .directory)
+            ) { temporary in
                 for entry in entries {
                     let relative = String(entry.name.dropFirst(prefix.count))
                     try HubClient.checkRelativePath(relative, what: "zip entry name")

@@ -24,6 +24,8 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case shapeMismatch(name: String, expected: [Int], actual: [Int])
     /// A vocabulary piece the caller needs (e.g. `▁true`) is not in the tokenizer.
     case missingPiece(piece: String, directory: String)
+    /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
+    case checkpointMismatch(weights: String, configuration: String, problem: String)
 
     public var errorDescription: String? {
         switch self {
@@ -55,6 +57,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
             return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
         case .missingPiece(let piece, let directory):
             return "the tokenizer in '\(directory)' has no piece '\(piece)'"
+        case .checkpointMismatch(let weights, let configuration, let problem):
+            return
+                "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
         }
     }
 }

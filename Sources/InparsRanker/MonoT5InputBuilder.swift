@@ -1,3 +1,4 @@
+import InparsCore
 import InparsTokenizers
 
 /// Builds monoT5 encoder inputs: `Query: {q} Document: {d} Relevant:` + EOS, with the
@@ -12,8 +13,14 @@ public struct MonoT5InputBuilder: Sendable {
     /// `Relevant:` without EOS.
     let suffixIDs: [Int32]
 
-    public init(tokenizer: SentencePieceTokenizer, maxLength: Int) {
-        precondition(maxLength >= 8, "maxLength \(maxLength) is too small for monoT5 inputs")
+    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` when `maxLength` is below
+    ///   `Limits.minimumMonoT5Length`.
+    public init(tokenizer: SentencePieceTokenizer, maxLength: Int) throws(RankerError) {
+        guard maxLength >= Limits.minimumMonoT5Length else {
+            throw .invalidOption(
+                name: "--max-length", value: String(maxLength),
+                reason: "a monoT5 input needs at least \(Limits.minimumMonoT5Length) tokens")
+        }
         self.tokenizer = tokenizer
         self.maxLength = maxLength
         self.suffixIDs = tokenizer.encode("Relevant:", addSpecialTokens: false)

@@ -60,38 +60,31 @@ public struct MonoT5Reranker: Sendable {
     ///
     /// - Parameter flanHint: a name (folder, `_name_or_path`) checked for "flan" when
     ///   `options.labels` is `nil`.
-    /// - Throws: ``ModelError/missingPiece(piece:directory:)`` when a label piece is not in the vocabulary.
+    /// - Throws: ``ModelError/missingPiece(piece:directory:)`` when a label piece is not in the
+    ///   vocabulary, ``RankerError/labelNotSingleToken(word:piece:encoded:directory:)`` when the
+    ///   label word does not encode to that piece alone, ``RankerError`` for options out of range.
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer,
         options: ScorerOptions = ScorerOptions(), flanHint: String = "", directory: String = ""
     ) throws {
-        precondition(
-            options.maxLength >= 8 && options.batchSize >= 1, "bad monoT5 options \(options)")
         let labels =
             options.labels
             ?? Labels.detect(
                 hint: flanHint, nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
-        let (positive, negative) = labels.pieces
-        guard let positiveID = tokenizer.id(forToken: positive) else {
-            throw ModelError.missingPiece(piece: positive, directory: directory)
-        }
-        guard let negativeID = tokenizer.id(forToken: negative) else {
-            throw ModelError.missingPiece(piece: negative, directory: directory)
-        }
-        for id in [positiveID, negativeID] where Int(id) >= model.configuration.vocabSize {
-            throw ModelError.missingPiece(
-                piece: id == positiveID ? positive : negative, directory: directory)
-        }
+        let (positiveID, negativeID) = try labels.ids(
+            tokenizer: tokenizer, vocabularySize: model.configuration.vocabSize,
+            directory: directory)
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
         self.labels = labels
         self.labelIDs = (positiveID, negativeID)
-        self.scorer = MonoT5Scorer(
+        self.scorer = try MonoT5Scorer(
             model: model, positiveID: positiveID, negativeID: negativeID,
             batchSize: options.batchSize)
-        self.inputBuilder = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
+        self.inputBuilder = try MonoT5InputBuilder(
+            tokenizer: tokenizer, maxLength: options.maxLength)
     }
 
     /// Loads the model (``T5Model/load(directory:)``) and tokenizer
@@ -146,5 +139,35 @@ extension MonoT5Reranker: RelevanceScorer {
         }
         return PairScores(
             scores: score(inputs: inputs, progress: progress), truncatedDocuments: truncated)
+    }
+}
+
+extension MonoT5Reranker.Labels {
+    /// The vocabulary ids of the positive and negative pieces, checked: each piece exists in
+    /// `tokenizer` and in the model's vocabulary, and its word ("true", "yes", …) encodes to
+    /// that piece alone, so the token scored (and trained) is the one the model produces for
+    /// the word. Shared by scoring and training.
+    ///
+    /// - Throws: ``ModelError/missingPiece(piece:directory:)``,
+    ///   ``RankerError/labelNotSingleToken(word:piece:encoded:directory:)``.
+    public func ids(
+        tokenizer: any Tokenizer, vocabularySize: Int, directory: String
+    ) throws -> (positive: Int32, negative: Int32) {
+        func id(_ piece: String) throws -> Int32 {
+            guard let id = tokenizer.id(forToken: piece), Int(id) < vocabularySize else {
+                throw ModelError.missingPiece(piece: piece, directory: directory)
+            }
+            let word = String(piece.drop { $0 == "▁" })
+            let encoded = tokenizer.tokenize(word)
+            guard encoded == [id] else {
+                throw RankerError.labelNotSingleToken(
+                    word: word, piece: piece,
+                    encoded: encoded.map { tokenizer.token(forID: $0) ?? "#\($0)" },
+                    directory: directory)
+            }
+            return id
+        }
+        let (positive, negative) = pieces
+        return (try id(positive), try id(negative))
     }
 }

@@ -17,8 +17,20 @@ public struct MonoT5Scorer: Sendable {
     /// `[2, dModel]`: the LM-head rows of the two labels, output scale folded in.
     let labelHead: Tensor
 
-    public init(model: T5Model, positiveID: Int32, negativeID: Int32, batchSize: Int = 8) {
-        precondition(batchSize >= 1, "batchSize must be positive")
+    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` for a batch size below 1 or
+    ///   label ids outside the model's vocabulary.
+    public init(model: T5Model, positiveID: Int32, negativeID: Int32, batchSize: Int = 8)
+        throws(RankerError)
+    {
+        guard batchSize >= 1 else {
+            throw .invalidOption(
+                name: "--batch-size", value: String(batchSize), reason: "must be at least 1")
+        }
+        for id in [positiveID, negativeID] where id < 0 || Int(id) >= model.configuration.vocabSize {
+            throw .invalidOption(
+                name: "label id", value: String(id),
+                reason: "outside the model's vocabulary of \(model.configuration.vocabSize)")
+        }
         self.model = model
         self.positiveID = positiveID
         self.negativeID = negativeID

@@ -23,6 +23,16 @@ public struct PairScores: Sendable, Equatable {
         self.scores = scores
         self.truncatedDocuments = truncatedDocuments
     }
+
+    /// Whether `pairs` hold at least two different (query, document) pairs and every score is
+    /// the same: a model that ignores its input (wrong label pieces, a broken checkpoint,
+    /// pygaggle #325), whose ranking silently falls back to the input order.
+    public func allAlike(for pairs: [ScoringPair]) -> Bool {
+        guard let first = scores.first, scores.count >= 2, Set(pairs).count >= 2 else {
+            return false
+        }
+        return scores.allSatisfy { $0 == first }
+    }
 }
 
 /// Scores (query, document) pairs for relevance.

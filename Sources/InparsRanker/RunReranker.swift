@@ -3,6 +3,8 @@ import InparsCore
 
 /// Counts reported after reranking a run.
 public struct RerankSummary: Sendable, Equatable {
+    /// Queries in the input run.
+    public var runQueries = 0
     /// Queries in the output run.
     public var queries = 0
     /// (query, document) pairs scored by the model.
@@ -15,10 +17,46 @@ public struct RerankSummary: Sendable, Equatable {
     public var entriesOfUnknownQueries = 0
     /// Entries skipped because their document is absent from the corpus.
     public var unknownDocuments = 0
+    /// Queries whose (at least two distinct) candidates all got the same score
+    /// (``PairScores/allAlike(for:)``).
+    public var queriesWithIdenticalScores = 0
+
+    /// Warnings for people (stderr), empty when all is well.
+    public var warnings: [String] {
+        guard queriesWithIdenticalScores > 0 else { return [] }
+        return [
+            "warning: the model gave all candidates the same score for \(queriesWithIdenticalScores)"
+                + " of \(queries) queries, so they keep their first-stage order (a model that"
+                + " ignores its input, as in pygaggle #325); check --labels and the checkpoint"
+        ]
+    }
     /// Scored documents that lost tokens to fit the scorer's maximum length.
     public var truncatedDocuments = 0
 
     public init() {}
+
+    /// Throws when the reranking produced nothing, or skipped most of the run: most of its
+    /// queries missing from the query file, or most of its entries' documents from the corpus
+    /// (the wrong file given, usually).
+    ///
+    /// - Throws: ``RankerError/nothingReranked(reason:)`` naming the file at fault.
+    public func check(queriesPath: String, corpusPath: String) throws {
+        if runQueries == 0 { throw RankerError.nothingReranked(reason: "the run is empty") }
+        if unknownQueries * 2 > runQueries {
+            throw RankerError.nothingReranked(
+                reason: "\(unknownQueries) of the run's \(runQueries) queries are missing from"
+                    + " '\(queriesPath)'")
+        }
+        let knownEntries = pairsScored + entriesKeptBelowTopK + unknownDocuments
+        if unknownDocuments * 2 > knownEntries {
+            throw RankerError.nothingReranked(
+                reason: "\(unknownDocuments) of the run's \(knownEntries) documents are missing"
+                    + " from '\(corpusPath)'")
+        }
+        if queries == 0 {
+            throw RankerError.nothingReranked(reason: "no query of the run has a document to rerank")
+        }
+    }
 }
 
 /// Reranks the top-k of every query of a TREC run with a ``RelevanceScorer`` (or any function
@@ -33,8 +71,11 @@ public struct RerankSummary: Sendable, Equatable {
 public struct RunReranker {
     public var topK: Int
 
-    public init(topK: Int = 1000) {
-        precondition(topK >= 1, "topK must be positive")
+    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` when `topK` is below 1.
+    public init(topK: Int = 1000) throws(RankerError) {
+        guard topK >= 1 else {
+            throw .invalidOption(name: "--top-k", value: String(topK), reason: "must be at least 1")
+        }
         self.topK = topK
     }
 
@@ -57,14 +98,17 @@ public struct RunReranker {
         scorer: some RelevanceScorer, progress: ((Int) -> Void)? = nil
     ) throws -> (run: Run, summary: RerankSummary) {
         var truncated = 0
+        var alike = 0
         var result = try rerank(run: run, documents: documents, queries: queries) {
             query, texts in
-            let scored = try scorer.score(
-                texts.map { ScoringPair(query: query, document: $0) }, progress: progress)
+            let pairs = texts.map { ScoringPair(query: query, document: $0) }
+            let scored = try scorer.score(pairs, progress: progress)
             truncated += scored.truncatedDocuments
+            if scored.allAlike(for: pairs) { alike += 1 }
             return scored.scores
         }
         result.summary.truncatedDocuments = truncated
+        result.summary.queriesWithIdenticalScores = alike
         return result
     }
 
@@ -75,14 +119,17 @@ public struct RunReranker {
     ///   - queries: the queries by id.
     ///   - score: scores one query's candidate documents (texts), returning one score each.
     /// - Returns: the reranked run and the counts.
+    /// - Throws: what `score` throws; ``RankerError/scoreCountMismatch(query:expected:found:)``
+    ///   when it returns another number of scores than documents.
     public func rerank(
         run: Run, documents: [String: Document], queries: [String: Query],
         score: (_ query: String, _ documents: [String]) throws -> [Float]
-    ) rethrows -> (run: Run, summary: RerankSummary) {
+    ) throws -> (run: Run, summary: RerankSummary) {
         var output = Run()
         var summary = RerankSummary()
         for queryId in run.queryIds {
             let entries = run.entries[queryId]!
+            summary.runQueries += 1
             guard let query = queries[queryId] else {
                 summary.unknownQueries += 1
                 summary.entriesOfUnknownQueries += entries.count
@@ -103,9 +150,10 @@ public struct RunReranker {
             }
             let texts = candidates.map { documents[$0.docId]!.rerankText }
             let scores = try score(query.text, texts)
-            precondition(
-                scores.count == candidates.count,
-                "scorer returned \(scores.count) scores for \(candidates.count) documents")
+            guard scores.count == candidates.count else {
+                throw RankerError.scoreCountMismatch(
+                    query: queryId, expected: candidates.count, found: scores.count)
+            }
             let reranked = candidates.indices.sorted {
                 (-scores[$0], $0) < (-scores[$1], $1)
             }

@@ -99,7 +99,8 @@ public enum BLAS {
         get { threadState.withLock { $0.configured } }
         set {
             threadState.withLock { state in
-                state.configured = max(1, newValue)
+                // 1…1024 (`Limits.threads`): OpenBLAS takes an Int32 and caps it anyway.
+                state.configured = min(max(1, newValue), 1024)
                 if state.singleThreadedScopes == 0 {
                     openblas_set_num_threads(Int32(state.configured))
                 }

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 extension SentencePieceTokenizer {
     /// Loads a SentencePiece `spiece.model` (protobuf `ModelProto`).
@@ -80,7 +81,7 @@ extension SentencePieceTokenizer {
         do {
             return Array(try Data(contentsOf: url))
         } catch {
-            throw .unreadableFile(path: url.path, reason: error.localizedDescription)
+            throw .unreadableFile(path: url.path, reason: plainDescription(of: error))
         }
     }
 

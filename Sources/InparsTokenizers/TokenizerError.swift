@@ -32,7 +32,8 @@ public enum TokenizerError: Error, LocalizedError, Sendable, Equatable {
         case .malformedModel(let path, let offset, let reason):
             "SentencePiece model '\(path)' is malformed at byte \(offset): \(reason)."
         case .malformedJSON(let path, let reason):
-            "Tokenizer file '\(path)' is not a valid tokenizer.json: \(reason)."
+            "Tokenizer file '\(path)' is not a valid tokenizer.json (\(reason)); download it again"
+                + " from the model's repository."
         case .missingField(let path, let field):
             "Tokenizer file '\(path)' has no field '\(field)'."
         case .invalidField(let path, let field, let reason):

@@ -18,10 +18,16 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
     case outputHasCheckpoints(directory: String)
     /// A checkpoint's `trainer_state.json` is unreadable or lacks a field.
     case invalidTrainerState(path: String, reason: String)
-    /// The resumed run's settings differ from the checkpoint's.
-    case resumeMismatch(field: String, checkpoint: String, current: String)
-    /// A label piece (`▁true`, `▁false`, ...) is missing from the tokenizer.
-    case missingLabelPiece(piece: String)
+    /// The resumed run's settings differ from the checkpoint's (`"--lr: 0.001 → 0.002"`).
+    case resumeMismatch(differences: [String])
+    /// An option is out of range.
+    case invalidOption(name: String, value: String, reason: String)
+    /// The training data holds no example (InPars #17 trained on zero examples silently).
+    case noExamples
+    /// The options give zero optimizer steps.
+    case noTrainingSteps(reason: String)
+    /// Stopped on request (Ctrl-C) after saving a checkpoint.
+    case interrupted(step: Int, checkpoint: String)
 
     /// Saved optimizer state was written by another optimizer.
     case optimizerKindMismatch(expected: String, found: String)
@@ -71,11 +77,19 @@ public enum TrainingError: Error, LocalizedError, Sendable, Equatable {
                 "'\(directory)' already holds checkpoints; pass --resume to continue that run or choose another --output"
         case .invalidTrainerState(let path, let reason):
             return "cannot read trainer state '\(path)': \(reason)"
-        case .resumeMismatch(let field, let checkpoint, let current):
-            return
-                "cannot resume: the checkpoint was trained with \(field) \(checkpoint), this run has \(current); resume with the same options"
-        case .missingLabelPiece(let piece):
-            return "the tokenizer has no piece '\(piece)', needed as a training target"
+        case .resumeMismatch(let differences):
+            return "cannot resume: this run's options differ from the checkpoint's ("
+                + differences.joined(separator: "; ")
+                + "); resume with the same options, or start a new run in another --output"
+        case .invalidOption(let name, let value, let reason):
+            return "invalid \(name) \(value): \(reason)"
+        case .noExamples:
+            return "there are no training examples; check the training file"
+        case .noTrainingSteps(let reason):
+            return "this run would train for zero steps (\(reason)); give --steps or --epochs above 0"
+        case .interrupted(let step, let checkpoint):
+            return "interrupted after step \(step); saved '\(checkpoint)'. To continue, run the"
+                + " same command with --resume."
         }
     }
 }

@@ -153,7 +153,7 @@ import Testing
         for threads in [1, 2, 3] {
             let url = directory.appendingPathComponent("run-\(threads).txt")
             let options = BM25BatchSearch.Options(k: 100, threads: threads, strategy: .pruned)
-            try AtomicFile.write(to: url) { output in
+            try AtomicFile.write(to: url, replacing: .trecRun) { output in
                 try BM25BatchSearch.write(
                     index: index, queries: queries, options: options, tag: "t", to: output)
             }

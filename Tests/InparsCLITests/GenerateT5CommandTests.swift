@@ -80,14 +80,16 @@ import Testing
             #expect(row["query_index"] as? Int == 0)
         }
 
-        // A rerun resumes (nothing left to do); a smaller prompt limit skips and counts.
+        // A rerun resumes (nothing left to do); a smaller prompt limit skips and counts, and a
+        // run that skipped most of its prompts fails (issue 16, finding 5).
         let rerun = try BuiltProducts.run(arguments)
         #expect(rerun.status == 0, "\(rerun.stderr)")
         #expect(rerun.stderr.contains("wrote 0, already done 3"), "\(rerun.stderr)")
         let short = try BuiltProducts.run(
             arguments + ["--overwrite", "--max-prompt-tokens", "10"])
-        #expect(short.status == 0, "\(short.stderr)")
+        #expect(short.status == 1, "\(short.stderr)")
         #expect(short.stderr.contains("wrote 0, already done 0, skipped 3"), "\(short.stderr)")
+        #expect(short.stderr.contains("skipped 3 of 3 generations"), "\(short.stderr)")
         // The limit counts encoder tokens (EOS included) only: generated tokens go to the
         // decoder, so 27 fits prompts of 26–27 tokens despite --max-new-tokens.
         let fits = try BuiltProducts.run(arguments + ["--overwrite", "--max-prompt-tokens", "27"])

@@ -14,7 +14,7 @@ import Testing
             let width = Int.random(in: 0..<300, using: &random)
             expected.append("\(i) " + String(repeating: "é", count: width % 50) + "x")
         }
-        try AtomicFile.write(to: url) { out in
+        try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in
             for line in expected { try out.write(line + "\n") }
         }
         // The file really is gzip (magic 1f 8b).
@@ -48,7 +48,7 @@ import Testing
                 String(repeating: "a", count: 5000), "", String(repeating: "b", count: 9000) + "\r",
                 String(repeating: "c", count: 12_000),
             ]
-            try AtomicFile.write(to: url) { out in try out.write(lines.joined(separator: "\n")) }
+            try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in try out.write(lines.joined(separator: "\n")) }
             let reader = try LineReader(url: url, bufferSize: 4096)
             var got: [String] = []
             while let line = try reader.nextLine() { got.append(line) }
@@ -182,7 +182,7 @@ import Testing
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let url = dir.appendingPathComponent("collection.tsv.gz")
-        try AtomicFile.write(to: url) { out in
+        try AtomicFile.write(to: url, replacing: .fresh("a test file")) { out in
             try out.write("id\ttext\nd1\tbody one\nd2\tTitle\tbody two\nd3\t\n")
         }
         let (documents, _) = try CorpusReader.read(url)
@@ -292,13 +292,13 @@ import Testing
         let target = dir.appendingPathComponent("index")
         struct Boom: Error {}
         #expect(throws: Boom.self) {
-            try AtomicFile.writeDirectory(at: target) { tmp in
+            try AtomicFile.writeDirectory(at: target, replacing: .fresh("a test folder", shape: .directory)) { tmp in
                 try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
                 throw Boom()
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
-        try AtomicFile.writeDirectory(at: target) { tmp in
+        try AtomicFile.writeDirectory(at: target, replacing: .fresh("a test folder", shape: .directory)) { tmp in
             try Data("x".utf8).write(to: tmp.appendingPathComponent("part"))
         }
         #expect(FileManager.default.fileExists(atPath: target.appendingPathComponent("part").path))
@@ -308,22 +308,85 @@ import Testing
         let dir = try TestPaths.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let target = dir.appendingPathComponent("checkpoint-10")
-        try AtomicFile.writeDirectory(at: target) { tmp in
+        let kind = OutputKind.directory("a test checkpoint", entries: ["stale", "part"])
+        try AtomicFile.writeDirectory(at: target, replacing: kind) { tmp in
             try Data("old".utf8).write(to: tmp.appendingPathComponent("stale"))
         }
         struct Boom: Error {}
         #expect(throws: Boom.self) {
-            try AtomicFile.writeDirectory(at: target) { tmp in
+            try AtomicFile.writeDirectory(at: target, replacing: kind) { tmp in
                 try Data("new".utf8).write(to: tmp.appendingPathComponent("part"))
                 throw Boom()
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["stale"])
-        try AtomicFile.writeDirectory(at: target) { tmp in
+        try AtomicFile.writeDirectory(at: target, replacing: kind) { tmp in
             try Data("new".utf8).write(to: tmp.appendingPathComponent("part"))
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: target.path) == ["part"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["checkpoint-10"])
+    }
+
+    /// Finding 1 of issue 16: an atomic write replaces only what its kind recognises.
+    @Test func atomicWritesReplaceOnlyTheirOwnKind() throws {
+        let dir = try TestPaths.temporaryDirectory("atomic-kind")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("out.trec")
+        try Data("notes, not a run\n".utf8).write(to: file)
+        #expect(throws: InparsCoreError.self) {
+            try Run([RunEntry(queryId: "q", docId: "d", rank: 1, score: 1)]).write(to: file)
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == "notes, not a run\n")
+        try Data("q1 Q0 d1 1 2.5 tag\n".utf8).write(to: file)
+        try Run([RunEntry(queryId: "q", docId: "d", rank: 1, score: 1)]).write(to: file)
+        #expect(try String(contentsOf: file, encoding: .utf8).hasPrefix("q Q0 d 1 "))
+
+        // A folder kind: replaced when it holds only its own entries, or nothing.
+        let kind = OutputKind.directory("a test folder", entries: ["part"])
+        let folder = dir.appendingPathComponent("folder")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: false)
+        for round in 0..<2 {
+            try AtomicFile.writeDirectory(at: folder, replacing: kind) { tmp in
+                try Data("\(round)".utf8).write(to: tmp.appendingPathComponent("part"))
+            }
+        }
+        try Data("mine".utf8).write(to: folder.appendingPathComponent("mine.txt"))
+        do {
+            try AtomicFile.writeDirectory(at: folder, replacing: kind) { _ in }
+            Issue.record("replaced a folder holding a file of the user's")
+        } catch let error as InparsCoreError {
+            #expect(error.errorDescription!.contains("Refusing to replace '\(folder.path)'"))
+            #expect(error.errorDescription!.contains("mine.txt"))
+        }
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("mine.txt").path))
+        // A file where a folder goes, and the reverse.
+        #expect(throws: InparsCoreError.self) {
+            try AtomicFile.writeDirectory(at: file, replacing: kind) { _ in }
+        }
+        #expect(throws: InparsCoreError.self) {
+            try AtomicFile.write(Data(), to: folder, replacing: .trecRun)
+        }
+        // No temporaries were left beside the outputs.
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "folder", "out.trec",
+            ])
+    }
+
+    /// Finding 7 of issue 16: a missing output folder is named, not the temporary file.
+    @Test func missingOutputFolderIsNamed() throws {
+        let dir = try TestPaths.temporaryDirectory("atomic-missing")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("no/such/run.trec")
+        do {
+            try Run().write(to: url)
+            Issue.record("wrote into a missing folder")
+        } catch let error as InparsCoreError {
+            let message = error.errorDescription!
+            #expect(message.contains("'\(url.path)'"), "\(message)")
+            #expect(message.contains("'\(dir.path)/no/such' does not exist"), "\(message)")
+            #expect(!message.contains(".tmp-"), "\(message)")
+        }
     }
 
     @Test func nonInteractiveProgressReportsAtTenPercentMilestones() {
@@ -348,5 +411,100 @@ import Testing
         // Reference values of SplitMix64 with seed 0 (Vigna's splitmix64.c).
         #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
         #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
+    }
+}
+
+/// Issue 16, finding 2: a gzip file that ends early, or whose trailer does not match, is an
+/// error naming the file, for every reader (they all read through `LineReader`).
+@Suite struct GzipIntegrityTests {
+    /// Six corpus lines in three stored blocks, each block ending on a newline.
+    static let gzip = GzipBytes(blocks: [
+        "d1\tone\nd2\ttwo\n", "d3\tthree\nd4\tfour\n", "d5\tfive\nd6\tsix\n",
+    ])
+
+    static let readers: [(String, @Sendable (URL) throws -> Void)] = [
+        ("LineReader", { url in
+            let reader = try LineReader(url: url, bufferSize: 4096)
+            while try reader.nextLine() != nil {}
+        }),
+        ("CorpusReader", { _ = try CorpusReader.read($0) }),
+        ("CorpusReader skipping bad lines", {
+            _ = try CorpusReader.read($0, options: ReadOptions(skipBadLines: true))
+        }),
+        ("QueryReader", { _ = try QueryReader.read($0) }),
+        ("Run", { url in _ = try Run.read(url) }),
+        ("Qrels", { url in _ = try Qrels.read(url) }),
+    ]
+
+    @Test func anIntactFileReadsWhole() throws {
+        let dir = try TestPaths.temporaryDirectory("gzip-intact")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("corpus.tsv.gz")
+        try Data(Self.gzip.bytes).write(to: url)
+        let documents = try CorpusReader.read(url).documents
+        #expect(documents.map(\.id) == ["d1", "d2", "d3", "d4", "d5", "d6"])
+    }
+
+    @Test(arguments: 0..<6)
+    func aDamagedFileIsAnErrorNamingIt(damage: Int) throws {
+        let dir = try TestPaths.temporaryDirectory("gzip-damaged")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (name, bytes) = Self.gzip.damaged[damage]
+        // Every record line is well formed, so nothing but the gzip check can object.
+        let lines: [String: String] = [
+            "Run": "q Q0 d 1 1.0 t\n", "Qrels": "q 0 d 1\n",
+        ]
+        for (reader, read) in Self.readers {
+            var file = bytes
+            if let line = lines[reader] {
+                let blocks = Array(repeating: line, count: 3)
+                file = GzipBytes(blocks: blocks).damaged[damage].bytes
+            }
+            let url = dir.appendingPathComponent("\(reader).tsv.gz")
+            try Data(file).write(to: url)
+            do {
+                try read(url)
+                Issue.record("\(reader) read a gzip file with \(name) without an error")
+            } catch let error as InparsCoreError {
+                let message = error.errorDescription!
+                #expect(message.contains("'\(url.path)'"), "\(reader), \(name): \(message)")
+                #expect(
+                    message.contains("truncated") || message.contains("corrupt"),
+                    "\(reader), \(name): \(message)")
+            }
+        }
+    }
+}
+
+/// Issue 16, finding 8: the suite leaves no temporary folders behind.
+@Suite struct TemporaryFolderTests {
+    @Test func everyTemporaryDirectoryLivesInThisProcesssRoot() throws {
+        let folder = try TestPaths.temporaryDirectory("cleanup")
+        #expect(
+            folder.deletingLastPathComponent().standardizedFileURL.path
+                == TestPaths.temporaryRoot.standardizedFileURL.path)
+        #expect(TestPaths.temporaryRoot.lastPathComponent == "inpars-tests-\(getpid())")
+    }
+
+    @Test func rootsOfProcessesThatDiedAreRemoved() throws {
+        let base = try TestPaths.temporaryDirectory("cleanup-base")
+        // A process that has exited: its pid names a stale root.
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let stale = base.appendingPathComponent("inpars-tests-\(finished.processIdentifier)")
+        let live = base.appendingPathComponent("inpars-tests-\(getppid())")
+        let other = base.appendingPathComponent("someone-elses-folder")
+        for url in [stale, live, other] {
+            try FileManager.default.createDirectory(
+                at: url.appendingPathComponent("inside"), withIntermediateDirectories: true)
+        }
+        #expect(
+            TestPaths.removeStaleTemporaryRoots(in: base).map(\.standardizedFileURL.path)
+                == [stale.standardizedFileURL.path])
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
+        #expect(FileManager.default.fileExists(atPath: live.path))
+        #expect(FileManager.default.fileExists(atPath: other.path))
     }
 }

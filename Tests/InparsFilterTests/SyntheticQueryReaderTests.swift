@@ -67,7 +67,7 @@ import Testing
             #"{"doc_id": "d1", "query": "q", "log_probs": [-1.0, "oops", -2]}"#
         ])
         do {
-            _ = try SyntheticQueryReader.read(url)
+            _ = try SyntheticQueryReader.read(url, options: .init(skipFlag: "--skip-bad-lines"))
             Issue.record("expected an error")
         } catch let error as InparsCoreError {
             guard case .malformedLine(_, let line, let field, let reason) = error else {
@@ -77,6 +77,11 @@ import Testing
             #expect(line == 1 && field == "log_probs[1]")
             #expect(reason.contains("oops"))
             #expect(error.errorDescription?.contains("--skip-bad-lines") == true)
+        }
+        // Without a flag to name (a command that has none), no hint.
+        #expect(throws: InparsCoreError.self) { _ = try SyntheticQueryReader.read(url) }
+        do { _ = try SyntheticQueryReader.read(url) } catch let error as InparsCoreError {
+            #expect(error.errorDescription?.contains("--skip-bad-lines") == false)
         }
     }
 
@@ -144,5 +149,24 @@ import Testing
         #expect(throws: InparsCoreError.fileNotFound(path: url.path)) {
             try SyntheticQueryReader.read(url)
         }
+    }
+}
+
+/// Issue 16, finding 2: a cut gzip input is an error, even when malformed lines are skipped.
+@Suite struct SyntheticQueryGzipTests {
+    @Test func aTruncatedGzipInputIsAnError() throws {
+        let folder = try TestPaths.temporaryDirectory("synthetic-gzip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let line = #"{"doc_id": "d1", "text": "t", "query": "q", "log_probs": [-1]}"# + "\n"
+        let gzip = GzipBytes(blocks: [line, line, line])
+        let url = folder.appendingPathComponent("queries.jsonl.gz")
+        try Data(gzip.damaged[0].bytes).write(to: url)
+        for skip in [false, true] {
+            #expect(throws: InparsCoreError.self, "skipBadLines \(skip)") {
+                _ = try SyntheticQueryReader.read(url, options: .init(skipBadLines: skip))
+            }
+        }
+        try Data(gzip.bytes).write(to: url)
+        #expect(try SyntheticQueryReader.read(url).rows.count == 3)
     }
 }

@@ -109,4 +109,18 @@ import Testing
                 "model.safetensors"
             ])
     }
+
+    /// Issue 16, finding 1: the writer replaces an earlier safetensors file, never another file.
+    @Test func onlyASafetensorsFileIsReplaced() throws {
+        let directory = try TestPaths.temporaryDirectory("safetensors-replace")
+        let url = directory.appendingPathComponent("weights.safetensors")
+        try Data("my notes\n".utf8).write(to: url)
+        let tensors = ["a": Tensor(shape: [2], storage: [1, 2])]
+        #expect(throws: CheckpointError.self) { try SafetensorsWriter.write(tensors, to: url) }
+        #expect(try Data(contentsOf: url) == Data("my notes\n".utf8))
+        try FileManager.default.removeItem(at: url)
+        try SafetensorsWriter.write(tensors, to: url)
+        try SafetensorsWriter.write(["b": Tensor(shape: [1], storage: [3])], to: url)
+        #expect(try SafetensorsFile(url: url).names == ["b"])
+    }
 }

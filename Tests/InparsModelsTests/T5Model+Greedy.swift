@@ -22,7 +22,9 @@ extension T5Model {
     func greedyDecode(_ inputs: [[Int32]], maxNewTokens: Int) -> T5GreedyOutput {
         let encoded = encode(inputs)
         let batch = inputs.count
-        var cache = makeDecoderCache(encoderOutput: encoded, capacity: maxNewTokens)
+        // The cache doubles as it fills; starting small keeps a huge maxNewTokens from
+        // allocating its whole budget up front.
+        var cache = makeDecoderCache(encoderOutput: encoded, capacity: min(maxNewTokens, 64))
         var next = [Int32](repeating: Int32(configuration.decoderStartTokenID), count: batch)
         var finished = [Bool](repeating: false, count: batch)
         var ids = [[Int32]](repeating: [], count: batch)

@@ -27,7 +27,7 @@ import Testing
             RunEntry(queryId: "q1", docId: "d4", rank: 4, score: 6),
             RunEntry(queryId: "q1", docId: "d5", rank: 5, score: 5),
         ])
-        let (output, summary) = RunReranker(topK: 3).rerank(
+        let (output, summary) = try RunReranker(topK: 3).rerank(
             run: run, documents: documents, queries: queries,
             score: table(["d1": -2, "d2": -0.5, "d3": -2]))
         let list = try #require(output.entries["q1"])
@@ -37,7 +37,7 @@ import Testing
         #expect(summary.pairsScored == 3 && summary.entriesKeptBelowTopK == 2)
     }
 
-    @Test func unknownQueriesAndDocumentsAreSkippedAndCounted() {
+    @Test func unknownQueriesAndDocumentsAreSkippedAndCounted() throws {
         let run = Run([
             RunEntry(queryId: "q1", docId: "d1", rank: 1, score: 2),
             RunEntry(queryId: "q1", docId: "nope", rank: 2, score: 1),
@@ -45,7 +45,7 @@ import Testing
             RunEntry(queryId: "qX", docId: "d1", rank: 1, score: 1),
             RunEntry(queryId: "qX", docId: "d2", rank: 2, score: 1),
         ])
-        let (output, summary) = RunReranker(topK: 10).rerank(
+        let (output, summary) = try RunReranker(topK: 10).rerank(
             run: run, documents: documents, queries: queries, score: table(["d1": -1, "d2": -0.1]))
         #expect(output.queryIds == ["q1"])
         #expect(output.entries["q1"]!.map(\.docId) == ["d2", "d1"])
@@ -77,7 +77,7 @@ import Testing
                     rank: entries.filter { $0.queryId == qid }.count + 1, score: 10))
             expected["doc\(index)"] = item.score_true_false
         }
-        let (output, _) = RunReranker(topK: 100).rerank(
+        let (output, _) = try RunReranker(topK: 100).rerank(
             run: Run(entries), documents: documents, queries: queries
         ) { query, texts in reranker.score(query: query, documents: texts) }
 

@@ -25,12 +25,47 @@ public enum TestPaths {
         return nil
     }
 
-    /// A fresh, empty temporary directory (removed by the caller or at reboot).
+    /// A fresh, empty temporary directory inside ``temporaryRoot`` (removed with it when the
+    /// test process exits, even when the test itself does not remove it).
     public static func temporaryDirectory(_ label: String = "inpars-test") throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("\(label)-\(UUID().uuidString)")
+        let url = temporaryRoot.appendingPathComponent("\(label)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
+    }
+
+    /// `<tmp>/inpars-tests-<pid>`: every temporary directory of this test process. It is
+    /// removed when the process exits; roots left by processes that died (a crash, a kill)
+    /// are removed the first time a later test process asks for a directory.
+    public static let temporaryRoot: URL = {
+        let base = FileManager.default.temporaryDirectory
+        removeStaleTemporaryRoots(in: base)
+        let root = base.appendingPathComponent("\(temporaryRootPrefix)\(getpid())")
+        try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        atexit {
+            let root = FileManager.default.temporaryDirectory
+                .appendingPathComponent("\(TestPaths.temporaryRootPrefix)\(getpid())")
+            try? FileManager.default.removeItem(at: root)
+        }
+        return root
+    }()
+
+    static let temporaryRootPrefix = "inpars-tests-"
+
+    /// Removes `inpars-tests-<pid>` folders in `base` whose process no longer runs.
+    ///
+    /// - Returns: the folders removed.
+    @discardableResult
+    public static func removeStaleTemporaryRoots(in base: URL) -> [URL] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base.path)) ?? []
+        var removed: [URL] = []
+        for name in names where name.hasPrefix(temporaryRootPrefix) {
+            guard let pid = Int32(name.dropFirst(temporaryRootPrefix.count)), pid > 0,
+                pid != getpid(), kill(pid, 0) != 0, errno == ESRCH
+            else { continue }
+            let url = base.appendingPathComponent(name)
+            if (try? FileManager.default.removeItem(at: url)) != nil { removed.append(url) }
+        }
+        return removed
     }
 }
 
@@ -101,15 +136,21 @@ public enum BuiltProducts {
 
     /// The result of one run of a built executable.
     public struct Result: Sendable {
+        /// The exit status, or the signal number when ``signal`` is set.
         public var status: Int32
         public var stdout: String
         public var stderr: String
+        /// The signal that ended the process (a Swift trap is SIGILL or SIGTRAP), if one did.
+        public var signal: Int32?
     }
 
     /// Runs `product` with `arguments`, waits for it, and captures stdout and stderr.
+    ///
+    /// - Parameter timeout: seconds after which the process is killed (SIGKILL; reported as
+    ///   ``Result/signal`` 9).
     public static func run(
         _ arguments: [String], product: String = "inpars", environment: [String: String]? = nil,
-        currentDirectory: URL? = nil
+        currentDirectory: URL? = nil, timeout: Double? = nil
     ) throws -> Result {
         let process = Process()
         process.executableURL = directory.appendingPathComponent(product)
@@ -121,6 +162,12 @@ public enum BuiltProducts {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { [process] in
+                if process.isRunning { kill(pid, SIGKILL) }
+            }
+        }
         // Read both pipes concurrently so a chatty child cannot block on a full pipe.
         final class Box: @unchecked Sendable { var data = Data() }  // written once, read after join
         let errBox = Box()
@@ -135,6 +182,7 @@ public enum BuiltProducts {
         process.waitUntilExit()
         return Result(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errBox.data, as: UTF8.self))
+            stderr: String(decoding: errBox.data, as: UTF8.self),
+            signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }

@@ -212,3 +212,40 @@ import Testing
         #expect(failures > 0)
     }
 }
+
+/// Inputs the fuzzers found (Tests/Fixtures/fuzz): each is an error naming the file and the
+/// field, not a trap or a runaway allocation.
+@Suite struct TokenizerFuzzRegressionTests {
+    @Test func tokenizerJSONFindings() throws {
+        let inputs = try FuzzRegressions.inputs("tokenizer-json")
+        #expect(!inputs.isEmpty)
+        let folder = try TestPaths.temporaryDirectory("tokenizer-fuzz")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, bytes) in inputs {
+            let url = folder.appendingPathComponent("tokenizer.json")
+            try bytes.write(to: url)
+            let error = #expect(throws: TokenizerError.self, "\(name)") {
+                try SentencePieceTokenizer(tokenizerJSON: url)
+            }
+            #expect(error?.errorDescription?.contains(url.path) == true, "\(name)")
+        }
+    }
+
+    @Test func anAddedTokenIdPastTheVocabularyIsAnError() throws {
+        let folder = try TestPaths.temporaryDirectory("tokenizer-fuzz-id")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("tokenizer.json")
+        for id in ["100000000", "3000000000", "1e30", "-1", "2.5"] {
+            try Data(
+                """
+                {"added_tokens": [{"id": \(id), "content": "<x>"}],
+                 "model": {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}}
+                """.utf8
+            ).write(to: url)
+            let error = #expect(throws: TokenizerError.self, "id \(id)") {
+                try SentencePieceTokenizer(tokenizerJSON: url)
+            }
+            #expect(error?.errorDescription?.contains("added_tokens[0]") == true, "\(String(describing: error))")
+        }
+    }
+}

@@ -62,7 +62,7 @@ import Testing
         let reloaded = try MonoT5Reranker.load(
             directory: summary.finalDirectory, options: .init(maxLength: 32, batchSize: 16))
         #expect(reloaded.labels == .trueFalse)
-        let reranked = RunReranker(topK: 8).rerank(
+        let reranked = try RunReranker(topK: 8).rerank(
             run: evaluation.run, documents: evaluation.documents, queries: evaluation.queries
         ) { query, texts in reloaded.score(query: query, documents: texts) }.run
         let metrics = try Evaluator.evaluate(
@@ -168,14 +168,15 @@ import Testing
         let trainer = MonoT5Trainer(
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
         let tokenizer = try SentencePieceTokenizer.load(directory: Task.model)
-        let builder = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
-        let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
-        var stream = TrainingStream(unitCount: 10, seed: 9)
+        let builder = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
+        let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
+        var stream = try TrainingStream(unitCount: 10, seed: 9)
         var seen = [Int]()
         for _ in 0..<5 {
             let units = stream.next(4)
             seen += units
-            let batch = trainer.makeBatch(units, inputs: builder, targets: targets)
+            var tally = MonoT5Trainer.TruncationTally(examples: 20)
+            let batch = trainer.makeBatch(units, inputs: builder, targets: targets, tally: &tally)
             #expect(batch.labels.filter { $0 == targets.positive }.count == 4)
             #expect(batch.labels.filter { $0 == targets.negative }.count == 4)
             #expect(batch.inputs.allSatisfy { $0.count <= 32 && $0.last == tokenizer.eosID })
@@ -183,9 +184,9 @@ import Testing
         #expect(Set(seen.prefix(10)) == Set(0..<10) && Set(seen.suffix(10)) == Set(0..<10))
         #expect(Array(seen.prefix(10)) != Array(seen.suffix(10)), "each epoch reshuffles")
         // A stream rebuilt at a saved position continues identically.
-        var original = TrainingStream(unitCount: 10, seed: 9)
+        var original = try TrainingStream(unitCount: 10, seed: 9)
         _ = original.next(13)
-        var rebuilt = TrainingStream(unitCount: 10, seed: 9, position: 13)
+        var rebuilt = try TrainingStream(unitCount: 10, seed: 9, position: 13)
         #expect(original.next(9) == rebuilt.next(9))
     }
 
@@ -197,8 +198,8 @@ import Testing
             kind: .pairs, units: [[TrainingExample(query: "q", passage: "p", relevant: true)]])
         let trainer = MonoT5Trainer(
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
-        let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer)
-        let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer)
+        let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
+        let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer, vocabularySize: 1 << 20)
         #expect(trueFalse.positive == [tokenizer.id(forToken: "▁true")!, tokenizer.eosID])
         #expect(trueFalse.negative == [tokenizer.id(forToken: "▁false")!, tokenizer.eosID])
         #expect(yesNo.positive == [tokenizer.id(forToken: "▁yes")!, tokenizer.eosID])
@@ -277,5 +278,47 @@ import Testing
         ).run()
         let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
         #expect(names == ["best", "checkpoint-3", "checkpoint-4", "final", "train_log.jsonl"])
+    }
+
+    /// Issue 16, finding 4: resuming with --keep-last once deleted the checkpoint the run had
+    /// resumed from, then failed to copy the tokenizer files out of it at the next save (and
+    /// `final` was left stale).
+    @Test func resumingWithKeepLastOutlivesTheCheckpointItStartedFrom() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-keep-last-resume")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = try TrainingData.read(
+            Task.write(Task.triples(count: 6, seed: 8), "t.tsv", in: folder), kind: .triples)
+        var options = options(steps: 2)
+        options.batchSize = 2
+        options.saveEvery = 1
+        options.keepLast = 1
+        let output = folder.appendingPathComponent("out")
+        _ = try MonoT5Trainer(
+            modelDirectory: Task.model, output: output, data: data, options: options,
+            sink: CollectingProgressSink()
+        ).run()
+        let firstFinal = try Data(
+            contentsOf: output.appendingPathComponent("final/model.safetensors"))
+        options.steps = 5
+        let summary = try MonoT5Trainer(
+            modelDirectory: Task.model, output: output, data: data, options: options,
+            sink: CollectingProgressSink()
+        ).run(resume: true)
+        #expect(summary.steps == 5)
+        let names = try FileManager.default.contentsOfDirectory(atPath: output.path).sorted()
+        #expect(names == ["checkpoint-5", "final", "train_log.jsonl"])
+        let final = output.appendingPathComponent("final")
+        #expect(
+            try Data(contentsOf: final.appendingPathComponent("model.safetensors")) != firstFinal,
+            "final holds step 5's weights")
+        #expect(
+            try Data(contentsOf: final.appendingPathComponent("model.safetensors"))
+                == Data(contentsOf: output.appendingPathComponent("checkpoint-5/model.safetensors")))
+        for file in ["spiece.model", "tokenizer.json", "tokenizer_config.json"] {
+            #expect(
+                FileManager.default.contents(atPath: final.appendingPathComponent(file).path)
+                    == FileManager.default.contents(
+                        atPath: Task.model.appendingPathComponent(file).path), "\(file)")
+        }
     }
 }

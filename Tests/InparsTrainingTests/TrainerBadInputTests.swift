@@ -59,6 +59,98 @@ import Testing
         ) { try TrainingData.read(bad, kind: .pairs) }
     }
 
+    /// Issue 16, finding 2: a cut gzip training file is an error, not a shorter training set.
+    @Test func aTruncatedGzipTrainingFileIsAnError() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-gzip")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let gzip = GzipBytes(blocks: Array(repeating: "q\tgood doc\tbad doc\n", count: 3))
+        let url = folder.appendingPathComponent("triples.tsv.gz")
+        try Data(gzip.damaged[0].bytes).write(to: url)
+        #expect(throws: InparsCoreError.self) {
+            _ = try TrainingData.read(url, kind: .triples, skipBadLines: true)
+        }
+        try Data(gzip.bytes).write(to: url)
+        #expect(try TrainingData.read(url, kind: .triples).units.count == 3)
+    }
+
+    /// Issue 16 (InPars #17, and finding 3): zero examples or zero steps are errors before any
+    /// work, and options a library caller gets wrong throw instead of trapping.
+    @Test func zeroExamplesZeroStepsAndBadOptionsAreErrors() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-zero")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let example = [
+            TrainingExample(query: "q", passage: "p", relevant: true),
+            TrainingExample(query: "q", passage: "n", relevant: false),
+        ]
+        let data = TrainingData(kind: .triples, units: [example])
+        func run(_ data: TrainingData, _ options: TrainerOptions) throws {
+            let output = folder.appendingPathComponent(UUID().uuidString)
+            _ = try MonoT5Trainer(
+                modelDirectory: Task.model, output: output, data: data, options: options,
+                sink: CollectingProgressSink()
+            ).run()
+        }
+        #expect(throws: TrainingError.noExamples) {
+            try run(TrainingData(kind: .triples, units: []), options(steps: 1))
+        }
+        #expect(throws: TrainingError.noTrainingSteps(reason: "--steps is 0")) {
+            try run(data, options(steps: 0))
+        }
+        var epochs = options(steps: 1)
+        epochs.steps = nil
+        epochs.epochs = 0
+        #expect(throws: TrainingError.noTrainingSteps(reason: "--epochs is 0.0")) {
+            try run(data, epochs)
+        }
+        var odd = options(steps: 1)
+        odd.batchSize = 3
+        #expect(throws: TrainingError.self) { try run(data, odd) }
+        var both = options(steps: 1)
+        both.epochs = 1
+        #expect(throws: TrainingError.self) { try run(data, both) }
+        var short = options(steps: 1)
+        short.maxLength = 4
+        #expect(throws: RankerError.self) { try run(data, short) }
+        #expect(throws: TrainingError.noExamples) { _ = try TrainingStream(unitCount: 0, seed: 1) }
+        // Nothing was written for any of them.
+        let written = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .flatMap { try FileManager.default.contentsOfDirectory(atPath: folder.appendingPathComponent($0).path) }
+        #expect(written.allSatisfy { $0 == "train_log.jsonl" }, "\(written)")
+    }
+
+    /// Issue 16: training refuses labels its tokenizer does not encode as single pieces (the
+    /// same check as scoring), before any step.
+    @Test func labelsThatAreNotSingleTokensAreRefused() throws {
+        let folder = try TestPaths.temporaryDirectory("trainer-split-labels")
+        let model = folder.appendingPathComponent("model")
+        try FileManager.default.copyItem(at: Task.model, to: model)
+        try Data(
+            """
+            {"added_tokens": [{"id": 0, "content": "<pad>", "special": true},
+                              {"id": 1, "content": "</s>", "special": true},
+                              {"id": 2, "content": "<unk>", "special": true}],
+             "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
+             "model": {"type": "Unigram", "unk_id": 2, "vocab": [
+                ["<pad>", 0.0], ["</s>", 0.0], ["<unk>", 0.0], ["▁", -2.0], ["▁true", -100.0],
+                ["▁tr", -1.0], ["ue", -1.0], ["▁false", -1.0], ["q", -5.0], ["p", -5.0]]}}
+            """.utf8
+        ).write(to: model.appendingPathComponent("tokenizer.json"))
+        let data = TrainingData(
+            kind: .triples,
+            units: [[
+                .init(query: "q", passage: "p", relevant: true),
+                .init(query: "q", passage: "p", relevant: false),
+            ]])
+        let output = folder.appendingPathComponent("out")
+        #expect(throws: RankerError.self) {
+            try MonoT5Trainer(
+                modelDirectory: model, output: output, data: data, options: options(steps: 1),
+                sink: CollectingProgressSink()
+            ).run()
+        }
+        #expect(MonoT5Trainer.checkpoints(in: output).isEmpty)
+    }
+
     @Test func anEmptyTrainingFileIsAClearError() throws {
         let folder = try TestPaths.temporaryDirectory("trainer-empty")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -186,9 +278,38 @@ import Testing
         }
         var other = options(steps: 4)
         other.seed = 99
+        #expect(throws: TrainingError.resumeMismatch(differences: ["--seed: 42 → 99"])) {
+            try trainer(other).run(resume: true)
+        }
+        // Issue 16, finding 6: every option that changes the result is compared, and every
+        // difference is named.
+        var changed = options(steps: 4)
+        changed.learningRate = 2e-3
+        changed.maxLength = 64
+        changed.schedule = .linear
+        changed.warmupSteps = 1
+        changed.weightDecay = 0.1
+        changed.maxGradNorm = 0.5
+        changed.dropout = 0.2
+        changed.labels = .yesNo
         #expect(
-            throws: TrainingError.resumeMismatch(field: "--seed", checkpoint: "42", current: "99")
-        ) { try trainer(other).run(resume: true) }
+            throws: TrainingError.resumeMismatch(differences: [
+                "--dropout: 0.0 → 0.2", "--labels: true-false → yes-no", "--lr: 0.001 → 0.002",
+                "--max-grad-norm: 1.0 → 0.5", "--max-length: 32 → 64",
+                "--schedule: constant → linear", "--warmup-steps: 0 → 1",
+                "--weight-decay: 0.0 → 0.1",
+            ])
+        ) { try trainer(changed).run(resume: true) }
+        // Other training data of the same size.
+        let otherData = try TrainingData.read(
+            Task.write(Task.triples(count: 4, seed: 8), "t2.tsv", in: folder), kind: .triples)
+        let error = #expect(throws: TrainingError.self) {
+            try MonoT5Trainer(
+                modelDirectory: Task.model, output: output, data: otherData,
+                options: options(steps: 4), sink: CollectingProgressSink()
+            ).run(resume: true)
+        }
+        #expect(error?.errorDescription?.contains("training data") == true, "\(String(describing: error))")
         // A longer run with the same settings continues the finished one.
         let longer = try trainer(options(steps: 4)).run(resume: true)
         #expect(longer.resumedFrom == 2 && longer.steps == 4)

@@ -22,8 +22,10 @@ public struct T5Backend: GenerationBackend {
     public let modelName: String
     public let maxBatchSize: Int
     public let maxConcurrentCalls = 1
-    /// T5's `model_max_length`.
-    public let defaultMaxPromptTokens = 512
+    /// No limit (0): T5's relative positions take any length, and the built-in few-shot
+    /// prompts run past the 512 tokens (`model_max_length`) T5 was pretrained on, so a 512
+    /// default skipped every prompt (issue 16, finding 5).
+    public let defaultMaxPromptTokens = 0
     /// The encoder's context holds the prompt only; generated tokens go to the decoder.
     public let generatedTokensShareContext = false
     public let model: T5Model
@@ -40,8 +42,13 @@ public struct T5Backend: GenerationBackend {
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer, modelName: String,
         batchSize: Int = 8, lengthWindow: Int = 4
-    ) {
-        precondition(batchSize >= 1 && lengthWindow >= 1, "bad batch \(batchSize)×\(lengthWindow)")
+    ) throws {
+        let (product, overflow) = batchSize.multipliedReportingOverflow(by: lengthWindow)
+        guard batchSize >= 1, lengthWindow >= 1, !overflow, product <= Limits.batch * 4 else {
+            throw GenerationError.invalidOption(
+                name: "--batch-size", value: String(batchSize),
+                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(lengthWindow))")
+        }
         self.model = model
         self.tokenizer = tokenizer
         self.modelName = modelName
@@ -63,7 +70,7 @@ public struct T5Backend: GenerationBackend {
     {
         let model = try T5Model.load(directory: directory)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
-        return T5Backend(
+        return try T5Backend(
             model: model, tokenizer: tokenizer,
             modelName: ModelFolderName.of(directory), batchSize: batchSize,
             lengthWindow: lengthWindow)

@@ -46,6 +46,9 @@ public struct PromptTemplate: Sendable, Equatable {
         self.text = text
         self.mode = mode
         self.pieces = try Self.parse(text, source: source ?? "'\(name)'")
+        guard pieces.contains(.document) else {
+            throw GenerationError.templateWithoutDocument(source: source ?? "'\(name)'")
+        }
     }
 
     /// Names of the built-in templates, sorted.

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
 /// Loading the weights of a Hugging Face model folder.
@@ -44,7 +45,7 @@ public enum Checkpoint {
             if !FileManager.default.fileExists(atPath: index.path) {
                 throw .fileNotFound(file: index.path)
             }
-            throw .io(file: index.path, reason: "\(error.localizedDescription)")
+            throw .io(file: index.path, reason: plainDescription(of: error))
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let map = object["weight_map"] as? [String: Any]

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
 #if canImport(Glibc)
@@ -14,6 +15,15 @@ import InparsTensor
 /// 8-byte aligned in the file. The file is written to a temporary name in the same folder,
 /// flushed with `fsync`, and renamed over `url`, so a crash never leaves a partial file there.
 public enum SafetensorsWriter {
+    /// What ``write(_:to:metadata:)`` may replace: a file that starts like a safetensors file
+    /// (an 8-byte header length, then `{`); any other existing file is refused.
+    public static let outputKind = OutputKind(name: "a safetensors file", shape: .file) { url in
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return false }
+        defer { try? handle.close() }
+        let head = [UInt8]((try? handle.read(upToCount: 9)) ?? Data())
+        return head.count == 9 && head[8] == UInt8(ascii: "{")
+    }
+
     /// Writes `tensors` (and `metadata` as `__metadata__`, omitted when empty) to `url`.
     ///
     /// The default metadata `{"format": "pt"}` is what Hugging Face `transformers` expects when
@@ -29,6 +39,11 @@ public enum SafetensorsWriter {
     public static func write(
         _ tensors: [String: Tensor], to url: URL, metadata: [String: String] = ["format": "pt"]
     ) throws(CheckpointError) {
+        do {
+            try outputKind.check(url)
+        } catch {
+            throw .io(file: url.path, reason: plainDescription(of: error))
+        }
         let header = headerBytes(tensors, metadata: metadata)
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(

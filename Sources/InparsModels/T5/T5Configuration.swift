@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsTensor
 
 /// The fields of a Hugging Face T5 `config.json` that the model needs.
@@ -143,14 +144,8 @@ public struct T5Configuration: Codable, Sendable, Equatable {
         let configuration: T5Configuration
         do {
             configuration = try JSONDecoder().decode(T5Configuration.self, from: data)
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(
-            _, context)
-        {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw ModelError.invalidConfiguration(
-                path: url.path, reason: "field '\(field)': \(context.debugDescription)")
         } catch {
-            throw ModelError.invalidConfiguration(path: url.path, reason: "not valid JSON")
+            throw ModelError.invalidConfiguration(path: url.path, reason: plainDescription(of: error))
         }
         try configuration.validate(path: url.path)
         return configuration

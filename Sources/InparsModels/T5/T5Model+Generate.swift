@@ -49,7 +49,9 @@ extension T5Model {
         guard !inputs.isEmpty, maxNewTokens > 0 else { return results }
 
         let encoded = encode(inputs)
-        var cache = makeDecoderCache(encoderOutput: encoded, capacity: maxNewTokens)
+        // The cache doubles as it fills; starting small keeps a huge maxNewTokens from
+        // allocating its whole budget up front.
+        var cache = makeDecoderCache(encoderOutput: encoded, capacity: min(maxNewTokens, 64))
         var active = Array(inputs.indices)  // cache row → input index
         var next = [Int32](repeating: Int32(configuration.decoderStartTokenID), count: inputs.count)
         var generators = sampling.map { SeededGenerator(seed: $0.seed) }

@@ -13,8 +13,20 @@ extension T5Model {
     public static func load(directory: URL) throws -> T5Model {
         let configuration = try T5Configuration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
-        return try T5Model(
-            configuration: configuration, tensors: try reader.allTensors(),
-            headIsAlias: reader.isAlias(T5WeightNames.lmHead, of: T5WeightNames.shared))
+        do {
+            return try T5Model(
+                configuration: configuration, tensors: try reader.allTensors(),
+                headIsAlias: reader.isAlias(T5WeightNames.lmHead, of: T5WeightNames.shared))
+        } catch let error as ModelError {
+            // Name the two files that disagree.
+            switch error {
+            case .missingTensor, .shapeMismatch:
+                throw ModelError.checkpointMismatch(
+                    weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
+                    configuration: directory.appendingPathComponent("config.json").path,
+                    problem: error.errorDescription ?? "\(error)")
+            default: throw error
+            }
+        }
     }
 }

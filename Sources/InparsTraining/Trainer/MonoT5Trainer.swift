@@ -49,6 +49,8 @@ public final class MonoT5Trainer {
         public var finalDirectory: URL
         /// The step the run resumed from (0 for a fresh run).
         public var resumedFrom: Int
+        /// Distinct examples this run encoded whose document `--max-length` cut.
+        public var truncatedExamples: Int
     }
 
     public let modelDirectory: URL
@@ -57,6 +59,9 @@ public final class MonoT5Trainer {
     public let options: TrainerOptions
     public let evaluation: TrainingEvaluation?
     public var hooks = Hooks()
+    /// When set and requested (the CLI does so on the first Ctrl-C), the run saves a
+    /// checkpoint after the current step and throws ``TrainingError/interrupted(step:checkpoint:)``.
+    public var stopRequest: StopRequest?
     let sink: ProgressSink
 
     /// - Parameters:
@@ -68,11 +73,6 @@ public final class MonoT5Trainer {
         modelDirectory: URL, output: URL, data: TrainingData, options: TrainerOptions,
         evaluation: TrainingEvaluation? = nil, sink: ProgressSink = StandardErrorProgressSink()
     ) {
-        precondition(options.batchSize >= data.examplesPerUnit, "batch smaller than one unit")
-        precondition(
-            options.batchSize % data.examplesPerUnit == 0,
-            "with triples the batch size must be even")
-        precondition((options.steps == nil) != (options.epochs == nil), "give steps or epochs")
         self.modelDirectory = modelDirectory
         self.output = output
         self.data = data
@@ -108,6 +108,11 @@ public final class MonoT5Trainer {
             if let every = options.saveEvery, step % every == 0 {
                 try saveCheckpoint(&session)
             }
+            if let stopRequest, stopRequest.isRequested, step < session.totalSteps {
+                if session.savedAtStep != step { try saveCheckpoint(&session) }
+                throw TrainingError.interrupted(
+                    step: step, checkpoint: session.lastCheckpoint?.path ?? "")
+            }
         }
         if session.evaluations.last?.step != session.state.step { try evaluate(&session) }
         if session.savedAtStep != session.state.step { try saveCheckpoint(&session) }
@@ -116,10 +121,17 @@ public final class MonoT5Trainer {
         sink.emit(
             "trained \(state.step) steps (\(state.examplesSeen) examples); model saved to \(final.path)",
             transient: false)
+        let tally = session.tally
+        if tally.seenCount > 0 {
+            sink.emit(
+                "\(tally.truncatedCount) of the \(tally.seenCount) training examples"
+                    + "\(session.resumedFrom == nil ? "" : " this run saw") had their document"
+                    + " truncated to --max-length \(options.maxLength)", transient: false)
+        }
         return Summary(
             steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,
             evaluations: session.evaluations, finalDirectory: final,
-            resumedFrom: session.resumedFrom ?? 0)
+            resumedFrom: session.resumedFrom ?? 0, truncatedExamples: tally.truncatedCount)
     }
 
     /// A run in progress: the model and optimizer, where the data stream stands, and what has
@@ -137,7 +149,11 @@ public final class MonoT5Trainer {
         let inputs: MonoT5InputBuilder
         /// The `config.json` written into every folder.
         let configData: Data
-        let tokenizerSources: [URL]
+        /// Tokenizer files by name, read at the start: `--keep-last` may delete the checkpoint
+        /// this run resumed from, and every later save still needs them.
+        let tokenizerFiles: [(name: String, bytes: Data)]
+        /// Which examples this run encoded and which lost document tokens to `--max-length`.
+        var tally: TruncationTally
         var optimizer: any Optimizer
         var stream: TrainingStream
         let log: JSONLLog
@@ -152,12 +168,8 @@ public final class MonoT5Trainer {
     /// optimizer state, trainer state and log), plans the steps and describes the plan.
     public func prepare(resume: Bool) throws -> Session {
         let manager = FileManager.default
-        do {
-            try manager.createDirectory(at: output, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError.saveFailed(
-                path: output.path, reason: error.localizedDescription, previous: nil)
-        }
+        try validateOptions()
+        try prepareOutput()
         let existing = Self.checkpoints(in: output)
         if !resume && !existing.isEmpty {
             throw TrainingError.outputHasCheckpoints(directory: output.path)
@@ -176,8 +188,9 @@ public final class MonoT5Trainer {
                 hint: modelDirectory.standardizedFileURL.lastPathComponent,
                 nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
-        let targets = try labelTargets(labels, tokenizer: tokenizer)
-        let inputs = MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
+        let targets = try labelTargets(
+            labels, tokenizer: tokenizer, vocabularySize: model.configuration.vocabSize)
+        let inputs = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
         let configData = try checkpointConfig(from: sourceDirectory)
         let perUnit = data.examplesPerUnit
         let unitsPerMicro = options.unitsPerMicroBatch(examplesPerUnit: perUnit)
@@ -190,11 +203,13 @@ public final class MonoT5Trainer {
             randomState:
                 "data order: per-epoch shuffle seeded by (seed, epoch); dropout of step n seeded by (seed, n)",
             optimizer: options.optimizer.rawValue, dataKind: data.kind.rawValue,
-            unitCount: data.units.count, unitsPerStep: unitsPerStep)
+            unitCount: data.units.count, unitsPerStep: unitsPerStep,
+            settings: settings(labels: labels))
         if let resumeFrom {
             state = try resumeState(from: resumeFrom.url, into: &optimizer, current: state)
         } else {
-            try AtomicFile.write(Data(), to: output.appendingPathComponent(Self.logName))
+            try AtomicFile.write(
+                Data(), to: output.appendingPathComponent(Self.logName), replacing: Self.logKind)
         }
         describePlan(
             totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels,
@@ -203,11 +218,19 @@ public final class MonoT5Trainer {
             model: model, state: state, resumedFrom: resumeFrom?.step, totalSteps: totalSteps,
             tokenizer: tokenizer, labels: labels, targets: targets, inputs: inputs,
             configData: configData,
-            tokenizerSources: Self.tokenizerFiles.map {
-                sourceDirectory.appendingPathComponent($0)
-            }.filter { manager.fileExists(atPath: $0.path) },
+            tokenizerFiles: try Self.tokenizerFiles.compactMap { name -> (String, Data)? in
+                let url = sourceDirectory.appendingPathComponent(name)
+                guard manager.fileExists(atPath: url.path) else { return nil }
+                do {
+                    return (name, try Data(contentsOf: url))
+                } catch {
+                    throw InparsCoreError.readFailed(
+                        path: url.path, reason: plainDescription(of: error))
+                }
+            },
+            tally: TruncationTally(examples: data.exampleCount),
             optimizer: optimizer,
-            stream: TrainingStream(
+            stream: try TrainingStream(
                 unitCount: data.units.count, seed: options.seed, position: state.position),
             log: try JSONLLog(url: output.appendingPathComponent(Self.logName)),
             unitsPerMicroBatch: unitsPerMicro, lastCheckpoint: resumeFrom?.url,
@@ -231,10 +254,12 @@ public final class MonoT5Trainer {
         }
         try optimizer.importState(optimizerState)
         saved.totalSteps = current.totalSteps
+        saved.settings = current.settings
         // The log continues from the checkpoint's copy (later lines belong to lost steps).
         let savedLog = directory.appendingPathComponent(Self.logName)
         let log = (try? Data(contentsOf: savedLog)) ?? Data()
-        try AtomicFile.write(log, to: output.appendingPathComponent(Self.logName))
+        try AtomicFile.write(
+            log, to: output.appendingPathComponent(Self.logName), replacing: Self.logKind)
         return saved
     }
 
@@ -253,7 +278,7 @@ public final class MonoT5Trainer {
         for _ in 0..<options.gradientAccumulation {
             let batch = makeBatch(
                 session.stream.next(session.unitsPerMicroBatch), inputs: session.inputs,
-                targets: session.targets)
+                targets: session.targets, tally: &session.tally)
             lossSum +=
                 session.model.accumulateGradients(
                     batch, dropoutRate: options.dropout, crossAttention: options.crossAttention,
@@ -357,15 +382,12 @@ public final class MonoT5Trainer {
         let hook = hooks.beforeCommit
         let manager = FileManager.default
         do {
-            try AtomicFile.writeDirectory(at: target) { folder in
+            try AtomicFile.writeDirectory(at: target, replacing: Self.folderKind) { folder in
                 try SafetensorsWriter.write(
                     tensors, to: folder.appendingPathComponent("model.safetensors"))
                 try session.configData.write(to: folder.appendingPathComponent("config.json"))
-                for source in session.tokenizerSources {
-                    // Resolve symlinks: a Hub cache snapshot links to its blobs.
-                    try manager.copyItem(
-                        at: source.resolvingSymlinksInPath(),
-                        to: folder.appendingPathComponent(source.lastPathComponent))
+                for (name, bytes) in session.tokenizerFiles {
+                    try bytes.write(to: folder.appendingPathComponent(name))
                 }
                 try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
                 try logData.write(to: folder.appendingPathComponent(Self.logName))
@@ -384,6 +406,71 @@ public final class MonoT5Trainer {
 
     // MARK: - Pieces
 
+    /// Options and data a run cannot start with (InPars #17: never train on zero examples or
+    /// for zero steps).
+    func validateOptions() throws {
+        func invalid(_ name: String, _ value: Any, _ reason: String) -> TrainingError {
+            .invalidOption(name: name, value: "\(value)", reason: reason)
+        }
+        if data.units.isEmpty { throw TrainingError.noExamples }
+        let perUnit = data.examplesPerUnit
+        guard options.batchSize >= perUnit, options.batchSize % perUnit == 0 else {
+            throw invalid(
+                "--batch-size", options.batchSize,
+                data.kind == .triples
+                    ? "with triples it must be even (a positive and a negative per triple)"
+                    : "must be at least 1")
+        }
+        guard options.gradientAccumulation >= 1, options.gradientAccumulation <= Limits.batch
+        else { throw invalid("--grad-accum", options.gradientAccumulation, "must be 1…\(Limits.batch)") }
+        switch (options.steps, options.epochs) {
+        case (let steps?, nil):
+            guard steps >= 1 else { throw TrainingError.noTrainingSteps(reason: "--steps is \(steps)") }
+            guard steps <= Limits.steps else { throw invalid("--steps", steps, "too many") }
+        case (nil, let epochs?):
+            guard epochs > 0, epochs <= 1e6 else {
+                throw TrainingError.noTrainingSteps(reason: "--epochs is \(epochs)")
+            }
+        default:
+            throw invalid("--steps/--epochs", "both or neither", "give exactly one of them")
+        }
+        guard options.warmupSteps >= 0 else {
+            throw invalid("--warmup-steps", options.warmupSteps, "must be ≥ 0")
+        }
+    }
+
+    /// What the trainer may replace in its output folder: its own model folders
+    /// (`checkpoint-<step>`, `final`, `best`) and its log.
+    static let folderKind = Checkpoint.modelFolderKind()
+    static let logKind = OutputKind.file("a training log") { line in
+        (try? JSONLine.parseObject(line))?["step"] != nil
+    }
+
+    /// Creates the output folder when missing, and refuses, before any training, an output
+    /// that is a file or whose `final`, `best` or log are not the trainer's.
+    func prepareOutput() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                throw InparsCoreError.writeFailed(
+                    path: output.path, reason: "it is a file; --output must be a folder")
+            }
+        } else {
+            do {
+                try FileManager.default.createDirectory(
+                    at: output, withIntermediateDirectories: true)
+            } catch {
+                throw InparsCoreError.writeFailed(
+                    path: output.path, reason: plainDescription(of: error))
+            }
+        }
+        for name in ["final", "best"] {
+            try Self.folderKind.check(output.appendingPathComponent(name))
+        }
+        for (_, url) in Self.checkpoints(in: output) { try Self.folderKind.check(url) }
+        try Self.logKind.check(output.appendingPathComponent(Self.logName))
+    }
+
     /// `checkpoint-<step>` folders holding a trainer state, by step.
     public static func checkpoints(in directory: URL) -> [(step: Int, url: URL)] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -399,28 +486,53 @@ public final class MonoT5Trainer {
         }.sorted { $0.0 < $1.0 }
     }
 
-    func labelTargets(_ labels: MonoT5Reranker.Labels, tokenizer: SentencePieceTokenizer) throws
-        -> (positive: [Int32], negative: [Int32])
+    /// The target ids of each label (the piece, then EOS), checked as scoring checks them.
+    func labelTargets(
+        _ labels: MonoT5Reranker.Labels, tokenizer: SentencePieceTokenizer, vocabularySize: Int
+    ) throws -> (positive: [Int32], negative: [Int32])
     {
-        let (positive, negative) = labels.pieces
-        guard let p = tokenizer.id(forToken: positive) else {
-            throw TrainingError.missingLabelPiece(piece: positive)
-        }
-        guard let n = tokenizer.id(forToken: negative) else {
-            throw TrainingError.missingLabelPiece(piece: negative)
-        }
+        let (p, n) = try labels.ids(
+            tokenizer: tokenizer, vocabularySize: vocabularySize,
+            directory: modelDirectory.path)
         return ([p, tokenizer.eosID], [n, tokenizer.eosID])
+    }
+
+    /// Which training examples this run has encoded, and which of them lost document tokens
+    /// to `--max-length` (each counted once however often it is seen).
+    struct TruncationTally {
+        private var seen: [Bool]
+        private var truncated: [Bool]
+        private(set) var seenCount = 0
+        private(set) var truncatedCount = 0
+
+        init(examples: Int) {
+            seen = Array(repeating: false, count: examples)
+            truncated = Array(repeating: false, count: examples)
+        }
+
+        mutating func record(_ example: Int, truncated wasTruncated: Bool) {
+            if !seen[example] {
+                seen[example] = true
+                seenCount += 1
+            }
+            if wasTruncated && !truncated[example] {
+                truncated[example] = true
+                truncatedCount += 1
+            }
+        }
     }
 
     func makeBatch(
         _ unitIndices: [Int], inputs: MonoT5InputBuilder,
-        targets: (positive: [Int32], negative: [Int32])
+        targets: (positive: [Int32], negative: [Int32]), tally: inout TruncationTally
     ) -> T5TrainingBatch {
         var encoder = [[Int32]]()
         var labels = [[Int32]]()
         for index in unitIndices {
-            for example in data.units[index] {
-                encoder.append(inputs.inputIDs(query: example.query, document: example.passage))
+            for (offset, example) in data.units[index].enumerated() {
+                let input = inputs.encode(query: example.query, document: example.passage)
+                tally.record(index * data.examplesPerUnit + offset, truncated: input.truncated)
+                encoder.append(input.ids)
                 labels.append(example.relevant ? targets.positive : targets.negative)
             }
         }
@@ -479,20 +591,58 @@ public final class MonoT5Trainer {
         return Data(inserted.utf8)
     }
 
-    func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
-        let pairs: [(String, String, String)] = [
-            ("--optimizer", saved.optimizer, current.optimizer),
-            ("training data kind", saved.dataKind, current.dataKind),
-            ("training units (lines)", String(saved.unitCount), String(current.unitCount)),
-            (
-                "units per step (batch × accumulation)", String(saved.unitsPerStep),
-                String(current.unitsPerStep)
-            ),
-            ("--seed", String(saved.seed), String(current.seed)),
+    /// The options that change what a run computes, as `trainer_state.json` records them; a
+    /// resumed run must match every one (the help says "same options required").
+    func settings(labels: MonoT5Reranker.Labels) -> [String: String] {
+        [
+            "--lr": "\(options.learningRate)", "--weight-decay": "\(options.weightDecay)",
+            "--schedule": options.schedule.rawValue, "--warmup-steps": "\(options.warmupSteps)",
+            "--max-grad-norm": "\(options.maxGradNorm)", "--dropout": "\(options.dropout)",
+            "--max-length": "\(options.maxLength)", "--labels": labels.rawValue,
+            "--batch-size": "\(options.batchSize)", "--grad-accum": "\(options.gradientAccumulation)",
+            "training data":
+                "\(data.kind.rawValue), \(data.units.count) units, fingerprint \(data.fingerprint)",
         ]
-        for (field, old, new) in pairs where old != new {
-            throw TrainingError.resumeMismatch(field: field, checkpoint: old, current: new)
+    }
+
+    /// Every difference between a checkpoint's settings and this run's, named.
+    ///
+    /// - Throws: ``TrainingError/resumeMismatch(differences:)``.
+    func checkCompatible(_ saved: TrainerState, with current: TrainerState) throws {
+        // Fields every checkpoint has, then the recorded settings (absent in old checkpoints).
+        var old: [String: String] = [
+            "--optimizer": saved.optimizer, "--seed": String(saved.seed),
+            "training data kind": saved.dataKind, "training units": String(saved.unitCount),
+            "units per step (batch × accumulation)": String(saved.unitsPerStep),
+        ]
+        var new: [String: String] = [
+            "--optimizer": current.optimizer, "--seed": String(current.seed),
+            "training data kind": current.dataKind, "training units": String(current.unitCount),
+            "units per step (batch × accumulation)": String(current.unitsPerStep),
+        ]
+        if let savedSettings = saved.settings, let currentSettings = current.settings {
+            old.merge(savedSettings) { a, _ in a }
+            new.merge(currentSettings) { a, _ in a }
         }
+        var differences = old.keys.sorted().compactMap { key -> String? in
+            let (a, b) = (old[key] ?? "(unset)", new[key] ?? "(unset)")
+            return a == b ? nil : "\(key): \(a) → \(b)"
+        }
+        // Implied by the differences named above: keep the message to what the user changed.
+        if old["--batch-size"] != new["--batch-size"] || old["--grad-accum"] != new["--grad-accum"] {
+            differences.removeAll { $0.hasPrefix("units per step") }
+        }
+        if old["training data"] != new["training data"] {
+            differences.removeAll { $0.hasPrefix("training units") || $0.hasPrefix("training data kind") }
+        }
+        // A linear schedule decays to 0 at the last step: its length shapes every step's rate.
+        if saved.settings?["--schedule"] == "linear", current.settings?["--schedule"] == "linear",
+            saved.totalSteps != current.totalSteps
+        {
+            differences.append(
+                "total steps (--steps/--epochs; the linear schedule depends on it): \(saved.totalSteps) → \(current.totalSteps)")
+        }
+        if !differences.isEmpty { throw TrainingError.resumeMismatch(differences: differences) }
     }
 
     func describePlan(
@@ -500,8 +650,9 @@ public final class MonoT5Trainer {
     ) {
         let perUnit = data.examplesPerUnit
         let examples = data.exampleCount
-        let seen = totalSteps * unitsPerStep * perUnit
-        let epochs = Double(seen) / Double(examples)
+        // In Double: steps × batch × accumulation may exceed Int for absurd (validated) inputs.
+        let seen = Double(totalSteps) * Double(unitsPerStep) * Double(perUnit)
+        let epochs = seen / Double(examples)
         var source =
             data.kind == .triples
             ? "\(data.units.count) triples → \(examples) examples (half positive)"
@@ -509,7 +660,7 @@ public final class MonoT5Trainer {
         if data.skippedLines > 0 { source += ", \(data.skippedLines) malformed lines skipped" }
         sink.emit("training data: \(source)", transient: false)
         var plan =
-            "this run sees \(seen) examples: \(totalSteps) steps × batch \(options.batchSize) × accumulation \(options.gradientAccumulation) = \(formatFixed(epochs, decimals: 2)) epochs of the \(examples) training examples"
+            "this run sees \(formatFixed(seen, decimals: 0)) examples: \(totalSteps) steps × batch \(options.batchSize) × accumulation \(options.gradientAccumulation) = \(formatFixed(epochs, decimals: 2)) epochs of the \(examples) training examples"
         if epochs < 1 {
             plan += " (only \(Int((epochs * 100).rounded()))% of the data will be seen)"
         }
@@ -526,16 +677,7 @@ public final class MonoT5Trainer {
         if let checkpoint = error as? CheckpointError, case .io(_, let reason) = checkpoint {
             return reason
         }
-        if let localized = error as? LocalizedError, let text = localized.errorDescription {
-            return text
-        }
-        let nsError = error as NSError
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? NSError,
-            posix.domain == NSPOSIXErrorDomain
-        {
-            return String(cString: strerror(Int32(posix.code)))
-        }
-        return nsError.localizedDescription
+        return plainDescription(of: error)
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// Where a run stands, saved as `trainer_state.json` in every checkpoint folder.
 ///
@@ -29,6 +30,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var bestStep: Int?
     /// The last logged training loss.
     public var lastLoss: Float?
+    /// The options that shape the result (`--lr`, `--schedule`, …, and a fingerprint of the
+    /// training data), compared on resume; absent in checkpoints of older versions.
+    public var settings: [String: String]?
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, seed, optimizer
@@ -42,6 +46,7 @@ public struct TrainerState: Codable, Sendable, Equatable {
         case bestMetric = "best_ndcg@10"
         case bestStep = "best_step"
         case lastLoss = "last_loss"
+        case settings
     }
 
     static let fileName = "trainer_state.json"
@@ -62,12 +67,8 @@ public struct TrainerState: Codable, Sendable, Equatable {
         }
         do {
             return try JSONDecoder().decode(TrainerState.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw TrainingError.invalidTrainerState(
-                path: url.path, reason: "missing field '\(key.stringValue)'")
         } catch {
-            throw TrainingError.invalidTrainerState(
-                path: url.path, reason: "not a trainer state JSON object")
+            throw TrainingError.invalidTrainerState(path: url.path, reason: plainDescription(of: error))
         }
     }
 }

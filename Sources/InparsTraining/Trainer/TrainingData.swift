@@ -43,6 +43,20 @@ public struct TrainingData: Sendable, Equatable {
         self.firstSkippedError = firstSkippedError
     }
 
+    /// A fingerprint of every example in order (FNV-1a), so a resumed run can tell that its
+    /// training file changed even when the line count did not.
+    public var fingerprint: String {
+        var hash = FNV1a()
+        for unit in units {
+            for example in unit {
+                hash.add(example.query)
+                hash.add(example.passage)
+                hash.add(example.relevant ? "1" : "0")
+            }
+        }
+        return hash.hex
+    }
+
     /// Examples per unit (2 for triples, 1 for pairs).
     public var examplesPerUnit: Int { kind == .triples ? 2 : 1 }
     /// All examples.

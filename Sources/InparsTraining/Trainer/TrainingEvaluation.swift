@@ -33,11 +33,6 @@ public struct TrainingEvaluation: Sendable {
     /// The metrics logged during training.
     public static let metrics: [Metric] = [.ndcg(cutoff: 10), .mrr(cutoff: 10)]
 
-    /// Pairs one evaluation scores.
-    public var pairCount: Int {
-        RunReranker(topK: topK).pairCount(run: run, documents: documents, queries: queries)
-    }
-
     /// Reranks ``run`` with `scorer` (the model being trained) and evaluates it.
     ///
     /// - Returns: nDCG@10 and MRR@10 (means over the queries in both run and qrels).

@@ -14,8 +14,14 @@ public struct TrainingStream: Sendable, Equatable {
     private var cachedEpoch = -1
     private var permutation: [Int] = []
 
-    public init(unitCount: Int, seed: UInt64, position: Int = 0) {
-        precondition(unitCount > 0 && position >= 0, "bad training stream")
+    /// - Throws: ``TrainingError/noExamples`` for zero units,
+    ///   ``TrainingError/invalidOption(name:value:reason:)`` for a negative position.
+    public init(unitCount: Int, seed: UInt64, position: Int = 0) throws(TrainingError) {
+        guard unitCount > 0 else { throw .noExamples }
+        guard position >= 0 else {
+            throw .invalidOption(
+                name: "data position", value: String(position), reason: "must be ≥ 0")
+        }
         self.unitCount = unitCount
         self.seed = seed
         self.position = position

@@ -119,10 +119,14 @@ struct FilterCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads.count
         let inputURL = URL(fileURLWithPath: input)
+        let outputURL = URL(fileURLWithPath: output.output)
+        try QueryFilter.outputKind.check(
+            outputURL, inputs: [inputURL] + [corpus].compactMap { $0.map(URL.init(fileURLWithPath:)) })
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker,
+                skipFlag: "--skip-bad-lines"))
 
         var configuration = FilterConfiguration(
             strategy: FilterStrategy(rawValue: strategy.rawValue)!)
@@ -144,7 +148,7 @@ struct FilterCommand: ParsableCommand {
         if let corpus {
             let url = try DatasetLocator.resolve(corpus, role: .corpus)
             let documents = try CorpusReader.read(
-                url, options: ReadOptions(skipBadLines: badLines.skipBadLines)
+                url, options: badLines.readOptions
             )
             .documents
             filter.corpus = Dictionary(
@@ -161,7 +165,7 @@ struct FilterCommand: ParsableCommand {
         }
 
         let result = try filter.run(rows)
-        try AtomicFile.write(to: URL(fileURLWithPath: output.output)) { file in
+        try AtomicFile.write(to: outputURL, replacing: QueryFilter.outputKind) { file in
             for item in result.kept { try file.write(item.outputLine + "\n") }
         }
         var summary = result.summary

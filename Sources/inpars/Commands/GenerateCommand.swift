@@ -71,7 +71,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Prompts longer than this (plus --max-new-tokens for servers) are skipped and counted (0 = no check; default 2048, 512 for T5)."
+            "Prompts longer than this (plus --max-new-tokens for servers) are skipped and counted (0 = no check; default 2048 with --api-base, no check for T5)."
     )
     var maxPromptTokens: Int?
 
@@ -126,20 +126,17 @@ struct GenerateCommand: AsyncParsableCommand {
 
     func validate() throws {
         if maxGenerations < 1 { throw ValidationError("--max-generations must be at least 1.") }
-        if numQueriesPerDoc < 1 {
-            throw ValidationError("--num-queries-per-doc must be at least 1.")
-        }
+        try requireFlag("--num-queries-per-doc", numQueriesPerDoc, in: 1...Limits.queriesPerDocument)
         if numExamples < 1 { throw ValidationError("--num-examples must be at least 1.") }
-        if maxDocTokens < 0 || (maxPromptTokens ?? 0) < 0 {
-            throw ValidationError("--max-doc-tokens and --max-prompt-tokens must be ≥ 0.")
-        }
-        if maxNewTokens < 1 { throw ValidationError("--max-new-tokens must be at least 1.") }
+        try requireFlag("--max-doc-tokens", maxDocTokens, in: 0...Limits.tokens)
+        try requireFlag("--max-prompt-tokens", maxPromptTokens ?? 0, in: 0...Limits.tokens)
+        try requireFlag("--max-new-tokens", maxNewTokens, in: 1...Limits.tokens)
         if temperature < 0 { throw ValidationError("--temperature must be ≥ 0.") }
         if !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1].") }
         if topK < 0 { throw ValidationError("--top-k must be ≥ 0.") }
-        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1.") }
-        if !(timeout > 0) { throw ValidationError("--timeout must be positive.") }
-        if maxRetries < 0 { throw ValidationError("--max-retries must be ≥ 0.") }
+        try requireFlag("--concurrency", concurrency, in: 1...Limits.batch)
+        try requireFlag("--timeout", timeout, in: 0.001...1e6)
+        try requireFlag("--max-retries", maxRetries, in: 0...1000)
         if output.hasSuffix(".gz") {
             throw ValidationError(
                 "--output cannot be gzip-compressed (it is appended to on resume).")
@@ -174,6 +171,9 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Interrupts.install(
+            message: "interrupted: the generations written so far stay in \(output); run the"
+                + " same command again to resume.")
         if let apiBase {
             try await run(
                 backend: makeServerBackend(apiBase: apiBase),
@@ -248,6 +248,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
             throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
         }
+        try summary.check(maxPromptTokens: prompts.maxPromptTokens)
     }
 }
 

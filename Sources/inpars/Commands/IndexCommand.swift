@@ -17,7 +17,7 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: "The index directory to create (replaced if it exists).")
+    @Option(help: "The index directory to create (an earlier inpars index there is replaced).")
     var index: String
 
     @OptionGroup var threads: ThreadOptions
@@ -28,7 +28,7 @@ struct IndexCommand: ParsableCommand {
         let progress = ProgressReporter(label: "documents indexed")
         let report = try BM25IndexBuilder.build(
             corpus: corpus.url, index: URL(fileURLWithPath: index),
-            threads: threads.count, options: ReadOptions(skipBadLines: badLines.skipBadLines),
+            threads: threads.count, options: badLines.readOptions,
             progress: progress)
         let seconds = Date().timeIntervalSince(started)
         var lines = [

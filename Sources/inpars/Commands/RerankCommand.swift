@@ -46,6 +46,9 @@ struct RerankCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads.count
+        try OutputKind.trecRun.check(
+            URL(fileURLWithPath: output.output),
+            inputs: [inputs.runURL, inputs.queries.url, inputs.corpus.url])
         let scorer = try RelevanceScorers.load(
             directory: model.directory,
             options: model.scoring.scorerOptions(batchSize: batch.batchSize))
@@ -53,7 +56,7 @@ struct RerankCommand: ParsableCommand {
             run: inputs.runURL, queries: inputs.queries.url, corpus: inputs.corpus.url,
             progress: ProgressReporter(label: "corpus documents read"))
 
-        let reranking = RunReranker(topK: rerankDepth)
+        let reranking = try RunReranker(topK: rerankDepth)
         let progress = ProgressReporter(
             label: "pairs scored",
             total: reranking.pairCount(
@@ -62,6 +65,8 @@ struct RerankCommand: ParsableCommand {
             run: input.run, documents: input.documents, queries: input.queries, scorer: scorer,
             progress: { progress.advance(by: $0) })
         progress.finish()
+        try result.summary.check(
+            queriesPath: inputs.queries.queries, corpusPath: inputs.corpus.corpus)
         try result.run.write(
             to: URL(fileURLWithPath: output.output), tag: tag ?? scorer.name, decimals: nil)
         let s = result.summary
@@ -74,7 +79,8 @@ struct RerankCommand: ParsableCommand {
         if s.unknownDocuments > 0 {
             summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
         }
-        FileHandle.standardError.write(Data((summary + "\n").utf8))
+        let lines = [summary] + s.warnings
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
 

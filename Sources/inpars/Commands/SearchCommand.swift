@@ -69,14 +69,23 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         let parameters = BM25Parameters(k1: k1, b: b)
+        if let output {
+            try OutputKind.trecRun.check(
+                URL(fileURLWithPath: output),
+                inputs: [queries.url] + [qrels].compactMap { $0.map(URL.init(fileURLWithPath:)) })
+        }
         let opened = try BM25Index.open(URL(fileURLWithPath: index))
         var list = try QueryReader.read(
             queries.url,
-            options: ReadOptions(skipBadLines: badLines.skipBadLines)
+            options: badLines.readOptions
         ).queries
         if let qrels {
             let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
+            if list.isEmpty {
+                throw InparsCoreError.noRecords(
+                    path: queries.queries, what: "query judged in '\(qrels)'", skippedLines: 0)
+            }
         }
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
@@ -84,17 +93,20 @@ struct SearchCommand: ParsableCommand {
             k: k, parameters: parameters, threads: threads.count, removeQuery: removeQuery,
             scoreStyle: scores, strategy: exhaustive ? .exhaustive : .automatic)
         if let output {
-            try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
-                try BM25BatchSearch.write(
+            // A run without a single hit is an error, and then no file is left.
+            try AtomicFile.write(to: URL(fileURLWithPath: output), replacing: .trecRun) { file in
+                let lines = try BM25BatchSearch.write(
                     index: opened, queries: list, options: options, tag: tag, to: file,
                     progress: progress)
+                if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
             }
         } else {
             let file = try OutputFile.standardOutput()
-            try BM25BatchSearch.write(
+            let lines = try BM25BatchSearch.write(
                 index: opened, queries: list, options: options, tag: tag, to: file,
                 progress: progress)
             try file.close()
+            if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
         }
         let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0 ? Double(list.count) / seconds : 0

@@ -121,17 +121,19 @@ struct TrainCommand: ParsableCommand {
         guard (steps == nil) != (epochs == nil) else {
             throw ValidationError("give exactly one of --steps and --epochs")
         }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
-        if let epochs, !(epochs > 0) { throw ValidationError("--epochs must be positive") }
+        if let steps { try requireFlag("--steps", steps, in: 1...Limits.steps) }
+        if let epochs, !(epochs > 0 && epochs <= 1e6) {
+            throw ValidationError("--epochs must be positive and at most 1000000")
+        }
         if triples != nil, batch.batchSize % 2 != 0 {
             throw ValidationError(
                 "--batch-size must be even with --triples (each triple gives a positive and a negative)"
             )
         }
-        guard gradAccum >= 1 else { throw ValidationError("--grad-accum must be at least 1") }
+        try requireFlag("--grad-accum", gradAccum, in: 1...Limits.batch)
         guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be positive") }
         guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be ≥ 0") }
-        guard warmupSteps >= 0 else { throw ValidationError("--warmup-steps must be ≥ 0") }
+        try requireFlag("--warmup-steps", warmupSteps, in: 0...Limits.steps)
         guard maxGradNorm >= 0 else { throw ValidationError("--max-grad-norm must be ≥ 0") }
         if let dropout, !(0..<1).contains(dropout) {
             throw ValidationError("--dropout must be in [0, 1)")
@@ -140,9 +142,8 @@ struct TrainCommand: ParsableCommand {
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
-        guard evalTopK >= 1, evalBatchSize >= 1 else {
-            throw ValidationError("--eval-top-k and --eval-batch-size must be at least 1")
-        }
+        guard evalTopK >= 1 else { throw ValidationError("--eval-top-k must be at least 1") }
+        try requireFlag("--eval-batch-size", evalBatchSize, in: 1...Limits.batch)
         let given = evalFiles.compactMap { $0 }.count
         guard given == 0 || given == 4 else {
             throw ValidationError(
@@ -202,10 +203,21 @@ struct TrainCommand: ParsableCommand {
         }
         switch family {
         case .t5:
-            _ = try MonoT5Trainer(
+            let trainer = MonoT5Trainer(
                 modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-                options: options, evaluation: evaluation
-            ).run(resume: resume)
+                options: options, evaluation: evaluation)
+            trainer.stopRequest = StopRequest()
+            Interrupts.install(
+                message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
+                    + " again to stop at once and keep the last saved checkpoint)",
+                stop: trainer.stopRequest)
+            do {
+                _ = try trainer.run(resume: resume)
+            } catch TrainingError.interrupted(let step, let checkpoint) {
+                let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
+                FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+                throw ExitCode(130)
+            }
         }
     }
 }

@@ -51,14 +51,19 @@ struct TriplesCommand: ParsableCommand {
 
     func run() throws {
         let inputURL = URL(fileURLWithPath: input)
+        for path in [output.output] + [idsOutput].compactMap({ $0 }) {
+            try TripleBuilder.outputKind.check(
+                URL(fileURLWithPath: path), inputs: [inputURL, corpus.url])
+        }
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false))
+                skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false,
+                skipFlag: "--skip-bad-lines"))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
         let corpusURL = try corpus.url
         let documents = try CorpusReader.read(
-            corpusURL, options: ReadOptions(skipBadLines: badLines.skipBadLines),
+            corpusURL, options: badLines.readOptions,
             progress: ProgressReporter(label: "documents read")
         )
         .documents

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsCore
 import InparsHub
 
 // The input files several commands read, with one help text each.
@@ -48,4 +49,7 @@ struct BadLineOptions: ParsableArguments {
             "Count and skip malformed input lines (and rows naming unknown documents) instead of stopping."
     )
     var skipBadLines = false
+
+    /// Reader options that skip (or name this flag in the error of) a malformed line.
+    var readOptions: ReadOptions { ReadOptions(skipBadLines: skipBadLines, skipFlag: "--skip-bad-lines") }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsCore
 import InparsHub
 import InparsModels
 import InparsRanker
@@ -20,7 +21,7 @@ struct ScoringOptions: ParsableArguments {
     var labels: MonoT5Reranker.Labels?
 
     func validate() throws {
-        guard maxLength >= 16 else { throw ValidationError("--max-length must be at least 16") }
+        try requireFlag("--max-length", maxLength, in: Limits.minimumMonoT5Length...Limits.tokens)
     }
 
     /// The library's scorer settings with `batchSize` pairs per forward pass.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsCore
 
 // The runtime knobs several commands share, one small group each, so that a command shows only
 // the flags it uses and every command that has a flag gives it the same name, help and default.
@@ -20,7 +21,7 @@ struct ThreadOptions: ParsableArguments {
     var count: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads { try requireThreads(threads) }
     }
 }
 
@@ -49,6 +50,6 @@ struct BatchSizeOptions: ParsableArguments {
     var batchSize: Int = 8
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        try requireFlag("--batch-size", batchSize, in: 1...Limits.batch)
     }
 }
