@@ -19,6 +19,12 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
     case duplicateID(path: String, line: Int, id: String, firstLine: Int)
     /// The file's format could not be recognised.
     case unknownFormat(path: String, reason: String)
+    /// An existing output (or its manifest) was made with other settings or inputs.
+    case outputMismatch(path: String, differences: [String])
+    /// An interrupted or finished output is not in the state its manifest records.
+    case cannotResume(path: String, reason: String)
+    /// `inpars merge` was given shards that do not make one whole run.
+    case badShards(reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -39,6 +45,14 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
                 + " \(firstLine)); ids must be unique."
         case .unknownFormat(let path, let reason):
             return "Unrecognised format in '\(path)': \(reason)."
+        case .outputMismatch(let path, let differences):
+            return "'\(path)' was made by another command, settings or inputs ("
+                + differences.joined(separator: "; ")
+                + "); use another --output, or --overwrite to discard it and start again."
+        case .cannotResume(let path, let reason):
+            return "Cannot continue '\(path)': \(reason)."
+        case .badShards(let reason):
+            return "Cannot merge: \(reason)."
         }
     }
 }

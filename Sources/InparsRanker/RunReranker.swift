@@ -1,8 +1,9 @@
 import Foundation
 import InparsCore
 
-/// Counts reported after reranking a run.
-public struct RerankSummary: Sendable, Equatable {
+/// Counts reported after reranking a run (kept in the output's manifest across restarts and
+/// added up over shards).
+public struct RerankSummary: Sendable, Equatable, StageSummary {
     /// Queries in the output run.
     public var queries = 0
     /// (query, document) pairs scored by the model.
@@ -19,6 +20,16 @@ public struct RerankSummary: Sendable, Equatable {
     public var truncatedDocuments = 0
 
     public init() {}
+
+    public mutating func add(_ other: RerankSummary) {
+        queries += other.queries
+        pairsScored += other.pairsScored
+        entriesKeptBelowTopK += other.entriesKeptBelowTopK
+        unknownQueries += other.unknownQueries
+        entriesOfUnknownQueries += other.entriesOfUnknownQueries
+        unknownDocuments += other.unknownDocuments
+        truncatedDocuments += other.truncatedDocuments
+    }
 }
 
 /// Reranks the top-k of every query of a TREC run with a ``RelevanceScorer`` (or any function
@@ -82,54 +93,67 @@ public struct RunReranker {
         var output = Run()
         var summary = RerankSummary()
         for queryId in run.queryIds {
-            let entries = run.entries[queryId]!
-            guard let query = queries[queryId] else {
-                summary.unknownQueries += 1
-                summary.entriesOfUnknownQueries += entries.count
-                continue
-            }
-            // First-stage order: rank column, then file order.
-            let firstStage = entries.enumerated().sorted {
-                ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset)
-            }.map(\.element)
-            var candidates: [RunEntry] = []
-            var rest: [RunEntry] = []
-            for entry in firstStage {
-                guard documents[entry.docId] != nil else {
-                    summary.unknownDocuments += 1
-                    continue
-                }
-                if candidates.count < topK { candidates.append(entry) } else { rest.append(entry) }
-            }
-            let texts = candidates.map { documents[$0.docId]!.rerankText }
-            let scores = try score(query.text, texts)
-            precondition(
-                scores.count == candidates.count,
-                "scorer returned \(scores.count) scores for \(candidates.count) documents")
-            let reranked = candidates.indices.sorted {
-                (-scores[$0], $0) < (-scores[$1], $1)
-            }
-            var list: [RunEntry] = []
-            list.reserveCapacity(candidates.count + rest.count)
-            for (position, index) in reranked.enumerated() {
-                var entry = candidates[index]
-                entry.rank = position + 1
-                entry.score = Double(scores[index])
-                list.append(entry)
-            }
-            let floor = scores.min().map(Double.init) ?? 0
-            for (offset, var entry) in rest.enumerated() {
-                entry.rank = list.count + 1
-                entry.score = floor - Double(offset + 1)
-                list.append(entry)
-            }
-            summary.pairsScored += candidates.count
-            summary.entriesKeptBelowTopK += rest.count
-            if !list.isEmpty {
-                output.set(queryId: queryId, list)
-                summary.queries += 1
-            }
+            let (list, counts) = try rerank(
+                queryId: queryId, entries: run.entries[queryId]!, query: queries[queryId],
+                documents: documents, score: score)
+            if !list.isEmpty { output.set(queryId: queryId, list) }
+            summary.add(counts)
         }
         return (output, summary)
+    }
+
+    /// Reranks one query's first-stage entries (`query` is `nil` when the query file lacks
+    /// it: the entries are then skipped and counted).
+    ///
+    /// - Returns: the new list (ranks 1…n; empty when nothing is left) and its counts.
+    public func rerank(
+        queryId: String, entries: [RunEntry], query: Query?, documents: [String: Document],
+        score: (_ query: String, _ documents: [String]) throws -> [Float]
+    ) rethrows -> (list: [RunEntry], summary: RerankSummary) {
+        var summary = RerankSummary()
+        guard let query else {
+            summary.unknownQueries = 1
+            summary.entriesOfUnknownQueries = entries.count
+            return ([], summary)
+        }
+        // First-stage order: rank column, then file order.
+        let firstStage = entries.enumerated().sorted {
+            ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset)
+        }.map(\.element)
+        var candidates: [RunEntry] = []
+        var rest: [RunEntry] = []
+        for entry in firstStage {
+            guard documents[entry.docId] != nil else {
+                summary.unknownDocuments += 1
+                continue
+            }
+            if candidates.count < topK { candidates.append(entry) } else { rest.append(entry) }
+        }
+        let texts = candidates.map { documents[$0.docId]!.rerankText }
+        let scores = try score(query.text, texts)
+        precondition(
+            scores.count == candidates.count,
+            "scorer returned \(scores.count) scores for \(candidates.count) documents")
+        let reranked = candidates.indices.sorted {
+            (-scores[$0], $0) < (-scores[$1], $1)
+        }
+        var list: [RunEntry] = []
+        list.reserveCapacity(candidates.count + rest.count)
+        for (position, index) in reranked.enumerated() {
+            var entry = candidates[index]
+            entry.rank = position + 1
+            entry.score = Double(scores[index])
+            list.append(entry)
+        }
+        let floor = scores.min().map(Double.init) ?? 0
+        for (offset, var entry) in rest.enumerated() {
+            entry.rank = list.count + 1
+            entry.score = floor - Double(offset + 1)
+            list.append(entry)
+        }
+        summary.pairsScored = candidates.count
+        summary.entriesKeptBelowTopK = rest.count
+        if !list.isEmpty { summary.queries = 1 }
+        return (list, summary)
     }
 }

@@ -16,5 +16,6 @@ struct Inpars: AsyncParsableCommand {
         subcommands: [
             GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
             TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
+            MergeCommand.self,
         ])
 }
