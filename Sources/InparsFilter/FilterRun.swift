@@ -24,7 +24,8 @@ public struct FilterRun {
     public var model: URL?
     public var scorerOptions: ScorerOptions?
     public var index: URL?
-    public var shard: Shard = .whole
+    /// `--shard i/N`; `nil`: the whole job, unsharded.
+    public var shard: Shard?
     public var overwrite = false
     /// Recorded in the manifest only.
     public var info: [String: String] = [:]
@@ -73,7 +74,8 @@ public struct FilterRun {
 
     /// Opens the output: fresh, resumed, or already complete (``ResumableOutput/isComplete``).
     public func open() throws -> ResumableOutput<FilterSummary> {
-        try ResumableOutput(
+        if let model, scorerOptions != nil { try RelevanceScorers.check(directory: model) }
+        return try ResumableOutput(
             outputs: [ResumableOutput<FilterSummary>.main: output], manifest: try manifest(),
             overwrite: overwrite)
     }
@@ -89,10 +91,10 @@ public struct FilterRun {
         output resumable: ResumableOutput<FilterSummary>
     ) throws -> FilterSummary {
         try filter.validate()
-        let range = shard.range(of: rows.count, inBlocksOf: configuration.blockRows)
+        let range = (shard ?? .whole).range(of: rows.count, inBlocksOf: configuration.blockRows)
         let blocks = (range.count + configuration.blockRows - 1) / configuration.blockRows
         var summary = resumable.summary
-        if resumable.itemsAtStart == 0 && shard.index == 0 {
+        if resumable.itemsAtStart == 0 && (shard?.index ?? 0) == 0 {
             summary.skippedBadLines = skippedBadLines
         }
         let start = resumable.itemsAtStart
@@ -116,7 +118,7 @@ public struct FilterRun {
             progress?.advance(by: upper - lower)
         }
         progress?.finish()
-        guard shard.isWhole else {
+        guard shard == nil else {
             try resumable.finish(items: blocks, summary: summary)
             return summary
         }

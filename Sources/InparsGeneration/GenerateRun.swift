@@ -10,8 +10,16 @@ import InparsCore
 /// early arrivals), one line each, so an interrupted run leaves a prefix of the final file.
 ///
 /// Resume: generations already in the output (by `doc_id` and `query_index`) are not redone; a
-/// torn last line is cut off first. A manifest beside the output pins the settings; a rerun
-/// with other settings refuses unless `overwrite` is set.
+/// torn last line is cut off first. A manifest beside the output (``InparsCore/OutputManifest``,
+/// command `generate`) pins the settings and the corpus; a rerun with other settings refuses
+/// unless `overwrite` is set. When every generation is in, the manifest is marked complete
+/// (with the output's size and checksum, which `inpars merge` checks) and, should retried
+/// generations have been appended after later ones, the file is rewritten in sample order, so
+/// it is byte-identical to an uninterrupted run.
+///
+/// Shards (`options.shard`): a contiguous block of the sampled documents (all their queries);
+/// prompts, few-shot draws and seeds use each document's position in the whole sample, so the
+/// shards' outputs concatenated in order are the unsharded output.
 ///
 /// Failures: a prompt too long for the model is skipped and counted; a generation whose
 /// request fails after all retries is counted, listed in the summary and not written (a rerun
@@ -30,24 +38,30 @@ public enum GenerateRun {
         options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
         progress sink: ProgressSink
     ) async throws -> GenerateSummary {
-        let manifestURL = GenerationManifest.url(for: options.output)
+        let manifestURL = OutputManifest.url(for: options.output)
         if options.overwrite {
-            try? FileManager.default.removeItem(at: options.output)
-            try? FileManager.default.removeItem(at: manifestURL)
+            // Only a manifest of ours is removed (reading throws for anything else).
+            if try OutputManifest.read(manifestURL) != nil {
+                try? FileManager.default.removeItem(at: options.output)
+                try? FileManager.default.removeItem(at: manifestURL)
+            }
         }
 
-        // Sample the documents: count, draw positions, then collect them in draw order.
+        // Sample the documents: count, draw positions, then collect this shard's in draw order.
         let corpusCount = try countDocuments(options.corpus)
         let sampleSize = min(max(0, options.maxGenerations), corpusCount)
         var generator = SeededGenerator(seed: RandomSampling.derivedSeed(options.seed, 0, 0))
         let positions = RandomSampling.sample(sampleSize, from: corpusCount, using: &generator)
-        let documents = try collect(positions, from: options.corpus)
+        let block = (options.shard ?? .whole).range(of: sampleSize)
+        let documents = try collect(Array(positions[block]), from: options.corpus)
 
         // Check or write the manifest, then see what the output already has.
-        let manifest = makeManifest(
+        var manifest = try makeManifest(
             options: options, prompts: prompts, backend: backend, corpusCount: corpusCount)
+        manifest.shard?.items = sampleSize
         try checkManifest(manifest, at: manifestURL, output: options.output)
         let scan = try GenerationOutputFile.scan(options.output)
+        manifest.state = .running
         try manifest.write(to: manifestURL)
 
         var summary = GenerateSummary()
@@ -56,10 +70,10 @@ public enum GenerateRun {
         summary.tornBytesDropped = scan.tornBytes
         var items: [WorkItem] = []
         items.reserveCapacity(summary.plannedGenerations)
-        for (position, document) in documents.enumerated() {
+        for (slot, document) in documents.enumerated() {
             for index in 0..<options.queriesPerDocument
             where !scan.done.contains(.init(docID: document.id, queryIndex: index)) {
-                items.append(WorkItem(position: position, queryIndex: index))
+                items.append(WorkItem(position: block.lowerBound + slot, queryIndex: index))
             }
         }
         summary.alreadyDone = summary.plannedGenerations - items.count
@@ -78,7 +92,8 @@ public enum GenerateRun {
 
         let output = try GenerationOutputFile(appendingTo: options.output)
         var runner = Runner(
-            options: options, prompts: prompts, documents: documents, items: items,
+            options: options, prompts: prompts, documents: documents,
+            firstPosition: block.lowerBound, items: items,
             backendName: backend.backendName, modelName: backend.modelName,
             batchSize: max(1, backend.maxBatchSize), output: output, reporter: reporter)
         do {
@@ -90,6 +105,9 @@ public enum GenerateRun {
         }
         try output.close()
         reporter.finish()
+        if runner.failures.isEmpty {
+            try finish(manifest, documents: documents, options: options)
+        }
         summary.written = reporter.written
         summary.skipped = reporter.skipped
         summary.retries = reporter.retries
@@ -124,7 +142,7 @@ public enum GenerateRun {
     static func makeManifest(
         options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
         corpusCount: Int
-    ) -> GenerationManifest {
+    ) throws -> OutputManifest {
         var exampleHash = FNV1a()
         for example in prompts.examples {
             exampleHash.add(example.id)
@@ -156,14 +174,34 @@ public enum GenerateRun {
             settings["fewshot_examples"] = "\(prompts.examples.count) examples, \(exampleHash.hex)"
         }
         var info = options.info
-        info["corpus"] = options.corpus.standardizedFileURL.path
         info["max_generations"] = String(options.maxGenerations)
-        info["inpars_version"] = InparsVersion.string
-        return GenerationManifest(settings: settings, info: info, template: prompts.template.text)
+        info["template"] = prompts.template.text
+        return OutputManifest(
+            command: "generate", settings: settings,
+            inputs: ["corpus": try InputIdentity.of(options.corpus)], info: info,
+            shard: options.shard)
     }
 
-    static func checkManifest(_ manifest: GenerationManifest, at url: URL, output: URL) throws {
-        if let existing = try GenerationManifest.read(url) {
+    /// After a run in which nothing failed: puts the lines in sample order if retried
+    /// generations were appended late, and marks the manifest complete.
+    static func finish(_ manifest: OutputManifest, documents: [Document], options: GenerateOptions)
+        throws
+    {
+        var order: [GenerationOutputFile.Key] = []
+        for document in documents {
+            for index in 0..<options.queriesPerDocument {
+                order.append(.init(docID: document.id, queryIndex: index))
+            }
+        }
+        try GenerationOutputFile.putInOrder(options.output, order: order)
+        var complete = manifest
+        complete.state = .complete
+        complete.outputs = [OutputManifest.mainRole: try InputIdentity.of(options.output)]
+        try complete.write(to: OutputManifest.url(for: options.output))
+    }
+
+    static func checkManifest(_ manifest: OutputManifest, at url: URL, output: URL) throws {
+        if let existing = try OutputManifest.read(url) {
             let differences = existing.differences(from: manifest)
             if !differences.isEmpty {
                 throw GenerationError.manifestMismatch(path: output.path, differences: differences)
@@ -184,21 +222,4 @@ public enum GenerateRun {
 struct WorkItem: Sendable {
     var position: Int
     var queryIndex: Int
-}
-
-/// 64-bit FNV-1a, for short fingerprints of templates and example files in the manifest.
-struct FNV1a {
-    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
-    mutating func add(_ string: String) {
-        for byte in string.utf8 {
-            value ^= UInt64(byte)
-            value = value &* 0x100_0000_01B3
-        }
-        value ^= 0xFF
-        value = value &* 0x100_0000_01B3
-    }
-    var hex: String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
-    }
 }

@@ -5,7 +5,9 @@ import InparsCore
 struct Runner {
     let options: GenerateOptions
     let prompts: PromptBuilder
+    /// The sampled documents of this run's block, from sample position `firstPosition` on.
     let documents: [Document]
+    let firstPosition: Int
     let items: [WorkItem]
     let backendName: String
     let modelName: String
@@ -20,12 +22,13 @@ struct Runner {
 
     init(
         options: GenerateOptions, prompts: PromptBuilder, documents: [Document],
-        items: [WorkItem], backendName: String, modelName: String, batchSize: Int,
+        firstPosition: Int, items: [WorkItem], backendName: String, modelName: String, batchSize: Int,
         output: GenerationOutputFile, reporter: GenerationProgress
     ) {
         self.options = options
         self.prompts = prompts
         self.documents = documents
+        self.firstPosition = firstPosition
         self.items = items
         self.backendName = backendName
         self.modelName = modelName
@@ -33,6 +36,9 @@ struct Runner {
         self.output = output
         self.reporter = reporter
     }
+
+    /// The document of `item`.
+    private func documentOf(_ item: WorkItem) -> Document { documents[item.position - firstPosition] }
 
     /// What became of one generation.
     enum Outcome {
@@ -110,7 +116,7 @@ struct Runner {
             let index = nextToDispatch
             nextToDispatch += 1
             let item = items[index]
-            let document = documents[item.position]
+            let document = documentOf(item)
             do {
                 let prompt = try prompts.build(
                     document: document.rerankText, position: item.position)
@@ -138,7 +144,7 @@ struct Runner {
             var retries = 0
             for (slot, index) in batch.indices.enumerated() {
                 let item = items[index]
-                let document = documents[item.position]
+                let document = documentOf(item)
                 let generated = outputs[slot]
                 retries += generated.retries
                 buffer[index] = .generated(
@@ -180,7 +186,7 @@ struct Runner {
             case .skipped:
                 reporter.record(skipped: 1)
             case .failed(let error):
-                let document = documents[item.position]
+                let document = documentOf(item)
                 failures.append(
                     GenerationFailure(docID: document.id, queryIndex: item.queryIndex, error: error)
                 )

@@ -25,7 +25,8 @@ public struct RerankRun {
     public var scorerOptions: ScorerOptions
     /// The run tag; `nil`: the scorer's name.
     public var tag: String?
-    public var shard: Shard = .whole
+    /// `--shard i/N`; `nil`: the whole job, unsharded.
+    public var shard: Shard?
     /// Start over instead of resuming or refusing.
     public var overwrite = false
     /// Recorded in the manifest only (threads, ...).
@@ -81,6 +82,7 @@ public struct RerankRun {
     public func run(
         loadScorer: () throws -> any RelevanceScorer, sink: ProgressSink
     ) throws -> Outcome {
+        try RelevanceScorers.check(directory: model)
         let resumable = try ResumableOutput<RerankSummary>(
             outputs: [ResumableOutput<RerankSummary>.main: output], manifest: try manifest(),
             overwrite: overwrite)
@@ -92,7 +94,7 @@ public struct RerankRun {
         }
         let scorer = try loadScorer()
         let input = try RerankingInput.read(
-            run: run, queries: queries, corpus: corpus, shard: shard,
+            run: run, queries: queries, corpus: corpus, shard: shard ?? .whole,
             progress: ProgressReporter(label: "corpus documents read", sink: sink))
         let queryIds = input.run.queryIds
         let start = resumable.itemsAtStart

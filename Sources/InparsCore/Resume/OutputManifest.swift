@@ -19,6 +19,8 @@ import Foundation
 public struct OutputManifest: Codable, Sendable, Equatable {
     /// The value of ``format``.
     public static let formatName = "inpars-manifest"
+    /// The role of a command's main output in ``outputs`` and ``Progress/bytes``.
+    public static let mainRole = "main"
 
     public enum State: String, Codable, Sendable {
         case running, complete
@@ -58,9 +60,11 @@ public struct OutputManifest: Codable, Sendable, Equatable {
     /// The finished files by role (`main`, `ids`), when `complete`.
     public var outputs: [String: InputIdentity]?
 
+    /// - Parameter shard: `nil` for an unsharded run (`--shard 0/1` is a shard: a one-shard
+    ///   run that `inpars merge` turns into the unsharded output).
     public init(
         command: String, settings: [String: String], inputs: [String: InputIdentity],
-        info: [String: String] = [:], shard: Shard = .whole
+        info: [String: String] = [:], shard: Shard? = nil
     ) {
         format = Self.formatName
         version = 2
@@ -69,7 +73,7 @@ public struct OutputManifest: Codable, Sendable, Equatable {
         self.inputs = inputs
         self.info = info
         self.info["inpars_version"] = InparsVersion.string
-        if !shard.isWhole {
+        if let shard {
             let run = runID
             self.shard = ShardRecord(index: shard.index, count: shard.count, run: run)
         }
@@ -102,6 +106,9 @@ public struct OutputManifest: Codable, Sendable, Equatable {
     /// The shard this output is (the whole job when unsharded).
     public var shardValue: Shard { shard?.shard ?? .whole }
 
+    /// `i/N`, or `unsharded`.
+    var shardName: String { shard.map { $0.shard.description } ?? "unsharded" }
+
     /// Human-readable differences from `other` (`"depth: 100 → 50"`, `"corpus: content
     /// changed (…)"`), empty when `other` may continue this output. Inputs a version-1
     /// manifest did not record are not compared.
@@ -127,9 +134,8 @@ public struct OutputManifest: Codable, Sendable, Equatable {
                 }
             }
         }
-        if shardValue != other.shardValue {
-            func name(_ s: Shard) -> String { s.isWhole ? "unsharded" : s.description }
-            out.append("shard: \(name(shardValue)) → \(name(other.shardValue))")
+        if shardName != other.shardName {
+            out.append("shard: \(shardName) → \(other.shardName)")
         } else if let a = shard?.items, let b = other.shard?.items, a != b {
             out.append("items partitioned: \(a) → \(b)")
         }

@@ -30,7 +30,7 @@ public protocol StageSummary: Codable, Sendable {
 /// after item N, writes half of the next item's bytes and sends itself `SIGKILL`.
 public final class ResumableOutput<Summary: StageSummary> {
     /// The role of the main output.
-    public static var main: String { "main" }
+    public static var main: String { OutputManifest.mainRole }
 
     /// The partial file of an output.
     public static func partialURL(for output: URL) -> URL {
@@ -108,8 +108,8 @@ public final class ResumableOutput<Summary: StageSummary> {
                             + " away or delete it")
                 }
             }
-            try writeManifest()
-            for (role, url) in outputs { files[role] = try AppendFile(appendingTo: Self.partialURL(for: url)) }
+            // The manifest and the partial files are made by the first append or commit, so
+            // a run that fails before doing any work (a bad input line) leaves nothing behind.
         }
         if let text = ProcessInfo.processInfo.environment["INPARS_TEST_KILL_AFTER_ITEMS"],
             let n = Int(text)
@@ -164,8 +164,18 @@ public final class ResumableOutput<Summary: StageSummary> {
         }
     }
 
+    /// Writes the manifest and creates the partial files, once.
+    private func start() throws {
+        guard files.isEmpty else { return }
+        try writeManifest()
+        for (role, url) in outputs {
+            files[role] = try AppendFile(appendingTo: Self.partialURL(for: url))
+        }
+    }
+
     /// Appends an item's bytes to the partial file of `role`.
     public func append(_ text: String, to role: String = ResumableOutput.main) throws {
+        try start()
         guard let file = files[role] else { preconditionFailure("no output role '\(role)'") }
         if killArmed { Self.killHalfway(text, file: file) }
         try file.append(text)
@@ -190,6 +200,7 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     /// Syncs the partial files, then records their lengths.
     private func writeProgress() throws {
+        try start()
         var bytes: [String: Int64] = [:]
         for (role, file) in files {
             try file.sync()

@@ -9,7 +9,7 @@ public struct Shard: Sendable, Hashable, Codable, CustomStringConvertible {
     public var index: Int
     public var count: Int
 
-    /// The whole job.
+    /// The whole job (`0/1`).
     public static let whole = Shard(index: 0, count: 1)
 
     public init(index: Int, count: Int) {

@@ -34,10 +34,10 @@ public struct ShardSet: Sendable {
         var members: [Member] = []
         for url in urls {
             let manifestURL = OutputManifest.url(for: url)
-            guard FileManager.default.fileExists(atPath: url.path) else {
-                throw InparsCoreError.badShards(reason: "'\(url.path)' does not exist")
-            }
             guard let manifest = try OutputManifest.read(manifestURL) else {
+                guard FileManager.default.fileExists(atPath: url.path) else {
+                    throw InparsCoreError.badShards(reason: "'\(url.path)' does not exist")
+                }
                 throw InparsCoreError.badShards(
                     reason: "'\(url.path)' has no manifest '\(manifestURL.lastPathComponent)'"
                         + " beside it, so it is not the output of an inpars command run with --shard")

@@ -155,7 +155,7 @@ struct FilterCommand: ParsableCommand {
             job.scorerOptions = scoring.scorerOptions(batchSize: batch.batchSize)
         }
         job.index = index.map(URL.init(fileURLWithPath:))
-        job.shard = resume.value
+        job.shard = resume.shard
         job.overwrite = resume.overwrite
         let stderr = StandardErrorProgressSink()
         let resumable = try job.open()
@@ -192,12 +192,12 @@ struct FilterCommand: ParsableCommand {
         if let first = statistics.firstSkippedError?.errorDescription {
             lines.append("filter: first skipped line: \(first)")
         }
-        if resume.value.isWhole {
+        if resume.shard == nil {
             lines.append("filter: wrote \(summary.kept) rows to \(output.output)")
         } else {
             lines.removeAll { $0.hasPrefix("filter: kept:") }
             lines.append(
-                "filter: shard \(resume.value): wrote the scored rows of this shard (before the global"
+                "filter: shard \(resume.shard!): wrote the scored rows of this shard (before the global"
                     + " dedupe and top-k) to \(output.output); join the shards with 'inpars merge'")
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))

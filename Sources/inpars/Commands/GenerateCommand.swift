@@ -41,8 +41,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Queries to generate per document.")
     var numQueriesPerDoc: Int = 1
 
-    @Flag(help: "Discard an existing output and manifest instead of resuming.")
-    var overwrite = false
+    @OptionGroup var resume: ResumeOptions
 
     // MARK: Prompt
 
@@ -221,7 +220,8 @@ struct GenerateCommand: AsyncParsableCommand {
             corpus: corpus.url, output: URL(fileURLWithPath: output),
             maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
-            topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)
+            topK: topK > 0 ? topK : nil, overwrite: resume.overwrite, info: info,
+            shard: resume.shard)
 
         let summary = try await GenerateRun.run(
             options: options, prompts: prompts, backend: backend, progress: stderr)

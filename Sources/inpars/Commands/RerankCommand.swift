@@ -54,7 +54,7 @@ struct RerankCommand: ParsableCommand {
             model: model.directory, output: URL(fileURLWithPath: output.output),
             depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
             tag: tag)
-        job.shard = resume.value
+        job.shard = resume.shard
         job.overwrite = resume.overwrite
         job.info = ["threads": String(threads.count)]
         let options = job.scorerOptions
@@ -72,8 +72,8 @@ struct RerankCommand: ParsableCommand {
         if s.unknownDocuments > 0 {
             summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
         }
-        if !resume.value.isWhole {
-            summary += " (shard \(resume.value); join the shards with 'inpars merge')"
+        if let shard = resume.shard {
+            summary += " (shard \(shard); join the shards with 'inpars merge')"
         }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }

@@ -16,9 +16,6 @@ struct ResumeOptions: ParsableArguments {
             "Do only shard i of N (0 ≤ i < N; e.g. $SLURM_ARRAY_TASK_ID/N) of the work, into this --output; 'inpars merge' joins the N outputs into the unsharded one."
     )
     var shard: Shard?
-
-    /// The shard to do (the whole job by default).
-    var value: Shard { shard ?? .whole }
 }
 
 extension Shard: ExpressibleByArgument {
