@@ -38,6 +38,80 @@ public enum GenerateRun {
         options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
         progress sink: ProgressSink
     ) async throws -> GenerateSummary {
+        let plan = try prepare(
+            options: options, prompts: prompts, backendName: backend.backendName,
+            modelName: backend.modelName)
+        return try await run(
+            plan: plan, options: options, prompts: prompts, backend: backend, progress: sink)
+    }
+
+    /// Runs a prepared plan.
+    static func run(
+        plan: Plan, options: GenerateOptions, prompts: PromptBuilder,
+        backend: some GenerationBackend, progress sink: ProgressSink
+    ) async throws -> GenerateSummary {
+        var summary = plan.summary
+        let reporter = GenerationProgress(total: plan.items.count, sink: sink)
+        for note in plan.notes(output: options.output) { reporter.message(note) }
+
+        let output = try GenerationOutputFile(appendingTo: options.output)
+        var runner = Runner(
+            options: options, prompts: prompts, documents: plan.documents,
+            firstPosition: plan.firstPosition, items: plan.items,
+            backendName: backend.backendName, modelName: backend.modelName,
+            batchSize: max(1, backend.maxBatchSize), output: output, reporter: reporter)
+        do {
+            try await runner.run(backend: backend, concurrency: max(1, backend.maxConcurrentCalls))
+        } catch {
+            try? output.close()
+            reporter.finish()
+            throw error
+        }
+        try output.close()
+        reporter.finish()
+        if runner.failures.isEmpty {
+            try finish(plan.manifest, documents: plan.documents, options: options)
+        }
+        summary.written = reporter.written
+        summary.skipped = reporter.skipped
+        summary.retries = reporter.retries
+        summary.failures = runner.failures
+        summary.seconds = reporter.elapsed
+        return summary
+    }
+
+    /// What a run (or a batch export) does: this shard's sampled documents and the
+    /// generations the output still lacks.
+    struct Plan {
+        var documents: [Document]
+        /// Sample position of `documents[0]`.
+        var firstPosition: Int
+        var items: [WorkItem]
+        var manifest: OutputManifest
+        /// Counts known before any work.
+        var summary: GenerateSummary
+
+        /// Notes for people about a torn line and the generations already done.
+        func notes(output: URL) -> [String] {
+            var notes: [String] = []
+            if summary.tornBytesDropped > 0 {
+                notes.append(
+                    "generate: dropped a torn last line (\(summary.tornBytesDropped) bytes) from"
+                        + " '\(output.path)'")
+            }
+            if summary.alreadyDone > 0 {
+                notes.append(
+                    "generate: resuming: \(summary.alreadyDone) of \(summary.plannedGenerations)"
+                        + " generations already in '\(output.path)'")
+            }
+            return notes
+        }
+    }
+
+    /// Samples the documents, checks (or starts) the manifest, scans the output.
+    static func prepare(
+        options: GenerateOptions, prompts: PromptBuilder, backendName: String, modelName: String
+    ) throws -> Plan {
         let manifestURL = OutputManifest.url(for: options.output)
         if options.overwrite {
             // Only a manifest of ours is removed (reading throws for anything else).
@@ -57,7 +131,8 @@ public enum GenerateRun {
 
         // Check or write the manifest, then see what the output already has.
         var manifest = try makeManifest(
-            options: options, prompts: prompts, backend: backend, corpusCount: corpusCount)
+            options: options, prompts: prompts, backendName: backendName, modelName: modelName,
+            corpusCount: corpusCount)
         manifest.shard?.items = sampleSize
         try checkManifest(manifest, at: manifestURL, output: options.output)
         let scan = try GenerationOutputFile.scan(options.output)
@@ -77,43 +152,9 @@ public enum GenerateRun {
             }
         }
         summary.alreadyDone = summary.plannedGenerations - items.count
-
-        let reporter = GenerationProgress(total: items.count, sink: sink)
-        if scan.tornBytes > 0 {
-            reporter.message(
-                "generate: dropped a torn last line (\(scan.tornBytes) bytes) from"
-                    + " '\(options.output.path)'")
-        }
-        if summary.alreadyDone > 0 {
-            reporter.message(
-                "generate: resuming: \(summary.alreadyDone) of \(summary.plannedGenerations)"
-                    + " generations already in '\(options.output.path)'")
-        }
-
-        let output = try GenerationOutputFile(appendingTo: options.output)
-        var runner = Runner(
-            options: options, prompts: prompts, documents: documents,
-            firstPosition: block.lowerBound, items: items,
-            backendName: backend.backendName, modelName: backend.modelName,
-            batchSize: max(1, backend.maxBatchSize), output: output, reporter: reporter)
-        do {
-            try await runner.run(backend: backend, concurrency: max(1, backend.maxConcurrentCalls))
-        } catch {
-            try? output.close()
-            reporter.finish()
-            throw error
-        }
-        try output.close()
-        reporter.finish()
-        if runner.failures.isEmpty {
-            try finish(manifest, documents: documents, options: options)
-        }
-        summary.written = reporter.written
-        summary.skipped = reporter.skipped
-        summary.retries = reporter.retries
-        summary.failures = runner.failures
-        summary.seconds = reporter.elapsed
-        return summary
+        return Plan(
+            documents: documents, firstPosition: block.lowerBound, items: items,
+            manifest: manifest, summary: summary)
     }
 
     /// Documents in a corpus file (checking ids are unique).
@@ -140,7 +181,7 @@ public enum GenerateRun {
     }
 
     static func makeManifest(
-        options: GenerateOptions, prompts: PromptBuilder, backend: some GenerationBackend,
+        options: GenerateOptions, prompts: PromptBuilder, backendName: String, modelName: String,
         corpusCount: Int
     ) throws -> OutputManifest {
         var exampleHash = FNV1a()
@@ -162,8 +203,8 @@ public enum GenerateRun {
             "max_query_tokens": String(prompts.maxQueryTokens),
             "max_prompt_tokens": String(prompts.maxPromptTokens),
             "token_unit": prompts.tokenizer.isWords ? "words" : "tokenizer",
-            "backend": backend.backendName,
-            "model": backend.modelName,
+            "backend": backendName,
+            "model": modelName,
             "max_new_tokens": String(options.maxNewTokens),
             "temperature": String(options.temperature),
             "top_p": String(options.topP),

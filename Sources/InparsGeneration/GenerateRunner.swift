@@ -116,24 +116,35 @@ struct Runner {
             let index = nextToDispatch
             nextToDispatch += 1
             let item = items[index]
-            let document = documentOf(item)
             do {
-                let prompt = try prompts.build(
-                    document: document.rerankText, position: item.position)
+                let (prompt, request) = try Self.request(
+                    for: item, document: documentOf(item), prompts: prompts, options: options)
                 batch.indices.append(index)
                 batch.prompts.append(prompt)
-                batch.requests.append(
-                    GenerationRequest(
-                        prompt: prompt.text, maxNewTokens: options.maxNewTokens,
-                        temperature: options.temperature, topP: options.topP, topK: options.topK,
-                        seed: RandomSampling.derivedSeed(
-                            options.seed, 2, UInt64(item.position), UInt64(item.queryIndex))))
+                batch.requests.append(request)
             } catch let error as GenerationError {
                 guard case .promptTooLong = error else { throw error }
                 buffer[index] = .skipped
             }
         }
         return batch.indices.isEmpty ? nil : batch
+    }
+
+    /// The prompt and request of one generation: its few-shot draw and seed come from the
+    /// document's sample position, so they are the same in any shard and any batch.
+    ///
+    /// - Throws: ``GenerationError/promptTooLong(tokens:limit:detail:)``.
+    static func request(
+        for item: WorkItem, document: Document, prompts: PromptBuilder, options: GenerateOptions
+    ) throws -> (BuiltPrompt, GenerationRequest) {
+        let prompt = try prompts.build(document: document.rerankText, position: item.position)
+        let request = GenerationRequest(
+            prompt: prompt.text, maxNewTokens: options.maxNewTokens,
+            temperature: options.temperature, topP: options.topP, topK: options.topK,
+            seed: RandomSampling.derivedSeed(
+                options.seed, 2, UInt64(item.position), UInt64(item.queryIndex)),
+            id: "\(document.id)#\(item.queryIndex)")
+        return (prompt, request)
     }
 
     /// Files a completion's outcomes in the buffer; returns an error that stops the run.

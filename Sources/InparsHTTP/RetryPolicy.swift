@@ -51,6 +51,7 @@ public struct RetryPolicy: Sendable, Equatable {
     ///   - random: jitter source.
     ///   - sleep: waits the given number of seconds.
     ///   - onRetry: told about each retry before its wait.
+    ///   - shouldRetry: which failures are retried (default: the transient ones).
     ///   - attempt: performs attempt `n` (1-based) and returns the response, or throws an
     ///     `HTTPError` (any other error propagates at once).
     /// - Throws: the last failure, as an `HTTPError` (`.status` for a non-2xx response).
@@ -58,6 +59,7 @@ public struct RetryPolicy: Sendable, Equatable {
         random: inout some RandomNumberGenerator,
         sleep: (Double) async throws -> Void,
         onRetry: (RetryEvent) -> Void = { _ in },
+        shouldRetry: (HTTPError) -> Bool = { $0.isTransient },
         attempt: (Int) async throws -> HTTPResponse
     ) async throws -> HTTPResponse {
         var number = 1
@@ -72,7 +74,7 @@ public struct RetryPolicy: Sendable, Equatable {
             } catch let error as HTTPError {
                 failure = error
             }
-            guard failure.isTransient, number < maxAttempts else { throw failure }
+            guard shouldRetry(failure), number < maxAttempts else { throw failure }
             let wait = delay(
                 afterAttempt: number, retryAfter: retryAfter,
                 unit: Double.random(in: 0..<1, using: &random))
