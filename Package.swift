@@ -17,6 +17,9 @@ let systemLibraries: [Target] = [
     .systemLibrary(
         name: "CZlib", pkgConfig: "zlib",
         providers: [.apt(["zlib1g-dev"])]),
+    .systemLibrary(
+        name: "CCrypto", pkgConfig: "libcrypto",
+        providers: [.apt(["libssl-dev"])]),
 ]
 
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)
@@ -25,11 +28,12 @@ let argumentParser = Target.Dependency.product(
     name: "ArgumentParser", package: "swift-argument-parser")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib"]),
+    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS"]),
     .target(name: "InparsTokenizers"),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
+    .target(name: "InparsHub", dependencies: ["InparsHTTP", "InparsCore"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),
     .target(name: "InparsBM25", dependencies: ["InparsCore"]),
     .target(
@@ -53,7 +57,7 @@ let executables: [Target] = [
     .executableTarget(
         name: "inpars",
         dependencies: [
-            "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsEval",
+            "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsHub", "InparsEval",
             "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter", "InparsTraining",
             argumentParser,
         ]),
@@ -83,6 +87,9 @@ let tests: [Target] = [
         name: "InparsModelsTests",
         dependencies: ["InparsModels", "InparsTensor", "InparsCore", "InparsTestSupport"]),
     .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsHubTests",
+        dependencies: ["InparsHub", "InparsHTTP", "InparsCore", "InparsRanker", "InparsTestSupport"]),
     .testTarget(
         name: "InparsEvalTests", dependencies: ["InparsEval", "InparsCore", "InparsTestSupport"]),
     .testTarget(

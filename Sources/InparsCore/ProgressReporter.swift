@@ -47,20 +47,36 @@ public final class CollectingProgressSink: ProgressSink, @unchecked Sendable {
     }
 }
 
-/// Counts work items and reports count, rate per second and ETA.
+/// Counts work items (or bytes) and reports count, rate per second and ETA.
 ///
 /// Policy: on a terminal (``StandardErrorProgressSink/isTerminal``), a transient line at most
 /// every 0.5 s; otherwise (logs, pipes) one line at each 10% milestone when the total is known,
 /// or every 10 s when it is not. ``finish()`` always emits a final line. Thread-safe.
 public final class ProgressReporter: @unchecked Sendable {
+    /// What is counted: plain items (`1200/5000`, `310/s`) or bytes (`1.2 MiB/4.0 MiB`,
+    /// `850.0 KiB/s`).
+    public enum Unit: Sendable {
+        case items
+        case bytes
+
+        func format(_ value: Double) -> String {
+            switch self {
+            case .items: return String(Int(value.rounded()))
+            case .bytes: return formatBytes(value)
+            }
+        }
+    }
+
     // Invariant: all mutable state is touched only with `lock` held.
     private let lock = NSLock()
     private let label: String
+    private let unit: Unit
     private let total: Int?
     private let sink: ProgressSink
     private let interactive: Bool
     private let start: Double
     private var count = 0
+    private let initial: Int
     private var lastEmit: Double
     private var nextMilestone = 1
     private var finished = false
@@ -70,13 +86,19 @@ public final class ProgressReporter: @unchecked Sendable {
     ///   - label: what is counted, e.g. "documents indexed".
     ///   - total: the expected count, for percentages and ETA.
     ///   - interactive: rate-limited transient updates; defaults to the sink being a terminal.
+    ///   - unit: items or bytes (formatting only).
+    ///   - initial: work already done before this reporter started (a resumed download); it
+    ///     counts toward the total but not toward the rate.
     ///   - clock: seconds since an arbitrary origin (injectable for tests).
     public init(
         label: String, total: Int? = nil, sink: ProgressSink = StandardErrorProgressSink(),
-        interactive: Bool? = nil,
+        interactive: Bool? = nil, unit: Unit = .items, initial: Int = 0,
         clock: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime }
     ) {
         self.label = label
+        self.unit = unit
+        self.count = initial
+        self.initial = initial
         self.total = total
         self.sink = sink
         self.interactive =
@@ -117,26 +139,40 @@ public final class ProgressReporter: @unchecked Sendable {
         guard !finished else { return }
         finished = true
         let elapsed = clock() - start
-        let rate = elapsed > 0 ? Double(count) / elapsed : 0
+        let rate = elapsed > 0 ? Double(count - initial) / elapsed : 0
         sink.emit(
-            "\(label): \(count) in \(formatFixed(elapsed, decimals: 1)) s"
-                + " (\(Int(rate.rounded()))/s)", transient: false)
+            "\(label): \(unit.format(Double(count))) in \(formatFixed(elapsed, decimals: 1)) s"
+                + " (\(unit.format(rate))/s)", transient: false)
     }
 
     private func describe(now: Double) -> String {
         let elapsed = now - start
-        let rate = elapsed > 0 ? Double(count) / elapsed : 0
-        var line = "\(label): \(count)"
+        let rate = elapsed > 0 ? Double(count - initial) / elapsed : 0
+        var line = "\(label): \(unit.format(Double(count)))"
         if let total, total > 0 {
-            line += "/\(total) (\(count * 100 / total)%)"
+            line += "/\(unit.format(Double(total))) (\(count * 100 / total)%)"
         }
-        line += ", \(Int(rate.rounded()))/s"
+        line += ", \(unit.format(rate))/s"
         if let total, rate > 0, count < total {
             let eta = Double(total - count) / rate
             line += ", ETA \(formatDuration(eta))"
         }
         return line
     }
+}
+
+/// `512 B`, `1.5 KiB`, `12.3 MiB`, `4.00 GiB` (binary units, three significant digits).
+public func formatBytes(_ bytes: Double) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var value = bytes
+    var index = 0
+    while value >= 1024 && index < units.count - 1 {
+        value /= 1024
+        index += 1
+    }
+    if index == 0 { return "\(Int(value.rounded())) B" }
+    let decimals = value >= 100 ? 0 : (value >= 10 ? 1 : 2)
+    return formatFixed(value, decimals: decimals) + " " + units[index]
 }
 
 /// `1h02m`, `3m05s` or `12s`.

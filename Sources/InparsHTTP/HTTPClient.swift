@@ -36,7 +36,8 @@ public final class HTTPClient: Sendable {
                         throwing: HTTPError.curl(code: -1, message: "libcurl is unavailable"))
                     return
                 }
-                continuation.resume(with: easy.perform(request))
+                continuation.resume(
+                    with: easy.perform(request).mapError { $0 as? HTTPError ?? .curl(code: -1, message: "\($0)") })
             }
         }
     }

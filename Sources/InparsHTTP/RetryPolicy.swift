@@ -42,6 +42,24 @@ public struct RetryPolicy: Sendable, Equatable {
         return unit * cap
     }
 
+    /// The wait before retrying after `failure` ended attempt `attempt` (1-based), or `nil`
+    /// when the failure is not transient or no attempt is left. The one retry decision, shared
+    /// by ``run(random:sleep:onRetry:attempt:)`` and blocking callers with their own loop.
+    ///
+    /// - Parameters:
+    ///   - retryAfter: the server's `Retry-After` in seconds, if it sent one.
+    ///   - retryable: which failures are retried (default: the transient ones).
+    public func retryDelay(
+        after failure: HTTPError, attempt: Int, retryAfter: Double?,
+        random: inout some RandomNumberGenerator,
+        retryable: (HTTPError) -> Bool = { $0.isTransient }
+    ) -> Double? {
+        guard retryable(failure), attempt < maxAttempts else { return nil }
+        return delay(
+            afterAttempt: attempt, retryAfter: retryAfter,
+            unit: Double.random(in: 0..<1, using: &random))
+    }
+
     /// Runs `attempt` until it yields a 2xx response, retrying transient failures.
     ///
     /// Pure apart from the injected `sleep`, so tests drive it with a recording sleep and a
@@ -74,10 +92,11 @@ public struct RetryPolicy: Sendable, Equatable {
             } catch let error as HTTPError {
                 failure = error
             }
-            guard shouldRetry(failure), number < maxAttempts else { throw failure }
-            let wait = delay(
-                afterAttempt: number, retryAfter: retryAfter,
-                unit: Double.random(in: 0..<1, using: &random))
+            guard
+                let wait = retryDelay(
+                    after: failure, attempt: number, retryAfter: retryAfter, random: &random,
+                    retryable: shouldRetry)
+            else { throw failure }
             onRetry(RetryEvent(attempt: number, error: failure, delay: wait))
             try await sleep(wait)
             number += 1

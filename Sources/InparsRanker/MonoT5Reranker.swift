@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsModels
 import InparsTensor
 import InparsTokenizers
@@ -102,7 +103,7 @@ public struct MonoT5Reranker: Sendable {
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return try MonoT5Reranker(
             model: model, tokenizer: tokenizer, options: options,
-            flanHint: directory.standardizedFileURL.lastPathComponent, directory: directory.path)
+            flanHint: ModelFolderName.of(directory), directory: directory.path)
     }
 
     /// The encoder input of a pair (``MonoT5InputBuilder/inputIDs(query:document:)``).

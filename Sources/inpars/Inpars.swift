@@ -16,6 +16,7 @@ struct Inpars: AsyncParsableCommand {
         subcommands: [
             GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
             TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
+            DownloadCommand.self,
             MergeCommand.self,
         ])
 }

@@ -53,10 +53,14 @@ import Testing
         ("--skip-bad-lines", ["filter", "index", "search", "triples", "train"], nil),
         ("--corpus", ["generate", "index", "triples", "rerank"], nil),
         ("--model", ["generate", "filter", "train", "rerank"], nil),
+        (
+            "--revision", ["generate", "filter", "train", "rerank", "download"],
+            "main, or the @revision in org/name@revision"
+        ),
     ]
 
     @Test func sharedFlagsAppearWhereTheyShouldWithTheDocumentedDefault() throws {
-        #expect(Self.commands.count == 8)
+        #expect(Self.commands.count == 9)
         let tables = Dictionary(
             uniqueKeysWithValues: Self.commands.map {
                 ($0.configuration.commandName!, Self.defaults(of: $0))

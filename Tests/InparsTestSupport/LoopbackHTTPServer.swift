@@ -29,16 +29,44 @@ public struct ScriptedResponse: Sendable {
     public var delay: Double
     /// Close the connection without answering (a server that dies mid-request).
     public var dropsConnection: Bool
+    /// Send the headers (announcing the whole body) and only this many body bytes, then close
+    /// the connection: a download cut midway.
+    public var cutAfter: Int?
 
     public init(
         status: Int = 200, headers: [(name: String, value: String)] = [], body: Data = Data(),
-        delay: Double = 0, dropsConnection: Bool = false
+        delay: Double = 0, dropsConnection: Bool = false, cutAfter: Int? = nil
     ) {
         self.status = status
         self.headers = headers
         self.body = body
         self.delay = delay
         self.dropsConnection = dropsConnection
+        self.cutAfter = cutAfter
+    }
+
+    /// `data` as a file: `206 Partial Content` with `Content-Range` for a `Range: bytes=N-`
+    /// (or `bytes=N-M`) request, `416` for a range past the end, else `200` with everything.
+    public static func file(
+        _ data: Data, for request: RecordedRequest, headers: [(name: String, value: String)] = []
+    ) -> ScriptedResponse {
+        guard let range = request.headers["range"], range.hasPrefix("bytes=") else {
+            return ScriptedResponse(status: 200, headers: headers, body: data)
+        }
+        let bounds = range.dropFirst("bytes=".count).split(
+            separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let start = Int(bounds[0]) else {
+            return ScriptedResponse(status: 200, headers: headers, body: data)
+        }
+        let end = min(Int(bounds[1]) ?? (data.count - 1), data.count - 1)
+        guard start < data.count, start <= end else {
+            return ScriptedResponse(
+                status: 416, headers: headers + [("Content-Range", "bytes */\(data.count)")])
+        }
+        return ScriptedResponse(
+            status: 206,
+            headers: headers + [("Content-Range", "bytes \(start)-\(end)/\(data.count)")],
+            body: data.subdata(in: start..<(end + 1)))
     }
 
     /// A JSON body with `Content-Type: application/json`.
@@ -205,8 +233,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
                 while Date() < until && !stopped { usleep(5_000) }
             }
             if response.dropsConnection || stopped { return }
-            guard write(response, to: fd) else { return }
-            if !keepAlive { return }
+            guard write(response, to: fd, headOnly: request.method == "HEAD") else { return }
+            if !keepAlive || response.cutAfter != nil { return }
         }
     }
 
@@ -249,12 +277,17 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         return true
     }
 
-    private func write(_ response: ScriptedResponse, to fd: Int32) -> Bool {
+    /// Writes the status line, headers and body (none for `HEAD`, only `cutAfter` bytes of it
+    /// when set). `Content-Length` is the whole body's unless the script sets one.
+    private func write(_ response: ScriptedResponse, to fd: Int32, headOnly: Bool) -> Bool {
         var head = "HTTP/1.1 \(response.status) \(Self.reason(response.status))\r\n"
         for (name, value) in response.headers { head += "\(name): \(value)\r\n" }
-        head += "Content-Length: \(response.body.count)\r\n\r\n"
+        if !response.headers.contains(where: { $0.name.lowercased() == "content-length" }) {
+            head += "Content-Length: \(response.body.count)\r\n"
+        }
+        head += "\r\n"
         var bytes = Data(head.utf8)
-        bytes.append(response.body)
+        if !headOnly { bytes.append(response.body.prefix(response.cutAfter ?? response.body.count)) }
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes {
@@ -269,9 +302,14 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
     private static func reason(_ status: Int) -> String {
         switch status {
         case 200: "OK"
+        case 206: "Partial Content"
+        case 302: "Found"
+        case 307: "Temporary Redirect"
         case 400: "Bad Request"
         case 401: "Unauthorized"
+        case 403: "Forbidden"
         case 404: "Not Found"
+        case 416: "Range Not Satisfiable"
         case 429: "Too Many Requests"
         case 500: "Internal Server Error"
         case 503: "Service Unavailable"

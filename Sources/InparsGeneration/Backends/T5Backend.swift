@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsModels
 import InparsTokenizers
 
@@ -64,7 +65,7 @@ public struct T5Backend: GenerationBackend {
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return T5Backend(
             model: model, tokenizer: tokenizer,
-            modelName: directory.standardizedFileURL.lastPathComponent, batchSize: batchSize,
+            modelName: ModelFolderName.of(directory), batchSize: batchSize,
             lengthWindow: lengthWindow)
     }
 

@@ -59,7 +59,7 @@ extension Checkpoint {
             }
             let target = temporary.appendingPathComponent(source.lastPathComponent)
             do {
-                try manager.copyItem(at: source, to: target)
+                try manager.copyItem(at: source.resolvingSymlinksInPath(), to: target)
             } catch {
                 throw .io(file: target.path, reason: Self.reason(error))
             }

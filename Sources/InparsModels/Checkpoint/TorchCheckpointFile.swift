@@ -29,7 +29,7 @@ public struct TorchCheckpointFile: Sendable {
         self.url = url
         let path = url.path
         file = try MappedFile.checkpoint(url)
-        let archive = try ZipArchive(file: file)
+        let archive = try Self.openArchive(file, path: path)
         guard
             let pickleName = archive.names.first(where: {
                 $0 == "data.pkl" || $0.hasSuffix("/data.pkl")
@@ -38,7 +38,7 @@ public struct TorchCheckpointFile: Sendable {
             throw .malformedArchive(file: path, reason: "it has no data.pkl entry")
         }
         let prefix = String(pickleName.dropLast("data.pkl".count))
-        if let order = archive.contents(of: prefix + "byteorder") {
+        if let order = try Self.storedContents(archive, prefix + "byteorder", path: path) {
             let text = String(decoding: order, as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             guard text == "little" else {
@@ -47,12 +47,13 @@ public struct TorchCheckpointFile: Sendable {
                     reason: "byteorder is '\(text)'; only little-endian archives are read")
             }
         }
-        let entries = try TorchPickle.stateDict(archive.contents(of: pickleName) ?? [], path: path)
+        let entries = try TorchPickle.stateDict(
+            Self.storedContents(archive, pickleName, path: path) ?? [], path: path)
         var views: [String: TorchPickle.TensorView] = [:]
         var storages: [String: Range<Int>] = [:]
         for (name, view) in entries {
             guard views[name] == nil else { throw .duplicateTensor(file: path, tensor: name) }
-            guard let range = archive.entries[prefix + "data/" + view.storageKey] else {
+            guard let range = archive.entries[prefix + "data/" + view.storageKey]?.data else {
                 throw .malformedArchive(
                     file: path,
                     reason:
@@ -66,6 +67,51 @@ public struct TorchCheckpointFile: Sendable {
         self.names = entries.map(\.0)
         self.views = views
         self.storages = storages
+    }
+
+    /// Reads the zip directory of a `torch.save` file, whose entries must all be stored.
+    private static func openArchive(
+        _ file: MappedFile, path: String
+    ) throws(CheckpointError) -> ZipArchive {
+        let archive: ZipArchive
+        if file.size >= 4,
+            file.withBytes({ $0.loadUnaligned(as: UInt32.self) }) != UInt32(0x0403_4B50).littleEndian
+        {
+            throw .malformedArchive(
+                file: path,
+                reason:
+                    "it does not start with a zip local header (the legacy pre-1.6 torch.save format is not supported; re-save it with a current torch)"
+            )
+        }
+        do {
+            archive = try ZipArchive(file: file)
+        } catch .truncated(let detail) {
+            throw .truncated(file: path, detail: detail)
+        } catch {
+            throw .malformedArchive(file: path, reason: error.reason)
+        }
+        for name in archive.names where archive.entries[name]!.method != 0 {
+            throw .malformedArchive(
+                file: path,
+                reason:
+                    "entry '\(name)' is compressed (method \(archive.entries[name]!.method)); torch.save stores entries uncompressed"
+            )
+        }
+        return archive
+    }
+
+    /// The bytes of a (stored) entry, `nil` when absent.
+    private static func storedContents(
+        _ archive: ZipArchive, _ name: String, path: String
+    ) throws(CheckpointError) -> [UInt8]? {
+        do {
+            return try archive.contents(of: name)
+        } catch let failure as ZipArchive.Failure {
+            if case .truncated(let detail) = failure { throw .truncated(file: path, detail: detail) }
+            throw .malformedArchive(file: path, reason: failure.reason)
+        } catch {
+            throw .malformedArchive(file: path, reason: "\(error)")
+        }
     }
 
     /// Checks that `view` lies inside its storage of `storageBytes` bytes, with overflow-checked

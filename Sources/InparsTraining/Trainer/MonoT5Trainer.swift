@@ -116,7 +116,7 @@ public final class MonoT5Trainer {
         let labels =
             options.labels
             ?? MonoT5Reranker.Labels.detect(
-                hint: modelDirectory.standardizedFileURL.lastPathComponent,
+                hint: ModelFolderName.of(modelDirectory),
                 nameOrPath: model.configuration.nameOrPath,
                 modelType: model.configuration.modelType)
         let targets = try labelTargets(labels, tokenizer: tokenizer)
@@ -186,8 +186,10 @@ public final class MonoT5Trainer {
                         tensors, to: folder.appendingPathComponent("model.safetensors"))
                     try configData.write(to: folder.appendingPathComponent("config.json"))
                     for source in tokenizerSources {
+                        // Resolve symlinks: a Hub cache snapshot links to its blobs.
                         try manager.copyItem(
-                            at: source, to: folder.appendingPathComponent(source.lastPathComponent))
+                            at: source.resolvingSymlinksInPath(),
+                            to: folder.appendingPathComponent(source.lastPathComponent))
                     }
                     try stateData.write(to: folder.appendingPathComponent(TrainerState.fileName))
                     try logData.write(to: folder.appendingPathComponent(Self.logName))

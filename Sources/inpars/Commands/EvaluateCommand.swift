@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsEval
 
 /// `inpars evaluate`: trec_eval-exact metrics for a run.
@@ -14,7 +15,8 @@ struct EvaluateCommand: ParsableCommand {
             'metric<TAB>all<TAB>value' lines (per query with --per-query), or JSON with --json.
             """)
 
-    @Option(help: "Qrels: BEIR TSV (query-id corpus-id score) or TREC (qid 0 docid rel).")
+    @Option(
+        help: "Qrels: BEIR TSV (query-id corpus-id score) or TREC (qid 0 docid rel), or beir/<name>[/<split>].")
     var qrels: String
 
     @Option(name: .customLong("run"), help: "The TREC run file.")
@@ -45,7 +47,7 @@ struct EvaluateCommand: ParsableCommand {
 
     func run() throws {
         let list = try Metric.parseList(metrics)
-        let judgments = try Qrels.read(URL(fileURLWithPath: qrels))
+        let judgments = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
         let results = try Run.read(URL(fileURLWithPath: runFile))
         let result = try Evaluator.evaluate(
             run: results, qrels: judgments, metrics: list,

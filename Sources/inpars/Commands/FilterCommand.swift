@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 import InparsFilter
 import InparsModels
 import InparsRanker
@@ -62,15 +63,17 @@ struct FilterCommand: ParsableCommand {
 
     @Option(
         help:
-            "Corpus (BEIR corpus.jsonl or TSV): document texts instead of the rows' own; required for consistency with monoT5."
+            "Corpus (BEIR corpus.jsonl or TSV, or beir/<name>): document texts instead of the rows' own; required for consistency with monoT5."
     )
     var corpus: String?
 
     @Option(
         help: ArgumentHelp(
-            "Relevance model folder for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+            "Relevance model folder or Hub id org/name[@revision] for the reranker strategy and monoT5 consistency (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
         ))
     var model: String?
+
+    @OptionGroup var revision: RevisionOptions
 
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var batch: BatchSizeOptions
@@ -149,9 +152,9 @@ struct FilterCommand: ParsableCommand {
 
         var job = FilterRun(
             configuration: configuration, input: inputURL, output: URL(fileURLWithPath: output.output))
-        job.corpus = corpus.map(URL.init(fileURLWithPath:))
+        job.corpus = try corpus.map { try DatasetLocator.resolve($0, role: .corpus) }
         if usesModel, let model {
-            job.model = URL(fileURLWithPath: model)
+            job.model = try revision.folder(model)
             job.scorerOptions = scoring.scorerOptions(batchSize: batch.batchSize)
         }
         job.index = index.map(URL.init(fileURLWithPath:))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InparsCore
+import InparsHub
 import InparsGeneration
 import InparsHTTP
 import InparsModels
@@ -95,9 +96,11 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --api-base: the model name sent to the server; without: a model folder run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
+            "With --api-base: the model name sent to the server; without: a model folder or Hub id org/name[@revision] run in process (config.json's model_type picks the family: \(ModelRegistry.supportedModelTypes))."
         ))
     var model: String
+
+    @OptionGroup var revision: RevisionOptions
 
     @Flag(help: "Use /chat/completions (the prompt as one user message) instead of /completions.")
     var chat = false
@@ -162,11 +165,13 @@ struct GenerateCommand: AsyncParsableCommand {
         let usesServers = !apiBase.isEmpty || batchExport != nil || batchImport != nil
         guard usesServers else {
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory),
-                isDirectory.boolValue
+            let isFolder =
+                FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+                && isDirectory.boolValue
+            guard isFolder || (try? ModelLocator.reference(model, revision: revision.revision)) != nil
             else {
                 throw ValidationError(
-                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)); '\(model)' is not a directory."
+                    "--api-base is required unless --model is a T5 checkpoint folder or another model folder run in process (model_type \(ModelRegistry.supportedModelTypes)), or a Hub id (org/name); '\(model)' is neither."
                 )
             }
             if chat {
@@ -197,7 +202,7 @@ struct GenerateCommand: AsyncParsableCommand {
         if let batchExport {
             let configuration = try serverConfiguration(apiBases: ["batch"])
             let summary = try GenerateRun.exportBatch(
-                options: options(info: ["batch_export": batchExport]),
+                options: try options(info: ["batch_export": batchExport]),
                 prompts: makePrompts(
                     defaultMaxPromptTokens: OpenAIConfiguration.defaultMaxPromptTokens,
                     sharesContext: true, tokenizer: .words),
@@ -211,7 +216,7 @@ struct GenerateCommand: AsyncParsableCommand {
                     + " instead of --batch-export.", transient: false)
         } else if let batchImport {
             let (summary, unreadable) = try await GenerateRun.importBatch(
-                options: options(info: ["batch_import": batchImport]),
+                options: try options(info: ["batch_import": batchImport]),
                 prompts: makePrompts(
                     defaultMaxPromptTokens: OpenAIConfiguration.defaultMaxPromptTokens,
                     sharesContext: true, tokenizer: .words),
@@ -248,7 +253,7 @@ struct GenerateCommand: AsyncParsableCommand {
             }
         } else {
             BLAS.threads = threads.count
-            let directory = URL(fileURLWithPath: model)
+            let directory = try revision.folder(model)
             try await run(
                 backend: InProcessGeneration.load(directory: directory, batchSize: batch.batchSize),
                 info: [
@@ -287,9 +292,9 @@ struct GenerateCommand: AsyncParsableCommand {
     }
 
     /// The run's options.
-    private func options(info: [String: String]) -> GenerateOptions {
+    private func options(info: [String: String]) throws -> GenerateOptions {
         GenerateOptions(
-            corpus: corpus.url, output: URL(fileURLWithPath: output),
+            corpus: try corpus.url, output: URL(fileURLWithPath: output),
             maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
             maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
             topK: topK > 0 ? topK : nil, overwrite: resume.overwrite, info: info,
@@ -311,7 +316,7 @@ struct GenerateCommand: AsyncParsableCommand {
             defaultMaxPromptTokens: backend.defaultMaxPromptTokens,
             sharesContext: backend.generatedTokensShareContext, tokenizer: .of(backend))
         let summary = try await GenerateRun.run(
-            options: options(info: info), prompts: prompts, backend: backend, progress: stderr)
+            options: try options(info: info), prompts: prompts, backend: backend, progress: stderr)
         afterwards()
         try report(summary, hint: nil)
     }

@@ -49,9 +49,10 @@ struct RerankCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads.count
+        let directory = try model.directory
         var job = RerankRun(
-            run: inputs.runURL, queries: inputs.queries.url, corpus: inputs.corpus.url,
-            model: model.directory, output: URL(fileURLWithPath: output.output),
+            run: inputs.runURL, queries: try inputs.queries.url, corpus: try inputs.corpus.url,
+            model: directory, output: URL(fileURLWithPath: output.output),
             depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
             tag: tag)
         job.shard = resume.shard
@@ -59,7 +60,7 @@ struct RerankCommand: ParsableCommand {
         job.info = ["threads": String(threads.count)]
         let options = job.scorerOptions
         let outcome = try job.run(
-            loadScorer: { try RelevanceScorers.load(directory: model.directory, options: options) },
+            loadScorer: { try RelevanceScorers.load(directory: directory, options: options) },
             sink: StandardErrorProgressSink())
         if outcome.wasComplete { return }
         let s = outcome.summary

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsBM25
 import InparsCore
+import InparsHub
 
 extension BM25BatchSearch.ScoreStyle: ExpressibleByArgument {}
 
@@ -21,7 +22,7 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var queries: QueriesOptions
 
-    @Option(help: "Only search queries that appear in this qrels file.")
+    @Option(help: "Only search queries that appear in this qrels file (or beir/<name>[/<split>]).")
     var qrels: String?
 
     @Option(help: "Hits per query.")
@@ -67,7 +68,7 @@ struct SearchCommand: ParsableCommand {
             options: ReadOptions(skipBadLines: badLines.skipBadLines)
         ).queries
         if let qrels {
-            let judged = try Qrels.read(URL(fileURLWithPath: qrels))
+            let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
             list = list.filter { judged.judgments[$0.id] != nil }
         }
         let started = Date()

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import InparsCore
 import InparsEval
+import InparsHub
 import InparsModels
 import InparsRanker
 import InparsTensor
@@ -87,16 +88,16 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadOptions
 
-    @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV).")
+    @Option(help: "Eval queries (BEIR queries.jsonl or id<TAB>text TSV, or beir/<name>[/<split>]).")
     var evalQueries: String?
 
-    @Option(help: "Eval qrels (BEIR TSV or TREC).")
+    @Option(help: "Eval qrels (BEIR TSV or TREC, or beir/<name>[/<split>]).")
     var evalQrels: String?
 
     @Option(help: "Eval first-stage TREC run to rerank.")
     var evalRun: String?
 
-    @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV).")
+    @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV, or beir/<name>).")
     var evalCorpus: String?
 
     @Option(help: "Documents per eval query to rerank.")
@@ -156,7 +157,7 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         ProcessMemory.retainFreedMemory()
         BLAS.threads = threads.count
-        let modelURL = model.directory
+        let modelURL = try model.directory
         // The registry names the family; each family that can be trained has its trainer.
         let family = try ModelRegistry.resolve(directory: modelURL).family
         let data = try TrainingData.read(
@@ -194,9 +195,10 @@ struct TrainCommand: ParsableCommand {
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
             evaluation = TrainingEvaluation(
                 input: try RerankingInput.read(
-                    run: URL(fileURLWithPath: evalRun), queries: URL(fileURLWithPath: evalQueries),
-                    corpus: URL(fileURLWithPath: evalCorpus)),
-                qrels: try Qrels.read(URL(fileURLWithPath: evalQrels)), topK: evalTopK)
+                    run: URL(fileURLWithPath: evalRun),
+                    queries: DatasetLocator.resolve(evalQueries, role: .queries),
+                    corpus: DatasetLocator.resolve(evalCorpus, role: .corpus)),
+                qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)), topK: evalTopK)
         }
         switch family {
         case .t5:

@@ -56,7 +56,7 @@ struct TriplesCommand: ParsableCommand {
             options: .init(
                 skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false))
         let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
-        let corpusURL = corpus.url
+        let corpusURL = try corpus.url
         let documents = try CorpusReader.read(
             corpusURL, options: ReadOptions(skipBadLines: badLines.skipBadLines),
             progress: ProgressReporter(label: "documents read")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsHub
 import InparsModels
 import InparsRanker
 
@@ -28,20 +29,37 @@ struct ScoringOptions: ParsableArguments {
     }
 }
 
-/// `--model DIR` (required) plus ``ScoringOptions``: a model folder whose `config.json` decides
-/// the family (see `ModelRegistry`).
+/// `--revision`: which revision of a Hub `--model` id (see `Docs/models-and-data.md`).
+struct RevisionOptions: ParsableArguments {
+    @Option(
+        help:
+            "Revision (branch, tag or commit) of a Hub --model id (default: main, or the @revision in org/name@revision)."
+    )
+    var revision: String?
+
+    /// The local folder of `model`: the path itself, or the Hugging Face cache snapshot of a Hub
+    /// id, downloaded when missing (the one place a command turns `--model` into a folder).
+    func folder(_ model: String) throws -> URL {
+        try ModelLocator.resolve(model, revision: revision)
+    }
+}
+
+/// `--model DIR|org/name` (required), `--revision`, plus ``ScoringOptions``: a model folder or
+/// Hub id whose `config.json` decides the family (see `ModelRegistry`).
 struct ModelOptions: ParsableArguments {
-    /// The help of every `--model` that names a model folder.
+    /// The help of every `--model` that names a model folder or Hub id.
     static let folderHelp: ArgumentHelp =
         ArgumentHelp(
-            "Hugging Face model folder (config.json, weights, tokenizer); config.json's model_type picks the family (\(ModelRegistry.supportedModelTypes))."
+            "Hugging Face model folder (config.json, weights, tokenizer) or Hub id org/name[@revision] (fetched into the Hugging Face cache); config.json's model_type picks the family (\(ModelRegistry.supportedModelTypes))."
         )
 
     @Option(help: folderHelp)
     var model: String
 
+    @OptionGroup var revision: RevisionOptions
+
     @OptionGroup var scoring: ScoringOptions
 
-    /// The model folder (the one place a command turns `--model` into a folder).
-    var directory: URL { URL(fileURLWithPath: model) }
+    /// The model folder, downloaded first for a Hub id.
+    var directory: URL { get throws { try revision.folder(model) } }
 }
