@@ -62,8 +62,10 @@ struct CountSummary: StageSummary, Equatable {
         try Data("hello world\n".utf8).write(to: b)
         let first = try InputIdentity.of(a)
         #expect(first.bytes == 12)
-        // zlib's crc32 of "hello world\n", as `python3 -c 'import zlib; print(hex(zlib.crc32(b"hello world\n")))'` prints it.
-        #expect(first.checksum == "crc32:af083b2d")
+        // `printf 'hello world\n' | sha256sum`
+        #expect(
+            first.checksum
+                == "sha256:a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447")
         #expect(first.sameContent(as: try InputIdentity.of(b)))
         try Data("hello World\n".utf8).write(to: b)  // same size, one byte differs
         #expect(!first.sameContent(as: try InputIdentity.of(b)))
@@ -81,7 +83,7 @@ struct CountSummary: StageSummary, Equatable {
         try Data("x".utf8).write(to: folder.appendingPathComponent(".hidden"))
         let before = try InputIdentity.of(folder)
         #expect(before.bytes == Int64(3 << 20) + 2)
-        #expect(before.checksum.hasPrefix("crc32-sampled:"))
+        #expect(before.checksum.hasPrefix("sha256-sampled:"))
         // A change in the last MiB is seen; a hidden file is not part of it.
         big[big.count - 10] = 8
         try Data(big).write(to: folder.appendingPathComponent("weights.bin"))
@@ -98,7 +100,7 @@ struct CountSummary: StageSummary, Equatable {
     func manifest(_ settings: [String: String] = ["k": "1"], shard: Shard? = nil) -> OutputManifest {
         OutputManifest(
             command: "test", settings: settings,
-            inputs: ["in": InputIdentity(path: "/x", bytes: 3, checksum: "crc32:00000001")],
+            inputs: ["in": InputIdentity(path: "/x", bytes: 3, checksum: "sha256:01")],
             shard: shard)
     }
 

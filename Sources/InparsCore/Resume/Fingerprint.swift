@@ -20,31 +20,23 @@ public struct FNV1a: Sendable {
     }
 
     /// The value as 16 lower-case hex digits.
-    public var hex: String { hex16(value) }
-}
-
-/// `value` as 16 lower-case hex digits.
-func hex16(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
-}
-
-/// `value` as 8 lower-case hex digits.
-func hex8(_ value: UInt32) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 8 - digits.count) + digits
+    public var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
 }
 
 /// What identifies an input in a manifest: its size and a checksum of its content.
 ///
-/// - A file: its size and the CRC-32 of every byte (`crc32:…`). Data files (corpora, runs,
-///   query files) are read whole by the stages anyway, and an edit that keeps the size (a run
-///   re-made with other BM25 parameters) must still be caught, so every byte counts. The
-///   modification time is not used: copying inputs to a node's local disk (as Slurm jobs
-///   do) changes it, and the shards of one run must agree on what they read.
+/// - A file: its size and the SHA-256 of every byte (`sha256:…`, what `sha256sum` prints).
+///   Data files (corpora, runs, query files) are read whole by the stages anyway, and an edit
+///   that keeps the size (a run re-made with other BM25 parameters) must still be caught, so
+///   every byte counts; SHA-256 through libcrypto runs at over a GB/s. The modification time
+///   is not used: copying inputs to a node's local disk (as Slurm jobs do) changes it, and the
+///   shards of one run must agree on what they read.
 /// - A folder (a model, a BM25 index): its top-level regular files (symlinks followed, hidden
-///   files skipped), each by name, size and the CRC-32 of its first and last MiB
-///   (`crc32-sampled:…`). Model weights run to gigabytes and change wholesale when a model is
+///   files skipped), each by name, size and the SHA-256 of its first and last MiB
+///   (`sha256-sampled:…`). Model weights run to gigabytes and change wholesale when a model is
 ///   retrained, so a sample of each file is enough and costs milliseconds.
 ///
 /// The path is recorded for people and never compared: moving an input does not change it.
@@ -53,7 +45,7 @@ public struct InputIdentity: Codable, Sendable, Equatable {
     public var path: String
     /// Bytes (for a folder, over the files fingerprinted).
     public var bytes: Int64
-    /// `crc32:<8 hex>` or `crc32-sampled:<8 hex>`.
+    /// `sha256:<64 hex>` or `sha256-sampled:<64 hex>`.
     public var checksum: String
 
     public init(path: String, bytes: Int64, checksum: String) {
@@ -67,8 +59,11 @@ public struct InputIdentity: Codable, Sendable, Equatable {
         bytes == other.bytes && checksum == other.checksum
     }
 
-    /// `3205120 bytes, crc32:1a2b3c4d`.
-    public var summary: String { "\(bytes) bytes, \(checksum)" }
+    /// `3205120 bytes, sha256:1a2b3c4d…` (the checksum shortened for messages).
+    public var summary: String {
+        let short = checksum.count > 24 ? String(checksum.prefix(24)) + "…" : checksum
+        return "\(bytes) bytes, \(short)"
+    }
 
     /// The identity of the file or folder at `url`.
     ///
@@ -79,8 +74,13 @@ public struct InputIdentity: Codable, Sendable, Equatable {
             throw InparsCoreError.fileNotFound(path: url.path)
         }
         if isDirectory.boolValue { return try folder(url) }
-        let (bytes, crc) = try FileChecksum.crc32(of: url)
-        return InputIdentity(path: url.path, bytes: bytes, checksum: "crc32:" + hex8(crc))
+        var digest = SHA256()
+        var bytes: Int64 = 0
+        try DigestFileReader.forEachChunk(of: url) {
+            digest.update($0)
+            bytes += Int64($0.count)
+        }
+        return InputIdentity(path: url.path, bytes: bytes, checksum: "sha256:" + digest.finalizeHex())
     }
 
     private static func folder(_ url: URL) throws -> InputIdentity {
@@ -90,7 +90,7 @@ public struct InputIdentity: Codable, Sendable, Equatable {
         } catch {
             throw InparsCoreError.readFailed(path: url.path, reason: "cannot list the folder")
         }
-        var crc: UInt32 = 0
+        var digest = SHA256()
         var total: Int64 = 0
         for name in names where !name.hasPrefix(".") {
             let file = url.appendingPathComponent(name).resolvingSymlinksInPath()
@@ -98,58 +98,38 @@ public struct InputIdentity: Codable, Sendable, Equatable {
             guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory),
                 !isDirectory.boolValue
             else { continue }
-            let (bytes, sample) = try FileChecksum.sampledCRC32(of: file)
+            let (bytes, sample) = try sampledSHA256(of: file)
             total += bytes
-            crc = CRC32.checksum(Array("\(name)\t\(bytes)\t\(hex8(sample))\n".utf8), initial: crc)
+            digest.update(Data("\(name)\t\(bytes)\t\(sample)\n".utf8))
         }
-        return InputIdentity(path: url.path, bytes: total, checksum: "crc32-sampled:" + hex8(crc))
-    }
-}
-
-/// CRC-32 of files read in 1 MiB blocks.
-public enum FileChecksum {
-    static let block = 1 << 20
-
-    /// The size and CRC-32 of every byte of `url`.
-    public static func crc32(of url: URL) throws -> (bytes: Int64, crc: UInt32) {
-        let descriptor = try openForReading(url)
-        defer { close(descriptor) }
-        var crc: UInt32 = 0
-        var total: Int64 = 0
-        try withUnsafeTemporaryAllocation(byteCount: block, alignment: 16) { buffer in
-            while true {
-                let got = read(descriptor, buffer.baseAddress, block)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    throw InparsCoreError.readFailed(
-                        path: url.path, reason: String(cString: strerror(errno)))
-                }
-                if got == 0 { break }
-                crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), initial: crc)
-                total += Int64(got)
-            }
-        }
-        return (total, crc)
+        return InputIdentity(
+            path: url.path, bytes: total, checksum: "sha256-sampled:" + digest.finalizeHex())
     }
 
-    /// The size of `url` and the CRC-32 of its first and last MiB (every byte when it is at
-    /// most 2 MiB).
-    public static func sampledCRC32(of url: URL) throws -> (bytes: Int64, crc: UInt32) {
-        let descriptor = try openForReading(url)
+    /// The size of `url` and the SHA-256 of its first and last MiB (of every byte when it is
+    /// at most 2 MiB).
+    static func sampledSHA256(of url: URL) throws -> (bytes: Int64, hex: String) {
+        let block = 1 << 20
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw InparsCoreError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
+        }
         defer { close(descriptor) }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             throw InparsCoreError.readFailed(path: url.path, reason: String(cString: strerror(errno)))
         }
         let size = Int64(info.st_size)
-        if size <= 2 * Int64(block) { return try crc32(of: url) }
-        var crc: UInt32 = 0
-        try withUnsafeTemporaryAllocation(byteCount: block, alignment: 16) { buffer in
-            for offset in [Int64(0), size - Int64(block)] {
+        var digest = SHA256()
+        let offsets: [Int64] = size <= 2 * Int64(block) ? [0] : [0, size - Int64(block)]
+        let length = size <= 2 * Int64(block) ? Int(size) : block
+        try withUnsafeTemporaryAllocation(byteCount: max(length, 1), alignment: 16) { buffer in
+            for offset in offsets {
                 var done = 0
-                while done < block {
+                while done < length {
                     let got = pread(
-                        descriptor, buffer.baseAddress! + done, block - done, off_t(offset) + off_t(done))
+                        descriptor, buffer.baseAddress! + done, length - done,
+                        off_t(offset) + off_t(done))
                     if got < 0 && errno == EINTR { continue }
                     guard got > 0 else {
                         throw InparsCoreError.readFailed(
@@ -157,18 +137,9 @@ public enum FileChecksum {
                     }
                     done += got
                 }
-                crc = CRC32.checksum(UnsafeRawBufferPointer(buffer), initial: crc)
+                digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
             }
         }
-        return (size, crc)
-    }
-
-    private static func openForReading(_ url: URL) throws -> Int32 {
-        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { throw InparsCoreError.fileNotFound(path: url.path) }
-            throw InparsCoreError.cannotOpen(path: url.path, reason: String(cString: strerror(errno)))
-        }
-        return descriptor
+        return (size, digest.finalizeHex())
     }
 }
