@@ -60,16 +60,16 @@ public struct FilterRun {
         var inputs = ["input": try InputIdentity.of(input)]
         if let corpus { inputs["corpus"] = try InputIdentity.of(corpus) }
         if let index, c.strategy == .consistency { inputs["index"] = try InputIdentity.of(index) }
-        var info = self.info
+        var rounding: [String: String] = [:]
         if let model, let scorerOptions {
             inputs["model"] = try InputIdentity.of(model)
             settings["max_length"] = String(scorerOptions.maxLength)
             settings["labels"] = scorerOptions.labels?.rawValue ?? "auto"
-            info["batch_size"] = String(scorerOptions.batchSize)
+            rounding = ["batch_size": String(scorerOptions.batchSize), "threads": String(c.threads)]
         }
-        info["threads"] = String(c.threads)
         return OutputManifest(
-            command: "filter", settings: settings, inputs: inputs, info: info, shard: shard)
+            command: "filter", settings: settings, inputs: inputs, rounding: rounding, info: info,
+            shard: shard)
     }
 
     /// Opens the output: fresh, resumed, or already complete (``ResumableOutput/isComplete``).

@@ -20,8 +20,8 @@ public struct RerankRun {
     public var output: URL
     /// Entries per query to rescore.
     public var depth: Int
-    /// Scorer settings (`batchSize` is recorded, not compared: it changes scores only in
-    /// float rounding).
+    /// Scorer settings (`batchSize` changes scores only in float rounding: compared on
+    /// resume, not part of the run id; see ``InparsCore/OutputManifest``).
     public var scorerOptions: ScorerOptions
     /// The run tag; `nil`: the scorer's name.
     public var tag: String?
@@ -29,7 +29,9 @@ public struct RerankRun {
     public var shard: Shard?
     /// Start over instead of resuming or refusing.
     public var overwrite = false
-    /// Recorded in the manifest only (threads, ...).
+    /// OpenBLAS threads (compared on resume like the batch size).
+    public var threads = 1
+    /// Recorded in the manifest only.
     public var info: [String: String] = [:]
 
     public init(
@@ -48,9 +50,7 @@ public struct RerankRun {
 
     /// What the output is made from: the settings that change its bytes and the inputs.
     public func manifest() throws -> OutputManifest {
-        var info = self.info
-        info["batch_size"] = String(scorerOptions.batchSize)
-        return OutputManifest(
+        OutputManifest(
             command: "rerank",
             settings: [
                 "depth": String(depth),
@@ -62,6 +62,7 @@ public struct RerankRun {
                 "run": try InputIdentity.of(run), "queries": try InputIdentity.of(queries),
                 "corpus": try InputIdentity.of(corpus), "model": try InputIdentity.of(model),
             ],
+            rounding: ["threads": String(threads), "batch_size": String(scorerOptions.batchSize)],
             info: info, shard: shard)
     }
 

@@ -154,6 +154,11 @@ struct StageFixture {
             refused.stderr.contains("max_length: 32 → 24") && refused.stderr.contains("tag: (the model's name) → mine"),
             "\(refused.stderr)")
         #expect(fixture.exists("out.trec.inpars-partial"), "a refusal must not touch the partial file")
+        // Threads and batch size change scores in their last bits: a resume must keep them.
+        let threads = try fixture.run(arguments + ["--threads", "2"])
+        #expect(
+            threads.status == 1 && threads.stderr.contains("threads: 1 → 2")
+                && threads.stderr.contains("pass --threads 1 to continue"), "\(threads.stderr)")
         let sharded = try fixture.run(arguments + ["--shard", "0/2"])
         #expect(sharded.status == 1 && sharded.stderr.contains("shard: unsharded → 0/2"), "\(sharded.stderr)")
     }
@@ -185,6 +190,13 @@ struct StageFixture {
         #expect(try fixture.run(base + ["--shard", "1/2", "--output", fixture.path("cut.2.1")], killAfter: 1).status == SIGKILL)
         let unfinished = try fixture.run(["merge", "--output", fixture.path("m"), fixture.path("run.2.0"), fixture.path("cut.2.1")])
         #expect(unfinished.status == 1 && unfinished.stderr.contains("is not finished"), "\(unfinished.stderr)")
+        // Shards that ran with another batch size still belong to the run: merged, with a note.
+        try fixture.succeed(base + ["--shard", "1/2", "--batch-size", "3", "--output", fixture.path("batch3.2.1")])
+        let mixed = try fixture.succeed([
+            "merge", "--output", fixture.path("mixed.trec"), fixture.path("run.2.0"), fixture.path("batch3.2.1"),
+        ])
+        #expect(mixed.stderr.contains("different --batch-size"), "\(mixed.stderr)")
+        #expect(try fixture.manifest("mixed.trec")?.rounding?["batch_size"] == "mixed")
         let whole = try fixture.run(["merge", "--output", fixture.path("m"), fixture.path("reference.trec")])
         #expect(whole.status == 1 && whole.stderr.contains("made without --shard"), "\(whole.stderr)")
         #expect(!fixture.exists("m"))

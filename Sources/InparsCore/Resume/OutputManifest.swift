@@ -7,7 +7,11 @@ import Foundation
 ///
 /// - `settings`: every flag value that changes the output's bytes (compared on resume);
 /// - `inputs`: each input's ``InputIdentity`` (size and checksum; compared, the path is not);
-/// - `info`: recorded only (threads, batch size, server addresses, paths, the version);
+/// - `rounding`: flags that change a model's scores only in their last float bits (`--threads`,
+///   `--batch-size`: OpenBLAS splits its GEMMs and the scorer pads its batches by them);
+///   compared on resume, so a resumed output is bit for bit an uninterrupted run's, but not
+///   part of ``runID``, so shards run on machines with other core counts still merge;
+/// - `info`: recorded only (server addresses, paths, the version);
 /// - `shard`: for `--shard i/N`, the shard and the run it belongs to (``runID``);
 /// - `state`, `progress`: `running` with the items done and the bytes of the partial file(s)
 ///   that hold them, or `complete` with the finished outputs' identities in `outputs`.
@@ -52,6 +56,7 @@ public struct OutputManifest: Codable, Sendable, Equatable {
     /// `generate`, `filter`, `search`, `triples`, `rerank`.
     public var command: String?
     public var settings: [String: String]
+    public var rounding: [String: String]?
     public var inputs: [String: InputIdentity]?
     public var info: [String: String]
     public var shard: ShardRecord?
@@ -64,12 +69,13 @@ public struct OutputManifest: Codable, Sendable, Equatable {
     ///   run that `inpars merge` turns into the unsharded output).
     public init(
         command: String, settings: [String: String], inputs: [String: InputIdentity],
-        info: [String: String] = [:], shard: Shard? = nil
+        rounding: [String: String] = [:], info: [String: String] = [:], shard: Shard? = nil
     ) {
         format = Self.formatName
         version = 2
         self.command = command
         self.settings = settings
+        self.rounding = rounding.isEmpty ? nil : rounding
         self.inputs = inputs
         self.info = info
         self.info["inpars_version"] = InparsVersion.string
@@ -121,6 +127,14 @@ public struct OutputManifest: Codable, Sendable, Equatable {
             let a = settings[key] ?? "(unset)"
             let b = other.settings[key] ?? "(unset)"
             if a != b { out.append("\(key): \(a) → \(b)") }
+        }
+        let a = rounding ?? [:]
+        let b = other.rounding ?? [:]
+        for key in Set(a.keys).union(b.keys).sorted() where a[key] != b[key] {
+            out.append(
+                "\(key): \(a[key] ?? "(unset)") → \(b[key] ?? "(unset)") (it changes the scores'"
+                    + " float rounding; pass --\(key.replacingOccurrences(of: "_", with: "-"))"
+                    + " \(a[key] ?? "") to continue)")
         }
         if let mine = inputs, let theirs = other.inputs {
             for key in Set(mine.keys).union(theirs.keys).sorted() {

@@ -20,6 +20,21 @@ public struct ShardSet: Sendable {
     /// The shards in index order.
     public let members: [Member]
 
+    /// For people: the shards ran with different `rounding` flags (threads, batch size), so
+    /// the merged scores may differ in their last bits from one unsharded run's.
+    public var notes: [String] {
+        let values = Set(members.map { $0.manifest.rounding ?? [:] })
+        guard values.count > 1 else { return [] }
+        return [
+            "the shards ran with different "
+                + Set(values.flatMap(\.keys)).sorted().map { "--" + $0.replacingOccurrences(of: "_", with: "-") }
+                .joined(separator: "/")
+                + " (\(members.map { "\($0.shard): \(($0.manifest.rounding ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))" }.joined(separator: "; ")));"
+                + " the merge is whole, but its scores may differ in the last float bits from an"
+                + " unsharded run's"
+        ]
+    }
+
     /// The command that wrote them.
     public var command: String { members[0].manifest.command ?? "generate" }
 
@@ -173,6 +188,13 @@ public struct ShardSet: Sendable {
         }
         var manifest = members[0].manifest
         manifest.shard = nil
+        if !notes.isEmpty {
+            var mixed: [String: String] = [:]
+            for key in Set(members.flatMap { ($0.manifest.rounding ?? [:]).keys }) {
+                mixed[key] = "mixed"
+            }
+            manifest.rounding = mixed
+        }
         manifest.state = .complete
         manifest.progress = nil
         manifest.outputs = identities

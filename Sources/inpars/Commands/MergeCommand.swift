@@ -60,6 +60,7 @@ struct MergeCommand: ParsableCommand {
         default:
             try set.write(to: roles, summary: NoSummary())
         }
+        lines += set.notes.map { "merge: note: \($0)" }
         lines.append(
             "merge: joined \(set.members.count) shards of '\(set.command)' into \(output.output)")
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))

@@ -57,7 +57,7 @@ struct RerankCommand: ParsableCommand {
             tag: tag)
         job.shard = resume.shard
         job.overwrite = resume.overwrite
-        job.info = ["threads": String(threads.count)]
+        job.threads = threads.count
         let options = job.scorerOptions
         let outcome = try job.run(
             loadScorer: { try RelevanceScorers.load(directory: directory, options: options) },
