@@ -7,7 +7,7 @@ import InparsCore
 struct BM25Benchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bm25",
-        abstract: "BM25 indexing time and queries/s (one thread), on SciFact or a generated corpus.")
+        abstract: "BM25 indexing time and queries/s on SciFact (see bm25-scale for large corpora).")
 
     @Option(help: "A BEIR folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).")
     var data: String = "../shared/data/scifact"
@@ -21,8 +21,12 @@ struct BM25Benchmark: ParsableCommand {
     @Option(help: "Hits per query.")
     var k = 1000
 
-    @Option(help: "Instead of --data, generate this many documents (scale run).")
-    var generate: Int?
+    @Option(
+        help: """
+            The inpars binary (e.g. .build/release/inpars): also time whole 'inpars search' \
+            processes (load the index, read the queries, search, write the run).
+            """)
+    var inpars: String?
 
     @Option(help: "Threads for indexing and search.")
     var threads = 1
@@ -31,10 +35,6 @@ struct BM25Benchmark: ParsableCommand {
     var workDirectory: String = NSTemporaryDirectory()
 
     func run() throws {
-        if let generate {
-            try scaleRun(documents: generate)
-            return
-        }
         let folder = URL(fileURLWithPath: data)
         let corpus = folder.appendingPathComponent("corpus.jsonl")
         let qrels = try Qrels.read(folder.appendingPathComponent("qrels/test.tsv"))
@@ -83,92 +83,30 @@ struct BM25Benchmark: ParsableCommand {
         print("| index (read + analyse + write) | \(fmt(indexTime)) s | \(Int(Double(documents) / indexTime)) docs/s | \(fmt(median(indexCPU))) s | \(Int(Double(documents) / median(indexCPU))) docs/s |")
         print("| search, hits only | \(fmt(median(coreTimes))) s | \(Int(Double(queries.count) / median(coreTimes))) q/s | \(fmt(median(coreCPU))) s | \(Int(Double(queries.count) / median(coreCPU))) q/s |")
         print("| search + doc ids + run entries | \(fmt(median(fullTimes))) s | \(Int(Double(queries.count) / median(fullTimes))) q/s | | |")
-    }
-
-    private func scaleRun(documents: Int) throws {
-        let work = URL(fileURLWithPath: workDirectory)
-            .appendingPathComponent("inpars-bench-bm25-scale-\(getpid())")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        let corpus = work.appendingPathComponent("corpus.jsonl")
-        // Zipf-distributed words from a 200k-word synthetic vocabulary, 20–120 words a document.
-        var random = SeededGenerator(seed: 42)
-        let vocabulary = (0..<200_000).map { i -> String in
-            var word = ""
-            var v = i &* 2_654_435_761 % 1_000_003 + 1
-            for _ in 0..<(3 + i % 6) {
-                word.append(Character(Unicode.Scalar(UInt8(97 + v % 26))))
-                v /= 7
-                v += i
+        if let inpars {
+            var times: [Double] = []
+            for _ in 0..<repeats {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: inpars)
+                process.arguments = [
+                    "search", "--index", indexURL.path, "--queries",
+                    folder.appendingPathComponent("queries.jsonl").path, "--qrels",
+                    folder.appendingPathComponent("qrels/test.tsv").path, "--k", "\(k)",
+                    "--threads", "\(threads)", "--output", work.appendingPathComponent("run.txt").path,
+                ]
+                process.standardError = FileHandle.nullDevice
+                let start = now()
+                try process.run()
+                process.waitUntilExit()
+                times.append(now() - start)
+                guard process.terminationStatus == 0 else {
+                    throw ValidationError("inpars search exited with \(process.terminationStatus)")
+                }
             }
-            return word + String(i % 97)
+            let lines = try String(contentsOf: work.appendingPathComponent("run.txt"), encoding: .utf8)
+                .split(separator: "\n").count
+            print("| whole 'inpars search' process (load, search, write \(lines) lines) | \(fmt(median(times))) s | \(Int(Double(queries.count) / median(times))) q/s | | |")
         }
-        let cumulative: [Double] = {
-            var sum = 0.0
-            return (1...vocabulary.count).map { r in
-                sum += 1 / Double(r)
-                return sum
-            }
-        }()
-        func sampleWord() -> String {
-            let u = Double.random(in: 0..<cumulative.last!, using: &random)
-            var low = 0
-            var high = cumulative.count - 1
-            while low < high {
-                let mid = (low + high) / 2
-                if cumulative[mid] < u { low = mid + 1 } else { high = mid }
-            }
-            return vocabulary[low]
-        }
-        var start = now()
-        try AtomicFile.write(to: corpus) { output in
-            for d in 0..<documents {
-                let length = Int.random(in: 20...120, using: &random)
-                let text = (0..<length).map { _ in sampleWord() }.joined(separator: " ")
-                try output.write("{\"_id\": \"doc\(d)\", \"title\": \"\", \"text\": \"\(text)\"}\n")
-            }
-        }
-        let generateTime = now() - start
-        let rssBefore = peakRSSMegabytes()
-        start = now()
-        let report = try BM25IndexBuilder.build(
-            corpus: corpus, index: work.appendingPathComponent("index"), threads: threads)
-        let indexTime = now() - start
-        let rssAfterIndex = peakRSSMegabytes()
-        start = now()
-        let index = try BM25Index.open(work.appendingPathComponent("index"))
-        let openTime = now() - start
-        let searcher = BM25Searcher(index: index)
-        let queries = (0..<1000).map { _ in
-            (0..<Int.random(in: 2...10, using: &random)).map { _ in sampleWord() }
-                .joined(separator: " ")
-        }
-        start = now()
-        var sink = 0
-        for query in queries { sink &+= searcher.search(query, k: k).count }
-        let searchTime = now() - start
-        // Queries without the 100 most frequent words (in real text most of those would be
-        // stopwords the analyzer removes): words drawn uniformly from ranks 100..<20,000.
-        let midQueries = (0..<1000).map { _ in
-            (0..<Int.random(in: 2...10, using: &random)).map { _ in
-                vocabulary[Int.random(in: 100..<20_000, using: &random)]
-            }.joined(separator: " ")
-        }
-        start = now()
-        for query in midQueries { sink &+= searcher.search(query, k: k).count }
-        let midTime = now() - start
-        print("Scale run: \(documents) generated documents (corpus written in \(fmt(generateTime)) s),"
-            + " \(threads) thread(s), checksum \(sink)")
-        print("| what | figure |")
-        print("|---|---:|")
-        print("| index build | \(fmt(indexTime)) s (\(Int(Double(documents) / indexTime)) docs/s) |")
-        print("| terms / tokens | \(report.terms) / \(report.tokens) |")
-        print("| index size | \(report.indexBytes / 1_000_000) MB |")
-        print("| peak RSS before / after indexing | \(rssBefore) / \(rssAfterIndex) MB |")
-        print("| open (verify checksums) | \(fmt(openTime)) s |")
-        print("| 1000 Zipf-sampled queries top-\(k) | \(fmt(searchTime)) s (\(Int(1000 / searchTime)) q/s) |")
-        print("| 1000 mid-frequency queries top-\(k) | \(fmt(midTime)) s (\(Int(1000 / midTime)) q/s) |")
-        print("| peak RSS at end | \(peakRSSMegabytes()) MB |")
     }
 
     private func now() -> Double { ProcessInfo.processInfo.systemUptime }

@@ -9,6 +9,7 @@ struct Bench: ParsableCommand {
         subcommands: [
             GEMMBenchmark.self, CheckpointBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self,
             T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
-            GenerateBenchmark.self, TriplesBenchmark.self, LoopbackHubCommand.self, ResumeBenchmark.self,
+            BM25ScaleBenchmark.self, GenerateBenchmark.self, TriplesBenchmark.self,
+            LoopbackHubCommand.self, ResumeBenchmark.self,
         ])
 }

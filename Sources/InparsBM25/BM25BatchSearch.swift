@@ -2,6 +2,11 @@ import Foundation
 import InparsCore
 
 /// Batch retrieval: many queries, several threads, a TREC run out.
+///
+/// Queries are split over `threads` workers, each with its own ``BM25Searcher`` (pruned
+/// search needs only per-query-term buffers, so workers do not compete for cache); results
+/// come back in query order whatever the thread count, and every query's hits are the same
+/// for any thread count (`BatchSearchTests`).
 public enum BM25BatchSearch {
     /// How scores are written to the run.
     public enum ScoreStyle: String, Sendable, CaseIterable {
@@ -15,6 +20,31 @@ public enum BM25BatchSearch {
         case raw
     }
 
+    /// What every batch search shares.
+    public struct Options: Sendable {
+        public var k: Int
+        public var parameters: BM25Parameters
+        public var threads: Int
+        /// Drop a hit whose doc id equals the query id (Pyserini `--remove-query`); k + 1 hits
+        /// are retrieved so k remain.
+        public var removeQuery: Bool
+        public var scoreStyle: ScoreStyle
+        public var strategy: BM25SearchStrategy
+
+        public init(
+            k: Int, parameters: BM25Parameters = BM25Parameters(), threads: Int = 1,
+            removeQuery: Bool = false, scoreStyle: ScoreStyle = .anserini,
+            strategy: BM25SearchStrategy = .automatic
+        ) {
+            self.k = k
+            self.parameters = parameters
+            self.threads = threads
+            self.removeQuery = removeQuery
+            self.scoreStyle = scoreStyle
+            self.strategy = strategy
+        }
+    }
+
     /// Searches every query and returns the run (query order = `queries` order).
     ///
     /// - Parameters:
@@ -26,55 +56,155 @@ public enum BM25BatchSearch {
     public static func run(
         index: BM25Index, queries: [Query], k: Int, parameters: BM25Parameters = BM25Parameters(),
         threads: Int = 1, removeQuery: Bool = false, scoreStyle: ScoreStyle = .anserini,
-        progress: ProgressReporter? = nil
+        strategy: BM25SearchStrategy = .automatic, progress: ProgressReporter? = nil
     ) -> Run {
-        let results = ResultSlots(count: queries.count)
-        let workers = max(1, min(threads, queries.count))
-        let chunk = 64
-        let next = AtomicCounter()
-        let work: @Sendable (Int) -> Void = { _ in
-            let searcher = BM25Searcher(index: index, parameters: parameters)
-            while true {
-                let start = next.add(chunk)
-                if start >= queries.count { break }
-                for q in start..<min(start + chunk, queries.count) {
-                    let query = queries[q]
-                    var hits = searcher.search(query.text, k: removeQuery ? k + 1 : k)
-                        .map { (docId: index.documentId(Int($0.document)), score: $0.score) }
-                    if removeQuery {
-                        hits.removeAll { $0.docId == query.id }
-                        if hits.count > k { hits.removeLast(hits.count - k) }
-                    }
-                    results.set(q, entries(for: query.id, hits: hits, style: scoreStyle))
+        let options = Options(
+            k: k, parameters: parameters, threads: threads, removeQuery: removeQuery,
+            scoreStyle: scoreStyle, strategy: strategy)
+        var run = Run()
+        // Neither closure throws, so neither can this call.
+        try! forEachResult(
+            index: index, queries: queries, options: options,
+            transform: { query, hits, scores in
+                hits.indices.map { i in
+                    RunEntry(
+                        queryId: query.id, docId: index.documentId(Int(hits[i].document)),
+                        rank: i + 1, score: Double(scores[i]))
+                }
+            },
+            consume: { q, entries in
+                run.set(queryId: queries[q].id, entries)
+                progress?.advance()
+            })
+        return run
+    }
+
+    /// Searches every query and writes the TREC run to `output` as it goes, in query order
+    /// (scores with 6 decimals, as Pyserini writes). Lines are formatted on the worker
+    /// threads; memory stays bounded however many queries there are.
+    ///
+    /// - Returns: the number of lines written.
+    @discardableResult
+    public static func write(
+        index: BM25Index, queries: [Query], options: Options, tag: String, to output: OutputFile,
+        progress: ProgressReporter? = nil
+    ) throws -> Int {
+        var lines = 0
+        if options.threads <= 1 {
+            let buffer = PerWorker([RunLineBuffer(tag: tag)])
+            try forEachResult(
+                index: index, queries: queries, options: options,
+                transform: { query, hits, scores in
+                    format(query: query, hits: hits, scores: scores, index: index, into: buffer[0])
+                    return hits.count
+                },
+                consume: { _, count in
+                    lines += count
+                    if buffer[0].count >= 1 << 20 { try buffer[0].flush(to: output) }
                     progress?.advance()
+                })
+            try buffer[0].flush(to: output)
+            return lines
+        }
+        let buffers = PerWorker((0..<options.threads).map { _ in RunLineBuffer(tag: tag) })
+        try forEachResult(
+            index: index, queries: queries, options: options,
+            transform: { worker, query, hits, scores -> (Int, [UInt8]) in
+                let buffer = buffers[worker]
+                buffer.removeAll()
+                format(query: query, hits: hits, scores: scores, index: index, into: buffer)
+                return (hits.count, [UInt8](buffer.bytes))
+            },
+            consume: { _, chunk in
+                lines += chunk.0
+                try chunk.1.withUnsafeBytes { try output.write(raw: $0) }
+                progress?.advance()
+            })
+        return lines
+    }
+
+    /// Searches every query and hands each query's hits (document numbers and raw scores,
+    /// after `removeQuery`) to `consume` on the calling thread, in query order.
+    public static func forEachHits(
+        index: BM25Index, queries: [Query], options: Options,
+        _ consume: (_ query: Int, _ hits: [BM25Hit]) throws -> Void
+    ) throws {
+        var raw = options
+        raw.scoreStyle = .raw
+        try forEachResult(
+            index: index, queries: queries, options: raw, transform: { _, hits, _ in hits },
+            consume: consume)
+    }
+
+    private static func format(
+        query: Query, hits: [BM25Hit], scores: [Float], index: BM25Index, into buffer: RunLineBuffer
+    ) {
+        var queryId = query.id
+        queryId.withUTF8 { q in
+            for (i, hit) in hits.enumerated() {
+                index.withDocumentId(Int(hit.document)) { d in
+                    buffer.append(
+                        queryId: UnsafeRawBufferPointer(q), docId: d, rank: i + 1,
+                        score: Double(scores[i]))
                 }
             }
         }
-        if workers == 1 {
-            work(0)
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workers, execute: work)
-        }
-        var run = Run()
-        for (q, query) in queries.enumerated() { run.set(queryId: query.id, results.get(q)) }
-        return run
+    }
+
+    /// The searching shared by ``run`` and ``write``: `transform(query, hits, written scores)`
+    /// runs on the workers, `consume(query number, result)` on the calling thread in order.
+    static func forEachResult<T>(
+        index: BM25Index, queries: [Query], options: Options,
+        transform: @escaping @Sendable (Query, [BM25Hit], [Float]) -> T,
+        consume: (Int, T) throws -> Void
+    ) throws {
+        try forEachResult(
+            index: index, queries: queries, options: options,
+            transform: { _, query, hits, scores in transform(query, hits, scores) },
+            consume: consume)
+    }
+
+    static func forEachResult<T>(
+        index: BM25Index, queries: [Query], options: Options,
+        transform: @escaping @Sendable (Int, Query, [BM25Hit], [Float]) -> T,
+        consume: (Int, T) throws -> Void
+    ) throws {
+        let workers = max(1, options.threads)
+        let searchers = PerWorker(
+            (0..<workers).map { _ in
+                BM25Searcher(
+                    index: index, parameters: options.parameters, strategy: options.strategy)
+            })
+        try parallelForEachInOrder(
+            count: queries.count, threads: workers, chunk: 8, window: 512,
+            transform: { worker, q in
+                let query = queries[q]
+                let hits = search(searchers[worker], query: query, options: options)
+                return transform(worker, query, hits, writtenScores(hits, style: options.scoreStyle))
+            },
+            consume: consume)
     }
 
     /// Run entries for one query's hits (already ranked score desc, doc id asc: required).
     public static func entries(
         for queryId: String, hits: [(docId: String, score: Float)], style: ScoreStyle
     ) -> [RunEntry] {
+        let scores = writtenScores(hits.map { BM25Hit(document: 0, score: $0.score) }, style: style)
+        return hits.indices.map { i in
+            RunEntry(queryId: queryId, docId: hits[i].docId, rank: i + 1, score: Double(scores[i]))
+        }
+    }
+
+    /// The scores as written: raw, or Anserini's `ScoreTiesAdjusterReranker` (keep the order,
+    /// round to 4 decimals with `Math.round(s * 1e4f) / 1e4f`, lower the j-th score in a row
+    /// within 1e-4 of the previous one by j·1e-6).
+    static func writtenScores(_ hits: [BM25Hit], style: ScoreStyle) -> [Float] {
         switch style {
         case .raw:
-            return hits.enumerated().map { i, hit in
-                RunEntry(queryId: queryId, docId: hit.docId, rank: i + 1, score: Double(hit.score))
-            }
+            return hits.map(\.score)
         case .anserini:
-            // Anserini's ScoreTiesAdjusterReranker: keep the searcher's order, round each score
-            // to 4 decimals (Math.round(s * 1e4f) / 1e4f), and lower the j-th score in a row
-            // that is within 1e-4 of the previous one by j·1e-6.
-            var entries: [RunEntry] = []
-            entries.reserveCapacity(hits.count)
+            var scores: [Float] = []
+            scores.reserveCapacity(hits.count)
             var previous: Float = 0
             var duplicates = 0
             for (i, hit) in hits.enumerated() {
@@ -87,48 +217,39 @@ public enum BM25BatchSearch {
                     score -= 1e-6 * Float(duplicates)
                 }
                 previous = score
-                entries.append(
-                    RunEntry(queryId: queryId, docId: hit.docId, rank: i + 1, score: Double(score)))
+                scores.append(score)
             }
-            return entries
+            return scores
         }
     }
 }
 
-/// Per-query result slots written by worker threads (each slot by exactly one worker).
-final class ResultSlots: @unchecked Sendable {
-    // Invariant: slot q is written once, by the worker that claimed q, and read after all
-    // workers have finished (concurrentPerform returns only then).
-    private var slots: [[RunEntry]]
-    private let lock = NSLock()
+/// Per-worker-thread state (searchers, line buffers).
+///
+/// `@unchecked Sendable`: worker `w` of ``parallelForEachInOrder`` is the only thread that
+/// ever uses element `w` (with one worker, the calling thread uses element 0).
+final class PerWorker<Value>: @unchecked Sendable {
+    private let values: [Value]
 
-    init(count: Int) { slots = Array(repeating: [], count: count) }
+    init(_ values: [Value]) { self.values = values }
 
-    func set(_ index: Int, _ value: [RunEntry]) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    func get(_ index: Int) -> [RunEntry] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots[index]
-    }
+    subscript(worker: Int) -> Value { values[worker] }
 }
 
-/// A shared counter for handing out work.
-final class AtomicCounter: @unchecked Sendable {
-    // Invariant: `value` is only touched with `lock` held.
-    private var value = 0
-    private let lock = NSLock()
-
-    /// Returns the old value and adds `n`.
-    func add(_ n: Int) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        let old = value
-        value += n
-        return old
+extension BM25BatchSearch {
+    /// One query's hits, without the query's own document for `removeQuery`.
+    static func search(_ searcher: BM25Searcher, query: Query, options: Options) -> [BM25Hit] {
+        guard options.removeQuery else { return searcher.search(query.text, k: options.k) }
+        var hits = searcher.search(query.text, k: options.k + 1)
+        var id = query.id
+        id.withUTF8 { queryId in
+            hits.removeAll { hit in
+                searcher.index.withDocumentId(Int(hit.document)) {
+                    $0.elementsEqual(UnsafeRawBufferPointer(queryId))
+                }
+            }
+        }
+        if hits.count > options.k { hits.removeLast(hits.count - options.k) }
+        return hits
     }
 }

@@ -10,6 +10,8 @@ public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
     case unsupportedVersion(path: String, found: UInt32, supported: UInt32)
     /// A checksum or size check failed.
     case corrupted(path: String, detail: String)
+    /// Two documents added to a builder have the same id (0-based positions in input order).
+    case duplicateDocumentId(id: String, first: Int, second: Int)
     /// A parameter is out of range.
     case invalidParameter(name: String, value: String, reason: String)
 
@@ -22,10 +24,14 @@ public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
                 + " 'inpars index'."
         case .unsupportedVersion(let path, let found, let supported):
             return "The index at '\(path)' has format version \(found), but this inpars reads"
-                + " version \(supported); rebuild it with 'inpars index'."
+                + " version \(supported) (version 2 added the per-block score bounds that pruned"
+                + " search needs); rebuild it with 'inpars index'."
         case .corrupted(let path, let detail):
             return "The index at '\(path)' is corrupted (\(detail)); rebuild it with"
                 + " 'inpars index'."
+        case .duplicateDocumentId(let id, let first, let second):
+            return "Documents \(first + 1) and \(second + 1) both have the id '\(id)'; document"
+                + " ids must be unique."
         case .invalidParameter(let name, let value, let reason):
             return "Invalid \(name) '\(value)': \(reason)."
         }

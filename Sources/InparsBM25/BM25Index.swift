@@ -26,9 +26,18 @@ public final class BM25Index: @unchecked Sendable {
     let docIdRanks: UnsafeBufferPointer<UInt32>
     let termOffsets: UnsafeBufferPointer<UInt64>
     let termBytes: UnsafeBufferPointer<UInt8>
-    let postingsOffsets: UnsafeBufferPointer<UInt64>
     let docFreqs: UnsafeBufferPointer<UInt32>
+    let postingsOffsets: UnsafeBufferPointer<UInt64>
+    /// First block-table entry of each term (terms + 1 entries).
+    let termBlocks: UnsafeBufferPointer<UInt64>
+    /// Per term: best tf, largest tf, `bestNorm | minNorm << 8` over the whole list.
+    let termBounds: UnsafeBufferPointer<UInt32>
+    /// ``PostingBlocks/entryWords`` UInt32 per block (``BlockEntry``).
+    let blocks: UnsafeBufferPointer<UInt32>
+    /// The bit-packed blocks, followed by ``PostingBlocks/tailPadding`` zero bytes.
     let postings: UnsafeBufferPointer<UInt8>
+    /// The `b` the blocks' best postings were chosen for (``IndexFormat/boundB``).
+    let boundB: Float
     /// Inverse of `docIdRanks`: the document whose id has a given byte-wise rank.
     let rankToDocument: [Int32]
 
@@ -77,7 +86,7 @@ public final class BM25Index: @unchecked Sendable {
         }
         guard raw.count >= IndexFormat.headerSize,
             Int(read(UInt32.self, 12)) == IndexFormat.headerSize,
-            Int(read(UInt32.self, 48)) == IndexFormat.sectionCount
+            Int(read(UInt32.self, IndexFormat.sectionCountOffset)) == IndexFormat.sectionCount
         else { throw BM25Error.corrupted(path: path, detail: "truncated or malformed header") }
         let headerCRC = CRC32.checksum(
             UnsafeRawBufferPointer(rebasing: raw[0..<IndexFormat.headerCRCOffset]))
@@ -88,6 +97,7 @@ public final class BM25Index: @unchecked Sendable {
         documentsWithTerms = Int(read(UInt64.self, 24))
         termCount = Int(read(UInt64.self, 32))
         sumTotalTermFreq = Int(read(UInt64.self, 40))
+        boundB = Float(bitPattern: read(UInt32.self, IndexFormat.boundBOffset))
 
         var sections: [UnsafeRawBufferPointer] = []
         for n in 0..<IndexFormat.sectionCount {
@@ -124,8 +134,12 @@ public final class BM25Index: @unchecked Sendable {
         docIdRanks = try typed(.docIdRanks, UInt32.self, count: documentCount)
         termOffsets = try typed(.termOffsets, UInt64.self, count: termCount + 1)
         termBytes = sections[IndexFormat.Section.termBytes.rawValue].bindMemory(to: UInt8.self)
-        postingsOffsets = try typed(.postingsOffsets, UInt64.self, count: termCount + 1)
         docFreqs = try typed(.docFreqs, UInt32.self, count: termCount)
+        postingsOffsets = try typed(.postingsOffsets, UInt64.self, count: termCount + 1)
+        termBlocks = try typed(.termBlocks, UInt64.self, count: termCount + 1)
+        termBounds = try typed(.termBounds, UInt32.self, count: 3 * termCount)
+        let blockCount = Int(termBlocks[termCount])
+        blocks = try typed(.blocks, UInt32.self, count: PostingBlocks.entryWords * blockCount)
         postings = sections[IndexFormat.Section.postings.rawValue].bindMemory(to: UInt8.self)
         var inverse = [Int32](repeating: -1, count: documentCount)
         for doc in 0..<documentCount {
@@ -138,7 +152,7 @@ public final class BM25Index: @unchecked Sendable {
         rankToDocument = inverse
         guard Int(docIdOffsets[documentCount]) == docIdBytes.count,
             Int(termOffsets[termCount]) == termBytes.count,
-            Int(postingsOffsets[termCount]) == postings.count
+            Int(postingsOffsets[termCount]) + PostingBlocks.tailPadding == postings.count
         else { throw BM25Error.corrupted(path: path, detail: "offset tables do not match") }
     }
 
@@ -147,6 +161,16 @@ public final class BM25Index: @unchecked Sendable {
         let from = Int(docIdOffsets[document])
         let to = Int(docIdOffsets[document + 1])
         return String(decoding: UnsafeBufferPointer(rebasing: docIdBytes[from..<to]), as: UTF8.self)
+    }
+
+    /// Calls `body` with the UTF-8 bytes of document `document`'s id (no `String` made).
+    @inline(__always)
+    func withDocumentId<R>(_ document: Int, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows
+        -> R
+    {
+        let from = Int(docIdOffsets[document])
+        let to = Int(docIdOffsets[document + 1])
+        return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(docIdBytes)[from..<to]))
     }
 
     /// The decoded (SmallFloat-rounded) length BM25 uses for `document`.
@@ -175,15 +199,16 @@ public final class BM25Index: @unchecked Sendable {
     }
 
     /// Searches one query: the simple API for callers that search now and then (the triples
-    /// stage). Thread-safe; reuses pooled ``BM25Searcher``s (each holds `documentCount`-sized
-    /// buffers), so repeated calls do not reallocate. Hits are ranked by score descending, then
+    /// stage). Thread-safe; reuses pooled search buffers, so repeated calls do not
+    /// reallocate. Hits are ranked by score descending, then
     /// document id ascending.
     public func search(_ text: String, k: Int, parameters: BM25Parameters = BM25Parameters())
         -> [(docId: String, score: Float)]
     {
         let buffers = bufferPool.take() ?? SearchBuffers(count: documentCount)
         defer { bufferPool.give(buffers) }
-        let searcher = BM25Searcher(index: self, parameters: parameters, buffers: buffers)
+        let searcher = BM25Searcher(
+            index: self, parameters: parameters, strategy: .automatic, buffers: buffers)
         return searcher.search(text, k: k).map { (documentId(Int($0.document)), $0.score) }
     }
 

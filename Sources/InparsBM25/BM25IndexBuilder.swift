@@ -4,30 +4,37 @@ import InparsCore
 /// Builds an on-disk BM25 index from documents (see ``IndexFormat`` for the layout).
 ///
 /// Documents are analysed with ``EnglishAnalyzer`` on ``Document/flatContents``
-/// (`title + "\n" + text`). Analysis runs on `threads` threads in batches; postings are merged
-/// in corpus order, so the index is identical for any thread count.
+/// (`title + "\n" + text`). Analysis runs on `threads` threads in batches while the next batch
+/// is read; postings are merged in corpus order, so the index is identical for any thread count.
 ///
-/// Memory: postings are kept compressed (about 2–3 bytes per posting) plus one id string per
-/// document and one entry per distinct term; the budget is roughly
-/// `1.5 × (index size) + 100 bytes × documents`, e.g. ~1 GB for 1M passages of ~60 words.
+/// Memory: while documents are added, postings are kept compressed (LEB128 gaps, about 1.3–2
+/// bytes per posting) in one growable array per term, plus the document ids in one byte arena
+/// (8 bytes of offset + the id's bytes per document), one norm byte per document and the
+/// vocabulary in a byte-keyed hash table. Writing re-encodes each term's list into blocks and
+/// frees it, so the peak is reached just before writing. Measured peaks are in `Docs/bm25.md`
+/// (about 330 MB per million 56-word passages).
 public final class BM25IndexBuilder {
     private let threads: Int
     private let batchSize: Int
     private var batch: [Document] = []
     private var workers: [AnalysisWorker]
+    /// The batch being analysed on the worker threads while the next one is read.
+    private var pending: (documents: [Document], group: DispatchGroup, count: Int)?
 
-    private var docIds: [String] = []
+    private var docIdBytes: [UInt8] = []
+    private var docIdOffsets: [UInt64] = [0]
     private var norms: [UInt8] = []
     private var documentsWithTerms = 0
     private var sumTotalTermFreq = 0
-    private var globalIds: [String: Int32] = [:]
-    private var terms: [String] = []
+    private var vocabulary = TermTable(capacity: 1 << 16)
     private var postings: [[UInt8]] = []
     private var lastDoc: [Int32] = []
     private var docFreqs: [UInt32] = []
     private var localToGlobal: [[Int32]]
 
-    /// - Parameter threads: analysis threads (≥ 1).
+    /// - Parameters:
+    ///   - threads: analysis threads (≥ 1).
+    ///   - batchSize: documents analysed together (split over the threads).
     public init(threads: Int = 1, batchSize: Int = 4096) {
         self.threads = max(1, threads)
         self.batchSize = max(1, batchSize)
@@ -37,7 +44,7 @@ public final class BM25IndexBuilder {
     }
 
     /// Documents added so far.
-    public var documentCount: Int { docIds.count + batch.count }
+    public var documentCount: Int { norms.count + (pending?.documents.count ?? 0) + batch.count }
 
     /// Adds one document (analysed when the current batch is full).
     public func add(_ document: Document) {
@@ -45,32 +52,44 @@ public final class BM25IndexBuilder {
         if batch.count >= batchSize { flushBatch() }
     }
 
+    /// Starts analysing the current batch on the workers (after merging the one before), so
+    /// the caller reads the next batch meanwhile.
     private func flushBatch() {
+        mergePending()
         guard !batch.isEmpty else { return }
         let documents = batch
+        batch = []
+        batch.reserveCapacity(batchSize)
         let workerCount = min(threads, documents.count)
         let per = (documents.count + workerCount - 1) / workerCount
-        let workers = self.workers
-        if workerCount == 1 {
-            workers[0].process(documents[...])
-        } else {
-            DispatchQueue.concurrentPerform(iterations: workerCount) { w in
-                let from = w * per
-                let to = min(documents.count, from + per)
-                workers[w].process(documents[from..<max(from, to)])
+        let group = DispatchGroup()
+        for w in 0..<workerCount {
+            let worker = workers[w]
+            let from = w * per
+            let to = min(documents.count, from + per)
+            DispatchQueue.global().async(group: group) {
+                worker.process(documents[from..<max(from, to)])
             }
         }
+        pending = (documents, group, workerCount)
+    }
+
+    /// Waits for the batch in flight and merges its postings (in corpus order).
+    private func mergePending() {
+        guard let (documents, group, workerCount) = pending else { return }
+        pending = nil
+        group.wait()
         // Work on locals: stored properties of a class would pay an exclusivity check per access.
         var postings = self.postings
         var lastDoc = self.lastDoc
         var docFreqs = self.docFreqs
         var norms = self.norms
-        var docIds = self.docIds
+        var vocabulary = self.vocabulary
         self.postings = []
         self.lastDoc = []
         self.docFreqs = []
         self.norms = []
-        self.docIds = []
+        self.vocabulary = TermTable(capacity: 1)
         var index = 0
         for w in 0..<workerCount {
             let worker = workers[w]
@@ -78,14 +97,8 @@ public final class BM25IndexBuilder {
             var mapping = localToGlobal[w]
             localToGlobal[w] = []
             while mapping.count < worker.termCount {
-                let term = worker.term(mapping.count)
-                let global: Int32
-                if let existing = globalIds[term] {
-                    global = existing
-                } else {
-                    global = Int32(terms.count)
-                    globalIds[term] = global
-                    terms.append(term)
+                let global = worker.vocabulary.withBytes(mapping.count) { vocabulary.id(for: $0) }
+                if Int(global) == postings.count {
                     postings.append([])
                     lastDoc.append(-1)
                     docFreqs.append(0)
@@ -98,9 +111,11 @@ public final class BM25IndexBuilder {
             let termIds = worker.termIds
             let tfs = worker.tfs
             for d in 0..<lengths.count {
-                let doc = Int32(docIds.count)
-                docIds.append(documents[index].id)
+                let doc = Int32(norms.count)
+                var id = documents[index].id
                 index += 1
+                id.withUTF8 { docIdBytes.append(contentsOf: $0) }
+                docIdOffsets.append(UInt64(docIdBytes.count))
                 let length = Int(lengths[d])
                 norms.append(SmallFloat.intToByte4(length))
                 if length > 0 { documentsWithTerms += 1 }
@@ -120,32 +135,49 @@ public final class BM25IndexBuilder {
         self.lastDoc = lastDoc
         self.docFreqs = docFreqs
         self.norms = norms
-        self.docIds = docIds
-        batch.removeAll(keepingCapacity: true)
+        self.vocabulary = vocabulary
     }
 
     /// Analyses any buffered documents and writes the index directory atomically (a temporary
     /// sibling directory renamed at the end, so a crash never leaves a valid-looking index).
     ///
+    /// The builder is consumed: its postings are freed while they are written.
+    ///
     /// - Parameters:
     ///   - directory: the index directory to create (replaced if it exists).
     ///   - metadata: extra key/values recorded in `meta.json`.
     /// - Returns: counts for the report.
+    /// - Throws: ``BM25Error/duplicateDocumentId(id:first:second:)`` when two documents share
+    ///   an id (``build(corpus:index:threads:options:progress:)`` reports the line earlier);
+    ///   file errors.
     public func write(to directory: URL, metadata: [String: String] = [:]) throws
         -> BM25BuildReport
     {
         flushBatch()
+        mergePending()
+        let documents = norms.count
+        let termCount = postings.count
+        let tokens = sumTotalTermFreq
+        let withTerms = documentsWithTerms
         let bytes = try AtomicFile.writeDirectory(at: directory) { temporary -> Int in
-            let size = try writeIndexFile(
-                temporary.appendingPathComponent(IndexFormat.fileName))
+            let writer = BM25IndexWriter(
+                norms: norms, docIdBytes: docIdBytes, docIdOffsets: docIdOffsets,
+                documentsWithTerms: documentsWithTerms, sumTotalTermFreq: sumTotalTermFreq,
+                vocabulary: vocabulary, docFreqs: docFreqs)
+            vocabulary = TermTable(capacity: 1)
+            docIdBytes = []
+            let size = try writer.write(
+                to: temporary.appendingPathComponent(IndexFormat.fileName),
+                takingPostings: &postings)
             var meta = metadata
             meta["format"] = "inpars-bm25"
             meta["formatVersion"] = "\(IndexFormat.version)"
             meta["analyzer"] = "lucene-english-porter"
-            meta["documents"] = "\(docIds.count)"
-            meta["documentsWithTerms"] = "\(documentsWithTerms)"
-            meta["terms"] = "\(terms.count)"
-            meta["sumTotalTermFreq"] = "\(sumTotalTermFreq)"
+            meta["documents"] = "\(documents)"
+            meta["documentsWithTerms"] = "\(withTerms)"
+            meta["terms"] = "\(termCount)"
+            meta["sumTotalTermFreq"] = "\(tokens)"
+            meta["blockBoundB"] = "\(IndexFormat.boundB)"
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(meta).write(
@@ -153,125 +185,8 @@ public final class BM25IndexBuilder {
             return size
         }
         return BM25BuildReport(
-            documents: docIds.count, documentsWithTerms: documentsWithTerms, terms: terms.count,
-            tokens: sumTotalTermFreq, readStatistics: ReadStatistics(), indexBytes: bytes)
-    }
-
-    private func writeIndexFile(_ url: URL) throws -> Int {
-        // Terms in byte-wise order.
-        let termUTF8: [[UInt8]] = terms.map { Array($0.utf8) }
-        let order = (0..<terms.count).sorted {
-            termUTF8[$0].lexicographicallyPrecedes(termUTF8[$1])
-        }
-        var termOffsets: [UInt64] = [0]
-        termOffsets.reserveCapacity(terms.count + 1)
-        var termBytes: [UInt8] = []
-        var postingsOffsets: [UInt64] = [0]
-        postingsOffsets.reserveCapacity(terms.count + 1)
-        var sortedDocFreqs: [UInt32] = []
-        sortedDocFreqs.reserveCapacity(terms.count)
-        var postingsSize = 0
-        for t in order {
-            termBytes.append(contentsOf: termUTF8[t])
-            termOffsets.append(UInt64(termBytes.count))
-            postingsSize += postings[t].count
-            postingsOffsets.append(UInt64(postingsSize))
-            sortedDocFreqs.append(docFreqs[t])
-        }
-        // Document ids and their byte-wise rank (for tie-breaking).
-        var docIdOffsets: [UInt64] = [0]
-        docIdOffsets.reserveCapacity(docIds.count + 1)
-        var docIdBytes: [UInt8] = []
-        let docUTF8: [[UInt8]] = docIds.map { Array($0.utf8) }
-        for id in docUTF8 {
-            docIdBytes.append(contentsOf: id)
-            docIdOffsets.append(UInt64(docIdBytes.count))
-        }
-        let docOrder = (0..<docIds.count).sorted {
-            docUTF8[$0].lexicographicallyPrecedes(docUTF8[$1])
-        }
-        var ranks = [UInt32](repeating: 0, count: docIds.count)
-        for (rank, doc) in docOrder.enumerated() { ranks[doc] = UInt32(rank) }
-
-        // Section payloads, in Section order.
-        var sections: [(length: Int, crc: UInt32)] = []
-        func describe(_ raw: UnsafeRawBufferPointer) {
-            sections.append((raw.count, CRC32.checksum(raw)))
-        }
-        norms.withUnsafeBytes(describe)
-        docIdOffsets.withUnsafeBytes(describe)
-        docIdBytes.withUnsafeBytes(describe)
-        ranks.withUnsafeBytes(describe)
-        termOffsets.withUnsafeBytes(describe)
-        termBytes.withUnsafeBytes(describe)
-        postingsOffsets.withUnsafeBytes(describe)
-        sortedDocFreqs.withUnsafeBytes(describe)
-        var postingsCRC: UInt32 = 0
-        for t in order { postingsCRC = CRC32.checksum(postings[t], initial: postingsCRC) }
-        sections.append((postingsSize, postingsCRC))
-
-        var header = [UInt8](repeating: 0, count: IndexFormat.headerSize)
-        func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
-            withUnsafeBytes(of: value.littleEndian) { raw in
-                for (n, byte) in raw.enumerated() { header[offset + n] = byte }
-            }
-        }
-        for (n, byte) in IndexFormat.magic.enumerated() { header[n] = byte }
-        put(IndexFormat.version, at: 8)
-        put(UInt32(IndexFormat.headerSize), at: 12)
-        put(UInt64(docIds.count), at: 16)
-        put(UInt64(documentsWithTerms), at: 24)
-        put(UInt64(terms.count), at: 32)
-        put(UInt64(sumTotalTermFreq), at: 40)
-        put(UInt32(IndexFormat.sectionCount), at: 48)
-        var offset = IndexFormat.headerSize
-        var offsets: [Int] = []
-        for (n, section) in sections.enumerated() {
-            offsets.append(offset)
-            let entry = IndexFormat.sectionTableOffset + 24 * n
-            put(UInt64(offset), at: entry)
-            put(UInt64(section.length), at: entry + 8)
-            put(section.crc, at: entry + 16)
-            offset = (offset + section.length + 7) & ~7
-        }
-        put(CRC32.checksum(Array(header[0..<IndexFormat.headerCRCOffset])),
-            at: IndexFormat.headerCRCOffset)
-
-        let output = try OutputFile(url: url, compressed: false)
-        var written = 0
-        func emit(_ raw: UnsafeRawBufferPointer) throws {
-            try output.write(raw: raw)
-            written += raw.count
-        }
-        func pad() throws {
-            let aligned = (written + 7) & ~7
-            if aligned > written {
-                try output.write(bytes: [UInt8](repeating: 0, count: aligned - written))
-                written = aligned
-            }
-        }
-        try header.withUnsafeBytes(emit)
-        try norms.withUnsafeBytes(emit)
-        try pad()
-        try docIdOffsets.withUnsafeBytes(emit)
-        try pad()
-        try docIdBytes.withUnsafeBytes(emit)
-        try pad()
-        try ranks.withUnsafeBytes(emit)
-        try pad()
-        try termOffsets.withUnsafeBytes(emit)
-        try pad()
-        try termBytes.withUnsafeBytes(emit)
-        try pad()
-        try postingsOffsets.withUnsafeBytes(emit)
-        try pad()
-        try sortedDocFreqs.withUnsafeBytes(emit)
-        try pad()
-        precondition(written == offsets[IndexFormat.Section.postings.rawValue])
-        for t in order { try postings[t].withUnsafeBytes(emit) }
-        try pad()
-        try output.close()
-        return written
+            documents: documents, documentsWithTerms: withTerms, terms: termCount,
+            tokens: tokens, readStatistics: ReadStatistics(), indexBytes: bytes)
     }
 
     /// Reads a corpus file and writes its index; the common path of `inpars index`.

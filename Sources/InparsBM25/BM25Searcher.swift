@@ -14,6 +14,20 @@ public struct BM25Hit: Sendable, Equatable {
     }
 }
 
+/// How a ``BM25Searcher`` finds the top k.
+public enum BM25SearchStrategy: String, Sendable, CaseIterable {
+    /// Exhaustive on small indexes (where it is fastest), pruned on large ones.
+    case automatic
+    /// Document-at-a-time MaxScore with block-max bounds: skips documents and whole blocks
+    /// that cannot reach the current top k. Same results as ``exhaustive``.
+    case pruned
+    /// Term-at-a-time over every posting of every query term (the reference).
+    case exhaustive
+
+    /// Indexes up to this many documents are searched exhaustively by ``automatic``.
+    public static let automaticExhaustiveLimit = 65_536
+}
+
 /// Searches a ``BM25Index`` with Lucene's BM25 (≥ 8.0); one searcher per thread.
 ///
 /// Scoring, exactly as Lucene's `BM25Similarity` and Anserini's bag-of-words query:
@@ -23,50 +37,95 @@ public struct BM25Hit: Sendable, Equatable {
 /// - `avgdl = Float(Double(sumTotalTermFreq) / Double(N))`;
 /// - per norm byte: `cache = 1 / (k1 * ((1 − b) + b * length / avgdl))` (Float, left to right);
 /// - term score `weight − weight / (1 + tf * cache[norm])`, `weight = boost * idf` (Float);
-/// - the document score sums the term scores in double and rounds to Float once.
+/// - the document score sums the term scores in double, in the query's term order (first
+///   occurrences), and rounds to Float once.
 ///
 /// Ranking: score descending, ties by document id ascending (byte-wise), which is the order
-/// Anserini's tie-breaking reranker produces and is independent of indexing order.
+/// Anserini's tie-breaking reranker produces and is independent of indexing order. Both
+/// strategies compute every returned score with the same operations in the same order, so
+/// they return the same hits bit for bit (`PrunedSearchTests`).
 public final class BM25Searcher {
     /// The index searched.
     public let index: BM25Index
     /// k1 and b.
     public let parameters: BM25Parameters
+    /// The strategy used (``BM25SearchStrategy/automatic`` resolved at init).
+    public let strategy: BM25SearchStrategy
 
     private var analyzer = EnglishAnalyzer()
-    /// Scratch memory: accumulators (all zero between searches), touched documents, top-k keys.
-    private let buffers: SearchBuffers
-    private let accumulators: UnsafeMutablePointer<Double>
-    private let touched: UnsafeMutablePointer<Int32>
-    private let candidates: UnsafeMutablePointer<UInt64>
-    private let scratch: UnsafeMutablePointer<UInt64>
-    private let lengthCache: [Float]
+    let buffers: SearchBuffers
+    /// `1 / (k1 * ((1 − b) + b * length / avgdl))` per norm byte.
+    let lengthCache: [Float]
+    /// `1 + 1 * cache[norm]`: the denominator of a tf = 1 score.
+    private let tfOneDenominator: [Float]
+    /// Whether the index's block bounds name the best posting for this `b`.
+    let exactBlockBounds: Bool
+
+    /// The current query: term numbers, weights, and each term's position in query order.
+    var planTerms: [Int] = []
+    var planWeights: [Float] = []
+    /// Work counters of pruned searches (for tests and profiles).
+    public struct Statistics: Sendable, Equatable {
+        /// Searches counted.
+        public var searches = 0
+        /// Documents from the essential lists whose bound was checked against the threshold.
+        public var candidates = 0
+        /// Non-essential lists probed for a candidate.
+        public var probes = 0
+        /// Candidates whose full score was computed.
+        public var scored = 0
+
+        public init() {}
+
+        mutating func add(_ other: Statistics) {
+            searches += 1
+            candidates += other.candidates
+            probes += other.probes
+            scored += other.scored
+        }
+    }
+
+    /// Counters summed over this searcher's pruned searches; reset by assigning `.init()`.
+    public var statistics = Statistics()
 
     /// - Parameters:
     ///   - index: an open index (shared).
     ///   - parameters: k1 and b (validate them first; see ``BM25Parameters/validate()``).
-    public convenience init(index: BM25Index, parameters: BM25Parameters = BM25Parameters()) {
+    ///   - strategy: pruned or exhaustive (the results are the same).
+    public convenience init(
+        index: BM25Index, parameters: BM25Parameters = BM25Parameters(),
+        strategy: BM25SearchStrategy = .automatic
+    ) {
         self.init(
-            index: index, parameters: parameters,
+            index: index, parameters: parameters, strategy: strategy,
             buffers: SearchBuffers(count: index.documentCount))
     }
 
-    init(index: BM25Index, parameters: BM25Parameters, buffers: SearchBuffers) {
+    init(
+        index: BM25Index, parameters: BM25Parameters, strategy: BM25SearchStrategy,
+        buffers: SearchBuffers
+    ) {
         self.index = index
         self.parameters = parameters
+        if strategy == .automatic {
+            self.strategy =
+                index.documentCount <= BM25SearchStrategy.automaticExhaustiveLimit
+                ? .exhaustive : .pruned
+        } else {
+            self.strategy = strategy
+        }
         self.buffers = buffers
-        accumulators = buffers.accumulators
-        touched = buffers.touched
-        candidates = buffers.candidates
-        scratch = buffers.scratch
         let n = index.documentsWithTerms
         let avgdl: Float = n > 0 ? Float(Double(index.sumTotalTermFreq) / Double(n)) : 1
         let k1 = parameters.k1
         let b = parameters.b
-        lengthCache = (0..<256).map { i in
+        let cache: [Float] = (0..<256).map { i in
             let length = Float(SmallFloat.byte4ToInt(UInt8(i)))
             return 1 / (k1 * ((1 - b) + b * length / avgdl))
         }
+        lengthCache = cache
+        tfOneDenominator = cache.map { 1 + 1 * $0 }
+        exactBlockBounds = b == index.boundB
     }
 
     /// The analysed query terms with their counts, in first-occurrence order.
@@ -89,154 +148,64 @@ public final class BM25Searcher {
     /// The top `k` documents for already analysed terms with their query counts.
     public func search(terms: [(term: String, count: Int)], k: Int) -> [BM25Hit] {
         guard k > 0, index.documentsWithTerms > 0 else { return [] }
+        prepare(terms)
+        if planTerms.isEmpty { return [] }
+        switch strategy {
+        case .exhaustive, .automatic: return searchExhaustive(k: k)
+        case .pruned: return searchPruned(k: k)
+        }
+    }
+
+    /// Looks up the query's terms (in query order, dropping unknown ones), their weights, and
+    /// fills each term's table of tf = 1 scores per norm byte (bit-identical to the formula).
+    private func prepare(_ terms: [(term: String, count: Int)]) {
+        planTerms.removeAll(keepingCapacity: true)
+        planWeights.removeAll(keepingCapacity: true)
         let n = Double(index.documentsWithTerms)
-        var touchedCount = 0
-        lengthCache.withUnsafeBufferPointer { cache in
-            for (term, count) in terms {
-                var copy = term
-                guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
-                let df = Double(index.docFreqs[t])
-                let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
-                let weight = Float(count) * idf
-                Self.accumulate(
-                    index: index, term: t, weight: weight, acc: accumulators, cache: cache,
-                    touched: touched, touchedCount: &touchedCount)
+        for (term, count) in terms {
+            var copy = term
+            guard let t = copy.withUTF8({ index.termNumber($0) }) else { continue }
+            let df = Double(index.docFreqs[t])
+            let idf = Float(log(1 + (n - df + 0.5) / (df + 0.5)))
+            planTerms.append(t)
+            planWeights.append(Float(count) * idf)
+        }
+        buffers.reserveTerms(planTerms.count)
+        let tables = buffers.tfOne
+        tfOneDenominator.withUnsafeBufferPointer { denominator in
+            for (i, weight) in planWeights.enumerated() {
+                let table = tables + 256 * i
+                for norm in 0..<256 { table[norm] = weight - weight / denominator[norm] }
             }
         }
-        return collectTopK(k, touchedCount: touchedCount)
     }
 
-    /// Adds one term's scores into the accumulators (the hot loop: varint decoding).
+    /// The score of one posting of plan term `i`.
     @inline(__always)
-    private static func accumulate(
-        index: BM25Index, term t: Int, weight: Float, acc: UnsafeMutablePointer<Double>,
-        cache: UnsafeBufferPointer<Float>, touched: UnsafeMutablePointer<Int32>,
-        touchedCount: inout Int
-    ) {
-        let postings = index.postings
-        let norms = index.norms
-        var p = Int(index.postingsOffsets[t])
-        let end = Int(index.postingsOffsets[t + 1])
-        // Scores for tf = 1 per norm byte, computed with the same float operations, so a
-        // lookup gives bit-identical results for the (most common) single occurrences.
-        let tfOne = UnsafeMutablePointer<Float>.allocate(capacity: 256)
-        defer { tfOne.deallocate() }
-        for norm in 0..<256 { tfOne[norm] = weight - weight / (1 + 1 * cache[norm]) }
-        var doc = -1
-        while p < end {
-            var value = UInt64(postings[p])
-            p += 1
-            if value >= 0x80 {
-                value &= 0x7F
-                var shift: UInt64 = 7
-                while true {
-                    let byte = UInt64(postings[p])
-                    p += 1
-                    value |= (byte & 0x7F) << shift
-                    if byte < 0x80 { break }
-                    shift += 7
-                }
-            }
-            doc += Int(value >> 1)
-            var tf: Float = 1
-            if value & 1 == 0 {
-                var f = UInt64(postings[p])
-                p += 1
-                if f >= 0x80 {
-                    f &= 0x7F
-                    var shift: UInt64 = 7
-                    while true {
-                        let byte = UInt64(postings[p])
-                        p += 1
-                        f |= (byte & 0x7F) << shift
-                        if byte < 0x80 { break }
-                        shift += 7
-                    }
-                }
-                tf = Float(f)
-            }
-            let norm = Int(norms[doc])
-            let score =
-                tf == 1 ? tfOne[norm] : weight - weight / (1 + tf * cache[norm])
-            let previous = acc[doc]
-            if previous == 0 {
-                touched[touchedCount] = Int32(doc)
-                touchedCount += 1
-            }
-            acc[doc] = previous + Double(score)
-        }
+    func termScore(
+        _ i: Int, tf: UInt32, norm: UInt8, weight: Float, cache: UnsafeBufferPointer<Float>
+    ) -> Float {
+        tf == 1
+            ? buffers.tfOne[256 * i + Int(norm)]
+            : weight - weight / (1 + Float(tf) * cache[Int(norm)])
     }
 
-    private func collectTopK(_ k: Int, touchedCount: Int) -> [BM25Hit] {
-        // Each candidate is one UInt64: the score's bits (positive floats order like their bit
-        // patterns) above the inverted id rank, so "larger key" = "ranks first".
-        let ranks = index.docIdRanks
-        let keys = candidates
-        // Keep at most `capacity` keys; when full, quickselect down to k and from then on only
-        // keep keys above the current k-th best (keys are unique, so ">" is exact).
-        let capacity = min(index.documentCount, max(2 * k, 256))
-        var n = 0
-        var threshold: UInt64 = 0
-        for i in 0..<touchedCount {
-            let doc = Int(touched[i])
-            let score = Float(accumulators[doc])
-            accumulators[doc] = 0
-            let key = UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - ranks[doc])
-            if key > threshold {
-                keys[n] = key
-                n += 1
-                if n == capacity && n > k {
-                    Self.selectLargest(keys, count: n, k: k)
-                    n = k
-                    threshold = keys[k - 1]
-                    for j in 0..<k - 1 where keys[j] < threshold { threshold = keys[j] }
-                }
-            }
-        }
-        let keep = min(k, n)
-        if keep < n { Self.selectLargest(keys, count: n, k: keep) }
-        Self.radixSortDescending(keys, count: keep, scratch: scratch)
-        let best = UnsafeBufferPointer(start: keys, count: keep)
+    /// Turns the best keys (score bits above the inverted id rank) into hits.
+    func hits(fromKeys keys: UnsafeMutablePointer<UInt64>, count: Int) -> [BM25Hit] {
+        Self.radixSortDescending(keys, count: count, scratch: buffers.sortScratch)
         let rankToDocument = index.rankToDocument
-        return best.map { key in
+        return UnsafeBufferPointer(start: keys, count: count).map { key in
             BM25Hit(
-                document: Int32(rankToDocument[Int(UInt32.max - UInt32(truncatingIfNeeded: key))]),
+                document: rankToDocument[Int(UInt32.max - UInt32(truncatingIfNeeded: key))],
                 score: Float(bitPattern: UInt32(key >> 32)))
         }
     }
 
-    /// Quickselect on keys: afterwards the `k` largest are in `a[0..<k]` (any order).
-    static func selectLargest(_ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int) {
-        var low = 0
-        var high = count - 1
-        let target = k - 1
-        while high > low {
-            let mid = low + (high - low) / 2
-            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
-            if a[high] > a[low] { swap(&a[high], &a[low]) }
-            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
-            let pivot = a[mid]
-            var i = low
-            var j = high
-            while i <= j {
-                while a[i] > pivot { i += 1 }
-                while pivot > a[j] { j -= 1 }
-                if i <= j {
-                    let t = a[i]
-                    a[i] = a[j]
-                    a[j] = t
-                    i += 1
-                    j -= 1
-                }
-            }
-            if target <= j {
-                high = j
-            } else if target >= i {
-                low = i
-            } else {
-                return
-            }
-        }
+    /// The ranking key of a document: the score's bits (non-negative floats order like their
+    /// bit patterns) above the inverted id rank, so "larger key" = "ranks first".
+    @inline(__always)
+    static func key(score: Float, rank: UInt32) -> UInt64 {
+        UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - rank)
     }
 
     /// Branch-free LSD radix sort (8-bit digits) into descending order; digits on which all
@@ -248,8 +217,7 @@ public final class BM25Searcher {
         guard count > 1 else { return }
         var source = keys
         var target = scratch
-        var histogram = [Int](repeating: 0, count: 256)
-        histogram.withUnsafeMutableBufferPointer { counts in
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
             for pass in 0..<8 {
                 let shift = UInt64(pass * 8)
                 for i in 0..<256 { counts[i] = 0 }

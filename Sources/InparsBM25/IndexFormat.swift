@@ -13,26 +13,40 @@
 /// | documents with at least one term (Lucene's `docCount`, BM25's N) | UInt64 |
 /// | terms | UInt64 |
 /// | total term occurrences (Lucene's `sumTotalTermFreq`) | UInt64 |
-/// | section count | UInt32, then 4 bytes padding |
+/// | section count | UInt32 |
+/// | ``boundB``: the BM25 `b` for which the block table names each block's best posting | Float32 |
 /// | per section: offset, length (UInt64 each), CRC-32, padding (UInt32 each) | 24 bytes |
 /// | CRC-32 of all header bytes before it | UInt32, then padding to 8 bytes |
 ///
-/// Sections (``Section``): one-byte SmallFloat norms per document; document-id offsets
-/// (UInt64 × (documents + 1)) and UTF-8 bytes; each document's rank in byte-wise sorted id
-/// order (UInt32, for tie-breaking); term offsets (UInt64 × (terms + 1)) and UTF-8 bytes,
-/// terms sorted byte-wise (binary search); postings offsets (UInt64 × (terms + 1)); document
-/// frequencies (UInt32 × terms); postings bytes.
+/// Sections (``Section``, in table order; their order in the file may differ):
+/// - norms: one SmallFloat byte per document;
+/// - docIdOffsets (UInt64 × (documents + 1)) and docIdBytes (UTF-8);
+/// - docIdRanks: each document's rank in byte-wise sorted id order (UInt32, for tie-breaking);
+/// - termOffsets (UInt64 × (terms + 1)) and termBytes: terms sorted byte-wise (binary search);
+/// - docFreqs: UInt32 × terms;
+/// - postingsOffsets: UInt64 × (terms + 1), each term's first byte in postings;
+/// - termBlocks: UInt64 × (terms + 1), each term's first entry in blocks;
+/// - termBounds: UInt32 × 3 × terms: over the whole list, the best posting's tf, the largest
+///   tf, and `bestNorm | minNorm << 8` (as in a block entry);
+/// - blocks: UInt32 × 6 per block (``BlockEntry``): last document, data offset within the
+///   term's postings, best tf, largest tf, `bestNorm | minNorm << 8 | docBits << 16 |
+///   tfBits << 24`, `normBits`;
+/// - postings: the bit-packed blocks (``PostingBlocks``), then 8 zero bytes.
 ///
-/// A posting list is a sequence of (document, tf) pairs in increasing document order, each
-/// written as the LEB128 varint of `(docDelta << 1) | (tf == 1 ? 1 : 0)`, followed by the varint
-/// of `tf` when `tf > 1`; `docDelta` is the difference to the previous document number (the
-/// first is `document + 1`).
+/// The block bounds make pruned search exact for any k1: a term's score is increasing in
+/// `tf / ((1 − b) + b · length / avgdl)` whatever k1, idf and the query boost, so the posting
+/// maximising that ratio for ``boundB`` has the block's largest score when the query's `b` is
+/// ``boundB``; for another `b`, `(largest tf, smallest norm)` still bounds every posting.
 enum IndexFormat {
     static let magic: [UInt8] = Array("INPBM25".utf8) + [0]
-    /// Bump whenever the layout or the analysis changes.
-    static let version: UInt32 = 1
+    /// Bump whenever the layout or the analysis changes. Version 2: blocked, bit-packed
+    /// postings with per-block bounds and inline norms (version 1 had one LEB128 stream per
+    /// term).
+    static let version: UInt32 = 2
     static let fileName = "index.bin"
     static let metaFileName = "meta.json"
+    /// The `b` the block table's best postings are chosen for: Anserini's default.
+    static let boundB: Float = 0.4
 
     enum Section: Int, CaseIterable {
         case norms = 0
@@ -41,12 +55,17 @@ enum IndexFormat {
         case docIdRanks
         case termOffsets
         case termBytes
-        case postingsOffsets
         case docFreqs
+        case postingsOffsets
+        case termBlocks
+        case termBounds
+        case blocks
         case postings
     }
 
     static let sectionCount = Section.allCases.count
+    static let sectionCountOffset = 48
+    static let boundBOffset = 52
     static let sectionTableOffset = 56
     static var headerCRCOffset: Int { sectionTableOffset + 24 * sectionCount }
     static var headerSize: Int { (headerCRCOffset + 4 + 7) & ~7 }

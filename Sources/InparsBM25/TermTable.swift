@@ -70,6 +70,31 @@ struct TermTable {
         }
     }
 
+    /// Calls `body` with the UTF-8 bytes of term `id`.
+    @inline(__always)
+    func withBytes<R>(_ id: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        let from = Int(offsets[id])
+        let to = Int(offsets[id + 1])
+        return try arena.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[from..<to])) }
+    }
+
+    /// All ids, ordered by their terms' bytes (memcmp order, shorter first on a common prefix).
+    func idsInByteOrder() -> [Int32] {
+        var ids = (0..<Int32(count)).map { $0 }
+        arena.withUnsafeBufferPointer { bytes in
+            offsets.withUnsafeBufferPointer { offsets in
+                ids.sort { a, b in
+                    let fa = Int(offsets[Int(a)])
+                    let fb = Int(offsets[Int(b)])
+                    return compareBytes(
+                        UnsafeBufferPointer(rebasing: bytes[fa..<Int(offsets[Int(a) + 1])]),
+                        UnsafeBufferPointer(rebasing: bytes[fb..<Int(offsets[Int(b) + 1])])) < 0
+                }
+            }
+        }
+        return ids
+    }
+
     /// The term with `id` as a `String`.
     func string(_ id: Int) -> String {
         let from = Int(offsets[id])

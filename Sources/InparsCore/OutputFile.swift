@@ -35,6 +35,22 @@ public final class OutputFile {
         buffer.reserveCapacity(flushThreshold + 4096)
     }
 
+    private init(standardOutput: Void) throws {
+        url = URL(fileURLWithPath: "/dev/stdout")
+        // A duplicate of descriptor 1: closing it leaves standard output open, and writes
+        // share its file position (also when the shell opened it for appending).
+        guard let handle = fdopen(dup(STDOUT_FILENO), "wb") else {
+            throw InparsCoreError.cannotOpen(
+                path: "standard output", reason: String(cString: strerror(errno)))
+        }
+        plain = handle
+        buffer.reserveCapacity(flushThreshold + 4096)
+    }
+
+    /// A writer to the process's standard output (plain text; ``close()`` leaves standard
+    /// output itself open).
+    public static func standardOutput() throws -> OutputFile { try OutputFile(standardOutput: ()) }
+
     deinit {
         try? close()
     }

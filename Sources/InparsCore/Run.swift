@@ -82,19 +82,21 @@ public struct Run: Sendable, Equatable {
     ///   - decimals: digits after the point for scores (`%.6f`, as Pyserini and Anserini write),
     ///     or `nil` for the shortest representation that round-trips the `Double`.
     public func write(to url: URL, tag: String = "inpars", decimals: Int? = 6) throws {
+        let lines = RunLineBuffer(tag: tag, decimals: decimals)
         try AtomicFile.write(to: url) { output in
             for queryId in queryIds {
-                for entry in entries[queryId]! {
-                    try output.write(Run.line(entry, tag: tag, decimals: decimals))
-                }
+                for entry in entries[queryId]! { lines.append(entry) }
+                if lines.count >= 1 << 20 { try lines.flush(to: output) }
             }
+            try lines.flush(to: output)
         }
     }
 
     /// One TREC line, newline included.
     public static func line(_ entry: RunEntry, tag: String, decimals: Int? = 6) -> String {
-        let score = decimals.map { formatFixed(entry.score, decimals: $0) } ?? "\(entry.score)"
-        return "\(entry.queryId) Q0 \(entry.docId) \(entry.rank) \(score) \(tag)\n"
+        let lines = RunLineBuffer(tag: tag, decimals: decimals)
+        lines.append(entry)
+        return String(decoding: lines.bytes, as: UTF8.self)
     }
 }
 

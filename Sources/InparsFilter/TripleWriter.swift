@@ -20,11 +20,15 @@ extension TripleBuilder {
             fields[index] = field
             return field
         }
+        // Pieces are appended to the file's buffer one by one: no line string is built.
         try AtomicFile.write(to: url) { file in
             for t in triples {
-                try file.write(
-                    tsvField(t.query) + "\t" + text(t.positiveId) + "\t" + text(t.negativeId)
-                        + "\n")
+                try file.write(tsvField(t.query))
+                try file.write("\t")
+                try file.write(text(t.positiveId))
+                try file.write("\t")
+                try file.write(text(t.negativeId))
+                try file.write("\n")
             }
         }
     }
@@ -33,8 +37,12 @@ extension TripleBuilder {
     public static func writeIds(_ triples: [Triple], to url: URL) throws {
         try AtomicFile.write(to: url) { file in
             for t in triples {
-                try file.write(
-                    tsvField(t.queryId) + "\t" + t.positiveId + "\t" + t.negativeId + "\n")
+                try file.write(tsvField(t.queryId))
+                try file.write("\t")
+                try file.write(t.positiveId)
+                try file.write("\t")
+                try file.write(t.negativeId)
+                try file.write("\n")
             }
         }
     }

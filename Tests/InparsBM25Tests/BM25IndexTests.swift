@@ -181,17 +181,26 @@ import Testing
         try data.write(to: file)
     }
 
-    @Test func otherFormatVersionIsRefused() throws {
+    @Test func previousFormatVersionAsksForARebuild() throws {
         let (directory, url) = try makeIndex()
         defer { try? FileManager.default.removeItem(at: directory) }
-        try patch(url, at: 8, [2, 0, 0, 0])
+        // Version 1 indexes (one LEB128 stream per term, no block bounds) are refused.
+        try patch(url, at: 8, [1, 0, 0, 0])
         let path = url.appendingPathComponent("index.bin").path
-        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 2, supported: 1)) {
+        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 1, supported: 2)) {
             _ = try BM25Index.open(url)
         }
-        let message = BM25Error.unsupportedVersion(path: path, found: 2, supported: 1)
-            .errorDescription!
-        #expect(message.contains("version 2") && message.contains("inpars index"))
+        do {
+            _ = try BM25Index.open(url)
+        } catch {
+            let message = error.localizedDescription
+            #expect(message.contains("format version 1"), "\(message)")
+            #expect(message.contains("rebuild it with 'inpars index'"), "\(message)")
+        }
+        try patch(url, at: 8, [3, 0, 0, 0])
+        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 3, supported: 2)) {
+            _ = try BM25Index.open(url)
+        }
     }
 
     @Test func corruptedPostingsAreRefused() throws {

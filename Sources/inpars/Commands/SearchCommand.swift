@@ -50,6 +50,13 @@ struct SearchCommand: ParsableCommand {
 
     @OptionGroup var badLines: BadLineOptions
 
+    @Flag(
+        help: """
+            Score every posting of every query term instead of pruning (the same run, slower \
+            on large indexes; for checking).
+            """)
+    var exhaustive = false
+
     func validate() throws {
         guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
         guard !tag.contains(" "), !tag.isEmpty else {
@@ -73,23 +80,28 @@ struct SearchCommand: ParsableCommand {
         }
         let started = Date()
         let progress = ProgressReporter(label: "queries searched", total: list.count)
-        let run = BM25BatchSearch.run(
-            index: opened, queries: list, k: k, parameters: parameters, threads: threads.count,
-            removeQuery: removeQuery, scoreStyle: scores, progress: progress)
-        let seconds = Date().timeIntervalSince(started)
+        let options = BM25BatchSearch.Options(
+            k: k, parameters: parameters, threads: threads.count, removeQuery: removeQuery,
+            scoreStyle: scores, strategy: exhaustive ? .exhaustive : .automatic)
         if let output {
-            try run.write(to: URL(fileURLWithPath: output), tag: tag)
-        } else {
-            var text = ""
-            for queryId in run.queryIds {
-                for entry in run.entries[queryId]! { text += Run.line(entry, tag: tag) }
+            try AtomicFile.write(to: URL(fileURLWithPath: output)) { file in
+                try BM25BatchSearch.write(
+                    index: opened, queries: list, options: options, tag: tag, to: file,
+                    progress: progress)
             }
-            FileHandle.standardOutput.write(Data(text.utf8))
+        } else {
+            let file = try OutputFile.standardOutput()
+            try BM25BatchSearch.write(
+                index: opened, queries: list, options: options, tag: tag, to: file,
+                progress: progress)
+            try file.close()
         }
+        let seconds = Date().timeIntervalSince(started)
         let rate = seconds > 0 ? Double(list.count) / seconds : 0
         FileHandle.standardError.write(
             Data(
-                ("searched \(list.count) queries (top \(k)) in \(formatFixed(seconds, decimals: 3))"
+                ("searched \(list.count) queries (top \(k)) and wrote the run in"
+                    + " \(formatFixed(seconds, decimals: 3))"
                     + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")\n")
                     .utf8))
     }

@@ -1,0 +1,179 @@
+/// A position in one query term's posting list for document-at-a-time search, plus a second,
+/// "shallow" position in the block table that reads block score bounds without decoding;
+/// and the term's scoring constants.
+///
+/// Blocks are never decoded as a whole: values are read one at a time straight from the
+/// bit-packed data, so a probe that lands in a block binary-searches its document offsets and
+/// reads the one tf and norm it needs.
+struct PostingCursor {
+    /// The current document, or `UInt32.max` past the end.
+    private(set) var doc: UInt32 = 0
+    private var position = 0
+    private var block: Int
+    private var layout: BlockLayout
+    private let firstBlock: Int
+    private let endBlock: Int
+    private let documentFrequency: Int
+    private let entries: UnsafePointer<UInt32>
+    private let data: UnsafePointer<UInt8>
+
+    /// The block whose bound ``shallowBound`` holds.
+    private var boundBlock: Int
+    /// The score bound of `boundBlock` (0 past the end).
+    private(set) var shallowBound: Double = 0
+    /// The last document of `boundBlock` (`UInt32.max` past the end).
+    private(set) var shallowLast: UInt32 = 0
+
+    /// The term's position in query order (its slot in the score sum).
+    let planIndex: Int
+    /// The bound of every posting of the term.
+    private(set) var termBound: Double = 0
+
+    private let weight: Float
+    private let tfOne: UnsafePointer<Float>
+    private let cache: UnsafePointer<Float>
+    /// Whether block entries name their best posting for the query's `b` (else the bound is
+    /// the largest tf with the smallest norm).
+    private let exactBounds: Bool
+
+    /// Opens term `term` of `index` at its first posting.
+    ///
+    /// - Parameters:
+    ///   - weight: `boost · idf`.
+    ///   - tfOne: the term's 256 scores of tf = 1, by norm byte.
+    ///   - cache: the searcher's 256 length factors, by norm byte.
+    init(
+        index: BM25Index, term: Int, planIndex: Int, weight: Float, tfOne: UnsafePointer<Float>,
+        cache: UnsafePointer<Float>, exactBounds: Bool
+    ) {
+        firstBlock = Int(index.termBlocks[term])
+        endBlock = Int(index.termBlocks[term + 1])
+        documentFrequency = Int(index.docFreqs[term])
+        entries = index.blocks.baseAddress!
+        data = index.postings.baseAddress! + Int(index.postingsOffsets[term])
+        layout = BlockLayout(
+            entries: entries, block: firstBlock, firstBlock: firstBlock,
+            count: min(PostingBlocks.size, documentFrequency), data: data)
+        self.planIndex = planIndex
+        self.weight = weight
+        self.tfOne = tfOne
+        self.cache = cache
+        self.exactBounds = exactBounds
+        block = firstBlock
+        boundBlock = firstBlock - 1
+        let bounds = index.termBounds.baseAddress! + 3 * term
+        termBound = exactBounds
+            ? bound(tf: bounds[0], norm: UInt8(truncatingIfNeeded: bounds[2]))
+            : bound(tf: bounds[1], norm: UInt8(truncatingIfNeeded: bounds[2] >> 8))
+        load(firstBlock)
+    }
+
+    /// The score of a posting (bit-identical to the exhaustive path's).
+    @inline(__always)
+    private func score(tf: UInt32, norm: Int) -> Float {
+        tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+    }
+
+    /// The score of the current posting.
+    @inline(__always)
+    func score() -> Float { score(tf: layout.tf(position), norm: layout.norm(position)) }
+
+    /// The score of a posting with `tf` and `norm`, as a bound.
+    @inline(__always)
+    private func bound(tf: UInt32, norm: UInt8) -> Double {
+        Double(
+            tf == 1
+                ? tfOne[Int(norm)] : weight - weight / (1 + Float(tf) * cache[Int(norm)]))
+    }
+
+    /// The bound of block `b` (its best posting's score).
+    @inline(__always)
+    private func blockBound(_ b: Int) -> Double {
+        let entry = entries + PostingBlocks.entryWords * b
+        return exactBounds
+            ? bound(tf: entry[2], norm: UInt8(truncatingIfNeeded: entry[4]))
+            : bound(tf: entry[3], norm: UInt8(truncatingIfNeeded: entry[4] >> 8))
+    }
+
+    @inline(__always)
+    private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords * b] }
+
+    /// Moves to the first posting of block `b`.
+    @inline(__always)
+    private mutating func load(_ b: Int) {
+        block = b
+        layout = BlockLayout(
+            entries: entries, block: b, firstBlock: firstBlock,
+            count: min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock)),
+            data: data)
+        position = 0
+        doc = layout.doc(0)
+    }
+
+    /// Moves to the next posting.
+    @inline(__always)
+    mutating func next() {
+        position &+= 1
+        if position < layout.count {
+            doc = layout.doc(position)
+        } else if block + 1 < endBlock {
+            load(block + 1)
+        } else {
+            doc = .max
+        }
+    }
+
+    /// Calls `body(doc, score)` for the current posting and the rest of its block, then moves
+    /// to the next block (or past the end). When `body` returns false it stops there.
+    @inline(__always)
+    mutating func forEachInBlock(_ body: (UInt32, Float) -> Bool) {
+        let layout = self.layout
+        for i in position..<layout.count {
+            let d = layout.doc(i)
+            if !body(d, score(tf: layout.tf(i), norm: layout.norm(i))) {
+                position = i
+                doc = d
+                return
+            }
+        }
+        if block + 1 < endBlock { load(block + 1) } else { doc = .max }
+    }
+
+    /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
+    /// last document, then binary-searching the block).
+    @inline(__always)
+    mutating func advance(to target: UInt32) {
+        if doc >= target { return }
+        if target > lastDocument(block) {
+            var b = block + 1
+            while b < endBlock && lastDocument(b) < target { b &+= 1 }
+            if b == endBlock {
+                doc = .max
+                return
+            }
+            load(b)
+            if doc >= target { return }
+        }
+        // Probes often land a few postings further: try the next one before searching.
+        let next = layout.doc(position &+ 1)
+        position = next >= target ? position &+ 1 : layout.position(of: target, from: position &+ 2)
+        doc = layout.doc(position)
+    }
+
+    /// Moves the shallow position to the block that holds or follows `target` and refreshes
+    /// ``shallowBound``/``shallowLast``.
+    @inline(__always)
+    mutating func moveShallow(to target: UInt32) {
+        if boundBlock >= firstBlock && shallowLast >= target { return }
+        var b = max(boundBlock, firstBlock)
+        while b < endBlock && lastDocument(b) < target { b &+= 1 }
+        boundBlock = b
+        if b == endBlock {
+            shallowBound = 0
+            shallowLast = .max
+        } else {
+            shallowBound = blockBound(b)
+            shallowLast = lastDocument(b)
+        }
+    }
+}

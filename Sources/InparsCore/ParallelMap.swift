@@ -1,0 +1,126 @@
+import Dispatch
+import Foundation
+
+/// Runs `body(i)` for `i` in `0..<count` on `threads` threads and returns the results in
+/// index order, so the output never depends on scheduling. The first error thrown wins.
+public func parallelMap<T>(
+    count: Int, threads: Int, chunk: Int = 16, _ body: @Sendable (Int) throws -> T
+) throws -> [T] {
+    var results: [T] = []
+    results.reserveCapacity(count)
+    try parallelForEachInOrder(
+        count: count, threads: threads, chunk: chunk, window: max(count, 1),
+        transform: { _, i in try body(i) }, consume: { _, value in results.append(value) })
+    return results
+}
+
+/// Runs `transform(worker, i)` for `i` in `0..<count` on `threads` worker threads and hands
+/// each result to `consume(i, result)` on the calling thread, in index order, as soon as it
+/// and all before it are done; at most `window` results wait to be consumed, so memory stays
+/// bounded however long the input. `worker` (in `0..<threads`) lets each thread use its own
+/// scratch state. With one thread everything runs on the calling thread. The first error
+/// (from either closure) stops the work and is rethrown once the workers have stopped.
+public func parallelForEachInOrder<T>(
+    count: Int, threads: Int, chunk: Int = 16, window: Int = 1024,
+    transform: @Sendable (_ worker: Int, _ index: Int) throws -> T,
+    consume: (_ index: Int, T) throws -> Void
+) throws {
+    if count == 0 { return }
+    let workers = max(1, min(threads, (count + chunk - 1) / chunk))
+    if workers == 1 {
+        for i in 0..<count { try consume(i, try transform(0, i)) }
+        return
+    }
+    let state = OrderedResults<T>(count: count, window: max(window, chunk * workers))
+    try withoutActuallyEscaping(transform) { transform in
+        let group = DispatchGroup()
+        for worker in 0..<workers {
+            // The closure only runs while this function waits for `group`, so it never
+            // outlives its non-escaping origin.
+            DispatchQueue.global().async(group: group) {
+                while let range = state.claim(chunk: chunk) {
+                    for i in range {
+                        do {
+                            state.store(try transform(worker, i), at: i)
+                        } catch {
+                            state.fail(error)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        defer { group.wait() }
+        do {
+            for i in 0..<count { try consume(i, try state.take(i)) }
+        } catch {
+            state.fail(error)
+            throw error
+        }
+    }
+}
+
+/// Shared state of ``parallelForEachInOrder(count:threads:chunk:window:transform:consume:)``.
+///
+/// `@unchecked Sendable`: every stored property is only touched with `condition` locked.
+private final class OrderedResults<T>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let count: Int
+    private let window: Int
+    private var next = 0
+    private var consumed = 0
+    private var error: Error?
+    private let slots: UnsafeMutablePointer<T?>
+
+    init(count: Int, window: Int) {
+        self.count = count
+        self.window = window
+        slots = .allocate(capacity: window)
+        slots.initialize(repeating: nil, count: window)
+    }
+
+    deinit {
+        slots.deinitialize(count: window)
+        slots.deallocate()
+    }
+
+    /// The next indices to compute, once they fit in the window; `nil` when done or failed.
+    func claim(chunk: Int) -> Range<Int>? {
+        condition.lock()
+        defer { condition.unlock() }
+        while error == nil && next < count && min(count, next + chunk) - consumed > window {
+            condition.wait()
+        }
+        guard next < count, error == nil else { return nil }
+        let range = next..<min(count, next + chunk)
+        next = range.upperBound
+        return range
+    }
+
+    func store(_ value: T, at index: Int) {
+        condition.lock()
+        slots[index % window] = value
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func fail(_ e: Error) {
+        condition.lock()
+        if error == nil { error = e }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for result `index` (the next one in order) and removes it from the window.
+    func take(_ index: Int) throws -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        while slots[index % window] == nil && error == nil { condition.wait() }
+        if let error { throw error }
+        let value = slots[index % window]!
+        slots[index % window] = nil
+        consumed = index + 1
+        condition.broadcast()
+        return value
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import InparsCore
+import InparsTestSupport
+import Testing
+
+@testable import InparsBM25
+
+/// Pruned search (MaxScore with block-max bounds) must return exactly what the exhaustive
+/// search returns: the same documents, the same float scores bit for bit, the same tie order,
+/// for every k.
+@Suite struct PrunedSearchTests {
+    /// Hits as comparable values: document number and the score's bit pattern.
+    static func signature(_ hits: [BM25Hit]) -> [UInt64] {
+        hits.map { UInt64(UInt32(bitPattern: $0.document)) << 32 | UInt64($0.score.bitPattern) }
+    }
+
+    @Test func sciFactPrunedEqualsExhaustiveForAllTestQueries() throws {
+        guard let data = TestPaths.sharedData("scifact") else {
+            print("skipped: ../shared/data/scifact is not present (pruned search test)")
+            return
+        }
+        let directory = try TestPaths.temporaryDirectory("scifact-pruned")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let indexURL = directory.appendingPathComponent("index")
+        try BM25IndexBuilder.build(
+            corpus: data.appendingPathComponent("corpus.jsonl"), index: indexURL, threads: 2)
+        let index = try BM25Index.open(indexURL)
+        let qrels = try Qrels.read(data.appendingPathComponent("qrels/test.tsv"))
+        let queries = try QueryReader.read(data.appendingPathComponent("queries.jsonl")).queries
+            .filter { qrels.judgments[$0.id] != nil }
+        #expect(queries.count == 300)
+        let exhaustive = BM25Searcher(index: index, strategy: .exhaustive)
+        let pruned = BM25Searcher(index: index, strategy: .pruned)
+        var scored: [Int: Int] = [:]
+        for k in [10, 100, 1000, index.documentCount] {
+            var mismatches = 0
+            for query in queries {
+                let reference = exhaustive.search(query.text, k: k)
+                pruned.statistics = .init()
+                let hits = pruned.search(query.text, k: k)
+                scored[k, default: 0] += pruned.statistics.scored
+                if Self.signature(hits) != Self.signature(reference) {
+                    mismatches += 1
+                    if mismatches <= 3 {
+                        Issue.record("k=\(k) query \(query.id): pruned differs from exhaustive")
+                    }
+                }
+                #expect(reference.count == min(k, reference.count))
+            }
+            #expect(mismatches == 0, "k=\(k): \(mismatches) of 300 queries differ")
+        }
+        // With k = every document nothing can be pruned: every matching document is scored.
+        // Smaller k must score far fewer (the test would pass vacuously otherwise).
+        let all = scored[index.documentCount]!
+        #expect(Double(scored[10]!) < 0.3 * Double(all), "k=10 scored \(scored[10]!) of \(all)")
+        #expect(Double(scored[100]!) < 0.6 * Double(all), "k=100 scored \(scored[100]!) of \(all)")
+    }
+
+    /// A corpus where the head of a Zipf vocabulary is in nearly every document (document
+    /// frequencies up to ~99 %), lengths vary widely, some documents are exact copies (score
+    /// ties broken by id) and ids are not in document order.
+    static func commonTermsIndex() throws -> (URL, BM25Index) {
+        let directory = try TestPaths.temporaryDirectory("bm25-common-terms")
+        var random = TestRandom(seed: 18)
+        let vocabulary = 3000
+        var cumulative: [Double] = []
+        var sum = 0.0
+        for r in 1...vocabulary {
+            sum += 1 / Double(r)
+            cumulative.append(sum)
+        }
+        func word() -> String {
+            let u = Double(random.next() >> 11) / Double(1 << 53) * sum
+            var low = 0
+            var high = vocabulary - 1
+            while low < high {
+                let mid = (low + high) / 2
+                if cumulative[mid] < u { low = mid + 1 } else { high = mid }
+            }
+            return "w\(low)"
+        }
+        let builder = BM25IndexBuilder(threads: 2, batchSize: 500)
+        var texts: [String] = []
+        for i in 0..<4000 {
+            let length = Int(random.next() % 90) + 1
+            var text = (0..<length).map { _ in word() }.joined(separator: " ")
+            if i % 97 == 5 { text = "" }
+            if i % 13 == 0 && !texts.isEmpty { text = texts[Int(random.next() % UInt64(texts.count))] }
+            texts.append(text)
+            builder.add(Document(id: "d\((i * 7919) % 10007)", text: text))
+        }
+        let url = directory.appendingPathComponent("idx")
+        try builder.write(to: url)
+        return (directory, try BM25Index.open(url))
+    }
+
+    static func commonTermQueries() -> [String] {
+        var random = TestRandom(seed: 7)
+        var queries = [
+            "w0", "w0 w1", "w0 w1 w2 w3 w4", "w0 w0 w1", "w1 w2 w2 w2 w5", "w2999 w0",
+            "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11", "w17 nosuchword w0", "w300 w301 w302",
+        ]
+        for _ in 0..<31 {
+            let length = Int(random.next() % 6) + 1
+            queries.append(
+                (0..<length).map { _ in
+                    // Mostly head words, sometimes mid or tail ones.
+                    let r = random.next() % 4 == 0
+                        ? random.next() % 3000 : random.next() % 40
+                    return "w\(r)"
+                }.joined(separator: " "))
+        }
+        return queries
+    }
+
+    @Test(arguments: [
+        BM25Parameters(k1: 0.9, b: 0.4), BM25Parameters(k1: 1.2, b: 0.75),
+        BM25Parameters(k1: 0.9, b: 0), BM25Parameters(k1: 0.5, b: 1), BM25Parameters(k1: 0, b: 0.4),
+        BM25Parameters(k1: 1e9, b: 0.4),
+    ])
+    func prunedEqualsExhaustiveWithVeryCommonTerms(_ parameters: BM25Parameters) throws {
+        let (directory, index) = try Self.commonTermsIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(index.documentFrequency(ofTerm: "w0") > 3400)  // ~90 % of the documents
+        let exhaustive = BM25Searcher(index: index, parameters: parameters, strategy: .exhaustive)
+        let pruned = BM25Searcher(index: index, parameters: parameters, strategy: .pruned)
+        #expect(pruned.exactBlockBounds == (parameters.b == 0.4))
+        var mismatches: [String] = []
+        var anyTie = false
+        for query in Self.commonTermQueries() {
+            for k in [1, 10, 100, 1000, 5000] {
+                let reference = exhaustive.search(query, k: k)
+                let hits = pruned.search(query, k: k)
+                if Self.signature(hits) != Self.signature(reference) {
+                    mismatches.append("'\(query)' k=\(k)")
+                }
+                if zip(reference, reference.dropFirst()).contains(where: { $0.score == $1.score }) {
+                    anyTie = true
+                }
+            }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5)) (\(mismatches.count) in all)")
+        #expect(anyTie, "the corpus is meant to produce tied scores")
+    }
+
+    @Test func threadCountDoesNotChangeTheRun() throws {
+        let (directory, index) = try Self.commonTermsIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let queries = Self.commonTermQueries().enumerated().map {
+            Query(id: "q\($0.offset)", text: $0.element)
+        }
+        var files: [Data] = []
+        for threads in [1, 2, 3] {
+            let url = directory.appendingPathComponent("run-\(threads).txt")
+            let options = BM25BatchSearch.Options(k: 100, threads: threads, strategy: .pruned)
+            try AtomicFile.write(to: url) { output in
+                try BM25BatchSearch.write(
+                    index: index, queries: queries, options: options, tag: "t", to: output)
+            }
+            files.append(try Data(contentsOf: url))
+        }
+        #expect(files[0].count > 100_000)
+        #expect(files[1] == files[0])
+        #expect(files[2] == files[0])
+        let exhaustive = BM25BatchSearch.run(
+            index: index, queries: queries, k: 100, threads: 1, strategy: .exhaustive)
+        let written = try Run.read(directory.appendingPathComponent("run-3.txt"))
+        #expect(written.queryIds == exhaustive.queryIds)
+        for id in exhaustive.queryIds {
+            #expect(written.entries[id]!.map(\.docId) == exhaustive.entries[id]!.map(\.docId))
+        }
+    }
+}
