@@ -257,3 +257,88 @@ struct StageFixture {
         #expect(missing.status == 1 && missing.stderr.contains("shards 0/3, 2/3 of this run are missing"), "\(missing.stderr)")
     }
 }
+
+/// `search` and `triples` over a small index: resume after a kill, refusals, shards and merge.
+@Suite struct SearchTriplesResumeShardTests {
+    /// A corpus, its index (made by `inpars index`), queries and synthetic-query rows.
+    func inputs(_ fixture: StageFixture) throws -> (corpus: String, index: String, queries: String, rows: String) {
+        let words = ["fever", "aspirin", "heart", "statin", "blood", "child", "vaccine", "pain"]
+        var corpus = ""
+        for i in 0..<40 {
+            let text = (0..<6).map { words[(i * 7 + $0 * 3) % words.count] }.joined(separator: " ")
+            corpus += #"{"_id": "d\#(i)", "title": "T\#(i)", "text": "\#(text) note \#(i)"}"# + "\n"
+        }
+        let corpusPath = try fixture.write(corpus, "corpus.jsonl")
+        try fixture.succeed(["index", "--corpus", corpusPath, "--index", fixture.path("index"), "--threads", "1"])
+        let queries = (0..<23).map { "q\($0)\t\(words[$0 % 8]) \(words[($0 * 5 + 1) % 8])" }.joined(separator: "\n") + "\n"
+        var rows = ""
+        for i in 0..<23 {
+            rows += #"{"doc_id": "d\#(i % 40)", "query": "\#(words[i % 8]) \#(words[(i * 3 + 2) % 8])"}"# + "\n"
+        }
+        return (corpusPath, fixture.path("index"), try fixture.write(queries, "queries.tsv"), try fixture.write(rows, "rows.jsonl"))
+    }
+
+    @Test func searchResumesAndShards() throws {
+        let fixture = try StageFixture("search-resume")
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let data = try inputs(fixture)
+        let base = ["search", "--index", data.index, "--queries", data.queries, "--k", "7", "--threads", "2"]
+        try fixture.succeed(base + ["--output", fixture.path("reference.trec")])
+        let stdout = try fixture.succeed(base)
+        #expect(Data(stdout.stdout.utf8) == (try fixture.bytes("reference.trec")), "a file and stdout differ")
+        try fixture.killResumeAndCompare(
+            base + ["--output", fixture.path("out.trec")], output: "out.trec", killAfter: 9,
+            unit: "queries", reference: "reference.trec")
+        let changed = try fixture.run(base + ["--output", fixture.path("out.trec"), "--k1", "1.2"])
+        #expect(changed.status == 1 && changed.stderr.contains("k1: 0.9 → 1.2"), "\(changed.stderr)")
+        for count in 1...3 {
+            try fixture.shardAndMerge(count: count, reference: "reference.trec", name: "run") {
+                base + ["--shard", $0, "--output", $1]
+            }
+        }
+        let missing = try fixture.run(["merge", "--output", fixture.path("m"), fixture.path("run.3.0"), fixture.path("run.3.1")])
+        #expect(missing.status == 1 && missing.stderr.contains("shard 2/3 of this run is missing"), "\(missing.stderr)")
+        try fixture.succeed(base + ["--shard", "0/3", "--tag", "other", "--output", fixture.path("other.3.0")])
+        let foreign = try fixture.run([
+            "merge", "--output", fixture.path("m"), fixture.path("other.3.0"), fixture.path("run.3.1"), fixture.path("run.3.2"),
+        ])
+        #expect(foreign.status == 1 && foreign.stderr.contains("tag: other → inpars-bm25"), "\(foreign.stderr)")
+        let usage = try fixture.run(base + ["--shard", "0/2"])
+        #expect(usage.status == 64 && usage.stderr.contains("need --output"), "\(usage.stderr)")
+    }
+
+    @Test func triplesResumeAndShardWithTheirIds() throws {
+        let fixture = try StageFixture("triples-resume")
+        defer { try? FileManager.default.removeItem(at: fixture.folder) }
+        let data = try inputs(fixture)
+        let base = [
+            "triples", "--input", data.rows, "--index", data.index, "--corpus", data.corpus,
+            "--negatives", "2", "--depth", "10", "--threads", "2",
+        ]
+        try fixture.succeed(base + ["--output", fixture.path("reference.tsv"), "--ids-output", fixture.path("reference.ids")])
+        #expect(try String(contentsOfFile: fixture.path("reference.tsv"), encoding: .utf8).split(separator: "\n").count >= 40)
+        let arguments = base + ["--output", fixture.path("out.tsv"), "--ids-output", fixture.path("out.ids")]
+        try fixture.killResumeAndCompare(
+            arguments, output: "out.tsv", killAfter: 7, unit: "rows", reference: "reference.tsv")
+        #expect(try fixture.bytes("out.ids") == fixture.bytes("reference.ids"))
+        let changed = try fixture.run(arguments + ["--seed", "2"])
+        #expect(changed.status == 1 && changed.stderr.contains("seed: 1 → 2"), "\(changed.stderr)")
+        for count in 1...3 {
+            var shards: [String] = []
+            for index in 0..<count {
+                let name = "t.\(count).\(index)"
+                try fixture.succeed(
+                    base + ["--shard", "\(index)/\(count)", "--output", fixture.path(name), "--ids-output", fixture.path(name + ".ids")])
+                shards.append(fixture.path(name))
+            }
+            let noIds = try fixture.run(["merge", "--output", fixture.path("m.\(count)")] + shards)
+            #expect(noIds.status == 1 && noIds.stderr.contains("--ids-output"), "\(noIds.stderr)")
+            try fixture.succeed(
+                ["merge", "--output", fixture.path("m.\(count)"), "--ids-output", fixture.path("m.\(count).ids")] + shards)
+            #expect(try fixture.bytes("m.\(count)") == fixture.bytes("reference.tsv"))
+            #expect(try fixture.bytes("m.\(count).ids") == fixture.bytes("reference.ids"))
+        }
+        let missing = try fixture.run(["merge", "--output", fixture.path("m"), "--ids-output", fixture.path("m.ids"), fixture.path("t.2.1")])
+        #expect(missing.status == 1 && missing.stderr.contains("shard 0/2 of this run is missing"), "\(missing.stderr)")
+    }
+}

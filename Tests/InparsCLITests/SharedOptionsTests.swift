@@ -62,7 +62,7 @@ import Testing
     ]
 
     /// The commands that resume and shard (Docs/scaling.md).
-    static let resumable = ["generate", "filter", "rerank"]
+    static let resumable = ["generate", "filter", "search", "triples", "rerank"]
 
     @Test func sharedFlagsAppearWhereTheyShouldWithTheDocumentedDefault() throws {
         #expect(Self.commands.count == 10)

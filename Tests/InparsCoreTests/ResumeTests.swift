@@ -132,11 +132,13 @@ struct CountSummary: StageSummary, Equatable {
                 outputs: ["main": out], manifest: manifest(), overwrite: false)
             first.commitInterval = 0
             try work(first, to: 4, finish: false)
-            // A kill mid-item: bytes past the last commit.
-            try first.append("item 4 (torn")
         }
         #expect(!FileManager.default.fileExists(atPath: out.path))
         let partial = ResumableOutput<CountSummary>.partialURL(for: out)
+        // A kill mid-item: bytes past the last commit.
+        let tail = try AppendFile(appendingTo: partial)
+        try tail.append("item 4 (torn")
+        try tail.close()
         #expect(partial.lastPathComponent == "out.txt.inpars-partial")
 
         let second = try ResumableOutput<CountSummary>(

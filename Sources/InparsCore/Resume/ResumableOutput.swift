@@ -55,6 +55,8 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     private var manifest: OutputManifest
     private var files: [String: AppendFile] = [:]
+    /// Bytes appended but not yet written, by role (written at 1 MiB and before each commit).
+    private var pending: [String: [UInt8]] = [:]
     private var items: Int
     private var lastCommit = ProcessInfo.processInfo.systemUptime
     private var killAfterItems: Int?
@@ -175,10 +177,31 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     /// Appends an item's bytes to the partial file of `role`.
     public func append(_ text: String, to role: String = ResumableOutput.main) throws {
+        var copy = text
+        try copy.withUTF8 { try append(bytes: UnsafeRawBufferPointer($0), to: role) }
+    }
+
+    /// Appends an item's bytes to the partial file of `role` (buffered: small items cost no
+    /// system call each).
+    public func append(bytes: UnsafeRawBufferPointer, to role: String = ResumableOutput.main)
+        throws
+    {
         try start()
-        guard let file = files[role] else { preconditionFailure("no output role '\(role)'") }
-        if killArmed { Self.killHalfway(text, file: file) }
-        try file.append(text)
+        guard files[role] != nil else { preconditionFailure("no output role '\(role)'") }
+        if killArmed {
+            try flush()
+            Self.killHalfway(bytes, file: files[role]!)
+        }
+        pending[role, default: []].append(contentsOf: bytes)
+        if pending[role]!.count >= 1 << 20 { try flush() }
+    }
+
+    /// Writes the buffered bytes to the partial files.
+    private func flush() throws {
+        for (role, bytes) in pending where !bytes.isEmpty {
+            try bytes.withUnsafeBytes { try files[role]!.append($0) }
+            pending[role]!.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Records that the first `items` items are done with `summary` as their totals; writes
@@ -201,6 +224,7 @@ public final class ResumableOutput<Summary: StageSummary> {
     /// Syncs the partial files, then records their lengths.
     private func writeProgress() throws {
         try start()
+        try flush()
         var bytes: [String: Int64] = [:]
         for (role, file) in files {
             try file.sync()
@@ -263,10 +287,9 @@ public final class ResumableOutput<Summary: StageSummary> {
         }
     }
 
-    /// The test hook: half of `text`, then `SIGKILL`.
-    private static func killHalfway(_ text: String, file: AppendFile) -> Never {
-        let bytes = Array(text.utf8)
-        bytes.prefix(max(1, bytes.count / 2)).withUnsafeBytes { try? file.append($0) }
+    /// The test hook: half of `bytes`, then `SIGKILL`.
+    private static func killHalfway(_ bytes: UnsafeRawBufferPointer, file: AppendFile) -> Never {
+        try? file.append(UnsafeRawBufferPointer(rebasing: bytes.prefix(max(1, bytes.count / 2))))
         kill(getpid(), SIGKILL)
         while true { pause() }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsBM25
 import InparsCore
 import InparsFilter
 import InparsRanker
@@ -53,6 +54,14 @@ struct MergeCommand: ParsableCommand {
                     "main": { _, file in for line in selection.lines { try file.write(line + "\n") } }
                 ])
             lines = summary.lines.map { "filter: \($0)" }
+        case "search":
+            let summary = try set.summary(SearchSummary.self)
+            try set.write(to: roles, summary: summary)
+            lines = ["search: \(summary.queries) queries, \(summary.lines) run lines"]
+        case "triples":
+            let summary = try set.summary(TriplesSummary.self)
+            try set.write(to: roles, summary: summary)
+            lines = summary.lines.map { "triples: \($0)" }
         case "rerank":
             let summary = try set.summary(RerankSummary.self)
             try set.write(to: roles, summary: summary)
