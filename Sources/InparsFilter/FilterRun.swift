@@ -122,6 +122,7 @@ public struct FilterRun {
             try resumable.finish(items: blocks, summary: summary)
             return summary
         }
+        try resumable.commitNow(items: blocks, summary: summary)
         let partial = ResumableOutput<FilterSummary>.partialURL(for: output)
         let selection = try Self.select([partial], configuration: configuration)
         summary.add(selection.summary)

@@ -221,6 +221,15 @@ public final class ResumableOutput<Summary: StageSummary> {
         }
     }
 
+    /// Records that the first `items` items are done and writes the manifest now (the partial
+    /// files then hold every byte appended, e.g. for a second pass over them).
+    public func commitNow(items: Int, summary: Summary) throws {
+        self.items = items
+        self.summary = summary
+        try writeProgress()
+        lastCommit = ProcessInfo.processInfo.systemUptime
+    }
+
     /// Syncs the partial files, then records their lengths.
     private func writeProgress() throws {
         try start()
