@@ -198,7 +198,8 @@ public struct ShardSet: Sendable {
         manifest.state = .complete
         manifest.progress = nil
         manifest.outputs = identities
-        manifest.info = ["inpars_version": InparsVersion.string, "merged_from": members.map(\.url.path).joined(separator: " ")]
+        manifest.info["inpars_version"] = InparsVersion.string
+        manifest.info["merged_from"] = members.map(\.url.path).joined(separator: " ")
         try manifest.write(to: OutputManifest.url(for: roles["main"]!), summary: summary)
     }
 }
