@@ -90,21 +90,32 @@ public enum BM25BatchSearch {
         progress: ProgressReporter? = nil
     ) throws -> Int {
         var lines = 0
+        try write(index: index, queries: queries, options: options, tag: tag) { _, count, bytes in
+            lines += count
+            try output.write(raw: bytes)
+            progress?.advance()
+        }
+        return lines
+    }
+
+    /// Searches every query and hands each query's TREC lines to `emit` on the calling thread,
+    /// in query order: `emit(query number, lines, bytes)`, the bytes valid during the call.
+    /// Lines are formatted on the worker threads.
+    public static func write(
+        index: BM25Index, queries: [Query], options: Options, tag: String,
+        emit: (_ query: Int, _ lines: Int, _ bytes: UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         if options.threads <= 1 {
             let buffer = PerWorker([RunLineBuffer(tag: tag)])
             try forEachResult(
                 index: index, queries: queries, options: options,
                 transform: { query, hits, scores in
+                    buffer[0].removeAll()
                     format(query: query, hits: hits, scores: scores, index: index, into: buffer[0])
                     return hits.count
                 },
-                consume: { _, count in
-                    lines += count
-                    if buffer[0].count >= 1 << 20 { try buffer[0].flush(to: output) }
-                    progress?.advance()
-                })
-            try buffer[0].flush(to: output)
-            return lines
+                consume: { q, count in try emit(q, count, buffer[0].bytes) })
+            return
         }
         let buffers = PerWorker((0..<options.threads).map { _ in RunLineBuffer(tag: tag) })
         try forEachResult(
@@ -115,12 +126,9 @@ public enum BM25BatchSearch {
                 format(query: query, hits: hits, scores: scores, index: index, into: buffer)
                 return (hits.count, [UInt8](buffer.bytes))
             },
-            consume: { _, chunk in
-                lines += chunk.0
-                try chunk.1.withUnsafeBytes { try output.write(raw: $0) }
-                progress?.advance()
+            consume: { q, chunk in
+                try chunk.1.withUnsafeBytes { try emit(q, chunk.0, $0) }
             })
-        return lines
     }
 
     /// Searches every query and hands each query's hits (document numbers and raw scores,

@@ -24,6 +24,12 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
     /// A file holds no record (`what`: "documents", "queries", ...), possibly after skipping
     /// malformed lines.
     case noRecords(path: String, what: String, skippedLines: Int)
+    /// An existing output (or its manifest) was made with other settings or inputs.
+    case outputMismatch(path: String, differences: [String])
+    /// An interrupted or finished output is not in the state its manifest records.
+    case cannotResume(path: String, reason: String)
+    /// `inpars merge` was given shards that do not make one whole run.
+    case badShards(reason: String)
 
     public var errorDescription: String? {
         switch self {
@@ -49,6 +55,14 @@ public enum InparsCoreError: Error, LocalizedError, Sendable, Equatable {
         case .refusingToReplace(let path, let reason):
             return "Refusing to replace '\(path)': \(reason). inpars only replaces files and"
                 + " folders it wrote; move it away or choose another output path."
+        case .outputMismatch(let path, let differences):
+            return "'\(path)' was made by another command, settings or inputs ("
+                + differences.joined(separator: "; ")
+                + "); use another --output, or --overwrite to discard it and start again."
+        case .cannotResume(let path, let reason):
+            return "Cannot continue '\(path)': \(reason)."
+        case .badShards(let reason):
+            return "Cannot merge: \(reason)."
         }
     }
 }

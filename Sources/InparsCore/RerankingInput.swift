@@ -24,12 +24,20 @@ public struct RerankingInput: Sendable {
     /// Ids the run names but the query file or the corpus lacks are not an error here: the
     /// reranker skips and counts them.
     ///
-    /// - Parameter progress: advanced once per corpus document read.
+    /// - Parameters:
+    ///   - shard: keep only this block of the run's queries (in first-seen order) and the
+    ///     documents they name.
+    ///   - progress: advanced once per corpus document read.
     /// - Throws: ``InparsCoreError`` naming the file and line of a malformed record.
     public static func read(
-        run: URL, queries: URL, corpus: URL, progress: ProgressReporter? = nil
+        run: URL, queries: URL, corpus: URL, shard: Shard = .whole,
+        progress: ProgressReporter? = nil
     ) throws -> RerankingInput {
-        let firstStage = try Run.read(run)
+        var firstStage = try Run.read(run)
+        if !shard.isWhole {
+            firstStage = firstStage.restricted(
+                to: firstStage.queryIds[shard.range(of: firstStage.queryIds.count)])
+        }
         let queryList = try QueryReader.read(queries).queries
         let wanted = firstStage.documentIds
         var documents: [String: Document] = [:]
@@ -47,6 +55,15 @@ public struct RerankingInput: Sendable {
 }
 
 extension Run {
+    /// The run of `queryIds` only, in that order.
+    public func restricted(to queryIds: some Sequence<String>) -> Run {
+        var run = Run()
+        for queryId in queryIds {
+            if let list = entries[queryId] { run.set(queryId: queryId, list) }
+        }
+        return run
+    }
+
     /// Every document id the run names, over all queries.
     public var documentIds: Set<String> {
         var ids = Set<String>()

@@ -70,6 +70,10 @@ public struct FilterConfiguration: Sendable, Equatable {
     public var skipBadLines = false
     /// Threads for BM25 searches.
     public var threads = 1
+    /// Rows per block of the per-row phase: a block's survivors are scored in one scorer call,
+    /// and a resumable run commits one block at a time. It decides each row's batch-mates, so
+    /// it is a setting of the output (compared on resume and across shards).
+    public var blockRows = 256
 
     public init(strategy: FilterStrategy) { self.strategy = strategy }
 }

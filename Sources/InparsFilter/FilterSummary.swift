@@ -1,5 +1,8 @@
-/// What each filtering rule removed, for the stderr summary.
-public struct FilterSummary: Sendable, Equatable {
+import InparsCore
+
+/// What each filtering rule removed, for the stderr summary (kept in the output's manifest
+/// across restarts and added up over shards).
+public struct FilterSummary: Sendable, Equatable, StageSummary {
     /// Rows read from the input.
     public var rowsRead = 0
     /// Malformed lines skipped by the reader (`--skip-bad-lines`).
@@ -33,6 +36,23 @@ public struct FilterSummary: Sendable, Equatable {
     public var identicalScoreGroups = 0
 
     public init() {}
+
+    public mutating func add(_ other: FilterSummary) {
+        rowsRead += other.rowsRead
+        skippedBadLines += other.skippedBadLines
+        unknownDocument += other.unknownDocument
+        emptyQuery += other.emptyQuery
+        tooFewTokens += other.tooFewTokens
+        tooManyTokens += other.tooManyTokens
+        noLogProbs += other.noLogProbs
+        copied += other.copied
+        failedConsistency += other.failedConsistency
+        exactDuplicates += other.exactDuplicates
+        normalisedDuplicates += other.normalisedDuplicates
+        belowTopK += other.belowTopK
+        kept += other.kept
+        truncatedDocuments += other.truncatedDocuments
+    }
 
     /// One line per non-zero count, for people (stderr).
     public var lines: [String] {

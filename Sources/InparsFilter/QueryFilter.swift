@@ -80,6 +80,9 @@ public struct QueryFilter {
             throw FilterError.invalidConfiguration(
                 "--min-tokens (\(c.minTokens)) must be ≥ 0 and ≤ --max-tokens (\(c.maxTokens)).")
         }
+        if c.blockRows < 1 {
+            throw FilterError.invalidConfiguration("--block-rows must be ≥ 1.")
+        }
         if c.keepTopK < 0 {
             throw FilterError.invalidConfiguration("--keep-top-k must be ≥ 0 (0 keeps all rows).")
         }
@@ -114,11 +117,80 @@ public struct QueryFilter {
     /// Applies every rule to `rows` (in input order) and returns the kept rows, best first.
     public func run(_ rows: [SyntheticQuery]) throws -> FilterResult {
         try validate()
-        let c = configuration
         var summary = FilterSummary()
-        summary.rowsRead = rows.count
+        let progress = makeProgress(rows: rows.count)
+        var scored: [ScoredQuery] = []
+        scored.reserveCapacity(rows.count)
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + max(1, configuration.blockRows))
+            scored += try score(rows[start..<end], summary: &summary)
+            progress?.advance(by: end - start)
+            start = end
+        }
+        progress?.finish()
+        let kept = Self.select(
+            queries: scored.map(\.row.query), scores: scored.map(\.score),
+            configuration: configuration, summary: &summary
+        ).map { scored[$0] }
+        return FilterResult(kept: kept, summary: summary)
+    }
 
-        // Cheap rules.
+    /// A progress reporter over rows for the strategies whose per-row phase is slow.
+    public func makeProgress(rows: Int) -> ProgressReporter? {
+        guard configuration.strategy != .scores, let progressSink else { return nil }
+        return ProgressReporter(label: "rows scored", total: rows, sink: progressSink)
+    }
+
+    /// The per-row phase over a block of rows (in input order): the length, copy and
+    /// consistency rules and the scores. Returns the surviving rows with their scores, in
+    /// input order, and adds the block's counts to `summary`.
+    public func score(_ rows: ArraySlice<SyntheticQuery>, summary: inout FilterSummary) throws
+        -> [ScoredQuery]
+    {
+        let c = configuration
+        summary.rowsRead += rows.count
+        let survivors = try cheapRules(rows, summary: &summary)
+
+        var scored: [ScoredQuery] = []
+        scored.reserveCapacity(survivors.count)
+        switch c.strategy {
+        case .scores, .consistency:
+            for (row, _) in survivors {
+                guard let logProbs = row.logProbs else {
+                    throw InparsCoreError.malformedLine(
+                        path: inputPath, line: row.lineNumber, field: "log_probs",
+                        reason:
+                            "missing (the '\(c.strategy.rawValue)' strategy needs per-token log-probs)"
+                    )
+                }
+                guard let score = c.scoreFunction.score(logProbs) else {
+                    summary.noLogProbs += 1
+                    continue
+                }
+                scored.append(ScoredQuery(row: row, score: score, scoreText: "\(score)"))
+            }
+        case .reranker:
+            scored = try rerank(survivors, summary: &summary)
+        }
+
+        if c.strategy == .consistency {
+            let passed = try consistencyCheck(scored.map(\.row), summary: &summary)
+            var kept: [ScoredQuery] = []
+            for (item, ok) in zip(scored, passed) {
+                if ok { kept.append(item) } else { summary.failedConsistency += 1 }
+            }
+            scored = kept
+        }
+        return scored
+    }
+
+    /// Unknown document, empty query, token count and copy rules; returns the survivors with
+    /// the document text each is scored against.
+    private func cheapRules(_ rows: ArraySlice<SyntheticQuery>, summary: inout FilterSummary)
+        throws -> [(row: SyntheticQuery, text: String?)]
+    {
+        let c = configuration
         var survivors: [(row: SyntheticQuery, text: String?)] = []
         survivors.reserveCapacity(rows.count)
         for row in rows {
@@ -161,54 +233,29 @@ public struct QueryFilter {
             }
             survivors.append((row, text))
         }
+        return survivors
+    }
 
-        // Scores.
-        var scored: [ScoredQuery] = []
-        scored.reserveCapacity(survivors.count)
-        switch c.strategy {
-        case .scores, .consistency:
-            for (row, _) in survivors {
-                guard let logProbs = row.logProbs else {
-                    throw InparsCoreError.malformedLine(
-                        path: inputPath, line: row.lineNumber, field: "log_probs",
-                        reason:
-                            "missing (the '\(c.strategy.rawValue)' strategy needs per-token log-probs)"
-                    )
-                }
-                guard let score = c.scoreFunction.score(logProbs) else {
-                    summary.noLogProbs += 1
-                    continue
-                }
-                scored.append(ScoredQuery(row: row, score: score, scoreText: "\(score)"))
-            }
-        case .reranker:
-            scored = try rerank(survivors, summary: &summary)
-        }
-
-        if c.strategy == .consistency {
-            let passed = try consistencyCheck(scored.map(\.row), summary: &summary)
-            var kept: [ScoredQuery] = []
-            for (item, ok) in zip(scored, passed) {
-                if ok { kept.append(item) } else { summary.failedConsistency += 1 }
-            }
-            scored = kept
-        }
-
+    /// The global phase over scored rows in input order: dedupe, stable sort (best first,
+    /// equal scores in input order), top-k. Returns the indices of the kept rows in output
+    /// order and adds its counts to `summary`.
+    public static func select(
+        queries: [String], scores: [Double], configuration c: FilterConfiguration,
+        summary: inout FilterSummary
+    ) -> [Int] {
+        var candidates = Array(queries.indices)
         if c.dedupe {
-            scored = Self.dedupe(scored, summary: &summary)
+            candidates = dedupe(queries: queries, scores: scores, summary: &summary)
         }
-
-        // Stable sort, best first: equal scores keep input order.
-        let order = scored.indices.sorted { a, b in
-            scored[a].score != scored[b].score ? scored[a].score > scored[b].score : a < b
+        var kept = candidates.sorted { a, b in
+            scores[a] != scores[b] ? scores[a] > scores[b] : a < b
         }
-        var kept = order.map { scored[$0] }
         if c.keepTopK > 0 && kept.count > c.keepTopK {
-            summary.belowTopK = kept.count - c.keepTopK
+            summary.belowTopK += kept.count - c.keepTopK
             kept.removeLast(kept.count - c.keepTopK)
         }
-        summary.kept = kept.count
-        return FilterResult(kept: kept, summary: summary)
+        summary.kept += kept.count
+        return kept
     }
 
     /// Normalised form used by ``FilterConfiguration/dedupe``: lower-cased, whitespace runs
@@ -218,23 +265,25 @@ public struct QueryFilter {
     }
 
     /// Keeps, for each normalised query, the best-scored row (ties: the first in input
-    /// order); the result keeps input order.
-    static func dedupe(_ rows: [ScoredQuery], summary: inout FilterSummary) -> [ScoredQuery] {
+    /// order); returns the kept indices in input order.
+    static func dedupe(queries: [String], scores: [Double], summary: inout FilterSummary)
+        -> [Int]
+    {
+        let keys = queries.map(normalisedQuery)
         var best: [String: Int] = [:]
-        for (i, item) in rows.enumerated() {
-            let key = normalisedQuery(item.row.query)
+        for (i, key) in keys.enumerated() {
             if let j = best[key] {
-                if item.score > rows[j].score { best[key] = i }
+                if scores[i] > scores[j] { best[key] = i }
             } else {
                 best[key] = i
             }
         }
-        var out: [ScoredQuery] = []
-        for (i, item) in rows.enumerated() {
-            let winner = best[normalisedQuery(item.row.query)]!
+        var out: [Int] = []
+        for (i, key) in keys.enumerated() {
+            let winner = best[key]!
             if winner == i {
-                out.append(item)
-            } else if rows[winner].row.query == item.row.query {
+                out.append(i)
+            } else if queries[winner] == queries[i] {
                 summary.exactDuplicates += 1
             } else {
                 summary.normalisedDuplicates += 1
@@ -256,27 +305,14 @@ public struct QueryFilter {
             }
             pairs.append(ScoringPair(query: row.query, document: text))
         }
-        let progress = progressSink.map {
-            ProgressReporter(label: "queries reranked", total: pairs.count, sink: $0)
+        if pairs.isEmpty { return [] }
+        let part = try scorer.score(pairs, progress: nil)
+        guard part.scores.count == pairs.count else {
+            throw FilterError.invalidScores(
+                reason: "expected \(pairs.count) scores, got \(part.scores.count)")
         }
-        var scores: [Float] = []
-        scores.reserveCapacity(pairs.count)
-
-        let batch = 256
-        var start = 0
-        while start < pairs.count {
-            let end = min(pairs.count, start + batch)
-            let part = try scorer.score(Array(pairs[start..<end]), progress: nil)
-            guard part.scores.count == end - start else {
-                throw FilterError.invalidScores(
-                    reason: "expected \(end - start) scores, got \(part.scores.count)")
-            }
-            scores.append(contentsOf: part.scores)
-            summary.truncatedDocuments += part.truncatedDocuments
-            progress?.advance(by: end - start)
-            start = end
-        }
-        progress?.finish()
+        let scores = part.scores
+        summary.truncatedDocuments += part.truncatedDocuments
         if PairScores(scores: scores).allAlike(for: pairs) { summary.identicalScoreGroups += 1 }
         var out: [ScoredQuery] = []
         for (i, (row, _)) in survivors.enumerated() {
@@ -296,16 +332,11 @@ public struct QueryFilter {
     {
         guard let searcher else { return [] }
         let c = configuration
-        let progress = progressSink.map {
-            ProgressReporter(label: "consistency checks", total: rows.count, sink: $0)
-        }
-        defer { progress?.finish() }
         switch c.consistencyRanker {
         case .bm25:
             let depth = c.consistencyDepth
             return try parallelMap(count: rows.count, threads: c.threads) { i in
                 let hits = try searcher.search(rows[i].query, k: depth)
-                progress?.advance()
                 return hits.prefix(depth).contains(rows[i].docId)
             }
         case .monot5:
@@ -314,7 +345,6 @@ public struct QueryFilter {
             passed.reserveCapacity(rows.count)
             for row in rows {
                 let hits = try searcher.search(row.query, k: c.consistencyCandidates)
-                progress?.advance()
                 guard hits.contains(row.docId) else {
                     passed.append(false)
                     continue

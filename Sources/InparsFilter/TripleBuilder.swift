@@ -39,8 +39,9 @@ public struct TripleConfiguration: Sendable, Equatable {
     public init() {}
 }
 
-/// Counts and BM25 diagnostics of a ``TripleBuilder`` run.
-public struct TriplesSummary: Sendable, Equatable {
+/// Counts and BM25 diagnostics of a ``TripleBuilder`` run (kept in the output's manifest across
+/// restarts and added up over shards).
+public struct TriplesSummary: Sendable, Equatable, StageSummary {
     public var rows = 0
     /// Rows whose query is empty or only whitespace (skipped).
     public var emptyQuery = 0
@@ -62,6 +63,19 @@ public struct TriplesSummary: Sendable, Equatable {
     public var sourceFound = 0
 
     public init() {}
+
+    public mutating func add(_ other: TriplesSummary) {
+        rows += other.rows
+        emptyQuery += other.emptyQuery
+        unknownSource += other.unknownSource
+        searched += other.searched
+        noUsableHit += other.noUsableHit
+        hitsMissingFromCorpus += other.hitsMissingFromCorpus
+        triples += other.triples
+        depth = max(depth, other.depth)
+        reciprocalRankSum += other.reciprocalRankSum
+        sourceFound += other.sourceFound
+    }
 
     /// BM25 MRR@10 of each query's source document, over searched queries.
     public var mrrAt10: Double { searched == 0 ? 0 : reciprocalRankSum / Double(searched) }
@@ -127,64 +141,126 @@ public struct TripleBuilder {
     /// Builds the triples of `rows`, in row order then rank order.
     public func run(_ rows: [SyntheticQuery]) throws -> (triples: [Triple], summary: TriplesSummary)
     {
+        var triples: [Triple] = []
+        var summary = TriplesSummary()
+        summary.depth = configuration.depth
+        let progress = progressSink.map {
+            ProgressReporter(label: "queries searched", total: rows.count, sink: $0)
+        }
+        try forEachRow(rows, in: rows.indices) { _, rowTriples, part in
+            triples += rowTriples
+            summary.add(part)
+            progress?.advance()
+        }
+        progress?.finish()
+        return (triples, summary)
+    }
+
+    /// Builds the triples of `rows[range]` (row indices stay those of the whole input, so
+    /// each row draws the same negatives in any shard) and hands each row's triples and
+    /// counts to `consume` on the calling thread, in row order, as the parallel searches
+    /// finish.
+    public func forEachRow(
+        _ rows: [SyntheticQuery], in range: Range<Int>,
+        _ consume: (_ row: Int, _ triples: [Triple], _ summary: TriplesSummary) throws -> Void
+    ) throws {
         let c = configuration
         guard c.negatives >= 1 else {
             throw FilterError.invalidConfiguration("--negatives must be ≥ 1.")
         }
         guard c.depth >= 1 else { throw FilterError.invalidConfiguration("--depth must be ≥ 1.") }
-        var summary = TriplesSummary()
-        summary.rows = rows.count
-        summary.depth = c.depth
+        let (searchable, skips) = try checkRows(rows, in: range)
+        let search = rowSearch(rows, in: range, searchable: searchable)
+        try parallelForEachInOrder(
+            count: range.count, threads: c.threads, chunk: 16, window: 4096,
+            transform: { _, offset in try search(range.lowerBound + offset) },
+            consume: { offset, outcome in
+                let i = range.lowerBound + offset
+                var summary = TriplesSummary()
+                summary.rows = 1
+                summary.depth = c.depth
+                var triples: [Triple] = []
+                switch outcome {
+                case .skipped:
+                    if skips[offset] == .emptyQuery { summary.emptyQuery = 1 }
+                    if skips[offset] == .unknownSource { summary.unknownSource = 1 }
+                case .searched(let negatives, let sourceRank, let missing):
+                    summary.searched = 1
+                    summary.hitsMissingFromCorpus = missing
+                    if let rank = sourceRank {
+                        summary.sourceFound = 1
+                        if rank < 10 { summary.reciprocalRankSum = 1 / Double(rank + 1) }
+                    }
+                    if negatives.isEmpty { summary.noUsableHit = 1 }
+                    let row = rows[i]
+                    triples = negatives.map {
+                        Triple(
+                            rowIndex: i, queryId: row.queryId, query: row.query,
+                            positiveId: row.docId, negativeId: $0)
+                    }
+                    summary.triples = triples.count
+                }
+                try consume(i, triples, summary)
+            })
+    }
 
-        // Sequential checks first, so errors name the first bad line whatever the threads.
-        var searchable = [Bool](repeating: false, count: rows.count)
-        for (i, row) in rows.enumerated() {
+    private enum Skip { case none, emptyQuery, unknownSource }
+
+    /// Sequential checks first, so errors name the first bad line whatever the threads.
+    private func checkRows(_ rows: [SyntheticQuery], in range: Range<Int>) throws
+        -> (searchable: [Bool], skips: [Skip])
+    {
+        var searchable = [Bool](repeating: false, count: range.count)
+        var skips = [Skip](repeating: .none, count: range.count)
+        for (offset, row) in rows[range].enumerated() {
             if row.query.allSatisfy(\.isWhitespace) {
-                summary.emptyQuery += 1
+                skips[offset] = .emptyQuery
                 continue
             }
             if !inCorpus(row.docId) {
-                if !c.skipBadLines {
+                if !configuration.skipBadLines {
                     throw FilterError.unknownDocument(
                         path: inputPath, line: row.lineNumber, docId: row.docId, corpus: corpusPath)
                 }
-                summary.unknownSource += 1
+                skips[offset] = .unknownSource
                 continue
             }
-            searchable[i] = true
+            searchable[offset] = true
         }
+        return (searchable, skips)
+    }
 
+    /// The per-row search and negative draw, run on the worker threads.
+    private func rowSearch(_ rows: [SyntheticQuery], in range: Range<Int>, searchable: [Bool])
+        -> @Sendable (Int) throws -> Outcome
+    {
+        let c = configuration
         // With document numbers, corpus membership and each row's source are resolved once
         // per index document instead of once per hit (no id string per hit).
         let numbered = searcher as? NumberedDocumentSearcher
         var usableNumber: [Bool] = []
-        var sourceNumber = [Int32](repeating: -1, count: rows.count)
+        var sourceNumber = [Int32](repeating: -1, count: range.count)
         if let numbered {
             var rowsOfSource: [String: [Int]] = [:]
-            for (i, row) in rows.enumerated() where searchable[i] {
-                rowsOfSource[row.docId, default: []].append(i)
+            for (offset, row) in rows[range].enumerated() where searchable[offset] {
+                rowsOfSource[row.docId, default: []].append(offset)
             }
             usableNumber = [Bool](repeating: false, count: numbered.documentCount)
             for n in 0..<numbered.documentCount {
                 let id = numbered.documentId(n)
                 usableNumber[n] = inCorpus(id)
                 if let sourceRows = rowsOfSource[id] {
-                    for i in sourceRows where sourceNumber[i] < 0 { sourceNumber[i] = Int32(n) }
+                    for o in sourceRows where sourceNumber[o] < 0 { sourceNumber[o] = Int32(n) }
                 }
             }
         }
-
-        let progress = progressSink.map {
-            ProgressReporter(label: "queries searched", total: rows.count, sink: $0)
-        }
         let searcher = self.searcher
         let inCorpus = self.inCorpus
-        let canSearch = searchable
         let usable = usableNumber
         let sources = sourceNumber
-        let outcomes = try parallelMap(count: rows.count, threads: c.threads) { i -> Outcome in
-            defer { progress?.advance() }
-            guard canSearch[i] else { return .skipped }
+        return { i in
+            let offset = i - range.lowerBound
+            guard searchable[offset] else { return .skipped }
             let row = rows[i]
             let text = Self.searchText(row.query)
             var generator = Self.generator(seed: c.seed, index: i)
@@ -194,9 +270,8 @@ public struct TripleBuilder {
                 let hits = try numbered.searchNumbers(text, k: c.depth)
                 var candidates: [Int32] = []
                 candidates.reserveCapacity(hits.count)
-                let source = sources[i]
                 for (rank, n) in hits.prefix(c.depth).enumerated() {
-                    if n == source {
+                    if n == sources[offset] {
                         if sourceRank == nil { sourceRank = rank }
                         continue
                     }
@@ -229,33 +304,6 @@ public struct TripleBuilder {
             return .searched(
                 negatives: picks.map { candidates[$0] }, sourceRank: sourceRank, missing: missing)
         }
-        progress?.finish()
-
-        var triples: [Triple] = []
-        for (i, outcome) in outcomes.enumerated() {
-            guard case .searched(let negatives, let sourceRank, let missing) = outcome else {
-                continue
-            }
-            summary.searched += 1
-            summary.hitsMissingFromCorpus += missing
-            if let rank = sourceRank {
-                summary.sourceFound += 1
-                if rank < 10 { summary.reciprocalRankSum += 1 / Double(rank + 1) }
-            }
-            if negatives.isEmpty {
-                summary.noUsableHit += 1
-                continue
-            }
-            let row = rows[i]
-            for negative in negatives {
-                triples.append(
-                    Triple(
-                        rowIndex: i, queryId: row.queryId, query: row.query, positiveId: row.docId,
-                        negativeId: negative))
-            }
-        }
-        summary.triples = triples.count
-        return (triples, summary)
     }
 
     /// The query as searched: whitespace runs (tabs, newlines) collapsed to single spaces.

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 
 /// What to generate: corpus, sample, output and decoding settings of a `generate` run.
 public struct GenerateOptions: Sendable {
@@ -23,11 +24,14 @@ public struct GenerateOptions: Sendable {
     public var overwrite: Bool
     /// Recorded in the manifest but not compared on resume (server URL, concurrency, ...).
     public var info: [String: String]
+    /// `--shard i/N`: a contiguous block of the sampled documents (`nil`: all of them).
+    public var shard: Shard?
 
     public init(
         corpus: URL, output: URL, maxGenerations: Int = 100_000, seed: UInt64 = 1,
         queriesPerDocument: Int = 1, maxNewTokens: Int = 64, temperature: Double = 0,
-        topP: Double = 1, topK: Int? = nil, overwrite: Bool = false, info: [String: String] = [:]
+        topP: Double = 1, topK: Int? = nil, overwrite: Bool = false, info: [String: String] = [:],
+        shard: Shard? = nil
     ) {
         self.corpus = corpus
         self.output = output
@@ -40,6 +44,7 @@ public struct GenerateOptions: Sendable {
         self.topK = topK
         self.overwrite = overwrite
         self.info = info
+        self.shard = shard
     }
 }
 

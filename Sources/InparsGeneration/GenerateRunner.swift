@@ -5,7 +5,9 @@ import InparsCore
 struct Runner {
     let options: GenerateOptions
     let prompts: PromptBuilder
+    /// The sampled documents of this run's block, from sample position `firstPosition` on.
     let documents: [Document]
+    let firstPosition: Int
     let items: [WorkItem]
     let backendName: String
     let modelName: String
@@ -20,12 +22,13 @@ struct Runner {
 
     init(
         options: GenerateOptions, prompts: PromptBuilder, documents: [Document],
-        items: [WorkItem], backendName: String, modelName: String, batchSize: Int,
+        firstPosition: Int, items: [WorkItem], backendName: String, modelName: String, batchSize: Int,
         output: GenerationOutputFile, reporter: GenerationProgress
     ) {
         self.options = options
         self.prompts = prompts
         self.documents = documents
+        self.firstPosition = firstPosition
         self.items = items
         self.backendName = backendName
         self.modelName = modelName
@@ -33,6 +36,9 @@ struct Runner {
         self.output = output
         self.reporter = reporter
     }
+
+    /// The document of `item`.
+    private func documentOf(_ item: WorkItem) -> Document { documents[item.position - firstPosition] }
 
     /// What became of one generation.
     enum Outcome {
@@ -110,24 +116,35 @@ struct Runner {
             let index = nextToDispatch
             nextToDispatch += 1
             let item = items[index]
-            let document = documents[item.position]
             do {
-                let prompt = try prompts.build(
-                    document: document.rerankText, position: item.position)
+                let (prompt, request) = try Self.request(
+                    for: item, document: documentOf(item), prompts: prompts, options: options)
                 batch.indices.append(index)
                 batch.prompts.append(prompt)
-                batch.requests.append(
-                    GenerationRequest(
-                        prompt: prompt.text, maxNewTokens: options.maxNewTokens,
-                        temperature: options.temperature, topP: options.topP, topK: options.topK,
-                        seed: RandomSampling.derivedSeed(
-                            options.seed, 2, UInt64(item.position), UInt64(item.queryIndex))))
+                batch.requests.append(request)
             } catch let error as GenerationError {
                 guard case .promptTooLong = error else { throw error }
                 buffer[index] = .skipped
             }
         }
         return batch.indices.isEmpty ? nil : batch
+    }
+
+    /// The prompt and request of one generation: its few-shot draw and seed come from the
+    /// document's sample position, so they are the same in any shard and any batch.
+    ///
+    /// - Throws: ``GenerationError/promptTooLong(tokens:limit:detail:)``.
+    static func request(
+        for item: WorkItem, document: Document, prompts: PromptBuilder, options: GenerateOptions
+    ) throws -> (BuiltPrompt, GenerationRequest) {
+        let prompt = try prompts.build(document: document.rerankText, position: item.position)
+        let request = GenerationRequest(
+            prompt: prompt.text, maxNewTokens: options.maxNewTokens,
+            temperature: options.temperature, topP: options.topP, topK: options.topK,
+            seed: RandomSampling.derivedSeed(
+                options.seed, 2, UInt64(item.position), UInt64(item.queryIndex)),
+            id: "\(document.id)#\(item.queryIndex)")
+        return (prompt, request)
     }
 
     /// Files a completion's outcomes in the buffer; returns an error that stops the run.
@@ -138,7 +155,7 @@ struct Runner {
             var retries = 0
             for (slot, index) in batch.indices.enumerated() {
                 let item = items[index]
-                let document = documents[item.position]
+                let document = documentOf(item)
                 let generated = outputs[slot]
                 retries += generated.retries
                 buffer[index] = .generated(
@@ -180,7 +197,7 @@ struct Runner {
             case .skipped:
                 reporter.record(skipped: 1)
             case .failed(let error):
-                let document = documents[item.position]
+                let document = documentOf(item)
                 failures.append(
                     GenerationFailure(docID: document.id, queryIndex: item.queryIndex, error: error)
                 )

@@ -14,10 +14,12 @@ public struct GenerationRequest: Sendable, Equatable {
     public var topK: Int?
     /// Per-request seed, derived from `--seed`, the document and the query index.
     public var seed: UInt64
+    /// Names the generation, `<doc_id>#<query_index>` (a batch file's `custom_id` carries it).
+    public var id: String
 
     public init(
         prompt: String, maxNewTokens: Int = 64, temperature: Double = 0, topP: Double = 1,
-        topK: Int? = nil, seed: UInt64 = 0
+        topK: Int? = nil, seed: UInt64 = 0, id: String = ""
     ) {
         self.prompt = prompt
         self.maxNewTokens = maxNewTokens
@@ -25,6 +27,7 @@ public struct GenerationRequest: Sendable, Equatable {
         self.topP = topP
         self.topK = topK
         self.seed = seed
+        self.id = id
     }
 }
 
@@ -93,7 +96,7 @@ public protocol GenerationBackend: Sendable {
 
 extension GenerationBackend {
     /// A server's context is unknown; 2048 fits the smallest common LLM contexts.
-    public var defaultMaxPromptTokens: Int { 2048 }
+    public var defaultMaxPromptTokens: Int { OpenAIConfiguration.defaultMaxPromptTokens }
     /// True for servers and decoder-only models.
     public var generatedTokensShareContext: Bool { true }
     public func tokenCount(_ text: String) -> Int? { nil }

@@ -34,6 +34,10 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
     case templateWithoutDocument(source: String)
     /// More than half the generations tried were skipped (prompts over the length limit).
     case mostlySkipped(skipped: Int, attempted: Int, limit: Int)
+    /// A batch results file has no usable result for a generation (absent, or an error line).
+    case batchResult(id: String, reason: String)
+    /// A batch results file holds results of requests exported with other settings.
+    case foreignBatchResults(path: String, count: Int, example: String)
 
     public var errorDescription: String? {
         switch self {
@@ -74,6 +78,12 @@ public enum GenerationError: Error, LocalizedError, Sendable, Equatable {
                 + " use another --output, or --overwrite to discard it and start again."
         case .missingAPIKey(let variable):
             return "Environment variable \(variable) (named by --api-key-env) is not set."
+        case .batchResult(let id, let reason):
+            return "No result for '\(id)' in the batch results: \(reason)."
+        case .foreignBatchResults(let path, let count, let example):
+            return "'\(path)' holds \(count) results of requests exported with other settings or"
+                + " inputs (e.g. custom_id '\(example)'); import the results of this command's"
+                + " --batch-export."
         case .incompleteRun(let failed, let output):
             return "\(failed) generation\(failed == 1 ? "" : "s") failed after all retries and"
                 + " \(failed == 1 ? "is" : "are") missing from '\(output)'; rerun the same"

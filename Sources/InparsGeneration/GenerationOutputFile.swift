@@ -3,10 +3,10 @@ import InparsCore
 
 /// The `generate` output: scanned on start to resume, then appended to one line at a time.
 ///
-/// Each record is written with a single `write(2)` of a whole line to a file opened with
-/// `O_APPEND`, so a crash leaves at most one torn last line and never interleaves records;
-/// ``scan(_:)`` drops such a line. The file is `fsync`ed on close. Not thread-safe: the run
-/// writes from one task.
+/// Each record is written with a single `write(2)` of a whole line (``InparsCore/AppendFile``),
+/// so a crash leaves at most one torn last line and never interleaves records; ``scan(_:)``
+/// drops such a line. The file is `fsync`ed on close. Not thread-safe: the run writes from one
+/// task.
 final class GenerationOutputFile {
     /// A generation already in the output.
     struct Key: Hashable, Sendable {
@@ -22,49 +22,18 @@ final class GenerationOutputFile {
         var tornBytes = 0
     }
 
-    let url: URL
-    private var descriptor: Int32
+    private let file: AppendFile
 
     /// Opens `url` for appending (creating it).
     init(appendingTo url: URL) throws {
-        self.url = url
-        descriptor = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw InparsCoreError.cannotOpen(
-                path: url.path, reason: String(cString: strerror(errno)))
-        }
+        file = try AppendFile(appendingTo: url)
     }
-
-    deinit { if descriptor >= 0 { Foundation.close(descriptor) } }
 
     /// Appends `line` (which ends with a newline) with one write.
-    func append(_ line: String) throws {
-        var copy = line
-        try copy.withUTF8 { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw InparsCoreError.writeFailed(
-                        path: url.path, reason: String(cString: strerror(errno)))
-                }
-                offset += written
-            }
-        }
-    }
+    func append(_ line: String) throws { try file.append(line) }
 
     /// Flushes to disk and closes.
-    func close() throws {
-        guard descriptor >= 0 else { return }
-        let synced = fsync(descriptor) == 0
-        Foundation.close(descriptor)
-        descriptor = -1
-        if !synced {
-            throw InparsCoreError.writeFailed(
-                path: url.path, reason: String(cString: strerror(errno)))
-        }
-    }
+    func close() throws { try file.close() }
 
     /// Reads the generations already in `url` (none when it does not exist), first cutting a
     /// torn last line (one without its newline) off the file.
@@ -74,7 +43,7 @@ final class GenerationOutputFile {
     static func scan(_ url: URL) throws -> Scan {
         var scan = Scan()
         guard FileManager.default.fileExists(atPath: url.path) else { return scan }
-        scan.tornBytes = try dropTornLine(url)
+        scan.tornBytes = try AppendFile.dropTornLine(url)
         let reader = try LineReader(url: url)
         var failure: Error?
         while failure == nil,
@@ -108,26 +77,38 @@ final class GenerationOutputFile {
         return scan
     }
 
-    /// Truncates `url` after its last newline; returns the number of bytes removed.
-    private static func dropTornLine(_ url: URL) throws -> Int {
-        let handle = try FileHandle(forUpdating: url)
-        defer { try? handle.close() }
-        let size = try handle.seekToEnd()
-        guard size > 0 else { return 0 }
-        var end = size
-        let chunk: UInt64 = 64 * 1024
-        while end > 0 {
-            let start = end > chunk ? end - chunk : 0
-            try handle.seek(toOffset: start)
-            let data = try handle.read(upToCount: Int(end - start)) ?? Data()
-            if let newline = data.lastIndex(of: 0x0A) {
-                let keep = start + UInt64(newline - data.startIndex) + 1
-                if keep < size { try handle.truncate(atOffset: keep) }
-                return Int(size - keep)
-            }
-            end = start
+    /// Rewrites `url` so that the generations of `order` come first, in that order, followed
+    /// by any other lines in their file order (generations of a larger earlier sample); does
+    /// nothing when the file is already so. A resumed run whose failed generations were
+    /// retried appends them after later ones: this restores the uninterrupted run's bytes.
+    static func putInOrder(_ url: URL, order: [Key]) throws {
+        var lines: [(key: Key?, text: String)] = []
+        let reader = try LineReader(url: url)
+        while let line = try reader.nextLine() {
+            lines.append((key(of: line), line))
         }
-        try handle.truncate(atOffset: 0)
-        return Int(size)
+        let wanted = Set(order)
+        var index: [Key: Int] = [:]
+        for (i, line) in lines.enumerated() {
+            if let key = line.key, wanted.contains(key), index[key] == nil { index[key] = i }
+        }
+        var sequence = order.compactMap { index[$0] }
+        let placed = Set(sequence)
+        sequence += lines.indices.filter { !placed.contains($0) }
+        if sequence == Array(lines.indices) { return }
+        try AtomicFile.write(to: url, replacing: GenerateRun.outputKind, compressed: false) {
+            output in
+            for i in sequence { try output.write(lines[i].text + "\n") }
+        }
+    }
+
+    /// The key of a record line (`nil` when it has none).
+    private static func key(of line: String) -> Key? {
+        guard let object = try? JSONLine.parseObject(line),
+            let docID = object["doc_id"]?.idString
+        else { return nil }
+        var index = 0
+        if case .number(let text)? = object["query_index"], let number = Int(text) { index = number }
+        return Key(docID: docID, queryIndex: index)
     }
 }

@@ -45,12 +45,15 @@ public struct RetryPolicy: Sendable, Equatable {
     /// when the failure is not transient or no attempt is left. The one retry decision, shared
     /// by ``run(random:sleep:onRetry:attempt:)`` and blocking callers with their own loop.
     ///
-    /// - Parameter retryAfter: the server's `Retry-After` in seconds, if it sent one.
+    /// - Parameters:
+    ///   - retryAfter: the server's `Retry-After` in seconds, if it sent one.
+    ///   - retryable: which failures are retried (default: the transient ones).
     public func retryDelay(
         after failure: HTTPError, attempt: Int, retryAfter: Double?,
-        random: inout some RandomNumberGenerator
+        random: inout some RandomNumberGenerator,
+        retryable: (HTTPError) -> Bool = { $0.isTransient }
     ) -> Double? {
-        guard failure.isTransient, attempt < maxAttempts else { return nil }
+        guard retryable(failure), attempt < maxAttempts else { return nil }
         return delay(
             afterAttempt: attempt, retryAfter: retryAfter,
             unit: Double.random(in: 0..<1, using: &random))
@@ -65,6 +68,7 @@ public struct RetryPolicy: Sendable, Equatable {
     ///   - random: jitter source.
     ///   - sleep: waits the given number of seconds.
     ///   - onRetry: told about each retry before its wait.
+    ///   - shouldRetry: which failures are retried (default: the transient ones).
     ///   - attempt: performs attempt `n` (1-based) and returns the response, or throws an
     ///     `HTTPError` (any other error propagates at once).
     /// - Throws: the last failure, as an `HTTPError` (`.status` for a non-2xx response).
@@ -72,6 +76,7 @@ public struct RetryPolicy: Sendable, Equatable {
         random: inout some RandomNumberGenerator,
         sleep: (Double) async throws -> Void,
         onRetry: (RetryEvent) -> Void = { _ in },
+        shouldRetry: (HTTPError) -> Bool = { $0.isTransient },
         attempt: (Int) async throws -> HTTPResponse
     ) async throws -> HTTPResponse {
         var number = 1
@@ -88,7 +93,8 @@ public struct RetryPolicy: Sendable, Equatable {
             }
             guard
                 let wait = retryDelay(
-                    after: failure, attempt: number, retryAfter: retryAfter, random: &random)
+                    after: failure, attempt: number, retryAfter: retryAfter, random: &random,
+                    retryable: shouldRetry)
             else { throw failure }
             onRetry(RetryEvent(attempt: number, error: failure, delay: wait))
             try await sleep(wait)

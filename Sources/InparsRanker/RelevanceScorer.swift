@@ -92,4 +92,13 @@ public enum RelevanceScorers {
         case .t5: return try MonoT5Reranker.load(directory: directory, options: options)
         }
     }
+
+    /// Throws what ``load(directory:options:)`` would for a folder that is not a model of a
+    /// family that scores pairs, reading only its `config.json` (a cheap check before long
+    /// preparations).
+    public static func check(directory: URL) throws {
+        switch try ModelRegistry.resolve(directory: directory).family {
+        case .t5: return
+        }
+    }
 }

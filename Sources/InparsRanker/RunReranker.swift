@@ -1,8 +1,9 @@
 import Foundation
 import InparsCore
 
-/// Counts reported after reranking a run.
-public struct RerankSummary: Sendable, Equatable {
+/// Counts reported after reranking a run (kept in the output's manifest across restarts and
+/// added up over shards).
+public struct RerankSummary: Sendable, Equatable, StageSummary {
     /// Queries in the input run.
     public var runQueries = 0
     /// Queries in the output run.
@@ -17,9 +18,13 @@ public struct RerankSummary: Sendable, Equatable {
     public var entriesOfUnknownQueries = 0
     /// Entries skipped because their document is absent from the corpus.
     public var unknownDocuments = 0
+    /// Scored documents that lost tokens to fit the scorer's maximum length.
+    public var truncatedDocuments = 0
     /// Queries whose (at least two distinct) candidates all got the same score
     /// (``PairScores/allAlike(for:)``).
     public var queriesWithIdenticalScores = 0
+
+    public init() {}
 
     /// Warnings for people (stderr), empty when all is well.
     public var warnings: [String] {
@@ -30,10 +35,6 @@ public struct RerankSummary: Sendable, Equatable {
                 + " ignores its input, as in pygaggle #325); check --labels and the checkpoint"
         ]
     }
-    /// Scored documents that lost tokens to fit the scorer's maximum length.
-    public var truncatedDocuments = 0
-
-    public init() {}
 
     /// Throws when the reranking produced nothing, or skipped most of the run: most of its
     /// queries missing from the query file, or most of its entries' documents from the corpus
@@ -57,6 +58,18 @@ public struct RerankSummary: Sendable, Equatable {
             throw RankerError.nothingReranked(reason: "no query of the run has a document to rerank")
         }
     }
+
+    public mutating func add(_ other: RerankSummary) {
+        runQueries += other.runQueries
+        queriesWithIdenticalScores += other.queriesWithIdenticalScores
+        queries += other.queries
+        pairsScored += other.pairsScored
+        entriesKeptBelowTopK += other.entriesKeptBelowTopK
+        unknownQueries += other.unknownQueries
+        entriesOfUnknownQueries += other.entriesOfUnknownQueries
+        unknownDocuments += other.unknownDocuments
+        truncatedDocuments += other.truncatedDocuments
+    }
 }
 
 /// Reranks the top-k of every query of a TREC run with a ``RelevanceScorer`` (or any function
@@ -71,11 +84,8 @@ public struct RerankSummary: Sendable, Equatable {
 public struct RunReranker {
     public var topK: Int
 
-    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` when `topK` is below 1.
-    public init(topK: Int = 1000) throws(RankerError) {
-        guard topK >= 1 else {
-            throw .invalidOption(name: "--top-k", value: String(topK), reason: "must be at least 1")
-        }
+    public init(topK: Int = 1000) {
+        precondition(topK >= 1, "topK must be positive")
         self.topK = topK
     }
 
@@ -98,17 +108,14 @@ public struct RunReranker {
         scorer: some RelevanceScorer, progress: ((Int) -> Void)? = nil
     ) throws -> (run: Run, summary: RerankSummary) {
         var truncated = 0
-        var alike = 0
         var result = try rerank(run: run, documents: documents, queries: queries) {
             query, texts in
-            let pairs = texts.map { ScoringPair(query: query, document: $0) }
-            let scored = try scorer.score(pairs, progress: progress)
+            let scored = try scorer.score(
+                texts.map { ScoringPair(query: query, document: $0) }, progress: progress)
             truncated += scored.truncatedDocuments
-            if scored.allAlike(for: pairs) { alike += 1 }
             return scored.scores
         }
         result.summary.truncatedDocuments = truncated
-        result.summary.queriesWithIdenticalScores = alike
         return result
     }
 
@@ -119,8 +126,6 @@ public struct RunReranker {
     ///   - queries: the queries by id.
     ///   - score: scores one query's candidate documents (texts), returning one score each.
     /// - Returns: the reranked run and the counts.
-    /// - Throws: what `score` throws; ``RankerError/scoreCountMismatch(query:expected:found:)``
-    ///   when it returns another number of scores than documents.
     public func rerank(
         run: Run, documents: [String: Document], queries: [String: Query],
         score: (_ query: String, _ documents: [String]) throws -> [Float]
@@ -128,56 +133,74 @@ public struct RunReranker {
         var output = Run()
         var summary = RerankSummary()
         for queryId in run.queryIds {
-            let entries = run.entries[queryId]!
-            summary.runQueries += 1
-            guard let query = queries[queryId] else {
-                summary.unknownQueries += 1
-                summary.entriesOfUnknownQueries += entries.count
-                continue
-            }
-            // First-stage order: rank column, then file order.
-            let firstStage = entries.enumerated().sorted {
-                ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset)
-            }.map(\.element)
-            var candidates: [RunEntry] = []
-            var rest: [RunEntry] = []
-            for entry in firstStage {
-                guard documents[entry.docId] != nil else {
-                    summary.unknownDocuments += 1
-                    continue
-                }
-                if candidates.count < topK { candidates.append(entry) } else { rest.append(entry) }
-            }
-            let texts = candidates.map { documents[$0.docId]!.rerankText }
-            let scores = try score(query.text, texts)
-            guard scores.count == candidates.count else {
-                throw RankerError.scoreCountMismatch(
-                    query: queryId, expected: candidates.count, found: scores.count)
-            }
-            let reranked = candidates.indices.sorted {
-                (-scores[$0], $0) < (-scores[$1], $1)
-            }
-            var list: [RunEntry] = []
-            list.reserveCapacity(candidates.count + rest.count)
-            for (position, index) in reranked.enumerated() {
-                var entry = candidates[index]
-                entry.rank = position + 1
-                entry.score = Double(scores[index])
-                list.append(entry)
-            }
-            let floor = scores.min().map(Double.init) ?? 0
-            for (offset, var entry) in rest.enumerated() {
-                entry.rank = list.count + 1
-                entry.score = floor - Double(offset + 1)
-                list.append(entry)
-            }
-            summary.pairsScored += candidates.count
-            summary.entriesKeptBelowTopK += rest.count
-            if !list.isEmpty {
-                output.set(queryId: queryId, list)
-                summary.queries += 1
-            }
+            let (list, counts) = try rerank(
+                queryId: queryId, entries: run.entries[queryId]!, query: queries[queryId],
+                documents: documents, score: score)
+            if !list.isEmpty { output.set(queryId: queryId, list) }
+            summary.add(counts)
         }
         return (output, summary)
+    }
+
+    /// Reranks one query's first-stage entries (`query` is `nil` when the query file lacks
+    /// it: the entries are then skipped and counted).
+    ///
+    /// - Returns: the new list (ranks 1…n; empty when nothing is left) and its counts.
+    public func rerank(
+        queryId: String, entries: [RunEntry], query: Query?, documents: [String: Document],
+        score: (_ query: String, _ documents: [String]) throws -> [Float]
+    ) throws -> (list: [RunEntry], summary: RerankSummary) {
+        var summary = RerankSummary()
+        summary.runQueries = 1
+        guard let query else {
+            summary.unknownQueries = 1
+            summary.entriesOfUnknownQueries = entries.count
+            return ([], summary)
+        }
+        // First-stage order: rank column, then file order.
+        let firstStage = entries.enumerated().sorted {
+            ($0.element.rank, $0.offset) < ($1.element.rank, $1.offset)
+        }.map(\.element)
+        var candidates: [RunEntry] = []
+        var rest: [RunEntry] = []
+        for entry in firstStage {
+            guard documents[entry.docId] != nil else {
+                summary.unknownDocuments += 1
+                continue
+            }
+            if candidates.count < topK { candidates.append(entry) } else { rest.append(entry) }
+        }
+        let texts = candidates.map { documents[$0.docId]!.rerankText }
+        let scores = try score(query.text, texts)
+        guard scores.count == candidates.count else {
+            throw RankerError.scoreCountMismatch(
+                query: queryId, expected: candidates.count, found: scores.count)
+        }
+        if PairScores(scores: scores).allAlike(
+            for: texts.map { ScoringPair(query: query.text, document: $0) })
+        {
+            summary.queriesWithIdenticalScores = 1
+        }
+        let reranked = candidates.indices.sorted {
+            (-scores[$0], $0) < (-scores[$1], $1)
+        }
+        var list: [RunEntry] = []
+        list.reserveCapacity(candidates.count + rest.count)
+        for (position, index) in reranked.enumerated() {
+            var entry = candidates[index]
+            entry.rank = position + 1
+            entry.score = Double(scores[index])
+            list.append(entry)
+        }
+        let floor = scores.min().map(Double.init) ?? 0
+        for (offset, var entry) in rest.enumerated() {
+            entry.rank = list.count + 1
+            entry.score = floor - Double(offset + 1)
+            list.append(entry)
+        }
+        summary.pairsScored = candidates.count
+        summary.entriesKeptBelowTopK = rest.count
+        if !list.isEmpty { summary.queries = 1 }
+        return (list, summary)
     }
 }

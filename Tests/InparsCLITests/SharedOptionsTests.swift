@@ -57,10 +57,15 @@ import Testing
             "--revision", ["generate", "filter", "train", "rerank", "download"],
             "main, or the @revision in org/name@revision"
         ),
+        ("--overwrite", Self.resumable, nil),
+        ("--shard", Self.resumable, nil),
     ]
 
+    /// The commands that resume and shard (Docs/scaling.md).
+    static let resumable = ["generate", "filter", "search", "triples", "rerank"]
+
     @Test func sharedFlagsAppearWhereTheyShouldWithTheDocumentedDefault() throws {
-        #expect(Self.commands.count == 9)
+        #expect(Self.commands.count == 10)
         let tables = Dictionary(
             uniqueKeysWithValues: Self.commands.map {
                 ($0.configuration.commandName!, Self.defaults(of: $0))

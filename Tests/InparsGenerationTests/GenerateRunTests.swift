@@ -105,7 +105,7 @@ struct GenerateFixture {
             #expect(record["backend"] as? String == "openai-completions")
             #expect(record["query_index"] as? Int == 0)
         }
-        let manifest = try #require(try GenerationManifest.read(GenerationManifest.url(for: out)))
+        let manifest = try #require(try OutputManifest.read(OutputManifest.url(for: out)))
         #expect(manifest.settings["seed"] == "3" && manifest.settings["prompt"] == "inpars")
         #expect(manifest.settings["model"] == "tiny")
         #expect(sink.lines.last?.contains("generate: 10/10 (100%)") == true)
@@ -166,7 +166,7 @@ struct GenerateFixture {
         let out = fixture.output()
         try torn.write(to: out)
         try FileManager.default.copyItem(
-            at: GenerationManifest.url(for: reference), to: GenerationManifest.url(for: out))
+            at: OutputManifest.url(for: reference), to: OutputManifest.url(for: out))
 
         let sink = CollectingProgressSink()
         let summary = try await GenerateRun.run(
@@ -386,7 +386,7 @@ struct GenerateFixture {
             #expect(prompt.hasPrefix(expectedStart))
             #expect(prompt.hasSuffix("\nQuery:"))
         }
-        let manifest = try #require(try GenerationManifest.read(GenerationManifest.url(for: out)))
+        let manifest = try #require(try OutputManifest.read(OutputManifest.url(for: out)))
         #expect(manifest.settings["num_examples"] == "2")
     }
 
@@ -455,6 +455,7 @@ struct GenerateFixture {
             progress: CollectingProgressSink())
         #expect(Set(first.failures.map(\.docID)) == ["d2", "d7"])
         #expect(first.written == 10)
+        #expect(try OutputManifest.read(OutputManifest.url(for: out))?.state == .running)
 
         let healthy = try LoopbackHTTPServer(handler: echo)
         let second = try await GenerateRun.run(
@@ -464,8 +465,15 @@ struct GenerateFixture {
         let ids = try fixture.lines(out).compactMap { $0["doc_id"] as? String }
         #expect(ids.count == 12)
         #expect(Set(ids) == Set((0..<12).map { "d\($0)" }))
-        // The gap is filled at the end of the file.
-        #expect(Set(ids.suffix(2)) == ["d2", "d7"])
+        // The retried generations are put back in sample order: the file is byte for byte an
+        // uninterrupted run's, and its manifest says complete.
+        let reference = fixture.output("reference.jsonl")
+        _ = try await GenerateRun.run(
+            options: fixture.options(reference, max: 12), prompts: fixture.prompts(),
+            backend: fixture.backend(try LoopbackHTTPServer(handler: echo)),
+            progress: CollectingProgressSink())
+        #expect(try Data(contentsOf: out) == Data(contentsOf: reference))
+        #expect(try OutputManifest.read(OutputManifest.url(for: out))?.state == .complete)
         #expect(
             Set(
                 healthy.requests.map { OpenAIServer.firstWordOfTarget(OpenAIServer.promptText($0)) }

@@ -20,7 +20,15 @@ public enum OpenAIResponse {
     ///   not a completion, ``GenerationError/missingLogProbs(url:field:)`` when the log-probs
     ///   are absent.
     public static func parseCompletion(_ body: Data, url: String) throws -> GenerationOutput {
-        let choice = try firstChoice(body, url: url)
+        try parseCompletion(object: try json(body, url: url), url: url, body: body)
+    }
+
+    /// Parses an already decoded `/v1/completions` body (a batch result line's
+    /// `response.body`); `body` is only quoted in errors.
+    public static func parseCompletion(object: Any, url: String, body: Data) throws
+        -> GenerationOutput
+    {
+        let choice = try firstChoice(object, url: url, body: body)
         guard let text = choice["text"] as? String else {
             throw malformed(url, body, "'choices[0].text' is missing or not a string")
         }
@@ -58,7 +66,12 @@ public enum OpenAIResponse {
 
     /// Parses a `/v1/chat/completions` body (see ``parseCompletion(_:url:)`` for errors).
     public static func parseChat(_ body: Data, url: String) throws -> GenerationOutput {
-        let choice = try firstChoice(body, url: url)
+        try parseChat(object: try json(body, url: url), url: url, body: body)
+    }
+
+    /// Parses an already decoded `/v1/chat/completions` body.
+    public static func parseChat(object: Any, url: String, body: Data) throws -> GenerationOutput {
+        let choice = try firstChoice(object, url: url, body: body)
         guard let message = choice["message"] as? [String: Any] else {
             throw malformed(url, body, "'choices[0].message' is missing")
         }
@@ -95,13 +108,15 @@ public enum OpenAIResponse {
         return GenerationOutput(text: line, tokens: Array(tokens[..<end]), logProbs: kept)
     }
 
-    private static func firstChoice(_ body: Data, url: String) throws -> [String: Any] {
-        let object: Any
+    private static func json(_ body: Data, url: String) throws -> Any {
         do {
-            object = try JSONSerialization.jsonObject(with: body)
+            return try JSONSerialization.jsonObject(with: body)
         } catch {
             throw malformed(url, body, "not valid JSON")
         }
+    }
+
+    private static func firstChoice(_ object: Any, url: String, body: Data) throws -> [String: Any] {
         guard let root = object as? [String: Any] else {
             throw malformed(url, body, "not a JSON object")
         }

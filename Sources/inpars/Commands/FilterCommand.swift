@@ -22,7 +22,11 @@ struct FilterCommand: ParsableCommand {
             its source document ranks within --consistency-depth for it, by BM25 (--index) or \
             by monoT5 over BM25's top --consistency-candidates, then ranks by --score. Token \
             counts are generator tokens (the length of log_probs). The sort is stable; each \
-            kept row is written unchanged plus a 'score' field. A summary goes to stderr.
+            kept row is written unchanged plus a 'score' field. A summary goes to stderr. \
+            Resumable: rows are scored and committed --block-rows at a time, and rerunning the same \
+            command after a kill continues where it stopped. With --shard i/N the output holds \
+            the shard's scored rows in input order, before the global dedupe and top-k, which \
+            'inpars merge' applies to all shards (Docs/scaling.md).
             """)
 
     enum Strategy: String, ExpressibleByArgument, CaseIterable {
@@ -87,8 +91,20 @@ struct FilterCommand: ParsableCommand {
     var consistencyCandidates = 100
 
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var resume: ResumeOptions
+
+    @Option(
+        help:
+            "Rows scored together and committed at a time (what a resumed run redoes at most; shards are whole blocks).")
+    var blockRows = 256
+
+    /// Whether the strategy scores with a model.
+    var usesModel: Bool {
+        strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
+    }
 
     func validate() throws {
+        guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1") }
         guard keepTopK >= 0 else { throw ValidationError("--keep-top-k must be ≥ 0 (0 keeps all)") }
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
@@ -119,15 +135,6 @@ struct FilterCommand: ParsableCommand {
     func run() throws {
         BLAS.threads = threads.count
         let inputURL = URL(fileURLWithPath: input)
-        let outputURL = URL(fileURLWithPath: output.output)
-        try QueryFilter.outputKind.check(
-            outputURL, inputs: [inputURL] + [corpus].compactMap { $0.map(URL.init(fileURLWithPath:)) })
-        let (rows, statistics) = try SyntheticQueryReader.read(
-            inputURL,
-            options: .init(
-                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker,
-                skipFlag: "--skip-bad-lines"))
-
         var configuration = FilterConfiguration(
             strategy: FilterStrategy(rawValue: strategy.rawValue)!)
         configuration.scoreFunction = score
@@ -141,40 +148,61 @@ struct FilterCommand: ParsableCommand {
         configuration.consistencyCandidates = consistencyCandidates
         configuration.skipBadLines = badLines.skipBadLines
         configuration.threads = threads.count
+        configuration.blockRows = blockRows
 
+        var job = FilterRun(
+            configuration: configuration, input: inputURL, output: URL(fileURLWithPath: output.output))
+        job.corpus = try corpus.map { try DatasetLocator.resolve($0, role: .corpus) }
+        if usesModel, let model {
+            job.model = try revision.folder(model)
+            job.scorerOptions = scoring.scorerOptions(batchSize: batch.batchSize)
+        }
+        job.index = index.map(URL.init(fileURLWithPath:))
+        job.shard = resume.shard
+        job.overwrite = resume.overwrite
+        let stderr = StandardErrorProgressSink()
+        let resumable = try job.open()
+        if let note = resumable.startNote(label: "filter", unit: "blocks of --block-rows rows") {
+            stderr.emit(note, transient: false)
+        }
+        if resumable.isComplete { return }
+
+        let (rows, statistics) = try SyntheticQueryReader.read(
+            inputURL,
+            options: .init(
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
         var filter = QueryFilter(
-            configuration: configuration, inputPath: inputURL.path,
-            progressSink: StandardErrorProgressSink())
-        if let corpus {
-            let url = try DatasetLocator.resolve(corpus, role: .corpus)
+            configuration: configuration, inputPath: inputURL.path, progressSink: stderr)
+        if let corpus = job.corpus {
             let documents = try CorpusReader.read(
-                url, options: badLines.readOptions
+                corpus, options: badLines.readOptions
             )
             .documents
             filter.corpus = Dictionary(
                 documents.map { ($0.id, $0.rerankText) }, uniquingKeysWith: { a, _ in a })
-            filter.corpusPath = url.path
+            filter.corpusPath = corpus.path
         }
-        if let model, strategy == .reranker || consistencyRanker == .monot5 {
-            filter.scorer = try RelevanceScorers.load(
-                directory: try revision.folder(model),
-                options: scoring.scorerOptions(batchSize: batch.batchSize))
+        if let model = job.model, let options = job.scorerOptions {
+            filter.scorer = try RelevanceScorers.load(directory: model, options: options)
         }
-        if strategy == .consistency, let index {
-            filter.searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
+        if strategy == .consistency, let index = job.index {
+            filter.searcher = try BM25DocumentSearcher(directory: index)
         }
 
-        let result = try filter.run(rows)
-        try AtomicFile.write(to: outputURL, replacing: QueryFilter.outputKind) { file in
-            for item in result.kept { try file.write(item.outputLine + "\n") }
-        }
-        var summary = result.summary
-        summary.skippedBadLines = statistics.skippedBadLines
+        let summary = try job.run(
+            filter, rows: rows, skippedBadLines: statistics.skippedBadLines, output: resumable)
         var lines = summary.lines.map { "filter: \($0)" }
         if let first = statistics.firstSkippedError?.errorDescription {
             lines.append("filter: first skipped line: \(first)")
         }
-        lines.append("filter: wrote \(result.kept.count) rows to \(output.output)")
+        if resume.shard == nil {
+            lines.append("filter: wrote \(summary.kept) rows to \(output.output)")
+        } else {
+            lines.removeAll { $0.hasPrefix("filter: kept:") }
+            lines.append(
+                "filter: shard \(resume.shard!): wrote the scored rows of this shard (before the global"
+                    + " dedupe and top-k) to \(output.output); join the shards with 'inpars merge'")
+        }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

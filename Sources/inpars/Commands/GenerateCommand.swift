@@ -42,8 +42,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Queries to generate per document.")
     var numQueriesPerDoc: Int = 1
 
-    @Flag(help: "Discard an existing output and manifest instead of resuming.")
-    var overwrite = false
+    @OptionGroup var resume: ResumeOptions
 
     // MARK: Prompt
 
@@ -79,9 +78,21 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "OpenAI-compatible server, e.g. http://localhost:8000/v1 (omit to run a --model folder in process)."
+            "OpenAI-compatible server, e.g. http://localhost:8000/v1 (omit to run a --model folder in process); repeat for a fleet serving the same model: each request goes to the server with the fewest in flight, a failing server is rested."
     )
-    var apiBase: String?
+    var apiBase: [String] = []
+
+    @Option(
+        help:
+            "Write the requests still missing from --output as an OpenAI batch file (JSONL for 'vllm run-batch' or the OpenAI Batch API) instead of sending them; --model is the model name."
+    )
+    var batchExport: String?
+
+    @Option(
+        help:
+            "Read an OpenAI batch results file (of this command's --batch-export) into --output; failed lines are listed and left for the next export."
+    )
+    var batchImport: String?
 
     @Option(
         help: ArgumentHelp(
@@ -112,7 +123,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     // MARK: Runtime
 
-    @Option(help: "Requests in flight.")
+    @Option(help: "Requests in flight (over all --api-base servers).")
     var concurrency: Int = 8
 
     @Option(help: "Per-request time limit, seconds.")
@@ -141,7 +152,15 @@ struct GenerateCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--output cannot be gzip-compressed (it is appended to on resume).")
         }
-        guard let apiBase else {
+        if batchExport != nil && batchImport != nil {
+            throw ValidationError("--batch-export and --batch-import are two steps; give one.")
+        }
+        if (batchExport != nil || batchImport != nil) && !apiBase.isEmpty {
+            throw ValidationError(
+                "--batch-export and --batch-import replace --api-base (no requests are sent); drop it.")
+        }
+        let usesServers = !apiBase.isEmpty || batchExport != nil || batchImport != nil
+        guard usesServers else {
             var isDirectory: ObjCBool = false
             let isFolder =
                 FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
@@ -162,11 +181,16 @@ struct GenerateCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--top-k is not available with --api-base (the OpenAI API has none).")
         }
-        guard let url = URL(string: apiBase), let scheme = url.scheme?.lowercased(),
-            ["http", "https"].contains(scheme), url.host != nil
-        else {
-            throw ValidationError(
-                "--api-base must be an http:// or https:// URL, got '\(apiBase)'.")
+        for base in apiBase {
+            guard let url = URL(string: base), let scheme = url.scheme?.lowercased(),
+                ["http", "https"].contains(scheme), url.host != nil
+            else {
+                throw ValidationError(
+                    "--api-base must be an http:// or https:// URL, got '\(base)'.")
+            }
+        }
+        if Set(apiBase).count != apiBase.count {
+            throw ValidationError("--api-base names a server twice.")
         }
     }
 
@@ -174,10 +198,59 @@ struct GenerateCommand: AsyncParsableCommand {
         Interrupts.install(
             message: "interrupted: the generations written so far stay in \(output); run the"
                 + " same command again to resume.")
-        if let apiBase {
-            try await run(
-                backend: makeServerBackend(apiBase: apiBase),
-                info: ["api_base": apiBase, "concurrency": String(concurrency)])
+        let stderr = StandardErrorProgressSink()
+        if let batchExport {
+            let configuration = try serverConfiguration(apiBases: ["batch"])
+            let summary = try GenerateRun.exportBatch(
+                options: try options(info: ["batch_export": batchExport]),
+                prompts: makePrompts(
+                    defaultMaxPromptTokens: OpenAIConfiguration.defaultMaxPromptTokens,
+                    sharesContext: true, tokenizer: .words),
+                configuration: configuration, to: URL(fileURLWithPath: batchExport))
+            stderr.emit(
+                "generate: \(summary.sampledDocuments) documents sampled; exported \(summary.requests)"
+                    + " requests to \(batchExport) (\(configuration.endpointPath)), already done"
+                    + " \(summary.alreadyDone), skipped \(summary.skipped) (prompt too long). Run them"
+                    + " (vllm run-batch -i \(batchExport) -o results.jsonl --model \(model), or the"
+                    + " OpenAI Batch API), then rerun this command with --batch-import results.jsonl"
+                    + " instead of --batch-export.", transient: false)
+        } else if let batchImport {
+            let (summary, unreadable) = try await GenerateRun.importBatch(
+                options: try options(info: ["batch_import": batchImport]),
+                prompts: makePrompts(
+                    defaultMaxPromptTokens: OpenAIConfiguration.defaultMaxPromptTokens,
+                    sharesContext: true, tokenizer: .words),
+                configuration: try serverConfiguration(apiBases: ["batch"]),
+                results: URL(fileURLWithPath: batchImport), progress: stderr)
+            for (line, reason) in unreadable.prefix(10) {
+                stderr.emit("  skipped line \(line) of \(batchImport): \(reason)", transient: false)
+            }
+            if unreadable.count > 10 {
+                stderr.emit("  … and \(unreadable.count - 10) more unreadable lines", transient: false)
+            }
+            try report(summary, hint: "export the missing generations again with --batch-export")
+        } else if !apiBase.isEmpty {
+            let backend = OpenAIBackend(
+                configuration: try serverConfiguration(apiBases: apiBase),
+                onRetry: RetryNotice(sink: stderr).note,
+                onRest: { url, seconds in
+                    stderr.emit(
+                        "generate: \(url) failed 3 times in a row; resting it for \(Int(seconds)) s",
+                        transient: false)
+                })
+            let info = [
+                "api_base": apiBase.joined(separator: " "), "concurrency": String(concurrency),
+            ]
+            try await run(backend: backend, info: info) {
+                if apiBase.count > 1 {
+                    for endpoint in backend.endpointStatistics {
+                        stderr.emit(
+                            "generate: \(endpoint.url): \(endpoint.requests) requests,"
+                                + " \(endpoint.failures) failed, rested \(endpoint.rests) times",
+                            transient: false)
+                    }
+                }
+            }
         } else {
             BLAS.threads = threads.count
             let directory = try revision.folder(model)
@@ -190,21 +263,48 @@ struct GenerateCommand: AsyncParsableCommand {
         }
     }
 
-    private func makeServerBackend(apiBase: String) throws -> OpenAIBackend {
-        let stderr = StandardErrorProgressSink()
+    /// The servers' settings (for the batch routes, `apiBases` is a placeholder: no request is
+    /// sent).
+    private func serverConfiguration(apiBases: [String]) throws -> OpenAIConfiguration {
         let keyVariable = apiKeyEnv ?? "OPENAI_API_KEY"
         let apiKey = ProcessInfo.processInfo.environment[keyVariable]
         if apiKeyEnv != nil && apiKey == nil {
             throw GenerationError.missingAPIKey(variable: keyVariable)
         }
-        return OpenAIBackend(
-            configuration: OpenAIConfiguration(
-                apiBase: apiBase, model: model, chat: chat, apiKey: apiKey, timeout: timeout,
-                retry: RetryPolicy(maxAttempts: maxRetries + 1), concurrency: concurrency),
-            onRetry: RetryNotice(sink: stderr).note)
+        return OpenAIConfiguration(
+            apiBases: apiBases, model: model, chat: chat, apiKey: apiKey, timeout: timeout,
+            retry: RetryPolicy(maxAttempts: maxRetries + 1), concurrency: concurrency)
     }
 
-    private func run(backend: some GenerationBackend, info: [String: String]) async throws {
+    /// The prompt builder, for a generator with these properties.
+    private func makePrompts(
+        defaultMaxPromptTokens: Int, sharesContext: Bool, tokenizer: PromptTokenizer
+    ) throws -> PromptBuilder {
+        let examples =
+            try fewshotExamples.map { try FewShotExample.read(URL(fileURLWithPath: $0)) } ?? []
+        let template = try PromptTemplate.load(prompt, dynamic: fewshotExamples != nil)
+        return try PromptBuilder(
+            template: template, examples: examples, examplesPath: fewshotExamples ?? "",
+            numExamples: numExamples, maxDocTokens: maxDocTokens,
+            maxPromptTokens: maxPromptTokens ?? defaultMaxPromptTokens,
+            maxNewTokens: sharesContext ? maxNewTokens : 0,
+            seed: seed.seed, tokenizer: tokenizer)
+    }
+
+    /// The run's options.
+    private func options(info: [String: String]) throws -> GenerateOptions {
+        GenerateOptions(
+            corpus: try corpus.url, output: URL(fileURLWithPath: output),
+            maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
+            maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
+            topK: topK > 0 ? topK : nil, overwrite: resume.overwrite, info: info,
+            shard: resume.shard)
+    }
+
+    private func run(
+        backend: some GenerationBackend, info: [String: String],
+        afterwards: () -> Void = {}
+    ) async throws {
         let stderr = StandardErrorProgressSink()
         if numQueriesPerDoc > 1 && temperature == 0 && topK != 1 {
             stderr.emit(
@@ -212,43 +312,40 @@ struct GenerateCommand: AsyncParsableCommand {
                     + " will usually be identical; set --temperature for diverse queries",
                 transient: false)
         }
-        let examples =
-            try fewshotExamples.map { try FewShotExample.read(URL(fileURLWithPath: $0)) } ?? []
-        let template = try PromptTemplate.load(prompt, dynamic: fewshotExamples != nil)
-        let prompts = try PromptBuilder(
-            template: template, examples: examples, examplesPath: fewshotExamples ?? "",
-            numExamples: numExamples, maxDocTokens: maxDocTokens,
-            maxPromptTokens: maxPromptTokens ?? backend.defaultMaxPromptTokens,
-            maxNewTokens: backend.generatedTokensShareContext ? maxNewTokens : 0,
-            seed: seed.seed,
-            tokenizer: .of(backend))
-        let corpusURL = try corpus.url
-        let options = GenerateOptions(
-            corpus: corpusURL, output: URL(fileURLWithPath: output),
-            maxGenerations: maxGenerations, seed: seed.seed, queriesPerDocument: numQueriesPerDoc,
-            maxNewTokens: maxNewTokens, temperature: temperature, topP: topP,
-            topK: topK > 0 ? topK : nil, overwrite: overwrite, info: info)
-
+        let prompts = try makePrompts(
+            defaultMaxPromptTokens: backend.defaultMaxPromptTokens,
+            sharesContext: backend.generatedTokensShareContext, tokenizer: .of(backend))
         let summary = try await GenerateRun.run(
-            options: options, prompts: prompts, backend: backend, progress: stderr)
+            options: try options(info: info), prompts: prompts, backend: backend, progress: stderr)
+        afterwards()
+        try report(summary, hint: nil, maxPromptTokens: prompts.maxPromptTokens)
+    }
 
+    /// The summary line, the failures, and the exit status.
+    private func report(
+        _ summary: GenerateSummary, hint: String?, maxPromptTokens: Int? = nil
+    ) throws {
+        let stderr = StandardErrorProgressSink()
         stderr.emit(
             "generate: \(summary.sampledDocuments) documents sampled; wrote \(summary.written),"
                 + " already done \(summary.alreadyDone), skipped \(summary.skipped) (prompt too"
-                + " long), failed \(summary.failures.count), retries \(summary.retries) → \(output)",
+                + " long), failed \(summary.failures.count), retries \(summary.retries) → \(output)"
+                + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? ""),
             transient: false)
-        if !summary.failures.isEmpty {
-            for failure in summary.failures.prefix(20) {
-                stderr.emit(
-                    "  failed: doc \(failure.docID) query \(failure.queryIndex):"
-                        + " \(failure.error.localizedDescription)", transient: false)
-            }
-            if summary.failures.count > 20 {
-                stderr.emit("  … and \(summary.failures.count - 20) more", transient: false)
-            }
-            throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
+        guard !summary.failures.isEmpty else {
+            if let maxPromptTokens { try summary.check(maxPromptTokens: maxPromptTokens) }
+            return
         }
-        try summary.check(maxPromptTokens: prompts.maxPromptTokens)
+        for failure in summary.failures.prefix(20) {
+            stderr.emit(
+                "  failed: doc \(failure.docID) query \(failure.queryIndex):"
+                    + " \(failure.error.localizedDescription)", transient: false)
+        }
+        if summary.failures.count > 20 {
+            stderr.emit("  … and \(summary.failures.count - 20) more", transient: false)
+        }
+        if let hint { stderr.emit("generate: \(hint)", transient: false) }
+        throw GenerationError.incompleteRun(failed: summary.failures.count, output: output)
     }
 }
 

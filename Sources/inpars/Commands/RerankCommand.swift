@@ -14,7 +14,9 @@ struct RerankCommand: ParsableCommand {
             (▁yes/▁no for FLAN-T5 folders). Documents below --depth keep their first-stage \
             order beneath the reranked ones; ties break by first-stage rank. Run entries whose \
             query or document is unknown are skipped and counted on stderr. --top-k is the \
-            old spelling of --depth.
+            old spelling of --depth. Resumable: each query is committed as it is scored; \
+            rerunning the same command after a kill continues where it stopped, and a finished \
+            output is left alone (Docs/scaling.md).
             """)
 
     @OptionGroup var model: ModelOptions
@@ -30,6 +32,7 @@ struct RerankCommand: ParsableCommand {
 
     @OptionGroup var batch: BatchSizeOptions
     @OptionGroup var threads: ThreadOptions
+    @OptionGroup var resume: ResumeOptions
 
     @Option(help: "The run tag (last column) (default: the model's name, e.g. monoT5).")
     var tag: String?
@@ -46,38 +49,32 @@ struct RerankCommand: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads.count
-        try OutputKind.trecRun.check(
-            URL(fileURLWithPath: output.output),
-            inputs: [inputs.runURL, inputs.queries.url, inputs.corpus.url])
-        let scorer = try RelevanceScorers.load(
-            directory: model.directory,
-            options: model.scoring.scorerOptions(batchSize: batch.batchSize))
-        let input = try RerankingInput.read(
-            run: inputs.runURL, queries: inputs.queries.url, corpus: inputs.corpus.url,
-            progress: ProgressReporter(label: "corpus documents read"))
-
-        let reranking = try RunReranker(topK: rerankDepth)
-        let progress = ProgressReporter(
-            label: "pairs scored",
-            total: reranking.pairCount(
-                run: input.run, documents: input.documents, queries: input.queries))
-        let result = try reranking.rerank(
-            run: input.run, documents: input.documents, queries: input.queries, scorer: scorer,
-            progress: { progress.advance(by: $0) })
-        progress.finish()
-        try result.summary.check(
-            queriesPath: inputs.queries.queries, corpusPath: inputs.corpus.corpus)
-        try result.run.write(
-            to: URL(fileURLWithPath: output.output), tag: tag ?? scorer.name, decimals: nil)
-        let s = result.summary
+        let directory = try model.directory
+        var job = RerankRun(
+            run: inputs.runURL, queries: try inputs.queries.url, corpus: try inputs.corpus.url,
+            model: directory, output: URL(fileURLWithPath: output.output),
+            depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
+            tag: tag)
+        job.shard = resume.shard
+        job.overwrite = resume.overwrite
+        job.threads = threads.count
+        let options = job.scorerOptions
+        let outcome = try job.run(
+            loadScorer: { try RelevanceScorers.load(directory: directory, options: options) },
+            sink: StandardErrorProgressSink())
+        if outcome.wasComplete { return }
+        let s = outcome.summary
         var summary =
-            "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below depth \(rerankDepth), \(s.truncatedDocuments) documents truncated to --max-length) with \(scorer.details) → \(output.output)"
+            "reranked \(s.queries) queries (\(s.pairsScored) pairs, \(s.entriesKeptBelowTopK) entries kept below depth \(rerankDepth), \(s.truncatedDocuments) documents truncated to --max-length) with \(outcome.scorerDetails ?? "the model") → \(output.output)"
         if s.unknownQueries > 0 {
             summary +=
                 "; skipped \(s.unknownQueries) unknown queries (\(s.entriesOfUnknownQueries) entries)"
         }
         if s.unknownDocuments > 0 {
             summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
+        }
+        if let shard = resume.shard {
+            summary += " (shard \(shard); join the shards with 'inpars merge')"
         }
         let lines = [summary] + s.warnings
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))

@@ -14,7 +14,9 @@ struct SearchCommand: ParsableCommand {
         discussion: """
             Queries are BEIR queries.jsonl (_id, text) or TSV (id<TAB>text). Output lines are \
             'qid Q0 docid rank score tag'. Scores default to Anserini's tie-adjusted form \
-            (--scores anserini), which reproduces Pyserini's evaluation numbers.
+            (--scores anserini), which reproduces Pyserini's evaluation numbers. With --output \
+            the run is resumable (queries are committed as they are searched; rerunning the same \
+            command after a kill continues) and can be sharded with --shard i/N (Docs/scaling.md).
             """)
 
     @Option(help: "The index directory (from 'inpars index').")
@@ -30,6 +32,8 @@ struct SearchCommand: ParsableCommand {
 
     @Option(help: "The run file to write (default: standard output).")
     var output: String?
+
+    @OptionGroup var resume: ResumeOptions
 
     @OptionGroup var threads: ThreadOptions
 
@@ -62,6 +66,9 @@ struct SearchCommand: ParsableCommand {
         guard !tag.contains(" "), !tag.isEmpty else {
             throw ValidationError("--tag must be non-empty and contain no spaces.")
         }
+        if output == nil && (resume.shard != nil || resume.overwrite) {
+            throw ValidationError("--shard and --overwrite need --output (standard output cannot resume).")
+        }
         do { try BM25Parameters(k1: k1, b: b).validate() } catch {
             throw ValidationError(error.localizedDescription)
         }
@@ -69,52 +76,62 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         let parameters = BM25Parameters(k1: k1, b: b)
-        if let output {
-            try OutputKind.trecRun.check(
-                URL(fileURLWithPath: output),
-                inputs: [queries.url] + [qrels].compactMap { $0.map(URL.init(fileURLWithPath:)) })
-        }
-        let opened = try BM25Index.open(URL(fileURLWithPath: index))
-        var list = try QueryReader.read(
-            queries.url,
-            options: badLines.readOptions
-        ).queries
-        if let qrels {
-            let judged = try Qrels.read(DatasetLocator.resolve(qrels, role: .qrels))
-            list = list.filter { judged.judgments[$0.id] != nil }
-            if list.isEmpty {
-                throw InparsCoreError.noRecords(
-                    path: queries.queries, what: "query judged in '\(qrels)'", skippedLines: 0)
-            }
-        }
-        let started = Date()
-        let progress = ProgressReporter(label: "queries searched", total: list.count)
         let options = BM25BatchSearch.Options(
             k: k, parameters: parameters, threads: threads.count, removeQuery: removeQuery,
             scoreStyle: scores, strategy: exhaustive ? .exhaustive : .automatic)
-        if let output {
-            // A run without a single hit is an error, and then no file is left.
-            try AtomicFile.write(to: URL(fileURLWithPath: output), replacing: .trecRun) { file in
-                let lines = try BM25BatchSearch.write(
-                    index: opened, queries: list, options: options, tag: tag, to: file,
-                    progress: progress)
-                if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
+        let qrelsURL = try qrels.map { try DatasetLocator.resolve($0, role: .qrels) }
+        var job = SearchRun(
+            index: URL(fileURLWithPath: index), queries: try queries.url, qrels: qrelsURL,
+            output: URL(fileURLWithPath: output ?? "-"), options: options, tag: tag)
+        job.skipBadLines = badLines.skipBadLines
+        job.shard = resume.shard
+        job.overwrite = resume.overwrite
+        let stderr = StandardErrorProgressSink()
+        let resumable = try output.map { _ in try job.open() }
+        if let note = resumable?.startNote(label: "search", unit: "queries") {
+            stderr.emit(note, transient: false)
+        }
+        if resumable?.isComplete == true { return }
+
+        let opened = try BM25Index.open(job.index)
+        var list = try QueryReader.read(
+            job.queries, options: badLines.readOptions
+        ).queries
+        if let qrelsURL {
+            let judged = try Qrels.read(qrelsURL)
+            list = list.filter { judged.judgments[$0.id] != nil }
+            if list.isEmpty {
+                throw InparsCoreError.noRecords(
+                    path: queries.queries, what: "query judged in '\(qrelsURL.path)'",
+                    skippedLines: 0)
             }
+        }
+        let started = Date()
+        let searched: Int
+        if let resumable {
+            let shardSize = (resume.shard ?? .whole).range(of: list.count).count
+            let progress = ProgressReporter(
+                label: "queries searched", total: shardSize - resumable.itemsAtStart)
+            searched = try job.run(index: opened, queries: list, output: resumable, progress: progress).queries
+            progress.finish()
         } else {
+            let progress = ProgressReporter(label: "queries searched", total: list.count)
             let file = try OutputFile.standardOutput()
             let lines = try BM25BatchSearch.write(
                 index: opened, queries: list, options: options, tag: tag, to: file,
                 progress: progress)
             try file.close()
             if lines == 0 { throw BM25Error.noHits(index: index, queries: list.count) }
+            searched = list.count
         }
         let seconds = Date().timeIntervalSince(started)
-        let rate = seconds > 0 ? Double(list.count) / seconds : 0
+        let rate = seconds > 0 ? Double(searched) / seconds : 0
         FileHandle.standardError.write(
             Data(
-                ("searched \(list.count) queries (top \(k)) and wrote the run in"
+                ("searched \(searched) queries (top \(k)) and wrote the run in"
                     + " \(formatFixed(seconds, decimals: 3))"
-                    + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")\n")
-                    .utf8))
+                    + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")"
+                    + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? "")
+                    + "\n").utf8))
     }
 }

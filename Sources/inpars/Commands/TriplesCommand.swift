@@ -18,7 +18,9 @@ struct TriplesCommand: ParsableCommand {
             --ids-output: query_id<TAB>positive_id<TAB>negative_id, query_id being the row's \
             query_id/qid field or its 0-based line number. Each query's random draw depends \
             only on --seed and the row, so --threads never changes the output. Stderr gets \
-            BM25 MRR@10 and Recall@depth of the source documents and the skip counts.
+            BM25 MRR@10 and Recall@depth of the source documents and the skip counts. \
+            Resumable (rows are committed as they are done; rerunning the same command after a \
+            kill continues) and shardable with --shard i/N (Docs/scaling.md).
             """)
 
     @Option(help: "(Filtered) synthetic queries, JSONL with doc_id and query (or question).")
@@ -43,6 +45,7 @@ struct TriplesCommand: ParsableCommand {
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var badLines: BadLineOptions
+    @OptionGroup var resume: ResumeOptions
 
     func validate() throws {
         guard negatives >= 1 else { throw ValidationError("--negatives must be at least 1") }
@@ -51,17 +54,32 @@ struct TriplesCommand: ParsableCommand {
 
     func run() throws {
         let inputURL = URL(fileURLWithPath: input)
-        for path in [output.output] + [idsOutput].compactMap({ $0 }) {
-            try TripleBuilder.outputKind.check(
-                URL(fileURLWithPath: path), inputs: [inputURL, corpus.url])
+        let corpusURL = try corpus.url
+        var configuration = TripleConfiguration()
+        configuration.negatives = negatives
+        configuration.depth = depth
+        configuration.seed = seed.seed
+        configuration.threads = threads.count
+        configuration.skipBadLines = badLines.skipBadLines
+        var job = TriplesRun(
+            configuration: configuration, input: inputURL, index: URL(fileURLWithPath: index),
+            corpus: corpusURL, output: URL(fileURLWithPath: output.output),
+            idsOutput: idsOutput.map(URL.init(fileURLWithPath:)))
+        job.shard = resume.shard
+        job.overwrite = resume.overwrite
+        let stderr = StandardErrorProgressSink()
+        let resumable = try job.open()
+        if let note = resumable.startNote(label: "triples", unit: "rows") {
+            stderr.emit(note, transient: false)
         }
+        if resumable.isComplete { return }
+
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
                 skipBadLines: badLines.skipBadLines, keepRawLine: false, keepDocumentText: false,
                 skipFlag: "--skip-bad-lines"))
-        let searcher = try BM25DocumentSearcher(directory: URL(fileURLWithPath: index))
-        let corpusURL = try corpus.url
+        let searcher = try BM25DocumentSearcher(directory: job.index)
         let documents = try CorpusReader.read(
             corpusURL, options: badLines.readOptions,
             progress: ProgressReporter(label: "documents read")
@@ -69,30 +87,23 @@ struct TriplesCommand: ParsableCommand {
         .documents
         let position = Dictionary(
             documents.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
-
-        var configuration = TripleConfiguration()
-        configuration.negatives = negatives
-        configuration.depth = depth
-        configuration.seed = seed.seed
-        configuration.threads = threads.count
-        configuration.skipBadLines = badLines.skipBadLines
         let builder = TripleBuilder(
             configuration: configuration, searcher: searcher,
             inCorpus: { position[$0] != nil }, inputPath: inputURL.path,
-            corpusPath: corpusURL.path, progressSink: StandardErrorProgressSink())
-        let (triples, summary) = try builder.run(rows)
-
-        try TripleBuilder.write(
-            triples, documents: documents, position: position,
-            to: URL(fileURLWithPath: output.output))
-        if let idsOutput {
-            try TripleBuilder.writeIds(triples, to: URL(fileURLWithPath: idsOutput))
-        }
+            corpusPath: corpusURL.path)
+        let rowsToDo = (resume.shard ?? .whole).range(of: rows.count).count - resumable.itemsAtStart
+        let progress = ProgressReporter(label: "queries searched", total: rowsToDo, sink: stderr)
+        let summary = try job.run(
+            builder, rows: rows, documents: documents, position: position, output: resumable,
+            progress: progress)
+        progress.finish()
         var lines = summary.lines.map { "triples: \($0)" }
         if statistics.skippedBadLines > 0 {
             lines.insert("triples: malformed lines skipped: \(statistics.skippedBadLines)", at: 1)
         }
-        lines.append("triples: wrote \(output.output)" + (idsOutput.map { " and \($0)" } ?? ""))
+        lines.append(
+            "triples: wrote \(output.output)" + (idsOutput.map { " and \($0)" } ?? "")
+                + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? ""))
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }
