@@ -44,7 +44,7 @@ struct ResumeBenchmark: ParsableCommand {
     func commitCost(in work: URL) throws {
         let out = work.appendingPathComponent("commits.trec")
         let output = try ResumableOutput<RerankSummary>(
-            outputs: ["main": out],
+            outputs: ["main": out], kinds: ["main": .trecRun],
             manifest: OutputManifest(command: "bench", settings: ["a": "1"], inputs: [:]),
             overwrite: true)
         output.commitInterval = 0

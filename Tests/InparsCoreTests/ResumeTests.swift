@@ -15,6 +15,9 @@ struct CountSummary: StageSummary, Equatable {
     }
 }
 
+/// The tests' outputs: any file (they are all in the tests' own temporary folders).
+let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true }
+
 @Suite struct ShardTests {
     @Test func shardsAreContiguousBlocksCoveringEveryItemOnce() {
         for items in [0, 1, 2, 7, 10, 101] {
@@ -123,13 +126,13 @@ struct CountSummary: StageSummary, Equatable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let reference = folder.appendingPathComponent("reference.txt")
         try work(
-            try ResumableOutput(outputs: ["main": reference], manifest: manifest(), overwrite: false),
+            try ResumableOutput(outputs: ["main": reference], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false),
             to: 6, finish: true)
 
         let out = folder.appendingPathComponent("out.txt")
         do {
             let first = try ResumableOutput<CountSummary>(
-                outputs: ["main": out], manifest: manifest(), overwrite: false)
+                outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
             first.commitInterval = 0
             try work(first, to: 4, finish: false)
         }
@@ -142,7 +145,7 @@ struct CountSummary: StageSummary, Equatable {
         #expect(partial.lastPathComponent == "out.txt.inpars-partial")
 
         let second = try ResumableOutput<CountSummary>(
-            outputs: ["main": out], manifest: manifest(), overwrite: false)
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
         #expect(second.itemsAtStart == 4 && second.droppedBytes == 12)
         #expect(second.summary.items == 4 && second.summary.bytes == 28)
         #expect(second.startNote(label: "test", unit: "items")?.contains("4 items already done") == true)
@@ -156,20 +159,20 @@ struct CountSummary: StageSummary, Equatable {
 
         // Complete: a rerun does nothing; other settings are refused by name.
         let third = try ResumableOutput<CountSummary>(
-            outputs: ["main": out], manifest: manifest(), overwrite: false)
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
         #expect(third.isComplete && third.summary.items == 6)
         #expect(throws: InparsCoreError.outputMismatch(path: out.path, differences: ["k: 1 → 2"])) {
             _ = try ResumableOutput<CountSummary>(
-                outputs: ["main": out], manifest: manifest(["k": "2"]), overwrite: false)
+                outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(["k": "2"]), overwrite: false)
         }
         // A finished output changed by hand is not silently kept or replaced.
         try Data("edited\n".utf8).write(to: out)
         #expect(throws: InparsCoreError.self) {
             _ = try ResumableOutput<CountSummary>(
-                outputs: ["main": out], manifest: manifest(), overwrite: false)
+                outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
         }
         let again = try ResumableOutput<CountSummary>(
-            outputs: ["main": out], manifest: manifest(["k": "2"]), overwrite: true)
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(["k": "2"]), overwrite: true)
         #expect(!again.isComplete && again.itemsAtStart == 0)
     }
 
@@ -177,7 +180,7 @@ struct CountSummary: StageSummary, Equatable {
         let folder = try TestPaths.temporaryDirectory("resumable-nothing")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out.txt")
-        _ = try ResumableOutput<CountSummary>(outputs: ["main": out], manifest: manifest(), overwrite: false)
+        _ = try ResumableOutput<CountSummary>(outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
     }
 
@@ -191,7 +194,7 @@ struct CountSummary: StageSummary, Equatable {
         for overwrite in [false, true] {
             #expect(throws: InparsCoreError.self) {
                 _ = try ResumableOutput<CountSummary>(
-                    outputs: ["main": out], manifest: manifest(), overwrite: overwrite)
+                    outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: overwrite)
             }
         }
         #expect(try String(contentsOf: partial, encoding: .utf8) == "someone's\n")
@@ -202,7 +205,7 @@ struct CountSummary: StageSummary, Equatable {
         for overwrite in [false, true] {
             #expect(throws: InparsCoreError.self) {
                 _ = try ResumableOutput<CountSummary>(
-                    outputs: ["main": out], manifest: manifest(), overwrite: overwrite)
+                    outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: overwrite)
             }
         }
         #expect(FileManager.default.fileExists(atPath: manifestURL.path))
@@ -214,14 +217,14 @@ struct CountSummary: StageSummary, Equatable {
         let out = folder.appendingPathComponent("out.txt")
         do {
             let first = try ResumableOutput<CountSummary>(
-                outputs: ["main": out], manifest: manifest(), overwrite: false)
+                outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
             first.commitInterval = 0
             try work(first, to: 3, finish: false)
         }
         try AppendFile.truncate(ResumableOutput<CountSummary>.partialURL(for: out), to: 5)
         #expect(throws: InparsCoreError.self) {
             _ = try ResumableOutput<CountSummary>(
-                outputs: ["main": out], manifest: manifest(), overwrite: false)
+                outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
         }
     }
 
@@ -230,7 +233,7 @@ struct CountSummary: StageSummary, Equatable {
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out.txt.gz")
         try work(
-            try ResumableOutput(outputs: ["main": out], manifest: manifest(), overwrite: false),
+            try ResumableOutput(outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false),
             to: 3, finish: true)
         let bytes = try Data(contentsOf: out)
         #expect(bytes.prefix(2) == Data([0x1F, 0x8B]))
@@ -248,7 +251,7 @@ struct CountSummary: StageSummary, Equatable {
     ) throws -> URL {
         let out = folder.appendingPathComponent(name)
         let output = try ResumableOutput<CountSummary>(
-            outputs: ["main": out],
+            outputs: ["main": out], kinds: ["main": testOutputKind],
             manifest: OutputManifest(command: "test", settings: settings, inputs: [:], shard: Shard(index: index, count: count)),
             overwrite: false)
         var summary = CountSummary()
@@ -269,7 +272,7 @@ struct CountSummary: StageSummary, Equatable {
         let merged = folder.appendingPathComponent("merged")
         let summary = try set.summary(CountSummary.self)
         #expect(summary.items == 6)
-        try set.write(to: ["main": merged], summary: summary)
+        try set.write(to: ["main": merged], kinds: ["main": testOutputKind], summary: summary)
         #expect(
             try String(contentsOf: merged, encoding: .utf8)
                 == (0..<3).map { "shard \($0) line 0\nshard \($0) line 1\n" }.joined())
