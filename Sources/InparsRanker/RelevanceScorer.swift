@@ -1,5 +1,6 @@
 import Foundation
 import InparsModels
+import InparsTensor
 
 /// A (query, document) pair to score.
 public struct ScoringPair: Sendable, Hashable {
@@ -67,11 +68,17 @@ public struct ScorerOptions: Sendable, Equatable {
     /// monoT5 label pieces; `nil`: `yesNo` when the folder name or `_name_or_path` contains
     /// "flan", else `trueFalse`.
     public var labels: MonoT5Reranker.Labels?
+    /// The number format of the model's linear layers (converted once at load).
+    public var precision: Precision
 
-    public init(maxLength: Int = 512, batchSize: Int = 8, labels: MonoT5Reranker.Labels? = nil) {
+    public init(
+        maxLength: Int = 512, batchSize: Int = 8, labels: MonoT5Reranker.Labels? = nil,
+        precision: Precision = .fp32
+    ) {
         self.maxLength = maxLength
         self.batchSize = batchSize
         self.labels = labels
+        self.precision = precision
     }
 }
 

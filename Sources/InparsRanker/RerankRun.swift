@@ -56,6 +56,7 @@ public struct RerankRun {
                 "depth": String(depth),
                 "max_length": String(scorerOptions.maxLength),
                 "labels": scorerOptions.labels?.rawValue ?? "auto",
+                "precision": scorerOptions.precision.rawValue,
                 "tag": tag ?? "(the model's name)",
             ],
             inputs: [

@@ -1,5 +1,6 @@
 import Foundation
 import InparsModels
+import InparsTensor
 
 /// Picks the in-process generation backend of a model folder.
 public enum InProcessGeneration {
@@ -7,14 +8,19 @@ public enum InProcessGeneration {
     /// (``InparsModels/ModelRegistry``), then that family's backend loads the weights and the
     /// tokenizer.
     ///
-    /// - Parameter batchSize: prompts decoded together.
+    /// - Parameters:
+    ///   - batchSize: prompts decoded together.
+    ///   - precision: the number format of the model's linear layers (converted at load).
     /// - Throws: `ModelError` for a folder without a readable `config.json` or of a family
     ///   inpars does not run (the message lists the supported ones); the family loader's errors
     ///   naming the file.
-    public static func load(directory: URL, batchSize: Int) throws -> any GenerationBackend {
+    public static func load(directory: URL, batchSize: Int, precision: Precision = .fp32) throws
+        -> any GenerationBackend
+    {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
-        case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
+        case .t5:
+            return try T5Backend.load(directory: directory, batchSize: batchSize, precision: precision)
         }
     }
 }

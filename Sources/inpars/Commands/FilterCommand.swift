@@ -77,6 +77,7 @@ struct FilterCommand: ParsableCommand {
 
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "BM25 index folder ('inpars index'), for the consistency strategy.")
     var index: String?
@@ -113,6 +114,10 @@ struct FilterCommand: ParsableCommand {
             strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {
             throw ValidationError("this strategy needs --model DIR (a monoT5 folder)")
+        }
+        if !needsModel && precision.precision != .fp32 {
+            throw ValidationError(
+                "--precision applies to a scoring model; this strategy runs none (drop it)")
         }
         if strategy == .consistency {
             guard index != nil else {
@@ -155,7 +160,8 @@ struct FilterCommand: ParsableCommand {
         job.corpus = try corpus.map { try DatasetLocator.resolve($0, role: .corpus) }
         if usesModel, let model {
             job.model = try revision.folder(model)
-            job.scorerOptions = scoring.scorerOptions(batchSize: batch.batchSize)
+            job.scorerOptions = scoring.scorerOptions(
+                batchSize: batch.batchSize, precision: precision.precision)
         }
         job.index = index.map(URL.init(fileURLWithPath:))
         job.shard = resume.shard

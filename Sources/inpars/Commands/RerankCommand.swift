@@ -31,6 +31,7 @@ struct RerankCommand: ParsableCommand {
     var topK: Int?
 
     @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var resume: ResumeOptions
 
@@ -53,7 +54,8 @@ struct RerankCommand: ParsableCommand {
         var job = RerankRun(
             run: inputs.runURL, queries: try inputs.queries.url, corpus: try inputs.corpus.url,
             model: directory, output: URL(fileURLWithPath: output.output),
-            depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
+            depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(
+                batchSize: batch.batchSize, precision: precision.precision),
             tag: tag)
         job.shard = resume.shard
         job.overwrite = resume.overwrite
