@@ -6,7 +6,8 @@ import Foundation
 /// ``BLAS``.
 ///
 /// One CPU engine and one stream serve the process. A matmul primitive is created once per
-/// (precision, rows, in, out, accumulate) and kept in a small cache; its weights argument is
+/// (precision, rows, in, out) and kept in a small cache (row counts are bucketed by
+/// ``PackedLinearWeight``, so a weight needs a bounded number of them); its weights argument is
 /// the layout oneDNN chose for the weight at load (``PackedLinearWeight``), which is the same
 /// for every row count (checked on oneDNN 2.6: brgemm keeps one blocked layout for all `M`).
 /// Calls are serialised by one lock: a primitive's scratchpad belongs to the primitive, so one
@@ -19,8 +20,6 @@ enum DNNL {
         var rows: Int
         var inFeatures: Int
         var outFeatures: Int
-        /// `dst += product` (a sum post-op) rather than `dst = product`.
-        var accumulate: Bool
     }
 
     static let context = Context()
@@ -34,8 +33,9 @@ enum DNNL {
         private let lock = NSLock()
         private var cache = [Key: dnnl_primitive_t]()
         private var order = [Key]()
-        /// Primitives kept; a reranking run sees one row count per batch length.
-        static let capacity = 128
+        /// Primitives kept: T5 has about six linear shapes per stack, each with at most 17 row
+        /// counts (``PackedLinearWeight/chunkRows`` / ``PackedLinearWeight/rowGranularity`` + 1).
+        static let capacity = 256
 
         init() {
             var engine: dnnl_engine_t?
@@ -121,19 +121,9 @@ enum DNNL {
         check(
             dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination),
             "dnnl_matmul_desc_init")
-        var attributes: dnnl_primitive_attr_t?
-        check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
-        defer { dnnl_primitive_attr_destroy(attributes) }
-        if key.accumulate {
-            var postOps: dnnl_post_ops_t?
-            check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
-            defer { dnnl_post_ops_destroy(postOps) }
-            check(dnnl_post_ops_append_sum(postOps, 1), "dnnl_post_ops_append_sum")
-            check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "set_post_ops")
-        }
         var descriptor: dnnl_primitive_desc_t?
         check(
-            dnnl_primitive_desc_create(&descriptor, &operation, attributes, engine, nil),
+            dnnl_primitive_desc_create(&descriptor, &operation, nil, engine, nil),
             "dnnl_primitive_desc_create (matmul \(key))")
         return descriptor!
     }
@@ -218,8 +208,7 @@ public enum DNNLInfo {
         precision: Precision, rows: Int, inFeatures: Int, outFeatures: Int
     ) -> String {
         let key = DNNL.Key(
-            precision: precision, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
-            accumulate: false)
+            precision: precision, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
         let weights = PackedLinearWeight.anyLayout(key)
         let descriptor = DNNL.matmulDescriptor(key, weights: weights, engine: DNNL.context.engine)
         defer { dnnl_primitive_desc_destroy(descriptor) }

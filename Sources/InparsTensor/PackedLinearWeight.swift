@@ -34,9 +34,7 @@ final class PackedLinearWeight: @unchecked Sendable {
         self.precision = precision
         outFeatures = n
         inFeatures = k
-        let key = DNNL.Key(
-            precision: precision, rows: Self.layoutRows, inFeatures: k, outFeatures: n,
-            accumulate: false)
+        let key = DNNL.Key(precision: precision, rows: Self.layoutRows, inFeatures: k, outFeatures: n)
         let engine = DNNL.context.engine
         let descriptor = DNNL.matmulDescriptor(key, weights: Self.anyLayout(key), engine: engine)
         layout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0)!.pointee
@@ -110,6 +108,13 @@ final class PackedLinearWeight: @unchecked Sendable {
         }
     }
 
+    /// Rows per oneDNN call: longer inputs run as several calls of this many rows.
+    static let chunkRows = 256
+    /// A call's row count is rounded up to a multiple of this (zero rows, results dropped), so
+    /// one weight needs at most `chunkRows / rowGranularity` primitives whatever the batch
+    /// lengths; without it each new batch length would create (JIT-compile) new kernels.
+    static let rowGranularity = 16
+
     /// `out = x · Wᵀ` (or `out += x · Wᵀ` when `accumulate`) for `rows` rows.
     ///
     /// - Parameters:
@@ -119,31 +124,56 @@ final class PackedLinearWeight: @unchecked Sendable {
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
-        if rows == 0 { return }
+        var start = 0
+        while start < rows {
+            let count = min(Self.chunkRows, rows - start)
+            multiplyChunk(
+                x + start * inFeatures, rows: count, into: out + start * outFeatures,
+                accumulate: accumulate)
+            start += count
+        }
+    }
+
+    /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is
+    /// converted (bf16) or quantized (int8) into a buffer padded to ``rowGranularity`` rows,
+    /// oneDNN writes f32 (bf16) or s32 (int8) into a padded buffer, and the real rows are
+    /// copied, added or rescaled into `out`.
+    private func multiplyChunk(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         let (k, n) = (inFeatures, outFeatures)
+        let padded = (rows + Self.rowGranularity - 1) / Self.rowGranularity * Self.rowGranularity
+        let key = DNNL.Key(precision: precision, rows: padded, inFeatures: k, outFeatures: n)
         switch precision {
         case .bf16:
-            let source = [UInt16](unsafeUninitializedCapacity: rows * k) { buffer, initialized in
-                Quantization.roundToBFloat16(x, count: rows * k, into: buffer.baseAddress!)
-                initialized = rows * k
+            var source = [UInt16](repeating: 0, count: padded * k)
+            source.withUnsafeMutableBufferPointer {
+                Quantization.roundToBFloat16(x, count: rows * k, into: $0.baseAddress!)
             }
-            let key = DNNL.Key(
-                precision: .bf16, rows: rows, inFeatures: k, outFeatures: n, accumulate: accumulate)
+            var product = [Float](repeating: 0, count: padded * n)
             source.withUnsafeBytes { s in
-                run(key, source: s.baseAddress!, destination: UnsafeRawPointer(out))
+                product.withUnsafeMutableBytes { d in
+                    run(key, source: s.baseAddress!, destination: UnsafeRawPointer(d.baseAddress!))
+                }
+            }
+            product.withUnsafeBufferPointer { p in
+                if accumulate {
+                    for i in 0..<(rows * n) { out[i] += p[i] }
+                } else {
+                    out.update(from: p.baseAddress!, count: rows * n)
+                }
             }
         case .int8:
-            var scales = [Float](repeating: 0, count: rows)
-            let source = [Int8](unsafeUninitializedCapacity: rows * k) { buffer, initialized in
+            var scales = [Float](repeating: 0, count: padded)
+            var source = [Int8](repeating: 0, count: padded * k)
+            source.withUnsafeMutableBufferPointer { q in
                 scales.withUnsafeMutableBufferPointer { s in
                     Quantization.quantizeRows(
-                        x, rows: rows, columns: k, into: buffer.baseAddress!, scales: s.baseAddress!)
+                        x, rows: rows, columns: k, into: q.baseAddress!, scales: s.baseAddress!)
                 }
-                initialized = rows * k
             }
-            var accumulator = [Int32](repeating: 0, count: rows * n)
-            let key = DNNL.Key(
-                precision: .int8, rows: rows, inFeatures: k, outFeatures: n, accumulate: false)
+            var accumulator = [Int32](repeating: 0, count: padded * n)
             source.withUnsafeBytes { s in
                 accumulator.withUnsafeMutableBytes { a in
                     run(key, source: s.baseAddress!, destination: UnsafeRawPointer(a.baseAddress!))

@@ -99,6 +99,9 @@ public struct T5Model: Sendable {
         return slots
     }
 
+    /// The slots ``converted(to:)`` converts (``convertibleSlots(encoder:decoder:)``).
+    public var convertibleSlots: Set<Int> { Self.convertibleSlots(encoder: encoder, decoder: decoder) }
+
     /// The number format of the linear layers (``Precision``); `.fp32` unless converted.
     public var precision: Precision { parameters.precision }
 
@@ -107,8 +110,7 @@ public struct T5Model: Sendable {
     /// model cannot be trained or converted again.
     public func converted(to precision: Precision) -> T5Model {
         var result = self
-        result.parameters = parameters.converting(
-            linearSlots: Self.convertibleSlots(encoder: encoder, decoder: decoder), to: precision)
+        result.parameters = parameters.converting(linearSlots: convertibleSlots, to: precision)
         return result
     }
 
