@@ -49,7 +49,7 @@ public struct T5Model: Sendable {
     ///   - hasHead: the checkpoint has `lm_head.weight`.
     ///   - shape: a tensor's shape in the checkpoint, `nil` when absent.
     ///   - tensor: a tensor the checkpoint has, converted to fp32.
-    init(
+    public init(
         configuration: T5Configuration, hasHead: Bool, headIsAlias: Bool, precision: Precision,
         shape: (String) -> [Int]?, tensor: (String) throws -> Tensor
     ) throws {
