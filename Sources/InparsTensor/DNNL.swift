@@ -196,6 +196,19 @@ public enum DNNLInfo {
         }
     }
 
+    /// Whether oneDNN's int8 kernels use VNNI (`vpdpbusd`, exact s32 sums of u8 × s8 pairs).
+    public static var hasVNNI: Bool {
+        [dnnl_cpu_isa_avx512_core_vnni, dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx,
+         dnnl_cpu_isa_avx2_vnni].contains(dnnl_get_effective_cpu_isa())
+    }
+
+    /// The largest |q| of an int8 weight: 127 with VNNI, else 63. Without VNNI oneDNN
+    /// multiplies with `vpmaddubsw`, which adds two u8 × s8 products into a saturating s16
+    /// (s8 activations are shifted to u8): `2 · 255 · 127` overflows it, `2 · 255 · 63` does
+    /// not. Weights keep 7 bits there, as oneDNN's int8 guide and FBGEMM's `reduce_range` do.
+    /// Read once: the ISA cannot change during a run.
+    public static let int8WeightLevels = hasVNNI ? 127 : 63
+
     /// The library's version, `major.minor.patch`.
     public static var version: String {
         guard let v = dnnl_version()?.pointee else { return "unknown" }

@@ -12,7 +12,8 @@ final class PackedLinearWeight: @unchecked Sendable {
     let inFeatures: Int
     /// The weights' layout, `[in, out]` logically (oneDNN's `B`), blocked.
     let layout: dnnl_memory_desc_t
-    /// int8: `max|w[n, :]| / 127` per output row `n`; empty for bf16.
+    /// int8: `max|w[n, :]| / levels` per output row `n` (``DNNLInfo/int8WeightLevels``);
+    /// empty for bf16.
     let rowScales: [Float]
     /// Bytes held: the packed weights (with oneDNN's int8 compensation) and the scales.
     let byteCount: Int
@@ -57,7 +58,7 @@ final class PackedLinearWeight: @unchecked Sendable {
                     scales.withUnsafeMutableBufferPointer { s in
                         Quantization.quantizeRows(
                             w.baseAddress!, rows: n, columns: k, into: q.baseAddress!,
-                            scales: s.baseAddress!)
+                            scales: s.baseAddress!, levels: Float(DNNLInfo.int8WeightLevels))
                     }
                 }
             }

@@ -25,18 +25,21 @@ enum Quantization {
     static func float(bfloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
     /// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
-    /// `max|row| / 127` (`q = round(x / scale)`, ties to even; an all-zero row gets scale 0 and
-    /// zeros).
+    /// `max|row| / levels` (`q = round(x / scale)`, ties to even; an all-zero row gets scale 0
+    /// and zeros).
+    ///
+    /// - Parameter levels: 127, or 63 for weights on CPUs without VNNI (see
+    ///   ``DNNLInfo/int8WeightLevels``).
     static func quantizeRows(
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
-        scales: UnsafeMutablePointer<Float>
+        scales: UnsafeMutablePointer<Float>, levels: Float = 127
     ) {
         for row in 0..<rows {
             let source = x + row * columns
             let target = q + row * columns
             let maximum = maxMagnitude(source, count: columns)
-            scales[row] = maximum / 127
-            let inverse: Float = maximum > 0 ? 127 / maximum : 0
+            scales[row] = maximum / levels
+            let inverse: Float = maximum > 0 ? levels / maximum : 0
             var i = 0
             while i + 16 <= columns {
                 let v = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self) * inverse
