@@ -170,7 +170,8 @@ struct FilterCommand: ParsableCommand {
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker,
+                skipFlag: "--skip-bad-lines"))
         var filter = QueryFilter(
             configuration: configuration, inputPath: inputURL.path, progressSink: stderr)
         if let corpus = job.corpus {

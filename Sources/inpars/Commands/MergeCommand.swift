@@ -73,8 +73,13 @@ struct MergeCommand: ParsableCommand {
             lines = summary.lines.map { "triples: \($0)" }
         case "rerank":
             let summary = try set.summary(RerankSummary.self)
+            let inputs = set.members[0].manifest.inputs ?? [:]
+            try summary.check(
+                queriesPath: inputs["queries"]?.path ?? "the query file",
+                corpusPath: inputs["corpus"]?.path ?? "the corpus")
             try set.write(to: roles, kinds: kinds, summary: summary)
             lines = ["rerank: \(summary.queries) queries, \(summary.pairsScored) pairs scored"]
+                + summary.warnings
         default:
             try set.write(to: roles, kinds: kinds, summary: NoSummary())
         }
