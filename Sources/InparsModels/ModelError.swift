@@ -26,9 +26,14 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case missingPiece(piece: String, directory: String)
     /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
     case checkpointMismatch(weights: String, configuration: String, problem: String)
+    /// oneDNN has no kernel for `precision` on this CPU (`isa`: what it dispatches to).
+    case unsupportedPrecision(precision: String, isa: String)
 
     public var errorDescription: String? {
         switch self {
+        case .unsupportedPrecision(let precision, let isa):
+            return
+                "--precision \(precision) is not available on this CPU (oneDNN runs \(isa); bf16 needs AVX-512); use --precision int8 or fp32"
         case .notAModelFolder(let path):
             return
                 "'\(path)' is not a folder; point --model at a Hugging Face model folder (config.json, weights, tokenizer)"

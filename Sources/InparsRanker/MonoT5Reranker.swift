@@ -124,7 +124,8 @@ extension MonoT5Reranker: RelevanceScorer {
     public var name: String { "monoT5" }
 
     public var details: String {
-        "monoT5 (\(labels.rawValue) labels, at most \(options.maxLength) tokens, \(model.precision.rawValue))"
+        let precision = model.precision == .fp32 ? "" : ", \(model.precision.rawValue) linear layers"
+        return "monoT5 (\(labels.rawValue) labels, at most \(options.maxLength) tokens\(precision))"
     }
 
     public var maxLength: Int { options.maxLength }

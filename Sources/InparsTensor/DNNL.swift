@@ -209,6 +209,26 @@ public enum DNNLInfo {
     /// Read once: the ISA cannot change during a run.
     public static let int8WeightLevels = hasVNNI ? 127 : 63
 
+    /// Whether oneDNN can multiply at `precision` on this CPU (oneDNN 2.6 has no bf16 matmul
+    /// below AVX-512; int8 and f32 run everywhere). Loaders check it before converting, since
+    /// a conversion oneDNN cannot do is a programming error past that point.
+    public static func supports(_ precision: Precision) -> Bool {
+        if precision == .fp32 { return true }
+        let key = DNNL.Key(precision: precision, rows: 16, inFeatures: 64, outFeatures: 64)
+        let (sourceType, _, destinationType) = DNNL.types(precision)
+        var source = DNNL.plain(16, 64, sourceType)
+        var destination = DNNL.plain(16, 64, destinationType)
+        var weights = PackedLinearWeight.anyLayout(key)
+        var operation = dnnl_matmul_desc_t()
+        guard dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination) == dnnl_success
+        else { return false }
+        var descriptor: dnnl_primitive_desc_t?
+        let status = dnnl_primitive_desc_create(
+            &descriptor, &operation, nil, DNNL.context.engine, nil)
+        if let descriptor { dnnl_primitive_desc_destroy(descriptor) }
+        return status == dnnl_success
+    }
+
     /// The library's version, `major.minor.patch`.
     public static var version: String {
         guard let v = dnnl_version()?.pointee else { return "unknown" }

@@ -11,9 +11,15 @@ extension T5Model {
     /// With a `precision` other than fp32 the linear layers are converted one tensor at a time
     /// as they are read, so the fp32 model is never held whole.
     ///
-    /// - Throws: ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
+    /// - Throws: ``ModelError/unsupportedPrecision(precision:isa:)`` when oneDNN has no kernel
+    ///   for `precision` on this CPU (bf16 below AVX-512);
+    ///   ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
     ///   mis-shaped tensors; ``CheckpointError`` for unreadable weight files.
     public static func load(directory: URL, precision: Precision = .fp32) throws -> T5Model {
+        guard DNNLInfo.supports(precision) else {
+            throw ModelError.unsupportedPrecision(
+                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
+        }
         let configuration = try T5Configuration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         do {
