@@ -26,6 +26,8 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case missingPiece(piece: String, directory: String)
     /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
     case checkpointMismatch(weights: String, configuration: String, problem: String)
+    /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
+    case unsupportedTask(directory: String, family: ModelFamily, task: String, instead: String)
 
     public var errorDescription: String? {
         switch self {
@@ -52,7 +54,7 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
             return
                 "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
         case .missingTensor(let name):
-            return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
+            return "the checkpoint has no tensor '\(name)', which the configuration needs"
         case .shapeMismatch(let name, let expected, let actual):
             return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
         case .missingPiece(let piece, let directory):
@@ -60,6 +62,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .checkpointMismatch(let weights, let configuration, let problem):
             return
                 "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
+        case .unsupportedTask(let directory, let family, let task, let instead):
+            return
+                "'\(directory)' holds a \(family.summary) model, which cannot \(task); \(instead)"
         }
     }
 }

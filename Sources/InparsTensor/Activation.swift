@@ -11,6 +11,8 @@ public enum Activation: String, Sendable, CaseIterable {
     case geluTanh = "gelu_new"
     /// `x · σ(x)` (Llama's MLP).
     case silu
+    /// `tanh(x)` (BERT's pooler, the RoBERTa classification head).
+    case tanh
 
     /// Applies the activation to one value.
     @inlinable
@@ -22,17 +24,19 @@ public enum Activation: String, Sendable, CaseIterable {
             let inner: Float = 0.79788456080286535588 * (x + 0.044715 * x * x * x)
             return 0.5 * x * (1 + tanhf(inner))
         case .silu: return x / (1 + expf(-x))
+        case .tanh: return tanhf(x)
         }
     }
 
     /// Looks up an activation by its Hugging Face name (`relu`, `gelu`, `gelu_new`,
-    /// `gelu_pytorch_tanh`, `silu`, `swish`).
+    /// `gelu_pytorch_tanh`, `silu`, `swish`, `tanh`).
     public init?(huggingFaceName name: String) {
         switch name {
         case "relu": self = .relu
         case "gelu": self = .gelu
         case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": self = .geluTanh
         case "silu", "swish": self = .silu
+        case "tanh": self = .tanh
         default: return nil
         }
     }
@@ -59,6 +63,7 @@ extension Tensor {
                     px[i] = 0.5 * x * (1 + tanhf(0.79788456080286535588 * (x + 0.044715 * x * x * x)))
                 }
             case .silu: for i in 0..<px.count { px[i] = px[i] / (1 + expf(-px[i])) }
+            case .tanh: for i in 0..<px.count { px[i] = tanhf(px[i]) }
             }
         }
     }

@@ -15,6 +15,10 @@ public enum InProcessGeneration {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
         case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
+        case .bert:
+            throw ModelError.unsupportedTask(
+                directory: directory.path, family: .bert, task: "generate text",
+                instead: "a cross-encoder scores pairs (rerank, filter, train); generate with a T5 folder or --api-base")
         }
     }
 }

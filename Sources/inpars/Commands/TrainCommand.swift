@@ -218,6 +218,10 @@ struct TrainCommand: ParsableCommand {
                 FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
                 throw ExitCode(130)
             }
+        case .bert:
+            throw ModelError.unsupportedTask(
+                directory: modelURL.path, family: .bert, task: "be trained by inpars yet",
+                instead: "train a monoT5 (T5 folder) or fine-tune the cross-encoder with sentence-transformers; it reranks and filters here")
         }
     }
 }
