@@ -142,3 +142,70 @@ enum MonoT5GoldenScores {
         return scores
     }
 }
+
+/// `inpars rerank --model <cross-encoder folder>`: the registry picks the cross-encoder, and the
+/// run holds transformers' scores and order (fixture `cross-encoders/bert-1`, at max length 24,
+/// so most documents are cut).
+@Suite struct CrossEncoderRerankCommandTests {
+    struct Golden: Decodable {
+        struct Pair: Decodable {
+            var query: String
+            var document: String
+        }
+        struct Batch: Decodable {
+            var max_length: Int
+            var scores: [Float]
+            var truncated: [Bool]
+        }
+        var pairs: [Pair]
+        var batches: [Batch]
+    }
+
+    @Test func rerankWithABertFolderGivesTransformersScoresAndOrder() throws {
+        let model = TestPaths.fixtures.appendingPathComponent("cross-encoders/bert-1")
+        let golden = try JSONDecoder().decode(
+            Golden.self, from: Data(contentsOf: model.appendingPathComponent("golden.json")))
+        let batch = try #require(golden.batches.first { $0.max_length == 24 })
+        let folder = try TestPaths.temporaryDirectory("rerank-cross-encoder")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // One query id per distinct query text, one document per pair.
+        var queryIDs = [String: String]()
+        for pair in golden.pairs where queryIDs[pair.query] == nil {
+            queryIDs[pair.query] = "q\(queryIDs.count)"
+        }
+        let queries = queryIDs.sorted { $0.value < $1.value }.map { "\($0.value)\t\($0.key)\n" }
+        let corpus = golden.pairs.indices.map { "d\($0)\t\(golden.pairs[$0].document)\n" }
+        let run = golden.pairs.indices.map { "\(queryIDs[golden.pairs[$0].query]!) Q0 d\($0) 1 1.0 bm25\n" }
+        let paths = try [("queries.tsv", queries), ("corpus.tsv", corpus), ("run.trec", run)].map {
+            let url = folder.appendingPathComponent($0.0)
+            try $0.1.joined().write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let output = folder.appendingPathComponent("out.trec").path
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model.path, "--queries", paths[0], "--corpus", paths[1],
+            "--run", paths[2], "--output", output, "--max-length", "24", "--threads", "1",
+            "--batch-size", "3",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.count == golden.pairs.count)
+        #expect(rows.allSatisfy { $0.count == 6 && $0[5] == "cross-encoder" })
+        for row in rows {
+            let index = try #require(Int(row[2].dropFirst()))
+            let score = try #require(Float(row[4]))
+            #expect(abs(score - batch.scores[index]) <= 1e-4, "\(row[2]): \(score) vs \(batch.scores[index])")
+        }
+        // Within each query, documents in descending golden score.
+        for (_, id) in queryIDs {
+            let ranked = rows.filter { $0[0] == id }.map { Int($0[2].dropFirst())! }
+            #expect(ranked == ranked.sorted { batch.scores[$0] > batch.scores[$1] })
+            #expect(rows.filter { $0[0] == id }.map { $0[3] } == ranked.indices.map { String($0 + 1) })
+        }
+        let truncated = batch.truncated.filter { $0 }.count
+        #expect(
+            result.stderr.contains("\(truncated) documents truncated to --max-length"),
+            "\(result.stderr)")
+    }
+}

@@ -113,7 +113,7 @@ struct CrossEncoderGolden: Decodable {
     @Test func twoLabelHeadsScoreTheLogSoftmaxOfTheSecondLabel() throws {
         let scorer = try CrossEncoderReranker.load(directory: CrossEncoderGolden.folder("bert-2"))
         #expect(
-            scorer.details == "cross-encoder (bert, 2 labels: log-softmax of label 1, at most 512 tokens)")
+            scorer.details == "cross-encoder (bert, 2 labels: log-softmax of label 1, at most 128 tokens (the model's position limit; 512 asked))")
         let logits = Tensor(shape: [2, 2], storage: [0, 0, 1, -1])
         let scores = scorer.model.relevanceScores(logits)
         #expect(abs(scores[0] - logf(0.5)) < 1e-6)

@@ -10,7 +10,7 @@ import InparsRanker
 struct ScoringOptions: ParsableArguments {
     @Option(
         help:
-            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:'."
+            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:' (a cross-encoder lowers it to its position limit)."
     )
     var maxLength = 512
 
