@@ -78,8 +78,8 @@ public struct BertConfiguration: Sendable, Equatable {
         return try BertConfiguration(object: object, path: url.path)
     }
 
-    /// Decodes a parsed `config.json`.
-    init(object: [String: Any], path: String) throws {
+    /// Decodes a parsed `config.json` (`path` names it in errors).
+    public init(object: [String: Any], path: String = "config.json") throws {
         func invalid(_ reason: String) -> ModelError {
             .invalidConfiguration(path: path, reason: reason)
         }

@@ -74,6 +74,12 @@ public struct BertModel: Sendable {
     /// What each stored weight is: checkpoint names, shapes, slots.
     public var parameterTable: ParameterTable { parameters.table }
 
+    /// The table a configuration implies (the checkpoint names and shapes it needs), e.g. to
+    /// build a model with random weights of a published shape for a benchmark.
+    public static func parameterTable(for configuration: BertConfiguration) -> ParameterTable {
+        BertArchitecture.build(configuration).table
+    }
+
     /// Changes the weights in place (an optimizer step, a test's perturbation); the table stays.
     public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
         -> R
