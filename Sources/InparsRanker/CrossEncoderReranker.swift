@@ -18,44 +18,34 @@ public struct CrossEncoderReranker: Sendable {
     public let model: BertModel
     public let tokenizer: any Tokenizer
     public let options: ScorerOptions
+    /// Builds the truncated pair inputs (shared with training).
+    public let inputBuilder: CrossEncoderInputBuilder
+
     /// The tokens per pair actually used: `options.maxLength`, lowered to the model's position
     /// limit (``BertConfiguration/maxSequenceLength``) when that is smaller.
-    public let maxLength: Int
+    public var maxLength: Int { inputBuilder.maxLength }
 
-    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` for a batch size below 1, a
-    ///   maximum length that cannot hold a pair's special tokens and one token of each text, a
-    ///   tokenizer whose ids or token types the model has no embedding for.
+    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` for a batch size below 1,
+    ///   monoT5 `labels`, and what ``CrossEncoderInputBuilder`` refuses.
     public init(
         model: BertModel, tokenizer: any Tokenizer, options: ScorerOptions = ScorerOptions(),
         directory: String = ""
     ) throws {
-        let c = model.configuration
         guard options.batchSize >= 1 else {
             throw RankerError.invalidOption(
                 name: "--batch-size", value: String(options.batchSize), reason: "must be at least 1")
         }
-        let maxLength = min(options.maxLength, c.maxSequenceLength)
-        let added = tokenizer.postProcessor.addedCount(pair: true)
-        guard maxLength >= added + 2 else {
+        if let labels = options.labels {
             throw RankerError.invalidOption(
-                name: "--max-length", value: String(options.maxLength),
-                reason: "leaves no room for a query and a document beside the pair's \(added) special tokens")
-        }
-        guard tokenizer.vocabularySize <= c.vocabSize else {
-            throw RankerError.invalidOption(
-                name: "--model", value: directory,
-                reason: "the tokenizer has \(tokenizer.vocabularySize) tokens but the model embeds only \(c.vocabSize) (config.json vocab_size); the tokenizer files belong to another model")
-        }
-        let types = tokenizer.postProcessor.pairTemplate.map(\.typeID)
-        if let type = types.first(where: { $0 < 0 || Int($0) >= c.typeVocabSize }) {
-            throw RankerError.invalidOption(
-                name: "--model", value: directory,
-                reason: "the tokenizer's pair template uses token type \(type) but the model has \(c.typeVocabSize) (config.json type_vocab_size)")
+                name: "--labels", value: labels.rawValue,
+                reason: "label pieces are for monoT5 models; '\(directory)' is a cross-encoder, whose head scores pairs itself")
         }
         self.model = model
         self.tokenizer = tokenizer
         self.options = options
-        self.maxLength = maxLength
+        self.inputBuilder = try CrossEncoderInputBuilder(
+            tokenizer: tokenizer, configuration: model.configuration, maxLength: options.maxLength,
+            directory: directory)
     }
 
     /// Loads the model (``BertModel/load(directory:)``) and tokenizer
@@ -69,26 +59,10 @@ public struct CrossEncoderReranker: Sendable {
             model: model, tokenizer: tokenizer, options: options, directory: directory.path)
     }
 
-    /// The model input of a pair, cut to ``maxLength``, and whether it was cut.
+    /// The model input of a pair, cut to ``maxLength``, and whether it was cut
+    /// (``CrossEncoderInputBuilder/encode(query:document:)``).
     public func encode(query: String, document: String) -> (input: BertInput, truncated: Bool) {
-        let first = tokenizer.tokenize(query)
-        var second = tokenizer.tokenize(document)
-        let budget = maxLength - tokenizer.postProcessor.addedCount(pair: true)
-        if first.count + second.count <= budget {
-            let (ids, types) = tokenizer.postProcessor.pair(first, second)
-            return (BertInput(ids: ids, typeIDs: types), false)
-        }
-        if first.count < budget {
-            second.removeLast(first.count + second.count - budget)
-            let (ids, types) = tokenizer.postProcessor.pair(first, second)
-            return (BertInput(ids: ids, typeIDs: types), true)
-        }
-        // The init checked that the budget holds two tokens, so longest-first cannot fail.
-        let (ids, types) =
-            (try? tokenizer.encode(
-                query, pairedWith: document, maxLength: maxLength, truncation: .longestFirst))
-            ?? tokenizer.postProcessor.pair(Array(first.prefix(budget / 2)), [])
-        return (BertInput(ids: ids, typeIDs: types), true)
+        inputBuilder.encode(query: query, document: document)
     }
 
     /// Scores encoded pairs: sorted by length (longest first), batched by

@@ -71,8 +71,8 @@ public struct TrainerOptions: Sendable, Equatable {
 }
 
 extension TrainerOptions {
-    /// The `dropout_rate` of a model folder's `config.json` (`transformers.T5Config`'s
-    /// default 0.1 when absent).
+    /// The dropout of a model folder's `config.json`: T5's `dropout_rate`, else BERT's
+    /// `hidden_dropout_prob` (transformers' default 0.1 when absent).
     ///
     /// - Throws: `ModelError.configurationNotFound` / `.invalidConfiguration`.
     public static func configDropout(directory: URL) throws -> Float {
@@ -83,10 +83,11 @@ extension TrainerOptions {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
-        guard let value = object["dropout_rate"] else { return 0.1 }
+        let key = object["dropout_rate"] == nil ? "hidden_dropout_prob" : "dropout_rate"
+        guard let value = object[key] else { return 0.1 }
         guard let number = value as? NSNumber, (0..<1).contains(number.doubleValue) else {
             throw ModelError.invalidConfiguration(
-                path: url.path, reason: "field 'dropout_rate' must be a number in [0, 1)")
+                path: url.path, reason: "field '\(key)' must be a number in [0, 1)")
         }
         return number.floatValue
     }

@@ -201,27 +201,34 @@ struct TrainCommand: ParsableCommand {
                     corpus: DatasetLocator.resolve(evalCorpus, role: .corpus)),
                 qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)), topK: evalTopK)
         }
+        let output = URL(fileURLWithPath: output)
         switch family {
         case .t5:
-            let trainer = MonoT5Trainer(
-                modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-                options: options, evaluation: evaluation)
-            trainer.stopRequest = StopRequest()
-            Interrupts.install(
-                message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
-                    + " again to stop at once and keep the last saved checkpoint)",
-                stop: trainer.stopRequest)
-            do {
-                _ = try trainer.run(resume: resume)
-            } catch TrainingError.interrupted(let step, let checkpoint) {
-                let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
-                FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
-                throw ExitCode(130)
-            }
+            try train(
+                MonoT5Trainer(
+                    modelDirectory: modelURL, output: output, data: data, options: options,
+                    evaluation: evaluation))
         case .bert:
-            throw ModelError.unsupportedTask(
-                directory: modelURL.path, family: .bert, task: "be trained by inpars yet",
-                instead: "train a monoT5 (T5 folder) or fine-tune the cross-encoder with sentence-transformers; it reranks and filters here")
+            try train(
+                CrossEncoderTrainer(
+                    modelDirectory: modelURL, output: output, data: data, options: options,
+                    evaluation: evaluation))
+        }
+    }
+
+    /// Runs `trainer`; the first Ctrl-C saves a checkpoint after the current step (exit 130).
+    private func train<Recipe>(_ trainer: RerankerTrainer<Recipe>) throws {
+        trainer.stopRequest = StopRequest()
+        Interrupts.install(
+            message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
+                + " again to stop at once and keep the last saved checkpoint)",
+            stop: trainer.stopRequest)
+        do {
+            _ = try trainer.run(resume: resume)
+        } catch TrainingError.interrupted(let step, let checkpoint) {
+            let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
+            FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+            throw ExitCode(130)
         }
     }
 }
