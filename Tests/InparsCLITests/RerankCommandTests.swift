@@ -83,17 +83,17 @@ import Testing
             !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.trec").path))
     }
 
-    @Test func aFolderThatIsNotT5FailsWithAClearMessage() throws {
-        let folder = try TestPaths.temporaryDirectory("rerank-cli-bert")
+    @Test func aFolderOfAnotherFamilyFailsWithAClearMessage() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-cli-wav2vec2")
         defer { try? FileManager.default.removeItem(at: folder) }
-        _ = try write(#"{"model_type": "bert"}"#, "config.json", in: folder)
+        _ = try write(#"{"model_type": "wav2vec2"}"#, "config.json", in: folder)
         let result = try BuiltProducts.run([
             "rerank", "--model", folder.path, "--corpus", "c", "--queries", "q", "--run", "r",
             "--output", folder.appendingPathComponent("out.trec").path,
         ])
         #expect(result.status == 1)
         #expect(
-            result.stderr.contains("'bert'") && result.stderr.contains("not T5"), "\(result.stderr)"
+            result.stderr.contains("'wav2vec2'") && result.stderr.contains("not T5"), "\(result.stderr)"
         )
     }
 

@@ -18,6 +18,11 @@ public struct MonoT5Recipe: RerankerTrainingRecipe {
     public static func load(directory: URL, modelDirectory: URL, options: TrainerOptions) throws
         -> (model: T5Model, recipe: MonoT5Recipe)
     {
+        if options.effectiveLoss != .bce {
+            throw TrainingError.invalidOption(
+                name: "--loss", value: options.effectiveLoss.rawValue,
+                reason: "distillation trains cross-encoder students; a monoT5 student trains on its true/false targets (--loss bce, no --teacher)")
+        }
         let model = try T5Model.load(directory: directory)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         let labels =
@@ -67,8 +72,8 @@ public struct MonoT5Recipe: RerankerTrainingRecipe {
     }
 
     public func accumulateGradients(
-        model: T5Model, examples: [TrainingExample], options: TrainerOptions,
-        gradientScale: Float, into gradients: inout ParameterStore,
+        model: T5Model, examples: [TrainingExample], teacherScores: [Float]?,
+        options: TrainerOptions, gradientScale: Float, into gradients: inout ParameterStore,
         using generator: inout SeededGenerator
     ) -> (loss: Float, truncated: [Bool]) {
         let (batch, truncated) = makeBatch(examples)

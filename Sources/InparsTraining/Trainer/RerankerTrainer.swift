@@ -141,6 +141,8 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
         public let totalSteps: Int
         /// The family's tokenizer, inputs and loss.
         public let recipe: Recipe
+        /// With distillation: the teacher's score of every example, `[unit][example]`.
+        let teacherScores: [[Float]]?
         /// The `config.json` written into every folder.
         let configData: Data
         /// Tokenizer files by name, read at the start: `--keep-last` may delete the checkpoint
@@ -176,6 +178,16 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
 
         let (model, recipe) = try Recipe.load(
             directory: sourceDirectory, modelDirectory: modelDirectory, options: options)
+        let teacherScores = try options.teacher.map { teacher in
+            try TeacherScores.load(
+                data: data,
+                teacher: RelevanceScorers.load(
+                    directory: teacher,
+                    options: ScorerOptions(
+                        maxLength: options.maxLength, batchSize: options.evalBatchSize)),
+                teacherName: teacher.standardizedFileURL.path, maxLength: options.maxLength,
+                output: output, sink: sink)
+        }
         let configData = try checkpointConfig(from: sourceDirectory)
         let perUnit = data.examplesPerUnit
         let unitsPerMicro = options.unitsPerMicroBatch(examplesPerUnit: perUnit)
@@ -201,7 +213,7 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
             resumedAt: state.step)
         return Session(
             model: model, state: state, resumedFrom: resumeFrom?.step, totalSteps: totalSteps,
-            recipe: recipe, configData: configData,
+            recipe: recipe, teacherScores: teacherScores, configData: configData,
             tokenizerFiles: try TrainerFiles.tokenizerFiles.compactMap { name -> (String, Data)? in
                 let url = sourceDirectory.appendingPathComponent(name)
                 guard manager.fileExists(atPath: url.path) else { return nil }
@@ -262,8 +274,12 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
         for _ in 0..<options.gradientAccumulation {
             let units = session.stream.next(session.unitsPerMicroBatch)
             let examples = self.examples(units)
+            let teacher = session.teacherScores.map { scores in
+                examples.map { scores[$0.index / data.examplesPerUnit][$0.index % data.examplesPerUnit] }
+            }
             let result = session.recipe.accumulateGradients(
-                model: session.model, examples: examples.map(\.example), options: options,
+                model: session.model, examples: examples.map(\.example), teacherScores: teacher,
+                options: options,
                 gradientScale: 1 / Float(options.gradientAccumulation), into: &gradients,
                 using: &dropoutGenerator)
             for (example, truncated) in zip(examples, result.truncated) {
@@ -415,6 +431,16 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
         default:
             throw invalid("--steps/--epochs", "both or neither", "give exactly one of them")
         }
+        switch (options.effectiveLoss, options.teacher) {
+        case (.marginMSE, nil):
+            throw invalid("--loss", "margin-mse", "needs --teacher DIR, whose score margins it learns")
+        case (.bce, _?):
+            throw invalid(
+                "--loss", "bce", "ignores the --teacher; distil with --loss margin-mse (the default with --teacher)")
+        case (.marginMSE, _?) where data.kind != .triples:
+            throw invalid("--loss", "margin-mse", "learns margins between a positive and a negative: train on --triples")
+        default: break
+        }
         guard options.warmupSteps >= 0 else {
             throw invalid("--warmup-steps", options.warmupSteps, "must be ≥ 0")
         }
@@ -556,7 +582,9 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
     /// The options that change what a run computes, as `trainer_state.json` records them; a
     /// resumed run must match every one (the help says "same options required").
     func settings(recipe: Recipe) -> [String: String] {
-        recipe.settings.merging([
+        // The teacher only when there is one, so older checkpoints still resume.
+        let teacher = options.teacher.map { ["--teacher": $0.standardizedFileURL.path] } ?? [:]
+        return recipe.settings.merging(teacher) { own, _ in own }.merging([
             "--lr": "\(options.learningRate)", "--weight-decay": "\(options.weightDecay)",
             "--schedule": options.schedule.rawValue, "--warmup-steps": "\(options.warmupSteps)",
             "--max-grad-norm": "\(options.maxGradNorm)", "--dropout": "\(options.dropout)",

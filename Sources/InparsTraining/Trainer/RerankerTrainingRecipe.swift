@@ -26,11 +26,13 @@ public protocol RerankerTrainingRecipe: Sendable {
 
     /// Adds `gradientScale ×` the gradients of one micro-batch into `gradients`.
     ///
+    /// - Parameter teacherScores: with distillation, the teacher's score of each example.
     /// - Returns: the micro-batch's loss, and per example whether `--max-length` cut its
     ///   document.
     func accumulateGradients(
-        model: Model, examples: [TrainingExample], options: TrainerOptions, gradientScale: Float,
-        into gradients: inout ParameterStore, using generator: inout SeededGenerator
+        model: Model, examples: [TrainingExample], teacherScores: [Float]?,
+        options: TrainerOptions, gradientScale: Float, into gradients: inout ParameterStore,
+        using generator: inout SeededGenerator
     ) -> (loss: Float, truncated: [Bool])
 
     /// A scorer of `model`'s current weights, for evaluation during training.

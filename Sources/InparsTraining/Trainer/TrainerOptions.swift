@@ -2,8 +2,18 @@ import Foundation
 import InparsModels
 import InparsRanker
 
-/// The settings of a monoT5 training run (`inpars train` flags).
+/// The settings of a training run (`inpars train` flags).
 public struct TrainerOptions: Sendable, Equatable {
+    /// The training loss (`--loss`).
+    public enum LossKind: String, Sendable, Equatable, Codable, CaseIterable {
+        /// The family's own objective on the relevance labels: monoT5's target cross-entropy,
+        /// a cross-encoder's pointwise binary cross-entropy.
+        case bce
+        /// Margin-MSE (Hofstätter et al. 2020) on a teacher's score margins: per triple,
+        /// `((s⁺ − s⁻) − (t⁺ − t⁻))²` (cross-encoders, with `--teacher`).
+        case marginMSE = "margin-mse"
+    }
+
     /// `adamw` or `adafactor` (fine-tuning mode: explicit learning rate, no relative step,
     /// no parameter scaling, no first moment).
     public enum OptimizerKind: String, Sendable, Equatable, Codable, CaseIterable {
@@ -54,8 +64,16 @@ public struct TrainerOptions: Sendable, Equatable {
     /// Pairs per forward pass during evaluation.
     public var evalBatchSize = 16
     public var crossAttention: T5CrossAttentionStrategy = .automatic
+    /// `nil`: `marginMSE` with a teacher, else `bce`.
+    public var loss: LossKind?
+    /// The teacher model folder for distillation (any relevance model: monoT5 or a
+    /// cross-encoder); it scores every training (query, passage) pair once, up front.
+    public var teacher: URL?
 
     public init() {}
+
+    /// The loss this run trains with.
+    public var effectiveLoss: LossKind { loss ?? (teacher == nil ? .bce : .marginMSE) }
 
     /// Optimizer steps for `unitCount` training units.
     public func totalSteps(unitCount: Int, examplesPerUnit: Int) -> Int {

@@ -119,6 +119,18 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Keep the checkpoint with the best eval nDCG@10 in --output/best.")
     var keepBest = false
 
+    @Option(
+        help:
+            "Teacher model folder or Hub id org/name[@revision] to distil (monoT5 or a cross-encoder): it scores every training pair once, into --output/teacher_scores.tsv (resumable)."
+    )
+    var teacher: String?
+
+    @Option(
+        help:
+            "bce (the model's own objective on the labels) or margin-mse (the --teacher's score margins; cross-encoder students, triples) (default: margin-mse with --teacher, else bce)."
+    )
+    var loss: TrainerOptions.LossKind?
+
     var evalFiles: [String?] { [evalQueries, evalQrels, evalRun, evalCorpus] }
 
     func validate() throws {
@@ -198,6 +210,8 @@ struct TrainCommand: ParsableCommand {
         options.keepLast = keepLast
         options.logEvery = logEvery
         options.evalBatchSize = evalBatchSize
+        options.loss = loss
+        options.teacher = try teacher.map { try ModelLocator.resolve($0) }
 
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
@@ -242,3 +256,4 @@ struct TrainCommand: ParsableCommand {
 
 extension TrainerOptions.OptimizerKind: ExpressibleByArgument {}
 extension TrainerOptions.ScheduleKind: ExpressibleByArgument {}
+extension TrainerOptions.LossKind: ExpressibleByArgument {}
