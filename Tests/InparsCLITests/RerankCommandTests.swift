@@ -1,5 +1,6 @@
 import Foundation
 import InparsCore
+import InparsRanker
 import InparsTestSupport
 import Testing
 
@@ -207,5 +208,51 @@ enum MonoT5GoldenScores {
         #expect(
             result.stderr.contains("\(truncated) documents truncated to --max-length"),
             "\(result.stderr)")
+    }
+}
+
+/// `rerank --segment-length/--segment-stride` through the binary: a long document's score is
+/// its best passage's (each passage scored by the same model in-process).
+@Suite struct MaxPRerankCommandTests {
+    @Test func aLongDocumentTakesItsBestPassagesScore() throws {
+        let model = TestPaths.fixtures.appendingPathComponent("cross-encoders/bert-1")
+        let folder = try TestPaths.temporaryDirectory("rerank-maxp")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let long = (0..<60).map { ["protein", "folding", "is", "a", "process", "of", "cells"][$0 % 7] }
+            .joined(separator: " ") + " paris is the capital of france"
+        let files = [
+            ("queries.tsv", "q1\twhat is the capital of france\n"),
+            ("corpus.tsv", "long\t\(long)\nshort\tParis is a city.\n"),
+            ("run.trec", "q1 Q0 long 1 2.0 bm25\nq1 Q0 short 2 1.0 bm25\n"),
+        ]
+        for (name, text) in files {
+            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let output = folder.appendingPathComponent("out.trec")
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model.path, "--queries", folder.appendingPathComponent("queries.tsv").path,
+            "--corpus", folder.appendingPathComponent("corpus.tsv").path,
+            "--run", folder.appendingPathComponent("run.trec").path, "--output", output.path,
+            "--segment-length", "20", "--segment-stride", "10", "--threads", "1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("MaxP over 20-word passages every 10 words"), "\(result.stderr)")
+        let rows = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").map(String.init) }
+        let scores = Dictionary(uniqueKeysWithValues: rows.map { ($0[2], Float($0[4])!) })
+        // The expected value: every passage scored by the library, the best one kept.
+        let scorer = try RelevanceScorers.load(directory: model)
+        let passages = try Segmentation(length: 20, stride: 10).passages(long)
+        #expect(passages.count == 6)
+        let best = try scorer.score(
+            passages.map { ScoringPair(query: "what is the capital of france", document: $0) },
+            progress: nil
+        ).scores.max()!
+        #expect(abs(scores["long"]! - best) <= 1e-5, "\(scores["long"]!) vs \(best)")
+        let short = try scorer.score(
+            [ScoringPair(query: "what is the capital of france", document: "Paris is a city.")],
+            progress: nil
+        ).scores[0]
+        #expect(abs(scores["short"]! - short) <= 1e-5)
     }
 }

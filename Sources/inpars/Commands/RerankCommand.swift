@@ -37,6 +37,15 @@ struct RerankCommand: ParsableCommand {
     @Option(help: "The run tag (last column) (default: the model's name, e.g. monoT5).")
     var tag: String?
 
+    @Option(
+        help:
+            "MaxP: score documents longer than N words as overlapping N-word passages and keep the best passage's score (default: whole documents, cut to --max-length)."
+    )
+    var segmentLength: Int?
+
+    @Option(help: "Words between MaxP passage starts, 1…--segment-length (default: half of it).")
+    var segmentStride: Int?
+
     /// `--depth`, or `--top-k` when given.
     var rerankDepth: Int { topK ?? depth }
 
@@ -44,6 +53,16 @@ struct RerankCommand: ParsableCommand {
         guard rerankDepth >= 1 else { throw ValidationError("--depth must be at least 1") }
         if let tag, tag.isEmpty || tag.contains(where: \.isWhitespace) {
             throw ValidationError("--tag must be one word")
+        }
+        if segmentStride != nil && segmentLength == nil {
+            throw ValidationError("--segment-stride needs --segment-length")
+        }
+        if let segmentLength {
+            do {
+                _ = try Segmentation(length: segmentLength, stride: segmentStride)
+            } catch {
+                throw ValidationError(error.localizedDescription)
+            }
         }
     }
 
@@ -55,6 +74,9 @@ struct RerankCommand: ParsableCommand {
             model: directory, output: URL(fileURLWithPath: output.output),
             depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
             tag: tag)
+        job.segmentation = try segmentLength.map {
+            try Segmentation(length: $0, stride: segmentStride)
+        }
         job.shard = resume.shard
         job.overwrite = resume.overwrite
         job.threads = threads.count
