@@ -69,16 +69,20 @@ struct BertLayer: Sendable {
         attentionOutput.forward(
             context, weights: weights, dropout: attentionDropout, into: &hidden)
         let attentionSum = training.map { _ in hidden }
-        let attended = attentionNorm.forward(hidden, weights: weights)
-        let projected = intermediate.forward(attended, weights: weights)
-        let activated = projected.activated(activation)
+        var attended = attentionNorm.forward(hidden, weights: weights)
+        var activated = intermediate.forward(attended, weights: weights)
+        // At inference nothing is kept, so the activation and the residual add run in place.
+        let projected = training.map { _ in activated }
+        activated.activate(activation)
         let outputDropout = training?.mask()
-        hidden = attended
+        let attendedKept = training.map { _ in attended }
+        hidden = consume attended
         output.forward(activated, weights: weights, dropout: outputDropout, into: &hidden)
         let outputSum = training.map { _ in hidden }
         hidden = outputNorm.forward(hidden, weights: weights)
         guard let input, let probabilities, let probabilityDropout, let attentionDropout,
-            let attentionSum, let outputDropout, let outputSum
+            let attentionSum, let attended = attendedKept, let projected, let outputDropout,
+            let outputSum
         else { return nil }
         return Record(
             input: input, qkv: qkv, problem: problem, probabilities: probabilities,
