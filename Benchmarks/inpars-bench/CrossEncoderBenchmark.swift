@@ -65,9 +65,15 @@ struct CrossEncoderBenchmark: ParsableCommand {
             return loss
         }
         var sink = once()
+        BLAS.Profile.reset()
+        BLAS.Profile.isEnabled = true
+        AttentionProfile.reset()
+        AttentionProfile.isEnabled = true
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<batches { sink += once() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(batches)
+        BLAS.Profile.isEnabled = false
+        AttentionProfile.isEnabled = false
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
@@ -76,5 +82,13 @@ struct CrossEncoderBenchmark: ParsableCommand {
                     format: "%.3f s/batch, %.2f %@/s, peak RSS %.0f MB (check %.3f)", seconds,
                     Double(batch) / seconds, train ? "examples" : "pairs",
                     Double(usage.ru_maxrss) / 1024, sink))
+        let gemm = BLAS.Profile.totals
+        print(
+            String(
+                format:
+                    "  per batch: GEMM calls %.3f s (%.0f GFLOP, %.1f GFLOP/s), attention kernel %.3f s",
+                gemm.seconds / Double(batches), gemm.flops / 1e9 / Double(batches),
+                gemm.flops / 1e9 / max(gemm.seconds, 1e-9),
+                AttentionProfile.totals.attentionSeconds / Double(batches)))
     }
 }

@@ -39,6 +39,8 @@ public struct CrossEncoderRecipe: RerankerTrainingRecipe {
 
     public var settings: [String: String] { ["loss": objective] }
 
+    public var maxLength: Int { inputs.maxLength }
+
     public var objective: String {
         if loss == .marginMSE { return "loss Margin-MSE on the teacher's score margins" }
         return numLabels == 1

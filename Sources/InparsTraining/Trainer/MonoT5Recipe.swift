@@ -53,6 +53,8 @@ public struct MonoT5Recipe: RerankerTrainingRecipe {
 
     public var settings: [String: String] { ["--labels": labels.rawValue] }
 
+    public var maxLength: Int { inputs.maxLength }
+
     public var objective: String { "targets \(labels.pieces.positive)/\(labels.pieces.negative)" }
 
     /// The encoder inputs and targets of `examples`, and which documents were cut.

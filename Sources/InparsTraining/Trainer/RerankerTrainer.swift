@@ -122,7 +122,10 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
             sink.emit(
                 "\(tally.truncatedCount) of the \(tally.seenCount) training examples"
                     + "\(session.resumedFrom == nil ? "" : " this run saw") had their document"
-                    + " truncated to --max-length \(options.maxLength)", transient: false)
+                    + " truncated to --max-length \(options.maxLength)"
+                    + (session.recipe.maxLength < options.maxLength
+                        ? " (lowered to the model's limit of \(session.recipe.maxLength) tokens)" : ""),
+                transient: false)
         }
         return Summary(
             steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,

@@ -24,6 +24,10 @@ public protocol RerankerTrainingRecipe: Sendable {
     /// What the model is trained to output, for the plan line (`targets ▁true/▁false`).
     var objective: String { get }
 
+    /// The tokens per example the inputs are cut to: `--max-length`, or the model's position
+    /// limit when lower.
+    var maxLength: Int { get }
+
     /// Adds `gradientScale ×` the gradients of one micro-batch into `gradients`.
     ///
     /// - Parameter teacherScores: with distillation, the teacher's score of each example.
