@@ -29,6 +29,19 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
     case unsupportedTask(directory: String, family: ModelFamily, task: String, instead: String)
 
+    /// A missing or mis-shaped tensor of a model folder, restated as the two files that
+    /// disagree (``checkpointMismatch(weights:configuration:problem:)``); other errors as they are.
+    public func naming(directory: URL) -> ModelError {
+        switch self {
+        case .missingTensor, .shapeMismatch:
+            return .checkpointMismatch(
+                weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
+                configuration: directory.appendingPathComponent("config.json").path,
+                problem: errorDescription ?? "\(self)")
+        default: return self
+        }
+    }
+
     public var errorDescription: String? {
         switch self {
         case .notAModelFolder(let path):

@@ -60,14 +60,7 @@ public struct BertModel: Sendable {
         do {
             return try BertModel(configuration: configuration, tensors: try reader.allTensors())
         } catch let error as ModelError {
-            switch error {
-            case .missingTensor, .shapeMismatch:
-                throw ModelError.checkpointMismatch(
-                    weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
-                    configuration: directory.appendingPathComponent("config.json").path,
-                    problem: error.errorDescription ?? "\(error)")
-            default: throw error
-            }
+            throw error.naming(directory: directory)
         }
     }
 

@@ -18,15 +18,7 @@ extension T5Model {
                 configuration: configuration, tensors: try reader.allTensors(),
                 headIsAlias: reader.isAlias(T5WeightNames.lmHead, of: T5WeightNames.shared))
         } catch let error as ModelError {
-            // Name the two files that disagree.
-            switch error {
-            case .missingTensor, .shapeMismatch:
-                throw ModelError.checkpointMismatch(
-                    weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
-                    configuration: directory.appendingPathComponent("config.json").path,
-                    problem: error.errorDescription ?? "\(error)")
-            default: throw error
-            }
+            throw error.naming(directory: directory)  // the two files that disagree
         }
     }
 }

@@ -380,7 +380,6 @@ public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
         let optimizerState = withOptimizer ? session.optimizer.exportState() : nil
         let stateData = session.state.encoded()
         let hook = hooks.beforeCommit
-        let manager = FileManager.default
         do {
             try AtomicFile.writeDirectory(at: target, replacing: Self.folderKind) { folder in
                 try SafetensorsWriter.write(
