@@ -4,14 +4,17 @@ import InparsCore
 import InparsRanker
 import InparsTensor
 
-/// `inpars rerank`: rescore the top of a TREC run with a monoT5 model.
+/// `inpars rerank`: rescore the top of a TREC run with a monoT5 model or a cross-encoder.
 struct RerankCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank",
-        abstract: "Rerank the top documents of a TREC run with a monoT5 model.",
+        abstract: "Rerank the top documents of a TREC run with a monoT5 model or a cross-encoder.",
         discussion: """
-            Score = log P(true) of the model reading 'Query: {q} Document: {d} Relevant:' \
-            (▁yes/▁no for FLAN-T5 folders). Documents below --depth keep their first-stage \
+            monoT5: score = log P(true) of the model reading 'Query: {q} Document: {d} \
+            Relevant:' (▁yes/▁no for FLAN-T5 folders). Cross-encoders (bert, electra, roberta, \
+            xlm-roberta): the head's logit, or log-softmax of the relevant label for two labels \
+            (Docs/cross-encoders.md). --segment-length scores long documents as passages and \
+            keeps the best (MaxP). Documents below --depth keep their first-stage \
             order beneath the reranked ones; ties break by first-stage rank. Run entries whose \
             query or document is unknown are skipped and counted on stderr. --top-k is the \
             old spelling of --depth. Resumable: each query is committed as it is scored; \

@@ -8,15 +8,18 @@ import InparsRanker
 import InparsTensor
 import InparsTraining
 
-/// `inpars train`: fine-tune a T5 model as a monoT5 reranker.
+/// `inpars train`: fine-tune a monoT5 reranker or a cross-encoder.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Fine-tune a T5 model as a monoT5 reranker on triples or labelled pairs.",
+        abstract: "Fine-tune a monoT5 reranker or a cross-encoder on triples or labelled pairs.",
         discussion: """
-            Input 'Query: {q} Document: {d} Relevant:' (document truncated to --max-length \
-            tokens, the suffix kept), target '▁true'/'▁false' + EOS ('▁yes'/'▁no' for FLAN-T5 \
-            folders), token cross-entropy. --triples: query<TAB>positive<TAB>negative, each \
+            T5 folders (monoT5): input 'Query: {q} Document: {d} Relevant:' (document truncated \
+            to --max-length tokens, the suffix kept), target '▁true'/'▁false' + EOS \
+            ('▁yes'/'▁no' for FLAN-T5 folders), token cross-entropy. Cross-encoder folders \
+            (bert, electra, roberta, xlm-roberta): '[CLS] q [SEP] d [SEP]' (document truncated), \
+            pointwise binary cross-entropy on the head, or with --teacher Margin-MSE on the \
+            teacher's score margins (Docs/cross-encoders.md). --triples: query<TAB>positive<TAB>negative, each \
             line one positive and one negative example in the same batch (--batch-size must \
             be even). --pairs: query<TAB>passage<TAB>label (1/0/true/false). Writes \
             --output/checkpoint-<step> (Hugging Face folder + trainer_state.json, \
