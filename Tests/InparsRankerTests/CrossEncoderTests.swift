@@ -146,3 +146,51 @@ struct CrossEncoderGolden: Decodable {
         #expect(error.localizedDescription.contains("cannot generate text"))
     }
 }
+
+/// Checkpoint variants a user meets: TensorFlow-era LayerNorm names, a mismatched tokenizer.
+@Suite struct CrossEncoderCheckpointTests {
+    @Test func legacyLayerNormNamesLoadAsTransformersLoadsThem() throws {
+        let source = CrossEncoderGolden.folder("bert-1")
+        let folder = try TestPaths.temporaryDirectory("cross-encoder-gamma")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var tensors = try CheckpointReader(directory: source).allTensors()
+        for name in Array(tensors.keys) where name.contains("LayerNorm.") {
+            let legacy = name.replacingOccurrences(of: "LayerNorm.weight", with: "LayerNorm.gamma")
+                .replacingOccurrences(of: "LayerNorm.bias", with: "LayerNorm.beta")
+            tensors[legacy] = tensors.removeValue(forKey: name)
+        }
+        #expect(tensors.keys.contains("bert.embeddings.LayerNorm.gamma"))
+        try SafetensorsWriter.write(tensors, to: folder.appendingPathComponent("model.safetensors"))
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt"] {
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        let golden = try CrossEncoderGolden.load("bert-1")
+        let pairs = golden.pairs.map { ScoringPair(query: $0.query, document: $0.document) }
+        let scores = try RelevanceScorers.load(directory: folder).score(pairs, progress: nil)
+        let expected = try #require(golden.batches.last).scores
+        let result = try #require(compare(scores.scores, expected, atol: CrossEncoderTests.tolerance))
+        #expect(result.passes, "\(result.worst)")
+    }
+
+    @Test func aTokenizerOfAnotherModelIsRefused() throws {
+        let folder = try TestPaths.temporaryDirectory("cross-encoder-tokenizer")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bert = CrossEncoderGolden.folder("bert-1")
+        let xlmr = CrossEncoderGolden.folder("xlmr-1")
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(
+                at: bert.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        for name in ["tokenizer.json", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(
+                at: xlmr.appendingPathComponent(name), to: folder.appendingPathComponent(name))
+        }
+        do {
+            _ = try RelevanceScorers.load(directory: folder)
+            Issue.record("a 1002-token tokenizer was accepted for a 1000-token model")
+        } catch let error as RankerError {
+            #expect(error.localizedDescription.contains("another model"), "\(error.localizedDescription)")
+        }
+    }
+}

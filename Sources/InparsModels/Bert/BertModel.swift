@@ -51,6 +51,9 @@ public struct BertModel: Sendable {
     }
 
     /// Loads `config.json` and the weights (safetensors, sharded or not, or `pytorch_model.bin`).
+    /// LayerNorm parameters saved under their TensorFlow-era names (`LayerNorm.gamma`,
+    /// `LayerNorm.beta`, in older BERT and ELECTRA checkpoints) are read as `weight` and `bias`,
+    /// as transformers renames them on load.
     ///
     /// - Throws: `ModelError` for the configuration, ``ModelError/checkpointMismatch(weights:configuration:problem:)``
     ///   when the weights do not fit it, `CheckpointError` for unreadable weight files.
@@ -58,10 +61,25 @@ public struct BertModel: Sendable {
         let configuration = try BertConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         do {
-            return try BertModel(configuration: configuration, tensors: try reader.allTensors())
+            return try BertModel(
+                configuration: configuration, tensors: renamingLegacyNorms(try reader.allTensors()))
         } catch let error as ModelError {
             throw error.naming(directory: directory)
         }
+    }
+
+    /// `…LayerNorm.gamma` / `…LayerNorm.beta` as `…LayerNorm.weight` / `…LayerNorm.bias` (a name
+    /// already present wins).
+    static func renamingLegacyNorms(_ tensors: [String: Tensor]) -> [String: Tensor] {
+        var result = tensors
+        for (name, tensor) in tensors {
+            for (old, new) in [(".gamma", ".weight"), (".beta", ".bias")]
+            where name.hasSuffix("LayerNorm" + old) {
+                let renamed = String(name.dropLast(old.count)) + new
+                if result[renamed] == nil { result[renamed] = tensor }
+            }
+        }
+        return result
     }
 
     /// What each stored weight is: checkpoint names, shapes, slots.
