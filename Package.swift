@@ -122,7 +122,10 @@ let tests: [Target] = [
         ]),
     .testTarget(
         name: "InparsCLITests",
-        dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport", argumentParser]),
+        dependencies: [
+            "inpars", "InparsBM25", "InparsCore", "InparsRanker", "InparsTestSupport",
+            argumentParser,
+        ]),
 ]
 
 // MARK: - Fuzzing (only with INPARS_FUZZ=1, as Scripts/fuzz.sh sets it; never in CI)

@@ -28,6 +28,21 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case checkpointMismatch(weights: String, configuration: String, problem: String)
     /// oneDNN has no kernel for `precision` on this CPU (`isa`: what it dispatches to).
     case unsupportedPrecision(precision: String, isa: String)
+    /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
+    case unsupportedTask(directory: String, family: ModelFamily, task: String, instead: String)
+
+    /// A missing or mis-shaped tensor of a model folder, restated as the two files that
+    /// disagree (``checkpointMismatch(weights:configuration:problem:)``); other errors as they are.
+    public func naming(directory: URL) -> ModelError {
+        switch self {
+        case .missingTensor, .shapeMismatch:
+            return .checkpointMismatch(
+                weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
+                configuration: directory.appendingPathComponent("config.json").path,
+                problem: errorDescription ?? "\(self)")
+        default: return self
+        }
+    }
 
     public var errorDescription: String? {
         switch self {
@@ -57,7 +72,7 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
             return
                 "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
         case .missingTensor(let name):
-            return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
+            return "the checkpoint has no tensor '\(name)', which the configuration needs"
         case .shapeMismatch(let name, let expected, let actual):
             return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
         case .missingPiece(let piece, let directory):
@@ -65,6 +80,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .checkpointMismatch(let weights, let configuration, let problem):
             return
                 "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
+        case .unsupportedTask(let directory, let family, let task, let instead):
+            return
+                "'\(directory)' holds a \(family.summary) model, which cannot \(task); \(instead)"
         }
     }
 }

@@ -40,7 +40,8 @@ public struct PairScores: Sendable, Equatable {
 ///
 /// The seam between what ranks — `rerank` (``RunReranker``), `filter --strategy
 /// reranker|consistency` (`QueryFilter`) and evaluation during training (`TrainingEvaluation`)
-/// — and the models that score: ``MonoT5Reranker`` today, BERT-style cross-encoders next.
+/// — and the models that score: ``MonoT5Reranker`` (T5) and ``CrossEncoderReranker`` (BERT,
+/// ELECTRA, RoBERTa, XLM-R).
 /// ``RelevanceScorers/load(directory:options:)`` picks the implementation from a model folder.
 public protocol RelevanceScorer {
     /// A short name for run tags and summaries, e.g. `monoT5`.
@@ -97,6 +98,7 @@ public enum RelevanceScorers {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
         case .t5: return try MonoT5Reranker.load(directory: directory, options: options)
+        case .bert: return try CrossEncoderReranker.load(directory: directory, options: options)
         }
     }
 
@@ -105,7 +107,7 @@ public enum RelevanceScorers {
     /// preparations).
     public static func check(directory: URL) throws {
         switch try ModelRegistry.resolve(directory: directory).family {
-        case .t5: return
+        case .t5, .bert: return
         }
     }
 }

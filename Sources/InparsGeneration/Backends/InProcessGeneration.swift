@@ -21,6 +21,10 @@ public enum InProcessGeneration {
         switch folder.family {
         case .t5:
             return try T5Backend.load(directory: directory, batchSize: batchSize, precision: precision)
+        case .bert:
+            throw ModelError.unsupportedTask(
+                directory: directory.path, family: .bert, task: "generate text",
+                instead: "a cross-encoder scores pairs (rerank, filter, train); generate with a T5 folder or --api-base")
         }
     }
 }

@@ -29,15 +29,7 @@ extension T5Model {
                 precision: precision, shape: { reader.shape(of: $0) },
                 tensor: { try reader.tensor(named: $0) })
         } catch let error as ModelError {
-            // Name the two files that disagree.
-            switch error {
-            case .missingTensor, .shapeMismatch:
-                throw ModelError.checkpointMismatch(
-                    weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
-                    configuration: directory.appendingPathComponent("config.json").path,
-                    problem: error.errorDescription ?? "\(error)")
-            default: throw error
-            }
+            throw error.naming(directory: directory)  // the two files that disagree
         }
     }
 }

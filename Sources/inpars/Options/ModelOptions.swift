@@ -11,7 +11,7 @@ import InparsTensor
 struct ScoringOptions: ParsableArguments {
     @Option(
         help:
-            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:'."
+            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:' (a cross-encoder lowers it to its position limit)."
     )
     var maxLength = 512
 
