@@ -40,36 +40,29 @@ enum Quantization {
             let maximum = maxMagnitude(source, count: columns)
             scales[row] = maximum / levels
             let inverse: Float = maximum > 0 ? levels / maximum : 0
-            var i = 0
-            while i + 16 <= columns {
-                let v = UnsafeRawPointer(source + i).loadUnaligned(as: SIMD16<Float>.self) * inverse
-                let r = SIMD16<Int32>(v.rounded(.toNearestOrEven))
-                UnsafeMutableRawPointer(target + i).storeBytes(
-                    of: SIMD16<Int8>(truncatingIfNeeded: r), as: SIMD16<Int8>.self)
-                i += 16
-            }
-            while i < columns {
-                target[i] = Int8((source[i] * inverse).rounded(.toNearestOrEven))
-                i += 1
+            // |x · inverse| ≤ levels ≤ 127, so adding 1.5 · 2²³ rounds to the nearest integer
+            // (ties to even, the FPU's rounding) and leaves it in the low mantissa bits, two's
+            // complement for negative values: no conversion that could trap, so the loop
+            // vectorizes (a SIMD Float → Int32 conversion does not).
+            let magic: Float = 12_582_912
+            for i in 0..<columns {
+                target[i] = Int8(truncatingIfNeeded: (source[i] * inverse + magic).bitPattern)
             }
         }
     }
 
-    /// `max |x[i]|` over `count` elements.
+    /// `max |x[i]|` over `count` elements (finite inputs).
+    ///
+    /// Compared as bit patterns with the sign cleared: for non-negative floats their order is
+    /// the integers' order, and an integer max reduction vectorizes where a float one (NaN
+    /// rules) does not.
     static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var lanes = SIMD16<Float>(repeating: 0)
-        var i = 0
-        while i + 16 <= count {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
-            lanes = pointwiseMax(lanes, pointwiseMax(v, -v))
-            i += 16
+        var maximum: UInt32 = 0
+        for i in 0..<count {
+            let bits = x[i].bitPattern & 0x7FFF_FFFF
+            maximum = bits > maximum ? bits : maximum
         }
-        var maximum = lanes.max()
-        while i < count {
-            maximum = max(maximum, abs(x[i]))
-            i += 1
-        }
-        return maximum
+        return Float(bitPattern: maximum)
     }
 
     /// `out[m, n] (+)= Float(acc[m, n]) · rowScales[m] · columnScales[n]`: an int8 product's
