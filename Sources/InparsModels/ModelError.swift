@@ -26,6 +26,12 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case missingPiece(piece: String, directory: String)
     /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
     case checkpointMismatch(weights: String, configuration: String, problem: String)
+    /// `config.json` asks for something inpars does not implement (a rope type, an
+    /// activation); running anyway would give wrong output.
+    case unsupportedSetting(path: String, field: String, value: String, reason: String)
+    /// The family cannot do the task asked of it (a decoder-only generator asked to score
+    /// query–document pairs).
+    case unsupportedTask(directory: String, family: String, task: String)
 
     public var errorDescription: String? {
         switch self {
@@ -60,6 +66,12 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .checkpointMismatch(let weights, let configuration, let problem):
             return
                 "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
+        case .unsupportedSetting(let path, let field, let value, let reason):
+            return
+                "'\(path)': \(field) \(value) is not supported (\(reason)); running it anyway would give wrong output"
+        case .unsupportedTask(let directory, let family, let task):
+            return
+                "'\(directory)' holds a \(family) model, which inpars runs for generation only; \(task) needs a reranker (a monoT5 folder)"
         }
     }
 }

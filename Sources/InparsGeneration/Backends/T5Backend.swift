@@ -118,7 +118,7 @@ public struct T5Backend: GenerationBackend {
             topP: Float(request.topP), seed: request.seed)
     }
 
-    private func output(_ generation: T5Generation, limit: Int) -> GenerationOutput {
+    private func output(_ generation: GeneratedSequence, limit: Int) -> GenerationOutput {
         let ids = Array(generation.ids.prefix(limit))
         var text = tokenizer.decode(ids)
         if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }
