@@ -90,6 +90,7 @@ public enum RelevanceScorers {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
         case .t5: return try MonoT5Reranker.load(directory: directory, options: options)
+        case .causalLM: throw notAScorer(directory)
         }
     }
 
@@ -99,6 +100,13 @@ public enum RelevanceScorers {
     public static func check(directory: URL) throws {
         switch try ModelRegistry.resolve(directory: directory).family {
         case .t5: return
+        case .causalLM: throw notAScorer(directory)
         }
+    }
+
+    private static func notAScorer(_ directory: URL) -> ModelError {
+        .unsupportedTask(
+            directory: directory.path, family: "decoder-only language model",
+            task: "scoring query-document pairs")
     }
 }

@@ -15,6 +15,7 @@ public enum InProcessGeneration {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
         case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
+        case .causalLM: return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
         }
     }
 }

@@ -161,6 +161,10 @@ struct TrainCommand: ParsableCommand {
         let modelURL = try model.directory
         // The registry names the family; each family that can be trained has its trainer.
         let family = try ModelRegistry.resolve(directory: modelURL).family
+        let notTrainable = ModelError.unsupportedTask(
+            directory: modelURL.path, family: "decoder-only language model",
+            task: "training a reranker")
+        if family == .causalLM { throw notTrainable }
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
             skipBadLines: badLines.skipBadLines)
@@ -202,6 +206,7 @@ struct TrainCommand: ParsableCommand {
                 qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)), topK: evalTopK)
         }
         switch family {
+        case .causalLM: throw notTrainable
         case .t5:
             let trainer = MonoT5Trainer(
                 modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
