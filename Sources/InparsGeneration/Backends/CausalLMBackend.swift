@@ -40,6 +40,9 @@ public struct CausalLMBackend: GenerationBackend {
     public let eosIDs: Set<Int32>
     private let prefix = PrefixSlot()
 
+    /// Tokens of the shared prefix once fixed (`nil` before, or when prompts share too few).
+    public var sharedPrefixLength: Int? { prefix.length }
+
     /// The model's context (`max_position_embeddings`, or a shorter sliding window): prompts
     /// over it, less `--max-new-tokens`, are skipped and counted.
     public var defaultMaxPromptTokens: Int { model.configuration.contextLength }
@@ -174,6 +177,12 @@ private final class PrefixSlot: @unchecked Sendable {
     private let lock = NSLock()
     private var decided = false
     private var prefix: SharedPrefix?
+
+    var length: Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return prefix?.ids.count
+    }
 
     /// Shortest prefix worth a cache of its own.
     static let minimumLength = 4
