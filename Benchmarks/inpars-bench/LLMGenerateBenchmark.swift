@@ -24,7 +24,11 @@ struct LLMGenerateBenchmark: ParsableCommand {
     @Flag(help: "Also time the document prefill alone (a second pass with one new token).")
     var breakdown = false
 
-    static let shapes: [String: [String: Any]] = [
+    static let shapeNames = ["llama-3.2-1b", "qwen2.5-0.5b"]
+
+    /// `config.json` fields of a real model's shape.
+    static func shape(_ name: String) -> [String: Any]? {
+        [
         "qwen2.5-0.5b": [
             "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
             "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
@@ -41,7 +45,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
                 "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
             ],
         ],
-    ]
+        ][name]
+    }
 
     func run() throws {
         BLAS.threads = threads
@@ -49,8 +54,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
         print(
             "OpenBLAS core: \(BLAS.coreName); OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)"
         )
-        guard let json = Self.shapes[shape] else {
-            throw ValidationError("--shape must be one of \(Self.shapes.keys.sorted())")
+        guard let json = Self.shape(shape) else {
+            throw ValidationError("--shape must be one of \(Self.shapeNames)")
         }
         let configuration = try CausalLMConfiguration(json: json, path: shape)
         var random = BenchRandom(seed: 5)
