@@ -90,7 +90,7 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let seconds = lap()
         let tokens = out.reduce(0) { $0 + $1.ids.count }
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
             "inpars llm-generate \(shape): documents=\(documents) prefix=\(prefixLength) document=\(documentLength) new=\(newTokens) batch=\(batch): "
                 + String(
