@@ -64,10 +64,16 @@ import Testing
 }
 
 /// Folders the in-process generator must refuse with a message naming what to fix.
-@Suite struct CausalLMBadInputTests {
+@Suite final class CausalLMBadInputTests {
+    /// The temporary folders this test made, removed when it ends.
+    private var folders: [URL] = []
+
+    deinit { for folder in folders { try? FileManager.default.removeItem(at: folder) } }
+
     /// A copy of fixture `name` in a temporary folder, with `edit` applied.
     func copy(_ name: String, _ edit: (URL) throws -> Void) throws -> URL {
         let folder = try TestPaths.temporaryDirectory("causal-lm-bad")
+        folders.append(folder)
         let target = folder.appendingPathComponent(name)
         try FileManager.default.copyItem(at: CausalLMBackendTests.fixture(name), to: target)
         try edit(target)
