@@ -33,7 +33,18 @@ below).
 | `--skip-bad-lines` | off | filter, index, search, triples, train | Stopping at the first malformed line is the safe default; the flag counts and skips. |
 | `--output FILE` | (required; stdout for search) | filter, triples, rerank: one file written under a temporary name and renamed when complete | generate (appended, resumable) and train (a folder) have their own. |
 | `--tag T` | the model's name (rerank), `inpars-bm25` (search) | search, rerank | Names the system that made the run, so it differs on purpose. |
-| `--depth N` | 1000 | triples, rerank | How far down each query's ranking the command looks. `rerank --top-k` is the old spelling (hidden); `generate --top-k` is top-k sampling. |
+| `--depth N` | 1000 (rerank, triples), 100 (`train --eval-depth`) | triples, rerank, train (`--eval-depth`) | How far down each query's ranking the command looks. `rerank --top-k` and `train --eval-top-k` are the old spellings (hidden); `generate --top-k` is top-k sampling, as in transformers and vLLM. |
+| `--hits N` | 1000 | search | Results written per query, Pyserini's `--hits`; `--k` is the old spelling (hidden). |
+| `--keep N` | 10000 | filter | Rows kept after sorting, the InPars toolkit's `--keep_top_k`; `--keep-top-k` is the old spelling (hidden). |
+| `--output PATH` | (required) | every command that writes | `index` too (`--index` is its old spelling, hidden): other commands read an index through `--index`. |
+
+Counting flags follow one scheme: `--hits` counts results a search returns, `--depth` how far
+down a ranking a command reaches, `--keep` rows a filter keeps, and `--top-k` is only top-k
+sampling. `evaluate --metrics` takes trec_eval's own names too (`recip_rank`, `P_10`/`P.10`,
+`ndcg_cut_10`, `map`, `map_cut_100`, `recall_100`), as `trec_eval -m` and pytrec_eval spell them.
+Every command's help is compared with `Tests/Fixtures/help-snapshot.txt` by
+`HelpSnapshotTests`; regenerate it with `INPARS_UPDATE_HELP_SNAPSHOT=1 swift test --filter
+HelpSnapshotTests` after a deliberate change.
 
 TABLE
     echo '```'

@@ -13,7 +13,8 @@ public enum EvalError: Error, LocalizedError, Sendable, Equatable {
         switch self {
         case .unknownMetric(let name):
             return "Unknown metric '\(name)'; use ndcg@K, mrr[@K], map[@K], recall@K, p@K or"
-                + " judged@K."
+                + " judged@K (or trec_eval's names: ndcg_cut.K, recip_rank, map, map_cut.K,"
+                + " recall.K, P.K)."
         case .duplicateDocument(let queryId, let docId):
             return "Document '\(docId)' appears twice in the run for query '\(queryId)'; each"
                 + " document may be ranked once per query."

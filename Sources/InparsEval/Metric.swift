@@ -16,9 +16,17 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
     case judged(cutoff: Int)
 
     /// Parses `ndcg@10`, `mrr@10`, `mrr`, `map`, `map@100`, `recall@100`, `r@100`, `p@10`,
-    /// `judged@10` (case-insensitive).
+    /// `judged@10` (case-insensitive), and trec_eval's own names as `trec_eval -m` and
+    /// pytrec_eval spell them: `P.10` / `P_10`, `ndcg_cut.10` / `ndcg_cut_10`, `recall.100` /
+    /// `recall_100`, `map_cut.100` / `map_cut_100`, `recip_rank`, `ndcg`, `map`.
     public init?(_ name: String) {
-        let lower = name.lowercased().trimmingCharacters(in: .whitespaces)
+        var lower = name.lowercased().trimmingCharacters(in: .whitespaces)
+        for (trecName, ours) in Self.trecEvalNames {
+            for separator in [".", "_"] where lower.hasPrefix(trecName + separator) {
+                let cutoff = lower.dropFirst(trecName.count + 1)
+                if !cutoff.isEmpty, cutoff.allSatisfy(\.isNumber) { lower = "\(ours)@\(cutoff)" }
+            }
+        }
         let parts = lower.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count <= 2 else { return nil }
         let base = String(parts[0])
@@ -43,6 +51,11 @@ public enum Metric: Hashable, Sendable, CustomStringConvertible {
         default: return nil
         }
     }
+
+    /// trec_eval's measure names with a cutoff suffix, and ours.
+    private static let trecEvalNames = [
+        ("ndcg_cut", "ndcg"), ("map_cut", "map"), ("recall", "recall"), ("p", "p"),
+    ]
 
     /// The canonical name, e.g. `ndcg@10`.
     public var description: String {

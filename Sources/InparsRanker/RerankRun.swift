@@ -137,10 +137,9 @@ public struct RerankRun {
             try resumable.commit(items: position + 1, summary: summary)
         }
         progress.finish()
-        // A shard may hold no query at all (more shards than queries); the whole run may not.
-        if shard == nil || summary.runQueries > 0 {
-            try summary.check(queriesPath: queries.path, corpusPath: corpus.path)
-        }
+        // A shard is checked as part of the whole run, by 'inpars merge' (one shard may hold
+        // the few unknown queries, or none at all).
+        if shard == nil { try summary.check(queriesPath: queries.path, corpusPath: corpus.path) }
         try resumable.finish(items: queryIds.count, summary: summary)
         return Outcome(summary: summary, wasComplete: false, scorerDetails: scorer.details)
     }

@@ -84,8 +84,11 @@ public struct RerankSummary: Sendable, Equatable, StageSummary {
 public struct RunReranker {
     public var topK: Int
 
-    public init(topK: Int = 1000) {
-        precondition(topK >= 1, "topK must be positive")
+    /// - Throws: ``RankerError/invalidOption(name:value:reason:)`` when `topK` is below 1.
+    public init(topK: Int = 1000) throws(RankerError) {
+        guard topK >= 1 else {
+            throw .invalidOption(name: "--depth", value: String(topK), reason: "must be at least 1")
+        }
         self.topK = topK
     }
 

@@ -26,7 +26,8 @@ struct JSONFields {
                 .replacingOccurrences(of: "\n", with: " ")
             throw .malformedJSON(
                 path: path,
-                reason: "\(detail ?? "it is not valid JSON") (\(bytes.count) bytes, starting \"\(preview)\")")
+                reason: "it is not valid JSON\(detail.map { ": " + $0 } ?? "") (\(bytes.count) bytes,"
+                    + " starting \"\(preview)\")")
         }
         guard let root = parsed as? [String: Any] else {
             throw .malformedJSON(path: path, reason: "the top level is not an object")

@@ -50,6 +50,40 @@ import Testing
         #expect(table.stdout.contains("ndcg@10\tall\t1.0000"))
     }
 
+    /// Issue 16, item 9: the new flag names (`index --output`, `search --hits`, trec_eval's
+    /// metric names) give what the old ones give.
+    @Test func newAndOldFlagNamesAgree() throws {
+        let dir = try TestPaths.temporaryDirectory("cli-bm25-names")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = try write(Self.corpus, "corpus.jsonl", in: dir)
+        let queries = try write("q1\tcats\nq2\tcheese mice\n", "queries.tsv", in: dir)
+        let qrels = try write("query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td3\t2\n", "qrels.tsv", in: dir)
+        let index = dir.appendingPathComponent("idx").path
+        #expect(try BuiltProducts.run(["index", "--corpus", corpus, "--output", index]).status == 0)
+        let both = try BuiltProducts.run(
+            ["index", "--corpus", corpus, "--output", index, "--index", index])
+        #expect(both.status != 0 && both.stderr.contains("once"), "\(both.stderr)")
+        var runs: [String] = []
+        for flag in ["--hits", "--k"] {
+            let run = dir.appendingPathComponent("run\(flag).trec").path
+            let searched = try BuiltProducts.run(
+                ["search", "--index", index, "--queries", queries, flag, "1", "--output", run])
+            #expect(searched.status == 0, "\(searched.stderr)")
+            runs.append(try String(contentsOfFile: run, encoding: .utf8))
+        }
+        #expect(runs[0] == runs[1])
+        #expect(runs[0].split(separator: "\n").count == 2, "one hit per query")
+        // trec_eval's names print the same values as ours.
+        let run = dir.appendingPathComponent("run--hits.trec").path
+        let ours = try BuiltProducts.run(
+            ["evaluate", "--qrels", qrels, "--run", run, "--metrics", "ndcg@10,mrr,p@1,recall@100"])
+        let trec = try BuiltProducts.run(
+            ["evaluate", "--qrels", qrels, "--run", run, "--metrics",
+             "ndcg_cut_10,recip_rank,P.1,recall_100"])
+        #expect(ours.status == 0 && trec.status == 0, "\(trec.stderr)")
+        #expect(ours.stdout == trec.stdout && !ours.stdout.isEmpty)
+    }
+
     @Test func malformedCorpusLineNamesFileAndLineUnlessSkipped() throws {
         let dir = try TestPaths.temporaryDirectory("cli-bm25-bad")
         defer { try? FileManager.default.removeItem(at: dir) }

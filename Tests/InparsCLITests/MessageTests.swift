@@ -157,6 +157,6 @@ import Testing
         #expect(
             result.stderr.contains(model.appendingPathComponent("config.json").path),
             "\(result.stderr)")
-        #expect(result.stderr.contains("[64, 96]"), "\(result.stderr)")
+        #expect(result.stderr.contains("[96, 64]"), "\(result.stderr)")
     }
 }

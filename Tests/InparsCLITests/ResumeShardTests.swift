@@ -138,7 +138,8 @@ struct StageFixture {
         try fixture.write("q1\tsomething else\n", "queries.tsv")
         let edited = try fixture.run(arguments)
         #expect(edited.status == 1 && edited.stderr.contains("queries: content changed"), "\(edited.stderr)")
-        // --overwrite starts over.
+        // --overwrite starts over (with the query file as it was).
+        _ = try inputs(fixture)
         try fixture.succeed(arguments + ["--depth", "2", "--overwrite"])
         #expect(try fixture.bytes("out.trec") != fixture.bytes("reference.trec"))
     }

@@ -108,4 +108,19 @@ import Testing
         #expect(throws: EvalError.unknownMetric("bleu")) { _ = try Metric.parseList("bleu") }
         #expect(Metric("recall") == nil)
     }
+
+    /// Issue 16, item 9: trec_eval's names (as `trec_eval -m` and pytrec_eval spell them) are
+    /// aliases of ours.
+    @Test func trecEvalMetricNamesAreAliases() throws {
+        #expect(
+            try Metric.parseList("recip_rank,P_10,P.5,ndcg_cut_10,ndcg_cut.20,map,map_cut_100,recall_100,recall.1000,ndcg") == [
+                .mrr(cutoff: nil), .precision(cutoff: 10), .precision(cutoff: 5),
+                .ndcg(cutoff: 10), .ndcg(cutoff: 20), .map(cutoff: nil), .map(cutoff: 100),
+                .recall(cutoff: 100), .recall(cutoff: 1000), .ndcg(cutoff: nil),
+            ])
+        // trec_eval's forms without a cutoff number are not ours to guess.
+        for name in ["P_", "ndcg_cut", "recall_x", "P_10_5"] {
+            #expect(Metric(name) == nil, "\(name)")
+        }
+    }
 }

@@ -42,7 +42,14 @@ struct FilterCommand: ParsableCommand {
     var strategy: Strategy
 
     @Option(help: "Rows to keep after sorting (0 keeps all).")
-    var keepTopK = 10_000
+    var keep = 10_000
+
+    /// The old spelling of `--keep` (the InPars toolkit's `--keep_top_k`).
+    @Option(name: .customLong("keep-top-k"), help: .hidden)
+    var oldKeepTopK: Int?
+
+    /// `--keep`, or `--keep-top-k` when given.
+    var keepTopK: Int { oldKeepTopK ?? keep }
 
     @Option(help: "Drop queries with fewer generator tokens (length of log_probs).")
     var minTokens = 3
@@ -105,7 +112,7 @@ struct FilterCommand: ParsableCommand {
 
     func validate() throws {
         guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1") }
-        guard keepTopK >= 0 else { throw ValidationError("--keep-top-k must be ≥ 0 (0 keeps all)") }
+        guard keepTopK >= 0 else { throw ValidationError("--keep must be ≥ 0 (0 keeps all)") }
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
         }
@@ -170,7 +177,8 @@ struct FilterCommand: ParsableCommand {
         let (rows, statistics) = try SyntheticQueryReader.read(
             inputURL,
             options: .init(
-                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker))
+                skipBadLines: badLines.skipBadLines, requireLogProbs: strategy != .reranker,
+                skipFlag: "--skip-bad-lines"))
         var filter = QueryFilter(
             configuration: configuration, inputPath: inputURL.path, progressSink: stderr)
         if let corpus = job.corpus {

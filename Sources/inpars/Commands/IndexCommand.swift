@@ -17,8 +17,25 @@ struct IndexCommand: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: "The index directory to create (an earlier inpars index there is replaced).")
-    var index: String
+    @Option(
+        help: "The index folder to create (an earlier inpars index there is replaced; --index is the old name).")
+    var output: String?
+
+    /// The old spelling of `--output`, kept because the other commands read an index through
+    /// `--index`.
+    @Option(name: .customLong("index"), help: .hidden)
+    var oldIndex: String?
+
+    /// `--output`, or `--index` when given.
+    var index: String { output ?? oldIndex ?? "" }
+
+    func validate() throws {
+        switch (output, oldIndex) {
+        case (nil, nil): throw ValidationError("Missing expected argument '--output <output>'")
+        case (.some, .some): throw ValidationError("give the index folder once: --output (or its old name --index)")
+        default: break
+        }
+    }
 
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var badLines: BadLineOptions

@@ -13,13 +13,13 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Join the outputs of a sharded command (--shard i/N) into the unsharded output.",
         discussion: """
-            Takes the N shard outputs of one 'generate', 'filter', 'search', 'triples' or \\
-            'rerank' run (in any order) and writes exactly what the command writes without \\
-            --shard, byte for byte, with its manifest. Each shard's manifest (FILE.manifest.json) \\
-            names its shard and its run: a missing, unfinished, changed or duplicate shard, or \\
-            one from another run (other settings or inputs), is refused with the reason. \\
-            Filter shards hold scored rows; merge applies the global dedupe, sort and \\
-            --keep-top-k. See Docs/scaling.md.
+            Takes the N shard outputs of one 'generate', 'filter', 'search', 'triples' or \
+            'rerank' run (in any order) and writes exactly what the command writes without \
+            --shard, byte for byte, with its manifest. Each shard's manifest (FILE.manifest.json) \
+            names its shard and its run: a missing, unfinished, changed or duplicate shard, or \
+            one from another run (other settings or inputs), is refused with the reason. \
+            Filter shards hold scored rows; merge applies the global dedupe, sort and \
+            --keep. See Docs/scaling.md.
             """)
 
     @OptionGroup var output: OutputOptions
@@ -73,8 +73,13 @@ struct MergeCommand: ParsableCommand {
             lines = summary.lines.map { "triples: \($0)" }
         case "rerank":
             let summary = try set.summary(RerankSummary.self)
+            let inputs = set.members[0].manifest.inputs ?? [:]
+            try summary.check(
+                queriesPath: inputs["queries"]?.path ?? "the query file",
+                corpusPath: inputs["corpus"]?.path ?? "the corpus")
             try set.write(to: roles, kinds: kinds, summary: summary)
             lines = ["rerank: \(summary.queries) queries, \(summary.pairsScored) pairs scored"]
+                + summary.warnings
         default:
             try set.write(to: roles, kinds: kinds, summary: NoSummary())
         }

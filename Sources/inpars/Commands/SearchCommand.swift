@@ -27,8 +27,15 @@ struct SearchCommand: ParsableCommand {
     @Option(help: "Only search queries that appear in this qrels file (or beir/<name>[/<split>]).")
     var qrels: String?
 
-    @Option(help: "Hits per query.")
-    var k: Int = 1000
+    @Option(help: "Hits per query (Pyserini's --hits).")
+    var hits: Int = 1000
+
+    /// The old spelling of `--hits`.
+    @Option(name: .customLong("k"), help: .hidden)
+    var oldK: Int?
+
+    /// `--hits`, or `--k` when given.
+    var k: Int { oldK ?? hits }
 
     @Option(help: "The run file to write (default: standard output).")
     var output: String?
@@ -62,7 +69,7 @@ struct SearchCommand: ParsableCommand {
     var exhaustive = false
 
     func validate() throws {
-        guard k >= 1 else { throw ValidationError("--k must be at least 1.") }
+        guard k >= 1 else { throw ValidationError("--hits must be at least 1.") }
         guard !tag.contains(" "), !tag.isEmpty else {
             throw ValidationError("--tag must be non-empty and contain no spaces.")
         }

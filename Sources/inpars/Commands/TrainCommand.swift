@@ -72,7 +72,7 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var seed: SeedOptions
 
-    @Option(help: "Save a checkpoint every N steps (and always at the end).")
+    @Option(help: "Save a checkpoint every N steps (default: only at the end).")
     var saveEvery: Int?
 
     @Option(help: "Keep only the newest N checkpoint-<step> folders (default: all).")
@@ -100,10 +100,17 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Eval corpus (BEIR corpus.jsonl or id<TAB>text TSV, or beir/<name>).")
     var evalCorpus: String?
 
-    @Option(help: "Documents per eval query to rerank.")
-    var evalTopK = 100
+    @Option(help: "Documents per eval query to rerank (as rerank's --depth).")
+    var evalDepth = 100
 
-    @Option(help: "Evaluate every N steps (and at the start and the end).")
+    /// The old spelling of `--eval-depth`.
+    @Option(name: .customLong("eval-top-k"), help: .hidden)
+    var oldEvalTopK: Int?
+
+    /// `--eval-depth`, or `--eval-top-k` when given.
+    var evalTopK: Int { oldEvalTopK ?? evalDepth }
+
+    @Option(help: "Evaluate every N steps (default: only at the start and the end).")
     var evalEvery: Int?
 
     @Option(help: "Pairs per forward pass during evaluation.")
@@ -142,7 +149,7 @@ struct TrainCommand: ParsableCommand {
         if let keepLast, keepLast < 1 { throw ValidationError("--keep-last must be at least 1") }
         if let evalEvery, evalEvery < 1 { throw ValidationError("--eval-every must be at least 1") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
-        guard evalTopK >= 1 else { throw ValidationError("--eval-top-k must be at least 1") }
+        guard evalTopK >= 1 else { throw ValidationError("--eval-depth must be at least 1") }
         try requireFlag("--eval-batch-size", evalBatchSize, in: 1...Limits.batch)
         let given = evalFiles.compactMap { $0 }.count
         guard given == 0 || given == 4 else {
