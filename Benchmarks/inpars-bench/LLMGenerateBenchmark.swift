@@ -97,17 +97,47 @@ struct LLMGenerateBenchmark: ParsableCommand {
                     format: "%.3f documents/s (%.2f s, %d tokens generated; prefix once %.2f s; peak RSS %.0f MB)",
                     Double(documents) / seconds, seconds, tokens, prefixSeconds,
                     Double(usage.ru_maxrss) / 1024))
-        if breakdown {
-            _ = lap()
-            _ = model.generate(requests(timed, new: 1), batchSize: batch, prefix: prefix)
-            let prefill = lap()
-            print(
-                String(
-                    format:
-                        "by phase: document prefill (fork + %d tokens + first pick) %.2f s, decode steps %.2f s (%.1f ms per step of %d rows)",
-                    documentLength, prefill, seconds - prefill,
-                    (seconds - prefill) * 1000 / Double(max(1, tokens - documents)) * Double(batch),
-                    batch))
+        if breakdown { try phases(model: model, prompts: Array(timed), prefix: prefix, total: seconds, tokens: tokens) }
+    }
+
+    /// Prefill alone (one new token) with GEMM accounting, the decode steps as the rest, and
+    /// the bytes a decode step must read against a measured copy bandwidth.
+    private func phases(
+        model: CausalLM, prompts: [[Int32]], prefix: SharedPrefix, total: Double, tokens: Int
+    ) throws {
+        BLAS.Profile.reset()
+        BLAS.Profile.isEnabled = true
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = model.generate(
+            prompts.map { CausalLMRequest(ids: $0, maxNewTokens: 1) }, batchSize: batch,
+            prefix: prefix)
+        let prefill = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        BLAS.Profile.isEnabled = false
+        let gemm = BLAS.Profile.totals
+        let steps = Double(tokens - prompts.count) / Double(batch)
+        let stepSeconds = (total - prefill) / max(steps, 1)
+        let weightBytes = Double(model.parameters.table.slots.reduce(0) { $0 + $1.count }) * 4
+        // Copy bandwidth: 256 MB copied 4 times (read + write per byte).
+        let count = 64 << 20
+        let source = [Float](repeating: 1, count: count)
+        var target = [Float](repeating: 0, count: count)
+        let copyStart = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<4 {
+            source.withUnsafeBufferPointer { s in
+                target.withUnsafeMutableBufferPointer { t in
+                    t.baseAddress!.update(from: s.baseAddress!, count: count)
+                }
+            }
         }
+        let copySeconds = Double(DispatchTime.now().uptimeNanoseconds - copyStart) / 1e9
+        let bandwidth = Double(count * 4 * 2 * 4) / copySeconds / 1e9
+        print(
+            String(
+                format:
+                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which sgemm %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
+                documentLength, prefill, gemm.seconds, gemm.flops / gemm.seconds / 1e9,
+                gemm.calls, total - prefill, steps, batch, stepSeconds, weightBytes / 1e9,
+                weightBytes / stepSeconds / 1e9, bandwidth))
+        _ = target[count - 1]
     }
 }
