@@ -27,7 +27,7 @@ below).
 | `--batch-size N` | 8 | generate, filter, train, rerank | Inputs per forward pass; 8 is the toolkit's training batch and a good CPU batch for scoring and T5 decoding. Results do not depend on it beyond float rounding. |
 | `--max-length N` | 512 | filter, train, rerank | T5's `model_max_length`, what monoT5 was trained with; at least 16. |
 | `--labels L` | yes-no for mt5 folders and names containing "flan", else true-false | filter, train, rerank | What the checkpoint was trained to answer: castorini monoT5 says `▁true`/`▁false`, FLAN-T5 and mMARCO's mT5 rerankers `▁yes`/`▁no`. |
-| `--model DIR` | (required; optional for filter) | generate, filter, train, rerank | A Hugging Face folder; `config.json`'s `model_type` picks the family (t5, mt5). With `generate --api-base`, the server's model name. |
+| `--model DIR` | (required; optional for filter) | generate, filter, train, rerank | A Hugging Face folder; `config.json`'s `model_type` picks the family (t5, mt5; llama, mistral, qwen2, qwen3 for generate only). With `generate --api-base`, the server's model name. |
 | `--corpus FILE` | (required) | generate, index, triples, rerank | BEIR JSONL or TSV, optionally `.gz` (`filter --corpus` is optional). |
 | `--queries FILE` | (required) | search, rerank | BEIR JSONL or TSV, optionally `.gz`. |
 | `--skip-bad-lines` | off | filter, index, search, triples, train | Stopping at the first malformed line is the safe default; the flag counts and skips. |
