@@ -55,18 +55,12 @@ public struct CausalLMBackend: GenerationBackend {
         model: CausalLM, tokenizer: any Tokenizer, modelName: String, batchSize: Int = 8,
         window: Int = 4, sharesPrefix: Bool = true, extraEOS: [Int] = []
     ) throws {
-        let (product, overflow) = batchSize.multipliedReportingOverflow(by: window)
-        guard batchSize >= 1, window >= 1, !overflow, product <= Limits.batch * 4 else {
-            throw GenerationError.invalidOption(
-                name: "--batch-size", value: String(batchSize),
-                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(window))")
-        }
+        maxBatchSize = try InProcessGeneration.promptsPerCall(batchSize: batchSize, window: window)
         self.model = model
         self.tokenizer = tokenizer
         self.modelName = modelName
         self.batchSize = batchSize
         self.sharesPrefix = sharesPrefix
-        maxBatchSize = product
         let vocab = min(model.configuration.vocabSize, tokenizer.vocabularySize)
         newlineIDs = Set(
             (0..<vocab).map { Int32($0) }.filter {

@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsModels
 
 /// Picks the in-process generation backend of a model folder.
@@ -17,5 +18,19 @@ public enum InProcessGeneration {
         case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
         case .causalLM: return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
         }
+    }
+
+    /// Prompts per `generate` call of an in-process backend: `batchSize × window`.
+    ///
+    /// - Throws: ``GenerationError/invalidOption(name:value:reason:)`` naming `--batch-size`
+    ///   when it is outside 1…`Limits.batch` or the product overflows.
+    static func promptsPerCall(batchSize: Int, window: Int) throws -> Int {
+        let (product, overflow) = batchSize.multipliedReportingOverflow(by: window)
+        guard batchSize >= 1, window >= 1, !overflow, product <= Limits.batch * 4 else {
+            throw GenerationError.invalidOption(
+                name: "--batch-size", value: String(batchSize),
+                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(window))")
+        }
+        return product
     }
 }
