@@ -111,6 +111,23 @@ import Testing
             outputs.append(try Self.rows(folder.appendingPathComponent("b\(size).jsonl")))
         }
         #expect(outputs[0].count == 5 && outputs[1].count == 5)
+        // filter reads the rows: the top 2 by mean log-prob, each with its score.
+        let filtered = folder.appendingPathComponent("filtered.jsonl")
+        let filter = try BuiltProducts.run([
+            "filter", "--input", folder.appendingPathComponent("b8.jsonl").path, "--output",
+            filtered.path, "--strategy", "scores", "--keep", "2", "--min-tokens", "1",
+        ])
+        #expect(filter.status == 0, "\(filter.stderr)")
+        let kept = try Self.rows(filtered)
+        let means = outputs[1].map { row -> (String, Double) in
+            let values = row["log_probs"] as? [Double] ?? []
+            return (row["doc_id"] as? String ?? "", values.reduce(0, +) / Double(max(values.count, 1)))
+        }.sorted { $0.1 > $1.1 }
+        #expect(kept.map { $0["doc_id"] as? String ?? "" } == means.prefix(2).map(\.0))
+        for (row, mean) in zip(kept, means) {
+            #expect(abs((row["score"] as? Double ?? .nan) - mean.1) <= 1e-9)
+            #expect(row["backend"] as? String == "local")
+        }
         for (a, b) in zip(outputs[0], outputs[1]) {
             #expect(a["doc_id"] as? String == b["doc_id"] as? String)
             #expect(a["query"] as? String == b["query"] as? String)
