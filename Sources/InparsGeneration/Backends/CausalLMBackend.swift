@@ -143,7 +143,7 @@ public struct CausalLMBackend: GenerationBackend {
         }
         guard ids.count + request.maxNewTokens <= context else {
             throw GenerationError.promptTooLong(
-                tokens: ids.count + request.maxNewTokens, limit: context,
+                tokens: ids.count, limit: context,
                 detail:
                     "the model's context is \(context) tokens; set --max-prompt-tokens to \(context) or less so such prompts are skipped"
             )
