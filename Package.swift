@@ -18,6 +18,9 @@ let systemLibraries: [Target] = [
         name: "CZlib", pkgConfig: "zlib",
         providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(
+        name: "CDNNL",
+        providers: [.apt(["libdnnl-dev"])]),
+    .systemLibrary(
         name: "CCrypto", pkgConfig: "libcrypto",
         providers: [.apt(["libssl-dev"])]),
 ]
@@ -29,7 +32,7 @@ let argumentParser = Target.Dependency.product(
 
 let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
-    .target(name: "InparsTensor", dependencies: ["CBLAS"]),
+    .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
@@ -41,7 +44,7 @@ let libraries: [Target] = [
         dependencies: ["InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore"]),
     .target(
         name: "InparsGeneration",
-        dependencies: ["InparsHTTP", "InparsModels", "InparsTokenizers", "InparsCore"]),
+        dependencies: ["InparsHTTP", "InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore"]),
     .target(name: "InparsFilter", dependencies: ["InparsRanker", "InparsBM25", "InparsCore"]),
     .target(
         name: "InparsTraining",
@@ -120,7 +123,10 @@ let tests: [Target] = [
         ]),
     .testTarget(
         name: "InparsCLITests",
-        dependencies: ["inpars", "InparsBM25", "InparsCore", "InparsTestSupport", argumentParser]),
+        dependencies: [
+            "inpars", "InparsBM25", "InparsCore", "InparsRanker", "InparsTestSupport",
+            argumentParser,
+        ]),
 ]
 
 // MARK: - Fuzzing (only with INPARS_FUZZ=1, as Scripts/fuzz.sh sets it; never in CI)

@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
             GEMMBenchmark.self, CheckpointBenchmark.self, TokenizerBenchmark.self, T5Benchmark.self,
             T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
             BM25ScaleBenchmark.self, GenerateBenchmark.self, TriplesBenchmark.self,
-            LoopbackHubCommand.self, ResumeBenchmark.self, LLMGenerateBenchmark.self,
+            LoopbackHubCommand.self, ResumeBenchmark.self, T5PrecisionBenchmark.self,
+            CrossEncoderBenchmark.self, LLMGenerateBenchmark.self,
         ])
 }

@@ -96,15 +96,34 @@ struct T5Benchmark: ParsableCommand {
     static func randomTensors(_ c: T5Configuration) -> [String: Tensor] {
         var generator = BenchRandom(seed: 42)
         var tensors: [String: Tensor] = [:]
-        let inner = c.innerDimension
-        func add(_ name: String, _ shape: [Int], std: Float) {
-            let count = shape.reduce(1, *)
+        for spec in randomTensorSpecs(c) { tensors[spec.name] = spec.make(&generator) }
+        return tensors
+    }
+
+    /// One random checkpoint tensor: uniform with standard deviation `std`, or all ones
+    /// (`std == nil`, a norm weight).
+    struct TensorSpec {
+        var name: String
+        var shape: [Int]
+        var std: Float?
+
+        func make(_ generator: inout BenchRandom) -> Tensor {
+            guard let std else { return Tensor(shape: shape, repeating: 1) }
             let limit = std * 1.7320508  // uniform(−a, a) has std a/√3
-            tensors[name] = Tensor(shape: shape) { buffer in
-                for i in 0..<count { buffer[i] = generator.uniform() * limit }
+            return Tensor(shape: shape) { buffer in
+                for i in 0..<buffer.count { buffer[i] = generator.uniform() * limit }
             }
         }
-        func ones(_ name: String, _ d: Int) { tensors[name] = Tensor(shape: [d], repeating: 1) }
+    }
+
+    /// The tensors of a T5 v1.0 checkpoint of configuration `c`, in a fixed order.
+    static func randomTensorSpecs(_ c: T5Configuration) -> [TensorSpec] {
+        var specs: [TensorSpec] = []
+        let inner = c.innerDimension
+        func add(_ name: String, _ shape: [Int], std: Float) {
+            specs.append(TensorSpec(name: name, shape: shape, std: std))
+        }
+        func ones(_ name: String, _ d: Int) { specs.append(TensorSpec(name: name, shape: [d])) }
         add(T5WeightNames.shared, [c.vocabSize, c.dModel], std: 1)
         for stack in ["encoder", "decoder"] {
             let blocks = stack == "encoder" ? c.numLayers : c.numDecoderLayers
@@ -151,7 +170,7 @@ struct T5Benchmark: ParsableCommand {
                     std: 1 / Float(c.dFF).squareRoot())
             }
         }
-        return tensors
+        return specs
     }
 }
 

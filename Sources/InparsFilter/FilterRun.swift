@@ -65,6 +65,7 @@ public struct FilterRun {
             inputs["model"] = try InputIdentity.of(model)
             settings["max_length"] = String(scorerOptions.maxLength)
             settings["labels"] = scorerOptions.labels?.rawValue ?? "auto"
+            settings["precision"] = scorerOptions.precision.rawValue
             rounding = ["batch_size": String(scorerOptions.batchSize), "threads": String(c.threads)]
         }
         return OutputManifest(

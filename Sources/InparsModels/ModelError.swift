@@ -29,12 +29,29 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     /// `config.json` asks for something inpars does not implement (a rope type, an
     /// activation); running anyway would give wrong output.
     case unsupportedSetting(path: String, field: String, value: String, reason: String)
-    /// The family cannot do the task asked of it (a decoder-only generator asked to score
-    /// query–document pairs).
-    case unsupportedTask(directory: String, family: String, task: String)
+    /// oneDNN has no kernel for `precision` on this CPU (`isa`: what it dispatches to).
+    case unsupportedPrecision(precision: String, isa: String)
+    /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
+    case unsupportedTask(directory: String, family: ModelFamily, task: String, instead: String)
+
+    /// A missing or mis-shaped tensor of a model folder, restated as the two files that
+    /// disagree (``checkpointMismatch(weights:configuration:problem:)``); other errors as they are.
+    public func naming(directory: URL) -> ModelError {
+        switch self {
+        case .missingTensor, .shapeMismatch:
+            return .checkpointMismatch(
+                weights: Checkpoint.weightsFile(directory: directory)?.path ?? directory.path,
+                configuration: directory.appendingPathComponent("config.json").path,
+                problem: errorDescription ?? "\(self)")
+        default: return self
+        }
+    }
 
     public var errorDescription: String? {
         switch self {
+        case .unsupportedPrecision(let precision, let isa):
+            return
+                "--precision \(precision) is not available on this CPU (oneDNN runs \(isa); bf16 needs AVX-512); use --precision int8 or fp32"
         case .notAModelFolder(let path):
             return
                 "'\(path)' is not a folder; point --model at a Hugging Face model folder (config.json, weights, tokenizer)"
@@ -58,7 +75,7 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
             return
                 "'\(path)': feed_forward_proj '\(value)' is not supported (use relu, gelu, gated-gelu or gated-silu)"
         case .missingTensor(let name):
-            return "the checkpoint has no tensor '\(name)', which this T5 configuration needs"
+            return "the checkpoint has no tensor '\(name)', which the configuration needs"
         case .shapeMismatch(let name, let expected, let actual):
             return "tensor '\(name)' has shape \(actual) but the configuration needs \(expected)"
         case .missingPiece(let piece, let directory):
@@ -69,9 +86,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .unsupportedSetting(let path, let field, let value, let reason):
             return
                 "'\(path)': \(field) \(value) is not supported (\(reason)); running it anyway would give wrong output"
-        case .unsupportedTask(let directory, let family, let task):
+        case .unsupportedTask(let directory, let family, let task, let instead):
             return
-                "'\(directory)' holds a \(family) model, which inpars runs for generation only; \(task) needs a reranker (a monoT5 folder)"
+                "'\(directory)' holds a \(family.summary) model, which cannot \(task); \(instead)"
         }
     }
 }

@@ -87,12 +87,12 @@ public struct MonoT5Reranker: Sendable {
             tokenizer: tokenizer, maxLength: options.maxLength)
     }
 
-    /// Loads the model (``T5Model/load(directory:)``) and tokenizer
+    /// Loads the model (``T5Model/load(directory:precision:)``, at `options.precision`) and tokenizer
     /// (`SentencePieceTokenizer.load(directory:)`) from one Hugging Face folder.
     public static func load(directory: URL, options: ScorerOptions = ScorerOptions()) throws
         -> MonoT5Reranker
     {
-        let model = try T5Model.load(directory: directory)
+        let model = try T5Model.load(directory: directory, precision: options.precision)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return try MonoT5Reranker(
             model: model, tokenizer: tokenizer, options: options,
@@ -124,7 +124,8 @@ extension MonoT5Reranker: RelevanceScorer {
     public var name: String { "monoT5" }
 
     public var details: String {
-        "monoT5 (\(labels.rawValue) labels, at most \(options.maxLength) tokens)"
+        let precision = model.precision == .fp32 ? "" : ", \(model.precision.rawValue) linear layers"
+        return "monoT5 (\(labels.rawValue) labels, at most \(options.maxLength) tokens\(precision))"
     }
 
     public var maxLength: Int { options.maxLength }

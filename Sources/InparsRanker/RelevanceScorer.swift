@@ -1,5 +1,6 @@
 import Foundation
 import InparsModels
+import InparsTensor
 
 /// A (query, document) pair to score.
 public struct ScoringPair: Sendable, Hashable {
@@ -39,7 +40,8 @@ public struct PairScores: Sendable, Equatable {
 ///
 /// The seam between what ranks — `rerank` (``RunReranker``), `filter --strategy
 /// reranker|consistency` (`QueryFilter`) and evaluation during training (`TrainingEvaluation`)
-/// — and the models that score: ``MonoT5Reranker`` today, BERT-style cross-encoders next.
+/// — and the models that score: ``MonoT5Reranker`` (T5) and ``CrossEncoderReranker`` (BERT,
+/// ELECTRA, RoBERTa, XLM-R).
 /// ``RelevanceScorers/load(directory:options:)`` picks the implementation from a model folder.
 public protocol RelevanceScorer {
     /// A short name for run tags and summaries, e.g. `monoT5`.
@@ -67,11 +69,17 @@ public struct ScorerOptions: Sendable, Equatable {
     /// monoT5 label pieces; `nil`: `yesNo` when the folder name or `_name_or_path` contains
     /// "flan", else `trueFalse`.
     public var labels: MonoT5Reranker.Labels?
+    /// The number format of the model's linear layers (converted once at load).
+    public var precision: Precision
 
-    public init(maxLength: Int = 512, batchSize: Int = 8, labels: MonoT5Reranker.Labels? = nil) {
+    public init(
+        maxLength: Int = 512, batchSize: Int = 8, labels: MonoT5Reranker.Labels? = nil,
+        precision: Precision = .fp32
+    ) {
         self.maxLength = maxLength
         self.batchSize = batchSize
         self.labels = labels
+        self.precision = precision
     }
 }
 
@@ -90,6 +98,15 @@ public enum RelevanceScorers {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
         case .t5: return try MonoT5Reranker.load(directory: directory, options: options)
+        case .bert:
+            // The oneDNN path is wired into T5 only so far; never run another precision silently.
+            guard options.precision == .fp32 else {
+                throw ModelError.unsupportedTask(
+                    directory: directory.path, family: .bert,
+                    task: "run at --precision \(options.precision.rawValue) yet",
+                    instead: "cross-encoders run in fp32; drop --precision (or use a T5 reranker)")
+            }
+            return try CrossEncoderReranker.load(directory: directory, options: options)
         case .causalLM: throw notAScorer(directory)
         }
     }
@@ -99,14 +116,14 @@ public enum RelevanceScorers {
     /// preparations).
     public static func check(directory: URL) throws {
         switch try ModelRegistry.resolve(directory: directory).family {
-        case .t5: return
+        case .t5, .bert: return
         case .causalLM: throw notAScorer(directory)
         }
     }
 
     private static func notAScorer(_ directory: URL) -> ModelError {
         .unsupportedTask(
-            directory: directory.path, family: "decoder-only language model",
-            task: "scoring query-document pairs")
+            directory: directory.path, family: .causalLM, task: "score query-document pairs",
+            instead: "it generates queries (inpars generate --model); rerank and filter need a reranker folder (monoT5 or a cross-encoder)")
     }
 }

@@ -25,6 +25,9 @@ public struct RerankRun {
     public var scorerOptions: ScorerOptions
     /// The run tag; `nil`: the scorer's name.
     public var tag: String?
+    /// MaxP passages for long documents (`--segment-length`, `--segment-stride`); `nil`: each
+    /// document is scored whole (cut to the scorer's maximum length).
+    public var segmentation: Segmentation?
     /// `--shard i/N`; `nil`: the whole job, unsharded.
     public var shard: Shard?
     /// Start over instead of resuming or refusing.
@@ -50,14 +53,20 @@ public struct RerankRun {
 
     /// What the output is made from: the settings that change its bytes and the inputs.
     public func manifest() throws -> OutputManifest {
-        OutputManifest(
+        var settings = [
+            "depth": String(depth),
+            "max_length": String(scorerOptions.maxLength),
+            "labels": scorerOptions.labels?.rawValue ?? "auto",
+            "precision": scorerOptions.precision.rawValue,
+            "tag": tag ?? "(the model's name)",
+        ]
+        if let segmentation {  // only when set, so earlier outputs keep their run id
+            settings["segment_length"] = String(segmentation.length)
+            settings["segment_stride"] = String(segmentation.stride)
+        }
+        return OutputManifest(
             command: "rerank",
-            settings: [
-                "depth": String(depth),
-                "max_length": String(scorerOptions.maxLength),
-                "labels": scorerOptions.labels?.rawValue ?? "auto",
-                "tag": tag ?? "(the model's name)",
-            ],
+            settings: settings,
             inputs: [
                 "run": try InputIdentity.of(run), "queries": try InputIdentity.of(queries),
                 "corpus": try InputIdentity.of(corpus), "model": try InputIdentity.of(model),
@@ -94,7 +103,8 @@ public struct RerankRun {
         if resumable.isComplete {
             return Outcome(summary: resumable.summary, wasComplete: true, scorerDetails: nil)
         }
-        let scorer = try loadScorer()
+        let loaded = try loadScorer()
+        let scorer = segmentation.map { SegmentedScorer(loaded, segmentation: $0) } ?? loaded
         let input = try RerankingInput.read(
             run: run, queries: queries, corpus: corpus, shard: shard ?? .whole,
             progress: ProgressReporter(label: "corpus documents read", sink: sink))

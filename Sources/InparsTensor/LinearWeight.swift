@@ -1,33 +1,108 @@
 /// The weight of a linear layer without bias (`nn.Linear(bias=False)`), `[out, in]` in PyTorch
 /// layout: the one type through which every linear layer of every model family multiplies.
 ///
-/// Today the weight is fp32 and each product is one ``BLAS/sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``
-/// call with the weight transposed by flag. A second precision for inference (bf16 or int8
-/// weights through oneDNN) is added here once: another stored representation behind the same
-/// ``matmul(_:)`` and ``matmul(_:accumulatingInto:)``, so no layer changes. Training uses the
-/// fp32 representation; ``backward(outputGradient:input:alpha:weightGradient:needsInputGradient:)``
-/// is defined for it only.
+/// fp32 weights multiply with one ``BLAS/sgemm(transposeA:transposeB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)``
+/// call, the weight transposed by flag. For inference a weight can be converted once
+/// (``converted(to:)``) to bf16 or int8 (``Precision``): the fp32 matrix is dropped and the
+/// products go through oneDNN (``PackedLinearWeight``), behind the same ``matmul(_:)`` and
+/// ``matmul(_:accumulatingInto:)``, so no layer changes. Training uses fp32 weights;
+/// ``backward(outputGradient:input:alpha:weightGradient:needsInputGradient:)`` is defined for
+/// them only.
 public struct LinearWeight: Sendable {
-    /// `[out, in]`, fp32.
-    public let matrix: Tensor
+    private enum Storage: Sendable {
+        case fp32(Tensor)
+        case packed(PackedLinearWeight)
+    }
+
+    private let storage: Storage
 
     /// Wraps an fp32 `[out, in]` matrix.
     public init(_ matrix: Tensor) {
         precondition(matrix.rank == 2, "a linear weight is [out, in], got \(matrix.shape)")
-        self.matrix = matrix
+        storage = .fp32(matrix)
+    }
+
+    /// The weight in `precision`: itself for fp32 (or when already converted to it), else
+    /// converted and packed for oneDNN (bf16: rounded to nearest even; int8: one symmetric
+    /// scale per output row). A converted weight cannot be converted again.
+    public func converted(to precision: Precision) -> LinearWeight {
+        if precision == self.precision { return self }
+        guard case .fp32(let matrix) = storage else {
+            preconditionFailure("a \(self.precision) weight cannot become \(precision)")
+        }
+        if precision == .fp32 { return self }
+        return LinearWeight(packed: PackedLinearWeight(matrix, precision: precision))
+    }
+
+    private init(packed: PackedLinearWeight) { storage = .packed(packed) }
+
+    /// The stored number format.
+    public var precision: Precision {
+        switch storage {
+        case .fp32: .fp32
+        case .packed(let packed): packed.precision
+        }
+    }
+
+    /// `[out, in]`, fp32; only an fp32 weight has one (converted weights drop it).
+    public var matrix: Tensor {
+        guard case .fp32(let matrix) = storage else {
+            preconditionFailure("a \(precision) linear weight keeps no fp32 matrix")
+        }
+        return matrix
     }
 
     /// Output features (rows of the weight).
-    public var outFeatures: Int { matrix.shape[0] }
+    public var outFeatures: Int {
+        switch storage {
+        case .fp32(let matrix): matrix.shape[0]
+        case .packed(let packed): packed.outFeatures
+        }
+    }
+
     /// Input features (columns of the weight).
-    public var inFeatures: Int { matrix.shape[1] }
+    public var inFeatures: Int {
+        switch storage {
+        case .fp32(let matrix): matrix.shape[1]
+        case .packed(let packed): packed.inFeatures
+        }
+    }
+
+    /// Bytes the weight holds (the packed form with its scales for bf16/int8).
+    public var byteCount: Int {
+        switch storage {
+        case .fp32(let matrix): matrix.count * MemoryLayout<Float>.size
+        case .packed(let packed): packed.byteCount
+        }
+    }
+
+    /// Whether two weights are the same values (fp32) or the same packed weight (converted).
+    public static func same(_ a: LinearWeight, _ b: LinearWeight) -> Bool {
+        switch (a.storage, b.storage) {
+        case (.fp32(let x), .fp32(let y)): x == y
+        case (.packed(let x), .packed(let y)): x === y
+        default: false
+        }
+    }
 
     /// `x · Wᵀ`.
     ///
     /// - Parameter x: `[..., in]`.
     /// - Returns: `[..., out]`.
     public func matmul(_ x: Tensor) -> Tensor {
-        Tensor.linear(x, weight: matrix)
+        switch storage {
+        case .fp32(let matrix):
+            return Tensor.linear(x, weight: matrix)
+        case .packed(let packed):
+            precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) for weight [\(outFeatures), \(inFeatures)]")
+            var shape = x.shape
+            if shape.isEmpty { shape = [outFeatures] } else { shape[shape.count - 1] = outFeatures }
+            return Tensor(shape: shape) { out in
+                x.storage.withUnsafeBufferPointer { px in
+                    packed.multiply(px.baseAddress!, rows: x.rowCount, into: out.baseAddress!, accumulate: false)
+                }
+            }
+        }
     }
 
     /// `alpha · x · Wᵀ` added into `residual` in one GEMM (`beta = 1`): the output projection of
@@ -38,18 +113,23 @@ public struct LinearWeight: Sendable {
     ///   - residual: `[rows, out]` (any leading shape with `out` last), updated in place.
     public func matmul(_ x: Tensor, accumulatingInto residual: inout Tensor) {
         let (n, k) = (outFeatures, inFeatures)
-        precondition(x.lastDimension == k, "linear: x \(x.shape) for weight \(matrix.shape)")
+        precondition(x.lastDimension == k, "linear: x \(x.shape) for weight [\(n), \(k)]")
         precondition(
             residual.lastDimension == n && residual.rowCount == x.rowCount,
-            "linear: residual \(residual.shape) for x \(x.shape) · \(matrix.shape)ᵀ")
+            "linear: residual \(residual.shape) for x \(x.shape) · [\(n), \(k)]ᵀ")
         let m = x.rowCount
         x.storage.withUnsafeBufferPointer { px in
-            matrix.storage.withUnsafeBufferPointer { pw in
-                residual.storage.withUnsafeMutableBufferPointer { pr in
-                    BLAS.sgemm(
-                        transposeA: false, transposeB: true, m: m, n: n, k: k,
-                        a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: k, beta: 1,
-                        c: pr.baseAddress!, ldc: n)
+            residual.storage.withUnsafeMutableBufferPointer { pr in
+                switch storage {
+                case .fp32(let matrix):
+                    matrix.storage.withUnsafeBufferPointer { pw in
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: true, m: m, n: n, k: k,
+                            a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: k, beta: 1,
+                            c: pr.baseAddress!, ldc: n)
+                    }
+                case .packed(let packed):
+                    packed.multiply(px.baseAddress!, rows: m, into: pr.baseAddress!, accumulate: true)
                 }
             }
         }

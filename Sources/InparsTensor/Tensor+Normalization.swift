@@ -39,7 +39,8 @@ extension Tensor {
     }
 
     /// Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · weight + bias`,
-    /// with the biased (population) variance, as `torch.nn.LayerNorm`.
+    /// with the biased (population) variance, as `torch.nn.LayerNorm`. Rows are reduced with
+    /// eight-lane accumulators (STYLE §4); the variance is taken about the mean (two passes).
     ///
     /// - Parameters:
     ///   - weight: `[d]`.
@@ -54,23 +55,49 @@ extension Tensor {
                 weight.storage.withUnsafeBufferPointer { pw in
                     biasStorage.withUnsafeBufferPointer { pb in
                         for row in 0..<rowCount {
-                            let base = row * d
-                            var sum: Float = 0
-                            for i in 0..<d { sum += px[base + i] }
-                            let mean = sum / Float(d)
-                            var variance: Float = 0
-                            for i in 0..<d {
-                                let centered = px[base + i] - mean
-                                variance += centered * centered
-                            }
-                            let inverse = 1 / (variance / Float(d) + epsilon).squareRoot()
-                            for i in 0..<d {
-                                out[base + i] = (px[base + i] - mean) * inverse * pw[i] + pb[i]
-                            }
+                            Self.layerNormRow(
+                                px.baseAddress! + row * d, weight: pw.baseAddress!,
+                                bias: pb.baseAddress!, output: out.baseAddress! + row * d,
+                                count: d, epsilon: epsilon)
                         }
                     }
                 }
             }
         }
+    }
+
+    /// One row of ``layerNormalized(weight:bias:epsilon:)``.
+    @inline(__always)
+    static func layerNormRow(
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>, count d: Int, epsilon: Float
+    ) {
+        let rx = UnsafeRawPointer(x)
+        var lanes = SIMD8<Float>()
+        var i = 0
+        while i + 8 <= d {
+            lanes += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        var sum = lanes.sum()
+        while i < d {
+            sum += x[i]
+            i += 1
+        }
+        let mean = sum / Float(d)
+        lanes = SIMD8<Float>()
+        i = 0
+        while i + 8 <= d {
+            let centered = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - mean
+            lanes += centered * centered
+            i += 8
+        }
+        var variance = lanes.sum()
+        while i < d {
+            variance += (x[i] - mean) * (x[i] - mean)
+            i += 1
+        }
+        let inverse = 1 / (variance / Float(d) + epsilon).squareRoot()
+        for j in 0..<d { output[j] = (x[j] - mean) * inverse * weight[j] + bias[j] }
     }
 }

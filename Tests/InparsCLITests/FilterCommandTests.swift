@@ -170,3 +170,40 @@ import Testing
         #expect(result.stderr.contains("source document not in the consistency top-k: 1"))
     }
 }
+
+/// `filter --strategy reranker` with a cross-encoder folder (`cross-encoders/bert-2`: 2 labels,
+/// `pytorch_model.bin`): rows ranked by transformers' log-softmax of the relevant label.
+@Suite struct CrossEncoderFilterCommandTests {
+    @Test func rerankerStrategyTakesACrossEncoderFolder() throws {
+        let folder = try TestPaths.temporaryDirectory("filter-cross-encoder")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = TestPaths.fixtures.appendingPathComponent("cross-encoders/bert-2")
+        let golden = try JSONDecoder().decode(
+            CrossEncoderRerankCommandTests.Golden.self,
+            from: Data(contentsOf: model.appendingPathComponent("golden.json")))
+        let batch = try #require(golden.batches.last)  // the model's own limit: nothing cut here
+        let lines = [0, 2].map { index in
+            let pair = golden.pairs[index]
+            let row: [String: Any] = ["doc_id": "d\(index)", "text": pair.document, "query": pair.query]
+            return String(
+                data: try! JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]),
+                encoding: .utf8)!
+        }
+        let input = folder.appendingPathComponent("queries.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
+        let output = folder.appendingPathComponent("filtered.jsonl").path
+        let result = try BuiltProducts.run([
+            "filter", "--input", input.path, "--output", output, "--strategy", "reranker",
+            "--model", model.path, "--min-tokens", "0", "--threads", "1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let expected = [0, 2].sorted { batch.scores[$0] > batch.scores[$1] }
+        #expect(rows.map { $0["doc_id"] as! String } == expected.map { "d\($0)" })
+        for (row, index) in zip(rows, expected) {
+            let score = Float(row["score"] as! Double)
+            #expect(abs(score - batch.scores[index]) <= 1e-4, "d\(index): \(score)")
+        }
+    }
+}

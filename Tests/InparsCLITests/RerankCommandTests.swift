@@ -1,5 +1,6 @@
 import Foundation
 import InparsCore
+import InparsRanker
 import InparsTestSupport
 import Testing
 
@@ -83,17 +84,17 @@ import Testing
             !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out.trec").path))
     }
 
-    @Test func aFolderThatIsNotT5FailsWithAClearMessage() throws {
-        let folder = try TestPaths.temporaryDirectory("rerank-cli-bert")
+    @Test func aFolderOfAnotherFamilyFailsWithAClearMessage() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-cli-wav2vec2")
         defer { try? FileManager.default.removeItem(at: folder) }
-        _ = try write(#"{"model_type": "bert"}"#, "config.json", in: folder)
+        _ = try write(#"{"model_type": "wav2vec2"}"#, "config.json", in: folder)
         let result = try BuiltProducts.run([
             "rerank", "--model", folder.path, "--corpus", "c", "--queries", "q", "--run", "r",
             "--output", folder.appendingPathComponent("out.trec").path,
         ])
         #expect(result.status == 1)
         #expect(
-            result.stderr.contains("'bert'") && result.stderr.contains("not T5"), "\(result.stderr)"
+            result.stderr.contains("'wav2vec2'") && result.stderr.contains("not T5"), "\(result.stderr)"
         )
     }
 
@@ -140,5 +141,118 @@ enum MonoT5GoldenScores {
             scores[key] = Float(item["score_true_false"] as! Double)
         }
         return scores
+    }
+}
+
+/// `inpars rerank --model <cross-encoder folder>`: the registry picks the cross-encoder, and the
+/// run holds transformers' scores and order (fixture `cross-encoders/bert-1`, at max length 24,
+/// so most documents are cut).
+@Suite struct CrossEncoderRerankCommandTests {
+    struct Golden: Decodable {
+        struct Pair: Decodable {
+            var query: String
+            var document: String
+        }
+        struct Batch: Decodable {
+            var max_length: Int
+            var scores: [Float]
+            var truncated: [Bool]
+        }
+        var pairs: [Pair]
+        var batches: [Batch]
+    }
+
+    @Test func rerankWithABertFolderGivesTransformersScoresAndOrder() throws {
+        let model = TestPaths.fixtures.appendingPathComponent("cross-encoders/bert-1")
+        let golden = try JSONDecoder().decode(
+            Golden.self, from: Data(contentsOf: model.appendingPathComponent("golden.json")))
+        let batch = try #require(golden.batches.first { $0.max_length == 24 })
+        let folder = try TestPaths.temporaryDirectory("rerank-cross-encoder")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        // One query id per distinct query text, one document per pair.
+        var queryIDs = [String: String]()
+        for pair in golden.pairs where queryIDs[pair.query] == nil {
+            queryIDs[pair.query] = "q\(queryIDs.count)"
+        }
+        let queries = queryIDs.sorted { $0.value < $1.value }.map { "\($0.value)\t\($0.key)\n" }
+        let corpus = golden.pairs.indices.map { "d\($0)\t\(golden.pairs[$0].document)\n" }
+        let run = golden.pairs.indices.map { "\(queryIDs[golden.pairs[$0].query]!) Q0 d\($0) 1 1.0 bm25\n" }
+        let paths = try [("queries.tsv", queries), ("corpus.tsv", corpus), ("run.trec", run)].map {
+            let url = folder.appendingPathComponent($0.0)
+            try $0.1.joined().write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let output = folder.appendingPathComponent("out.trec").path
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model.path, "--queries", paths[0], "--corpus", paths[1],
+            "--run", paths[2], "--output", output, "--max-length", "24", "--threads", "1",
+            "--batch-size", "3",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").map(String.init) }
+        #expect(rows.count == golden.pairs.count)
+        #expect(rows.allSatisfy { $0.count == 6 && $0[5] == "cross-encoder" })
+        for row in rows {
+            let index = try #require(Int(row[2].dropFirst()))
+            let score = try #require(Float(row[4]))
+            #expect(abs(score - batch.scores[index]) <= 1e-4, "\(row[2]): \(score) vs \(batch.scores[index])")
+        }
+        // Within each query, documents in descending golden score.
+        for (_, id) in queryIDs {
+            let ranked = rows.filter { $0[0] == id }.map { Int($0[2].dropFirst())! }
+            #expect(ranked == ranked.sorted { batch.scores[$0] > batch.scores[$1] })
+            #expect(rows.filter { $0[0] == id }.map { $0[3] } == ranked.indices.map { String($0 + 1) })
+        }
+        let truncated = batch.truncated.filter { $0 }.count
+        #expect(
+            result.stderr.contains("\(truncated) documents truncated to --max-length"),
+            "\(result.stderr)")
+    }
+}
+
+/// `rerank --segment-length/--segment-stride` through the binary: a long document's score is
+/// its best passage's (each passage scored by the same model in-process).
+@Suite struct MaxPRerankCommandTests {
+    @Test func aLongDocumentTakesItsBestPassagesScore() throws {
+        let model = TestPaths.fixtures.appendingPathComponent("cross-encoders/bert-1")
+        let folder = try TestPaths.temporaryDirectory("rerank-maxp")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let long = (0..<60).map { ["protein", "folding", "is", "a", "process", "of", "cells"][$0 % 7] }
+            .joined(separator: " ") + " paris is the capital of france"
+        let files = [
+            ("queries.tsv", "q1\twhat is the capital of france\n"),
+            ("corpus.tsv", "long\t\(long)\nshort\tParis is a city.\n"),
+            ("run.trec", "q1 Q0 long 1 2.0 bm25\nq1 Q0 short 2 1.0 bm25\n"),
+        ]
+        for (name, text) in files {
+            try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        let output = folder.appendingPathComponent("out.trec")
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model.path, "--queries", folder.appendingPathComponent("queries.tsv").path,
+            "--corpus", folder.appendingPathComponent("corpus.tsv").path,
+            "--run", folder.appendingPathComponent("run.trec").path, "--output", output.path,
+            "--segment-length", "20", "--segment-stride", "10", "--threads", "1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("MaxP over 20-word passages every 10 words"), "\(result.stderr)")
+        let rows = try String(contentsOf: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ").map(String.init) }
+        let scores = Dictionary(uniqueKeysWithValues: rows.map { ($0[2], Float($0[4])!) })
+        // The expected value: every passage scored by the library, the best one kept.
+        let scorer = try RelevanceScorers.load(directory: model)
+        let passages = try Segmentation(length: 20, stride: 10).passages(long)
+        #expect(passages.count == 6)
+        let best = try scorer.score(
+            passages.map { ScoringPair(query: "what is the capital of france", document: $0) },
+            progress: nil
+        ).scores.max()!
+        #expect(abs(scores["long"]! - best) <= 1e-5, "\(scores["long"]!) vs \(best)")
+        let short = try scorer.score(
+            [ScoringPair(query: "what is the capital of france", document: "Paris is a city.")],
+            progress: nil
+        ).scores[0]
+        #expect(abs(scores["short"]! - short) <= 1e-5)
     }
 }

@@ -34,20 +34,30 @@ import Testing
     }
 
     @Test func anUnknownModelTypeIsOneClearErrorListingTheSupportedOnes() throws {
-        let bert = try folder(
-            config: #"{"model_type": "bert", "architectures": ["BertForSequenceClassification"]}"#)
-        defer { try? FileManager.default.removeItem(at: bert) }
+        let speech = try folder(
+            config: #"{"model_type": "wav2vec2", "architectures": ["Wav2Vec2ForCTC"]}"#)
+        defer { try? FileManager.default.removeItem(at: speech) }
         #expect(
             throws: ModelError.unsupportedModelType(
-                directory: bert.path, modelType: "bert",
-                architectures: ["BertForSequenceClassification"])
-        ) { try ModelRegistry.resolve(directory: bert) }
+                directory: speech.path, modelType: "wav2vec2", architectures: ["Wav2Vec2ForCTC"])
+        ) { try ModelRegistry.resolve(directory: speech) }
         let message = try #require(
             ModelError.unsupportedModelType(
-                directory: bert.path, modelType: "bert", architectures: []
+                directory: speech.path, modelType: "wav2vec2", architectures: []
             ).errorDescription)
-        #expect(message.contains("'\(bert.path)'") && message.contains("'bert'"))
-        #expect(message.contains("supported model_type values: t5, mt5"), "\(message)")
+        #expect(message.contains("'\(speech.path)'") && message.contains("'wav2vec2'"))
+        #expect(
+            message.contains("supported model_type values: t5, mt5")
+                && message.contains("bert, electra, roberta, xlm-roberta"), "\(message)")
+
+        // The cross-encoder types and classes are the bert family.
+        for config in [
+            #"{"model_type": "xlm-roberta"}"#, #"{"architectures": ["ElectraForSequenceClassification"]}"#,
+        ] {
+            let crossEncoder = try folder(config: config)
+            defer { try? FileManager.default.removeItem(at: crossEncoder) }
+            #expect(try ModelRegistry.resolve(directory: crossEncoder).family == .bert)
+        }
 
         // Unknown architectures alone fail too.
         let neox = try folder(config: #"{"architectures": ["GPTNeoXForCausalLM"]}"#)
@@ -105,6 +115,8 @@ import Testing
         #expect(!types.isEmpty && Set(types).count == types.count)
         let classes = ModelRegistry.families.flatMap(\.architectures)
         #expect(Set(classes).count == classes.count)
-        #expect(ModelRegistry.supportedModelTypes == "t5, mt5, llama, mistral, qwen2, qwen3")
+        #expect(
+            ModelRegistry.supportedModelTypes
+                == "t5, mt5, bert, electra, roberta, xlm-roberta, llama, mistral, qwen2, qwen3")
     }
 }

@@ -88,13 +88,13 @@ import Testing
     }
 
     @Test func aFolderOfAnotherFamilyIsRefusedByTheRegistry() throws {
-        let folder = try TestPaths.temporaryDirectory("scorer-bert")
+        let folder = try TestPaths.temporaryDirectory("scorer-wav2vec2")
         defer { try? FileManager.default.removeItem(at: folder) }
-        try #"{"model_type": "bert"}"#.write(
+        try #"{"model_type": "wav2vec2"}"#.write(
             to: folder.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         #expect(
             throws: ModelError.unsupportedModelType(
-                directory: folder.path, modelType: "bert", architectures: [])
+                directory: folder.path, modelType: "wav2vec2", architectures: [])
         ) { try RelevanceScorers.load(directory: folder) }
     }
 }

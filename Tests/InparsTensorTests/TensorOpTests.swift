@@ -143,6 +143,7 @@ func expectClose(
             case .gelu: return Reference.gelu(v)
             case .geluTanh: return Reference.geluTanh(v)
             case .silu: return Reference.silu(v)
+            case .tanh: return Float(Foundation.tanh(Double(v)))
             }
         }
         expectClose(y.storage, expected, rtol: 1e-5, atol: 1e-6, "\(activation)")

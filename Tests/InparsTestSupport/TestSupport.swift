@@ -186,3 +186,35 @@ public enum BuiltProducts {
             signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }
+
+/// Spearman's rank correlation of two equally long score lists (ties get their mean rank).
+public func spearman(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count && a.count > 1, "spearman needs two lists of one length ≥ 2")
+    func ranks(_ x: [Float]) -> [Double] {
+        let order = x.indices.sorted { x[$0] < x[$1] }
+        var result = [Double](repeating: 0, count: x.count)
+        var start = 0
+        while start < order.count {
+            var end = start
+            while end + 1 < order.count && x[order[end + 1]] == x[order[start]] { end += 1 }
+            for i in start...end { result[order[i]] = Double(start + end) / 2 }
+            start = end + 1
+        }
+        return result
+    }
+    let (ra, rb) = (ranks(a), ranks(b))
+    let mean = Double(a.count - 1) / 2
+    var (covariance, va, vb) = (0.0, 0.0, 0.0)
+    for i in a.indices {
+        covariance += (ra[i] - mean) * (rb[i] - mean)
+        va += (ra[i] - mean) * (ra[i] - mean)
+        vb += (rb[i] - mean) * (rb[i] - mean)
+    }
+    return covariance / (va * vb).squareRoot()
+}
+
+/// How many of the `k` best-scored indices of `a` are among the `k` best of `b`.
+public func topOverlap(_ a: [Float], _ b: [Float], k: Int) -> Int {
+    let top = { (x: [Float]) in Set(x.indices.sorted { (x[$0], $1) > (x[$1], $0) }.prefix(k)) }
+    return top(a).intersection(top(b)).count
+}

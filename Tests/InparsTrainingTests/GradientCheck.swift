@@ -132,6 +132,7 @@ enum DoubleOps {
         case .geluTanh:
             return 0.5 * x * (1 + tanh((2 / Double.pi).squareRoot() * (x + 0.044715 * x * x * x)))
         case .silu: return x / (1 + exp(-x))
+        case .tanh: return Foundation.tanh(x)
         }
     }
 

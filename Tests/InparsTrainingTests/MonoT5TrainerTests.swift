@@ -169,14 +169,18 @@ import Testing
             modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
         let tokenizer = try SentencePieceTokenizer.load(directory: Task.model)
         let builder = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: 32)
-        let targets = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
+        let targets = try MonoT5Recipe.labelTargets(
+            .trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20, directory: "")
+        let recipe = MonoT5Recipe(
+            tokenizer: tokenizer, labels: .trueFalse, targets: targets, inputs: builder)
         var stream = try TrainingStream(unitCount: 10, seed: 9)
         var seen = [Int]()
         for _ in 0..<5 {
             let units = stream.next(4)
             seen += units
-            var tally = MonoT5Trainer.TruncationTally(examples: 20)
-            let batch = trainer.makeBatch(units, inputs: builder, targets: targets, tally: &tally)
+            let examples = trainer.examples(units)
+            #expect(examples.map(\.index) == units.flatMap { [2 * $0, 2 * $0 + 1] })
+            let batch = recipe.makeBatch(examples.map(\.example)).batch
             #expect(batch.labels.filter { $0 == targets.positive }.count == 4)
             #expect(batch.labels.filter { $0 == targets.negative }.count == 4)
             #expect(batch.inputs.allSatisfy { $0.count <= 32 && $0.last == tokenizer.eosID })
@@ -192,14 +196,10 @@ import Testing
 
     @Test func theLabelsAreTheRerankersAndTheTargetsEndWithEOS() throws {
         let tokenizer = try SentencePieceTokenizer.load(directory: Task.model)
-        let folder = try TestPaths.temporaryDirectory("trainer-labels")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let data = TrainingData(
-            kind: .pairs, units: [[TrainingExample(query: "q", passage: "p", relevant: true)]])
-        let trainer = MonoT5Trainer(
-            modelDirectory: Task.model, output: folder, data: data, options: options(steps: 1))
-        let trueFalse = try trainer.labelTargets(.trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20)
-        let yesNo = try trainer.labelTargets(.yesNo, tokenizer: tokenizer, vocabularySize: 1 << 20)
+        let trueFalse = try MonoT5Recipe.labelTargets(
+            .trueFalse, tokenizer: tokenizer, vocabularySize: 1 << 20, directory: "")
+        let yesNo = try MonoT5Recipe.labelTargets(
+            .yesNo, tokenizer: tokenizer, vocabularySize: 1 << 20, directory: "")
         #expect(trueFalse.positive == [tokenizer.id(forToken: "▁true")!, tokenizer.eosID])
         #expect(trueFalse.negative == [tokenizer.id(forToken: "▁false")!, tokenizer.eosID])
         #expect(yesNo.positive == [tokenizer.id(forToken: "▁yes")!, tokenizer.eosID])

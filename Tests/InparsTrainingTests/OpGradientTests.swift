@@ -123,6 +123,42 @@ import Testing
         #expect(vw.passes, "\(vw)")
     }
 
+    @Test func layerNormGradientsMatchFiniteDifferences() {
+        var random = TestRandom(seed: 6)
+        let x = random.tensor([3, 2, 11], in: -2...2)
+        let w = random.tensor([11], in: 0.5...1.5)
+        let b = random.tensor([11])
+        let r = random.tensor([3, 2, 11])
+        var dW = Tensor(zeros: [11])
+        var dB = Tensor(zeros: [11])
+        let dx = Tensor.layerNormBackward(
+            outputGradient: r, input: x, weight: w, epsilon: 1e-5, weightGradient: &dW,
+            biasGradient: &dB)
+        func layerNorm(_ x: [Double], _ w: [Double], _ b: [Double]) -> [Double] {
+            stride(from: 0, to: x.count, by: 11).flatMap { start -> [Double] in
+                let row = x[start..<(start + 11)]
+                let mean = row.reduce(0, +) / 11
+                let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 11
+                return row.enumerated().map { i, v in
+                    (v - mean) / (variance + 1e-5).squareRoot() * w[i] + b[i]
+                }
+            }
+        }
+        let (xd, wd, bd) = (x.storage.map(Double.init), w.storage.map(Double.init), b.storage.map(Double.init))
+        let vx = GradientCheck.check(dx.storage, at: x.storage) {
+            DoubleOps.project(layerNorm($0, wd, bd), r.storage)
+        }
+        let vw = GradientCheck.check(dW.storage, at: w.storage) {
+            DoubleOps.project(layerNorm(xd, $0, bd), r.storage)
+        }
+        let vb = GradientCheck.check(dB.storage, at: b.storage) {
+            DoubleOps.project(layerNorm(xd, wd, $0), r.storage)
+        }
+        #expect(vx.passes, "\(vx)")
+        #expect(vw.passes, "\(vw)")
+        #expect(vb.passes, "\(vb)")
+    }
+
     /// Attention probabilities `softmax(scores + bias + mask)` with T5's relative position bias
     /// looked up from its bucket table and a padding mask: gradients of the scores, of the bias
     /// (summed over the batch, per key − query offset) and of the bucket table.

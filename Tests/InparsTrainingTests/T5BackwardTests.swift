@@ -93,8 +93,8 @@ enum TinyT5 {
         var numeric: Double
     }
 
-    static func probes(
-        model: T5Model, gradients: ParameterStore, seed: UInt64, loss: (T5Model) -> Float
+    static func probes<Model: ParameterizedModel>(
+        model: Model, gradients: ParameterStore, seed: UInt64, loss: (Model) -> Float
     ) -> [Probe] {
         var random = TestRandom(seed: seed)
         var result = [Probe]()

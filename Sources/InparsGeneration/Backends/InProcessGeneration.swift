@@ -1,6 +1,7 @@
 import Foundation
 import InparsCore
 import InparsModels
+import InparsTensor
 
 /// Picks the in-process generation backend of a model folder.
 public enum InProcessGeneration {
@@ -8,15 +9,32 @@ public enum InProcessGeneration {
     /// (``InparsModels/ModelRegistry``), then that family's backend loads the weights and the
     /// tokenizer.
     ///
-    /// - Parameter batchSize: prompts decoded together.
+    /// - Parameters:
+    ///   - batchSize: prompts decoded together.
+    ///   - precision: the number format of the model's linear layers (converted at load).
     /// - Throws: `ModelError` for a folder without a readable `config.json` or of a family
     ///   inpars does not run (the message lists the supported ones); the family loader's errors
     ///   naming the file.
-    public static func load(directory: URL, batchSize: Int) throws -> any GenerationBackend {
+    public static func load(directory: URL, batchSize: Int, precision: Precision = .fp32) throws
+        -> any GenerationBackend
+    {
         let folder = try ModelRegistry.resolve(directory: directory)
         switch folder.family {
-        case .t5: return try T5Backend.load(directory: directory, batchSize: batchSize)
-        case .causalLM: return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
+        case .t5:
+            return try T5Backend.load(directory: directory, batchSize: batchSize, precision: precision)
+        case .bert:
+            throw ModelError.unsupportedTask(
+                directory: directory.path, family: .bert, task: "generate text",
+                instead: "a cross-encoder scores pairs (rerank, filter, train); generate with a T5 folder or --api-base")
+        case .causalLM:
+            // The oneDNN path is wired into T5 only so far; never run another precision silently.
+            guard precision == .fp32 else {
+                throw ModelError.unsupportedTask(
+                    directory: directory.path, family: .causalLM,
+                    task: "run at --precision \(precision.rawValue) yet",
+                    instead: "decoder-only LMs run in fp32 in process; drop --precision")
+            }
+            return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import InparsCore
 import InparsModels
+import InparsTensor
 import InparsTokenizers
 
 /// The in-process backend: a T5 / FLAN-T5 checkpoint folder (e.g. doc2query-T5) run with
@@ -18,7 +19,9 @@ import InparsTokenizers
 /// and what vLLM returns by default), so a query's score does not depend on the sampling
 /// settings that produced it.
 public struct T5Backend: GenerationBackend {
-    public let backendName = "t5"
+    /// `t5`, or `t5-bf16` / `t5-int8` for a converted model (the generate manifest records it,
+    /// so a resume at another precision is refused).
+    public var backendName: String { model.precision == .fp32 ? "t5" : "t5-\(model.precision.rawValue)" }
     public let modelName: String
     public let maxBatchSize: Int
     public let maxConcurrentCalls = 1
@@ -61,10 +64,10 @@ public struct T5Backend: GenerationBackend {
     /// output is the folder's name.
     ///
     /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
-    public static func load(directory: URL, batchSize: Int = 8, lengthWindow: Int = 4) throws
-        -> T5Backend
-    {
-        let model = try T5Model.load(directory: directory)
+    public static func load(
+        directory: URL, batchSize: Int = 8, lengthWindow: Int = 4, precision: Precision = .fp32
+    ) throws -> T5Backend {
+        let model = try T5Model.load(directory: directory, precision: precision)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)
         return try T5Backend(
             model: model, tokenizer: tokenizer,

@@ -7,7 +7,8 @@ extension Checkpoint {
     public static let modelFolderFiles: Set<String> = [
         "model.safetensors", "config.json", "generation_config.json", "spiece.model",
         "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-        "trainer_state.json", "train_log.jsonl", "optimizer.safetensors",
+        "trainer_state.json", "train_log.jsonl", "optimizer.safetensors", "vocab.txt",
+        "sentencepiece.bpe.model",
     ]
 
     /// What a model-folder writer may replace: a folder holding only ``modelFolderFiles`` and

@@ -7,11 +7,21 @@ import InparsTensor
 /// checkpoint, and changed element-wise through the table's entries
 /// (``withMutableEntry(_:_:)``, ``scale(by:)``), but never reshaped or replaced: the shapes are
 /// the table's. Gradients are a second store of the same table (``zeros()``).
+///
+/// For inference, a model family converts its linear slots to bf16 or int8 (``Precision``)
+/// with ``converting(linearSlots:to:)``, or while loading (``init(table:precision:linearSlots:loading:)``,
+/// which drops each fp32 slot as soon as it is converted, so peak memory stays near the
+/// converted model's). A converted slot is read only through ``linear(_:)``; its fp32 values
+/// are gone, and a converted store cannot be trained, written as a checkpoint or changed.
 public struct ParameterStore: Sendable, Equatable {
     /// What each stored tensor is.
     public let table: ParameterTable
-    /// One tensor per slot, shaped as ``ParameterSlot/shape``.
+    /// One tensor per slot, shaped as ``ParameterSlot/shape`` (empty for a converted slot).
     var tensors: [Tensor]
+    /// The linear slots converted to ``precision``, by slot.
+    private var converted: [Int: LinearWeight] = [:]
+    /// The number format of the converted linear slots; `.fp32` when none is converted.
+    public private(set) var precision: Precision = .fp32
 
     /// What can be wrong with a checkpoint for a table (the model family turns it into its own
     /// error, naming the tensor).
@@ -39,30 +49,85 @@ public struct ParameterStore: Sendable, Equatable {
                 throw .shape(name: entry.name, expected: entry.shape, actual: tensor.shape)
             }
         }
+        self.init(table: table, loading: { checkpoint[$0.name]! })
+    }
+
+    /// Loads the weights one checkpoint tensor at a time, converting the linear slots
+    /// `linearSlots` to `precision` as soon as each is complete and dropping its fp32 values
+    /// (peak memory: the converted model plus one fp32 slot).
+    ///
+    /// - Parameters:
+    ///   - linearSlots: slots that are linear weights `[out, in]` read only through
+    ///     ``linear(_:)``; ignored for `.fp32`.
+    ///   - load: the tensor of an entry, shaped ``ParameterEntry/shape`` (it throws the
+    ///     family's own error for a missing or mis-shaped tensor), called in table order.
+    public init(
+        table: ParameterTable, precision: Precision = .fp32, linearSlots: Set<Int> = [],
+        loading load: (ParameterEntry) throws -> Tensor
+    ) rethrows {
         self.table = table
         tensors = table.slots.map { _ in Tensor(zeros: [0]) }
-        for entry in table.entries {
-            let tensor = checkpoint[entry.name]!
+        self.precision = linearSlots.isEmpty ? .fp32 : precision
+        for (index, entry) in table.entries.enumerated() {
+            let tensor = try load(entry)
+            precondition(tensor.shape == entry.shape, "\(entry.name): \(tensor.shape), expected \(entry.shape)")
             if entry.offset == 0 && entry.shape == table.slots[entry.slot].shape {
                 tensors[entry.slot] = tensor
-                continue
+            } else {
+                if tensors[entry.slot].count == 0 {
+                    tensors[entry.slot] = Tensor(zeros: table.slots[entry.slot].shape)
+                }
+                tensors[entry.slot].storage.replaceSubrange(entry.range, with: tensor.storage)
             }
-            if tensors[entry.slot].count == 0 {
-                tensors[entry.slot] = Tensor(zeros: table.slots[entry.slot].shape)
+            let slotComplete =
+                index + 1 == table.entries.count || table.entries[index + 1].slot != entry.slot
+            if slotComplete && self.precision != .fp32 && linearSlots.contains(entry.slot) {
+                convert(entry.slot)
             }
-            tensors[entry.slot].storage.replaceSubrange(entry.range, with: tensor.storage)
         }
     }
 
-    /// Slot `slot`'s tensor.
-    public subscript(slot: Int) -> Tensor { tensors[slot] }
+    /// The store with the linear slots `linearSlots` converted to `precision` (see
+    /// ``init(table:precision:linearSlots:loading:)``). A store converts once.
+    public func converting(linearSlots: Set<Int>, to precision: Precision) -> ParameterStore {
+        precondition(self.precision == .fp32, "the store is already \(self.precision)")
+        var result = self
+        guard precision != .fp32, !linearSlots.isEmpty else { return result }
+        result.precision = precision
+        for slot in linearSlots.sorted() { result.convert(slot) }
+        return result
+    }
 
-    /// Slot `slot` as the weight of a linear layer (`[out, in]`).
-    public func linear(_ slot: Int) -> LinearWeight { LinearWeight(tensors[slot]) }
+    private mutating func convert(_ slot: Int) {
+        converted[slot] = LinearWeight(tensors[slot]).converted(to: precision)
+        tensors[slot] = Tensor(zeros: [0])
+    }
+
+    /// Bytes held by the weights: fp32 slots at 4 bytes an element, converted slots as packed.
+    public var weightBytes: Int {
+        tensors.reduce(0) { $0 + $1.count * MemoryLayout<Float>.size }
+            + converted.values.reduce(0) { $0 + $1.byteCount }
+    }
+
+    public static func == (a: ParameterStore, b: ParameterStore) -> Bool {
+        a.table == b.table && a.tensors == b.tensors && a.precision == b.precision
+            && a.converted.keys.sorted() == b.converted.keys.sorted()
+            && a.converted.allSatisfy { slot, weight in LinearWeight.same(weight, b.converted[slot]!) }
+    }
+
+    /// Slot `slot`'s tensor (fp32; a converted linear slot has none: read it with ``linear(_:)``).
+    public subscript(slot: Int) -> Tensor {
+        precondition(converted[slot] == nil, "\(table.slots[slot].name) is stored as \(precision)")
+        return tensors[slot]
+    }
+
+    /// Slot `slot` as the weight of a linear layer (`[out, in]`), in its stored precision.
+    public func linear(_ slot: Int) -> LinearWeight { converted[slot] ?? LinearWeight(tensors[slot]) }
 
     /// The state dict to save: one tensor per entry under its checkpoint name (fused slots
     /// split back into their parts, a tied tensor once), as `save_pretrained` writes them.
     public func checkpointTensors() -> [String: Tensor] {
+        precondition(precision == .fp32, "a \(precision) store is for inference only")
         var result = [String: Tensor]()
         for entry in table.entries {
             result[entry.name] = Tensor(
@@ -79,6 +144,7 @@ public struct ParameterStore: Sendable, Equatable {
         rethrows -> R
     {
         let entry = table.entries[index]
+        precondition(converted[entry.slot] == nil, "\(entry.name) is stored as \(precision)")
         return try tensors[entry.slot].storage.withUnsafeBufferPointer {
             try body(UnsafeBufferPointer(rebasing: $0[entry.range]))
         }
@@ -88,6 +154,7 @@ public struct ParameterStore: Sendable, Equatable {
     public mutating func withMutableEntry<R>(
         _ index: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
+        precondition(precision == .fp32, "a \(precision) store is for inference only")
         let entry = table.entries[index]
         return try tensors[entry.slot].storage.withUnsafeMutableBufferPointer {
             try body(UnsafeMutableBufferPointer(rebasing: $0[entry.range]))
@@ -98,11 +165,13 @@ public struct ParameterStore: Sendable, Equatable {
     public mutating func withMutableSlot<R>(
         _ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        try tensors[slot].storage.withUnsafeMutableBufferPointer { try body($0) }
+        precondition(precision == .fp32, "a \(precision) store is for inference only")
+        return try tensors[slot].storage.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Multiplies every element by `factor`.
     public mutating func scale(by factor: Float) {
+        precondition(precision == .fp32, "a \(precision) store is for inference only")
         for slot in tensors.indices { tensors[slot].scale(by: factor) }
     }
 }

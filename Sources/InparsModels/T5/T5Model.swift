@@ -36,22 +36,82 @@ public struct T5Model: Sendable {
     ///   `shared.weight`'s storage (a tied PyTorch `.bin`), so the head is tied although the
     ///   key is present.
     init(configuration: T5Configuration, tensors: [String: Tensor], headIsAlias: Bool) throws {
+        try self.init(
+            configuration: configuration, hasHead: tensors[T5WeightNames.lmHead] != nil,
+            headIsAlias: headIsAlias, precision: .fp32, shape: { tensors[$0]?.shape },
+            tensor: { tensors[$0]! })
+    }
+
+    /// Builds the model one checkpoint tensor at a time, converting the linear layers to
+    /// `precision` as they load (``ParameterStore/init(table:precision:linearSlots:loading:)``).
+    ///
+    /// - Parameters:
+    ///   - hasHead: the checkpoint has `lm_head.weight`.
+    ///   - shape: a tensor's shape in the checkpoint, `nil` when absent.
+    ///   - tensor: a tensor the checkpoint has, converted to fp32.
+    public init(
+        configuration: T5Configuration, hasHead: Bool, headIsAlias: Bool, precision: Precision,
+        shape: (String) -> [Int]?, tensor: (String) throws -> Tensor
+    ) throws {
         try configuration.validate(path: "config.json")
-        let hasHead = tensors[T5WeightNames.lmHead] != nil
         let tiedHead = hasHead ? headIsAlias : configuration.tieWordEmbeddings
         guard hasHead || tiedHead else { throw ModelError.missingTensor(name: T5WeightNames.lmHead) }
         let architecture = T5Architecture.build(configuration, tiedHead: tiedHead)
-        do {
-            parameters = try ParameterStore(table: architecture.table, checkpoint: tensors)
-        } catch .missing(let name) {
-            throw ModelError.missingTensor(name: name)
-        } catch .shape(let name, let expected, let actual) {
-            throw ModelError.shapeMismatch(name: name, expected: expected, actual: actual)
+        // Check every entry first, so the first missing or mis-shaped tensor in table order is
+        // reported before anything is converted.
+        for entry in architecture.table.entries {
+            guard let actual = shape(entry.name) else {
+                throw ModelError.missingTensor(name: entry.name)
+            }
+            guard actual == entry.shape else {
+                throw ModelError.shapeMismatch(name: entry.name, expected: entry.shape, actual: actual)
+            }
         }
         encoder = architecture.encoder
         decoder = architecture.decoder
         lmHead = architecture.lmHead
         self.configuration = configuration
+        parameters = try ParameterStore(
+            table: architecture.table, precision: precision,
+            linearSlots: Self.convertibleSlots(encoder: encoder, decoder: decoder),
+            loading: { try tensor($0.name) })
+    }
+
+    /// The slots a bf16/int8 model converts: every self-attention q/k/v and output, the
+    /// cross-attention query and output, and both feed-forward projections.
+    ///
+    /// Kept in fp32: the shared embedding (a lookup, and the LM head when tied), the LM head
+    /// (monoT5 reads two of its rows; generation's logits decide greedy ties), norms, the
+    /// relative position biases, and the cross-attention key/value weight, whose per-head rows
+    /// the absorbed one-step decoder reads in place (``T5CrossAttention/forwardAbsorbed``);
+    /// see `Docs/t5.md` for the measurements behind the choice.
+    static func convertibleSlots(encoder: T5Encoder, decoder: T5Decoder) -> Set<Int> {
+        var slots = Set<Int>()
+        for layer in encoder.layers {
+            slots.formUnion([layer.selfAttention.queryKeyValue, layer.selfAttention.output])
+            slots.formUnion([layer.feedForward.input, layer.feedForward.output])
+        }
+        for layer in decoder.layers {
+            slots.formUnion([layer.selfAttention.queryKeyValue, layer.selfAttention.output])
+            slots.formUnion([layer.crossAttention.query, layer.crossAttention.output])
+            slots.formUnion([layer.feedForward.input, layer.feedForward.output])
+        }
+        return slots
+    }
+
+    /// The slots ``converted(to:)`` converts (``convertibleSlots(encoder:decoder:)``).
+    public var convertibleSlots: Set<Int> { Self.convertibleSlots(encoder: encoder, decoder: decoder) }
+
+    /// The number format of the linear layers (``Precision``); `.fp32` unless converted.
+    public var precision: Precision { parameters.precision }
+
+    /// The model for inference at `precision`: its linear layers converted once (see
+    /// ``convertibleSlots(encoder:decoder:)``); fp32 returns the model itself. A converted
+    /// model cannot be trained or converted again.
+    public func converted(to precision: Precision) -> T5Model {
+        var result = self
+        result.parameters = parameters.converting(linearSlots: convertibleSlots, to: precision)
+        return result
     }
 
     /// What each stored weight is: checkpoint names, shapes, slots, the tied embedding.
@@ -66,6 +126,7 @@ public struct T5Model: Sendable {
     public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
         -> R
     {
+        precondition(precision == .fp32, "a \(precision) model is for inference only")
         let table = parameters.table
         defer {
             precondition(parameters.table == table, "updateParameters replaced the model's table")

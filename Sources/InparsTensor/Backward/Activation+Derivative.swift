@@ -5,7 +5,7 @@ extension Activation {
     ///
     /// ReLU's derivative at 0 is taken as 0 (as PyTorch). GELU: `Φ(x) + x·φ(x)`. `gelu_new`:
     /// `½(1 + t) + ½x(1 − t²)·c·(1 + 3·0.044715·x²)` with `t = tanh(c(x + 0.044715x³))`,
-    /// `c = √(2/π)`. SiLU: `σ(x)(1 + x(1 − σ(x)))`.
+    /// `c = √(2/π)`. SiLU: `σ(x)(1 + x(1 − σ(x)))`. tanh: `1 − tanh²(x)`.
     @inlinable
     public func derivative(_ x: Float) -> Float {
         switch self {
@@ -21,6 +21,9 @@ extension Activation {
         case .silu:
             let s = 1 / (1 + expf(-x))
             return s * (1 + x * (1 - s))
+        case .tanh:
+            let t = tanhf(x)
+            return 1 - t * t
         }
     }
 }

@@ -58,3 +58,34 @@ extension Tensor {
         return (loss, count, gradient)
     }
 }
+
+extension Tensor {
+    /// Mean binary cross-entropy of logits against 0/1 (or soft) targets and its gradient, as
+    /// `torch.nn.BCEWithLogitsLoss()` (reduction `mean`): per element
+    /// `max(x, 0) − x·y + log(1 + e^{−|x|})`, gradient `(σ(x) − y) / n`. The loss is
+    /// accumulated in `Double`.
+    ///
+    /// - Parameters:
+    ///   - logits: any shape, `n` elements.
+    ///   - targets: `n` values in `[0, 1]`.
+    /// - Returns: the mean loss and `dlogits` shaped like `logits`.
+    public static func binaryCrossEntropy(logits: Tensor, targets: [Float]) -> (
+        loss: Float, gradient: Tensor
+    ) {
+        precondition(
+            targets.count == logits.count && !targets.isEmpty,
+            "binaryCrossEntropy: \(targets.count) targets for \(logits.count) logits")
+        let inverseCount = 1 / Float(targets.count)
+        var total = 0.0
+        let gradient = Tensor(shape: logits.shape) { pg in
+            logits.storage.withUnsafeBufferPointer { pl in
+                for i in 0..<targets.count {
+                    let (x, y) = (pl[i], targets[i])
+                    total += Double(max(x, 0) - x * y) + Double(log1pf(expf(-abs(x))))
+                    pg[i] = (1 / (1 + expf(-x)) - y) * inverseCount
+                }
+            }
+        }
+        return (Float(total / Double(targets.count)), gradient)
+    }
+}

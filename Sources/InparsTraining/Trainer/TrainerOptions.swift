@@ -2,8 +2,18 @@ import Foundation
 import InparsModels
 import InparsRanker
 
-/// The settings of a monoT5 training run (`inpars train` flags).
+/// The settings of a training run (`inpars train` flags).
 public struct TrainerOptions: Sendable, Equatable {
+    /// The training loss (`--loss`).
+    public enum LossKind: String, Sendable, Equatable, Codable, CaseIterable {
+        /// The family's own objective on the relevance labels: monoT5's target cross-entropy,
+        /// a cross-encoder's pointwise binary cross-entropy.
+        case bce
+        /// Margin-MSE (Hofstätter et al. 2020) on a teacher's score margins: per triple,
+        /// `((s⁺ − s⁻) − (t⁺ − t⁻))²` (cross-encoders, with `--teacher`).
+        case marginMSE = "margin-mse"
+    }
+
     /// `adamw` or `adafactor` (fine-tuning mode: explicit learning rate, no relative step,
     /// no parameter scaling, no first moment).
     public enum OptimizerKind: String, Sendable, Equatable, Codable, CaseIterable {
@@ -54,8 +64,16 @@ public struct TrainerOptions: Sendable, Equatable {
     /// Pairs per forward pass during evaluation.
     public var evalBatchSize = 16
     public var crossAttention: T5CrossAttentionStrategy = .automatic
+    /// `nil`: `marginMSE` with a teacher, else `bce`.
+    public var loss: LossKind?
+    /// The teacher model folder for distillation (any relevance model: monoT5 or a
+    /// cross-encoder); it scores every training (query, passage) pair once, up front.
+    public var teacher: URL?
 
     public init() {}
+
+    /// The loss this run trains with.
+    public var effectiveLoss: LossKind { loss ?? (teacher == nil ? .bce : .marginMSE) }
 
     /// Optimizer steps for `unitCount` training units.
     public func totalSteps(unitCount: Int, examplesPerUnit: Int) -> Int {
@@ -71,8 +89,8 @@ public struct TrainerOptions: Sendable, Equatable {
 }
 
 extension TrainerOptions {
-    /// The `dropout_rate` of a model folder's `config.json` (`transformers.T5Config`'s
-    /// default 0.1 when absent).
+    /// The dropout of a model folder's `config.json`: T5's `dropout_rate`, else BERT's
+    /// `hidden_dropout_prob` (transformers' default 0.1 when absent).
     ///
     /// - Throws: `ModelError.configurationNotFound` / `.invalidConfiguration`.
     public static func configDropout(directory: URL) throws -> Float {
@@ -83,10 +101,11 @@ extension TrainerOptions {
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw ModelError.invalidConfiguration(path: url.path, reason: "not a JSON object")
         }
-        guard let value = object["dropout_rate"] else { return 0.1 }
+        let key = object["dropout_rate"] == nil ? "hidden_dropout_prob" : "dropout_rate"
+        guard let value = object[key] else { return 0.1 }
         guard let number = value as? NSNumber, (0..<1).contains(number.doubleValue) else {
             throw ModelError.invalidConfiguration(
-                path: url.path, reason: "field 'dropout_rate' must be a number in [0, 1)")
+                path: url.path, reason: "field '\(key)' must be a number in [0, 1)")
         }
         return number.floatValue
     }

@@ -17,10 +17,10 @@ struct FilterCommand: ParsableCommand {
         discussion: """
             Reads 'inpars generate' output, InPars-toolkit files (query/text/log_probs) and \
             legacy InPars-v1 files (question/doc_text/log_probs). Strategies: 'scores' ranks by \
-            the generator's token log-probs (--score); 'reranker' by monoT5 log P(true) of \
-            (query, source document) (--model, InPars-v2); 'consistency' keeps a query only if \
+            the generator's token log-probs (--score); 'reranker' by the relevance model's score of \
+            (query, source document) (--model: monoT5 log P(true), InPars-v2, or a cross-encoder); 'consistency' keeps a query only if \
             its source document ranks within --consistency-depth for it, by BM25 (--index) or \
-            by monoT5 over BM25's top --consistency-candidates, then ranks by --score. Token \
+            by the --model reranker over BM25's top --consistency-candidates, then ranks by --score. Token \
             counts are generator tokens (the length of log_probs). The sort is stable; each \
             kept row is written unchanged plus a 'score' field. A summary goes to stderr. \
             Resumable: rows are scored and committed --block-rows at a time, and rerunning the same \
@@ -84,6 +84,7 @@ struct FilterCommand: ParsableCommand {
 
     @OptionGroup var scoring: ScoringOptions
     @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var precision: PrecisionOptions
 
     @Option(help: "BM25 index folder ('inpars index'), for the consistency strategy.")
     var index: String?
@@ -91,7 +92,7 @@ struct FilterCommand: ParsableCommand {
     @Option(help: "Consistency: the source document must rank within this depth.")
     var consistencyDepth = 3
 
-    @Option(help: "Consistency ranker: bm25, or monot5 over BM25's top candidates.")
+    @Option(help: "Consistency ranker: bm25, or monot5: the --model reranker (monoT5 or a cross-encoder) over BM25's top candidates.")
     var consistencyRanker: ConsistencyRanker = .bm25
 
     @Option(help: "Consistency with monoT5: BM25 candidates rescored per query.")
@@ -119,7 +120,11 @@ struct FilterCommand: ParsableCommand {
         let needsModel =
             strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
         if needsModel && model == nil {
-            throw ValidationError("this strategy needs --model DIR (a monoT5 folder)")
+            throw ValidationError("this strategy needs --model DIR (a monoT5 or cross-encoder folder)")
+        }
+        if !needsModel && precision.precision != .fp32 {
+            throw ValidationError(
+                "--precision applies to a scoring model; this strategy runs none (drop it)")
         }
         if strategy == .consistency {
             guard index != nil else {
@@ -162,7 +167,8 @@ struct FilterCommand: ParsableCommand {
         job.corpus = try corpus.map { try DatasetLocator.resolve($0, role: .corpus) }
         if usesModel, let model {
             job.model = try revision.folder(model)
-            job.scorerOptions = scoring.scorerOptions(batchSize: batch.batchSize)
+            job.scorerOptions = scoring.scorerOptions(
+                batchSize: batch.batchSize, precision: precision.precision)
         }
         job.index = index.map(URL.init(fileURLWithPath:))
         job.shard = resume.shard

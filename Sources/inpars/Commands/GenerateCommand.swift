@@ -136,6 +136,7 @@ struct GenerateCommand: AsyncParsableCommand {
     var maxRetries: Int = 5
 
     @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
     func validate() throws {
@@ -183,6 +184,10 @@ struct GenerateCommand: AsyncParsableCommand {
         if topK != 0 {
             throw ValidationError(
                 "--top-k is not available with --api-base (the OpenAI API has none).")
+        }
+        if precision.precision != .fp32 {
+            throw ValidationError(
+                "--precision applies to a model run in process; a server chooses its own (drop it).")
         }
         for base in apiBase {
             guard let url = URL(string: base), let scheme = url.scheme?.lowercased(),
@@ -258,7 +263,9 @@ struct GenerateCommand: AsyncParsableCommand {
             BLAS.threads = threads.count
             let directory = try revision.folder(model)
             try await run(
-                backend: InProcessGeneration.load(directory: directory, batchSize: batch.batchSize),
+                backend: InProcessGeneration.load(
+                    directory: directory, batchSize: batch.batchSize,
+                    precision: precision.precision),
                 info: [
                     "model_path": directory.standardizedFileURL.path,
                     "batch_size": String(batch.batchSize), "threads": String(threads.count),

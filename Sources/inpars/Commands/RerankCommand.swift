@@ -4,14 +4,17 @@ import InparsCore
 import InparsRanker
 import InparsTensor
 
-/// `inpars rerank`: rescore the top of a TREC run with a monoT5 model.
+/// `inpars rerank`: rescore the top of a TREC run with a monoT5 model or a cross-encoder.
 struct RerankCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank",
-        abstract: "Rerank the top documents of a TREC run with a monoT5 model.",
+        abstract: "Rerank the top documents of a TREC run with a monoT5 model or a cross-encoder.",
         discussion: """
-            Score = log P(true) of the model reading 'Query: {q} Document: {d} Relevant:' \
-            (▁yes/▁no for FLAN-T5 folders). Documents below --depth keep their first-stage \
+            monoT5: score = log P(true) of the model reading 'Query: {q} Document: {d} \
+            Relevant:' (▁yes/▁no for FLAN-T5 folders). Cross-encoders (bert, electra, roberta, \
+            xlm-roberta): the head's logit, or log-softmax of the relevant label for two labels \
+            (Docs/cross-encoders.md). --segment-length scores long documents as passages and \
+            keeps the best (MaxP). Documents below --depth keep their first-stage \
             order beneath the reranked ones; ties break by first-stage rank. Run entries whose \
             query or document is unknown are skipped and counted on stderr. --top-k is the \
             old spelling of --depth. Resumable: each query is committed as it is scored; \
@@ -31,11 +34,21 @@ struct RerankCommand: ParsableCommand {
     var topK: Int?
 
     @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
     @OptionGroup var resume: ResumeOptions
 
     @Option(help: "The run tag (last column) (default: the model's name, e.g. monoT5).")
     var tag: String?
+
+    @Option(
+        help:
+            "MaxP: score documents longer than N words as overlapping N-word passages and keep the best passage's score (default: whole documents, cut to --max-length)."
+    )
+    var segmentLength: Int?
+
+    @Option(help: "Words between MaxP passage starts, 1…--segment-length (default: half of it).")
+    var segmentStride: Int?
 
     /// `--depth`, or `--top-k` when given.
     var rerankDepth: Int { topK ?? depth }
@@ -45,6 +58,16 @@ struct RerankCommand: ParsableCommand {
         if let tag, tag.isEmpty || tag.contains(where: \.isWhitespace) {
             throw ValidationError("--tag must be one word")
         }
+        if segmentStride != nil && segmentLength == nil {
+            throw ValidationError("--segment-stride needs --segment-length")
+        }
+        if let segmentLength {
+            do {
+                _ = try Segmentation(length: segmentLength, stride: segmentStride)
+            } catch {
+                throw ValidationError(error.localizedDescription)
+            }
+        }
     }
 
     func run() throws {
@@ -53,8 +76,12 @@ struct RerankCommand: ParsableCommand {
         var job = RerankRun(
             run: inputs.runURL, queries: try inputs.queries.url, corpus: try inputs.corpus.url,
             model: directory, output: URL(fileURLWithPath: output.output),
-            depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(batchSize: batch.batchSize),
+            depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(
+                batchSize: batch.batchSize, precision: precision.precision),
             tag: tag)
+        job.segmentation = try segmentLength.map {
+            try Segmentation(length: $0, stride: segmentStride)
+        }
         job.shard = resume.shard
         job.overwrite = resume.overwrite
         job.threads = threads.count

@@ -8,15 +8,18 @@ import InparsRanker
 import InparsTensor
 import InparsTraining
 
-/// `inpars train`: fine-tune a T5 model as a monoT5 reranker.
+/// `inpars train`: fine-tune a monoT5 reranker or a cross-encoder.
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Fine-tune a T5 model as a monoT5 reranker on triples or labelled pairs.",
+        abstract: "Fine-tune a monoT5 reranker or a cross-encoder on triples or labelled pairs.",
         discussion: """
-            Input 'Query: {q} Document: {d} Relevant:' (document truncated to --max-length \
-            tokens, the suffix kept), target '▁true'/'▁false' + EOS ('▁yes'/'▁no' for FLAN-T5 \
-            folders), token cross-entropy. --triples: query<TAB>positive<TAB>negative, each \
+            T5 folders (monoT5): input 'Query: {q} Document: {d} Relevant:' (document truncated \
+            to --max-length tokens, the suffix kept), target '▁true'/'▁false' + EOS \
+            ('▁yes'/'▁no' for FLAN-T5 folders), token cross-entropy. Cross-encoder folders \
+            (bert, electra, roberta, xlm-roberta): '[CLS] q [SEP] d [SEP]' (document truncated), \
+            pointwise binary cross-entropy on the head, or with --teacher Margin-MSE on the \
+            teacher's score margins (Docs/cross-encoders.md). --triples: query<TAB>positive<TAB>negative, each \
             line one positive and one negative example in the same batch (--batch-size must \
             be even). --pairs: query<TAB>passage<TAB>label (1/0/true/false). Writes \
             --output/checkpoint-<step> (Hugging Face folder + trainer_state.json, \
@@ -119,6 +122,18 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Keep the checkpoint with the best eval nDCG@10 in --output/best.")
     var keepBest = false
 
+    @Option(
+        help:
+            "Teacher model folder or Hub id org/name[@revision] to distil (monoT5 or a cross-encoder): it scores every training pair once, into --output/teacher_scores.tsv (resumable)."
+    )
+    var teacher: String?
+
+    @Option(
+        help:
+            "bce (the model's own objective on the labels) or margin-mse (the --teacher's score margins; cross-encoder students, triples) (default: margin-mse with --teacher, else bce)."
+    )
+    var loss: TrainerOptions.LossKind?
+
     var evalFiles: [String?] { [evalQueries, evalQrels, evalRun, evalCorpus] }
 
     func validate() throws {
@@ -169,8 +184,8 @@ struct TrainCommand: ParsableCommand {
         // The registry names the family; each family that can be trained has its trainer.
         let family = try ModelRegistry.resolve(directory: modelURL).family
         let notTrainable = ModelError.unsupportedTask(
-            directory: modelURL.path, family: "decoder-only language model",
-            task: "training a reranker")
+            directory: modelURL.path, family: .causalLM, task: "be trained as a reranker",
+            instead: "train a monoT5 or cross-encoder folder; decoder-only LMs generate queries (inpars generate --model)")
         if family == .causalLM { throw notTrainable }
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
@@ -202,6 +217,8 @@ struct TrainCommand: ParsableCommand {
         options.keepLast = keepLast
         options.logEvery = logEvery
         options.evalBatchSize = evalBatchSize
+        options.loss = loss
+        options.teacher = try teacher.map { try ModelLocator.resolve($0) }
 
         var evaluation: TrainingEvaluation?
         if let evalQueries, let evalQrels, let evalRun, let evalCorpus {
@@ -212,27 +229,39 @@ struct TrainCommand: ParsableCommand {
                     corpus: DatasetLocator.resolve(evalCorpus, role: .corpus)),
                 qrels: try Qrels.read(DatasetLocator.resolve(evalQrels, role: .qrels)), topK: evalTopK)
         }
+        let output = URL(fileURLWithPath: output)
         switch family {
         case .causalLM: throw notTrainable
         case .t5:
-            let trainer = MonoT5Trainer(
-                modelDirectory: modelURL, output: URL(fileURLWithPath: output), data: data,
-                options: options, evaluation: evaluation)
-            trainer.stopRequest = StopRequest()
-            Interrupts.install(
-                message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
-                    + " again to stop at once and keep the last saved checkpoint)",
-                stop: trainer.stopRequest)
-            do {
-                _ = try trainer.run(resume: resume)
-            } catch TrainingError.interrupted(let step, let checkpoint) {
-                let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
-                FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
-                throw ExitCode(130)
-            }
+            try train(
+                MonoT5Trainer(
+                    modelDirectory: modelURL, output: output, data: data, options: options,
+                    evaluation: evaluation))
+        case .bert:
+            try train(
+                CrossEncoderTrainer(
+                    modelDirectory: modelURL, output: output, data: data, options: options,
+                    evaluation: evaluation))
+        }
+    }
+
+    /// Runs `trainer`; the first Ctrl-C saves a checkpoint after the current step (exit 130).
+    private func train<Recipe>(_ trainer: RerankerTrainer<Recipe>) throws {
+        trainer.stopRequest = StopRequest()
+        Interrupts.install(
+            message: "interrupt: saving a checkpoint after the current step (press Ctrl-C"
+                + " again to stop at once and keep the last saved checkpoint)",
+            stop: trainer.stopRequest)
+        do {
+            _ = try trainer.run(resume: resume)
+        } catch TrainingError.interrupted(let step, let checkpoint) {
+            let error = TrainingError.interrupted(step: step, checkpoint: checkpoint)
+            FileHandle.standardError.write(Data((error.localizedDescription + "\n").utf8))
+            throw ExitCode(130)
         }
     }
 }
 
 extension TrainerOptions.OptimizerKind: ExpressibleByArgument {}
 extension TrainerOptions.ScheduleKind: ExpressibleByArgument {}
+extension TrainerOptions.LossKind: ExpressibleByArgument {}

@@ -4,13 +4,14 @@ import InparsCore
 import InparsHub
 import InparsModels
 import InparsRanker
+import InparsTensor
 
 /// `--max-length` and `--labels`: how a relevance model reads a (query, document) pair. Shared
 /// by `rerank`, `filter` (reranker and monoT5 consistency) and `train`.
 struct ScoringOptions: ParsableArguments {
     @Option(
         help:
-            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:'."
+            "Most model input tokens per (query, document) pair; longer documents are truncated, never the query's end or 'Relevant:' (a cross-encoder lowers it to its position limit)."
     )
     var maxLength = 512
 
@@ -25,10 +26,23 @@ struct ScoringOptions: ParsableArguments {
     }
 
     /// The library's scorer settings with `batchSize` pairs per forward pass.
-    func scorerOptions(batchSize: Int) -> ScorerOptions {
-        ScorerOptions(maxLength: maxLength, batchSize: batchSize, labels: labels)
+    func scorerOptions(batchSize: Int, precision: Precision = .fp32) -> ScorerOptions {
+        ScorerOptions(
+            maxLength: maxLength, batchSize: batchSize, labels: labels, precision: precision)
     }
 }
+
+/// `--precision`: the number format of an in-process model's linear layers at inference.
+/// Shared by `rerank`, `filter` (reranker strategies) and `generate` (in-process models).
+struct PrecisionOptions: ParsableArguments {
+    @Option(
+        help:
+            "Inference number format of the model's linear layers: fp32 (exact), bf16 (half the weight memory; slow without AVX512-BF16), int8 (a quarter of the memory, fastest with VNNI; scores within Docs/performance.md's bounds)."
+    )
+    var precision: Precision = .fp32
+}
+
+extension Precision: ExpressibleByArgument {}
 
 /// `--revision`: which revision of a Hub `--model` id (see `Docs/models-and-data.md`).
 struct RevisionOptions: ParsableArguments {

@@ -5,21 +5,21 @@ import InparsRanker
 import InparsTensor
 import InparsTokenizers
 
-/// Fine-tunes a T5 model as a monoT5 reranker (`inpars train`).
+/// Fine-tunes a reranker (`inpars train`): the loop, the data stream, the optimizer and its
+/// schedule, checkpoints, resume and evaluation, shared by every family; what a family does
+/// with a batch of examples is its ``RerankerTrainingRecipe`` (``MonoT5Recipe``: monoT5 targets
+/// and token cross-entropy; ``CrossEncoderRecipe``: pointwise BCE on a cross-encoder's head).
 ///
-/// Each example becomes encoder input `Query: {q} Document: {d} Relevant:` (document
-/// truncated to ``TrainerOptions/maxLength``, ``MonoT5InputBuilder``) and target
-/// `▁true </s>` / `▁false </s>` (`▁yes`/`▁no` for FLAN-T5); the loss is the mean token
-/// cross-entropy over the targets. A step accumulates ``TrainerOptions/gradientAccumulation``
-/// micro-batches (gradients scaled by `1/accum`), clips the global norm, sets the scheduled
-/// learning rate and applies the optimizer.
+/// A step accumulates ``TrainerOptions/gradientAccumulation`` micro-batches (gradients scaled
+/// by `1/accum`), clips the global norm, sets the scheduled learning rate and applies the
+/// optimizer.
 ///
 /// Output folder layout: `checkpoint-<step>/` (HF model folder + `trainer_state.json`,
 /// `optimizer.safetensors`, `train_log.jsonl`) every ``TrainerOptions/saveEvery`` steps and at
 /// the end, `final/` (model folder) at the end, `best/` with ``TrainerOptions/keepBest``, and
 /// `train_log.jsonl` (one JSON object per step and per evaluation). Every folder is written
 /// under a temporary name and renamed.
-public final class MonoT5Trainer {
+public final class RerankerTrainer<Recipe: RerankerTrainingRecipe> {
     /// Test seams.
     public struct Hooks: Sendable {
         /// Called with the temporary folder of every checkpoint just before it is renamed
@@ -65,7 +65,7 @@ public final class MonoT5Trainer {
     let sink: ProgressSink
 
     /// - Parameters:
-    ///   - modelDirectory: the Hugging Face T5 folder to start from (its tokenizer files and
+    ///   - modelDirectory: the Hugging Face folder to start from (its tokenizer files and
     ///     config are copied into every checkpoint).
     ///   - output: the run's folder (created when missing).
     ///   - sink: progress and the run plan (stderr in the CLI).
@@ -81,12 +81,8 @@ public final class MonoT5Trainer {
         self.sink = sink
     }
 
-    static let logName = "train_log.jsonl"
-    static let optimizerName = "optimizer.safetensors"
-    static let tokenizerFiles = [
-        "spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-        "added_tokens.json", "generation_config.json",
-    ]
+    static var logName: String { TrainerFiles.logName }
+    static var optimizerName: String { TrainerFiles.optimizerName }
 
     /// Trains, from scratch or (``resume``) from the latest `checkpoint-<step>` in ``output``:
     /// ``prepare(resume:)``, an evaluation at step 0 (fresh runs), ``step(_:)`` until the last
@@ -94,7 +90,7 @@ public final class MonoT5Trainer {
     /// checkpoint and `final/` folder.
     ///
     /// - Throws: ``TrainingError`` (divergence, failed save, resume problems), `ModelError` /
-    ///   `CheckpointError` for a model folder that is not a readable T5 checkpoint.
+    ///   `CheckpointError` for a model folder that is not a readable checkpoint of the family.
     public func run(resume: Bool = false) throws -> Summary {
         var session = try prepare(resume: resume)
         if session.resumedFrom == nil { try evaluate(&session) }
@@ -126,7 +122,10 @@ public final class MonoT5Trainer {
             sink.emit(
                 "\(tally.truncatedCount) of the \(tally.seenCount) training examples"
                     + "\(session.resumedFrom == nil ? "" : " this run saw") had their document"
-                    + " truncated to --max-length \(options.maxLength)", transient: false)
+                    + " truncated to --max-length \(options.maxLength)"
+                    + (session.recipe.maxLength < options.maxLength
+                        ? " (lowered to the model's limit of \(session.recipe.maxLength) tokens)" : ""),
+                transient: false)
         }
         return Summary(
             steps: state.step, examplesSeen: state.examplesSeen, lastLoss: state.lastLoss,
@@ -137,16 +136,16 @@ public final class MonoT5Trainer {
     /// A run in progress: the model and optimizer, where the data stream stands, and what has
     /// been logged and saved.
     public struct Session {
-        public internal(set) var model: T5Model
+        public internal(set) var model: Recipe.Model
         public internal(set) var state: TrainerState
         public internal(set) var evaluations: [Evaluation] = []
         /// The step the run resumed from, `nil` for a fresh run.
         public let resumedFrom: Int?
         public let totalSteps: Int
-        let tokenizer: SentencePieceTokenizer
-        let labels: MonoT5Reranker.Labels
-        let targets: (positive: [Int32], negative: [Int32])
-        let inputs: MonoT5InputBuilder
+        /// The family's tokenizer, inputs and loss.
+        public let recipe: Recipe
+        /// With distillation: the teacher's score of every example, `[unit][example]`.
+        let teacherScores: [[Float]]?
         /// The `config.json` written into every folder.
         let configData: Data
         /// Tokenizer files by name, read at the start: `--keep-last` may delete the checkpoint
@@ -164,7 +163,7 @@ public final class MonoT5Trainer {
         var started: (time: Double, step: Int)
     }
 
-    /// Loads the model, tokenizer and labels (from the latest checkpoint when resuming, with the
+    /// Loads the model and the family's recipe (from the latest checkpoint when resuming, with the
     /// optimizer state, trainer state and log), plans the steps and describes the plan.
     public func prepare(resume: Bool) throws -> Session {
         let manager = FileManager.default
@@ -180,17 +179,18 @@ public final class MonoT5Trainer {
         }
         let sourceDirectory = resumeFrom?.url ?? modelDirectory
 
-        let model = try T5Model.load(directory: sourceDirectory)
-        let tokenizer = try SentencePieceTokenizer.load(directory: sourceDirectory)
-        let labels =
-            options.labels
-            ?? MonoT5Reranker.Labels.detect(
-                hint: modelDirectory.standardizedFileURL.lastPathComponent,
-                nameOrPath: model.configuration.nameOrPath,
-                modelType: model.configuration.modelType)
-        let targets = try labelTargets(
-            labels, tokenizer: tokenizer, vocabularySize: model.configuration.vocabSize)
-        let inputs = try MonoT5InputBuilder(tokenizer: tokenizer, maxLength: options.maxLength)
+        let (model, recipe) = try Recipe.load(
+            directory: sourceDirectory, modelDirectory: modelDirectory, options: options)
+        let teacherScores = try options.teacher.map { teacher in
+            try TeacherScores.load(
+                data: data,
+                teacher: RelevanceScorers.load(
+                    directory: teacher,
+                    options: ScorerOptions(
+                        maxLength: options.maxLength, batchSize: options.evalBatchSize)),
+                teacherName: teacher.standardizedFileURL.path, maxLength: options.maxLength,
+                output: output, sink: sink)
+        }
         let configData = try checkpointConfig(from: sourceDirectory)
         let perUnit = data.examplesPerUnit
         let unitsPerMicro = options.unitsPerMicroBatch(examplesPerUnit: perUnit)
@@ -204,7 +204,7 @@ public final class MonoT5Trainer {
                 "data order: per-epoch shuffle seeded by (seed, epoch); dropout of step n seeded by (seed, n)",
             optimizer: options.optimizer.rawValue, dataKind: data.kind.rawValue,
             unitCount: data.units.count, unitsPerStep: unitsPerStep,
-            settings: settings(labels: labels))
+            settings: settings(recipe: recipe))
         if let resumeFrom {
             state = try resumeState(from: resumeFrom.url, into: &optimizer, current: state)
         } else {
@@ -212,13 +212,12 @@ public final class MonoT5Trainer {
                 Data(), to: output.appendingPathComponent(Self.logName), replacing: Self.logKind)
         }
         describePlan(
-            totalSteps: totalSteps, unitsPerStep: unitsPerStep, labels: labels,
+            totalSteps: totalSteps, unitsPerStep: unitsPerStep, recipe: recipe,
             resumedAt: state.step)
         return Session(
             model: model, state: state, resumedFrom: resumeFrom?.step, totalSteps: totalSteps,
-            tokenizer: tokenizer, labels: labels, targets: targets, inputs: inputs,
-            configData: configData,
-            tokenizerFiles: try Self.tokenizerFiles.compactMap { name -> (String, Data)? in
+            recipe: recipe, teacherScores: teacherScores, configData: configData,
+            tokenizerFiles: try TrainerFiles.tokenizerFiles.compactMap { name -> (String, Data)? in
                 let url = sourceDirectory.appendingPathComponent(name)
                 guard manager.fileExists(atPath: url.path) else { return nil }
                 do {
@@ -276,15 +275,20 @@ public final class MonoT5Trainer {
         var gradients = session.model.parameters.zeros()
         var lossSum: Float = 0
         for _ in 0..<options.gradientAccumulation {
-            let batch = makeBatch(
-                session.stream.next(session.unitsPerMicroBatch), inputs: session.inputs,
-                targets: session.targets, tally: &session.tally)
-            lossSum +=
-                session.model.accumulateGradients(
-                    batch, dropoutRate: options.dropout, crossAttention: options.crossAttention,
-                    gradientScale: 1 / Float(options.gradientAccumulation), into: &gradients,
-                    using: &dropoutGenerator
-                ).loss
+            let units = session.stream.next(session.unitsPerMicroBatch)
+            let examples = self.examples(units)
+            let teacher = session.teacherScores.map { scores in
+                examples.map { scores[$0.index / data.examplesPerUnit][$0.index % data.examplesPerUnit] }
+            }
+            let result = session.recipe.accumulateGradients(
+                model: session.model, examples: examples.map(\.example), teacherScores: teacher,
+                options: options,
+                gradientScale: 1 / Float(options.gradientAccumulation), into: &gradients,
+                using: &dropoutGenerator)
+            for (example, truncated) in zip(examples, result.truncated) {
+                session.tally.record(example.index, truncated: truncated)
+            }
+            lossSum += result.loss
         }
         let loss = lossSum / Float(options.gradientAccumulation)
         let norm = GradientClipping.clip(
@@ -331,11 +335,7 @@ public final class MonoT5Trainer {
     public func evaluate(_ session: inout Session) throws {
         guard let evaluation else { return }
         let metrics = try evaluation.evaluate(
-            scorer: MonoT5Reranker(
-                model: session.model, tokenizer: session.tokenizer,
-                options: ScorerOptions(
-                    maxLength: options.maxLength, batchSize: options.evalBatchSize,
-                    labels: session.labels)))
+            scorer: session.recipe.scorer(model: session.model, options: options))
         let step = session.state.step
         session.evaluations.append(
             Evaluation(step: step, ndcg10: metrics.ndcg10, mrr10: metrics.mrr10))
@@ -380,7 +380,6 @@ public final class MonoT5Trainer {
         let optimizerState = withOptimizer ? session.optimizer.exportState() : nil
         let stateData = session.state.encoded()
         let hook = hooks.beforeCommit
-        let manager = FileManager.default
         do {
             try AtomicFile.writeDirectory(at: target, replacing: Self.folderKind) { folder in
                 try SafetensorsWriter.write(
@@ -434,6 +433,16 @@ public final class MonoT5Trainer {
         default:
             throw invalid("--steps/--epochs", "both or neither", "give exactly one of them")
         }
+        switch (options.effectiveLoss, options.teacher) {
+        case (.marginMSE, nil):
+            throw invalid("--loss", "margin-mse", "needs --teacher DIR, whose score margins it learns")
+        case (.bce, _?):
+            throw invalid(
+                "--loss", "bce", "ignores the --teacher; distil with --loss margin-mse (the default with --teacher)")
+        case (.marginMSE, _?) where data.kind != .triples:
+            throw invalid("--loss", "margin-mse", "learns margins between a positive and a negative: train on --triples")
+        default: break
+        }
         guard options.warmupSteps >= 0 else {
             throw invalid("--warmup-steps", options.warmupSteps, "must be ≥ 0")
         }
@@ -441,10 +450,8 @@ public final class MonoT5Trainer {
 
     /// What the trainer may replace in its output folder: its own model folders
     /// (`checkpoint-<step>`, `final`, `best`) and its log.
-    static let folderKind = Checkpoint.modelFolderKind()
-    static let logKind = OutputKind.file("a training log") { line in
-        (try? JSONLine.parseObject(line))?["step"] != nil
-    }
+    static var folderKind: OutputKind { TrainerFiles.folderKind }
+    static var logKind: OutputKind { TrainerFiles.logKind }
 
     /// Creates the output folder when missing, and refuses, before any training, an output
     /// that is a file or whose `final`, `best` or log are not the trainer's.
@@ -486,17 +493,6 @@ public final class MonoT5Trainer {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// The target ids of each label (the piece, then EOS), checked as scoring checks them.
-    func labelTargets(
-        _ labels: MonoT5Reranker.Labels, tokenizer: SentencePieceTokenizer, vocabularySize: Int
-    ) throws -> (positive: [Int32], negative: [Int32])
-    {
-        let (p, n) = try labels.ids(
-            tokenizer: tokenizer, vocabularySize: vocabularySize,
-            directory: modelDirectory.path)
-        return ([p, tokenizer.eosID], [n, tokenizer.eosID])
-    }
-
     /// Which training examples this run has encoded, and which of them lost document tokens
     /// to `--max-length` (each counted once however often it is seen).
     struct TruncationTally {
@@ -522,29 +518,23 @@ public final class MonoT5Trainer {
         }
     }
 
-    func makeBatch(
-        _ unitIndices: [Int], inputs: MonoT5InputBuilder,
-        targets: (positive: [Int32], negative: [Int32]), tally: inout TruncationTally
-    ) -> T5TrainingBatch {
-        var encoder = [[Int32]]()
-        var labels = [[Int32]]()
-        for index in unitIndices {
-            for (offset, example) in data.units[index].enumerated() {
-                let input = inputs.encode(query: example.query, document: example.passage)
-                tally.record(index * data.examplesPerUnit + offset, truncated: input.truncated)
-                encoder.append(input.ids)
-                labels.append(example.relevant ? targets.positive : targets.negative)
-            }
+    /// The examples of `units` in order, with their indices in the training data (unit `u`'s
+    /// examples are `u · examplesPerUnit …`).
+    func examples(_ units: [Int]) -> [(index: Int, example: TrainingExample)] {
+        units.flatMap { unit in
+            data.units[unit].enumerated().map { (unit * data.examplesPerUnit + $0, $1) }
         }
-        return T5TrainingBatch(inputs: encoder, labels: labels)
     }
 
-    func makeOptimizer(_ model: T5Model) -> any Optimizer {
+    func makeOptimizer(_ model: Recipe.Model) -> any Optimizer {
         let parameters = model.parameterTable.optimizerParameters
         switch options.optimizer {
         case .adamw:
-            // Hugging Face Trainer exempts norm weights (and biases, which T5 lacks) from decay.
-            let noDecay = Set(parameters.map(\.name).filter { $0.contains("layer_norm") })
+            // Hugging Face Trainer exempts norm weights and biases (T5 has none) from decay.
+            let noDecay = Set(
+                parameters.map(\.name).filter {
+                    $0.contains("layer_norm") || $0.contains("LayerNorm") || $0.hasSuffix(".bias")
+                })
             return AdamW(
                 parameters: parameters, learningRate: options.learningRate,
                 weightDecay: options.weightDecay, noDecay: noDecay)
@@ -593,16 +583,18 @@ public final class MonoT5Trainer {
 
     /// The options that change what a run computes, as `trainer_state.json` records them; a
     /// resumed run must match every one (the help says "same options required").
-    func settings(labels: MonoT5Reranker.Labels) -> [String: String] {
-        [
+    func settings(recipe: Recipe) -> [String: String] {
+        // The teacher only when there is one, so older checkpoints still resume.
+        let teacher = options.teacher.map { ["--teacher": $0.standardizedFileURL.path] } ?? [:]
+        return recipe.settings.merging(teacher) { own, _ in own }.merging([
             "--lr": "\(options.learningRate)", "--weight-decay": "\(options.weightDecay)",
             "--schedule": options.schedule.rawValue, "--warmup-steps": "\(options.warmupSteps)",
             "--max-grad-norm": "\(options.maxGradNorm)", "--dropout": "\(options.dropout)",
-            "--max-length": "\(options.maxLength)", "--labels": labels.rawValue,
+            "--max-length": "\(options.maxLength)",
             "--batch-size": "\(options.batchSize)", "--grad-accum": "\(options.gradientAccumulation)",
             "training data":
                 "\(data.kind.rawValue), \(data.units.count) units, fingerprint \(data.fingerprint)",
-        ]
+        ]) { own, _ in own }
     }
 
     /// Every difference between a checkpoint's settings and this run's, named.
@@ -646,7 +638,7 @@ public final class MonoT5Trainer {
     }
 
     func describePlan(
-        totalSteps: Int, unitsPerStep: Int, labels: MonoT5Reranker.Labels, resumedAt: Int
+        totalSteps: Int, unitsPerStep: Int, recipe: Recipe, resumedAt: Int
     ) {
         let perUnit = data.examplesPerUnit
         let examples = data.exampleCount
@@ -666,7 +658,7 @@ public final class MonoT5Trainer {
         }
         sink.emit(plan, transient: false)
         sink.emit(
-            "optimizer \(options.optimizer.rawValue), lr \(options.learningRate) \(options.schedule.rawValue) (warmup \(options.warmupSteps)), weight decay \(options.weightDecay), max grad norm \(options.maxGradNorm), dropout \(options.dropout), targets \(labels.pieces.positive)/\(labels.pieces.negative), seed \(options.seed)",
+            "optimizer \(options.optimizer.rawValue), lr \(options.learningRate) \(options.schedule.rawValue) (warmup \(options.warmupSteps)), weight decay \(options.weightDecay), max grad norm \(options.maxGradNorm), dropout \(options.dropout), \(recipe.objective), seed \(options.seed)",
             transient: false)
         if resumedAt > 0 {
             sink.emit("resuming at step \(resumedAt)", transient: false)
@@ -686,5 +678,23 @@ public final class MonoT5Trainer {
         if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
         if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
         return "\(s)s"
+    }
+}
+
+/// The names and kinds of what the trainer writes, shared by every family.
+enum TrainerFiles {
+    static let logName = "train_log.jsonl"
+    static let optimizerName = "optimizer.safetensors"
+    /// Copied from the source folder into every checkpoint when present (tokenizers of every
+    /// family: SentencePiece, `tokenizer.json`, WordPiece `vocab.txt`).
+    static let tokenizerFiles = [
+        "spiece.model", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        "added_tokens.json", "generation_config.json", "vocab.txt", "sentencepiece.bpe.model",
+    ]
+    /// What the trainer may replace in its output folder: its own model folders
+    /// (`checkpoint-<step>`, `final`, `best`) and its log.
+    static let folderKind = Checkpoint.modelFolderKind()
+    static let logKind = OutputKind.file("a training log") { line in
+        (try? JSONLine.parseObject(line))?["step"] != nil
     }
 }

@@ -1,0 +1,216 @@
+internal import CDNNL
+
+/// A linear layer's weight converted once for oneDNN: bf16, or int8 with one scale per output
+/// row, reordered into the blocked layout oneDNN's matmul prefers on this CPU.
+///
+/// Built from the fp32 `[out, in]` matrix (PyTorch layout), which the caller may then drop:
+/// the packed copy is all a product needs. Immutable after `init`, so it is shared freely.
+final class PackedLinearWeight: @unchecked Sendable {
+    // Invariant: nothing is mutated after init; `memory` is destroyed once, in deinit.
+    let precision: Precision
+    let outFeatures: Int
+    let inFeatures: Int
+    /// The weights' layout, `[in, out]` logically (oneDNN's `B`), blocked.
+    let layout: dnnl_memory_desc_t
+    /// int8: `max|w[n, :]| / levels` per output row `n` (``DNNLInfo/int8WeightLevels``);
+    /// empty for bf16.
+    let rowScales: [Float]
+    /// Bytes held: the packed weights (with oneDNN's int8 compensation) and the scales.
+    let byteCount: Int
+    private let memory: dnnl_memory_t
+
+    /// The row count used to ask oneDNN for its preferred weight layout (any count gives the
+    /// same layout on oneDNN 2.6; see ``DNNL``).
+    static let layoutRows = 64
+
+    /// Converts and packs `matrix`.
+    ///
+    /// - Parameters:
+    ///   - matrix: `[out, in]`, fp32.
+    ///   - precision: `.bf16` (round to nearest even) or `.int8` (symmetric per output row).
+    init(_ matrix: Tensor, precision: Precision) {
+        precondition(precision != .fp32, "fp32 weights stay on BLAS")
+        precondition(matrix.rank == 2, "a linear weight is [out, in], got \(matrix.shape)")
+        let (n, k) = (matrix.shape[0], matrix.shape[1])
+        self.precision = precision
+        outFeatures = n
+        inFeatures = k
+        let key = DNNL.Key(precision: precision, rows: Self.layoutRows, inFeatures: k, outFeatures: n)
+        let engine = DNNL.context.engine
+        let descriptor = DNNL.matmulDescriptor(key, weights: Self.anyLayout(key), engine: engine)
+        layout = dnnl_primitive_desc_query_md(descriptor, dnnl_query_weights_md, 0)!.pointee
+        dnnl_primitive_desc_destroy(descriptor)
+        var layout = layout
+        var packed: dnnl_memory_t?
+        DNNL.check(
+            dnnl_memory_create(&packed, &layout, engine, UnsafeMutableRawPointer(bitPattern: UInt.max)),
+            "dnnl_memory_create (weights)")
+        memory = packed!
+        switch precision {
+        case .bf16:
+            rowScales = []
+            matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
+        case .int8:
+            var quantized = [Int8](repeating: 0, count: n * k)
+            var scales = [Float](repeating: 0, count: n)
+            matrix.storage.withUnsafeBufferPointer { w in
+                quantized.withUnsafeMutableBufferPointer { q in
+                    scales.withUnsafeMutableBufferPointer { s in
+                        Quantization.quantizeRows(
+                            w.baseAddress!, rows: n, columns: k, into: q.baseAddress!,
+                            scales: s.baseAddress!, levels: Float(DNNLInfo.int8WeightLevels))
+                    }
+                }
+            }
+            rowScales = scales
+            quantized.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_s8, k, n, into: packed!) }
+        case .fp32:
+            rowScales = []
+        }
+        byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
+    }
+
+    deinit { dnnl_memory_destroy(memory) }
+
+    /// The weights' descriptor with layout left to oneDNN (`format_tag any`).
+    static func anyLayout(_ key: DNNL.Key) -> dnnl_memory_desc_t {
+        var desc = dnnl_memory_desc_t()
+        let dims: [Int64] = [Int64(key.inFeatures), Int64(key.outFeatures)]
+        DNNL.check(
+            dnnl_memory_desc_init_by_tag(&desc, 2, dims, DNNL.types(key.precision).1, dnnl_format_tag_any),
+            "dnnl_memory_desc_init_by_tag (any)")
+        return desc
+    }
+
+    /// Reorders a plain `[out, in]` row-major matrix of `type` (seen by oneDNN as `[in, out]`
+    /// with tag `ba`) into `destination`, converting the type on the way (f32 → bf16).
+    private static func reorder(
+        _ source: UnsafeRawPointer, _ type: dnnl_data_type_t, _ k: Int, _ n: Int,
+        into destination: dnnl_memory_t
+    ) {
+        let engine = DNNL.context.engine
+        var sourceDesc = DNNL.plain(k, n, type, transposed: true)
+        var destinationDesc: UnsafePointer<dnnl_memory_desc_t>?
+        DNNL.check(dnnl_memory_get_memory_desc(destination, &destinationDesc), "memory_get_desc")
+        var descriptor: dnnl_primitive_desc_t?
+        DNNL.check(
+            dnnl_reorder_primitive_desc_create(
+                &descriptor, &sourceDesc, engine, destinationDesc, engine, nil),
+            "dnnl_reorder_primitive_desc_create")
+        defer { dnnl_primitive_desc_destroy(descriptor) }
+        var primitive: dnnl_primitive_t?
+        DNNL.check(dnnl_primitive_create(&primitive, descriptor), "dnnl_primitive_create (reorder)")
+        defer { dnnl_primitive_destroy(primitive) }
+        let sourceMemory = DNNL.memory(sourceDesc, source)
+        defer { dnnl_memory_destroy(sourceMemory) }
+        DNNL.context.locked {
+            DNNL.execute(
+                primitive!, [(DNNL.argumentSource, sourceMemory), (DNNL.argumentDestination, destination)])
+        }
+    }
+
+    /// Rows per oneDNN call: longer inputs run as several calls of this many rows.
+    static let chunkRows = 256
+    /// A call's row count is rounded up to a multiple of this (zero rows, results dropped), so
+    /// one weight needs at most `chunkRows / rowGranularity` primitives whatever the batch
+    /// lengths; without it each new batch length would create (JIT-compile) new kernels.
+    static let rowGranularity = 16
+
+    /// `out = x · Wᵀ` (or `out += x · Wᵀ` when `accumulate`) for `rows` rows.
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, in]`, fp32, contiguous.
+    ///   - out: `[rows, out]`, fp32, contiguous.
+    func multiply(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
+        var start = 0
+        while start < rows {
+            let count = min(Self.chunkRows, rows - start)
+            multiplyChunk(
+                x + start * inFeatures, rows: count, into: out + start * outFeatures,
+                accumulate: accumulate)
+            start += count
+        }
+    }
+
+    /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is
+    /// converted (bf16) or quantized (int8) into a buffer padded to ``rowGranularity`` rows,
+    /// oneDNN writes f32 (bf16) or s32 (int8) into a padded buffer, and the real rows are
+    /// copied, added or rescaled into `out`.
+    private func multiplyChunk(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
+        let (k, n) = (inFeatures, outFeatures)
+        let padded = (rows + Self.rowGranularity - 1) / Self.rowGranularity * Self.rowGranularity
+        let key = DNNL.Key(precision: precision, rows: padded, inFeatures: k, outFeatures: n)
+        switch precision {
+        case .bf16:
+            var source = [UInt16](repeating: 0, count: padded * k)
+            source.withUnsafeMutableBufferPointer {
+                Quantization.roundToBFloat16(x, count: rows * k, into: $0.baseAddress!)
+            }
+            var product = [Float](repeating: 0, count: padded * n)
+            source.withUnsafeBytes { s in
+                product.withUnsafeMutableBytes { d in
+                    run(key, source: s.baseAddress!, destination: UnsafeRawPointer(d.baseAddress!))
+                }
+            }
+            product.withUnsafeBufferPointer { p in
+                if accumulate {
+                    for i in 0..<(rows * n) { out[i] += p[i] }
+                } else {
+                    out.update(from: p.baseAddress!, count: rows * n)
+                }
+            }
+        case .int8:
+            var scales = [Float](repeating: 0, count: padded)
+            var source = [Int8](repeating: 0, count: padded * k)
+            source.withUnsafeMutableBufferPointer { q in
+                scales.withUnsafeMutableBufferPointer { s in
+                    Quantization.quantizeRows(
+                        x, rows: rows, columns: k, into: q.baseAddress!, scales: s.baseAddress!)
+                }
+            }
+            var accumulator = [Int32](repeating: 0, count: padded * n)
+            source.withUnsafeBytes { s in
+                accumulator.withUnsafeMutableBytes { a in
+                    run(key, source: s.baseAddress!, destination: UnsafeRawPointer(a.baseAddress!))
+                }
+            }
+            accumulator.withUnsafeBufferPointer { a in
+                scales.withUnsafeBufferPointer { s in
+                    rowScales.withUnsafeBufferPointer { w in
+                        Quantization.rescale(
+                            a.baseAddress!, rows: rows, columns: n, rowScales: s.baseAddress!,
+                            columnScales: w.baseAddress!, into: out, accumulate: accumulate)
+                    }
+                }
+            }
+        case .fp32:
+            preconditionFailure("fp32 weights stay on BLAS")
+        }
+    }
+
+    /// One cached matmul over caller-owned source and destination buffers.
+    private func run(_ key: DNNL.Key, source: UnsafeRawPointer, destination: UnsafeRawPointer) {
+        let (sourceType, _, destinationType) = DNNL.types(key.precision)
+        let sourceMemory = DNNL.memory(DNNL.plain(key.rows, key.inFeatures, sourceType), source)
+        let destinationMemory = DNNL.memory(
+            DNNL.plain(key.rows, key.outFeatures, destinationType), destination)
+        defer {
+            dnnl_memory_destroy(sourceMemory)
+            dnnl_memory_destroy(destinationMemory)
+        }
+        DNNL.context.withPrimitive(key, weights: layout) { primitive in
+            DNNL.execute(
+                primitive,
+                [
+                    (DNNL.argumentSource, sourceMemory), (DNNL.argumentWeights, memory),
+                    (DNNL.argumentDestination, destinationMemory),
+                ])
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+import InparsTensor
+import InparsTestSupport
+import Testing
+
+/// bf16 and int8 linear weights (oneDNN) against products the test computes itself, in Double,
+/// from its own rounding and quantization of the same inputs.
+@Suite struct LinearWeightPrecisionTests {
+    /// (rows, in, out): SIMD tails (in, out not multiples of 16), one row, a block shape.
+    static let shapes = [(5, 37, 19), (1, 64, 48), (64, 256, 96), (3, 16, 1)]
+
+    /// bf16 of `x`, round to nearest even (finite values), as the test's own reference.
+    static func bfloat16(_ x: Float) -> Double {
+        let bits = x.bitPattern
+        let lsb = (bits >> 16) & 1
+        return Double(Float(bitPattern: (bits &+ 0x7FFF &+ lsb) & 0xFFFF_0000))
+    }
+
+    /// Symmetric per-row int8 quantization of a `[rows, columns]` matrix: (q, scales), with
+    /// `|q| ≤ levels`.
+    static func quantize(_ x: [Float], rows: Int, columns: Int, levels: Float = 127) -> ([Double], [Double]) {
+        var q = [Double](repeating: 0, count: x.count)
+        var scales = [Double](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let row = x[(r * columns)..<((r + 1) * columns)]
+            let maximum = row.map { abs($0) }.max()!
+            let scale = maximum / levels
+            scales[r] = Double(scale)
+            for c in 0..<columns where maximum > 0 {
+                q[r * columns + c] = Double((x[r * columns + c] * (levels / maximum)).rounded(.toNearestOrEven))
+            }
+        }
+        return (q, scales)
+    }
+
+    /// `x · Wᵀ` in Double over already-converted operands, each scaled per row.
+    static func product(
+        _ x: [Double], _ w: [Double], rows: Int, k: Int, n: Int, rowScale: [Double]? = nil,
+        columnScale: [Double]? = nil
+    ) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * n)
+        for m in 0..<rows {
+            for j in 0..<n {
+                var sum = 0.0
+                for i in 0..<k { sum += x[m * k + i] * w[j * k + i] }
+                out[m * n + j] = Float(sum * (rowScale?[m] ?? 1) * (columnScale?[j] ?? 1))
+            }
+        }
+        return out
+    }
+
+    /// bf16 needs AVX-512 in oneDNN 2.6 (`DNNL_MAX_CPU_ISA=AVX2` turns it off).
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)), arguments: shapes)
+    func bf16MatchesRoundedOperandsWithFloatAccumulation(shape: (Int, Int, Int)) {
+        let (m, k, n) = shape
+        var random = TestRandom(seed: UInt64(13 * m + 7 * k + n))
+        let w = random.floats(n * k)
+        let x = random.floats(m * k, in: -3...3)
+        let weight = LinearWeight(Tensor(shape: [n, k], storage: w)).converted(to: .bf16)
+        #expect(weight.precision == .bf16)
+        let actual = weight.matmul(Tensor(shape: [m, k], storage: x))
+        #expect(actual.shape == [m, n])
+        let expected = Self.product(x.map(Self.bfloat16), w.map(Self.bfloat16), rows: m, k: k, n: n)
+        // Exact products of bf16 operands, summed in f32 (k ≤ 256 terms of magnitude ≤ 3).
+        expectClose(actual.storage, expected, rtol: 1e-5, atol: 1e-4, "bf16 \(shape)")
+    }
+
+    @Test(arguments: shapes)
+    func int8MatchesPerRowQuantizationWithIntegerAccumulation(shape: (Int, Int, Int)) {
+        let (m, k, n) = shape
+        var random = TestRandom(seed: UInt64(31 * m + 5 * k + n))
+        let w = random.floats(n * k)
+        var x = random.floats(m * k, in: -3...3)
+        if m > 2 { for i in 0..<k { x[k + i] = 0 } }  // an all-zero row: scale 0, output 0
+        let weight = LinearWeight(Tensor(shape: [n, k], storage: w)).converted(to: .int8)
+        let actual = weight.matmul(Tensor(shape: [m, k], storage: x))
+        let (qx, sx) = Self.quantize(x, rows: m, columns: k)
+        // Weights keep 7 bits on CPUs without VNNI (DNNL_MAX_CPU_ISA=AVX2 shows it).
+        let levels = Float(DNNLInfo.int8WeightLevels)
+        let (qw, sw) = Self.quantize(w, rows: n, columns: k, levels: levels)
+        let expected = Self.product(qx, qw, rows: m, k: k, n: n, rowScale: sx, columnScale: sw)
+        // The integer sums are exact; only the two scale multiplications round.
+        expectClose(actual.storage, expected, rtol: 1e-6, atol: 1e-6, "int8 \(shape)")
+    }
+
+    @Test(arguments: Precision.allCases.filter(DNNLInfo.supports))
+    func accumulatingAddsTheSameProductIntoTheResidual(precision: Precision) {
+        let (m, k, n) = (6, 40, 24)
+        var random = TestRandom(seed: 99)
+        let w = Tensor(shape: [n, k], storage: random.floats(n * k))
+        let x = Tensor(shape: [2, 3, k], storage: random.floats(m * k))
+        let residual = Tensor(shape: [2, 3, n], storage: random.floats(m * n, in: -10...10))
+        let weight = LinearWeight(w).converted(to: precision)
+        var accumulated = residual
+        weight.matmul(x, accumulatingInto: &accumulated)
+        let product = weight.matmul(x)
+        #expect(product.shape == [2, 3, n])
+        let expected = zip(residual.storage, product.storage).map { $0 + $1 }
+        expectClose(accumulated.storage, expected, rtol: 1e-6, atol: 1e-5, "\(precision) residual")
+    }
+
+    @Test func fp32StaysBitIdenticalToTheBLASProduct() {
+        var random = TestRandom(seed: 5)
+        let w = Tensor(shape: [33, 70], storage: random.floats(33 * 70))
+        let x = Tensor(shape: [9, 70], storage: random.floats(9 * 70))
+        let weight = LinearWeight(w).converted(to: .fp32)
+        #expect(weight.precision == .fp32)
+        #expect(weight.matmul(x) == Tensor.linear(x, weight: w))
+    }
+
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)))
+    func convertedWeightsHoldHalfAndAQuarterOfTheBytes() {
+        let (n, k) = (128, 256)  // blocks of 64 rows, as real layers have
+        var random = TestRandom(seed: 8)
+        let fp32 = LinearWeight(Tensor(shape: [n, k], storage: random.floats(n * k)))
+        #expect(fp32.byteCount == n * k * 4)
+        let bf16 = fp32.converted(to: .bf16).byteCount
+        let int8 = fp32.converted(to: .int8).byteCount
+        // bf16: 2 bytes a weight; int8: 1 byte a weight, plus per output row a scale and
+        // oneDNN's s32 compensation and padding (16 bytes a row on oneDNN 2.6).
+        #expect(bf16 == n * k * 2, "bf16 holds \(bf16) bytes")
+        #expect(int8 > n * k && int8 <= n * k + 16 * n, "int8 holds \(int8) bytes")
+    }
+
+    @Test func repeatedShapesReuseTheirPrimitive() {
+        var random = TestRandom(seed: 3)
+        let weight = LinearWeight(Tensor(shape: [20, 30], storage: random.floats(600)))
+            .converted(to: .int8)
+        let x = Tensor(shape: [11, 30], storage: random.floats(330))
+        let first = weight.matmul(x)
+        let cached = DNNLInfo.cachedPrimitives
+        let second = weight.matmul(x)
+        #expect(DNNLInfo.cachedPrimitives == cached)
+        #expect(first == second)
+    }
+
+    @Test func reportsWhatOneDNNRuns() {
+        #expect(DNNLInfo.version.hasPrefix("2."))
+        #expect(!DNNLInfo.effectiveISA.isEmpty)
+        let name = DNNLInfo.implementation(precision: .int8, rows: 8, inFeatures: 64, outFeatures: 64)
+        #expect(!name.isEmpty && name != "unknown")
+    }
+}
