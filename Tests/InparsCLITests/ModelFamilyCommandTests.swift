@@ -70,7 +70,8 @@ import Testing
             #expect(result.status == 1, "\(name): \(result.stderr)")
             #expect(result.stderr.split(separator: "\n").count == 1, "\(name): \(result.stderr)")
             #expect(
-                result.stderr.contains("which inpars runs for generation only"),
+                result.stderr.contains("decoder-only LMs for generate")
+                    && result.stderr.contains("model, which cannot"),
                 "\(name): \(result.stderr)")
         }
     }
