@@ -107,7 +107,8 @@ let tests: [Target] = [
     .testTarget(
         name: "InparsGenerationTests",
         dependencies: [
-            "InparsGeneration", "InparsHTTP", "InparsModels", "InparsCore", "InparsTestSupport",
+            "InparsGeneration", "InparsHTTP", "InparsModels", "InparsTokenizers", "InparsCore",
+            "InparsTestSupport",
         ]),
     .testTarget(
         name: "InparsFilterTests",

@@ -28,7 +28,7 @@ below).
 | `--precision fp32\|bf16\|int8` | fp32 | rerank, filter, generate (in-process) | fp32 stays the default: exact, and on CPUs without AVX512-BF16 bf16 is slower than fp32; int8 is the fast path where VNNI exists, within the fidelity bounds in Docs/performance.md. |
 | `--max-length N` | 512 | filter, train, rerank | T5's `model_max_length`, what monoT5 was trained with; at least 16. |
 | `--labels L` | yes-no for mt5 folders and names containing "flan", else true-false | filter, train, rerank | What the checkpoint was trained to answer: castorini monoT5 says `▁true`/`▁false`, FLAN-T5 and mMARCO's mT5 rerankers `▁yes`/`▁no`. |
-| `--model DIR` | (required; optional for filter) | generate, filter, train, rerank | A Hugging Face folder; `config.json`'s `model_type` picks the family (t5, mt5). With `generate --api-base`, the server's model name. |
+| `--model DIR` | (required; optional for filter) | generate, filter, train, rerank | A Hugging Face folder; `config.json`'s `model_type` picks the family (t5, mt5; llama, mistral, qwen2, qwen3 for generate only). With `generate --api-base`, the server's model name. |
 | `--corpus FILE` | (required) | generate, index, triples, rerank | BEIR JSONL or TSV, optionally `.gz` (`filter --corpus` is optional). |
 | `--queries FILE` | (required) | search, rerank | BEIR JSONL or TSV, optionally `.gz`. |
 | `--skip-bad-lines` | off | filter, index, search, triples, train | Stopping at the first malformed line is the safe default; the flag counts and skips. |

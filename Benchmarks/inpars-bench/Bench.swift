@@ -11,6 +11,6 @@ struct Bench: ParsableCommand {
             T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
             BM25ScaleBenchmark.self, GenerateBenchmark.self, TriplesBenchmark.self,
             LoopbackHubCommand.self, ResumeBenchmark.self, T5PrecisionBenchmark.self,
-            CrossEncoderBenchmark.self,
+            CrossEncoderBenchmark.self, LLMGenerateBenchmark.self,
         ])
 }

@@ -26,6 +26,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case missingPiece(piece: String, directory: String)
     /// The weights do not fit the configuration (`problem`: a missing tensor or a shape).
     case checkpointMismatch(weights: String, configuration: String, problem: String)
+    /// `config.json` asks for something inpars does not implement (a rope type, an
+    /// activation); running anyway would give wrong output.
+    case unsupportedSetting(path: String, field: String, value: String, reason: String)
     /// oneDNN has no kernel for `precision` on this CPU (`isa`: what it dispatches to).
     case unsupportedPrecision(precision: String, isa: String)
     /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
@@ -80,6 +83,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .checkpointMismatch(let weights, let configuration, let problem):
             return
                 "the weights '\(weights)' do not fit '\(configuration)': \(problem); the two files come from different models"
+        case .unsupportedSetting(let path, let field, let value, let reason):
+            return
+                "'\(path)': \(field) \(value) is not supported (\(reason)); running it anyway would give wrong output"
         case .unsupportedTask(let directory, let family, let task, let instead):
             return
                 "'\(directory)' holds a \(family.summary) model, which cannot \(task); \(instead)"

@@ -107,6 +107,7 @@ public enum RelevanceScorers {
                     instead: "cross-encoders run in fp32; drop --precision (or use a T5 reranker)")
             }
             return try CrossEncoderReranker.load(directory: directory, options: options)
+        case .causalLM: throw notAScorer(directory)
         }
     }
 
@@ -116,6 +117,13 @@ public enum RelevanceScorers {
     public static func check(directory: URL) throws {
         switch try ModelRegistry.resolve(directory: directory).family {
         case .t5, .bert: return
+        case .causalLM: throw notAScorer(directory)
         }
+    }
+
+    private static func notAScorer(_ directory: URL) -> ModelError {
+        .unsupportedTask(
+            directory: directory.path, family: .causalLM, task: "score query-document pairs",
+            instead: "it generates queries (inpars generate --model); rerank and filter need a reranker folder (monoT5 or a cross-encoder)")
     }
 }

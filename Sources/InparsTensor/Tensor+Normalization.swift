@@ -15,15 +15,27 @@ extension Tensor {
             storage.withUnsafeBufferPointer { px in
                 weight.storage.withUnsafeBufferPointer { pw in
                     for row in 0..<rowCount {
-                        let base = row * d
-                        var sumSquares: Float = 0
-                        for i in 0..<d { sumSquares += px[base + i] * px[base + i] }
-                        let inverse = 1 / (sumSquares / Float(d) + epsilon).squareRoot()
-                        for i in 0..<d { out[base + i] = px[base + i] * inverse * pw[i] }
+                        Self.rmsNormalize(
+                            px.baseAddress! + row * d, into: out.baseAddress! + row * d,
+                            weight: pw.baseAddress!, count: d, epsilon: epsilon)
                     }
                 }
             }
         }
+    }
+
+    /// One row of ``rmsNormalized(weight:epsilon:)``: `out[i] = x[i] / √(mean(x²) + ε) ·
+    /// weight[i]` for `i < count`; `out` may be `x` (in place, e.g. Qwen3's per-head q/k norm
+    /// inside a fused projection).
+    @inlinable
+    public static func rmsNormalize(
+        _ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+        weight: UnsafePointer<Float>, count d: Int, epsilon: Float
+    ) {
+        var sumSquares: Float = 0
+        for i in 0..<d { sumSquares += x[i] * x[i] }
+        let inverse = 1 / (sumSquares / Float(d) + epsilon).squareRoot()
+        for i in 0..<d { out[i] = x[i] * inverse * weight[i] }
     }
 
     /// Layer normalisation over the last axis: `y = (x − mean) / √(var + ε) · weight + bias`,

@@ -4,7 +4,7 @@ import Testing
 
 /// `--model DIR` goes through the model registry in every command that loads a model.
 @Suite struct ModelFamilyCommandTests {
-    /// A folder whose config.json says `model_type: llama`, and the commands that would load it.
+    /// The commands that would load the model folder `model`.
     static func commands(model: String, in folder: URL) throws -> [[String]] {
         let corpus = folder.appendingPathComponent("corpus.tsv")
         try "d1\tsome text\n".write(to: corpus, atomically: true, encoding: .utf8)
@@ -36,11 +36,11 @@ import Testing
     }
 
     @Test func anUnknownModelTypeIsOneClearErrorInEveryCommand() throws {
-        let folder = try TestPaths.temporaryDirectory("cli-llama")
+        let folder = try TestPaths.temporaryDirectory("cli-neox")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let model = folder.appendingPathComponent("tiny-llama")
+        let model = folder.appendingPathComponent("tiny-neox")
         try FileManager.default.createDirectory(at: model, withIntermediateDirectories: false)
-        try #"{"model_type": "llama", "architectures": ["LlamaForCausalLM"]}"#.write(
+        try #"{"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"]}"#.write(
             to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         for arguments in try Self.commands(model: model.path, in: folder) {
             let result = try BuiltProducts.run(arguments)
@@ -49,11 +49,30 @@ import Testing
             let lines = result.stderr.split(separator: "\n")
             #expect(lines.count == 1, "\(name): one line, got \(result.stderr)")
             #expect(
-                result.stderr.contains("'\(model.path)'") && result.stderr.contains("'llama'")
+                result.stderr.contains("'\(model.path)'") && result.stderr.contains("'gpt_neox'")
                     && result.stderr.contains("supported model_type values: t5, mt5"),
                 "\(name): \(result.stderr)")
             #expect(
                 !FileManager.default.fileExists(atPath: folder.appendingPathComponent("out").path))
+        }
+    }
+
+    /// A decoder-only LM generates; rerank, filter's reranker and train refuse it in one line
+    /// before reading anything else.
+    @Test func aCausalLMFolderIsForGenerateOnly() throws {
+        let folder = try TestPaths.temporaryDirectory("cli-causal-lm")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = TestPaths.fixtures.appendingPathComponent("causal-lm/qwen2")
+        for arguments in try Self.commands(model: model.path, in: folder)
+        where arguments[0] != "generate" {
+            let result = try BuiltProducts.run(arguments)
+            let name = arguments[0]
+            #expect(result.status == 1, "\(name): \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "\(name): \(result.stderr)")
+            #expect(
+                result.stderr.contains("decoder-only LMs for generate")
+                    && result.stderr.contains("model, which cannot"),
+                "\(name): \(result.stderr)")
         }
     }
 

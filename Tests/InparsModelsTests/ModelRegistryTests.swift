@@ -59,19 +59,31 @@ import Testing
             #expect(try ModelRegistry.resolve(directory: crossEncoder).family == .bert)
         }
 
-        // A known model_type wins over the architectures; unknown architectures alone fail too.
-        let llama = try folder(config: #"{"architectures": ["LlamaForCausalLM"]}"#)
-        defer { try? FileManager.default.removeItem(at: llama) }
+        // Unknown architectures alone fail too.
+        let neox = try folder(config: #"{"architectures": ["GPTNeoXForCausalLM"]}"#)
+        defer { try? FileManager.default.removeItem(at: neox) }
         do {
-            _ = try ModelRegistry.resolve(directory: llama)
-            Issue.record("a llama folder was accepted")
+            _ = try ModelRegistry.resolve(directory: neox)
+            Issue.record("a GPT-NeoX folder was accepted")
         } catch let error as ModelError {
             #expect(
                 error
                     == .unsupportedModelType(
-                        directory: llama.path, modelType: nil, architectures: ["LlamaForCausalLM"]))
-            #expect(error.localizedDescription.contains("'LlamaForCausalLM'"))
+                        directory: neox.path, modelType: nil, architectures: ["GPTNeoXForCausalLM"]))
+            #expect(error.localizedDescription.contains("'GPTNeoXForCausalLM'"))
         }
+    }
+
+    /// The decoder-only families by model_type or, without one, by architecture class.
+    @Test(arguments: [
+        #"{"model_type": "llama"}"#, #"{"model_type": "mistral"}"#, #"{"model_type": "qwen2"}"#,
+        #"{"model_type": "qwen3", "architectures": ["T5ForConditionalGeneration"]}"#,
+        #"{"architectures": ["Qwen2ForCausalLM"]}"#, #"{"architectures": ["LlamaForCausalLM"]}"#,
+    ])
+    func causalLMFoldersAreRecognised(config: String) throws {
+        let llama = try folder(config: config)
+        defer { try? FileManager.default.removeItem(at: llama) }
+        #expect(try ModelRegistry.resolve(directory: llama).family == .causalLM)
     }
 
     @Test func missingFolderMissingConfigAndBadConfigAreReported() throws {
@@ -103,6 +115,8 @@ import Testing
         #expect(!types.isEmpty && Set(types).count == types.count)
         let classes = ModelRegistry.families.flatMap(\.architectures)
         #expect(Set(classes).count == classes.count)
-        #expect(ModelRegistry.supportedModelTypes == "t5, mt5, bert, electra, roberta, xlm-roberta")
+        #expect(
+            ModelRegistry.supportedModelTypes
+                == "t5, mt5, bert, electra, roberta, xlm-roberta, llama, mistral, qwen2, qwen3")
     }
 }

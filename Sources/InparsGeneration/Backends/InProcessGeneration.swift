@@ -1,4 +1,5 @@
 import Foundation
+import InparsCore
 import InparsModels
 import InparsTensor
 
@@ -25,6 +26,29 @@ public enum InProcessGeneration {
             throw ModelError.unsupportedTask(
                 directory: directory.path, family: .bert, task: "generate text",
                 instead: "a cross-encoder scores pairs (rerank, filter, train); generate with a T5 folder or --api-base")
+        case .causalLM:
+            // The oneDNN path is wired into T5 only so far; never run another precision silently.
+            guard precision == .fp32 else {
+                throw ModelError.unsupportedTask(
+                    directory: directory.path, family: .causalLM,
+                    task: "run at --precision \(precision.rawValue) yet",
+                    instead: "decoder-only LMs run in fp32 in process; drop --precision")
+            }
+            return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
         }
+    }
+
+    /// Prompts per `generate` call of an in-process backend: `batchSize × window`.
+    ///
+    /// - Throws: ``GenerationError/invalidOption(name:value:reason:)`` naming `--batch-size`
+    ///   when it is outside 1…`Limits.batch` or the product overflows.
+    static func promptsPerCall(batchSize: Int, window: Int) throws -> Int {
+        let (product, overflow) = batchSize.multipliedReportingOverflow(by: window)
+        guard batchSize >= 1, window >= 1, !overflow, product <= Limits.batch * 4 else {
+            throw GenerationError.invalidOption(
+                name: "--batch-size", value: String(batchSize),
+                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(window))")
+        }
+        return product
     }
 }

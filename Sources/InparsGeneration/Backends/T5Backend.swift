@@ -46,17 +46,13 @@ public struct T5Backend: GenerationBackend {
         model: T5Model, tokenizer: SentencePieceTokenizer, modelName: String,
         batchSize: Int = 8, lengthWindow: Int = 4
     ) throws {
-        let (product, overflow) = batchSize.multipliedReportingOverflow(by: lengthWindow)
-        guard batchSize >= 1, lengthWindow >= 1, !overflow, product <= Limits.batch * 4 else {
-            throw GenerationError.invalidOption(
-                name: "--batch-size", value: String(batchSize),
-                reason: "must be 1…\(Limits.batch) (prompts per call: batch size × \(lengthWindow))")
-        }
+        let perCall = try InProcessGeneration.promptsPerCall(
+            batchSize: batchSize, window: lengthWindow)
         self.model = model
         self.tokenizer = tokenizer
         self.modelName = modelName
         self.batchSize = batchSize
-        self.maxBatchSize = batchSize * lengthWindow
+        self.maxBatchSize = perCall
         let vocab = min(model.configuration.vocabSize, tokenizer.vocabularySize)
         newlineIDs = Set(
             (0..<vocab).map { Int32($0) }.filter {
@@ -121,7 +117,7 @@ public struct T5Backend: GenerationBackend {
             topP: Float(request.topP), seed: request.seed)
     }
 
-    private func output(_ generation: T5Generation, limit: Int) -> GenerationOutput {
+    private func output(_ generation: GeneratedSequence, limit: Int) -> GenerationOutput {
         let ids = Array(generation.ids.prefix(limit))
         var text = tokenizer.decode(ids)
         if let newline = text.firstIndex(where: \.isNewline) { text = String(text[..<newline]) }

@@ -31,7 +31,7 @@ public struct KeyValueCache: Sendable {
     var layout: HeadLayout { HeadLayout(rowStride: width, batchStride: capacity * width) }
 
     /// Copies the keys and values of `stepLength` new positions out of a fused projection into
-    /// positions `position...`.
+    /// positions `position...` of every batch entry.
     ///
     /// - Parameters:
     ///   - projection: `[batch, stepLength, rowWidth]`, each row holding the keys at columns
@@ -40,13 +40,23 @@ public struct KeyValueCache: Sendable {
     mutating func append(
         _ projection: Tensor, keyOffset: Int, valueOffset: Int, at position: Int
     ) {
+        append(
+            projection, keyOffset: keyOffset, valueOffset: valueOffset,
+            at: [Int](repeating: position, count: batch))
+    }
+
+    /// ``append(_:keyOffset:valueOffset:at:)`` with its own start per batch entry: entry `b`'s
+    /// positions go to `positions[b]...` (sequences of different lengths decoding together).
+    mutating func append(
+        _ projection: Tensor, keyOffset: Int, valueOffset: Int, at positions: [Int]
+    ) {
         precondition(
-            projection.rank == 3 && projection.shape[0] == batch
+            projection.rank == 3 && projection.shape[0] == batch && positions.count == batch
                 && max(keyOffset, valueOffset) + width <= projection.shape[2],
             "cache for \(batch)×\(width), got \(projection.shape)")
         let stepLength = projection.shape[1]
         let rowWidth = projection.shape[2]
-        reserve(position + stepLength, keeping: position)
+        reserve((positions.max() ?? 0) + stepLength)
         let (cap, width) = (capacity, width)
         projection.storage.withUnsafeBufferPointer { p in
             keys.withUnsafeMutableBufferPointer { pk in
@@ -54,7 +64,7 @@ public struct KeyValueCache: Sendable {
                     for b in 0..<batch {
                         for t in 0..<stepLength {
                             let source = p.baseAddress! + (b * stepLength + t) * rowWidth
-                            let destination = (b * cap + position + t) * width
+                            let destination = (b * cap + positions[b] + t) * width
                             (pk.baseAddress! + destination).update(
                                 from: source + keyOffset, count: width)
                             (pv.baseAddress! + destination).update(
@@ -66,21 +76,11 @@ public struct KeyValueCache: Sendable {
         }
     }
 
-    /// Grows the buffers to hold `needed` positions, keeping the first `kept`.
-    private mutating func reserve(_ needed: Int, keeping kept: Int) {
+    /// Grows the buffers to hold `needed` positions, keeping what they hold.
+    private mutating func reserve(_ needed: Int) {
         guard needed > capacity else { return }
-        let newCapacity = max(needed, 2 * capacity)
-        var newKeys = [Float](repeating: 0, count: batch * newCapacity * width)
-        var newValues = newKeys
-        for b in 0..<batch {
-            let from = b * capacity * width
-            let to = b * newCapacity * width
-            newKeys[to..<(to + kept * width)] = keys[from..<(from + kept * width)]
-            newValues[to..<(to + kept * width)] = values[from..<(from + kept * width)]
-        }
-        keys = newKeys
-        values = newValues
-        capacity = newCapacity
+        self = Self.gathering(
+            (0..<batch).map { ($0, capacity) }, from: [self], capacity: max(needed, 2 * capacity))
     }
 
     /// A cache holding the batch entries `rows` in that order, each with its first `length`
@@ -91,22 +91,37 @@ public struct KeyValueCache: Sendable {
     public func selectingRows(_ rows: [Int], length: Int) -> KeyValueCache {
         precondition(rows.allSatisfy { $0 >= 0 && $0 < batch }, "rows \(rows) outside \(batch)")
         precondition(length <= capacity, "length \(length) beyond capacity \(capacity)")
+        return Self.gathering(rows.map { ($0, length) }, from: [self], capacity: capacity)
+    }
+
+    /// A cache whose batch entries are copied from several caches of the same width: entry `i`
+    /// holds the first `rows[i].length` positions of entry `rows[i].row`, counting the entries
+    /// of `sources` one after the other (a running batch joined by newly prefilled sequences).
+    ///
+    /// - Parameter capacity: at least every copied length.
+    public static func gathering(
+        _ rows: [(row: Int, length: Int)], from sources: [KeyValueCache], capacity: Int
+    ) -> KeyValueCache {
+        let width = sources.first?.width ?? 0
+        precondition(sources.allSatisfy { $0.width == width }, "caches of different widths")
+        var owner: [(source: Int, row: Int)] = []
+        for (index, source) in sources.enumerated() {
+            owner += (0..<source.batch).map { (index, $0) }
+        }
         var result = KeyValueCache(batch: rows.count, width: width, capacity: capacity)
-        let (cap, width) = (capacity, width)
-        let count = length * width
-        keys.withUnsafeBufferPointer { pk in
-            values.withUnsafeBufferPointer { pv in
-                result.keys.withUnsafeMutableBufferPointer { rk in
-                    result.values.withUnsafeMutableBufferPointer { rv in
-                        for (to, from) in rows.enumerated() {
-                            (rk.baseAddress! + to * cap * width).update(
-                                from: pk.baseAddress! + from * cap * width, count: count)
-                            (rv.baseAddress! + to * cap * width).update(
-                                from: pv.baseAddress! + from * cap * width, count: count)
-                        }
-                    }
-                }
-            }
+        let cap = result.capacity
+        for (to, (from, length)) in rows.enumerated() {
+            precondition(from >= 0 && from < owner.count, "row \(from) outside \(owner.count)")
+            let source = sources[owner[from].source]
+            precondition(length <= min(source.capacity, cap), "length \(length) beyond capacity")
+            let start = owner[from].row * source.capacity * width
+            let target = to * cap * width
+            result.keys.replaceSubrange(
+                target..<(target + length * width),
+                with: source.keys[start..<(start + length * width)])
+            result.values.replaceSubrange(
+                target..<(target + length * width),
+                with: source.values[start..<(start + length * width)])
         }
         return result
     }

@@ -80,6 +80,19 @@ struct TokenPicker {
         return Int(candidates[candidates.count - 1].index)
     }
 
+    /// The next token of one sequence and its model log-probability: `log softmax` of the raw
+    /// logits at the chosen token (before temperature, top-k and top-p).
+    ///
+    /// - Parameter logits: one row of `[vocab]` raw logits.
+    mutating func next(
+        _ logits: UnsafeBufferPointer<Float>, sampling: Sampling, random: inout SeededGenerator
+    ) -> (id: Int32, logProb: Float) {
+        let (argmax, maximum, logNormaliser) = Self.rowStatistics(logits)
+        let token = pick(
+            logits, maximum: maximum, argmax: argmax, sampling: sampling, random: &random)
+        return (Int32(token), logits[token] - logNormaliser)
+    }
+
     /// Arg-max (first on ties), maximum and `log Σ exp` of one row of logits.
     static func rowStatistics(_ row: UnsafeBufferPointer<Float>) -> (Int, Float, Float) {
         var best = 0

@@ -13,12 +13,16 @@ public enum ModelFamily: String, CaseIterable, Sendable {
     /// BERT-style encoders with a sequence-classification head, the cross-encoder rerankers:
     /// BERT and MiniLM, ELECTRA discriminators, RoBERTa and XLM-RoBERTa (bge-reranker).
     case bert
+    /// Llama-style decoder-only language models (Llama 2/3, TinyLlama, SmolLM, Mistral,
+    /// Qwen2/2.5, Qwen3), run in process by `generate`; they neither score pairs nor train.
+    case causalLM
 
     /// `config.json` `model_type` values of this family.
     public var modelTypes: [String] {
         switch self {
         case .t5: return ["t5", "mt5"]
         case .bert: return ["bert", "electra", "roberta", "xlm-roberta"]
+        case .causalLM: return ["llama", "mistral", "qwen2", "qwen3"]
         }
     }
 
@@ -35,6 +39,10 @@ public enum ModelFamily: String, CaseIterable, Sendable {
                 "BertForSequenceClassification", "ElectraForSequenceClassification",
                 "RobertaForSequenceClassification", "XLMRobertaForSequenceClassification",
             ]
+        case .causalLM:
+            return [
+                "LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM",
+            ]
         }
     }
 
@@ -45,6 +53,9 @@ public enum ModelFamily: String, CaseIterable, Sendable {
         case .bert:
             return
                 "bert, electra, roberta, xlm-roberta (cross-encoders: BERT, MiniLM, ELECTRA, XLM-R, bge-reranker)"
+        case .causalLM:
+            return
+                "llama, mistral, qwen2, qwen3 (decoder-only LMs for generate: Llama 2/3, TinyLlama, SmolLM, Mistral, Qwen2/2.5/3)"
         }
     }
 }

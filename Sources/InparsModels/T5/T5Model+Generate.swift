@@ -2,29 +2,6 @@ import Foundation
 import InparsCore
 import InparsTensor
 
-/// One generated sequence.
-public struct T5Generation: Sendable, Equatable {
-    /// Why generation stopped.
-    public enum Stop: String, Sendable, Equatable {
-        /// The model produced EOS.
-        case eos
-        /// The model produced one of the caller's stop tokens (e.g. a piece with a newline).
-        case stopToken
-        /// `maxNewTokens` tokens were generated.
-        case length
-    }
-
-    /// Generated ids, without the decoder start token and without the EOS / stop token.
-    public var ids: [Int32]
-    /// `log softmax` of the raw logits (before temperature, top-k and top-p) at each id in
-    /// ``ids``: the model's log-probability of the token, whatever the decoding settings.
-    public var logProbs: [Float]
-    public var stop: Stop
-    /// The EOS or stop token that ended the sequence, and its log-probability.
-    public var stopID: Int32?
-    public var stopLogProb: Float?
-}
-
 extension T5Model {
     /// Generates a continuation of each input with the KV-cached decoder: the encoder runs once
     /// for the batch, then one decoder step per new token for the sequences still running
@@ -35,17 +12,17 @@ extension T5Model {
     ///     and masked).
     ///   - sampling: one per input: greedy, or sampling with its own seed.
     ///   - maxNewTokens: the most tokens per sequence, stop token included.
-    ///   - stopIDs: tokens that end a sequence like EOS does (not returned in ``T5Generation/ids``).
-    /// - Returns: one ``T5Generation`` per input, in input order.
+    ///   - stopIDs: tokens that end a sequence like EOS does (not returned in ``GeneratedSequence/ids``).
+    /// - Returns: one ``GeneratedSequence`` per input, in input order.
     public func generate(
         _ inputs: [[Int32]], sampling: [Sampling], maxNewTokens: Int,
         stopIDs: Set<Int32> = []
-    ) -> [T5Generation] {
+    ) -> [GeneratedSequence] {
         precondition(
             inputs.count == sampling.count, "\(inputs.count) inputs, \(sampling.count) samplings")
         precondition(inputs.allSatisfy { !$0.isEmpty }, "empty encoder input")
-        var results = [T5Generation](
-            repeating: T5Generation(ids: [], logProbs: [], stop: .length), count: inputs.count)
+        var results = [GeneratedSequence](
+            repeating: GeneratedSequence(ids: [], logProbs: [], stop: .length), count: inputs.count)
         guard !inputs.isEmpty, maxNewTokens > 0 else { return results }
 
         let encoded = encode(inputs)
@@ -68,12 +45,8 @@ extension T5Model {
                 for (row, entry) in active.enumerated() {
                     let logitsRow = UnsafeBufferPointer(
                         rebasing: all[(row * vocab)..<((row + 1) * vocab)])
-                    let (argmax, maximum, logNormaliser) = TokenPicker.rowStatistics(logitsRow)
-                    let token = picker.pick(
-                        logitsRow, maximum: maximum, argmax: argmax, sampling: sampling[entry],
-                        random: &generators[entry])
-                    let logProb = logitsRow[token] - logNormaliser
-                    let id = Int32(token)
+                    let (id, logProb) = picker.next(
+                        logitsRow, sampling: sampling[entry], random: &generators[entry])
                     if id == eos || stopIDs.contains(id) {
                         results[entry].stop = id == eos ? .eos : .stopToken
                         results[entry].stopID = id

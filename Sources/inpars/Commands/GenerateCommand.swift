@@ -16,7 +16,10 @@ struct GenerateCommand: AsyncParsableCommand {
             Prompts an OpenAI-compatible server (vLLM, TGI, llama.cpp, Ollama, OpenAI; \
             --api-base, with --model the server's model name) or a model folder run in process \
             (--model DIR without --api-base; config.json's model_type picks the family: T5, \
-            FLAN-T5 and mT5 today) with a few-shot template and each sampled document, and \
+            FLAN-T5 and mT5 (t5, mt5), and decoder-only LMs such as Llama 2/3, TinyLlama, \
+            SmolLM, Mistral, Qwen2/2.5 and Qwen3 (llama, mistral, qwen2, qwen3; safetensors in \
+            f32, bf16 or f16; backend "local", with the static few-shot prefix computed once \
+            and continuous batching)) with a few-shot template and each sampled document, and \
             writes one JSONL line per query (doc_id, text, query, log_probs, prompt_text, \
             fewshot_examples, model, backend, query_index) in sample order. Rerunning the same \
             command resumes: generations already in --output are kept, a torn last line is \
@@ -70,7 +73,7 @@ struct GenerateCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "Prompts longer than this (plus --max-new-tokens for servers) are skipped and counted (0 = no check; default 2048 with --api-base, no check for T5)."
+            "Prompts longer than this (plus --max-new-tokens for servers and decoder-only models) are skipped and counted (0 = no check; default 2048 with --api-base, the model's context for llama/mistral/qwen folders, no check for T5)."
     )
     var maxPromptTokens: Int?
 

@@ -183,6 +183,10 @@ struct TrainCommand: ParsableCommand {
         let modelURL = try model.directory
         // The registry names the family; each family that can be trained has its trainer.
         let family = try ModelRegistry.resolve(directory: modelURL).family
+        let notTrainable = ModelError.unsupportedTask(
+            directory: modelURL.path, family: .causalLM, task: "be trained as a reranker",
+            instead: "train a monoT5 or cross-encoder folder; decoder-only LMs generate queries (inpars generate --model)")
+        if family == .causalLM { throw notTrainable }
         let data = try TrainingData.read(
             URL(fileURLWithPath: triples ?? pairs!), kind: triples != nil ? .triples : .pairs,
             skipBadLines: badLines.skipBadLines)
@@ -227,6 +231,7 @@ struct TrainCommand: ParsableCommand {
         }
         let output = URL(fileURLWithPath: output)
         switch family {
+        case .causalLM: throw notTrainable
         case .t5:
             try train(
                 MonoT5Trainer(

@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import InparsModels
+import InparsTensor
+
+/// In-process few-shot query generation with a decoder-only LM (documents/s, peak memory), on
+/// random fp32 weights made in memory in a real model's shape: the InPars workload of a shared
+/// few-shot prefix (computed once, forked per document), each document's tokens, then greedy
+/// new tokens with continuous batching. The reference is `Scripts/bench/ref_llm_generate.py`
+/// (transformers `generate`, the same shapes and token counts), run in the same session.
+struct LLMGenerateBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm-generate",
+        abstract: "Causal-LM generation documents/s (Qwen2.5-0.5B or Llama-3.2-1B shape, random weights, greedy).")
+
+    @Option(help: "qwen2.5-0.5b or llama-3.2-1b.") var shape = "qwen2.5-0.5b"
+    @Option(help: "OpenBLAS threads.") var threads = 2
+    @Option(help: "Shared few-shot prefix tokens.") var prefixLength = 600
+    @Option(help: "Document tokens per prompt.") var documentLength = 256
+    @Option(help: "Tokens generated per document (no EOS, so exactly this many).")
+    var newTokens = 32
+    @Option(help: "Sequences decoded together.") var batch = 8
+    @Option(help: "Timed documents.") var documents = 64
+    @Flag(help: "Also time the document prefill alone (a second pass with one new token).")
+    var breakdown = false
+
+    static let shapeNames = ["llama-3.2-1b", "qwen2.5-0.5b"]
+
+    /// `config.json` fields of a real model's shape.
+    static func shape(_ name: String) -> [String: Any]? {
+        [
+        "qwen2.5-0.5b": [
+            "model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
+            "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14,
+            "num_key_value_heads": 2, "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+            "rope_theta": 1_000_000.0, "tie_word_embeddings": true,
+        ],
+        "llama-3.2-1b": [
+            "model_type": "llama", "vocab_size": 128256, "hidden_size": 2048,
+            "intermediate_size": 8192, "num_hidden_layers": 16, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "max_position_embeddings": 131072, "rms_norm_eps": 1e-5,
+            "rope_theta": 500000.0, "tie_word_embeddings": true,
+            "rope_scaling": [
+                "rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
+            ],
+        ],
+        ][name]
+    }
+
+    func run() throws {
+        BLAS.threads = threads
+        let env = ProcessInfo.processInfo.environment
+        print(
+            "OpenBLAS core: \(BLAS.coreName); OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") OPENBLAS_L2_SIZE=\(env["OPENBLAS_L2_SIZE"] ?? "(unset)") threads=\(threads)"
+        )
+        guard let json = Self.shape(shape) else {
+            throw ValidationError("--shape must be one of \(Self.shapeNames)")
+        }
+        let configuration = try CausalLMConfiguration(json: json, path: shape)
+        var random = BenchRandom(seed: 5)
+        var store = ParameterStore(zerosFor: CausalLM.parameterTable(configuration))
+        for slot in store.table.slots.indices {
+            let isNorm = store.table.slots[slot].shape.count == 1
+            store.withMutableSlot(slot) { values in
+                for i in values.indices { values[i] = isNorm ? 1 : 0.035 * random.uniform() }
+            }
+        }
+        let model = CausalLM(configuration: configuration, parameters: store)
+        let vocab = UInt64(configuration.vocabSize - 1000)
+        let prefixIDs = (0..<prefixLength).map { _ in Int32(500 + random.next() % vocab) }
+        let prompts = (0..<(documents + batch)).map { _ in
+            prefixIDs + (0..<documentLength).map { _ in Int32(500 + random.next() % vocab) }
+        }
+        func requests(_ slice: ArraySlice<[Int32]>, new: Int) -> [CausalLMRequest] {
+            slice.map { CausalLMRequest(ids: $0, maxNewTokens: new) }
+        }
+        var start = DispatchTime.now().uptimeNanoseconds
+        func lap() -> Double {
+            let now = DispatchTime.now().uptimeNanoseconds
+            defer { start = now }
+            return Double(now - start) / 1e9
+        }
+        let prefix = model.sharedPrefix(prefixIDs)
+        let prefixSeconds = lap()
+        _ = model.generate(requests(prompts.prefix(batch), new: newTokens), batchSize: batch, prefix: prefix)
+        _ = lap()  // warm-up
+        let timed = prompts.suffix(documents)
+        let out = model.generate(requests(timed, new: newTokens), batchSize: batch, prefix: prefix)
+        let seconds = lap()
+        let tokens = out.reduce(0) { $0 + $1.ids.count }
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(
+            "inpars llm-generate \(shape): documents=\(documents) prefix=\(prefixLength) document=\(documentLength) new=\(newTokens) batch=\(batch): "
+                + String(
+                    format: "%.3f documents/s (%.2f s, %d tokens generated; prefix once %.2f s; peak RSS %.0f MB)",
+                    Double(documents) / seconds, seconds, tokens, prefixSeconds,
+                    Double(usage.ru_maxrss) / 1024))
+        if breakdown { try phases(model: model, prompts: Array(timed), prefix: prefix, total: seconds, tokens: tokens) }
+    }
+
+    /// Prefill alone (one new token) with GEMM accounting, the decode steps as the rest, and
+    /// the bytes a decode step must read against a measured copy bandwidth.
+    private func phases(
+        model: CausalLM, prompts: [[Int32]], prefix: SharedPrefix, total: Double, tokens: Int
+    ) throws {
+        BLAS.Profile.reset()
+        BLAS.Profile.isEnabled = true
+        let start = DispatchTime.now().uptimeNanoseconds
+        _ = model.generate(
+            prompts.map { CausalLMRequest(ids: $0, maxNewTokens: 1) }, batchSize: batch,
+            prefix: prefix)
+        let prefill = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        BLAS.Profile.isEnabled = false
+        let gemm = BLAS.Profile.totals
+        let steps = Double(tokens - prompts.count) / Double(batch)
+        let stepSeconds = (total - prefill) / max(steps, 1)
+        let weightBytes = Double(model.parameters.table.slots.reduce(0) { $0 + $1.count }) * 4
+        // Copy bandwidth: 256 MB copied 4 times (read + write per byte).
+        let count = 64 << 20
+        let source = [Float](repeating: 1, count: count)
+        var target = [Float](repeating: 0, count: count)
+        let copyStart = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<4 {
+            source.withUnsafeBufferPointer { s in
+                target.withUnsafeMutableBufferPointer { t in
+                    t.baseAddress!.update(from: s.baseAddress!, count: count)
+                }
+            }
+        }
+        let copySeconds = Double(DispatchTime.now().uptimeNanoseconds - copyStart) / 1e9
+        let bandwidth = Double(count * 4 * 2 * 4) / copySeconds / 1e9
+        print(
+            String(
+                format:
+                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which sgemm %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
+                documentLength, prefill, gemm.seconds, gemm.flops / gemm.seconds / 1e9,
+                gemm.calls, total - prefill, steps, batch, stepSeconds, weightBytes / 1e9,
+                weightBytes / stepSeconds / 1e9, bandwidth))
+        _ = target[count - 1]
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import InparsModels
+import InparsTensor
+import InparsTestSupport
+import Testing
+
+/// `Tests/Fixtures/causal-lm/<name>/golden.json`, written by
+/// `Scripts/fixtures/make_causal_lms.py` with transformers 5.24 in float32.
+struct CausalLMGolden: Decodable {
+    struct Prompt: Decodable {
+        var text: String
+        var ids: [Int32]
+    }
+    struct Row: Decodable {
+        var last: [Float]
+        var head: [[Float]]
+    }
+    struct Greedy: Decodable {
+        var prompt: String
+        var ids: [Int32]
+        var log_probs: [Float]
+        var stopped_at_eos: Bool
+    }
+    var max_new_tokens: Int
+    var prompts: [Prompt]
+    var batch: [Row]
+    var greedy: [Greedy]
+
+    static let models = ["llama3", "llama2", "mistral", "qwen2", "qwen3"]
+
+    static func folder(_ name: String) -> URL {
+        TestPaths.fixtures.appendingPathComponent("causal-lm/\(name)")
+    }
+
+    static func load(_ name: String) throws -> CausalLMGolden {
+        try JSONDecoder().decode(
+            CausalLMGolden.self,
+            from: Data(contentsOf: folder(name).appendingPathComponent("golden.json")))
+    }
+}
+
+@Suite struct CausalLMGoldenTests {
+    @Test(arguments: CausalLMGolden.models)
+    func paddedBatchLogitsMatchTransformers(name: String) throws {
+        let golden = try CausalLMGolden.load(name)
+        let model = try CausalLM.load(directory: CausalLMGolden.folder(name))
+        let logits = model.logits(prompts: golden.prompts.map(\.ids))
+        let (width, vocab) = (logits.shape[1], logits.shape[2])
+        #expect(vocab == golden.batch[0].last.count)
+        var worst: Float = 0
+        for (b, row) in golden.batch.enumerated() {
+            let length = golden.prompts[b].ids.count
+            for t in 0..<length {
+                let base = (b * width + t) * vocab
+                let expected = t == length - 1 ? row.last : row.head[t]
+                for (j, value) in expected.enumerated() {
+                    worst = max(worst, abs(logits.storage[base + j] - value))
+                }
+            }
+        }
+        #expect(worst <= 1e-4, "\(name): max |Δ logit| \(worst)")
+    }
+
+    @Test(arguments: CausalLMGolden.models)
+    func greedyIdsAndLogProbsMatchTransformers(name: String) throws {
+        let golden = try CausalLMGolden.load(name)
+        let model = try CausalLM.load(directory: CausalLMGolden.folder(name))
+        let requests = golden.greedy.map { g in
+            CausalLMRequest(
+                ids: golden.prompts.first { $0.text == g.prompt }!.ids,
+                maxNewTokens: golden.max_new_tokens)
+        }
+        for batchSize in [1, 3] {
+            let results = model.generate(requests, batchSize: batchSize)
+            for (g, result) in zip(golden.greedy, results) {
+                #expect(result.ids == g.ids, "\(name) batch \(batchSize): \(g.prompt.debugDescription)")
+                #expect((result.stop == .eos) == g.stopped_at_eos)
+                let worst = zip(result.logProbs, g.log_probs).map { abs($0 - $1) }.max() ?? 0
+                #expect(worst <= 1e-4, "\(name): max |Δ log-prob| \(worst)")
+            }
+        }
+    }
+
+    /// The shared-prefix path forks a prefix's cache; the plain path prefills every prompt
+    /// whole. Both give transformers' continuation.
+    @Test func sharedPrefixGivesThePlainPathsTokens() throws {
+        let golden = try CausalLMGolden.load("llama3")
+        let model = try CausalLM.load(directory: CausalLMGolden.folder("llama3"))
+        let prompt = golden.prompts[1].ids
+        let prefix = model.sharedPrefix(Array(prompt.prefix(prompt.count - 5)))
+        let requests = [prompt, prompt, golden.prompts[0].ids].map {
+            CausalLMRequest(ids: $0, maxNewTokens: golden.max_new_tokens)
+        }
+        let plain = model.generate(requests, batchSize: 2)
+        let shared = model.generate(requests, batchSize: 2, prefix: prefix)
+        #expect(plain.map(\.ids) == shared.map(\.ids))
+        #expect(shared[0].ids == golden.greedy[1].ids)
+        for (a, b) in zip(plain, shared) {
+            let worst = zip(a.logProbs, b.logProbs).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-5)
+        }
+    }
+
+    @Test func seededSamplingDoesNotDependOnBatchSize() throws {
+        let golden = try CausalLMGolden.load("qwen2")
+        let model = try CausalLM.load(directory: CausalLMGolden.folder("qwen2"))
+        let requests = golden.prompts.enumerated().map { index, prompt in
+            CausalLMRequest(
+                ids: prompt.ids,
+                sampling: Sampling(temperature: 1.5, topK: 50, topP: 0.95, seed: UInt64(index + 7)),
+                maxNewTokens: 8)
+        }
+        let one = model.generate(requests, batchSize: 1)
+        let four = model.generate(requests, batchSize: 4)
+        #expect(one.map(\.ids) == four.map(\.ids))
+        let greedy = model.generate(requests.map { CausalLMRequest(ids: $0.ids, maxNewTokens: 8) }, batchSize: 4)
+        #expect(one.map(\.ids) != greedy.map(\.ids), "sampling at T=1.5 chose the greedy tokens")
+    }
+
+    @Test func llama3RopeScalingMatchesTransformers() {
+        // transformers 5.24 ROPE_INIT_FUNCTIONS["llama3"] for head_dim 16, theta 500000,
+        // factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings 256
+        // (float32): index 0-1 unchanged, 2 in the smoothed band, 3-7 divided by 8.
+        let expected: [Float] = [
+            1.0, 0.193922758102417, 0.010538230650126934, 0.0009115831344388425,
+            0.00017677668074611574, 3.428102354519069e-05, 6.647869668086059e-06,
+            1.289173155782919e-06,
+        ]
+        let rope = RotaryEmbedding(
+            dimension: 16, base: 500000,
+            scaling: .init(
+                factor: 8, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 256
+            ))
+        for (value, reference) in zip(rope.inverseFrequencies, expected) {
+            #expect(abs(value - reference) <= 1e-6 * reference, "\(value) vs \(reference)")
+        }
+    }
+}
