@@ -67,6 +67,43 @@ import Testing
         #expect(Float(String(rows[2][4]))! < Float(String(rows[1][4]))!)
     }
 
+    /// `--precision int8` end to end: the process sets libgomp's spin count and executes itself
+    /// again before it loads the model (``OpenMPWaiting``), then scores within the fixture's
+    /// int8 bound of the transformers goldens (`PrecisionFidelityTests`: max |Δ| ≤ 1.5).
+    @Test func rerankAtInt8() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-int8")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = try write(
+            """
+            {"_id": "d1", "title": "", "text": "Paris is the capital and largest city of France."}
+            {"_id": "d2", "title": "", "text": "The quick brown fox jumps over the lazy dog."}
+
+            """, "corpus.jsonl", in: folder)
+        let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
+        let run = try write("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.5 bm25\n", "run.trec", in: folder)
+        let output = folder.appendingPathComponent("out.trec").path
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GOMP_SPINCOUNT")
+        environment.removeValue(forKey: "OMP_WAIT_POLICY")
+        let result = try BuiltProducts.run(
+            [
+                "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
+                "--output", output, "--precision", "int8", "--threads", "1",
+            ], environment: environment)
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ") }
+        #expect(rows.count == 2)
+        let golden = try MonoT5GoldenScores.load()
+        for row in rows {
+            let score = try #require(Float(String(row[4])))
+            #expect(abs(score - golden[String(row[2])]!) <= 1.5, "\(row[2]): \(score)")
+        }
+        let manifest = try #require(
+            try OutputManifest.read(OutputManifest.url(for: URL(fileURLWithPath: output))))
+        #expect(manifest.settings["precision"] == "int8")
+    }
+
     @Test func aMalformedRunLineReportsItsLineNumber() throws {
         let folder = try TestPaths.temporaryDirectory("rerank-cli-bad")
         defer { try? FileManager.default.removeItem(at: folder) }
