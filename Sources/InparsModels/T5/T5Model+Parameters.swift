@@ -41,10 +41,7 @@ struct T5Architecture {
                 epsilon: c.layerNormEpsilon)
         }
         return T5Encoder(
-            stack: T5Stack(
-                embedding: embedding,
-                finalNorm: table.add(T5WeightNames.finalNorm("encoder"), shape: [c.dModel]),
-                positionBias: positionBias(bias, bidirectional: true), epsilon: c.layerNormEpsilon),
+            stack: stack("encoder", embedding: embedding, bias: bias, bidirectional: true),
             layers: layers)
     }
 
@@ -70,11 +67,18 @@ struct T5Architecture {
                 epsilon: c.layerNormEpsilon)
         }
         return T5Decoder(
-            stack: T5Stack(
-                embedding: embedding,
-                finalNorm: table.add(T5WeightNames.finalNorm("decoder"), shape: [c.dModel]),
-                positionBias: positionBias(bias, bidirectional: false), epsilon: c.layerNormEpsilon),
+            stack: stack("decoder", embedding: embedding, bias: bias, bidirectional: false),
             layers: layers)
+    }
+
+    /// A stack's shared ends: the embedding, its final norm (added after its blocks, in the
+    /// checkpoint's order) and its relative-position bias table.
+    mutating func stack(_ name: String, embedding: Int, bias: Int, bidirectional: Bool) -> T5Stack {
+        T5Stack(
+            embedding: embedding,
+            finalNorm: table.add(T5WeightNames.finalNorm(name), shape: [c.dModel]),
+            positionBias: positionBias(bias, bidirectional: bidirectional),
+            epsilon: c.layerNormEpsilon)
     }
 
     /// q, k, v (one fused slot), o, and in block 0 the stack's relative bias table.
