@@ -24,6 +24,8 @@ struct CrossEncoderBenchmark: ParsableCommand {
     @Option(help: "Timed batches (after one warm-up batch).") var batches = 3
     @Flag(help: "Time training steps (forward, backward, clipping, AdamW) instead of scoring.")
     var train = false
+    @Option(help: "Scoring only: fp32, bf16 or int8 (the encoder's linear layers, converted once).")
+    var precision = "fp32"
 
     func run() throws {
         BLAS.threads = threads
@@ -44,7 +46,11 @@ struct CrossEncoderBenchmark: ParsableCommand {
                 for i in 0..<buffer.count { buffer[i] = offset + generator.uniform() * std }
             }
         }
-        var model = try BertModel(configuration: configuration, tensors: tensors)
+        guard let precision = Precision(rawValue: precision), !train || precision == .fp32 else {
+            throw ValidationError("--precision must be fp32, bf16 or int8 (fp32 with --train)")
+        }
+        var model = try BertModel(configuration: configuration, tensors: tensors).converted(to: precision)
+        tensors = [:]
         let inputs = (0..<batch).map { _ in
             BertInput(
                 ids: (0..<seqLen).map { _ in Int32(1000 + generator.next() % 29000) },
@@ -77,7 +83,7 @@ struct CrossEncoderBenchmark: ParsableCommand {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
-            "inpars cross-encoder \(shape) \(train ? "train" : "score") threads=\(threads) batch=\(batch) seqlen=\(seqLen): "
+            "inpars cross-encoder \(shape) \(train ? "train" : "score") \(precision.rawValue) threads=\(threads) batch=\(batch) seqlen=\(seqLen): "
                 + String(
                     format: "%.3f s/batch, %.2f %@/s, peak RSS %.0f MB (check %.3f)", seconds,
                     Double(batch) / seconds, train ? "examples" : "pairs",

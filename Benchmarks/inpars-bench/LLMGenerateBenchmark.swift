@@ -21,6 +21,10 @@ struct LLMGenerateBenchmark: ParsableCommand {
     var newTokens = 32
     @Option(help: "Sequences decoded together.") var batch = 8
     @Option(help: "Timed documents.") var documents = 64
+    @Option(help: "fp32, bf16 or int8: the linear layers' number format (converted at build).")
+    var precision = "fp32"
+    @Flag(help: "Keep the LM head in fp32 at bf16/int8 (the measurement behind converting it).")
+    var fp32Head = false
     @Flag(help: "Also time the document prefill alone (a second pass with one new token).")
     var breakdown = false
 
@@ -57,16 +61,28 @@ struct LLMGenerateBenchmark: ParsableCommand {
         guard let json = Self.shape(shape) else {
             throw ValidationError("--shape must be one of \(Self.shapeNames)")
         }
+        guard let precision = Precision(rawValue: precision) else {
+            throw ValidationError("--precision must be fp32, bf16 or int8")
+        }
+        print("oneDNN \(DNNLInfo.version) ISA \(DNNLInfo.effectiveISA); precision \(precision.rawValue)\(fp32Head ? ", fp32 head" : "")")
         let configuration = try CausalLMConfiguration(json: json, path: shape)
         var random = BenchRandom(seed: 5)
-        var store = ParameterStore(zerosFor: CausalLM.parameterTable(configuration))
-        for slot in store.table.slots.indices {
-            let isNorm = store.table.slots[slot].shape.count == 1
-            store.withMutableSlot(slot) { values in
-                for i in values.indices { values[i] = isNorm ? 1 : 0.035 * random.uniform() }
-            }
-        }
+        // Built one tensor at a time and converted as it loads, as `CausalLM.load` does.
+        let slots = CausalLM.convertibleSlots(configuration)
+        let tied = configuration.tieWordEmbeddings
+        let head: Set<Int> = fp32Head ? [] : [slots.head]
+        let store = ParameterStore(
+            table: CausalLM.parameterTable(configuration), precision: precision,
+            linearSlots: tied ? slots.layers : slots.layers.union(head),
+            keepingFP32: tied ? head : [],
+            loading: { entry in
+                let isNorm = entry.shape.count == 1
+                return Tensor(shape: entry.shape, uninitialized: { values in
+                    for i in values.indices { values[i] = isNorm ? 1 : 0.035 * random.uniform() }
+                })
+            })
         let model = CausalLM(configuration: configuration, parameters: store)
+        print(String(format: "weights held: %.0f MB", Double(store.weightBytes) / 1e6))
         let vocab = UInt64(configuration.vocabSize - 1000)
         let prefixIDs = (0..<prefixLength).map { _ in Int32(500 + random.next() % vocab) }
         let prompts = (0..<(documents + batch)).map { _ in
@@ -116,7 +132,11 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let gemm = BLAS.Profile.totals
         let steps = Double(tokens - prompts.count) / Double(batch)
         let stepSeconds = (total - prefill) / max(steps, 1)
-        let weightBytes = Double(model.parameters.table.slots.reduce(0) { $0 + $1.count }) * 4
+        // Bytes a step reads: every layer weight and the head once (the tied embedding's fp32
+        // copy is looked up by row only).
+        let c = model.configuration
+        let lookup = c.tieWordEmbeddings && model.precision != .fp32 && !fp32Head ? c.vocabSize * c.hiddenSize * 4 : 0
+        let weightBytes = Double(model.parameters.weightBytes - lookup)
         // Copy bandwidth: 256 MB copied 4 times (read + write per byte).
         let count = 64 << 20
         let source = [Float](repeating: 1, count: count)

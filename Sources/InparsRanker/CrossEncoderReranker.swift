@@ -48,12 +48,13 @@ public struct CrossEncoderReranker: Sendable {
             directory: directory)
     }
 
-    /// Loads the model (``BertModel/load(directory:)``) and tokenizer
-    /// (`TokenizerLoader.load(directory:)`: `tokenizer.json`, else `vocab.txt`) of one folder.
+    /// Loads the model (``BertModel/load(directory:precision:)``, at `options.precision`) and
+    /// tokenizer (`TokenizerLoader.load(directory:)`: `tokenizer.json`, else `vocab.txt`) of
+    /// one folder.
     public static func load(directory: URL, options: ScorerOptions = ScorerOptions()) throws
         -> CrossEncoderReranker
     {
-        let model = try BertModel.load(directory: directory)
+        let model = try BertModel.load(directory: directory, precision: options.precision)
         let tokenizer = try TokenizerLoader.load(directory: directory)
         return try CrossEncoderReranker(
             model: model, tokenizer: tokenizer, options: options, directory: directory.path)
@@ -97,7 +98,8 @@ extension CrossEncoderReranker: RelevanceScorer {
             maxLength < options.maxLength
             ? "at most \(maxLength) tokens (the model's position limit; \(options.maxLength) asked)"
             : "at most \(maxLength) tokens"
-        return "cross-encoder (\(c.modelType), \(how), \(limit))"
+        let precision = model.precision == .fp32 ? "" : ", \(model.precision.rawValue) linear layers"
+        return "cross-encoder (\(c.modelType), \(how), \(limit)\(precision))"
     }
 
     public func score(_ pairs: [ScoringPair], progress: ((Int) -> Void)?) -> PairScores {

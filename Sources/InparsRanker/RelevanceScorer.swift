@@ -99,13 +99,6 @@ public enum RelevanceScorers {
         switch folder.family {
         case .t5: return try MonoT5Reranker.load(directory: directory, options: options)
         case .bert:
-            // The oneDNN path is wired into T5 only so far; never run another precision silently.
-            guard options.precision == .fp32 else {
-                throw ModelError.unsupportedTask(
-                    directory: directory.path, family: .bert,
-                    task: "run at --precision \(options.precision.rawValue) yet",
-                    instead: "cross-encoders run in fp32; drop --precision (or use a T5 reranker)")
-            }
             return try CrossEncoderReranker.load(directory: directory, options: options)
         case .causalLM: throw notAScorer(directory)
         }

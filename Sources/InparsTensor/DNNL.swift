@@ -33,9 +33,10 @@ enum DNNL {
         private let lock = NSLock()
         private var cache = [Key: dnnl_primitive_t]()
         private var order = [Key]()
-        /// Primitives kept: T5 has about six linear shapes per stack, each with at most 17 row
-        /// counts (``PackedLinearWeight/chunkRows`` / ``PackedLinearWeight/rowGranularity`` + 1).
-        static let capacity = 256
+        /// Primitives kept: a model has about six linear shapes per stack, each with at most 21
+        /// row counts (``PackedLinearWeight/paddedRows(_:)``: 1, 2, 4, 8, then multiples of 16
+        /// up to ``PackedLinearWeight/chunkRows``).
+        static let capacity = 512
 
         init() {
             var engine: dnnl_engine_t?
@@ -48,10 +49,18 @@ enum DNNL {
             self.stream = stream!
         }
 
-        /// Runs `body` with the primitive for `key` (created from `descriptor` on first use),
-        /// under the lock, with oneDNN's OpenMP threads set to ``BLAS/threads``.
+        /// Grow-only scratch memory for the products' converted sources, activation scales
+        /// and raw outputs (used under the lock only; 64-byte aligned).
+        private var scratch: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
+
+        /// Runs `body` with the primitive for `key` (created on first use) and three scratch
+        /// buffers of at least `scratch` bytes each, under the lock, with oneDNN's OpenMP
+        /// threads set to ``BLAS/threads``. The buffers are valid during `body` only and
+        /// start with whatever an earlier call left in them.
         func withPrimitive<R>(
-            _ key: Key, weights: dnnl_memory_desc_t, _ body: (dnnl_primitive_t) -> R
+            _ key: Key, weights: dnnl_memory_desc_t, scratch sizes: (Int, Int, Int),
+            _ body: (dnnl_primitive_t, UnsafeMutableRawPointer, UnsafeMutableRawPointer,
+                UnsafeMutableRawPointer) -> R
         ) -> R {
             lock.lock()
             defer { lock.unlock() }
@@ -69,7 +78,23 @@ enum DNNL {
             }
             // OpenMP's thread count is a per-thread setting: set it on the calling thread.
             DNNL.setOpenMPThreads?(Int32(BLAS.threads))
-            return body(primitive)
+            return body(
+                primitive, buffer(0, bytes: sizes.0), buffer(1, bytes: sizes.1),
+                buffer(2, bytes: sizes.2))
+        }
+
+        /// Scratch buffer `index`, grown (zero-filled) to at least `bytes`.
+        private func buffer(_ index: Int, bytes: Int) -> UnsafeMutableRawPointer {
+            while scratch.count <= index {
+                scratch.append((UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64), 64))
+            }
+            if scratch[index].bytes < bytes {
+                scratch[index].pointer.deallocate()
+                let pointer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+                pointer.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+                scratch[index] = (pointer, bytes)
+            }
+            return scratch[index].pointer
         }
 
         /// Runs `body` under the lock (a reorder at load shares the stream with the products).

@@ -111,10 +111,23 @@ final class PackedLinearWeight: @unchecked Sendable {
 
     /// Rows per oneDNN call: longer inputs run as several calls of this many rows.
     static let chunkRows = 256
-    /// A call's row count is rounded up to a multiple of this (zero rows, results dropped), so
-    /// one weight needs at most `chunkRows / rowGranularity` primitives whatever the batch
-    /// lengths; without it each new batch length would create (JIT-compile) new kernels.
+    /// Above 16 rows a call's row count is rounded up to a multiple of this (zero rows, results
+    /// dropped), so one weight needs at most 5 + `chunkRows / rowGranularity` primitives
+    /// whatever the batch lengths; without it each new batch length would create (JIT-compile)
+    /// new kernels.
     static let rowGranularity = 16
+
+    /// The row count a call of `rows` rows runs with: 1, 2, 4, 8 or 16 up to 16 rows (decoding
+    /// steps of a small batch, where padding to 16 would multiply 16 rows for one), then the
+    /// next multiple of ``rowGranularity``.
+    static func paddedRows(_ rows: Int) -> Int {
+        if rows <= rowGranularity {
+            var padded = 1
+            while padded < rows { padded *= 2 }
+            return padded
+        }
+        return (rows + rowGranularity - 1) / rowGranularity * rowGranularity
+    }
 
     /// `out = x · Wᵀ` (or `out += x · Wᵀ` when `accumulate`) for `rows` rows.
     ///
@@ -136,66 +149,57 @@ final class PackedLinearWeight: @unchecked Sendable {
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is
-    /// converted (bf16) or quantized (int8) into a buffer padded to ``rowGranularity`` rows,
-    /// oneDNN writes f32 (bf16) or s32 (int8) into a padded buffer, and the real rows are
-    /// copied, added or rescaled into `out`.
+    /// converted (bf16) or quantized (int8) into a buffer of ``paddedRows(_:)`` rows, oneDNN
+    /// writes f32 (bf16) or s32 (int8) into a second one, and the real rows are copied, added
+    /// or rescaled into `out`. Both buffers are the context's scratch memory (no allocation
+    /// per call); the padding rows hold whatever an earlier call left, and their results are
+    /// dropped.
     private func multiplyChunk(
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
         let (k, n) = (inFeatures, outFeatures)
-        let padded = (rows + Self.rowGranularity - 1) / Self.rowGranularity * Self.rowGranularity
+        let padded = Self.paddedRows(rows)
         let key = DNNL.Key(precision: precision, rows: padded, inFeatures: k, outFeatures: n)
-        switch precision {
-        case .bf16:
-            var source = [UInt16](repeating: 0, count: padded * k)
-            source.withUnsafeMutableBufferPointer {
-                Quantization.roundToBFloat16(x, count: rows * k, into: $0.baseAddress!)
-            }
-            var product = [Float](repeating: 0, count: padded * n)
-            source.withUnsafeBytes { s in
-                product.withUnsafeMutableBytes { d in
-                    run(key, source: s.baseAddress!, destination: UnsafeRawPointer(d.baseAddress!))
-                }
-            }
-            product.withUnsafeBufferPointer { p in
+        // Source elements are 2 (bf16) or 1 (int8) bytes; products 4 (f32 or s32).
+        let sourceBytes = padded * k * precision.bytesPerWeight
+        DNNL.context.withPrimitive(
+            key, weights: layout, scratch: (sourceBytes, padded * MemoryLayout<Float>.size, padded * n * 4)
+        ) { primitive, source, scales, product in
+            switch precision {
+            case .bf16:
+                Quantization.roundToBFloat16(
+                    x, count: rows * k, into: source.assumingMemoryBound(to: UInt16.self))
+                run(primitive, key, source: source, destination: product)
+                let p = UnsafePointer(product.assumingMemoryBound(to: Float.self))
                 if accumulate {
                     for i in 0..<(rows * n) { out[i] += p[i] }
                 } else {
-                    out.update(from: p.baseAddress!, count: rows * n)
+                    out.update(from: p, count: rows * n)
                 }
-            }
-        case .int8:
-            var scales = [Float](repeating: 0, count: padded)
-            var source = [Int8](repeating: 0, count: padded * k)
-            source.withUnsafeMutableBufferPointer { q in
-                scales.withUnsafeMutableBufferPointer { s in
-                    Quantization.quantizeRows(
-                        x, rows: rows, columns: k, into: q.baseAddress!, scales: s.baseAddress!)
+            case .int8:
+                let rowScales = scales.assumingMemoryBound(to: Float.self)
+                Quantization.quantizeRows(
+                    x, rows: rows, columns: k, into: source.assumingMemoryBound(to: Int8.self),
+                    scales: rowScales)
+                run(primitive, key, source: source, destination: product)
+                self.rowScales.withUnsafeBufferPointer { w in
+                    Quantization.rescale(
+                        product.assumingMemoryBound(to: Int32.self), rows: rows, columns: n,
+                        rowScales: rowScales, columnScales: w.baseAddress!, into: out,
+                        accumulate: accumulate)
                 }
+            case .fp32:
+                preconditionFailure("fp32 weights stay on BLAS")
             }
-            var accumulator = [Int32](repeating: 0, count: padded * n)
-            source.withUnsafeBytes { s in
-                accumulator.withUnsafeMutableBytes { a in
-                    run(key, source: s.baseAddress!, destination: UnsafeRawPointer(a.baseAddress!))
-                }
-            }
-            accumulator.withUnsafeBufferPointer { a in
-                scales.withUnsafeBufferPointer { s in
-                    rowScales.withUnsafeBufferPointer { w in
-                        Quantization.rescale(
-                            a.baseAddress!, rows: rows, columns: n, rowScales: s.baseAddress!,
-                            columnScales: w.baseAddress!, into: out, accumulate: accumulate)
-                    }
-                }
-            }
-        case .fp32:
-            preconditionFailure("fp32 weights stay on BLAS")
         }
     }
 
-    /// One cached matmul over caller-owned source and destination buffers.
-    private func run(_ key: DNNL.Key, source: UnsafeRawPointer, destination: UnsafeRawPointer) {
+    /// Runs `primitive` (the cached matmul of `key`) over the scratch source and destination.
+    private func run(
+        _ primitive: dnnl_primitive_t, _ key: DNNL.Key, source: UnsafeMutableRawPointer,
+        destination: UnsafeMutableRawPointer
+    ) {
         let (sourceType, _, destinationType) = DNNL.types(key.precision)
         let sourceMemory = DNNL.memory(DNNL.plain(key.rows, key.inFeatures, sourceType), source)
         let destinationMemory = DNNL.memory(
@@ -204,13 +208,11 @@ final class PackedLinearWeight: @unchecked Sendable {
             dnnl_memory_destroy(sourceMemory)
             dnnl_memory_destroy(destinationMemory)
         }
-        DNNL.context.withPrimitive(key, weights: layout) { primitive in
-            DNNL.execute(
-                primitive,
-                [
-                    (DNNL.argumentSource, sourceMemory), (DNNL.argumentWeights, memory),
-                    (DNNL.argumentDestination, destinationMemory),
-                ])
-        }
+        DNNL.execute(
+            primitive,
+            [
+                (DNNL.argumentSource, sourceMemory), (DNNL.argumentWeights, memory),
+                (DNNL.argumentDestination, destinationMemory),
+            ])
     }
 }

@@ -96,6 +96,39 @@ import Testing
         }
     }
 
+    /// `--precision int8` end to end: rows marked `local-int8`, per-token log-probs within the
+    /// int8 fixture bound of transformers' fp32 continuation where the query is the same
+    /// (`CausalLMPrecisionTests`: 0.9 over all prompts; 0.4 here), and a resume at fp32
+    /// refused (the manifest names the backend).
+    @Test func generateAtInt8AndRefuseAResumeAtAnotherPrecision() throws {
+        let golden = try Self.golden("qwen2")
+        let folder = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let arguments = try Self.arguments(golden, model: "qwen2", folder: folder, output: "q.jsonl")
+        let result = try BuiltProducts.run(arguments + ["--precision", "int8", "--batch-size", "2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = try Self.rows(folder.appendingPathComponent("q.jsonl"))
+        #expect(rows.count == 5)
+        var same = 0
+        for row in rows {
+            #expect(row["backend"] as? String == "local-int8")
+            let c = try #require(golden.cli.first { $0.doc_id == row["doc_id"] as? String })
+            #expect(row["prompt_text"] as? String == c.prompt)
+            guard row["query"] as? String == c.generated.trimmingCharacters(in: .whitespacesAndNewlines)
+            else { continue }
+            same += 1
+            let logProbs = try #require(row["log_probs"] as? [Double])
+            let worst = zip(logProbs, c.log_probs).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 0.4, "doc \(c.doc_id): max |Δ log-prob| \(worst)")
+        }
+        // The tiny random model's next-token distributions are flat, so int8 flips near-ties
+        // (`CausalLMPrecisionTests` bounds the share over more prompts); here 1 of 5 stays.
+        #expect(same >= 1, "\(same) of 5 int8 queries equal fp32's")
+        let resumed = try BuiltProducts.run(arguments)
+        #expect(resumed.status != 0)
+        #expect(resumed.stderr.contains("backend: local-int8 → local"), "\(resumed.stderr)")
+    }
+
     /// Batch size 1 and 8 (continuous batching with documents joining) give the same rows;
     /// the shared prefix is used either way and the goldens were made without one.
     @Test func batchSizeOneAndEightGiveTheSameRows() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import InparsCore
 import InparsModels
+import InparsTensor
 import InparsTokenizers
 
 /// The in-process backend for decoder-only LMs (`model_type` `llama`, `mistral`, `qwen2`,
@@ -23,7 +24,9 @@ import InparsTokenizers
 /// decoded text and the model's log-probability (`log softmax` of the raw logits at the chosen
 /// token, before temperature, top-k and top-p).
 public struct CausalLMBackend: GenerationBackend {
-    public let backendName = "local"
+    /// `local`, or `local-bf16` / `local-int8` for converted linear layers (the name is part of
+    /// the resume manifest, so a resume at another precision is refused).
+    public var backendName: String { model.precision == .fp32 ? "local" : "local-\(model.precision.rawValue)" }
     public let modelName: String
     public let maxBatchSize: Int
     public let maxConcurrentCalls = 1
@@ -69,12 +72,15 @@ public struct CausalLMBackend: GenerationBackend {
         eosIDs = Set((model.configuration.eosTokenIDs + extraEOS).map { Int32($0) })
     }
 
-    /// Loads model and tokenizer from one Hugging Face folder; the model name recorded in the
-    /// output is the folder's name.
+    /// Loads model and tokenizer from one Hugging Face folder, the linear layers at
+    /// `precision` (``InparsModels/CausalLM/load(directory:precision:)``); the model name
+    /// recorded in the output is the folder's name.
     ///
     /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
-    public static func load(directory: URL, batchSize: Int = 8) throws -> CausalLMBackend {
-        let model = try CausalLM.load(directory: directory)
+    public static func load(directory: URL, batchSize: Int = 8, precision: Precision = .fp32)
+        throws -> CausalLMBackend
+    {
+        let model = try CausalLM.load(directory: directory, precision: precision)
         let tokenizer = try TokenizerLoader.load(directory: directory)
         return try CausalLMBackend(
             model: model, tokenizer: tokenizer, modelName: ModelFolderName.of(directory),

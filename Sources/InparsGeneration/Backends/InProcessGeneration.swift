@@ -27,14 +27,8 @@ public enum InProcessGeneration {
                 directory: directory.path, family: .bert, task: "generate text",
                 instead: "a cross-encoder scores pairs (rerank, filter, train); generate with a T5 folder or --api-base")
         case .causalLM:
-            // The oneDNN path is wired into T5 only so far; never run another precision silently.
-            guard precision == .fp32 else {
-                throw ModelError.unsupportedTask(
-                    directory: directory.path, family: .causalLM,
-                    task: "run at --precision \(precision.rawValue) yet",
-                    instead: "decoder-only LMs run in fp32 in process; drop --precision")
-            }
-            return try CausalLMBackend.load(directory: directory, batchSize: batchSize)
+            return try CausalLMBackend.load(
+                directory: directory, batchSize: batchSize, precision: precision)
         }
     }
 

@@ -55,17 +55,55 @@ public struct BertModel: Sendable {
     /// `LayerNorm.beta`, in older BERT and ELECTRA checkpoints) are read as `weight` and `bias`,
     /// as transformers renames them on load.
     ///
-    /// - Throws: `ModelError` for the configuration, ``ModelError/checkpointMismatch(weights:configuration:problem:)``
-    ///   when the weights do not fit it, `CheckpointError` for unreadable weight files.
-    public static func load(directory: URL) throws -> BertModel {
+    /// With a `precision` other than fp32 the encoder's linear layers are converted after
+    /// loading (``converted(to:)``); a cross-encoder is small enough that its fp32 weights are
+    /// held whole for a moment.
+    ///
+    /// - Throws: ``ModelError/unsupportedPrecision(precision:isa:)`` when oneDNN has no kernel
+    ///   for `precision` on this CPU; `ModelError` for the configuration,
+    ///   ``ModelError/checkpointMismatch(weights:configuration:problem:)`` when the weights do
+    ///   not fit it, `CheckpointError` for unreadable weight files.
+    public static func load(directory: URL, precision: Precision = .fp32) throws -> BertModel {
+        guard DNNLInfo.supports(precision) else {
+            throw ModelError.unsupportedPrecision(
+                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
+        }
         let configuration = try BertConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         do {
             return try BertModel(
-                configuration: configuration, tensors: renamingLegacyNorms(try reader.allTensors()))
+                configuration: configuration, tensors: renamingLegacyNorms(try reader.allTensors())
+            ).converted(to: precision)
         } catch let error as ModelError {
             throw error.naming(directory: directory)
         }
+    }
+
+    /// The slots a bf16/int8 model converts: in every encoder layer the fused q/k/v
+    /// projection, the attention output, the intermediate and the output projections.
+    ///
+    /// Kept in fp32: the embeddings (lookups) and ELECTRA's embedding projection, the biases
+    /// and LayerNorms, and the classification head (pooler or dense plus the label layer,
+    /// `[hidden, hidden]` and `[labels, hidden]` read once per pair, which decide the score).
+    public var convertibleSlots: Set<Int> {
+        var slots = Set<Int>()
+        for layer in layers {
+            slots.formUnion([layer.queryKeyValue.weight, layer.attentionOutput.weight])
+            slots.formUnion([layer.intermediate.weight, layer.output.weight])
+        }
+        return slots
+    }
+
+    /// The number format of the linear layers (``Precision``); `.fp32` unless converted.
+    public var precision: Precision { parameters.precision }
+
+    /// The model for inference at `precision`: its encoder's linear layers converted once
+    /// (``convertibleSlots``); fp32 returns the model itself. A converted model cannot be
+    /// trained or converted again.
+    public func converted(to precision: Precision) -> BertModel {
+        var result = self
+        result.parameters = parameters.converting(linearSlots: convertibleSlots, to: precision)
+        return result
     }
 
     /// `…LayerNorm.gamma` / `…LayerNorm.beta` as `…LayerNorm.weight` / `…LayerNorm.bias` (a name
@@ -95,6 +133,7 @@ public struct BertModel: Sendable {
     public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
         -> R
     {
+        precondition(precision == .fp32, "a \(precision) model is for inference only")
         let table = parameters.table
         defer {
             precondition(parameters.table == table, "updateParameters replaced the model's table")

@@ -20,6 +20,9 @@ public struct ParameterStore: Sendable, Equatable {
     var tensors: [Tensor]
     /// The linear slots converted to ``precision``, by slot.
     private var converted: [Int: LinearWeight] = [:]
+    /// Converted slots whose fp32 tensor is kept as well (a tied embedding that is also the LM
+    /// head: looked up in fp32, multiplied converted).
+    private var keptFP32: Set<Int> = []
     /// The number format of the converted linear slots; `.fp32` when none is converted.
     public private(set) var precision: Precision = .fp32
 
@@ -59,15 +62,19 @@ public struct ParameterStore: Sendable, Equatable {
     /// - Parameters:
     ///   - linearSlots: slots that are linear weights `[out, in]` read only through
     ///     ``linear(_:)``; ignored for `.fp32`.
+    ///   - keepingFP32: slots converted like `linearSlots` whose fp32 tensor stays readable
+    ///     too (through the subscript): a tied embedding whose head is converted.
     ///   - load: the tensor of an entry, shaped ``ParameterEntry/shape`` (it throws the
     ///     family's own error for a missing or mis-shaped tensor), called in table order.
     public init(
         table: ParameterTable, precision: Precision = .fp32, linearSlots: Set<Int> = [],
-        loading load: (ParameterEntry) throws -> Tensor
+        keepingFP32: Set<Int> = [], loading load: (ParameterEntry) throws -> Tensor
     ) rethrows {
         self.table = table
         tensors = table.slots.map { _ in Tensor(zeros: [0]) }
+        let linearSlots = linearSlots.union(keepingFP32)
         self.precision = linearSlots.isEmpty ? .fp32 : precision
+        if self.precision != .fp32 { keptFP32 = keepingFP32 }
         for (index, entry) in table.entries.enumerated() {
             let tensor = try load(entry)
             precondition(tensor.shape == entry.shape, "\(entry.name): \(tensor.shape), expected \(entry.shape)")
@@ -100,7 +107,7 @@ public struct ParameterStore: Sendable, Equatable {
 
     private mutating func convert(_ slot: Int) {
         converted[slot] = LinearWeight(tensors[slot]).converted(to: precision)
-        tensors[slot] = Tensor(zeros: [0])
+        if !keptFP32.contains(slot) { tensors[slot] = Tensor(zeros: [0]) }
     }
 
     /// Bytes held by the weights: fp32 slots at 4 bytes an element, converted slots as packed.
@@ -111,13 +118,17 @@ public struct ParameterStore: Sendable, Equatable {
 
     public static func == (a: ParameterStore, b: ParameterStore) -> Bool {
         a.table == b.table && a.tensors == b.tensors && a.precision == b.precision
+            && a.keptFP32 == b.keptFP32
             && a.converted.keys.sorted() == b.converted.keys.sorted()
             && a.converted.allSatisfy { slot, weight in LinearWeight.same(weight, b.converted[slot]!) }
     }
 
-    /// Slot `slot`'s tensor (fp32; a converted linear slot has none: read it with ``linear(_:)``).
+    /// Slot `slot`'s tensor (fp32; a converted linear slot has none unless kept: read it with
+    /// ``linear(_:)``).
     public subscript(slot: Int) -> Tensor {
-        precondition(converted[slot] == nil, "\(table.slots[slot].name) is stored as \(precision)")
+        precondition(
+            converted[slot] == nil || keptFP32.contains(slot),
+            "\(table.slots[slot].name) is stored as \(precision)")
         return tensors[slot]
     }
 
@@ -144,7 +155,9 @@ public struct ParameterStore: Sendable, Equatable {
         rethrows -> R
     {
         let entry = table.entries[index]
-        precondition(converted[entry.slot] == nil, "\(entry.name) is stored as \(precision)")
+        precondition(
+            converted[entry.slot] == nil || keptFP32.contains(entry.slot),
+            "\(entry.name) is stored as \(precision)")
         return try tensors[entry.slot].storage.withUnsafeBufferPointer {
             try body(UnsafeBufferPointer(rebasing: $0[entry.range]))
         }
