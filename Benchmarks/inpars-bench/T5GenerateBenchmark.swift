@@ -19,6 +19,8 @@ struct T5GenerateBenchmark: ParsableCommand {
     var newTokens = 32
     @Option(help: "Documents decoded together.") var batch = 8
     @Option(help: "Timed documents (after one warm-up batch).") var documents = 16
+    @Option(help: "fp32, bf16 or int8: the linear layers' number format (converted once).")
+    var precision = "fp32"
     @Flag(help: "Also time one batch by phase.") var breakdown = false
 
     func run() throws {
@@ -34,8 +36,13 @@ struct T5GenerateBenchmark: ParsableCommand {
             : T5Configuration(
                 vocabSize: 32128, dModel: 768, dKV: 64, dFF: 3072, numLayers: 12, numHeads: 12)
         configuration.eosTokenID = -1  // never stop early: every document gets newTokens steps
+        guard let precision = Precision(rawValue: precision) else {
+            throw ValidationError("--precision must be fp32, bf16 or int8")
+        }
         let model = try T5Model(
-            configuration: configuration, tensors: T5Benchmark.randomTensors(configuration))
+            configuration: configuration, tensors: T5Benchmark.randomTensors(configuration)
+        ).converted(to: precision)
+        print("precision \(precision.rawValue); oneDNN ISA \(DNNLInfo.effectiveISA)")
         var generator = BenchRandom(seed: 11)
         let inputs = (0..<(documents + batch)).map { _ in
             (0..<(promptLength - 1)).map { _ in Int32(5 + generator.next() % 31995) } + [1]

@@ -56,13 +56,7 @@ import Testing
         let inputs = Self.inputs(exact.model.configuration)
         let reference = exact.score(inputs: inputs)
         let scores = narrow.score(inputs: inputs)
-        let rho = spearman(scores, reference)
-        let maxDelta = zip(scores, reference).map { abs($0 - $1) }.max()!
-        let overlaps = stride(from: 0, to: inputs.count, by: 30).map { start in
-            topOverlap(
-                Array(scores[start..<(start + 30)]), Array(reference[start..<(start + 30)]), k: 10)
-        }
-        let overlap = Double(overlaps.reduce(0, +)) / Double(overlaps.count)
+        let (rho, maxDelta, overlap) = scoreDistance(scores, reference, group: 30)
         let bound = Self.bound(precision)
         #expect(rho >= bound.spearman, "\(name) \(precision): Spearman \(rho)")
         #expect(maxDelta <= bound.maxDelta, "\(name) \(precision): max |Δ score| \(maxDelta)")

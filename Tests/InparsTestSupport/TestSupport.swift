@@ -213,6 +213,23 @@ public func spearman(_ a: [Float], _ b: [Float]) -> Double {
     return covariance / (va * vb).squareRoot()
 }
 
+/// How far `scores` are from `reference` (the same pairs scored another way), with the pairs
+/// in groups of `group` documents per query: Spearman's rank correlation, the largest absolute
+/// difference, and the mean over groups of the top-10 overlap.
+public func scoreDistance(_ scores: [Float], _ reference: [Float], group: Int) -> (
+    spearman: Double, maxDelta: Float, overlap: Double
+) {
+    precondition(scores.count == reference.count && scores.count % group == 0, "groups of \(group)")
+    let overlaps = stride(from: 0, to: scores.count, by: group).map { start in
+        topOverlap(
+            Array(scores[start..<(start + group)]), Array(reference[start..<(start + group)]), k: 10)
+    }
+    return (
+        spearman(scores, reference), zip(scores, reference).map { abs($0 - $1) }.max()!,
+        Double(overlaps.reduce(0, +)) / Double(overlaps.count)
+    )
+}
+
 /// How many of the `k` best-scored indices of `a` are among the `k` best of `b`.
 public func topOverlap(_ a: [Float], _ b: [Float], k: Int) -> Int {
     let top = { (x: [Float]) in Set(x.indices.sorted { (x[$0], $1) > (x[$1], $0) }.prefix(k)) }
