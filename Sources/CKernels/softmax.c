@@ -200,6 +200,19 @@ inpars_isa inpars_kernels_isa(void) {
     return (inpars_isa)isa;
 }
 
+int inpars_cpu_vector_level(void) {
+#ifdef INPARS_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd")
+        && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl"))
+        return 3;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return 2;
+    if (__builtin_cpu_supports("avx")) return 1;
+#endif
+    return 0;
+}
+
 void inpars_softmax_row_isa(float *row, size_t count, inpars_isa isa) {
     if (isa > inpars_kernels_isa()) isa = INPARS_ISA_GENERIC;
     switch (isa) {

@@ -22,6 +22,10 @@ typedef enum {
 /// The best instruction set of this CPU that the kernels use (decided once).
 inpars_isa inpars_kernels_isa(void);
 
+/// The vector level of this CPU, as OpenBLAS's kernels need it: 3 = AVX-512 F/CD/BW/DQ/VL
+/// (its SkylakeX kernels), 2 = AVX2 + FMA (Haswell), 1 = AVX (Sandybridge), 0 = less or not x86.
+int inpars_cpu_vector_level(void);
+
 /// In place over `row[0 ..< count]`: `row[j] = exp(row[j] - max) / sum`.
 ///
 /// `exp` is the Cephes single-precision scheme (relative error about 1e-7) with inputs clamped
