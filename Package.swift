@@ -29,6 +29,8 @@ let systemLibraries: [Target] = [
 
 let argumentParser = Target.Dependency.product(
     name: "ArgumentParser", package: "swift-argument-parser")
+/// YAML for `inpars pipeline` recipes (with line numbers for messages).
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
@@ -62,7 +64,7 @@ let executables: [Target] = [
         dependencies: [
             "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsHub", "InparsEval",
             "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter", "InparsTraining",
-            argumentParser,
+            argumentParser, yams,
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
@@ -154,6 +156,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: systemLibraries + libraries + executables + tests + fuzzers
 )

@@ -17,6 +17,6 @@ struct Inpars: AsyncParsableCommand {
             GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
             TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
             DownloadCommand.self,
-            MergeCommand.self,
+            MergeCommand.self, PipelineCommand.self,
         ])
 }
