@@ -242,4 +242,40 @@ import Testing
                 "\(path)")
         }
     }
+    /// (doc_id, query) of each row of a JSONL file.
+    static func generations(_ url: URL) throws -> [String] {
+        try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { line in
+            let row = try #require(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            return "\(row["doc_id"] ?? "")\t\(row["query"] ?? "")"
+        }
+    }
+
+    @Test func budgetedGenerationStopsOnceTheTargetPassesTheFilter() throws {
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-budget")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let full = folder.appendingPathComponent("full")
+        try Self.pipeline([Self.example.path, "--work", full.path, "--until", "generate"])
+        let work = folder.appendingPathComponent("w")
+        let budget = ["--set", "generate.target_queries=5", "--set", "generate.round-size=4", "--until", "filter"]
+        let result = try Self.pipeline([Self.example.path, "--work", work.path] + budget)
+        // 13 documents in rounds of about 4 (blocks 0..<3, 3..<6, …): after two rounds 6 queries
+        // have passed (every generated query passes the example's filter rules), ≥ 5.
+        #expect(result.stderr.contains("generate: after round 2: 6 of 6 generated queries passed the filter (target 5)"))
+        #expect(!result.stderr.contains("round 3 of"))
+        // The rounds are the first blocks of the same sample a single run draws.
+        let generated = try Self.generations(work.appendingPathComponent("generate/queries.jsonl"))
+        #expect(generated == Array(try Self.generations(full.appendingPathComponent("generate/queries.jsonl")).prefix(6)))
+        let report = try String(contentsOf: work.appendingPathComponent("report.md"), encoding: .utf8)
+        #expect(report.contains("6 queries generated in 2 of at most 4 rounds for 6 passing the filter (target 5)"))
+        // The filter stage ranks the 6 and keeps its 6; rerunning skips everything.
+        #expect(try Self.generations(work.appendingPathComponent("filter/queries.jsonl")).count == 6)
+        let again = try Self.pipeline([Self.example.path, "--work", work.path] + budget)
+        #expect(Self.stageLines(again.stderr).values.allSatisfy { $0.hasPrefix("done earlier") })
+        // A new target reruns generation (and what follows), not the index.
+        let more = try Self.pipeline([Self.example.path, "--work", work.path, "--set", "generate.target-queries=8", "--set", "generate.round-size=4", "--until", "filter"])
+        let decisions = Self.stageLines(more.stderr)
+        #expect(decisions["index"]?.hasPrefix("done earlier") == true)
+        #expect(decisions["generate"]?.hasPrefix("rerunning: its options changed") == true, "\(decisions)")
+        #expect(try Self.generations(work.appendingPathComponent("generate/queries.jsonl")).count == 9)
+    }
 }

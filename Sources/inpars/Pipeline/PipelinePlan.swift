@@ -27,17 +27,22 @@ struct PlanInput: Sendable, Equatable {
 struct StagePlan: Sendable {
     let stage: PipelineStage
     /// The command's arguments (after the subcommand name), without the run-time `--resume`.
-    let arguments: [String]
+    var arguments: [String] = []
+    /// The pipeline's own settings of the stage (`target-queries=…` and the filter it applies
+    /// as it generates), compared with the manifest's like the arguments.
+    var settings: [String] = []
     /// Files and folders the stage reads: data files, the previous stages' outputs, and every
     /// section value that names an existing local path (a model folder, a prompt file).
-    let inputs: [PlanInput]
+    var inputs: [PlanInput] = []
     /// What the stage produces (checked on a rerun: unchanged means the stage is done).
-    let products: [String]
+    var products: [String] = []
     /// Everything the stage writes (the products plus the commands' own manifests), which the
     /// pipeline may replace when the stage must rerun.
-    let owned: [String]
-    /// The recipe's section, for the report.
-    let section: [String: RecipeValue]
+    var owned: [String] = []
+    /// The recipe's section.
+    var section: [String: RecipeValue] = [:]
+    /// Budgeted generation: the filter's arguments without `--input`, `--output` and `--keep`.
+    var roundFilterArguments: [String]?
 }
 
 /// Turns a recipe into the eight stages' command lines, checking every section against its
@@ -56,93 +61,11 @@ struct PipelinePlan: Sendable {
     init(recipe: Recipe, work: URL) throws {
         self.recipe = recipe
         self.work = work
-        let corpus = try recipe.dataFile("corpus")
-        let queries = try recipe.dataFile("queries")
-        let qrels = try recipe.dataFile("qrels")
-        func p(_ stage: PipelineStage, _ name: String) -> String { Self.path(work, stage, name) }
-        let index = p(.index, "index")
-        let generated = p(.generate, "queries.jsonl")
-        let filtered = p(.filter, "queries.jsonl")
-        let triples = p(.triples, "triples.tsv")
-        let bm25 = p(.search, "run.trec")
-        let model = p(.train, "model")
-        let reranked = p(.rerank, "run.trec")
-        let manifest = { (path: String) in path + ".manifest.json" }
-        let corpusInput = PlanInput(corpus, .corpus)
-        let queriesInput = PlanInput(queries, .queries)
-        let qrelsInput = PlanInput(qrels, .qrels)
-
+        let files = try Files(recipe: recipe, work: work)
         var plans: [StagePlan] = []
         for stage in PipelineStage.allCases {
-            let section = recipe.sections[stage] ?? [:]
-            var wired: [String]
-            var inputs: [PlanInput]
-            var products: [String]
-            var owned: [String] = []
-            switch stage {
-            case .index:
-                wired = ["--corpus", corpus, "--output", index]
-                inputs = [corpusInput]
-                products = [index]
-            case .generate:
-                wired = ["--corpus", corpus, "--output", generated]
-                inputs = [corpusInput]
-                products = [generated]
-                owned = [manifest(generated)]
-            case .filter:
-                wired = ["--input", generated, "--output", filtered]
-                inputs = [PlanInput(generated)]
-                let strategy = section["strategy"]?.values.first
-                if strategy == "consistency" {
-                    wired += ["--index", index]
-                    inputs.append(PlanInput(index))
-                }
-                if strategy == "reranker" || section["consistency-ranker"]?.values.first == "monot5" {
-                    wired += ["--corpus", corpus]
-                    inputs.append(corpusInput)
-                }
-                products = [filtered]
-                owned = [manifest(filtered)]
-            case .triples:
-                let ids = p(.triples, "ids.tsv")
-                wired = [
-                    "--input", filtered, "--index", index, "--corpus", corpus, "--output", triples,
-                    "--ids-output", ids,
-                ]
-                inputs = [PlanInput(filtered), PlanInput(index), corpusInput]
-                products = [triples, ids]
-                owned = [manifest(triples)]
-            case .search:
-                wired = ["--index", index, "--queries", queries, "--qrels", qrels, "--output", bm25]
-                inputs = [PlanInput(index), queriesInput, qrelsInput]
-                products = [bm25]
-                owned = [manifest(bm25)]
-            case .train:
-                wired = ["--triples", triples, "--output", model]
-                inputs = [PlanInput(triples)]
-                if section["eval-every"] != nil {
-                    wired += [
-                        "--eval-queries", queries, "--eval-qrels", qrels, "--eval-run", bm25,
-                        "--eval-corpus", corpus,
-                    ]
-                    inputs += [queriesInput, qrelsInput, PlanInput(bm25), corpusInput]
-                }
-                products = [model + "/final", model + "/train_log.jsonl"]
-                owned = [model]
-            case .rerank:
-                wired = [
-                    "--model", model + "/final", "--corpus", corpus, "--queries", queries, "--run",
-                    bm25, "--output", reranked,
-                ]
-                inputs = [PlanInput(model + "/final"), corpusInput, queriesInput, PlanInput(bm25)]
-                products = [reranked]
-                owned = [manifest(reranked)]
-            case .evaluate:
-                wired = ["--qrels", qrels, "--run", bm25]
-                inputs = [qrelsInput, PlanInput(bm25), PlanInput(reranked)]
-                products = [p(.evaluate, "bm25.tsv"), p(.evaluate, "rerank.tsv")]
-            }
-            let flags = Self.flags(section, stage: stage)
+            var plan = try Self.wiring(stage, recipe: recipe, files: files)
+            let section = plan.section
             // Section values naming local files or folders are inputs too (a model folder
             // retrained in place, an edited prompt file).
             for key in section.keys.sorted() {
@@ -150,17 +73,122 @@ struct PipelinePlan: Sendable {
                 where (value.contains("/") || value.contains("."))
                     && FileManager.default.fileExists(atPath: value)
                 {
-                    inputs.append(PlanInput(value))
+                    plan.inputs.append(PlanInput(value))
                 }
             }
-            let arguments = wired + flags
-            try Self.check(stage: stage, arguments: arguments, recipe: recipe)
-            plans.append(
-                StagePlan(
-                    stage: stage, arguments: arguments, inputs: inputs, products: products,
-                    owned: products + owned, section: section))
+            plan.arguments += Self.flags(section, stage: stage)
+            try Self.check(stage: stage, arguments: plan.arguments, recipe: recipe)
+            plan.owned = plan.products + plan.owned
+            plans.append(plan)
         }
         stages = plans
+    }
+
+    /// The files that join the stages.
+    struct Files {
+        let corpus, queries, qrels: PlanInput
+        let index, generated, filtered, triples, ids, bm25, model, reranked: String
+        let bm25Table, rerankTable: String
+
+        init(recipe: Recipe, work: URL) throws {
+            corpus = PlanInput(try recipe.dataFile("corpus"), .corpus)
+            queries = PlanInput(try recipe.dataFile("queries"), .queries)
+            qrels = PlanInput(try recipe.dataFile("qrels"), .qrels)
+            func p(_ stage: PipelineStage, _ name: String) -> String { PipelinePlan.path(work, stage, name) }
+            index = p(.index, "index")
+            generated = p(.generate, "queries.jsonl")
+            filtered = p(.filter, "queries.jsonl")
+            triples = p(.triples, "triples.tsv")
+            ids = p(.triples, "ids.tsv")
+            bm25 = p(.search, "run.trec")
+            model = p(.train, "model")
+            reranked = p(.rerank, "run.trec")
+            bm25Table = p(.evaluate, "bm25.tsv")
+            rerankTable = p(.evaluate, "rerank.tsv")
+        }
+    }
+
+    /// The filter's own wiring beyond its input and output: the index (consistency) and the
+    /// corpus (model strategies).
+    static func filterWiring(_ section: [String: RecipeValue], files: Files) -> ([String], [PlanInput]) {
+        var arguments: [String] = []
+        var inputs: [PlanInput] = []
+        let strategy = section["strategy"]?.values.first
+        if strategy == "consistency" {
+            arguments += ["--index", files.index]
+            inputs.append(PlanInput(files.index))
+        }
+        if strategy == "reranker" || section["consistency-ranker"]?.values.first == "monot5" {
+            arguments += ["--corpus", files.corpus.path]
+            inputs.append(files.corpus)
+        }
+        return (arguments, inputs)
+    }
+
+    /// A stage's wired arguments (the files it reads and writes), inputs and outputs.
+    static func wiring(_ stage: PipelineStage, recipe: Recipe, files f: Files) throws -> StagePlan {
+        var plan = StagePlan(stage: stage)
+        plan.section = recipe.sections[stage] ?? [:]
+        let manifest = { (path: String) in path + ".manifest.json" }
+        switch stage {
+        case .index:
+            plan.arguments = ["--corpus", f.corpus.path, "--output", f.index]
+            plan.inputs = [f.corpus]
+            plan.products = [f.index]
+        case .generate:
+            plan.arguments = ["--corpus", f.corpus.path, "--output", f.generated]
+            plan.inputs = [f.corpus]
+            plan.products = [f.generated]
+            plan.owned = [manifest(f.generated)]
+            try BudgetedGeneration.plan(&plan, recipe: recipe, files: f)
+        case .filter:
+            let (extra, inputs) = filterWiring(plan.section, files: f)
+            plan.arguments = ["--input", f.generated, "--output", f.filtered] + extra
+            plan.inputs = [PlanInput(f.generated)] + inputs
+            plan.products = [f.filtered]
+            plan.owned = [manifest(f.filtered)]
+        case .triples:
+            plan.arguments = [
+                "--input", f.filtered, "--index", f.index, "--corpus", f.corpus.path, "--output",
+                f.triples, "--ids-output", f.ids,
+            ]
+            plan.inputs = [PlanInput(f.filtered), PlanInput(f.index), f.corpus]
+            plan.products = [f.triples, f.ids]
+            plan.owned = [manifest(f.triples)]
+        case .search:
+            plan.arguments = [
+                "--index", f.index, "--queries", f.queries.path, "--qrels", f.qrels.path, "--output",
+                f.bm25,
+            ]
+            plan.inputs = [PlanInput(f.index), f.queries, f.qrels]
+            plan.products = [f.bm25]
+            plan.owned = [manifest(f.bm25)]
+        case .train:
+            plan.arguments = ["--triples", f.triples, "--output", f.model]
+            plan.inputs = [PlanInput(f.triples)]
+            if plan.section["eval-every"] != nil {
+                plan.arguments += [
+                    "--eval-queries", f.queries.path, "--eval-qrels", f.qrels.path, "--eval-run",
+                    f.bm25, "--eval-corpus", f.corpus.path,
+                ]
+                plan.inputs += [f.queries, f.qrels, PlanInput(f.bm25), f.corpus]
+            }
+            plan.products = [f.model + "/final", f.model + "/train_log.jsonl"]
+            plan.owned = [f.model]
+        case .rerank:
+            plan.arguments = [
+                "--model", f.model + "/final", "--corpus", f.corpus.path, "--queries",
+                f.queries.path, "--run", f.bm25, "--output", f.reranked,
+            ]
+            plan.inputs = [PlanInput(f.model + "/final"), f.corpus, f.queries, PlanInput(f.bm25)]
+            plan.products = [f.reranked]
+            plan.owned = [manifest(f.reranked)]
+        case .evaluate:
+            plan.arguments = ["--qrels", f.qrels.path, "--run", f.bm25]
+            plan.inputs = [f.qrels, PlanInput(f.bm25), PlanInput(f.reranked)]
+            plan.products = [f.bm25Table, f.rerankTable]
+        }
+        return plan
     }
 
     /// `--key value` for each entry (sorted by key; lists repeat the flag; `true` is a bare

@@ -79,7 +79,8 @@ struct PipelineRunner {
         guard let old = try StageManifest.read(manifestURL) else {
             return .run(resume: false, replacing: [], reason: "first run")
         }
-        let sameArguments = old.arguments == stagePlan.arguments
+        let sameArguments =
+            old.arguments == stagePlan.arguments && (old.settings ?? []) == stagePlan.settings
         let changedInputs = zip(old.inputs, inputs).filter { !$0.sameContent(as: $1) }.map(\.1.path)
         let sameInputs = old.inputs.count == inputs.count && changedInputs.isEmpty
         if old.state == .complete { try checkProducts(old) }
@@ -91,7 +92,8 @@ struct PipelineRunner {
             forced
             ? "rerunning (--from)"
             : !sameArguments
-                ? "rerunning: its options changed (" + Self.changes(old.arguments, stagePlan.arguments) + ")"
+                ? "rerunning: its options changed ("
+                    + Self.changes(old.arguments + (old.settings ?? []), stagePlan.arguments + stagePlan.settings) + ")"
                 : "rerunning: an input changed (\(changedInputs.first ?? "the list of inputs"))"
         return .run(resume: false, replacing: old.owned, reason: reason)
     }
@@ -141,8 +143,9 @@ struct PipelineRunner {
         let stage = stagePlan.stage
         let manifestURL = StageManifest.url(work: plan.work, stage: stage)
         var manifest = StageManifest(
-            stage: stage, arguments: stagePlan.arguments, inputs: inputs, owned: stagePlan.owned,
-            state: .running)
+            stage: stage, arguments: stagePlan.arguments,
+            settings: stagePlan.settings.isEmpty ? nil : stagePlan.settings, inputs: inputs,
+            owned: stagePlan.owned, state: .running)
         try manifest.write(manifestURL)
         PeakMemory.reset()
         let started = Date()
@@ -151,8 +154,12 @@ struct PipelineRunner {
         switch stage {
         case .index: var c = try IndexCommand.parse(arguments); try c.run()
         case .generate:
-            var c = try GenerateCommand.parse(arguments)
-            try await c.run()
+            if stagePlan.roundFilterArguments != nil {
+                manifest.notes = try await BudgetedGeneration.run(stagePlan, sink: sink)
+            } else {
+                var c = try GenerateCommand.parse(arguments)
+                try await c.run()
+            }
         case .filter: var c = try FilterCommand.parse(arguments); try c.run()
         case .triples: var c = try TriplesCommand.parse(arguments); try c.run()
         case .search: var c = try SearchCommand.parse(arguments); try c.run()
@@ -207,12 +214,14 @@ struct PipelineError: LocalizedError {
 
 /// The counts a stage's summary line and the report show, read from its outputs.
 enum StageCounts {
+    /// Non-empty lines of a file (0 when it cannot be read).
+    static func lines(_ path: String) -> Int {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+        return text.split(separator: "\n").count
+    }
+
     static func of(_ stage: PipelineStage, work: URL) throws -> [StageManifest.Count] {
         func path(_ s: PipelineStage, _ name: String) -> String { PipelinePlan.path(work, s, name) }
-        func lines(_ p: String) -> Int {
-            guard let text = try? String(contentsOfFile: p, encoding: .utf8) else { return 0 }
-            return text.split(separator: "\n").count
-        }
         func queries(_ p: String) -> Int {
             guard let text = try? String(contentsOfFile: p, encoding: .utf8) else { return 0 }
             return Set(text.split(separator: "\n").compactMap { $0.split(separator: " ").first }).count

@@ -36,7 +36,7 @@ enum PipelineStage: String, CaseIterable, Codable, Sendable {
 
     /// Keys a section may hold that are the pipeline's own, not the command's flags.
     var pipelineKeys: Set<String> {
-        []
+        self == .generate ? [BudgetedGeneration.targetKey, BudgetedGeneration.roundKey] : []
     }
 }
 

@@ -20,6 +20,8 @@ struct StageManifest: Codable, Sendable {
     var stage: PipelineStage
     /// The command line after `inpars <stage>` (without the run-time `--resume`).
     var arguments: [String]
+    /// The pipeline's own settings of the stage (budgeted generation).
+    var settings: [String]?
     /// The identity of every input when the stage started.
     var inputs: [InputIdentity]
     /// Every path the stage writes (the pipeline may replace these on a rerun).
