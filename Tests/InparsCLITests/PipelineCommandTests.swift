@@ -68,19 +68,19 @@ import Testing
         for (text, expected) in cases {
             let url = try Self.recipe(text, in: folder)
             let result = try BuiltProducts.run([
-                "pipeline", url.path, "--work", folder.appendingPathComponent("w").path, "--dry-run",
+                "pipeline", url.path, "--work", folder.appendingPathComponent("w").path, "--dry-run", "--no-estimate",
             ])
             #expect(result.status != 0, "accepted: \(text)")
             #expect(result.stderr.contains(url.deletingLastPathComponent().path + "/" + expected), "\(expected)\ngot: \(result.stderr)")
         }
         // A missing required top-level value names the file.
         let noQrels = try Self.recipe(base.replacingOccurrences(of: "qrels: \(Self.tiny.path)/qrels.tsv\n", with: ""), in: folder)
-        let missing = try BuiltProducts.run(["pipeline", noQrels.path, "--work", folder.path, "--dry-run"])
+        let missing = try BuiltProducts.run(["pipeline", noQrels.path, "--work", folder.path, "--dry-run", "--no-estimate"])
         #expect(missing.status != 0)
         #expect(missing.stderr.contains("\(noQrels.path): 'qrels' is required"), "\(missing.stderr)")
         // A wrong --set names itself.
         let badSet = try BuiltProducts.run([
-            "pipeline", Self.example.path, "--work", folder.path, "--dry-run", "--set", "generate.temprature=1",
+            "pipeline", Self.example.path, "--work", folder.path, "--dry-run", "--no-estimate", "--set", "generate.temprature=1",
         ])
         #expect(badSet.stderr.contains("--set generate.temprature=1: unknown key 'temprature'"), "\(badSet.stderr)")
     }
@@ -89,20 +89,20 @@ import Testing
         let folder = try TestPaths.temporaryDirectory("inpars-pipeline-set")
         defer { try? FileManager.default.removeItem(at: folder) }
         let work = folder.appendingPathComponent("w").path
-        let plain = try Self.pipeline([Self.example.path, "--work", work, "--dry-run"]).stdout
+        let plain = try Self.pipeline([Self.example.path, "--work", work, "--dry-run", "--no-estimate"]).stdout
         // The file's value (max-new-tokens: 8, written with dashes) and keep 6.
         #expect(plain.contains("--max-new-tokens 8"))
         #expect(plain.contains("--keep 6"))
         // --set wins over the file; underscores name the same flag; a top-level path too.
         let text = try Self.pipeline([
-            Self.example.path, "--work", work, "--dry-run", "--set", "generate.max_new_tokens=5",
+            Self.example.path, "--work", work, "--dry-run", "--no-estimate", "--set", "generate.max_new_tokens=5",
             "--set", "filter.keep=2", "--set", "queries=\(Self.tiny.path)/queries.jsonl",
         ]).stdout
         #expect(text.contains("--max-new-tokens 5") && !text.contains("--max-new-tokens 8"), "\(text)")
         #expect(text.contains("--keep 2") && !text.contains("--keep 6"))
         // A flag given as `true` is a bare flag, `false` leaves it out.
         let flags = try Self.pipeline([
-            Self.example.path, "--work", work, "--dry-run", "--set", "filter.dedupe=true",
+            Self.example.path, "--work", work, "--dry-run", "--no-estimate", "--set", "filter.dedupe=true",
             "--set", "filter.skip_copied=false",
         ]).stdout
         #expect(flags.contains("--dedupe") && !flags.contains("--skip-copied"))
@@ -122,8 +122,8 @@ import Testing
                 "--set", "qrels=\(Self.tiny.path)/qrels.tsv",
             ]
             let work = folder.appendingPathComponent("w").path
-            let fromFile = try Self.pipeline([saved.path, "--work", work, "--dry-run"] + data).stdout
-            let builtIn = try Self.pipeline([name, "--work", work, "--dry-run"] + data).stdout
+            let fromFile = try Self.pipeline([saved.path, "--work", work, "--dry-run", "--no-estimate"] + data).stdout
+            let builtIn = try Self.pipeline([name, "--work", work, "--dry-run", "--no-estimate"] + data).stdout
             let commands = { (text: String) in text.split(separator: "\n").filter { $0.contains("inpars ") } }
             #expect(commands(fromFile) == commands(builtIn))
             #expect(commands(builtIn).count == 8)
@@ -277,5 +277,28 @@ import Testing
         #expect(decisions["index"]?.hasPrefix("done earlier") == true)
         #expect(decisions["generate"]?.hasPrefix("rerunning: its options changed") == true, "\(decisions)")
         #expect(try Self.generations(work.appendingPathComponent("generate/queries.jsonl")).count == 9)
+    }
+    @Test func dryRunTimesASampleOfEachModelStageAndWritesNothing() throws {
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-dry")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let work = folder.appendingPathComponent("w")
+        let text = try Self.pipeline([Self.example.path, "--work", work.path, "--dry-run"]).stdout
+        let times = text.split(separator: "\n").filter { $0.hasPrefix("   time: ") }
+        #expect(times.count == 4, "\(text)")
+        #expect(text.contains("(4 documents took "), "\(text)")
+        #expect(text.contains(", × 13 documents)"))
+        #expect(text.contains("seconds (no model: scores"))
+        #expect(text.contains("(2 steps took ") && text.contains(", × 4 steps;"))
+        // Rerank: 2 queries × 10 documents (the search hits), scaled to 6 judged queries × 10.
+        #expect(text.contains("(20 pairs took ") && text.contains(", × 60 pairs)"))
+        #expect(!FileManager.default.fileExists(atPath: work.path))
+        // After a run, a changed train stage reruns, and so do the stages that read its output.
+        try Self.pipeline([Self.example.path, "--work", work.path])
+        let plan = try Self.pipeline([
+            Self.example.path, "--work", work.path, "--dry-run", "--no-estimate", "--set", "train.lr=1e-4",
+        ]).stdout
+        #expect(plan.contains("5. search: done, would skip"))
+        #expect(plan.contains("6. train: would run: rerunning: its options changed (--lr unset → 1e-4)"))
+        #expect(plan.contains("7. rerank: would rerun after the stage that writes \(work.path)/train/model/final"))
     }
 }

@@ -42,6 +42,11 @@ struct PipelineCommand: AsyncParsableCommand {
     @Flag(help: "Print the plan (each stage's command line, and whether it would run) and stop.")
     var dryRun = false
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "With --dry-run: time a small sample of each model stage that would run, for an estimate (loads, or downloads, the models).")
+    var estimate = true
+
     @Option(help: "Print a built-in recipe (YAML to save and edit) and exit.")
     var show: String?
 
@@ -85,7 +90,7 @@ struct PipelineCommand: AsyncParsableCommand {
             recipe: loadRecipe(), work: URL(fileURLWithPath: work!).standardizedFileURL)
         let runner = PipelineRunner(plan: plan, from: from, until: until)
         if dryRun {
-            try DryRun(runner: runner).print()
+            try await DryRun(runner: runner, estimate: estimate).print()
             return
         }
         Interrupts.install(
@@ -103,27 +108,55 @@ extension PipelineStage: ExpressibleByArgument {}
 /// `--dry-run`: each stage's command line and what a run would do with it.
 struct DryRun {
     let runner: PipelineRunner
+    /// Time a sample of each model stage.
+    var estimate = true
 
-    func print() throws {
+    func print() async throws {
         var text = "plan for \(runner.plan.recipe.source) in \(runner.plan.work.path):\n"
+        var toRun: [StagePlan] = []
+        var lines: [(StagePlan, String)] = []
+        var pending: Set<String> = []  // what the stages that would run write
         for stagePlan in runner.selected {
-            let stage = stagePlan.stage
-            let verdict: String
-            if let from = runner.from, stage.number < from.number {
-                verdict = "kept (before --from)"
-            } else if let inputs = try? runner.identities(stagePlan) {
-                let forced = runner.from.map { stage.number >= $0.number } ?? false
-                switch try runner.decide(stagePlan, inputs: inputs, forced: forced) {
-                case .skip(let done): verdict = "done, would skip (\(done.summary))"
-                case .run(_, _, let reason): verdict = "would run: \(reason)"
-                }
-            } else {
-                verdict = "would run after the stages before it"
+            var verdict = try verdict(stagePlan)
+            if verdict.hasPrefix("done"), let earlier = stagePlan.inputs.first(where: { pending.contains($0.path) }) {
+                verdict = "would rerun after the stage that writes \(earlier.path)"
             }
-            text += "\(stage.number). \(stage.rawValue): \(verdict)\n   inpars \(stage.rawValue) "
-                + stagePlan.arguments.map(Self.quoted).joined(separator: " ") + "\n"
+            if verdict.hasPrefix("would") {
+                toRun.append(stagePlan)
+                pending.formUnion(stagePlan.owned)
+            }
+            lines.append((stagePlan, verdict))
+        }
+        let expensive: Set<PipelineStage> = [.generate, .filter, .train, .rerank]
+        var estimates: [PipelineStage: String] = [:]
+        if estimate && toRun.contains(where: { expensive.contains($0.stage) }) {
+            runner.sink.emit("dry run: timing a small sample of each model stage…", transient: false)
+            do {
+                estimates = try await DryRunEstimates(plan: runner.plan, sink: runner.sink).estimate(toRun)
+            } catch {
+                text += "(no time estimates: the sample run failed: \(error.localizedDescription))\n"
+            }
+        }
+        for (stagePlan, verdict) in lines {
+            let stage = stagePlan.stage
+            text += "\(stage.number). \(stage.rawValue): \(verdict)\n"
+            if let estimate = estimates[stage] { text += "   time: \(estimate)\n" }
+            text += "   inpars \(stage.rawValue) " + stagePlan.arguments.map(Self.quoted).joined(separator: " ") + "\n"
         }
         FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    private func verdict(_ stagePlan: StagePlan) throws -> String {
+        let stage = stagePlan.stage
+        if let from = runner.from, stage.number < from.number { return "kept (before --from)" }
+        guard let inputs = try? runner.identities(stagePlan) else {
+            return "would run after the stages before it"
+        }
+        let forced = runner.from.map { stage.number >= $0.number } ?? false
+        switch try runner.decide(stagePlan, inputs: inputs, forced: forced) {
+        case .skip(let done): return "done, would skip (\(done.summary))"
+        case .run(_, _, let reason): return "would run: \(reason)"
+        }
     }
 
     static func quoted(_ word: String) -> String {
