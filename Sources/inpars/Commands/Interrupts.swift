@@ -11,7 +11,11 @@ enum Interrupts {
     /// The installed signal sources (kept alive for the life of the process).
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
+    /// Installs the handlers, replacing earlier ones (`inpars pipeline` runs several commands
+    /// in one process; the running stage's handling applies).
     static func install(message: String, stop: StopRequest? = nil) {
+        for source in sources { source.cancel() }
+        sources.removeAll()
         let count = StopRequest()  // set after the first signal
         for number in [SIGINT, SIGTERM] {
             signal(number, SIG_IGN)

@@ -93,8 +93,8 @@ struct PipelineCommand: AsyncParsableCommand {
             try await DryRun(runner: runner, estimate: estimate).print()
             return
         }
-        Interrupts.install(
-            message: "interrupted: finished stages are kept; run the same command again to resume.")
+        // Each stage's command handles Ctrl-C as it does alone (train saves a checkpoint);
+        // finished stages are kept, and the same command resumes.
         try FileManager.default.createDirectory(at: plan.work, withIntermediateDirectories: true)
         try await runner.run()
         let written = try PipelineReport(plan: plan).write()

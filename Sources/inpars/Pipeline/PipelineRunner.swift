@@ -150,7 +150,16 @@ struct PipelineRunner {
         PeakMemory.reset()
         let started = Date()
         var arguments = stagePlan.arguments
-        if stage == .train && resume && Self.hasCheckpoints(plan.work) { arguments.append("--resume") }
+        if stage == .train && resume {
+            if Self.hasCheckpoints(plan.work) {
+                arguments.append("--resume")
+            } else {
+                // Killed before its first checkpoint: nothing to resume; start over in its folder.
+                for path in stagePlan.owned where FileManager.default.fileExists(atPath: path) {
+                    try FileManager.default.removeItem(atPath: path)
+                }
+            }
+        }
         switch stage {
         case .index: var c = try IndexCommand.parse(arguments); try c.run()
         case .generate:
@@ -176,6 +185,11 @@ struct PipelineRunner {
         return manifest
     }
 
+    /// `inpars evaluate --per-query` output: `metric<TAB>query<TAB>value` lines.
+    static let evaluationTableKind = OutputKind.file("an evaluation table") {
+        $0.split(separator: "\t").count == 3
+    }
+
     static func hasCheckpoints(_ work: URL) -> Bool {
         let model = work.appendingPathComponent("train/model")
         let names = (try? FileManager.default.contentsOfDirectory(atPath: model.path)) ?? []
@@ -197,7 +211,7 @@ struct PipelineRunner {
             try AtomicFile.write(
                 Data(result.table(perQuery: true).utf8),
                 to: URL(fileURLWithPath: PipelinePlan.path(plan.work, .evaluate, "\(name).tsv")),
-                replacing: .fresh("an evaluation table"))
+                replacing: Self.evaluationTableKind)
             sink.emit(
                 "evaluate: \(name): " + result.metrics.map { "\($0) \(formatFixed(result.mean[$0]!, decimals: 4))" }
                     .joined(separator: ", "), transient: false)
