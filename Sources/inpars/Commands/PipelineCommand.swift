@@ -130,7 +130,6 @@ struct DryRun {
         let expensive: Set<PipelineStage> = [.generate, .filter, .train, .rerank]
         var estimates: [PipelineStage: String] = [:]
         if estimate && toRun.contains(where: { expensive.contains($0.stage) }) {
-            runner.sink.emit("dry run: timing a small sample of each model stage…", transient: false)
             do {
                 estimates = try await DryRunEstimates(plan: runner.plan, sink: runner.sink).estimate(toRun)
             } catch {

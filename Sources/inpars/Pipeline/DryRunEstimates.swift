@@ -20,6 +20,19 @@ struct DryRunEstimates {
     /// Optimizer steps of the training sample.
     static let sampleSteps = 2
 
+    /// What the samples share: the temporary folder, the stage plans, the corpus, and the
+    /// sizes of the real run the samples are scaled to.
+    private struct Context {
+        let folder: URL
+        let stages: [PipelineStage: StagePlan]
+        let documents: [Document]
+        /// The generate sample's output (the other samples' queries).
+        let sampleQueries: URL
+        /// Documents the real run generates for, and the rows it writes.
+        var sampled = 0
+        var generatedRows = 0
+    }
+
     /// One line per stage, keyed by stage.
     func estimate(_ stages: [StagePlan]) async throws -> [PipelineStage: String] {
         let folder = FileManager.default.temporaryDirectory
@@ -27,97 +40,117 @@ struct DryRunEstimates {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let byStage = Dictionary(uniqueKeysWithValues: plan.stages.map { ($0.stage, $0) })
+        var context = Context(
+            folder: folder, stages: byStage,
+            documents: try CorpusReader.read(try byStage[.index]!.inputs[0].url()).documents,
+            sampleQueries: folder.appendingPathComponent("generated.jsonl"))
         let wanted = Set(stages.map(\.stage))
-        let documents = try CorpusReader.read(try byStage[.index]!.inputs[0].url()).documents
         var result: [PipelineStage: String] = [:]
-
-        // generate: S documents, scaled to the sample the recipe draws.
-        guard let generatePlan = byStage[.generate] else { return result }
-        let sampleQueries = folder.appendingPathComponent("generated.jsonl")
-        var generate = try GenerateCommand.parse(
-            Self.replacing(generatePlan.arguments, [("--output", sampleQueries.path), ("--max-generations", "\(Self.sampleDocuments)")]))
-        let generateSeconds = try await Self.timed { try await generate.run() }
-        let full = try GenerateCommand.parse(generatePlan.arguments)
-        let sampled = min(full.maxGenerations, documents.count)
-        let perDocument = generateSeconds / Double(min(Self.sampleDocuments, documents.count))
-        if wanted.contains(.generate) {
-            result[.generate] =
-                generatePlan.roundFilterArguments != nil
-                ? "≈ \(StageManifest.duration(perDocument)) per document (from \(Self.sampleDocuments) documents in \(StageManifest.duration(generateSeconds))); budgeted, so the number of rounds decides"
-                : "≈ \(StageManifest.duration(perDocument * Double(sampled))) (\(Self.sampleDocuments) documents took \(StageManifest.duration(generateSeconds)), × \(sampled) documents)"
-        }
-        let generatedRows = sampled * full.numQueriesPerDoc
-
-        // filter: only the model strategies are costly.
-        let filterPlan = byStage[.filter]!
-        let filter = try FilterCommand.parse(filterPlan.arguments)
-        if wanted.contains(.filter) {
-            if filter.usesModel {
-                let output = folder.appendingPathComponent("filtered.jsonl")
-                var sample = try FilterCommand.parse(
-                    Self.replacing(filterPlan.arguments, [("--input", sampleQueries.path), ("--output", output.path)]))
-                let seconds = try await Self.timed { try sample.run() }
-                let rows = max(1, StageCounts.lines(sampleQueries.path))
-                result[.filter] =
-                    "≈ \(StageManifest.duration(seconds / Double(rows) * Double(generatedRows))) (\(rows) queries took \(StageManifest.duration(seconds)), × \(generatedRows) queries)"
-            } else {
-                result[.filter] = "seconds (no model: \(filter.strategy.rawValue) with BM25 or log-probs)"
-            }
-        }
-
-        // train: a few steps on triples of the sample queries (what the documents are does not
-        // change the cost, only their length).
-        let triplesCommand = try TriplesCommand.parse(byStage[.triples]!.arguments)
-        let expectedTriples = min(generatedRows, filter.keepTopK == 0 ? generatedRows : filter.keepTopK) * triplesCommand.negatives
-        let trainPlan = byStage[.train]!
-        let train = try TrainCommand.parse(trainPlan.arguments)
+        // The generate sample always runs: the other samples read its queries.
+        sink.emit("dry run: sampling generate", transient: false)
+        let generate = try await generateEstimate(&context)
+        if wanted.contains(.generate) { result[.generate] = generate }
+        if wanted.contains(.filter) { result[.filter] = try await filterEstimate(context) }
         if wanted.contains(.train) {
-            let triples = folder.appendingPathComponent("triples.tsv")
-            try Self.writeTriples(from: sampleQueries, documents: documents, count: Self.sampleSteps * train.batch.batchSize * train.gradAccum, to: triples)
-            let arguments = Self.withoutEvaluation(trainPlan.arguments)
-            var sample = try TrainCommand.parse(
-                Self.replacing(arguments, [("--triples", triples.path), ("--output", folder.appendingPathComponent("model").path)])
-                    .filter { $0 != "--keep-best" }
-                    + ["--steps", "\(Self.sampleSteps)"])
-            let seconds = try await Self.timed { try sample.run() }
-            let examplesPerStep = train.batch.batchSize * train.gradAccum
-            let steps = train.steps ?? Int((train.epochs ?? 1) * Double(expectedTriples * 2) / Double(examplesPerStep)).clamped(1)
-            result[.train] =
-                "≈ \(StageManifest.duration(seconds / Double(Self.sampleSteps) * Double(steps))) (\(Self.sampleSteps) steps took \(StageManifest.duration(seconds)), × \(steps) steps"
-                + (train.steps == nil ? " for about \(expectedTriples) triples" : "")
-                + (train.evalEvery != nil ? "; evaluations during training not included" : "") + ")"
+            sink.emit("dry run: sampling train", transient: false)
+            result[.train] = try await trainEstimate(context)
         }
-
-        // rerank: the train stage's starting model on a small run (the trained model has the
-        // same size), scaled to the judged queries × depth.
         if wanted.contains(.rerank) {
-            let rerankPlan = byStage[.rerank]!
-            let rerank = try RerankCommand.parse(rerankPlan.arguments)
-            let search = try SearchCommand.parse(byStage[.search]!.arguments)
-            let queriesURL = try byStage[.search]!.inputs[1].url()
-            let judged = try Qrels.read(try byStage[.search]!.inputs[2].url()).judgments.count
-            let queries = try QueryReader.read(queriesURL).queries
-            let depth = min(rerank.rerankDepth, search.k, Self.sampleDepth, documents.count)
-            let run = folder.appendingPathComponent("sample.trec")
-            var lines = ""
-            for query in queries.prefix(Self.sampleQueries) {
-                for (rank, document) in documents.prefix(depth).enumerated() {
-                    lines += "\(query.id) Q0 \(document.id) \(rank + 1) \(Double(depth - rank)) sample\n"
-                }
-            }
-            try Data(lines.utf8).write(to: run)
-            var sample = try RerankCommand.parse(
-                Self.replacing(rerankPlan.arguments, [
-                    ("--model", train.model.model), ("--run", run.path),
-                    ("--output", folder.appendingPathComponent("reranked.trec").path),
-                ]))
-            let seconds = try await Self.timed { try sample.run() }
-            let pairs = max(1, min(queries.count, Self.sampleQueries) * depth)
-            let total = judged * min(rerank.rerankDepth, search.k)
-            result[.rerank] =
-                "≈ \(StageManifest.duration(seconds / Double(pairs) * Double(total))) (\(pairs) pairs took \(StageManifest.duration(seconds)) with \(train.model.model), × \(total) pairs)"
+            sink.emit("dry run: sampling rerank", transient: false)
+            result[.rerank] = try await rerankEstimate(context)
         }
         return result
+    }
+
+    /// generate: a few documents, scaled to the sample the recipe draws.
+    private func generateEstimate(_ context: inout Context) async throws -> String {
+        let stagePlan = context.stages[.generate]!
+        var generate = try GenerateCommand.parse(
+            Self.replacing(stagePlan.arguments, [
+                ("--output", context.sampleQueries.path), ("--max-generations", "\(Self.sampleDocuments)"),
+            ]))
+        let seconds = try await Self.timed { try await generate.run() }
+        let full = try GenerateCommand.parse(stagePlan.arguments)
+        context.sampled = min(full.maxGenerations, context.documents.count)
+        context.generatedRows = context.sampled * full.numQueriesPerDoc
+        let perDocument = seconds / Double(max(1, min(Self.sampleDocuments, context.documents.count)))
+        let sample = "\(Self.sampleDocuments) documents took \(StageManifest.duration(seconds))"
+        return stagePlan.roundFilterArguments != nil
+            ? "≈ \(StageManifest.duration(perDocument)) per document (\(sample)); budgeted, so the number of rounds decides"
+            : "≈ \(StageManifest.duration(perDocument * Double(context.sampled))) (\(sample), × \(context.sampled) documents)"
+    }
+
+    /// filter: only the model strategies are costly.
+    private func filterEstimate(_ context: Context) async throws -> String {
+        let stagePlan = context.stages[.filter]!
+        let filter = try FilterCommand.parse(stagePlan.arguments)
+        guard filter.usesModel else {
+            return "seconds (no model: \(filter.strategy.rawValue) with BM25 or log-probs)"
+        }
+        var sample = try FilterCommand.parse(
+            Self.replacing(stagePlan.arguments, [
+                ("--input", context.sampleQueries.path),
+                ("--output", context.folder.appendingPathComponent("filtered.jsonl").path),
+            ]))
+        let seconds = try await Self.timed { try sample.run() }
+        let rows = max(1, StageCounts.lines(context.sampleQueries.path))
+        return "≈ \(StageManifest.duration(seconds / Double(rows) * Double(context.generatedRows))) (\(rows) queries took \(StageManifest.duration(seconds)), × \(context.generatedRows) queries)"
+    }
+
+    /// train: a few steps on triples of the sample queries (what the documents are does not
+    /// change the cost, only their length).
+    private func trainEstimate(_ context: Context) async throws -> String {
+        let filter = try FilterCommand.parse(context.stages[.filter]!.arguments)
+        let negatives = try TriplesCommand.parse(context.stages[.triples]!.arguments).negatives
+        let kept = filter.keepTopK == 0 ? context.generatedRows : min(context.generatedRows, filter.keepTopK)
+        let expectedTriples = kept * negatives
+        let stagePlan = context.stages[.train]!
+        let train = try TrainCommand.parse(stagePlan.arguments)
+        let examplesPerStep = train.batch.batchSize * train.gradAccum
+        let triples = context.folder.appendingPathComponent("triples.tsv")
+        try Self.writeTriples(
+            from: context.sampleQueries, documents: context.documents,
+            count: Self.sampleSteps * examplesPerStep, to: triples)
+        var sample = try TrainCommand.parse(
+            Self.replacing(Self.withoutEvaluation(stagePlan.arguments), [
+                ("--triples", triples.path), ("--output", context.folder.appendingPathComponent("model").path),
+            ]).filter { $0 != "--keep-best" } + ["--steps", "\(Self.sampleSteps)"])
+        let seconds = try await Self.timed { try sample.run() }
+        let steps = train.steps
+            ?? max(1, Int((train.epochs ?? 1) * Double(expectedTriples * 2) / Double(examplesPerStep)))
+        return "≈ \(StageManifest.duration(seconds / Double(Self.sampleSteps) * Double(steps))) (\(Self.sampleSteps) steps took \(StageManifest.duration(seconds)), × \(steps) steps"
+            + (train.steps == nil ? " for about \(expectedTriples) triples" : "")
+            + (train.evalEvery != nil ? "; evaluations during training not included" : "") + ")"
+    }
+
+    /// rerank: the train stage's starting model (the trained model has its size) on a small
+    /// run, scaled to the judged queries × depth.
+    private func rerankEstimate(_ context: Context) async throws -> String {
+        let stagePlan = context.stages[.rerank]!
+        let searchPlan = context.stages[.search]!
+        let rerank = try RerankCommand.parse(stagePlan.arguments)
+        let hits = try SearchCommand.parse(searchPlan.arguments).k
+        let startingModel = try TrainCommand.parse(context.stages[.train]!.arguments).model.model
+        let judged = try Qrels.read(try searchPlan.inputs[2].url()).judgments.count
+        let queries = try QueryReader.read(try searchPlan.inputs[1].url()).queries
+        let depth = min(rerank.rerankDepth, hits, Self.sampleDepth, context.documents.count)
+        let run = context.folder.appendingPathComponent("sample.trec")
+        var lines = ""
+        for query in queries.prefix(Self.sampleQueries) {
+            for (rank, document) in context.documents.prefix(depth).enumerated() {
+                lines += "\(query.id) Q0 \(document.id) \(rank + 1) \(Double(depth - rank)) sample\n"
+            }
+        }
+        try Data(lines.utf8).write(to: run)
+        var sample = try RerankCommand.parse(
+            Self.replacing(stagePlan.arguments, [
+                ("--model", startingModel), ("--run", run.path),
+                ("--output", context.folder.appendingPathComponent("reranked.trec").path),
+            ]))
+        let seconds = try await Self.timed { try sample.run() }
+        let pairs = max(1, min(queries.count, Self.sampleQueries) * depth)
+        let total = judged * min(rerank.rerankDepth, hits)
+        return "≈ \(StageManifest.duration(seconds / Double(pairs) * Double(total))) (\(pairs) pairs took \(StageManifest.duration(seconds)) with \(startingModel), × \(total) pairs)"
     }
 
     /// Runs `body` and returns its wall time in seconds.
@@ -175,8 +208,4 @@ struct DryRunEstimates {
         let repeated = (0..<max(count, 1)).map { rows[$0 % rows.count] }
         try Data((repeated.joined(separator: "\n") + "\n").utf8).write(to: url)
     }
-}
-
-extension Int {
-    fileprivate func clamped(_ low: Int) -> Int { Swift.max(self, low) }
 }
