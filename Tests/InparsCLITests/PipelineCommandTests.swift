@@ -62,6 +62,9 @@ import Testing
             (base + "corpsu: x\n", "recipe.yaml:6: unknown key 'corpsu' at the top level"),
             // a key the pipeline sets
             (base + "  output: x.jsonl\n", "recipe.yaml:6: generate.output is set by the pipeline"),
+            // a list where one path belongs
+            (base.replacingOccurrences(of: "corpus: \(Self.tiny.path)/corpus.jsonl", with: "corpus: [a, b]"),
+             "recipe.yaml:1: 'corpus' must be one path or beir/<name>, not a list"),
             // a value missing: filter needs --strategy
             (base + "filter:\n  keep: 3\n", "recipe.yaml:6: section 'filter' needs 'strategy'"),
         ]

@@ -237,10 +237,13 @@ struct Recipe: Sendable {
 
     /// A top-level data file, with `split` appended to a `beir/<name>` that names no split.
     func dataFile(_ key: String) throws -> String {
-        guard let entry = top[key], let value = entry.values.first, entry.values.count == 1 else {
+        guard let entry = top[key] else {
             throw RecipeError(
                 message: "\(source): '\(key)' is required at the top level (a path or beir/<name>);"
                     + " add it to the recipe or pass --set \(key)=…")
+        }
+        guard entry.values.count == 1, let value = entry.values.first else {
+            throw RecipeError(message: "\(entry.origin): '\(key)' must be one path or beir/<name>, not a list")
         }
         if key != "corpus", let split = top["split"]?.values.first, value.hasPrefix("beir/"),
             value.split(separator: "/").count == 2
