@@ -51,7 +51,7 @@ enum BuiltInRecipes {
           batch-size: 8
           max-length: 512
           eval-every: 10                # nDCG@10 on the BM25 run while training (monitoring)
-          eval-depth: 20
+          eval-depth: 10                # 300 queries × 10 documents per evaluation
         rerank:
           depth: 100                    # paper: 1000
           max-length: 512
@@ -89,7 +89,7 @@ enum BuiltInRecipes {
           batch-size: 8
           max-length: 512
           eval-every: 10
-          eval-depth: 20
+          eval-depth: 10                # 300 queries × 10 documents per evaluation
         rerank:
           depth: 100                    # paper: 1000
         evaluate: {}
@@ -129,11 +129,12 @@ enum BuiltInRecipes {
           weight-decay: 0.01
           epochs: 1
           batch-size: 16
-          max-length: 512
+          max-length: 256               # MiniLM is 2.5× faster at 256 than at 512 tokens
           eval-every: 10
-          eval-depth: 20
+          eval-depth: 10                # 300 queries × 10 documents per evaluation
         rerank:
           depth: 100
+          max-length: 256
         evaluate: {}
 
         """
