@@ -304,4 +304,22 @@ import Testing
         #expect(plan.contains("6. train: would run: rerunning: its options changed (--lr unset → 1e-4)"))
         #expect(plan.contains("7. rerank: would rerun after the stage that writes \(work.path)/train/model/final"))
     }
+    @Test func ctrlCDuringTrainSavesACheckpointAndTheRerunResumes() throws {
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-sigint")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let work = folder.appendingPathComponent("w")
+        let longer = ["--set", "train.steps=40", "--set", "train.eval-every=4"]
+        let running = try RunningProduct(["pipeline", Self.example.path, "--work", work.path] + longer)
+        let reached = running.waitForStderr { $0.contains("eval at step 4:") }
+        running.send(SIGINT)
+        let result = running.wait()
+        try #require(reached, "the pipeline never reached step 4 of training")
+        // train's own Ctrl-C: a checkpoint after the current step, exit 130.
+        #expect(result.status == 130, "\(result.stderr)")
+        #expect(result.stderr.contains("interrupt: saving a checkpoint"))
+        #expect(!result.stderr.contains("stage 7/8"))
+        let resumed = try Self.pipeline([Self.example.path, "--work", work.path] + longer)
+        #expect(Self.stageLines(resumed.stderr)["train"] == "resuming an interrupted run")
+        #expect(resumed.stderr.contains("trained 40 steps") || resumed.stderr.contains("step 40/40"))
+    }
 }

@@ -147,6 +147,11 @@ struct PipelineRunner {
             settings: stagePlan.settings.isEmpty ? nil : stagePlan.settings, inputs: inputs,
             owned: stagePlan.owned, state: .running)
         try manifest.write(manifestURL)
+        // Ctrl-C: the stage's own handling where its command has one (generate, train replace
+        // this), else stop at once; the outputs never look whole when they are not.
+        Interrupts.install(
+            message: "interrupted during stage \(stage.rawValue): finished stages are kept; run the"
+                + " same pipeline command again to resume.")
         PeakMemory.reset()
         let started = Date()
         var arguments = stagePlan.arguments
