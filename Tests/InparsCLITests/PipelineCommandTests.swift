@@ -76,6 +76,14 @@ import Testing
             #expect(result.status != 0, "accepted: \(text)")
             #expect(result.stderr.contains(url.deletingLastPathComponent().path + "/" + expected), "\(expected)\ngot: \(result.stderr)")
         }
+        // A section a partial run does not reach is not needed (filter has no strategy here).
+        let partial = try Self.recipe(base + "filter:\n  keep: 3\n", in: folder)
+        let untilGenerate = try BuiltProducts.run([
+            "pipeline", partial.path, "--work", folder.appendingPathComponent("w").path, "--dry-run",
+            "--no-estimate", "--until", "generate",
+        ])
+        #expect(untilGenerate.status == 0, "\(untilGenerate.stderr)")
+        #expect(untilGenerate.stdout.contains("2. generate: would run") && !untilGenerate.stdout.contains("3. filter"))
         // A missing required top-level value names the file.
         let noQrels = try Self.recipe(base.replacingOccurrences(of: "qrels: \(Self.tiny.path)/qrels.tsv\n", with: ""), in: folder)
         let missing = try BuiltProducts.run(["pipeline", noQrels.path, "--work", folder.path, "--dry-run", "--no-estimate"])

@@ -87,7 +87,8 @@ struct PipelineCommand: AsyncParsableCommand {
             return
         }
         let plan = try PipelinePlan(
-            recipe: loadRecipe(), work: URL(fileURLWithPath: work!).standardizedFileURL)
+            recipe: loadRecipe(), work: URL(fileURLWithPath: work!).standardizedFileURL,
+            through: until)
         let runner = PipelineRunner(plan: plan, from: from, until: until)
         if dryRun {
             try await DryRun(runner: runner, estimate: estimate).print()

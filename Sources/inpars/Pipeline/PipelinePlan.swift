@@ -58,7 +58,9 @@ struct PipelinePlan: Sendable {
         work.appendingPathComponent(stage.rawValue).appendingPathComponent(name).path
     }
 
-    init(recipe: Recipe, work: URL) throws {
+    /// The plan of every stage; the sections of stages after `through` (`--until`) are not
+    /// checked, so a recipe may leave out what a partial run does not reach.
+    init(recipe: Recipe, work: URL, through: PipelineStage? = nil) throws {
         self.recipe = recipe
         self.work = work
         let files = try Files(recipe: recipe, work: work)
@@ -77,7 +79,9 @@ struct PipelinePlan: Sendable {
                 }
             }
             plan.arguments += Self.flags(section, stage: stage)
-            try Self.check(stage: stage, arguments: plan.arguments, recipe: recipe)
+            if stage.number <= (through ?? .evaluate).number {
+                try Self.check(stage: stage, arguments: plan.arguments, recipe: recipe)
+            }
             plan.owned = plan.products + plan.owned
             plans.append(plan)
         }
@@ -90,7 +94,9 @@ struct PipelinePlan: Sendable {
         let index, generated, filtered, triples, ids, bm25, model, reranked: String
         let bm25Table, rerankTable: String
 
-        init(recipe: Recipe, work: URL) throws {
+        /// The plan of every stage; the sections of stages after `through` (`--until`) are not
+    /// checked, so a recipe may leave out what a partial run does not reach.
+    init(recipe: Recipe, work: URL, through: PipelineStage? = nil) throws {
             corpus = PlanInput(try recipe.dataFile("corpus"), .corpus)
             queries = PlanInput(try recipe.dataFile("queries"), .queries)
             qrels = PlanInput(try recipe.dataFile("qrels"), .qrels)
