@@ -19,4 +19,21 @@ struct Inpars: AsyncParsableCommand {
             DownloadCommand.self,
             MergeCommand.self, PipelineCommand.self,
         ])
+
+    /// Parses the command as ArgumentParser's own `main` does, sets the numeric libraries'
+    /// environment for a model command (``NumericsEnvironment``: may execute this binary again),
+    /// then runs it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            NumericsEnvironment.prepare()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
