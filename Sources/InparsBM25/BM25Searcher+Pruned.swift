@@ -1,28 +1,55 @@
 extension BM25Searcher {
-    /// Document-at-a-time MaxScore with block-max bounds (Turtle & Flood 1995; Ding & Suel
-    /// 2011; close to Lucene's `MaxScoreBulkScorer`), see ``MaxScoreSearch``. A surviving
-    /// candidate's score is summed in query term order and rounded once, exactly as the
-    /// exhaustive path does, and ranked by the same key, so the hits are identical.
+    /// Pruned top-k search. Queries whose terms are all dense (``usesWindows``) run the
+    /// windowed MaxScore of ``WindowedMaxScoreSearch``, the others document-at-a-time MaxScore
+    /// with block-max bounds (Turtle & Flood 1995; Ding & Suel 2011), see ``MaxScoreSearch``.
+    /// In both a surviving candidate's score is summed in query term order and rounded once,
+    /// exactly as the exhaustive path does, and ranked by the same key, so the hits are
+    /// identical whichever runs.
     func searchPruned(k: Int) -> [BM25Hit] {
         let m = planTerms.count
         buffers.reserveKeys(k)
         return lengthCache.withUnsafeBufferPointer { cache in
             withUnsafeTemporaryAllocation(of: PostingCursor.self, capacity: m) { cursorBuffer in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { doubles in
-                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m) { stamps in
-                        let cursors = cursorBuffer.baseAddress!
-                        openCursors(cursors, cache: cache.baseAddress!)
-                        var search = MaxScoreSearch(
-                            k: k, m: m, cursors: cursors, prefix: doubles.baseAddress!,
-                            slots: doubles.baseAddress! + m, stamp: stamps.baseAddress!,
-                            heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
-                        search.theta = seedThreshold(k: k, cursors: cursors, m: m)
-                        search.run()
-                        statistics.add(search.statistics)
-                        cursors.deinitialize(count: m)
-                        return hits(fromKeys: buffers.keys, count: search.heapCount)
-                    }
+                let cursors = cursorBuffer.baseAddress!
+                openCursors(cursors, cache: cache.baseAddress!)
+                defer { cursors.deinitialize(count: m) }
+                let heapCount: Int
+                if usesWindows {
+                    let search = searchWindowed(k: k, cursors: cursors, m: m)
+                    statistics.add(search.statistics)
+                    statistics.windowed += 1
+                    heapCount = search.heapCount
+                } else {
+                    let search = searchDocumentAtATime(k: k, cursors: cursors, m: m)
+                    statistics.add(search.statistics)
+                    heapCount = search.heapCount
                 }
+                return hits(fromKeys: buffers.keys, count: heapCount)
+            }
+        }
+    }
+
+    /// Whether the current query runs the windowed search: every term is in at least one
+    /// document in ``windowedDensity`` (so no list is rare enough to drive a
+    /// document-at-a-time search, and reading the lists a window at a time is cheaper).
+    var usesWindows: Bool {
+        let n = index.documentCount
+        return planTerms.allSatisfy { Int(index.docFreqs[$0]) * windowedDensity >= n }
+    }
+
+    /// The document-at-a-time MaxScore search over cursors opened by ``searchPruned(k:)``.
+    private func searchDocumentAtATime(
+        k: Int, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
+    ) -> MaxScoreSearch {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { doubles in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m) { stamps in
+                var search = MaxScoreSearch(
+                    k: k, m: m, cursors: cursors, prefix: doubles.baseAddress!,
+                    slots: doubles.baseAddress! + m, stamp: stamps.baseAddress!,
+                    heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
+                search.theta = seedThreshold(k: k, cursors: cursors, m: m)
+                search.run()
+                return search
             }
         }
     }
@@ -50,7 +77,7 @@ extension BM25Searcher {
     /// and pruning starts at once instead of after the first k matches, which for queries
     /// with very common words are mostly poor. The term with the largest bound among those
     /// with ≥ k postings is used. Returns −1 when no term has k postings.
-    private func seedThreshold(
+    func seedThreshold(
         k: Int, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
     ) -> Double {
         guard
@@ -258,24 +285,37 @@ struct MaxScoreSearch {
         statistics.scored &+= 1
         var sum = 0.0
         for i in 0..<m where stamp[i] == d { sum += slots[i] }
-        let score = Float(sum)
-        // Below the k-th best score no id can help: skip the id-rank lookup (a cache miss).
-        if heapCount == k && score < Float(bitPattern: UInt32(heap[0] >> 32)) { return true }
-        let key = BM25Searcher.key(score: score, rank: ranks[Int(d)])
-        if heapCount < k {
-            TopKHeap.push(key, heap, count: &heapCount)
-            if heapCount < k { return true }
-        } else if key > heap[0] {
-            TopKHeap.replaceMinimum(key, heap, count: heapCount)
-        } else {
-            return true
-        }
-        return raise(to: Double(Float(bitPattern: UInt32(heap[0] >> 32))))
+        guard
+            let kth = TopKHeap.offer(
+                score: Float(sum), document: d, ranks: ranks, heap: heap, count: &heapCount, k: k)
+        else { return true }
+        return raise(to: kth)
     }
 }
 
 /// A binary min-heap of ranking keys (the k best so far; the root is the k-th best).
 enum TopKHeap {
+    /// Offers document `d` with its exact `score` to a heap of at most `k` keys. Returns the
+    /// k-th best score when the heap is full and changed (the new threshold), else nil.
+    @inline(__always)
+    static func offer(
+        score: Float, document d: UInt32, ranks: UnsafePointer<UInt32>,
+        heap: UnsafeMutablePointer<UInt64>, count: inout Int, k: Int
+    ) -> Double? {
+        // Below the k-th best score no id can help: skip the id-rank lookup (a cache miss).
+        if count == k && score < Float(bitPattern: UInt32(heap[0] >> 32)) { return nil }
+        let key = BM25Searcher.key(score: score, rank: ranks[Int(d)])
+        if count < k {
+            push(key, heap, count: &count)
+            if count < k { return nil }
+        } else if key > heap[0] {
+            replaceMinimum(key, heap, count: count)
+        } else {
+            return nil
+        }
+        return Double(Float(bitPattern: UInt32(heap[0] >> 32)))
+    }
+
     @inline(__always)
     static func push(_ key: UInt64, _ heap: UnsafeMutablePointer<UInt64>, count: inout Int) {
         var i = count
