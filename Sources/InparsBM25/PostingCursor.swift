@@ -13,7 +13,8 @@ struct PostingCursor {
     private var layout: BlockLayout
     private let firstBlock: Int
     private let endBlock: Int
-    private let documentFrequency: Int
+    /// The term's document frequency.
+    let documentFrequency: Int
     private let entries: UnsafePointer<UInt32>
     private let data: UnsafePointer<UInt8>
 
