@@ -68,8 +68,9 @@ let executables: [Target] = [
         // otherwise spends a large share of a short command (`inpars search` on a small
         // collection) mapping and relocating 17 Swift libraries (Docs/performance.md). The
         // libraries after -static-stdlib are the static Foundation's own dependencies, which
-        // its archives do not pull in by themselves (ICU twice: CoreFoundation needs it too).
-        // Debug builds (and the tests, which link this target's code) stay dynamic.
+        // its archives do not pull in by themselves in Swift 6's Foundation (ICU twice:
+        // CoreFoundation needs it too). Debug builds (and so `swift test`, whose CLI tests
+        // link this target's code) stay dynamic.
         linkerSettings: [
             .unsafeFlags(
                 [
