@@ -25,6 +25,12 @@ let systemLibraries: [Target] = [
         providers: [.apt(["libssl-dev"])]),
 ]
 
+// MARK: - C kernels (run-time AVX2/AVX-512 dispatch; imported by InparsTensor only)
+
+let kernels: [Target] = [
+    .target(name: "CKernels"),
+]
+
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)
 
 let argumentParser = Target.Dependency.product(
@@ -32,7 +38,7 @@ let argumentParser = Target.Dependency.product(
 
 let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
-    .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL"]),
+    .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
@@ -98,7 +104,8 @@ let executables: [Target] = [
 let tests: [Target] = [
     .target(name: "InparsTestSupport", dependencies: ["InparsCore"], path: "Tests/InparsTestSupport"),
     .testTarget(name: "InparsCoreTests", dependencies: ["InparsCore", "InparsTestSupport"]),
-    .testTarget(name: "InparsTensorTests", dependencies: ["InparsTensor", "InparsTestSupport"]),
+    .testTarget(
+        name: "InparsTensorTests", dependencies: ["InparsTensor", "CKernels", "InparsTestSupport"]),
     .testTarget(
         name: "InparsTokenizersTests", dependencies: ["InparsTokenizers", "InparsTestSupport"]),
     .testTarget(
@@ -170,5 +177,5 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
-    targets: systemLibraries + libraries + executables + tests + fuzzers
+    targets: systemLibraries + kernels + libraries + executables + tests + fuzzers
 )

@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// The element-wise kernels around the oneDNN products: bf16 rounding, symmetric per-row int8
 /// quantization and the int32 → fp32 rescale. SIMD over 16 lanes with a scalar tail.
 enum Quantization {
@@ -26,7 +28,11 @@ enum Quantization {
 
     /// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
     /// `max|row| / levels` (`q = round(x / scale)`, ties to even; an all-zero row gets scale 0
-    /// and zeros).
+    /// and zeros). Finite inputs.
+    ///
+    /// Runs in C (`inpars_quantize_rows`, AVX-512 where the CPU has it): the maximum is taken
+    /// over bit patterns with the sign cleared and the rounding adds 1.5 · 2²³, both exact, so
+    /// every instruction set gives the same integers.
     ///
     /// - Parameter levels: 127, or 63 for weights on CPUs without VNNI (see
     ///   ``DNNLInfo/int8WeightLevels``).
@@ -34,61 +40,17 @@ enum Quantization {
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
         scales: UnsafeMutablePointer<Float>, levels: Float = 127
     ) {
-        for row in 0..<rows {
-            let source = x + row * columns
-            let target = q + row * columns
-            let maximum = maxMagnitude(source, count: columns)
-            scales[row] = maximum / levels
-            let inverse: Float = maximum > 0 ? levels / maximum : 0
-            // |x · inverse| ≤ levels ≤ 127, so adding 1.5 · 2²³ rounds to the nearest integer
-            // (ties to even, the FPU's rounding) and leaves it in the low mantissa bits, two's
-            // complement for negative values: no conversion that could trap, so the loop
-            // vectorizes (a SIMD Float → Int32 conversion does not).
-            let magic: Float = 12_582_912
-            for i in 0..<columns {
-                target[i] = Int8(truncatingIfNeeded: (source[i] * inverse + magic).bitPattern)
-            }
-        }
+        inpars_quantize_rows(x, rows, columns, q, scales, levels)
     }
 
-    /// `max |x[i]|` over `count` elements (finite inputs).
-    ///
-    /// Compared as bit patterns with the sign cleared: for non-negative floats their order is
-    /// the integers' order, and an integer max reduction vectorizes where a float one (NaN
-    /// rules) does not.
-    static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
-        var maximum: UInt32 = 0
-        for i in 0..<count {
-            let bits = x[i].bitPattern & 0x7FFF_FFFF
-            maximum = bits > maximum ? bits : maximum
-        }
-        return Float(bitPattern: maximum)
-    }
-
-    /// `out[m, n] (+)= Float(acc[m, n]) · rowScales[m] · columnScales[n]`: an int8 product's
+    /// `out[m, n] (+)= Float(acc[m, n]) · (columnScales[n] · rowScales[m])`: an int8 product's
     /// s32 accumulators back to fp32 (activation scale per row, weight scale per column).
+    /// Runs in C (`inpars_rescale`); element-wise, so the same bits on every instruction set.
     static func rescale(
         _ acc: UnsafePointer<Int32>, rows: Int, columns: Int, rowScales: UnsafePointer<Float>,
         columnScales: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
-        for row in 0..<rows {
-            let a = acc + row * columns
-            let o = out + row * columns
-            let rowScale = rowScales[row]
-            var i = 0
-            while i + 16 <= columns {
-                var v = SIMD16<Float>(UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Int32>.self))
-                v *= UnsafeRawPointer(columnScales + i).loadUnaligned(as: SIMD16<Float>.self) * rowScale
-                if accumulate { v += UnsafeRawPointer(o + i).loadUnaligned(as: SIMD16<Float>.self) }
-                UnsafeMutableRawPointer(o + i).storeBytes(of: v, as: SIMD16<Float>.self)
-                i += 16
-            }
-            while i < columns {
-                let v = Float(a[i]) * (columnScales[i] * rowScale)
-                o[i] = accumulate ? o[i] + v : v
-                i += 1
-            }
-        }
+        inpars_rescale(acc, rows, columns, rowScales, columnScales, out, accumulate ? 1 : 0)
     }
 }

@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Softmax of attention score rows with a vectorised `exp`, and its backward.
 ///
 /// `expf` from libm per element dominated the non-GEMM time of attention (a 512-token
@@ -36,39 +38,11 @@ public enum Softmax {
     }
 
     /// In place: `row[j] = exp(row[j] − max) / Σ` for `j < count`.
+    ///
+    /// Runs in C (`CKernels`) on the widest of AVX-512, AVX2 or plain code this CPU has; every
+    /// path gives the same bits (same exp scheme, no fused multiply-add, a fixed 16-lane sum).
     public static func normalize(_ row: UnsafeMutablePointer<Float>, count: Int) {
-        let raw = UnsafeMutableRawPointer(row)
-        var maxima = SIMD8<Float>(repeating: -.infinity)
-        var j = 0
-        while j + 8 <= count {
-            let value = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            maxima.replace(with: value, where: value .> maxima)
-            j += 8
-        }
-        var maximum = maxima.max()
-        while j < count {
-            maximum = max(maximum, row[j])
-            j += 1
-        }
-        let shift = SIMD8<Float>(repeating: maximum)
-        var sums = SIMD8<Float>()
-        j = 0
-        while j + 8 <= count {
-            let value = raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-            let e = exp8(value - shift)
-            raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD8<Float>.self)
-            sums += e
-            j += 8
-        }
-        var sum = sums.sum()
-        while j < count {
-            let e = exp1(row[j] - maximum)
-            row[j] = e
-            sum += e
-            j += 1
-        }
-        let inverse = 1 / sum
-        for i in 0..<count { row[i] *= inverse }
+        inpars_softmax_row(row, count)
     }
 }
 

@@ -1,0 +1,61 @@
+// Hot float kernels in C, so they can use AVX2/AVX-512 chosen at run time: the Swift code is
+// compiled for the baseline x86-64 (SSE2) and runs on any CPU. Every path of a kernel computes
+// the same operations in the same order (no fused multiply-add, a fixed 16-lane reduction), so
+// results are bit-identical whichever instruction set the machine has.
+#ifndef INPARS_CKERNELS_H
+#define INPARS_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction sets a kernel can run on; `inpars_kernels_isa()` says which one is used.
+typedef enum {
+    INPARS_ISA_GENERIC = 0,
+    INPARS_ISA_AVX2 = 1,
+    INPARS_ISA_AVX512 = 2,
+} inpars_isa;
+
+/// The best instruction set of this CPU that the kernels use (decided once).
+inpars_isa inpars_kernels_isa(void);
+
+/// In place over `row[0 ..< count]`: `row[j] = exp(row[j] - max) / sum`.
+///
+/// `exp` is the Cephes single-precision scheme (relative error about 1e-7) with inputs clamped
+/// at -87; the denominator is summed in 16 lanes (lane l takes elements l, l + 16, …), the
+/// lanes are added pairwise (l + 8, then + 4, + 2, + 1), then the tail past the last multiple
+/// of 16 in order.
+void inpars_softmax_row(float *row, size_t count);
+
+/// ``inpars_softmax_row`` on a given instruction set (tests compare the paths bit for bit);
+/// an ISA this CPU lacks falls back to the generic path.
+void inpars_softmax_row_isa(float *row, size_t count, inpars_isa isa);
+
+/// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
+/// `scales[r] = max|row| / levels`, `q = round(x · levels / max|row|)` (ties to even; an
+/// all-zero row gets scale 0 and zeros). Finite inputs; `levels` ≤ 127.
+void inpars_quantize_rows(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels);
+
+/// `out[m, n] (+)= (float)acc[m, n] · (columnScales[n] · rowScales[m])`: an int8 product's
+/// s32 accumulators back to fp32.
+void inpars_rescale(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate);
+
+/// The two kernels above on a given instruction set (for tests; AVX2 runs the generic code).
+void inpars_quantize_rows_isa(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels,
+    inpars_isa isa);
+void inpars_rescale_isa(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate, inpars_isa isa);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

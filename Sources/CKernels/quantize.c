@@ -1,0 +1,164 @@
+// int8 quantization of activation rows and the s32 → f32 rescale around oneDNN's int8 matmul.
+// Every operation is exact or element-wise, so the AVX-512 and generic paths give the same bits.
+#include "CKernels.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define INPARS_X86 1
+#endif
+
+#pragma STDC FP_CONTRACT OFF
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+#define MAGIC 12582912.0f /* 1.5 * 2^23 */
+
+static inline uint32_t bits_of(float x) {
+    uint32_t b;
+    memcpy(&b, &x, 4);
+    return b;
+}
+
+static inline float float_of(uint32_t b) {
+    float x;
+    memcpy(&x, &b, 4);
+    return x;
+}
+
+/// `max |x[i]|` as the maximum of the bit patterns with the sign cleared (for non-negative
+/// floats their order is the integers' order).
+static float max_magnitude_generic(const float *x, size_t count) {
+    uint32_t maximum = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t b = bits_of(x[i]) & 0x7FFFFFFFu;
+        maximum = b > maximum ? b : maximum;
+    }
+    return float_of(maximum);
+}
+
+static void quantize_generic(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        int8_t *target = q + r * columns;
+        float maximum = max_magnitude_generic(source, columns);
+        scales[r] = maximum / levels;
+        float inverse = maximum > 0 ? levels / maximum : 0;
+        // |x · inverse| ≤ 127: adding 1.5 · 2^23 rounds to the nearest integer (ties to even)
+        // and leaves it, two's complement, in the low mantissa bits.
+        for (size_t i = 0; i < columns; i++) target[i] = (int8_t)bits_of(source[i] * inverse + MAGIC);
+    }
+}
+
+static void rescale_generic(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const int32_t *a = acc + r * columns;
+        float *o = out + r * columns;
+        float rowScale = rowScales[r];
+        for (size_t i = 0; i < columns; i++) {
+            float v = (float)a[i] * (columnScales[i] * rowScale);
+            o[i] = accumulate ? o[i] + v : v;
+        }
+    }
+}
+
+#ifdef INPARS_X86
+
+__attribute__((target("avx512f"))) static void quantize_avx512(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels
+) {
+    const __m512i clear = _mm512_set1_epi32(0x7FFFFFFF);
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        int8_t *target = q + r * columns;
+        __m512i maxima = _mm512_setzero_si512();
+        size_t i = 0;
+        for (; i + 16 <= columns; i += 16) {
+            __m512i b = _mm512_and_si512(_mm512_castps_si512(_mm512_loadu_ps(source + i)), clear);
+            maxima = _mm512_max_epu32(maxima, b);
+        }
+        uint32_t maximumBits = _mm512_reduce_max_epu32(maxima);
+        float rest = max_magnitude_generic(source + i, columns - i);
+        float maximum = float_of(maximumBits);
+        if (rest > maximum) maximum = rest;
+        scales[r] = maximum / levels;
+        float inverse = maximum > 0 ? levels / maximum : 0;
+        __m512 inv = _mm512_set1_ps(inverse), magic = _mm512_set1_ps(MAGIC);
+        for (i = 0; i + 16 <= columns; i += 16) {
+            __m512 v = _mm512_add_ps(_mm512_mul_ps(_mm512_loadu_ps(source + i), inv), magic);
+            _mm_storeu_si128((__m128i *)(target + i), _mm512_cvtepi32_epi8(_mm512_castps_si512(v)));
+        }
+        for (; i < columns; i++) target[i] = (int8_t)bits_of(source[i] * inverse + MAGIC);
+    }
+}
+
+__attribute__((target("avx512f"))) static void rescale_avx512(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const int32_t *a = acc + r * columns;
+        float *o = out + r * columns;
+        float rowScale = rowScales[r];
+        __m512 scale = _mm512_set1_ps(rowScale);
+        size_t i = 0;
+        for (; i + 16 <= columns; i += 16) {
+            __m512 v = _mm512_cvtepi32_ps(_mm512_loadu_si512(a + i));
+            v = _mm512_mul_ps(v, _mm512_mul_ps(_mm512_loadu_ps(columnScales + i), scale));
+            if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(o + i), v);
+            _mm512_storeu_ps(o + i, v);
+        }
+        for (; i < columns; i++) {
+            float v = (float)a[i] * (columnScales[i] * rowScale);
+            o[i] = accumulate ? o[i] + v : v;
+        }
+    }
+}
+
+#endif
+
+void inpars_quantize_rows_isa(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels,
+    inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
+        quantize_avx512(x, rows, columns, q, scales, levels);
+        return;
+    }
+#endif
+    quantize_generic(x, rows, columns, q, scales, levels);
+}
+
+void inpars_rescale_isa(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate, inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
+        rescale_avx512(acc, rows, columns, rowScales, columnScales, out, accumulate);
+        return;
+    }
+#endif
+    rescale_generic(acc, rows, columns, rowScales, columnScales, out, accumulate);
+}
+
+void inpars_quantize_rows(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels
+) {
+    inpars_quantize_rows_isa(x, rows, columns, q, scales, levels, inpars_kernels_isa());
+}
+
+void inpars_rescale(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, float *out, int accumulate
+) {
+    inpars_rescale_isa(acc, rows, columns, rowScales, columnScales, out, accumulate, inpars_kernels_isa());
+}

@@ -1,0 +1,121 @@
+import CKernels
+import Foundation
+import InparsTensor
+import InparsTestSupport
+import Testing
+
+/// The C softmax kernel: accurate against a double-precision softmax, and the same bits on
+/// every instruction-set path (so results do not depend on the CPU that runs them).
+@Suite struct SoftmaxKernelTests {
+    /// Row lengths around the 16-lane blocks and the tails, and attention's usual 512.
+    static let lengths = [1, 2, 7, 8, 15, 16, 17, 31, 33, 64, 100, 127, 512]
+
+    /// Scores spread like attention logits (±12), one row per length, some very negative
+    /// entries to reach the −87 clamp.
+    static func rows() -> [[Float]] {
+        var random = TestRandom(seed: 41)
+        return lengths.map { length in
+            random.floats(length).enumerated().map { i, x in i % 11 == 5 ? x * 200 - 150 : x * 24 }
+        }
+    }
+
+    @Test func matchesDoublePrecisionSoftmax() {
+        for row in Self.rows() {
+            var values = row
+            values.withUnsafeMutableBufferPointer { Softmax.normalize($0.baseAddress!, count: $0.count) }
+            let maximum = row.map(Double.init).max()!
+            let exps = row.map { Foundation.exp(Double($0) - maximum) }
+            let sum = exps.reduce(0, +)
+            for (x, (got, e)) in zip(row, zip(values, exps)) {
+                let expected = e / sum
+                // ≈ 1e-7 relative from exp and a few ulp from the sum and the division, plus
+                // the rounding of the float difference x − max (|x − max| · 2⁻²⁴ relative);
+                // below the −87 clamp the kernel gives exp(−87)/Σ ≤ 1.7e-38 for a true ≈ 0.
+                let shifted = abs(Double(x) - maximum)
+                let tolerance = (1e-6 + shifted * 6e-8) * expected + 2e-38
+                #expect(abs(Double(got) - expected) <= tolerance, "\(row.count): \(got) vs \(expected)")
+            }
+        }
+    }
+
+    @Test func everyInstructionSetGivesTheSameBits() {
+        let machine = inpars_kernels_isa()
+        for row in Self.rows() {
+            var generic = row
+            generic.withUnsafeMutableBufferPointer {
+                inpars_softmax_row_isa($0.baseAddress!, $0.count, INPARS_ISA_GENERIC)
+            }
+            for isa in [INPARS_ISA_AVX2, INPARS_ISA_AVX512] where isa.rawValue <= machine.rawValue {
+                var vector = row
+                vector.withUnsafeMutableBufferPointer {
+                    inpars_softmax_row_isa($0.baseAddress!, $0.count, isa)
+                }
+                #expect(vector.map(\.bitPattern) == generic.map(\.bitPattern), "\(isa) length \(row.count)")
+            }
+        }
+    }
+}
+
+/// The int8 kernels around oneDNN's matmul: against a plain Swift reference, and the same
+/// integers and floats on the AVX-512 and generic paths.
+@Suite struct QuantizationKernelTests {
+    /// 5 rows of 45 columns (two 16-lane blocks and a tail), one of them all zero.
+    static func matrix() -> [Float] {
+        var random = TestRandom(seed: 43)
+        var x = random.floats(5 * 45, in: -3...3)
+        for i in 90..<135 { x[i] = 0 }
+        x[7] = 5.5  // a row maximum off the lane grid
+        return x
+    }
+
+    func quantize(_ x: [Float], isa: inpars_isa) -> (q: [Int8], scales: [Float]) {
+        var q = [Int8](repeating: 99, count: x.count)
+        var scales = [Float](repeating: -1, count: 5)
+        inpars_quantize_rows_isa(x, 5, 45, &q, &scales, 127, isa)
+        return (q, scales)
+    }
+
+    @Test func quantizationRoundsToNearestEvenWithTheRowScale() {
+        let x = Self.matrix()
+        let (q, scales) = quantize(x, isa: inpars_kernels_isa())
+        for row in 0..<5 {
+            let values = x[(row * 45)..<(row * 45 + 45)]
+            let maximum = values.map { abs($0) }.max()!
+            #expect(scales[row] == maximum / 127)
+            let inverse: Float = maximum > 0 ? 127 / maximum : 0
+            for (i, v) in values.enumerated() {
+                let expected = Int8((v * inverse).rounded(.toNearestOrEven))
+                #expect(q[row * 45 + i] == expected, "row \(row) column \(i): \(v)")
+            }
+        }
+        #expect(q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == 0 } && scales[2] == 0)
+    }
+
+    @Test func rescaleMultipliesByBothScales() {
+        var random = TestRandom(seed: 44)
+        let acc = (0..<(3 * 37)).map { _ in Int32.random(in: -2_000_000...2_000_000, using: &random) }
+        let rowScales: [Float] = [0.5, 0.013, 3]
+        let columnScales = random.floats(37, in: 0.001...0.1)
+        let base = random.floats(3 * 37)
+        for accumulate in [false, true] {
+            var outputs: [[Float]] = []
+            for isa in [INPARS_ISA_GENERIC, inpars_kernels_isa()] {
+                var out = base
+                inpars_rescale_isa(acc, 3, 37, rowScales, columnScales, &out, accumulate ? 1 : 0, isa)
+                outputs.append(out)
+            }
+            for i in 0..<acc.count {
+                let v = Float(acc[i]) * (columnScales[i % 37] * rowScales[i / 37])
+                #expect(outputs[0][i] == (accumulate ? base[i] + v : v))
+            }
+            #expect(outputs[1].map(\.bitPattern) == outputs[0].map(\.bitPattern))
+        }
+    }
+
+    @Test func avx512AndGenericQuantizeAlike() {
+        let x = Self.matrix()
+        let generic = quantize(x, isa: INPARS_ISA_GENERIC)
+        let vector = quantize(x, isa: INPARS_ISA_AVX512)
+        #expect(vector.q == generic.q && vector.scales == generic.scales)
+    }
+}
