@@ -9,7 +9,7 @@ extension BM25Searcher {
         var search = WindowedMaxScoreSearch(
             k: k, m: m, documentCount: index.documentCount, cursors: cursors,
             window: window, heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
-        search.theta = seedThreshold(k: k, cursors: cursors, m: m)
+        search.bounds.theta = seedThreshold(k: k, cursors: cursors, m: m)
         search.run()
         return search
     }
@@ -52,12 +52,8 @@ struct WindowedMaxScoreSearch {
     let ranks: UnsafePointer<UInt32>
 
     var heapCount = 0
-    /// A lower bound of the final k-th best score (−1: none yet).
-    var theta = -1.0
-    /// A score sum must exceed this to possibly enter (``theta`` with the slack applied).
-    private var cutoff = -Double.infinity
-    /// Globally non-essential terms: `0..<p`.
-    private var p = 0
+    /// The threshold and the globally non-essential terms `0..<bounds.p`.
+    var bounds: MaxScoreBounds
     /// Work counters.
     var statistics = BM25Searcher.Statistics()
 
@@ -72,35 +68,16 @@ struct WindowedMaxScoreSearch {
         self.window = window
         self.heap = heap
         self.ranks = ranks
-        var sum = 0.0
-        for j in 0..<m {
-            sum += cursors[j].termBound
-            window.prefix[j] = sum
-        }
-    }
-
-    /// Whether a document whose score is at most `bound` may still enter the top k.
-    @inline(__always)
-    private func canEnter(_ bound: Double) -> Bool { bound > cutoff }
-
-    /// Raises the threshold and moves terms out of the essential set; false when no
-    /// document can enter any more.
-    @inline(__always)
-    private mutating func raise(to value: Double) -> Bool {
-        if value <= theta && cutoff > -.infinity { return p < m }
-        theta = max(theta, value)
-        cutoff = (theta - MaxScoreSearch.tinyBound) / MaxScoreSearch.boundSlack
-        while p < m && !canEnter(window.prefix[p]) { p += 1 }
-        return p < m
+        bounds = MaxScoreBounds(cursors: cursors, m: m, prefix: window.prefix)
     }
 
     mutating func run() {
-        guard raise(to: theta) else { return }
+        guard bounds.raise(to: bounds.theta) else { return }
         var start = 0
         while start < documentCount {
             // No document before the next one of an essential term can enter.
             var first = UInt32.max
-            for j in p..<m {
+            for j in bounds.p..<m {
                 cursors[j].advance(to: UInt32(start))
                 first = min(first, cursors[j].doc)
             }
@@ -114,7 +91,7 @@ struct WindowedMaxScoreSearch {
                 total += local.bound
                 through = min(through, local.through)
             }
-            if !canEnter(total) {
+            if !bounds.canEnter(total) {
                 // The local bounds hold up to `through`: nothing there can enter.
                 start = max(end, through == .max ? documentCount : through + 1)
                 continue
@@ -140,7 +117,7 @@ struct WindowedMaxScoreSearch {
         }
         var q = 0
         var nonEssential = 0.0
-        while q < m - 1 && !canEnter(nonEssential + window.bound[order[q]]) {
+        while q < m - 1 && !bounds.canEnter(nonEssential + window.bound[order[q]]) {
             nonEssential += window.bound[order[q]]
             q += 1
         }
@@ -162,7 +139,7 @@ struct WindowedMaxScoreSearch {
     private mutating func singleEssential(
         _ e: Int, from: UInt32, to: UInt32, nonEssential: Double
     ) -> Int {
-        let threshold = cutoff - nonEssential
+        let threshold = bounds.cutoff - nonEssential
         let slot = cursors[e].planIndex
         let window = self.window
         var count = 0
@@ -211,7 +188,7 @@ struct WindowedMaxScoreSearch {
                 let o = w << 6 | bits.trailingZeroBitCount
                 bits &= bits &- 1
                 let bound = partial[o] + nonEssential
-                if canEnter(bound) {
+                if bounds.canEnter(bound) {
                     window.candidates[count] = UInt16(truncatingIfNeeded: o)
                     window.candidateBound[count] = bound
                     count &+= 1
@@ -255,7 +232,7 @@ struct WindowedMaxScoreSearch {
                     let o = Int(window.candidates[c])
                     // An absent term reads as 0, as does a present score of 0: the same sum.
                     let bound = window.candidateBound[c] - blockBound + window.recorded(slot, o)
-                    if canEnter(bound) {
+                    if bounds.canEnter(bound) {
                         window.candidates[kept] = UInt16(truncatingIfNeeded: o)
                         window.candidateBound[kept] = bound
                         kept &+= 1
@@ -274,7 +251,7 @@ struct WindowedMaxScoreSearch {
                     window.record(slot, o, s)
                     bound += Double(s)
                 }
-                if canEnter(bound) {
+                if bounds.canEnter(bound) {
                     window.candidates[kept] = UInt16(truncatingIfNeeded: o)
                     window.candidateBound[kept] = bound
                     kept &+= 1
@@ -297,6 +274,6 @@ struct WindowedMaxScoreSearch {
             let kth = TopKHeap.offer(
                 score: Float(sum), document: d, ranks: ranks, heap: heap, count: &heapCount, k: k)
         else { return true }
-        return raise(to: kth)
+        return bounds.raise(to: kth)
     }
 }
