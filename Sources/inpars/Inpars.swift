@@ -19,4 +19,12 @@ struct Inpars: AsyncParsableCommand {
             DownloadCommand.self,
             MergeCommand.self,
         ])
+
+    /// Parks OpenBLAS's threads before any command runs (``BLAS/parkThreads()``): commands
+    /// without matrix products no longer pay for their spinning, and the others start them
+    /// again on their first GEMM.
+    static func main() async {
+        BLAS.parkThreads()
+        await main(nil)
+    }
 }
