@@ -146,7 +146,7 @@ let tests: [Target] = [
     .testTarget(
         name: "InparsCLITests",
         dependencies: [
-            "inpars", "InparsBM25", "InparsCore", "InparsRanker", "InparsTestSupport",
+            "inpars", "InparsBM25", "InparsCore", "InparsRanker", "InparsTensor", "InparsTestSupport",
             argumentParser,
         ]),
 ]

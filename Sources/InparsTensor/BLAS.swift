@@ -1,4 +1,5 @@
 internal import CBLAS
+internal import CKernels
 import Foundation
 
 /// The one door to OpenBLAS: single-precision GEMM (and GEMV for one-row products) and the
@@ -155,6 +156,33 @@ public enum BLAS {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
+    }
+
+    /// The `OPENBLAS_CORETYPE` to set when OpenBLAS chose kernels narrower than this CPU can
+    /// run, or nil. An OpenBLAS older than the CPU does not recognise it and falls back to
+    /// generic SSE kernels (Debian's 0.3.21 picks `Prescott` on recent Xeons: a third of the
+    /// speed of its AVX-512 kernels; `Docs/performance.md`). OpenBLAS reads the variable when it
+    /// is loaded, so it only takes effect in a new process.
+    public static var recommendedCoreType: String? {
+        recommendedCoreType(current: coreName, cpuLevel: Int(inpars_cpu_vector_level()))
+    }
+
+    /// ``recommendedCoreType`` for a kernel name and a CPU vector level (3 = AVX-512 as the
+    /// SkylakeX kernels need it, 2 = AVX2 + FMA, 1 = AVX, 0 = less).
+    public static func recommendedCoreType(current: String, cpuLevel: Int) -> String? {
+        let levels: [String: Int] = [
+            "skylakex": 3, "cooperlake": 3, "sapphirerapids": 3,
+            "haswell": 2, "zen": 2,
+            "sandybridge": 1, "bulldozer": 1, "piledriver": 1, "steamroller": 1, "excavator": 1,
+        ]
+        let currentLevel = levels[current.lowercased()] ?? 0
+        guard cpuLevel > currentLevel else { return nil }
+        switch cpuLevel {
+        case 3: return "SkylakeX"
+        case 2: return "Haswell"
+        case 1: return "Sandybridge"
+        default: return nil
+        }
     }
 
     /// OpenBLAS's build configuration string (version, threading, target).

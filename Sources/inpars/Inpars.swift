@@ -20,11 +20,23 @@ struct Inpars: AsyncParsableCommand {
             MergeCommand.self,
         ])
 
-    /// Parks OpenBLAS's threads before any command runs (``BLAS/parkThreads()``): commands
-    /// without matrix products no longer pay for their spinning, and the others start them
-    /// again on their first GEMM.
+    /// Parses the command as ArgumentParser's own `main` does, sets the numeric libraries'
+    /// environment for a model command (``NumericsEnvironment``: may execute this binary again),
+    /// parks OpenBLAS's threads (``BLAS/parkThreads()``: commands without matrix products no
+    /// longer pay for their spinning, the others start them again on their first GEMM), then
+    /// runs it.
     static func main() async {
-        BLAS.parkThreads()
-        await main(nil)
+        do {
+            var command = try parseAsRoot()
+            NumericsEnvironment.prepare()
+            BLAS.parkThreads()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
     }
 }

@@ -68,7 +68,7 @@ import Testing
     }
 
     /// `--precision int8` end to end: the process sets libgomp's spin count and executes itself
-    /// again before it loads the model (``OpenMPWaiting``), then scores within the fixture's
+    /// again before it loads the model (``NumericsEnvironment``), then scores within the fixture's
     /// int8 bound of the transformers goldens (`PrecisionFidelityTests`: max |Δ| ≤ 1.5).
     @Test func rerankAtInt8() throws {
         let folder = try TestPaths.temporaryDirectory("rerank-int8")

@@ -22,6 +22,10 @@ typedef enum {
 /// The best instruction set of this CPU that the kernels use (decided once).
 inpars_isa inpars_kernels_isa(void);
 
+/// The vector level of this CPU, as OpenBLAS's kernels need it: 3 = AVX-512 F/CD/BW/DQ/VL
+/// (its SkylakeX kernels), 2 = AVX2 + FMA (Haswell), 1 = AVX (Sandybridge), 0 = less or not x86.
+int inpars_cpu_vector_level(void);
+
 /// In place over `row[0 ..< count]`: `row[j] = exp(row[j] - max) / sum`.
 ///
 /// `exp` is the Cephes single-precision scheme (relative error about 1e-7) with inputs clamped
@@ -33,6 +37,13 @@ void inpars_softmax_row(float *row, size_t count);
 /// ``inpars_softmax_row`` on a given instruction set (tests compare the paths bit for bit);
 /// an ISA this CPU lacks falls back to the generic path.
 void inpars_softmax_row_isa(float *row, size_t count, inpars_isa isa);
+
+/// Exact GELU in place, `x = 0.5·x·(1 + erf(x/√2))`, with `erf(z) = 1 − (a₁t + … + a₅t⁵)·
+/// e^{−z²}`, `t = 1/(1 + p·|z|)` (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7) on the
+/// exp above; odd in z.
+void inpars_gelu(float *x, size_t count);
+/// ``inpars_gelu`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_gelu_isa(float *x, size_t count, inpars_isa isa);
 
 /// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
 /// `scales[r] = max|row| / levels`, `q = round(x · levels / max|row|)` (ties to even; an

@@ -41,28 +41,6 @@ struct PrecisionOptions: ParsableArguments {
     )
     var precision: Precision = .fp32
 
-    func validate() throws {
-        if precision != .fp32 { OpenMPWaiting.makePassive() }
-    }
-}
-
-/// oneDNN's OpenMP runtime (libgomp) keeps its threads spinning for a while after each matmul,
-/// taking a core from OpenBLAS and the Swift code between matmuls: with its default, an int8
-/// forward ran at half speed (`Docs/performance.md`, "bf16 and int8"). libgomp reads
-/// `GOMP_SPINCOUNT` when it is loaded, before `main`, so a process that needs oneDNN and finds
-/// neither that nor `OMP_WAIT_POLICY` set sets it and executes itself again, once; a user's own
-/// setting is left alone.
-enum OpenMPWaiting {
-    static let spinCount = "1000"
-
-    static func makePassive() {
-        let environment = ProcessInfo.processInfo.environment
-        guard environment["GOMP_SPINCOUNT"] == nil, environment["OMP_WAIT_POLICY"] == nil,
-            setenv("GOMP_SPINCOUNT", spinCount, 0) == 0
-        else { return }
-        // Only returns when the exec fails; the command then runs as it is.
-        execv("/proc/self/exe", CommandLine.unsafeArgv)
-    }
 }
 
 extension Precision: ExpressibleByArgument {}
