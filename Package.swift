@@ -71,6 +71,21 @@ let executables: [Target] = [
             "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsHub", "InparsEval",
             "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter", "InparsTraining",
             argumentParser, yams,
+        ],
+        // Release builds link the Swift runtime and Foundation statically: the dynamic loader
+        // otherwise spends a large share of a short command (`inpars search` on a small
+        // collection) mapping and relocating 17 Swift libraries (Docs/performance.md). The
+        // libraries after -static-stdlib are the static Foundation's own dependencies, which
+        // its archives do not pull in by themselves in Swift 6's Foundation (ICU twice:
+        // CoreFoundation needs it too). Debug builds (and so `swift test`, whose CLI tests
+        // link this target's code) stay dynamic.
+        linkerSettings: [
+            .unsafeFlags(
+                [
+                    "-static-stdlib", "-l_FoundationICU", "-l_FoundationCollections",
+                    "-l_FoundationCShims", "-lCoreFoundation", "-l_FoundationICU", "-lstdc++",
+                ],
+                .when(platforms: [.linux], configuration: .release))
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
