@@ -35,6 +35,8 @@ let kernels: [Target] = [
 
 let argumentParser = Target.Dependency.product(
     name: "ArgumentParser", package: "swift-argument-parser")
+/// YAML for `inpars pipeline` recipes (with line numbers for messages).
+let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
@@ -68,7 +70,22 @@ let executables: [Target] = [
         dependencies: [
             "InparsCore", "InparsTensor", "InparsModels", "InparsHTTP", "InparsHub", "InparsEval",
             "InparsBM25", "InparsRanker", "InparsGeneration", "InparsFilter", "InparsTraining",
-            argumentParser,
+            argumentParser, yams,
+        ],
+        // Release builds link the Swift runtime and Foundation statically: the dynamic loader
+        // otherwise spends a large share of a short command (`inpars search` on a small
+        // collection) mapping and relocating 17 Swift libraries (Docs/performance.md). The
+        // libraries after -static-stdlib are the static Foundation's own dependencies, which
+        // its archives do not pull in by themselves in Swift 6's Foundation (ICU twice:
+        // CoreFoundation needs it too). Debug builds (and so `swift test`, whose CLI tests
+        // link this target's code) stay dynamic.
+        linkerSettings: [
+            .unsafeFlags(
+                [
+                    "-static-stdlib", "-l_FoundationICU", "-l_FoundationCollections",
+                    "-l_FoundationCShims", "-lCoreFoundation", "-l_FoundationICU", "-lstdc++",
+                ],
+                .when(platforms: [.linux], configuration: .release))
         ]),
     // Release-build benchmarks: `swift run -c release inpars-bench --help`.
     .executableTarget(
@@ -161,6 +178,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: systemLibraries + kernels + libraries + executables + tests + fuzzers
 )

@@ -123,6 +123,7 @@ struct BM25ScaleBenchmark: ParsableCommand {
                             delta.candidates -= before.candidates
                             delta.probes -= before.probes
                             delta.scored -= before.scored
+                            delta.windowed -= before.windowed
                             slowest.append((cpuNow() - t, query.text, delta))
                         }
                         slowest.sort { $0.0 > $1.0 }
@@ -131,14 +132,16 @@ struct BM25ScaleBenchmark: ParsableCommand {
                         print("  slowest 10 % of the queries take \(fmt(100 * top / total, 1)) % of the time; slowest:")
                         for (t, text, s) in slowest.prefix(6) {
                             let dfs = searcher.queryTerms(text).map { "\(opened.documentFrequency(ofTerm: $0.term))" }
-                            print("    \(fmt(t * 1000, 2)) ms '\(text)' df \(dfs.joined(separator: "/")): \(s.candidates) candidates, \(s.probes) probes, \(s.scored) scored")
+                            let path = s.windowed > 0 ? "windowed" : "document-at-a-time"
+                            print("    \(fmt(t * 1000, 2)) ms '\(text)' df \(dfs.joined(separator: "/")) (\(path)): \(s.candidates) candidates, \(s.probes) probes, \(s.scored) scored")
                         }
                         let s = searcher.statistics
                         let n = Double(max(1, s.searches))
                         print(
                             "  per query: \(fmt(Double(s.candidates) / n, 1)) candidates,"
                                 + " \(fmt(Double(s.probes) / n, 1)) probes,"
-                                + " \(fmt(Double(s.scored) / n, 1)) fully scored")
+                                + " \(fmt(Double(s.scored) / n, 1)) fully scored;"
+                                + " \(s.windowed) of \(s.searches) queries windowed")
                     }
                 }
             }

@@ -1,28 +1,55 @@
 extension BM25Searcher {
-    /// Document-at-a-time MaxScore with block-max bounds (Turtle & Flood 1995; Ding & Suel
-    /// 2011; close to Lucene's `MaxScoreBulkScorer`), see ``MaxScoreSearch``. A surviving
-    /// candidate's score is summed in query term order and rounded once, exactly as the
-    /// exhaustive path does, and ranked by the same key, so the hits are identical.
+    /// Pruned top-k search. Queries whose terms are all dense (``usesWindows``) run the
+    /// windowed MaxScore of ``WindowedMaxScoreSearch``, the others document-at-a-time MaxScore
+    /// with block-max bounds (Turtle & Flood 1995; Ding & Suel 2011), see ``MaxScoreSearch``.
+    /// In both a surviving candidate's score is summed in query term order and rounded once,
+    /// exactly as the exhaustive path does, and ranked by the same key, so the hits are
+    /// identical whichever runs.
     func searchPruned(k: Int) -> [BM25Hit] {
         let m = planTerms.count
         buffers.reserveKeys(k)
         return lengthCache.withUnsafeBufferPointer { cache in
             withUnsafeTemporaryAllocation(of: PostingCursor.self, capacity: m) { cursorBuffer in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { doubles in
-                    withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m) { stamps in
-                        let cursors = cursorBuffer.baseAddress!
-                        openCursors(cursors, cache: cache.baseAddress!)
-                        var search = MaxScoreSearch(
-                            k: k, m: m, cursors: cursors, prefix: doubles.baseAddress!,
-                            slots: doubles.baseAddress! + m, stamp: stamps.baseAddress!,
-                            heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
-                        search.theta = seedThreshold(k: k, cursors: cursors, m: m)
-                        search.run()
-                        statistics.add(search.statistics)
-                        cursors.deinitialize(count: m)
-                        return hits(fromKeys: buffers.keys, count: search.heapCount)
-                    }
+                let cursors = cursorBuffer.baseAddress!
+                openCursors(cursors, cache: cache.baseAddress!)
+                defer { cursors.deinitialize(count: m) }
+                let heapCount: Int
+                if usesWindows {
+                    let search = searchWindowed(k: k, cursors: cursors, m: m)
+                    statistics.add(search.statistics)
+                    statistics.windowed += 1
+                    heapCount = search.heapCount
+                } else {
+                    let search = searchDocumentAtATime(k: k, cursors: cursors, m: m)
+                    statistics.add(search.statistics)
+                    heapCount = search.heapCount
                 }
+                return hits(fromKeys: buffers.keys, count: heapCount)
+            }
+        }
+    }
+
+    /// Whether the current query runs the windowed search: every term is in at least one
+    /// document in ``windowedDensity`` (so no list is rare enough to drive a
+    /// document-at-a-time search, and reading the lists a window at a time is cheaper).
+    var usesWindows: Bool {
+        let n = index.documentCount
+        return planTerms.allSatisfy { Int(index.docFreqs[$0]) * windowedDensity >= n }
+    }
+
+    /// The document-at-a-time MaxScore search over cursors opened by ``searchPruned(k:)``.
+    private func searchDocumentAtATime(
+        k: Int, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
+    ) -> MaxScoreSearch {
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * m) { doubles in
+            withUnsafeTemporaryAllocation(of: UInt32.self, capacity: m) { stamps in
+                var search = MaxScoreSearch(
+                    k: k, m: m, cursors: cursors, prefix: doubles.baseAddress!,
+                    slots: doubles.baseAddress! + m, stamp: stamps.baseAddress!,
+                    heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
+                search.bounds.theta = seedThreshold(k: k, cursors: cursors, m: m)
+                search.run()
+                return search
             }
         }
     }
@@ -50,7 +77,7 @@ extension BM25Searcher {
     /// and pruning starts at once instead of after the first k matches, which for queries
     /// with very common words are mostly poor. The term with the largest bound among those
     /// with ≥ k postings is used. Returns −1 when no term has k postings.
-    private func seedThreshold(
+    func seedThreshold(
         k: Int, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
     ) -> Double {
         guard
@@ -81,19 +108,9 @@ extension BM25Searcher {
 /// their bounds add up to no more than the k-th best score, so a document having only those
 /// terms cannot enter; candidates come from the essential terms `p..<m` only.
 struct MaxScoreSearch {
-    /// Bounds are inflated by this factor (and ``tinyBound``) before being compared with the
-    /// k-th best score: bounds are float scores of a block's best posting summed in double,
-    /// so they may sit a few float ulps (≈ 1e-7 relative) below a score that reaches them;
-    /// 1e-5 is far above that and costs nothing measurable in pruning.
-    static let boundSlack = 1 + 1e-5
-    /// Keeps a bound of 0 strictly above a k-th best score of 0 (a tie can still win on id).
-    static let tinyBound = 1e-30
-
     let k: Int
     let m: Int
     let cursors: UnsafeMutablePointer<PostingCursor>
-    /// `prefix[j]`: the sum of the bounds of terms `0...j`.
-    let prefix: UnsafeMutablePointer<Double>
     /// Per query-order term: its score in the candidate `stamp` names.
     let slots: UnsafeMutablePointer<Double>
     let stamp: UnsafeMutablePointer<UInt32>
@@ -101,12 +118,8 @@ struct MaxScoreSearch {
     let ranks: UnsafePointer<UInt32>
 
     var heapCount = 0
-    /// A lower bound of the final k-th best score (−1: none yet).
-    var theta = -1.0
-    /// A score sum must exceed this to possibly enter (``theta`` with the slack applied).
-    private var cutoff = -Double.infinity
-    /// Non-essential terms: `0..<p`.
-    private var p = 0
+    /// The threshold and the non-essential terms `0..<bounds.p`.
+    var bounds: MaxScoreBounds
     /// Work counters.
     var statistics = BM25Searcher.Statistics()
 
@@ -119,65 +132,41 @@ struct MaxScoreSearch {
         self.k = k
         self.m = m
         self.cursors = cursors
-        self.prefix = prefix
         self.slots = slots
         self.stamp = stamp
         self.heap = heap
         self.ranks = ranks
-        var sum = 0.0
-        for j in 0..<m {
-            sum += cursors[j].termBound
-            prefix[j] = sum
-            stamp[j] = .max
-        }
-    }
-
-    /// Whether a document whose score is at most `bound` may still enter the top k.
-    @inline(__always)
-    private func canEnter(_ bound: Double) -> Bool { bound > cutoff }
-
-    /// The sum of the non-essential terms' bounds.
-    @inline(__always)
-    private var nonEssential: Double { p > 0 ? prefix[p - 1] : 0 }
-
-    /// Raises the threshold and moves terms out of the essential set; false when no
-    /// document can enter any more.
-    @inline(__always)
-    private mutating func raise(to value: Double) -> Bool {
-        if value <= theta && cutoff > -.infinity { return p < m }
-        theta = max(theta, value)
-        cutoff = (theta - Self.tinyBound) / Self.boundSlack
-        while p < m && !canEnter(prefix[p]) { p += 1 }
-        return p < m
+        bounds = MaxScoreBounds(cursors: cursors, m: m, prefix: prefix)
+        stamp.update(repeating: .max, count: m)
     }
 
     mutating func run() {
-        guard raise(to: theta) else { return }
+        guard bounds.raise(to: bounds.theta) else { return }
         var windowEnd: UInt32 = 0
         var windowTheta = -2.0
-        while p < m - 1 {
+        while bounds.p < m - 1 {
             var d = UInt32.max
-            for j in p..<m { d = min(d, cursors[j].doc) }
+            for j in bounds.p..<m { d = min(d, cursors[j].doc) }
             if d == .max { return }
-            if theta >= 0 && (d > windowEnd || windowTheta != theta) {
+            if bounds.theta >= 0 && (d > windowEnd || windowTheta != bounds.theta) {
                 // Block-max: all essential postings in [d, end] lie in one block per term.
-                var bound = nonEssential
+                var bound = bounds.nonEssential
                 var end = UInt32.max
-                for j in p..<m {
+                for j in bounds.p..<m {
                     cursors[j].moveShallow(to: d)
                     bound += cursors[j].shallowBound
                     end = min(end, cursors[j].shallowLast)
                 }
-                if !canEnter(bound) {
+                if !bounds.canEnter(bound) {
                     if end == .max { return }
-                    for j in p..<m { cursors[j].advance(to: end + 1) }
+                    for j in bounds.p..<m { cursors[j].advance(to: end + 1) }
                     continue
                 }
                 windowEnd = end
-                windowTheta = theta
+                windowTheta = bounds.theta
             }
             var partial = 0.0
-            for j in p..<m where cursors[j].doc == d {
+            for j in bounds.p..<m where cursors[j].doc == d {
                 let s = cursors[j].score()
                 record(j, d, s)
                 partial += Double(s)
@@ -185,7 +174,7 @@ struct MaxScoreSearch {
             }
             if !consider(d, partial: partial) { return }
         }
-        if p == m - 1 { scanSingle() }
+        if bounds.p == m - 1 { scanSingle() }
     }
 
     /// One essential term left: walk its blocks directly, skipping those whose bound plus the
@@ -196,14 +185,14 @@ struct MaxScoreSearch {
         while cursors[e].doc != .max {
             let d = cursors[e].doc
             cursors[e].moveShallow(to: d)
-            if !canEnter(cursors[e].shallowBound + nonEssential) {
+            if !bounds.canEnter(cursors[e].shallowBound + bounds.nonEssential) {
                 let last = cursors[e].shallowLast
                 if last == .max { return }
                 cursors[e].advance(to: last + 1)
                 continue
             }
             var stop = false
-            var threshold = cutoff - nonEssential
+            var threshold = bounds.cutoff - bounds.nonEssential
             cursors[e].forEachInBlock { doc, s in
                 guard Double(s) > threshold else { return true }
                 record(e, doc, s)
@@ -211,7 +200,7 @@ struct MaxScoreSearch {
                     stop = true
                     return false
                 }
-                threshold = cutoff - nonEssential
+                threshold = bounds.cutoff - bounds.nonEssential
                 return true
             }
             if stop { return }
@@ -232,15 +221,15 @@ struct MaxScoreSearch {
     @inline(__always)
     private mutating func consider(_ d: UInt32, partial: Double) -> Bool {
         statistics.candidates &+= 1
-        if p > 0 {
-            if !canEnter(partial + nonEssential) { return true }
+        if bounds.p > 0 {
+            if !bounds.canEnter(partial + bounds.nonEssential) { return true }
             var bound = partial
-            for j in 0..<p {
+            for j in 0..<bounds.p {
                 cursors[j].moveShallow(to: d)
                 bound += cursors[j].shallowBound
             }
-            if !canEnter(bound) { return true }
-            for j in stride(from: p - 1, through: 0, by: -1) {
+            if !bounds.canEnter(bound) { return true }
+            for j in stride(from: bounds.p - 1, through: 0, by: -1) {
                 statistics.probes &+= 1
                 let blockBound = cursors[j].shallowBound
                 cursors[j].advance(to: d)
@@ -251,31 +240,97 @@ struct MaxScoreSearch {
                 } else {
                     bound -= blockBound
                 }
-                if !canEnter(bound) { return true }
+                if !bounds.canEnter(bound) { return true }
             }
         }
         // The exact score: query term order, double, one rounding (as the exhaustive path).
         statistics.scored &+= 1
         var sum = 0.0
         for i in 0..<m where stamp[i] == d { sum += slots[i] }
-        let score = Float(sum)
-        // Below the k-th best score no id can help: skip the id-rank lookup (a cache miss).
-        if heapCount == k && score < Float(bitPattern: UInt32(heap[0] >> 32)) { return true }
-        let key = BM25Searcher.key(score: score, rank: ranks[Int(d)])
-        if heapCount < k {
-            TopKHeap.push(key, heap, count: &heapCount)
-            if heapCount < k { return true }
-        } else if key > heap[0] {
-            TopKHeap.replaceMinimum(key, heap, count: heapCount)
-        } else {
-            return true
+        guard
+            let kth = TopKHeap.offer(
+                score: Float(sum), document: d, ranks: ranks, heap: heap, count: &heapCount, k: k)
+        else { return true }
+        return bounds.raise(to: kth)
+    }
+}
+
+/// The k-th best score θ of a MaxScore search and the split it implies: the query terms, in
+/// ascending order of their list bound, whose bounds add up to no more than θ (`0..<p`) are
+/// non-essential — a document having only those terms cannot enter the top k.
+struct MaxScoreBounds {
+    /// Bounds are inflated by this factor (and ``tinyBound``) before being compared with the
+    /// k-th best score: bounds are float scores of a block's best posting summed in double,
+    /// so they may sit a few float ulps (≈ 1e-7 relative) below a score that reaches them;
+    /// 1e-5 is far above that and costs nothing measurable in pruning.
+    static let boundSlack = 1 + 1e-5
+    /// Keeps a bound of 0 strictly above a k-th best score of 0 (a tie can still win on id).
+    static let tinyBound = 1e-30
+
+    let m: Int
+    /// `prefix[j]`: the sum of the list bounds of terms `0...j`.
+    let prefix: UnsafeMutablePointer<Double>
+    /// A lower bound of the final k-th best score (−1: none yet).
+    var theta = -1.0
+    /// A score sum must exceed this to possibly enter (``theta`` with the slack applied).
+    private(set) var cutoff = -Double.infinity
+    /// Non-essential terms: `0..<p`.
+    private(set) var p = 0
+
+    /// Fills `prefix` (room for `m`) from the cursors' term bounds (ascending).
+    init(cursors: UnsafeMutablePointer<PostingCursor>, m: Int, prefix: UnsafeMutablePointer<Double>) {
+        self.m = m
+        self.prefix = prefix
+        var sum = 0.0
+        for j in 0..<m {
+            sum += cursors[j].termBound
+            prefix[j] = sum
         }
-        return raise(to: Double(Float(bitPattern: UInt32(heap[0] >> 32))))
+    }
+
+    /// Whether a document whose score is at most `bound` may still enter the top k.
+    @inline(__always)
+    func canEnter(_ bound: Double) -> Bool { bound > cutoff }
+
+    /// The sum of the non-essential terms' bounds.
+    @inline(__always)
+    var nonEssential: Double { p > 0 ? prefix[p - 1] : 0 }
+
+    /// Raises the threshold and moves terms out of the essential set; false when no
+    /// document can enter any more.
+    @inline(__always)
+    mutating func raise(to value: Double) -> Bool {
+        if value <= theta && cutoff > -.infinity { return p < m }
+        theta = max(theta, value)
+        cutoff = (theta - Self.tinyBound) / Self.boundSlack
+        while p < m && !canEnter(prefix[p]) { p += 1 }
+        return p < m
     }
 }
 
 /// A binary min-heap of ranking keys (the k best so far; the root is the k-th best).
 enum TopKHeap {
+    /// Offers document `d` with its exact `score` to a heap of at most `k` keys. Returns the
+    /// k-th best score when the heap is full and changed (the new threshold), else nil.
+    @inline(__always)
+    static func offer(
+        score: Float, document d: UInt32, ranks: UnsafePointer<UInt32>,
+        heap: UnsafeMutablePointer<UInt64>, count: inout Int, k: Int
+    ) -> Double? {
+        // Below the k-th best score no id can help: skip the id-rank lookup (a cache miss).
+        if count == k && score < Float(bitPattern: UInt32(heap[0] >> 32)) { return nil }
+        let key = BM25Searcher.key(score: score, rank: ranks[Int(d)])
+        if count < k {
+            push(key, heap, count: &count)
+            if count < k { return nil }
+        } else if key > heap[0] {
+            replaceMinimum(key, heap, count: count)
+        } else {
+            return nil
+        }
+        return Double(Float(bitPattern: UInt32(heap[0] >> 32)))
+    }
+
     @inline(__always)
     static func push(_ key: UInt64, _ heap: UnsafeMutablePointer<UInt64>, count: inout Int) {
         var i = count

@@ -60,6 +60,22 @@ public final class BM25Searcher {
     private let tfOneDenominator: [Float]
     /// Whether the index's block bounds name the best posting for this `b`.
     let exactBlockBounds: Bool
+    /// Documents per window of the windowed pruned search (a power of two ≤ 65,536; tests
+    /// use small ones to cross many window boundaries).
+    let windowSize: Int
+
+    /// The default ``windowSize``: the window's scratch (per query term 16 KB of recorded
+    /// scores, 16 KB of sums) stays in the L2 cache.
+    static let defaultWindowSize = 2048
+    /// A query runs the windowed pruned search when each of its terms is in at least one
+    /// document in this many (``usesWindows``); tests set 0 (never) or a huge value (always).
+    let windowedDensity: Int
+
+    /// The default ``windowedDensity``: terms in ≥ 1/256 of the documents. On the MS
+    /// MARCO-like benchmark (Docs/performance.md) that sends common-word queries to the
+    /// windowed search (+15 % at top-1000) and keeps mid-frequency ones document-at-a-time
+    /// (1/1024 made them 15 % slower at top-10).
+    static let defaultWindowedDensity = 256
 
     /// The current query: term numbers, weights, and each term's position in query order.
     var planTerms: [Int] = []
@@ -68,6 +84,8 @@ public final class BM25Searcher {
     public struct Statistics: Sendable, Equatable {
         /// Searches counted.
         public var searches = 0
+        /// Of those, searches that ran the windowed path (all query terms dense).
+        public var windowed = 0
         /// Documents from the essential lists whose bound was checked against the threshold.
         public var candidates = 0
         /// Non-essential lists probed for a candidate.
@@ -103,9 +121,12 @@ public final class BM25Searcher {
 
     init(
         index: BM25Index, parameters: BM25Parameters, strategy: BM25SearchStrategy,
-        buffers: SearchBuffers
+        buffers: SearchBuffers, windowSize: Int = BM25Searcher.defaultWindowSize,
+        windowedDensity: Int = BM25Searcher.defaultWindowedDensity
     ) {
         self.index = index
+        self.windowSize = windowSize
+        self.windowedDensity = windowedDensity
         self.parameters = parameters
         if strategy == .automatic {
             self.strategy =

@@ -13,7 +13,8 @@ struct PostingCursor {
     private var layout: BlockLayout
     private let firstBlock: Int
     private let endBlock: Int
-    private let documentFrequency: Int
+    /// The term's document frequency.
+    let documentFrequency: Int
     private let entries: UnsafePointer<UInt32>
     private let data: UnsafePointer<UInt8>
 
@@ -139,6 +140,33 @@ struct PostingCursor {
         if block + 1 < endBlock { load(block + 1) } else { doc = .max }
     }
 
+    /// Calls `body(doc, score)` for every posting from the current one up to (not including)
+    /// document `end`, and leaves the cursor on the first posting at or after `end`.
+    @inline(__always)
+    mutating func forEach(below end: UInt32, _ body: (UInt32, Float) -> Void) {
+        while doc < end {
+            let layout = self.layout
+            if lastDocument(block) < end {
+                for i in position..<layout.count {
+                    body(layout.doc(i), score(tf: layout.tf(i), norm: layout.norm(i)))
+                }
+                if block + 1 < endBlock { load(block + 1) } else { doc = .max }
+            } else {
+                // The block's last document is ≥ end, so the loop stops inside the block.
+                var i = position
+                var d = doc
+                repeat {
+                    body(d, score(tf: layout.tf(i), norm: layout.norm(i)))
+                    i &+= 1
+                    d = layout.doc(i)
+                } while d < end
+                position = i
+                doc = d
+                return
+            }
+        }
+    }
+
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
     /// last document, then binary-searching the block).
     @inline(__always)
@@ -159,6 +187,34 @@ struct PostingCursor {
         position = next >= target ? position &+ 1 : layout.position(of: target, from: position &+ 2)
         doc = layout.doc(position)
     }
+
+    /// For the windowed search: the largest block bound over the documents `first...last`
+    /// (the blocks overlapping them; the term bound when that takes more than
+    /// ``windowBoundBlocks`` blocks) and the last document through which that bound holds
+    /// (`Int.max`: to the end of the list). Moves the shallow position to the first of those
+    /// blocks; `first` must not decrease between calls. (A search uses either this or
+    /// ``moveShallow(to:)``, never both.)
+    @inline(__always)
+    mutating func windowBound(first: UInt32, last: UInt32) -> (bound: Double, through: Int) {
+        var b = max(boundBlock, firstBlock)
+        while b < endBlock && lastDocument(b) < first { b &+= 1 }
+        boundBlock = b
+        if b == endBlock { return (0, .max) }
+        var bound = blockBound(b)
+        var blocks = 1
+        while lastDocument(b) < last {
+            b &+= 1
+            if b == endBlock { return (bound, .max) }
+            if blocks == Self.windowBoundBlocks { return (termBound, .max) }
+            bound = max(bound, blockBound(b))
+            blocks &+= 1
+        }
+        return (bound, Int(lastDocument(b)))
+    }
+
+    /// Blocks read for one window bound; beyond that the term bound is used (dense lists,
+    /// whose block bounds are all close to it).
+    static let windowBoundBlocks = 4
 
     /// Moves the shallow position to the block that holds or follows `target` and refreshes
     /// ``shallowBound``/``shallowLast``.

@@ -56,6 +56,17 @@ final class SearchBuffers {
         tfOne = .allocate(capacity: 256 * termCapacity)
     }
 
+    /// The windowed search's scratch (rebuilt when it is too small).
+    private(set) var window: WindowBuffers?
+
+    /// Makes room for windows of `size` documents over `terms` query terms.
+    func reserveWindow(terms: Int, size: Int) -> WindowBuffers {
+        if let window, window.terms >= terms, window.size == size { return window }
+        let window = WindowBuffers(terms: max(terms, 2 * (self.window?.terms ?? 0), 8), size: size)
+        self.window = window
+        return window
+    }
+
     /// Allocates the exhaustive path's per-document arrays (accumulators zeroed).
     func reserveAccumulators() {
         guard accumulators == nil else { return }
@@ -72,5 +83,84 @@ final class SearchBuffers {
         sortScratch.deallocate()
         seedKeys.deallocate()
         tfOne.deallocate()
+    }
+}
+
+/// The per-window scratch of the windowed pruned search (``WindowedMaxScoreSearch``), sized
+/// for `terms` query terms and windows of `size` documents (a power of two, at most 65,536).
+///
+/// Term scores are recorded per query term and window offset with the window's
+/// *generation* beside them, so nothing has to be cleared between windows: a score recorded
+/// in an earlier window reads as absent.
+final class WindowBuffers {
+    let size: Int
+    let terms: Int
+    /// Per query term (query order) and offset: generation << 32 | the score's float bits.
+    private let slots: UnsafeMutablePointer<UInt64>
+    private var generation: UInt64 = 0
+    /// Summed scores of the essential terms, valid where `matched` has the offset's bit.
+    let partial: UnsafeMutablePointer<Double>
+    /// One bit per offset; all zero between windows.
+    let matched: UnsafeMutablePointer<UInt64>
+    /// Candidate offsets (document order) and their score bounds.
+    let candidates: UnsafeMutablePointer<UInt16>
+    let candidateBound: UnsafeMutablePointer<Double>
+    /// Per term (bound order): its local bound in the window, and the sums of the list
+    /// bounds `prefix[j] = bound(0) + … + bound(j)`.
+    let bound: UnsafeMutablePointer<Double>
+    let prefix: UnsafeMutablePointer<Double>
+    /// Term numbers (bound order) sorted by local bound.
+    let order: UnsafeMutablePointer<Int>
+
+    init(terms: Int, size: Int) {
+        precondition(size > 0 && size <= 1 << 16 && size & (size - 1) == 0)
+        self.size = size
+        self.terms = terms
+        slots = .allocate(capacity: terms * size)
+        slots.initialize(repeating: 0, count: terms * size)
+        partial = .allocate(capacity: size)
+        matched = .allocate(capacity: size / 64 + 1)
+        matched.initialize(repeating: 0, count: size / 64 + 1)
+        candidates = .allocate(capacity: size)
+        candidateBound = .allocate(capacity: size)
+        bound = .allocate(capacity: terms)
+        prefix = .allocate(capacity: terms)
+        order = .allocate(capacity: terms)
+    }
+
+    deinit {
+        slots.deallocate()
+        partial.deallocate()
+        matched.deallocate()
+        candidates.deallocate()
+        candidateBound.deallocate()
+        bound.deallocate()
+        prefix.deallocate()
+        order.deallocate()
+    }
+
+    /// Starts a window: every recorded score becomes absent.
+    @inline(__always)
+    func nextGeneration() {
+        generation &+= 1
+        if generation == 1 << 32 {
+            slots.update(repeating: 0, count: terms * size)
+            generation = 1
+        }
+    }
+
+    /// Records the score of query term `slot` at window offset `o`.
+    @inline(__always)
+    func record(_ slot: Int, _ o: Int, _ score: Float) {
+        slots[slot &* size &+ o] = generation << 32 | UInt64(score.bitPattern)
+    }
+
+    /// The score recorded for query term `slot` at offset `o` in this window, 0 if none
+    /// (adding 0 to a non-negative sum changes nothing, so absent terms can be summed too).
+    @inline(__always)
+    func recorded(_ slot: Int, _ o: Int) -> Double {
+        let entry = slots[slot &* size &+ o]
+        return entry >> 32 == generation
+            ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: entry))) : 0
     }
 }

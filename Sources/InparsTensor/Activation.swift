@@ -1,4 +1,5 @@
 import Foundation
+internal import CKernels
 
 /// Element-wise activation functions, as the transformer feed-forward layers name them.
 public enum Activation: String, Sendable, CaseIterable {
@@ -58,17 +59,9 @@ extension Tensor {
             switch activation {
             case .relu: for i in 0..<px.count { px[i] = px[i] > 0 ? px[i] : 0 }
             case .gelu:
-                let raw = UnsafeMutableRawPointer(px.baseAddress!)
-                var i = 0
-                while i + 8 <= px.count {
-                    let x = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
-                    raw.storeBytes(of: Activation.gelu8(x), toByteOffset: i * 4, as: SIMD8<Float>.self)
-                    i += 8
-                }
-                while i < px.count {
-                    px[i] = Activation.gelu(px[i])
-                    i += 1
-                }
+                // C (`CKernels`), AVX-512 where the CPU has it; the same operations as
+                // ``Activation/gelu8(_:)``, so the same bits.
+                if let base = px.baseAddress { inpars_gelu(base, px.count) }
             case .geluTanh:
                 for i in 0..<px.count {
                     let x = px[i]

@@ -109,6 +109,19 @@ public enum BLAS {
         }
     }
 
+    /// Stops OpenBLAS's worker threads until a GEMM needs them (OpenBLAS starts them anew on
+    /// its next threaded call). OpenBLAS starts its threads when the library loads, and each
+    /// spins on `sched_yield` for about 2^28 cycles (~0.1 s) waiting for work: for a short
+    /// command that multiplies no matrix (`inpars search` on SciFact) that was ~18 % of the
+    /// process's CPU time. Calls `blas_thread_shutdown_` (OpenBLAS's own fork handler), looked
+    /// up at run time; with an OpenBLAS that lacks it this does nothing.
+    public static func parkThreads() {
+        // RTLD_DEFAULT: every library loaded into the process.
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_")
+        else { return }
+        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+    }
+
     /// The thread count OpenBLAS is using right now (1 inside ``withSingleThreadedGEMM(_:)``).
     public static var activeThreads: Int { Int(openblas_get_num_threads()) }
 

@@ -47,6 +47,21 @@ public struct Tensor: Sendable, Equatable {
         self.init(shape: shape, storage: storage)
     }
 
+    /// A tensor of shape `leading + row.shape` whose every row is a copy of `row` (a bias
+    /// broadcast before a GEMM accumulates into it: one write pass instead of zeros plus an add).
+    public init(leading: [Int], repeatingRow row: Tensor) {
+        let width = row.count
+        self.init(shape: leading + row.shape) { out in
+            row.storage.withUnsafeBufferPointer { source in
+                var offset = 0
+                while offset < out.count {
+                    (out.baseAddress! + offset).initialize(from: source.baseAddress!, count: width)
+                    offset += width
+                }
+            }
+        }
+    }
+
     /// The number of elements.
     @inlinable public var count: Int { storage.count }
 

@@ -17,16 +17,19 @@ struct Inpars: AsyncParsableCommand {
             GenerateCommand.self, FilterCommand.self, IndexCommand.self, SearchCommand.self,
             TriplesCommand.self, TrainCommand.self, RerankCommand.self, EvaluateCommand.self,
             DownloadCommand.self,
-            MergeCommand.self,
+            MergeCommand.self, PipelineCommand.self,
         ])
 
     /// Parses the command as ArgumentParser's own `main` does, sets the numeric libraries'
     /// environment for a model command (``NumericsEnvironment``: may execute this binary again),
-    /// then runs it.
+    /// parks OpenBLAS's threads (``BLAS/parkThreads()``: commands without matrix products no
+    /// longer pay for their spinning, the others start them again on their first GEMM), then
+    /// runs it.
     static func main() async {
         do {
             var command = try parseAsRoot()
             NumericsEnvironment.prepare()
+            BLAS.parkThreads()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

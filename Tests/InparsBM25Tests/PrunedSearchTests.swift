@@ -31,6 +31,11 @@ import Testing
         #expect(queries.count == 300)
         let exhaustive = BM25Searcher(index: index, strategy: .exhaustive)
         let pruned = BM25Searcher(index: index, strategy: .pruned)
+        // SciFact's queries have rare words, so the automatic choice is document-at-a-time;
+        // the windowed path is checked on them too (default and small windows).
+        let windowed = [BM25Searcher.defaultWindowSize, 128].map {
+            Self.searcher(index, windowSize: $0, windowedDensity: Self.always)
+        }
         var scored: [Int: Int] = [:]
         for k in [10, 100, 1000, index.documentCount] {
             var mismatches = 0
@@ -39,7 +44,10 @@ import Testing
                 pruned.statistics = .init()
                 let hits = pruned.search(query.text, k: k)
                 scored[k, default: 0] += pruned.statistics.scored
-                if Self.signature(hits) != Self.signature(reference) {
+                let others = windowed.map { $0.search(query.text, k: k) }
+                if Self.signature(hits) != Self.signature(reference)
+                    || others.contains(where: { Self.signature($0) != Self.signature(reference) })
+                {
                     mismatches += 1
                     if mismatches <= 3 {
                         Issue.record("k=\(k) query \(query.id): pruned differs from exhaustive")
@@ -49,11 +57,27 @@ import Testing
             }
             #expect(mismatches == 0, "k=\(k): \(mismatches) of 300 queries differ")
         }
+        #expect(windowed.allSatisfy { $0.statistics.windowed == $0.statistics.searches })
         // With k = every document nothing can be pruned: every matching document is scored.
         // Smaller k must score far fewer (the test would pass vacuously otherwise).
         let all = scored[index.documentCount]!
         #expect(Double(scored[10]!) < 0.3 * Double(all), "k=10 scored \(scored[10]!) of \(all)")
         #expect(Double(scored[100]!) < 0.6 * Double(all), "k=100 scored \(scored[100]!) of \(all)")
+    }
+
+    /// A `windowedDensity` that sends every query to the windowed path.
+    static let always = 1 << 40
+
+    /// A pruned searcher with the given window size and path choice.
+    static func searcher(
+        _ index: BM25Index, parameters: BM25Parameters = BM25Parameters(),
+        windowSize: Int = BM25Searcher.defaultWindowSize,
+        windowedDensity: Int = BM25Searcher.defaultWindowedDensity
+    ) -> BM25Searcher {
+        BM25Searcher(
+            index: index, parameters: parameters, strategy: .pruned,
+            buffers: SearchBuffers(count: index.documentCount), windowSize: windowSize,
+            windowedDensity: windowedDensity)
     }
 
     /// A corpus where the head of a Zipf vocabulary is in nearly every document (document
@@ -125,14 +149,24 @@ import Testing
         let exhaustive = BM25Searcher(index: index, parameters: parameters, strategy: .exhaustive)
         let pruned = BM25Searcher(index: index, parameters: parameters, strategy: .pruned)
         #expect(pruned.exactBlockBounds == (parameters.b == 0.4))
+        // Both pruned paths whatever the query, the windowed one also with small windows
+        // (many window boundaries, skipped windows, block boundaries inside one window).
+        let forced =
+            [Self.searcher(index, parameters: parameters, windowedDensity: 0)]
+            + [BM25Searcher.defaultWindowSize, 256, 64].map {
+                Self.searcher(
+                    index, parameters: parameters, windowSize: $0, windowedDensity: Self.always)
+            }
         var mismatches: [String] = []
         var anyTie = false
         for query in Self.commonTermQueries() {
             for k in [1, 10, 100, 1000, 5000] {
                 let reference = exhaustive.search(query, k: k)
-                let hits = pruned.search(query, k: k)
-                if Self.signature(hits) != Self.signature(reference) {
-                    mismatches.append("'\(query)' k=\(k)")
+                for (i, searcher) in ([pruned] + forced).enumerated() {
+                    let hits = searcher.search(query, k: k)
+                    if Self.signature(hits) != Self.signature(reference) {
+                        mismatches.append("'\(query)' k=\(k) searcher \(i)")
+                    }
                 }
                 if zip(reference, reference.dropFirst()).contains(where: { $0.score == $1.score }) {
                     anyTie = true
@@ -141,6 +175,40 @@ import Testing
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5)) (\(mismatches.count) in all)")
         #expect(anyTie, "the corpus is meant to produce tied scores")
+        // The automatic choice took both paths on these queries.
+        #expect(pruned.statistics.windowed > 0)
+        #expect(pruned.statistics.windowed < pruned.statistics.searches)
+        #expect(forced[0].statistics.windowed == 0)
+        #expect(forced[1].statistics.windowed == forced[1].statistics.searches)
+    }
+
+    /// The path choice at its boundary: a query whose rarest term is in exactly one document
+    /// in `density` runs the windowed path, one document fewer does not; both give the
+    /// exhaustive result.
+    @Test func pathChoiceBoundary() throws {
+        let (directory, index) = try Self.commonTermsIndex()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let n = index.documentCount
+        let exhaustive = BM25Searcher(index: index, strategy: .exhaustive)
+        // A mid-frequency term, with the densities that put it just inside and just outside.
+        let term = "w40"
+        let df = index.documentFrequency(ofTerm: term)
+        #expect(df > 20 && df < n / 4, "df \(df)")
+        let inside = (n + df - 1) / df  // df · inside ≥ n
+        let outside = inside - 1  // df · outside < n
+        #expect(df * inside >= n && df * outside < n)
+        for query in ["w0 \(term)", "\(term)", "w1 w2 \(term) w0"] {
+            for (density, windowed) in [(inside, true), (outside, false)] {
+                let searcher = Self.searcher(index, windowedDensity: density)
+                for k in [1, 10, 100, 1000] {
+                    let hits = searcher.search(query, k: k)
+                    #expect(
+                        Self.signature(hits) == Self.signature(exhaustive.search(query, k: k)),
+                        "'\(query)' k=\(k) density \(density)")
+                }
+                #expect(searcher.statistics.windowed == (windowed ? 4 : 0), "'\(query)' \(density)")
+            }
+        }
     }
 
     @Test func threadCountDoesNotChangeTheRun() throws {

@@ -14,7 +14,7 @@ import Testing
 
     /// The targets of Package.swift, read from its text: each `.target(`, `.testTarget(`,
     /// `.executableTarget(` and `.systemLibrary(` call's `name:`, `dependencies:` and `path:`.
-    /// The `argumentParser` constant stands for the ArgumentParser product.
+    /// The `argumentParser` and `yams` constants stand for the ArgumentParser and Yams products.
     static func manifestTargets() throws -> [Target] {
         let text = try String(
             contentsOf: TestPaths.repositoryRoot.appendingPathComponent("Package.swift"),
@@ -38,9 +38,8 @@ import Testing
                 for item in list.split(separator: ",") {
                     let token = item.trimmingCharacters(in: .whitespacesAndNewlines)
                     if token.isEmpty { continue }
-                    dependencies.insert(
-                        token == "argumentParser"
-                            ? "ArgumentParser" : token.replacing("\"", with: ""))
+                    let products = ["argumentParser": "ArgumentParser", "yams": "Yams"]
+                    dependencies.insert(products[token] ?? token.replacing("\"", with: ""))
                 }
             }
             let folder = kind == "testTarget" ? "Tests" : "Sources"
@@ -77,7 +76,7 @@ import Testing
     @Test func everyTargetDependsOnExactlyWhatItsSourcesImport() throws {
         let targets = try Self.manifestTargets()
         #expect(targets.count > 20, "Package.swift was not parsed: \(targets.map(\.name))")
-        let modules = Set(targets.map(\.name)).union(["ArgumentParser"])
+        let modules = Set(targets.map(\.name)).union(["ArgumentParser", "Yams"])
         for target in targets where target.kind != "systemLibrary" {
             let imported = try Self.imports(of: target, modules: modules)
             #expect(

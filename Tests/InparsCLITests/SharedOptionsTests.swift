@@ -65,7 +65,7 @@ import Testing
     static let resumable = ["generate", "filter", "search", "triples", "rerank"]
 
     @Test func sharedFlagsAppearWhereTheyShouldWithTheDocumentedDefault() throws {
-        #expect(Self.commands.count == 10)
+        #expect(Self.commands.count == 11)
         let tables = Dictionary(
             uniqueKeysWithValues: Self.commands.map {
                 ($0.configuration.commandName!, Self.defaults(of: $0))

@@ -119,3 +119,24 @@ import Testing
         #expect(vector.q == generic.q && vector.scales == generic.scales)
     }
 }
+
+/// The GELU kernel gives the bits of the Swift ``Activation/gelu8(_:)`` on every path.
+@Suite struct GELUKernelTests {
+    @Test func everyPathMatchesTheSwiftGELU() {
+        var random = TestRandom(seed: 45)
+        let x = random.floats(16 * 9 + 5, in: -9...9) + [0, -0.0, 1e-30, -1e-30, 40, -40]
+        let expected = x.map { Activation.gelu8(SIMD8(repeating: $0))[0] }
+        for isa in [INPARS_ISA_GENERIC, inpars_kernels_isa()] {
+            var values = x
+            inpars_gelu_isa(&values, values.count, isa)
+            #expect(values.map(\.bitPattern) == expected.map(\.bitPattern), "\(isa)")
+        }
+        // And it is GELU: 0.5·x·(1 + erf(x/√2)) within A&S 7.1.26's 1.5e-7 (scaled by |x|/2).
+        var values = x
+        inpars_gelu(&values, values.count)
+        for (v, got) in zip(x, values) {
+            let exact = 0.5 * Double(v) * (1 + Foundation.erf(Double(v) / 2.0.squareRoot()))
+            #expect(abs(Double(got) - exact) <= 2e-7 * max(1, abs(Double(v))), "\(v)")
+        }
+    }
+}

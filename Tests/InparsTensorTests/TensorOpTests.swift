@@ -46,6 +46,40 @@ func expectClose(
         }
     }
 
+    /// OpenBLAS's threads parked (as `inpars` does at start) come back for the next threaded
+    /// GEMM: a product big enough to be split over threads is still right, and parking does
+    /// not add threads to the process.
+    @Test func gemmIsRightAfterParkingOpenBLASThreads() throws {
+        func threadCount() throws -> Int {
+            try FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count
+        }
+        let before = try threadCount()
+        BLAS.parkThreads()
+        #expect(try threadCount() <= before)
+        let saved = BLAS.threads
+        defer { BLAS.threads = saved }
+        BLAS.threads = 2
+        let (m, n, k) = (256, 192, 160)
+        var random = TestRandom(seed: 18)
+        let a = random.floats(m * k)
+        let b = random.floats(k * n)
+        var c = [Float](repeating: .nan, count: m * n)
+        for _ in 0..<2 {
+            a.withUnsafeBufferPointer { pa in
+                b.withUnsafeBufferPointer { pb in
+                    c.withUnsafeMutableBufferPointer { pc in
+                        BLAS.sgemm(
+                            transposeA: false, transposeB: false, m: m, n: n, k: k,
+                            a: pa.baseAddress!, lda: k, b: pb.baseAddress!, ldb: n,
+                            c: pc.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            expectClose(c, Reference.matmul(a, b, m: m, n: n, k: k), atol: 1e-3, "parked sgemm")
+            BLAS.parkThreads()
+        }
+    }
+
     @Test func linearUsesPyTorchWeightLayout() {
         var random = TestRandom(seed: 11)
         let x = Tensor(shape: [2, 3, 7], storage: random.floats(42))

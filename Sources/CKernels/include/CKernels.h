@@ -38,6 +38,13 @@ void inpars_softmax_row(float *row, size_t count);
 /// an ISA this CPU lacks falls back to the generic path.
 void inpars_softmax_row_isa(float *row, size_t count, inpars_isa isa);
 
+/// Exact GELU in place, `x = 0.5·x·(1 + erf(x/√2))`, with `erf(z) = 1 − (a₁t + … + a₅t⁵)·
+/// e^{−z²}`, `t = 1/(1 + p·|z|)` (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7) on the
+/// exp above; odd in z.
+void inpars_gelu(float *x, size_t count);
+/// ``inpars_gelu`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_gelu_isa(float *x, size_t count, inpars_isa isa);
+
 /// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
 /// `scales[r] = max|row| / levels`, `q = round(x · levels / max|row|)` (ties to even; an
 /// all-zero row gets scale 0 and zeros). Finite inputs; `levels` ≤ 127.

@@ -17,8 +17,7 @@ struct AffineLayer: Sendable {
     /// - Returns: `[..., out]`.
     func forward(_ x: Tensor, weights: ParameterStore) -> Tensor {
         let linear = weights.linear(weight)
-        var output = Tensor(zeros: Array(x.shape.dropLast()) + [linear.outFeatures])
-        output.add(weights[bias])
+        var output = Tensor(leading: Array(x.shape.dropLast()), repeatingRow: weights[bias])
         linear.matmul(x, accumulatingInto: &output)
         return output
     }
