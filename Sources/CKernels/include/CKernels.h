@@ -45,6 +45,13 @@ void inpars_gelu(float *x, size_t count);
 /// ``inpars_gelu`` on a given instruction set (tests; AVX2 runs the generic code).
 void inpars_gelu_isa(float *x, size_t count, inpars_isa isa);
 
+/// The SwiGLU gate: `out[i] = silu(gate[i]) · linear[i]`, `silu(x) = x · σ(x)` with σ from
+/// `e = exp(−|x|)` on the exp above (`1/(1+e)` for x ≥ 0, `e/(1+e)` below; no overflow).
+void inpars_gated_silu(const float *gate, const float *linear, float *out, size_t count);
+/// ``inpars_gated_silu`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_gated_silu_isa(
+    const float *gate, const float *linear, float *out, size_t count, inpars_isa isa);
+
 /// Quantizes each row of a `[rows, columns]` matrix to int8 with its own symmetric scale
 /// `scales[r] = max|row| / levels`, `q = round(x · levels / max|row|)` (ties to even; an
 /// all-zero row gets scale 0 and zeros). Finite inputs; `levels` ≤ 127.

@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 
 extension Activation {
@@ -71,6 +72,9 @@ extension Tensor {
                     if activation == .geluTanh {
                         Activation.gatedGELUTanh(
                             gate: gate, linear: gate + width, output: target, count: width)
+                    } else if activation == .silu {
+                        // C (`CKernels`), AVX-512 where present; the same bits on every path.
+                        inpars_gated_silu(gate, gate + width, target, width)
                     } else {
                         for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
                     }
