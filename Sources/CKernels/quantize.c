@@ -2,19 +2,7 @@
 // Every operation is exact or element-wise, so the AVX-512 and generic paths give the same bits.
 #include "CKernels.h"
 
-#include <string.h>
-
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define INPARS_X86 1
-#endif
-
-#pragma STDC FP_CONTRACT OFF
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-
-#define MAGIC 12582912.0f /* 1.5 * 2^23 */
+#include "exp.h" /* the includes, no-contraction pragmas and MAGIC */
 
 static inline uint32_t bits_of(float x) {
     uint32_t b;
@@ -54,18 +42,23 @@ static void quantize_generic(
     }
 }
 
+/// Columns `from ..< to` of one row of the rescale.
+static inline void rescale_columns(
+    const int32_t *a, const float *columnScales, float rowScale, float *o, size_t from,
+    size_t to, int accumulate
+) {
+    for (size_t i = from; i < to; i++) {
+        float v = (float)a[i] * (columnScales[i] * rowScale);
+        o[i] = accumulate ? o[i] + v : v;
+    }
+}
+
 static void rescale_generic(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, float *out, int accumulate
 ) {
     for (size_t r = 0; r < rows; r++) {
-        const int32_t *a = acc + r * columns;
-        float *o = out + r * columns;
-        float rowScale = rowScales[r];
-        for (size_t i = 0; i < columns; i++) {
-            float v = (float)a[i] * (columnScales[i] * rowScale);
-            o[i] = accumulate ? o[i] + v : v;
-        }
+        rescale_columns(acc + r * columns, columnScales, rowScales[r], out + r * columns, 0, columns, accumulate);
     }
 }
 
@@ -115,10 +108,7 @@ __attribute__((target("avx512f"))) static void rescale_avx512(
             if (accumulate) v = _mm512_add_ps(_mm512_loadu_ps(o + i), v);
             _mm512_storeu_ps(o + i, v);
         }
-        for (; i < columns; i++) {
-            float v = (float)a[i] * (columnScales[i] * rowScale);
-            o[i] = accumulate ? o[i] + v : v;
-        }
+        rescale_columns(a, columnScales, rowScale, o, i, columns, accumulate);
     }
 }
 
