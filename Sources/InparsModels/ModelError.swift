@@ -1,4 +1,5 @@
 import Foundation
+import InparsTensor
 
 /// What can go wrong between a model folder and a loaded model: the folder, its `config.json`,
 /// its family, and the checkpoint's tensors against the configuration.
@@ -89,6 +90,17 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
         case .unsupportedTask(let directory, let family, let task, let instead):
             return
                 "'\(directory)' holds a \(family.summary) model, which cannot \(task); \(instead)"
+        }
+    }
+}
+
+extension ModelError {
+    /// Throws ``unsupportedPrecision(precision:isa:)`` when oneDNN has no kernel for
+    /// `precision` on this CPU (bf16 below AVX-512); every model loader checks this first.
+    static func requireSupported(_ precision: Precision) throws {
+        guard DNNLInfo.supports(precision) else {
+            throw ModelError.unsupportedPrecision(
+                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
         }
     }
 }

@@ -64,10 +64,7 @@ public struct BertModel: Sendable {
     ///   ``ModelError/checkpointMismatch(weights:configuration:problem:)`` when the weights do
     ///   not fit it, `CheckpointError` for unreadable weight files.
     public static func load(directory: URL, precision: Precision = .fp32) throws -> BertModel {
-        guard DNNLInfo.supports(precision) else {
-            throw ModelError.unsupportedPrecision(
-                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
-        }
+        try ModelError.requireSupported(precision)
         let configuration = try BertConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         do {

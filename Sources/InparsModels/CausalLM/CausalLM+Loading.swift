@@ -18,10 +18,7 @@ extension CausalLM {
     ///   mis-shaped tensors (naming both files); ``CheckpointError`` for unreadable or
     ///   truncated weight files.
     public static func load(directory: URL, precision: Precision = .fp32) throws -> CausalLM {
-        guard DNNLInfo.supports(precision) else {
-            throw ModelError.unsupportedPrecision(
-                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
-        }
+        try ModelError.requireSupported(precision)
         let configuration = try CausalLMConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         let table = parameterTable(configuration)

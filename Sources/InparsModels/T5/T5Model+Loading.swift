@@ -16,10 +16,7 @@ extension T5Model {
     ///   ``ModelError`` for a missing, non-T5 or invalid configuration and for missing or
     ///   mis-shaped tensors; ``CheckpointError`` for unreadable weight files.
     public static func load(directory: URL, precision: Precision = .fp32) throws -> T5Model {
-        guard DNNLInfo.supports(precision) else {
-            throw ModelError.unsupportedPrecision(
-                precision: precision.rawValue, isa: DNNLInfo.effectiveISA)
-        }
+        try ModelError.requireSupported(precision)
         let configuration = try T5Configuration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         do {
