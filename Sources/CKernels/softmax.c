@@ -3,6 +3,8 @@
 
 #include "exp.h"
 
+#include <math.h>
+
 /// Adds the 16 lane sums pairwise (l + 8, + 4, + 2, + 1).
 static inline float reduce16(float *lanes) {
     for (int width = 8; width >= 1; width /= 2) {
@@ -101,6 +103,119 @@ __attribute__((target("avx512f"))) static void softmax_avx512(float *row, size_t
 }
 
 #endif
+
+// ---- Row statistics of a logits row (greedy choice and log-probabilities) ----
+
+/// The first index holding the largest of 16 lane maxima whose lanes saw elements l, l + 16, …
+/// (each lane keeping its first maximum), then the tail; the first index of the row maximum.
+static void pick_lanes(
+    const float *maxima, const int64_t *indices, const float *row, size_t count, size_t done,
+    size_t *argmax, float *maximum) {
+    float best = maxima[0];
+    int64_t at = indices[0];
+    for (int l = 1; l < 16; l++) {
+        if (maxima[l] > best || (maxima[l] == best && indices[l] < at)) {
+            best = maxima[l];
+            at = indices[l];
+        }
+    }
+    for (size_t j = done; j < count; j++) {
+        if (row[j] > best || at < 0) {
+            best = row[j];
+            at = (int64_t)j;
+        }
+    }
+    *argmax = (size_t)at;
+    *maximum = best;
+}
+
+static void statistics_generic(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser) {
+    float maxima[16];
+    int64_t indices[16];
+    for (int l = 0; l < 16; l++) {
+        maxima[l] = -__builtin_inff();
+        indices[l] = -1;
+    }
+    size_t j = 0;
+    for (; j + 16 <= count; j += 16) {
+        for (int l = 0; l < 16; l++) {
+            if (row[j + l] > maxima[l] || indices[l] < 0) {
+                maxima[l] = row[j + l];
+                indices[l] = (int64_t)(j + l);
+            }
+        }
+    }
+    pick_lanes(maxima, indices, row, count, j, argmax, maximum);
+    float lanes[16] = {0};
+    for (j = 0; j + 16 <= count; j += 16) {
+        for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + exp_scalar(row[j + l] - *maximum);
+    }
+    float sum = reduce16(lanes);
+    for (; j < count; j++) sum = sum + exp_scalar(row[j] - *maximum);
+    *log_normaliser = *maximum + logf(sum);
+}
+
+#ifdef INPARS_X86
+
+__attribute__((target("avx512f"))) static void statistics_avx512(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser) {
+    size_t j = 0;
+    float maxima[16];
+    int64_t indices[16];
+    if (count >= 16) {
+        // Lane l's running maximum and the block it came from (the first block wins ties).
+        __m512 best = _mm512_loadu_ps(row);
+        __m512i block = _mm512_setzero_si512(), at = _mm512_setzero_si512();
+        for (j = 16; j + 16 <= count; j += 16) {
+            block = _mm512_add_epi32(block, _mm512_set1_epi32(1));
+            __m512 x = _mm512_loadu_ps(row + j);
+            __mmask16 greater = _mm512_cmp_ps_mask(x, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, greater, x);
+            at = _mm512_mask_mov_epi32(at, greater, block);
+        }
+        int32_t blocks[16];
+        _mm512_storeu_ps(maxima, best);
+        _mm512_storeu_si512(blocks, at);
+        for (int l = 0; l < 16; l++) indices[l] = (int64_t)blocks[l] * 16 + l;
+    } else {
+        for (int l = 0; l < 16; l++) {
+            maxima[l] = -__builtin_inff();
+            indices[l] = -1;
+        }
+    }
+    pick_lanes(maxima, indices, row, count, j, argmax, maximum);
+    __m512 shift = _mm512_set1_ps(*maximum);
+    __m512 sums = _mm512_setzero_ps();
+    for (j = 0; j + 16 <= count; j += 16) {
+        sums = _mm512_add_ps(sums, exp_avx512(_mm512_sub_ps(_mm512_loadu_ps(row + j), shift)));
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, sums);
+    float sum = reduce16(lanes);
+    for (; j < count; j++) sum = sum + exp_scalar(row[j] - *maximum);
+    *log_normaliser = *maximum + logf(sum);
+}
+
+#endif
+
+void inpars_row_statistics_isa(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser,
+    inpars_isa isa) {
+    if (isa > inpars_kernels_isa()) isa = INPARS_ISA_GENERIC;
+#ifdef INPARS_X86
+    if (isa == INPARS_ISA_AVX512) {
+        statistics_avx512(row, count, argmax, maximum, log_normaliser);
+        return;
+    }
+#endif
+    statistics_generic(row, count, argmax, maximum, log_normaliser);
+}
+
+void inpars_row_statistics(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser) {
+    inpars_row_statistics_isa(row, count, argmax, maximum, log_normaliser, inpars_kernels_isa());
+}
 
 inpars_isa inpars_kernels_isa(void) {
     static int cached = -1;

@@ -44,6 +44,21 @@ public enum Softmax {
     public static func normalize(_ row: UnsafeMutablePointer<Float>, count: Int) {
         inpars_softmax_row(row, count)
     }
+
+    /// The arg-max (first on ties), maximum and `log Σ exp` of one row of logits (`count` ≥ 1),
+    /// in one C pass for the maximum and one for the sum: `row[j] − logNormaliser` is the
+    /// log-softmax. Same exp and summation order as ``normalize(_:count:)``, same bits on
+    /// every path.
+    public static func rowStatistics(
+        _ row: UnsafeBufferPointer<Float>
+    ) -> (argmax: Int, maximum: Float, logNormaliser: Float) {
+        precondition(!row.isEmpty, "statistics of an empty row")
+        var argmax = 0
+        var maximum: Float = 0
+        var logNormaliser: Float = 0
+        inpars_row_statistics(row.baseAddress!, row.count, &argmax, &maximum, &logNormaliser)
+        return (argmax, maximum, logNormaliser)
+    }
 }
 
 extension Softmax {

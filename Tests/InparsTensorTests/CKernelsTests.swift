@@ -56,6 +56,61 @@ import Testing
     }
 }
 
+/// The row statistics behind greedy choice and log-probabilities: the first arg-max, and
+/// `log Σ exp` against double precision, with the same bits on every path.
+@Suite struct RowStatisticsKernelTests {
+    /// Logit-like rows of the softmax lengths, a vocabulary-sized one, and rows whose maximum
+    /// repeats (the first index must win) inside a lane, across lanes and in the tail.
+    static func rows() -> [[Float]] {
+        var random = TestRandom(seed: 47)
+        var rows = (SoftmaxKernelTests.lengths + [1000, 4099]).map { random.floats($0, in: -20...20) }
+        var ties = random.floats(70, in: -5...5)
+        for i in [9, 25, 41, 66] { ties[i] = 7 }  // lane 9 twice, lane 9 again, then the tail
+        rows.append(ties)
+        var tailTie = random.floats(37, in: -5...5)
+        tailTie[35] = 9
+        tailTie[36] = 9
+        rows.append(tailTie)
+        rows.append([Float](repeating: 2, count: 40))
+        return rows
+    }
+
+    func statistics(_ row: [Float], isa: inpars_isa) -> (Int, Float, Float) {
+        var argmax = 0
+        var maximum: Float = 0
+        var logNormaliser: Float = 0
+        inpars_row_statistics_isa(row, row.count, &argmax, &maximum, &logNormaliser, isa)
+        return (argmax, maximum, logNormaliser)
+    }
+
+    @Test func matchesTheFirstArgmaxAndDoublePrecisionLogSumExp() {
+        for row in Self.rows() {
+            let (argmax, maximum, logNormaliser) = row.withUnsafeBufferPointer {
+                Softmax.rowStatistics($0)
+            }
+            let expectedMaximum = row.max()!
+            #expect(argmax == row.firstIndex(of: expectedMaximum)!, "length \(row.count)")
+            #expect(maximum == expectedMaximum)
+            let top = Double(expectedMaximum)
+            let expected = top + Foundation.log(row.reduce(0.0) { $0 + Foundation.exp(Double($1) - top) })
+            // exp's 1e-7 relative error and float summation over up to 4099 terms.
+            #expect(abs(Double(logNormaliser) - expected) <= 2e-6 * max(1, abs(expected)), "length \(row.count)")
+        }
+    }
+
+    @Test func everyInstructionSetGivesTheSameBits() {
+        let machine = inpars_kernels_isa()
+        for row in Self.rows() {
+            let generic = statistics(row, isa: INPARS_ISA_GENERIC)
+            for isa in [INPARS_ISA_AVX2, INPARS_ISA_AVX512] where isa.rawValue <= machine.rawValue {
+                let vector = statistics(row, isa: isa)
+                #expect(vector.0 == generic.0 && vector.1.bitPattern == generic.1.bitPattern
+                    && vector.2.bitPattern == generic.2.bitPattern, "\(isa) length \(row.count)")
+            }
+        }
+    }
+}
+
 /// The int8 kernels around oneDNN's matmul: against a plain Swift reference, and the same
 /// integers and floats on the AVX-512 and generic paths.
 @Suite struct QuantizationKernelTests {

@@ -38,6 +38,17 @@ void inpars_softmax_row(float *row, size_t count);
 /// an ISA this CPU lacks falls back to the generic path.
 void inpars_softmax_row_isa(float *row, size_t count, inpars_isa isa);
 
+/// Statistics of one row of logits for picking a token: `argmax` (the first index of the
+/// maximum), `maximum`, and `log_normaliser = maximum + log Σ exp(row[j] − maximum)` (so
+/// `row[j] − log_normaliser` is the log-softmax). The sum is taken as in
+/// ``inpars_softmax_row`` (16 lanes, pairwise, then the tail in order); `count` ≥ 1.
+void inpars_row_statistics(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser);
+/// ``inpars_row_statistics`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_row_statistics_isa(
+    const float *row, size_t count, size_t *argmax, float *maximum, float *log_normaliser,
+    inpars_isa isa);
+
 /// Exact GELU in place, `x = 0.5·x·(1 + erf(x/√2))`, with `erf(z) = 1 − (a₁t + … + a₅t⁵)·
 /// e^{−z²}`, `t = 1/(1 + p·|z|)` (Abramowitz & Stegun 7.1.26, absolute error ≤ 1.5e-7) on the
 /// exp above; odd in z.

@@ -1,5 +1,6 @@
 import Foundation
 import InparsCore
+import InparsTensor
 
 /// How one sequence picks its next token: greedy, or sampling with temperature, top-k and
 /// top-p (applied in that order, as transformers' logits warpers are), from its own seeded
@@ -87,22 +88,9 @@ struct TokenPicker {
     mutating func next(
         _ logits: UnsafeBufferPointer<Float>, sampling: Sampling, random: inout SeededGenerator
     ) -> (id: Int32, logProb: Float) {
-        let (argmax, maximum, logNormaliser) = Self.rowStatistics(logits)
+        let (argmax, maximum, logNormaliser) = Softmax.rowStatistics(logits)
         let token = pick(
             logits, maximum: maximum, argmax: argmax, sampling: sampling, random: &random)
         return (Int32(token), logits[token] - logNormaliser)
-    }
-
-    /// Arg-max (first on ties), maximum and `log Σ exp` of one row of logits.
-    static func rowStatistics(_ row: UnsafeBufferPointer<Float>) -> (Int, Float, Float) {
-        var best = 0
-        var maximum = row[0]
-        for i in 1..<row.count where row[i] > maximum {
-            best = i
-            maximum = row[i]
-        }
-        var sum: Float = 0
-        for value in row { sum += expf(value - maximum) }
-        return (best, maximum, maximum + logf(sum))
     }
 }
