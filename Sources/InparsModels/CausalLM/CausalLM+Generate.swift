@@ -111,18 +111,24 @@ private struct DecodingState {
         let start = prefix?.ids.count ?? 0
         let suffixes = indices.map { requests[$0].ids[start...] }
         let width = suffixes.map(\.count).max()!
-        let longest = start + width
+        // Room for the longest prompt and its new tokens, so the cache never regrows.
+        let capacity = start + width + indices.map { requests[$0].maxNewTokens }.max()!
         var group =
-            prefix?.cache.selectingRows([Int](repeating: 0, count: indices.count))
-            ?? model.makeCache(batch: indices.count, capacity: longest + 16)
+            prefix?.cache.selectingRows(
+                [Int](repeating: 0, count: indices.count), capacity: capacity)
+            ?? model.makeCache(batch: indices.count, capacity: capacity)
         let tokens = suffixes.flatMap { Array($0) + [Int32](repeating: 0, count: width - $0.count) }
         let real = suffixes.map(\.count)
         let hidden = model.forward(tokens, stepLength: width, real: real, cache: &group)
         let logits = model.logits(CausalLM.lastPositions(hidden, real: real))
         let running = choose(logits, for: indices)
-        cache = CausalLMCache.joining([
-            (cache, Array(0..<active.count)), (group, running.map(\.row)),
-        ])
+        if active.isEmpty && running.count == indices.count {
+            cache = group  // nothing to join: no copy
+        } else {
+            cache = CausalLMCache.joining([
+                (cache, Array(0..<active.count)), (group, running.map(\.row)),
+            ])
+        }
         active += running.map { indices[$0.row] }
         next += running.map(\.token)
     }

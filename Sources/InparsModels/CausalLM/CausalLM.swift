@@ -182,12 +182,19 @@ public struct CausalLMCache: Sendable {
     public var batch: Int { lengths.count }
 
     /// Entries `rows` of this cache in that order (repeats fork an entry).
-    public func selectingRows(_ rows: [Int]) -> CausalLMCache {
-        Self.joining([(self, rows)])
+    ///
+    /// - Parameter capacity: positions of room per entry; `nil` keeps this cache's.
+    public func selectingRows(_ rows: [Int], capacity: Int? = nil) -> CausalLMCache {
+        Self.joining([(self, rows)], capacity: capacity)
     }
 
     /// The entries `rows` of each part, the parts one after the other.
-    public static func joining(_ parts: [(cache: CausalLMCache, rows: [Int])]) -> CausalLMCache {
+    ///
+    /// - Parameter capacity: positions of room per entry (at least every copied length);
+    ///   `nil` for the largest of the parts'.
+    public static func joining(
+        _ parts: [(cache: CausalLMCache, rows: [Int])], capacity: Int? = nil
+    ) -> CausalLMCache {
         precondition(!parts.isEmpty, "joining no caches")
         let layerCount = parts[0].cache.layers.count
         var selected: [(row: Int, length: Int)] = []
@@ -201,7 +208,7 @@ public struct CausalLMCache: Sendable {
             }
             base += part.cache.batch
         }
-        let capacity = parts.map { $0.cache.layers.first?.capacity ?? 1 }.max() ?? 1
+        let capacity = capacity ?? parts.map { $0.cache.layers.first?.capacity ?? 1 }.max() ?? 1
         let layers = (0..<layerCount).map { layer in
             KeyValueCache.gathering(
                 selected, from: parts.map { $0.cache.layers[layer] }, capacity: capacity)
