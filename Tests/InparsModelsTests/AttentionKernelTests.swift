@@ -208,4 +208,42 @@ import Testing
         shape.hasBias = false
         Self.check(shape, dropoutRate: dropoutRate, seed: 12)
     }
+
+    /// Inference (no recording, no bias) stacks the query heads of each key/value head and
+    /// takes the rows in tiles that stop at the causal limit; it must give the recording
+    /// path's context (checked against the composed ops above): groups of 7 and of 1, queries
+    /// after cached positions (a causal offset), a padded entry, many tiles per prompt, a
+    /// bidirectional call, and one-query decoder steps.
+    @Test(arguments: [(14, 2), (4, 4)])
+    func inferenceGivesTheRecordingPathsContext(heads: Int, kvHeads: Int) {
+        let (batch, d, keyLength) = (2, 8, 150)
+        let width = (heads + 2 * kvHeads) * d
+        var random = TestRandom(seed: 13)
+        let qkv = random.floats(batch * keyLength * width, in: -2...2)
+        for (queryLength, causal) in [(110, true), (150, false), (1, false)] {
+            let offset = keyLength - queryLength
+            func layout(_ column: Int) -> HeadLayout {
+                HeadLayout(rowStride: width, batchStride: keyLength * width, offset: column)
+            }
+            let problem = AttentionProblem(
+                batch: batch, numHeads: heads, numKVHeads: kvHeads, headDimension: d,
+                queryLength: queryLength, keyLength: keyLength, queries: layout(offset * width),
+                keys: layout(heads * d), values: layout((heads + kvHeads) * d),
+                output: HeadLayout(rowStride: heads * d, batchStride: queryLength * heads * d),
+                visibleKeys: [keyLength, keyLength - 7], causalOffset: causal ? offset : nil,
+                scale: 0.35)
+            func context(recording: Bool) -> [Float] {
+                var out = Tensor(zeros: [batch, queryLength, heads * d])
+                _ = AttentionKernel.run(
+                    problem, queries: qkv, keys: qkv, values: qkv, bias: nil, into: &out,
+                    recording: recording, dropout: nil)
+                return out.storage
+            }
+            let threads = BLAS.threads
+            defer { BLAS.threads = threads }
+            BLAS.threads = 2
+            let result = compare(context(recording: false), context(recording: true), rtol: 1e-5, atol: 1e-6)
+            #expect(result?.passes == true, "\(heads)/\(kvHeads) heads, \(queryLength) queries: \(String(describing: result?.worst))")
+        }
+    }
 }

@@ -101,6 +101,21 @@ struct CausalLMGolden: Decodable {
         }
     }
 
+    /// A prefill of more rows than one feed-forward block (3 × 200 > 512) runs the MLP block
+    /// by block and attention in many tiles: each prompt's logits equal its own forward's.
+    @Test func aLongBatchedPrefillGivesEachPromptsOwnLogits() throws {
+        let model = try CausalLM.load(directory: CausalLMGolden.folder("qwen2"))
+        var random = TestRandom(seed: 17)
+        let prompts = (0..<3).map { _ in (0..<200).map { _ in Int32(random.next() % 1000) } }
+        let batched = model.logits(prompts: prompts)
+        for (b, prompt) in prompts.enumerated() {
+            let alone = model.logits(prompts: [prompt]).storage
+            let part = Array(batched.storage[(b * alone.count)..<((b + 1) * alone.count)])
+            let result = compare(part, alone, rtol: 1e-5, atol: 1e-5)
+            #expect(result?.passes == true, "prompt \(b): \(String(describing: result?.worst))")
+        }
+    }
+
     @Test func seededSamplingDoesNotDependOnBatchSize() throws {
         let golden = try CausalLMGolden.load("qwen2")
         let model = try CausalLM.load(directory: CausalLMGolden.folder("qwen2"))

@@ -116,6 +116,35 @@ struct SwiGLUFeedForward: Sendable {
     ///   - x: the normalised input, `[batch, stepLength, hidden]`.
     ///   - residual: `[batch, stepLength, hidden]`, updated.
     func forward(_ x: Tensor, weights: ParameterStore, into residual: inout Tensor) {
+        let rows = x.rowCount
+        guard rows > Self.rowsPerChunk else {
+            return forwardRows(x, weights: weights, into: &residual)
+        }
+        // A long prefill runs in blocks of rows: a whole one's [rows, 2·intermediate]
+        // projection (160 MB for 16 × 256 tokens in Qwen2.5-0.5B) would be fresh pages from
+        // the kernel in every layer; a block's stays within the allocator's reused memory.
+        let width = x.lastDimension
+        let flatInput = x.reshaped([rows, width])
+        let shape = residual.shape
+        residual.reshape([rows, width])
+        for start in stride(from: 0, to: rows, by: Self.rowsPerChunk) {
+            let block = start..<min(start + Self.rowsPerChunk, rows)
+            var part = residual.slice(outer: block)
+            forwardRows(flatInput.slice(outer: block), weights: weights, into: &part)
+            residual.storage.withUnsafeMutableBufferPointer { all in
+                part.storage.withUnsafeBufferPointer { p in
+                    (all.baseAddress! + start * width).update(from: p.baseAddress!, count: p.count)
+                }
+            }
+        }
+        residual.reshape(shape)
+    }
+
+    /// Rows per block of a long input: 512 × 2·4864 floats = 20 MB, under glibc's largest
+    /// mmap threshold (32 MB), and still a large GEMM.
+    static let rowsPerChunk = 512
+
+    private func forwardRows(_ x: Tensor, weights: ParameterStore, into residual: inout Tensor) {
         let projected = weights.linear(gateUp).matmul(x)  // [.., 2·intermediate]
         let hidden = Tensor.gatedActivation(.silu, fused: projected)
         weights.linear(down).matmul(hidden, accumulatingInto: &residual)
