@@ -25,6 +25,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
     var precision = "fp32"
     @Flag(help: "Keep the LM head in fp32 at bf16/int8 (the measurement behind converting it).")
     var fp32Head = false
+    @Flag(help: "At fp32, multiply through OpenBLAS instead of oneDNN-packed fp32 weights (the measurement behind packing).")
+    var blasFP32 = false
     @Flag(help: "Also time the document prefill alone (a second pass with one new token).")
     var breakdown = false
 
@@ -64,7 +66,7 @@ struct LLMGenerateBenchmark: ParsableCommand {
         guard let precision = Precision(rawValue: precision) else {
             throw ValidationError("--precision must be fp32, bf16 or int8")
         }
-        print("oneDNN \(DNNLInfo.version) ISA \(DNNLInfo.effectiveISA); precision \(precision.rawValue)\(fp32Head ? ", fp32 head" : "")")
+        print("oneDNN \(DNNLInfo.version) ISA \(DNNLInfo.effectiveISA); precision \(precision.rawValue)\(precision == .fp32 && blasFP32 ? " on OpenBLAS" : "")\(fp32Head ? ", fp32 head" : "")")
         let configuration = try CausalLMConfiguration(json: json, path: shape)
         var random = BenchRandom(seed: 5)
         // Built one tensor at a time and converted as it loads, as `CausalLM.load` does.
@@ -74,7 +76,7 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let store = ParameterStore(
             table: CausalLM.parameterTable(configuration), precision: precision,
             linearSlots: tied ? slots.layers : slots.layers.union(head),
-            keepingFP32: tied ? head : [],
+            keepingFP32: tied ? head : [], packingFP32: !blasFP32,
             loading: { entry in
                 let isNorm = entry.shape.count == 1
                 return Tensor(shape: entry.shape, uninitialized: { values in
@@ -135,7 +137,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
         // Bytes a step reads: every layer weight and the head once (the tied embedding's fp32
         // copy is looked up by row only).
         let c = model.configuration
-        let lookup = c.tieWordEmbeddings && model.precision != .fp32 && !fp32Head ? c.vocabSize * c.hiddenSize * 4 : 0
+        let packed = model.precision != .fp32 || !blasFP32
+        let lookup = c.tieWordEmbeddings && packed && !fp32Head ? c.vocabSize * c.hiddenSize * 4 : 0
         let weightBytes = Double(model.parameters.weightBytes - lookup)
         // Copy bandwidth: 256 MB copied 4 times (read + write per byte).
         let count = 64 << 20

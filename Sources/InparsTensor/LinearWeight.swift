@@ -34,6 +34,14 @@ public struct LinearWeight: Sendable {
         return LinearWeight(packed: PackedLinearWeight(matrix, precision: precision))
     }
 
+    /// An fp32 weight packed once for oneDNN's fp32 matmul (inference only: the matrix is
+    /// dropped, so there is no backward): the same products to rounding, without OpenBLAS
+    /// packing the weight again at every call, which dominates decoding steps of a few rows.
+    public func packedForInference() -> LinearWeight {
+        guard case .fp32(let matrix) = storage else { return self }
+        return LinearWeight(packed: PackedLinearWeight(matrix, precision: .fp32))
+    }
+
     private init(packed: PackedLinearWeight) { storage = .packed(packed) }
 
     /// The stored number format.

@@ -1,7 +1,12 @@
 internal import CDNNL
 
-/// A linear layer's weight converted once for oneDNN: bf16, or int8 with one scale per output
-/// row, reordered into the blocked layout oneDNN's matmul prefers on this CPU.
+/// A linear layer's weight converted once for oneDNN: fp32 (packed only), bf16, or int8 with
+/// one scale per output row, reordered into the blocked layout oneDNN's matmul prefers on this
+/// CPU.
+///
+/// fp32 packing is for inference: OpenBLAS packs a weight again at every call, which a
+/// decoding step of a few rows pays in full (the copy costs as much as the product), while a
+/// packed oneDNN weight is streamed once per product.
 ///
 /// Built from the fp32 `[out, in]` matrix (PyTorch layout), which the caller may then drop:
 /// the packed copy is all a product needs. Immutable after `init`, so it is shared freely.
@@ -27,9 +32,9 @@ final class PackedLinearWeight: @unchecked Sendable {
     ///
     /// - Parameters:
     ///   - matrix: `[out, in]`, fp32.
-    ///   - precision: `.bf16` (round to nearest even) or `.int8` (symmetric per output row).
+    ///   - precision: `.fp32` (values kept), `.bf16` (round to nearest even) or `.int8`
+    ///     (symmetric per output row).
     init(_ matrix: Tensor, precision: Precision) {
-        precondition(precision != .fp32, "fp32 weights stay on BLAS")
         precondition(matrix.rank == 2, "a linear weight is [out, in], got \(matrix.shape)")
         let (n, k) = (matrix.shape[0], matrix.shape[1])
         self.precision = precision
@@ -66,6 +71,7 @@ final class PackedLinearWeight: @unchecked Sendable {
             quantized.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_s8, k, n, into: packed!) }
         case .fp32:
             rowScales = []
+            matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
         }
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
     }
@@ -149,7 +155,7 @@ final class PackedLinearWeight: @unchecked Sendable {
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is
-    /// converted (bf16) or quantized (int8) into a buffer of ``paddedRows(_:)`` rows, oneDNN
+    /// copied (fp32), converted (bf16) or quantized (int8) into a buffer of ``paddedRows(_:)`` rows, oneDNN
     /// writes f32 (bf16) or s32 (int8) into a second one, and the real rows are copied, added
     /// or rescaled into `out`. Both buffers are the context's scratch memory (no allocation
     /// per call); the padding rows hold whatever an earlier call left, and their results are
@@ -190,7 +196,14 @@ final class PackedLinearWeight: @unchecked Sendable {
                         accumulate: accumulate)
                 }
             case .fp32:
-                preconditionFailure("fp32 weights stay on BLAS")
+                source.assumingMemoryBound(to: Float.self).update(from: x, count: rows * k)
+                run(primitive, key, source: source, destination: product)
+                let p = UnsafePointer(product.assumingMemoryBound(to: Float.self))
+                if accumulate {
+                    for i in 0..<(rows * n) { out[i] += p[i] }
+                } else {
+                    out.update(from: p, count: rows * n)
+                }
             }
         }
     }

@@ -6,8 +6,10 @@ extension CausalLM {
     /// (`model.safetensors` or sharded safetensors, or `pytorch_model.bin`; see ``Checkpoint``),
     /// converted to fp32 whatever their stored type (bf16, f16, f32).
     ///
-    /// With a `precision` other than fp32 the linear layers (``convertibleSlots(_:)``) are
-    /// converted one tensor at a time as they are read, so the fp32 model is never held whole.
+    /// The linear layers (``convertibleSlots(_:)``) are converted one tensor at a time as they
+    /// are read, so the fp32 model is never held whole: to `precision`, or at fp32 packed for
+    /// oneDNN's fp32 matmul (``InparsTensor/LinearWeight/packedForInference()``: OpenBLAS would
+    /// pack every weight again at each decoding step, which costs as much as the product).
     ///
     /// A tied head (`tie_word_embeddings`) reads the embedding; a `lm_head.weight` stored
     /// anyway is ignored. Tensors the table does not name (e.g. old `rotary_emb.inv_freq`
@@ -43,7 +45,8 @@ extension CausalLM {
         let store = try ParameterStore(
             table: table, precision: precision,
             linearSlots: tied ? slots.layers : slots.layers.union([slots.head]),
-            keepingFP32: tied ? [slots.head] : [], loading: { try reader.tensor(named: $0.name) })
+            keepingFP32: tied ? [slots.head] : [], packingFP32: true,
+            loading: { try reader.tensor(named: $0.name) })
         return CausalLM(configuration: configuration, parameters: store)
     }
 

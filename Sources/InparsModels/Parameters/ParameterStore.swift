@@ -64,17 +64,22 @@ public struct ParameterStore: Sendable, Equatable {
     ///     ``linear(_:)``; ignored for `.fp32`.
     ///   - keepingFP32: slots converted like `linearSlots` whose fp32 tensor stays readable
     ///     too (through the subscript): a tied embedding whose head is converted.
+    ///   - packingFP32: with `.fp32`, pack `linearSlots` for oneDNN's fp32 matmul
+    ///     (``InparsTensor/LinearWeight/packedForInference()``) instead of keeping them for
+    ///     BLAS; the store is then for inference only, like a converted one.
     ///   - load: the tensor of an entry, shaped ``ParameterEntry/shape`` (it throws the
     ///     family's own error for a missing or mis-shaped tensor), called in table order.
     public init(
         table: ParameterTable, precision: Precision = .fp32, linearSlots: Set<Int> = [],
-        keepingFP32: Set<Int> = [], loading load: (ParameterEntry) throws -> Tensor
+        keepingFP32: Set<Int> = [], packingFP32: Bool = false,
+        loading load: (ParameterEntry) throws -> Tensor
     ) rethrows {
         self.table = table
         tensors = table.slots.map { _ in Tensor(zeros: [0]) }
         let linearSlots = linearSlots.union(keepingFP32)
         self.precision = linearSlots.isEmpty ? .fp32 : precision
-        if self.precision != .fp32 { keptFP32 = keepingFP32 }
+        let converting = self.precision != .fp32 || (packingFP32 && !linearSlots.isEmpty)
+        if converting { keptFP32 = keepingFP32 }
         for (index, entry) in table.entries.enumerated() {
             let tensor = try load(entry)
             precondition(tensor.shape == entry.shape, "\(entry.name): \(tensor.shape), expected \(entry.shape)")
@@ -88,7 +93,7 @@ public struct ParameterStore: Sendable, Equatable {
             }
             let slotComplete =
                 index + 1 == table.entries.count || table.entries[index + 1].slot != entry.slot
-            if slotComplete && self.precision != .fp32 && linearSlots.contains(entry.slot) {
+            if slotComplete && converting && linearSlots.contains(entry.slot) {
                 convert(entry.slot)
             }
         }
@@ -97,7 +102,7 @@ public struct ParameterStore: Sendable, Equatable {
     /// The store with the linear slots `linearSlots` converted to `precision` (see
     /// ``init(table:precision:linearSlots:loading:)``). A store converts once.
     public func converting(linearSlots: Set<Int>, to precision: Precision) -> ParameterStore {
-        precondition(self.precision == .fp32, "the store is already \(self.precision)")
+        precondition(converted.isEmpty, "the store is already converted (\(self.precision))")
         var result = self
         guard precision != .fp32, !linearSlots.isEmpty else { return result }
         result.precision = precision
@@ -106,7 +111,9 @@ public struct ParameterStore: Sendable, Equatable {
     }
 
     private mutating func convert(_ slot: Int) {
-        converted[slot] = LinearWeight(tensors[slot]).converted(to: precision)
+        let weight = LinearWeight(tensors[slot])
+        converted[slot] =
+            precision == .fp32 ? weight.packedForInference() : weight.converted(to: precision)
         if !keptFP32.contains(slot) { tensors[slot] = Tensor(zeros: [0]) }
     }
 
@@ -138,7 +145,7 @@ public struct ParameterStore: Sendable, Equatable {
     /// The state dict to save: one tensor per entry under its checkpoint name (fused slots
     /// split back into their parts, a tied tensor once), as `save_pretrained` writes them.
     public func checkpointTensors() -> [String: Tensor] {
-        precondition(precision == .fp32, "a \(precision) store is for inference only")
+        precondition(converted.isEmpty, "a converted \(precision) store is for inference only")
         var result = [String: Tensor]()
         for entry in table.entries {
             result[entry.name] = Tensor(
@@ -167,7 +174,7 @@ public struct ParameterStore: Sendable, Equatable {
     public mutating func withMutableEntry<R>(
         _ index: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        precondition(precision == .fp32, "a \(precision) store is for inference only")
+        precondition(converted.isEmpty, "a converted \(precision) store is for inference only")
         let entry = table.entries[index]
         return try tensors[entry.slot].storage.withUnsafeMutableBufferPointer {
             try body(UnsafeMutableBufferPointer(rebasing: $0[entry.range]))
@@ -178,13 +185,13 @@ public struct ParameterStore: Sendable, Equatable {
     public mutating func withMutableSlot<R>(
         _ slot: Int, _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {
-        precondition(precision == .fp32, "a \(precision) store is for inference only")
+        precondition(converted.isEmpty, "a converted \(precision) store is for inference only")
         return try tensors[slot].storage.withUnsafeMutableBufferPointer { try body($0) }
     }
 
     /// Multiplies every element by `factor`.
     public mutating func scale(by factor: Float) {
-        precondition(precision == .fp32, "a \(precision) store is for inference only")
+        precondition(converted.isEmpty, "a converted \(precision) store is for inference only")
         for slot in tensors.indices { tensors[slot].scale(by: factor) }
     }
 }
