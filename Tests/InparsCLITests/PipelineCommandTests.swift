@@ -261,6 +261,39 @@ import Testing
         }
     }
 
+    /// A reranker filter's rounds apply its rules without the model (its scores only rank, and
+    /// a round cuts nothing by rank), so only the filter stage runs the reranker.
+    @Test func budgetedRoundsOfARerankerFilterRunNoModel() throws {
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-budget-reranker")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let work = folder.appendingPathComponent("w")
+        let model = TestPaths.repositoryRoot.appendingPathComponent("Tests/Fixtures/t5-tiny").path
+        let result = try Self.pipeline([
+            Self.example.path, "--work", work.path, "--set", "generate.target_queries=5",
+            "--set", "generate.round-size=4", "--set", "filter.strategy=reranker",
+            "--set", "filter.model=\(model)", "--until", "filter",
+        ])
+        #expect(result.stderr.contains("generate: after round 2: 6 of 6 generated queries passed the filter (target 5)"))
+        func rows(_ path: String) throws -> [(score: Double, meanLogProb: Double)] {
+            try String(contentsOf: work.appendingPathComponent(path), encoding: .utf8)
+                .split(separator: "\n").map { line in
+                    let row = try #require(
+                        JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                    let logProbs = try #require(row["log_probs"] as? [Double])
+                    let score = try #require(row["score"] as? Double)
+                    return (score, logProbs.reduce(0, +) / Double(logProbs.count))
+                }
+        }
+        // A round's rows carry the mean of their own log-probs (the rules-only `scores` form)…
+        let round = try rows("generate/rounds/round-0.filtered.jsonl")
+        #expect(!round.isEmpty)
+        for row in round { #expect(abs(row.score - row.meanLogProb) <= 1e-9 * max(1, abs(row.meanLogProb))) }
+        // … and the filter stage's rows the reranker's log P(true), which is another number.
+        let kept = try rows("filter/queries.jsonl")
+        #expect(kept.count == 6)
+        for row in kept { #expect(abs(row.score - row.meanLogProb) > 1e-6, "\(row)") }
+    }
+
     @Test func budgetedGenerationStopsOnceTheTargetPassesTheFilter() throws {
         let folder = try TestPaths.temporaryDirectory("inpars-pipeline-budget")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -273,6 +306,8 @@ import Testing
         // have passed (every generated query passes the example's filter rules), ≥ 5.
         #expect(result.stderr.contains("generate: after round 2: 6 of 6 generated queries passed the filter (target 5)"))
         #expect(!result.stderr.contains("round 3 of"))
+        // The pipeline joins the rounds itself: no round tells the user to run 'inpars merge'.
+        #expect(result.stderr.contains("(shard 1/4)") && !result.stderr.contains("inpars merge"))
         // The rounds are the first blocks of the same sample a single run draws.
         let generated = try Self.generations(work.appendingPathComponent("generate/queries.jsonl"))
         #expect(generated == Array(try Self.generations(full.appendingPathComponent("generate/queries.jsonl")).prefix(6)))
