@@ -261,6 +261,50 @@ import Testing
         }
     }
 
+    /// A generator named by Hub id is an input: the same cached snapshot, offline, skips its
+    /// stage; a newer snapshot of its branch (after `inpars download`) reruns it.
+    @Test func aNewerHubSnapshotOfTheModelRerunsItsStage() throws {
+        let tiny = TestPaths.fixtures.appendingPathComponent("t5-tiny")
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-hub")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func environment(_ extra: [String: String]) -> [String: String] {
+            [
+                "HOME": folder.path, "HF_HUB_CACHE": folder.appendingPathComponent("hf").path,
+                "INPARS_CACHE": folder.appendingPathComponent("inpars").path,
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            ].merging(extra) { _, new in new }
+        }
+        let arguments = [
+            "pipeline", Self.example.path, "--work", folder.appendingPathComponent("w").path,
+            "--set", "generate.model=loopback-org/t5-tiny", "--until", "generate",
+        ]
+        let first = try LoopbackHub(repo: "loopback-org/t5-tiny", folder: tiny)
+        let run = try BuiltProducts.run(arguments, environment: environment(["HF_ENDPOINT": first.endpoint]))
+        #expect(run.status == 0, "\(run.stderr)")
+        first.hub.stop()
+        first.cdn.stop()
+        let again = try BuiltProducts.run(arguments, environment: environment(["HF_HUB_OFFLINE": "1"]))
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(Self.stageLines(again.stderr)["generate"]?.hasPrefix("done earlier") == true, "\(again.stderr)")
+
+        // Upstream, the branch moves to a commit whose config.json differs (by a newline).
+        var files = first.files
+        files["config.json"]!.append(0x0A)
+        let second = try LoopbackHub(
+            repo: "loopback-org/t5-tiny", files: files, commit: String(repeating: "fe", count: 20))
+        let download = try BuiltProducts.run(
+            ["download", "loopback-org/t5-tiny"], environment: environment(["HF_ENDPOINT": second.endpoint]))
+        #expect(download.status == 0, "\(download.stderr)")
+        let moved = try BuiltProducts.run(arguments, environment: environment(["HF_HUB_OFFLINE": "1"]))
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let decisions = Self.stageLines(moved.stderr)
+        #expect(decisions["index"]?.hasPrefix("done earlier") == true)
+        #expect(
+            decisions["generate"]?.hasPrefix("rerunning: an input changed") == true
+                && decisions["generate"]?.contains(String(repeating: "fe", count: 20)) == true,
+            "\(decisions)")
+    }
+
     /// A reranker filter's rounds apply its rules without the model (its scores only rank, and
     /// a round cuts nothing by rank), so only the filter stage runs the reranker.
     @Test func budgetedRoundsOfARerankerFilterRunNoModel() throws {
