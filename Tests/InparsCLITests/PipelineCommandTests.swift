@@ -375,12 +375,16 @@ import Testing
         let text = try Self.pipeline([Self.example.path, "--work", work.path, "--dry-run"]).stdout
         let times = text.split(separator: "\n").filter { $0.hasPrefix("   time: ") }
         #expect(times.count == 4, "\(text)")
-        #expect(text.contains("(4 documents took "), "\(text)")
-        #expect(text.contains(", × 13 documents)"))
+        // Each model stage is sampled twice, the second sample twice the first, so the model
+        // load cancels from the rate: "(4 and 8 documents took A and B: R a document after F of
+        // loading, × 13 documents)", and the estimate is F + 13 R.
+        #expect(text.contains("(4 and 8 documents took "), "\(text)")
+        #expect(text.contains(" a document after ") && text.contains(" of loading, × 13 documents)"))
         #expect(text.contains("seconds (no model: scores"))
-        #expect(text.contains("(2 steps took ") && text.contains(", × 4 steps;"))
-        // Rerank: 2 queries × 10 documents (the search hits), scaled to 6 judged queries × 10.
-        #expect(text.contains("(20 pairs took ") && text.contains(", × 60 pairs)"))
+        #expect(text.contains("(2 and 4 steps took ") && text.contains(", × 4 steps;"))
+        // Rerank: 2 queries × 5 and × 10 documents (the search hits), scaled to 6 judged
+        // queries × 10.
+        #expect(text.contains("(10 and 20 pairs took ") && text.contains(", × 60 pairs with "))
         #expect(!FileManager.default.fileExists(atPath: work.path))
         // After a run, a changed train stage reruns, and so do the stages that read its output.
         try Self.pipeline([Self.example.path, "--work", work.path])
