@@ -114,7 +114,7 @@ public struct ParameterStore: Sendable, Equatable {
     /// the table must stay. Only an fp32 store changes: a converted one is for inference.
     /// Models forward ``ParameterizedModel/updateParameters(_:)`` here.
     public mutating func updateValues<R>(_ body: (inout ParameterStore) throws -> R) rethrows -> R {
-        precondition(precision == .fp32, "a \(precision) model is for inference only")
+        precondition(converted.isEmpty, "a converted \(precision) model is for inference only")
         let table = self.table
         defer { precondition(self.table == table, "updateParameters replaced the model's table") }
         return try body(&self)
