@@ -84,10 +84,16 @@ struct AttentionProblem: Sendable {
 /// length; with causality, keys up to its position), which equals adding `finfo.min` to the
 /// masked scores as transformers does, and skips the padded columns' work. Queries, keys,
 /// values and the output are addressed in place inside wider buffers (``HeadLayout``), so no
-/// head is copied out and the context comes out merged, `[batch, queryLength, numHeads·d]`.
+/// key or value head is copied out and the context comes out merged, `[batch, queryLength,
+/// numHeads·d]`.
+///
+/// At inference without a bias the query heads sharing a key/value head are stacked into one
+/// product, in row tiles (``AttentionJob/forwardGrouped(worker:workers:)``); recording and
+/// biased calls take one (batch, head) pair at a time.
 ///
 /// Threads: with `BLAS.threads > 1` and enough work, the forward splits the (batch, head) pairs
-/// and the backward the key/value heads over that many workers, each running single-threaded
+/// (stacked: the (batch, key/value head) units) and the backward the key/value heads over
+/// that many workers, each running single-threaded
 /// GEMMs (the 512×512×64 products of attention scale better this way than inside OpenBLAS, and
 /// the softmax runs in parallel too). Every output element is computed by one worker in a
 /// fixed order, so results do not depend on the thread count.
