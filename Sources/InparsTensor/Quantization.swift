@@ -53,4 +53,29 @@ enum Quantization {
     ) {
         inpars_rescale(acc, rows, columns, rowScales, columnScales, out, accumulate ? 1 : 0)
     }
+
+    /// RMS norm and int8 quantization of each row in one pass (`inpars_rms_quantize_rows`):
+    /// the int8 rows and scales of `rmsNorm(x) = x / √(mean(x²) + ε) · weight`, without the
+    /// normalised fp32 rows.
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, columns]`.
+    ///   - weight: `[columns]`, the norm's weight.
+    static func rmsQuantizeRows(
+        _ x: UnsafePointer<Float>, rows: Int, columns: Int, weight: UnsafePointer<Float>,
+        epsilon: Float, into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+    ) {
+        inpars_rms_quantize_rows(x, rows, columns, weight, epsilon, q, scales, 127)
+    }
+
+    /// An int8 product's s32 rows through ReLU into int8 rows and scales for the next product,
+    /// in one pass (`inpars_rescale_relu_quantize`): the rows of `relu(Float(acc) ·
+    /// columnScales · rowScales)`, quantized per row, without the fp32 rows.
+    static func rescaleReLUQuantize(
+        _ acc: UnsafePointer<Int32>, rows: Int, columns: Int, rowScales: UnsafePointer<Float>,
+        columnScales: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>,
+        scales: UnsafeMutablePointer<Float>
+    ) {
+        inpars_rescale_relu_quantize(acc, rows, columns, rowScales, columnScales, q, scales, 127)
+    }
 }

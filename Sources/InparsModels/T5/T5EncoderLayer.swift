@@ -36,8 +36,8 @@ struct T5EncoderLayer: Sendable {
             weights: weights, lengths: lengths, bias: bias, into: &hidden, training: training)
         let feedForwardInput = training.map { _ in hidden }
         let fed = feedForward.forward(
-            hidden.rmsNormalized(weight: weights[feedForwardNorm], epsilon: epsilon),
-            weights: weights, into: &hidden, training: training)
+            normalizing: &hidden, norm: weights[feedForwardNorm], epsilon: epsilon,
+            weights: weights, training: training)
         guard let attention, let fed, let attentionInput, let feedForwardInput else { return nil }
         return Record(
             attentionInput: attentionInput, feedForwardInput: feedForwardInput,
