@@ -32,8 +32,8 @@ struct T5EncoderLayer: Sendable {
         // residual adds copy the stream.
         let attentionInput = training.map { _ in hidden }
         let attention = selfAttention.forward(
-            hidden.rmsNormalized(weight: weights[selfAttentionNorm], epsilon: epsilon),
-            weights: weights, lengths: lengths, bias: bias, into: &hidden, training: training)
+            normalizing: &hidden, norm: weights[selfAttentionNorm], epsilon: epsilon,
+            weights: weights, lengths: lengths, bias: bias, training: training)
         let feedForwardInput = training.map { _ in hidden }
         let fed = feedForward.forward(
             normalizing: &hidden, norm: weights[feedForwardNorm], epsilon: epsilon,
