@@ -115,8 +115,10 @@ extension BM25Searcher {
     }
 
     /// Postings read to seed the threshold: enough for a good estimate, a small fraction of
-    /// what a query with common words reads.
-    func seedPostings(k: Int) -> Int { min(max(64 * k, 4096), 65_536) }
+    /// what a query with common words reads (16·k: at k = 1000 the common-word queries of the
+    /// MS MARCO-like benchmark ran 5 % faster than with 64·k, whose selection cost more than
+    /// its better start saved; other sets unchanged).
+    func seedPostings(k: Int) -> Int { min(max(16 * k, 4096), 65_536) }
 }
 
 /// The state of one pruned search. Terms `0..<p` (by ascending bound) are non-essential:
