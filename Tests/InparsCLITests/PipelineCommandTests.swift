@@ -261,6 +261,83 @@ import Testing
         }
     }
 
+    /// A generator named by Hub id is an input: the same cached snapshot, offline, skips its
+    /// stage; a newer snapshot of its branch (after `inpars download`) reruns it.
+    @Test func aNewerHubSnapshotOfTheModelRerunsItsStage() throws {
+        let tiny = TestPaths.fixtures.appendingPathComponent("t5-tiny")
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-hub")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func environment(_ extra: [String: String]) -> [String: String] {
+            [
+                "HOME": folder.path, "HF_HUB_CACHE": folder.appendingPathComponent("hf").path,
+                "INPARS_CACHE": folder.appendingPathComponent("inpars").path,
+                "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+            ].merging(extra) { _, new in new }
+        }
+        let arguments = [
+            "pipeline", Self.example.path, "--work", folder.appendingPathComponent("w").path,
+            "--set", "generate.model=loopback-org/t5-tiny", "--until", "generate",
+        ]
+        let first = try LoopbackHub(repo: "loopback-org/t5-tiny", folder: tiny)
+        let run = try BuiltProducts.run(arguments, environment: environment(["HF_ENDPOINT": first.endpoint]))
+        #expect(run.status == 0, "\(run.stderr)")
+        first.hub.stop()
+        first.cdn.stop()
+        let again = try BuiltProducts.run(arguments, environment: environment(["HF_HUB_OFFLINE": "1"]))
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(Self.stageLines(again.stderr)["generate"]?.hasPrefix("done earlier") == true, "\(again.stderr)")
+
+        // Upstream, the branch moves to a commit whose config.json differs (by a newline).
+        var files = first.files
+        files["config.json"]!.append(0x0A)
+        let second = try LoopbackHub(
+            repo: "loopback-org/t5-tiny", files: files, commit: String(repeating: "fe", count: 20))
+        let download = try BuiltProducts.run(
+            ["download", "loopback-org/t5-tiny"], environment: environment(["HF_ENDPOINT": second.endpoint]))
+        #expect(download.status == 0, "\(download.stderr)")
+        let moved = try BuiltProducts.run(arguments, environment: environment(["HF_HUB_OFFLINE": "1"]))
+        #expect(moved.status == 0, "\(moved.stderr)")
+        let decisions = Self.stageLines(moved.stderr)
+        #expect(decisions["index"]?.hasPrefix("done earlier") == true)
+        #expect(
+            decisions["generate"]?.hasPrefix("rerunning: an input changed") == true
+                && decisions["generate"]?.contains(String(repeating: "fe", count: 20)) == true,
+            "\(decisions)")
+    }
+
+    /// A reranker filter's rounds apply its rules without the model (its scores only rank, and
+    /// a round cuts nothing by rank), so only the filter stage runs the reranker.
+    @Test func budgetedRoundsOfARerankerFilterRunNoModel() throws {
+        let folder = try TestPaths.temporaryDirectory("inpars-pipeline-budget-reranker")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let work = folder.appendingPathComponent("w")
+        let model = TestPaths.repositoryRoot.appendingPathComponent("Tests/Fixtures/t5-tiny").path
+        let result = try Self.pipeline([
+            Self.example.path, "--work", work.path, "--set", "generate.target_queries=5",
+            "--set", "generate.round-size=4", "--set", "filter.strategy=reranker",
+            "--set", "filter.model=\(model)", "--until", "filter",
+        ])
+        #expect(result.stderr.contains("generate: after round 2: 6 of 6 generated queries passed the filter (target 5)"))
+        func rows(_ path: String) throws -> [(score: Double, meanLogProb: Double)] {
+            try String(contentsOf: work.appendingPathComponent(path), encoding: .utf8)
+                .split(separator: "\n").map { line in
+                    let row = try #require(
+                        JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                    let logProbs = try #require(row["log_probs"] as? [Double])
+                    let score = try #require(row["score"] as? Double)
+                    return (score, logProbs.reduce(0, +) / Double(logProbs.count))
+                }
+        }
+        // A round's rows carry the mean of their own log-probs (the rules-only `scores` form)…
+        let round = try rows("generate/rounds/round-0.filtered.jsonl")
+        #expect(!round.isEmpty)
+        for row in round { #expect(abs(row.score - row.meanLogProb) <= 1e-9 * max(1, abs(row.meanLogProb))) }
+        // … and the filter stage's rows the reranker's log P(true), which is another number.
+        let kept = try rows("filter/queries.jsonl")
+        #expect(kept.count == 6)
+        for row in kept { #expect(abs(row.score - row.meanLogProb) > 1e-6, "\(row)") }
+    }
+
     @Test func budgetedGenerationStopsOnceTheTargetPassesTheFilter() throws {
         let folder = try TestPaths.temporaryDirectory("inpars-pipeline-budget")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -273,6 +350,8 @@ import Testing
         // have passed (every generated query passes the example's filter rules), ≥ 5.
         #expect(result.stderr.contains("generate: after round 2: 6 of 6 generated queries passed the filter (target 5)"))
         #expect(!result.stderr.contains("round 3 of"))
+        // The pipeline joins the rounds itself: no round tells the user to run 'inpars merge'.
+        #expect(result.stderr.contains("(shard 1/4)") && !result.stderr.contains("inpars merge"))
         // The rounds are the first blocks of the same sample a single run draws.
         let generated = try Self.generations(work.appendingPathComponent("generate/queries.jsonl"))
         #expect(generated == Array(try Self.generations(full.appendingPathComponent("generate/queries.jsonl")).prefix(6)))
@@ -296,12 +375,16 @@ import Testing
         let text = try Self.pipeline([Self.example.path, "--work", work.path, "--dry-run"]).stdout
         let times = text.split(separator: "\n").filter { $0.hasPrefix("   time: ") }
         #expect(times.count == 4, "\(text)")
-        #expect(text.contains("(4 documents took "), "\(text)")
-        #expect(text.contains(", × 13 documents)"))
+        // Each model stage is sampled twice, the second sample twice the first, so the model
+        // load cancels from the rate: "(4 and 8 documents took A and B: R a document after F of
+        // loading, × 13 documents)", and the estimate is F + 13 R.
+        #expect(text.contains("(4 and 8 documents took "), "\(text)")
+        #expect(text.contains(" a document after ") && text.contains(" of loading, × 13 documents)"))
         #expect(text.contains("seconds (no model: scores"))
-        #expect(text.contains("(2 steps took ") && text.contains(", × 4 steps;"))
-        // Rerank: 2 queries × 10 documents (the search hits), scaled to 6 judged queries × 10.
-        #expect(text.contains("(20 pairs took ") && text.contains(", × 60 pairs)"))
+        #expect(text.contains("(2 and 4 steps took ") && text.contains(", × 4 steps;"))
+        // Rerank: 2 queries × 5 and × 10 documents (the search hits), scaled to 6 judged
+        // queries × 10.
+        #expect(text.contains("(10 and 20 pairs took ") && text.contains(", × 60 pairs with "))
         #expect(!FileManager.default.fileExists(atPath: work.path))
         // After a run, a changed train stage reruns, and so do the stages that read its output.
         try Self.pipeline([Self.example.path, "--work", work.path])

@@ -130,12 +130,7 @@ public struct BertModel: Sendable {
     public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
         -> R
     {
-        precondition(precision == .fp32, "a \(precision) model is for inference only")
-        let table = parameters.table
-        defer {
-            precondition(parameters.table == table, "updateParameters replaced the model's table")
-        }
-        return try body(&parameters)
+        try parameters.updateValues(body)
     }
 
     /// Dropout sites of a training pass.

@@ -105,6 +105,16 @@ public struct ParameterStore: Sendable, Equatable {
         return result
     }
 
+    /// Changes the values in place (an optimizer step, a test's perturbation) through `body`;
+    /// the table must stay. Only an fp32 store changes: a converted one is for inference.
+    /// Models forward ``ParameterizedModel/updateParameters(_:)`` here.
+    public mutating func updateValues<R>(_ body: (inout ParameterStore) throws -> R) rethrows -> R {
+        precondition(precision == .fp32, "a \(precision) model is for inference only")
+        let table = self.table
+        defer { precondition(self.table == table, "updateParameters replaced the model's table") }
+        return try body(&self)
+    }
+
     private mutating func convert(_ slot: Int) {
         converted[slot] = LinearWeight(tensors[slot]).converted(to: precision)
         if !keptFP32.contains(slot) { tensors[slot] = Tensor(zeros: [0]) }

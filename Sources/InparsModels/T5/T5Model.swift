@@ -126,12 +126,7 @@ public struct T5Model: Sendable {
     public mutating func updateParameters<R>(_ body: (inout ParameterStore) throws -> R) rethrows
         -> R
     {
-        precondition(precision == .fp32, "a \(precision) model is for inference only")
-        let table = parameters.table
-        defer {
-            precondition(parameters.table == table, "updateParameters replaced the model's table")
-        }
-        return try body(&parameters)
+        try parameters.updateValues(body)
     }
 
     /// Encodes token sequences of unequal lengths (right-padded and masked internally).

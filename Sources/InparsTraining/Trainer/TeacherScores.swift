@@ -46,15 +46,21 @@ public enum TeacherScores {
         defer { try? handle.close() }
         let progress = ProgressReporter(
             label: "teacher pairs scored", total: data.exampleCount, sink: sink,
-            initial: scores.count * data.examplesPerUnit)
+            initial: (scores.count - scores.count % blockUnits) * data.examplesPerUnit)
         while scores.count < data.units.count {
-            let units = scores.count..<min(scores.count + blockUnits, data.units.count)
+            // Blocks start at multiples of `blockUnits`, and a resumed pass scores the whole
+            // block its first missing unit falls in, so every unit is scored in the same batch
+            // as in an uninterrupted pass. That keeps the scores bit-identical: a GEMM's
+            // rounding depends on how many rows it multiplies together (OpenBLAS's AVX2 and
+            // AVX-512 kernels differ in the last bits between 3 and 8 rows).
+            let first = scores.count - scores.count % blockUnits
+            let units = first..<min(first + blockUnits, data.units.count)
             let pairs = units.flatMap { unit in
                 data.units[unit].map { ScoringPair(query: $0.query, document: $0.passage) }
             }
             let scored = try teacher.score(pairs, progress: { progress.advance(by: $0) }).scores
             var text = ""
-            for (offset, unit) in units.enumerated() {
+            for (offset, unit) in units.enumerated() where unit >= scores.count {
                 let row = Array(
                     scored[(offset * data.examplesPerUnit)..<((offset + 1) * data.examplesPerUnit)])
                 scores.append(row)

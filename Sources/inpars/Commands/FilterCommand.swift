@@ -111,18 +111,27 @@ struct FilterCommand: ParsableCommand {
         strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
     }
 
+    /// This filter without a model score that only ranks: `reranker` becomes `scores`, which
+    /// applies the same rules (tokens, copies, duplicates) with no model. With `--keep 0`
+    /// nothing is cut by rank, so it keeps the same number of rows: the pipeline's budgeted
+    /// rounds count survivors this way, and the filter stage scores each row once, not twice.
+    /// A consistency check keeps its ranker, which decides which rows survive.
+    var withoutRankingModel: FilterCommand {
+        var copy = self
+        if copy.strategy == .reranker { copy.strategy = .scores }
+        return copy
+    }
+
     func validate() throws {
         guard blockRows >= 1 else { throw ValidationError("--block-rows must be at least 1") }
         guard keepTopK >= 0 else { throw ValidationError("--keep must be ≥ 0 (0 keeps all)") }
         guard minTokens >= 0, maxTokens >= minTokens else {
             throw ValidationError("--min-tokens must be ≥ 0 and ≤ --max-tokens")
         }
-        let needsModel =
-            strategy == .reranker || (strategy == .consistency && consistencyRanker == .monot5)
-        if needsModel && model == nil {
+        if usesModel && model == nil {
             throw ValidationError("this strategy needs --model DIR (a monoT5 or cross-encoder folder)")
         }
-        if !needsModel && precision.precision != .fp32 {
+        if !usesModel && precision.precision != .fp32 {
             throw ValidationError(
                 "--precision applies to a scoring model; this strategy runs none (drop it)")
         }
@@ -214,8 +223,8 @@ struct FilterCommand: ParsableCommand {
         } else {
             lines.removeAll { $0.hasPrefix("filter: kept:") }
             lines.append(
-                "filter: shard \(resume.shard!): wrote the scored rows of this shard (before the global"
-                    + " dedupe and top-k) to \(output.output); join the shards with 'inpars merge'")
+                "filter: wrote the scored rows of this shard (before the global dedupe and top-k)"
+                    + " to \(output.output)" + resume.shardNote)
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -340,7 +340,7 @@ struct GenerateCommand: AsyncParsableCommand {
             "generate: \(summary.sampledDocuments) documents sampled; wrote \(summary.written),"
                 + " already done \(summary.alreadyDone), skipped \(summary.skipped) (prompt too"
                 + " long), failed \(summary.failures.count), retries \(summary.retries) → \(output)"
-                + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? ""),
+                + resume.shardNote,
             transient: false)
         guard !summary.failures.isEmpty else {
             if let maxPromptTokens { try summary.check(maxPromptTokens: maxPromptTokens) }

@@ -100,9 +100,7 @@ struct RerankCommand: ParsableCommand {
         if s.unknownDocuments > 0 {
             summary += "; skipped \(s.unknownDocuments) entries with unknown documents"
         }
-        if let shard = resume.shard {
-            summary += " (shard \(shard); join the shards with 'inpars merge')"
-        }
+        summary += resume.shardNote
         let lines = [summary] + s.warnings
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

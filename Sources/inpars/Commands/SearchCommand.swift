@@ -138,7 +138,7 @@ struct SearchCommand: ParsableCommand {
                 ("searched \(searched) queries (top \(k)) and wrote the run in"
                     + " \(formatFixed(seconds, decimals: 3))"
                     + " s (\(Int(rate)) queries/s)\(output.map { "; run written to \($0)" } ?? "")"
-                    + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? "")
+                    + resume.shardNote
                     + "\n").utf8))
     }
 }

@@ -103,7 +103,7 @@ struct TriplesCommand: ParsableCommand {
         }
         lines.append(
             "triples: wrote \(output.output)" + (idsOutput.map { " and \($0)" } ?? "")
-                + (resume.shard.map { " (shard \($0); join the shards with 'inpars merge')" } ?? ""))
+                + resume.shardNote)
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
 }

@@ -16,6 +16,18 @@ struct ResumeOptions: ParsableArguments {
             "Do only shard i of N (0 ≤ i < N; e.g. $SLURM_ARRAY_TASK_ID/N) of the work, into this --output; 'inpars merge' joins the N outputs into the unsharded one."
     )
     var shard: Shard?
+
+    /// Off while the pipeline runs shards itself and joins them (budgeted generation's
+    /// rounds), so its rounds do not tell the user to run 'inpars merge'.
+    @TaskLocal static var suggestsMerge = true
+
+    /// `" (shard i/N; join the shards with 'inpars merge')"` for a sharded run, else `""`: the
+    /// end of a command's summary line.
+    var shardNote: String {
+        guard let shard else { return "" }
+        return Self.suggestsMerge
+            ? " (shard \(shard); join the shards with 'inpars merge')" : " (shard \(shard))"
+    }
 }
 
 extension Shard: ExpressibleByArgument {

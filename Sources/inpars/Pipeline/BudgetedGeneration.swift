@@ -9,7 +9,9 @@ import InparsGeneration
 /// `max-generations` (so the rounds are the sample's consecutive blocks, and their
 /// concatenation is what one run over those documents writes); each round's queries go
 /// through the recipe's filter section with `--keep 0` (every rule applied, nothing cut by
-/// rank), and the rounds stop when the rows that passed reach K. The stage's output is the
+/// rank; a reranker strategy's rounds apply its rules without the model, whose scores only
+/// rank: see `FilterCommand.withoutRankingModel`), and the rounds stop when the rows that
+/// passed reach K. The stage's output is the
 /// rounds' concatenation; the filter stage then ranks it and keeps its `keep` rows as usual.
 /// Each round is an ordinary `generate` and `filter` run with its own files under
 /// `DIR/generate/rounds/`, so a killed round resumes as those commands do.
@@ -75,9 +77,10 @@ enum BudgetedGeneration {
                 "generate: round \(round + 1) of at most \(count) (documents \(Shard(index: round, count: count).range(of: sample)) of the \(sample) sampled)",
                 transient: false)
             generate = try GenerateCommand.parse(arguments + ["--shard", "\(round)/\(count)"])
-            try await generate.run()
+            try await ResumeOptions.$suggestsMerge.withValue(false) { try await generate.run() }
             var filter = try FilterCommand.parse(
-                ["--input", roundOutput.path, "--output", kept.path] + (stagePlan.roundFilterArguments ?? []))
+                ["--input", roundOutput.path, "--output", kept.path] + (stagePlan.roundFilterArguments ?? [])
+            ).withoutRankingModel
             try filter.run()
             generated += StageCounts.lines(roundOutput.path)
             passed += StageCounts.lines(kept.path)

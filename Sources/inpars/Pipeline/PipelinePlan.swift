@@ -4,20 +4,38 @@ import InparsCore
 import InparsHub
 
 /// A file or folder a stage reads; data files keep their role, so `beir/<name>` resolves to
-/// the right file of the data set.
+/// the right file of the data set, and a Hub model id resolves to its cached snapshot.
 struct PlanInput: Sendable, Equatable {
+    enum Kind: Sendable, Equatable {
+        case file
+        /// A BEIR name (`beir/scifact`) or a file, for a data set's role.
+        case dataset(DatasetLocator.Role)
+        /// A Hub model id (`org/name[@revision]`, with the section's `revision`).
+        case hubModel(revision: String?)
+    }
+
     let path: String
-    let role: DatasetLocator.Role?
+    let kind: Kind
 
     init(_ path: String, _ role: DatasetLocator.Role? = nil) {
         self.path = path
-        self.role = role
+        kind = role.map { .dataset($0) } ?? .file
     }
 
-    /// The local file (a data set's fetched first).
+    init(hubModel id: String, revision: String?) {
+        path = id
+        kind = .hubModel(revision: revision)
+    }
+
+    /// The local file or folder: a data set's fetched first, a Hub model's cached snapshot
+    /// (downloaded first when the cache lacks it). A Hub model's identity is its snapshot's,
+    /// so a newer snapshot of its branch (`inpars download`) reruns the stages that use it.
     func url() throws -> URL {
-        guard let role else { return URL(fileURLWithPath: path) }
-        return try DatasetLocator.resolve(path, role: role)
+        switch kind {
+        case .file: return URL(fileURLWithPath: path)
+        case .dataset(let role): return try DatasetLocator.resolve(path, role: role)
+        case .hubModel(let revision): return try ModelLocator.resolve(path, revision: revision)
+        }
     }
 }
 
@@ -76,6 +94,16 @@ struct PipelinePlan: Sendable {
                     && FileManager.default.fileExists(atPath: value)
                 {
                     plan.inputs.append(PlanInput(value))
+                }
+            }
+            // A model named by Hub id is an input too (the snapshot it resolves to).
+            for key in ["model", "teacher"] {
+                guard let value = section[key]?.values.first,
+                    !FileManager.default.fileExists(atPath: value)
+                else { continue }
+                let revision = key == "model" ? section["revision"]?.values.first : nil
+                if (try? ModelLocator.reference(value, revision: revision)) != nil {
+                    plan.inputs.append(PlanInput(hubModel: value, revision: revision))
                 }
             }
             plan.arguments += Self.flags(section, stage: stage)
