@@ -36,14 +36,36 @@ public struct BertModel: Sendable {
     ///
     /// - Throws: ``ModelError/missingTensor(name:)``, ``ModelError/shapeMismatch(name:expected:actual:)``.
     public init(configuration: BertConfiguration, tensors: [String: Tensor]) throws {
+        try self.init(
+            configuration: configuration, precision: .fp32, shape: { tensors[$0]?.shape },
+            tensor: { tensors[$0]! })
+    }
+
+    /// Builds the model one checkpoint tensor at a time, converting the encoder's linear
+    /// layers (``convertibleSlots``) to `precision` as each loads, so the peak holds the
+    /// converted model plus one fp32 tensor
+    /// (``ParameterStore/init(table:precision:linearSlots:keepingFP32:loading:)``).
+    ///
+    /// - Parameters:
+    ///   - shape: a tensor's shape in the checkpoint, `nil` when absent.
+    ///   - tensor: a tensor the checkpoint has, converted to fp32.
+    /// - Throws: ``ModelError/missingTensor(name:)``, ``ModelError/shapeMismatch(name:expected:actual:)``
+    ///   for the first entry in table order, before anything loads; `tensor`'s errors.
+    init(
+        configuration: BertConfiguration, precision: Precision, shape: (String) -> [Int]?,
+        tensor: (String) throws -> Tensor
+    ) throws {
         let architecture = BertArchitecture.build(configuration)
-        do {
-            parameters = try ParameterStore(table: architecture.table, checkpoint: tensors)
-        } catch .missing(let name) {
-            throw ModelError.missingTensor(name: name)
-        } catch .shape(let name, let expected, let actual) {
-            throw ModelError.shapeMismatch(name: name, expected: expected, actual: actual)
+        for entry in architecture.table.entries {
+            guard let actual = shape(entry.name) else { throw ModelError.missingTensor(name: entry.name) }
+            guard actual == entry.shape else {
+                throw ModelError.shapeMismatch(name: entry.name, expected: entry.shape, actual: actual)
+            }
         }
+        parameters = try ParameterStore(
+            table: architecture.table, precision: precision,
+            linearSlots: Self.convertibleSlots(of: architecture.layers),
+            loading: { try tensor($0.name) })
         self.configuration = configuration
         embeddings = architecture.embeddings
         layers = architecture.layers
@@ -55,9 +77,8 @@ public struct BertModel: Sendable {
     /// `LayerNorm.beta`, in older BERT and ELECTRA checkpoints) are read as `weight` and `bias`,
     /// as transformers renames them on load.
     ///
-    /// With a `precision` other than fp32 the encoder's linear layers are converted after
-    /// loading (``converted(to:)``); a cross-encoder is small enough that its fp32 weights are
-    /// held whole for a moment.
+    /// With a `precision` other than fp32 the encoder's linear layers are converted as each
+    /// loads (``convertibleSlots``): the fp32 weights are never held whole.
     ///
     /// - Throws: ``ModelError/unsupportedPrecision(precision:isa:)`` when oneDNN has no kernel
     ///   for `precision` on this CPU; `ModelError` for the configuration,
@@ -67,10 +88,11 @@ public struct BertModel: Sendable {
         try ModelError.requireSupported(precision)
         let configuration = try BertConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
+        let name = { legacyName($0) { reader.shape(of: $0) != nil } }
         do {
             return try BertModel(
-                configuration: configuration, tensors: renamingLegacyNorms(try reader.allTensors())
-            ).converted(to: precision)
+                configuration: configuration, precision: precision,
+                shape: { reader.shape(of: name($0)) }, tensor: { try reader.tensor(named: name($0)) })
         } catch let error as ModelError {
             throw error.naming(directory: directory)
         }
@@ -82,7 +104,9 @@ public struct BertModel: Sendable {
     /// Kept in fp32: the embeddings (lookups) and ELECTRA's embedding projection, the biases
     /// and LayerNorms, and the classification head (pooler or dense plus the label layer,
     /// `[hidden, hidden]` and `[labels, hidden]` read once per pair, which decide the score).
-    public var convertibleSlots: Set<Int> {
+    public var convertibleSlots: Set<Int> { Self.convertibleSlots(of: layers) }
+
+    static func convertibleSlots(of layers: [BertLayer]) -> Set<Int> {
         var slots = Set<Int>()
         for layer in layers {
             slots.formUnion([layer.queryKeyValue.weight, layer.attentionOutput.weight])
@@ -103,18 +127,15 @@ public struct BertModel: Sendable {
         return result
     }
 
-    /// `…LayerNorm.gamma` / `…LayerNorm.beta` as `…LayerNorm.weight` / `…LayerNorm.bias` (a name
-    /// already present wins).
-    static func renamingLegacyNorms(_ tensors: [String: Tensor]) -> [String: Tensor] {
-        var result = tensors
-        for (name, tensor) in tensors {
-            for (old, new) in [(".gamma", ".weight"), (".beta", ".bias")]
-            where name.hasSuffix("LayerNorm" + old) {
-                let renamed = String(name.dropLast(old.count)) + new
-                if result[renamed] == nil { result[renamed] = tensor }
-            }
+    /// The checkpoint's name for the table's `name`: `…LayerNorm.weight` / `…LayerNorm.bias`
+    /// stored as `…LayerNorm.gamma` / `…LayerNorm.beta` (the name itself wins when present).
+    static func legacyName(_ name: String, present: (String) -> Bool) -> String {
+        if present(name) { return name }
+        for (new, old) in [(".weight", ".gamma"), (".bias", ".beta")] where name.hasSuffix("LayerNorm" + new) {
+            let legacy = String(name.dropLast(new.count)) + old
+            if present(legacy) { return legacy }
         }
-        return result
+        return name
     }
 
     /// What each stored weight is: checkpoint names, shapes, slots.
