@@ -144,8 +144,8 @@ struct WindowedMaxScoreSearch {
         let window = self.window
         var count = 0
         cursors[e].advance(to: from)
-        // Blocks of a dense list whose best posting cannot pass are skipped unread (the window's
-        // bound for a dense term is its list bound, far above most of its blocks' at small k).
+        // Blocks whose best posting cannot pass are skipped unread (the term's window bound is
+        // the largest of its blocks' there, far above most of them at small k).
         cursors[e].forEach(below: to, blocksAbove: threshold) { doc, s in
             if Double(s) > threshold {
                 let o = Int(doc &- from)
