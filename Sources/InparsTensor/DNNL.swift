@@ -50,37 +50,46 @@ enum DNNL {
         }
 
         /// Grow-only scratch memory for the products' converted sources, activation scales
-        /// and raw outputs (used under the lock only; 64-byte aligned).
+        /// and raw outputs (used under the lock only; 64-byte aligned), by index.
         private var scratch: [(pointer: UnsafeMutableRawPointer, bytes: Int)] = []
 
-        /// Runs `body` with the primitive for `key` (created on first use) and three scratch
-        /// buffers of at least `scratch` bytes each, under the lock, with oneDNN's OpenMP
-        /// threads set to ``BLAS/threads``. The buffers are valid during `body` only and
-        /// start with whatever an earlier call left in them.
-        func withPrimitive<R>(
-            _ key: Key, weights: dnnl_memory_desc_t, scratch sizes: (Int, Int, Int),
-            _ body: (dnnl_primitive_t, UnsafeMutableRawPointer, UnsafeMutableRawPointer,
-                UnsafeMutableRawPointer) -> R
-        ) -> R {
+        /// What `withLock`'s body may use while it holds the lock.
+        struct Locked {
+            fileprivate let context: Context
+
+            /// The primitive for `key`, created on first use (its weights in `weights`, the
+            /// layout the weight was packed in).
+            func primitive(_ key: Key, weights: dnnl_memory_desc_t) -> dnnl_primitive_t {
+                context.primitive(key, weights: weights)
+            }
+
+            /// Scratch buffer `index` of at least `bytes` bytes (64-byte aligned), valid until
+            /// the lock is released; it starts with whatever an earlier call left in it.
+            func buffer(_ index: Int, bytes: Int) -> UnsafeMutableRawPointer {
+                context.buffer(index, bytes: bytes)
+            }
+        }
+
+        /// Runs `body` under the lock with oneDNN's OpenMP threads set to ``BLAS/threads``:
+        /// the products' primitives and scratch buffers are used there only.
+        func withLock<R>(_ body: (Locked) -> R) -> R {
             lock.lock()
             defer { lock.unlock() }
-            let primitive: dnnl_primitive_t
-            if let cached = cache[key] {
-                primitive = cached
-            } else {
-                primitive = DNNL.makeMatmul(key, weights: weights, engine: engine)
-                if order.count == Self.capacity {
-                    let evicted = order.removeFirst()
-                    dnnl_primitive_destroy(cache.removeValue(forKey: evicted))
-                }
-                cache[key] = primitive
-                order.append(key)
-            }
             // OpenMP's thread count is a per-thread setting: set it on the calling thread.
             DNNL.setOpenMPThreads?(Int32(BLAS.threads))
-            return body(
-                primitive, buffer(0, bytes: sizes.0), buffer(1, bytes: sizes.1),
-                buffer(2, bytes: sizes.2))
+            return body(Locked(context: self))
+        }
+
+        private func primitive(_ key: Key, weights: dnnl_memory_desc_t) -> dnnl_primitive_t {
+            if let cached = cache[key] { return cached }
+            let primitive = DNNL.makeMatmul(key, weights: weights, engine: engine)
+            if order.count == Self.capacity {
+                let evicted = order.removeFirst()
+                dnnl_primitive_destroy(cache.removeValue(forKey: evicted))
+            }
+            cache[key] = primitive
+            order.append(key)
+            return primitive
         }
 
         /// Scratch buffer `index`, grown (zero-filled) to at least `bytes`.

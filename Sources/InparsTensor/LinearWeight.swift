@@ -143,6 +143,64 @@ public struct LinearWeight: Sendable {
         }
     }
 
+    /// `rmsNorm(x) · Wᵀ`, `rmsNorm(x) = x / √(mean(x²) + ε) · norm` per row (T5's layer
+    /// norm before a projection), for inference: an int8 weight folds the norm into the
+    /// activation quantization (no normalised fp32 copy); fp32 and bf16 normalise, then
+    /// multiply.
+    ///
+    /// - Parameters:
+    ///   - x: `[..., in]`.
+    ///   - norm: `[in]`.
+    /// - Returns: `[..., out]`.
+    public func matmul(rmsNormalizing x: Tensor, norm: Tensor, epsilon: Float) -> Tensor {
+        guard case .packed(let packed) = storage, packed.precision == .int8 else {
+            return matmul(x.rmsNormalized(weight: norm, epsilon: epsilon))
+        }
+        precondition(x.lastDimension == inFeatures && norm.shape == [inFeatures], "linear: x \(x.shape), norm \(norm.shape) for weight [\(outFeatures), \(inFeatures)]")
+        var shape = x.shape
+        shape[shape.count - 1] = outFeatures
+        return Tensor(shape: shape) { out in
+            x.storage.withUnsafeBufferPointer { px in
+                norm.storage.withUnsafeBufferPointer { pn in
+                    packed.multiply(
+                        rmsNormalizing: px.baseAddress!, norm: pn.baseAddress!, epsilon: epsilon,
+                        rows: x.rowCount, into: out.baseAddress!)
+                }
+            }
+        }
+    }
+
+    /// `residual += output · relu(self · rmsNorm(residual))` (T5 v1.0's pre-norm feed-forward
+    /// sublayer), for inference, `self` being `[dFF, dModel]`: two int8 weights run it in row
+    /// chunks with the norm, the rescale, ReLU and the re-quantization fused around the two
+    /// products (no fp32 `[rows, dFF]` activations); other precisions normalise, multiply,
+    /// apply ReLU and multiply into `residual`.
+    ///
+    /// - Parameters:
+    ///   - residual: `[..., dModel]`, updated in place.
+    ///   - norm: `[dModel]`.
+    ///   - output: `[dModel, dFF]`.
+    public func addReLUFeedForward(
+        into residual: inout Tensor, norm: Tensor, epsilon: Float, output: LinearWeight
+    ) {
+        guard case .packed(let first) = storage, case .packed(let second) = output.storage,
+            first.precision == .int8, second.precision == .int8
+        else {
+            var hidden = matmul(residual.rmsNormalized(weight: norm, epsilon: epsilon))
+            hidden.activate(.relu)
+            output.matmul(hidden, accumulatingInto: &residual)
+            return
+        }
+        precondition(residual.lastDimension == inFeatures && norm.shape == [inFeatures], "feed-forward: residual \(residual.shape), norm \(norm.shape) for weight [\(outFeatures), \(inFeatures)]")
+        let rows = residual.rowCount
+        norm.storage.withUnsafeBufferPointer { pn in
+            residual.storage.withUnsafeMutableBufferPointer { ph in
+                first.reluFeedForward(
+                    ph.baseAddress!, rows: rows, norm: pn.baseAddress!, epsilon: epsilon, output: second)
+            }
+        }
+    }
+
     /// Backward of `y = alpha · x · Wᵀ` (``Tensor/linearBackward(outputGradient:input:weight:alpha:weightGradient:needsInputGradient:)``):
     /// adds `alpha · dyᵀ · x` to `weightGradient` and returns `dx = alpha · dy · W`.
     ///

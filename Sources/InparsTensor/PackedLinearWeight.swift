@@ -169,9 +169,10 @@ final class PackedLinearWeight: @unchecked Sendable {
         let key = DNNL.Key(precision: precision, rows: padded, inFeatures: k, outFeatures: n)
         // Source elements are 2 (bf16) or 1 (int8) bytes; products 4 (f32 or s32).
         let sourceBytes = padded * k * precision.bytesPerWeight
-        DNNL.context.withPrimitive(
-            key, weights: layout, scratch: (sourceBytes, padded * MemoryLayout<Float>.size, padded * n * 4)
-        ) { primitive, source, scales, product in
+        DNNL.context.withLock { locked in
+            let primitive = locked.primitive(key, weights: layout)
+            let source = locked.buffer(Scratch.source, bytes: sourceBytes)
+            let product = locked.buffer(Scratch.product, bytes: padded * n * 4)
             switch precision {
             case .bf16:
                 Quantization.roundToBFloat16(
@@ -184,17 +185,13 @@ final class PackedLinearWeight: @unchecked Sendable {
                     out.update(from: p, count: rows * n)
                 }
             case .int8:
-                let rowScales = scales.assumingMemoryBound(to: Float.self)
+                let rowScales = locked.buffer(Scratch.sourceScales, bytes: padded * 4)
+                    .assumingMemoryBound(to: Float.self)
                 Quantization.quantizeRows(
                     x, rows: rows, columns: k, into: source.assumingMemoryBound(to: Int8.self),
                     scales: rowScales)
                 run(primitive, key, source: source, destination: product)
-                self.rowScales.withUnsafeBufferPointer { w in
-                    Quantization.rescale(
-                        product.assumingMemoryBound(to: Int32.self), rows: rows, columns: n,
-                        rowScales: rowScales, columnScales: w.baseAddress!, into: out,
-                        accumulate: accumulate)
-                }
+                rescale(product, rows: rows, activationScales: rowScales, into: out, accumulate: accumulate)
             case .fp32:
                 source.assumingMemoryBound(to: Float.self).update(from: x, count: rows * k)
                 run(primitive, key, source: source, destination: product)
@@ -208,8 +205,32 @@ final class PackedLinearWeight: @unchecked Sendable {
         }
     }
 
+    /// The context's scratch buffers a product uses (``DNNL/Context/Locked/buffer(_:bytes:)``).
+    enum Scratch {
+        /// The converted or quantized source rows, and their int8 scales.
+        static let source = 0, sourceScales = 1
+        /// The raw product (f32 or s32).
+        static let product = 2
+        /// A fused feed-forward's quantized hidden rows, their scales and the second product.
+        static let hidden = 3, hiddenScales = 4, secondProduct = 5
+    }
+
+    /// An int8 product's s32 rows back to fp32 into `out` (added when `accumulate`), with this
+    /// weight's row scales as the column scales.
+    func rescale(
+        _ product: UnsafeMutableRawPointer, rows: Int, activationScales: UnsafePointer<Float>,
+        into out: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        rowScales.withUnsafeBufferPointer { w in
+            Quantization.rescale(
+                product.assumingMemoryBound(to: Int32.self), rows: rows, columns: outFeatures,
+                rowScales: activationScales, columnScales: w.baseAddress!, into: out,
+                accumulate: accumulate)
+        }
+    }
+
     /// Runs `primitive` (the cached matmul of `key`) over the scratch source and destination.
-    private func run(
+    func run(
         _ primitive: dnnl_primitive_t, _ key: DNNL.Key, source: UnsafeMutableRawPointer,
         destination: UnsafeMutableRawPointer
     ) {

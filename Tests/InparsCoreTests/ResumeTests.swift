@@ -155,6 +155,11 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
         let done = try #require(try OutputManifest.read(OutputManifest.url(for: out)))
         #expect(done.state == .complete && done.progress == nil)
         #expect(done.outputs?["main"]?.bytes == 42)
+        // Recorded from the bytes as they were written (and, for the resumed part, read back
+        // once): the same identity as reading the finished file.
+        #expect(done.outputs?["main"] == (try InputIdentity.of(out)))
+        let fresh = try #require(try OutputManifest.read(OutputManifest.url(for: reference)))
+        #expect(fresh.outputs?["main"] == (try InputIdentity.of(reference)))
         #expect(try OutputManifest.readSummary(OutputManifest.url(for: out), as: CountSummary.self)?.items == 6)
 
         // Complete: a rerun does nothing; other settings are refused by name.

@@ -173,6 +173,67 @@ import Testing
         let vector = quantize(x, isa: INPARS_ISA_AVX512)
         #expect(vector.q == generic.q && vector.scales == generic.scales)
     }
+
+    /// The RMS norm folded into the quantization: the integers of `x ⊙ weight` at its own
+    /// maximum, the scale times the norm's `1 / rms` (computed here in Double), and the same
+    /// bits on both paths.
+    @Test func normFoldedIntoTheQuantization() {
+        let x = Self.matrix()
+        var random = TestRandom(seed: 45)
+        let weight = random.floats(45, in: 0.1...2)
+        var results: [([Int8], [Float])] = []
+        for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
+            var q = [Int8](repeating: 99, count: x.count)
+            var scales = [Float](repeating: -1, count: 5)
+            inpars_rms_quantize_rows_isa(x, 5, 45, weight, 1e-6, &q, &scales, 127, isa)
+            results.append((q, scales))
+        }
+        #expect(results[0].0 == results[1].0 && results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
+        let (q, scales) = results[0]
+        for row in 0..<5 {
+            let values = (0..<45).map { x[row * 45 + $0] * weight[$0] }
+            let maximum = values.map { abs($0) }.max()!
+            let sumSquares = (0..<45).map { Double(x[row * 45 + $0]) * Double(x[row * 45 + $0]) }.reduce(0, +)
+            let inverse = 1 / (sumSquares / 45 + 1e-6).squareRoot()
+            let expectedScale = Double(maximum) * inverse / 127
+            #expect(abs(Double(scales[row]) - expectedScale) <= 1e-6 * expectedScale, "row \(row) scale")
+            let toLevels: Float = maximum > 0 ? 127 / maximum : 0
+            for (i, v) in values.enumerated() {
+                #expect(q[row * 45 + i] == Int8((v * toLevels).rounded(.toNearestOrEven)), "row \(row) column \(i)")
+            }
+        }
+        #expect(q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == 0 } && scales[2] == 0)
+    }
+
+    /// s32 accumulators through ReLU into non-negative int8 rows: the integers of
+    /// `max(0, acc · columnScale)` at their row maximum, the activation scale moved into the
+    /// new scale, the same bits on both paths; an all-negative row quantizes to zeros.
+    @Test func rescaleReLUQuantize() {
+        var random = TestRandom(seed: 46)
+        var acc = (0..<(3 * 37)).map { _ in Int32.random(in: -2_000_000...2_000_000, using: &random) }
+        for i in 37..<74 { acc[i] = -abs(acc[i]) - 1 }
+        let rowScales: [Float] = [0.5, 0.013, 3]
+        let columnScales = random.floats(37, in: 0.001...0.1)
+        var results: [([Int8], [Float])] = []
+        for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
+            var q = [Int8](repeating: 99, count: acc.count)
+            var scales = [Float](repeating: -1, count: 3)
+            inpars_rescale_relu_quantize_isa(acc, 3, 37, rowScales, columnScales, &q, &scales, 127, isa)
+            results.append((q, scales))
+        }
+        #expect(results[0].0 == results[1].0 && results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
+        let (q, scales) = results[0]
+        for row in 0..<3 {
+            let values = (0..<37).map { max(0, Float(acc[row * 37 + $0]) * columnScales[$0]) }
+            let maximum = values.max()!
+            #expect(scales[row] == maximum * rowScales[row] / 127)
+            let toLevels: Float = maximum > 0 ? 127 / maximum : 0
+            for (i, v) in values.enumerated() {
+                #expect(q[row * 37 + i] == Int8((v * toLevels).rounded(.toNearestOrEven)), "row \(row) column \(i)")
+            }
+        }
+        #expect(q[37..<74].allSatisfy { $0 == 0 } && scales[1] == 0)
+    }
 }
 
 /// The GELU kernel gives the bits of the Swift ``Activation/gelu8(_:)`` on every path.

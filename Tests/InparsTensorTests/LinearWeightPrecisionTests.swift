@@ -141,3 +141,55 @@ import Testing
         #expect(!name.isEmpty && name != "unknown")
     }
 }
+
+/// The fused int8 inference forms (norm folded into the quantization; a ReLU feed-forward with
+/// no fp32 hidden rows) against the same steps run one by one.
+@Suite struct FusedInt8Tests {
+    /// `x / √(mean(x²) + ε) · norm` per row, in Double, rounded to Float.
+    static func rmsNormalized(_ x: [Float], rows: Int, columns: Int, norm: [Float], epsilon: Float) -> [Float] {
+        var out = [Float](repeating: 0, count: x.count)
+        for r in 0..<rows {
+            let row = x[(r * columns)..<((r + 1) * columns)].map(Double.init)
+            let inverse = 1 / (row.map { $0 * $0 }.reduce(0, +) / Double(columns) + Double(epsilon)).squareRoot()
+            for c in 0..<columns { out[r * columns + c] = Float(row[c] * inverse * Double(norm[c])) }
+        }
+        return out
+    }
+
+    /// 300 rows: a full 256-row chunk and a padded one; widths with SIMD tails.
+    @Test func normFoldedIntoTheQuantizationMatchesNormThenProduct() {
+        let (m, k, n) = (300, 72, 40)
+        var random = TestRandom(seed: 17)
+        let w = LinearWeight(Tensor(shape: [n, k], storage: random.floats(n * k))).converted(to: .int8)
+        let x = random.floats(m * k, in: -4...4)
+        let norm = random.floats(k, in: 0.2...2)
+        let fused = w.matmul(
+            rmsNormalizing: Tensor(shape: [3, 100, k], storage: x), norm: Tensor(shape: [k], storage: norm),
+            epsilon: 1e-6)
+        #expect(fused.shape == [3, 100, n])
+        let normalized = Self.rmsNormalized(x, rows: m, columns: k, norm: norm, epsilon: 1e-6)
+        let separate = w.matmul(Tensor(shape: [m, k], storage: normalized))
+        // The same integers up to a rounding tie moved by the order of two multiplications: a
+        // flip changes one term by one quantum of x times |w| ≤ 1.
+        expectClose(fused.storage, separate.storage, rtol: 1e-5, atol: 2e-2, "rms-normalized int8")
+    }
+
+    @Test func reluFeedForwardMatchesTheSteps() {
+        let (m, d, f) = (300, 40, 88)
+        var random = TestRandom(seed: 23)
+        let first = LinearWeight(Tensor(shape: [f, d], storage: random.floats(f * d))).converted(to: .int8)
+        let second = LinearWeight(Tensor(shape: [d, f], storage: random.floats(d * f))).converted(to: .int8)
+        let h = Tensor(shape: [m, d], storage: random.floats(m * d, in: -3...3))
+        let norm = Tensor(shape: [d], storage: random.floats(d, in: 0.5...1.5))
+        var fused = h
+        first.addReLUFeedForward(into: &fused, norm: norm, epsilon: 1e-6, output: second)
+        var hidden = first.matmul(
+            Tensor(shape: [m, d], storage: Self.rmsNormalized(h.storage, rows: m, columns: d, norm: norm.storage, epsilon: 1e-6)))
+        hidden.activate(.relu)
+        var separate = h
+        second.matmul(hidden, accumulatingInto: &separate)
+        let change = zip(separate.storage, h.storage).map { abs($0 - $1) }.max()!
+        #expect(change > 1, "the block changes the stream (\(change))")
+        expectClose(fused.storage, separate.storage, rtol: 1e-4, atol: 5e-2, "relu feed-forward int8")
+    }
+}

@@ -83,6 +83,30 @@ void inpars_rescale_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, float *out, int accumulate, inpars_isa isa);
 
+/// RMS-normalises and quantizes each row in one pass, for an int8 product whose input is
+/// `rmsNorm(x) = x / √(mean(x²) + ε) · weight`: `q = round((x ⊙ weight) · levels / max|x ⊙
+/// weight|)` and `scales[r] = max|x ⊙ weight| · (1 / √(mean(x²) + ε)) / levels` (the norm's
+/// positive row factor moves into the scale; the quantized values do not depend on it). The
+/// squares are summed in 16 lanes (lane l takes elements l, l + 16, …), added pairwise, then
+/// the tail in order, so every path gives the same bits.
+void inpars_rms_quantize_rows(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
+    float *scales, float levels);
+void inpars_rms_quantize_rows_isa(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
+    float *scales, float levels, inpars_isa isa);
+
+/// An int8 product's s32 accumulators through ReLU into the next product's int8 input, in one
+/// pass: `t[m, n] = max(0, (float)acc[m, n] · columnScales[n])`, `q = round(t · levels / max_n
+/// t[m, n])`, `scales[m] = max_n t[m, n] · rowScales[m] / levels` (the positive activation
+/// scale of row m moves into the new scale). Values stay non-negative.
+void inpars_rescale_relu_quantize(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, int8_t *q, float *scales, float levels);
+void inpars_rescale_relu_quantize_isa(
+    const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
+    const float *columnScales, int8_t *q, float *scales, float levels, inpars_isa isa);
+
 #ifdef __cplusplus
 }
 #endif

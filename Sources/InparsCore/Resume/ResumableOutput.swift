@@ -59,6 +59,10 @@ public final class ResumableOutput<Summary: StageSummary> {
     private var files: [String: AppendFile] = [:]
     /// Bytes appended but not yet written, by role (written at 1 MiB and before each commit).
     private var pending: [String: [UInt8]] = [:]
+    /// SHA-256 of every byte of each role's partial file (this run's as they are written; an
+    /// earlier run's committed bytes read once on resume), so that finishing records the
+    /// output's identity without reading the finished file back.
+    private var digests: [String: SHA256] = [:]
     private var items: Int
     private var lastCommit = ProcessInfo.processInfo.systemUptime
     private var killAfterItems: Int?
@@ -174,6 +178,9 @@ public final class ResumableOutput<Summary: StageSummary> {
             }
             if size > committed { try AppendFile.truncate(partial, to: committed) }
             droppedBytes += size - committed
+            var digest = SHA256()
+            try DigestFileReader.forEachChunk(of: partial) { digest.update($0) }
+            digests[role] = digest
             files[role] = try AppendFile(appendingTo: partial)
         }
     }
@@ -183,7 +190,9 @@ public final class ResumableOutput<Summary: StageSummary> {
         guard files.isEmpty else { return }
         try writeManifest()
         for (role, url) in outputs {
+            // Empty: a partial file without our manifest is refused, `overwrite` removes ours.
             files[role] = try AppendFile(appendingTo: Self.partialURL(for: url))
+            digests[role] = SHA256()
         }
     }
 
@@ -211,7 +220,10 @@ public final class ResumableOutput<Summary: StageSummary> {
     /// Writes the buffered bytes to the partial files.
     private func flush() throws {
         for (role, bytes) in pending where !bytes.isEmpty {
-            try bytes.withUnsafeBytes { try files[role]!.append($0) }
+            try bytes.withUnsafeBytes {
+                try files[role]!.append($0)
+                digests[role]!.update($0)
+            }
             pending[role]!.removeAll(keepingCapacity: true)
         }
     }
@@ -284,6 +296,11 @@ public final class ResumableOutput<Summary: StageSummary> {
                 }
             } else {
                 try Self.linkIntoPlace(partial, url, kind: kind)
+                // The output is the partial file's bytes: its identity is already known.
+                identities[role] = InputIdentity(
+                    path: url.path, bytes: files[role]!.length,
+                    checksum: "sha256:" + digests[role]!.finalizeHex())
+                continue
             }
             identities[role] = try InputIdentity.of(url)
         }

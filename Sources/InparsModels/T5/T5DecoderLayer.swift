@@ -70,8 +70,8 @@ struct T5DecoderLayer: Sendable {
         }
         let feedForwardInput = training.map { _ in hidden }
         let fed = feedForward.forward(
-            hidden.rmsNormalized(weight: weights[feedForwardNorm], epsilon: epsilon),
-            weights: weights, into: &hidden, training: training)
+            normalizing: &hidden, norm: weights[feedForwardNorm], epsilon: epsilon,
+            weights: weights, training: training)
         guard let attention, let cross, let fed, let attentionInput, let crossInput,
             let feedForwardInput
         else { return nil }

@@ -32,12 +32,12 @@ struct T5EncoderLayer: Sendable {
         // residual adds copy the stream.
         let attentionInput = training.map { _ in hidden }
         let attention = selfAttention.forward(
-            hidden.rmsNormalized(weight: weights[selfAttentionNorm], epsilon: epsilon),
-            weights: weights, lengths: lengths, bias: bias, into: &hidden, training: training)
+            normalizing: &hidden, norm: weights[selfAttentionNorm], epsilon: epsilon,
+            weights: weights, lengths: lengths, bias: bias, training: training)
         let feedForwardInput = training.map { _ in hidden }
         let fed = feedForward.forward(
-            hidden.rmsNormalized(weight: weights[feedForwardNorm], epsilon: epsilon),
-            weights: weights, into: &hidden, training: training)
+            normalizing: &hidden, norm: weights[feedForwardNorm], epsilon: epsilon,
+            weights: weights, training: training)
         guard let attention, let fed, let attentionInput, let feedForwardInput else { return nil }
         return Record(
             attentionInput: attentionInput, feedForwardInput: feedForwardInput,

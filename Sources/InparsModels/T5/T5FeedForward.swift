@@ -59,6 +59,30 @@ struct T5FeedForward: Sendable {
         return record
     }
 
+    /// The pre-norm sublayer: normalises the residual stream with the sublayer's RMS norm and
+    /// adds the block's output into it. At inference a plain ReLU block (T5 v1.0) runs as one
+    /// call (``LinearWeight/addReLUFeedForward(into:norm:epsilon:output:)``: at int8 the norm,
+    /// ReLU and quantization are fused around the products, with no fp32 `[.., dFF]` rows);
+    /// otherwise as ``forward(_:weights:into:training:)`` on the normalised input.
+    ///
+    /// - Parameters:
+    ///   - residual: `[batch, seqLen, dModel]`, updated in place.
+    ///   - norm: `[dModel]`, the sublayer's layer-norm weight.
+    /// - Returns: the record for ``backward(_:record:weights:gradients:)`` when training.
+    func forward(
+        normalizing residual: inout Tensor, norm: Tensor, epsilon: Float, weights: ParameterStore,
+        training: TrainingPass?
+    ) -> Record? {
+        if training == nil && !isGated && activation == .relu {
+            weights.linear(input).addReLUFeedForward(
+                into: &residual, norm: norm, epsilon: epsilon, output: weights.linear(output))
+            return nil
+        }
+        return forward(
+            residual.rmsNormalized(weight: norm, epsilon: epsilon), weights: weights,
+            into: &residual, training: training)
+    }
+
     /// Back-propagates the gradient reaching the block's residual branch.
     ///
     /// - Parameter dResidual: `[batch, seqLen, dModel]`, the residual stream's gradient.

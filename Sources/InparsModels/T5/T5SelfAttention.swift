@@ -34,20 +34,28 @@ struct T5SelfAttention: Sendable {
         var outputDropout: DropoutMask
     }
 
-    /// Bidirectional self-attention over whole sequences (the encoder), added into the
-    /// residual stream.
+    /// The pre-norm bidirectional self-attention sublayer over whole sequences (the encoder):
+    /// normalises the residual stream with the sublayer's RMS norm and adds the projected
+    /// context into it. At inference the norm goes into the q/k/v product
+    /// (``LinearWeight/matmul(rmsNormalizing:norm:epsilon:)``: at int8 it is folded into the
+    /// activation quantization, with no normalised fp32 copy).
     ///
     /// - Parameters:
-    ///   - x: the normalised input, `[batch, seqLen, dModel]`.
+    ///   - residual: `[batch, seqLen, dModel]`, to which the projected context is added.
+    ///   - norm: `[dModel]`, the sublayer's layer-norm weight.
     ///   - lengths: real length of each batch entry (keys past it are padding).
     ///   - bias: offsets for `seqLen` queries and keys.
-    ///   - residual: `[batch, seqLen, dModel]`, to which the projected context is added.
     ///   - training: set for a training pass (two dropout sites: probabilities, output).
     func forward(
-        _ x: Tensor, weights: ParameterStore, lengths: [Int], bias: RelativeOffsetBias,
-        into residual: inout Tensor, training: TrainingPass?
+        normalizing residual: inout Tensor, norm: Tensor, epsilon: Float, weights: ParameterStore,
+        lengths: [Int], bias: RelativeOffsetBias, training: TrainingPass?
     ) -> Record? {
-        let qkv = weights.linear(queryKeyValue).matmul(x)  // [batch, seqLen, 3·inner]
+        let projection = weights.linear(queryKeyValue)
+        let x = training.map { _ in residual.rmsNormalized(weight: norm, epsilon: epsilon) }
+        // [batch, seqLen, 3·inner]
+        let qkv =
+            x.map { projection.matmul($0) }
+            ?? projection.matmul(rmsNormalizing: residual, norm: norm, epsilon: epsilon)
         return attend(
             x, qkv: qkv, weights: weights, cache: nil, pastLength: 0, visibleKeys: lengths,
             causal: false, bias: bias, into: &residual, training: training)
@@ -85,13 +93,14 @@ struct T5SelfAttention: Sendable {
     }
 
     /// The attention of `qkv`'s queries over the keys and values in `qkv` itself (`cache`
-    /// `nil`) or in `cache`, then the output projection into the residual stream.
+    /// `nil`) or in `cache`, then the output projection into the residual stream; `x` (the
+    /// normalised input) is kept in the record when training.
     private func attend(
-        _ x: Tensor, qkv: Tensor, weights: ParameterStore, cache: KeyValueCache?,
+        _ x: Tensor?, qkv: Tensor, weights: ParameterStore, cache: KeyValueCache?,
         pastLength: Int, visibleKeys: [Int], causal: Bool, bias: RelativeOffsetBias,
         into residual: inout Tensor, training: TrainingPass?
     ) -> Record? {
-        let (batch, stepLength) = (x.shape[0], x.shape[1])
+        let (batch, stepLength) = (qkv.shape[0], qkv.shape[1])
         let width = 3 * inner
         func fused(_ part: Int) -> HeadLayout {
             HeadLayout(rowStride: width, batchStride: stepLength * width, offset: part * inner)
@@ -110,7 +119,7 @@ struct T5SelfAttention: Sendable {
             recording: training != nil, dropout: probabilityDropout)
         let outputDropout = training?.mask()
         weights.linear(output).project(context, dropout: outputDropout, into: &residual)
-        guard let probabilities, let probabilityDropout, let outputDropout else { return nil }
+        guard let x, let probabilities, let probabilityDropout, let outputDropout else { return nil }
         return Record(
             input: x, qkv: qkv, problem: problem, probabilities: probabilities, context: context,
             probabilityDropout: probabilityDropout, outputDropout: outputDropout)

@@ -1,0 +1,94 @@
+/// Fused int8 forms of the two pre-norm sublayer shapes a T5 encoder runs per block, for
+/// inference: the element-wise passes around the oneDNN products happen row chunk by row chunk
+/// on buffers that stay in cache, and the fp32 intermediates (the normalised input, the
+/// feed-forward's hidden activations) are never written.
+extension PackedLinearWeight {
+    /// `out = rmsNorm(x) · Wᵀ` at int8, the norm folded into the activation quantization
+    /// (``Quantization/rmsQuantizeRows(_:rows:columns:weight:epsilon:into:scales:)``).
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, in]`, the residual stream (not normalised).
+    ///   - norm: `[in]`, the RMS norm's weight.
+    ///   - out: `[rows, out]`.
+    func multiply(
+        rmsNormalizing x: UnsafePointer<Float>, norm: UnsafePointer<Float>, epsilon: Float,
+        rows: Int, into out: UnsafeMutablePointer<Float>
+    ) {
+        precondition(precision == .int8, "the fused norm runs at int8 only")
+        let (k, n) = (inFeatures, outFeatures)
+        var start = 0
+        while start < rows {
+            let count = min(Self.chunkRows, rows - start)
+            let padded = Self.paddedRows(count)
+            let key = DNNL.Key(precision: .int8, rows: padded, inFeatures: k, outFeatures: n)
+            DNNL.context.withLock { locked in
+                let primitive = locked.primitive(key, weights: layout)
+                let source = locked.buffer(Scratch.source, bytes: padded * k)
+                let scales = locked.buffer(Scratch.sourceScales, bytes: padded * 4)
+                    .assumingMemoryBound(to: Float.self)
+                let product = locked.buffer(Scratch.product, bytes: padded * n * 4)
+                Quantization.rmsQuantizeRows(
+                    x + start * k, rows: count, columns: k, weight: norm, epsilon: epsilon,
+                    into: source.assumingMemoryBound(to: Int8.self), scales: scales)
+                run(primitive, key, source: source, destination: product)
+                rescale(
+                    product, rows: count, activationScales: scales, into: out + start * n,
+                    accumulate: false)
+            }
+            start += count
+        }
+    }
+
+    /// `h += W₂ · relu(W₁ · rmsNorm(h))` at int8 (T5 v1.0's feed-forward sublayer), `self`
+    /// being `W₁` (`[dFF, dModel]`) and `output` `W₂` (`[dModel, dFF]`). Per chunk of rows:
+    /// norm and quantization in one pass, the first product, its rescale, ReLU and
+    /// re-quantization in one pass (``Quantization/rescaleReLUQuantize(_:rows:columns:rowScales:columnScales:into:scales:)``),
+    /// the second product, and its rescale added into `h`.
+    ///
+    /// - Parameters:
+    ///   - h: `[rows, dModel]`, the residual stream, updated in place.
+    ///   - norm: `[dModel]`, the RMS norm's weight.
+    func reluFeedForward(
+        _ h: UnsafeMutablePointer<Float>, rows: Int, norm: UnsafePointer<Float>, epsilon: Float,
+        output: PackedLinearWeight
+    ) {
+        precondition(precision == .int8 && output.precision == .int8, "the fused feed-forward runs at int8 only")
+        let (d, hiddenWidth) = (inFeatures, outFeatures)
+        precondition(output.inFeatures == hiddenWidth && output.outFeatures == d, "feed-forward shapes")
+        var start = 0
+        while start < rows {
+            let count = min(Self.chunkRows, rows - start)
+            let padded = Self.paddedRows(count)
+            let first = DNNL.Key(precision: .int8, rows: padded, inFeatures: d, outFeatures: hiddenWidth)
+            let second = DNNL.Key(precision: .int8, rows: padded, inFeatures: hiddenWidth, outFeatures: d)
+            let rowsOfH = h + start * d
+            DNNL.context.withLock { locked in
+                let source = locked.buffer(Scratch.source, bytes: padded * d)
+                let scales = locked.buffer(Scratch.sourceScales, bytes: padded * 4)
+                    .assumingMemoryBound(to: Float.self)
+                let product = locked.buffer(Scratch.product, bytes: padded * hiddenWidth * 4)
+                let hidden = locked.buffer(Scratch.hidden, bytes: padded * hiddenWidth)
+                let hiddenScales = locked.buffer(Scratch.hiddenScales, bytes: padded * 4)
+                    .assumingMemoryBound(to: Float.self)
+                let secondProduct = locked.buffer(Scratch.secondProduct, bytes: padded * d * 4)
+                Quantization.rmsQuantizeRows(
+                    rowsOfH, rows: count, columns: d, weight: norm, epsilon: epsilon,
+                    into: source.assumingMemoryBound(to: Int8.self), scales: scales)
+                run(locked.primitive(first, weights: layout), first, source: source, destination: product)
+                rowScales.withUnsafeBufferPointer { w in
+                    Quantization.rescaleReLUQuantize(
+                        product.assumingMemoryBound(to: Int32.self), rows: count, columns: hiddenWidth,
+                        rowScales: scales, columnScales: w.baseAddress!,
+                        into: hidden.assumingMemoryBound(to: Int8.self), scales: hiddenScales)
+                }
+                output.run(
+                    locked.primitive(second, weights: output.layout), second, source: hidden,
+                    destination: secondProduct)
+                output.rescale(
+                    secondProduct, rows: count, activationScales: hiddenScales, into: rowsOfH,
+                    accumulate: true)
+            }
+            start += count
+        }
+    }
+}
