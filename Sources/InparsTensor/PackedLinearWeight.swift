@@ -167,16 +167,20 @@ final class PackedLinearWeight: @unchecked Sendable {
         let (k, n) = (inFeatures, outFeatures)
         let padded = Self.paddedRows(rows)
         let key = DNNL.Key(precision: precision, rows: padded, inFeatures: k, outFeatures: n)
-        // Source elements are 2 (bf16) or 1 (int8) bytes; products 4 (f32 or s32).
+        // Source elements are 4 (fp32), 2 (bf16) or 1 (int8) bytes; products 4 (f32 or s32).
         let sourceBytes = padded * k * precision.bytesPerWeight
         DNNL.context.withLock { locked in
             let primitive = locked.primitive(key, weights: layout)
             let source = locked.buffer(Scratch.source, bytes: sourceBytes)
             let product = locked.buffer(Scratch.product, bytes: padded * n * 4)
             switch precision {
-            case .bf16:
-                Quantization.roundToBFloat16(
-                    x, count: rows * k, into: source.assumingMemoryBound(to: UInt16.self))
+            case .bf16, .fp32:
+                if precision == .bf16 {
+                    Quantization.roundToBFloat16(
+                        x, count: rows * k, into: source.assumingMemoryBound(to: UInt16.self))
+                } else {
+                    source.assumingMemoryBound(to: Float.self).update(from: x, count: rows * k)
+                }
                 run(primitive, key, source: source, destination: product)
                 let p = UnsafePointer(product.assumingMemoryBound(to: Float.self))
                 if accumulate {
@@ -192,15 +196,6 @@ final class PackedLinearWeight: @unchecked Sendable {
                     scales: rowScales)
                 run(primitive, key, source: source, destination: product)
                 rescale(product, rows: rows, activationScales: rowScales, into: out, accumulate: accumulate)
-            case .fp32:
-                source.assumingMemoryBound(to: Float.self).update(from: x, count: rows * k)
-                run(primitive, key, source: source, destination: product)
-                let p = UnsafePointer(product.assumingMemoryBound(to: Float.self))
-                if accumulate {
-                    for i in 0..<(rows * n) { out[i] += p[i] }
-                } else {
-                    out.update(from: p, count: rows * n)
-                }
             }
         }
     }
