@@ -1,4 +1,5 @@
 import ArgumentParser
+import InparsTensor
 
 /// Release-build benchmarks. Run `swift run -c release inpars-bench --help`.
 @main
@@ -13,4 +14,11 @@ struct Bench: ParsableCommand {
             LoopbackHubCommand.self, ResumeBenchmark.self, T5PrecisionBenchmark.self,
             CrossEncoderBenchmark.self, LLMGenerateBenchmark.self,
         ])
+
+    /// Keeps large allocations on the heap, as `inpars` does for its model commands
+    /// (``AllocatorSettings/keepLargeAllocations()``), then runs the subcommand.
+    static func main() {
+        AllocatorSettings.keepLargeAllocations()
+        main(nil)
+    }
 }

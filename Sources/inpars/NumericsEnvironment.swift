@@ -14,6 +14,9 @@ import InparsTensor
 ///   Swift code between matmuls, and an int8 forward ran at half speed (`Docs/performance.md`,
 ///   "bf16 and int8"). Without oneDNN in use it changes nothing.
 ///
+/// It also keeps large allocations on the heap for model commands
+/// (``AllocatorSettings/keepLargeAllocations()``, a `mallopt`, which needs no restart).
+///
 /// Only the executable's entry point calls this (tests that parse commands in-process never
 /// restart themselves).
 enum NumericsEnvironment {
@@ -42,6 +45,9 @@ enum NumericsEnvironment {
         let settings = missingSettings(
             arguments: CommandLine.arguments, environment: ProcessInfo.processInfo.environment,
             recommendedCore: { BLAS.recommendedCoreType })
+        if modelCommands.contains(CommandLine.arguments.dropFirst().first ?? "") {
+            AllocatorSettings.keepLargeAllocations()
+        }
         guard !settings.isEmpty else { return }
         for (name, value) in settings {
             guard setenv(name, value, 0) == 0 else { return }

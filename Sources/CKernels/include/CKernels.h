@@ -107,6 +107,10 @@ void inpars_rescale_relu_quantize_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, int8_t *q, float *scales, float levels, inpars_isa isa);
 
+/// glibc's allocator keeps blocks up to 256 MiB on the heap (reused, no page fault per first
+/// touch) and returns freed memory only above 1 GiB of slack; does nothing elsewhere.
+void inpars_keep_large_allocations(void);
+
 #ifdef __cplusplus
 }
 #endif
