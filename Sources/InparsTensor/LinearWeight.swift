@@ -171,10 +171,10 @@ public struct LinearWeight: Sendable {
     }
 
     /// `residual += output · relu(self · rmsNorm(residual))` (T5 v1.0's pre-norm feed-forward
-    /// sublayer), for inference, `self` being `[dFF, dModel]`: two int8 weights run it in row
-    /// chunks with the norm, the rescale, ReLU and the re-quantization fused around the two
-    /// products (no fp32 `[rows, dFF]` activations); other precisions normalise, multiply,
-    /// apply ReLU and multiply into `residual`.
+    /// sublayer), for int8 inference, `self` being `[dFF, dModel]`: the two int8 weights run it
+    /// in row chunks with the norm, the rescale, ReLU and the re-quantization fused around the
+    /// two products (no fp32 `[rows, dFF]` activations). Other precisions run the separate
+    /// steps (`T5FeedForward`).
     ///
     /// - Parameters:
     ///   - residual: `[..., dModel]`, updated in place.
@@ -185,12 +185,7 @@ public struct LinearWeight: Sendable {
     ) {
         guard case .packed(let first) = storage, case .packed(let second) = output.storage,
             first.precision == .int8, second.precision == .int8
-        else {
-            var hidden = matmul(residual.rmsNormalized(weight: norm, epsilon: epsilon))
-            hidden.activate(.relu)
-            output.matmul(hidden, accumulatingInto: &residual)
-            return
-        }
+        else { preconditionFailure("the fused feed-forward runs at int8 only") }
         precondition(residual.lastDimension == inFeatures && norm.shape == [inFeatures], "feed-forward: residual \(residual.shape), norm \(norm.shape) for weight [\(outFeatures), \(inFeatures)]")
         let rows = residual.rowCount
         norm.storage.withUnsafeBufferPointer { pn in

@@ -111,7 +111,8 @@ public struct ParameterStore: Sendable, Equatable {
     }
 
     /// Changes the values in place (an optimizer step, a test's perturbation) through `body`;
-    /// the table must stay. Only an fp32 store changes: a converted one is for inference.
+    /// the table must stay. Only an unconverted store changes: a converted or packed one is
+    /// for inference.
     /// Models forward ``ParameterizedModel/updateParameters(_:)`` here.
     public mutating func updateValues<R>(_ body: (inout ParameterStore) throws -> R) rethrows -> R {
         precondition(converted.isEmpty, "a converted \(precision) model is for inference only")

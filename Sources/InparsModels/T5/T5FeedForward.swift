@@ -60,9 +60,9 @@ struct T5FeedForward: Sendable {
     }
 
     /// The pre-norm sublayer: normalises the residual stream with the sublayer's RMS norm and
-    /// adds the block's output into it. At inference a plain ReLU block (T5 v1.0) runs as one
-    /// call (``LinearWeight/addReLUFeedForward(into:norm:epsilon:output:)``: at int8 the norm,
-    /// ReLU and quantization are fused around the products, with no fp32 `[.., dFF]` rows);
+    /// adds the block's output into it. At int8 inference a plain ReLU block (T5 v1.0) runs as
+    /// one call (``LinearWeight/addReLUFeedForward(into:norm:epsilon:output:)``: the norm,
+    /// ReLU and quantization fused around the products, with no fp32 `[.., dFF]` rows);
     /// otherwise as ``forward(_:weights:into:training:)`` on the normalised input.
     ///
     /// - Parameters:
@@ -73,7 +73,7 @@ struct T5FeedForward: Sendable {
         normalizing residual: inout Tensor, norm: Tensor, epsilon: Float, weights: ParameterStore,
         training: TrainingPass?
     ) -> Record? {
-        if training == nil && !isGated && activation == .relu {
+        if training == nil && !isGated && activation == .relu && weights.precision == .int8 {
             weights.linear(input).addReLUFeedForward(
                 into: &residual, norm: norm, epsilon: epsilon, output: weights.linear(output))
             return nil
