@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Fused int8 forms of the two pre-norm sublayer shapes a T5 encoder runs per block, for
 /// inference: the element-wise passes around the oneDNN products happen row chunk by row chunk
 /// on buffers that stay in cache, and the fp32 intermediates (the normalised input, the
@@ -16,6 +18,13 @@ extension PackedLinearWeight {
     ) {
         precondition(precision == .int8, "the fused norm runs at int8 only")
         let (k, n) = (inFeatures, outFeatures)
+        if int8Panels != nil {
+            return multiplyPanels(
+                rows: rows,
+                quantize: { part, q, scales in
+                    inpars_rms_quantize_rows(x + part.lowerBound * k, part.count, k, norm, epsilon, q, scales, 127)
+                }, into: out, accumulate: false)
+        }
         var start = 0
         while start < rows {
             let count = min(Self.chunkRows, rows - start)
@@ -55,6 +64,9 @@ extension PackedLinearWeight {
         precondition(precision == .int8 && output.precision == .int8, "the fused feed-forward runs at int8 only")
         let (d, hiddenWidth) = (inFeatures, outFeatures)
         precondition(output.inFeatures == hiddenWidth && output.outFeatures == d, "feed-forward shapes")
+        if int8Panels != nil && output.int8Panels != nil {
+            return reluFeedForwardPanels(h, rows: rows, norm: norm, epsilon: epsilon, output: output)
+        }
         var start = 0
         while start < rows {
             let count = min(Self.chunkRows, rows - start)

@@ -1,4 +1,5 @@
 internal import CDNNL
+internal import CKernels
 
 /// A linear layer's weight converted once for oneDNN: fp32 (packed only), bf16, or int8 with
 /// one scale per output row, reordered into the blocked layout oneDNN's matmul prefers on this
@@ -15,14 +16,19 @@ final class PackedLinearWeight: @unchecked Sendable {
     let precision: Precision
     let outFeatures: Int
     let inFeatures: Int
-    /// The weights' layout, `[in, out]` logically (oneDNN's `B`), blocked.
+    /// The weights' layout, `[in, out]` logically (oneDNN's `B`), blocked; unused (zero) when
+    /// the int8 products run on ``int8Panels``.
     let layout: dnnl_memory_desc_t
     /// int8: `max|w[n, :]| / levels` per output row `n` (``DNNLInfo/int8WeightLevels``);
     /// empty for bf16.
     let rowScales: [Float]
-    /// Bytes held: the packed weights (with oneDNN's int8 compensation) and the scales.
+    /// int8 on CPUs with AVX-512 VNNI: the weights packed for our own product, which replaces
+    /// oneDNN's there (``Int8Panels``); nil elsewhere.
+    let int8Panels: Int8Panels?
+    /// Bytes held: the packed weights (with oneDNN's or our int8 compensation) and the scales.
     let byteCount: Int
-    private let memory: dnnl_memory_t
+    /// The weights for oneDNN; nil when ``int8Panels`` holds them.
+    private let memory: dnnl_memory_t?
 
     /// The row count used to ask oneDNN for its preferred weight layout (any count gives the
     /// same layout on oneDNN 2.6; see ``DNNL``).
@@ -34,12 +40,40 @@ final class PackedLinearWeight: @unchecked Sendable {
     ///   - matrix: `[out, in]`, fp32.
     ///   - precision: `.fp32` (values kept), `.bf16` (round to nearest even) or `.int8`
     ///     (symmetric per output row).
-    init(_ matrix: Tensor, precision: Precision) {
+    ///   - panels: int8 only: pack for ``Int8Panels`` (the default where it runs) or for
+    ///     oneDNN (tests compare the two).
+    init(_ matrix: Tensor, precision: Precision, panels: Bool = Int8Panels.isAvailable) {
         precondition(matrix.rank == 2, "a linear weight is [out, in], got \(matrix.shape)")
         let (n, k) = (matrix.shape[0], matrix.shape[1])
         self.precision = precision
         outFeatures = n
         inFeatures = k
+        var quantized = [Int8]()
+        if precision == .int8 {
+            quantized = [Int8](repeating: 0, count: n * k)
+            var scales = [Float](repeating: 0, count: n)
+            matrix.storage.withUnsafeBufferPointer { w in
+                quantized.withUnsafeMutableBufferPointer { q in
+                    scales.withUnsafeMutableBufferPointer { s in
+                        Quantization.quantizeRows(
+                            w.baseAddress!, rows: n, columns: k, into: q.baseAddress!,
+                            scales: s.baseAddress!, levels: Float(DNNLInfo.int8WeightLevels))
+                    }
+                }
+            }
+            rowScales = scales
+        } else {
+            rowScales = []
+        }
+        if precision == .int8 && panels {
+            let packed = Int8Panels(quantized, outFeatures: n, inFeatures: k)
+            int8Panels = packed
+            layout = dnnl_memory_desc_t()
+            memory = nil
+            byteCount = packed.byteCount + n * MemoryLayout<Float>.size
+            return
+        }
+        int8Panels = nil
         let key = DNNL.Key(precision: precision, rows: Self.layoutRows, inFeatures: k, outFeatures: n)
         let engine = DNNL.context.engine
         let descriptor = DNNL.matmulDescriptor(key, weights: Self.anyLayout(key), engine: engine)
@@ -52,31 +86,15 @@ final class PackedLinearWeight: @unchecked Sendable {
             "dnnl_memory_create (weights)")
         memory = packed!
         switch precision {
-        case .bf16:
-            rowScales = []
-            matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
         case .int8:
-            var quantized = [Int8](repeating: 0, count: n * k)
-            var scales = [Float](repeating: 0, count: n)
-            matrix.storage.withUnsafeBufferPointer { w in
-                quantized.withUnsafeMutableBufferPointer { q in
-                    scales.withUnsafeMutableBufferPointer { s in
-                        Quantization.quantizeRows(
-                            w.baseAddress!, rows: n, columns: k, into: q.baseAddress!,
-                            scales: s.baseAddress!, levels: Float(DNNLInfo.int8WeightLevels))
-                    }
-                }
-            }
-            rowScales = scales
             quantized.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_s8, k, n, into: packed!) }
-        case .fp32:
-            rowScales = []
+        case .bf16, .fp32:
             matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
         }
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
     }
 
-    deinit { dnnl_memory_destroy(memory) }
+    deinit { if let memory { dnnl_memory_destroy(memory) } }
 
     /// The weights' descriptor with layout left to oneDNN (`format_tag any`).
     static func anyLayout(_ key: DNNL.Key) -> dnnl_memory_desc_t {
@@ -144,6 +162,14 @@ final class PackedLinearWeight: @unchecked Sendable {
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
+        if int8Panels != nil {
+            let k = inFeatures
+            return multiplyPanels(
+                rows: rows,
+                quantize: { part, q, scales in
+                    inpars_quantize_rows(x + part.lowerBound * k, part.count, k, q, scales, 127)
+                }, into: out, accumulate: accumulate)
+        }
         var start = 0
         while start < rows {
             let count = min(Self.chunkRows, rows - start)
@@ -240,7 +266,7 @@ final class PackedLinearWeight: @unchecked Sendable {
         DNNL.execute(
             primitive,
             [
-                (DNNL.argumentSource, sourceMemory), (DNNL.argumentWeights, memory),
+                (DNNL.argumentSource, sourceMemory), (DNNL.argumentWeights, memory!),
                 (DNNL.argumentDestination, destinationMemory),
             ])
     }

@@ -107,6 +107,50 @@ void inpars_rescale_relu_quantize_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, int8_t *q, float *scales, float levels, inpars_isa isa);
 
+/// The int8 matrix product behind inference-time linear layers (`int8gemm.c`): weights packed
+/// once in panels of `INPARS_INT8_PANEL_COLUMNS` columns for AVX-512 VNNI (`vpdpbusd`), s8
+/// activations shifted to u8 on the fly with the shift's `128 · Σ_k w[n, k]` taken off per
+/// column, exact s32 sums, and the rescale of ``inpars_rescale`` in the register epilogue.
+/// The AVX-512 VNNI and generic paths give the same bits (and the same s32 sums as any exact
+/// s8 × s8 product).
+#define INPARS_INT8_PANEL_COLUMNS 64
+
+/// What the product writes: `out = rescaled` (f32), `out += rescaled` (f32), or the exact
+/// s32 sums (`out` is then `int32_t *`; the scales are not read).
+enum { INPARS_INT8_STORE = 0, INPARS_INT8_ADD = 1, INPARS_INT8_STORE_S32 = 2 };
+
+/// Whether this CPU runs the VNNI path (AVX-512 F and VNNI with OS support).
+int inpars_int8_has_vnni(void);
+
+/// `k` rounded up to a multiple of 4 (the packed weights' depth).
+size_t inpars_int8_padded_depth(size_t k);
+
+/// Bytes of a packed `[n, k]` weight: `round_up(n, 16) · inpars_int8_padded_depth(k)`.
+size_t inpars_int8_packed_bytes(size_t n, size_t k);
+
+/// Packs a row-major s8 weight `w` `[n, k]` (PyTorch's `[out, in]`) into `packed`
+/// (`inpars_int8_packed_bytes(n, k)` bytes) and writes `compensation[c] = 128 · Σ_k w[c, k]`
+/// for the `round_up(n, 16)` columns (0 for the padding).
+void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32_t *compensation);
+
+/// `out[m, c] (+)= (float)Σ_k a[m, k] · w[c, k] · (columnScales[c] · rowScales[m])`, or the
+/// s32 sums, for rows `0 ..< rows` and the columns of panels `panelFrom ..< panelTo` (columns
+/// `64 · panelFrom ..< min(n, 64 · panelTo)`; pass 0 and `SIZE_MAX` for all).
+///
+/// - a: `[rows, k]` s8, row stride `lda`; out: `[rows, ldo]` f32 or s32.
+/// Single-threaded; callers split rows or panels over threads (disjoint outputs).
+void inpars_int8_gemm(
+    const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
+    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
+    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode);
+/// ``inpars_int8_gemm`` on a given instruction set (tests; AVX-512 without VNNI and AVX2 run
+/// the generic code).
+void inpars_int8_gemm_isa(
+    const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
+    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
+    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode,
+    inpars_isa isa);
+
 /// glibc's allocator keeps blocks up to 256 MiB on the heap (reused, no page fault per first
 /// touch) and returns freed memory only above 1 GiB of slack; does nothing elsewhere.
 void inpars_keep_large_allocations(void);
