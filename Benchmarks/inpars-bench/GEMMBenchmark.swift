@@ -5,7 +5,10 @@ import InparsTensor
 /// GFLOP/s of raw `cblas_sgemm` and of the tensor module on transformer shapes.
 struct GEMMBenchmark: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "gemm", abstract: "GFLOP/s of cblas_sgemm vs the tensor module.")
+        commandName: "gemm", abstract: "GFLOP/s of cblas_sgemm vs the tensor module; --int8: GOP/s of int8 linear layers.")
+
+    @Flag(help: "GOP/s of int8 linear layers (x · Wᵀ with per-row activation quantization and the rescale) at T5 shapes instead; INPARS_INT8_GEMM=onednn runs them on oneDNN's matmul.")
+    var int8 = false
 
     @Option(help: "OpenBLAS threads.") var threads = 2
     @Option(help: "Timed repetitions per measurement.") var repeats = 5
@@ -18,6 +21,7 @@ struct GEMMBenchmark: ParsableCommand {
 
     func run() throws {
         BLAS.threads = threads
+        if int8 { return measureInt8() }
         let env = ProcessInfo.processInfo.environment
         print("OpenBLAS core: \(BLAS.coreName); config: \(BLAS.configuration)")
         print(
@@ -99,5 +103,35 @@ struct GEMMBenchmark: ParsableCommand {
         timings.sort()
         let median = timings[timings.count / 2]
         return 2.0 * Double(batch * m * n * k) / median / 1e9
+    }
+
+    /// GOP/s (2 · rows · in · out per product, the activation quantization and rescale
+    /// included) of `LinearWeight.matmul` at int8, T5-base and t5-small linear shapes.
+    private func measureInt8() {
+        let env = ProcessInfo.processInfo.environment
+        print("int8 kernel: \(env["INPARS_INT8_GEMM"] == "onednn" ? "oneDNN matmul" : "inpars (VNNI where the CPU has it)"); oneDNN ISA \(DNNLInfo.effectiveISA); threads=\(threads)")
+        print("| rows | in × out | GOP/s |")
+        print("|---:|---|---:|")
+        var random = SystemRandomNumberGenerator()
+        for (k, n) in [(768, 768), (768, 2304), (768, 3072), (3072, 768), (512, 512), (512, 2048), (2048, 512)] {
+            let w = Tensor(shape: [n, k], storage: (0..<(n * k)).map { _ in Float.random(in: -1...1, using: &random) })
+            let weight = LinearWeight(w).converted(to: .int8)
+            for m in [256, 4096] {
+                let x = Tensor(shape: [m, k], storage: (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &random) })
+                var rates = [Double]()
+                for _ in 0..<rounds {
+                    var timings = [Double]()
+                    for iteration in 0...repeats {
+                        let start = DispatchTime.now().uptimeNanoseconds
+                        let result = weight.matmul(x)
+                        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                        if result.storage[0].isNaN { print("") }
+                        if iteration > 0 { timings.append(seconds) }
+                    }
+                    rates.append(2.0 * Double(m * n * k) / median(timings) / 1e9)
+                }
+                print("| \(m) | \(k) × \(n) | \(f1(median(rates))) |")
+            }
+        }
     }
 }

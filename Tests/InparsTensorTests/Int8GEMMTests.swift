@@ -1,0 +1,134 @@
+import CKernels
+import Foundation
+import InparsTestSupport
+import Testing
+
+@testable import InparsTensor
+
+/// Our int8 product (`inpars_int8_gemm`): exact s32 sums on every instruction-set path, the
+/// rescale's floats bit for bit, and the same results as oneDNN's int8 matmul through every
+/// ``PackedLinearWeight`` entry point.
+@Suite struct Int8GEMMKernelTests {
+    /// (rows, in, out): none a multiple of the 6-row tiles, the 4-deep groups or the 64-column
+    /// panels except where a boundary is the point; more than one 96-row block.
+    static let shapes = [(1, 1, 1), (7, 13, 5), (13, 17, 70), (6, 4, 64), (97, 131, 129), (200, 770, 65), (5, 64, 200)]
+
+    /// Values in [-128, 127] (our quantization gives [-127, 127]; -128 checks the u8 shift).
+    static func bytes(_ count: Int, _ random: inout TestRandom) -> [Int8] {
+        (0..<count).map { _ in Int8(truncatingIfNeeded: Int(random.next() % 256)) }
+    }
+
+    /// Packs `w` `[n, k]` and runs the product with `mode` on `isa` over `panels`.
+    static func product(
+        _ a: [Int8], _ w: [Int8], rows m: Int, k: Int, n: Int, rowScales: [Float], columnScales: [Float],
+        out: inout [UInt32], mode: Int32, isa: inpars_isa, panels: (Int, Int) = (0, Int.max)
+    ) {
+        var packed = [Int8](repeating: 0, count: inpars_int8_packed_bytes(n, k))
+        var compensation = [Int32](repeating: 0, count: (n + 15) / 16 * 16)
+        inpars_int8_pack(w, n, k, &packed, &compensation)
+        out.withUnsafeMutableBytes { o in
+            inpars_int8_gemm_isa(
+                a, k, m, k, packed, compensation, n, panels.0, panels.1, rowScales, columnScales,
+                o.baseAddress!, n, mode, isa)
+        }
+    }
+
+    @Test(arguments: shapes)
+    func everyPathGivesTheExactSumsAndTheRescaleBits(shape: (Int, Int, Int)) {
+        let (m, k, n) = shape
+        var random = TestRandom(seed: UInt64(7 * m + 3 * k + n))
+        let a = Self.bytes(m * k, &random), w = Self.bytes(n * k, &random)
+        let rowScales = random.floats(m, in: 0.001...0.1), columnScales = random.floats(n, in: 0.001...0.1)
+        let residual = random.floats(m * n, in: -5...5)
+        var sums = [Int32](repeating: 0, count: m * n)
+        for r in 0..<m {
+            for c in 0..<n {
+                var s = 0
+                for i in 0..<k { s += Int(a[r * k + i]) * Int(w[c * k + i]) }
+                sums[r * n + c] = Int32(s)
+            }
+        }
+        // The rescale as `inpars_rescale` defines it, in Float (two roundings, no fused add).
+        let stored = (0..<(m * n)).map { i in Float(sums[i]) * (columnScales[i % n] * rowScales[i / n]) }
+        let added = zip(residual, stored).map { $0 + $1 }
+        for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
+            var out = [UInt32](repeating: 0xDEAD_BEEF, count: m * n)
+            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE_S32), isa: isa)
+            #expect(out.map { Int32(bitPattern: $0) } == sums, "s32 \(shape) isa \(isa.rawValue)")
+            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE), isa: isa)
+            #expect(out == stored.map(\.bitPattern), "f32 \(shape) isa \(isa.rawValue)")
+            out = residual.map(\.bitPattern)
+            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_ADD), isa: isa)
+            #expect(out == added.map(\.bitPattern), "f32 add \(shape) isa \(isa.rawValue)")
+        }
+    }
+
+    @Test func panelRangesWriteTheirColumnsOnly() {
+        let (m, k, n) = (9, 40, 150)  // panels of 64, 64 and 22 columns
+        var random = TestRandom(seed: 12)
+        let a = Self.bytes(m * k, &random), w = Self.bytes(n * k, &random)
+        let ones = [Float](repeating: 1, count: max(m, n))
+        var whole = [UInt32](repeating: 0, count: m * n)
+        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &whole, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa())
+        var parts = [UInt32](repeating: 7, count: m * n)
+        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (1, 2))
+        for r in 0..<m {
+            for c in 0..<n {
+                let expected = (64..<128).contains(c) ? whole[r * n + c] : 7
+                #expect(parts[r * n + c] == expected, "row \(r) column \(c)")
+            }
+        }
+        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (0, 1))
+        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (2, 9))
+        #expect(parts == whole)
+    }
+}
+
+/// ``PackedLinearWeight`` at int8 on ``Int8Panels`` against the same weight on oneDNN's
+/// matmul: the same quantized weights and activations and exact integer sums, so the same
+/// bits, whichever way the rows or panels go to the threads.
+@Suite(.serialized) struct Int8PanelsMatchOneDNNTests {
+    /// (rows, in, out): one row and five (decoding steps: split by panels), 50 and 300 (split
+    /// by rows); products below 2²⁰ multiply-adds run on one thread.
+    static let shapes = [(1, 1000, 1050), (5, 264, 840), (50, 136, 200), (300, 136, 200)]
+
+    static func pair(_ n: Int, _ k: Int, seed: UInt64) -> (PackedLinearWeight, PackedLinearWeight) {
+        var random = TestRandom(seed: seed)
+        let matrix = Tensor(shape: [n, k], storage: random.floats(n * k))
+        return (
+            PackedLinearWeight(matrix, precision: .int8, panels: true),
+            PackedLinearWeight(matrix, precision: .int8, panels: false)
+        )
+    }
+
+    @Test(arguments: shapes)
+    func productsAndTheFusedFormsAreBitIdentical(shape: (Int, Int, Int)) {
+        let (m, d, f) = shape
+        let saved = BLAS.threads
+        BLAS.threads = 2
+        defer { BLAS.threads = saved }
+        let (ours, theirs) = Self.pair(f, d, seed: UInt64(m))
+        #expect(ours.int8Panels != nil && theirs.int8Panels == nil)
+        #expect(ours.rowScales == theirs.rowScales)
+        var random = TestRandom(seed: 100 + UInt64(m))
+        let x = random.floats(m * d, in: -3...3)
+        let norm = random.floats(d, in: 0.5...1.5)
+        let residual = random.floats(m * f, in: -2...2)
+        for accumulate in [false, true] {
+            var a = residual, b = residual
+            ours.multiply(x, rows: m, into: &a, accumulate: accumulate)
+            theirs.multiply(x, rows: m, into: &b, accumulate: accumulate)
+            #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "multiply rows \(m) accumulate \(accumulate)")
+        }
+        var a = [Float](repeating: 0, count: m * f), b = a
+        ours.multiply(rmsNormalizing: x, norm: norm, epsilon: 1e-6, rows: m, into: &a)
+        theirs.multiply(rmsNormalizing: x, norm: norm, epsilon: 1e-6, rows: m, into: &b)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "rms-normalizing rows \(m)")
+        let (ours2, theirs2) = Self.pair(d, f, seed: 50 + UInt64(m))
+        var h1 = x, h2 = x
+        ours.reluFeedForward(&h1, rows: m, norm: norm, epsilon: 1e-6, output: ours2)
+        theirs.reluFeedForward(&h2, rows: m, norm: norm, epsilon: 1e-6, output: theirs2)
+        #expect(h1.map(\.bitPattern) == h2.map(\.bitPattern), "feed-forward rows \(m)")
+        #expect(zip(h1, x).contains { $0 != $1 }, "the feed-forward changes the stream")
+    }
+}
