@@ -14,10 +14,13 @@
 
 #include "exp.h" /* the includes and the no-contraction pragmas */
 
+#ifndef INT8_BLOCK_ROWS
+#define INT8_BLOCK_ROWS 96
+#endif
 enum {
     PANEL = INPARS_INT8_PANEL_COLUMNS, /* columns of a weight panel: 4 blocks of 16 */
     TILE_ROWS = 6,                     /* rows of a register tile */
-    BLOCK_ROWS = 96,                   /* rows copied to u8 at once (a multiple of TILE_ROWS) */
+    BLOCK_ROWS = INT8_BLOCK_ROWS,
 };
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }

@@ -1,6 +1,7 @@
 internal import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 
 /// A linear layer's int8 weights packed once for our AVX-512 VNNI product (`inpars_int8_gemm`
 /// in `Sources/CKernels/int8gemm.c`), which runs the int8 products on CPUs with VNNI instead
@@ -94,7 +95,8 @@ final class Int8Panels: @unchecked Sendable {
 /// How a product's work goes to ``BLAS/threads`` threads: by rows when there are enough of
 /// them for each thread to fill its register tiles (each thread then streams every weight
 /// panel, from cache), else by weight panels (a decoding step's few rows: each thread reads
-/// its part of the weights once).
+/// its part of the weights once). Rows go out in pieces that the threads claim one after the
+/// other, so a thread slowed by another process on its core takes fewer of them.
 enum Int8Split {
     /// Rows per thread below which a product splits by panels.
     static let rowsPerThread = 24
@@ -105,6 +107,22 @@ enum Int8Split {
         withoutActuallyEscaping(body) { body in
             nonisolated(unsafe) let body = body
             DispatchQueue.concurrentPerform(iterations: workers) { body($0, workers) }
+        }
+    }
+
+    /// Runs `body(worker, rows)` for consecutive pieces of `piece` rows of `0 ..< rows`, on
+    /// `workers` threads that claim the pieces in turn (`worker` numbers the thread, for its
+    /// own scratch memory).
+    static func claimingRows(
+        _ rows: Int, piece: Int, workers: Int, _ body: (_ worker: Int, _ rows: Range<Int>) -> Void
+    ) {
+        let next = Atomic<Int>(0)
+        run(workers) { worker, _ in
+            while true {
+                let start = next.add(piece, ordering: .relaxed).oldValue
+                if start >= rows { return }
+                body(worker, start..<min(rows, start + piece))
+            }
         }
     }
 
@@ -131,6 +149,9 @@ extension PackedLinearWeight {
     /// Products below this many multiply-adds run on the calling thread alone.
     static let parallelMultiplyAdds = 1 << 20
 
+    /// Rows a thread claims at once in a row split (16 register tiles of 6 rows).
+    static let productRows = 96
+
     /// `out (+)= quantized(input) · Wᵀ` for `rows` rows.
     ///
     /// - Parameters:
@@ -149,8 +170,7 @@ extension PackedLinearWeight {
             rowScales.withUnsafeBufferPointer { w in
                 let rowWorkers = min(threads, Int8Split.rowWorkers(rows))
                 if rowWorkers > 1 || threads == 1 {
-                    Int8Split.run(rowWorkers) { worker, workers in
-                        let mine = Int8Split.part(worker, of: workers, rows)
+                    Int8Split.claimingRows(rows, piece: Self.productRows, workers: rowWorkers) { _, mine in
                         let start = mine.lowerBound
                         quantize(mine, q + start * k, scales + start)
                         panels.multiply(
@@ -170,10 +190,10 @@ extension PackedLinearWeight {
         }
     }
 
-    /// ``reluFeedForward(_:rows:norm:epsilon:output:)`` on ``Int8Panels``: each thread takes
-    /// its own rows through norm + quantization, the first product (s32 sums), rescale + ReLU +
-    /// re-quantization and the second product added into `h`, ``feedForwardRows`` rows at a
-    /// time so the s32 and int8 hidden rows stay in its core's L2. Few rows run on one thread
+    /// ``reluFeedForward(_:rows:norm:epsilon:output:)`` on ``Int8Panels``: each thread claims
+    /// ``feedForwardRows`` rows at a time and takes them through norm + quantization, the first
+    /// product (s32 sums), rescale + ReLU + re-quantization and the second product added into
+    /// `h`, so the s32 and int8 hidden rows stay in its core's L2. Few rows run on one thread
     /// with each product split by panels.
     func reluFeedForwardPanels(
         _ h: UnsafeMutablePointer<Float>, rows: Int, norm: UnsafePointer<Float>, epsilon: Float,
@@ -193,23 +213,20 @@ extension PackedLinearWeight {
             let hiddenScales = locked.buffer(Scratch.hiddenScales, bytes: workers * step * 4).assumingMemoryBound(to: Float.self)
             rowScales.withUnsafeBufferPointer { w1 in
                 output.rowScales.withUnsafeBufferPointer { w2 in
-                    Int8Split.run(workers) { worker, workers in
+                    Int8Split.claimingRows(rows, piece: step, workers: workers) { worker, mine in
                         let (q, scales) = (q + worker * step * d, scales + worker * step)
                         let sums = sums + worker * step * width * 4
                         let (hidden, hiddenScales) = (hidden + worker * step * width, hiddenScales + worker * step)
-                        let mine = Int8Split.part(worker, of: workers, rows)
-                        for start in stride(from: mine.lowerBound, to: mine.upperBound, by: step) {
-                            let count = min(step, mine.upperBound - start)
-                            inpars_rms_quantize_rows(h + start * d, count, d, norm, epsilon, q, scales, 127)
-                            Self.multiply(first, q, rows: count, rowScales: nil, columnScales: nil, into: sums, output: .sums, splitPanels: splitPanels)
-                            inpars_rescale_relu_quantize(
-                                sums.assumingMemoryBound(to: Int32.self), count, width, scales,
-                                w1.baseAddress!, hidden, hiddenScales, 127)
-                            Self.multiply(
-                                second, hidden, rows: count, rowScales: hiddenScales,
-                                columnScales: w2.baseAddress, into: h + start * d, output: .add,
-                                splitPanels: splitPanels)
-                        }
+                        let (start, count) = (mine.lowerBound, mine.count)
+                        inpars_rms_quantize_rows(h + start * d, count, d, norm, epsilon, q, scales, 127)
+                        Self.multiply(first, q, rows: count, rowScales: nil, columnScales: nil, into: sums, output: .sums, splitPanels: splitPanels)
+                        inpars_rescale_relu_quantize(
+                            sums.assumingMemoryBound(to: Int32.self), count, width, scales,
+                            w1.baseAddress!, hidden, hiddenScales, 127)
+                        Self.multiply(
+                            second, hidden, rows: count, rowScales: hiddenScales,
+                            columnScales: w2.baseAddress, into: h + start * d, output: .add,
+                            splitPanels: splitPanels)
                     }
                 }
             }
