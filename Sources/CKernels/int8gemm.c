@@ -164,9 +164,14 @@ static inline __attribute__((always_inline)) VNNI void tile_vnni(
     size_t first, size_t n, const int32_t *compensation, const float *rowScales,
     const float *columnScales, void *out, size_t ldo, int mode
 ) {
+    // Constant bounds, so the accumulators live in registers (a loop to `blocks` became a
+    // memset of the array on the stack and a reload of every accumulator).
     __m512i acc[TILE_ROWS][4];
-    for (int r = 0; r < TILE_ROWS; r++)
-        for (int j = 0; j < blocks; j++) acc[r][j] = _mm512_setzero_si512();
+#pragma clang loop unroll(full)
+    for (int r = 0; r < TILE_ROWS; r++) {
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++) acc[r][j] = _mm512_setzero_si512();
+    }
     size_t width = (size_t)blocks * 16;
     const uint8_t *a0 = u, *a1 = u + kp, *a2 = u + 2 * kp, *a3 = u + 3 * kp, *a4 = u + 4 * kp, *a5 = u + 5 * kp;
     for (size_t t = 0; t < kp / 4; t++) {
@@ -180,13 +185,16 @@ static inline __attribute__((always_inline)) VNNI void tile_vnni(
         ROW(0, a0) ROW(1, a1) ROW(2, a2) ROW(3, a3) ROW(4, a4) ROW(5, a5)
 #undef ROW
     }
-    for (int j = 0; j < blocks; j++) {
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
         size_t c = first + (size_t)j * 16;
-        if (c >= n) break;
+        if (j >= blocks || c >= n) break;
         __mmask16 mask = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
         __m512i comp = _mm512_loadu_si512(compensation + c);
         __m512 scales = mode == INPARS_INT8_STORE_S32 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, columnScales + c);
-        for (size_t r = 0; r < rows && r < TILE_ROWS; r++) {
+#pragma clang loop unroll(full)
+        for (size_t r = 0; r < TILE_ROWS; r++) {
+            if (r >= rows) break;
             size_t m = m0 + r;
             __m512i s = _mm512_sub_epi32(acc[r][j], comp);
             if (mode == INPARS_INT8_STORE_S32) {
