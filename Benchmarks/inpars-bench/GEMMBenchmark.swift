@@ -108,8 +108,7 @@ struct GEMMBenchmark: ParsableCommand {
     /// GOP/s (2 · rows · in · out per product, the activation quantization and rescale
     /// included) of `LinearWeight.matmul` at int8, T5-base and t5-small linear shapes.
     private func measureInt8() {
-        let env = ProcessInfo.processInfo.environment
-        print("int8 kernel: \(env["INPARS_INT8_GEMM"] == "onednn" ? "oneDNN matmul" : "inpars (VNNI where the CPU has it)"); oneDNN ISA \(DNNLInfo.effectiveISA); threads=\(threads)")
+        print("int8 kernel: \(DNNLInfo.int8RunsOnInparsKernel ? "inpars AVX-512 VNNI" : "oneDNN matmul"); oneDNN ISA \(DNNLInfo.effectiveISA); threads=\(threads)")
         print("| rows | in × out | GOP/s |")
         print("|---:|---|---:|")
         var random = SystemRandomNumberGenerator()

@@ -44,6 +44,10 @@ struct T5PrecisionBenchmark: ParsableCommand {
         }
         for p in [Precision.bf16, .int8] where precisions.contains(p) {
             let rows = batch * seqLen
+            if p == .int8 && DNNLInfo.int8RunsOnInparsKernel {
+                print("int8: inpars AVX-512 VNNI kernel (INPARS_INT8_GEMM=onednn for oneDNN's matmul)")
+                continue
+            }
             print(
                 "oneDNN \(p): \(DNNLInfo.implementation(precision: p, rows: 256, inFeatures: c.dModel, outFeatures: c.dFF)) (256 × \(c.dModel) · \(c.dModel) × \(c.dFF); a \(rows)-row product runs as 256-row calls)"
             )

@@ -263,6 +263,10 @@ public enum DNNLInfo {
         return status == dnnl_success
     }
 
+    /// Whether int8 products run on our AVX-512 VNNI kernel (`Int8Panels`) rather than on
+    /// oneDNN's matmul: on CPUs with VNNI unless `INPARS_INT8_GEMM=onednn`.
+    public static var int8RunsOnInparsKernel: Bool { Int8Panels.isAvailable }
+
     /// The library's version, `major.minor.patch`.
     public static var version: String {
         guard let v = dnnl_version()?.pointee else { return "unknown" }
