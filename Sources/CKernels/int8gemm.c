@@ -14,18 +14,18 @@
 
 #include "exp.h" /* the includes and the no-contraction pragmas */
 
-#ifndef INT8_BLOCK_ROWS
-#define INT8_BLOCK_ROWS 96
-#endif
 enum {
     PANEL = INPARS_INT8_PANEL_COLUMNS, /* columns of a weight panel: 4 blocks of 16 */
     TILE_ROWS = 6,                     /* rows of a register tile */
-    BLOCK_ROWS = INT8_BLOCK_ROWS,
+    BLOCK_ROWS = 96,                   /* rows shifted to u8 at once (a multiple of TILE_ROWS) */
 };
 
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
 
 size_t inpars_int8_padded_depth(size_t k) { return round_up(k, 4); }
+
+/// Columns of the panel starting at column `first` of `np` (padded) columns.
+static size_t panel_width(size_t np, size_t first) { return np - first < PANEL ? np - first : PANEL; }
 
 size_t inpars_int8_packed_bytes(size_t n, size_t k) {
     return round_up(n, 16) * inpars_int8_padded_depth(k);
@@ -38,7 +38,7 @@ void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32
     size_t np = round_up(n, 16), kp = inpars_int8_padded_depth(k);
     memset(packed, 0, np * kp);
     for (size_t p = 0; p * PANEL < np; p++) {
-        size_t first = p * PANEL, width = np - first < PANEL ? np - first : PANEL;
+        size_t first = p * PANEL, width = panel_width(np, first);
         int8_t *panel = packed + first * kp;
         for (size_t c = 0; c < width && first + c < n; c++) {
             const int8_t *row = w + (first + c) * k;
@@ -135,7 +135,7 @@ static void block_generic(
 ) {
     size_t np = round_up(n, 16);
     for (size_t p = p0; p < p1; p++) {
-        size_t first = p * PANEL, width = np - first < PANEL ? np - first : PANEL;
+        size_t first = p * PANEL, width = panel_width(np, first);
         const int8_t *panel = packed + first * kp;
         for (size_t m = 0; m < rows; m++) {
             const uint8_t *row = u + m * kp;
@@ -216,7 +216,7 @@ static VNNI void block_vnni(
 ) {
     size_t np = round_up(n, 16);
     for (size_t p = p0; p < p1; p++) {
-        size_t first = p * PANEL, width = np - first < PANEL ? np - first : PANEL;
+        size_t first = p * PANEL, width = panel_width(np, first);
         const int8_t *panel = packed + first * kp;
         for (size_t m = 0; m < rows; m += TILE_ROWS) {
             const uint8_t *tile = u + m * kp;
