@@ -59,26 +59,24 @@ extension BM25Searcher {
                 BlockLayout(
                     entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
                 ).decode(docs: docs, tfs: tfs, norms: norms)
+                @inline(__always) func score(_ j: Int) -> Float {
+                    let tf = tfs[j]
+                    let norm = Int(norms[j])
+                    return tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                }
                 if dense {
                     for j in 0..<n {
                         let doc = Int(docs[j])
-                        let tf = tfs[j]
-                        let norm = Int(norms[j])
-                        let score =
-                            tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
-                        // From +0.0, the first subtraction gives −score exactly (−0.0 for 0
-                        // only if the sum stays 0; collectTopKDense reads it as +0).
-                        acc[doc] -= Double(score)
+                        // From +0.0, the first subtraction gives −score exactly (+0.0 for a
+                        // zero score; collectTopKDense reads a zero sum as +0).
+                        acc[doc] -= Double(score(j))
                         marks[doc] = 1
                     }
                     continue
                 }
                 for j in 0..<n {
                     let doc = Int(docs[j])
-                    let tf = tfs[j]
-                    let norm = Int(norms[j])
-                    let score =
-                        tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                    let score = score(j)
                     let sum = acc[doc]
                     if sum.bitPattern == 0 {
                         touched[touchedCount] = Int32(doc)
@@ -174,16 +172,8 @@ extension BM25Searcher {
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << 11) { counts in
             while need > 0 && need < n {
                 if n <= 48 {
-                    // Few left: insertion sort, descending; the first `need` are the largest.
-                    for i in low + 1..<low + n {
-                        let key = a[i]
-                        var j = i
-                        while j > low && a[j - 1] < key {
-                            a[j] = a[j - 1]
-                            j -= 1
-                        }
-                        a[j] = key
-                    }
+                    // Few left: sorted, the first `need` are the largest.
+                    insertionSortDescending(a + low, count: n)
                     return
                 }
                 let width = min(11, top + 1)
