@@ -1,4 +1,5 @@
 internal import CDNNL
+import Foundation
 
 /// A linear layer's weight converted once for oneDNN: fp32 (packed only), bf16, or int8 with
 /// one scale per output row, reordered into the blocked layout oneDNN's matmul prefers on this
@@ -145,6 +146,9 @@ final class PackedLinearWeight: @unchecked Sendable {
         accumulate: Bool
     ) {
         var start = 0
+        if precision == .fp32 {
+            start = multiplyInPlace(x, rows: rows, into: out, accumulate: accumulate)
+        }
         while start < rows {
             let count = min(Self.chunkRows, rows - start)
             multiplyChunk(
@@ -152,6 +156,42 @@ final class PackedLinearWeight: @unchecked Sendable {
                 accumulate: accumulate)
             start += count
         }
+    }
+
+    /// Rows per in-place fp32 call (``multiplyInPlace(_:rows:into:accumulate:)``).
+    static var inPlaceChunkRows: Int {
+        Int(ProcessInfo.processInfo.environment["INPARS_FP32_CHUNK"] ?? "") ?? 256
+    }
+
+    /// The fp32 product of the leading rows that need no padding, straight from `x` into
+    /// `out` (no scratch copies; `accumulate` through oneDNN's `sum` post-op): whole chunks of
+    /// ``chunkRows``, then a last part whose row count is its own ``paddedRows(_:)``.
+    ///
+    /// - Returns: the rows done; the caller runs the rest through the scratch path.
+    private func multiplyInPlace(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) -> Int {
+        let (k, n) = (inFeatures, outFeatures)
+        let chunk = Self.inPlaceChunkRows
+        var start = 0
+        while start < rows {
+            var count = min(chunk, rows - start)
+            if Self.paddedRows(count) != count {
+                guard count > Self.rowGranularity else { break }
+                count -= count % Self.rowGranularity
+            }
+            let key = DNNL.Key(
+                precision: .fp32, rows: count, inFeatures: k, outFeatures: n,
+                accumulates: accumulate)
+            DNNL.context.withLock { locked in
+                run(locked.primitive(key, weights: layout), key,
+                    source: UnsafeMutableRawPointer(mutating: x + start * k),
+                    destination: UnsafeMutableRawPointer(out + start * n))
+            }
+            start += count
+        }
+        return start
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is
