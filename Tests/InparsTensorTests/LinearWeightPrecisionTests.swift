@@ -118,6 +118,18 @@ import Testing
         expectClose(accumulated.storage, sum, rtol: 1e-5, atol: 1e-5, "accumulated")
     }
 
+    /// Rows read back out of the packed fp32 layout are the matrix's rows exactly, for widths
+    /// that fill oneDNN's blocks and widths that leave them padded (a tied embedding looked up
+    /// in its packed LM head).
+    @Test(arguments: [(300, 70), (128, 64), (7, 896)])
+    func packedFP32RowsAreTheMatrixRows(shape: (out: Int, in: Int)) {
+        var random = TestRandom(seed: 23)
+        let w = Tensor(shape: [shape.out, shape.in], storage: random.floats(shape.out * shape.in))
+        let ids: [Int32] = [0, Int32(shape.out - 1), 5 % Int32(shape.out), 0]
+        let rows = LinearWeight(w).packedForInference().rows(ids, idShape: [2, 2])
+        #expect(rows == Tensor.embedding(w, ids: ids, idShape: [2, 2]))
+    }
+
     @Test func fp32StaysBitIdenticalToTheBLASProduct() {
         var random = TestRandom(seed: 5)
         let w = Tensor(shape: [33, 70], storage: random.floats(33 * 70))
