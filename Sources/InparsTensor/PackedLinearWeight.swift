@@ -1,5 +1,4 @@
 internal import CDNNL
-import Foundation
 
 /// A linear layer's weight converted once for oneDNN: fp32 (packed only), bf16, or int8 with
 /// one scale per output row, reordered into the blocked layout oneDNN's matmul prefers on this
@@ -211,11 +210,6 @@ final class PackedLinearWeight: @unchecked Sendable {
         }
     }
 
-    /// Rows per in-place fp32 call (``multiplyInPlace(_:rows:into:accumulate:)``).
-    static var inPlaceChunkRows: Int {
-        Int(ProcessInfo.processInfo.environment["INPARS_FP32_CHUNK"] ?? "") ?? 256
-    }
-
     /// The fp32 product of the leading rows that need no padding, straight from `x` into
     /// `out` (no scratch copies; `accumulate` through oneDNN's `sum` post-op): whole chunks of
     /// ``chunkRows``, then a last part whose row count is its own ``paddedRows(_:)``.
@@ -226,7 +220,7 @@ final class PackedLinearWeight: @unchecked Sendable {
         accumulate: Bool
     ) -> Int {
         let (k, n) = (inFeatures, outFeatures)
-        let chunk = Self.inPlaceChunkRows
+        let chunk = Self.chunkRows
         var start = 0
         while start < rows {
             var count = min(chunk, rows - start)
