@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
             T5GenerateBenchmark.self, TrainStepBenchmark.self, BM25Benchmark.self,
             BM25ScaleBenchmark.self, GenerateBenchmark.self, TriplesBenchmark.self,
             LoopbackHubCommand.self, ResumeBenchmark.self, T5PrecisionBenchmark.self,
-            CrossEncoderBenchmark.self, LLMGenerateBenchmark.self,
+            CrossEncoderBenchmark.self, LLMGenerateBenchmark.self, LinearBenchmark.self,
         ])
 
     /// Keeps large allocations on the heap, as `inpars` does for its model commands

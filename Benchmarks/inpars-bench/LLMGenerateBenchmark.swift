@@ -134,11 +134,13 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let gemm = BLAS.Profile.totals
         let steps = Double(tokens - prompts.count) / Double(batch)
         let stepSeconds = (total - prefill) / max(steps, 1)
-        // Bytes a step reads: every layer weight and the head once (the tied embedding's fp32
-        // copy is looked up by row only).
+        // Bytes a step reads: every layer weight and the head once (the fp32 copy a tied
+        // embedding keeps beside a bf16/int8 head is looked up by row only; a packed fp32 head
+        // is its own lookup).
         let c = model.configuration
-        let packed = model.precision != .fp32 || !blasFP32
-        let lookup = c.tieWordEmbeddings && packed && !fp32Head ? c.vocabSize * c.hiddenSize * 4 : 0
+        let lookup =
+            c.tieWordEmbeddings && model.precision != .fp32 && !fp32Head
+            ? c.vocabSize * c.hiddenSize * 4 : 0
         let weightBytes = Double(model.parameters.weightBytes - lookup)
         // Copy bandwidth: 256 MB copied 4 times (read + write per byte).
         let count = 64 << 20

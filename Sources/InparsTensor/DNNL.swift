@@ -20,6 +20,8 @@ enum DNNL {
         var rows: Int
         var inFeatures: Int
         var outFeatures: Int
+        /// The product is added to the destination (a `sum` post-op, `beta = 1`).
+        var accumulates = false
     }
 
     static let context = Context()
@@ -155,9 +157,19 @@ enum DNNL {
         check(
             dnnl_matmul_desc_init(&operation, &source, &weights, nil, &destination),
             "dnnl_matmul_desc_init")
+        var attributes: dnnl_primitive_attr_t?
+        if key.accumulates {
+            var postOps: dnnl_post_ops_t?
+            check(dnnl_primitive_attr_create(&attributes), "dnnl_primitive_attr_create")
+            check(dnnl_post_ops_create(&postOps), "dnnl_post_ops_create")
+            check(dnnl_post_ops_append_sum(postOps, 1), "dnnl_post_ops_append_sum")
+            check(dnnl_primitive_attr_set_post_ops(attributes, postOps), "dnnl_primitive_attr_set_post_ops")
+            dnnl_post_ops_destroy(postOps)
+        }
+        defer { if let attributes { dnnl_primitive_attr_destroy(attributes) } }
         var descriptor: dnnl_primitive_desc_t?
         check(
-            dnnl_primitive_desc_create(&descriptor, &operation, nil, engine, nil),
+            dnnl_primitive_desc_create(&descriptor, &operation, attributes, engine, nil),
             "dnnl_primitive_desc_create (matmul \(key))")
         return descriptor!
     }

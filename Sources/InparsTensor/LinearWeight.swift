@@ -93,6 +93,28 @@ public struct LinearWeight: Sendable {
         }
     }
 
+    /// Rows `ids` of the `[out, in]` weight: the lookup of an embedding tied to this weight
+    /// (an LM head). An fp32 weight, plain or packed (read out of the packed layout: the same
+    /// values, no second copy); bf16/int8 weights keep no fp32 rows.
+    ///
+    /// - Returns: `idShape + [in]` (`[ids.count, in]` without `idShape`).
+    public func rows(_ ids: [Int32], idShape: [Int]? = nil) -> Tensor {
+        let packed: PackedLinearWeight
+        switch storage {
+        case .fp32(let matrix): return Tensor.embedding(matrix, ids: ids, idShape: idShape)
+        case .packed(let weight): packed = weight
+        }
+        let (count, width) = (outFeatures, inFeatures)
+        let shape = (idShape ?? [ids.count]) + [width]
+        precondition(shape.dropLast().reduce(1, *) == ids.count, "idShape \(idShape ?? []) for \(ids.count) ids")
+        return Tensor(shape: shape) { out in
+            for (row, id) in ids.enumerated() {
+                precondition(id >= 0 && Int(id) < count, "token id \(id) outside vocabulary of \(count)")
+                packed.copyRow(Int(id), into: out.baseAddress! + row * width)
+            }
+        }
+    }
+
     /// `x · Wᵀ`.
     ///
     /// - Parameter x: `[..., in]`.

@@ -92,9 +92,62 @@ final class PackedLinearWeight: @unchecked Sendable {
             matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
         }
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
+        rowOffsets = precision == .fp32 ? Self.offsets(layout, dimension: 0, indices: 0..<k) : []
     }
 
     deinit { if let memory { dnnl_memory_destroy(memory) } }
+
+    /// Copies row `n` of the `[out, in]` weight (fp32 only: the packed values are the
+    /// matrix's) out of the blocked layout into `row` (`inFeatures` floats): a tied embedding
+    /// looked up in its packed LM head, with no second fp32 copy.
+    func copyRow(_ n: Int, into row: UnsafeMutablePointer<Float>) {
+        precondition(precision == .fp32, "a \(precision) weight does not hold its fp32 rows")
+        precondition(n >= 0 && n < outFeatures, "row \(n) outside \(outFeatures)")
+        var handle: UnsafeMutableRawPointer?
+        DNNL.check(dnnl_memory_get_data_handle(memory, &handle), "dnnl_memory_get_data_handle")
+        let base = UnsafePointer(handle!.assumingMemoryBound(to: Float.self))
+        let column = Self.offsets(layout, dimension: 1, indices: n..<(n + 1))[0]
+        rowOffsets.withUnsafeBufferPointer { offsets in
+            for k in 0..<inFeatures { row[k] = base[column + offsets[k]] }
+        }
+    }
+
+    /// fp32: the element offset of `[k, ·]` in the packed memory for every `k` (the layout's
+    /// offset is a sum of one term per dimension); empty at bf16/int8.
+    private let rowOffsets: [Int]
+
+    /// The offset contributions of `indices` along `dimension` of a blocked layout (oneDNN's
+    /// `blocking_desc_t`: outer strides, then the inner blocks row-major in their order), the
+    /// layout's `offset0` counted in dimension 0's.
+    static func offsets(_ layout: dnnl_memory_desc_t, dimension: Int, indices: Range<Int>) -> [Int] {
+        precondition(layout.format_kind == dnnl_blocked, "a packed weight has a blocked layout")
+        var blocking = layout.format_desc.blocking
+        let count = Int(blocking.inner_nblks)
+        let (strides, sizes, dimensions) = withUnsafeBytes(of: &blocking.strides) { s in
+            withUnsafeBytes(of: &blocking.inner_blks) { b in
+                withUnsafeBytes(of: &blocking.inner_idxs) { i in
+                    (s.bindMemory(to: Int64.self).map(Int.init), b.bindMemory(to: Int64.self).map(Int.init),
+                     i.bindMemory(to: Int64.self).map(Int.init))
+                }
+            }
+        }
+        // Inner blocks: the stride of each (row-major over the list) and, for this
+        // dimension's, the product of its later blocks.
+        var innerStride = [Int](repeating: 1, count: count)
+        for j in stride(from: count - 2, through: 0, by: -1) { innerStride[j] = innerStride[j + 1] * sizes[j + 1] }
+        let mine = (0..<count).filter { dimensions[$0] == dimension }
+        let block = mine.reduce(1) { $0 * sizes[$1] }
+        let base = dimension == 0 ? Int(layout.offset0) : 0
+        return indices.map { index in
+            var offset = base + index / block * strides[dimension]
+            var later = block
+            for j in mine {
+                later /= sizes[j]
+                offset += index / later % sizes[j] * innerStride[j]
+            }
+            return offset
+        }
+    }
 
     /// The weights' descriptor with layout left to oneDNN (`format_tag any`).
     static func anyLayout(_ key: DNNL.Key) -> dnnl_memory_desc_t {
@@ -171,6 +224,9 @@ final class PackedLinearWeight: @unchecked Sendable {
                 }, into: out, accumulate: accumulate)
         }
         var start = 0
+        if precision == .fp32 {
+            start = multiplyInPlace(x, rows: rows, into: out, accumulate: accumulate)
+        }
         while start < rows {
             let count = min(Self.chunkRows, rows - start)
             multiplyChunk(
@@ -178,6 +234,37 @@ final class PackedLinearWeight: @unchecked Sendable {
                 accumulate: accumulate)
             start += count
         }
+    }
+
+    /// The fp32 product of the leading rows that need no padding, straight from `x` into
+    /// `out` (no scratch copies; `accumulate` through oneDNN's `sum` post-op): whole chunks of
+    /// ``chunkRows``, then a last part whose row count is its own ``paddedRows(_:)``.
+    ///
+    /// - Returns: the rows done; the caller runs the rest through the scratch path.
+    private func multiplyInPlace(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) -> Int {
+        let (k, n) = (inFeatures, outFeatures)
+        let chunk = Self.chunkRows
+        var start = 0
+        while start < rows {
+            var count = min(chunk, rows - start)
+            if Self.paddedRows(count) != count {
+                guard count > Self.rowGranularity else { break }
+                count -= count % Self.rowGranularity
+            }
+            let key = DNNL.Key(
+                precision: .fp32, rows: count, inFeatures: k, outFeatures: n,
+                accumulates: accumulate)
+            DNNL.context.withLock { locked in
+                run(locked.primitive(key, weights: layout), key,
+                    source: UnsafeMutableRawPointer(mutating: x + start * k),
+                    destination: UnsafeMutableRawPointer(out + start * n))
+            }
+            start += count
+        }
+        return start
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` for at most ``chunkRows`` rows: the source is

@@ -99,6 +99,37 @@ import Testing
         expectClose(accumulated.storage, expected, rtol: 1e-6, atol: 1e-5, "\(precision) residual")
     }
 
+    /// Row counts the packed fp32 product runs in place (whole 256-row chunks, multiples of 16,
+    /// powers of two up to 16) and through its scratch rows (the rest), alone and mixed:
+    /// 530 = 256 + 256 + 16 in place + 2 through scratch.
+    @Test(arguments: [1, 3, 8, 16, 37, 300, 530])
+    func packedFP32MatchesTheBLASProductAndAccumulates(rows: Int) {
+        let (k, n) = (70, 33)
+        var random = TestRandom(seed: 17)
+        let w = Tensor(shape: [n, k], storage: random.floats(n * k))
+        let x = Tensor(shape: [rows, k], storage: random.floats(rows * k))
+        let residual = Tensor(shape: [rows, n], storage: random.floats(rows * n, in: -10...10))
+        let packed = LinearWeight(w).packedForInference()
+        let expected = Tensor.linear(x, weight: w)
+        expectClose(packed.matmul(x).storage, expected.storage, rtol: 1e-5, atol: 1e-5, "product")
+        var accumulated = residual
+        packed.matmul(x, accumulatingInto: &accumulated)
+        let sum = zip(residual.storage, expected.storage).map { $0 + $1 }
+        expectClose(accumulated.storage, sum, rtol: 1e-5, atol: 1e-5, "accumulated")
+    }
+
+    /// Rows read back out of the packed fp32 layout are the matrix's rows exactly, for widths
+    /// that fill oneDNN's blocks and widths that leave them padded (a tied embedding looked up
+    /// in its packed LM head).
+    @Test(arguments: [(300, 70), (128, 64), (7, 896)])
+    func packedFP32RowsAreTheMatrixRows(shape: (out: Int, in: Int)) {
+        var random = TestRandom(seed: 23)
+        let w = Tensor(shape: [shape.out, shape.in], storage: random.floats(shape.out * shape.in))
+        let ids: [Int32] = [0, Int32(shape.out - 1), 5 % Int32(shape.out), 0]
+        let rows = LinearWeight(w).packedForInference().rows(ids, idShape: [2, 2])
+        #expect(rows == Tensor.embedding(w, ids: ids, idShape: [2, 2]))
+    }
+
     @Test func fp32StaysBitIdenticalToTheBLASProduct() {
         var random = TestRandom(seed: 5)
         let w = Tensor(shape: [33, 70], storage: random.floats(33 * 70))

@@ -29,6 +29,7 @@
     X(dnnl_status_t, dnnl_memory_destroy, (dnnl_memory_t memory), (memory), dnnl_runtime_error) \
     X(dnnl_status_t, dnnl_memory_get_memory_desc, (const_dnnl_memory_t memory, const dnnl_memory_desc_t **memory_desc), (memory, memory_desc), dnnl_runtime_error) \
     X(dnnl_status_t, dnnl_memory_set_data_handle, (dnnl_memory_t memory, void *handle), (memory, handle), dnnl_runtime_error) \
+    X(dnnl_status_t, dnnl_memory_get_data_handle, (const_dnnl_memory_t memory, void **handle), (memory, handle), dnnl_runtime_error) \
     X(dnnl_status_t, dnnl_primitive_desc_create, (dnnl_primitive_desc_t *primitive_desc, const_dnnl_op_desc_t op_desc, const_dnnl_primitive_attr_t attr, dnnl_engine_t engine, const_dnnl_primitive_desc_t hint_forward_primitive_desc), (primitive_desc, op_desc, attr, engine, hint_forward_primitive_desc), dnnl_runtime_error) \
     X(dnnl_status_t, dnnl_primitive_desc_destroy, (dnnl_primitive_desc_t primitive_desc), (primitive_desc), dnnl_runtime_error) \
     X(dnnl_status_t, dnnl_primitive_desc_query, (const_dnnl_primitive_desc_t primitive_desc, dnnl_query_t what, int index, void *result), (primitive_desc, what, index, result), dnnl_runtime_error) \

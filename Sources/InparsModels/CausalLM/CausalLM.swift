@@ -120,7 +120,7 @@ public struct CausalLM: Sendable {
         precondition(tokens.count == batch * stepLength, "\(tokens.count) ids for \(batch)×\(stepLength)")
         let real = real ?? [Int](repeating: stepLength, count: batch)
         precondition(real.allSatisfy { $0 >= 1 && $0 <= stepLength }, "real lengths \(real)")
-        var x = Tensor.embedding(parameters[embedding], ids: tokens, idShape: [batch, stepLength])
+        var x = parameters.rows(embedding, ids: tokens, idShape: [batch, stepLength])
         let past = cache.lengths
         for (index, layer) in layers.enumerated() {
             layer.forward(

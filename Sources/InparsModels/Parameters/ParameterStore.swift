@@ -63,7 +63,9 @@ public struct ParameterStore: Sendable, Equatable {
     ///   - linearSlots: slots that are linear weights `[out, in]` read only through
     ///     ``linear(_:)``; ignored for `.fp32`.
     ///   - keepingFP32: slots converted like `linearSlots` whose fp32 tensor stays readable
-    ///     too (through the subscript): a tied embedding whose head is converted.
+    ///     too (through the subscript): a tied embedding whose head is converted to bf16/int8.
+    ///     Packed at fp32 they keep no copy: the packed weight holds the same values, and
+    ///     ``rows(_:ids:idShape:)`` reads them out of it.
     ///   - packingFP32: with `.fp32`, pack `linearSlots` for oneDNN's fp32 matmul
     ///     (``InparsTensor/LinearWeight/packedForInference()``) instead of keeping them for
     ///     BLAS; the store is then for inference only, like a converted one.
@@ -79,7 +81,7 @@ public struct ParameterStore: Sendable, Equatable {
         let linearSlots = linearSlots.union(keepingFP32)
         self.precision = linearSlots.isEmpty ? .fp32 : precision
         let converting = self.precision != .fp32 || (packingFP32 && !linearSlots.isEmpty)
-        if converting { keptFP32 = keepingFP32 }
+        if converting && self.precision != .fp32 { keptFP32 = keepingFP32 }
         for (index, entry) in table.entries.enumerated() {
             let tensor = try load(entry)
             precondition(tensor.shape == entry.shape, "\(entry.name): \(tensor.shape), expected \(entry.shape)")
@@ -148,6 +150,18 @@ public struct ParameterStore: Sendable, Equatable {
             converted[slot] == nil || keptFP32.contains(slot),
             "\(table.slots[slot].name) is stored as \(precision)")
         return tensors[slot]
+    }
+
+    /// Rows `ids` of slot `slot` (an embedding lookup): from its fp32 tensor, or, for a tied
+    /// embedding packed at fp32 without one, out of the packed weight
+    /// (``InparsTensor/LinearWeight/rows(_:idShape:)``).
+    ///
+    /// - Returns: `idShape + [width]`.
+    public func rows(_ slot: Int, ids: [Int32], idShape: [Int]? = nil) -> Tensor {
+        if let weight = converted[slot], !keptFP32.contains(slot) {
+            return weight.rows(ids, idShape: idShape)
+        }
+        return Tensor.embedding(self[slot], ids: ids, idShape: idShape)
     }
 
     /// Slot `slot` as the weight of a linear layer (`[out, in]`), in its stored precision.
