@@ -71,6 +71,7 @@ final class PackedLinearWeight: @unchecked Sendable {
             layout = dnnl_memory_desc_t()
             memory = nil
             byteCount = packed.byteCount + n * MemoryLayout<Float>.size
+            rowOffsets = []
             return
         }
         int8Panels = nil
