@@ -51,6 +51,17 @@ struct AttentionProblem: Sendable {
     var pairs: Int { batch * numHeads }
     var scoreCount: Int { queryLength * keyLength }
 
+    /// Floating-point operations of the two products over the visible keys: `4·d` per
+    /// (query row, query head, visible key).
+    var flops: Int {
+        var keys = 0
+        for b in 0..<batch {
+            let c = columns(b)
+            for i in 0..<queryLength { keys += visible(row: i, columns: c) }
+        }
+        return 4 * keys * numHeads * headDimension
+    }
+
     /// Keys that take part for batch entry `b` (padding excluded).
     @inline(__always)
     func columns(_ b: Int) -> Int { min(visibleKeys[b], keyLength) }
@@ -126,6 +137,8 @@ enum AttentionKernel {
             if AttentionProfile.isEnabled {
                 AttentionProfile.attentionNanoseconds.add(
                     AttentionProfile.now() &- sectionStart, ordering: .relaxed)
+                AttentionProfile.attentionOperations.add(
+                    UInt64(problem.flops), ordering: .relaxed)
             }
         }
         withBias(bias) { biasAddress in
