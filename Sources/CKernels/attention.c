@@ -111,6 +111,25 @@ static void attention_generic(
 
 #ifdef INPARS_X86
 
+/// `exp` of the Cephes scheme in exp.h with fused multiply-adds (fewer operations; this kernel
+/// does not promise the same bits as the generic path).
+__attribute__((target("avx512f"))) static inline __m512 exp_fused(__m512 input) {
+    __m512 x = _mm512_max_ps(_mm512_set1_ps(-87.0f), input);
+    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
+    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(P0), r, _mm512_set1_ps(P1));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
+    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512i integer = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(MAGIC_BITS));
+    __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(integer, _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(scale));
+}
+
 /// Lanes of vector `n` of a key block starting at `first` that row `visible` sees.
 static inline __mmask16 lane_mask(size_t visible, size_t first) {
     if (visible <= first) return 0;
@@ -166,7 +185,7 @@ DEFINE_PV(4)
 /// their running outputs.
 __attribute__((target("avx512f"))) static void micro_tile(
     const inpars_attention *a, const attention_row *rows, tile_state *state, size_t first,
-    const float *packed, const float *v, size_t block_start) {
+    const float *packed, const float *v, size_t value_stride, size_t block_start) {
     size_t d = a->head_dim;
     __m512 s[MICRO_ROWS][4];
     for (int r = 0; r < MICRO_ROWS; r++)
@@ -202,7 +221,7 @@ __attribute__((target("avx512f"))) static void micro_tile(
         __m512 shift = _mm512_set1_ps(new_max);
         __m512 total = _mm512_setzero_ps();
         for (int n = 0; n < 4; n++) {
-            __m512 p = _mm512_maskz_mov_ps(mask[n], exp_avx512(_mm512_sub_ps(s[r][n], shift)));
+            __m512 p = _mm512_maskz_mov_ps(mask[n], exp_fused(_mm512_sub_ps(s[r][n], shift)));
             _mm512_storeu_ps(state->probabilities + r * KEY_BLOCK + 16 * n, p);
             total = _mm512_add_ps(total, p);
         }
@@ -217,23 +236,59 @@ __attribute__((target("avx512f"))) static void micro_tile(
     }
     for (size_t column = 0; column < d; column += 64) {
         switch ((d - column) / 16) {
-        case 1: pv_1(state, first, d, column, v, a->values.row_stride, keys); break;
-        case 2: pv_2(state, first, d, column, v, a->values.row_stride, keys); break;
-        case 3: pv_3(state, first, d, column, v, a->values.row_stride, keys); break;
-        default: pv_4(state, first, d, column, v, a->values.row_stride, keys); break;
+        case 1: pv_1(state, first, d, column, v, value_stride, keys); break;
+        case 2: pv_2(state, first, d, column, v, value_stride, keys); break;
+        case 3: pv_3(state, first, d, column, v, value_stride, keys); break;
+        default: pv_4(state, first, d, column, v, value_stride, keys); break;
         }
     }
 }
 
-/// Copies `scale · keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`).
-static void pack_keys(
+/// Transposes a 16 × 16 tile in registers: `rows[i]` lane `l` becomes `rows[l]` lane `i`.
+__attribute__((target("avx512f"))) static inline void transpose16(__m512 rows[16]) {
+    __m512 t[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(rows[i], rows[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(rows[i], rows[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        rows[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        rows[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        rows[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        rows[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    // rows[4a + b] now holds, per 128-bit lane q, column 4q + (b's column) of rows 4a .. 4a+3.
+    for (int i = 0; i < 4; i++) {
+        t[i] = _mm512_shuffle_f32x4(rows[i], rows[i + 4], 0x88);
+        t[i + 4] = _mm512_shuffle_f32x4(rows[i], rows[i + 4], 0xDD);
+        t[i + 8] = _mm512_shuffle_f32x4(rows[i + 8], rows[i + 12], 0x88);
+        t[i + 12] = _mm512_shuffle_f32x4(rows[i + 8], rows[i + 12], 0xDD);
+    }
+    for (int i = 0; i < 4; i++) {
+        rows[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
+        rows[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
+        rows[i + 4] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0x88);
+        rows[i + 12] = _mm512_shuffle_f32x4(t[i + 4], t[i + 12], 0xDD);
+    }
+}
+
+/// Copies `scale · keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`),
+/// 16 keys × 16 dimensions at a time through a register transpose.
+__attribute__((target("avx512f"))) static void pack_keys(
     const float *k, size_t stride, size_t count, size_t d, float scale, float *packed) {
+    __m512 factor = _mm512_set1_ps(scale);
     size_t blocks = (count + KEY_BLOCK - 1) / KEY_BLOCK;
-    memset(packed, 0, blocks * d * KEY_BLOCK * sizeof(float));
-    for (size_t j = 0; j < count; j++) {
-        float *column = packed + (j / KEY_BLOCK) * d * KEY_BLOCK + j % KEY_BLOCK;
-        const float *key = k + j * stride;
-        for (size_t c = 0; c < d; c++) column[c * KEY_BLOCK] = key[c] * scale;
+    for (size_t j0 = 0; j0 < blocks * KEY_BLOCK; j0 += 16) {
+        float *block = packed + (j0 / KEY_BLOCK) * d * KEY_BLOCK + j0 % KEY_BLOCK;
+        for (size_t c0 = 0; c0 < d; c0 += 16) {
+            __m512 rows[16];
+            for (size_t i = 0; i < 16; i++)
+                rows[i] = j0 + i < count
+                    ? _mm512_mul_ps(_mm512_loadu_ps(k + (j0 + i) * stride + c0), factor)
+                    : _mm512_setzero_ps();
+            transpose16(rows);
+            for (size_t i = 0; i < 16; i++) _mm512_storeu_ps(block + (c0 + i) * KEY_BLOCK, rows[i]);
+        }
     }
 }
 
@@ -241,7 +296,8 @@ static void pack_keys(
 /// rows (the last row repeated to fill the last tile), then `output = O / sum`.
 __attribute__((target("avx512f"))) static void macro_tile(
     const inpars_attention *a, const float *q, float *out, size_t b, size_t kv, size_t first,
-    size_t count, size_t columns, const float *packed, const float *v, tile_state *state) {
+    size_t count, size_t columns, const float *packed, const float *v, size_t value_stride,
+    tile_state *state) {
     size_t d = a->head_dim;
     attention_row rows[MACRO_ROWS];
     size_t padded = (count + MICRO_ROWS - 1) / MICRO_ROWS * MICRO_ROWS, keys = 0;
@@ -259,7 +315,7 @@ __attribute__((target("avx512f"))) static void macro_tile(
             for (int i = 0; i < MICRO_ROWS; i++)
                 if (rows[r + i].visible > seen) seen = rows[r + i].visible;
             if (seen <= start) continue;  // causal: the whole block is masked for these rows
-            micro_tile(a, rows + r, state, r, block, v + start * a->values.row_stride, start);
+            micro_tile(a, rows + r, state, r, block, v + start * value_stride, value_stride, start);
         }
     }
     for (size_t r = 0; r < count; r++) {
@@ -277,24 +333,37 @@ __attribute__((target("avx512f"))) static void attention_avx512(
     size_t d = a->head_dim, group = a->num_heads / a->num_kv_heads;
     size_t blocks = (a->key_length + KEY_BLOCK - 1) / KEY_BLOCK;
     float *packed = aligned_alloc(64, (blocks ? blocks : 1) * d * KEY_BLOCK * sizeof(float));
+    size_t rows = a->query_length * group;
+    // Values are copied contiguous when several micro tiles reread them: rows of a wide
+    // projection (2 KB apart in T5-small) alias to a few L1 sets and would not stay cached.
+    int copy_values = rows > 2 * MICRO_ROWS && a->values.row_stride != d;
+    float *contiguous = copy_values ? aligned_alloc(64, (a->key_length ? a->key_length : 1) * d * sizeof(float)) : NULL;
     tile_state state;
     state.output = aligned_alloc(64, MACRO_ROWS * d * sizeof(float));
     state.probabilities = aligned_alloc(64, MICRO_ROWS * KEY_BLOCK * sizeof(float));
-    size_t rows = a->query_length * group;
     for (size_t unit = worker; unit < a->batch * a->num_kv_heads; unit += workers) {
         size_t b = unit / a->num_kv_heads, kv = unit % a->num_kv_heads;
         size_t columns = entry_columns(a, b);
         // Keys the last position sees: the most any row of the unit sees.
         size_t keys = row_visible(a, columns, a->query_length - 1);
         const float *values = v + b * a->values.batch_stride + a->values.offset + kv * d;
+        size_t value_stride = a->values.row_stride;
+        if (copy_values) {
+            for (size_t j = 0; j < keys; j++)
+                memcpy(contiguous + j * d, values + j * value_stride, d * sizeof(float));
+            values = contiguous;
+            value_stride = d;
+        }
         pack_keys(
             k + b * a->keys.batch_stride + a->keys.offset + kv * d, a->keys.row_stride, keys, d,
             a->scale, packed);
         for (size_t first = 0; first < rows; first += MACRO_ROWS) {
             size_t count = rows - first < MACRO_ROWS ? rows - first : MACRO_ROWS;
-            macro_tile(a, q, out, b, kv, first, count, columns, packed, values, &state);
+            macro_tile(
+                a, q, out, b, kv, first, count, columns, packed, values, value_stride, &state);
         }
     }
+    free(contiguous);
     free(state.probabilities);
     free(state.output);
     free(packed);
