@@ -181,8 +181,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
         print(
             String(
                 format:
-                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which OpenBLAS sgemm (attention; also the linear layers with --blas-fp32) %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
-                documentLength, prefill, gemm.seconds, gemm.flops / gemm.seconds / 1e9,
+                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which OpenBLAS sgemm (the linear layers with --blas-fp32; attention runs its own kernel, above) %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
+                documentLength, prefill, gemm.seconds, gemm.flops / max(gemm.seconds, 1e-9) / 1e9,
                 gemm.calls, total - prefill, steps, batch, stepSeconds, weightBytes / 1e9,
                 weightBytes / stepSeconds / 1e9, bandwidth))
         _ = target[count - 1]

@@ -14,7 +14,7 @@
 /// Query rows sharing one pass over the keys' registers (4 rows × 4 vectors of scores).
 #define MICRO_ROWS 4
 /// Query rows whose running output stays in L1 while a key block is reused across them.
-#define MACRO_ROWS 32
+#define MACRO_ROWS 16
 /// Start of every running maximum: finite, so `exp(old − new)` never sees `−∞ − (−∞)`.
 #define NO_MAXIMUM (-1.0e30f)
 
@@ -225,7 +225,8 @@ __attribute__((target("avx512f"))) static void micro_tile(
             _mm512_storeu_ps(state->probabilities + r * KEY_BLOCK + 16 * n, p);
             total = _mm512_add_ps(total, p);
         }
-        float correction = exp_scalar(old_max - new_max);
+        // After the first blocks the maximum rarely moves: no rescaling then.
+        float correction = new_max == old_max ? 1.0f : exp_scalar(old_max - new_max);
         state->corrections[r] = correction;
         state->sum[first + r] = state->sum[first + r] * correction + _mm512_reduce_add_ps(total);
         state->maximum[first + r] = new_max;
