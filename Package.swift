@@ -12,14 +12,8 @@ let systemLibraries: [Target] = [
         name: "CBLAS", pkgConfig: "openblas",
         providers: [.apt(["libopenblas-dev"])]),
     .systemLibrary(
-        name: "CCurl", pkgConfig: "libcurl",
-        providers: [.apt(["libcurl4-openssl-dev"])]),
-    .systemLibrary(
         name: "CZlib", pkgConfig: "zlib",
         providers: [.apt(["zlib1g-dev"])]),
-    .systemLibrary(
-        name: "CDNNL",
-        providers: [.apt(["libdnnl-dev"])]),
     .systemLibrary(
         name: "CCrypto", pkgConfig: "libcrypto",
         providers: [.apt(["libssl-dev"])]),
@@ -29,6 +23,11 @@ let systemLibraries: [Target] = [
 
 let kernels: [Target] = [
     .target(name: "CKernels"),
+    // oneDNN (libdnnl-dev's headers; the library is opened on first use, not linked:
+    // Sources/CDNNL/include/cdnnl.h).
+    .target(name: "CDNNL"),
+    // libcurl (libcurl4-openssl-dev's headers; opened on first use: Sources/CCurl/include/ccurl.h).
+    .target(name: "CCurl"),
 ]
 
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)

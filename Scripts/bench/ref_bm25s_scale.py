@@ -4,9 +4,9 @@ queries/s of `retrieve` for each query set, k and thread count (numba's own thre
 
 Usage: ref_bm25s_scale.py DATA_DIR [--index-dir DIR] [--threads 1,2] [--k 10,100,1000]
                           [--repeats 3] [--queries N]
-       ref_bm25s_scale.py --beir BEIR_DIR [--repeats 5]
+       ref_bm25s_scale.py --beir BEIR_DIR [--repeats 5] [--threads 1,2]
   --beir: SciFact-style folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): wall and CPU time
-  of one `retrieve` call for the judged test queries at k = 1000 on one thread (what
+  of one `retrieve` call for the judged test queries at k = 1000, per thread count (what
   `inpars-bench bm25 --inpars` compares with the whole `inpars search` process).
   "queries per CPU-second" divides by the process's CPU time (all threads): on a busy machine
   it shows what an idle one would give (for 2 threads, twice it is the ideal wall rate).
@@ -45,7 +45,7 @@ def read_tsv(path, limit=None):
     return ids, texts
 
 
-def beir(folder: str, repeats: int) -> None:
+def beir(folder: str, repeats: int, thread_counts: list[int]) -> None:
     import json
     docs = [json.loads(line) for line in open(f"{folder}/corpus.jsonl")]
     judged = {line.split("\t")[0] for line in list(open(f"{folder}/qrels/test.tsv"))[1:]}
@@ -57,15 +57,16 @@ def beir(folder: str, repeats: int) -> None:
     retriever.index(tokens, show_progress=False)
     q = bm25s.tokenize(queries, stopwords=STOP, stemmer=stemmer, show_progress=False)
     retriever.retrieve(q, k=10, show_progress=False, n_threads=1)  # numba JIT
-    walls, cpus = [], []
-    for _ in range(repeats):
-        t, c = time.time(), time.process_time()
-        retriever.retrieve(q, k=1000, show_progress=False, n_threads=1)
-        walls.append(time.time() - t)
-        cpus.append(time.process_time() - c)
-    print(f"bm25s {bm25s.__version__} ({retriever.backend}) retrieve, {len(queries)} queries, k=1000,"
-          f" 1 thread: wall {statistics.median(walls):.4f} s, CPU {statistics.median(cpus):.4f} s"
-          f" (median of {repeats})")
+    for n in thread_counts:
+        walls, cpus = [], []
+        for _ in range(repeats):
+            t, c = time.time(), time.process_time()
+            retriever.retrieve(q, k=1000, show_progress=False, n_threads=n)
+            walls.append(time.time() - t)
+            cpus.append(time.process_time() - c)
+        print(f"bm25s {bm25s.__version__} ({retriever.backend}) retrieve, {len(queries)} queries,"
+              f" k=1000, {n} thread(s): wall {statistics.median(walls):.4f} s,"
+              f" CPU {statistics.median(cpus):.4f} s (median of {repeats})")
 
 
 def main() -> None:
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=None, help="first N queries of each set")
     args = parser.parse_args()
     if args.beir:
-        beir(args.beir, args.repeats)
+        beir(args.beir, args.repeats, [int(n) for n in args.threads.split(",")])
         return
     index_dir = args.index_dir or os.path.join(args.data, "bm25s-index")
     stemmer = Stemmer.Stemmer("english")

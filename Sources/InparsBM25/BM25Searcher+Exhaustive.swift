@@ -1,31 +1,48 @@
 extension BM25Searcher {
+    /// Collections up to this size may accumulate densely (see ``searchExhaustive(k:)``).
+    static let denseAccumulationLimit = 1 << 16
+
     /// Term-at-a-time over every posting: one double accumulator per document, summed in
     /// query term order, then the top k of the touched documents.
+    ///
+    /// When the query's postings are at least a quarter of a small collection (up to
+    /// ``denseAccumulationLimit`` documents), touched documents are marked in a byte per
+    /// document and every document gets a key in one branch-free pass ("dense"); otherwise
+    /// their numbers are listed as they are first touched ("sparse"), which costs an
+    /// unpredictable branch per posting. Both give the same sums, in the same order, so the
+    /// same hits.
     func searchExhaustive(k: Int) -> [BM25Hit] {
         buffers.reserveAccumulators()
         let acc = buffers.accumulators!
         let touched = buffers.touched!
+        let marks = buffers.marks!
+        var postings = 0
+        for t in planTerms { postings += Int(index.docFreqs[t]) }
+        let dense =
+            index.documentCount <= Self.denseAccumulationLimit && postings >= index.documentCount / 4
+        if dense { statistics.dense &+= 1 }
         var touchedCount = 0
         lengthCache.withUnsafeBufferPointer { cache in
             for (i, t) in planTerms.enumerated() {
                 accumulate(
                     term: t, planIndex: i, weight: planWeights[i], cache: cache, acc: acc,
-                    touched: touched, touchedCount: &touchedCount)
+                    dense: dense, marks: marks, touched: touched, touchedCount: &touchedCount)
             }
         }
-        return collectTopK(k, touchedCount: touchedCount)
+        return dense ? collectTopKDense(k) : collectTopK(k, touchedCount: touchedCount)
     }
 
     /// Adds one term's scores into the accumulators, block by block.
     ///
     /// Accumulators hold the *negated* running sum, so that "untouched" (+0.0, bit pattern 0)
     /// differs from a touched document whose scores so far are all 0 (−0.0); negation is exact
-    /// and rounding symmetric, so `−acc` is bit for bit the sum in query order.
+    /// and rounding symmetric, so `−acc` is bit for bit the sum in query order. `dense` marks
+    /// touched documents in `marks` instead of listing them in `touched`.
     @inline(__always)
     private func accumulate(
         term t: Int, planIndex i: Int, weight: Float, cache: UnsafeBufferPointer<Float>,
-        acc: UnsafeMutablePointer<Double>, touched: UnsafeMutablePointer<Int32>,
-        touchedCount: inout Int
+        acc: UnsafeMutablePointer<Double>, dense: Bool, marks: UnsafeMutablePointer<UInt8>,
+        touched: UnsafeMutablePointer<Int32>, touchedCount: inout Int
     ) {
         let tfOne = buffers.tfOne + 256 * i
         let entries = index.blocks.baseAddress!
@@ -42,6 +59,20 @@ extension BM25Searcher {
                 BlockLayout(
                     entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
                 ).decode(docs: docs, tfs: tfs, norms: norms)
+                if dense {
+                    for j in 0..<n {
+                        let doc = Int(docs[j])
+                        let tf = tfs[j]
+                        let norm = Int(norms[j])
+                        let score =
+                            tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                        // From +0.0, the first subtraction gives −score exactly (−0.0 for 0
+                        // only if the sum stays 0; collectTopKDense reads it as +0).
+                        acc[doc] -= Double(score)
+                        marks[doc] = 1
+                    }
+                    continue
+                }
                 for j in 0..<n {
                     let doc = Int(docs[j])
                     let tf = tfs[j]
@@ -66,9 +97,10 @@ extension BM25Searcher {
         let acc = buffers.accumulators!
         let touched = buffers.touched!
         let ranks = index.docIdRanks
-        // Keep at most `capacity` keys; when full, quickselect down to k and from then on only
-        // keep keys above the current k-th best (keys are unique, so ">" is exact).
-        let capacity = max(2 * k, 256)
+        // Keep at most `capacity` keys; when full, select the k largest and from then on only
+        // keep keys above the current k-th best (keys are unique, so ">" is exact). Up to 32k
+        // touched documents are kept whole, so a small collection selects once.
+        let capacity = max(2 * k, 256, min(touchedCount, 1 << 15))
         buffers.reserveKeys(capacity)
         let keys = buffers.keys
         var n = 0
@@ -82,7 +114,7 @@ extension BM25Searcher {
                 keys[n] = key
                 n += 1
                 if n == capacity {
-                    Self.selectLargest(keys, count: n, k: k)
+                    Self.selectLargest(keys, count: n, k: k, scratch: buffers.sortScratch)
                     n = k
                     threshold = keys[k - 1]
                     for j in 0..<k - 1 where keys[j] < threshold { threshold = keys[j] }
@@ -90,40 +122,102 @@ extension BM25Searcher {
             }
         }
         let keep = min(k, n)
-        if keep < n { Self.selectLargest(keys, count: n, k: keep) }
+        if keep < n { Self.selectLargest(keys, count: n, k: keep, scratch: buffers.sortScratch) }
         return hits(fromKeys: keys, count: keep)
     }
 
-    /// Quickselect on keys: afterwards the `k` largest are in `a[0..<k]` (any order).
-    static func selectLargest(_ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int) {
+    /// ``collectTopK(_:touchedCount:)`` for dense accumulation: one branch-free pass makes a
+    /// key for every document (0 for unmarked ones, below every real key), then one selection;
+    /// accumulators and marks are reset after.
+    private func collectTopKDense(_ k: Int) -> [BM25Hit] {
+        let acc = buffers.accumulators!
+        let marks = buffers.marks!
+        let ranks = index.docIdRanks
+        let count = index.documentCount
+        buffers.reserveKeys(count)
+        let keys = buffers.keys
+        var marked = 0
+        for doc in 0..<count {
+            let mark = UInt64(marks[doc])
+            // + 0 turns the −0.0 of a zero sum into +0.0, as the sparse path reads it.
+            let score = Float(-acc[doc]) + 0
+            keys[doc] = Self.key(score: score, rank: ranks[doc]) & (0 &- mark)
+            marked &+= Int(mark)
+        }
+        acc.update(repeating: 0, count: count)
+        marks.update(repeating: 0, count: count)
+        let keep = min(k, marked)
+        Self.selectLargest(keys, count: count, k: keep, scratch: buffers.sortScratch)
+        return hits(fromKeys: keys, count: keep)
+    }
+
+    /// Radix select on keys: afterwards the `k` largest of `a[0..<count]` are in `a[0..<k]`
+    /// (any order; the rest of `a` is overwritten). `scratch` holds `count` keys.
+    ///
+    /// Most significant varying bits first, 11 at a time: a histogram of that digit finds the
+    /// bucket that holds the k-th largest key; keys above that bucket are kept at the front,
+    /// the bucket's keys are narrowed on the next digit, and a few left are sorted. Each level
+    /// is two branch-free passes over what is left, where a quickselect's compares on random
+    /// keys mispredict half the time. Equal keys are fine (the seed keys of pruned search
+    /// repeat).
+    static func selectLargest(
+        _ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int, scratch: UnsafeMutablePointer<UInt64>
+    ) {
+        guard k > 0, k < count else { return }
+        var varying: UInt64 = 0
+        for i in 1..<count { varying |= a[i] ^ a[0] }
+        if varying == 0 { return }
+        var top = 63 - varying.leadingZeroBitCount
         var low = 0
-        var high = count - 1
-        let target = k - 1
-        while high > low {
-            let mid = low + (high - low) / 2
-            if a[mid] > a[low] { swap(&a[mid], &a[low]) }
-            if a[high] > a[low] { swap(&a[high], &a[low]) }
-            if a[high] > a[mid] { swap(&a[high], &a[mid]) }
-            let pivot = a[mid]
-            var i = low
-            var j = high
-            while i <= j {
-                while a[i] > pivot { i += 1 }
-                while pivot > a[j] { j -= 1 }
-                if i <= j {
-                    let t = a[i]
-                    a[i] = a[j]
-                    a[j] = t
-                    i += 1
-                    j -= 1
+        var n = count
+        var need = k
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << 11) { counts in
+            while need > 0 && need < n {
+                if n <= 48 {
+                    // Few left: insertion sort, descending; the first `need` are the largest.
+                    for i in low + 1..<low + n {
+                        let key = a[i]
+                        var j = i
+                        while j > low && a[j - 1] < key {
+                            a[j] = a[j - 1]
+                            j -= 1
+                        }
+                        a[j] = key
+                    }
+                    return
                 }
-            }
-            if target <= j {
-                high = j
-            } else if target >= i {
-                low = i
-            } else {
-                return
+                let width = min(11, top + 1)
+                let shift = UInt64(top + 1 - width)
+                let mask = UInt64(1) << UInt64(width) - 1
+                let buckets = 1 << width
+                counts.baseAddress!.update(repeating: 0, count: buckets)
+                for i in low..<low + n { counts[Int(truncatingIfNeeded: (a[i] >> shift) & mask)] &+= 1 }
+                var above = 0
+                var bucket = buckets - 1
+                while above + Int(counts[bucket]) < need {
+                    above += Int(counts[bucket])
+                    bucket -= 1
+                }
+                if Int(counts[bucket]) < n {
+                    // Keys above the bucket move to the front (in place: the write index never
+                    // passes the read index), the bucket's keys to scratch, then right after.
+                    var w = low
+                    var e = 0
+                    for i in low..<low + n {
+                        let key = a[i]
+                        let digit = Int(truncatingIfNeeded: (key >> shift) & mask)
+                        a[w] = key
+                        w &+= digit > bucket ? 1 : 0
+                        scratch[e] = key
+                        e &+= digit == bucket ? 1 : 0
+                    }
+                    (a + w).update(from: scratch, count: e)
+                    low = w
+                    n = e
+                    need -= above
+                }
+                if shift == 0 { break }
+                top = Int(shift) - 1
             }
         }
     }

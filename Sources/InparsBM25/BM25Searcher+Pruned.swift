@@ -108,7 +108,7 @@ extension BM25Searcher {
             keys[n] = UInt64(probe.score().bitPattern)
             probe.next()
         }
-        Self.selectLargest(keys, count: limit, k: k)
+        Self.selectLargest(keys, count: limit, k: k, scratch: buffers.seedScratch)
         var kth = keys[0]
         for n in 1..<k where keys[n] < kth { kth = keys[n] }
         return Double(Float(bitPattern: UInt32(kth)))

@@ -92,6 +92,8 @@ public final class BM25Searcher {
         public var probes = 0
         /// Candidates whose full score was computed.
         public var scored = 0
+        /// Exhaustive searches that accumulated densely (marks, one scan of the collection).
+        public var dense = 0
 
         public init() {}
 
@@ -103,7 +105,8 @@ public final class BM25Searcher {
         }
     }
 
-    /// Counters summed over this searcher's pruned searches; reset by assigning `.init()`.
+    /// Counters summed over this searcher's searches (pruned ones, and `dense` for exhaustive
+    /// ones); reset by assigning `.init()`.
     public var statistics = Statistics()
 
     /// - Parameters:
@@ -231,17 +234,48 @@ public final class BM25Searcher {
         UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - rank)
     }
 
-    /// Branch-free LSD radix sort (8-bit digits) into descending order; digits on which all
-    /// keys agree are skipped. Faster than a comparison sort here: quicksort's compares on
-    /// random keys mispredict half the time.
+    /// Sorts keys into descending order: a branch-free LSD radix sort (8-bit digits) on the
+    /// high 32 bits (the score), then runs of equal scores by their low 32 bits (the id rank).
+    /// Scores tie rarely, so this skips the id bytes' passes; digits on which all keys agree
+    /// are skipped too. Faster than a comparison sort here: quicksort's compares on random keys
+    /// mispredict half the time.
     static func radixSortDescending(
         _ keys: UnsafeMutablePointer<UInt64>, count: Int, scratch: UnsafeMutablePointer<UInt64>
     ) {
         guard count > 1 else { return }
+        radixSortDescending(keys, count: count, bytes: 4..<8, scratch: scratch)
+        var start = 0
+        while start < count {
+            let score = keys[start] >> 32
+            var end = start + 1
+            while end < count && keys[end] >> 32 == score { end += 1 }
+            if end - start > 32 {
+                radixSortDescending(keys + start, count: end - start, bytes: 0..<4, scratch: scratch)
+            } else if end - start > 1 {
+                for i in start + 1..<end {
+                    let key = keys[i]
+                    var j = i
+                    while j > start && keys[j - 1] < key {
+                        keys[j] = keys[j - 1]
+                        j -= 1
+                    }
+                    keys[j] = key
+                }
+            }
+            start = end
+        }
+    }
+
+    /// The LSD passes of ``radixSortDescending(_:count:scratch:)`` over the given bytes
+    /// (stable, so keys equal on those bytes keep their order).
+    private static func radixSortDescending(
+        _ keys: UnsafeMutablePointer<UInt64>, count: Int, bytes: Range<Int>,
+        scratch: UnsafeMutablePointer<UInt64>
+    ) {
         var source = keys
         var target = scratch
         withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
-            for pass in 0..<8 {
+            for pass in bytes {
                 let shift = UInt64(pass * 8)
                 for i in 0..<256 { counts[i] = 0 }
                 for i in 0..<count { counts[Int((~source[i] >> shift) & 0xFF)] += 1 }

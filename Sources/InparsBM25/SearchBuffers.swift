@@ -1,6 +1,6 @@
 /// A searcher's scratch memory. What pruned search needs is small and grows with the query
 /// (per query term: a table of tf = 1 scores; per hit: one heap key); the
-/// exhaustive path's per-document accumulators (12 bytes per indexed document) are allocated on
+/// exhaustive path's per-document accumulators (13 bytes per indexed document) are allocated on
 /// its first use only.
 final class SearchBuffers {
     private(set) var documentCount: Int
@@ -8,14 +8,18 @@ final class SearchBuffers {
     // Exhaustive (term-at-a-time) path, allocated lazily.
     private(set) var accumulators: UnsafeMutablePointer<Double>?
     private(set) var touched: UnsafeMutablePointer<Int32>?
+    /// One byte per document: touched by the query (dense accumulation).
+    private(set) var marks: UnsafeMutablePointer<UInt8>?
 
     /// Top-k keys and the radix sort's scratch (capacity ``keyCapacity``).
     private(set) var keys: UnsafeMutablePointer<UInt64>
     private(set) var sortScratch: UnsafeMutablePointer<UInt64>
     private(set) var keyCapacity = 0
 
-    /// Single-term score keys for seeding the pruning threshold (capacity ``seedCapacity``).
+    /// Single-term score keys for seeding the pruning threshold, and the selection's scratch
+    /// (capacity ``seedCapacity``).
     private(set) var seedKeys: UnsafeMutablePointer<UInt64>
+    private(set) var seedScratch: UnsafeMutablePointer<UInt64>
     private(set) var seedCapacity = 0
 
     /// Per query term: 256 tf = 1 scores (one per norm byte). Capacity ``termCapacity``.
@@ -34,6 +38,7 @@ final class SearchBuffers {
         keys = .allocate(capacity: 1)
         sortScratch = .allocate(capacity: 1)
         seedKeys = .allocate(capacity: 1)
+        seedScratch = .allocate(capacity: 1)
         tfOne = .allocate(capacity: 1)
         tfTable = .allocate(capacity: 1)
     }
@@ -52,8 +57,10 @@ final class SearchBuffers {
     func reserveSeedKeys(_ count: Int) {
         guard count > seedCapacity else { return }
         seedKeys.deallocate()
+        seedScratch.deallocate()
         seedCapacity = max(count, 2 * seedCapacity)
         seedKeys = .allocate(capacity: seedCapacity)
+        seedScratch = .allocate(capacity: seedCapacity)
     }
 
     /// Makes room for `terms` query terms.
@@ -84,14 +91,19 @@ final class SearchBuffers {
         accumulators.initialize(repeating: 0, count: documentCount)
         self.accumulators = accumulators
         touched = .allocate(capacity: documentCount)
+        let marks = UnsafeMutablePointer<UInt8>.allocate(capacity: documentCount)
+        marks.initialize(repeating: 0, count: documentCount)
+        self.marks = marks
     }
 
     deinit {
         accumulators?.deallocate()
         touched?.deallocate()
+        marks?.deallocate()
         keys.deallocate()
         sortScratch.deallocate()
         seedKeys.deallocate()
+        seedScratch.deallocate()
         tfOne.deallocate()
         tfTable.deallocate()
     }

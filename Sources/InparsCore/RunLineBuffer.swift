@@ -116,25 +116,61 @@ public final class RunLineBuffer {
         -> UnsafeMutablePointer<UInt8>
     {
         var p = p
-        var v = value.magnitude
         if value < 0 {
             p[0] = 0x2D
             p += 1
         }
+        return writeDigits(value.magnitude, to: p)
+    }
+
+    /// Writes the decimal digits of `v`, two at a time; returns the end.
+    @inline(__always)
+    private static func writeDigits(_ v: UInt, to p: UnsafeMutablePointer<UInt8>)
+        -> UnsafeMutablePointer<UInt8>
+    {
         var digits = 1
         var t = v
-        while t >= 10 {
-            t /= 10
-            digits += 1
+        while t >= 100 {
+            t /= 100
+            digits += 2
         }
+        if t >= 10 { digits += 1 }
         var q = p + digits
         let end = q
-        repeat {
-            q -= 1
-            q[0] = 0x30 + UInt8(truncatingIfNeeded: v % 10)
-            v /= 10
-        } while v > 0
+        var v = v
+        while v >= 100 {
+            let pair = v % 100
+            v /= 100
+            q -= 2
+            writePair(pair, to: q)
+        }
+        if v >= 10 {
+            writePair(v, to: q - 2)
+        } else {
+            q[-1] = 0x30 &+ UInt8(truncatingIfNeeded: v)
+        }
         return end
+    }
+
+    /// Writes `pair` (0 ... 99) as two digits.
+    @inline(__always)
+    private static func writePair(_ pair: UInt, to p: UnsafeMutablePointer<UInt8>) {
+        let tens = pair / 10
+        p[0] = 0x30 &+ UInt8(truncatingIfNeeded: tens)
+        p[1] = 0x30 &+ UInt8(truncatingIfNeeded: pair &- 10 &* tens)
+    }
+
+    /// Writes the `count` low decimal digits of `v` (leading zeros kept; `v < 10^count`).
+    @inline(__always)
+    private static func writeFraction(_ v: UInt64, count: Int, to p: UnsafeMutablePointer<UInt8>) {
+        var v = UInt(v)
+        var i = count
+        while i >= 2 {
+            i -= 2
+            writePair(v % 100, to: p + i)
+            v /= 100
+        }
+        if i == 1 { p[0] = 0x30 &+ UInt8(truncatingIfNeeded: v) }
     }
 
     private static let powersOfTen: [UInt64] = (0...9).map { n in
@@ -150,21 +186,20 @@ public final class RunLineBuffer {
         guard value.isFinite, (0...9).contains(decimals), value.magnitude < 0x1p33 else {
             return nil
         }
-        let scale = powersOfTen[decimals]
-        let q = scaledAndRounded(value.magnitude, by: scale)
         var p = p
         if value.sign == .minus {
             p[0] = 0x2D
             p += 1
         }
-        p = writeInteger(Int(q / scale), to: p)
+        // Six decimals (Pyserini's and Anserini's) with a constant divisor, which the compiler
+        // turns into a multiplication; other counts divide by the table's power of ten.
+        let scale: UInt64 = decimals == 6 ? 1_000_000 : powersOfTen[decimals]
+        let q = scaledAndRounded(value.magnitude, by: scale)
+        let (whole, fraction) = decimals == 6 ? (q / 1_000_000, q % 1_000_000) : (q / scale, q % scale)
+        p = writeDigits(UInt(whole), to: p)
         if decimals > 0 {
             p[0] = 0x2E
-            var fraction = q % scale
-            for i in stride(from: decimals, through: 1, by: -1) {
-                p[i] = 0x30 + UInt8(truncatingIfNeeded: fraction % 10)
-                fraction /= 10
-            }
+            writeFraction(fraction, count: decimals, to: p + 1)
             p += decimals + 1
         }
         return p

@@ -19,9 +19,16 @@ final class CurlEasy {
 
     init() throws(HTTPError) {
         if curlGlobalInitResult != 0 {
+            if let reason = ccurl_load_failure() {
+                throw .curl(
+                    code: curlGlobalInitResult,
+                    message:
+                        "libcurl cannot be loaded (\(String(cString: reason))); install it (Debian/Ubuntu: apt install libcurl4)"
+                )
+            }
             throw .curl(code: curlGlobalInitResult, message: "curl_global_init failed")
         }
-        guard let handle = curl_easy_init() else {
+        guard let handle = ccurl_easy_init() else {
             throw .curl(code: -1, message: "curl_easy_init returned no handle")
         }
         self.handle = handle
@@ -30,7 +37,7 @@ final class CurlEasy {
     }
 
     deinit {
-        curl_easy_cleanup(handle)
+        ccurl_easy_cleanup(handle)
         errorBuffer.deallocate()
     }
 
@@ -43,17 +50,17 @@ final class CurlEasy {
         _ request: HTTPRequest, consumer: BodyConsumer? = nil,
         onResponse: ResponseStart? = nil
     ) -> Result<HTTPResponse, any Error> {
-        curl_easy_reset(handle)
+        ccurl_easy_reset(handle)
         errorBuffer[0] = 0
         let sink = ResponseSink(consumer: consumer, onResponse: onResponse)
         let sinkPointer = Unmanaged.passRetained(sink).toOpaque()
         defer { Unmanaged<ResponseSink>.fromOpaque(sinkPointer).release() }
 
         var headerList: UnsafeMutablePointer<curl_slist>? = nil
-        defer { curl_slist_free_all(headerList) }
+        defer { ccurl_slist_free_all(headerList) }
         // "Expect:" stops libcurl from waiting for `100 Continue` before large bodies.
         for line in request.headers.map({ "\($0.name): \($0.value)" }) + ["Expect:"] {
-            headerList = curl_slist_append(headerList, line)
+            headerList = ccurl_slist_append(headerList, line)
         }
 
         var setupCode = CURLE_OK
@@ -98,7 +105,7 @@ final class CurlEasy {
         }
         if setupCode != CURLE_OK { return .failure(error(for: setupCode, request: request)) }
 
-        let code = curl_easy_perform(handle)
+        let code = ccurl_easy_perform(handle)
         if let failure = sink.consumerError { return .failure(failure) }
         if code != CURLE_OK { return .failure(error(for: code, request: request)) }
         var status = 0
@@ -113,7 +120,7 @@ final class CurlEasy {
         if code == CURLE_OPERATION_TIMEDOUT {
             return .timeout(seconds: request.stallTimeout ?? request.timeout)
         }
-        var message = String(cString: curl_easy_strerror(code))
+        var message = String(cString: ccurl_easy_strerror(code))
         let detail = String(cString: errorBuffer).trimmingCharacters(in: .whitespacesAndNewlines)
         if !detail.isEmpty && detail != message { message += " (\(detail))" }
         return .curl(code: Int(code.rawValue), message: message + " for \(request.url)")

@@ -32,6 +32,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
     case unsupportedSetting(path: String, field: String, value: String, reason: String)
     /// oneDNN has no kernel for `precision` on this CPU (`isa`: what it dispatches to).
     case unsupportedPrecision(precision: String, isa: String)
+    /// oneDNN (`libdnnl.so.2`), which bf16/int8 (and a causal LM's packed fp32 weights) run
+    /// on, cannot be loaded; `reason` is the loader's.
+    case oneDNNUnavailable(precision: String, reason: String)
     /// The folder's family cannot do what the command asks (a cross-encoder asked to generate).
     case unsupportedTask(directory: String, family: ModelFamily, task: String, instead: String)
 
@@ -50,6 +53,9 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
 
     public var errorDescription: String? {
         switch self {
+        case .oneDNNUnavailable(let precision, let reason):
+            return
+                "--precision \(precision) runs on oneDNN, which cannot be loaded (\(reason)); install it (Debian/Ubuntu: apt install libdnnl2) or see the README's set-up"
         case .unsupportedPrecision(let precision, let isa):
             return
                 "--precision \(precision) is not available on this CPU (oneDNN runs \(isa); bf16 needs AVX-512); use --precision int8 or fp32"
@@ -97,7 +103,12 @@ public enum ModelError: Error, LocalizedError, Sendable, Equatable {
 extension ModelError {
     /// Throws ``unsupportedPrecision(precision:isa:)`` when oneDNN has no kernel for
     /// `precision` on this CPU (bf16 below AVX-512); every model loader checks this first.
-    static func requireSupported(_ precision: Precision) throws {
+    /// Throws ``oneDNNUnavailable(precision:reason:)`` first when the precision needs oneDNN
+    /// (bf16, int8, or `packingFP32`: a causal LM's fp32 weights) and it cannot be loaded.
+    static func requireSupported(_ precision: Precision, packingFP32: Bool = false) throws {
+        if precision != .fp32 || packingFP32, let reason = DNNLInfo.loadFailure {
+            throw ModelError.oneDNNUnavailable(precision: precision.rawValue, reason: reason)
+        }
         guard DNNLInfo.supports(precision) else {
             throw ModelError.unsupportedPrecision(
                 precision: precision.rawValue, isa: DNNLInfo.effectiveISA)

@@ -214,6 +214,11 @@ enum DNNL {
 
 /// What oneDNN runs on this machine, for benchmark and `--help`-adjacent reports.
 public enum DNNLInfo {
+    /// `nil` when oneDNN is loaded (it is loaded on first use, here if need be: see
+    /// `Sources/CDNNL/include/cdnnl.h`), else why it cannot be: model loaders check this before they
+    /// convert anything (`ModelError.requireSupported`).
+    public static var loadFailure: String? { cdnnl_load_failure().map { String(cString: $0) } }
+
     /// The instruction set oneDNN dispatches to (`avx512_core_vnni`, `avx2`, …), after any
     /// `DNNL_MAX_CPU_ISA` limit in the environment.
     public static var effectiveISA: String {

@@ -245,17 +245,26 @@ import Testing
 }
 
 @Suite struct TopKSelectionTests {
-    @Test func quickselectKeepsExactlyTheLargestKeys() {
+    @Test func selectionKeepsExactlyTheLargestKeys() {
         var random = TestRandom(seed: 5)
-        for trial in 0..<200 {
-            let n = Int.random(in: 1...300, using: &random)
+        for trial in 0..<400 {
+            let n = Int.random(in: 1...(trial % 4 == 0 ? 5_000 : 300), using: &random)
             let k = Int.random(in: 1...n, using: &random)
-            // Few distinct values, so many duplicates.
-            let all = (0..<n).map { _ in UInt64.random(in: 0..<8, using: &random) << 32 }
+            let all: [UInt64] = (0..<n).map { _ in
+                switch trial % 3 {
+                // Few distinct values, so many duplicates (the seed keys of pruned search).
+                case 0: UInt64.random(in: 0..<8, using: &random) << 32
+                // Score keys: shared high bits, unique low bits.
+                case 1: 0x4100_0000_0000_0000 | UInt64.random(in: 0..<(1 << 40), using: &random)
+                default: UInt64.random(in: 0...UInt64.max, using: &random)
+                }
+            }
             let pointer = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
             defer { pointer.deallocate() }
+            let scratch = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
+            defer { scratch.deallocate() }
             pointer.initialize(from: all, count: n)
-            BM25Searcher.selectLargest(pointer, count: n, k: k)
+            BM25Searcher.selectLargest(pointer, count: n, k: k, scratch: scratch)
             let selected = UnsafeBufferPointer(start: pointer, count: k).sorted(by: >)
             #expect(selected == Array(all.sorted(by: >).prefix(k)), "trial \(trial) n \(n) k \(k)")
         }
@@ -277,6 +286,19 @@ import Testing
             pointer.update(from: shared, count: shared.count)
             BM25Searcher.radixSortDescending(pointer, count: shared.count, scratch: scratch)
             #expect(Array(UnsafeBufferPointer(start: pointer, count: shared.count)) == shared.sorted(by: >))
+            // Tied scores (the high 32 bits) in runs shorter and longer than 32, and all tied.
+            for distinct in [1, 3, 40, 500] {
+                let tied = Array(
+                    Set(keys.map { key in
+                        UInt64(0x4100_0000 + UInt32(key % UInt64(distinct))) << 32
+                            | (key >> 13 & 0xFFFF_FFFF)
+                    }))
+                pointer.update(from: tied, count: tied.count)
+                BM25Searcher.radixSortDescending(pointer, count: tied.count, scratch: scratch)
+                #expect(
+                    Array(UnsafeBufferPointer(start: pointer, count: tied.count)) == tied.sorted(by: >),
+                    "n \(n), \(distinct) distinct scores")
+            }
         }
     }
 }

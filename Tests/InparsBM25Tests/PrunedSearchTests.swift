@@ -57,6 +57,9 @@ import Testing
             }
             #expect(mismatches == 0, "k=\(k): \(mismatches) of 300 queries differ")
         }
+        // The exhaustive reference ran both accumulations (dense marks and the touched list).
+        let dense = exhaustive.statistics.dense
+        #expect(dense > 0 && dense < 4 * queries.count, "\(dense) dense of \(4 * queries.count)")
         #expect(windowed.allSatisfy { $0.statistics.windowed == $0.statistics.searches })
         // With k = every document nothing can be pruned: every matching document is scored.
         // Smaller k must score far fewer (the test would pass vacuously otherwise).

@@ -45,6 +45,24 @@ import Testing
         #expect(printed(.nan, 6) == formatFixed(.nan, decimals: 6))
     }
 
+    @Test func ranksEqualTheirDescription() {
+        var ranks = Array(0...2_100)
+        var power = 1
+        for _ in 0..<18 {
+            power *= 10
+            ranks += [power - 1, power, power + 1]
+        }
+        ranks += [Int.max, -1, -10, -99, -100, Int.min + 1]
+        var mismatches: [String] = []
+        for rank in ranks {
+            let lines = RunLineBuffer(tag: "t")
+            lines.append(RunEntry(queryId: "q", docId: "d", rank: rank, score: 1))
+            let written = String(decoding: lines.bytes, as: UTF8.self).split(separator: " ")[3]
+            if written != "\(rank)" { mismatches.append("\(rank): \(written)") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
     @Test func linesHaveTheTrecLayout() throws {
         let lines = RunLineBuffer(tag: "my-run")
         lines.append(RunEntry(queryId: "q1", docId: "doc-9", rank: 12, score: 3.25))

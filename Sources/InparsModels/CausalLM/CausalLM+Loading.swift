@@ -20,7 +20,7 @@ extension CausalLM {
     ///   mis-shaped tensors (naming both files); ``CheckpointError`` for unreadable or
     ///   truncated weight files.
     public static func load(directory: URL, precision: Precision = .fp32) throws -> CausalLM {
-        try ModelError.requireSupported(precision)
+        try ModelError.requireSupported(precision, packingFP32: true)
         let configuration = try CausalLMConfiguration.load(directory: directory)
         let reader = try CheckpointReader(directory: directory)
         let table = parameterTable(configuration)
