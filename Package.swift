@@ -9,9 +9,6 @@ import PackageDescription
 
 let systemLibraries: [Target] = [
     .systemLibrary(
-        name: "CBLAS", pkgConfig: "openblas",
-        providers: [.apt(["libopenblas-dev"])]),
-    .systemLibrary(
         name: "CZlib", pkgConfig: "zlib",
         providers: [.apt(["zlib1g-dev"])]),
     .systemLibrary(
@@ -25,6 +22,8 @@ let kernels: [Target] = [
     .target(name: "CKernels"),
     // oneDNN (libdnnl-dev's headers; the library is opened on first use, not linked:
     // Sources/CDNNL/include/cdnnl.h).
+    // OpenBLAS (opened on first use: Sources/CBLAS/include/cblas_lazy.h).
+    .target(name: "CBLAS"),
     .target(name: "CDNNL"),
     // libcurl (libcurl4-openssl-dev's headers; opened on first use: Sources/CCurl/include/ccurl.h).
     .target(name: "CCurl"),

@@ -59,26 +59,24 @@ extension BM25Searcher {
                 BlockLayout(
                     entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
                 ).decode(docs: docs, tfs: tfs, norms: norms)
+                @inline(__always) func score(_ j: Int) -> Float {
+                    let tf = tfs[j]
+                    let norm = Int(norms[j])
+                    return tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                }
                 if dense {
                     for j in 0..<n {
                         let doc = Int(docs[j])
-                        let tf = tfs[j]
-                        let norm = Int(norms[j])
-                        let score =
-                            tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
-                        // From +0.0, the first subtraction gives −score exactly (−0.0 for 0
-                        // only if the sum stays 0; collectTopKDense reads it as +0).
-                        acc[doc] -= Double(score)
+                        // From +0.0, the first subtraction gives −score exactly (+0.0 for a
+                        // zero score; collectTopKDense reads a zero sum as +0).
+                        acc[doc] -= Double(score(j))
                         marks[doc] = 1
                     }
                     continue
                 }
                 for j in 0..<n {
                     let doc = Int(docs[j])
-                    let tf = tfs[j]
-                    let norm = Int(norms[j])
-                    let score =
-                        tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
+                    let score = score(j)
                     let sum = acc[doc]
                     if sum.bitPattern == 0 {
                         touched[touchedCount] = Int32(doc)
@@ -127,8 +125,8 @@ extension BM25Searcher {
     }
 
     /// ``collectTopK(_:touchedCount:)`` for dense accumulation: one branch-free pass makes a
-    /// key for every document (0 for unmarked ones, below every real key), then one selection;
-    /// accumulators and marks are reset after.
+    /// key for every document and keeps the marked ones (the next key overwrites an unmarked
+    /// one), then one selection; accumulators and marks are reset after.
     private func collectTopKDense(_ k: Int) -> [BM25Hit] {
         let acc = buffers.accumulators!
         let marks = buffers.marks!
@@ -138,16 +136,15 @@ extension BM25Searcher {
         let keys = buffers.keys
         var marked = 0
         for doc in 0..<count {
-            let mark = UInt64(marks[doc])
             // + 0 turns the −0.0 of a zero sum into +0.0, as the sparse path reads it.
             let score = Float(-acc[doc]) + 0
-            keys[doc] = Self.key(score: score, rank: ranks[doc]) & (0 &- mark)
-            marked &+= Int(mark)
+            keys[marked] = Self.key(score: score, rank: ranks[doc])
+            marked &+= Int(marks[doc])
         }
         acc.update(repeating: 0, count: count)
         marks.update(repeating: 0, count: count)
         let keep = min(k, marked)
-        Self.selectLargest(keys, count: count, k: keep, scratch: buffers.sortScratch)
+        Self.selectLargest(keys, count: marked, k: keep, scratch: buffers.sortScratch)
         return hits(fromKeys: keys, count: keep)
     }
 
@@ -164,6 +161,20 @@ extension BM25Searcher {
         _ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int, scratch: UnsafeMutablePointer<UInt64>
     ) {
         guard k > 0, k < count else { return }
+        if k <= 16 {
+            // A few largest: one scan keeping them sorted in a[0..<k]; after the first k keys a
+            // key rarely beats the k-th, so the branch is predictable.
+            insertionSortDescending(a, count: k)
+            for i in k..<count where a[i] > a[k - 1] {
+                var j = k - 1
+                while j > 0 && a[j - 1] < a[i] {
+                    a[j] = a[j - 1]
+                    j -= 1
+                }
+                a[j] = a[i]
+            }
+            return
+        }
         var varying: UInt64 = 0
         for i in 1..<count { varying |= a[i] ^ a[0] }
         if varying == 0 { return }
@@ -174,16 +185,8 @@ extension BM25Searcher {
         withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << 11) { counts in
             while need > 0 && need < n {
                 if n <= 48 {
-                    // Few left: insertion sort, descending; the first `need` are the largest.
-                    for i in low + 1..<low + n {
-                        let key = a[i]
-                        var j = i
-                        while j > low && a[j - 1] < key {
-                            a[j] = a[j - 1]
-                            j -= 1
-                        }
-                        a[j] = key
-                    }
+                    // Few left: sorted, the first `need` are the largest.
+                    insertionSortDescending(a + low, count: n)
                     return
                 }
                 let width = min(11, top + 1)

@@ -252,17 +252,22 @@ public final class BM25Searcher {
             if end - start > 32 {
                 radixSortDescending(keys + start, count: end - start, bytes: 0..<4, scratch: scratch)
             } else if end - start > 1 {
-                for i in start + 1..<end {
-                    let key = keys[i]
-                    var j = i
-                    while j > start && keys[j - 1] < key {
-                        keys[j] = keys[j - 1]
-                        j -= 1
-                    }
-                    keys[j] = key
-                }
+                insertionSortDescending(keys + start, count: end - start)
             }
             start = end
+        }
+    }
+
+    /// Sorts a few keys into descending order.
+    static func insertionSortDescending(_ keys: UnsafeMutablePointer<UInt64>, count: Int) {
+        for i in 1..<max(1, count) {
+            let key = keys[i]
+            var j = i
+            while j > 0 && keys[j - 1] < key {
+                keys[j] = keys[j - 1]
+                j -= 1
+            }
+            keys[j] = key
         }
     }
 

@@ -99,10 +99,31 @@ public enum AtomicFile {
     /// (`.<name>.tmp-<pid>-…`, never complete) are removed, and a previous version it had moved
     /// aside (`.<name>.old-<pid>-…`, complete) is put back when `url` is missing, else removed.
     /// Only names whose process no longer runs are touched.
+    ///
+    /// The folder is read with `readdir` and names are compared as bytes, so a large folder
+    /// (a `/tmp` of thousands of entries) costs one pass without a `String` per entry; and a
+    /// path is checked once per process (this process's own siblings never need recovery, and
+    /// a resumable output rewrites its manifest many times).
     public static func recoverStaleSiblings(of url: URL) {
+        guard StaleSiblingScans.first(url.path) else { return }
         let parent = url.deletingLastPathComponent()
         let manager = FileManager.default
-        let names = (try? manager.contentsOfDirectory(atPath: parent.path)) ?? []
+        let stem = Array(".\(url.lastPathComponent).".utf8)
+        var names: [String] = []
+        guard let directory = opendir(parent.path) else { return }
+        while let entry = readdir(directory) {
+            let matches = withUnsafeBytes(of: &entry.pointee.d_name) { raw in
+                let length = strnlen(raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+                return length > stem.count && memcmp(raw.baseAddress!, stem, stem.count) == 0
+            }
+            if matches {
+                names.append(
+                    withUnsafeBytes(of: &entry.pointee.d_name) {
+                        String(cString: $0.baseAddress!.assumingMemoryBound(to: CChar.self))
+                    })
+            }
+        }
+        closedir(directory)
         for name in names.sorted() {
             for label in ["tmp", "old"] {
                 let prefix = ".\(url.lastPathComponent).\(label)-"
@@ -139,5 +160,16 @@ public enum AtomicFile {
             throw InparsCoreError.writeFailed(
                 path: to.path, reason: "rename failed: \(String(cString: strerror(errno)))")
         }
+    }
+}
+
+/// The paths whose stale siblings this process has already looked for.
+private enum StaleSiblingScans {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var scanned: Set<String> = []
+
+    /// True the first time `path` is asked about in this process.
+    static func first(_ path: String) -> Bool {
+        lock.withLock { scanned.insert(path).inserted }
     }
 }

@@ -116,10 +116,10 @@ public enum BLAS {
     /// process's CPU time. Calls `blas_thread_shutdown_` (OpenBLAS's own fork handler), looked
     /// up at run time; with an OpenBLAS that lacks it this does nothing.
     public static func parkThreads() {
-        // RTLD_DEFAULT: every library loaded into the process.
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_")
+        // OpenBLAS is opened on first use (Sources/CBLAS): not loaded, nothing spins.
+        guard cblas_loaded() != 0, let shutdown = cblas_functions().pointee.thread_shutdown
         else { return }
-        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+        _ = shutdown()
     }
 
     /// The thread count OpenBLAS is using right now (1 inside ``withSingleThreadedGEMM(_:)``).

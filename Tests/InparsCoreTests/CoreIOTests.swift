@@ -508,3 +508,33 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: other.path))
     }
 }
+
+@Suite struct StaleSiblingTests {
+    /// A killed writer's temporary sibling is removed and its moved-aside previous version put
+    /// back, among many unrelated names; other files' siblings and live processes' are kept.
+    @Test func deadWritersSiblingsAreRecoveredAmongManyNames() throws {
+        let dir = try TestPaths.temporaryDirectory("stale-siblings")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manager = FileManager.default
+        for i in 0..<3_000 { manager.createFile(atPath: dir.appendingPathComponent("f\(i)").path, contents: nil) }
+        // 999999999 is above Linux's largest pid, so no process has it.
+        let dead = "999999999"
+        let names = [
+            ".run.txt.tmp-\(dead)-1a", ".run.txt.old-\(dead)-2b", ".run.txt.tmp-\(getpid())-3c",
+            ".other.txt.tmp-\(dead)-4d", ".run.txt.tmp-x-5e", ".run.txt.bak-\(dead)-6f",
+        ]
+        for name in names {
+            try Data(name.utf8).write(to: dir.appendingPathComponent(name))
+        }
+        let url = dir.appendingPathComponent("run.txt")
+        AtomicFile.recoverStaleSiblings(of: url)
+        let left = Set(try manager.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") })
+        #expect(
+            left == [
+                ".run.txt.tmp-\(getpid())-3c", ".other.txt.tmp-\(dead)-4d", ".run.txt.tmp-x-5e",
+                ".run.txt.bak-\(dead)-6f",
+            ])
+        // The dead writer's previous version is back in place.
+        #expect(try String(contentsOf: url, encoding: .utf8) == ".run.txt.old-\(dead)-2b")
+    }
+}
