@@ -40,7 +40,7 @@ let libraries: [Target] = [
     .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
-    .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore"]),
+    .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore", "CKernels"]),
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
     .target(name: "InparsHub", dependencies: ["InparsHTTP", "InparsCore"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),

@@ -104,8 +104,12 @@ struct LLMGenerateBenchmark: ParsableCommand {
         _ = model.generate(requests(prompts.prefix(batch), new: newTokens), batchSize: batch, prefix: prefix)
         _ = lap()  // warm-up
         let timed = prompts.suffix(documents)
+        AttentionProfile.reset()
+        AttentionProfile.isEnabled = breakdown
         let out = model.generate(requests(timed, new: newTokens), batchSize: batch, prefix: prefix)
         let seconds = lap()
+        AttentionProfile.isEnabled = false
+        let runAttention = AttentionProfile.totals
         let tokens = out.reduce(0) { $0 + $1.ids.count }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -115,16 +119,26 @@ struct LLMGenerateBenchmark: ParsableCommand {
                     format: "%.3f documents/s (%.2f s, %d tokens generated; prefix once %.2f s; peak RSS %.0f MB)",
                     Double(documents) / seconds, seconds, tokens, prefixSeconds,
                     Double(usage.ru_maxrss) / 1024))
-        if breakdown { try phases(model: model, prompts: Array(timed), prefix: prefix, total: seconds, tokens: tokens) }
+        if breakdown {
+            try phases(
+                model: model, prompts: Array(timed), prefix: prefix, total: seconds, tokens: tokens,
+                runAttention: runAttention)
+        }
     }
 
     /// Prefill alone (one new token) with GEMM accounting, the decode steps as the rest, and
-    /// the bytes a decode step must read against a measured copy bandwidth.
+    /// the bytes a decode step must read against a measured copy bandwidth; attention
+    /// (``AttentionProfile``) in the prefill and, from `runAttention` (the timed run), in the
+    /// decode steps.
     private func phases(
-        model: CausalLM, prompts: [[Int32]], prefix: SharedPrefix, total: Double, tokens: Int
+        model: CausalLM, prompts: [[Int32]], prefix: SharedPrefix, total: Double, tokens: Int,
+        runAttention: AttentionProfile.Totals
     ) throws {
         BLAS.Profile.reset()
         BLAS.Profile.isEnabled = true
+        AttentionProfile.reset()
+        AttentionProfile.isEnabled = true
+        defer { AttentionProfile.isEnabled = false }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = model.generate(
             prompts.map { CausalLMRequest(ids: $0, maxNewTokens: 1) }, batchSize: batch,
@@ -132,6 +146,16 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let prefill = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         BLAS.Profile.isEnabled = false
         let gemm = BLAS.Profile.totals
+        AttentionProfile.isEnabled = false
+        let prefillAttention = AttentionProfile.totals
+        let decodeAttentionSeconds = runAttention.attentionSeconds - prefillAttention.attentionSeconds
+        let decodeAttentionFlops = runAttention.attentionFlops - prefillAttention.attentionFlops
+        print(
+            String(
+                format:
+                    "attention: document prefill %.2f s at %.1f GFLOP/s; decode steps %.2f s at %.1f GFLOP/s (wall time of the attention calls, useful flops over visible keys)",
+                prefillAttention.attentionSeconds, prefillAttention.attentionGFLOPS,
+                decodeAttentionSeconds, decodeAttentionFlops / max(decodeAttentionSeconds, 1e-9) / 1e9))
         let steps = Double(tokens - prompts.count) / Double(batch)
         let stepSeconds = (total - prefill) / max(steps, 1)
         // Bytes a step reads: every layer weight and the head once (the fp32 copy a tied
@@ -159,8 +183,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
         print(
             String(
                 format:
-                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which OpenBLAS sgemm (attention; also the linear layers with --blas-fp32) %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
-                documentLength, prefill, gemm.seconds, gemm.flops / gemm.seconds / 1e9,
+                    "by phase: document prefill (fork + %d tokens + first pick) %.2f s, of which OpenBLAS sgemm (the linear layers with --blas-fp32; attention runs its own kernel, above) %.2f s at %.1f GFLOP/s (%d calls); decode %.2f s = %.0f steps of %d rows at %.3f s, reading %.2f GB of weights per step = %.1f GB/s (memcpy here: %.1f GB/s read+write)",
+                documentLength, prefill, gemm.seconds, gemm.flops / max(gemm.seconds, 1e-9) / 1e9,
                 gemm.calls, total - prefill, steps, batch, stepSeconds, weightBytes / 1e9,
                 weightBytes / stepSeconds / 1e9, bandwidth))
         _ = target[count - 1]

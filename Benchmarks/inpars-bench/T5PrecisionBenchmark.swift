@@ -64,19 +64,27 @@ struct T5PrecisionBenchmark: ParsableCommand {
         if fidelityPairs > 0 {
             reference = try scorer(c, .fp32).score(inputs: fidelityInputs)
         }
-        print("| shape | precision | weights GiB | peak RSS GiB | pairs/s | s/pair | Spearman | max abs Δ | top-10 overlap |")
-        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("| shape | precision | weights GiB | peak RSS GiB | pairs/s | s/pair | attention s/pair | attention GFLOP/s | Spearman | max abs Δ | top-10 overlap |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for p in precisions {
             let scorer = try scorer(c, p)
             var rate = "-"
             var perPair = "-"
+            var attention = ["-", "-"]
             if pairs > 0 {
                 _ = scorer.score(inputs: Array(timed.prefix(batch)))
+                AttentionProfile.reset()
+                AttentionProfile.isEnabled = true
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = scorer.score(inputs: Array(timed.suffix(pairs)))
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                AttentionProfile.isEnabled = false
                 rate = f(Double(pairs) / seconds)
                 perPair = f(seconds / Double(pairs), 3)
+                let totals = AttentionProfile.totals
+                attention = [
+                    f(totals.attentionSeconds / Double(pairs), 3), f(totals.attentionGFLOPS, 1),
+                ]
             }
             var fidelity = ["-", "-", "-"]
             if let reference {
@@ -90,7 +98,7 @@ struct T5PrecisionBenchmark: ParsableCommand {
             }
             let gib = { (bytes: Int) in self.f(Double(bytes) / Double(1 << 30), 2) }
             print(
-                "| \(shape) | \(p) | \(gib(scorer.model.parameters.weightBytes)) | \(gib(peakResident())) | \(rate) | \(perPair) | \(fidelity.joined(separator: " | ")) |"
+                "| \(shape) | \(p) | \(gib(scorer.model.parameters.weightBytes)) | \(gib(peakResident())) | \(rate) | \(perPair) | \(attention.joined(separator: " | ")) | \(fidelity.joined(separator: " | ")) |"
             )
         }
     }

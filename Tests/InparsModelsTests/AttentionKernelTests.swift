@@ -247,3 +247,101 @@ import Testing
         }
     }
 }
+
+/// The fused inference kernel (C, flash-attention style) against the recording path (OpenBLAS
+/// sgemm per pair, softmax rows, the composed-ops check above), on the AVX-512 path (where
+/// the CPU has it) and the generic path, on shapes that do not fit its tiles: lengths that
+/// are not multiples of its 4-row micro tiles, 32-row macro tiles or 64-key blocks, padded
+/// entries down to one real key, causal offsets (queries after cached positions), grouped
+/// query heads, T5's relative bias (also for a decoder step), cross-attention, and head
+/// sizes 64, 48, 32 and 8 (8 is not a multiple of 16: generic on every CPU).
+///
+/// Rows that see no key cannot occur here: every entry has a real key (the kernel
+/// preconditions it) and a causal row sees at least key 0. Tolerance: relative 2e-5,
+/// absolute 2e-6 on contexts of magnitude ~1 (the paths differ in summation order, fused
+/// multiply-adds and the online softmax's rescaling).
+@Suite struct FusedAttentionTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var heads = 4, kvHeads = 4, d = 64, queryLength = 70, keyLength = 70
+        var lengths = [70, 45]
+        var causalOffset: Int? = nil
+        var bias = false
+        var scale: Float = 0.125
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "T5 encoder: bias, padding, 70 rows", heads: 3, kvHeads: 3, bias: true, scale: 1),
+        Case(
+            name: "GQA prefill after a cache: 14/2 heads, causal offset 63", heads: 14, kvHeads: 2,
+            queryLength: 37, keyLength: 100, lengths: [100, 93], causalOffset: 63),
+        Case(
+            name: "GQA decode step: 1 query, 130 keys, d 32", heads: 14, kvHeads: 2, d: 32,
+            queryLength: 1, keyLength: 130, lengths: [130, 129], causalOffset: 129),
+        Case(
+            name: "cross-attention d 48: 33 queries over 77 keys, one real key", d: 48,
+            queryLength: 33, keyLength: 77, lengths: [77, 1]),
+        Case(
+            name: "T5 decoder step with bias", heads: 2, kvHeads: 2, queryLength: 1,
+            keyLength: 9, lengths: [9, 9], causalOffset: 8, bias: true, scale: 1),
+        Case(
+            name: "causal self-attention, 130 rows, groups of 3, d 8", heads: 6, kvHeads: 2, d: 8,
+            queryLength: 130, keyLength: 130, lengths: [130, 100], causalOffset: 0),
+    ]
+
+    @Test(arguments: cases, [false, true])
+    func fusedKernelGivesTheSgemmPathsContext(_ c: Case, generic: Bool) {
+        let width = (c.heads + 2 * c.kvHeads) * c.d
+        let batch = c.lengths.count
+        var random = TestRandom(seed: 21)
+        // Queries live in the last `queryLength` rows of a fused q/k/v buffer (a step after
+        // cached positions); keys and values in all `keyLength` rows.
+        let qkv = random.floats(batch * c.keyLength * width, in: -1...1)
+        func layout(_ column: Int) -> HeadLayout {
+            HeadLayout(rowStride: width, batchStride: c.keyLength * width, offset: column)
+        }
+        let problem = AttentionProblem(
+            batch: batch, numHeads: c.heads, numKVHeads: c.kvHeads, headDimension: c.d,
+            queryLength: c.queryLength, keyLength: c.keyLength,
+            queries: layout((c.keyLength - c.queryLength) * width), keys: layout(c.heads * c.d),
+            values: layout((c.heads + c.kvHeads) * c.d),
+            output: HeadLayout(rowStride: c.heads * c.d, batchStride: c.queryLength * c.heads * c.d),
+            visibleKeys: c.lengths, causalOffset: c.causalOffset, scale: c.scale)
+        let biasWidth = c.queryLength + c.keyLength - 1
+        let bias =
+            c.bias
+            ? RelativeOffsetBias(
+                values: random.floats(c.heads * biasWidth, in: -3...3), numHeads: c.heads,
+                width: biasWidth, queryLength: c.queryLength,
+                queryOffset: c.keyLength - c.queryLength) : nil
+        let count = batch * c.queryLength * c.heads * c.d
+        var reference = Tensor(zeros: [batch, c.queryLength, c.heads * c.d])
+        _ = AttentionKernel.run(
+            problem, queries: qkv, keys: qkv, values: qkv, bias: bias, into: &reference,
+            recording: true, dropout: nil)
+        var fused = [Float](repeating: .nan, count: count)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        BLAS.threads = 2
+        qkv.withUnsafeBufferPointer { p in
+            fused.withUnsafeMutableBufferPointer { out in
+                (bias?.values ?? [0]).withUnsafeBufferPointer { pb in
+                    AttentionKernel.forwardFused(
+                        problem, queries: p.baseAddress!, keys: p.baseAddress!,
+                        values: p.baseAddress!, output: out.baseAddress!,
+                        bias: bias == nil ? nil : pb.baseAddress!, biasWidth: biasWidth,
+                        generic: generic)
+                }
+            }
+        }
+        let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
+        #expect(result?.passes == true, "\(c) generic \(generic): \(String(describing: result?.worst))")
+        // A padded entry's one real key: its rows are exactly that key's value.
+        if c.lengths.last == 1 {
+            let value = Array(qkv[(c.keyLength * width + (c.heads + c.kvHeads) * c.d)...].prefix(c.d))
+            let row = Array(fused[(c.queryLength * c.heads * c.d)...].prefix(c.d))
+            #expect(zip(row, value).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        }
+    }
+}

@@ -279,3 +279,103 @@ import Testing
         }
     }
 }
+
+/// The fused attention kernel against a double-precision attention written out here, on the
+/// generic and AVX-512 paths: two batch entries of 2 query heads sharing 1 key/value head
+/// (d 16; 70 keys, more than one 64-key block), a relative bias, the second entry padded to
+/// 5 keys, causality with an offset; and an entry with no real key gives zeros.
+@Suite struct FusedAttentionKernelTests {
+    static let (heads, d, queries, keys) = (2, 16, 6, 70)
+
+    /// `out[b, i, h·d + c]` in double precision, from `[b, keys, d]` keys and values.
+    static func reference(
+        q: [Float], k: [Float], v: [Float], bias: [Float], biasWidth: Int, visible: [Int],
+        causalOffset: Int, scale: Double
+    ) -> [Double] {
+        var out = [Double](repeating: 0, count: visible.count * queries * heads * d)
+        for b in visible.indices {
+            for i in 0..<queries {
+                let seen = min(visible[b], causalOffset + i + 1)
+                for h in 0..<heads {
+                    let qRow = (b * queries + i) * heads * d + h * d
+                    var scores = (0..<seen).map { j -> Double in
+                        let kRow = (b * keys + j) * d
+                        let dot = (0..<d).reduce(0.0) { $0 + Double(q[qRow + $1]) * Double(k[kRow + $1]) }
+                        return dot * scale + Double(bias[h * biasWidth + (queries - 1 - i) + j])
+                    }
+                    let top = scores.max()!
+                    scores = scores.map { Foundation.exp($0 - top) }
+                    let sum = scores.reduce(0, +)
+                    for c in 0..<d {
+                        out[qRow + c] = (0..<seen).reduce(0.0) {
+                            $0 + scores[$1] / sum * Double(v[(b * keys + $1) * d + c])
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    @Test func matchesDoublePrecisionAttentionOnEveryPath() {
+        var random = TestRandom(seed: 47)
+        let q = random.floats(2 * Self.queries * Self.heads * Self.d, in: -1...1)
+        let k = random.floats(2 * Self.keys * Self.d, in: -1...1)
+        let v = random.floats(2 * Self.keys * Self.d, in: -1...1)
+        let biasWidth = Self.queries + Self.keys - 1
+        let bias = random.floats(Self.heads * biasWidth, in: -2...2)
+        let visible: [Int64] = [70, 5]
+        let causalOffset = 60
+        let expected = Self.reference(
+            q: q, k: k, v: v, bias: bias, biasWidth: biasWidth, visible: visible.map { Int($0) },
+            causalOffset: causalOffset, scale: 0.25)
+        for isa in [INPARS_ISA_GENERIC, inpars_kernels_isa()] {
+            var out = [Float](repeating: .nan, count: expected.count)
+            visible.withUnsafeBufferPointer { pv in
+                bias.withUnsafeBufferPointer { pb in
+                    var call = inpars_attention(
+                        batch: 2, num_heads: Self.heads, num_kv_heads: 1, head_dim: Self.d,
+                        query_length: Self.queries, key_length: Self.keys,
+                        queries: inpars_head_layout(
+                            row_stride: Self.heads * Self.d,
+                            batch_stride: Self.queries * Self.heads * Self.d, offset: 0),
+                        keys: inpars_head_layout(row_stride: Self.d, batch_stride: Self.keys * Self.d, offset: 0),
+                        values: inpars_head_layout(row_stride: Self.d, batch_stride: Self.keys * Self.d, offset: 0),
+                        output: inpars_head_layout(
+                            row_stride: Self.heads * Self.d,
+                            batch_stride: Self.queries * Self.heads * Self.d, offset: 0),
+                        visible_keys: pv.baseAddress!, causal: 1, causal_offset: Int64(causalOffset),
+                        scale: 0.25, bias: pb.baseAddress!, bias_width: biasWidth)
+                    // Two workers' shares, one after the other: together every unit.
+                    inpars_attention_forward_isa(&call, q, k, v, &out, 0, 2, isa)
+                    inpars_attention_forward_isa(&call, q, k, v, &out, 1, 2, isa)
+                }
+            }
+            for (index, (got, want)) in zip(out, expected).enumerated() {
+                // Float products and sums over ≤ 70 keys of values ≤ 1: a few 1e-7.
+                #expect(abs(Double(got) - want) <= 2e-6, "\(isa) element \(index): \(got) vs \(want)")
+            }
+        }
+    }
+
+    @Test func anEntryWithNoRealKeyGivesZeros() {
+        let visible: [Int64] = [0]
+        let q = [Float](repeating: 1, count: 2 * 16)
+        let kv = [Float](repeating: 1, count: 3 * 16)
+        for isa in [INPARS_ISA_GENERIC, inpars_kernels_isa()] {
+            var out = [Float](repeating: .nan, count: q.count)
+            visible.withUnsafeBufferPointer { pv in
+                let layout = inpars_head_layout(row_stride: 16, batch_stride: 48, offset: 0)
+                var call = inpars_attention(
+                    batch: 1, num_heads: 1, num_kv_heads: 1, head_dim: 16, query_length: 2,
+                    key_length: 3, queries: inpars_head_layout(row_stride: 16, batch_stride: 32, offset: 0),
+                    keys: layout, values: layout,
+                    output: inpars_head_layout(row_stride: 16, batch_stride: 32, offset: 0),
+                    visible_keys: pv.baseAddress!, causal: 0, causal_offset: 0, scale: 1,
+                    bias: nil, bias_width: 0)
+                inpars_attention_forward_isa(&call, q, kv, kv, &out, 0, 1, isa)
+            }
+            #expect(out == [Float](repeating: 0, count: q.count), "\(isa)")
+        }
+    }
+}

@@ -151,6 +151,46 @@ void inpars_int8_gemm_isa(
     const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode,
     inpars_isa isa);
 
+/// Where one operand of multi-head attention lives (elements): head `h` of batch entry `b`,
+/// position `i` starts at `b·batch_stride + offset + h·head_dim + i·row_stride`.
+typedef struct {
+    size_t row_stride;
+    size_t batch_stride;
+    size_t offset;
+} inpars_head_layout;
+
+/// One inference attention call: `out = softmax(scale · q·kᵀ + bias) · v` per (batch entry,
+/// query head), query head `h` reading key/value head `h / (num_heads / num_kv_heads)`.
+typedef struct {
+    size_t batch, num_heads, num_kv_heads, head_dim, query_length, key_length;
+    inpars_head_layout queries, keys, values, output;
+    /// Per batch entry, keys `0 ..< visible_keys[b]` are real (capped at `key_length`).
+    const int64_t *visible_keys;
+    /// Non-zero: query row `i` sees keys `0 ... causal_offset + i` only.
+    int causal;
+    int64_t causal_offset;
+    float scale;
+    /// `[num_heads, bias_width]`, the bias of row `i`, key `j`, head `h` at `h·bias_width +
+    /// (query_length − 1 − i) + j` (a relative-offset bias), or NULL.
+    const float *bias;
+    size_t bias_width;
+} inpars_attention;
+
+/// The attention forward for inference, fused: per (batch entry, key/value head) unit the
+/// group's query heads are stacked (rows ordered position, head) and taken against blocks of
+/// 64 keys with an online softmax (running maximum and sum per row), the context accumulated
+/// in L1, so no score matrix is written. Runs the units `worker, worker + workers, …` (each
+/// output row is written by one unit). A row that sees no key gets zeros. The AVX-512 path
+/// (head_dim a multiple of 16) uses fused multiply-adds; the generic path an exact two-pass
+/// softmax; they agree to float rounding (about 1e-6 relative), not bit for bit.
+void inpars_attention_forward(
+    const inpars_attention *attention, const float *queries, const float *keys,
+    const float *values, float *output, size_t worker, size_t workers);
+/// ``inpars_attention_forward`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_attention_forward_isa(
+    const inpars_attention *attention, const float *queries, const float *keys,
+    const float *values, float *output, size_t worker, size_t workers, inpars_isa isa);
+
 /// glibc's allocator keeps blocks up to 256 MiB on the heap (reused, no page fault per first
 /// touch) and returns freed memory only above 1 GiB of slack; does nothing elsewhere.
 void inpars_keep_large_allocations(void);

@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 import InparsTensor
 
@@ -51,6 +52,17 @@ struct AttentionProblem: Sendable {
     var pairs: Int { batch * numHeads }
     var scoreCount: Int { queryLength * keyLength }
 
+    /// Floating-point operations of the two products over the visible keys: `4·d` per
+    /// (query row, query head, visible key).
+    var flops: Int {
+        var keys = 0
+        for b in 0..<batch {
+            let c = columns(b)
+            for i in 0..<queryLength { keys += visible(row: i, columns: c) }
+        }
+        return 4 * keys * numHeads * headDimension
+    }
+
     /// Keys that take part for batch entry `b` (padding excluded).
     @inline(__always)
     func columns(_ b: Int) -> Int { min(visibleKeys[b], keyLength) }
@@ -87,12 +99,16 @@ struct AttentionProblem: Sendable {
 /// key or value head is copied out and the context comes out merged, `[batch, queryLength,
 /// numHeads·d]`.
 ///
-/// At inference without a bias the query heads sharing a key/value head are stacked into one
-/// product, in row tiles (``AttentionJob/forwardGrouped(worker:workers:)``); recording and
-/// biased calls take one (batch, head) pair at a time.
+/// Two forwards behind the one entry point ``forward(_:queries:keys:values:output:bias:probabilities:dropout:)``:
+/// - **Inference** (nothing recorded, no dropout): the fused C kernel
+///   (``forwardFused(_:queries:keys:values:output:bias:biasWidth:generic:)``, flash-attention
+///   style): per (batch entry, key/value head) the group's query heads are stacked and taken
+///   against blocks of 64 keys with an online softmax, so no score matrix is written.
+/// - **Training** (recording the probabilities for the backward): OpenBLAS sgemm per (batch,
+///   head) pair, softmax rows in between, the probabilities kept.
 ///
 /// Threads: with `BLAS.threads > 1` and enough work, the forward splits the (batch, head) pairs
-/// (stacked: the (batch, key/value head) units) and the backward the key/value heads over
+/// (fused: the (batch, key/value head) units) and the backward the key/value heads over
 /// that many workers, each running single-threaded
 /// GEMMs (the 512×512×64 products of attention scale better this way than inside OpenBLAS, and
 /// the softmax runs in parallel too). Every output element is computed by one worker in a
@@ -126,22 +142,59 @@ enum AttentionKernel {
             if AttentionProfile.isEnabled {
                 AttentionProfile.attentionNanoseconds.add(
                     AttentionProfile.now() &- sectionStart, ordering: .relaxed)
+                AttentionProfile.attentionOperations.add(
+                    UInt64(problem.flops), ordering: .relaxed)
             }
         }
         withBias(bias) { biasAddress in
+            if probabilities == nil {
+                forwardFused(
+                    problem, queries: queries, keys: keys, values: values, output: output,
+                    bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0)
+                return
+            }
             let job = AttentionJob(
                 problem: problem, queries: address(queries), keys: address(keys),
                 values: address(values), output: address(output), bias: biasAddress,
                 biasWidth: bias?.width ?? 0, probabilities: address(probabilities),
                 dropout: dropout)
-            if probabilities == nil && bias == nil {
-                perform(units: problem.batch * problem.numKVHeads, problem: problem) {
-                    job.forwardGrouped(worker: $0, workers: $1)
-                }
-            } else {
-                perform(units: problem.pairs, problem: problem) {
-                    job.forward(worker: $0, workers: $1)
-                }
+            perform(units: problem.pairs, problem: problem) {
+                job.forward(worker: $0, workers: $1)
+            }
+        }
+    }
+
+    /// Inference (nothing recorded, no dropout): the fused C kernel (`inpars_attention_forward`,
+    /// flash-attention style; AVX-512 where the CPU has it), over the (batch entry, key/value
+    /// head) units split among the workers. No score matrix is written.
+    ///
+    /// - Parameters:
+    ///   - bias: `[numHeads, biasWidth]` in ``RelativeOffsetBias``'s layout, or `nil`.
+    ///   - generic: run the plain C path even on an AVX-512 CPU (tests compare the two).
+    static func forwardFused(
+        _ problem: AttentionProblem, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
+        values: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        bias: UnsafePointer<Float>?, biasWidth: Int, generic: Bool = false
+    ) {
+        let p = problem
+        for b in 0..<p.batch { precondition(p.columns(b) > 0, "attention over zero keys") }
+        let visible = p.visibleKeys.map { Int64($0) }
+        visible.withUnsafeBufferPointer { pv in
+            func layout(_ l: HeadLayout) -> inpars_head_layout {
+                inpars_head_layout(row_stride: l.rowStride, batch_stride: l.batchStride, offset: l.offset)
+            }
+            nonisolated(unsafe) var call = inpars_attention(
+                batch: p.batch, num_heads: p.numHeads, num_kv_heads: p.numKVHeads,
+                head_dim: p.headDimension, query_length: p.queryLength, key_length: p.keyLength,
+                queries: layout(p.queries), keys: layout(p.keys), values: layout(p.values),
+                output: layout(p.output), visible_keys: pv.baseAddress!,
+                causal: p.causalOffset == nil ? 0 : 1, causal_offset: Int64(p.causalOffset ?? 0),
+                scale: p.scale, bias: bias, bias_width: biasWidth)
+            nonisolated(unsafe) let operands = (queries, keys, values, output)
+            let chosen = generic ? INPARS_ISA_GENERIC : inpars_kernels_isa()
+            perform(units: p.batch * p.numKVHeads, problem: p) { worker, workers in
+                inpars_attention_forward_isa(
+                    &call, operands.0, operands.1, operands.2, operands.3, worker, workers, chosen)
             }
         }
     }
@@ -235,118 +288,6 @@ private struct AttentionJob: Sendable {
                 b: b, h: h, scores: scores, leading: recording ? p.keyLength : p.columns(b),
                 dropped: recording && dropout.rate > 0 ? scratch : nil, pairIndex: index)
         }
-    }
-
-    /// Inference without a bias: attends the (batch entry, key/value head) units `worker,
-    /// worker + workers, …`, each as one stacked problem over its query heads.
-    ///
-    /// The `groupSize` query heads that read one key/value head are stacked into one matrix,
-    /// rows ordered (position, head), so each product reads the keys and values once for the
-    /// whole group (grouped-query models: 7 query heads per key/value head in Qwen2.5-0.5B).
-    /// Rows are taken in tiles of about ``tileRows`` so that a tile's scores stay in cache
-    /// between the two products and the softmax; with causality a tile's products stop at the
-    /// last key its last position sees (the fully masked columns are skipped, and the
-    /// partially masked ones get zero weight).
-    func forwardGrouped(worker: Int, workers: Int) {
-        let p = problem
-        let (g, d) = (p.groupSize, p.headDimension)
-        let positionsPerTile = max(1, Self.tileRows / g)
-        let rows = min(positionsPerTile, p.queryLength) * g
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(rows * p.keyLength, 1))
-        defer { scores.deallocate() }
-        // Stacked queries and contexts; a group of one reads and writes in place.
-        let stacked = UnsafeMutablePointer<Float>.allocate(capacity: g > 1 ? 2 * rows * d : 1)
-        defer { stacked.deallocate() }
-        for unit in stride(from: worker, to: p.batch * p.numKVHeads, by: workers) {
-            let (b, kv) = unit.quotientAndRemainder(dividingBy: p.numKVHeads)
-            var first = 0
-            while first < p.queryLength {
-                let count = min(positionsPerTile, p.queryLength - first)
-                forwardTile(
-                    b: b, kv: kv, positions: first..<(first + count), scores: scores,
-                    stacked: g > 1 ? stacked : nil, stackedStride: rows * d)
-                first += count
-            }
-        }
-    }
-
-    /// Stacked rows per tile of ``forwardGrouped(worker:workers:)``: 128 rows of scores over
-    /// ~900 keys are ~460 KB, inside a 1 MB L2 with the keys and values beside them.
-    static let tileRows = 128
-
-    /// One tile of ``forwardGrouped(worker:workers:)``: query positions `positions` of batch
-    /// entry `b`, every query head of key/value head `kv`.
-    ///
-    /// - Parameters:
-    ///   - scores: scratch for `[positions.count · groupSize, keyLength]`.
-    ///   - stacked: scratch for the stacked queries and contexts (`stackedStride` floats
-    ///     each), or `nil` for a group of one.
-    private func forwardTile(
-        b: Int, kv: Int, positions: Range<Int>, scores: UnsafeMutablePointer<Float>,
-        stacked: UnsafeMutablePointer<Float>?, stackedStride: Int
-    ) {
-        let p = problem
-        let (g, d) = (p.groupSize, p.headDimension)
-        let rows = positions.count * g
-        let columns = p.columns(b)
-        precondition(columns > 0, "attention over zero keys")
-        let q = UnsafePointer<Float>(bitPattern: queries)! + p.queries.start(batch: b, head: kv * g, headDimension: d)
-        let k = UnsafePointer<Float>(bitPattern: keys)! + p.keys.start(batch: b, head: kv, headDimension: d)
-        let v = UnsafePointer<Float>(bitPattern: values)! + p.values.start(batch: b, head: kv, headDimension: d)
-        let out = UnsafeMutablePointer<Float>(bitPattern: output)! + p.output.start(batch: b, head: kv * g, headDimension: d)
-        // The group's query heads of one position are side by side (g·d floats): stack them.
-        let (a, lda): (UnsafePointer<Float>, Int)
-        if let stacked {
-            for (t, i) in positions.enumerated() {
-                (stacked + t * g * d).update(from: q + i * p.queries.rowStride, count: g * d)
-            }
-            (a, lda) = (UnsafePointer(stacked), d)
-        } else {
-            (a, lda) = (q + positions.lowerBound * p.queries.rowStride, p.queries.rowStride)
-        }
-        // Keys any row of the tile sees: the last position's.
-        let width = p.visible(row: positions.upperBound - 1, columns: columns)
-        let profiling = AttentionProfile.isEnabled
-        var gemmStart = profiling ? AttentionProfile.now() : 0
-        // One row (a decoder step of ungrouped heads): GEMV skips GEMM's packing of the keys.
-        if rows == 1 {
-            BLAS.sgemv(
-                transposeA: false, rows: width, columns: d, alpha: p.scale, a: k,
-                lda: p.keys.rowStride, x: a, y: scores)
-        } else {
-            BLAS.sgemm(
-                transposeA: false, transposeB: true, m: rows, n: width, k: d, alpha: p.scale,
-                a: a, lda: lda, b: k, ldb: p.keys.rowStride, c: scores, ldc: width)
-        }
-        if profiling { AttentionProfile.addGEMM(since: gemmStart) }
-        for (t, i) in positions.enumerated() {
-            let visible = p.visible(row: i, columns: columns)
-            for m in 0..<g {
-                let row = scores + (t * g + m) * width
-                Softmax.normalize(row, count: visible)
-                if visible < width { (row + visible).update(repeating: 0, count: width - visible) }
-            }
-        }
-        if profiling { gemmStart = AttentionProfile.now() }
-        if let stacked {
-            let context = stacked + stackedStride
-            BLAS.sgemm(
-                transposeA: false, transposeB: false, m: rows, n: d, k: width, a: scores,
-                lda: width, b: v, ldb: p.values.rowStride, c: context, ldc: d)
-            for (t, i) in positions.enumerated() {
-                (out + i * p.output.rowStride).update(from: context + t * g * d, count: g * d)
-            }
-        } else if rows == 1 {
-            BLAS.sgemv(
-                transposeA: true, rows: width, columns: d, a: v, lda: p.values.rowStride,
-                x: scores, y: out + positions.lowerBound * p.output.rowStride)
-        } else {
-            BLAS.sgemm(
-                transposeA: false, transposeB: false, m: rows, n: d, k: width, a: scores,
-                lda: width, b: v, ldb: p.values.rowStride,
-                c: out + positions.lowerBound * p.output.rowStride, ldc: p.output.rowStride)
-        }
-        if profiling { AttentionProfile.addGEMM(since: gemmStart) }
     }
 
     /// One pair: scores (over the visible keys), bias, softmax, (dropout), `P·V`.
