@@ -87,11 +87,12 @@ import Testing
             .reduce(0, +)
         let saved = exact.parameters.weightBytes - narrow.parameters.weightBytes
         // The converted layers keep 1/2 (bf16) or about 1/4 (int8, plus scales and oneDNN's
-        // compensation: at most 16 bytes per output row) of their fp32 bytes.
+        // compensation, at most 16 bytes per output row, and on oneDNN our column sums for the
+        // activations' zero points, 4 more) of their fp32 bytes.
         let kept = Double(linear - saved) / Double(linear)
         switch precision {
         case .bf16: #expect(kept == 0.5)
-        default: #expect(kept > 0.25 && kept <= 0.32, "int8 keeps \(kept)")
+        default: #expect(kept > 0.25 && kept <= 0.33, "int8 keeps \(kept)")
         }
     }
 

@@ -152,7 +152,9 @@ import Testing
         let x = random.floats(m * k, in: -3...3).enumerated().map { $0.offset % 7 == 0 ? abs($0.element) * 4 : $0.element }
         var q = [Int8](repeating: 0, count: n * k)
         var scales = [Float](repeating: 0, count: n)
-        Quantization.quantizeRows(matrix.storage, rows: n, columns: k, into: &q, scales: &scales)
+        Quantization.quantizeRows(
+            matrix.storage, rows: n, columns: k, into: &q, scales: &scales,
+            levels: Float(DNNLInfo.int8WeightLevels))
         // x · dequantized(W)ᵀ in Double: what the weights' rounding alone gives.
         var reference = [Double](repeating: 0, count: m * n)
         for r in 0..<m {
