@@ -27,6 +27,8 @@ let kernels: [Target] = [
     .target(name: "CDNNL"),
     // libcurl (libcurl4-openssl-dev's headers; opened on first use: Sources/CCurl/include/ccurl.h).
     .target(name: "CCurl"),
+    // System calls the Glibc module does not export (sync_file_range); InparsCore only.
+    .target(name: "CSystem"),
 ]
 
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)
@@ -37,7 +39,7 @@ let argumentParser = Target.Dependency.product(
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
+    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto", "CSystem"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore", "CKernels"]),
