@@ -345,3 +345,84 @@ import Testing
         }
     }
 }
+
+/// Keys and values shared by every entry (a forked prompt prefix stored once): the fused
+/// kernel reading an entry's first keys from the shared buffers and the rest from its own
+/// must give the recording path's context over the entry's whole keys, on the AVX-512 and the
+/// generic path. Shared lengths that are not multiples of the 64-key blocks or 16-key
+/// vectors, an entry sharing nothing, and one that sees fewer keys than it shares; a decoder
+/// step and a 37-row causal prefill after the shared keys. Tolerance as above.
+@Suite struct SharedKeysAttentionTests {
+    @Test(arguments: [(1, 149), (37, 113)], [false, true])
+    func sharedKeysGiveTheContextOfTheWholeKeys(step: (queries: Int, offset: Int), generic: Bool) {
+        let (heads, kvHeads, d, keyLength) = (14, 2, 64, 150)
+        let (batch, kvWidth, width) = (4, kvHeads * d, (heads + 2 * kvHeads) * d)
+        let sharedLengths = [70, 37, 0, 100]
+        let visible = step.queries == 1 ? [150, 149, 120, 80] : [150, 150, 140, 80]
+        var random = TestRandom(seed: 29)
+        let sharedKeys = random.floats(100 * kvWidth, in: -1...1)
+        let sharedValues = random.floats(100 * kvWidth, in: -1...1)
+        // The whole rows: queries, then keys and values, the shared rows copied in.
+        var whole = random.floats(batch * keyLength * width, in: -1...1)
+        var ownKeys = [Float](repeating: 0, count: batch * keyLength * kvWidth)
+        var ownValues = ownKeys
+        for b in 0..<batch {
+            for row in 0..<keyLength {
+                let base = (b * keyLength + row) * width + heads * d
+                let shared = row < sharedLengths[b]
+                for c in 0..<kvWidth {
+                    if shared {
+                        whole[base + c] = sharedKeys[row * kvWidth + c]
+                        whole[base + kvWidth + c] = sharedValues[row * kvWidth + c]
+                    } else {
+                        let own = (b * keyLength + row - sharedLengths[b]) * kvWidth + c
+                        ownKeys[own] = whole[base + c]
+                        ownValues[own] = whole[base + kvWidth + c]
+                    }
+                }
+            }
+        }
+        func layout(_ column: Int) -> HeadLayout {
+            HeadLayout(rowStride: width, batchStride: keyLength * width, offset: column)
+        }
+        var problem = AttentionProblem(
+            batch: batch, numHeads: heads, numKVHeads: kvHeads, headDimension: d,
+            queryLength: step.queries, keyLength: keyLength,
+            queries: layout((keyLength - step.queries) * width), keys: layout(heads * d),
+            values: layout(heads * d + kvWidth),
+            output: HeadLayout(rowStride: heads * d, batchStride: step.queries * heads * d),
+            visibleKeys: visible, causalOffset: step.offset, scale: 0.125)
+        var reference = Tensor(zeros: [batch, step.queries, heads * d])
+        _ = AttentionKernel.run(
+            problem, queries: whole, keys: whole, values: whole, bias: nil, into: &reference,
+            recording: true, dropout: nil)
+        let own = HeadLayout(rowStride: kvWidth, batchStride: keyLength * kvWidth)
+        problem.keys = own
+        problem.values = own
+        problem.shared = SharedKeys(
+            layout: HeadLayout(rowStride: kvWidth, batchStride: 0), lengths: sharedLengths)
+        var fused = [Float](repeating: .nan, count: reference.storage.count)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        BLAS.threads = 2
+        whole.withUnsafeBufferPointer { q in
+            ownKeys.withUnsafeBufferPointer { k in
+                ownValues.withUnsafeBufferPointer { v in
+                    sharedKeys.withUnsafeBufferPointer { sk in
+                        sharedValues.withUnsafeBufferPointer { sv in
+                            fused.withUnsafeMutableBufferPointer { out in
+                                AttentionKernel.forwardFused(
+                                    problem, queries: q.baseAddress!, keys: k.baseAddress!,
+                                    values: v.baseAddress!, output: out.baseAddress!, bias: nil,
+                                    biasWidth: 0, generic: generic, sharedKeys: sk.baseAddress!,
+                                    sharedValues: sv.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
+        #expect(result?.passes == true, "\(step) generic \(generic): \(String(describing: result?.worst))")
+    }
+}

@@ -174,6 +174,14 @@ typedef struct {
     /// (query_length − 1 − i) + j` (a relative-offset bias), or NULL.
     const float *bias;
     size_t bias_width;
+    /// Keys and values every batch entry shares (a forked prompt prefix, stored once), or
+    /// NULL: key `j < shared_lengths[b]` of entry `b` is row `j` of `shared_keys` /
+    /// `shared_values` (layout `shared`, its batch stride unused), key `j ≥ shared_lengths[b]`
+    /// row `j − shared_lengths[b]` of the entry's own `keys` / `values`.
+    const float *shared_keys;
+    const float *shared_values;
+    inpars_head_layout shared;
+    const int64_t *shared_lengths;
 } inpars_attention;
 
 /// The attention forward for inference, fused: per (batch entry, key/value head) unit the

@@ -2,21 +2,30 @@ import InparsTensor
 
 /// One attention layer's keys and values for the positions decoded so far.
 ///
-/// `keys` and `values` are `[batch, capacity, width]` row-major, with `width = numKVHeads ·
-/// headDimension` (grouped-query models cache only their key/value heads); positions
-/// `0..<length` (tracked by the model's cache) are valid. The capacity doubles when a step
-/// would overflow it.
+/// Each batch entry's first ``sharedLengths`` positions may live in ``shared``, one buffer pair
+/// that every entry forked from the same prompt prefix reads (stored once, however many
+/// entries continue it); its later positions live in its own rows of `keys` and `values`,
+/// `[batch, capacity, width]` row-major, from row 0. `width = numKVHeads · headDimension`
+/// (grouped-query models cache only their key/value heads). Positions `0..<length` (tracked by
+/// the model's cache) are valid. The own capacity doubles when a step would overflow it.
 ///
-/// The cache is a value: a copy is an independent cache (copy on write), and
-/// ``selectingRows(_:length:)`` may repeat a row, so one sequence's cache (a few-shot prompt
-/// prefix) can be forked into several batch entries that then continue on their own.
+/// The cache is a value: a copy is an independent cache (copy on write; the shared rows are
+/// never written), and ``selectingRows(_:length:)`` may repeat a row, so one sequence's cache
+/// (a few-shot prompt prefix) can be forked into several batch entries that then continue on
+/// their own. ``sharingPositions()`` turns a one-entry cache into one whose positions are all
+/// shared, so its forks copy nothing.
 public struct KeyValueCache: Sendable {
     public private(set) var keys: [Float]
     public private(set) var values: [Float]
+    /// Own positions of room per batch entry (shared positions need none).
     public private(set) var capacity: Int
     public let batch: Int
     /// Floats per cached position: `numKVHeads · headDimension`.
     public let width: Int
+    /// Positions every entry may read from one buffer pair; `nil` for none.
+    public private(set) var shared: SharedPositions?
+    /// Per batch entry, how many of its leading positions are rows of ``shared`` (0 without).
+    public private(set) var sharedLengths: [Int]
 
     /// An empty cache with room for `capacity` positions per batch entry.
     public init(batch: Int, width: Int, capacity: Int) {
@@ -25,10 +34,19 @@ public struct KeyValueCache: Sendable {
         self.capacity = max(capacity, 1)
         keys = [Float](repeating: 0, count: batch * self.capacity * width)
         values = keys
+        shared = nil
+        sharedLengths = [Int](repeating: 0, count: batch)
     }
 
-    /// Where head `h` of the cached keys or values lives (for the attention kernel).
+    /// Where head `h` of the own keys or values lives (for the attention kernel).
     var layout: HeadLayout { HeadLayout(rowStride: width, batchStride: capacity * width) }
+
+    /// The kernel's view of the shared positions, or `nil` when no entry reads any.
+    var sharedKeys: SharedKeys? {
+        guard shared != nil, sharedLengths.contains(where: { $0 > 0 }) else { return nil }
+        return SharedKeys(
+            layout: HeadLayout(rowStride: width, batchStride: 0), lengths: sharedLengths)
+    }
 
     /// Copies the keys and values of `stepLength` new positions out of a fused projection into
     /// positions `position...` of every batch entry.
@@ -46,7 +64,8 @@ public struct KeyValueCache: Sendable {
     }
 
     /// ``append(_:keyOffset:valueOffset:at:)`` with its own start per batch entry: entry `b`'s
-    /// positions go to `positions[b]...` (sequences of different lengths decoding together).
+    /// positions go to `positions[b]...` (sequences of different lengths decoding together),
+    /// which must not be shared ones.
     mutating func append(
         _ projection: Tensor, keyOffset: Int, valueOffset: Int, at positions: [Int]
     ) {
@@ -54,9 +73,11 @@ public struct KeyValueCache: Sendable {
             projection.rank == 3 && projection.shape[0] == batch && positions.count == batch
                 && max(keyOffset, valueOffset) + width <= projection.shape[2],
             "cache for \(batch)×\(width), got \(projection.shape)")
+        let rows = zip(positions, sharedLengths).map { $0 - $1 }
+        precondition(rows.allSatisfy { $0 >= 0 }, "appending over shared positions")
         let stepLength = projection.shape[1]
         let rowWidth = projection.shape[2]
-        reserve((positions.max() ?? 0) + stepLength)
+        reserve((rows.max() ?? 0) + stepLength)
         let (cap, width) = (capacity, width)
         projection.storage.withUnsafeBufferPointer { p in
             keys.withUnsafeMutableBufferPointer { pk in
@@ -64,7 +85,7 @@ public struct KeyValueCache: Sendable {
                     for b in 0..<batch {
                         for t in 0..<stepLength {
                             let source = p.baseAddress! + (b * stepLength + t) * rowWidth
-                            let destination = (b * cap + positions[b] + t) * width
+                            let destination = (b * cap + rows[b] + t) * width
                             (pk.baseAddress! + destination).update(
                                 from: source + keyOffset, count: width)
                             (pv.baseAddress! + destination).update(
@@ -76,11 +97,27 @@ public struct KeyValueCache: Sendable {
         }
     }
 
-    /// Grows the buffers to hold `needed` positions, keeping what they hold.
+    /// Grows the own buffers to hold `needed` positions per entry, keeping what they hold.
     private mutating func reserve(_ needed: Int) {
         guard needed > capacity else { return }
+        let lengths = sharedLengths.map { $0 + capacity }
         self = Self.gathering(
-            (0..<batch).map { ($0, capacity) }, from: [self], capacity: max(needed, 2 * capacity))
+            lengths.enumerated().map { ($0.offset, $0.element) }, from: [self],
+            capacity: max(needed, 2 * capacity))
+    }
+
+    /// This one-entry cache with its first `length` positions moved into ``shared``: forks of
+    /// it (``selectingRows(_:length:)``, ``gathering(_:from:capacity:)``) read them in place
+    /// instead of copying them.
+    public func sharingPositions(length: Int) -> KeyValueCache {
+        precondition(batch == 1, "only one sequence's positions can be shared, not \(batch)")
+        precondition(sharedLengths[0] == 0, "positions already shared")
+        precondition(length >= 1 && length <= capacity, "length \(length) beyond capacity")
+        var result = KeyValueCache(batch: 1, width: width, capacity: 1)
+        result.shared = SharedPositions(
+            keys: Array(keys[0..<(length * width)]), values: Array(values[0..<(length * width)]))
+        result.sharedLengths = [length]
+        return result
     }
 
     /// A cache holding the batch entries `rows` in that order, each with its first `length`
@@ -90,7 +127,6 @@ public struct KeyValueCache: Sendable {
     /// - Parameter rows: indices into `0..<batch`, in any order, repeats allowed.
     public func selectingRows(_ rows: [Int], length: Int) -> KeyValueCache {
         precondition(rows.allSatisfy { $0 >= 0 && $0 < batch }, "rows \(rows) outside \(batch)")
-        precondition(length <= capacity, "length \(length) beyond capacity \(capacity)")
         return Self.gathering(rows.map { ($0, length) }, from: [self], capacity: capacity)
     }
 
@@ -98,7 +134,11 @@ public struct KeyValueCache: Sendable {
     /// holds the first `rows[i].length` positions of entry `rows[i].row`, counting the entries
     /// of `sources` one after the other (a running batch joined by newly prefilled sequences).
     ///
-    /// - Parameter capacity: at least every copied length.
+    /// Entries keep reading the shared positions of the first source that has any (no copy);
+    /// an entry of a source with other shared positions gets them copied into its own rows.
+    ///
+    /// - Parameter capacity: own positions of room per entry; raised to the most any entry
+    ///   copies.
     public static func gathering(
         _ rows: [(row: Int, length: Int)], from sources: [KeyValueCache], capacity: Int
     ) -> KeyValueCache {
@@ -108,21 +148,57 @@ public struct KeyValueCache: Sendable {
         for (index, source) in sources.enumerated() {
             owner += (0..<source.batch).map { (index, $0) }
         }
-        var result = KeyValueCache(batch: rows.count, width: width, capacity: capacity)
-        let cap = result.capacity
-        for (to, (from, length)) in rows.enumerated() {
+        let shared = sources.lazy.compactMap(\.shared).first
+        // Per new entry: the source entry, its positions read from `shared`, and where the own
+        // rows start among the copied positions.
+        var plan: [(source: KeyValueCache, row: Int, length: Int, kept: Int)] = []
+        for (from, length) in rows {
             precondition(from >= 0 && from < owner.count, "row \(from) outside \(owner.count)")
             let source = sources[owner[from].source]
-            precondition(length <= min(source.capacity, cap), "length \(length) beyond capacity")
-            let start = owner[from].row * source.capacity * width
-            let target = to * cap * width
+            let row = owner[from].row
+            let sharedLength = min(source.sharedLengths[row], length)
+            precondition(
+                length - sharedLength <= source.capacity, "length \(length) beyond capacity")
+            let kept = source.shared != nil && source.shared === shared ? sharedLength : 0
+            plan.append((source, row, length, kept))
+        }
+        let needed = plan.map { $0.length - $0.kept }.max() ?? 0
+        var result = KeyValueCache(batch: rows.count, width: width, capacity: max(capacity, needed))
+        result.shared = plan.contains { $0.kept > 0 } ? shared : nil
+        result.sharedLengths = plan.map(\.kept)
+        let cap = result.capacity
+        for (to, entry) in plan.enumerated() {
+            let source = entry.source
+            let sharedLength = min(source.sharedLengths[entry.row], entry.length)
+            var target = to * cap * width
+            // Shared positions this result does not share: copied into the own rows first.
+            if entry.kept < sharedLength, let theirs = source.shared {
+                let count = (sharedLength - entry.kept) * width
+                result.keys.replaceSubrange(target..<(target + count), with: theirs.keys[0..<count])
+                result.values.replaceSubrange(
+                    target..<(target + count), with: theirs.values[0..<count])
+                target += count
+            }
+            let start = entry.row * source.capacity * width
+            let count = (entry.length - sharedLength) * width
             result.keys.replaceSubrange(
-                target..<(target + length * width),
-                with: source.keys[start..<(start + length * width)])
+                target..<(target + count), with: source.keys[start..<(start + count)])
             result.values.replaceSubrange(
-                target..<(target + length * width),
-                with: source.values[start..<(start + length * width)])
+                target..<(target + count), with: source.values[start..<(start + count)])
         }
         return result
+    }
+}
+
+/// Cached positions that several batch entries read from one place (a few-shot prompt prefix
+/// forked into every document's sequence): `[length, width]` keys and values, never written
+/// after creation; identity tells caches that share them apart.
+public final class SharedPositions: Sendable {
+    public let keys: [Float]
+    public let values: [Float]
+
+    init(keys: [Float], values: [Float]) {
+        self.keys = keys
+        self.values = values
     }
 }
