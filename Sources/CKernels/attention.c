@@ -63,6 +63,8 @@ static size_t entry_columns(const inpars_attention *a, size_t b) {
 typedef struct {
     const float *k, *v;
     size_t k_stride, v_stride, start, count;
+    /// The keys in blocks (``inpars_attention_pack_keys``), or NULL.
+    const float *packed;
 } key_segment;
 
 /// The segments of unit (b, kv) over its first `keys` keys: the shared rows, then the entry's
@@ -75,14 +77,17 @@ static size_t unit_segments(
         shared = (size_t)a->shared_lengths[b] < keys ? (size_t)a->shared_lengths[b] : keys;
         key_segment s = {
             a->shared_keys + a->shared.offset + kv * d, a->shared_values + a->shared.offset + kv * d,
-            a->shared.row_stride, a->shared.row_stride, 0, shared};
+            a->shared.row_stride, a->shared.row_stride, 0, shared,
+            a->shared_packed_keys ? a->shared_packed_keys + kv * a->shared_packed_unit_stride : NULL};
         segments[n++] = s;
     }
     if (keys > shared) {
         key_segment s = {
             k + b * a->keys.batch_stride + a->keys.offset + kv * d,
             v + b * a->values.batch_stride + a->values.offset + kv * d, a->keys.row_stride,
-            a->values.row_stride, shared, keys - shared};
+            a->values.row_stride, shared, keys - shared,
+            a->packed_keys ? a->packed_keys + (b * a->num_kv_heads + kv) * a->packed_unit_stride
+                           : NULL};
         segments[n++] = s;
     }
     return n;
@@ -218,8 +223,8 @@ DEFINE_PV(2)
 DEFINE_PV(3)
 DEFINE_PV(4)
 
-/// One key block against 4 rows: scores from the packed keys (`[d, KEY_BLOCK]`, scale folded
-/// in), bias, masks (keys from `limit` on, the end of the block's segment, are masked too),
+/// One key block against 4 rows: scores from the packed keys (`[d, KEY_BLOCK]`) times the
+/// scale, bias, masks (keys from `limit` on, the end of the block's segment, are masked too),
 /// the online-softmax update of the rows' maxima and sums, then `P·V` into their running
 /// outputs.
 __attribute__((target("avx512f"))) static void micro_tile(
@@ -242,8 +247,10 @@ __attribute__((target("avx512f"))) static void micro_tile(
         }
     }
     const __m512 negative_infinity = _mm512_set1_ps(-__builtin_inff());
+    const __m512 scale = _mm512_set1_ps(a->scale);
     size_t keys = 0;
     for (int r = 0; r < MICRO_ROWS; r++) {
+        for (int n = 0; n < 4; n++) s[r][n] = _mm512_mul_ps(s[r][n], scale);
         size_t visible = rows[r].visible < limit ? rows[r].visible : limit;
         __mmask16 mask[4];
         for (int n = 0; n < 4; n++) {
@@ -312,11 +319,10 @@ __attribute__((target("avx512f"))) static inline void transpose16(__m512 rows[16
     }
 }
 
-/// Copies `scale · keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`),
-/// 16 keys × 16 dimensions at a time through a register transpose.
+/// Copies `keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`), 16 keys ×
+/// 16 dimensions at a time through a register transpose.
 __attribute__((target("avx512f"))) static void pack_keys(
-    const float *k, size_t stride, size_t count, size_t d, float scale, float *packed) {
-    __m512 factor = _mm512_set1_ps(scale);
+    const float *k, size_t stride, size_t count, size_t d, float *packed) {
     size_t blocks = (count + KEY_BLOCK - 1) / KEY_BLOCK;
     for (size_t j0 = 0; j0 < blocks * KEY_BLOCK; j0 += 16) {
         float *block = packed + (j0 / KEY_BLOCK) * d * KEY_BLOCK + j0 % KEY_BLOCK;
@@ -324,7 +330,7 @@ __attribute__((target("avx512f"))) static void pack_keys(
             __m512 rows[16];
             for (size_t i = 0; i < 16; i++)
                 rows[i] = j0 + i < count
-                    ? _mm512_mul_ps(_mm512_loadu_ps(k + (j0 + i) * stride + c0), factor)
+                    ? _mm512_loadu_ps(k + (j0 + i) * stride + c0)
                     : _mm512_setzero_ps();
             transpose16(rows);
             for (size_t i = 0; i < 16; i++) _mm512_storeu_ps(block + (c0 + i) * KEY_BLOCK, rows[i]);
@@ -337,8 +343,8 @@ __attribute__((target("avx512f"))) static void pack_keys(
 /// tile), then `output = O / sum`.
 __attribute__((target("avx512f"))) static void macro_tile(
     const inpars_attention *a, const float *q, float *out, size_t b, size_t kv, size_t first,
-    size_t count, size_t columns, const float *packed, const key_segment *segments,
-    size_t segment_count, tile_state *state) {
+    size_t count, size_t columns, const key_segment *segments, size_t segment_count,
+    tile_state *state) {
     size_t d = a->head_dim;
     attention_row rows[MACRO_ROWS];
     size_t padded = (count + MICRO_ROWS - 1) / MICRO_ROWS * MICRO_ROWS, keys = 0;
@@ -349,9 +355,9 @@ __attribute__((target("avx512f"))) static void macro_tile(
         state->sum[r] = 0;
     }
     memset(state->output, 0, padded * d * sizeof(float));
-    const float *block = packed;
     for (size_t s = 0; s < segment_count; s++) {
         const key_segment *segment = &segments[s];
+        const float *block = segment->packed;
         size_t limit = segment->start + segment->count;
         for (size_t offset = 0; offset < segment->count; offset += KEY_BLOCK) {
             size_t start = segment->start + offset;
@@ -409,13 +415,15 @@ __attribute__((target("avx512f"))) static void attention_avx512(
                 segment->v = copy;
                 segment->v_stride = d;
             }
-            pack_keys(segment->k, segment->k_stride, segment->count, d, a->scale, next);
+            if (segment->packed) continue;
+            pack_keys(segment->k, segment->k_stride, segment->count, d, next);
+            segment->packed = next;
             next += (segment->count + KEY_BLOCK - 1) / KEY_BLOCK * d * KEY_BLOCK;
         }
         for (size_t first = 0; first < rows; first += MACRO_ROWS) {
             size_t count = rows - first < MACRO_ROWS ? rows - first : MACRO_ROWS;
             macro_tile(
-                a, q, out, b, kv, first, count, columns, packed, segments, segment_count, &state);
+                a, q, out, b, kv, first, count, columns, segments, segment_count, &state);
         }
     }
     free(contiguous);
@@ -425,6 +433,21 @@ __attribute__((target("avx512f"))) static void attention_avx512(
 }
 
 #endif
+
+int inpars_attention_reads_packed_keys(size_t head_dim) {
+    return inpars_kernels_isa() == INPARS_ISA_AVX512 && head_dim % 16 == 0;
+}
+
+void inpars_attention_pack_keys(
+    const float *keys, size_t row_stride, size_t first, size_t count, size_t head_dim,
+    float *packed) {
+    for (size_t i = 0; i < count; i++) {
+        size_t j = first + i;
+        float *column = packed + (j / KEY_BLOCK) * head_dim * KEY_BLOCK + j % KEY_BLOCK;
+        const float *key = keys + i * row_stride;
+        for (size_t c = 0; c < head_dim; c++) column[c * KEY_BLOCK] = key[c];
+    }
+}
 
 void inpars_attention_forward_isa(
     const inpars_attention *a, const float *q, const float *k, const float *v, float *out,

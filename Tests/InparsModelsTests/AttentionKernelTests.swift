@@ -351,10 +351,32 @@ import Testing
 /// must give the recording path's context over the entry's whole keys, on the AVX-512 and the
 /// generic path. Shared lengths that are not multiples of the 64-key blocks or 16-key
 /// vectors, an entry sharing nothing, and one that sees fewer keys than it shares; a decoder
-/// step and a 37-row causal prefill after the shared keys. Tolerance as above.
+/// step and a 37-row causal prefill after the shared keys; keys packed at each call or read
+/// from a packed copy (a cache's, laid out here from the documented block format: key `j`,
+/// dimension `c` at `(j / 64)·d·64 + c·64 + j % 64`). Tolerance as above.
 @Suite struct SharedKeysAttentionTests {
-    @Test(arguments: [(1, 149), (37, 113)], [false, true])
-    func sharedKeysGiveTheContextOfTheWholeKeys(step: (queries: Int, offset: Int), generic: Bool) {
+    /// `keys` (`[rows, rowStride]`, `heads` heads of `d`) packed per head, `units` apart.
+    static func packed(_ keys: [Float], rows: Int, rowStride: Int, heads: Int, d: Int, entries: Int) -> (values: [Float], unit: Int) {
+        let unit = (rows + 63) / 64 * 64 * d
+        var out = [Float](repeating: 0, count: entries * heads * unit)
+        for e in 0..<entries {
+            for h in 0..<heads {
+                for j in 0..<rows {
+                    for c in 0..<d {
+                        out[(e * heads + h) * unit + (j / 64) * d * 64 + c * 64 + j % 64] =
+                            keys[(e * rows + j) * rowStride + h * d + c]
+                    }
+                }
+            }
+        }
+        return (out, unit)
+    }
+
+    @Test(arguments: [(1, 149), (37, 113)], [(false, false), (true, false), (false, true)])
+    func sharedKeysGiveTheContextOfTheWholeKeys(
+        step: (queries: Int, offset: Int), path: (generic: Bool, packed: Bool)
+    ) {
+        let generic = path.generic
         let (heads, kvHeads, d, keyLength) = (14, 2, 64, 150)
         let (batch, kvWidth, width) = (4, kvHeads * d, (heads + 2 * kvHeads) * d)
         let sharedLengths = [70, 37, 0, 100]
@@ -411,11 +433,29 @@ import Testing
                     sharedKeys.withUnsafeBufferPointer { sk in
                         sharedValues.withUnsafeBufferPointer { sv in
                             fused.withUnsafeMutableBufferPointer { out in
-                                AttentionKernel.forwardFused(
-                                    problem, queries: q.baseAddress!, keys: k.baseAddress!,
-                                    values: v.baseAddress!, output: out.baseAddress!, bias: nil,
-                                    biasWidth: 0, generic: generic, sharedKeys: sk.baseAddress!,
-                                    sharedValues: sv.baseAddress!)
+                                var cached = CacheBuffers(
+                                    sharedKeys: sk.baseAddress!, sharedValues: sv.baseAddress!)
+                                let own = Self.packed(
+                                    ownKeys, rows: keyLength, rowStride: kvWidth, heads: kvHeads,
+                                    d: d, entries: batch)
+                                let shared = Self.packed(
+                                    sharedKeys, rows: 100, rowStride: kvWidth, heads: kvHeads,
+                                    d: d, entries: 1)
+                                own.values.withUnsafeBufferPointer { po in
+                                    shared.values.withUnsafeBufferPointer { ps in
+                                        if path.packed {
+                                            cached.packedKeys = po.baseAddress!
+                                            cached.packedUnitStride = own.unit
+                                            cached.sharedPackedKeys = ps.baseAddress!
+                                            cached.sharedPackedUnitStride = shared.unit
+                                        }
+                                        AttentionKernel.forwardFused(
+                                            problem, queries: q.baseAddress!, keys: k.baseAddress!,
+                                            values: v.baseAddress!, output: out.baseAddress!,
+                                            bias: nil, biasWidth: 0, generic: generic,
+                                            cached: cached)
+                                    }
+                                }
                             }
                         }
                     }
@@ -423,6 +463,6 @@ import Testing
             }
         }
         let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
-        #expect(result?.passes == true, "\(step) generic \(generic): \(String(describing: result?.worst))")
+        #expect(result?.passes == true, "\(step) \(path): \(String(describing: result?.worst))")
     }
 }

@@ -31,6 +31,20 @@ struct SharedKeys: Sendable, Equatable {
     var lengths: [Int]
 }
 
+/// What an inference call reads from a cache besides its own keys and values: the shared
+/// rows ``AttentionProblem/shared`` indexes, and the keys again in the fused kernel's blocks
+/// (``KeyValueCache``'s packed keys), so a decoder step does not re-pack them.
+struct CacheBuffers {
+    var sharedKeys: UnsafePointer<Float>? = nil
+    var sharedValues: UnsafePointer<Float>? = nil
+    /// Own keys packed, unit (b, kv) at `(b·numKVHeads + kv)·packedUnitStride`.
+    var packedKeys: UnsafePointer<Float>? = nil
+    var packedUnitStride = 0
+    /// Shared keys packed, key/value head `kv` at `kv·sharedPackedUnitStride`.
+    var sharedPackedKeys: UnsafePointer<Float>? = nil
+    var sharedPackedUnitStride = 0
+}
+
 /// One multi-head attention call: its extents, where its operands live and what each query
 /// row may see. The same value describes the forward and the backward of a call.
 struct AttentionProblem: Sendable {
@@ -141,19 +155,20 @@ enum AttentionKernel {
     ///     keyLength]`, overwritten with the softmax output (zeros at masked keys); `nil` at
     ///     inference.
     ///   - dropout: applied to the probabilities before `P·V` (training); rate 0 for none.
-    ///   - sharedKeys, sharedValues: the buffers `problem.shared` indexes (inference only).
+    ///   - cached: a cache's shared rows (those `problem.shared` indexes) and packed keys
+    ///     (inference only).
     static func forward(
         _ problem: AttentionProblem, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
         values: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         bias: RelativeOffsetBias?, probabilities: UnsafeMutablePointer<Float>? = nil,
-        dropout: DropoutMask = DropoutMask(rate: 0, seed: 0),
-        sharedKeys: UnsafePointer<Float>? = nil, sharedValues: UnsafePointer<Float>? = nil
+        dropout: DropoutMask = DropoutMask(rate: 0, seed: 0), cached: CacheBuffers = CacheBuffers()
     ) {
         problem.validate(bias: bias)
         precondition(
             dropout.rate == 0 || probabilities != nil, "attention dropout needs recording")
         precondition(
-            (problem.shared == nil) == (sharedKeys == nil) && (sharedKeys == nil) == (sharedValues == nil),
+            (problem.shared == nil) == (cached.sharedKeys == nil)
+                && (cached.sharedKeys == nil) == (cached.sharedValues == nil),
             "shared keys without their layout, or the reverse")
         precondition(
             problem.shared == nil || probabilities == nil, "recording attention over shared keys")
@@ -171,7 +186,7 @@ enum AttentionKernel {
                 forwardFused(
                     problem, queries: queries, keys: keys, values: values, output: output,
                     bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0,
-                    sharedKeys: sharedKeys, sharedValues: sharedValues)
+                    cached: cached)
                 return
             }
             let job = AttentionJob(
@@ -192,12 +207,12 @@ enum AttentionKernel {
     /// - Parameters:
     ///   - bias: `[numHeads, biasWidth]` in ``RelativeOffsetBias``'s layout, or `nil`.
     ///   - generic: run the plain C path even on an AVX-512 CPU (tests compare the two).
-    ///   - sharedKeys, sharedValues: the buffers `problem.shared` indexes, or `nil`.
+    ///   - cached: a cache's shared rows (those `problem.shared` indexes) and packed keys.
     static func forwardFused(
         _ problem: AttentionProblem, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
         values: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         bias: UnsafePointer<Float>?, biasWidth: Int, generic: Bool = false,
-        sharedKeys: UnsafePointer<Float>? = nil, sharedValues: UnsafePointer<Float>? = nil
+        cached: CacheBuffers = CacheBuffers()
     ) {
         let p = problem
         for b in 0..<p.batch { precondition(p.columns(b) > 0, "attention over zero keys") }
@@ -215,10 +230,13 @@ enum AttentionKernel {
                 output: layout(p.output), visible_keys: pv.baseAddress!,
                 causal: p.causalOffset == nil ? 0 : 1, causal_offset: Int64(p.causalOffset ?? 0),
                 scale: p.scale, bias: bias, bias_width: biasWidth,
-                shared_keys: p.shared == nil ? nil : sharedKeys,
-                shared_values: p.shared == nil ? nil : sharedValues,
+                shared_keys: p.shared == nil ? nil : cached.sharedKeys,
+                shared_values: p.shared == nil ? nil : cached.sharedValues,
                 shared: layout(p.shared?.layout ?? HeadLayout(rowStride: 0, batchStride: 0)),
-                shared_lengths: p.shared == nil ? nil : ps.baseAddress)
+                shared_lengths: p.shared == nil ? nil : ps.baseAddress,
+                packed_keys: cached.packedKeys, packed_unit_stride: cached.packedUnitStride,
+                shared_packed_keys: p.shared == nil ? nil : cached.sharedPackedKeys,
+                shared_packed_unit_stride: cached.sharedPackedUnitStride)
             nonisolated(unsafe) let operands = (queries, keys, values, output)
             let chosen = generic ? INPARS_ISA_GENERIC : inpars_kernels_isa()
             perform(units: p.batch * p.numKVHeads, problem: p) { worker, workers in
@@ -497,31 +515,32 @@ extension AttentionKernel {
     ///   - output: the context, `[batch, queryLength, …]` at `problem.output`; written.
     ///   - recording: keep the probabilities for the backward pass.
     ///   - dropout: on the probabilities (training); `nil` or rate 0 for none.
-    ///   - shared: the buffers `problem.shared` indexes (`[length, …]` keys and values), or
-    ///     `nil`.
+    ///   - cache: the cache `keys` and `values` belong to, whose shared rows (those
+    ///     `problem.shared` indexes) and packed keys the call reads too; `nil` for none.
     /// - Returns: the probabilities `[batch, numHeads, queryLength, keyLength]` when recording.
     static func run(
         _ problem: AttentionProblem, queries: [Float], keys: [Float], values: [Float],
         bias: RelativeOffsetBias?, into output: inout Tensor, recording: Bool,
-        dropout: DropoutMask?, shared: (keys: [Float], values: [Float])? = nil
+        dropout: DropoutMask?, cache: KeyValueCache? = nil
     ) -> Tensor? {
         let shape = [problem.batch, problem.numHeads, problem.queryLength, problem.keyLength]
-        let sharedKeys = shared?.keys ?? [], sharedValues = shared?.values ?? []
         func call(_ probabilities: UnsafeMutablePointer<Float>?) {
             queries.withUnsafeBufferPointer { pq in
                 keys.withUnsafeBufferPointer { pk in
                     values.withUnsafeBufferPointer { pv in
-                        sharedKeys.withUnsafeBufferPointer { psk in
-                            sharedValues.withUnsafeBufferPointer { psv in
-                                output.storage.withUnsafeMutableBufferPointer { po in
-                                    forward(
-                                        problem, queries: pq.baseAddress!, keys: pk.baseAddress!,
-                                        values: pv.baseAddress!, output: po.baseAddress!,
-                                        bias: bias, probabilities: probabilities,
-                                        dropout: dropout ?? DropoutMask(rate: 0, seed: 0),
-                                        sharedKeys: shared == nil ? nil : psk.baseAddress,
-                                        sharedValues: shared == nil ? nil : psv.baseAddress)
-                                }
+                        output.storage.withUnsafeMutableBufferPointer { po in
+                            func attend(_ cached: CacheBuffers) {
+                                forward(
+                                    problem, queries: pq.baseAddress!, keys: pk.baseAddress!,
+                                    values: pv.baseAddress!, output: po.baseAddress!,
+                                    bias: bias, probabilities: probabilities,
+                                    dropout: dropout ?? DropoutMask(rate: 0, seed: 0),
+                                    cached: cached)
+                            }
+                            if let cache {
+                                cache.withBuffers(shared: problem.shared != nil, attend)
+                            } else {
+                                attend(CacheBuffers())
                             }
                         }
                     }

@@ -1,3 +1,4 @@
+internal import CKernels
 import InparsTensor
 
 /// One attention layer's keys and values for the positions decoded so far.
@@ -14,6 +15,11 @@ import InparsTensor
 /// (a few-shot prompt prefix) can be forked into several batch entries that then continue on
 /// their own. ``sharingPositions()`` turns a one-entry cache into one whose positions are all
 /// shared, so its forks copy nothing.
+///
+/// Made with a head dimension the fused attention kernel takes in blocks (AVX-512, a multiple
+/// of 16), the cache also keeps its keys (own and shared) in the kernel's packed layout,
+/// written as positions arrive: `[batch, numKVHeads, blocks, headDimension, 64]` for the own
+/// keys, so a decoder step reads them as they are instead of re-packing every cached key.
 public struct KeyValueCache: Sendable {
     public private(set) var keys: [Float]
     public private(set) var values: [Float]
@@ -26,9 +32,16 @@ public struct KeyValueCache: Sendable {
     public private(set) var shared: SharedPositions?
     /// Per batch entry, how many of its leading positions are rows of ``shared`` (0 without).
     public private(set) var sharedLengths: [Int]
+    /// Floats per key head; `nil` when the cache keeps no packed keys.
+    let packedHeadDimension: Int?
+    /// The own keys in the kernel's blocks (see the type's notes); empty when not packing.
+    private(set) var packedKeys: [Float]
 
     /// An empty cache with room for `capacity` positions per batch entry.
-    public init(batch: Int, width: Int, capacity: Int) {
+    ///
+    /// - Parameter headDimension: the heads' size, to keep packed keys where the attention
+    ///   kernel reads them (``KeyValueCache``); `nil` for rows only.
+    public init(batch: Int, width: Int, capacity: Int, headDimension: Int? = nil) {
         self.batch = batch
         self.width = width
         self.capacity = max(capacity, 1)
@@ -36,6 +49,55 @@ public struct KeyValueCache: Sendable {
         values = keys
         shared = nil
         sharedLengths = [Int](repeating: 0, count: batch)
+        packedHeadDimension = headDimension.flatMap {
+            width % $0 == 0 && inpars_attention_reads_packed_keys($0) != 0 ? $0 : nil
+        }
+        packedKeys = packedHeadDimension == nil ? [] : [Float](repeating: 0, count: batch * Self.packedUnitStride(capacity: self.capacity) * width / 64)
+    }
+
+    /// Floats of one (entry, key/value head)'s packed keys: whole blocks of 64 positions.
+    private static func packedUnitStride(capacity: Int) -> Int { (capacity + 63) / 64 * 64 * 64 }
+
+    /// Calls `body` with this cache's shared rows (when `shared`) and packed keys.
+    func withBuffers(shared useShared: Bool, _ body: (CacheBuffers) -> Void) {
+        let stride = packedHeadDimension.map { Self.packedUnitStride(capacity: capacity) * $0 / 64 } ?? 0
+        packedKeys.withUnsafeBufferPointer { packed in
+            var buffers = CacheBuffers(
+                packedKeys: packedHeadDimension == nil ? nil : packed.baseAddress,
+                packedUnitStride: stride)
+            guard useShared, let shared else { return body(buffers) }
+            shared.keys.withUnsafeBufferPointer { sk in
+                shared.values.withUnsafeBufferPointer { sv in
+                    shared.packedKeys.withUnsafeBufferPointer { sp in
+                        buffers.sharedKeys = sk.baseAddress
+                        buffers.sharedValues = sv.baseAddress
+                        if let d = packedHeadDimension, !shared.packedKeys.isEmpty {
+                            buffers.sharedPackedKeys = sp.baseAddress
+                            buffers.sharedPackedUnitStride =
+                                Self.packedUnitStride(capacity: shared.length) * d / 64
+                        }
+                        body(buffers)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes the packed copy of positions `first ..< first + count` of every key/value head
+    /// of own entry `b` from `source` (rows `rowStride` apart, the entry's position `first`).
+    private mutating func pack(
+        entry b: Int, from source: UnsafePointer<Float>, rowStride: Int, first: Int, count: Int
+    ) {
+        guard let d = packedHeadDimension, count > 0 else { return }
+        let unit = Self.packedUnitStride(capacity: capacity) * d / 64
+        let heads = width / d
+        packedKeys.withUnsafeMutableBufferPointer { p in
+            for h in 0..<heads {
+                inpars_attention_pack_keys(
+                    source + h * d, rowStride, first, count, d,
+                    p.baseAddress! + (b * heads + h) * unit)
+            }
+        }
     }
 
     /// Where head `h` of the own keys or values lives (for the attention kernel).
@@ -95,6 +157,14 @@ public struct KeyValueCache: Sendable {
                 }
             }
         }
+        guard packedHeadDimension != nil else { return }
+        projection.storage.withUnsafeBufferPointer { p in
+            for b in 0..<batch {
+                pack(
+                    entry: b, from: p.baseAddress! + b * stepLength * rowWidth + keyOffset,
+                    rowStride: rowWidth, first: rows[b], count: stepLength)
+            }
+        }
     }
 
     /// Grows the own buffers to hold `needed` positions per entry, keeping what they hold.
@@ -113,9 +183,24 @@ public struct KeyValueCache: Sendable {
         precondition(batch == 1, "only one sequence's positions can be shared, not \(batch)")
         precondition(sharedLengths[0] == 0, "positions already shared")
         precondition(length >= 1 && length <= capacity, "length \(length) beyond capacity")
-        var result = KeyValueCache(batch: 1, width: width, capacity: 1)
+        var result = KeyValueCache(
+            batch: 1, width: width, capacity: 1, headDimension: packedHeadDimension)
+        var packed: [Float] = []
+        if let d = packedHeadDimension {
+            let unit = Self.packedUnitStride(capacity: length) * d / 64
+            packed = [Float](repeating: 0, count: unit * width / d)
+            keys.withUnsafeBufferPointer { k in
+                packed.withUnsafeMutableBufferPointer { p in
+                    for h in 0..<(width / d) {
+                        inpars_attention_pack_keys(
+                            k.baseAddress! + h * d, width, 0, length, d, p.baseAddress! + h * unit)
+                    }
+                }
+            }
+        }
         result.shared = SharedPositions(
-            keys: Array(keys[0..<(length * width)]), values: Array(values[0..<(length * width)]))
+            keys: Array(keys[0..<(length * width)]), values: Array(values[0..<(length * width)]),
+            packedKeys: packed, length: length)
         result.sharedLengths = [length]
         return result
     }
@@ -144,6 +229,10 @@ public struct KeyValueCache: Sendable {
     ) -> KeyValueCache {
         let width = sources.first?.width ?? 0
         precondition(sources.allSatisfy { $0.width == width }, "caches of different widths")
+        let headDimension = sources.first?.packedHeadDimension
+        precondition(
+            sources.allSatisfy { $0.packedHeadDimension == headDimension },
+            "caches packing their keys differently")
         var owner: [(source: Int, row: Int)] = []
         for (index, source) in sources.enumerated() {
             owner += (0..<source.batch).map { (index, $0) }
@@ -163,7 +252,9 @@ public struct KeyValueCache: Sendable {
             plan.append((source, row, length, kept))
         }
         let needed = plan.map { $0.length - $0.kept }.max() ?? 0
-        var result = KeyValueCache(batch: rows.count, width: width, capacity: max(capacity, needed))
+        var result = KeyValueCache(
+            batch: rows.count, width: width, capacity: max(capacity, needed),
+            headDimension: headDimension)
         result.shared = plan.contains { $0.kept > 0 } ? shared : nil
         result.sharedLengths = plan.map(\.kept)
         let cap = result.capacity
@@ -186,6 +277,16 @@ public struct KeyValueCache: Sendable {
             result.values.replaceSubrange(
                 target..<(target + count), with: source.values[start..<(start + count)])
         }
+        if headDimension != nil {
+            let keys = result.keys
+            keys.withUnsafeBufferPointer { k in
+                for (to, entry) in plan.enumerated() {
+                    result.pack(
+                        entry: to, from: k.baseAddress! + to * cap * width, rowStride: width,
+                        first: 0, count: entry.length - entry.kept)
+                }
+            }
+        }
         return result
     }
 }
@@ -196,9 +297,14 @@ public struct KeyValueCache: Sendable {
 public final class SharedPositions: Sendable {
     public let keys: [Float]
     public let values: [Float]
+    /// The keys in the attention kernel's blocks, one key/value head after the other, or empty.
+    let packedKeys: [Float]
+    public let length: Int
 
-    init(keys: [Float], values: [Float]) {
+    init(keys: [Float], values: [Float], packedKeys: [Float], length: Int) {
         self.keys = keys
         self.values = values
+        self.packedKeys = packedKeys
+        self.length = length
     }
 }

@@ -100,7 +100,8 @@ public struct CausalLM: Sendable {
         CausalLMCache(
             layers: [KeyValueCache](
                 repeating: KeyValueCache(
-                    batch: batch, width: configuration.keyValueWidth, capacity: capacity),
+                    batch: batch, width: configuration.keyValueWidth, capacity: capacity,
+                    headDimension: configuration.headDimension),
                 count: layers.count),
             lengths: [Int](repeating: 0, count: batch))
     }

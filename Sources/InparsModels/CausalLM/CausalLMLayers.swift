@@ -66,7 +66,7 @@ struct CausalSelfAttention: Sendable {
         _ = AttentionKernel.run(
             problem, queries: qkv.storage, keys: cache.keys, values: cache.values, bias: nil,
             into: &context, recording: false, dropout: nil,
-            shared: problem.shared == nil ? nil : cache.shared.map { ($0.keys, $0.values) })
+            cache: cache)
         if let outputBias {
             var projected = weights.linear(output).matmul(context)
             projected.add(weights[outputBias])
