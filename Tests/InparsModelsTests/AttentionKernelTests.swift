@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 import InparsTensor
 import InparsTestSupport
@@ -464,5 +465,83 @@ import Testing
         }
         let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
         #expect(result?.passes == true, "\(step) \(path): \(String(describing: result?.worst))")
+    }
+}
+
+/// A cache made with a head size the fused kernel takes in blocks keeps its keys packed as
+/// well as in rows: after a prefill, decoder steps, growth past its capacity, a fork of a
+/// shared prefix, a finished row leaving and a new entry joining (one sharing the prefix, one
+/// whose shared rows are copied in), its packed keys are exactly the rows laid out in the
+/// documented blocks (key `j`, dimension `c` at `(j / 64)·d·64 + c·64 + j % 64`), and so are
+/// the shared prefix's. On a CPU without AVX-512 the cache packs nothing.
+@Suite struct PackedKeyValueCacheTests {
+    static let (d, heads) = (64, 2)
+    static var width: Int { d * heads }
+
+    /// Checks `cache.packedKeys` against its rows.
+    static func expectPacked(_ cache: KeyValueCache, lengths: [Int], _ note: String) {
+        guard inpars_attention_reads_packed_keys(d) != 0 else {
+            #expect(cache.packedKeys.isEmpty)
+            return
+        }
+        let unit = (cache.capacity + 63) / 64 * 64 * d
+        var mismatches = 0
+        for b in 0..<cache.batch {
+            for j in 0..<(lengths[b] - cache.sharedLengths[b]) {
+                for h in 0..<heads {
+                    for c in 0..<d {
+                        let row = cache.keys[(b * cache.capacity + j) * width + h * d + c]
+                        let packed = cache.packedKeys[(b * heads + h) * unit + (j / 64) * d * 64 + c * 64 + j % 64]
+                        if row != packed { mismatches += 1 }
+                    }
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(note): \(mismatches) packed keys differ from the rows")
+    }
+
+    /// `[batch, steps, 3·width]` projections whose keys sit at column `width`.
+    static func projection(_ random: inout TestRandom, batch: Int, steps: Int) -> Tensor {
+        Tensor(shape: [batch, steps, 3 * width], storage: random.floats(batch * steps * 3 * width, in: -1...1))
+    }
+
+    @Test func packedKeysFollowTheRowsThroughForksAndJoins() {
+        var random = TestRandom(seed: 37)
+        var prefix = KeyValueCache(batch: 1, width: Self.width, capacity: 80, headDimension: Self.d)
+        prefix.append(Self.projection(&random, batch: 1, steps: 70), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 0)
+        Self.expectPacked(prefix, lengths: [70], "prefix")
+        let shared = prefix.sharingPositions(length: 70)
+        if inpars_attention_reads_packed_keys(Self.d) != 0, let positions = shared.shared {
+            let unit = 128 * Self.d
+            var mismatches = 0
+            for j in 0..<70 {
+                for h in 0..<Self.heads {
+                    for c in 0..<Self.d {
+                        if positions.keys[j * Self.width + h * Self.d + c]
+                            != positions.packedKeys[h * unit + (j / 64) * Self.d * 64 + c * 64 + j % 64] { mismatches += 1 }
+                    }
+                }
+            }
+            #expect(mismatches == 0, "shared prefix: \(mismatches) packed keys differ")
+        }
+        var running = shared.selectingRows([0, 0, 0], length: 70)
+        running.append(Self.projection(&random, batch: 3, steps: 9), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 70)
+        var lengths = [79, 79, 79]
+        for _ in 0..<60 {  // past the initial capacity: the own buffers grow
+            running.append(Self.projection(&random, batch: 3, steps: 1), keyOffset: Self.width, valueOffset: 2 * Self.width, at: lengths)
+            lengths = lengths.map { $0 + 1 }
+        }
+        Self.expectPacked(running, lengths: lengths, "after steps")
+        // Row 1 leaves; a fork of the prefix and an unshared entry join.
+        var fork = shared.selectingRows([0], length: 70)
+        fork.append(Self.projection(&random, batch: 1, steps: 4), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 70)
+        let otherPrefix = prefix.sharingPositions(length: 30)
+        var other = KeyValueCache.gathering([(0, 30)], from: [otherPrefix], capacity: 8)
+        other.append(Self.projection(&random, batch: 1, steps: 2), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 30)
+        let joined = KeyValueCache.gathering(
+            [(0, lengths[0]), (2, lengths[2]), (3, 74), (4, 32)], from: [running, fork, other],
+            capacity: running.capacity)
+        #expect(joined.sharedLengths == [70, 70, 70, 0])
+        Self.expectPacked(joined, lengths: [lengths[0], lengths[2], 74, 32], "after the join")
     }
 }
