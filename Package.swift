@@ -116,7 +116,7 @@ let tests: [Target] = [
         name: "InparsTokenizersTests", dependencies: ["InparsTokenizers", "InparsTestSupport"]),
     .testTarget(
         name: "InparsModelsTests",
-        dependencies: ["InparsModels", "InparsTensor", "InparsCore", "InparsTestSupport"]),
+        dependencies: ["InparsModels", "InparsTensor", "InparsCore", "InparsTestSupport", "CKernels"]),
     .testTarget(name: "InparsHTTPTests", dependencies: ["InparsHTTP", "InparsTestSupport"]),
     .testTarget(
         name: "InparsHubTests",

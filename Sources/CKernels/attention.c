@@ -58,32 +58,75 @@ static size_t entry_columns(const inpars_attention *a, size_t b) {
     return (size_t)visible < a->key_length ? (size_t)visible : a->key_length;
 }
 
+/// Keys `start ..< start + count` of a unit, stored as rows of `k` and `v` (a shared prefix's
+/// or the entry's own).
+typedef struct {
+    const float *k, *v;
+    size_t k_stride, v_stride, start, count;
+    /// The keys in blocks (``inpars_attention_pack_keys``), or NULL.
+    const float *packed;
+} key_segment;
+
+/// The segments of unit (b, kv) over its first `keys` keys: the shared rows, then the entry's
+/// own; returns how many (0 to 2).
+static size_t unit_segments(
+    const inpars_attention *a, const float *k, const float *v, size_t b, size_t kv, size_t keys,
+    key_segment segments[2]) {
+    size_t d = a->head_dim, shared = 0, n = 0;
+    if (a->shared_keys && a->shared_lengths && a->shared_lengths[b] > 0) {
+        shared = (size_t)a->shared_lengths[b] < keys ? (size_t)a->shared_lengths[b] : keys;
+        key_segment s = {
+            a->shared_keys + a->shared.offset + kv * d, a->shared_values + a->shared.offset + kv * d,
+            a->shared.row_stride, a->shared.row_stride, 0, shared,
+            a->shared_packed_keys ? a->shared_packed_keys + kv * a->shared_packed_unit_stride : NULL};
+        segments[n++] = s;
+    }
+    if (keys > shared) {
+        key_segment s = {
+            k + b * a->keys.batch_stride + a->keys.offset + kv * d,
+            v + b * a->values.batch_stride + a->values.offset + kv * d, a->keys.row_stride,
+            a->values.row_stride, shared, keys - shared,
+            a->packed_keys ? a->packed_keys + (b * a->num_kv_heads + kv) * a->packed_unit_stride
+                           : NULL};
+        segments[n++] = s;
+    }
+    return n;
+}
+
 // ---- Generic path: one row at a time, exact softmax over the row's scores ----
 
 static void attend_row_generic(
-    const inpars_attention *a, const attention_row *row, const float *k, const float *v,
-    float *scores) {
+    const inpars_attention *a, const attention_row *row, const key_segment *segments,
+    size_t segment_count, float *scores) {
     size_t d = a->head_dim, n = row->visible;
     for (size_t c = 0; c < d; c++) row->output[c] = 0;
     if (n == 0) return;
     float maximum = -__builtin_inff();
-    for (size_t j = 0; j < n; j++) {
-        const float *key = k + j * a->keys.row_stride;
-        float s = 0;
-        for (size_t c = 0; c < d; c++) s = s + row->query[c] * key[c];
-        s = s * a->scale;
-        if (row->bias) s = s + row->bias[j];
-        scores[j] = s;
-        if (s > maximum) maximum = s;
+    for (size_t s = 0; s < segment_count; s++) {
+        const key_segment *segment = &segments[s];
+        for (size_t i = 0; i < segment->count && segment->start + i < n; i++) {
+            size_t j = segment->start + i;
+            const float *key = segment->k + i * segment->k_stride;
+            float score = 0;
+            for (size_t c = 0; c < d; c++) score = score + row->query[c] * key[c];
+            score = score * a->scale;
+            if (row->bias) score = score + row->bias[j];
+            scores[j] = score;
+            if (score > maximum) maximum = score;
+        }
     }
     float sum = 0;
     for (size_t j = 0; j < n; j++) {
         scores[j] = exp_scalar(scores[j] - maximum);
         sum = sum + scores[j];
     }
-    for (size_t j = 0; j < n; j++) {
-        const float *value = v + j * a->values.row_stride;
-        for (size_t c = 0; c < d; c++) row->output[c] = row->output[c] + scores[j] * value[c];
+    for (size_t s = 0; s < segment_count; s++) {
+        const key_segment *segment = &segments[s];
+        for (size_t i = 0; i < segment->count && segment->start + i < n; i++) {
+            const float *value = segment->v + i * segment->v_stride;
+            float weight = scores[segment->start + i];
+            for (size_t c = 0; c < d; c++) row->output[c] = row->output[c] + weight * value[c];
+        }
     }
     float inverse = 1.0f / sum;
     for (size_t c = 0; c < d; c++) row->output[c] = row->output[c] * inverse;
@@ -97,11 +140,11 @@ static void attention_generic(
     for (size_t unit = worker; unit < a->batch * a->num_kv_heads; unit += workers) {
         size_t b = unit / a->num_kv_heads, kv = unit % a->num_kv_heads;
         size_t columns = entry_columns(a, b);
-        const float *keys = k + b * a->keys.batch_stride + a->keys.offset + kv * d;
-        const float *values = v + b * a->values.batch_stride + a->values.offset + kv * d;
+        key_segment segments[2];
+        size_t segment_count = unit_segments(a, k, v, b, kv, columns, segments);
         for (size_t r = 0; r < a->query_length * group; r++) {
             attention_row row = describe_row(a, q, out, b, kv, r, columns);
-            attend_row_generic(a, &row, keys, values, scores);
+            attend_row_generic(a, &row, segments, segment_count, scores);
         }
     }
     free(scores);
@@ -180,12 +223,13 @@ DEFINE_PV(2)
 DEFINE_PV(3)
 DEFINE_PV(4)
 
-/// One key block against 4 rows: scores from the packed keys (`[d, KEY_BLOCK]`, scale folded
-/// in), bias, masks, the online-softmax update of the rows' maxima and sums, then `P·V` into
-/// their running outputs.
+/// One key block against 4 rows: scores from the packed keys (`[d, KEY_BLOCK]`) times the
+/// scale, bias, masks (keys from `limit` on, the end of the block's segment, are masked too),
+/// the online-softmax update of the rows' maxima and sums, then `P·V` into their running
+/// outputs.
 __attribute__((target("avx512f"))) static void micro_tile(
     const inpars_attention *a, const attention_row *rows, tile_state *state, size_t first,
-    const float *packed, const float *v, size_t value_stride, size_t block_start) {
+    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit) {
     size_t d = a->head_dim;
     __m512 s[MICRO_ROWS][4];
     for (int r = 0; r < MICRO_ROWS; r++)
@@ -203,9 +247,11 @@ __attribute__((target("avx512f"))) static void micro_tile(
         }
     }
     const __m512 negative_infinity = _mm512_set1_ps(-__builtin_inff());
+    const __m512 scale = _mm512_set1_ps(a->scale);
     size_t keys = 0;
     for (int r = 0; r < MICRO_ROWS; r++) {
-        size_t visible = rows[r].visible;
+        for (int n = 0; n < 4; n++) s[r][n] = _mm512_mul_ps(s[r][n], scale);
+        size_t visible = rows[r].visible < limit ? rows[r].visible : limit;
         __mmask16 mask[4];
         for (int n = 0; n < 4; n++) {
             mask[n] = lane_mask(visible, block_start + 16 * n);
@@ -273,11 +319,10 @@ __attribute__((target("avx512f"))) static inline void transpose16(__m512 rows[16
     }
 }
 
-/// Copies `scale · keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`),
-/// 16 keys × 16 dimensions at a time through a register transpose.
+/// Copies `keys[0 ..< count]` into blocks of `[d, KEY_BLOCK]` (zeros past `count`), 16 keys ×
+/// 16 dimensions at a time through a register transpose.
 __attribute__((target("avx512f"))) static void pack_keys(
-    const float *k, size_t stride, size_t count, size_t d, float scale, float *packed) {
-    __m512 factor = _mm512_set1_ps(scale);
+    const float *k, size_t stride, size_t count, size_t d, float *packed) {
     size_t blocks = (count + KEY_BLOCK - 1) / KEY_BLOCK;
     for (size_t j0 = 0; j0 < blocks * KEY_BLOCK; j0 += 16) {
         float *block = packed + (j0 / KEY_BLOCK) * d * KEY_BLOCK + j0 % KEY_BLOCK;
@@ -285,7 +330,7 @@ __attribute__((target("avx512f"))) static void pack_keys(
             __m512 rows[16];
             for (size_t i = 0; i < 16; i++)
                 rows[i] = j0 + i < count
-                    ? _mm512_mul_ps(_mm512_loadu_ps(k + (j0 + i) * stride + c0), factor)
+                    ? _mm512_loadu_ps(k + (j0 + i) * stride + c0)
                     : _mm512_setzero_ps();
             transpose16(rows);
             for (size_t i = 0; i < 16; i++) _mm512_storeu_ps(block + (c0 + i) * KEY_BLOCK, rows[i]);
@@ -293,11 +338,12 @@ __attribute__((target("avx512f"))) static void pack_keys(
     }
 }
 
-/// Rows `first ..< first + count` of unit (b, kv): every key block against micro tiles of 4
-/// rows (the last row repeated to fill the last tile), then `output = O / sum`.
+/// Rows `first ..< first + count` of unit (b, kv): every key block of every segment (packed
+/// one after the other) against micro tiles of 4 rows (the last row repeated to fill the last
+/// tile), then `output = O / sum`.
 __attribute__((target("avx512f"))) static void macro_tile(
     const inpars_attention *a, const float *q, float *out, size_t b, size_t kv, size_t first,
-    size_t count, size_t columns, const float *packed, const float *v, size_t value_stride,
+    size_t count, size_t columns, const key_segment *segments, size_t segment_count,
     tile_state *state) {
     size_t d = a->head_dim;
     attention_row rows[MACRO_ROWS];
@@ -309,14 +355,23 @@ __attribute__((target("avx512f"))) static void macro_tile(
         state->sum[r] = 0;
     }
     memset(state->output, 0, padded * d * sizeof(float));
-    for (size_t start = 0; start < keys; start += KEY_BLOCK) {
-        const float *block = packed + (start / KEY_BLOCK) * d * KEY_BLOCK;
-        for (size_t r = 0; r < padded; r += MICRO_ROWS) {
-            size_t seen = 0;
-            for (int i = 0; i < MICRO_ROWS; i++)
-                if (rows[r + i].visible > seen) seen = rows[r + i].visible;
-            if (seen <= start) continue;  // causal: the whole block is masked for these rows
-            micro_tile(a, rows + r, state, r, block, v + start * value_stride, value_stride, start);
+    for (size_t s = 0; s < segment_count; s++) {
+        const key_segment *segment = &segments[s];
+        const float *block = segment->packed;
+        size_t limit = segment->start + segment->count;
+        for (size_t offset = 0; offset < segment->count; offset += KEY_BLOCK) {
+            size_t start = segment->start + offset;
+            if (start >= keys) break;
+            for (size_t r = 0; r < padded; r += MICRO_ROWS) {
+                size_t seen = 0;
+                for (int i = 0; i < MICRO_ROWS; i++)
+                    if (rows[r + i].visible > seen) seen = rows[r + i].visible;
+                if (seen <= start) continue;  // causal: the whole block is masked for these rows
+                micro_tile(
+                    a, rows + r, state, r, block, segment->v + offset * segment->v_stride,
+                    segment->v_stride, start, limit);
+            }
+            block += d * KEY_BLOCK;
         }
     }
     for (size_t r = 0; r < count; r++) {
@@ -332,7 +387,8 @@ __attribute__((target("avx512f"))) static void attention_avx512(
     const inpars_attention *a, const float *q, const float *k, const float *v, float *out,
     size_t worker, size_t workers) {
     size_t d = a->head_dim, group = a->num_heads / a->num_kv_heads;
-    size_t blocks = (a->key_length + KEY_BLOCK - 1) / KEY_BLOCK;
+    // One more block than the keys fill: each of the two segments may end in a partial one.
+    size_t blocks = (a->key_length + KEY_BLOCK - 1) / KEY_BLOCK + 1;
     float *packed = aligned_alloc(64, (blocks ? blocks : 1) * d * KEY_BLOCK * sizeof(float));
     size_t rows = a->query_length * group;
     // Values are copied contiguous when several micro tiles reread them: rows of a wide
@@ -347,21 +403,27 @@ __attribute__((target("avx512f"))) static void attention_avx512(
         size_t columns = entry_columns(a, b);
         // Keys the last position sees: the most any row of the unit sees.
         size_t keys = row_visible(a, columns, a->query_length - 1);
-        const float *values = v + b * a->values.batch_stride + a->values.offset + kv * d;
-        size_t value_stride = a->values.row_stride;
-        if (copy_values) {
-            for (size_t j = 0; j < keys; j++)
-                memcpy(contiguous + j * d, values + j * value_stride, d * sizeof(float));
-            values = contiguous;
-            value_stride = d;
+        key_segment segments[2];
+        size_t segment_count = unit_segments(a, k, v, b, kv, keys, segments);
+        float *next = packed;
+        for (size_t s = 0; s < segment_count; s++) {
+            key_segment *segment = &segments[s];
+            if (copy_values) {
+                float *copy = contiguous + segment->start * d;
+                for (size_t j = 0; j < segment->count; j++)
+                    memcpy(copy + j * d, segment->v + j * segment->v_stride, d * sizeof(float));
+                segment->v = copy;
+                segment->v_stride = d;
+            }
+            if (segment->packed) continue;
+            pack_keys(segment->k, segment->k_stride, segment->count, d, next);
+            segment->packed = next;
+            next += (segment->count + KEY_BLOCK - 1) / KEY_BLOCK * d * KEY_BLOCK;
         }
-        pack_keys(
-            k + b * a->keys.batch_stride + a->keys.offset + kv * d, a->keys.row_stride, keys, d,
-            a->scale, packed);
         for (size_t first = 0; first < rows; first += MACRO_ROWS) {
             size_t count = rows - first < MACRO_ROWS ? rows - first : MACRO_ROWS;
             macro_tile(
-                a, q, out, b, kv, first, count, columns, packed, values, value_stride, &state);
+                a, q, out, b, kv, first, count, columns, segments, segment_count, &state);
         }
     }
     free(contiguous);
@@ -371,6 +433,21 @@ __attribute__((target("avx512f"))) static void attention_avx512(
 }
 
 #endif
+
+int inpars_attention_reads_packed_keys(size_t head_dim) {
+    return inpars_kernels_isa() == INPARS_ISA_AVX512 && head_dim % 16 == 0;
+}
+
+void inpars_attention_pack_keys(
+    const float *keys, size_t row_stride, size_t first, size_t count, size_t head_dim,
+    float *packed) {
+    for (size_t i = 0; i < count; i++) {
+        size_t j = first + i;
+        float *column = packed + (j / KEY_BLOCK) * head_dim * KEY_BLOCK + j % KEY_BLOCK;
+        const float *key = keys + i * row_stride;
+        for (size_t c = 0; c < head_dim; c++) column[c * KEY_BLOCK] = key[c];
+    }
+}
 
 void inpars_attention_forward_isa(
     const inpars_attention *a, const float *q, const float *k, const float *v, float *out,

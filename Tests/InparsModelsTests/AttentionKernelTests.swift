@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 import InparsTensor
 import InparsTestSupport
@@ -343,5 +344,204 @@ import Testing
             let row = Array(fused[(c.queryLength * c.heads * c.d)...].prefix(c.d))
             #expect(zip(row, value).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
         }
+    }
+}
+
+/// Keys and values shared by every entry (a forked prompt prefix stored once): the fused
+/// kernel reading an entry's first keys from the shared buffers and the rest from its own
+/// must give the recording path's context over the entry's whole keys, on the AVX-512 and the
+/// generic path. Shared lengths that are not multiples of the 64-key blocks or 16-key
+/// vectors, an entry sharing nothing, and one that sees fewer keys than it shares; a decoder
+/// step and a 37-row causal prefill after the shared keys; keys packed at each call or read
+/// from a packed copy (a cache's, laid out here from the documented block format: key `j`,
+/// dimension `c` at `(j / 64)·d·64 + c·64 + j % 64`). Tolerance as above.
+@Suite struct SharedKeysAttentionTests {
+    /// `keys` (`[rows, rowStride]`, `heads` heads of `d`) packed per head, `units` apart.
+    static func packed(_ keys: [Float], rows: Int, rowStride: Int, heads: Int, d: Int, entries: Int) -> (values: [Float], unit: Int) {
+        let unit = (rows + 63) / 64 * 64 * d
+        var out = [Float](repeating: 0, count: entries * heads * unit)
+        for e in 0..<entries {
+            for h in 0..<heads {
+                for j in 0..<rows {
+                    for c in 0..<d {
+                        out[(e * heads + h) * unit + (j / 64) * d * 64 + c * 64 + j % 64] =
+                            keys[(e * rows + j) * rowStride + h * d + c]
+                    }
+                }
+            }
+        }
+        return (out, unit)
+    }
+
+    @Test(arguments: [(1, 149), (37, 113)], [(false, false), (true, false), (false, true)])
+    func sharedKeysGiveTheContextOfTheWholeKeys(
+        step: (queries: Int, offset: Int), path: (generic: Bool, packed: Bool)
+    ) {
+        let generic = path.generic
+        let (heads, kvHeads, d, keyLength) = (14, 2, 64, 150)
+        let (batch, kvWidth, width) = (4, kvHeads * d, (heads + 2 * kvHeads) * d)
+        let sharedLengths = [70, 37, 0, 100]
+        let visible = step.queries == 1 ? [150, 149, 120, 80] : [150, 150, 140, 80]
+        var random = TestRandom(seed: 29)
+        let sharedKeys = random.floats(100 * kvWidth, in: -1...1)
+        let sharedValues = random.floats(100 * kvWidth, in: -1...1)
+        // The whole rows: queries, then keys and values, the shared rows copied in.
+        var whole = random.floats(batch * keyLength * width, in: -1...1)
+        var ownKeys = [Float](repeating: 0, count: batch * keyLength * kvWidth)
+        var ownValues = ownKeys
+        for b in 0..<batch {
+            for row in 0..<keyLength {
+                let base = (b * keyLength + row) * width + heads * d
+                let shared = row < sharedLengths[b]
+                for c in 0..<kvWidth {
+                    if shared {
+                        whole[base + c] = sharedKeys[row * kvWidth + c]
+                        whole[base + kvWidth + c] = sharedValues[row * kvWidth + c]
+                    } else {
+                        let own = (b * keyLength + row - sharedLengths[b]) * kvWidth + c
+                        ownKeys[own] = whole[base + c]
+                        ownValues[own] = whole[base + kvWidth + c]
+                    }
+                }
+            }
+        }
+        func layout(_ column: Int) -> HeadLayout {
+            HeadLayout(rowStride: width, batchStride: keyLength * width, offset: column)
+        }
+        var problem = AttentionProblem(
+            batch: batch, numHeads: heads, numKVHeads: kvHeads, headDimension: d,
+            queryLength: step.queries, keyLength: keyLength,
+            queries: layout((keyLength - step.queries) * width), keys: layout(heads * d),
+            values: layout(heads * d + kvWidth),
+            output: HeadLayout(rowStride: heads * d, batchStride: step.queries * heads * d),
+            visibleKeys: visible, causalOffset: step.offset, scale: 0.125)
+        var reference = Tensor(zeros: [batch, step.queries, heads * d])
+        _ = AttentionKernel.run(
+            problem, queries: whole, keys: whole, values: whole, bias: nil, into: &reference,
+            recording: true, dropout: nil)
+        let own = HeadLayout(rowStride: kvWidth, batchStride: keyLength * kvWidth)
+        problem.keys = own
+        problem.values = own
+        problem.shared = SharedKeys(
+            layout: HeadLayout(rowStride: kvWidth, batchStride: 0), lengths: sharedLengths)
+        var fused = [Float](repeating: .nan, count: reference.storage.count)
+        let threads = BLAS.threads
+        defer { BLAS.threads = threads }
+        BLAS.threads = 2
+        whole.withUnsafeBufferPointer { q in
+            ownKeys.withUnsafeBufferPointer { k in
+                ownValues.withUnsafeBufferPointer { v in
+                    sharedKeys.withUnsafeBufferPointer { sk in
+                        sharedValues.withUnsafeBufferPointer { sv in
+                            fused.withUnsafeMutableBufferPointer { out in
+                                var cached = CacheBuffers(
+                                    sharedKeys: sk.baseAddress!, sharedValues: sv.baseAddress!)
+                                let own = Self.packed(
+                                    ownKeys, rows: keyLength, rowStride: kvWidth, heads: kvHeads,
+                                    d: d, entries: batch)
+                                let shared = Self.packed(
+                                    sharedKeys, rows: 100, rowStride: kvWidth, heads: kvHeads,
+                                    d: d, entries: 1)
+                                own.values.withUnsafeBufferPointer { po in
+                                    shared.values.withUnsafeBufferPointer { ps in
+                                        if path.packed {
+                                            cached.packedKeys = po.baseAddress!
+                                            cached.packedUnitStride = own.unit
+                                            cached.sharedPackedKeys = ps.baseAddress!
+                                            cached.sharedPackedUnitStride = shared.unit
+                                        }
+                                        AttentionKernel.forwardFused(
+                                            problem, queries: q.baseAddress!, keys: k.baseAddress!,
+                                            values: v.baseAddress!, output: out.baseAddress!,
+                                            bias: nil, biasWidth: 0, generic: generic,
+                                            cached: cached)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
+        #expect(result?.passes == true, "\(step) \(path): \(String(describing: result?.worst))")
+    }
+}
+
+/// A cache made with a head size the fused kernel takes in blocks keeps its keys packed as
+/// well as in rows: after a prefill, decoder steps, growth past its capacity, a fork of a
+/// shared prefix, a finished row leaving and a new entry joining (one sharing the prefix, one
+/// whose shared rows are copied in), its packed keys are exactly the rows laid out in the
+/// documented blocks (key `j`, dimension `c` at `(j / 64)·d·64 + c·64 + j % 64`), and so are
+/// the shared prefix's. On a CPU without AVX-512 the cache packs nothing.
+@Suite struct PackedKeyValueCacheTests {
+    static let (d, heads) = (64, 2)
+    static var width: Int { d * heads }
+
+    /// Checks `cache.packedKeys` against its rows.
+    static func expectPacked(_ cache: KeyValueCache, lengths: [Int], _ note: String) {
+        guard inpars_attention_reads_packed_keys(d) != 0 else {
+            #expect(cache.packedKeys.isEmpty)
+            return
+        }
+        let unit = (cache.capacity + 63) / 64 * 64 * d
+        var mismatches = 0
+        for b in 0..<cache.batch {
+            for j in 0..<(lengths[b] - cache.sharedLengths[b]) {
+                for h in 0..<heads {
+                    for c in 0..<d {
+                        let row = cache.keys[(b * cache.capacity + j) * width + h * d + c]
+                        let packed = cache.packedKeys[(b * heads + h) * unit + (j / 64) * d * 64 + c * 64 + j % 64]
+                        if row != packed { mismatches += 1 }
+                    }
+                }
+            }
+        }
+        #expect(mismatches == 0, "\(note): \(mismatches) packed keys differ from the rows")
+    }
+
+    /// `[batch, steps, 3·width]` projections whose keys sit at column `width`.
+    static func projection(_ random: inout TestRandom, batch: Int, steps: Int) -> Tensor {
+        Tensor(shape: [batch, steps, 3 * width], storage: random.floats(batch * steps * 3 * width, in: -1...1))
+    }
+
+    @Test func packedKeysFollowTheRowsThroughForksAndJoins() {
+        var random = TestRandom(seed: 37)
+        var prefix = KeyValueCache(batch: 1, width: Self.width, capacity: 80, headDimension: Self.d)
+        prefix.append(Self.projection(&random, batch: 1, steps: 70), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 0)
+        Self.expectPacked(prefix, lengths: [70], "prefix")
+        let shared = prefix.sharingPositions(length: 70)
+        if inpars_attention_reads_packed_keys(Self.d) != 0, let positions = shared.shared {
+            let unit = 128 * Self.d
+            var mismatches = 0
+            for j in 0..<70 {
+                for h in 0..<Self.heads {
+                    for c in 0..<Self.d {
+                        if positions.keys[j * Self.width + h * Self.d + c]
+                            != positions.packedKeys[h * unit + (j / 64) * Self.d * 64 + c * 64 + j % 64] { mismatches += 1 }
+                    }
+                }
+            }
+            #expect(mismatches == 0, "shared prefix: \(mismatches) packed keys differ")
+        }
+        var running = shared.selectingRows([0, 0, 0], length: 70)
+        running.append(Self.projection(&random, batch: 3, steps: 9), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 70)
+        var lengths = [79, 79, 79]
+        for _ in 0..<60 {  // past the initial capacity: the own buffers grow
+            running.append(Self.projection(&random, batch: 3, steps: 1), keyOffset: Self.width, valueOffset: 2 * Self.width, at: lengths)
+            lengths = lengths.map { $0 + 1 }
+        }
+        Self.expectPacked(running, lengths: lengths, "after steps")
+        // Row 1 leaves; a fork of the prefix and an unshared entry join.
+        var fork = shared.selectingRows([0], length: 70)
+        fork.append(Self.projection(&random, batch: 1, steps: 4), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 70)
+        let otherPrefix = prefix.sharingPositions(length: 30)
+        var other = KeyValueCache.gathering([(0, 30)], from: [otherPrefix], capacity: 8)
+        other.append(Self.projection(&random, batch: 1, steps: 2), keyOffset: Self.width, valueOffset: 2 * Self.width, at: 30)
+        let joined = KeyValueCache.gathering(
+            [(0, lengths[0]), (2, lengths[2]), (3, 74), (4, 32)], from: [running, fork, other],
+            capacity: running.capacity)
+        #expect(joined.sharedLengths == [70, 70, 70, 0])
+        Self.expectPacked(joined, lengths: [lengths[0], lengths[2], 74, 32], "after the join")
     }
 }

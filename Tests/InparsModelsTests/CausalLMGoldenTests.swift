@@ -101,6 +101,51 @@ struct CausalLMGolden: Decodable {
         }
     }
 
+    /// A forked prefix is stored once (every fork reads the prefix's shared positions) and
+    /// survives continuous batching: after prefills from the fork, decoder steps, a finished
+    /// row leaving and a new fork and a plain (unshared) prompt joining, each row's logits at
+    /// a decoder step equal a whole prefill of its tokens from nothing (max |Δ| ≤ 1e-4, the
+    /// goldens' tolerance). Prefix length 70: not a multiple of the kernel's 64-key blocks.
+    @Test func forkedPrefixCacheGivesEachRowsWholePrefillLogits() throws {
+        let model = try CausalLM.load(directory: CausalLMGolden.folder("qwen2"))
+        var random = TestRandom(seed: 31)
+        func tokens(_ count: Int) -> [Int32] { (0..<count).map { _ in Int32(random.next() % 1000) } }
+        let prefix = model.sharedPrefix(tokens(70))
+        var sequences = [prefix.ids + tokens(5), prefix.ids + tokens(9)]
+        var cache = prefix.cache.selectingRows([0, 0], capacity: 4)
+        #expect(cache.layers[0].shared === prefix.cache.layers[0].shared)
+        #expect(cache.layers[0].sharedLengths == [70, 70])
+        _ = model.forward(
+            sequences.flatMap { Array($0[70...]) + [Int32](repeating: 0, count: 9 - ($0.count - 70)) },
+            stepLength: 9, real: [5, 9], cache: &cache)
+        func decode(_ next: [Int32]) -> Tensor {
+            for (row, token) in next.enumerated() { sequences[row].append(token) }
+            return model.logits(model.forward(next, stepLength: 1, cache: &cache))
+        }
+        for step in 0..<3 { _ = decode([Int32(step + 11), Int32(step + 400)]) }
+        // Row 0 finishes; a new fork and a prompt without the prefix join.
+        var fork = prefix.cache.selectingRows([0], capacity: 8)
+        let forked = prefix.ids + tokens(6)
+        _ = model.forward(Array(forked[70...]), stepLength: 6, cache: &fork)
+        let plainIDs = tokens(12)
+        var plain = model.makeCache(batch: 1, capacity: 12)
+        _ = model.forward(plainIDs, stepLength: 12, cache: &plain)
+        cache = CausalLMCache.joining([(cache, [1]), (fork, [0]), (plain, [0])])
+        sequences = [sequences[1], forked, plainIDs]
+        #expect(cache.layers[0].sharedLengths == [70, 70, 0])
+        #expect(cache.lengths == sequences.map(\.count))
+        var logits = decode([5, 6, 7])
+        logits = decode([8, 9, 10])
+        let vocab = logits.lastDimension
+        for (row, ids) in sequences.enumerated() {
+            let whole = model.logits(prompts: [ids])
+            let last = Array(whole.storage[((ids.count - 1) * vocab)...].prefix(vocab))
+            let got = Array(logits.storage[(row * vocab)..<((row + 1) * vocab)])
+            let worst = zip(got, last).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-4, "row \(row): max |Δ logit| \(worst)")
+        }
+    }
+
     /// A prefill of more rows than one feed-forward block (3 × 200 > 512) runs the MLP block
     /// by block and attention in many tiles: each prompt's logits equal its own forward's.
     @Test func aLongBatchedPrefillGivesEachPromptsOwnLogits() throws {

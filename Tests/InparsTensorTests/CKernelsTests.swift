@@ -400,7 +400,9 @@ import Testing
                             row_stride: Self.heads * Self.d,
                             batch_stride: Self.queries * Self.heads * Self.d, offset: 0),
                         visible_keys: pv.baseAddress!, causal: 1, causal_offset: Int64(causalOffset),
-                        scale: 0.25, bias: pb.baseAddress!, bias_width: biasWidth)
+                        scale: 0.25, bias: pb.baseAddress!, bias_width: biasWidth, shared_keys: nil,
+                        shared_values: nil, shared: inpars_head_layout(), shared_lengths: nil, packed_keys: nil,
+                        packed_unit_stride: 0, shared_packed_keys: nil, shared_packed_unit_stride: 0)
                     // Two workers' shares, one after the other: together every unit.
                     inpars_attention_forward_isa(&call, q, k, v, &out, 0, 2, isa)
                     inpars_attention_forward_isa(&call, q, k, v, &out, 1, 2, isa)
@@ -427,7 +429,9 @@ import Testing
                     keys: layout, values: layout,
                     output: inpars_head_layout(row_stride: 16, batch_stride: 32, offset: 0),
                     visible_keys: pv.baseAddress!, causal: 0, causal_offset: 0, scale: 1,
-                    bias: nil, bias_width: 0)
+                    bias: nil, bias_width: 0, shared_keys: nil, shared_values: nil,
+                    shared: inpars_head_layout(), shared_lengths: nil, packed_keys: nil,
+                        packed_unit_stride: 0, shared_packed_keys: nil, shared_packed_unit_stride: 0)
                 inpars_attention_forward_isa(&call, q, kv, kv, &out, 0, 1, isa)
             }
             #expect(out == [Float](repeating: 0, count: q.count), "\(isa)")

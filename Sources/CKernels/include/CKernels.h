@@ -196,7 +196,33 @@ typedef struct {
     /// (query_length − 1 − i) + j` (a relative-offset bias), or NULL.
     const float *bias;
     size_t bias_width;
+    /// Keys and values every batch entry shares (a forked prompt prefix, stored once), or
+    /// NULL: key `j < shared_lengths[b]` of entry `b` is row `j` of `shared_keys` /
+    /// `shared_values` (layout `shared`, its batch stride unused), key `j ≥ shared_lengths[b]`
+    /// row `j − shared_lengths[b]` of the entry's own `keys` / `values`.
+    const float *shared_keys;
+    const float *shared_values;
+    inpars_head_layout shared;
+    const int64_t *shared_lengths;
+    /// The own keys again, unscaled, in the AVX-512 path's blocks (see
+    /// ``inpars_attention_pack_keys``), unit (b, kv) at `packed_keys + (b·num_kv_heads + kv) ·
+    /// packed_unit_stride`; or NULL to pack them at each call. Likewise the shared keys, key/value
+    /// head `kv` at `shared_packed_keys + kv · shared_packed_unit_stride`. The generic path
+    /// reads the rows only.
+    const float *packed_keys;
+    size_t packed_unit_stride;
+    const float *shared_packed_keys;
+    size_t shared_packed_unit_stride;
 } inpars_attention;
+
+/// Whether the attention forward reads packed keys for heads of `head_dim` on this CPU.
+int inpars_attention_reads_packed_keys(size_t head_dim);
+/// Writes keys `first ..< first + count` of one key/value head (`keys` points at key `first`,
+/// rows `row_stride` apart, `head_dim` values each) into `packed`, the head's blocks of 64 keys
+/// stored `[head_dim, 64]` (key `j`, dimension `c` at `(j / 64)·head_dim·64 + c·64 + j % 64`).
+void inpars_attention_pack_keys(
+    const float *keys, size_t row_stride, size_t first, size_t count, size_t head_dim,
+    float *packed);
 
 /// The attention forward for inference, fused: per (batch entry, key/value head) unit the
 /// group's query heads are stacked (rows ordered position, head) and taken against blocks of

@@ -22,6 +22,29 @@ struct HeadLayout: Sendable, Equatable {
     }
 }
 
+/// Leading keys every batch entry of an attention call reads from one buffer pair (a forked
+/// prompt prefix stored once): entry `b`'s keys `0..<lengths[b]` are rows of the shared keys
+/// and values (`layout`, batch stride unused), its keys from `lengths[b]` on are rows `0...`
+/// of its own (``AttentionProblem/keys``, ``AttentionProblem/values``).
+struct SharedKeys: Sendable, Equatable {
+    var layout: HeadLayout
+    var lengths: [Int]
+}
+
+/// What an inference call reads from a cache besides its own keys and values: the shared
+/// rows ``AttentionProblem/shared`` indexes, and the keys again in the fused kernel's blocks
+/// (``KeyValueCache``'s packed keys), so a decoder step does not re-pack them.
+struct CacheBuffers {
+    var sharedKeys: UnsafePointer<Float>? = nil
+    var sharedValues: UnsafePointer<Float>? = nil
+    /// Own keys packed, unit (b, kv) at `(b·numKVHeads + kv)·packedUnitStride`.
+    var packedKeys: UnsafePointer<Float>? = nil
+    var packedUnitStride = 0
+    /// Shared keys packed, key/value head `kv` at `kv·sharedPackedUnitStride`.
+    var sharedPackedKeys: UnsafePointer<Float>? = nil
+    var sharedPackedUnitStride = 0
+}
+
 /// One multi-head attention call: its extents, where its operands live and what each query
 /// row may see. The same value describes the forward and the backward of a call.
 struct AttentionProblem: Sendable {
@@ -46,6 +69,8 @@ struct AttentionProblem: Sendable {
     /// The factor on `q·k` before the bias and softmax: 1 for T5 (folded into its
     /// initialisation), `1/√headDimension` for BERT and Llama.
     var scale: Float = 1
+    /// Leading keys read from buffers every entry shares; `nil` for none (inference only).
+    var shared: SharedKeys? = nil
 
     /// Query heads per key/value head.
     var groupSize: Int { numHeads / numKVHeads }
@@ -79,6 +104,8 @@ struct AttentionProblem: Sendable {
             "\(numHeads) query heads cannot share \(numKVHeads) key/value heads")
         precondition(
             visibleKeys.count == batch, "visibleKeys for \(visibleKeys.count) of \(batch) entries")
+        precondition(
+            shared.map { $0.lengths.count == batch } ?? true, "shared lengths for another batch")
         if let bias {
             precondition(
                 bias.numHeads == numHeads && bias.queryLength == queryLength
@@ -128,15 +155,23 @@ enum AttentionKernel {
     ///     keyLength]`, overwritten with the softmax output (zeros at masked keys); `nil` at
     ///     inference.
     ///   - dropout: applied to the probabilities before `P·V` (training); rate 0 for none.
+    ///   - cached: a cache's shared rows (those `problem.shared` indexes) and packed keys
+    ///     (inference only).
     static func forward(
         _ problem: AttentionProblem, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
         values: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         bias: RelativeOffsetBias?, probabilities: UnsafeMutablePointer<Float>? = nil,
-        dropout: DropoutMask = DropoutMask(rate: 0, seed: 0)
+        dropout: DropoutMask = DropoutMask(rate: 0, seed: 0), cached: CacheBuffers = CacheBuffers()
     ) {
         problem.validate(bias: bias)
         precondition(
             dropout.rate == 0 || probabilities != nil, "attention dropout needs recording")
+        precondition(
+            (problem.shared == nil) == (cached.sharedKeys == nil)
+                && (cached.sharedKeys == nil) == (cached.sharedValues == nil),
+            "shared keys without their layout, or the reverse")
+        precondition(
+            problem.shared == nil || probabilities == nil, "recording attention over shared keys")
         let sectionStart = AttentionProfile.isEnabled ? AttentionProfile.now() : 0
         defer {
             if AttentionProfile.isEnabled {
@@ -150,7 +185,8 @@ enum AttentionKernel {
             if probabilities == nil {
                 forwardFused(
                     problem, queries: queries, keys: keys, values: values, output: output,
-                    bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0)
+                    bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0,
+                    cached: cached)
                 return
             }
             let job = AttentionJob(
@@ -171,15 +207,19 @@ enum AttentionKernel {
     /// - Parameters:
     ///   - bias: `[numHeads, biasWidth]` in ``RelativeOffsetBias``'s layout, or `nil`.
     ///   - generic: run the plain C path even on an AVX-512 CPU (tests compare the two).
+    ///   - cached: a cache's shared rows (those `problem.shared` indexes) and packed keys.
     static func forwardFused(
         _ problem: AttentionProblem, queries: UnsafePointer<Float>, keys: UnsafePointer<Float>,
         values: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        bias: UnsafePointer<Float>?, biasWidth: Int, generic: Bool = false
+        bias: UnsafePointer<Float>?, biasWidth: Int, generic: Bool = false,
+        cached: CacheBuffers = CacheBuffers()
     ) {
         let p = problem
         for b in 0..<p.batch { precondition(p.columns(b) > 0, "attention over zero keys") }
         let visible = p.visibleKeys.map { Int64($0) }
+        let sharedLengths = (p.shared?.lengths ?? []).map { Int64($0) }
         visible.withUnsafeBufferPointer { pv in
+          sharedLengths.withUnsafeBufferPointer { ps in
             func layout(_ l: HeadLayout) -> inpars_head_layout {
                 inpars_head_layout(row_stride: l.rowStride, batch_stride: l.batchStride, offset: l.offset)
             }
@@ -189,13 +229,21 @@ enum AttentionKernel {
                 queries: layout(p.queries), keys: layout(p.keys), values: layout(p.values),
                 output: layout(p.output), visible_keys: pv.baseAddress!,
                 causal: p.causalOffset == nil ? 0 : 1, causal_offset: Int64(p.causalOffset ?? 0),
-                scale: p.scale, bias: bias, bias_width: biasWidth)
+                scale: p.scale, bias: bias, bias_width: biasWidth,
+                shared_keys: p.shared == nil ? nil : cached.sharedKeys,
+                shared_values: p.shared == nil ? nil : cached.sharedValues,
+                shared: layout(p.shared?.layout ?? HeadLayout(rowStride: 0, batchStride: 0)),
+                shared_lengths: p.shared == nil ? nil : ps.baseAddress,
+                packed_keys: cached.packedKeys, packed_unit_stride: cached.packedUnitStride,
+                shared_packed_keys: p.shared == nil ? nil : cached.sharedPackedKeys,
+                shared_packed_unit_stride: cached.sharedPackedUnitStride)
             nonisolated(unsafe) let operands = (queries, keys, values, output)
             let chosen = generic ? INPARS_ISA_GENERIC : inpars_kernels_isa()
             perform(units: p.batch * p.numKVHeads, problem: p) { worker, workers in
                 inpars_attention_forward_isa(
                     &call, operands.0, operands.1, operands.2, operands.3, worker, workers, chosen)
             }
+          }
         }
     }
 
@@ -467,11 +515,13 @@ extension AttentionKernel {
     ///   - output: the context, `[batch, queryLength, …]` at `problem.output`; written.
     ///   - recording: keep the probabilities for the backward pass.
     ///   - dropout: on the probabilities (training); `nil` or rate 0 for none.
+    ///   - cache: the cache `keys` and `values` belong to, whose shared rows (those
+    ///     `problem.shared` indexes) and packed keys the call reads too; `nil` for none.
     /// - Returns: the probabilities `[batch, numHeads, queryLength, keyLength]` when recording.
     static func run(
         _ problem: AttentionProblem, queries: [Float], keys: [Float], values: [Float],
         bias: RelativeOffsetBias?, into output: inout Tensor, recording: Bool,
-        dropout: DropoutMask?
+        dropout: DropoutMask?, cache: KeyValueCache? = nil
     ) -> Tensor? {
         let shape = [problem.batch, problem.numHeads, problem.queryLength, problem.keyLength]
         func call(_ probabilities: UnsafeMutablePointer<Float>?) {
@@ -479,11 +529,19 @@ extension AttentionKernel {
                 keys.withUnsafeBufferPointer { pk in
                     values.withUnsafeBufferPointer { pv in
                         output.storage.withUnsafeMutableBufferPointer { po in
-                            forward(
-                                problem, queries: pq.baseAddress!, keys: pk.baseAddress!,
-                                values: pv.baseAddress!, output: po.baseAddress!, bias: bias,
-                                probabilities: probabilities,
-                                dropout: dropout ?? DropoutMask(rate: 0, seed: 0))
+                            func attend(_ cached: CacheBuffers) {
+                                forward(
+                                    problem, queries: pq.baseAddress!, keys: pk.baseAddress!,
+                                    values: pv.baseAddress!, output: po.baseAddress!,
+                                    bias: bias, probabilities: probabilities,
+                                    dropout: dropout ?? DropoutMask(rate: 0, seed: 0),
+                                    cached: cached)
+                            }
+                            if let cache {
+                                cache.withBuffers(shared: problem.shared != nil, attend)
+                            } else {
+                                attend(CacheBuffers())
+                            }
                         }
                     }
                 }

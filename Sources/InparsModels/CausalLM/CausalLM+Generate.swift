@@ -7,7 +7,8 @@ import InparsTensor
 public struct SharedPrefix: Sendable {
     /// The prefix's token ids.
     public let ids: [Int32]
-    /// Its cache: one entry holding `ids.count` positions.
+    /// Its cache: one entry holding `ids.count` positions, all shared
+    /// (``CausalLMCache/sharingPositions()``), so every fork reads them in place.
     public let cache: CausalLMCache
 
     /// Whether `prompt` continues the prefix (starts with it and is longer).
@@ -38,7 +39,7 @@ extension CausalLM {
         precondition(!ids.isEmpty, "empty prefix")
         var cache = makeCache(batch: 1, capacity: ids.count + 64)
         _ = forward(ids, stepLength: ids.count, cache: &cache)
-        return SharedPrefix(ids: ids, cache: cache)
+        return SharedPrefix(ids: ids, cache: cache.sharingPositions())
     }
 
     /// Continues every prompt with continuous batching: up to `batchSize` sequences decode
@@ -111,8 +112,9 @@ private struct DecodingState {
         let start = prefix?.ids.count ?? 0
         let suffixes = indices.map { requests[$0].ids[start...] }
         let width = suffixes.map(\.count).max()!
-        // Room for the longest prompt and its new tokens, so the cache never regrows.
-        let capacity = start + width + indices.map { requests[$0].maxNewTokens }.max()!
+        // Room for the longest prompt and its new tokens, so the cache never regrows (the
+        // prefix's positions are shared, not held by each entry).
+        let capacity = width + indices.map { requests[$0].maxNewTokens }.max()!
         var group =
             prefix?.cache.selectingRows(
                 [Int](repeating: 0, count: indices.count), capacity: capacity)

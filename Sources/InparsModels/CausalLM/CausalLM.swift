@@ -100,7 +100,8 @@ public struct CausalLM: Sendable {
         CausalLMCache(
             layers: [KeyValueCache](
                 repeating: KeyValueCache(
-                    batch: batch, width: configuration.keyValueWidth, capacity: capacity),
+                    batch: batch, width: configuration.keyValueWidth, capacity: capacity,
+                    headDimension: configuration.headDimension),
                 count: layers.count),
             lengths: [Int](repeating: 0, count: batch))
     }
@@ -181,17 +182,26 @@ public struct CausalLMCache: Sendable {
 
     public var batch: Int { lengths.count }
 
+    /// This one-entry cache with all its positions shared (``KeyValueCache/sharingPositions(length:)``):
+    /// its forks read them in place instead of each holding a copy.
+    public func sharingPositions() -> CausalLMCache {
+        precondition(batch == 1, "only one sequence's positions can be shared, not \(batch)")
+        return CausalLMCache(
+            layers: layers.map { $0.sharingPositions(length: lengths[0]) }, lengths: lengths)
+    }
+
     /// Entries `rows` of this cache in that order (repeats fork an entry).
     ///
-    /// - Parameter capacity: positions of room per entry; `nil` keeps this cache's.
+    /// - Parameter capacity: own positions of room per entry (shared ones need none); `nil`
+    ///   keeps this cache's.
     public func selectingRows(_ rows: [Int], capacity: Int? = nil) -> CausalLMCache {
         Self.joining([(self, rows)], capacity: capacity)
     }
 
     /// The entries `rows` of each part, the parts one after the other.
     ///
-    /// - Parameter capacity: positions of room per entry (at least every copied length);
-    ///   `nil` for the largest of the parts'.
+    /// - Parameter capacity: own positions of room per entry (shared ones need none; raised
+    ///   to every copied length); `nil` for the largest of the parts'.
     public static func joining(
         _ parts: [(cache: CausalLMCache, rows: [Int])], capacity: Int? = nil
     ) -> CausalLMCache {

@@ -60,11 +60,13 @@ struct CausalSelfAttention: Sendable {
             output: HeadLayout(rowStride: queryWidth, batchStride: stepLength * queryWidth),
             visibleKeys: zip(past, real).map { $0 + $1 },
             causalOffset: stepLength > 1 ? past.first : nil,
-            scale: 1 / Float(headDimension).squareRoot())
+            scale: 1 / Float(headDimension).squareRoot(),
+            shared: cache.sharedKeys)
         var context = Tensor(zeros: [batch, stepLength, queryWidth])
         _ = AttentionKernel.run(
             problem, queries: qkv.storage, keys: cache.keys, values: cache.values, bias: nil,
-            into: &context, recording: false, dropout: nil)
+            into: &context, recording: false, dropout: nil,
+            cache: cache)
         if let outputBias {
             var projected = weights.linear(output).matmul(context)
             projected.add(weights[outputBias])
