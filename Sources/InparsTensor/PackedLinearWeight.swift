@@ -25,6 +25,9 @@ final class PackedLinearWeight: @unchecked Sendable {
     /// int8 on CPUs with AVX-512 VNNI: the weights packed for our own product, which replaces
     /// oneDNN's there (``Int8Panels``); nil elsewhere.
     let int8Panels: Int8Panels?
+    /// fp32 on CPUs with AVX-512: the packed weights as our few-row product reads them
+    /// (oneDNN's memory, in place), for decoding steps; nil elsewhere.
+    let f32Panels: F32Panels?
     /// Bytes held: the packed weights (with oneDNN's or our int8 compensation) and the scales.
     let byteCount: Int
     /// The weights for oneDNN; nil when ``int8Panels`` holds them.
@@ -72,6 +75,7 @@ final class PackedLinearWeight: @unchecked Sendable {
             memory = nil
             byteCount = packed.byteCount + n * MemoryLayout<Float>.size
             rowOffsets = []
+            f32Panels = nil
             return
         }
         int8Panels = nil
@@ -94,6 +98,13 @@ final class PackedLinearWeight: @unchecked Sendable {
         }
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
         rowOffsets = precision == .fp32 ? Self.offsets(layout, dimension: 0, indices: 0..<k) : []
+        var handle: UnsafeMutableRawPointer?
+        DNNL.check(dnnl_memory_get_data_handle(packed, &handle), "dnnl_memory_get_data_handle")
+        f32Panels =
+            precision == .fp32 && F32Panels.isAvailable
+            ? F32Panels(
+                layout, base: UnsafePointer(handle!.assumingMemoryBound(to: Float.self)),
+                inFeatures: k, outFeatures: n) : nil
     }
 
     deinit { if let memory { dnnl_memory_destroy(memory) } }
@@ -223,6 +234,11 @@ final class PackedLinearWeight: @unchecked Sendable {
                 quantize: { part, q, scales in
                     inpars_quantize_rows(x + part.lowerBound * k, part.count, k, q, scales, 127)
                 }, into: out, accumulate: accumulate)
+        }
+        if let f32Panels, rows <= F32Panels.maxRows {
+            return f32Panels.multiply(
+                x, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, into: out,
+                accumulate: accumulate)
         }
         var start = 0
         if precision == .fp32 {
