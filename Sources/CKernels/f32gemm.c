@@ -46,11 +46,12 @@ static void panel_generic(
 #ifdef INPARS_F32_X86
 
 /// One tile of `R` rows × the panel's 64 columns over the whole depth; `width` < 64 masks the
-/// last panel's columns (the padding is never written). `next` (or NULL): a panel to pull
-/// toward L2 meanwhile, one line per vector a step.
+/// last panel's columns (the padding is never written). `next` (or NULL): the lines of the
+/// next panel this tile pulls toward L2 meanwhile, `lines` (0–4) a step, so that memory is
+/// read all through the panel's tiles, not only while the first one runs.
 __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
     const int R, const float *a, size_t lda, size_t k, const float *panel, size_t width,
-    float *out, size_t ldo, int accumulate, const float *next
+    float *out, size_t ldo, int accumulate, const float *next, size_t lines
 ) {
     __m512 acc[TILE_ROWS][4];
     for (int r = 0; r < R; r++) {
@@ -58,12 +59,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     }
     for (size_t i = 0; i < k; i++) {
         const float *w = panel + i * PANEL;
-        if (next) {
-            _mm_prefetch((const char *)(next + i * PANEL), _MM_HINT_T1);
-            _mm_prefetch((const char *)(next + i * PANEL + 16), _MM_HINT_T1);
-            _mm_prefetch((const char *)(next + i * PANEL + 32), _MM_HINT_T1);
-            _mm_prefetch((const char *)(next + i * PANEL + 48), _MM_HINT_T1);
-        }
+        for (size_t l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (i * lines + l) * 16), _MM_HINT_T1);
         const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
         const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
         for (int r = 0; r < R; r++) {
@@ -87,22 +83,29 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     }
 }
 
-/// All the rows on one panel, in tiles of 6 (the last one smaller).
+/// All the rows on one panel, in tiles of 6 (the last one smaller). `next` (or NULL): the
+/// next panel (`panelFloats` floats), prefetched a share per tile.
 __attribute__((target("avx512f"))) static void panel_avx512(
     const float *a, size_t lda, size_t rows, size_t k, const float *panel, size_t width,
-    float *out, size_t ldo, int accumulate, const float *next
+    float *out, size_t ldo, int accumulate, const float *next, size_t panelFloats
 ) {
-    for (size_t m = 0; m < rows; m += TILE_ROWS) {
+    size_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS, panelLines = panelFloats / 16;
+    size_t lines = next ? (panelLines + tiles * k - 1) / (tiles * k) : 0;
+    if (lines > 4) lines = 4;
+    for (size_t m = 0, t = 0; m < rows; m += TILE_ROWS, t++) {
         const float *am = a + m * lda;
         float *om = out + m * ldo;
-        const float *pull = m == 0 ? next : NULL; /* the first tile reads memory; pull the next */
+        /* this tile's share of the next panel's lines (a prefetch past it is harmless) */
+        size_t from = t * k * lines;
+        const float *pull = next && from < panelLines ? next + from * 16 : NULL;
+        size_t pullLines = pull ? lines : 0;
         switch (rows - m < TILE_ROWS ? rows - m : TILE_ROWS) {
-        case 1: tile_avx512(1, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
-        case 2: tile_avx512(2, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
-        case 3: tile_avx512(3, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
-        case 4: tile_avx512(4, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
-        case 5: tile_avx512(5, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
-        default: tile_avx512(6, am, lda, k, panel, width, om, ldo, accumulate, pull); break;
+        case 1: tile_avx512(1, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 2: tile_avx512(2, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 3: tile_avx512(3, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 4: tile_avx512(4, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 5: tile_avx512(5, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        default: tile_avx512(6, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
         }
     }
 }
@@ -132,7 +135,8 @@ void inpars_f32_gemm_isa(
 #ifdef INPARS_F32_X86
         if (wide) {
             const float *next = p + 1 < panelTo ? panel + panelStride : NULL;
-            panel_avx512(a, lda, rows, k, panel, width, out + first, ldo, accumulate, next);
+            size_t panelFloats = ((k + 15) / 16) * 16 * PANEL;
+            panel_avx512(a, lda, rows, k, panel, width, out + first, ldo, accumulate, next, panelFloats);
             continue;
         }
 #endif

@@ -43,7 +43,8 @@ struct F32Panels: @unchecked Sendable {
     }
 
     /// `out (+)= x · Wᵀ` for `rows` rows, the panels split over ``BLAS/threads`` threads
-    /// (one when the product is small).
+    /// (one when the product is small) that claim pieces of them in turn, so a thread slowed
+    /// by another process on its core takes fewer.
     ///
     /// - Parameters:
     ///   - x: `[rows, k]`; out: `[rows, n]`.
@@ -53,8 +54,9 @@ struct F32Panels: @unchecked Sendable {
     ) {
         let threads = rows * k * n < PackedLinearWeight.parallelMultiplyAdds ? 1 : BLAS.threads
         let workers = min(threads, panelCount)
-        Int8Split.run(workers) { worker, workers in
-            let mine = Int8Split.part(worker, of: workers, panelCount)
+        // About 8 pieces a thread, at least 2 panels each (the prefetch runs within a piece).
+        let piece = max(2, panelCount / (8 * workers))
+        Int8Split.claimingRows(panelCount, piece: piece, workers: workers) { _, mine in
             inpars_f32_gemm(
                 x, k, rows, k, base, panelStride, n, mine.lowerBound, mine.upperBound, out, n,
                 accumulate ? 1 : 0)
