@@ -27,6 +27,8 @@ let kernels: [Target] = [
     .target(name: "CDNNL"),
     // libcurl (libcurl4-openssl-dev's headers; opened on first use: Sources/CCurl/include/ccurl.h).
     .target(name: "CCurl"),
+    // System calls the Glibc module does not export (sync_file_range); InparsCore only.
+    .target(name: "CSystem"),
 ]
 
 // MARK: - Library modules (arrows point one way; see Docs/architecture.md)
@@ -37,7 +39,7 @@ let argumentParser = Target.Dependency.product(
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto"]),
+    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto", "CSystem"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore", "CKernels"]),
@@ -75,13 +77,17 @@ let executables: [Target] = [
         // collection) mapping and relocating 17 Swift libraries (Docs/performance.md). The
         // libraries after -static-stdlib are the static Foundation's own dependencies, which
         // its archives do not pull in by themselves in Swift 6's Foundation (ICU twice:
-        // CoreFoundation needs it too). Debug builds (and so `swift test`, whose CLI tests
-        // link this target's code) stay dynamic.
+        // CoreFoundation needs it too). The binary is linked without PIE: its 82,638
+        // relative relocations (Swift metadata) cost the loader about 1 ms of every command,
+        // relocating and dirtying data pages (Docs/performance.md); the price is that the
+        // executable's own addresses are not randomised. Debug builds (and so `swift test`,
+        // whose CLI tests link this target's code) stay dynamic.
         linkerSettings: [
             .unsafeFlags(
                 [
                     "-static-stdlib", "-l_FoundationICU", "-l_FoundationCollections",
                     "-l_FoundationCShims", "-lCoreFoundation", "-l_FoundationICU", "-lstdc++",
+                    "-Xclang-linker", "-no-pie",
                 ],
                 .when(platforms: [.linux], configuration: .release))
         ]),

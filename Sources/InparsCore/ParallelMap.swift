@@ -60,6 +60,30 @@ public func parallelForEachInOrder<T>(
     }
 }
 
+/// Runs `first` on another thread while `second` runs on the calling thread, and returns both
+/// results once both are done (start-up work that does not depend on each other, such as
+/// opening an index while the queries are read). The first closure's error wins if both throw.
+/// With `parallel` false both run on the calling thread, `first` first.
+public func concurrently<A, B>(
+    _ parallel: Bool = true, _ first: @Sendable () throws -> A, _ second: () throws -> B
+) throws -> (A, B) {
+    if !parallel { return (try first(), try second()) }
+    let box = ResultBox<A>()
+    return try withoutActuallyEscaping(first) { first in
+        let group = DispatchGroup()
+        // The closure only runs while this function waits for `group`.
+        DispatchQueue.global().async(group: group) { box.result = Result { try first() } }
+        let other = Result { try second() }
+        group.wait()
+        return (try box.result!.get(), try other.get())
+    }
+}
+
+/// The result of ``concurrently(_:_:)``'s other thread, read after the wait that orders it.
+private final class ResultBox<A>: @unchecked Sendable {
+    var result: Result<A, Error>?
+}
+
 /// Shared state of ``parallelForEachInOrder(count:threads:chunk:window:transform:consume:)``.
 ///
 /// `@unchecked Sendable`: every stored property is only touched with `condition` locked.

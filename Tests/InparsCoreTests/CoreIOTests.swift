@@ -538,3 +538,28 @@ import Testing
         #expect(try String(contentsOf: url, encoding: .utf8) == ".run.txt.old-\(dead)-2b")
     }
 }
+
+@Suite struct ConcurrentlyTests {
+    struct Failure: Error, Equatable { let which: String }
+
+    @Test func bothResultsComeBackAndTheFirstRunsOnAnotherThread() throws {
+        let caller = pthread_self()
+        let (a, b) = try concurrently(true, { () -> Bool in pthread_self() != caller }) { 7 }
+        #expect(a && b == 7)
+        let (c, d) = try concurrently(false, { () -> Bool in pthread_self() == caller }) { "x" }
+        #expect(c && d == "x")
+    }
+
+    @Test func theFirstClosuresErrorWinsAndTheOtherStillFinishes() {
+        for parallel in [true, false] {
+            #expect(throws: Failure(which: "first")) {
+                _ = try concurrently(parallel, { () throws -> Int in throw Failure(which: "first") }) {
+                    () throws -> Int in throw Failure(which: "second")
+                }
+            }
+            #expect(throws: Failure(which: "second")) {
+                _ = try concurrently(parallel, { 1 }) { () throws -> Int in throw Failure(which: "second") }
+            }
+        }
+    }
+}

@@ -181,6 +181,50 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
         #expect(!again.isComplete && again.itemsAtStart == 0)
     }
 
+    /// 4.5 MB in 200,000 appends: several 1 MiB hand-overs to the background writer, and
+    /// commits while it writes. The expected SHA-256 is `sha256sum`'s of the same bytes.
+    @Test func aLargeOutputWrittenInTheBackgroundIsWholeAndItsChecksumIsSHA256s() throws {
+        let folder = try TestPaths.temporaryDirectory("resumable-large")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("large.txt")
+        let output = try ResumableOutput<CountSummary>(
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
+        output.commitInterval = 0.05
+        var summary = CountSummary()
+        for i in 0..<200_000 {
+            let text = "\(i) line of the run\n"
+            try output.append(text)
+            summary.items += 1
+            summary.bytes += text.utf8.count
+            try output.commit(items: i + 1, summary: summary)
+        }
+        try output.finish(items: 200_000, summary: summary)
+        let bytes = try Data(contentsOf: out)
+        #expect(bytes.count == 4_488_890)
+        #expect(bytes.prefix(38) == Data("0 line of the run\n1 line of the run\n2 ".utf8))
+        let done = try #require(try OutputManifest.read(OutputManifest.url(for: out)))
+        #expect(done.outputs?["main"] == InputIdentity(
+            path: out.path, bytes: 4_488_890,
+            checksum: "sha256:6981d06fa302a346506099ef448af9e93b9ba04494c2a51967dafab38cf51d42"))
+    }
+
+    /// A write that fails on the background queue (a full disk: `/dev/full`) is thrown by the
+    /// next call that waits for the writes, naming the file.
+    @Test func aBackgroundWriteFailureIsThrownNamingTheFile() throws {
+        let full = URL(fileURLWithPath: "/dev/full")
+        guard FileManager.default.fileExists(atPath: full.path) else { return }
+        let appender = BackgroundAppender(file: try AppendFile(appendingTo: full), digest: SHA256())
+        appender.submit(Array(repeating: 0x41, count: 4096))
+        appender.submit(Array(repeating: 0x42, count: 16))
+        #expect {
+            try appender.drain()
+        } throws: { error in
+            guard case InparsCoreError.writeFailed(let path, _) = error else { return false }
+            return path == "/dev/full"
+        }
+        #expect(throws: InparsCoreError.self) { try appender.length() }
+    }
+
     @Test func aFailureBeforeAnyWorkLeavesNothing() throws {
         let folder = try TestPaths.temporaryDirectory("resumable-nothing")
         defer { try? FileManager.default.removeItem(at: folder) }

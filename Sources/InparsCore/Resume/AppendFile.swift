@@ -1,4 +1,5 @@
 import Foundation
+internal import CSystem
 
 /// A file appended to with one `write(2)` per record, for outputs that survive a kill.
 ///
@@ -11,6 +12,8 @@ public final class AppendFile {
     private var descriptor: Int32
     /// Bytes in the file (its size when opened plus what was appended since).
     public private(set) var length: Int64
+    /// Where ``startWriteback()`` last stopped (the size when opened, at first).
+    private var writebackStart: Int64
 
     /// Opens `url` for appending, creating it.
     public init(appendingTo url: URL) throws {
@@ -22,6 +25,7 @@ public final class AppendFile {
         }
         var info = stat()
         length = fstat(descriptor, &info) == 0 ? Int64(info.st_size) : 0
+        writebackStart = length
     }
 
     deinit { if descriptor >= 0 { Foundation.close(descriptor) } }
@@ -45,6 +49,17 @@ public final class AppendFile {
             offset += written
         }
         length += Int64(bytes.count)
+    }
+
+    /// Asks the kernel to start writing what was appended since the last call to disk, without
+    /// waiting, so the ``sync()`` or ``close()`` that ends a large output waits for little.
+    /// Advisory: a failure is ignored (the sync still makes the data durable).
+    public func startWriteback() {
+        guard descriptor >= 0 else { return }
+        if length > writebackStart {
+            _ = inpars_start_writeback(descriptor, writebackStart, length - writebackStart)
+            writebackStart = length
+        }
     }
 
     /// Flushes what was appended to disk.

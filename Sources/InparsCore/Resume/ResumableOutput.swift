@@ -56,13 +56,14 @@ public final class ResumableOutput<Summary: StageSummary> {
     private var manifest: OutputManifest
     /// What each role's output may replace.
     private let kinds: [String: OutputKind]
-    private var files: [String: AppendFile] = [:]
-    /// Bytes appended but not yet written, by role (written at 1 MiB and before each commit).
+    /// Each role's partial file, written and hashed (SHA-256 of every byte: this run's as
+    /// they are written, an earlier run's committed bytes read once on resume) on a
+    /// background queue, so that finishing records the output's identity without reading the
+    /// finished file back.
+    private var files: [String: BackgroundAppender] = [:]
+    /// Bytes appended but not yet handed to the writer, by role (handed over at 1 MiB and
+    /// before each commit).
     private var pending: [String: [UInt8]] = [:]
-    /// SHA-256 of every byte of each role's partial file (this run's as they are written; an
-    /// earlier run's committed bytes read once on resume), so that finishing records the
-    /// output's identity without reading the finished file back.
-    private var digests: [String: SHA256] = [:]
     private var items: Int
     private var lastCommit = ProcessInfo.processInfo.systemUptime
     private var killAfterItems: Int?
@@ -180,8 +181,7 @@ public final class ResumableOutput<Summary: StageSummary> {
             droppedBytes += size - committed
             var digest = SHA256()
             try DigestFileReader.forEachChunk(of: partial) { digest.update($0) }
-            digests[role] = digest
-            files[role] = try AppendFile(appendingTo: partial)
+            files[role] = BackgroundAppender(file: try AppendFile(appendingTo: partial), digest: digest)
         }
     }
 
@@ -191,8 +191,8 @@ public final class ResumableOutput<Summary: StageSummary> {
         try writeManifest()
         for (role, url) in outputs {
             // Empty: a partial file without our manifest is refused, `overwrite` removes ours.
-            files[role] = try AppendFile(appendingTo: Self.partialURL(for: url))
-            digests[role] = SHA256()
+            files[role] = BackgroundAppender(
+                file: try AppendFile(appendingTo: Self.partialURL(for: url)), digest: SHA256())
         }
     }
 
@@ -208,24 +208,30 @@ public final class ResumableOutput<Summary: StageSummary> {
         throws
     {
         try start()
-        guard files[role] != nil else { preconditionFailure("no output role '\(role)'") }
+        guard let file = files[role] else { preconditionFailure("no output role '\(role)'") }
         if killArmed {
             try flush()
-            Self.killHalfway(bytes, file: files[role]!)
+            try file.drain()
+            Self.killHalfway(bytes, file: file.url)
         }
-        pending[role, default: []].append(contentsOf: bytes)
-        if pending[role]!.count >= 1 << 20 { try flush() }
+        pending[role, default: file.spareBuffer(capacity: Self.handOver)].append(contentsOf: bytes)
+        if pending[role]!.count >= Self.handOver { handOver(role) }
     }
 
-    /// Writes the buffered bytes to the partial files.
+    /// Bytes buffered per role before they go to the background writer.
+    private static var handOver: Int { 1 << 20 }
+
+    /// Gives `role`'s buffered bytes to its writer.
+    private func handOver(_ role: String) {
+        guard let bytes = pending[role], !bytes.isEmpty, let file = files[role] else { return }
+        file.submit(bytes)
+        pending[role] = file.spareBuffer(capacity: Self.handOver)
+    }
+
+    /// Writes every buffered byte to the partial files and waits for the writes.
     private func flush() throws {
-        for (role, bytes) in pending where !bytes.isEmpty {
-            try bytes.withUnsafeBytes {
-                try files[role]!.append($0)
-                digests[role]!.update($0)
-            }
-            pending[role]!.removeAll(keepingCapacity: true)
-        }
+        for role in pending.keys { handOver(role) }
+        for file in files.values { try file.drain() }
     }
 
     /// Records that the first `items` items are done with `summary` as their totals; writes
@@ -261,7 +267,7 @@ public final class ResumableOutput<Summary: StageSummary> {
         var bytes: [String: Int64] = [:]
         for (role, file) in files {
             try file.sync()
-            bytes[role] = file.length
+            bytes[role] = try file.length()
         }
         manifest.state = .running
         manifest.progress = .init(items: items, bytes: bytes)
@@ -298,8 +304,8 @@ public final class ResumableOutput<Summary: StageSummary> {
                 try Self.linkIntoPlace(partial, url, kind: kind)
                 // The output is the partial file's bytes: its identity is already known.
                 identities[role] = InputIdentity(
-                    path: url.path, bytes: files[role]!.length,
-                    checksum: "sha256:" + digests[role]!.finalizeHex())
+                    path: url.path, bytes: try files[role]!.length(),
+                    checksum: "sha256:" + (try files[role]!.digestHex()))
                 continue
             }
             identities[role] = try InputIdentity.of(url)
@@ -332,8 +338,10 @@ public final class ResumableOutput<Summary: StageSummary> {
     }
 
     /// The test hook: half of `bytes`, then `SIGKILL`.
-    private static func killHalfway(_ bytes: UnsafeRawBufferPointer, file: AppendFile) -> Never {
-        try? file.append(UnsafeRawBufferPointer(rebasing: bytes.prefix(max(1, bytes.count / 2))))
+    private static func killHalfway(_ bytes: UnsafeRawBufferPointer, file url: URL) -> Never {
+        if let file = try? AppendFile(appendingTo: url) {
+            try? file.append(UnsafeRawBufferPointer(rebasing: bytes.prefix(max(1, bytes.count / 2))))
+        }
         kill(getpid(), SIGKILL)
         while true { pause() }
     }

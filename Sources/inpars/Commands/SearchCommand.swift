@@ -81,6 +81,21 @@ struct SearchCommand: ParsableCommand {
         }
     }
 
+    /// The queries in file order, only those judged in `qrels` when given.
+    private func readQueries(_ url: URL, qrels qrelsURL: URL?) throws -> [Query] {
+        var list = try QueryReader.read(url, options: badLines.readOptions).queries
+        if let qrelsURL {
+            let judged = try Qrels.read(qrelsURL)
+            list = list.filter { judged.judgments[$0.id] != nil }
+            if list.isEmpty {
+                throw InparsCoreError.noRecords(
+                    path: queries.queries, what: "query judged in '\(qrelsURL.path)'",
+                    skippedLines: 0)
+            }
+        }
+        return list
+    }
+
     func run() throws {
         let parameters = BM25Parameters(k1: k1, b: b)
         let options = BM25BatchSearch.Options(
@@ -93,26 +108,20 @@ struct SearchCommand: ParsableCommand {
         job.skipBadLines = badLines.skipBadLines
         job.shard = resume.shard
         job.overwrite = resume.overwrite
-        let stderr = StandardErrorProgressSink()
-        let resumable = try output.map { _ in try job.open() }
+        // With more than one thread, the index is opened (its checksums read) while the
+        // output's inputs are fingerprinted and the queries read.
+        let indexURL = job.index
+        let (opened, (resumable, list)) = try concurrently(
+            threads.count > 1, { try BM25Index.open(indexURL) }
+        ) { () throws -> (ResumableOutput<SearchSummary>?, [Query]) in
+            let resumable = try output.map { _ in try job.open() }
+            if resumable?.isComplete == true { return (resumable, []) }
+            return (resumable, try readQueries(job.queries, qrels: qrelsURL))
+        }
         if let note = resumable?.startNote(label: "search", unit: "queries") {
-            stderr.emit(note, transient: false)
+            StandardErrorProgressSink().emit(note, transient: false)
         }
         if resumable?.isComplete == true { return }
-
-        let opened = try BM25Index.open(job.index)
-        var list = try QueryReader.read(
-            job.queries, options: badLines.readOptions
-        ).queries
-        if let qrelsURL {
-            let judged = try Qrels.read(qrelsURL)
-            list = list.filter { judged.judgments[$0.id] != nil }
-            if list.isEmpty {
-                throw InparsCoreError.noRecords(
-                    path: queries.queries, what: "query judged in '\(qrelsURL.path)'",
-                    skippedLines: 0)
-            }
-        }
         let started = Date()
         let searched: Int
         if let resumable {

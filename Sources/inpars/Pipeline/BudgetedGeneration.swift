@@ -78,7 +78,7 @@ enum BudgetedGeneration {
                 transient: false)
             generate = try GenerateCommand.parse(arguments + ["--shard", "\(round)/\(count)"])
             try await ResumeOptions.$suggestsMerge.withValue(false) { try await generate.run() }
-            var filter = try FilterCommand.parse(
+            let filter = try FilterCommand.parse(
                 ["--input", roundOutput.path, "--output", kept.path] + (stagePlan.roundFilterArguments ?? [])
             ).withoutRankingModel
             try filter.run()

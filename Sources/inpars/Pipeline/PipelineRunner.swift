@@ -166,19 +166,19 @@ struct PipelineRunner {
             }
         }
         switch stage {
-        case .index: var c = try IndexCommand.parse(arguments); try c.run()
+        case .index: let c = try IndexCommand.parse(arguments); try c.run()
         case .generate:
             if stagePlan.roundFilterArguments != nil {
                 manifest.notes = try await BudgetedGeneration.run(stagePlan, sink: sink)
             } else {
-                var c = try GenerateCommand.parse(arguments)
+                let c = try GenerateCommand.parse(arguments)
                 try await c.run()
             }
-        case .filter: var c = try FilterCommand.parse(arguments); try c.run()
-        case .triples: var c = try TriplesCommand.parse(arguments); try c.run()
-        case .search: var c = try SearchCommand.parse(arguments); try c.run()
-        case .train: var c = try TrainCommand.parse(arguments); try c.run()
-        case .rerank: var c = try RerankCommand.parse(arguments); try c.run()
+        case .filter: let c = try FilterCommand.parse(arguments); try c.run()
+        case .triples: let c = try TriplesCommand.parse(arguments); try c.run()
+        case .search: let c = try SearchCommand.parse(arguments); try c.run()
+        case .train: let c = try TrainCommand.parse(arguments); try c.run()
+        case .rerank: let c = try RerankCommand.parse(arguments); try c.run()
         case .evaluate: try evaluate(stagePlan)
         }
         manifest.seconds = Date().timeIntervalSince(started)
