@@ -2,11 +2,13 @@
 // per-row int8 activations and per-output-row int8 weights, s32 accumulation, on AVX-512 VNNI
 // (`vpdpbusd`: 64 u8 × s8 multiply-adds a instruction) or a generic C path with the same bits.
 //
-// vpdpbusd multiplies unsigned bytes by signed ones, so the s8 activations are shifted to u8
-// (`q + 128`) as a row block is copied into a work buffer, and each product loses
-// `128 · Σ_k w[n, k]`, which is precomputed per column when the weight is packed. Integer
-// accumulation is exact, so every path (and oneDNN's s8 × s8 matmul) gives the same s32 sums,
-// and the epilogue is the element-wise rescale of `inpars_rescale`, so the same floats.
+// The activations are asymmetric s8 codes with a zero point per row (`x ≈ s · (q − z)`,
+// `inpars_quantize_activations`). vpdpbusd multiplies unsigned bytes by signed ones, so the
+// codes are shifted to u8 (`q + 128`) as a row block is copied into a work buffer, and each
+// sum loses `(128 + z[m]) · Σ_k w[n, k]`, from the column sums precomputed when the weight is
+// packed. Integer accumulation is exact, so every path (and oneDNN's s8 × s8 matmul followed
+// by `inpars_int8_subtract_zeros`) gives the same s32 sums, and the epilogue is the
+// element-wise rescale of `inpars_rescale`, so the same floats.
 #include "CKernels.h"
 
 #include <pthread.h>
@@ -34,7 +36,7 @@ size_t inpars_int8_packed_bytes(size_t n, size_t k) {
 // Panel p (columns 64p ..< 64p + w, w = min(64, round_up(n, 16) − 64p)) starts at byte
 // 64p · kp and holds [kp / 4][w][4]: the four bytes of depth 4t ..< 4t + 4 of column c sit
 // together at ((t · w + c) · 4). Padding columns and depths are zero.
-void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32_t *compensation) {
+void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32_t *columnSums) {
     size_t np = round_up(n, 16), kp = inpars_int8_padded_depth(k);
     memset(packed, 0, np * kp);
     for (size_t p = 0; p * PANEL < np; p++) {
@@ -50,7 +52,7 @@ void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32
         if (c < n) {
             for (size_t i = 0; i < k; i++) sum += w[c * k + i];
         }
-        compensation[c] = 128 * sum;
+        columnSums[c] = sum;
     }
 }
 
@@ -129,9 +131,9 @@ static inline void finish(int32_t s, size_t m, size_t c, const float *rowScales,
 
 /// Generic path: rows `0 ..< rows` of the u8 block against panels `p0 ..< p1`.
 static void block_generic(
-    const uint8_t *u, size_t rows, size_t kp, const int8_t *packed, const int32_t *compensation,
-    size_t n, size_t p0, size_t p1, const float *rowScales, const float *columnScales, void *out,
-    size_t ldo, int mode
+    const uint8_t *u, size_t rows, size_t kp, const int8_t *packed, const int32_t *columnSums,
+    size_t n, size_t p0, size_t p1, const int32_t *zeros, const float *rowScales,
+    const float *columnScales, void *out, size_t ldo, int mode
 ) {
     size_t np = round_up(n, 16);
     for (size_t p = p0; p < p1; p++) {
@@ -146,7 +148,8 @@ static void block_generic(
                     const uint8_t *a = row + t * 4;
                     sum += a[0] * b[0] + a[1] * b[1] + a[2] * b[2] + a[3] * b[3];
                 }
-                finish(sum - compensation[first + c], m, first + c, rowScales, columnScales, out, ldo, mode);
+                int32_t shift = (128 + zeros[m]) * columnSums[first + c];
+                finish(sum - shift, m, first + c, rowScales, columnScales, out, ldo, mode);
             }
         }
     }
@@ -161,8 +164,8 @@ static void block_generic(
 /// unless `mode` asks for it.
 static inline __attribute__((always_inline)) VNNI void tile_vnni(
     const uint8_t *u, size_t kp, const int8_t *panel, int blocks, size_t rows, size_t m0,
-    size_t first, size_t n, const int32_t *compensation, const float *rowScales,
-    const float *columnScales, void *out, size_t ldo, int mode
+    size_t first, size_t n, const int32_t *columnSums, const int32_t *zeros,
+    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode
 ) {
     // Constant bounds, so the accumulators live in registers (a loop to `blocks` became a
     // memset of the array on the stack and a reload of every accumulator).
@@ -190,13 +193,14 @@ static inline __attribute__((always_inline)) VNNI void tile_vnni(
         size_t c = first + (size_t)j * 16;
         if (j >= blocks || c >= n) break;
         __mmask16 mask = n - c >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - c)) - 1);
-        __m512i comp = _mm512_loadu_si512(compensation + c);
+        __m512i sums = _mm512_loadu_si512(columnSums + c);
         __m512 scales = mode == INPARS_INT8_STORE_S32 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mask, columnScales + c);
 #pragma clang loop unroll(full)
         for (size_t r = 0; r < TILE_ROWS; r++) {
             if (r >= rows) break;
             size_t m = m0 + r;
-            __m512i s = _mm512_sub_epi32(acc[r][j], comp);
+            __m512i shift = _mm512_mullo_epi32(sums, _mm512_set1_epi32(128 + zeros[m]));
+            __m512i s = _mm512_sub_epi32(acc[r][j], shift);
             if (mode == INPARS_INT8_STORE_S32) {
                 _mm512_mask_storeu_epi32((int32_t *)out + m * ldo + c, mask, s);
                 continue;
@@ -210,9 +214,9 @@ static inline __attribute__((always_inline)) VNNI void tile_vnni(
 }
 
 static VNNI void block_vnni(
-    const uint8_t *u, size_t rows, size_t kp, const int8_t *packed, const int32_t *compensation,
-    size_t n, size_t p0, size_t p1, const float *rowScales, const float *columnScales, void *out,
-    size_t ldo, int mode
+    const uint8_t *u, size_t rows, size_t kp, const int8_t *packed, const int32_t *columnSums,
+    size_t n, size_t p0, size_t p1, const int32_t *zeros, const float *rowScales,
+    const float *columnScales, void *out, size_t ldo, int mode
 ) {
     size_t np = round_up(n, 16);
     for (size_t p = p0; p < p1; p++) {
@@ -221,7 +225,7 @@ static VNNI void block_vnni(
         for (size_t m = 0; m < rows; m += TILE_ROWS) {
             const uint8_t *tile = u + m * kp;
             size_t left = rows - m;
-#define TILE(b) tile_vnni(tile, kp, panel, b, left, m, first, n, compensation, rowScales, columnScales, out, ldo, mode)
+#define TILE(b) tile_vnni(tile, kp, panel, b, left, m, first, n, columnSums, zeros, rowScales, columnScales, out, ldo, mode)
             switch (width / 16) {
             case 4: TILE(4); break;
             case 3: TILE(3); break;
@@ -245,9 +249,9 @@ int inpars_int8_has_vnni(void) {
 
 void inpars_int8_gemm_isa(
     const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
-    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
-    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode,
-    inpars_isa isa
+    const int32_t *columnSums, size_t n, size_t panelFrom, size_t panelTo,
+    const int32_t *zeros, const float *rowScales, const float *columnScales, void *out,
+    size_t ldo, int mode, inpars_isa isa
 ) {
     size_t kp = inpars_int8_padded_depth(k);
     size_t panels = (round_up(n, 16) + PANEL - 1) / PANEL;
@@ -259,24 +263,26 @@ void inpars_int8_gemm_isa(
         size_t count = rows - m < BLOCK_ROWS ? rows - m : BLOCK_ROWS;
         shift_rows(a + m * lda, lda, count, round_up(count, TILE_ROWS), k, kp, u);
         const float *rs = rowScales ? rowScales + m : NULL;
+        const int32_t *zs = zeros + m;
         void *o = mode == INPARS_INT8_STORE_S32 ? (void *)((int32_t *)out + m * ldo) : (void *)((float *)out + m * ldo);
 #ifdef INPARS_X86
         if (vnni) {
-            block_vnni(u, count, kp, packed, compensation, n, panelFrom, panelTo, rs, columnScales, o, ldo, mode);
+            block_vnni(u, count, kp, packed, columnSums, n, panelFrom, panelTo, zs, rs, columnScales, o, ldo, mode);
             continue;
         }
 #endif
         (void)vnni;
-        block_generic(u, count, kp, packed, compensation, n, panelFrom, panelTo, rs, columnScales, o, ldo, mode);
+        block_generic(u, count, kp, packed, columnSums, n, panelFrom, panelTo, zs, rs, columnScales, o, ldo, mode);
     }
 }
 
 void inpars_int8_gemm(
     const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
-    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
-    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode
+    const int32_t *columnSums, size_t n, size_t panelFrom, size_t panelTo,
+    const int32_t *zeros, const float *rowScales, const float *columnScales, void *out,
+    size_t ldo, int mode
 ) {
     inpars_int8_gemm_isa(
-        a, lda, rows, k, packed, compensation, n, panelFrom, panelTo, rowScales, columnScales,
-        out, ldo, mode, inpars_kernels_isa());
+        a, lda, rows, k, packed, columnSums, n, panelFrom, panelTo, zeros, rowScales,
+        columnScales, out, ldo, mode, inpars_kernels_isa());
 }

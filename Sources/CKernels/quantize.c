@@ -71,17 +71,55 @@ static float inverse_rms(float lanes[16], const float *x, size_t done, size_t co
     return 1.0f / sqrtf(sum / (float)count + epsilon);
 }
 
-/// The scale and quantized values of a row whose largest magnitude is `maximum` before a
-/// positive row factor `factor` (the RMS norm's inverse, or the activation scale of the
-/// product the row came from): quantization does not change under a positive factor, so
-/// only the scale carries it.
-static inline float row_scale(float maximum, float factor, float levels) {
-    return maximum * factor / levels;
+// Activation rows are quantized asymmetrically: a row whose values span [lo, hi] (widened to
+// hold 0) gets 256 codes, `x ≈ scale · (q − zero)` with `q` s8, `scale = (hi − lo) / 255`
+// and `zero` the code of 0.0, so a one-sided row (ReLU outputs) uses all 256 codes instead
+// of 128. A positive row factor (the RMS norm's inverse, or the scale of the product the row
+// came from) changes neither the codes nor the zero point, only the scale.
+
+/// `255 / (hi − lo)` (0 for an all-zero row) and, in `zero`, the s8 code of 0.0:
+/// `round(−lo · 255 / (hi − lo)) − 128` (−128 when lo = 0).
+static inline float codes_per_unit(float lo, float hi, int32_t *zero) {
+    float range = hi - lo;
+    float toCodes = range > 0 ? 255.0f / range : 0;
+    *zero = (int8_t)bits_of(-lo * toCodes - 128.0f + MAGIC);
+    return toCodes;
+}
+
+/// The s8 code of `t`: `round(clamp(t · toCodes + zero, −128, 127))`.
+static inline int8_t code(float t, float toCodes, float zero) {
+    float v = t * toCodes + zero;
+    v = v < -128.0f ? -128.0f : v;
+    v = v > 127.0f ? 127.0f : v;
+    return (int8_t)bits_of(v + MAGIC);
+}
+
+/// `(hi − lo) · factor / 255`: the row's scale.
+static inline float row_scale(float lo, float hi, float factor) {
+    return (hi - lo) * factor / 255.0f;
+}
+
+static void quantize_activations_generic(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        int8_t *target = q + r * columns;
+        float lo = 0, hi = 0;
+        for (size_t i = 0; i < columns; i++) {
+            lo = source[i] < lo ? source[i] : lo;
+            hi = source[i] > hi ? source[i] : hi;
+        }
+        float toCodes = codes_per_unit(lo, hi, zeros + r);
+        scales[r] = row_scale(lo, hi, 1.0f);
+        float zero = (float)zeros[r];
+        for (size_t i = 0; i < columns; i++) target[i] = code(source[i], toCodes, zero);
+    }
 }
 
 static void rms_quantize_generic(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels
+    float *scales, int32_t *zeros
 ) {
     for (size_t r = 0; r < rows; r++) {
         const float *source = x + r * columns;
@@ -92,17 +130,16 @@ static void rms_quantize_generic(
             for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + source[i + l] * source[i + l];
         }
         float inverse = inverse_rms(lanes, source, i, columns, epsilon);
-        uint32_t maximumBits = 0;
+        float lo = 0, hi = 0;
         for (i = 0; i < columns; i++) {
-            uint32_t b = bits_of(source[i] * weight[i]) & 0x7FFFFFFFu;
-            maximumBits = b > maximumBits ? b : maximumBits;
+            float t = source[i] * weight[i];
+            lo = t < lo ? t : lo;
+            hi = t > hi ? t : hi;
         }
-        float maximum = float_of(maximumBits);
-        scales[r] = row_scale(maximum, inverse, levels);
-        float toLevels = maximum > 0 ? levels / maximum : 0;
-        for (i = 0; i < columns; i++) {
-            target[i] = (int8_t)bits_of(source[i] * weight[i] * toLevels + MAGIC);
-        }
+        float toCodes = codes_per_unit(lo, hi, zeros + r);
+        scales[r] = row_scale(lo, hi, inverse);
+        float zero = (float)zeros[r];
+        for (i = 0; i < columns; i++) target[i] = code(source[i] * weight[i], toCodes, zero);
     }
 }
 
@@ -114,22 +151,20 @@ static inline float rectified(int32_t a, float columnScale) {
 
 static void rescale_relu_quantize_generic(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros
 ) {
     for (size_t r = 0; r < rows; r++) {
         const int32_t *a = acc + r * columns;
         int8_t *target = q + r * columns;
-        uint32_t maximumBits = 0;
+        float hi = 0;
         for (size_t i = 0; i < columns; i++) {
-            uint32_t b = bits_of(rectified(a[i], columnScales[i]));
-            maximumBits = b > maximumBits ? b : maximumBits;
+            float t = rectified(a[i], columnScales[i]);
+            hi = t > hi ? t : hi;
         }
-        float maximum = float_of(maximumBits);
-        scales[r] = row_scale(maximum, rowScales[r], levels);
-        float toLevels = maximum > 0 ? levels / maximum : 0;
-        for (size_t i = 0; i < columns; i++) {
-            target[i] = (int8_t)bits_of(rectified(a[i], columnScales[i]) * toLevels + MAGIC);
-        }
+        float toCodes = codes_per_unit(0, hi, zeros + r);
+        scales[r] = row_scale(0, hi, rowScales[r]);
+        float zero = (float)zeros[r];
+        for (size_t i = 0; i < columns; i++) target[i] = code(rectified(a[i], columnScales[i]), toCodes, zero);
     }
 }
 
@@ -183,73 +218,115 @@ __attribute__((target("avx512f"))) static void rescale_avx512(
     }
 }
 
+/// The codes of 16 values (``code``'s operations, in its order), stored as 16 bytes.
+__attribute__((target("avx512f"))) static inline void code16(__m512 t, __m512 toCodes, __m512 zero, int8_t *target) {
+    __m512 v = _mm512_add_ps(_mm512_mul_ps(t, toCodes), zero);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-128.0f)), _mm512_set1_ps(127.0f));
+    v = _mm512_add_ps(v, _mm512_set1_ps(MAGIC));
+    _mm_storeu_si128((__m128i *)target, _mm512_cvtepi32_epi8(_mm512_castps_si512(v)));
+}
+
+/// Row `r`'s scale, zero point and codes per unit from its range (``codes_per_unit``).
+__attribute__((target("avx512f"))) static inline float range_codes(
+    __m512 lows, __m512 highs, float lo, float hi, float factor, float *scale, int32_t *zero
+) {
+    float l = _mm512_reduce_min_ps(lows), h = _mm512_reduce_max_ps(highs);
+    lo = l < lo ? l : lo;
+    hi = h > hi ? h : hi;
+    *scale = row_scale(lo, hi, factor);
+    return codes_per_unit(lo, hi, zero);
+}
+
+__attribute__((target("avx512f"))) static void quantize_activations_avx512(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        int8_t *target = q + r * columns;
+        __m512 lows = _mm512_setzero_ps(), highs = _mm512_setzero_ps();
+        size_t i = 0;
+        for (; i + 16 <= columns; i += 16) {
+            __m512 v = _mm512_loadu_ps(source + i);
+            lows = _mm512_min_ps(lows, v);
+            highs = _mm512_max_ps(highs, v);
+        }
+        float lo = 0, hi = 0;
+        for (size_t j = i; j < columns; j++) {
+            lo = source[j] < lo ? source[j] : lo;
+            hi = source[j] > hi ? source[j] : hi;
+        }
+        float toCodes = range_codes(lows, highs, lo, hi, 1.0f, scales + r, zeros + r);
+        float zero = (float)zeros[r];
+        __m512 toCodesV = _mm512_set1_ps(toCodes), zeroV = _mm512_set1_ps(zero);
+        for (i = 0; i + 16 <= columns; i += 16) code16(_mm512_loadu_ps(source + i), toCodesV, zeroV, target + i);
+        for (; i < columns; i++) target[i] = code(source[i], toCodes, zero);
+    }
+}
+
 __attribute__((target("avx512f"))) static void rms_quantize_avx512(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels
+    float *scales, int32_t *zeros
 ) {
-    const __m512i clear = _mm512_set1_epi32(0x7FFFFFFF);
     for (size_t r = 0; r < rows; r++) {
         const float *source = x + r * columns;
         int8_t *target = q + r * columns;
         __m512 sums = _mm512_setzero_ps();
-        __m512i maxima = _mm512_setzero_si512();
+        __m512 lows = _mm512_setzero_ps(), highs = _mm512_setzero_ps();
         size_t i = 0;
         for (; i + 16 <= columns; i += 16) {
             __m512 v = _mm512_loadu_ps(source + i);
             sums = _mm512_add_ps(sums, _mm512_mul_ps(v, v));
             __m512 t = _mm512_mul_ps(v, _mm512_loadu_ps(weight + i));
-            maxima = _mm512_max_epu32(maxima, _mm512_and_si512(_mm512_castps_si512(t), clear));
+            lows = _mm512_min_ps(lows, t);
+            highs = _mm512_max_ps(highs, t);
         }
         float lanes[16];
         _mm512_storeu_ps(lanes, sums);
         float inverse = inverse_rms(lanes, source, i, columns, epsilon);
-        uint32_t maximumBits = _mm512_reduce_max_epu32(maxima);
+        float lo = 0, hi = 0;
         for (size_t j = i; j < columns; j++) {
-            uint32_t b = bits_of(source[j] * weight[j]) & 0x7FFFFFFFu;
-            maximumBits = b > maximumBits ? b : maximumBits;
+            float t = source[j] * weight[j];
+            lo = t < lo ? t : lo;
+            hi = t > hi ? t : hi;
         }
-        float maximum = float_of(maximumBits);
-        scales[r] = row_scale(maximum, inverse, levels);
-        float toLevels = maximum > 0 ? levels / maximum : 0;
-        __m512 inv = _mm512_set1_ps(toLevels), magic = _mm512_set1_ps(MAGIC);
+        float toCodes = range_codes(lows, highs, lo, hi, inverse, scales + r, zeros + r);
+        float zero = (float)zeros[r];
+        __m512 toCodesV = _mm512_set1_ps(toCodes), zeroV = _mm512_set1_ps(zero);
         for (i = 0; i + 16 <= columns; i += 16) {
             __m512 t = _mm512_mul_ps(_mm512_loadu_ps(source + i), _mm512_loadu_ps(weight + i));
-            __m512 v = _mm512_add_ps(_mm512_mul_ps(t, inv), magic);
-            _mm_storeu_si128((__m128i *)(target + i), _mm512_cvtepi32_epi8(_mm512_castps_si512(v)));
+            code16(t, toCodesV, zeroV, target + i);
         }
-        for (; i < columns; i++) target[i] = (int8_t)bits_of(source[i] * weight[i] * toLevels + MAGIC);
+        for (; i < columns; i++) target[i] = code(source[i] * weight[i], toCodes, zero);
     }
 }
 
 __attribute__((target("avx512f"))) static void rescale_relu_quantize_avx512(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros
 ) {
-    const __m512 zero = _mm512_setzero_ps();
+    const __m512 zeroV = _mm512_setzero_ps();
     for (size_t r = 0; r < rows; r++) {
         const int32_t *a = acc + r * columns;
         int8_t *target = q + r * columns;
-        __m512i maxima = _mm512_setzero_si512();
+        __m512 highs = _mm512_setzero_ps();
         size_t i = 0;
         for (; i + 16 <= columns; i += 16) {
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(a + i)), _mm512_loadu_ps(columnScales + i));
-            maxima = _mm512_max_epu32(maxima, _mm512_castps_si512(_mm512_max_ps(v, zero)));
+            highs = _mm512_max_ps(highs, v);
         }
-        uint32_t maximumBits = _mm512_reduce_max_epu32(maxima);
+        float hi = 0;
         for (size_t j = i; j < columns; j++) {
-            uint32_t b = bits_of(rectified(a[j], columnScales[j]));
-            maximumBits = b > maximumBits ? b : maximumBits;
+            float t = rectified(a[j], columnScales[j]);
+            hi = t > hi ? t : hi;
         }
-        float maximum = float_of(maximumBits);
-        scales[r] = row_scale(maximum, rowScales[r], levels);
-        float toLevels = maximum > 0 ? levels / maximum : 0;
-        __m512 inv = _mm512_set1_ps(toLevels), magic = _mm512_set1_ps(MAGIC);
+        float toCodes = range_codes(zeroV, highs, 0, hi, rowScales[r], scales + r, zeros + r);
+        float zero = (float)zeros[r];
+        __m512 toCodesV = _mm512_set1_ps(toCodes), zeroCode = _mm512_set1_ps(zero);
         for (i = 0; i + 16 <= columns; i += 16) {
             __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(a + i)), _mm512_loadu_ps(columnScales + i));
-            v = _mm512_add_ps(_mm512_mul_ps(_mm512_max_ps(v, zero), inv), magic);
-            _mm_storeu_si128((__m128i *)(target + i), _mm512_cvtepi32_epi8(_mm512_castps_si512(v)));
+            code16(_mm512_max_ps(v, zeroV), toCodesV, zeroCode, target + i);
         }
-        for (; i < columns; i++) target[i] = (int8_t)bits_of(rectified(a[i], columnScales[i]) * toLevels + MAGIC);
+        for (; i < columns; i++) target[i] = code(rectified(a[i], columnScales[i]), toCodes, zero);
     }
 }
 
@@ -294,42 +371,69 @@ void inpars_rescale(
     inpars_rescale_isa(acc, rows, columns, rowScales, columnScales, out, accumulate, inpars_kernels_isa());
 }
 
-void inpars_rms_quantize_rows_isa(
-    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels, inpars_isa isa
+void inpars_quantize_activations_isa(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros,
+    inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rms_quantize_avx512(x, rows, columns, weight, epsilon, q, scales, levels);
+        quantize_activations_avx512(x, rows, columns, q, scales, zeros);
         return;
     }
 #endif
-    rms_quantize_generic(x, rows, columns, weight, epsilon, q, scales, levels);
+    quantize_activations_generic(x, rows, columns, q, scales, zeros);
+}
+
+void inpars_quantize_activations(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros
+) {
+    inpars_quantize_activations_isa(x, rows, columns, q, scales, zeros, inpars_kernels_isa());
+}
+
+void inpars_rms_quantize_rows_isa(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
+    float *scales, int32_t *zeros, inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
+        rms_quantize_avx512(x, rows, columns, weight, epsilon, q, scales, zeros);
+        return;
+    }
+#endif
+    rms_quantize_generic(x, rows, columns, weight, epsilon, q, scales, zeros);
 }
 
 void inpars_rms_quantize_rows(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels
+    float *scales, int32_t *zeros
 ) {
-    inpars_rms_quantize_rows_isa(x, rows, columns, weight, epsilon, q, scales, levels, inpars_kernels_isa());
+    inpars_rms_quantize_rows_isa(x, rows, columns, weight, epsilon, q, scales, zeros, inpars_kernels_isa());
 }
 
 void inpars_rescale_relu_quantize_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels, inpars_isa isa
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros, inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rescale_relu_quantize_avx512(acc, rows, columns, rowScales, columnScales, q, scales, levels);
+        rescale_relu_quantize_avx512(acc, rows, columns, rowScales, columnScales, q, scales, zeros);
         return;
     }
 #endif
-    rescale_relu_quantize_generic(acc, rows, columns, rowScales, columnScales, q, scales, levels);
+    rescale_relu_quantize_generic(acc, rows, columns, rowScales, columnScales, q, scales, zeros);
 }
 
 void inpars_rescale_relu_quantize(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros
 ) {
-    inpars_rescale_relu_quantize_isa(acc, rows, columns, rowScales, columnScales, q, scales, levels, inpars_kernels_isa());
+    inpars_rescale_relu_quantize_isa(acc, rows, columns, rowScales, columnScales, q, scales, zeros, inpars_kernels_isa());
+}
+
+void inpars_int8_subtract_zeros(
+    int32_t *acc, size_t rows, size_t columns, const int32_t *zeros, const int32_t *columnSums
+) {
+    for (size_t r = 0; r < rows; r++) {
+        for (size_t c = 0; c < columns; c++) acc[r * columns + c] -= zeros[r] * columnSums[c];
+    }
 }

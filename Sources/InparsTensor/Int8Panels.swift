@@ -8,16 +8,19 @@ import Synchronization
 /// of oneDNN 2.6's matmul: at T5's shapes oneDNN reaches 350–550 GOP/s on the 2 cores of the
 /// development machine, this kernel 550–670 on one (Docs/performance.md, issue 13).
 ///
-/// The weights are the same per-output-row int8 values oneDNN gets, and the product's s32
-/// sums are exact, so both give the same bits (tested). Immutable after `init`.
+/// The weights are the same per-output-row int8 values oneDNN gets, the activations the same
+/// asymmetric codes (``Quantization/quantizeActivations(_:rows:columns:into:scales:zeros:)``),
+/// and the product's s32 sums are exact, so both give the same bits (tested). Immutable after
+/// `init`.
 final class Int8Panels: @unchecked Sendable {
     // Invariant: `panels` is written in init only and freed once, in deinit.
     let outFeatures: Int
     let inFeatures: Int
-    /// `128 · Σ_k w[n, k]` per (padded) column: what shifting the activations to u8 adds.
-    let compensation: [Int32]
+    /// `Σ_k w[n, k]` per (padded) column: the product takes `(128 + zero) ·` this off each
+    /// sum (the u8 shift and the row's zero point).
+    let columnSums: [Int32]
     private let panels: UnsafeMutableRawPointer
-    /// Bytes held by the panels and the compensation.
+    /// Bytes held by the panels and the column sums.
     let byteCount: Int
 
     /// Whether the products use this kernel: the CPU has AVX-512 VNNI, oneDNN was not told to
@@ -38,15 +41,15 @@ final class Int8Panels: @unchecked Sendable {
         inFeatures = k
         let bytes = inpars_int8_packed_bytes(n, k)
         let panels = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
-        var compensation = [Int32](repeating: 0, count: (n + 15) / 16 * 16)
+        var columnSums = [Int32](repeating: 0, count: (n + 15) / 16 * 16)
         quantized.withUnsafeBufferPointer { w in
-            compensation.withUnsafeMutableBufferPointer { c in
+            columnSums.withUnsafeMutableBufferPointer { c in
                 inpars_int8_pack(w.baseAddress!, n, k, panels.assumingMemoryBound(to: Int8.self), c.baseAddress!)
             }
         }
         self.panels = panels
-        self.compensation = compensation
-        byteCount = bytes + compensation.count * MemoryLayout<Int32>.size
+        self.columnSums = columnSums
+        byteCount = bytes + columnSums.count * MemoryLayout<Int32>.size
     }
 
     deinit { panels.deallocate() }
@@ -67,23 +70,24 @@ final class Int8Panels: @unchecked Sendable {
         }
     }
 
-    /// `out[m, c] (+)= Float(Σ_k q[m, k] · w[c, k]) · (columnScales[c] · rowScales[m])` (or the
-    /// s32 sums) on the calling thread, for the columns of `panels` (all by default).
+    /// `out[m, c] (+)= Float(Σ_k (q[m, k] − zeros[m]) · w[c, k]) · (columnScales[c] ·
+    /// rowScales[m])` (or those s32 sums) on the calling thread, for the columns of `panels`
+    /// (all by default).
     ///
     /// - Parameters:
-    ///   - q: `[rows, in]` s8 activations.
+    ///   - q: `[rows, in]` s8 activation codes; zeros: `[rows]`, each row's code of 0.0.
     ///   - rowScales: `[rows]`; columnScales: `[out]` (both unused for `.sums`).
     ///   - out: `[rows, out]`, f32 or s32.
     func multiply(
-        _ q: UnsafePointer<Int8>, rows: Int, rowScales: UnsafePointer<Float>?,
+        _ q: UnsafePointer<Int8>, rows: Int, zeros: UnsafePointer<Int32>, rowScales: UnsafePointer<Float>?,
         columnScales: UnsafePointer<Float>?, into out: UnsafeMutableRawPointer, output: Output,
         panels range: Range<Int>? = nil
     ) {
         let range = range ?? 0..<panelCount
-        compensation.withUnsafeBufferPointer { c in
+        columnSums.withUnsafeBufferPointer { c in
             inpars_int8_gemm(
                 q, inFeatures, rows, inFeatures, panels.assumingMemoryBound(to: Int8.self),
-                c.baseAddress!, outFeatures, range.lowerBound, range.upperBound, rowScales,
+                c.baseAddress!, outFeatures, range.lowerBound, range.upperBound, zeros, rowScales,
                 columnScales, out, outFeatures, output.mode)
         }
     }
@@ -142,9 +146,12 @@ enum Int8Split {
 /// call), or, for a few rows, quantized once and multiplied panel by panel over the threads.
 /// The buffers are the oneDNN context's scratch memory, under its lock.
 extension PackedLinearWeight {
-    /// Quantizes rows `rows` of the input into `q` (`[rows.count, in]`) and `scales`: the
-    /// plain per-row quantization or the RMS-norm-folded one.
-    typealias RowQuantizer = (_ rows: Range<Int>, _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>) -> Void
+    /// Quantizes rows `rows` of the input into `q` (`[rows.count, in]`), `scales` and `zeros`
+    /// (asymmetric codes): the plain per-row quantization or the RMS-norm-folded one.
+    typealias RowQuantizer = (
+        _ rows: Range<Int>, _ q: UnsafeMutablePointer<Int8>, _ scales: UnsafeMutablePointer<Float>,
+        _ zeros: UnsafeMutablePointer<Int32>
+    ) -> Void
 
     /// Products below this many multiply-adds run on the calling thread alone.
     static let parallelMultiplyAdds = 1 << 20
@@ -155,7 +162,7 @@ extension PackedLinearWeight {
     /// `out (+)= quantized(input) · Wᵀ` for `rows` rows.
     ///
     /// - Parameters:
-    ///   - quantize: writes the int8 rows and scales of the input's rows.
+    ///   - quantize: writes the int8 rows, scales and zero points of the input's rows.
     ///   - out: `[rows, out]`.
     func multiplyPanels(
         rows: Int, quantize: RowQuantizer, into out: UnsafeMutablePointer<Float>, accumulate: Bool
@@ -167,23 +174,24 @@ extension PackedLinearWeight {
         DNNL.context.withLock { locked in
             let q = locked.buffer(Scratch.source, bytes: rows * k).assumingMemoryBound(to: Int8.self)
             let scales = locked.buffer(Scratch.sourceScales, bytes: rows * 4).assumingMemoryBound(to: Float.self)
+            let zeros = locked.buffer(Scratch.sourceZeros, bytes: rows * 4).assumingMemoryBound(to: Int32.self)
             rowScales.withUnsafeBufferPointer { w in
                 let rowWorkers = min(threads, Int8Split.rowWorkers(rows))
                 if rowWorkers > 1 || threads == 1 {
                     Int8Split.claimingRows(rows, piece: Self.productRows, workers: rowWorkers) { _, mine in
                         let start = mine.lowerBound
-                        quantize(mine, q + start * k, scales + start)
+                        quantize(mine, q + start * k, scales + start, zeros + start)
                         panels.multiply(
-                            q + start * k, rows: mine.count, rowScales: scales + start,
+                            q + start * k, rows: mine.count, zeros: zeros + start, rowScales: scales + start,
                             columnScales: w.baseAddress, into: out + start * n, output: output)
                     }
                     return
                 }
-                quantize(0..<rows, q, scales)
+                quantize(0..<rows, q, scales, zeros)
                 let panelWorkers = min(threads, panels.panelCount)
                 Int8Split.run(panelWorkers) { worker, workers in
                     panels.multiply(
-                        q, rows: rows, rowScales: scales, columnScales: w.baseAddress, into: out,
+                        q, rows: rows, zeros: zeros, rowScales: scales, columnScales: w.baseAddress, into: out,
                         output: output, panels: Int8Split.part(worker, of: workers, panels.panelCount))
                 }
             }
@@ -211,20 +219,25 @@ extension PackedLinearWeight {
             let sums = locked.buffer(Scratch.product, bytes: workers * step * width * 4)
             let hidden = locked.buffer(Scratch.hidden, bytes: workers * step * width).assumingMemoryBound(to: Int8.self)
             let hiddenScales = locked.buffer(Scratch.hiddenScales, bytes: workers * step * 4).assumingMemoryBound(to: Float.self)
+            let zeros = locked.buffer(Scratch.sourceZeros, bytes: workers * step * 4).assumingMemoryBound(to: Int32.self)
+            let hiddenZeros = locked.buffer(Scratch.hiddenZeros, bytes: workers * step * 4).assumingMemoryBound(to: Int32.self)
             rowScales.withUnsafeBufferPointer { w1 in
                 output.rowScales.withUnsafeBufferPointer { w2 in
                     Int8Split.claimingRows(rows, piece: step, workers: workers) { worker, mine in
-                        let (q, scales) = (q + worker * step * d, scales + worker * step)
+                        let (q, scales, zeros) = (q + worker * step * d, scales + worker * step, zeros + worker * step)
+                        let hiddenZeros = hiddenZeros + worker * step
                         let sums = sums + worker * step * width * 4
                         let (hidden, hiddenScales) = (hidden + worker * step * width, hiddenScales + worker * step)
                         let (start, count) = (mine.lowerBound, mine.count)
-                        inpars_rms_quantize_rows(h + start * d, count, d, norm, epsilon, q, scales, 127)
-                        Self.multiply(first, q, rows: count, rowScales: nil, columnScales: nil, into: sums, output: .sums, splitPanels: splitPanels)
+                        inpars_rms_quantize_rows(h + start * d, count, d, norm, epsilon, q, scales, zeros)
+                        Self.multiply(
+                            first, q, rows: count, zeros: zeros, rowScales: nil, columnScales: nil,
+                            into: sums, output: .sums, splitPanels: splitPanels)
                         inpars_rescale_relu_quantize(
                             sums.assumingMemoryBound(to: Int32.self), count, width, scales,
-                            w1.baseAddress!, hidden, hiddenScales, 127)
+                            w1.baseAddress!, hidden, hiddenScales, hiddenZeros)
                         Self.multiply(
-                            second, hidden, rows: count, rowScales: hiddenScales,
+                            second, hidden, rows: count, zeros: hiddenZeros, rowScales: hiddenScales,
                             columnScales: w2.baseAddress, into: h + start * d, output: .add,
                             splitPanels: splitPanels)
                     }
@@ -239,14 +252,15 @@ extension PackedLinearWeight {
 
     /// `panels.multiply`, on the calling thread or split by panels over ``BLAS/threads``.
     private static func multiply(
-        _ panels: Int8Panels, _ q: UnsafePointer<Int8>, rows: Int, rowScales: UnsafePointer<Float>?,
+        _ panels: Int8Panels, _ q: UnsafePointer<Int8>, rows: Int, zeros: UnsafePointer<Int32>,
+        rowScales: UnsafePointer<Float>?,
         columnScales: UnsafePointer<Float>?, into out: UnsafeMutableRawPointer,
         output: Int8Panels.Output, splitPanels: Bool
     ) {
         let workers = splitPanels ? min(BLAS.threads, panels.panelCount) : 1
         Int8Split.run(workers) { worker, workers in
             panels.multiply(
-                q, rows: rows, rowScales: rowScales, columnScales: columnScales, into: out,
+                q, rows: rows, zeros: zeros, rowScales: rowScales, columnScales: columnScales, into: out,
                 output: output, panels: Int8Split.part(worker, of: workers, panels.panelCount))
         }
     }

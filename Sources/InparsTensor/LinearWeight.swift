@@ -25,13 +25,19 @@ public struct LinearWeight: Sendable {
     /// The weight in `precision`: itself for fp32 (or when already converted to it), else
     /// converted and packed for oneDNN (bf16: rounded to nearest even; int8: one symmetric
     /// scale per output row). A converted weight cannot be converted again.
-    public func converted(to precision: Precision) -> LinearWeight {
+    ///
+    /// - Parameter refiningActivations: int8 only: each product also multiplies the
+    ///   activations' quantization residual (about 16-bit activations for twice the integer
+    ///   work), for layers that run on a few rows at a time and whose rounding reaches the
+    ///   output directly (T5's decoder; see `Docs/t5.md`).
+    public func converted(to precision: Precision, refiningActivations: Bool = false) -> LinearWeight {
         if precision == self.precision { return self }
         guard case .fp32(let matrix) = storage else {
             preconditionFailure("a \(self.precision) weight cannot become \(precision)")
         }
         if precision == .fp32 { return self }
-        return LinearWeight(packed: PackedLinearWeight(matrix, precision: precision))
+        return LinearWeight(
+            packed: PackedLinearWeight(matrix, precision: precision, refiningActivations: refiningActivations))
     }
 
     /// An fp32 weight packed once for oneDNN's fp32 matmul (inference only: the matrix is

@@ -28,6 +28,15 @@ final class PackedLinearWeight: @unchecked Sendable {
     /// fp32 on CPUs with AVX-512: the packed weights as our few-row product reads them
     /// (oneDNN's memory, in place), for decoding steps; nil elsewhere.
     let f32Panels: F32Panels?
+    /// int8 on oneDNN: `Σ_k w[n, k]` of the int8 weights per output row `n`, with which
+    /// ``multiplyChunk(_:rows:into:accumulate:)`` takes the activations' zero points off
+    /// oneDNN's s8 × s8 sums; empty otherwise (``Int8Panels`` holds its own).
+    let int8ColumnSums: [Int32]
+    /// int8: every product also multiplies the activations' quantization residual (`x −
+    /// scale · (q − zero)`, quantized again), so the activations carry about 16 bits for twice
+    /// the integer work: for products of a few rows, which stream the weights either way and
+    /// whose rounding is not averaged away (T5's decoder; ``multiplyRefined(_:rows:into:accumulate:)``).
+    let refinesActivations: Bool
     /// Bytes held: the packed weights (with oneDNN's or our int8 compensation) and the scales.
     let byteCount: Int
     /// The weights for oneDNN; nil when ``int8Panels`` holds them.
@@ -45,12 +54,17 @@ final class PackedLinearWeight: @unchecked Sendable {
     ///     (symmetric per output row).
     ///   - panels: int8 only: pack for ``Int8Panels`` (the default where it runs) or for
     ///     oneDNN (tests compare the two).
-    init(_ matrix: Tensor, precision: Precision, panels: Bool = Int8Panels.isAvailable) {
+    ///   - refiningActivations: int8 only: see ``refinesActivations``.
+    init(
+        _ matrix: Tensor, precision: Precision, panels: Bool = Int8Panels.isAvailable,
+        refiningActivations: Bool = false
+    ) {
         precondition(matrix.rank == 2, "a linear weight is [out, in], got \(matrix.shape)")
         let (n, k) = (matrix.shape[0], matrix.shape[1])
         self.precision = precision
         outFeatures = n
         inFeatures = k
+        refinesActivations = precision == .int8 && refiningActivations
         var quantized = [Int8]()
         if precision == .int8 {
             quantized = [Int8](repeating: 0, count: n * k)
@@ -76,9 +90,13 @@ final class PackedLinearWeight: @unchecked Sendable {
             byteCount = packed.byteCount + n * MemoryLayout<Float>.size
             rowOffsets = []
             f32Panels = nil
+            int8ColumnSums = []
             return
         }
         int8Panels = nil
+        int8ColumnSums = (0..<(precision == .int8 ? n : 0)).map { row in
+            quantized[(row * k)..<(row * k + k)].reduce(Int32(0)) { $0 + Int32($1) }
+        }
         let key = DNNL.Key(precision: precision, rows: Self.layoutRows, inFeatures: k, outFeatures: n)
         let engine = DNNL.context.engine
         let descriptor = DNNL.matmulDescriptor(key, weights: Self.anyLayout(key), engine: engine)
@@ -97,6 +115,7 @@ final class PackedLinearWeight: @unchecked Sendable {
             matrix.storage.withUnsafeBytes { Self.reorder($0.baseAddress!, dnnl_f32, k, n, into: packed!) }
         }
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
+            + int8ColumnSums.count * MemoryLayout<Int32>.size
         rowOffsets = precision == .fp32 ? Self.offsets(layout, dimension: 0, indices: 0..<k) : []
         var handle: UnsafeMutableRawPointer?
         DNNL.check(dnnl_memory_get_data_handle(packed, &handle), "dnnl_memory_get_data_handle")
@@ -227,12 +246,37 @@ final class PackedLinearWeight: @unchecked Sendable {
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
+        if refinesActivations {
+            return multiplyRefined(x, rows: rows, into: out, accumulate: accumulate)
+        }
+        multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
+    }
+
+    /// ``multiply(_:rows:into:accumulate:)`` with ``refinesActivations``: `out (+)= q(x) · Wᵀ +
+    /// q(r) · Wᵀ`, `r = x − dequantized(q(x))` (``Quantization/activationResiduals(_:rows:columns:into:)``),
+    /// two products on the same weights.
+    private func multiplyRefined(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
+        let residuals = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
+        defer { residuals.deallocate() }
+        Quantization.activationResiduals(x, rows: rows, columns: inFeatures, into: residuals)
+        multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
+        multiplyOnce(residuals, rows: rows, into: out, accumulate: true)
+    }
+
+    /// One product with the activations quantized once (see ``multiply(_:rows:into:accumulate:)``).
+    private func multiplyOnce(
+        _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+        accumulate: Bool
+    ) {
         if int8Panels != nil {
             let k = inFeatures
             return multiplyPanels(
                 rows: rows,
-                quantize: { part, q, scales in
-                    inpars_quantize_rows(x + part.lowerBound * k, part.count, k, q, scales, 127)
+                quantize: { part, q, scales, zeros in
+                    inpars_quantize_activations(x + part.lowerBound * k, part.count, k, q, scales, zeros)
                 }, into: out, accumulate: accumulate)
         }
         if let f32Panels, rows <= F32Panels.maxRows {
@@ -321,11 +365,15 @@ final class PackedLinearWeight: @unchecked Sendable {
             case .int8:
                 let rowScales = locked.buffer(Scratch.sourceScales, bytes: padded * 4)
                     .assumingMemoryBound(to: Float.self)
-                Quantization.quantizeRows(
+                let zeros = locked.buffer(Scratch.sourceZeros, bytes: padded * 4)
+                    .assumingMemoryBound(to: Int32.self)
+                Quantization.quantizeActivations(
                     x, rows: rows, columns: k, into: source.assumingMemoryBound(to: Int8.self),
-                    scales: rowScales)
+                    scales: rowScales, zeros: zeros)
                 run(primitive, key, source: source, destination: product)
-                rescale(product, rows: rows, activationScales: rowScales, into: out, accumulate: accumulate)
+                rescale(
+                    product, rows: rows, activationScales: rowScales, zeros: zeros, into: out,
+                    accumulate: accumulate)
             }
         }
     }
@@ -338,19 +386,32 @@ final class PackedLinearWeight: @unchecked Sendable {
         static let product = 2
         /// A fused feed-forward's quantized hidden rows, their scales and the second product.
         static let hidden = 3, hiddenScales = 4, secondProduct = 5
+        /// The int8 zero points of the source rows and of the hidden rows.
+        static let sourceZeros = 6, hiddenZeros = 7
     }
 
-    /// An int8 product's s32 rows back to fp32 into `out` (added when `accumulate`), with this
-    /// weight's row scales as the column scales.
+    /// An int8 product's s32 rows (oneDNN's s8 × s8 sums) back to fp32 into `out` (added when
+    /// `accumulate`): the activations' zero points taken off in place
+    /// (``subtractZeros(_:rows:zeros:)``), then this weight's row scales as the column scales.
     func rescale(
         _ product: UnsafeMutableRawPointer, rows: Int, activationScales: UnsafePointer<Float>,
-        into out: UnsafeMutablePointer<Float>, accumulate: Bool
+        zeros: UnsafePointer<Int32>, into out: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
+        subtractZeros(product, rows: rows, zeros: zeros)
         rowScales.withUnsafeBufferPointer { w in
             Quantization.rescale(
                 product.assumingMemoryBound(to: Int32.self), rows: rows, columns: outFeatures,
                 rowScales: activationScales, columnScales: w.baseAddress!, into: out,
                 accumulate: accumulate)
+        }
+    }
+
+    /// `product[m, n] −= zeros[m] · Σ_k w[n, k]` in place: oneDNN's s8 × s8 sums of asymmetric
+    /// activation codes to the sums of `(q − zero) · w` (``int8ColumnSums``).
+    func subtractZeros(_ product: UnsafeMutableRawPointer, rows: Int, zeros: UnsafePointer<Int32>) {
+        int8ColumnSums.withUnsafeBufferPointer { sums in
+            inpars_int8_subtract_zeros(
+                product.assumingMemoryBound(to: Int32.self), rows, outFeatures, zeros, sums.baseAddress!)
         }
     }
 

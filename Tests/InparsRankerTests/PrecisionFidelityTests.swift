@@ -14,14 +14,17 @@ import Testing
     /// least), about twice the measured distance from fp32 (see `Docs/performance.md`).
     /// The random tiny models are harsher than trained ones: no trained scale keeps their
     /// activations small, and the v1.1 fixture's scores spread over several nats.
+    /// int8 (asymmetric activations, the decoder's refined; session 6): measured Spearman
+    /// 0.9953 and 0.9865, max |Δ| 0.031 and 0.74, overlap 9.67 and 9.5.
     static let bounds: [String: [Precision: (spearman: Double, maxDelta: Float, overlap: Double)]] = [
-        "t5-tiny": [.bf16: (0.999, 0.03, 9.5), .int8: (0.985, 0.12, 9.0)],
-        "t5-tiny-v11": [.bf16: (0.997, 0.6, 9.3), .int8: (0.97, 1.5, 8.5)],
+        "t5-tiny": [.bf16: (0.999, 0.03, 9.5), .int8: (0.99, 0.065, 9.3)],
+        "t5-tiny-v11": [.bf16: (0.997, 0.6, 9.3), .int8: (0.975, 1.3, 9.0)],
     ]
     /// int8 bounds on CPUs without VNNI, whose weights keep 7 bits (``DNNLInfo/int8WeightLevels``;
-    /// measured with `DNNL_MAX_CPU_ISA=AVX2`: Spearman 0.983 and 0.960).
+    /// measured with `DNNL_MAX_CPU_ISA=AVX2`: Spearman 0.986 and 0.957, max |Δ| 0.065 and
+    /// 1.13, overlap 9.17 and 9.0).
     static let sevenBitBounds: [String: (spearman: Double, maxDelta: Float, overlap: Double)] = [
-        "t5-tiny": (0.97, 0.2, 9.0), "t5-tiny-v11": (0.93, 3.0, 8.5),
+        "t5-tiny": (0.97, 0.14, 8.8), "t5-tiny-v11": (0.93, 2.3, 8.5),
     ]
 
     static func bound(_ name: String, _ precision: Precision)
@@ -84,11 +87,12 @@ import Testing
             .reduce(0, +)
         let saved = exact.parameters.weightBytes - narrow.parameters.weightBytes
         // The converted layers keep 1/2 (bf16) or about 1/4 (int8, plus scales and oneDNN's
-        // compensation: at most 16 bytes per output row) of their fp32 bytes.
+        // compensation, at most 16 bytes per output row, and on oneDNN our column sums for the
+        // activations' zero points, 4 more) of their fp32 bytes.
         let kept = Double(linear - saved) / Double(linear)
         switch precision {
         case .bf16: #expect(kept == 0.5)
-        default: #expect(kept > 0.25 && kept <= 0.32, "int8 keeps \(kept)")
+        default: #expect(kept > 0.25 && kept <= 0.33, "int8 keeps \(kept)")
         }
     }
 

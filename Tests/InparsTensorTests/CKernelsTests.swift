@@ -174,65 +174,120 @@ import Testing
         #expect(vector.q == generic.q && vector.scales == generic.scales)
     }
 
-    /// The RMS norm folded into the quantization: the integers of `x ⊙ weight` at its own
-    /// maximum, the scale times the norm's `1 / rms` (computed here in Double), and the same
+    /// The asymmetric codes of a row of `values` as `inpars_quantize_activations` defines them,
+    /// computed here from the definition (`lo`, `hi` widened to 0; Float operations in the
+    /// kernel's order).
+    static func expectedCodes(_ values: [Float]) -> (q: [Int8], range: Float, zero: Int32) {
+        let lo = min(0, values.min()!), hi = max(0, values.max()!)
+        let range = hi - lo
+        let toCodes: Float = range > 0 ? 255 / range : 0
+        let zero = Int32((-lo * toCodes - 128).rounded(.toNearestOrEven))
+        let q = values.map { v -> Int8 in
+            let t = min(max(v * toCodes + Float(zero), -128), 127)
+            return Int8(t.rounded(.toNearestOrEven))
+        }
+        return (q, range, zero)
+    }
+
+    func quantizeActivations(_ x: [Float], rows: Int, isa: inpars_isa) -> (q: [Int8], scales: [Float], zeros: [Int32]) {
+        var q = [Int8](repeating: 99, count: x.count)
+        var scales = [Float](repeating: -1, count: rows)
+        var zeros = [Int32](repeating: 99, count: rows)
+        inpars_quantize_activations_isa(x, rows, x.count / rows, &q, &scales, &zeros, isa)
+        return (q, scales, zeros)
+    }
+
+    /// Activations: 256 codes over the row's range with its zero point, the same bits on both
+    /// paths; a one-sided row uses the whole code range; dequantized within half a step.
+    @Test func activationsUseAllCodesWithAZeroPoint() {
+        var x = Self.matrix()
+        for i in 135..<180 { x[i] = abs(x[i]) }  // row 3: non-negative (ReLU-like), with a 0
+        x[140] = 0
+        let generic = quantizeActivations(x, rows: 5, isa: INPARS_ISA_GENERIC)
+        let vector = quantizeActivations(x, rows: 5, isa: INPARS_ISA_AVX512)
+        #expect(vector.q == generic.q && vector.zeros == generic.zeros)
+        #expect(vector.scales.map(\.bitPattern) == generic.scales.map(\.bitPattern))
+        for row in 0..<5 {
+            let values = Array(x[(row * 45)..<(row * 45 + 45)])
+            let expected = Self.expectedCodes(values)
+            #expect(Array(generic.q[(row * 45)..<(row * 45 + 45)]) == expected.q, "row \(row)")
+            #expect(generic.zeros[row] == expected.zero && generic.scales[row] == expected.range / 255, "row \(row)")
+            for (i, v) in values.enumerated() {
+                let back = generic.scales[row] * (Float(generic.q[row * 45 + i]) - Float(generic.zeros[row]))
+                #expect(abs(back - v) <= 0.5001 * generic.scales[row] + 1e-6, "row \(row) column \(i)")
+            }
+        }
+        let relu = generic.q[(3 * 45)..<(4 * 45)]
+        #expect(generic.zeros[3] == -128 && relu.min()! == -128 && relu.max()! == 127)
+        #expect(generic.q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == -128 } && generic.scales[2] == 0)
+    }
+
+    /// The RMS norm folded into the quantization: the codes of `x ⊙ weight` over its own
+    /// range, the scale times the norm's `1 / rms` (computed here in Double), and the same
     /// bits on both paths.
     @Test func normFoldedIntoTheQuantization() {
         let x = Self.matrix()
         var random = TestRandom(seed: 45)
         let weight = random.floats(45, in: 0.1...2)
-        var results: [([Int8], [Float])] = []
+        var results: [([Int8], [Float], [Int32])] = []
         for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
             var q = [Int8](repeating: 99, count: x.count)
             var scales = [Float](repeating: -1, count: 5)
-            inpars_rms_quantize_rows_isa(x, 5, 45, weight, 1e-6, &q, &scales, 127, isa)
-            results.append((q, scales))
+            var zeros = [Int32](repeating: 99, count: 5)
+            inpars_rms_quantize_rows_isa(x, 5, 45, weight, 1e-6, &q, &scales, &zeros, isa)
+            results.append((q, scales, zeros))
         }
-        #expect(results[0].0 == results[1].0 && results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
-        let (q, scales) = results[0]
+        #expect(results[0].0 == results[1].0 && results[0].2 == results[1].2)
+        #expect(results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
+        let (q, scales, zeros) = results[0]
         for row in 0..<5 {
             let values = (0..<45).map { x[row * 45 + $0] * weight[$0] }
-            let maximum = values.map { abs($0) }.max()!
+            let expected = Self.expectedCodes(values)
             let sumSquares = (0..<45).map { Double(x[row * 45 + $0]) * Double(x[row * 45 + $0]) }.reduce(0, +)
             let inverse = 1 / (sumSquares / 45 + 1e-6).squareRoot()
-            let expectedScale = Double(maximum) * inverse / 127
+            let expectedScale = Double(expected.range) * inverse / 255
             #expect(abs(Double(scales[row]) - expectedScale) <= 1e-6 * expectedScale, "row \(row) scale")
-            let toLevels: Float = maximum > 0 ? 127 / maximum : 0
-            for (i, v) in values.enumerated() {
-                #expect(q[row * 45 + i] == Int8((v * toLevels).rounded(.toNearestOrEven)), "row \(row) column \(i)")
-            }
+            #expect(zeros[row] == expected.zero, "row \(row) zero")
+            #expect(Array(q[(row * 45)..<(row * 45 + 45)]) == expected.q, "row \(row) codes")
         }
-        #expect(q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == 0 } && scales[2] == 0)
+        #expect(q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == -128 } && scales[2] == 0)
     }
 
-    /// s32 accumulators through ReLU into non-negative int8 rows: the integers of
-    /// `max(0, acc · columnScale)` at their row maximum, the activation scale moved into the
-    /// new scale, the same bits on both paths; an all-negative row quantizes to zeros.
+    /// s32 accumulators through ReLU into one-sided codes: `max(0, acc · columnScale)` over
+    /// all 256 codes (zero point −128), the activation scale moved into the new scale, the
+    /// same bits on both paths; an all-negative row quantizes to the zero code.
     @Test func rescaleReLUQuantize() {
         var random = TestRandom(seed: 46)
         var acc = (0..<(3 * 37)).map { _ in Int32.random(in: -2_000_000...2_000_000, using: &random) }
         for i in 37..<74 { acc[i] = -abs(acc[i]) - 1 }
         let rowScales: [Float] = [0.5, 0.013, 3]
         let columnScales = random.floats(37, in: 0.001...0.1)
-        var results: [([Int8], [Float])] = []
+        var results: [([Int8], [Float], [Int32])] = []
         for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
             var q = [Int8](repeating: 99, count: acc.count)
             var scales = [Float](repeating: -1, count: 3)
-            inpars_rescale_relu_quantize_isa(acc, 3, 37, rowScales, columnScales, &q, &scales, 127, isa)
-            results.append((q, scales))
+            var zeros = [Int32](repeating: 99, count: 3)
+            inpars_rescale_relu_quantize_isa(acc, 3, 37, rowScales, columnScales, &q, &scales, &zeros, isa)
+            results.append((q, scales, zeros))
         }
-        #expect(results[0].0 == results[1].0 && results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
-        let (q, scales) = results[0]
+        #expect(results[0].0 == results[1].0 && results[0].2 == results[1].2)
+        #expect(results[0].1.map(\.bitPattern) == results[1].1.map(\.bitPattern))
+        let (q, scales, zeros) = results[0]
         for row in 0..<3 {
             let values = (0..<37).map { max(0, Float(acc[row * 37 + $0]) * columnScales[$0]) }
-            let maximum = values.max()!
-            #expect(scales[row] == maximum * rowScales[row] / 127)
-            let toLevels: Float = maximum > 0 ? 127 / maximum : 0
-            for (i, v) in values.enumerated() {
-                #expect(q[row * 37 + i] == Int8((v * toLevels).rounded(.toNearestOrEven)), "row \(row) column \(i)")
-            }
+            let expected = Self.expectedCodes(values)
+            #expect(scales[row] == values.max()! * rowScales[row] / 255)
+            #expect(zeros[row] == -128 && Array(q[(row * 37)..<(row * 37 + 37)]) == expected.q, "row \(row)")
         }
-        #expect(q[37..<74].allSatisfy { $0 == 0 } && scales[1] == 0)
+        #expect(q[0..<37].max()! == 127)
+        #expect(q[37..<74].allSatisfy { $0 == -128 } && scales[1] == 0)
+    }
+
+    /// oneDNN's s8 × s8 sums to the sums of `(q − zero) · w`.
+    @Test func subtractingZeroPoints() {
+        var acc: [Int32] = [10, 20, 30, -5, 0, 7]
+        inpars_int8_subtract_zeros(&acc, 2, 3, [2, -128], [1, -3, 100])
+        #expect(acc == [8, 26, -170, 123, -384, 12807])
     }
 }
 

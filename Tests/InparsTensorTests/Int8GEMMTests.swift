@@ -5,7 +5,8 @@ import Testing
 
 @testable import InparsTensor
 
-/// Our int8 product (`inpars_int8_gemm`): exact s32 sums on every instruction-set path, the
+/// Our int8 product (`inpars_int8_gemm`): exact s32 sums of `(a − zero) · w` (per-row zero
+/// points of the asymmetric activation codes) on every instruction-set path, the
 /// rescale's floats bit for bit, and the same results as oneDNN's int8 matmul through every
 /// ``PackedLinearWeight`` entry point.
 @Suite struct Int8GEMMKernelTests {
@@ -13,23 +14,25 @@ import Testing
     /// panels except where a boundary is the point; more than one 96-row block.
     static let shapes = [(1, 1, 1), (7, 13, 5), (13, 17, 70), (6, 4, 64), (97, 131, 129), (200, 770, 65), (5, 64, 200)]
 
-    /// Values in [-128, 127] (our quantization gives [-127, 127]; -128 checks the u8 shift).
+    /// Values in [-128, 127] (activation codes span all of it; weights [-127, 127]).
     static func bytes(_ count: Int, _ random: inout TestRandom) -> [Int8] {
         (0..<count).map { _ in Int8(truncatingIfNeeded: Int(random.next() % 256)) }
     }
 
     /// Packs `w` `[n, k]` and runs the product with `mode` on `isa` over `panels`.
     static func product(
-        _ a: [Int8], _ w: [Int8], rows m: Int, k: Int, n: Int, rowScales: [Float], columnScales: [Float],
-        out: inout [UInt32], mode: Int32, isa: inpars_isa, panels: (Int, Int) = (0, Int.max)
+        _ a: [Int8], _ w: [Int8], rows m: Int, k: Int, n: Int, zeros: [Int32], rowScales: [Float],
+        columnScales: [Float], out: inout [UInt32], mode: Int32, isa: inpars_isa,
+        panels: (Int, Int) = (0, Int.max)
     ) {
         var packed = [Int8](repeating: 0, count: inpars_int8_packed_bytes(n, k))
-        var compensation = [Int32](repeating: 0, count: (n + 15) / 16 * 16)
-        inpars_int8_pack(w, n, k, &packed, &compensation)
+        var columnSums = [Int32](repeating: 0, count: (n + 15) / 16 * 16)
+        inpars_int8_pack(w, n, k, &packed, &columnSums)
+        for c in 0..<n { #expect(columnSums[c] == (0..<k).reduce(Int32(0)) { $0 + Int32(w[c * k + $1]) }) }
         out.withUnsafeMutableBytes { o in
             inpars_int8_gemm_isa(
-                a, k, m, k, packed, compensation, n, panels.0, panels.1, rowScales, columnScales,
-                o.baseAddress!, n, mode, isa)
+                a, k, m, k, packed, columnSums, n, panels.0, panels.1, zeros, rowScales,
+                columnScales, o.baseAddress!, n, mode, isa)
         }
     }
 
@@ -40,11 +43,13 @@ import Testing
         let a = Self.bytes(m * k, &random), w = Self.bytes(n * k, &random)
         let rowScales = random.floats(m, in: 0.001...0.1), columnScales = random.floats(n, in: 0.001...0.1)
         let residual = random.floats(m * n, in: -5...5)
+        // Zero points anywhere in the code range, the ends included.
+        let zeros = (0..<m).map { r in [Int32(-128), 127, 0][r % 3] + (r < 3 ? 0 : Int32(random.next() % 100) - 50) }
         var sums = [Int32](repeating: 0, count: m * n)
         for r in 0..<m {
             for c in 0..<n {
                 var s = 0
-                for i in 0..<k { s += Int(a[r * k + i]) * Int(w[c * k + i]) }
+                for i in 0..<k { s += (Int(a[r * k + i]) - Int(zeros[r])) * Int(w[c * k + i]) }
                 sums[r * n + c] = Int32(s)
             }
         }
@@ -53,12 +58,12 @@ import Testing
         let added = zip(residual, stored).map { $0 + $1 }
         for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
             var out = [UInt32](repeating: 0xDEAD_BEEF, count: m * n)
-            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE_S32), isa: isa)
+            Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE_S32), isa: isa)
             #expect(out.map { Int32(bitPattern: $0) } == sums, "s32 \(shape) isa \(isa.rawValue)")
-            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE), isa: isa)
+            Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_STORE), isa: isa)
             #expect(out == stored.map(\.bitPattern), "f32 \(shape) isa \(isa.rawValue)")
             out = residual.map(\.bitPattern)
-            Self.product(a, w, rows: m, k: k, n: n, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_ADD), isa: isa)
+            Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: rowScales, columnScales: columnScales, out: &out, mode: Int32(INPARS_INT8_ADD), isa: isa)
             #expect(out == added.map(\.bitPattern), "f32 add \(shape) isa \(isa.rawValue)")
         }
     }
@@ -68,18 +73,19 @@ import Testing
         var random = TestRandom(seed: 12)
         let a = Self.bytes(m * k, &random), w = Self.bytes(n * k, &random)
         let ones = [Float](repeating: 1, count: max(m, n))
+        let zeros = (0..<m).map { Int32($0 * 29 % 256) - 128 }
         var whole = [UInt32](repeating: 0, count: m * n)
-        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &whole, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa())
+        Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: ones, columnScales: ones, out: &whole, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa())
         var parts = [UInt32](repeating: 7, count: m * n)
-        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (1, 2))
+        Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (1, 2))
         for r in 0..<m {
             for c in 0..<n {
                 let expected = (64..<128).contains(c) ? whole[r * n + c] : 7
                 #expect(parts[r * n + c] == expected, "row \(r) column \(c)")
             }
         }
-        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (0, 1))
-        Self.product(a, w, rows: m, k: k, n: n, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (2, 9))
+        Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (0, 1))
+        Self.product(a, w, rows: m, k: k, n: n, zeros: zeros, rowScales: ones, columnScales: ones, out: &parts, mode: Int32(INPARS_INT8_STORE_S32), isa: inpars_kernels_isa(), panels: (2, 9))
         #expect(parts == whole)
     }
 }
@@ -92,22 +98,23 @@ import Testing
     /// by rows); products below 2²⁰ multiply-adds run on one thread.
     static let shapes = [(1, 1000, 1050), (5, 264, 840), (50, 136, 200), (300, 136, 200)]
 
-    static func pair(_ n: Int, _ k: Int, seed: UInt64) -> (PackedLinearWeight, PackedLinearWeight) {
+    static func pair(_ n: Int, _ k: Int, seed: UInt64, refined: Bool = false) -> (PackedLinearWeight, PackedLinearWeight) {
         var random = TestRandom(seed: seed)
         let matrix = Tensor(shape: [n, k], storage: random.floats(n * k))
         return (
-            PackedLinearWeight(matrix, precision: .int8, panels: true),
-            PackedLinearWeight(matrix, precision: .int8, panels: false)
+            PackedLinearWeight(matrix, precision: .int8, panels: true, refiningActivations: refined),
+            PackedLinearWeight(matrix, precision: .int8, panels: false, refiningActivations: refined)
         )
     }
 
-    @Test(arguments: shapes)
-    func productsAndTheFusedFormsAreBitIdentical(shape: (Int, Int, Int)) {
+    /// Plain and refined activations (``PackedLinearWeight/refinesActivations``).
+    @Test(arguments: shapes, [false, true])
+    func productsAndTheFusedFormsAreBitIdentical(shape: (Int, Int, Int), refined: Bool) {
         let (m, d, f) = shape
         let saved = BLAS.threads
         BLAS.threads = 2
         defer { BLAS.threads = saved }
-        let (ours, theirs) = Self.pair(f, d, seed: UInt64(m))
+        let (ours, theirs) = Self.pair(f, d, seed: UInt64(m), refined: refined)
         #expect(ours.int8Panels != nil && theirs.int8Panels == nil)
         #expect(ours.rowScales == theirs.rowScales)
         var random = TestRandom(seed: 100 + UInt64(m))
@@ -124,11 +131,46 @@ import Testing
         ours.multiply(rmsNormalizing: x, norm: norm, epsilon: 1e-6, rows: m, into: &a)
         theirs.multiply(rmsNormalizing: x, norm: norm, epsilon: 1e-6, rows: m, into: &b)
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "rms-normalizing rows \(m)")
-        let (ours2, theirs2) = Self.pair(d, f, seed: 50 + UInt64(m))
+        let (ours2, theirs2) = Self.pair(d, f, seed: 50 + UInt64(m), refined: refined)
         var h1 = x, h2 = x
         ours.reluFeedForward(&h1, rows: m, norm: norm, epsilon: 1e-6, output: ours2)
         theirs.reluFeedForward(&h2, rows: m, norm: norm, epsilon: 1e-6, output: theirs2)
         #expect(h1.map(\.bitPattern) == h2.map(\.bitPattern), "feed-forward rows \(m)")
         #expect(zip(h1, x).contains { $0 != $1 }, "the feed-forward changes the stream")
+    }
+}
+
+/// Refined activations (``PackedLinearWeight/refinesActivations``): the product of the
+/// activations with the int8 weights dequantized, to about 16-bit activation precision,
+/// where one pass leaves the 8-bit rounding.
+@Suite struct RefinedActivationTests {
+    @Test(arguments: [true, false])
+    func refiningLeavesOnlyTheWeightsRounding(panels: Bool) {
+        let (m, k, n) = (5, 300, 70)
+        var random = TestRandom(seed: 61)
+        let matrix = Tensor(shape: [n, k], storage: random.floats(n * k))
+        let x = random.floats(m * k, in: -3...3).enumerated().map { $0.offset % 7 == 0 ? abs($0.element) * 4 : $0.element }
+        var q = [Int8](repeating: 0, count: n * k)
+        var scales = [Float](repeating: 0, count: n)
+        Quantization.quantizeRows(
+            matrix.storage, rows: n, columns: k, into: &q, scales: &scales,
+            levels: Float(DNNLInfo.int8WeightLevels))
+        // x · dequantized(W)ᵀ in Double: what the weights' rounding alone gives.
+        var reference = [Double](repeating: 0, count: m * n)
+        for r in 0..<m {
+            for c in 0..<n {
+                reference[r * n + c] = (0..<k).reduce(0.0) { $0 + Double(x[r * k + $1]) * Double(q[c * k + $1]) * Double(scales[c]) }
+            }
+        }
+        func maxError(refined: Bool) -> Double {
+            let weight = PackedLinearWeight(matrix, precision: .int8, panels: panels && Int8Panels.isAvailable, refiningActivations: refined)
+            #expect(weight.refinesActivations == refined)
+            var out = [Float](repeating: 0, count: m * n)
+            weight.multiply(x, rows: m, into: &out, accumulate: false)
+            return zip(out, reference).map { abs(Double($0) - $1) }.max()!
+        }
+        let once = maxError(refined: false), refined = maxError(refined: true)
+        #expect(once > 1e-3, "one pass rounds the activations (\(once))")
+        #expect(refined < once / 50, "refined \(refined), one pass \(once)")
     }
 }

@@ -33,6 +33,26 @@ import Testing
         return (q, scales)
     }
 
+    /// Asymmetric per-row quantization of activation rows, as `inpars_quantize_activations`
+    /// defines it: (q − zero, scales) with 256 codes over `[min(0, lo), max(0, hi)]`.
+    static func quantizeActivations(_ x: [Float], rows: Int, columns: Int) -> ([Double], [Double]) {
+        var q = [Double](repeating: 0, count: x.count)
+        var scales = [Double](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let row = Array(x[(r * columns)..<((r + 1) * columns)])
+            let lo = min(0, row.min()!), hi = max(0, row.max()!)
+            let range = hi - lo
+            let toCodes: Float = range > 0 ? 255 / range : 0
+            let zero = (-lo * toCodes - 128).rounded(.toNearestOrEven)
+            scales[r] = Double(range / 255)
+            for c in 0..<columns {
+                let code = min(max(row[c] * toCodes + zero, -128), 127).rounded(.toNearestOrEven)
+                q[r * columns + c] = Double(code - zero)
+            }
+        }
+        return (q, scales)
+    }
+
     /// `x · Wᵀ` in Double over already-converted operands, each scaled per row.
     static func product(
         _ x: [Double], _ w: [Double], rows: Int, k: Int, n: Int, rowScale: [Double]? = nil,
@@ -74,7 +94,7 @@ import Testing
         if m > 2 { for i in 0..<k { x[k + i] = 0 } }  // an all-zero row: scale 0, output 0
         let weight = LinearWeight(Tensor(shape: [n, k], storage: w)).converted(to: .int8)
         let actual = weight.matmul(Tensor(shape: [m, k], storage: x))
-        let (qx, sx) = Self.quantize(x, rows: m, columns: k)
+        let (qx, sx) = Self.quantizeActivations(x, rows: m, columns: k)
         // Weights keep 7 bits on CPUs without VNNI (DNNL_MAX_CPU_ISA=AVX2 shows it).
         let levels = Float(DNNLInfo.int8WeightLevels)
         let (qw, sw) = Self.quantize(w, rows: n, columns: k, levels: levels)

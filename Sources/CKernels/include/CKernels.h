@@ -83,34 +83,53 @@ void inpars_rescale_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, float *out, int accumulate, inpars_isa isa);
 
+/// Quantizes each activation row of a `[rows, columns]` matrix asymmetrically to 256 codes:
+/// with `lo = min(0, min row)`, `hi = max(0, max row)`, `scales[r] = (hi − lo) / 255`,
+/// `zeros[r] = round(−lo · 255 / (hi − lo)) − 128` (the s8 code of 0.0) and `q =
+/// round(clamp(x · 255 / (hi − lo) + zeros[r], −128, 127))` (ties to even), so `x ≈
+/// scales[r] · (q − zeros[r])`. An all-zero row gets scale 0, zero −128 and codes −128. A
+/// one-sided row (ReLU outputs) uses all 256 codes. Finite inputs.
+void inpars_quantize_activations(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros);
+void inpars_quantize_activations_isa(
+    const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros,
+    inpars_isa isa);
+
 /// RMS-normalises and quantizes each row in one pass, for an int8 product whose input is
-/// `rmsNorm(x) = x / √(mean(x²) + ε) · weight`: `q = round((x ⊙ weight) · levels / max|x ⊙
-/// weight|)` and `scales[r] = max|x ⊙ weight| · (1 / √(mean(x²) + ε)) / levels` (the norm's
-/// positive row factor moves into the scale; the quantized values do not depend on it). The
-/// squares are summed in 16 lanes (lane l takes elements l, l + 16, …), added pairwise, then
-/// the tail in order, so every path gives the same bits.
+/// `rmsNorm(x) = x / √(mean(x²) + ε) · weight`: the codes and zero points of
+/// ``inpars_quantize_activations`` of `x ⊙ weight`, and `scales[r] = (hi − lo) · (1 /
+/// √(mean(x²) + ε)) / 255` (the norm's positive row factor moves into the scale; the codes do
+/// not depend on it). The squares are summed in 16 lanes (lane l takes elements l, l + 16, …),
+/// added pairwise, then the tail in order, so every path gives the same bits.
 void inpars_rms_quantize_rows(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels);
+    float *scales, int32_t *zeros);
 void inpars_rms_quantize_rows_isa(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
-    float *scales, float levels, inpars_isa isa);
+    float *scales, int32_t *zeros, inpars_isa isa);
 
-/// An int8 product's s32 accumulators through ReLU into the next product's int8 input, in one
-/// pass: `t[m, n] = max(0, (float)acc[m, n] · columnScales[n])`, `q = round(t · levels / max_n
-/// t[m, n])`, `scales[m] = max_n t[m, n] · rowScales[m] / levels` (the positive activation
-/// scale of row m moves into the new scale). Values stay non-negative.
+/// An int8 product's s32 sums (zero points already taken off) through ReLU into the next
+/// product's int8 input, in one pass: `t[m, n] = max(0, (float)acc[m, n] · columnScales[n])`,
+/// quantized as ``inpars_quantize_activations`` does (lo = 0, so `zeros[m] = −128` and the
+/// codes span −128 … 127), `scales[m] = max_n t[m, n] · rowScales[m] / 255` (the positive
+/// activation scale of row m moves into the new scale).
 void inpars_rescale_relu_quantize(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels);
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros);
 void inpars_rescale_relu_quantize_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
-    const float *columnScales, int8_t *q, float *scales, float levels, inpars_isa isa);
+    const float *columnScales, int8_t *q, float *scales, int32_t *zeros, inpars_isa isa);
+
+/// `acc[m, c] −= zeros[m] · columnSums[c]`: an s8 × s8 product of asymmetric activation rows
+/// (oneDNN's) to the sums of `(q − zero) · w`, which ``inpars_rescale`` takes.
+void inpars_int8_subtract_zeros(
+    int32_t *acc, size_t rows, size_t columns, const int32_t *zeros, const int32_t *columnSums);
 
 /// The int8 matrix product behind inference-time linear layers (`int8gemm.c`): weights packed
 /// once in panels of `INPARS_INT8_PANEL_COLUMNS` columns for AVX-512 VNNI (`vpdpbusd`), s8
-/// activations shifted to u8 on the fly with the shift's `128 · Σ_k w[n, k]` taken off per
-/// column, exact s32 sums, and the rescale of ``inpars_rescale`` in the register epilogue.
+/// activation codes shifted to u8 on the fly (`q + 128`), the shift and the row's zero point
+/// taken off per element as `(128 + zeros[m]) · Σ_k w[c, k]`, exact s32 sums, and the rescale
+/// of ``inpars_rescale`` in the register epilogue.
 /// The AVX-512 VNNI and generic paths give the same bits (and the same s32 sums as any exact
 /// s8 × s8 product).
 #define INPARS_INT8_PANEL_COLUMNS 64
@@ -129,26 +148,29 @@ size_t inpars_int8_padded_depth(size_t k);
 size_t inpars_int8_packed_bytes(size_t n, size_t k);
 
 /// Packs a row-major s8 weight `w` `[n, k]` (PyTorch's `[out, in]`) into `packed`
-/// (`inpars_int8_packed_bytes(n, k)` bytes) and writes `compensation[c] = 128 · Σ_k w[c, k]`
-/// for the `round_up(n, 16)` columns (0 for the padding).
-void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32_t *compensation);
+/// (`inpars_int8_packed_bytes(n, k)` bytes) and writes `columnSums[c] = Σ_k w[c, k]` for the
+/// `round_up(n, 16)` columns (0 for the padding).
+void inpars_int8_pack(const int8_t *w, size_t n, size_t k, int8_t *packed, int32_t *columnSums);
 
-/// `out[m, c] (+)= (float)Σ_k a[m, k] · w[c, k] · (columnScales[c] · rowScales[m])`, or the
-/// s32 sums, for rows `0 ..< rows` and the columns of panels `panelFrom ..< panelTo` (columns
+/// `out[m, c] (+)= (float)Σ_k (a[m, k] − zeros[m]) · w[c, k] · (columnScales[c] ·
+/// rowScales[m])`, or those s32 sums, for rows `0 ..< rows` and the columns of panels `panelFrom ..< panelTo` (columns
 /// `64 · panelFrom ..< min(n, 64 · panelTo)`; pass 0 and `SIZE_MAX` for all).
 ///
-/// - a: `[rows, k]` s8, row stride `lda`; out: `[rows, ldo]` f32 or s32.
+/// - a: `[rows, k]` s8 codes, row stride `lda`; zeros: `[rows]`, each row's code of 0.0
+///   (``inpars_quantize_activations``); out: `[rows, ldo]` f32 or s32.
 /// Single-threaded; callers split rows or panels over threads (disjoint outputs).
 void inpars_int8_gemm(
     const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
-    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
-    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode);
+    const int32_t *columnSums, size_t n, size_t panelFrom, size_t panelTo,
+    const int32_t *zeros, const float *rowScales, const float *columnScales, void *out,
+    size_t ldo, int mode);
 /// ``inpars_int8_gemm`` on a given instruction set (tests; AVX-512 without VNNI and AVX2 run
 /// the generic code).
 void inpars_int8_gemm_isa(
     const int8_t *a, size_t lda, size_t rows, size_t k, const int8_t *packed,
-    const int32_t *compensation, size_t n, size_t panelFrom, size_t panelTo,
-    const float *rowScales, const float *columnScales, void *out, size_t ldo, int mode,
+    const int32_t *columnSums, size_t n, size_t panelFrom, size_t panelTo,
+    const int32_t *zeros, const float *rowScales, const float *columnScales, void *out,
+    size_t ldo, int mode,
     inpars_isa isa);
 
 /// The fp32 product of a few rows by a weight in oneDNN's packed `BA16a64b` layout

@@ -9,7 +9,7 @@ import InparsTensor
 /// the table's. Gradients are a second store of the same table (``zeros()``).
 ///
 /// For inference, a model family converts its linear slots to bf16 or int8 (``Precision``)
-/// with ``converting(linearSlots:to:)``, or while loading (``init(table:precision:linearSlots:loading:)``,
+/// with ``converting(linearSlots:to:refiningActivations:)``, or while loading (``init(table:precision:linearSlots:loading:)``,
 /// which drops each fp32 slot as soon as it is converted, so peak memory stays near the
 /// converted model's). A converted slot is read only through ``linear(_:)``; its fp32 values
 /// are gone, and a converted store cannot be trained, written as a checkpoint or changed.
@@ -23,6 +23,9 @@ public struct ParameterStore: Sendable, Equatable {
     /// Converted slots whose fp32 tensor is kept as well (a tied embedding that is also the LM
     /// head: looked up in fp32, multiplied converted).
     private var keptFP32: Set<Int> = []
+    /// Linear slots converted to int8 with refined activations
+    /// (``InparsTensor/LinearWeight/converted(to:refiningActivations:)``).
+    private var refined: Set<Int> = []
     /// The number format of the converted linear slots; `.fp32` when none is converted.
     public private(set) var precision: Precision = .fp32
 
@@ -69,14 +72,17 @@ public struct ParameterStore: Sendable, Equatable {
     ///   - packingFP32: with `.fp32`, pack `linearSlots` for oneDNN's fp32 matmul
     ///     (``InparsTensor/LinearWeight/packedForInference()``) instead of keeping them for
     ///     BLAS; the store is then for inference only, like a converted one.
+    ///   - refiningActivations: slots of `linearSlots` whose int8 products refine their
+    ///     activations (``InparsTensor/LinearWeight/converted(to:refiningActivations:)``).
     ///   - load: the tensor of an entry, shaped ``ParameterEntry/shape`` (it throws the
     ///     family's own error for a missing or mis-shaped tensor), called in table order.
     public init(
         table: ParameterTable, precision: Precision = .fp32, linearSlots: Set<Int> = [],
-        keepingFP32: Set<Int> = [], packingFP32: Bool = false,
+        keepingFP32: Set<Int> = [], packingFP32: Bool = false, refiningActivations: Set<Int> = [],
         loading load: (ParameterEntry) throws -> Tensor
     ) rethrows {
         self.table = table
+        refined = refiningActivations
         tensors = table.slots.map { _ in Tensor(zeros: [0]) }
         let linearSlots = linearSlots.union(keepingFP32)
         self.precision = linearSlots.isEmpty ? .fp32 : precision
@@ -102,10 +108,13 @@ public struct ParameterStore: Sendable, Equatable {
     }
 
     /// The store with the linear slots `linearSlots` converted to `precision` (see
-    /// ``init(table:precision:linearSlots:loading:)``). A store converts once.
-    public func converting(linearSlots: Set<Int>, to precision: Precision) -> ParameterStore {
+    /// ``init(table:precision:linearSlots:keepingFP32:packingFP32:refiningActivations:loading:)``). A store converts once.
+    public func converting(
+        linearSlots: Set<Int>, to precision: Precision, refiningActivations: Set<Int> = []
+    ) -> ParameterStore {
         precondition(converted.isEmpty, "the store is already converted (\(self.precision))")
         var result = self
+        result.refined = refiningActivations
         guard precision != .fp32, !linearSlots.isEmpty else { return result }
         result.precision = precision
         for slot in linearSlots.sorted() { result.convert(slot) }
@@ -126,7 +135,9 @@ public struct ParameterStore: Sendable, Equatable {
     private mutating func convert(_ slot: Int) {
         let weight = LinearWeight(tensors[slot])
         converted[slot] =
-            precision == .fp32 ? weight.packedForInference() : weight.converted(to: precision)
+            precision == .fp32
+            ? weight.packedForInference()
+            : weight.converted(to: precision, refiningActivations: refined.contains(slot))
         if !keptFP32.contains(slot) { tensors[slot] = Tensor(zeros: [0]) }
     }
 
