@@ -24,8 +24,8 @@ struct LinearBenchmark: ParsableCommand {
         }
         let env = ProcessInfo.processInfo.environment
         print("OpenBLAS core: \(BLAS.coreName); OPENBLAS_CORETYPE=\(env["OPENBLAS_CORETYPE"] ?? "(unset)") threads=\(threads); oneDNN \(DNNLInfo.version) \(DNNLInfo.effectiveISA)")
-        print("| out×in | rows | packed \(precision) GFLOP/s | GB/s of weights | sgemm GFLOP/s |")
-        print("|---|---:|---:|---:|---:|")
+        print("| out×in | rows | packed \(precision) GFLOP/s | GB/s of weights | packed GFLOP per CPU-second | sgemm GFLOP/s |")
+        print("|---|---:|---:|---:|---:|---:|")
         let rowCounts = rows.split(separator: ",").compactMap { Int($0) }
         for shape in shapes.split(separator: ",") {
             let sides = shape.split(separator: "x").compactMap { Int($0) }
@@ -39,23 +39,37 @@ struct LinearBenchmark: ParsableCommand {
             for m in rowCounts where n < 100_000 || m <= 64 {
                 let x = Tensor(shape: [m, k], storage: (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &random) })
                 let flops = 2 * Double(m) * Double(n) * Double(k)
-                let p = time { _ = packed.matmul(x) }
-                let s = time { _ = plain.matmul(x) }
+                let (p, cpu) = time { _ = packed.matmul(x) }
+                let (s, _) = time { _ = plain.matmul(x) }
                 print(String(
-                    format: "| %d×%d | %d | %.1f | %.1f | %.1f |", n, k, m, flops / p / 1e9,
-                    Double(packed.byteCount) / p / 1e9, flops / s / 1e9))
+                    format: "| %d×%d | %d | %.1f | %.1f | %.1f | %.1f |", n, k, m, flops / p / 1e9,
+                    Double(packed.byteCount) / p / 1e9, flops / cpu / 1e9, flops / s / 1e9))
             }
         }
     }
 
-    /// Median seconds of `repeats` runs after one warm-up.
-    private func time(_ body: () -> Void) -> Double {
+    /// Median wall seconds of `repeats` runs after one warm-up, and the median CPU seconds of
+    /// the process (all threads, spinning included) per run: with `--threads 1` a measure of
+    /// the kernel itself that another process's load does not change much.
+    private func time(_ body: () -> Void) -> (wall: Double, cpu: Double) {
         var timings = [Double]()
+        var cpu = [Double]()
         for iteration in 0...repeats {
             let start = DispatchTime.now().uptimeNanoseconds
+            let cpuStart = Self.cpuSeconds()
             body()
-            if iteration > 0 { timings.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) }
+            if iteration > 0 {
+                timings.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                cpu.append(Self.cpuSeconds() - cpuStart)
+            }
         }
-        return timings.sorted()[timings.count / 2]
+        return (timings.sorted()[timings.count / 2], cpu.sorted()[cpu.count / 2])
+    }
+
+    /// User + system CPU time of the process so far.
+    private static func cpuSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
 }

@@ -25,6 +25,9 @@ final class PackedLinearWeight: @unchecked Sendable {
     /// int8 on CPUs with AVX-512 VNNI: the weights packed for our own product, which replaces
     /// oneDNN's there (``Int8Panels``); nil elsewhere.
     let int8Panels: Int8Panels?
+    /// fp32 on CPUs with AVX-512: the packed weights as our few-row product reads them
+    /// (oneDNN's memory, in place), for decoding steps; nil elsewhere.
+    let f32Panels: F32Panels?
     /// int8 on oneDNN: `Σ_k w[n, k]` of the int8 weights per output row `n`, with which
     /// ``multiplyChunk(_:rows:into:accumulate:)`` takes the activations' zero points off
     /// oneDNN's s8 × s8 sums; empty otherwise (``Int8Panels`` holds its own).
@@ -86,6 +89,7 @@ final class PackedLinearWeight: @unchecked Sendable {
             memory = nil
             byteCount = packed.byteCount + n * MemoryLayout<Float>.size
             rowOffsets = []
+            f32Panels = nil
             int8ColumnSums = []
             return
         }
@@ -113,6 +117,13 @@ final class PackedLinearWeight: @unchecked Sendable {
         byteCount = dnnl_memory_desc_get_size(&layout) + rowScales.count * MemoryLayout<Float>.size
             + int8ColumnSums.count * MemoryLayout<Int32>.size
         rowOffsets = precision == .fp32 ? Self.offsets(layout, dimension: 0, indices: 0..<k) : []
+        var handle: UnsafeMutableRawPointer?
+        DNNL.check(dnnl_memory_get_data_handle(packed, &handle), "dnnl_memory_get_data_handle")
+        f32Panels =
+            precision == .fp32 && F32Panels.isAvailable
+            ? F32Panels(
+                layout, base: UnsafePointer(handle!.assumingMemoryBound(to: Float.self)),
+                inFeatures: k, outFeatures: n) : nil
     }
 
     deinit { if let memory { dnnl_memory_destroy(memory) } }
@@ -267,6 +278,11 @@ final class PackedLinearWeight: @unchecked Sendable {
                 quantize: { part, q, scales, zeros in
                     inpars_quantize_activations(x + part.lowerBound * k, part.count, k, q, scales, zeros)
                 }, into: out, accumulate: accumulate)
+        }
+        if let f32Panels, rows <= F32Panels.maxRows {
+            return f32Panels.multiply(
+                x, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, into: out,
+                accumulate: accumulate)
         }
         var start = 0
         if precision == .fp32 {

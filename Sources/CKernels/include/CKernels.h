@@ -173,6 +173,30 @@ void inpars_int8_gemm_isa(
     size_t ldo, int mode,
     inpars_isa isa);
 
+/// The fp32 product of a few rows by a weight in oneDNN's packed `BA16a64b` layout
+/// (`f32gemm.c`, used for decoding steps): panel `p` (columns `64p ..< 64p + 64`) starts
+/// `p · panelStride` floats into `packed` and holds `[kp][64]` (depth `i`, column `c` at
+/// `i · 64 + c`). Every path computes `fma(a[m, i], w[i, c], acc)` from zero in increasing `i`
+/// and then stores `acc` or adds it to `out` once, so all paths give the same bits.
+#define INPARS_F32_PANEL_COLUMNS 64
+
+/// Whether this CPU runs the AVX-512 path.
+int inpars_f32_gemm_has_avx512(void);
+
+/// `out[m, c] (+)= Σ_i a[m, i] · w[i, c]` for rows `0 ..< rows` and the columns of panels
+/// `panelFrom ..< panelTo` (columns `64 · panelFrom ..< min(n, 64 · panelTo)`).
+///
+/// - a: `[rows, k]`, row stride `lda`; out: `[rows, ldo]`; `accumulate`: add instead of store.
+/// Single-threaded; callers split the panels over threads (disjoint outputs).
+void inpars_f32_gemm(
+    const float *a, size_t lda, size_t rows, size_t k, const float *packed, size_t panelStride,
+    size_t n, size_t panelFrom, size_t panelTo, float *out, size_t ldo, int accumulate);
+/// ``inpars_f32_gemm`` on a given instruction set (tests; AVX2 runs the generic code).
+void inpars_f32_gemm_isa(
+    const float *a, size_t lda, size_t rows, size_t k, const float *packed, size_t panelStride,
+    size_t n, size_t panelFrom, size_t panelTo, float *out, size_t ldo, int accumulate,
+    inpars_isa isa);
+
 /// Where one operand of multi-head attention lives (elements): head `h` of batch entry `b`,
 /// position `i` starts at `b·batch_stride + offset + h·head_dim + i·row_stride`.
 typedef struct {

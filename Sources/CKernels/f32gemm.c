@@ -1,0 +1,155 @@
+// The fp32 product of a few rows (a decoding step) by a weight oneDNN has already packed in
+// its `BA16a64b` layout: panels of 64 output columns, each `[kp][64]` floats with the depth
+// padded to a multiple of 16. The product reads that memory in place (no second copy of the
+// weights) and streams each panel once from memory for all the rows: a register tile of up
+// to 6 rows × 64 columns (24 zmm accumulators) runs the whole depth, the next row tiles find
+// the panel in L2. oneDNN's brgemm reaches 180–240 GFLOP/s at 32 rows here against 290–320
+// at 256 (Docs/performance.md, issue 11).
+//
+// Every path computes `acc = fma(a[m, k], w[k, n], acc)` from zero in increasing `k`, then
+// stores `acc` or adds it to the output once, so the AVX-512 and generic paths (and a plain
+// loop doing the same) give the same bits, whatever the row count or tile.
+#include "CKernels.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define INPARS_F32_X86 1
+#endif
+
+enum {
+    PANEL = INPARS_F32_PANEL_COLUMNS, /* columns of a panel: 4 vectors of 16 */
+    TILE_ROWS = 6,                    /* rows of a register tile */
+};
+
+/// The generic path: one row and one panel at a time, `fmaf` in increasing `k`.
+static void panel_generic(
+    const float *a, size_t lda, size_t rows, size_t k, const float *panel, size_t width,
+    float *out, size_t ldo, int accumulate
+) {
+    float acc[PANEL];
+    for (size_t m = 0; m < rows; m++) {
+        for (size_t c = 0; c < width; c++) acc[c] = 0;
+        const float *row = a + m * lda;
+        for (size_t i = 0; i < k; i++) {
+            const float x = row[i];
+            const float *w = panel + i * PANEL;
+            for (size_t c = 0; c < width; c++) acc[c] = fmaf(x, w[c], acc[c]);
+        }
+        float *o = out + m * ldo;
+        for (size_t c = 0; c < width; c++) o[c] = accumulate ? o[c] + acc[c] : acc[c];
+    }
+}
+
+#ifdef INPARS_F32_X86
+
+/// One tile of `R` rows × the panel's 64 columns over the whole depth; `width` < 64 masks the
+/// last panel's columns (the padding is never written). `next` (or NULL): the lines of the
+/// next panel this tile pulls toward L2 meanwhile, `lines` (0–4) a step, so that memory is
+/// read all through the panel's tiles, not only while the first one runs.
+__attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
+    const int R, const float *a, size_t lda, size_t k, const float *panel, size_t width,
+    float *out, size_t ldo, int accumulate, const float *next, size_t lines
+) {
+    __m512 acc[TILE_ROWS][4];
+    for (int r = 0; r < R; r++) {
+        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+    }
+    for (size_t i = 0; i < k; i++) {
+        const float *w = panel + i * PANEL;
+        for (size_t l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (i * lines + l) * 16), _MM_HINT_T1);
+        const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+        const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
+        for (int r = 0; r < R; r++) {
+            const __m512 x = _mm512_set1_ps(a[r * lda + i]);
+            acc[r][0] = _mm512_fmadd_ps(x, w0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(x, w1, acc[r][1]);
+            acc[r][2] = _mm512_fmadd_ps(x, w2, acc[r][2]);
+            acc[r][3] = _mm512_fmadd_ps(x, w3, acc[r][3]);
+        }
+    }
+    for (int v = 0; v < 4; v++) {
+        size_t first = (size_t)v * 16;
+        if (first >= width) break;
+        __mmask16 mask = width - first >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (width - first)) - 1);
+        for (int r = 0; r < R; r++) {
+            float *o = out + r * ldo + first;
+            __m512 value = acc[r][v];
+            if (accumulate) value = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, o), value);
+            _mm512_mask_storeu_ps(o, mask, value);
+        }
+    }
+}
+
+/// All the rows on one panel, in tiles of 6 (the last one smaller). `next` (or NULL): the
+/// next panel (`panelFloats` floats), prefetched a share per tile.
+__attribute__((target("avx512f"))) static void panel_avx512(
+    const float *a, size_t lda, size_t rows, size_t k, const float *panel, size_t width,
+    float *out, size_t ldo, int accumulate, const float *next, size_t panelFloats
+) {
+    size_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS, panelLines = panelFloats / 16;
+    size_t lines = next ? (panelLines + tiles * k - 1) / (tiles * k) : 0;
+    if (lines > 4) lines = 4;
+    for (size_t m = 0, t = 0; m < rows; m += TILE_ROWS, t++) {
+        const float *am = a + m * lda;
+        float *om = out + m * ldo;
+        /* this tile's share of the next panel's lines (a prefetch past it is harmless) */
+        size_t from = t * k * lines;
+        const float *pull = next && from < panelLines ? next + from * 16 : NULL;
+        size_t pullLines = pull ? lines : 0;
+        switch (rows - m < TILE_ROWS ? rows - m : TILE_ROWS) {
+        case 1: tile_avx512(1, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 2: tile_avx512(2, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 3: tile_avx512(3, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 4: tile_avx512(4, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        case 5: tile_avx512(5, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        default: tile_avx512(6, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+        }
+    }
+}
+
+#endif
+
+int inpars_f32_gemm_has_avx512(void) {
+#ifdef INPARS_F32_X86
+    return inpars_kernels_isa() == INPARS_ISA_AVX512;
+#else
+    return 0;
+#endif
+}
+
+void inpars_f32_gemm_isa(
+    const float *a, size_t lda, size_t rows, size_t k, const float *packed, size_t panelStride,
+    size_t n, size_t panelFrom, size_t panelTo, float *out, size_t ldo, int accumulate,
+    inpars_isa isa
+) {
+    size_t panels = (n + PANEL - 1) / PANEL;
+    if (panelTo > panels) panelTo = panels;
+    if (rows == 0 || panelFrom >= panelTo) return;
+    int wide = isa == INPARS_ISA_AVX512 && inpars_f32_gemm_has_avx512();
+    for (size_t p = panelFrom; p < panelTo; p++) {
+        const float *panel = packed + p * panelStride;
+        size_t first = p * PANEL, width = n - first < PANEL ? n - first : PANEL;
+#ifdef INPARS_F32_X86
+        if (wide) {
+            const float *next = p + 1 < panelTo ? panel + panelStride : NULL;
+            size_t panelFloats = ((k + 15) / 16) * 16 * PANEL;
+            panel_avx512(a, lda, rows, k, panel, width, out + first, ldo, accumulate, next, panelFloats);
+            continue;
+        }
+#endif
+        (void)wide;
+        panel_generic(a, lda, rows, k, panel, width, out + first, ldo, accumulate);
+    }
+}
+
+void inpars_f32_gemm(
+    const float *a, size_t lda, size_t rows, size_t k, const float *packed, size_t panelStride,
+    size_t n, size_t panelFrom, size_t panelTo, float *out, size_t ldo, int accumulate
+) {
+    inpars_f32_gemm_isa(
+        a, lda, rows, k, packed, panelStride, n, panelFrom, panelTo, out, ldo, accumulate,
+        inpars_kernels_isa());
+}
