@@ -23,6 +23,8 @@ final class BackgroundAppender: @unchecked Sendable {
     private let lock = NSLock()
     /// The first write error (later buffers are dropped once one fails).
     private var failure: Error?
+    /// Buffers submitted and not yet written, oldest first.
+    private var queued: [[UInt8]] = []
     private var spares: [[UInt8]] = []
 
     /// - Parameter digest: the SHA-256 of the bytes already in the file (empty when fresh).
@@ -34,30 +36,37 @@ final class BackgroundAppender: @unchecked Sendable {
 
     var url: URL { file.url }
 
-    /// Queues `bytes` to be appended and hashed.
-    func submit(_ bytes: [UInt8]) {
+    /// Queues `bytes` to be appended and hashed (moved in, so the written buffer can come back
+    /// through ``spareBuffer(capacity:)`` without a copy).
+    func submit(_ bytes: consuming [UInt8]) {
         guard !bytes.isEmpty else { return }
-        queue.async(group: group) { [self] in
-            lock.lock()
-            let failed = failure != nil
-            lock.unlock()
-            var buffer = bytes
-            if !failed {
-                do {
-                    try buffer.withUnsafeBytes { try file.append($0) }
-                    file.startWriteback()
-                    buffer.withUnsafeBytes { digest.update($0) }
-                } catch {
-                    lock.lock()
-                    failure = error
-                    lock.unlock()
-                }
+        lock.lock()
+        queued.append(consume bytes)
+        lock.unlock()
+        queue.async(group: group) { [self] in writeNext() }
+    }
+
+    /// Writes and hashes the oldest queued buffer, then keeps it as a spare (on the queue).
+    private func writeNext() {
+        lock.lock()
+        var buffer = queued.removeFirst()
+        let failed = failure != nil
+        lock.unlock()
+        if !failed {
+            do {
+                try buffer.withUnsafeBytes { try file.append($0) }
+                file.startWriteback()
+                buffer.withUnsafeBytes { digest.update($0) }
+            } catch {
+                lock.lock()
+                failure = error
+                lock.unlock()
             }
-            buffer.removeAll(keepingCapacity: true)
-            lock.lock()
-            if spares.count < 2 { spares.append(buffer) }
-            lock.unlock()
         }
+        buffer.removeAll(keepingCapacity: true)
+        lock.lock()
+        if spares.count < 2 { spares.append(buffer) }
+        lock.unlock()
     }
 
     /// An empty buffer with the capacity of one already written, or a new one.

@@ -223,8 +223,8 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     /// Gives `role`'s buffered bytes to its writer.
     private func handOver(_ role: String) {
-        guard let bytes = pending[role], !bytes.isEmpty, let file = files[role] else { return }
-        file.submit(bytes)
+        guard pending[role]?.isEmpty == false, let file = files[role] else { return }
+        file.submit(pending.removeValue(forKey: role)!)
         pending[role] = file.spareBuffer(capacity: Self.handOver)
     }
 
