@@ -137,10 +137,11 @@ private struct DecodingState {
 
     /// One decoding step of the whole batch; finished sequences leave it.
     mutating func step() {
-        let hidden = model.forward(next, stepLength: 1, cache: &cache)
-        let running = choose(model.logits(hidden), for: active)
+        let hidden = StepProfile.measure("step forward") { model.forward(next, stepLength: 1, cache: &cache) }
+        let logits = StepProfile.measure("step logits") { model.logits(hidden) }
+        let running = StepProfile.measure("step choose") { choose(logits, for: active) }
         if running.count < active.count {
-            cache = cache.selectingRows(running.map(\.row))
+            StepProfile.measure("step select") { cache = cache.selectingRows(running.map(\.row)) }
             active = running.map { active[$0.row] }
         }
         next = running.map(\.token)
