@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsGeneration
 import InparsModels
 import InparsTensor
 
@@ -19,7 +20,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
     @Option(help: "Document tokens per prompt.") var documentLength = 256
     @Option(help: "Tokens generated per document (no EOS, so exactly this many).")
     var newTokens = 32
-    @Option(help: "Sequences decoded together.") var batch = 8
+    @Option(help: "Sequences decoded together (default: generate's for decoder-only LMs).")
+    var batch = CausalLMBackend.defaultBatchSize
     @Option(help: "Timed documents.") var documents = 64
     @Option(help: "fp32, bf16 or int8: the linear layers' number format (converted at build).")
     var precision = "fp32"
@@ -136,15 +138,14 @@ struct LLMGenerateBenchmark: ParsableCommand {
     /// The ``StepProfile`` sections of few-row products and decoding steps, per step (`step
     /// forward` counts the steps) and per call; the few-row products include the LM head of
     /// each admitted group's first token. Long products (the document prefill's) are left out.
-    static func printSteps(_ sections: [String: (seconds: Double, calls: Int)]) {
-        let steps = max(1, sections["step forward"]?.calls ?? 1)
-        print("decoding steps (\(steps)), wall time per step:")
+    static func printSteps(_ sections: [String: StepProfile.Section]) {
+        let steps = Double(max(1, sections["step forward"]?.calls ?? 1))
+        print("decoding steps (\(Int(steps))): wall ms a step, CPU ms a step (both threads), calls")
         for (name, value) in sections.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("long") {
             print(
                 String(
-                    format: "  %@: %.2f ms a step (%d calls, %.3f ms a call)", name,
-                    value.seconds / Double(steps) * 1000, value.calls,
-                    value.seconds / Double(value.calls) * 1000))
+                    format: "  %@: %.2f wall, %.2f CPU, %d calls", name,
+                    value.seconds / steps * 1000, value.cpuSeconds / steps * 1000, value.calls))
         }
     }
 
