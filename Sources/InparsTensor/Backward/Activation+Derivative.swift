@@ -66,17 +66,20 @@ extension Tensor {
         shape[shape.count - 1] = width
         return Tensor(shape: shape) { out in
             fused.storage.withUnsafeBufferPointer { ph in
-                for r in 0..<rows {
-                    let gate = ph.baseAddress! + r * 2 * width
-                    let target = out.baseAddress! + r * width
-                    if activation == .geluTanh {
-                        Activation.gatedGELUTanh(
-                            gate: gate, linear: gate + width, output: target, count: width)
-                    } else if activation == .silu {
-                        // C (`CKernels`), AVX-512 where present; the same bits on every path.
-                        inpars_gated_silu(gate, gate + width, target, width)
-                    } else {
-                        for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
+                let (input, output) = (ph.baseAddress!, out.baseAddress!)
+                RowSplit.run(rows, columns: 3 * width) { start, count in
+                    for r in start..<(start + count) {
+                        let gate = input + r * 2 * width
+                        let target = output + r * width
+                        if activation == .geluTanh {
+                            Activation.gatedGELUTanh(
+                                gate: gate, linear: gate + width, output: target, count: width)
+                        } else if activation == .silu {
+                            // C (`CKernels`), AVX-512 where present; the same bits on every path.
+                            inpars_gated_silu(gate, gate + width, target, width)
+                        } else {
+                            for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
+                        }
                     }
                 }
             }
