@@ -153,10 +153,12 @@ private struct DecodingState {
         let vocab = logits.lastDimension
         var running: [(row: Int, token: Int32)] = []
         logits.storage.withUnsafeBufferPointer { all in
+            let statistics = TokenPicker.rowStatistics(all, rows: indices.count)
             for (row, index) in indices.enumerated() {
                 let values = UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
                 let (id, logProb) = picker.next(
-                    values, sampling: requests[index].sampling, random: &generators[index])
+                    values, statistics: statistics[row], sampling: requests[index].sampling,
+                    random: &generators[index])
                 if stopIDs.contains(id) {
                     let isEOS = model.configuration.eosTokenIDs.contains(Int(id))
                     results[index].stop = isEOS ? .eos : .stopToken
