@@ -214,20 +214,20 @@ typedef struct {
 
 /// `acc[r] = acc[r] · correction[r] + Σ_j P[r, j] · V[j, group]` for 4 rows and `CHUNKS` × 16
 /// output columns starting at `column` (`output` the running outputs of the 4 rows, `d` apart;
-/// `correction` row `r`'s factor in quadrant `r`, all 1 unless `rescale`).
+/// `correction` row `r`'s factor in quadrant `r`). Always multiplied: whether a maximum moved
+/// is a coin toss in the early blocks, and a mispredicted branch on it, resolved at the end
+/// of the softmax's dependency chain, would discard the speculated `P·V` work.
 #define DEFINE_PV(CHUNKS)                                                                          \
     __attribute__((target("avx512f"), always_inline)) static inline void pv_##CHUNKS(             \
-        float *output, const float *p, __m512 correction, int rescale, size_t d, size_t column,    \
+        float *output, const float *p, __m512 correction, size_t d, size_t column,                 \
         const float *v, size_t value_stride, size_t keys) {                                         \
         __m512 acc[MICRO_ROWS][CHUNKS];                                                             \
-        for (int r = 0; r < MICRO_ROWS; r++)                                                        \
+        for (int r = 0; r < MICRO_ROWS; r++) {                                                      \
+            __m512 factor = QUADRANT(correction, r);                                                \
             for (int n = 0; n < CHUNKS; n++)                                                        \
-                acc[r][n] = _mm512_loadu_ps(output + r * d + column + 16 * n);                      \
-        if (rescale)                                                                                \
-            for (int r = 0; r < MICRO_ROWS; r++) {                                                  \
-                __m512 factor = QUADRANT(correction, r);                                            \
-                for (int n = 0; n < CHUNKS; n++) acc[r][n] = _mm512_mul_ps(acc[r][n], factor);      \
-            }                                                                                       \
+                acc[r][n] = _mm512_mul_ps(                                                          \
+                    _mm512_loadu_ps(output + r * d + column + 16 * n), factor);                     \
+        }                                                                                           \
         for (size_t j = 0; j < keys; j++) {                                                         \
             __m512 value[CHUNKS];                                                                   \
             for (int n = 0; n < CHUNKS; n++)                                                        \
@@ -326,14 +326,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void micro_tile(
                  _mm512_load_ps(sum), correction, reduce4_add(total[0], total[1], total[2], total[3])));
     _mm512_store_ps(maximum, new_max);
     float *output = state->output + tile * MICRO_ROWS * d;
-    // After the first blocks the maxima rarely move: no rescaling then.
-    int rescale = _mm512_cmp_ps_mask(correction, _mm512_set1_ps(1.0f), _CMP_NEQ_UQ) != 0;
     for (size_t column = 0; column < d; column += 64) {
         switch ((d - column) / 16) {
-        case 1: pv_1(output, probabilities, correction, rescale, d, column, v, value_stride, keys); break;
-        case 2: pv_2(output, probabilities, correction, rescale, d, column, v, value_stride, keys); break;
-        case 3: pv_3(output, probabilities, correction, rescale, d, column, v, value_stride, keys); break;
-        default: pv_4(output, probabilities, correction, rescale, d, column, v, value_stride, keys); break;
+        case 1: pv_1(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        case 2: pv_2(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        case 3: pv_3(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        default: pv_4(output, probabilities, correction, d, column, v, value_stride, keys); break;
         }
     }
 }
@@ -527,11 +525,14 @@ __attribute__((target("avx512f"))) static void attention_avx512(
         }
         for (size_t first = 0; first < rows; first += MACRO_ROWS) {
             size_t count = rows - first < MACRO_ROWS ? rows - first : MACRO_ROWS;
-            // The next tile's query rows (strided, out of cache) arrive while this one runs.
+            // The next tile's query rows (strided, out of cache) arrive while this one runs,
+            // its output rows are owned for writing.
             for (size_t r = first + MACRO_ROWS; r < first + 2 * MACRO_ROWS && r < rows; r++) {
-                const char *query = (const char *)describe_row(a, q, out, b, kv, r, columns).query;
-                for (size_t line = 0; line < d * sizeof(float); line += 64)
-                    _mm_prefetch(query + line, _MM_HINT_T0);
+                attention_row row = describe_row(a, q, out, b, kv, r, columns);
+                for (size_t line = 0; line < d * sizeof(float); line += 64) {
+                    _mm_prefetch((const char *)row.query + line, _MM_HINT_T0);
+                    _mm_prefetch((const char *)row.output + line, _MM_HINT_ET0);
+                }
             }
             prefetch_segments(
                 upcoming, upcoming_count, first / MACRO_ROWS, (rows + MACRO_ROWS - 1) / MACRO_ROWS,
