@@ -247,18 +247,10 @@ DEFINE_PV(2)
 DEFINE_PV(3)
 DEFINE_PV(4)
 
-/// One key block against the 4 rows of micro tile `tile`: scores from the packed keys (`[d,
-/// KEY_BLOCK]`) and the pre-scaled queries, the bias times log2 e, masks (`MASKED`: keys at or
-/// past a row's `visible` or `limit`, the end of the block's segment, are −∞; unmasked blocks
-/// are whole for all 4 rows), the online-softmax update of the rows' maxima and sums (all 4
-/// rows in one vector), then `P·V` into their running outputs.
-__attribute__((target("avx512f"), always_inline)) static inline void micro_tile(
-    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t tile,
-    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit,
-    int masked) {
-    size_t d = a->head_dim;
-    const float *query = state->queries + tile * MICRO_ROWS * d;
-    __m512 s[MICRO_ROWS][4];
+/// `s[r][n] = q[r]·K[:, 16n ..< 16n + 16]` for the 4 rows of a micro tile (`query` `[4, d]`)
+/// and a packed key block (`[d, KEY_BLOCK]`).
+__attribute__((target("avx512f"), always_inline)) static inline void scores_product(
+    const float *query, const float *packed, size_t d, __m512 s[MICRO_ROWS][4]) {
     for (int r = 0; r < MICRO_ROWS; r++)
         for (int n = 0; n < 4; n++) s[r][n] = _mm512_setzero_ps();
     for (size_t c = 0; c < d; c++) {
@@ -273,6 +265,20 @@ __attribute__((target("avx512f"), always_inline)) static inline void micro_tile(
             s[r][3] = _mm512_fmadd_ps(qc, k3, s[r][3]);
         }
     }
+}
+
+/// One key block against the 4 rows of micro tile `tile`: scores from the packed keys (`[d,
+/// KEY_BLOCK]`) and the pre-scaled queries, the bias times log2 e, masks (`MASKED`: keys at or
+/// past a row's `visible` or `limit`, the end of the block's segment, are −∞; unmasked blocks
+/// are whole for all 4 rows), the online-softmax update of the rows' maxima and sums (all 4
+/// rows in one vector), then `P·V` into their running outputs.
+__attribute__((target("avx512f"), always_inline)) static inline void micro_tile(
+    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t tile,
+    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit,
+    int masked) {
+    size_t d = a->head_dim;
+    __m512 s[MICRO_ROWS][4];
+    scores_product(state->queries + tile * MICRO_ROWS * d, packed, d, s);
     const __m512 log2e = _mm512_set1_ps(LOG2E);
     __mmask16 mask[MICRO_ROWS][4];
     size_t keys = KEY_BLOCK;
