@@ -1,7 +1,8 @@
 // Fused multi-head attention forward for inference (flash-attention style); see CKernels.h for
 // the contract. Unlike the other kernels, the AVX-512 and generic paths are not bit-identical:
-// the AVX-512 path uses fused multiply-adds and an online softmax over key blocks, the generic
-// path an exact two-pass softmax per row; tests bound their difference.
+// the AVX-512 path uses fused multiply-adds, a polynomial 2^x on log2-scaled scores and an
+// online softmax over key blocks, the generic path an exact two-pass softmax per row; tests
+// bound their difference.
 #include "CKernels.h"
 
 #include "exp.h"
