@@ -143,6 +143,22 @@ static void rms_quantize_generic(
     }
 }
 
+static void rms_normalize_generic(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        float *target = out + r * columns;
+        float lanes[16] = {0};
+        size_t i = 0;
+        for (; i + 16 <= columns; i += 16) {
+            for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + source[i + l] * source[i + l];
+        }
+        float inverse = inverse_rms(lanes, source, i, columns, epsilon);
+        for (i = 0; i < columns; i++) target[i] = source[i] * inverse * weight[i];
+    }
+}
+
 /// `relu((float)a · columnScales)` of one element (the row scale is carried by the new scale).
 static inline float rectified(int32_t a, float columnScale) {
     float v = (float)a * columnScale;
@@ -300,6 +316,30 @@ __attribute__((target("avx512f"))) static void rms_quantize_avx512(
     }
 }
 
+__attribute__((target("avx512f"))) static void rms_normalize_avx512(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out
+) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *source = x + r * columns;
+        float *target = out + r * columns;
+        __m512 sums = _mm512_setzero_ps();
+        size_t i = 0;
+        for (; i + 16 <= columns; i += 16) {
+            __m512 v = _mm512_loadu_ps(source + i);
+            sums = _mm512_add_ps(sums, _mm512_mul_ps(v, v));
+        }
+        float lanes[16];
+        _mm512_storeu_ps(lanes, sums);
+        float inverse = inverse_rms(lanes, source, i, columns, epsilon);
+        __m512 inverseV = _mm512_set1_ps(inverse);
+        for (i = 0; i + 16 <= columns; i += 16) {
+            __m512 t = _mm512_mul_ps(_mm512_loadu_ps(source + i), inverseV);
+            _mm512_storeu_ps(target + i, _mm512_mul_ps(t, _mm512_loadu_ps(weight + i)));
+        }
+        for (; i < columns; i++) target[i] = source[i] * inverse * weight[i];
+    }
+}
+
 __attribute__((target("avx512f"))) static void rescale_relu_quantize_avx512(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, int8_t *q, float *scales, int32_t *zeros
@@ -408,6 +448,25 @@ void inpars_rms_quantize_rows(
     float *scales, int32_t *zeros
 ) {
     inpars_rms_quantize_rows_isa(x, rows, columns, weight, epsilon, q, scales, zeros, inpars_kernels_isa());
+}
+
+void inpars_rms_normalize_rows_isa(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out,
+    inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
+        rms_normalize_avx512(x, rows, columns, weight, epsilon, out);
+        return;
+    }
+#endif
+    rms_normalize_generic(x, rows, columns, weight, epsilon, out);
+}
+
+void inpars_rms_normalize_rows(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out
+) {
+    inpars_rms_normalize_rows_isa(x, rows, columns, weight, epsilon, out, inpars_kernels_isa());
 }
 
 void inpars_rescale_relu_quantize_isa(

@@ -126,17 +126,12 @@ public struct LinearWeight: Sendable {
     /// - Parameter x: `[..., in]`.
     /// - Returns: `[..., out]`.
     public func matmul(_ x: Tensor) -> Tensor {
-        switch storage {
-        case .fp32(let matrix):
-            return Tensor.linear(x, weight: matrix)
-        case .packed(let packed):
-            precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) for weight [\(outFeatures), \(inFeatures)]")
-            var shape = x.shape
-            if shape.isEmpty { shape = [outFeatures] } else { shape[shape.count - 1] = outFeatures }
-            return Tensor(shape: shape) { out in
-                x.storage.withUnsafeBufferPointer { px in
-                    packed.multiply(px.baseAddress!, rows: x.rowCount, into: out.baseAddress!, accumulate: false)
-                }
+        precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) for weight [\(outFeatures), \(inFeatures)]")
+        var shape = x.shape
+        if shape.isEmpty { shape = [outFeatures] } else { shape[shape.count - 1] = outFeatures }
+        return Tensor(shape: shape) { out in
+            x.storage.withUnsafeBufferPointer { px in
+                multiply(px.baseAddress!, rows: x.rowCount, into: out.baseAddress!, accumulate: false)
             }
         }
     }
@@ -148,26 +143,36 @@ public struct LinearWeight: Sendable {
     ///   - x: `[rows, in]` (any leading shape).
     ///   - residual: `[rows, out]` (any leading shape with `out` last), updated in place.
     public func matmul(_ x: Tensor, accumulatingInto residual: inout Tensor) {
-        let (n, k) = (outFeatures, inFeatures)
-        precondition(x.lastDimension == k, "linear: x \(x.shape) for weight [\(n), \(k)]")
+        precondition(x.lastDimension == inFeatures, "linear: x \(x.shape) for weight [\(outFeatures), \(inFeatures)]")
         precondition(
-            residual.lastDimension == n && residual.rowCount == x.rowCount,
-            "linear: residual \(residual.shape) for x \(x.shape) · [\(n), \(k)]ᵀ")
-        let m = x.rowCount
+            residual.lastDimension == outFeatures && residual.rowCount == x.rowCount,
+            "linear: residual \(residual.shape) for x \(x.shape) · [\(outFeatures), \(inFeatures)]ᵀ")
         x.storage.withUnsafeBufferPointer { px in
             residual.storage.withUnsafeMutableBufferPointer { pr in
-                switch storage {
-                case .fp32(let matrix):
-                    matrix.storage.withUnsafeBufferPointer { pw in
-                        BLAS.sgemm(
-                            transposeA: false, transposeB: true, m: m, n: n, k: k,
-                            a: px.baseAddress!, lda: k, b: pw.baseAddress!, ldb: k, beta: 1,
-                            c: pr.baseAddress!, ldc: n)
-                    }
-                case .packed(let packed):
-                    packed.multiply(px.baseAddress!, rows: m, into: pr.baseAddress!, accumulate: true)
-                }
+                multiply(px.baseAddress!, rows: x.rowCount, into: pr.baseAddress!, accumulate: true)
             }
+        }
+    }
+
+    /// `out (+)= x · Wᵀ` on raw rows: the one product behind ``matmul(_:)`` and
+    /// ``matmul(_:accumulatingInto:)``, for callers that work on parts of larger buffers.
+    ///
+    /// - Parameters:
+    ///   - x: `[rows, in]`, row-major.
+    ///   - out: `[rows, out]`, row-major; added to when `accumulate`, else overwritten.
+    public func multiply(
+        _ x: UnsafePointer<Float>, rows m: Int, into out: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        switch storage {
+        case .fp32(let matrix):
+            let (n, k) = (outFeatures, inFeatures)
+            matrix.storage.withUnsafeBufferPointer { pw in
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: m, n: n, k: k, a: x, lda: k,
+                    b: pw.baseAddress!, ldb: k, beta: accumulate ? 1 : 0, c: out, ldc: n)
+            }
+        case .packed(let packed):
+            packed.multiply(x, rows: m, into: out, accumulate: accumulate)
         }
     }
 

@@ -143,9 +143,9 @@ extension PackedLinearWeight {
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, norm: UnsafePointer<Float>, epsilon: Float
     ) -> UnsafeMutablePointer<Float> {
         let out = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns)
-        for r in 0..<rows {
-            Tensor.rmsNormalize(
-                x + r * columns, into: out + r * columns, weight: norm, count: columns, epsilon: epsilon)
+        RowSplit.run(rows, columns: columns) { start, count in
+            inpars_rms_normalize_rows(
+                x + start * columns, count, columns, norm, epsilon, out + start * columns)
         }
         return out
     }

@@ -42,7 +42,7 @@ enum Quantization {
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
         scales: UnsafeMutablePointer<Float>, levels: Float = 127
     ) {
-        splittingRows(rows, columns: columns) { start, count in
+        RowSplit.run(rows, columns: columns) { start, count in
             inpars_quantize_rows(x + start * columns, count, columns, q + start * columns, scales + start, levels)
         }
     }
@@ -59,7 +59,7 @@ enum Quantization {
         _ x: UnsafePointer<Float>, rows: Int, columns: Int, into q: UnsafeMutablePointer<Int8>,
         scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>
     ) {
-        splittingRows(rows, columns: columns) { start, count in
+        RowSplit.run(rows, columns: columns) { start, count in
             inpars_quantize_activations(
                 x + start * columns, count, columns, q + start * columns, scales + start, zeros + start)
         }
@@ -97,13 +97,13 @@ enum Quantization {
     /// s32 accumulators back to fp32 (activation scale per row, weight scale per column).
     /// Runs in C (`inpars_rescale`); element-wise, so the same bits on every instruction set.
     /// These kernels split their rows over ``BLAS/threads`` threads
-    /// (``splittingRows(_:columns:_:)``); rows are independent, so the result does not change.
+    /// (``RowSplit``); rows are independent, so the result does not change.
     static func rescale(
         _ acc: UnsafePointer<Int32>, rows: Int, columns: Int, rowScales: UnsafePointer<Float>,
         columnScales: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
-        splittingRows(rows, columns: columns) { start, count in
+        RowSplit.run(rows, columns: columns) { start, count in
             inpars_rescale(
                 acc + start * columns, count, columns, rowScales + start, columnScales,
                 out + start * columns, accumulate ? 1 : 0)
@@ -123,7 +123,7 @@ enum Quantization {
         epsilon: Float, into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
         zeros: UnsafeMutablePointer<Int32>
     ) {
-        splittingRows(rows, columns: columns) { start, count in
+        RowSplit.run(rows, columns: columns) { start, count in
             inpars_rms_quantize_rows(
                 x + start * columns, count, columns, weight, epsilon, q + start * columns,
                 scales + start, zeros + start)
@@ -139,7 +139,7 @@ enum Quantization {
         columnScales: UnsafePointer<Float>, into q: UnsafeMutablePointer<Int8>,
         scales: UnsafeMutablePointer<Float>, zeros: UnsafeMutablePointer<Int32>
     ) {
-        splittingRows(rows, columns: columns) { start, count in
+        RowSplit.run(rows, columns: columns) { start, count in
             inpars_rescale_relu_quantize(
                 acc + start * columns, count, columns, rowScales + start, columnScales,
                 q + start * columns, scales + start, zeros + start)
@@ -147,24 +147,3 @@ enum Quantization {
     }
 }
 
-extension Quantization {
-    /// Elements below which a row-wise kernel runs on the calling thread alone (waking a
-    /// second thread costs more than it saves there: a decoding step's few rows).
-    static let parallelElements = 1 << 15
-
-    /// Runs `body(start, count)` over contiguous parts of `rows` rows, one part per thread of
-    /// ``BLAS/threads`` at once, or over all rows on the calling thread when `rows · columns`
-    /// is below ``parallelElements``. For the row-wise kernels around a oneDNN product, which
-    /// otherwise run on one core while oneDNN's other threads wait for the next product.
-    static func splittingRows(_ rows: Int, columns: Int, _ body: (_ start: Int, _ count: Int) -> Void) {
-        let workers = rows * columns < parallelElements ? 1 : min(BLAS.threads, rows)
-        guard workers > 1 else { return body(0, rows) }
-        withoutActuallyEscaping(body) { body in
-            nonisolated(unsafe) let body = body
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let start = rows * worker / workers
-                body(start, rows * (worker + 1) / workers - start)
-            }
-        }
-    }
-}

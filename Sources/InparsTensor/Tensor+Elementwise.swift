@@ -105,10 +105,12 @@ extension Tensor {
         guard inner > 0 else { return }
         storage.withUnsafeMutableBufferPointer { px in
             other.storage.withUnsafeBufferPointer { po in
-                var offset = 0
-                while offset < px.count {
-                    for i in 0..<inner { px[offset + i] += po[i] }
-                    offset += inner
+                let (x, o) = (px.baseAddress!, po.baseAddress!)
+                RowSplit.run(px.count / inner, columns: inner) { start, count in
+                    for row in start..<(start + count) {
+                        let target = x + row * inner
+                        for i in 0..<inner { target[i] += o[i] }
+                    }
                 }
             }
         }

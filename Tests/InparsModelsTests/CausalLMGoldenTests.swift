@@ -177,6 +177,32 @@ struct CausalLMGolden: Decodable {
         #expect(one.map(\.ids) != greedy.map(\.ids), "sampling at T=1.5 chose the greedy tokens")
     }
 
+    /// Rotating a whole batch at once (rows split over threads, one angle table over the
+    /// positions the rows span) gives each row the bits of rotating it alone, for entries
+    /// that share their positions (a prefill) and for entries at positions of their own.
+    @Test func rotatingABatchEqualsRotatingEachRowAlone() {
+        let rope = RotaryEmbedding(dimension: 64, base: 1_000_000)
+        var random = TestRandom(seed: 21)
+        let heads: [(offset: Int, count: Int)] = [(0, 4), (320, 2)]
+        for (batch, stepLength, positions) in [(3, 70, [600, 600, 600]), (100, 1, (0..<100).map { 7 * $0 + 3 })] {
+            let width = 448
+            let x = Tensor(shape: [batch, stepLength, width], storage: random.floats(batch * stepLength * width))
+            var all = x
+            rope.apply(to: &all, heads: heads, positions: positions)
+            for b in 0..<batch {
+                for t in 0..<stepLength {
+                    let start = (b * stepLength + t) * width
+                    var one = Tensor(shape: [1, 1, width], storage: Array(x.storage[start..<(start + width)]))
+                    rope.apply(to: &one, heads: heads, positions: [positions[b] + t])
+                    #expect(
+                        one.storage.map(\.bitPattern) == all.storage[start..<(start + width)].map(\.bitPattern),
+                        "entry \(b) step \(t)")
+                }
+            }
+            #expect(all.storage[(320 + 128)..<width] == x.storage[(320 + 128)..<width], "values moved")
+        }
+    }
+
     @Test func llama3RopeScalingMatchesTransformers() {
         // transformers 5.24 ROPE_INIT_FUNCTIONS["llama3"] for head_dim 16, theta 500000,
         // factor 8, low_freq_factor 1, high_freq_factor 4, original_max_position_embeddings 256

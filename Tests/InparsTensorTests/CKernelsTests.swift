@@ -253,6 +253,39 @@ import Testing
         #expect(q[(2 * 45)..<(3 * 45)].allSatisfy { $0 == -128 } && scales[2] == 0)
     }
 
+    /// RMS normalisation: within 2 ulp-scale of a Double-precision norm for row lengths around
+    /// the 16-lane blocks (tails included), in place as well as out of place, and the same
+    /// bits on both paths.
+    @Test func rmsNormalizeMatchesDoublePrecisionOnEveryPath() {
+        var random = TestRandom(seed: 46)
+        for columns in [1, 15, 16, 17, 45, 64, 896] {
+            let rows = 3
+            let x = random.floats(rows * columns, in: -3...3)
+            let weight = random.floats(columns, in: 0.1...2)
+            var results: [[Float]] = []
+            for isa in [INPARS_ISA_GENERIC, INPARS_ISA_AVX512] {
+                var out = [Float](repeating: .nan, count: x.count)
+                inpars_rms_normalize_rows_isa(x, rows, columns, weight, 1e-6, &out, isa)
+                var inPlace = x
+                inPlace.withUnsafeMutableBufferPointer { p in
+                    inpars_rms_normalize_rows_isa(p.baseAddress!, rows, columns, weight, 1e-6, p.baseAddress!, isa)
+                }
+                #expect(inPlace.map(\.bitPattern) == out.map(\.bitPattern), "in place, \(columns) columns")
+                results.append(out)
+            }
+            #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(columns) columns")
+            for row in 0..<rows {
+                let values = (0..<columns).map { Double(x[row * columns + $0]) }
+                let inverse = 1 / (values.map { $0 * $0 }.reduce(0, +) / Double(columns) + 1e-6).squareRoot()
+                for i in 0..<columns {
+                    let expected = values[i] * inverse * Double(weight[i])
+                    let got = Double(results[0][row * columns + i])
+                    #expect(abs(got - expected) <= 1e-6 * max(1, abs(expected)), "row \(row) column \(i) of \(columns)")
+                }
+            }
+        }
+    }
+
     /// s32 accumulators through ReLU into one-sided codes: `max(0, acc · columnScale)` over
     /// all 256 codes (zero point −128), the activation scale moved into the new scale, the
     /// same bits on both paths; an all-negative row quantizes to the zero code.

@@ -108,6 +108,15 @@ void inpars_rms_quantize_rows_isa(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
     float *scales, int32_t *zeros, inpars_isa isa);
 
+/// RMS normalisation of each row of a `[rows, columns]` matrix (T5LayerNorm / LlamaRMSNorm):
+/// `out[r, i] = x[r, i] · (1 / √(Σ x[r]² / columns + ε)) · weight[i]`, the squares summed as
+/// ``inpars_rms_quantize_rows`` sums them, so every path gives the same bits. `out` may be `x`.
+void inpars_rms_normalize_rows(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out);
+void inpars_rms_normalize_rows_isa(
+    const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out,
+    inpars_isa isa);
+
 /// An int8 product's s32 sums (zero points already taken off) through ReLU into the next
 /// product's int8 input, in one pass: `t[m, n] = max(0, (float)acc[m, n] · columnScales[n])`,
 /// quantized as ``inpars_quantize_activations`` does (lo = 0, so `zeros[m] = −128` and the

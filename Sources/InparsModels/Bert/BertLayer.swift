@@ -69,7 +69,7 @@ struct BertLayer: Sendable {
         attentionOutput.forward(
             context, weights: weights, dropout: attentionDropout, into: &hidden)
         let attentionSum = training.map { _ in hidden }
-        var attended = attentionNorm.forward(hidden, weights: weights)
+        let attended = attentionNorm.forward(hidden, weights: weights)
         var activated = intermediate.forward(attended, weights: weights)
         // At inference nothing is kept, so the activation and the residual add run in place.
         let projected = training.map { _ in activated }

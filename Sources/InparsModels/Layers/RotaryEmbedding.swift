@@ -89,19 +89,31 @@ public struct RotaryEmbedding: Sendable, Equatable {
     public func apply(to x: inout Tensor, heads: [(offset: Int, count: Int)], positions: [Int]) {
         precondition(x.rank == 3 && positions.count == x.shape[0], "rotary: \(x.shape)")
         let (batch, stepLength, width) = (x.shape[0], x.shape[1], x.shape[2])
+        guard batch > 0 && stepLength > 0 else { return }
         let half = dimension / 2
-        var table = [Float](repeating: 0, count: 2 * half)
+        // One (cos, sin) row per position of the span the rows cover: a prefill's entries share
+        // their positions, so each is computed once per call rather than once per row.
+        let first = positions.min()!
+        let span = positions.max()! + stepLength - first
+        let table = [Float](unsafeUninitializedCapacity: span * 2 * half) { buffer, count in
+            for p in 0..<span {
+                let row = buffer.baseAddress! + p * 2 * half
+                angles(position: first + p, cosines: row, sines: row + half)
+            }
+            count = span * 2 * half
+        }
+        let rotated = heads.reduce(0) { $0 + $1.count } * dimension
         x.storage.withUnsafeMutableBufferPointer { px in
-            table.withUnsafeMutableBufferPointer { pt in
-                let cosines = pt.baseAddress!
-                let sines = cosines + half
-                for b in 0..<batch {
-                    for t in 0..<stepLength {
-                        angles(position: positions[b] + t, cosines: cosines, sines: sines)
-                        let row = px.baseAddress! + (b * stepLength + t) * width
+            table.withUnsafeBufferPointer { pt in
+                let (base, angles) = (px.baseAddress!, pt.baseAddress!)
+                RowSplit.run(batch * stepLength, columns: rotated) { start, count in
+                    for r in start..<(start + count) {
+                        let (b, t) = r.quotientAndRemainder(dividingBy: stepLength)
+                        let cosines = angles + (positions[b] + t - first) * 2 * half
+                        let row = base + r * width
                         for block in heads {
                             for h in 0..<block.count {
-                                rotate(row + block.offset + h * dimension, cosines, sines, half)
+                                rotate(row + block.offset + h * dimension, cosines, cosines + half, half)
                             }
                         }
                     }

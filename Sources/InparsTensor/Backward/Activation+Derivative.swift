@@ -66,18 +66,32 @@ extension Tensor {
         shape[shape.count - 1] = width
         return Tensor(shape: shape) { out in
             fused.storage.withUnsafeBufferPointer { ph in
-                for r in 0..<rows {
-                    let gate = ph.baseAddress! + r * 2 * width
-                    let target = out.baseAddress! + r * width
-                    if activation == .geluTanh {
-                        Activation.gatedGELUTanh(
-                            gate: gate, linear: gate + width, output: target, count: width)
-                    } else if activation == .silu {
-                        // C (`CKernels`), AVX-512 where present; the same bits on every path.
-                        inpars_gated_silu(gate, gate + width, target, width)
-                    } else {
-                        for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
-                    }
+                gatedActivation(activation, fused: ph.baseAddress!, rows: rows, width: width, into: out.baseAddress!)
+            }
+        }
+    }
+
+    /// ``gatedActivation(_:fused:)`` on raw rows, split over threads (``RowSplit``).
+    ///
+    /// - Parameters:
+    ///   - fused: `[rows, 2·width]`, gate then linear half in each row.
+    ///   - output: `[rows, width]`.
+    public static func gatedActivation(
+        _ activation: Activation, fused: UnsafePointer<Float>, rows: Int, width: Int,
+        into output: UnsafeMutablePointer<Float>
+    ) {
+        RowSplit.run(rows, columns: 3 * width) { start, count in
+            for r in start..<(start + count) {
+                let gate = fused + r * 2 * width
+                let target = output + r * width
+                if activation == .geluTanh {
+                    Activation.gatedGELUTanh(
+                        gate: gate, linear: gate + width, output: target, count: width)
+                } else if activation == .silu {
+                    // C (`CKernels`), AVX-512 where present; the same bits on every path.
+                    inpars_gated_silu(gate, gate + width, target, width)
+                } else {
+                    for j in 0..<width { target[j] = activation(gate[j]) * gate[width + j] }
                 }
             }
         }
