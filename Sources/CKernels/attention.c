@@ -471,7 +471,7 @@ static void prefetch_segments(
     const key_segment *segments, size_t count, size_t part, size_t parts, size_t d, int copy) {
     for (size_t s = 0; s < count; s++) {
         const key_segment *segment = &segments[s];
-        if (segment->shared) continue;
+        if (segment->shared || (segment->packed && !copy)) continue;
         size_t from = segment->count * part / parts, to = segment->count * (part + 1) / parts;
         for (size_t j = from; j < to; j++)
             for (size_t line = 0; line < d * sizeof(float); line += 64) {
