@@ -1,7 +1,8 @@
 // Fused multi-head attention forward for inference (flash-attention style); see CKernels.h for
 // the contract. Unlike the other kernels, the AVX-512 and generic paths are not bit-identical:
-// the AVX-512 path uses fused multiply-adds and an online softmax over key blocks, the generic
-// path an exact two-pass softmax per row; tests bound their difference.
+// the AVX-512 path uses fused multiply-adds, a polynomial 2^x on log2-scaled scores and an
+// online softmax over key blocks, the generic path an exact two-pass softmax per row; tests
+// bound their difference.
 #include "CKernels.h"
 
 #include "exp.h"
@@ -65,6 +66,8 @@ typedef struct {
     size_t k_stride, v_stride, start, count;
     /// The keys in blocks (``inpars_attention_pack_keys``), or NULL.
     const float *packed;
+    /// Whether the rows are the shared ones (the same for every unit).
+    int shared;
 } key_segment;
 
 /// The segments of unit (b, kv) over its first `keys` keys: the shared rows, then the entry's
@@ -78,7 +81,8 @@ static size_t unit_segments(
         key_segment s = {
             a->shared_keys + a->shared.offset + kv * d, a->shared_values + a->shared.offset + kv * d,
             a->shared.row_stride, a->shared.row_stride, 0, shared,
-            a->shared_packed_keys ? a->shared_packed_keys + kv * a->shared_packed_unit_stride : NULL};
+            a->shared_packed_keys ? a->shared_packed_keys + kv * a->shared_packed_unit_stride : NULL,
+            1};
         segments[n++] = s;
     }
     if (keys > shared) {
@@ -87,7 +91,8 @@ static size_t unit_segments(
             v + b * a->values.batch_stride + a->values.offset + kv * d, a->keys.row_stride,
             a->values.row_stride, shared, keys - shared,
             a->packed_keys ? a->packed_keys + (b * a->num_kv_heads + kv) * a->packed_unit_stride
-                           : NULL};
+                           : NULL,
+            0};
         segments[n++] = s;
     }
     return n;
@@ -154,23 +159,21 @@ static void attention_generic(
 
 #ifdef INPARS_X86
 
-/// `exp` of the Cephes scheme in exp.h with fused multiply-adds (fewer operations; this kernel
-/// does not promise the same bits as the generic path).
-__attribute__((target("avx512f"))) static inline __m512 exp_fused(__m512 input) {
-    __m512 x = _mm512_max_ps(_mm512_set1_ps(-87.0f), input);
-    __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(LOG2E), _mm512_set1_ps(MAGIC));
-    __m512 n = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(P0), r, _mm512_set1_ps(P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(P5));
-    __m512 y = _mm512_add_ps(_mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    __m512i integer = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(MAGIC_BITS));
-    __m512i scale = _mm512_slli_epi32(_mm512_add_epi32(integer, _mm512_set1_epi32(127)), 23);
-    return _mm512_mul_ps(y, _mm512_castsi512_ps(scale));
+/// `2^x` for `x ≤ 0` (clamped at −100, so the result stays a normal float; NaN gives 2^−100):
+/// `x = n + r`, `n` the nearest integer, `2^r` on [−½, ½] by a degree-5 polynomial with a
+/// constant term of exactly 1 (a weighted least-squares fit, relative error 1e-7 before
+/// rounding, 2.5e-7 in float), scaled by `2^n` with `vscalefps`. The kernel works in the log2
+/// domain (scores times log2 e), so this is its only exponential: 9 operations a vector.
+__attribute__((target("avx512f"))) static inline __m512 exp2_fused(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-100.0f));
+    __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(1.326472731307149e-3f), r, _mm512_set1_ps(9.671512991189957e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.550733581185341e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(2.4022242426872253e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(6.931470036506653e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
 }
 
 /// Lanes of vector `n` of a key block starting at `first` that row `visible` sees.
@@ -180,30 +183,52 @@ static inline __mmask16 lane_mask(size_t visible, size_t first) {
     return (__mmask16)((1u << (visible - first)) - 1);
 }
 
-/// The running state of a macro tile's rows: output accumulators `[MACRO_ROWS, d]`, running
-/// maxima and sums, and the block's probabilities `[MICRO_ROWS, KEY_BLOCK]`.
+/// The maximum (`MAXIMUM` non-zero) or the sum of each of 4 vectors, vector `i` reduced into
+/// every lane of 128-bit quadrant `i`: 9 shuffles and 7 operations for the 4 rows of a micro
+/// tile together, instead of a serial horizontal reduction per row.
+#define DEFINE_REDUCE4(NAME, OP)                                                                   \
+    __attribute__((target("avx512f"), always_inline)) static inline __m512 NAME(                  \
+        __m512 a, __m512 b, __m512 c, __m512 d) {                                                  \
+        __m512 ab = OP(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));       \
+        __m512 cd = OP(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));       \
+        __m512 x = OP(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));    \
+        x = OP(x, _mm512_permute_ps(x, 0x4E));                                                     \
+        return OP(x, _mm512_permute_ps(x, 0xB1));                                                  \
+    }
+DEFINE_REDUCE4(reduce4_max, _mm512_max_ps)
+DEFINE_REDUCE4(reduce4_add, _mm512_add_ps)
+
+/// Lane `4r` of `x` in every lane (row `r`'s value of a micro tile's state vector).
+#define QUADRANT(x, r) _mm512_permutexvar_ps(_mm512_set1_epi32(4 * (r)), (x))
+
+/// The running state of a macro tile's rows: the queries times `scale · log2 e` `[MACRO_ROWS,
+/// d]`, output accumulators `[MACRO_ROWS, d]`, per micro tile the running maxima and sums of
+/// its 4 rows (log2 domain; row `r` in quadrant `r` of a vector), and the block's
+/// probabilities `[MICRO_ROWS, KEY_BLOCK]`.
 typedef struct {
+    float *queries;
     float *output;
-    float maximum[MACRO_ROWS];
-    float sum[MACRO_ROWS];
-    float corrections[MICRO_ROWS];
+    float *maximum;
+    float *sum;
     float *probabilities;
 } tile_state;
 
 /// `acc[r] = acc[r] · correction[r] + Σ_j P[r, j] · V[j, group]` for 4 rows and `CHUNKS` × 16
-/// output columns starting at `column` (the running outputs of rows `first ...` of `state`).
+/// output columns starting at `column` (`output` the running outputs of the 4 rows, `d` apart;
+/// `correction` row `r`'s factor in quadrant `r`). Always multiplied: whether a maximum moved
+/// is a coin toss in the early blocks, and a mispredicted branch on it, resolved at the end
+/// of the softmax's dependency chain, would discard the speculated `P·V` work.
 #define DEFINE_PV(CHUNKS)                                                                          \
     __attribute__((target("avx512f"), always_inline)) static inline void pv_##CHUNKS(             \
-        tile_state *state, size_t first, size_t d, size_t column, const float *v,                   \
-        size_t value_stride, size_t keys) {                                                         \
+        float *output, const float *p, __m512 correction, size_t d, size_t column,                 \
+        const float *v, size_t value_stride, size_t keys) {                                         \
         __m512 acc[MICRO_ROWS][CHUNKS];                                                             \
         for (int r = 0; r < MICRO_ROWS; r++) {                                                      \
-            __m512 correction = _mm512_set1_ps(state->corrections[r]);                             \
+            __m512 factor = QUADRANT(correction, r);                                                \
             for (int n = 0; n < CHUNKS; n++)                                                        \
                 acc[r][n] = _mm512_mul_ps(                                                          \
-                    _mm512_loadu_ps(state->output + (first + r) * d + column + 16 * n), correction); \
+                    _mm512_loadu_ps(output + r * d + column + 16 * n), factor);                     \
         }                                                                                           \
-        const float *p = state->probabilities;                                                      \
         for (size_t j = 0; j < keys; j++) {                                                         \
             __m512 value[CHUNKS];                                                                   \
             for (int n = 0; n < CHUNKS; n++)                                                        \
@@ -216,22 +241,17 @@ typedef struct {
         }                                                                                           \
         for (int r = 0; r < MICRO_ROWS; r++)                                                        \
             for (int n = 0; n < CHUNKS; n++)                                                        \
-                _mm512_storeu_ps(state->output + (first + r) * d + column + 16 * n, acc[r][n]);     \
+                _mm512_storeu_ps(output + r * d + column + 16 * n, acc[r][n]);                      \
     }
 DEFINE_PV(1)
 DEFINE_PV(2)
 DEFINE_PV(3)
 DEFINE_PV(4)
 
-/// One key block against 4 rows: scores from the packed keys (`[d, KEY_BLOCK]`) times the
-/// scale, bias, masks (keys from `limit` on, the end of the block's segment, are masked too),
-/// the online-softmax update of the rows' maxima and sums, then `P·V` into their running
-/// outputs.
-__attribute__((target("avx512f"))) static void micro_tile(
-    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t first,
-    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit) {
-    size_t d = a->head_dim;
-    __m512 s[MICRO_ROWS][4];
+/// `s[r][n] = q[r]·K[:, 16n ..< 16n + 16]` for the 4 rows of a micro tile (`query` `[4, d]`)
+/// and a packed key block (`[d, KEY_BLOCK]`).
+__attribute__((target("avx512f"), always_inline)) static inline void scores_product(
+    const float *query, const float *packed, size_t d, __m512 s[MICRO_ROWS][4]) {
     for (int r = 0; r < MICRO_ROWS; r++)
         for (int n = 0; n < 4; n++) s[r][n] = _mm512_setzero_ps();
     for (size_t c = 0; c < d; c++) {
@@ -239,56 +259,102 @@ __attribute__((target("avx512f"))) static void micro_tile(
         __m512 k0 = _mm512_loadu_ps(kt), k1 = _mm512_loadu_ps(kt + 16);
         __m512 k2 = _mm512_loadu_ps(kt + 32), k3 = _mm512_loadu_ps(kt + 48);
         for (int r = 0; r < MICRO_ROWS; r++) {
-            __m512 qc = _mm512_set1_ps(rows[r].query[c]);
+            __m512 qc = _mm512_set1_ps(query[r * d + c]);
             s[r][0] = _mm512_fmadd_ps(qc, k0, s[r][0]);
             s[r][1] = _mm512_fmadd_ps(qc, k1, s[r][1]);
             s[r][2] = _mm512_fmadd_ps(qc, k2, s[r][2]);
             s[r][3] = _mm512_fmadd_ps(qc, k3, s[r][3]);
         }
     }
-    const __m512 negative_infinity = _mm512_set1_ps(-__builtin_inff());
-    const __m512 scale = _mm512_set1_ps(a->scale);
-    size_t keys = 0;
+}
+
+/// One key block against the 4 rows of micro tile `tile`: scores from the packed keys (`[d,
+/// KEY_BLOCK]`) and the pre-scaled queries, the bias times log2 e, masks (`MASKED`: keys at or
+/// past a row's `visible` or `limit`, the end of the block's segment, are −∞; unmasked blocks
+/// are whole for all 4 rows), the online-softmax update of the rows' maxima and sums (all 4
+/// rows in one vector), then `P·V` into their running outputs.
+__attribute__((target("avx512f"), always_inline)) static inline void micro_tile(
+    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t tile,
+    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit,
+    int masked) {
+    size_t d = a->head_dim;
+    __m512 s[MICRO_ROWS][4];
+    scores_product(state->queries + tile * MICRO_ROWS * d, packed, d, s);
+    const __m512 log2e = _mm512_set1_ps(LOG2E);
+    __mmask16 mask[MICRO_ROWS][4];
+    size_t keys = KEY_BLOCK;
+    if (masked) {
+        const __m512 negative_infinity = _mm512_set1_ps(-__builtin_inff());
+        keys = 0;
+        for (int r = 0; r < MICRO_ROWS; r++) {
+            size_t visible = rows[r].visible < limit ? rows[r].visible : limit;
+            for (int n = 0; n < 4; n++) {
+                mask[r][n] = lane_mask(visible, block_start + 16 * n);
+                if (rows[r].bias)
+                    s[r][n] = _mm512_fmadd_ps(
+                        _mm512_maskz_loadu_ps(mask[r][n], rows[r].bias + block_start + 16 * n),
+                        log2e, s[r][n]);
+                s[r][n] = _mm512_mask_blend_ps(mask[r][n], negative_infinity, s[r][n]);
+            }
+            if (visible > block_start) {
+                size_t seen = visible - block_start;
+                if (seen > keys) keys = seen > KEY_BLOCK ? KEY_BLOCK : seen;
+            }
+        }
+    } else if (rows[0].bias) {
+        for (int r = 0; r < MICRO_ROWS; r++)
+            for (int n = 0; n < 4; n++)
+                s[r][n] = _mm512_fmadd_ps(
+                    _mm512_loadu_ps(rows[r].bias + block_start + 16 * n), log2e, s[r][n]);
+    }
+    __m512 block_max[MICRO_ROWS];
+    for (int r = 0; r < MICRO_ROWS; r++)
+        block_max[r] = _mm512_max_ps(_mm512_max_ps(s[r][0], s[r][1]), _mm512_max_ps(s[r][2], s[r][3]));
+    float *maximum = state->maximum + tile * 16, *sum = state->sum + tile * 16;
+    __m512 old_max = _mm512_load_ps(maximum);
+    __m512 new_max = _mm512_max_ps(
+        old_max, reduce4_max(block_max[0], block_max[1], block_max[2], block_max[3]));
+    // 1 exactly where the maximum did not move (2^0 = 1 · 2^0).
+    __m512 correction = exp2_fused(_mm512_sub_ps(old_max, new_max));
+    __m512 total[MICRO_ROWS];
+    float *probabilities = state->probabilities;
     for (int r = 0; r < MICRO_ROWS; r++) {
-        for (int n = 0; n < 4; n++) s[r][n] = _mm512_mul_ps(s[r][n], scale);
-        size_t visible = rows[r].visible < limit ? rows[r].visible : limit;
-        __mmask16 mask[4];
+        __m512 shift = QUADRANT(new_max, r);
+        total[r] = _mm512_setzero_ps();
         for (int n = 0; n < 4; n++) {
-            mask[n] = lane_mask(visible, block_start + 16 * n);
-            if (rows[r].bias)
-                s[r][n] = _mm512_add_ps(
-                    s[r][n], _mm512_maskz_loadu_ps(mask[n], rows[r].bias + block_start + 16 * n));
-            s[r][n] = _mm512_mask_blend_ps(mask[n], negative_infinity, s[r][n]);
-        }
-        __m512 block_max = _mm512_max_ps(_mm512_max_ps(s[r][0], s[r][1]), _mm512_max_ps(s[r][2], s[r][3]));
-        float old_max = state->maximum[first + r];
-        float new_max = _mm512_reduce_max_ps(block_max);
-        if (new_max < old_max) new_max = old_max;
-        __m512 shift = _mm512_set1_ps(new_max);
-        __m512 total = _mm512_setzero_ps();
-        for (int n = 0; n < 4; n++) {
-            __m512 p = _mm512_maskz_mov_ps(mask[n], exp_fused(_mm512_sub_ps(s[r][n], shift)));
-            _mm512_storeu_ps(state->probabilities + r * KEY_BLOCK + 16 * n, p);
-            total = _mm512_add_ps(total, p);
-        }
-        // After the first blocks the maximum rarely moves: no rescaling then.
-        float correction = new_max == old_max ? 1.0f : exp_scalar(old_max - new_max);
-        state->corrections[r] = correction;
-        state->sum[first + r] = state->sum[first + r] * correction + _mm512_reduce_add_ps(total);
-        state->maximum[first + r] = new_max;
-        if (visible > block_start) {
-            size_t seen = visible - block_start;
-            if (seen > keys) keys = seen > KEY_BLOCK ? KEY_BLOCK : seen;
+            __m512 p = exp2_fused(_mm512_sub_ps(s[r][n], shift));
+            if (masked) p = _mm512_maskz_mov_ps(mask[r][n], p);
+            _mm512_store_ps(probabilities + r * KEY_BLOCK + 16 * n, p);
+            total[r] = _mm512_add_ps(total[r], p);
         }
     }
+    _mm512_store_ps(
+        sum, _mm512_fmadd_ps(
+                 _mm512_load_ps(sum), correction, reduce4_add(total[0], total[1], total[2], total[3])));
+    _mm512_store_ps(maximum, new_max);
+    float *output = state->output + tile * MICRO_ROWS * d;
     for (size_t column = 0; column < d; column += 64) {
         switch ((d - column) / 16) {
-        case 1: pv_1(state, first, d, column, v, value_stride, keys); break;
-        case 2: pv_2(state, first, d, column, v, value_stride, keys); break;
-        case 3: pv_3(state, first, d, column, v, value_stride, keys); break;
-        default: pv_4(state, first, d, column, v, value_stride, keys); break;
+        case 1: pv_1(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        case 2: pv_2(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        case 3: pv_3(output, probabilities, correction, d, column, v, value_stride, keys); break;
+        default: pv_4(output, probabilities, correction, d, column, v, value_stride, keys); break;
         }
     }
+}
+
+/// ``micro_tile`` for a block every row of the tile sees whole (no masks).
+__attribute__((target("avx512f"))) static void micro_tile_whole(
+    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t tile,
+    const float *packed, const float *v, size_t value_stride, size_t block_start) {
+    micro_tile(a, rows, state, tile, packed, v, value_stride, block_start, 0, 0);
+}
+
+/// ``micro_tile`` for a block some row of the tile sees in part.
+__attribute__((target("avx512f"))) static void micro_tile_masked(
+    const inpars_attention *a, const attention_row *rows, tile_state *state, size_t tile,
+    const float *packed, const float *v, size_t value_stride, size_t block_start, size_t limit) {
+    micro_tile(a, rows, state, tile, packed, v, value_stride, block_start, limit, 1);
 }
 
 /// Transposes a 16 × 16 tile in registers: `rows[i]` lane `l` becomes `rows[l]` lane `i`.
@@ -348,11 +414,18 @@ __attribute__((target("avx512f"))) static void macro_tile(
     size_t d = a->head_dim;
     attention_row rows[MACRO_ROWS];
     size_t padded = (count + MICRO_ROWS - 1) / MICRO_ROWS * MICRO_ROWS, keys = 0;
+    // The queries times scale · log2 e: scores come out in the log2 domain of ``exp2_fused``.
+    __m512 factor = _mm512_set1_ps(a->scale * LOG2E);
     for (size_t r = 0; r < padded; r++) {
         rows[r] = describe_row(a, q, out, b, kv, first + (r < count ? r : count - 1), columns);
         if (rows[r].visible > keys) keys = rows[r].visible;
-        state->maximum[r] = NO_MAXIMUM;
-        state->sum[r] = 0;
+        for (size_t c = 0; c < d; c += 16)
+            _mm512_store_ps(
+                state->queries + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(rows[r].query + c), factor));
+    }
+    for (size_t t = 0; t < padded / MICRO_ROWS; t++) {
+        _mm512_store_ps(state->maximum + 16 * t, _mm512_set1_ps(NO_MAXIMUM));
+        _mm512_store_ps(state->sum + 16 * t, _mm512_setzero_ps());
     }
     memset(state->output, 0, padded * d * sizeof(float));
     for (size_t s = 0; s < segment_count; s++) {
@@ -362,24 +435,51 @@ __attribute__((target("avx512f"))) static void macro_tile(
         for (size_t offset = 0; offset < segment->count; offset += KEY_BLOCK) {
             size_t start = segment->start + offset;
             if (start >= keys) break;
+            const float *values = segment->v + offset * segment->v_stride;
             for (size_t r = 0; r < padded; r += MICRO_ROWS) {
-                size_t seen = 0;
-                for (int i = 0; i < MICRO_ROWS; i++)
-                    if (rows[r + i].visible > seen) seen = rows[r + i].visible;
-                if (seen <= start) continue;  // causal: the whole block is masked for these rows
-                micro_tile(
-                    a, rows + r, state, r, block, segment->v + offset * segment->v_stride,
-                    segment->v_stride, start, limit);
+                size_t most = 0, least = SIZE_MAX;
+                for (int i = 0; i < MICRO_ROWS; i++) {
+                    if (rows[r + i].visible > most) most = rows[r + i].visible;
+                    if (rows[r + i].visible < least) least = rows[r + i].visible;
+                }
+                if (most <= start) continue;  // causal: the whole block is masked for these rows
+                if (least >= start + KEY_BLOCK && limit >= start + KEY_BLOCK)
+                    micro_tile_whole(
+                        a, rows + r, state, r / MICRO_ROWS, block, values, segment->v_stride, start);
+                else
+                    micro_tile_masked(
+                        a, rows + r, state, r / MICRO_ROWS, block, values, segment->v_stride, start,
+                        limit);
             }
             block += d * KEY_BLOCK;
         }
     }
     for (size_t r = 0; r < count; r++) {
-        float inverse = state->sum[r] > 0 ? 1.0f / state->sum[r] : 0.0f;
-        __m512 scale = _mm512_set1_ps(inverse);
+        float total = state->sum[16 * (r / MICRO_ROWS) + 4 * (r % MICRO_ROWS)];
+        __m512 scale = _mm512_set1_ps(total > 0 ? 1.0f / total : 0.0f);
         for (size_t c = 0; c < d; c += 16)
             _mm512_storeu_ps(
                 rows[r].output + c, _mm512_mul_ps(_mm512_loadu_ps(state->output + r * d + c), scale));
+    }
+}
+
+/// Prefetches part `part` of `parts` of the own rows the unit of `segments` will read from
+/// their strided buffers (keys to pack, values to `copy`), so that unit's preparation finds
+/// them in cache: rows 9 KB apart (T5's fused projections) each start a new page, which the
+/// hardware prefetchers do not cross.
+static void prefetch_segments(
+    const key_segment *segments, size_t count, size_t part, size_t parts, size_t d, int copy) {
+    for (size_t s = 0; s < count; s++) {
+        const key_segment *segment = &segments[s];
+        if (segment->shared || (segment->packed && !copy)) continue;
+        size_t from = segment->count * part / parts, to = segment->count * (part + 1) / parts;
+        for (size_t j = from; j < to; j++)
+            for (size_t line = 0; line < d * sizeof(float); line += 64) {
+                if (!segment->packed)
+                    _mm_prefetch((const char *)(segment->k + j * segment->k_stride) + line, _MM_HINT_T1);
+                if (copy)
+                    _mm_prefetch((const char *)(segment->v + j * segment->v_stride) + line, _MM_HINT_T1);
+            }
     }
 }
 
@@ -396,15 +496,25 @@ __attribute__((target("avx512f"))) static void attention_avx512(
     int copy_values = rows > 2 * MICRO_ROWS && a->values.row_stride != d;
     float *contiguous = copy_values ? aligned_alloc(64, (a->key_length ? a->key_length : 1) * d * sizeof(float)) : NULL;
     tile_state state;
+    state.queries = aligned_alloc(64, MACRO_ROWS * d * sizeof(float));
     state.output = aligned_alloc(64, MACRO_ROWS * d * sizeof(float));
+    state.maximum = aligned_alloc(64, MACRO_ROWS * 4 * sizeof(float));
+    state.sum = aligned_alloc(64, MACRO_ROWS * 4 * sizeof(float));
     state.probabilities = aligned_alloc(64, MICRO_ROWS * KEY_BLOCK * sizeof(float));
-    for (size_t unit = worker; unit < a->batch * a->num_kv_heads; unit += workers) {
+    size_t units = a->batch * a->num_kv_heads;
+    for (size_t unit = worker; unit < units; unit += workers) {
         size_t b = unit / a->num_kv_heads, kv = unit % a->num_kv_heads;
         size_t columns = entry_columns(a, b);
         // Keys the last position sees: the most any row of the unit sees.
         size_t keys = row_visible(a, columns, a->query_length - 1);
-        key_segment segments[2];
-        size_t segment_count = unit_segments(a, k, v, b, kv, keys, segments);
+        key_segment segments[2], upcoming[2];
+        size_t segment_count = unit_segments(a, k, v, b, kv, keys, segments), upcoming_count = 0;
+        if (unit + workers < units) {
+            size_t b2 = (unit + workers) / a->num_kv_heads, kv2 = (unit + workers) % a->num_kv_heads;
+            size_t columns2 = entry_columns(a, b2);
+            upcoming_count = unit_segments(
+                a, k, v, b2, kv2, row_visible(a, columns2, a->query_length - 1), upcoming);
+        }
         float *next = packed;
         for (size_t s = 0; s < segment_count; s++) {
             key_segment *segment = &segments[s];
@@ -422,13 +532,28 @@ __attribute__((target("avx512f"))) static void attention_avx512(
         }
         for (size_t first = 0; first < rows; first += MACRO_ROWS) {
             size_t count = rows - first < MACRO_ROWS ? rows - first : MACRO_ROWS;
+            // The next tile's query rows (strided, out of cache) arrive while this one runs,
+            // its output rows are owned for writing.
+            for (size_t r = first + MACRO_ROWS; r < first + 2 * MACRO_ROWS && r < rows; r++) {
+                attention_row row = describe_row(a, q, out, b, kv, r, columns);
+                for (size_t line = 0; line < d * sizeof(float); line += 64) {
+                    _mm_prefetch((const char *)row.query + line, _MM_HINT_T0);
+                    _mm_prefetch((const char *)row.output + line, _MM_HINT_ET0);
+                }
+            }
+            prefetch_segments(
+                upcoming, upcoming_count, first / MACRO_ROWS, (rows + MACRO_ROWS - 1) / MACRO_ROWS,
+                d, copy_values);
             macro_tile(
                 a, q, out, b, kv, first, count, columns, segments, segment_count, &state);
         }
     }
     free(contiguous);
     free(state.probabilities);
+    free(state.sum);
+    free(state.maximum);
     free(state.output);
+    free(state.queries);
     free(packed);
 }
 

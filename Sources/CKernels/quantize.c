@@ -71,6 +71,16 @@ static float inverse_rms(float lanes[16], const float *x, size_t done, size_t co
     return 1.0f / sqrtf(sum / (float)count + epsilon);
 }
 
+/// ``inverse_rms`` of a whole row, the 16 lanes filled in plain C.
+static float inverse_rms_generic(const float *x, size_t count, float epsilon) {
+    float lanes[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= count; i += 16) {
+        for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + x[i + l] * x[i + l];
+    }
+    return inverse_rms(lanes, x, i, count, epsilon);
+}
+
 // Activation rows are quantized asymmetrically: a row whose values span [lo, hi] (widened to
 // hold 0) gets 256 codes, `x ≈ scale · (q − zero)` with `q` s8, `scale = (hi − lo) / 255`
 // and `zero` the code of 0.0, so a one-sided row (ReLU outputs) uses all 256 codes instead
@@ -124,14 +134,9 @@ static void rms_quantize_generic(
     for (size_t r = 0; r < rows; r++) {
         const float *source = x + r * columns;
         int8_t *target = q + r * columns;
-        float lanes[16] = {0};
-        size_t i = 0;
-        for (; i + 16 <= columns; i += 16) {
-            for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + source[i + l] * source[i + l];
-        }
-        float inverse = inverse_rms(lanes, source, i, columns, epsilon);
+        float inverse = inverse_rms_generic(source, columns, epsilon);
         float lo = 0, hi = 0;
-        for (i = 0; i < columns; i++) {
+        for (size_t i = 0; i < columns; i++) {
             float t = source[i] * weight[i];
             lo = t < lo ? t : lo;
             hi = t > hi ? t : hi;
@@ -139,7 +144,7 @@ static void rms_quantize_generic(
         float toCodes = codes_per_unit(lo, hi, zeros + r);
         scales[r] = row_scale(lo, hi, inverse);
         float zero = (float)zeros[r];
-        for (i = 0; i < columns; i++) target[i] = code(source[i] * weight[i], toCodes, zero);
+        for (size_t i = 0; i < columns; i++) target[i] = code(source[i] * weight[i], toCodes, zero);
     }
 }
 
@@ -149,13 +154,8 @@ static void rms_normalize_generic(
     for (size_t r = 0; r < rows; r++) {
         const float *source = x + r * columns;
         float *target = out + r * columns;
-        float lanes[16] = {0};
-        size_t i = 0;
-        for (; i + 16 <= columns; i += 16) {
-            for (int l = 0; l < 16; l++) lanes[l] = lanes[l] + source[i + l] * source[i + l];
-        }
-        float inverse = inverse_rms(lanes, source, i, columns, epsilon);
-        for (i = 0; i < columns; i++) target[i] = source[i] * inverse * weight[i];
+        float inverse = inverse_rms_generic(source, columns, epsilon);
+        for (size_t i = 0; i < columns; i++) target[i] = source[i] * inverse * weight[i];
     }
 }
 
@@ -372,30 +372,37 @@ __attribute__((target("avx512f"))) static void rescale_relu_quantize_avx512(
 
 #endif
 
+/// The body of an `inpars_*_isa` entry point: `name_avx512 arguments` when `isa` asks for
+/// AVX-512 and the CPU has it, else `name_generic arguments`.
+#ifdef INPARS_X86
+#define AVX512_OR_GENERIC(isa, name, arguments)                                         \
+    do {                                                                                \
+        if ((isa) == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {  \
+            name##_avx512 arguments;                                                    \
+            return;                                                                     \
+        }                                                                               \
+        name##_generic arguments;                                                       \
+    } while (0)
+#else
+#define AVX512_OR_GENERIC(isa, name, arguments) \
+    do {                                        \
+        (void)(isa);                            \
+        name##_generic arguments;               \
+    } while (0)
+#endif
+
 void inpars_quantize_rows_isa(
     const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels,
     inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        quantize_avx512(x, rows, columns, q, scales, levels);
-        return;
-    }
-#endif
-    quantize_generic(x, rows, columns, q, scales, levels);
+    AVX512_OR_GENERIC(isa, quantize, (x, rows, columns, q, scales, levels));
 }
 
 void inpars_rescale_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, float *out, int accumulate, inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rescale_avx512(acc, rows, columns, rowScales, columnScales, out, accumulate);
-        return;
-    }
-#endif
-    rescale_generic(acc, rows, columns, rowScales, columnScales, out, accumulate);
+    AVX512_OR_GENERIC(isa, rescale, (acc, rows, columns, rowScales, columnScales, out, accumulate));
 }
 
 void inpars_quantize_rows(
@@ -415,13 +422,7 @@ void inpars_quantize_activations_isa(
     const float *x, size_t rows, size_t columns, int8_t *q, float *scales, int32_t *zeros,
     inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        quantize_activations_avx512(x, rows, columns, q, scales, zeros);
-        return;
-    }
-#endif
-    quantize_activations_generic(x, rows, columns, q, scales, zeros);
+    AVX512_OR_GENERIC(isa, quantize_activations, (x, rows, columns, q, scales, zeros));
 }
 
 void inpars_quantize_activations(
@@ -434,13 +435,7 @@ void inpars_rms_quantize_rows_isa(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, int8_t *q,
     float *scales, int32_t *zeros, inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rms_quantize_avx512(x, rows, columns, weight, epsilon, q, scales, zeros);
-        return;
-    }
-#endif
-    rms_quantize_generic(x, rows, columns, weight, epsilon, q, scales, zeros);
+    AVX512_OR_GENERIC(isa, rms_quantize, (x, rows, columns, weight, epsilon, q, scales, zeros));
 }
 
 void inpars_rms_quantize_rows(
@@ -454,13 +449,7 @@ void inpars_rms_normalize_rows_isa(
     const float *x, size_t rows, size_t columns, const float *weight, float epsilon, float *out,
     inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rms_normalize_avx512(x, rows, columns, weight, epsilon, out);
-        return;
-    }
-#endif
-    rms_normalize_generic(x, rows, columns, weight, epsilon, out);
+    AVX512_OR_GENERIC(isa, rms_normalize, (x, rows, columns, weight, epsilon, out));
 }
 
 void inpars_rms_normalize_rows(
@@ -473,13 +462,7 @@ void inpars_rescale_relu_quantize_isa(
     const int32_t *acc, size_t rows, size_t columns, const float *rowScales,
     const float *columnScales, int8_t *q, float *scales, int32_t *zeros, inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (isa == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {
-        rescale_relu_quantize_avx512(acc, rows, columns, rowScales, columnScales, q, scales, zeros);
-        return;
-    }
-#endif
-    rescale_relu_quantize_generic(acc, rows, columns, rowScales, columnScales, q, scales, zeros);
+    AVX512_OR_GENERIC(isa, rescale_relu_quantize, (acc, rows, columns, rowScales, columnScales, q, scales, zeros));
 }
 
 void inpars_rescale_relu_quantize(

@@ -252,10 +252,11 @@ import Testing
 /// The fused inference kernel (C, flash-attention style) against the recording path (OpenBLAS
 /// sgemm per pair, softmax rows, the composed-ops check above), on the AVX-512 path (where
 /// the CPU has it) and the generic path, on shapes that do not fit its tiles: lengths that
-/// are not multiples of its 4-row micro tiles, 32-row macro tiles or 64-key blocks, padded
-/// entries down to one real key, causal offsets (queries after cached positions), grouped
-/// query heads, T5's relative bias (also for a decoder step), cross-attention, and head
-/// sizes 64, 48, 32 and 8 (8 is not a multiple of 16: generic on every CPU).
+/// are not multiples of its 4-row micro tiles, 16-row macro tiles or 64-key blocks (so both
+/// its unmasked and its masked blocks run), padded entries down to one real key, causal
+/// offsets (queries after cached positions), grouped query heads, T5's relative bias (also
+/// for a decoder step), cross-attention, sharp softmaxes whose running maxima jump between
+/// blocks, and head sizes 64, 48, 32 and 8 (8 is not a multiple of 16: generic on every CPU).
 ///
 /// Rows that see no key cannot occur here: every entry has a real key (the kernel
 /// preconditions it) and a causal row sees at least key 0. Tolerance: relative 2e-5,
@@ -269,6 +270,9 @@ import Testing
         var causalOffset: Int? = nil
         var bias = false
         var scale: Float = 0.125
+        /// The absolute tolerance: 2e-6, or more where the scores are large (their float
+        /// rounding, relative 6e-8, is absolute in the exponent).
+        var atol: Float = 2e-6
         var description: String { name }
     }
 
@@ -289,6 +293,19 @@ import Testing
         Case(
             name: "causal self-attention, 130 rows, groups of 3, d 8", heads: 6, kvHeads: 2, d: 8,
             queryLength: 130, keyLength: 130, lengths: [130, 100], causalOffset: 0),
+        // Scores spread over tens (scale 4): the running maxima jump between key blocks, so
+        // the outputs are rescaled by factors far below 1; 41 rows (not whole tiles of 4 or
+        // 16) over 3 whole blocks of 64 keys and a block of 8. Scores up to ~40 carry float
+        // rounding of ~4e-6 (one ulp), which moves the probabilities by as much relatively
+        // (both paths measured at ≤ 4.4e-6 against the sgemm path): absolute 1e-5.
+        Case(
+            name: "sharp softmax: scale 4, 41 rows over 200 keys, groups of 2", heads: 4,
+            kvHeads: 2, queryLength: 41, keyLength: 200, lengths: [200, 131], scale: 4,
+            atol: 1e-5),
+        Case(
+            name: "sharp softmax with bias and causality: 41 rows after 159 keys", heads: 2,
+            kvHeads: 2, queryLength: 41, keyLength: 200, lengths: [200, 190], causalOffset: 159,
+            bias: true, scale: 4, atol: 1e-5),
     ]
 
     @Test(arguments: cases, [false, true])
@@ -336,7 +353,7 @@ import Testing
                 }
             }
         }
-        let result = compare(fused, reference.storage, rtol: 2e-5, atol: 2e-6)
+        let result = compare(fused, reference.storage, rtol: 2e-5, atol: c.atol)
         #expect(result?.passes == true, "\(c) generic \(generic): \(String(describing: result?.worst))")
         // A padded entry's one real key: its rows are exactly that key's value.
         if c.lengths.last == 1 {
