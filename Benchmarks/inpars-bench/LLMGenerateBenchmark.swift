@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsGeneration
 import InparsModels
 import InparsTensor
 
@@ -19,7 +20,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
     @Option(help: "Document tokens per prompt.") var documentLength = 256
     @Option(help: "Tokens generated per document (no EOS, so exactly this many).")
     var newTokens = 32
-    @Option(help: "Sequences decoded together.") var batch = 8
+    @Option(help: "Sequences decoded together (default: generate's for decoder-only LMs).")
+    var batch = CausalLMBackend.defaultBatchSize
     @Option(help: "Timed documents.") var documents = 64
     @Option(help: "fp32, bf16 or int8: the linear layers' number format (converted at build).")
     var precision = "fp32"
@@ -29,6 +31,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
     var blasFP32 = false
     @Flag(help: "Also time the document prefill alone (a second pass with one new token).")
     var breakdown = false
+    @Flag(help: "Time the parts of the timed run's decoding steps (forward, LM head, token pick; every product by shape and row count), with no second pass.")
+    var stepProfile = false
 
     static let shapeNames = ["llama-3.2-1b", "qwen2.5-0.5b"]
 
@@ -106,9 +110,13 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let timed = prompts.suffix(documents)
         AttentionProfile.reset()
         AttentionProfile.isEnabled = breakdown
+        StepProfile.reset()
+        StepProfile.isEnabled = stepProfile
         let out = model.generate(requests(timed, new: newTokens), batchSize: batch, prefix: prefix)
         let seconds = lap()
         AttentionProfile.isEnabled = false
+        StepProfile.isEnabled = false
+        let steps = StepProfile.totals
         let runAttention = AttentionProfile.totals
         let tokens = out.reduce(0) { $0 + $1.ids.count }
         var usage = rusage()
@@ -119,10 +127,25 @@ struct LLMGenerateBenchmark: ParsableCommand {
                     format: "%.3f documents/s (%.2f s, %d tokens generated; prefix once %.2f s; peak RSS %.0f MB)",
                     Double(documents) / seconds, seconds, tokens, prefixSeconds,
                     Double(usage.ru_maxrss) / 1024))
+        if stepProfile { Self.printSteps(steps) }
         if breakdown {
             try phases(
                 model: model, prompts: Array(timed), prefix: prefix, total: seconds, tokens: tokens,
                 runAttention: runAttention)
+        }
+    }
+
+    /// The ``StepProfile`` sections of few-row products and decoding steps, per step (`step
+    /// forward` counts the steps) and per call; the few-row products include the LM head of
+    /// each admitted group's first token. Long products (the document prefill's) are left out.
+    static func printSteps(_ sections: [String: StepProfile.Section]) {
+        let steps = Double(max(1, sections["step forward"]?.calls ?? 1))
+        print("decoding steps (\(Int(steps))): wall ms a step, CPU ms a step (both threads), calls")
+        for (name, value) in sections.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("long") {
+            print(
+                String(
+                    format: "  %@: %.2f wall, %.2f CPU, %d calls", name,
+                    value.seconds / steps * 1000, value.cpuSeconds / steps * 1000, value.calls))
         }
     }
 

@@ -16,6 +16,8 @@ struct LinearBenchmark: ParsableCommand {
     @Option(help: "Timed repetitions (median).") var repeats = 5
     @Option(help: "Comma-separated weight shapes out×in (x between).")
     var shapes = "1152x896,896x896,9728x896,896x4864,151936x896"
+    @Flag(help: "Rotate over enough packed copies of each weight (≥ 600 MB) that every product reads its weights from memory, as a model's layers do, not from the cache.")
+    var cold = false
 
     func run() throws {
         BLAS.threads = threads
@@ -34,12 +36,20 @@ struct LinearBenchmark: ParsableCommand {
             var random = SystemRandomNumberGenerator()
             let matrix = Tensor(shape: [n, k], storage: (0..<(n * k)).map { _ in Float.random(in: -0.1...0.1, using: &random) })
             let plain = LinearWeight(matrix)
-            let packed =
+            func pack() -> LinearWeight {
                 precision == .fp32 ? plain.packedForInference() : plain.converted(to: precision)
+            }
+            let packed = pack()
+            let copies = cold ? max(1, (600 << 20) / max(1, packed.byteCount)) : 1
+            let packedCopies = [packed] + (1..<copies).map { _ in pack() }
+            var turn = 0
             for m in rowCounts where n < 100_000 || m <= 64 {
                 let x = Tensor(shape: [m, k], storage: (0..<(m * k)).map { _ in Float.random(in: -1...1, using: &random) })
                 let flops = 2 * Double(m) * Double(n) * Double(k)
-                let (p, cpu) = time { _ = packed.matmul(x) }
+                let (p, cpu) = time {
+                    _ = packedCopies[turn % copies].matmul(x)
+                    turn += 1
+                }
                 let (s, _) = time { _ = plain.matmul(x) }
                 print(String(
                     format: "| %d×%d | %d | %.1f | %.1f | %.1f | %.1f |", n, k, m, flops / p / 1e9,

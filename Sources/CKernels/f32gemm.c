@@ -1,14 +1,16 @@
 // The fp32 product of a few rows (a decoding step) by a weight oneDNN has already packed in
 // its `BA16a64b` layout: panels of 64 output columns, each `[kp][64]` floats with the depth
 // padded to a multiple of 16. The product reads that memory in place (no second copy of the
-// weights) and streams each panel once from memory for all the rows: a register tile of up
-// to 6 rows × 64 columns (24 zmm accumulators) runs the whole depth, the next row tiles find
-// the panel in L2. oneDNN's brgemm reaches 180–240 GFLOP/s at 32 rows here against 290–320
-// at 256 (Docs/performance.md, issue 11).
+// weights) and streams each panel once from memory for all the rows: the depth runs in blocks
+// of 128 (32 KB of a panel), and each block runs over register tiles of up to 6 rows × 64
+// columns (24 zmm accumulators) that find it in L1/L2; the partial sums wait in a small
+// buffer between blocks. oneDNN's brgemm reaches 180–240 GFLOP/s at 32 rows here against
+// 290–320 at 256 (Docs/performance.md, issue 11).
 //
 // Every path computes `acc = fma(a[m, k], w[k, n], acc)` from zero in increasing `k`, then
-// stores `acc` or adds it to the output once, so the AVX-512 and generic paths (and a plain
-// loop doing the same) give the same bits, whatever the row count or tile.
+// stores `acc` or adds it to the output once (a partial sum kept between depth blocks is the
+// fp32 register's value), so the AVX-512 and generic paths (and a plain loop doing the same)
+// give the same bits, whatever the row count, tile or block.
 #include "CKernels.h"
 
 #include <math.h>
@@ -22,6 +24,7 @@
 enum {
     PANEL = INPARS_F32_PANEL_COLUMNS, /* columns of a panel: 4 vectors of 16 */
     TILE_ROWS = 6,                    /* rows of a register tile */
+    DEPTH_BLOCK = 128,                /* depths a block runs over all row tiles: 32 KB a panel */
 };
 
 /// The generic path: one row and one panel at a time, `fmaf` in increasing `k`.
@@ -45,21 +48,29 @@ static void panel_generic(
 
 #ifdef INPARS_F32_X86
 
-/// One tile of `R` rows × the panel's 64 columns over the whole depth; `width` < 64 masks the
-/// last panel's columns (the padding is never written). `next` (or NULL): the lines of the
-/// next panel this tile pulls toward L2 meanwhile, `lines` (0–4) a step, so that memory is
-/// read all through the panel's tiles, not only while the first one runs.
+/// One tile of `R` rows × the panel's 64 columns over depths `k0 ..< k1`. The accumulators
+/// start from zero (`first`) or from `partial` (`[R][64]`, the sums of the earlier depths),
+/// and go back to `partial` or, after the last depth (`last`), to `out` (added when
+/// `accumulate`); `width` < 64 masks the last panel's columns (the padding is never written).
+/// A sum kept in `partial` is the fp32 register's value, so blocking the depth gives the bits
+/// of one pass. `pull` (or NULL): lines of the weights the next block reads, `lines` (0–4) a
+/// depth step, pulled toward L2 meanwhile, so that memory is read all through the tiles.
 __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512(
-    const int R, const float *a, size_t lda, size_t k, const float *panel, size_t width,
-    float *out, size_t ldo, int accumulate, const float *next, size_t lines
+    const int R, const float *a, size_t lda, size_t k0, size_t k1, const float *panel,
+    size_t width, float *partial, int first, int last, float *out, size_t ldo, int accumulate,
+    const float *pull, size_t lines
 ) {
     __m512 acc[TILE_ROWS][4];
     for (int r = 0; r < R; r++) {
-        for (int v = 0; v < 4; v++) acc[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < 4; v++) {
+            acc[r][v] = first ? _mm512_setzero_ps() : _mm512_load_ps(partial + r * PANEL + v * 16);
+        }
     }
-    for (size_t i = 0; i < k; i++) {
+    for (size_t i = k0; i < k1; i++) {
         const float *w = panel + i * PANEL;
-        for (size_t l = 0; l < lines; l++) _mm_prefetch((const char *)(next + (i * lines + l) * 16), _MM_HINT_T1);
+        for (size_t l = 0; l < lines; l++) {
+            _mm_prefetch((const char *)(pull + ((i - k0) * lines + l) * 16), _MM_HINT_T1);
+        }
         const __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
         const __m512 w2 = _mm512_loadu_ps(w + 32), w3 = _mm512_loadu_ps(w + 48);
         for (int r = 0; r < R; r++) {
@@ -69,6 +80,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
             acc[r][2] = _mm512_fmadd_ps(x, w2, acc[r][2]);
             acc[r][3] = _mm512_fmadd_ps(x, w3, acc[r][3]);
         }
+    }
+    if (!last) {
+        for (int r = 0; r < R; r++) {
+            for (int v = 0; v < 4; v++) _mm512_store_ps(partial + r * PANEL + v * 16, acc[r][v]);
+        }
+        return;
     }
     for (int v = 0; v < 4; v++) {
         size_t first = (size_t)v * 16;
@@ -83,29 +100,44 @@ __attribute__((target("avx512f"), always_inline)) static inline void tile_avx512
     }
 }
 
-/// All the rows on one panel, in tiles of 6 (the last one smaller). `next` (or NULL): the
-/// next panel (`panelFloats` floats), prefetched a share per tile.
+/// All the rows (at most ``INPARS_F32_MAX_ROWS``) on one panel: the depth in blocks of
+/// `DEPTH_BLOCK` (so the block's weights stay in L1/L2 for every row tile, however deep the
+/// panel: a whole 4864-deep panel is 1.2 MB), each block over row tiles of at most 6 rows
+/// spread evenly (32 rows: 6, 6, 5, 5, 5, 5). While a block runs, its tiles pull the next
+/// block's weights (or, after the last, the first block of `next`, the next panel, or NULL).
 __attribute__((target("avx512f"))) static void panel_avx512(
     const float *a, size_t lda, size_t rows, size_t k, const float *panel, size_t width,
-    float *out, size_t ldo, int accumulate, const float *next, size_t panelFloats
+    float *out, size_t ldo, int accumulate, const float *next
 ) {
-    size_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS, panelLines = panelFloats / 16;
-    size_t lines = next ? (panelLines + tiles * k - 1) / (tiles * k) : 0;
-    if (lines > 4) lines = 4;
-    for (size_t m = 0, t = 0; m < rows; m += TILE_ROWS, t++) {
-        const float *am = a + m * lda;
-        float *om = out + m * ldo;
-        /* this tile's share of the next panel's lines (a prefetch past it is harmless) */
-        size_t from = t * k * lines;
-        const float *pull = next && from < panelLines ? next + from * 16 : NULL;
-        size_t pullLines = pull ? lines : 0;
-        switch (rows - m < TILE_ROWS ? rows - m : TILE_ROWS) {
-        case 1: tile_avx512(1, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
-        case 2: tile_avx512(2, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
-        case 3: tile_avx512(3, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
-        case 4: tile_avx512(4, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
-        case 5: tile_avx512(5, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
-        default: tile_avx512(6, am, lda, k, panel, width, om, ldo, accumulate, pull, pullLines); break;
+    float partial[INPARS_F32_MAX_ROWS * PANEL] __attribute__((aligned(64)));
+    size_t tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
+    size_t base = rows / tiles, extra = rows % tiles;
+    for (size_t k0 = 0; k0 < k; k0 += DEPTH_BLOCK) {
+        size_t k1 = k - k0 < DEPTH_BLOCK ? k : k0 + DEPTH_BLOCK;
+        /* the next block's weights: 4 lines per depth, shared out over the tiles */
+        const float *pull = k1 < k ? panel + k1 * PANEL : next;
+        size_t pullDepth = k1 < k ? (k - k1 < DEPTH_BLOCK ? k - k1 : DEPTH_BLOCK) : (k < DEPTH_BLOCK ? k : DEPTH_BLOCK);
+        size_t pullLines = pull ? pullDepth * (PANEL / 16) : 0;
+        size_t share = (pullLines + tiles - 1) / tiles, steps = k1 - k0;
+        size_t lines = (share + steps - 1) / steps;
+        if (lines > 4) lines = 4;
+        for (size_t t = 0, m = 0; t < tiles; t++) {
+            size_t R = base + (t < extra);
+            size_t from = t * share;
+            const float *p = pull && from < pullLines ? pull + from * 16 : NULL;
+            size_t l = p ? lines : 0;
+            const float *am = a + m * lda;
+            float *om = out + m * ldo, *pm = partial + m * PANEL;
+            int first = k0 == 0, last = k1 == k;
+            switch (R) {
+            case 1: tile_avx512(1, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            case 2: tile_avx512(2, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            case 3: tile_avx512(3, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            case 4: tile_avx512(4, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            case 5: tile_avx512(5, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            default: tile_avx512(6, am, lda, k0, k1, panel, width, pm, first, last, om, ldo, accumulate, p, l); break;
+            }
+            m += R;
         }
     }
 }
@@ -135,8 +167,12 @@ void inpars_f32_gemm_isa(
 #ifdef INPARS_F32_X86
         if (wide) {
             const float *next = p + 1 < panelTo ? panel + panelStride : NULL;
-            size_t panelFloats = ((k + 15) / 16) * 16 * PANEL;
-            panel_avx512(a, lda, rows, k, panel, width, out + first, ldo, accumulate, next, panelFloats);
+            for (size_t m = 0; m < rows; m += INPARS_F32_MAX_ROWS) {
+                size_t count = rows - m < INPARS_F32_MAX_ROWS ? rows - m : INPARS_F32_MAX_ROWS;
+                panel_avx512(
+                    a + m * lda, lda, count, k, panel, width, out + m * ldo + first, ldo,
+                    accumulate, next);
+            }
             continue;
         }
 #endif

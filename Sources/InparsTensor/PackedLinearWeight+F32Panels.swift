@@ -12,9 +12,12 @@ struct F32Panels: @unchecked Sendable {
     let panelStride: Int
     let panelCount: Int
 
-    /// Products of at most this many rows run on the panels (a decoding step's batch); more
-    /// rows go to oneDNN, whose brgemm is at its best from a few hundred rows on.
-    static let maxRows = 32
+    /// Products of at most this many rows run on the panels (a decoding step's batch, up to
+    /// ``INPARS_F32_MAX_ROWS``); more rows go to oneDNN, whose brgemm is at its best from a few
+    /// hundred rows on. Measured with weights read from memory (`inpars-bench linear --cold`),
+    /// this kernel beats oneDNN's matmul on every Qwen2.5-0.5B shape at 32 and 64 rows
+    /// (Docs/performance.md, session 7).
+    static let maxRows = Int(INPARS_F32_MAX_ROWS)
 
     /// Whether products use this kernel: the CPU runs its AVX-512 path and `INPARS_F32_GEMM` is
     /// not `onednn` (which keeps oneDNN's matmul for every row count, to compare the two in one

@@ -249,7 +249,13 @@ final class PackedLinearWeight: @unchecked Sendable {
         if refinesActivations {
             return multiplyRefined(x, rows: rows, into: out, accumulate: accumulate)
         }
-        multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
+        StepProfile.measure(
+            rows <= F32Panels.maxRows
+                ? "product \(outFeatures)×\(inFeatures), \(rows) rows"
+                : "long product \(outFeatures)×\(inFeatures)"
+        ) {
+            multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
+        }
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` with ``refinesActivations``: `out (+)= q(x) · Wᵀ +

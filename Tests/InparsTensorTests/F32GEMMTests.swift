@@ -10,8 +10,13 @@ import Testing
 /// a ``LinearWeight`` packed by oneDNN (its `BA16a64b` memory read in place).
 @Suite struct F32GEMMKernelTests {
     /// (rows, in, out): tiles of 6 rows with every remainder, depths off the 16-deep blocks,
-    /// a last panel of fewer than 64 columns, more than one panel.
-    static let shapes = [(1, 1, 1), (5, 13, 70), (6, 16, 64), (7, 37, 129), (13, 64, 200), (32, 96, 150)]
+    /// a last panel of fewer than 64 columns, more than one panel; depths over one or more
+    /// 128-deep blocks (a partial sum carried between them), 64 rows (the most in flight) and
+    /// more (groups of 64).
+    static let shapes = [
+        (1, 1, 1), (5, 13, 70), (6, 16, 64), (7, 37, 129), (13, 64, 200), (32, 96, 150),
+        (32, 300, 130), (47, 128, 64), (64, 257, 70), (70, 129, 65),
+    ]
 
     /// `x · Wᵀ` as `fma(x[m, i], w[c, i], acc)` from zero in increasing `i`, then stored or
     /// added to `residual` (the kernel's defined order).
@@ -75,7 +80,7 @@ import Testing
 
     /// A weight packed by oneDNN: products of up to ``F32Panels/maxRows`` rows run on its
     /// memory in place and give the plain loop's bits, stored and added.
-    @Test(arguments: [(1, 896, 150), (7, 96, 1152), (32, 200, 70)])
+    @Test(arguments: [(1, 896, 150), (7, 96, 1152), (32, 200, 70), (64, 520, 200)])
     func aOneDNNPackedWeightGivesThePlainLoopsBits(shape: (Int, Int, Int)) throws {
         let (m, k, n) = shape
         try #require(F32Panels.isAvailable, "no AVX-512 here: the oneDNN path runs instead")

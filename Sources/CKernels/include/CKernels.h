@@ -188,6 +188,9 @@ void inpars_int8_gemm_isa(
 /// `i · 64 + c`). Every path computes `fma(a[m, i], w[i, c], acc)` from zero in increasing `i`
 /// and then stores `acc` or adds it to `out` once, so all paths give the same bits.
 #define INPARS_F32_PANEL_COLUMNS 64
+/// Rows the AVX-512 path keeps in flight over a panel (its partial sums, 16 KB, on the stack);
+/// more rows run as groups of this many.
+#define INPARS_F32_MAX_ROWS 64
 
 /// Whether this CPU runs the AVX-512 path.
 int inpars_f32_gemm_has_avx512(void);

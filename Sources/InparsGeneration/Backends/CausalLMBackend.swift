@@ -34,6 +34,11 @@ public struct CausalLMBackend: GenerationBackend {
     public let tokenizer: any Tokenizer
     /// Sequences decoded together.
     public let batchSize: Int
+    /// `generate --batch-size` when not given: 64 rows a decoding step. A step reads every
+    /// weight once for all its rows (1.98 GB in fp32 for Qwen2.5-0.5B), so more rows amortise
+    /// it; 64 rows also keep the products on our own fp32 kernel (`f32gemm.c`, up to 64 rows)
+    /// and peak memory below transformers' (Docs/performance.md, "Session 7").
+    public static let defaultBatchSize = 64
     /// Whether prompts start from a shared prefix's cache (see the type's documentation).
     public let sharesPrefix: Bool
     /// Ids whose decoded text holds a line feed (U+000A; a lone `\r` does not end the query,
@@ -55,7 +60,8 @@ public struct CausalLMBackend: GenerationBackend {
     ///   - window: prompts per call = `batchSize × window`, so that finished sequences have
     ///     waiting prompts to take their place.
     public init(
-        model: CausalLM, tokenizer: any Tokenizer, modelName: String, batchSize: Int = 8,
+        model: CausalLM, tokenizer: any Tokenizer, modelName: String,
+        batchSize: Int = defaultBatchSize,
         window: Int = 4, sharesPrefix: Bool = true, extraEOS: [Int] = []
     ) throws {
         maxBatchSize = try InProcessGeneration.promptsPerCall(batchSize: batchSize, window: window)
@@ -77,9 +83,9 @@ public struct CausalLMBackend: GenerationBackend {
     /// recorded in the output is the folder's name.
     ///
     /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
-    public static func load(directory: URL, batchSize: Int = 8, precision: Precision = .fp32)
-        throws -> CausalLMBackend
-    {
+    public static func load(
+        directory: URL, batchSize: Int = defaultBatchSize, precision: Precision = .fp32
+    ) throws -> CausalLMBackend {
         let model = try CausalLM.load(directory: directory, precision: precision)
         let tokenizer = try TokenizerLoader.load(directory: directory)
         return try CausalLMBackend(

@@ -32,6 +32,18 @@ public enum InProcessGeneration {
         }
     }
 
+    /// The batch size of the model in `directory` when `--batch-size` is not given: its
+    /// family's backend's default (``T5Backend/defaultBatchSize``,
+    /// ``CausalLMBackend/defaultBatchSize``).
+    ///
+    /// - Throws: as ``load(directory:batchSize:precision:)`` for a folder it cannot resolve.
+    public static func defaultBatchSize(directory: URL) throws -> Int {
+        switch try ModelRegistry.resolve(directory: directory).family {
+        case .causalLM: CausalLMBackend.defaultBatchSize
+        case .t5, .bert: T5Backend.defaultBatchSize  // a BERT folder is refused by `load`
+        }
+    }
+
     /// Prompts per `generate` call of an in-process backend: `batchSize × window`.
     ///
     /// - Throws: ``GenerationError/invalidOption(name:value:reason:)`` naming `--batch-size`

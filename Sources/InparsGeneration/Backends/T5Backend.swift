@@ -35,6 +35,9 @@ public struct T5Backend: GenerationBackend {
     public let tokenizer: SentencePieceTokenizer
     /// Prompts decoded together.
     public let batchSize: Int
+    /// `generate --batch-size` when not given: 8, a decoding group of prompts of similar
+    /// length (the T5 generation benchmark's batch).
+    public static let defaultBatchSize = 8
     /// Vocabulary ids whose piece contains a newline (stop tokens; usually none for T5).
     public let newlineIDs: Set<Int32>
 
@@ -44,7 +47,7 @@ public struct T5Backend: GenerationBackend {
     ///     are grouped by length.
     public init(
         model: T5Model, tokenizer: SentencePieceTokenizer, modelName: String,
-        batchSize: Int = 8, lengthWindow: Int = 4
+        batchSize: Int = defaultBatchSize, lengthWindow: Int = 4
     ) throws {
         let perCall = try InProcessGeneration.promptsPerCall(
             batchSize: batchSize, window: lengthWindow)
@@ -65,7 +68,7 @@ public struct T5Backend: GenerationBackend {
     ///
     /// - Throws: `ModelError`, `CheckpointError` or `TokenizerError` naming the file.
     public static func load(
-        directory: URL, batchSize: Int = 8, lengthWindow: Int = 4, precision: Precision = .fp32
+        directory: URL, batchSize: Int = defaultBatchSize, lengthWindow: Int = 4, precision: Precision = .fp32
     ) throws -> T5Backend {
         let model = try T5Model.load(directory: directory, precision: precision)
         let tokenizer = try SentencePieceTokenizer.load(directory: directory)

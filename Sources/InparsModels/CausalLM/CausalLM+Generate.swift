@@ -137,10 +137,11 @@ private struct DecodingState {
 
     /// One decoding step of the whole batch; finished sequences leave it.
     mutating func step() {
-        let hidden = model.forward(next, stepLength: 1, cache: &cache)
-        let running = choose(model.logits(hidden), for: active)
+        let hidden = StepProfile.measure("step forward") { model.forward(next, stepLength: 1, cache: &cache) }
+        let logits = StepProfile.measure("step logits") { model.logits(hidden) }
+        let running = StepProfile.measure("step choose") { choose(logits, for: active) }
         if running.count < active.count {
-            cache = cache.selectingRows(running.map(\.row))
+            StepProfile.measure("step select") { cache = cache.selectingRows(running.map(\.row)) }
             active = running.map { active[$0.row] }
         }
         next = running.map(\.token)
@@ -152,10 +153,12 @@ private struct DecodingState {
         let vocab = logits.lastDimension
         var running: [(row: Int, token: Int32)] = []
         logits.storage.withUnsafeBufferPointer { all in
+            let statistics = TokenPicker.rowStatistics(all, rows: indices.count)
             for (row, index) in indices.enumerated() {
                 let values = UnsafeBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
                 let (id, logProb) = picker.next(
-                    values, sampling: requests[index].sampling, random: &generators[index])
+                    values, statistics: statistics[row], sampling: requests[index].sampling,
+                    random: &generators[index])
                 if stopIDs.contains(id) {
                     let isEOS = model.configuration.eosTokenIDs.contains(Int(id))
                     results[index].stop = isEOS ? .eos : .stopToken

@@ -135,7 +135,7 @@ struct GenerateCommand: AsyncParsableCommand {
     @Option(help: "Retries per request on 429, 5xx, connection errors and timeouts.")
     var maxRetries: Int = 5
 
-    @OptionGroup var batch: BatchSizeOptions
+    @OptionGroup var batch: GenerationBatchOptions
     @OptionGroup var precision: PrecisionOptions
     @OptionGroup var threads: ThreadOptions
 
@@ -262,13 +262,13 @@ struct GenerateCommand: AsyncParsableCommand {
         } else {
             BLAS.threads = threads.count
             let directory = try revision.folder(model)
+            let batchSize = try batch.batchSize ?? InProcessGeneration.defaultBatchSize(directory: directory)
             try await run(
                 backend: InProcessGeneration.load(
-                    directory: directory, batchSize: batch.batchSize,
-                    precision: precision.precision),
+                    directory: directory, batchSize: batchSize, precision: precision.precision),
                 info: [
                     "model_path": directory.standardizedFileURL.path,
-                    "batch_size": String(batch.batchSize), "threads": String(threads.count),
+                    "batch_size": String(batchSize), "threads": String(threads.count),
                 ])
         }
     }

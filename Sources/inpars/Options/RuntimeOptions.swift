@@ -38,6 +38,23 @@ struct SeedOptions: ParsableArguments {
     var seed: UInt64 = 1
 }
 
+/// `generate --batch-size`: prompts an in-process generator decodes together.
+///
+/// Default: the model family's (``InparsGeneration/InProcessGeneration/defaultBatchSize(directory:)``):
+/// 8 for T5 (a decoding group of similar prompt lengths), 64 for decoder-only LMs, whose
+/// decoding steps read every weight once for all the rows in the batch (measured in
+/// Docs/performance.md, "Session 7"). Results do not depend on it beyond float rounding.
+struct GenerationBatchOptions: ParsableArguments {
+    @Option(
+        help:
+            "In process: prompts decoded together; a decoder-only LM's decoding step reads every weight once for all of them. (default: 8 for T5, 64 for decoder-only LMs)")
+    var batchSize: Int?
+
+    func validate() throws {
+        if let batchSize { try requireFlag("--batch-size", batchSize, in: 1...Limits.batch) }
+    }
+}
+
 /// `--batch-size`: inputs per model forward pass.
 ///
 /// Default 8: monoT5 scoring and training as pygaggle and the InPars toolkit run them
