@@ -102,7 +102,7 @@ extension Tensor {
                 || other.count == 0 && count == 0,
             "add: \(other.shape) is not a suffix of \(shape)")
         let inner = other.count
-        guard inner > 0 else { return }
+        guard inner > 0 && count > 0 else { return }
         storage.withUnsafeMutableBufferPointer { px in
             other.storage.withUnsafeBufferPointer { po in
                 let (x, o) = (px.baseAddress!, po.baseAddress!)

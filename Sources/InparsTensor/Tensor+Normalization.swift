@@ -12,6 +12,7 @@ extension Tensor {
     public func rmsNormalized(weight: Tensor, epsilon: Float) -> Tensor {
         let d = lastDimension
         precondition(weight.shape == [d], "rmsNorm weight \(weight.shape) for input \(shape)")
+        guard count > 0 else { return self }
         return Tensor(shape: shape) { out in
             storage.withUnsafeBufferPointer { px in
                 weight.storage.withUnsafeBufferPointer { pw in

@@ -64,6 +64,7 @@ extension Tensor {
         let rows = fused.rowCount
         var shape = fused.shape
         shape[shape.count - 1] = width
+        guard rows > 0 && width > 0 else { return Tensor(zeros: shape) }
         return Tensor(shape: shape) { out in
             fused.storage.withUnsafeBufferPointer { ph in
                 gatedActivation(activation, fused: ph.baseAddress!, rows: rows, width: width, into: out.baseAddress!)
