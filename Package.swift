@@ -46,7 +46,7 @@ let libraries: [Target] = [
     .target(name: "InparsHTTP", dependencies: ["CCurl"]),
     .target(name: "InparsHub", dependencies: ["InparsHTTP", "InparsCore"]),
     .target(name: "InparsEval", dependencies: ["InparsCore"]),
-    .target(name: "InparsBM25", dependencies: ["InparsCore"]),
+    .target(name: "InparsBM25", dependencies: ["InparsCore", "CKernels"]),
     .target(
         name: "InparsRanker",
         dependencies: ["InparsModels", "InparsTensor", "InparsTokenizers", "InparsCore"]),
@@ -125,7 +125,7 @@ let tests: [Target] = [
         name: "InparsEvalTests", dependencies: ["InparsEval", "InparsCore", "InparsTestSupport"]),
     .testTarget(
         name: "InparsBM25Tests",
-        dependencies: ["InparsBM25", "InparsEval", "InparsCore", "InparsTestSupport"]),
+        dependencies: ["InparsBM25", "InparsEval", "InparsCore", "InparsTestSupport", "CKernels"]),
     .testTarget(
         name: "InparsRankerTests",
         dependencies: [

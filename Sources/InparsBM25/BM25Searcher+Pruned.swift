@@ -80,7 +80,9 @@ extension BM25Searcher {
             opened.append(
                 PostingCursor(
                     index: index, term: planTerms[i], planIndex: i, weight: weight,
-                    scores: scores, tableTf: tableTf, cache: cache, exactBounds: exactBlockBounds))
+                    scores: scores, tableTf: tableTf, cache: cache, exactBounds: exactBlockBounds,
+                    decodedDocs: buffers.blockDocs + PostingBlocks.size * i,
+                    decodedScores: buffers.blockScores + PostingBlocks.size * i))
         }
         opened.sort { ($0.termBound, $0.planIndex) < ($1.termBound, $1.planIndex) }
         for (j, cursor) in opened.enumerated() { (cursors + j).initialize(to: cursor) }
@@ -103,11 +105,7 @@ extension BM25Searcher {
         let limit = min(Int(index.docFreqs[planTerms[cursors[j].planIndex]]), seedPostings(k: k))
         buffers.reserveSeedKeys(limit)
         let keys = buffers.seedKeys
-        var probe = cursors[j]  // a copy: the term's own cursor stays at its start
-        for n in 0..<limit {
-            keys[n] = UInt64(probe.score().bitPattern)
-            probe.next()
-        }
+        cursors[j].firstScores(limit, into: keys)
         Self.selectLargest(keys, count: limit, k: k, scratch: buffers.seedScratch)
         var kth = keys[0]
         for n in 1..<k where keys[n] < kth { kth = keys[n] }

@@ -12,6 +12,8 @@
 ///   beside its posting so scoring a posting never reads the index-wide norms at random.
 /// Values are packed least-significant bit first into a little-endian bit stream; a width of 0
 /// stores nothing (all values 0: every tf = 1, or equal norms).
+import CKernels
+
 enum PostingBlocks {
     /// Postings per block.
     static let size = 128
@@ -126,6 +128,15 @@ struct BlockLayout {
                     minNorm &+ PostingBlocks.extract(self.norms, i, bits: normBits, mask: normMask)
             }
         }
+    }
+
+    /// The block as the C decoder (`inpars_decode_block`) takes it.
+    @inline(__always)
+    var packed: inpars_posting_block {
+        inpars_posting_block(
+            docs: docs, tfs: tfs, norms: norms, count: UInt32(count), base: base,
+            min_norm: minNorm, doc_bits: UInt32(docBits), tf_bits: UInt32(tfBits),
+            norm_bits: UInt32(normBits))
     }
 
     @inline(__always)

@@ -1,10 +1,13 @@
+import CKernels
+
 /// A position in one query term's posting list for document-at-a-time search, plus a second,
 /// "shallow" position in the block table that reads block score bounds without decoding;
 /// and the term's scoring constants.
 ///
-/// Blocks are never decoded as a whole: values are read one at a time straight from the
-/// bit-packed data, so a probe that lands in a block binary-searches its document offsets and
-/// reads the one tf and norm it needs.
+/// A probe that lands in a block searches its bit-packed document offsets and reads the one tf
+/// and norm it needs; loops that read a block's postings in order decode the whole block at
+/// once (`inpars_decode_block`: documents and scores, AVX-512 where the CPU has it) into the
+/// cursor's own buffers, which it keeps while it stays in that block.
 struct PostingCursor {
     /// The current document, or `UInt32.max` past the end.
     private(set) var doc: UInt32 = 0
@@ -38,6 +41,13 @@ struct PostingCursor {
     /// Whether block entries name their best posting for the query's `b` (else the bound is
     /// the largest tf with the smallest norm).
     private let exactBounds: Bool
+    /// The same scoring for the C block decoder.
+    private let scorer: inpars_term_scorer
+    /// Room for one decoded block (``PostingBlocks/size`` each), owned by this cursor.
+    private let decodedDocs: UnsafeMutablePointer<UInt32>
+    private let decodedScores: UnsafeMutablePointer<Float>
+    /// The block held in `decodedDocs`/`decodedScores` (−1: none).
+    private var decodedBlock = -1
 
     /// Opens term `term` of `index` at its first posting.
     ///
@@ -46,9 +56,11 @@ struct PostingCursor {
     ///   - scores: the term's scores for tf = 1 … `tableTf` (256 each, by norm byte),
     ///     bit-identical to the formula.
     ///   - cache: the searcher's 256 length factors, by norm byte.
+    ///   - decodedDocs, decodedScores: room for one decoded block each, for this cursor only.
     init(
         index: BM25Index, term: Int, planIndex: Int, weight: Float, scores: UnsafePointer<Float>,
-        tableTf: Int, cache: UnsafePointer<Float>, exactBounds: Bool
+        tableTf: Int, cache: UnsafePointer<Float>, exactBounds: Bool,
+        decodedDocs: UnsafeMutablePointer<UInt32>, decodedScores: UnsafeMutablePointer<Float>
     ) {
         firstBlock = Int(index.termBlocks[term])
         endBlock = Int(index.termBlocks[term + 1])
@@ -64,6 +76,10 @@ struct PostingCursor {
         self.tableTf = UInt32(tableTf)
         self.cache = cache
         self.exactBounds = exactBounds
+        scorer = inpars_term_scorer(
+            table: scores, table_tf: UInt32(tableTf), weight: weight, cache: cache)
+        self.decodedDocs = decodedDocs
+        self.decodedScores = decodedScores
         block = firstBlock
         boundBlock = firstBlock - 1
         let bounds = index.termBounds.baseAddress! + 3 * term
@@ -99,6 +115,34 @@ struct PostingCursor {
 
     @inline(__always)
     private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords * b] }
+
+    /// Decodes block `b` (laid out as `layout`) into the cursor's buffers unless they hold it.
+    @inline(__always)
+    private mutating func decode(_ b: Int, _ layout: BlockLayout) {
+        if decodedBlock == b { return }
+        decodedBlock = b
+        var packed = layout.packed
+        var scorer = self.scorer
+        inpars_decode_block(&packed, &scorer, decodedDocs, decodedScores)
+    }
+
+    /// Writes the scores of the list's first `count` postings (at most its length) to `keys`
+    /// as float bit patterns, for the threshold seed. The cursor does not move.
+    mutating func firstScores(_ count: Int, into keys: UnsafeMutablePointer<UInt64>) {
+        var b = firstBlock
+        var n = 0
+        while n < count {
+            let layout = BlockLayout(
+                entries: entries, block: b, firstBlock: firstBlock,
+                count: min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock)),
+                data: data)
+            decode(b, layout)
+            let take = min(layout.count, count - n)
+            for i in 0..<take { keys[n &+ i] = UInt64(decodedScores[i].bitPattern) }
+            n &+= take
+            b &+= 1
+        }
+    }
 
     /// Moves to the first posting of block `b`.
     @inline(__always)
@@ -161,26 +205,58 @@ struct PostingCursor {
                 if block + 1 < endBlock { load(block + 1) } else { doc = .max }
                 continue
             }
-            let layout = self.layout
+            decode(block, layout)
+            let docs = decodedDocs
+            let scores = decodedScores
             if lastDocument(block) < end {
-                for i in position..<layout.count {
-                    body(layout.doc(i), score(tf: layout.tf(i), norm: layout.norm(i)))
-                }
+                for i in position..<layout.count { body(docs[i], scores[i]) }
                 if block + 1 < endBlock { load(block + 1) } else { doc = .max }
             } else {
                 // The block's last document is ≥ end, so the loop stops inside the block.
                 var i = position
                 var d = doc
                 repeat {
-                    body(d, score(tf: layout.tf(i), norm: layout.norm(i)))
+                    body(d, scores[i])
                     i &+= 1
-                    d = layout.doc(i)
+                    d = docs[i]
                 } while d < end
                 position = i
                 doc = d
                 return
             }
         }
+    }
+
+    /// Moves to the first posting with a document ≥ `target` and returns its score when its
+    /// document is `target` (nil otherwise). The block it lands in is decoded whole and kept,
+    /// so many probes into one block (the windowed search's look-ups in dense lists) cost one
+    /// decode and a short scan each.
+    @inline(__always)
+    mutating func score(at target: UInt32) -> Float? {
+        if doc >= target { return doc == target ? scoreDecoded() : nil }
+        if target > lastDocument(block) {
+            var b = block + 1
+            while b < endBlock && lastDocument(b) < target { b &+= 1 }
+            if b == endBlock {
+                doc = .max
+                return nil
+            }
+            load(b)
+            if doc >= target { return doc == target ? scoreDecoded() : nil }
+        }
+        decode(block, layout)
+        var p = position &+ 1
+        while decodedDocs[p] < target { p &+= 1 }
+        position = p
+        doc = decodedDocs[p]
+        return doc == target ? decodedScores[p] : nil
+    }
+
+    /// The current posting's score through the decoded block.
+    @inline(__always)
+    private mutating func scoreDecoded() -> Float {
+        decode(block, layout)
+        return decodedScores[position]
     }
 
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their

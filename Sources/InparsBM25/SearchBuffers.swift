@@ -32,6 +32,10 @@ final class SearchBuffers {
     /// so scoring a dense list does no division; filling it (2,048 divisions per term) is
     /// far below the cost of a query that reads dense lists a window at a time.
     static let tableTf = 8
+    /// Per query term: one decoded block (``PostingBlocks/size`` documents and scores), which
+    /// its cursor keeps while it works in that block. Capacity ``termCapacity``.
+    private(set) var blockDocs: UnsafeMutablePointer<UInt32>
+    private(set) var blockScores: UnsafeMutablePointer<Float>
 
     init(count documentCount: Int) {
         self.documentCount = max(1, documentCount)
@@ -41,6 +45,8 @@ final class SearchBuffers {
         seedScratch = .allocate(capacity: 1)
         tfOne = .allocate(capacity: 1)
         tfTable = .allocate(capacity: 1)
+        blockDocs = .allocate(capacity: 1)
+        blockScores = .allocate(capacity: 1)
     }
 
     /// Makes room for `k` keys (keeps the larger capacity).
@@ -68,9 +74,13 @@ final class SearchBuffers {
         guard terms > termCapacity else { return }
         tfOne.deallocate()
         tfTable.deallocate()
+        blockDocs.deallocate()
+        blockScores.deallocate()
         termCapacity = max(terms, 2 * termCapacity, 8)
         tfOne = .allocate(capacity: 256 * termCapacity)
         tfTable = .allocate(capacity: 256 * Self.tableTf * termCapacity)
+        blockDocs = .allocate(capacity: PostingBlocks.size * termCapacity)
+        blockScores = .allocate(capacity: PostingBlocks.size * termCapacity)
     }
 
     /// The windowed search's scratch (rebuilt when it is too small).
@@ -106,6 +116,8 @@ final class SearchBuffers {
         seedScratch.deallocate()
         tfOne.deallocate()
         tfTable.deallocate()
+        blockDocs.deallocate()
+        blockScores.deallocate()
     }
 }
 

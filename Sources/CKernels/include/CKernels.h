@@ -279,6 +279,59 @@ void inpars_attention_forward_isa(
 /// touch) and returns freed memory only above 1 GiB of slack; does nothing elsewhere.
 void inpars_keep_large_allocations(void);
 
+/// BM25 posting blocks (`postings.c`, InparsBM25's `PostingBlocks`): up to
+/// `INPARS_POSTING_BLOCK` postings, three bit-packed arrays (least-significant bit first,
+/// widths 0–32; a width of 0 stores nothing and every value is 0).
+#define INPARS_POSTING_BLOCK 128
+
+/// One block: its arrays of document offsets from `base`, `tf − 1` and `norm − min_norm`.
+typedef struct {
+    const uint8_t *docs;
+    const uint8_t *tfs;
+    const uint8_t *norms;
+    uint32_t count;
+    uint32_t base;
+    uint32_t min_norm;
+    uint32_t doc_bits;
+    uint32_t tf_bits;
+    uint32_t norm_bits;
+} inpars_posting_block;
+
+/// How one query term scores a posting: `table[(tf − 1)·256 + norm]` for tf = 1 … `table_tf`
+/// (the term's tabulated scores), above that `weight − weight / (1 + (float)tf · cache[norm])`
+/// (float operations in that order, no fused multiply-add).
+typedef struct {
+    const float *table;
+    uint32_t table_tf;
+    float weight;
+    const float *cache;
+} inpars_term_scorer;
+
+/// `out[i] = add + value i` for the `count` values of `bits` bits (0 … 32) packed at `packed`
+/// (wrapping modulo 2^32). Reads no byte past the last value's.
+void inpars_unpack_bits(const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out);
+void inpars_unpack_bits_isa(
+    const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out, inpars_isa isa);
+
+/// `scores[i]` = the term's score of a posting with `tfs[i]` (≥ 1) and `norms[i]` (< 256).
+void inpars_score_postings_isa(
+    const uint32_t *tfs, const uint32_t *norms, size_t count, const inpars_term_scorer *scorer,
+    float *scores, inpars_isa isa);
+
+/// Decodes a block (`count` ≤ `INPARS_POSTING_BLOCK`): `docs[i]` its documents, `scores[i]`
+/// their term scores.
+void inpars_decode_block(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, uint32_t *docs,
+    float *scores);
+void inpars_decode_block_isa(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, uint32_t *docs,
+    float *scores, inpars_isa isa);
+
+/// Whether the posting kernels run their AVX-512 path here (AVX-512 F/BW/DQ and VBMI, for
+/// `vpermb`); the generic path gives the same values.
+int inpars_postings_vectorized(void);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,157 @@
+import CKernels
+import InparsTestSupport
+import Testing
+
+@testable import InparsBM25
+
+/// The C posting-block kernels (`Sources/CKernels/postings.c`): every bit width, short last
+/// blocks, and the same values on the AVX-512 and generic paths, checked against the values
+/// that were packed and against the Swift reader (`PostingBlocks.extract`).
+///
+/// On a CPU without AVX512-VBMI the AVX-512 request runs the generic path, so the comparison
+/// is then between two generic runs (`inpars_postings_vectorized()` says which).
+@Suite struct PostingKernelTests {
+    static let counts = [1, 2, 7, 15, 16, 17, 31, 33, 100, 127, 128]
+    static let paths: [inpars_isa] = [INPARS_ISA_GENERIC, INPARS_ISA_AVX512]
+
+    /// `count` random values of `bits` bits (the largest value included when count allows).
+    static func values(_ count: Int, bits: Int, random: inout TestRandom) -> [UInt32] {
+        let mask = bits == 32 ? UInt64(UInt32.max) : (UInt64(1) << UInt64(bits)) - 1
+        var values = (0..<count).map { _ in UInt32(random.next() & mask) }
+        if count > 3 { values[count / 2] = UInt32(mask) }
+        return values
+    }
+
+    static func packed(_ values: [UInt32], bits: Int) -> [UInt8] {
+        var bytes: [UInt8] = []
+        values.withUnsafeBufferPointer {
+            PostingBlocks.pack($0.baseAddress!, count: values.count, bits: bits, into: &bytes)
+        }
+        return bytes
+    }
+
+    @Test func unpackEveryWidthAndLength() {
+        var random = TestRandom(seed: 18)
+        for bits in 0...32 {
+            for count in Self.counts {
+                let values = Self.values(count, bits: bits, random: &random)
+                let bytes = Self.packed(values, bits: bits)
+                #expect(bytes.count == PostingBlocks.packedBytes(count: count, bits: bits))
+                // The Swift reader needs 8 readable bytes from any value's first byte.
+                let padded = bytes + [UInt8](repeating: 0xA5, count: PostingBlocks.tailPadding)
+                let mask = bits == 32 ? UInt64(UInt32.max) : (UInt64(1) << UInt64(bits)) - 1
+                let add: UInt32 = count % 2 == 0 ? 1_000 : 0xFFFF_FF00  // the second wraps
+                for isa in Self.paths {
+                    // Garbage after the last value must not leak in: the kernel gets exactly
+                    // the packed bytes, followed by 0xA5 padding.
+                    var out = [UInt32](repeating: 0xDEAD_BEEF, count: count + 16)
+                    padded.withUnsafeBufferPointer { p in
+                        inpars_unpack_bits_isa(
+                            p.baseAddress!, count, UInt32(bits), add, &out, isa)
+                    }
+                    for i in 0..<count {
+                        let swift = padded.withUnsafeBufferPointer {
+                            PostingBlocks.extract($0.baseAddress!, i, bits: bits, mask: mask)
+                        }
+                        #expect(swift == values[i])
+                        #expect(
+                            out[i] == add &+ values[i],
+                            "bits \(bits) count \(count) isa \(isa.rawValue) at \(i)")
+                    }
+                    // Nothing written past `count`.
+                    #expect(out[count..<(count + 16)].allSatisfy { $0 == 0xDEAD_BEEF })
+                }
+            }
+        }
+    }
+
+    /// A term's scores: the table for tf ≤ 8 and the formula above it, as PostingCursor has
+    /// them (the expected values are computed here in Swift, independently of the kernel).
+    struct Term {
+        let weight: Float = 3.7
+        let cache: [Float] = (0..<256).map { 1 / (0.9 * (0.6 + 0.4 * Float($0 + 1) / 40)) }
+        let tableTf = 8
+        var table: [Float] {
+            (1...tableTf).flatMap { tf in cache.map { weight - weight / (1 + Float(tf) * $0) } }
+        }
+        func score(tf: UInt32, norm: UInt32) -> Float {
+            weight - weight / (1 + Float(tf) * cache[Int(norm)])
+        }
+    }
+
+    @Test func scoresMatchTheFormulaBitForBit() {
+        var random = TestRandom(seed: 7)
+        let term = Term()
+        let table = term.table
+        for count in Self.counts {
+            let tfs = (0..<count).map { i in i % 3 == 0 ? UInt32(9 + random.next() % 300) : UInt32(1 + random.next() % 8) }
+            let norms = (0..<count).map { _ in UInt32(random.next() % 256) }
+            for isa in Self.paths {
+                var scores = [Float](repeating: -1, count: count + 16)
+                table.withUnsafeBufferPointer { t in
+                    term.cache.withUnsafeBufferPointer { c in
+                        var scorer = inpars_term_scorer(
+                            table: t.baseAddress!, table_tf: UInt32(term.tableTf),
+                            weight: term.weight, cache: c.baseAddress!)
+                        inpars_score_postings_isa(tfs, norms, count, &scorer, &scores, isa)
+                    }
+                }
+                for i in 0..<count {
+                    #expect(
+                        scores[i].bitPattern == term.score(tf: tfs[i], norm: norms[i]).bitPattern,
+                        "tf \(tfs[i]) norm \(norms[i]) isa \(isa.rawValue)")
+                }
+                #expect(scores[count...].allSatisfy { $0 == -1 })
+            }
+        }
+    }
+
+    /// A whole block (three arrays one after the other, as the index stores them), for
+    /// several width combinations including 0 and 32.
+    @Test func decodeBlockGivesDocumentsAndScores() {
+        var random = TestRandom(seed: 99)
+        let term = Term()
+        let table = term.table
+        let widths = [(0, 0, 0), (7, 0, 3), (13, 2, 0), (32, 5, 8), (1, 12, 1), (20, 32, 6)]
+        for (docBits, tfBits, normBits) in widths {
+            for count in [1, 16, 77, 128] {
+                let offsets = Self.values(count, bits: docBits, random: &random)
+                // tf − 1 below 2^31 and norms − minNorm within a byte, as an index has them.
+                let tfm1 = Self.values(count, bits: min(tfBits, 12), random: &random)
+                let minNorm: UInt32 = normBits == 8 ? 0 : 17
+                let normDelta = Self.values(count, bits: normBits, random: &random)
+                let base: UInt32 = 123_456
+                let docBytes = Self.packed(offsets, bits: docBits)
+                let tfBytes = Self.packed(tfm1, bits: tfBits)
+                let normBytes = Self.packed(normDelta, bits: normBits)
+                let data = docBytes + tfBytes + normBytes + [UInt8](repeating: 0, count: 8)
+                for isa in Self.paths {
+                    var docs = [UInt32](repeating: 0, count: 128)
+                    var scores = [Float](repeating: 0, count: 128)
+                    data.withUnsafeBufferPointer { d in
+                        table.withUnsafeBufferPointer { t in
+                            term.cache.withUnsafeBufferPointer { c in
+                                let p = d.baseAddress!
+                                var block = inpars_posting_block(
+                                    docs: p, tfs: p + docBytes.count,
+                                    norms: p + docBytes.count + tfBytes.count,
+                                    count: UInt32(count), base: base, min_norm: minNorm,
+                                    doc_bits: UInt32(docBits), tf_bits: UInt32(tfBits),
+                                    norm_bits: UInt32(normBits))
+                                var scorer = inpars_term_scorer(
+                                    table: t.baseAddress!, table_tf: UInt32(term.tableTf),
+                                    weight: term.weight, cache: c.baseAddress!)
+                                inpars_decode_block_isa(&block, &scorer, &docs, &scores, isa)
+                            }
+                        }
+                    }
+                    for i in 0..<count {
+                        #expect(docs[i] == base &+ offsets[i])
+                        let expected = term.score(tf: tfm1[i] + 1, norm: minNorm + normDelta[i])
+                        #expect(scores[i].bitPattern == expected.bitPattern)
+                    }
+                }
+            }
+        }
+    }
+}
