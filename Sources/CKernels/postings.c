@@ -45,9 +45,30 @@ static void score_generic(
     for (size_t i = 0; i < count; i++) scores[i] = score_scalar(tfs[i], norms[i], scorer);
 }
 
+static size_t refine_generic(
+    uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
+    double drop, double cutoff
+) {
+    size_t kept = 0;
+    for (size_t c = 0; c < count; c++) {
+        uint16_t o = offsets[c];
+        uint64_t entry = slots[o];
+        uint32_t bits = (uint32_t)entry;
+        float score;
+        memcpy(&score, &bits, sizeof score);
+        double bound = (bounds[c] - drop) + ((entry >> 32) == generation ? (double)score : 0.0);
+        if (bound > cutoff) {
+            offsets[kept] = o;
+            bounds[kept] = bound;
+            kept++;
+        }
+    }
+    return kept;
+}
+
 #ifdef INPARS_X86
 
-#define POSTINGS_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vbmi")))
+#define POSTINGS_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi")))
 
 /// Unpacks 16 values from `data` (the group's bytes, zero beyond them) into 16 u32 lanes.
 POSTINGS_TARGET static inline __m512i unpack16(
@@ -128,13 +149,44 @@ POSTINGS_TARGET static void score_avx512(
     }
 }
 
+/// Eight candidates at a time: the recorded entries gathered, the bounds updated in the same
+/// double operations as the generic path, the kept ones compressed to the front. A full
+/// vector is stored at `kept` ≤ c, so only entries already loaded are overwritten.
+POSTINGS_TARGET static size_t refine_avx512(
+    uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
+    double drop, double cutoff
+) {
+    const __m512i gen = _mm512_set1_epi64((long long)generation);
+    const __m512d dropv = _mm512_set1_pd(drop), cutoffv = _mm512_set1_pd(cutoff);
+    size_t kept = 0, c = 0;
+    for (; c < count; c += 8) {
+        size_t live = count - c >= 8 ? 8 : count - c;
+        __mmask8 lanes = (__mmask8)((1u << live) - 1);
+        __m512i index = _mm512_cvtepu16_epi64(_mm_maskz_loadu_epi16(lanes, offsets + c));
+        __m512i entry = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), lanes, index, slots, 8);
+        __mmask8 present = _mm512_mask_cmpeq_epi64_mask(lanes, _mm512_srli_epi64(entry, 32), gen);
+        __m256 score = _mm256_castsi256_ps(_mm512_cvtepi64_epi32(entry));
+        __m512d s = _mm512_maskz_mov_pd(present, _mm512_cvtps_pd(score));
+        __m512d b = _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
+        __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, b, cutoffv, _CMP_GT_OQ);
+        unsigned n = (unsigned)__builtin_popcount(keep);
+        __mmask8 out = (__mmask8)((1u << n) - 1);
+        _mm512_mask_storeu_pd(bounds + kept, out, _mm512_maskz_compress_pd(keep, b));
+        _mm_mask_storeu_epi16(
+            offsets + kept, out, _mm512_cvtepi64_epi16(_mm512_maskz_compress_epi64(keep, index)));
+        kept += n;
+    }
+    return kept;
+}
+
 static int has_vbmi(void) {
     static int cached = -1;
     int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
     if (v < 0) {
         __builtin_cpu_init();
         v = inpars_kernels_isa() == INPARS_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi")
-            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+            && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
+            && __builtin_cpu_supports("avx512vl");
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
     return v;
@@ -205,4 +257,22 @@ void inpars_decode_block(
     float *scores
 ) {
     inpars_decode_block_isa(block, scorer, docs, scores, inpars_kernels_isa());
+}
+
+size_t inpars_refine_candidates_isa(
+    uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
+    double drop, double cutoff, inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (use_avx512(isa)) return refine_avx512(offsets, bounds, count, slots, generation, drop, cutoff);
+#endif
+    return refine_generic(offsets, bounds, count, slots, generation, drop, cutoff);
+}
+
+size_t inpars_refine_candidates(
+    uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
+    double drop, double cutoff
+) {
+    return inpars_refine_candidates_isa(
+        offsets, bounds, count, slots, generation, drop, cutoff, inpars_kernels_isa());
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 extension BM25Searcher {
     /// The windowed MaxScore search (see ``WindowedMaxScoreSearch``) over cursors opened by
     /// ``searchPruned(k:)``, which chooses it for queries whose terms are all dense
@@ -233,17 +235,12 @@ struct WindowedMaxScoreSearch {
             if postings < Self.scatterRatio * Double(count) {
                 cursors[j].advance(to: from)
                 cursors[j].forEach(below: to) { doc, s in window.record(slot, Int(doc &- from), s) }
-                for c in 0..<count {
-                    let o = Int(window.candidates[c])
-                    // An absent term reads as 0, as does a present score of 0: the same sum.
-                    let bound = window.candidateBound[c] - blockBound + window.recorded(slot, o)
-                    if bounds.canEnter(bound) {
-                        window.candidates[kept] = UInt16(truncatingIfNeeded: o)
-                        window.candidateBound[kept] = bound
-                        kept &+= 1
-                    }
-                }
-                count = kept
+                // Each candidate's bound: its block bound replaced by the recorded score (an
+                // absent term reads as 0, as does a present score of 0: the same sum), the
+                // candidates that can still enter kept (AVX-512 gathers and compression).
+                count = inpars_refine_candidates(
+                    window.candidates, window.candidateBound, count, window.entries(slot),
+                    window.currentGeneration, blockBound, bounds.cutoff)
                 continue
             }
             for c in 0..<count {

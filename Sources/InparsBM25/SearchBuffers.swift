@@ -184,6 +184,15 @@ final class WindowBuffers {
         }
     }
 
+    /// The recorded entries of query term `slot` (one per offset), for
+    /// `inpars_refine_candidates`.
+    @inline(__always)
+    func entries(_ slot: Int) -> UnsafePointer<UInt64> { UnsafePointer(slots + slot &* size) }
+
+    /// The current window's generation (the upper half of its recorded entries).
+    @inline(__always)
+    var currentGeneration: UInt64 { generation }
+
     /// Records the score of query term `slot` at window offset `o`.
     @inline(__always)
     func record(_ slot: Int, _ o: Int, _ score: Float) {

@@ -154,4 +154,54 @@ import Testing
             }
         }
     }
+
+    /// The windowed search's look-up step: bounds updated from recorded entries (current
+    /// generation only), kept candidates compacted in order; both paths against a Swift loop.
+    @Test func refineCandidatesMatchesAScalarLoop() {
+        var random = TestRandom(seed: 5)
+        let generation: UInt64 = 77
+        let size = 2_048
+        let slots: [UInt64] = (0..<size).map { _ in
+            let score = Float.random(in: 0...4, using: &random)
+            let gen = random.next() % 3 == 0 ? generation - 1 : generation
+            return gen << 32 | UInt64(score.bitPattern)
+        }
+        for count in [0, 1, 7, 8, 9, 16, 31, 100, 1_000] {
+            var offsets = Array(Set((0..<count).map { _ in UInt16(random.next() % UInt64(size)) })).sorted()
+            while offsets.count < count {
+                let o = UInt16(random.next() % UInt64(size))
+                if !offsets.contains(o) { offsets.append(o) }
+                offsets.sort()
+            }
+            let bounds = (0..<count).map { _ in Double(Float.random(in: 2...9, using: &random)) }
+            let drop = 1.75
+            let cutoff = 5.5
+            var expectedOffsets: [UInt16] = []
+            var expectedBounds: [Double] = []
+            for c in 0..<count {
+                let entry = slots[Int(offsets[c])]
+                let recorded =
+                    entry >> 32 == generation
+                    ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: entry))) : 0
+                let bound = bounds[c] - drop + recorded
+                if bound > cutoff {
+                    expectedOffsets.append(offsets[c])
+                    expectedBounds.append(bound)
+                }
+            }
+            #expect(expectedOffsets.count > 0 || count < 8)
+            for isa in Self.paths {
+                var o = offsets + [0xFFFF]
+                var b = bounds + [-1]
+                let kept = slots.withUnsafeBufferPointer { s in
+                    inpars_refine_candidates_isa(
+                        &o, &b, count, s.baseAddress!, generation, drop, cutoff, isa)
+                }
+                #expect(kept == expectedOffsets.count, "count \(count) isa \(isa.rawValue)")
+                #expect(Array(o[0..<kept]) == expectedOffsets)
+                #expect(b[0..<kept].map(\.bitPattern) == expectedBounds.map(\.bitPattern))
+                #expect(o[count] == 0xFFFF && b[count] == -1)  // nothing written past count
+            }
+        }
+    }
 }
