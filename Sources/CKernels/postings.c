@@ -9,6 +9,8 @@
 
 #include "exp.h"
 
+#include <pthread.h>
+
 /// Value `i` of a bit-packed array (reads the 8 bytes from its first byte; the caller's data
 /// is followed by at least 8 readable bytes, or the value's bytes end within it).
 static inline uint32_t extract_bits(const uint8_t *packed, size_t i, unsigned bits, uint64_t mask) {
@@ -70,14 +72,70 @@ static size_t refine_generic(
 
 #define POSTINGS_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi")))
 
-/// Unpacks 16 values from `data` (the group's bytes, zero beyond them) into 16 u32 lanes.
-POSTINGS_TARGET static inline __m512i unpack16(
-    __m512i data, __m512i index0, __m512i index1, __m512i shift0, __m512i shift1, __m512i mask
+/// Per bit width 0 … 32, what unpacking a group of 16 values needs: for value v (lanes 0–7
+/// of the first vector, 8–15 of the second), the data bytes ((v·bits) >> 3) + 0 … 7 to gather
+/// into its 64-bit lane (`vpermb` reads the low 6 bits of each index; bytes past the group are
+/// masked off), the shift (v·bits) & 7, and the value mask. Filled once.
+typedef struct {
+    uint64_t index[2][8];
+    uint64_t shift[2][8];
+    uint64_t mask;
+    uint64_t group_bytes; // load mask of a full group: 2·bits bytes
+} unpack_width;
+
+static unpack_width unpack_widths[33];
+static pthread_once_t unpack_widths_once = PTHREAD_ONCE_INIT;
+
+static void fill_unpack_widths(void) {
+    for (unsigned bits = 0; bits <= 32; bits++) {
+        unpack_width *w = &unpack_widths[bits];
+        for (unsigned v = 0; v < 16; v++) {
+            uint64_t bit = (uint64_t)v * bits;
+            w->index[v / 8][v % 8] = (bit >> 3) * 0x0101010101010101ULL + 0x0706050403020100ULL;
+            w->shift[v / 8][v % 8] = bit & 7;
+        }
+        w->mask = bits == 32 ? 0xFFFFFFFFULL : (1ULL << bits) - 1;
+        w->group_bytes = bits == 32 ? ~0ULL : (1ULL << (2 * bits)) - 1;
+    }
+}
+
+/// An unpacker for one width, in registers.
+typedef struct {
+    __m512i index0, index1, shift0, shift1, mask;
+    __mmask64 group_bytes;
+    unsigned bits;
+} unpacker;
+
+POSTINGS_TARGET static inline unpacker make_unpacker(unsigned bits) {
+    const unpack_width *w = &unpack_widths[bits];
+    unpacker u;
+    u.index0 = _mm512_loadu_si512(w->index[0]);
+    u.index1 = _mm512_loadu_si512(w->index[1]);
+    u.shift0 = _mm512_loadu_si512(w->shift[0]);
+    u.shift1 = _mm512_loadu_si512(w->shift[1]);
+    u.mask = _mm512_set1_epi64((long long)w->mask);
+    u.group_bytes = (__mmask64)w->group_bytes;
+    u.bits = bits;
+    return u;
+}
+
+/// Values 16·g … 16·g + 15 of the array at `packed` (of `count` values) as 16 u32 lanes;
+/// lanes past `count` are unspecified. Reads only the values' own bytes.
+POSTINGS_TARGET static inline __m512i unpack_group(
+    const unpacker *u, const uint8_t *packed, size_t g, size_t count
 ) {
+    const uint8_t *p = packed + g * 2 * u->bits;
+    __mmask64 load = u->group_bytes;
+    size_t rest = count - 16 * g;
+    if (rest < 16) {
+        size_t bytes = (rest * u->bits + 7) >> 3;
+        load = ((__mmask64)1 << bytes) - 1; // bytes ≤ 60
+    }
+    __m512i data = _mm512_maskz_loadu_epi8(load, p);
     __m512i lo = _mm512_and_si512(
-        _mm512_srlv_epi64(_mm512_permutexvar_epi8(index0, data), shift0), mask);
+        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index0, data), u->shift0), u->mask);
     __m512i hi = _mm512_and_si512(
-        _mm512_srlv_epi64(_mm512_permutexvar_epi8(index1, data), shift1), mask);
+        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index1, data), u->shift1), u->mask);
     return _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(lo)), _mm512_cvtepi64_epi32(hi), 1);
 }
@@ -86,40 +144,57 @@ POSTINGS_TARGET static void unpack_avx512(
     const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out
 ) {
     const __m512i addend = _mm512_set1_epi32((int)add);
-    if (bits == 0) {
-        size_t i = 0;
-        for (; i + 16 <= count; i += 16) _mm512_storeu_si512(out + i, addend);
-        if (i < count) _mm512_mask_storeu_epi32(out + i, (__mmask16)((1u << (count - i)) - 1), addend);
-        return;
+    unpacker u = make_unpacker(bits);
+    for (size_t g = 0; 16 * g < count; g++) {
+        size_t rest = count - 16 * g;
+        __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
+        __m512i v = _mm512_add_epi32(unpack_group(&u, packed, g, count), addend);
+        _mm512_mask_storeu_epi32(out + 16 * g, lanes, v);
     }
-    const __m512i lanes = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i width = _mm512_set1_epi64(bits);
-    __m512i bit0 = _mm512_mullo_epi64(lanes, width);
-    __m512i bit1 = _mm512_add_epi64(bit0, _mm512_set1_epi64(8 * (long long)bits));
-    const __m512i seven = _mm512_set1_epi64(7);
-    const __m512i spread = _mm512_set1_epi64(0x0101010101010101LL);
-    const __m512i offsets = _mm512_set1_epi64(0x0706050403020100LL);
-    // Byte b of lane v takes data byte ((v·bits) >> 3) + b (vpermb reads the low 6 bits;
-    // bytes past the group are masked off below).
-    __m512i index0 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_srli_epi64(bit0, 3), spread), offsets);
-    __m512i index1 = _mm512_add_epi64(_mm512_mullo_epi64(_mm512_srli_epi64(bit1, 3), spread), offsets);
-    __m512i shift0 = _mm512_and_si512(bit0, seven), shift1 = _mm512_and_si512(bit1, seven);
-    const __m512i mask = _mm512_set1_epi64(bits == 32 ? 0xFFFFFFFFLL : ((1LL << bits) - 1));
-    const __mmask64 groupBytes = bits == 32 ? ~(__mmask64)0 : (((__mmask64)1 << (2 * bits)) - 1);
-    size_t i = 0;
-    const uint8_t *p = packed;
-    for (; i + 16 <= count; i += 16, p += 2 * bits) {
-        __m512i data = _mm512_maskz_loadu_epi8(groupBytes, p);
-        __m512i v = unpack16(data, index0, index1, shift0, shift1, mask);
-        _mm512_storeu_si512(out + i, _mm512_add_epi32(v, addend));
+}
+
+/// 16 postings' scores from their tf and norm lanes (`live` lanes only), the same float
+/// operations as `score_scalar`.
+POSTINGS_TARGET static inline __m512 score16(
+    __m512i tf, __m512i norm, __mmask16 live, const inpars_term_scorer *scorer
+) {
+    const __m512i one = _mm512_set1_epi32(1);
+    __m512i tfm1 = _mm512_sub_epi32(tf, one);
+    __mmask16 inTable = _mm512_mask_cmplt_epu32_mask(live, tfm1, _mm512_set1_epi32((int)scorer->table_tf));
+    __m512i index = _mm512_add_epi32(_mm512_slli_epi32(tfm1, 8), norm);
+    __m512 s = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inTable, index, scorer->table, 4);
+    __mmask16 formula = live & (__mmask16)~inTable;
+    if (formula) {
+        const __m512 weight = _mm512_set1_ps(scorer->weight);
+        __m512 cache = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), formula, norm, scorer->cache, 4);
+        __m512 t = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(_mm512_cvtepu32_ps(tf), cache));
+        __m512 f = _mm512_sub_ps(weight, _mm512_div_ps(weight, t));
+        s = _mm512_mask_blend_ps(formula, s, f);
     }
-    if (i < count) {
-        size_t rest = count - i;
-        size_t bytes = (rest * bits + 7) >> 3;
-        __mmask64 load = bytes == 64 ? ~(__mmask64)0 : (((__mmask64)1 << bytes) - 1);
-        __m512i data = _mm512_maskz_loadu_epi8(load, p);
-        __m512i v = unpack16(data, index0, index1, shift0, shift1, mask);
-        _mm512_mask_storeu_epi32(out + i, (__mmask16)((1u << rest) - 1), _mm512_add_epi32(v, addend));
+    return s;
+}
+
+/// The whole block in one pass per group of 16: documents stored, tf and norm kept in
+/// registers and scored.
+POSTINGS_TARGET static void decode_block_avx512(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, uint32_t *docs,
+    float *scores
+) {
+    size_t count = block->count;
+    unpacker ud = make_unpacker(block->doc_bits);
+    unpacker ut = make_unpacker(block->tf_bits);
+    unpacker un = make_unpacker(block->norm_bits);
+    const __m512i base = _mm512_set1_epi32((int)block->base);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i minNorm = _mm512_set1_epi32((int)block->min_norm);
+    for (size_t g = 0; 16 * g < count; g++) {
+        size_t rest = count - 16 * g;
+        __mmask16 live = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
+        __m512i d = _mm512_add_epi32(unpack_group(&ud, block->docs, g, count), base);
+        __m512i tf = _mm512_add_epi32(unpack_group(&ut, block->tfs, g, count), one);
+        __m512i norm = _mm512_add_epi32(unpack_group(&un, block->norms, g, count), minNorm);
+        _mm512_mask_storeu_epi32(docs + 16 * g, live, d);
+        _mm512_mask_storeu_ps(scores + 16 * g, live, score16(tf, norm, live, scorer));
     }
 }
 
@@ -127,25 +202,11 @@ POSTINGS_TARGET static void score_avx512(
     const uint32_t *tfs, const uint32_t *norms, size_t count, const inpars_term_scorer *scorer,
     float *scores
 ) {
-    const __m512i one = _mm512_set1_epi32(1);
-    const __m512i tableTf = _mm512_set1_epi32((int)scorer->table_tf);
-    const __m512 weight = _mm512_set1_ps(scorer->weight), onef = _mm512_set1_ps(1.0f);
     for (size_t i = 0; i < count; i += 16) {
         __mmask16 live = count - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (count - i)) - 1);
         __m512i tf = _mm512_maskz_loadu_epi32(live, tfs + i);
         __m512i norm = _mm512_maskz_loadu_epi32(live, norms + i);
-        __m512i tfm1 = _mm512_sub_epi32(tf, one);
-        __mmask16 inTable = _mm512_mask_cmplt_epu32_mask(live, tfm1, tableTf);
-        __m512i index = _mm512_add_epi32(_mm512_slli_epi32(tfm1, 8), norm);
-        __m512 s = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inTable, index, scorer->table, 4);
-        __mmask16 formula = live & (__mmask16)~inTable;
-        if (formula) {
-            __m512 cache = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), formula, norm, scorer->cache, 4);
-            __m512 t = _mm512_add_ps(onef, _mm512_mul_ps(_mm512_cvtepu32_ps(tf), cache));
-            __m512 f = _mm512_sub_ps(weight, _mm512_div_ps(weight, t));
-            s = _mm512_mask_blend_ps(formula, s, f);
-        }
-        _mm512_mask_storeu_ps(scores + i, live, s);
+        _mm512_mask_storeu_ps(scores + i, live, score16(tf, norm, live, scorer));
     }
 }
 
@@ -179,15 +240,18 @@ POSTINGS_TARGET static size_t refine_avx512(
     return kept;
 }
 
+/// Whether the AVX-512 path runs here; the first call also fills `unpack_widths` (published
+/// with release/acquire, so a caller that sees 1 sees the table).
 static int has_vbmi(void) {
     static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    int v = __atomic_load_n(&cached, __ATOMIC_ACQUIRE);
     if (v < 0) {
         __builtin_cpu_init();
         v = inpars_kernels_isa() == INPARS_ISA_AVX512 && __builtin_cpu_supports("avx512vbmi")
             && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")
             && __builtin_cpu_supports("avx512vl");
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+        if (v) pthread_once(&unpack_widths_once, fill_unpack_widths);
+        __atomic_store_n(&cached, v, __ATOMIC_RELEASE);
     }
     return v;
 }
@@ -244,6 +308,12 @@ void inpars_decode_block_isa(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, uint32_t *docs,
     float *scores, inpars_isa isa
 ) {
+#ifdef INPARS_X86
+    if (use_avx512(isa)) {
+        decode_block_avx512(block, scorer, docs, scores);
+        return;
+    }
+#endif
     uint32_t tfs[INPARS_POSTING_BLOCK], norms[INPARS_POSTING_BLOCK];
     size_t count = block->count;
     inpars_unpack_bits_isa(block->docs, count, block->doc_bits, block->base, docs, isa);
