@@ -105,7 +105,11 @@ extension BM25Searcher {
         let limit = min(Int(index.docFreqs[planTerms[cursors[j].planIndex]]), seedPostings(k: k))
         buffers.reserveSeedKeys(limit)
         let keys = buffers.seedKeys
-        cursors[j].firstScores(limit, into: keys)
+        var probe = cursors[j]  // a copy: the term's own cursor stays at its start
+        for n in 0..<limit {
+            keys[n] = UInt64(probe.score().bitPattern)
+            probe.next()
+        }
         Self.selectLargest(keys, count: limit, k: k, scratch: buffers.seedScratch)
         var kth = keys[0]
         for n in 1..<k where keys[n] < kth { kth = keys[n] }

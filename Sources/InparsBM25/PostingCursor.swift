@@ -126,24 +126,6 @@ struct PostingCursor {
         inpars_decode_block(&packed, &scorer, decodedDocs, decodedScores)
     }
 
-    /// Writes the scores of the list's first `count` postings (at most its length) to `keys`
-    /// as float bit patterns, for the threshold seed. The cursor does not move.
-    mutating func firstScores(_ count: Int, into keys: UnsafeMutablePointer<UInt64>) {
-        var b = firstBlock
-        var n = 0
-        while n < count {
-            let layout = BlockLayout(
-                entries: entries, block: b, firstBlock: firstBlock,
-                count: min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock)),
-                data: data)
-            decode(b, layout)
-            let take = min(layout.count, count - n)
-            for i in 0..<take { keys[n &+ i] = UInt64(decodedScores[i].bitPattern) }
-            n &+= take
-            b &+= 1
-        }
-    }
-
     /// Moves to the first posting of block `b`.
     @inline(__always)
     private mutating func load(_ b: Int) {
