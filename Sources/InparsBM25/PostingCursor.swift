@@ -209,38 +209,6 @@ struct PostingCursor {
         }
     }
 
-    /// Moves to the first posting with a document ≥ `target` and returns its score when its
-    /// document is `target` (nil otherwise). The block it lands in is decoded whole and kept,
-    /// so many probes into one block (the windowed search's look-ups in dense lists) cost one
-    /// decode and a short scan each.
-    @inline(__always)
-    mutating func score(at target: UInt32) -> Float? {
-        if doc >= target { return doc == target ? scoreDecoded() : nil }
-        if target > lastDocument(block) {
-            var b = block + 1
-            while b < endBlock && lastDocument(b) < target { b &+= 1 }
-            if b == endBlock {
-                doc = .max
-                return nil
-            }
-            load(b)
-            if doc >= target { return doc == target ? scoreDecoded() : nil }
-        }
-        decode(block, layout)
-        var p = position &+ 1
-        while decodedDocs[p] < target { p &+= 1 }
-        position = p
-        doc = decodedDocs[p]
-        return doc == target ? decodedScores[p] : nil
-    }
-
-    /// The current posting's score through the decoded block.
-    @inline(__always)
-    private mutating func scoreDecoded() -> Float {
-        decode(block, layout)
-        return decodedScores[position]
-    }
-
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
     /// last document, then binary-searching the block).
     @inline(__always)
