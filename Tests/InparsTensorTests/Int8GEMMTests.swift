@@ -174,3 +174,54 @@ import Testing
         #expect(refined < once / 50, "refined \(refined), one pass \(once)")
     }
 }
+
+/// Refined bf16 activations: the product of the activations with the bf16-rounded weights,
+/// to about 16 significant bits of activation, where one pass leaves bf16's 8.
+@Suite struct RefinedBFloat16ActivationTests {
+    /// bf16(x), round to nearest even, written out here rather than taken from the code under
+    /// test.
+    static func bfloat16(_ value: Float) -> Double {
+        let bits = value.bitPattern
+        let lower = bits & 0xFFFF, upper = bits & 0xFFFF_0000
+        let up = lower > 0x8000 || (lower == 0x8000 && (upper >> 16) & 1 == 1)
+        return Double(Float(bitPattern: up ? upper &+ 0x1_0000 : upper))
+    }
+
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)))
+    func refiningLeavesOnlyTheWeightsRounding() {
+        let (m, k, n) = (5, 300, 70)
+        var random = TestRandom(seed: 67)
+        let matrix = Tensor(shape: [n, k], storage: random.floats(n * k))
+        let x = random.floats(m * k, in: -3...3).enumerated().map { $0.offset % 7 == 0 ? abs($0.element) * 4 : $0.element }
+        let rounded = matrix.storage.map(Self.bfloat16)
+        var reference = [Double](repeating: 0, count: m * n)
+        for r in 0..<m {
+            for c in 0..<n {
+                reference[r * n + c] = (0..<k).reduce(0.0) { $0 + Double(x[r * k + $1]) * rounded[c * k + $1] }
+            }
+        }
+        func maxError(refined: Bool) -> Double {
+            let weight = PackedLinearWeight(matrix, precision: .bf16, refiningActivations: refined)
+            #expect(weight.refinesActivations == refined)
+            var out = [Float](repeating: 0, count: m * n)
+            weight.multiply(x, rows: m, into: &out, accumulate: false)
+            return zip(out, reference).map { abs(Double($0) - $1) }.max()!
+        }
+        let once = maxError(refined: false), refined = maxError(refined: true)
+        #expect(once > 1e-3, "one pass rounds the activations (\(once))")
+        #expect(refined < once / 50, "refined \(refined), one pass \(once)")
+    }
+
+    /// `x − bf16(x)` is exact, and bf16(x) + bf16(r) carries about 16 significant bits.
+    @Test func residualsAreWhatRoundingLeftOut() {
+        var random = TestRandom(seed: 68)
+        let x = random.floats(4_099, in: -1000...1000) + [0, -0, 1, 1.00390625, 65_504, 3.3895314e38]
+        var residuals = [Float](repeating: .nan, count: x.count)
+        Quantization.bfloat16Residuals(x, count: x.count, into: &residuals)
+        for i in x.indices {
+            let hi = Self.bfloat16(x[i])
+            #expect(Double(residuals[i]) == Double(x[i]) - hi, "x = \(x[i])")
+            #expect(abs(Double(residuals[i])) <= abs(Double(x[i])) / 256, "x = \(x[i])")
+        }
+    }
+}
