@@ -1,6 +1,7 @@
 import Foundation
 import InparsCore
 import InparsRanker
+import InparsTensor
 import InparsTestSupport
 import Testing
 
@@ -102,6 +103,39 @@ import Testing
         let manifest = try #require(
             try OutputManifest.read(OutputManifest.url(for: URL(fileURLWithPath: output))))
         #expect(manifest.settings["precision"] == "int8")
+    }
+
+    /// `--precision bf16` on a CPU without native bf16 says on stderr that it is emulated and
+    /// slow, and names int8; with native bf16 it says nothing of the kind. Either way it
+    /// scores within the fixture's bf16 bound of the goldens (`PrecisionFidelityTests`).
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)))
+    func rerankAtBFloat16SaysWhenItIsEmulated() throws {
+        let folder = try TestPaths.temporaryDirectory("rerank-bf16")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let corpus = try write(
+            """
+            {"_id": "d1", "title": "", "text": "Paris is the capital and largest city of France."}
+            {"_id": "d2", "title": "", "text": "The quick brown fox jumps over the lazy dog."}
+
+            """, "corpus.jsonl", in: folder)
+        let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
+        let run = try write("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.5 bm25\n", "run.trec", in: folder)
+        let output = folder.appendingPathComponent("out.trec").path
+        let result = try BuiltProducts.run([
+            "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
+            "--output", output, "--precision", "bf16", "--threads", "1",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let said = result.stderr.contains("no native bf16") && result.stderr.contains("--precision int8")
+        #expect(said == !DNNLInfo.hasNativeBF16, "\(result.stderr)")
+        let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: " ") }
+        #expect(rows.count == 2)
+        let golden = try MonoT5GoldenScores.load()
+        for row in rows {
+            let score = try #require(Float(String(row[4])))
+            #expect(abs(score - golden[String(row[2])]!) <= 0.6, "\(row[2]): \(score)")
+        }
     }
 
     @Test func aMalformedRunLineReportsItsLineNumber() throws {
