@@ -260,22 +260,36 @@ final class PackedLinearWeight: @unchecked Sendable {
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` with ``refinesActivations``: `out (+)= q(x) · Wᵀ +
-    /// q(r) · Wᵀ`, two products on the same weights, `r = x − dequantized(q(x))` at int8
+    /// q(r) · Wᵀ`, `r = x − dequantized(q(x))` at int8
     /// (``Quantization/activationResiduals(_:rows:columns:into:)``) and `r = x − bf16(x)` at
-    /// bf16 (``Quantization/bfloat16Residuals(_:count:into:)``).
+    /// bf16 (``Quantization/bfloat16Residuals(_:count:into:)``). `x` and `r` are stacked into
+    /// one product of `2 · rows` rows, so the weights, which a product of a few rows is bound
+    /// by, are streamed once; each row's result is the one a product of that row alone gives,
+    /// and the two halves are added as `(out + x·Wᵀ) + r·Wᵀ`.
     private func multiplyRefined(
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
-        let residuals = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
-        defer { residuals.deallocate() }
-        if precision == .bf16 {
-            Quantization.bfloat16Residuals(x, count: rows * inFeatures, into: residuals)
-        } else {
-            Quantization.activationResiduals(x, rows: rows, columns: inFeatures, into: residuals)
+        let (k, n) = (inFeatures, outFeatures)
+        let stacked = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows * k)
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows * n)
+        defer {
+            stacked.deallocate()
+            products.deallocate()
         }
-        multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
-        multiplyOnce(residuals, rows: rows, into: out, accumulate: true)
+        stacked.update(from: x, count: rows * k)
+        if precision == .bf16 {
+            Quantization.bfloat16Residuals(x, count: rows * k, into: stacked + rows * k)
+        } else {
+            Quantization.activationResiduals(x, rows: rows, columns: k, into: stacked + rows * k)
+        }
+        multiplyOnce(stacked, rows: 2 * rows, into: products, accumulate: false)
+        let residualProducts = products + rows * n
+        if accumulate {
+            for i in 0..<(rows * n) { out[i] = out[i] + products[i] + residualProducts[i] }
+        } else {
+            for i in 0..<(rows * n) { out[i] = products[i] + residualProducts[i] }
+        }
     }
 
     /// One product with the activations quantized once (see ``multiply(_:rows:into:accumulate:)``).
