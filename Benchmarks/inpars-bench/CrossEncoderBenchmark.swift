@@ -73,13 +73,13 @@ struct CrossEncoderBenchmark: ParsableCommand {
         var sink = once()
         BLAS.Profile.reset()
         BLAS.Profile.isEnabled = true
-        AttentionProfile.reset()
-        AttentionProfile.isEnabled = true
+        StepProfile.reset()
+        StepProfile.isEnabled = true
         let start = DispatchTime.now().uptimeNanoseconds
         for _ in 0..<batches { sink += once() }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(batches)
         BLAS.Profile.isEnabled = false
-        AttentionProfile.isEnabled = false
+        StepProfile.isEnabled = false
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(
@@ -95,6 +95,6 @@ struct CrossEncoderBenchmark: ParsableCommand {
                     "  per batch: GEMM calls %.3f s (%.0f GFLOP, %.1f GFLOP/s), attention kernel %.3f s",
                 gemm.seconds / Double(batches), gemm.flops / 1e9 / Double(batches),
                 gemm.flops / 1e9 / max(gemm.seconds, 1e-9),
-                AttentionProfile.totals.attentionSeconds / Double(batches)))
+                StepProfile.section(StepProfile.Name.attention).seconds / Double(batches)))
     }
 }

@@ -108,16 +108,13 @@ struct LLMGenerateBenchmark: ParsableCommand {
         _ = model.generate(requests(prompts.prefix(batch), new: newTokens), batchSize: batch, prefix: prefix)
         _ = lap()  // warm-up
         let timed = prompts.suffix(documents)
-        AttentionProfile.reset()
-        AttentionProfile.isEnabled = breakdown
         StepProfile.reset()
-        StepProfile.isEnabled = stepProfile
+        StepProfile.isEnabled = breakdown || stepProfile
         let out = model.generate(requests(timed, new: newTokens), batchSize: batch, prefix: prefix)
         let seconds = lap()
-        AttentionProfile.isEnabled = false
         StepProfile.isEnabled = false
         let steps = StepProfile.totals
-        let runAttention = AttentionProfile.totals
+        let runAttention = StepProfile.section(StepProfile.Name.attention)
         let tokens = out.reduce(0) { $0 + $1.ids.count }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -141,7 +138,8 @@ struct LLMGenerateBenchmark: ParsableCommand {
     static func printSteps(_ sections: [String: StepProfile.Section]) {
         let steps = Double(max(1, sections["step forward"]?.calls ?? 1))
         print("decoding steps (\(Int(steps))): wall ms a step, CPU ms a step (both threads), calls")
-        for (name, value) in sections.sorted(by: { $0.key < $1.key }) where !name.hasPrefix("long") {
+        for (name, value) in sections.sorted(by: { $0.key < $1.key })
+        where !name.hasPrefix("long") && !name.hasPrefix(StepProfile.Name.attention) {
             print(
                 String(
                     format: "  %@: %.2f wall, %.2f CPU, %d calls", name,
@@ -151,17 +149,17 @@ struct LLMGenerateBenchmark: ParsableCommand {
 
     /// Prefill alone (one new token) with GEMM accounting, the decode steps as the rest, and
     /// the bytes a decode step must read against a measured copy bandwidth; attention
-    /// (``AttentionProfile``) in the prefill and, from `runAttention` (the timed run), in the
-    /// decode steps.
+    /// (``StepProfile/Name/attention``) in the prefill and, from `runAttention` (the timed
+    /// run), in the decode steps.
     private func phases(
         model: CausalLM, prompts: [[Int32]], prefix: SharedPrefix, total: Double, tokens: Int,
-        runAttention: AttentionProfile.Totals
+        runAttention: StepProfile.Section
     ) throws {
         BLAS.Profile.reset()
         BLAS.Profile.isEnabled = true
-        AttentionProfile.reset()
-        AttentionProfile.isEnabled = true
-        defer { AttentionProfile.isEnabled = false }
+        StepProfile.reset()
+        StepProfile.isEnabled = true
+        defer { StepProfile.isEnabled = false }
         let start = DispatchTime.now().uptimeNanoseconds
         _ = model.generate(
             prompts.map { CausalLMRequest(ids: $0, maxNewTokens: 1) }, batchSize: batch,
@@ -169,15 +167,15 @@ struct LLMGenerateBenchmark: ParsableCommand {
         let prefill = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         BLAS.Profile.isEnabled = false
         let gemm = BLAS.Profile.totals
-        AttentionProfile.isEnabled = false
-        let prefillAttention = AttentionProfile.totals
-        let decodeAttentionSeconds = runAttention.attentionSeconds - prefillAttention.attentionSeconds
-        let decodeAttentionFlops = runAttention.attentionFlops - prefillAttention.attentionFlops
+        StepProfile.isEnabled = false
+        let prefillAttention = StepProfile.section(StepProfile.Name.attention)
+        let decodeAttentionSeconds = runAttention.seconds - prefillAttention.seconds
+        let decodeAttentionFlops = runAttention.operations - prefillAttention.operations
         print(
             String(
                 format:
                     "attention: document prefill %.2f s at %.1f GFLOP/s; decode steps %.2f s at %.1f GFLOP/s (wall time of the attention calls, useful flops over visible keys)",
-                prefillAttention.attentionSeconds, prefillAttention.attentionGFLOPS,
+                prefillAttention.seconds, prefillAttention.gflops,
                 decodeAttentionSeconds, decodeAttentionFlops / max(decodeAttentionSeconds, 1e-9) / 1e9))
         let steps = Double(tokens - prompts.count) / Double(batch)
         let stepSeconds = (total - prefill) / max(steps, 1)

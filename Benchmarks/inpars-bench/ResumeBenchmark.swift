@@ -68,7 +68,7 @@ struct ResumeBenchmark: ParsableCommand {
         var generator = BenchRandom(seed: 3)
         let chunk = Data((0..<(1 << 20)).map { _ in UInt8(truncatingIfNeeded: generator.next()) })
         let handle = try FileHandle(forWritingTo: {
-            FileManager.default.createFile(atPath: file.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             return file
         }())
         for _ in 0..<fingerprintMB { handle.write(chunk) }

@@ -61,28 +61,29 @@ struct T5Benchmark: ParsableCommand {
             // Warm-up batch, untimed.
             var sink: Float = scorer.score(inputs: Array(inputs.prefix(batch))).reduce(0, +)
             BLAS.Profile.reset()
-            AttentionProfile.reset()
+            StepProfile.reset()
             BLAS.Profile.isEnabled = true
-            AttentionProfile.isEnabled = true
+            StepProfile.isEnabled = true
             let start = DispatchTime.now().uptimeNanoseconds
             sink += scorer.score(inputs: Array(inputs.suffix(pairs))).reduce(0, +)
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             BLAS.Profile.isEnabled = false
-            AttentionProfile.isEnabled = false
+            StepProfile.isEnabled = false
             let gemm = BLAS.Profile.totals
-            let attention = AttentionProfile.totals
+            let attention = StepProfile.section(StepProfile.Name.attention)
+            let attentionGEMMThreadSeconds = StepProfile.section(StepProfile.Name.attentionGEMM).seconds
             if sink.isNaN { print("(NaN scores)") }
             let n = Double(pairs)
             let workers = Double(max(1, min(threads, batch * configuration.numHeads)))
-            let dense = gemm.seconds - attention.attentionGEMMThreadSeconds
-            let attentionGEMM = attention.attentionGEMMThreadSeconds / workers
-            let rest = seconds - dense - attention.attentionSeconds
+            let dense = gemm.seconds - attentionGEMMThreadSeconds
+            let attentionGEMM = attentionGEMMThreadSeconds / workers
+            let rest = seconds - dense - attention.seconds
             // FLOPs of the dense GEMMs: all recorded FLOPs minus attention's 2·(2·T·T·dKV) per head.
             let attentionFlops =
                 Double(configuration.numLayers * batch * configuration.numHeads)
                 * 4 * Double(seqLen * seqLen * configuration.dKV) * n / Double(batch)
             print(
-                "| \(name) | \(f(n / seconds)) | \(f(seconds / n, 3)) | \(f(dense / n, 3)) | \(f(attention.attentionSeconds / n, 3)) | \(f(attentionGEMM / n, 3)) | \(f(rest / n, 3)) | \(f(100 * (dense + attentionGEMM) / seconds, 1))% | \(f((gemm.flops - attentionFlops) / dense / 1e9, 1)) | \(f(gemm.flops / n / 1e9, 1)) |"
+                "| \(name) | \(f(n / seconds)) | \(f(seconds / n, 3)) | \(f(dense / n, 3)) | \(f(attention.seconds / n, 3)) | \(f(attentionGEMM / n, 3)) | \(f(rest / n, 3)) | \(f(100 * (dense + attentionGEMM) / seconds, 1))% | \(f((gemm.flops - attentionFlops) / dense / 1e9, 1)) | \(f(gemm.flops / n / 1e9, 1)) |"
             )
         }
     }

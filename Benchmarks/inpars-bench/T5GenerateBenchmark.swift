@@ -76,9 +76,9 @@ struct T5GenerateBenchmark: ParsableCommand {
             var stepSeconds = 0.0
             var headSeconds = 0.0
             BLAS.Profile.reset()
-            AttentionProfile.reset()
+            StepProfile.reset()
             BLAS.Profile.isEnabled = true
-            AttentionProfile.isEnabled = true
+            StepProfile.isEnabled = true
             for _ in 0..<newTokens {
                 let hidden = model.decoderStep(next, cache: &cache)
                 stepSeconds += lap()
@@ -86,14 +86,14 @@ struct T5GenerateBenchmark: ParsableCommand {
                 headSeconds += lap()
             }
             BLAS.Profile.isEnabled = false
-            AttentionProfile.isEnabled = false
+            StepProfile.isEnabled = false
             let gemm = BLAS.Profile.totals
             print(
                 String(
                     format:
                         "decoder steps + head: sgemm %.2f s (%d calls, %.1f GFLOP/s), attention wall %.2f s",
                     gemm.seconds, gemm.calls, gemm.flops / gemm.seconds / 1e9,
-                    AttentionProfile.totals.attentionSeconds))
+                    StepProfile.section(StepProfile.Name.attention).seconds))
             print(
                 String(
                     format:

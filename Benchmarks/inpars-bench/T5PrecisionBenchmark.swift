@@ -73,17 +73,17 @@ struct T5PrecisionBenchmark: ParsableCommand {
             var attention = ["-", "-"]
             if pairs > 0 {
                 _ = scorer.score(inputs: Array(timed.prefix(batch)))
-                AttentionProfile.reset()
-                AttentionProfile.isEnabled = true
+                StepProfile.reset()
+                StepProfile.isEnabled = true
                 let start = DispatchTime.now().uptimeNanoseconds
                 _ = scorer.score(inputs: Array(timed.suffix(pairs)))
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                AttentionProfile.isEnabled = false
+                StepProfile.isEnabled = false
                 rate = f(Double(pairs) / seconds)
                 perPair = f(seconds / Double(pairs), 3)
-                let totals = AttentionProfile.totals
+                let totals = StepProfile.section(StepProfile.Name.attention)
                 attention = [
-                    f(totals.attentionSeconds / Double(pairs), 3), f(totals.attentionGFLOPS, 1),
+                    f(totals.seconds / Double(pairs), 3), f(totals.gflops, 1),
                 ]
             }
             var fidelity = ["-", "-", "-"]

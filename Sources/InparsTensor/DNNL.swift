@@ -253,6 +253,13 @@ public enum DNNLInfo {
          dnnl_cpu_isa_avx2_vnni].contains(dnnl_get_effective_cpu_isa())
     }
 
+    /// Whether oneDNN multiplies bf16 with the CPU's own bf16 instructions (AVX512-BF16 or
+    /// AMX). Without them a bf16 product is oneDNN's emulation, slower than fp32: bf16 then
+    /// saves memory only.
+    public static var hasNativeBF16: Bool {
+        [dnnl_cpu_isa_avx512_core_bf16, dnnl_cpu_isa_avx512_core_amx].contains(dnnl_get_effective_cpu_isa())
+    }
+
     /// The largest |q| of an int8 weight: 127 with VNNI, else 63. Without VNNI oneDNN
     /// multiplies with `vpmaddubsw`, which adds two u8 × s8 products into a saturating s16
     /// (s8 activations are shifted to u8): `2 · 255 · 127` overflows it, `2 · 255 · 63` does

@@ -26,6 +26,11 @@ public struct LinearWeight: Sendable {
     /// converted and packed for oneDNN (bf16: rounded to nearest even; int8: one symmetric
     /// scale per output row). A converted weight cannot be converted again.
     ///
+    /// A weight of one output row (a classifier head) stays fp32 at every precision: its
+    /// product is negligible work, and oneDNN 2.6's int8 GEMM on AVX-512 without VNNI returns
+    /// wrong sums for one output column when the depth is a multiple of 16 (found with
+    /// `DNNL_MAX_CPU_ISA=AVX512_CORE`; no model family converts such a layer today).
+    ///
     /// - Parameter refiningActivations: int8 only: each product also multiplies the
     ///   activations' quantization residual (about 16-bit activations for twice the integer
     ///   work), for layers that run on a few rows at a time and whose rounding reaches the
@@ -35,7 +40,7 @@ public struct LinearWeight: Sendable {
         guard case .fp32(let matrix) = storage else {
             preconditionFailure("a \(self.precision) weight cannot become \(precision)")
         }
-        if precision == .fp32 { return self }
+        if precision == .fp32 || matrix.shape[0] == 1 { return self }
         return LinearWeight(
             packed: PackedLinearWeight(matrix, precision: precision, refiningActivations: refiningActivations))
     }

@@ -32,10 +32,11 @@ final class PackedLinearWeight: @unchecked Sendable {
     /// ``multiplyChunk(_:rows:into:accumulate:)`` takes the activations' zero points off
     /// oneDNN's s8 × s8 sums; empty otherwise (``Int8Panels`` holds its own).
     let int8ColumnSums: [Int32]
-    /// int8: every product also multiplies the activations' quantization residual (`x −
-    /// scale · (q − zero)`, quantized again), so the activations carry about 16 bits for twice
-    /// the integer work: for products of a few rows, which stream the weights either way and
-    /// whose rounding is not averaged away (T5's decoder; ``multiplyRefined(_:rows:into:accumulate:)``).
+    /// int8 and bf16: every product also multiplies what rounding the activations left out
+    /// (int8: `x − scale · (q − zero)`, quantized again; bf16: `x − bf16(x)`, rounded to bf16
+    /// again), so the activations carry about 16 bits for twice the product's work: for
+    /// products of a few rows, which stream the weights either way and whose rounding is not
+    /// averaged away (T5's decoder; ``multiplyRefined(_:rows:into:accumulate:)``).
     let refinesActivations: Bool
     /// Bytes held: the packed weights (with oneDNN's or our int8 compensation) and the scales.
     let byteCount: Int
@@ -54,7 +55,7 @@ final class PackedLinearWeight: @unchecked Sendable {
     ///     (symmetric per output row).
     ///   - panels: int8 only: pack for ``Int8Panels`` (the default where it runs) or for
     ///     oneDNN (tests compare the two).
-    ///   - refiningActivations: int8 only: see ``refinesActivations``.
+    ///   - refiningActivations: int8 and bf16: see ``refinesActivations``.
     init(
         _ matrix: Tensor, precision: Precision, panels: Bool = Int8Panels.isAvailable,
         refiningActivations: Bool = false
@@ -64,7 +65,7 @@ final class PackedLinearWeight: @unchecked Sendable {
         self.precision = precision
         outFeatures = n
         inFeatures = k
-        refinesActivations = precision == .int8 && refiningActivations
+        refinesActivations = precision != .fp32 && refiningActivations
         var quantized = [Int8]()
         if precision == .int8 {
             quantized = [Int8](repeating: 0, count: n * k)
@@ -259,17 +260,36 @@ final class PackedLinearWeight: @unchecked Sendable {
     }
 
     /// ``multiply(_:rows:into:accumulate:)`` with ``refinesActivations``: `out (+)= q(x) · Wᵀ +
-    /// q(r) · Wᵀ`, `r = x − dequantized(q(x))` (``Quantization/activationResiduals(_:rows:columns:into:)``),
-    /// two products on the same weights.
+    /// q(r) · Wᵀ`, `r = x − dequantized(q(x))` at int8
+    /// (``Quantization/activationResiduals(_:rows:columns:into:)``) and `r = x − bf16(x)` at
+    /// bf16 (``Quantization/bfloat16Residuals(_:count:into:)``). `x` and `r` are stacked into
+    /// one product of `2 · rows` rows, so the weights, which a product of a few rows is bound
+    /// by, are streamed once; each row's result is the one a product of that row alone gives,
+    /// and the two halves are added as `(out + x·Wᵀ) + r·Wᵀ`.
     private func multiplyRefined(
         _ x: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
         accumulate: Bool
     ) {
-        let residuals = UnsafeMutablePointer<Float>.allocate(capacity: rows * inFeatures)
-        defer { residuals.deallocate() }
-        Quantization.activationResiduals(x, rows: rows, columns: inFeatures, into: residuals)
-        multiplyOnce(x, rows: rows, into: out, accumulate: accumulate)
-        multiplyOnce(residuals, rows: rows, into: out, accumulate: true)
+        let (k, n) = (inFeatures, outFeatures)
+        let stacked = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows * k)
+        let products = UnsafeMutablePointer<Float>.allocate(capacity: 2 * rows * n)
+        defer {
+            stacked.deallocate()
+            products.deallocate()
+        }
+        stacked.update(from: x, count: rows * k)
+        if precision == .bf16 {
+            Quantization.bfloat16Residuals(x, count: rows * k, into: stacked + rows * k)
+        } else {
+            Quantization.activationResiduals(x, rows: rows, columns: k, into: stacked + rows * k)
+        }
+        multiplyOnce(stacked, rows: 2 * rows, into: products, accumulate: false)
+        let residualProducts = products + rows * n
+        if accumulate {
+            for i in 0..<(rows * n) { out[i] = out[i] + products[i] + residualProducts[i] }
+        } else {
+            for i in 0..<(rows * n) { out[i] = products[i] + residualProducts[i] }
+        }
     }
 
     /// One product with the activations quantized once (see ``multiply(_:rows:into:accumulate:)``).

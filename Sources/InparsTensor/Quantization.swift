@@ -25,6 +25,23 @@ enum Quantization {
         }
     }
 
+    /// What rounding to bf16 leaves out of each value: `r = x − bf16(x)`, exact in fp32 (the
+    /// two share sign and exponent, or `bf16(x)` is the next power of two), |r| ≤ 2⁻⁹ |x|; a
+    /// second bf16 product on `r` gives the activations about 16 significant bits
+    /// (``PackedLinearWeight/refinesActivations``).
+    ///
+    /// - Parameters:
+    ///   - x: `count` values; residuals: `count` values.
+    static func bfloat16Residuals(
+        _ x: UnsafePointer<Float>, count: Int, into residuals: UnsafeMutablePointer<Float>
+    ) {
+        for i in 0..<count {
+            let bits = x[i].bitPattern
+            let rounded = (bits &+ 0x7FFF &+ ((bits >> 16) & 1)) & 0xFFFF_0000
+            residuals[i] = x[i] - Float(bitPattern: rounded)
+        }
+    }
+
     /// The value a bf16 bit pattern stands for.
     static func float(bfloat16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 

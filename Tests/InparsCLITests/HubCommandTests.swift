@@ -30,23 +30,14 @@ import Testing
         let hub = try LoopbackHub(repo: "loopback-org/monot5-tiny", folder: fixture)
         let folder = try TestPaths.temporaryDirectory("hub-cli")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let corpus = try write(
-            """
-            {"_id": "d1", "title": "", "text": "Paris is the capital and largest city of France."}
-            {"_id": "d2", "title": "", "text": "The quick brown fox jumps over the lazy dog."}
-
-            """, "corpus.jsonl", in: folder)
-        let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
-        let run = try write("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.5 bm25\n", "run.trec", in: folder)
+        let inputs = try ParisRerankInputs(in: folder)
         func rerank(_ model: String, _ output: String, _ env: [String: String]) throws
             -> BuiltProducts.Result
         {
             try BuiltProducts.run(
-                [
-                    "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run",
-                    run,
-                    "--output", folder.appendingPathComponent(output).path, "--threads", "1",
-                ], environment: environment(folder, env))
+                inputs.arguments(
+                    model: model, output: folder.appendingPathComponent(output).path, ["--threads", "1"]),
+                environment: environment(folder, env))
         }
         let online = try rerank(
             "loopback-org/monot5-tiny", "hub.trec", ["HF_ENDPOINT": hub.endpoint])

@@ -1,6 +1,7 @@
 import Foundation
 import InparsCore
 import InparsRanker
+import InparsTensor
 import InparsTestSupport
 import Testing
 
@@ -67,29 +68,18 @@ import Testing
         #expect(Float(String(rows[2][4]))! < Float(String(rows[1][4]))!)
     }
 
-    /// `--precision int8` end to end: the process sets libgomp's spin count and executes itself
-    /// again before it loads the model (``NumericsEnvironment``), then scores within the fixture's
-    /// int8 bound of the transformers goldens (`PrecisionFidelityTests`: max |Δ| ≤ 1.5).
-    @Test func rerankAtInt8() throws {
-        let folder = try TestPaths.temporaryDirectory("rerank-int8")
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let corpus = try write(
-            """
-            {"_id": "d1", "title": "", "text": "Paris is the capital and largest city of France."}
-            {"_id": "d2", "title": "", "text": "The quick brown fox jumps over the lazy dog."}
-
-            """, "corpus.jsonl", in: folder)
-        let queries = try write("q1\twhat is the capital of france\n", "queries.tsv", in: folder)
-        let run = try write("q1 Q0 d2 1 9.5 bm25\nq1 Q0 d1 2 8.5 bm25\n", "run.trec", in: folder)
+    /// `rerank --precision PRECISION` of the Paris inputs: the process's result, after checking
+    /// that it succeeded and that both scores are within `tolerance` of the transformers
+    /// goldens; `output` is the run's path.
+    func rerankParis(
+        at precision: String, tolerance: Float, environment: [String: String]? = nil
+    ) throws -> (result: BuiltProducts.Result, output: String) {
+        let folder = try TestPaths.temporaryDirectory("rerank-\(precision)")
+        let inputs = try ParisRerankInputs(in: folder)
         let output = folder.appendingPathComponent("out.trec").path
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "GOMP_SPINCOUNT")
-        environment.removeValue(forKey: "OMP_WAIT_POLICY")
         let result = try BuiltProducts.run(
-            [
-                "rerank", "--model", model, "--corpus", corpus, "--queries", queries, "--run", run,
-                "--output", output, "--precision", "int8", "--threads", "1",
-            ], environment: environment)
+            inputs.arguments(model: model, output: output, ["--precision", precision, "--threads", "1"]),
+            environment: environment)
         #expect(result.status == 0, "\(result.stderr)")
         let rows = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
             .map { $0.split(separator: " ") }
@@ -97,11 +87,34 @@ import Testing
         let golden = try MonoT5GoldenScores.load()
         for row in rows {
             let score = try #require(Float(String(row[4])))
-            #expect(abs(score - golden[String(row[2])]!) <= 1.5, "\(row[2]): \(score)")
+            #expect(abs(score - golden[String(row[2])]!) <= tolerance, "\(row[2]): \(score)")
         }
+        return (result, output)
+    }
+
+    /// `--precision int8` end to end: the process sets libgomp's spin count and executes itself
+    /// again before it loads the model (``NumericsEnvironment``), then scores within the fixture's
+    /// int8 bound of the transformers goldens (`PrecisionFidelityTests`: max |Δ| ≤ 1.5).
+    @Test func rerankAtInt8() throws {
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "GOMP_SPINCOUNT")
+        environment.removeValue(forKey: "OMP_WAIT_POLICY")
+        let (_, output) = try rerankParis(at: "int8", tolerance: 1.5, environment: environment)
+        defer { try? FileManager.default.removeItem(at: URL(fileURLWithPath: output).deletingLastPathComponent()) }
         let manifest = try #require(
             try OutputManifest.read(OutputManifest.url(for: URL(fileURLWithPath: output))))
         #expect(manifest.settings["precision"] == "int8")
+    }
+
+    /// `--precision bf16` on a CPU without native bf16 says on stderr that it is emulated and
+    /// slow, and names int8; with native bf16 it says nothing of the kind. Either way it
+    /// scores within the fixture's bf16 bound of the goldens (`PrecisionFidelityTests`).
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)))
+    func rerankAtBFloat16SaysWhenItIsEmulated() throws {
+        let (result, output) = try rerankParis(at: "bf16", tolerance: 0.6)
+        defer { try? FileManager.default.removeItem(at: URL(fileURLWithPath: output).deletingLastPathComponent()) }
+        let said = result.stderr.contains("no native bf16") && result.stderr.contains("--precision int8")
+        #expect(said == !DNNLInfo.hasNativeBF16, "\(result.stderr)")
     }
 
     @Test func aMalformedRunLineReportsItsLineNumber() throws {

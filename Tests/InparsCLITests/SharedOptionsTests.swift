@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InparsTensor
 import InparsTestSupport
 import Testing
 
@@ -100,6 +101,16 @@ import Testing
             #expect(
                 Set(uses.map(\.shown)).count == 1,
                 "\(flag): \(uses.map { "\($0.command) \($0.shown)" }.joined(separator: ", "))")
+        }
+    }
+
+    /// The bf16 note: only for bf16, only without native bf16, and it names the fast format.
+    @Test func precisionNoteOnlyForEmulatedBFloat16() throws {
+        let note = try #require(PrecisionOptions.note(.bf16, nativeBF16: false, isa: "avx512_core_vnni"))
+        #expect(note.contains("avx512_core_vnni") && note.contains("emulated") && note.contains("--precision int8"))
+        #expect(PrecisionOptions.note(.bf16, nativeBF16: true, isa: "avx512_core_bf16") == nil)
+        for precision in [Precision.fp32, .int8] {
+            #expect(PrecisionOptions.note(precision, nativeBF16: false, isa: "avx2") == nil)
         }
     }
 }

@@ -562,3 +562,38 @@ import Testing
         Self.expectPacked(joined, lengths: [lengths[0], lengths[2], 74, 32], "after the join")
     }
 }
+
+/// ``StepProfile``'s attention sections: one call per forward with its useful operations
+/// (`Q·Kᵀ` and `P·V`, 2 per multiply-add, over the visible keys only), the recording path's
+/// products per (entry, head) pair, and nothing while the profile is off.
+@Suite(.serialized) struct AttentionProfileTests {
+    @Test func attentionSectionsCountTheVisibleKeysWork() {
+        var shape = AttentionKernelTests.Shape()
+        (shape.length, shape.lengths, shape.hasBias) = (8, [8, 5], false)
+        var random = TestRandom(seed: 5)
+        let qkv = Tensor(shape: [2, 8, shape.width], storage: random.floats(2 * 8 * shape.width))
+        // Non-causal: every query row sees its entry's keys, 8 + 5 per row, 8 rows, 2 heads,
+        // d = 4, and two products of one multiply-add per (row, key, dimension).
+        let expected = Double(2 * 2 * shape.d * shape.heads * 8 * (8 + 5))
+        defer { StepProfile.isEnabled = false }
+        for recording in [false, true] {
+            StepProfile.reset()
+            StepProfile.isEnabled = true
+            var out = Tensor(zeros: [2, 8, shape.queryWidth])
+            _ = AttentionKernel.run(
+                shape.problem, queries: qkv.storage, keys: qkv.storage, values: qkv.storage,
+                bias: nil, into: &out, recording: recording, dropout: nil)
+            StepProfile.isEnabled = false
+            let attention = StepProfile.section(StepProfile.Name.attention)
+            #expect(attention.calls == 1 && attention.operations == expected, "\(attention)")
+            #expect(attention.seconds > 0 && attention.gflops > 0)
+            let products = StepProfile.section(StepProfile.Name.attentionGEMM)
+            #expect(products.calls == (recording ? 2 * 2 * 2 : 0), "recording \(recording): \(products)")
+            StepProfile.reset()
+            _ = AttentionKernel.run(
+                shape.problem, queries: qkv.storage, keys: qkv.storage, values: qkv.storage,
+                bias: nil, into: &out, recording: recording, dropout: nil)
+            #expect(StepProfile.totals.isEmpty, "the profile is off")
+        }
+    }
+}

@@ -141,29 +141,30 @@ import Testing
 }
 
 /// Refined activations (``PackedLinearWeight/refinesActivations``): the product of the
-/// activations with the int8 weights dequantized, to about 16-bit activation precision,
-/// where one pass leaves the 8-bit rounding.
+/// activations with the converted weights (int8 dequantized, or bf16-rounded), to about 16-bit
+/// activation precision, where one pass leaves the 8-bit rounding.
 @Suite struct RefinedActivationTests {
-    @Test(arguments: [true, false])
-    func refiningLeavesOnlyTheWeightsRounding(panels: Bool) {
+    /// Checks `make(refined)`'s product of 5 rows (a few large values among uniform ones)
+    /// against `x · W'ᵀ` in Double, `W'` = `converted(W)`, the weights as the precision
+    /// rounds them: what the weights' rounding alone gives. One pass must be visibly off, the
+    /// refined product 50 times closer.
+    static func checkRefinement(
+        seed: UInt64, converted: ([Float]) -> [Double],
+        _ make: (_ matrix: Tensor, _ refined: Bool) -> PackedLinearWeight
+    ) {
         let (m, k, n) = (5, 300, 70)
-        var random = TestRandom(seed: 61)
+        var random = TestRandom(seed: seed)
         let matrix = Tensor(shape: [n, k], storage: random.floats(n * k))
         let x = random.floats(m * k, in: -3...3).enumerated().map { $0.offset % 7 == 0 ? abs($0.element) * 4 : $0.element }
-        var q = [Int8](repeating: 0, count: n * k)
-        var scales = [Float](repeating: 0, count: n)
-        Quantization.quantizeRows(
-            matrix.storage, rows: n, columns: k, into: &q, scales: &scales,
-            levels: Float(DNNLInfo.int8WeightLevels))
-        // x · dequantized(W)ᵀ in Double: what the weights' rounding alone gives.
+        let w = converted(matrix.storage)
         var reference = [Double](repeating: 0, count: m * n)
         for r in 0..<m {
             for c in 0..<n {
-                reference[r * n + c] = (0..<k).reduce(0.0) { $0 + Double(x[r * k + $1]) * Double(q[c * k + $1]) * Double(scales[c]) }
+                reference[r * n + c] = (0..<k).reduce(0.0) { $0 + Double(x[r * k + $1]) * w[c * k + $1] }
             }
         }
         func maxError(refined: Bool) -> Double {
-            let weight = PackedLinearWeight(matrix, precision: .int8, panels: panels && Int8Panels.isAvailable, refiningActivations: refined)
+            let weight = make(matrix, refined)
             #expect(weight.refinesActivations == refined)
             var out = [Float](repeating: 0, count: m * n)
             weight.multiply(x, rows: m, into: &out, accumulate: false)
@@ -172,5 +173,56 @@ import Testing
         let once = maxError(refined: false), refined = maxError(refined: true)
         #expect(once > 1e-3, "one pass rounds the activations (\(once))")
         #expect(refined < once / 50, "refined \(refined), one pass \(once)")
+    }
+
+    @Test(arguments: [true, false])
+    func refiningLeavesOnlyTheInt8WeightsRounding(panels: Bool) {
+        Self.checkRefinement(
+            seed: 61,
+            converted: { matrix in
+                let (n, k) = (70, 300)
+                var q = [Int8](repeating: 0, count: n * k)
+                var scales = [Float](repeating: 0, count: n)
+                Quantization.quantizeRows(
+                    matrix, rows: n, columns: k, into: &q, scales: &scales,
+                    levels: Float(DNNLInfo.int8WeightLevels))
+                return q.indices.map { Double(q[$0]) * Double(scales[$0 / k]) }
+            },
+            { matrix, refined in
+                PackedLinearWeight(
+                    matrix, precision: .int8, panels: panels && Int8Panels.isAvailable, refiningActivations: refined)
+            })
+    }
+
+    @Test(.enabled(if: DNNLInfo.supports(.bf16)))
+    func refiningLeavesOnlyTheBFloat16WeightsRounding() {
+        Self.checkRefinement(seed: 67, converted: { $0.map(RefinedBFloat16ActivationTests.bfloat16) }) { matrix, refined in
+            PackedLinearWeight(matrix, precision: .bf16, refiningActivations: refined)
+        }
+    }
+}
+
+/// bf16 residuals (``Quantization/bfloat16Residuals(_:count:into:)``).
+@Suite struct RefinedBFloat16ActivationTests {
+    /// bf16(x), round to nearest even, written out here rather than taken from the code under
+    /// test.
+    static func bfloat16(_ value: Float) -> Double {
+        let bits = value.bitPattern
+        let lower = bits & 0xFFFF, upper = bits & 0xFFFF_0000
+        let up = lower > 0x8000 || (lower == 0x8000 && (upper >> 16) & 1 == 1)
+        return Double(Float(bitPattern: up ? upper &+ 0x1_0000 : upper))
+    }
+
+    /// `x − bf16(x)` is exact, and bf16(x) + bf16(r) carries about 16 significant bits.
+    @Test func residualsAreWhatRoundingLeftOut() {
+        var random = TestRandom(seed: 68)
+        let x = random.floats(4_099, in: -1000...1000) + [0, -0, 1, 1.00390625, 65_504, 3.3895314e38]
+        var residuals = [Float](repeating: .nan, count: x.count)
+        Quantization.bfloat16Residuals(x, count: x.count, into: &residuals)
+        for i in x.indices {
+            let hi = Self.bfloat16(x[i])
+            #expect(Double(residuals[i]) == Double(x[i]) - hi, "x = \(x[i])")
+            #expect(abs(Double(residuals[i])) <= abs(Double(x[i])) / 256, "x = \(x[i])")
+        }
     }
 }

@@ -7,7 +7,7 @@ import Testing
 /// from its own rounding and quantization of the same inputs.
 @Suite struct LinearWeightPrecisionTests {
     /// (rows, in, out): SIMD tails (in, out not multiples of 16), one row, a block shape.
-    static let shapes = [(5, 37, 19), (1, 64, 48), (64, 256, 96), (3, 16, 1)]
+    static let shapes = [(5, 37, 19), (1, 64, 48), (64, 256, 96), (3, 16, 2)]
 
     /// bf16 of `x`, round to nearest even (finite values), as the test's own reference.
     static func bfloat16(_ x: Float) -> Double {
@@ -67,6 +67,23 @@ import Testing
             }
         }
         return out
+    }
+
+    /// A one-row weight (a classifier head) stays fp32 at bf16 and int8, with fp32's product
+    /// (oneDNN 2.6's int8 GEMM on AVX-512 without VNNI gets one output column wrong at depths
+    /// that are multiples of 16: `DNNL_MAX_CPU_ISA=AVX512_CORE`).
+    @Test(arguments: Precision.allCases.filter(DNNLInfo.supports))
+    func aOneRowWeightStaysFP32(precision: Precision) {
+        for (m, k) in [(3, 16), (8, 64), (3, 17)] {
+            var random = TestRandom(seed: UInt64(3 * m + k))
+            let w = random.floats(k)
+            let x = random.floats(m * k, in: -3...3)
+            let weight = LinearWeight(Tensor(shape: [1, k], storage: w)).converted(to: precision)
+            #expect(weight.precision == .fp32)
+            let actual = weight.matmul(Tensor(shape: [m, k], storage: x))
+            let expected = Self.product(x.map(Double.init), w.map(Double.init), rows: m, k: k, n: 1)
+            expectClose(actual.storage, expected, rtol: 1e-5, atol: 1e-5, "\(precision) [\(m), \(k)]")
+        }
     }
 
     /// bf16 needs AVX-512 in oneDNN 2.6 (`DNNL_MAX_CPU_ISA=AVX2` turns it off).

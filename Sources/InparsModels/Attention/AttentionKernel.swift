@@ -172,30 +172,23 @@ enum AttentionKernel {
             "shared keys without their layout, or the reverse")
         precondition(
             problem.shared == nil || probabilities == nil, "recording attention over shared keys")
-        let sectionStart = AttentionProfile.isEnabled ? AttentionProfile.now() : 0
-        defer {
-            if AttentionProfile.isEnabled {
-                AttentionProfile.attentionNanoseconds.add(
-                    AttentionProfile.now() &- sectionStart, ordering: .relaxed)
-                AttentionProfile.attentionOperations.add(
-                    UInt64(problem.flops), ordering: .relaxed)
-            }
-        }
-        withBias(bias) { biasAddress in
-            if probabilities == nil {
-                forwardFused(
-                    problem, queries: queries, keys: keys, values: values, output: output,
-                    bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0,
-                    cached: cached)
-                return
-            }
-            let job = AttentionJob(
-                problem: problem, queries: address(queries), keys: address(keys),
-                values: address(values), output: address(output), bias: biasAddress,
-                biasWidth: bias?.width ?? 0, probabilities: address(probabilities),
-                dropout: dropout)
-            perform(units: problem.pairs, problem: problem) {
-                job.forward(worker: $0, workers: $1)
+        StepProfile.measure(StepProfile.Name.attention, operations: Double(problem.flops)) {
+            withBias(bias) { biasAddress in
+                if probabilities == nil {
+                    forwardFused(
+                        problem, queries: queries, keys: keys, values: values, output: output,
+                        bias: UnsafePointer(bitPattern: biasAddress), biasWidth: bias?.width ?? 0,
+                        cached: cached)
+                    return
+                }
+                let job = AttentionJob(
+                    problem: problem, queries: address(queries), keys: address(keys),
+                    values: address(values), output: address(output), bias: biasAddress,
+                    biasWidth: bias?.width ?? 0, probabilities: address(probabilities),
+                    dropout: dropout)
+                perform(units: problem.pairs, problem: problem) {
+                    job.forward(worker: $0, workers: $1)
+                }
             }
         }
     }
@@ -356,21 +349,20 @@ private struct AttentionJob: Sendable {
         let out = UnsafeMutablePointer<Float>(bitPattern: output)! + p.output.start(batch: b, head: h, headDimension: d)
         let columns = p.columns(b)
         precondition(columns > 0, "attention over zero keys")
-        let profiling = AttentionProfile.isEnabled
-        var gemmStart = profiling ? AttentionProfile.now() : 0
         // scores[i, j] = scale · q_i · k_j for the visible keys only. One query (a decoder step
         // over its cache) is a matrix-vector product: GEMV skips GEMM's packing of the keys.
-        if p.queryLength == 1 {
-            BLAS.sgemv(
-                transposeA: false, rows: columns, columns: d, alpha: p.scale, a: k,
-                lda: p.keys.rowStride, x: q, y: scores)
-        } else {
-            BLAS.sgemm(
-                transposeA: false, transposeB: true, m: p.queryLength, n: columns, k: d,
-                alpha: p.scale, a: q, lda: p.queries.rowStride, b: k, ldb: p.keys.rowStride,
-                c: scores, ldc: leading)
+        StepProfile.measure(StepProfile.Name.attentionGEMM) {
+            if p.queryLength == 1 {
+                BLAS.sgemv(
+                    transposeA: false, rows: columns, columns: d, alpha: p.scale, a: k,
+                    lda: p.keys.rowStride, x: q, y: scores)
+            } else {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: true, m: p.queryLength, n: columns, k: d,
+                    alpha: p.scale, a: q, lda: p.queries.rowStride, b: k, ldb: p.keys.rowStride,
+                    c: scores, ldc: leading)
+            }
         }
-        if profiling { AttentionProfile.addGEMM(since: gemmStart) }
         let biasBase = UnsafePointer<Float>(bitPattern: bias)
         for i in 0..<p.queryLength {
             let row = scores + i * leading
@@ -389,18 +381,18 @@ private struct AttentionJob: Sendable {
             weights = UnsafePointer(dropped)
         }
         // output = P · V (for one query: Vᵀ · p, a GEMV)
-        if profiling { gemmStart = AttentionProfile.now() }
-        if p.queryLength == 1 {
-            BLAS.sgemv(
-                transposeA: true, rows: columns, columns: d, a: v, lda: p.values.rowStride,
-                x: weights, y: out)
-        } else {
-            BLAS.sgemm(
-                transposeA: false, transposeB: false, m: p.queryLength, n: d, k: columns,
-                a: weights, lda: leading, b: v, ldb: p.values.rowStride, c: out,
-                ldc: p.output.rowStride)
+        StepProfile.measure(StepProfile.Name.attentionGEMM) {
+            if p.queryLength == 1 {
+                BLAS.sgemv(
+                    transposeA: true, rows: columns, columns: d, a: v, lda: p.values.rowStride,
+                    x: weights, y: out)
+            } else {
+                BLAS.sgemm(
+                    transposeA: false, transposeB: false, m: p.queryLength, n: d, k: columns,
+                    a: weights, lda: leading, b: v, ldb: p.values.rowStride, c: out,
+                    ldc: p.output.rowStride)
+            }
         }
-        if profiling { AttentionProfile.addGEMM(since: gemmStart) }
     }
 
     /// Back-propagates the key/value heads `worker, worker + workers, …`: for each, every

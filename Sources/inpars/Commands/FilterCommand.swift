@@ -177,7 +177,7 @@ struct FilterCommand: ParsableCommand {
         if usesModel, let model {
             job.model = try revision.folder(model)
             job.scorerOptions = scoring.scorerOptions(
-                batchSize: batch.batchSize, precision: precision.precision)
+                batchSize: batch.batchSize, precision: precision.chosen())
         }
         job.index = index.map(URL.init(fileURLWithPath:))
         job.shard = resume.shard

@@ -265,7 +265,7 @@ struct GenerateCommand: AsyncParsableCommand {
             let batchSize = try batch.batchSize ?? InProcessGeneration.defaultBatchSize(directory: directory)
             try await run(
                 backend: InProcessGeneration.load(
-                    directory: directory, batchSize: batchSize, precision: precision.precision),
+                    directory: directory, batchSize: batchSize, precision: precision.chosen()),
                 info: [
                     "model_path": directory.standardizedFileURL.path,
                     "batch_size": String(batchSize), "threads": String(threads.count),

@@ -77,7 +77,7 @@ struct RerankCommand: ParsableCommand {
             run: inputs.runURL, queries: try inputs.queries.url, corpus: try inputs.corpus.url,
             model: directory, output: URL(fileURLWithPath: output.output),
             depth: rerankDepth, scorerOptions: model.scoring.scorerOptions(
-                batchSize: batch.batchSize, precision: precision.precision),
+                batchSize: batch.batchSize, precision: precision.chosen()),
             tag: tag)
         job.segmentation = try segmentLength.map {
             try Segmentation(length: $0, stride: segmentStride)

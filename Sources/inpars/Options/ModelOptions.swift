@@ -41,6 +41,21 @@ struct PrecisionOptions: ParsableArguments {
     )
     var precision: Precision = .fp32
 
+    /// The chosen precision, after saying on stderr when it will be slow on this CPU (bf16
+    /// without native bf16 instructions), so nobody waits for an emulated run unawares.
+    func chosen() -> Precision {
+        if let note = Self.note(precision, nativeBF16: DNNLInfo.hasNativeBF16, isa: DNNLInfo.effectiveISA) {
+            FileHandle.standardError.write(Data((note + "\n").utf8))
+        }
+        return precision
+    }
+
+    /// The stderr note for `precision` on a CPU with or without native bf16, or nil.
+    static func note(_ precision: Precision, nativeBF16: Bool, isa: String) -> String? {
+        guard precision == .bf16 && !nativeBF16 else { return nil }
+        return
+            "note: this CPU has no native bf16 (oneDNN ISA \(isa), no AVX512-BF16 or AMX): bf16 products run emulated, several times slower than fp32; they only halve the weight memory. --precision int8 is the fast narrow format here (Docs/performance.md, \"bf16 and int8\")."
+    }
 }
 
 extension Precision: ExpressibleByArgument {}
