@@ -7,12 +7,11 @@
 // a 64-bit lane with `vpermb` (AVX512-VBMI), shifted right by (v·bits) & 7 and masked.
 #include "CKernels.h"
 
-#include "exp.h"
+#include "exp.h" // INPARS_X86, <immintrin.h>, no floating-point contraction
 
 #include <pthread.h>
 
-/// Value `i` of a bit-packed array (reads the 8 bytes from its first byte; the caller's data
-/// is followed by at least 8 readable bytes, or the value's bytes end within it).
+/// Value `i` of a bit-packed array (reads only the bytes that hold it).
 static inline uint32_t extract_bits(const uint8_t *packed, size_t i, unsigned bits, uint64_t mask) {
     size_t bit = i * bits;
     const uint8_t *p = packed + (bit >> 3);
@@ -75,10 +74,11 @@ static size_t refine_generic(
 /// Per bit width 0 … 32, what unpacking a group of 16 values needs: for value v (lanes 0–7
 /// of the first vector, 8–15 of the second), the data bytes ((v·bits) >> 3) + 0 … 7 to gather
 /// into its 64-bit lane (`vpermb` reads the low 6 bits of each index; bytes past the group are
-/// masked off), the shift (v·bits) & 7, and the value mask. Filled once.
+/// masked off), the shift (v·bits) & 7 (the same for v and v + 8, as 8·bits is whole bytes),
+/// and the value mask. Filled once.
 typedef struct {
     uint64_t index[2][8];
-    uint64_t shift[2][8];
+    uint64_t shift[8];
     uint64_t mask;
     uint64_t group_bytes; // load mask of a full group: 2·bits bytes
 } unpack_width;
@@ -92,7 +92,7 @@ static void fill_unpack_widths(void) {
         for (unsigned v = 0; v < 16; v++) {
             uint64_t bit = (uint64_t)v * bits;
             w->index[v / 8][v % 8] = (bit >> 3) * 0x0101010101010101ULL + 0x0706050403020100ULL;
-            w->shift[v / 8][v % 8] = bit & 7;
+            w->shift[v % 8] = bit & 7;
         }
         w->mask = bits == 32 ? 0xFFFFFFFFULL : (1ULL << bits) - 1;
         w->group_bytes = bits == 32 ? ~0ULL : (1ULL << (2 * bits)) - 1;
@@ -101,7 +101,7 @@ static void fill_unpack_widths(void) {
 
 /// An unpacker for one width, in registers.
 typedef struct {
-    __m512i index0, index1, shift0, shift1, mask;
+    __m512i index0, index1, shift, mask;
     __mmask64 group_bytes;
     unsigned bits;
 } unpacker;
@@ -111,8 +111,7 @@ POSTINGS_TARGET static inline unpacker make_unpacker(unsigned bits) {
     unpacker u;
     u.index0 = _mm512_loadu_si512(w->index[0]);
     u.index1 = _mm512_loadu_si512(w->index[1]);
-    u.shift0 = _mm512_loadu_si512(w->shift[0]);
-    u.shift1 = _mm512_loadu_si512(w->shift[1]);
+    u.shift = _mm512_loadu_si512(w->shift);
     u.mask = _mm512_set1_epi64((long long)w->mask);
     u.group_bytes = (__mmask64)w->group_bytes;
     u.bits = bits;
@@ -133,9 +132,9 @@ POSTINGS_TARGET static inline __m512i unpack_group(
     }
     __m512i data = _mm512_maskz_loadu_epi8(load, p);
     __m512i lo = _mm512_and_si512(
-        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index0, data), u->shift0), u->mask);
+        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index0, data), u->shift), u->mask);
     __m512i hi = _mm512_and_si512(
-        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index1, data), u->shift1), u->mask);
+        _mm512_srlv_epi64(_mm512_permutexvar_epi8(u->index1, data), u->shift), u->mask);
     return _mm512_inserti64x4(
         _mm512_castsi256_si512(_mm512_cvtepi64_epi32(lo)), _mm512_cvtepi64_epi32(hi), 1);
 }
@@ -160,14 +159,17 @@ POSTINGS_TARGET static inline __m512 score16(
 ) {
     const __m512i one = _mm512_set1_epi32(1);
     __m512i tfm1 = _mm512_sub_epi32(tf, one);
-    __mmask16 inTable = _mm512_mask_cmplt_epu32_mask(live, tfm1, _mm512_set1_epi32((int)scorer->table_tf));
+    __mmask16 inTable =
+        _mm512_mask_cmplt_epu32_mask(live, tfm1, _mm512_set1_epi32((int)scorer->table_tf));
     __m512i index = _mm512_add_epi32(_mm512_slli_epi32(tfm1, 8), norm);
     __m512 s = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inTable, index, scorer->table, 4);
     __mmask16 formula = live & (__mmask16)~inTable;
     if (formula) {
         const __m512 weight = _mm512_set1_ps(scorer->weight);
-        __m512 cache = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), formula, norm, scorer->cache, 4);
-        __m512 t = _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(_mm512_cvtepu32_ps(tf), cache));
+        __m512 cache =
+            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), formula, norm, scorer->cache, 4);
+        __m512 t =
+            _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_mul_ps(_mm512_cvtepu32_ps(tf), cache));
         __m512 f = _mm512_sub_ps(weight, _mm512_div_ps(weight, t));
         s = _mm512_mask_blend_ps(formula, s, f);
     }
@@ -228,7 +230,8 @@ POSTINGS_TARGET static size_t refine_avx512(
         __mmask8 present = _mm512_mask_cmpeq_epi64_mask(lanes, _mm512_srli_epi64(entry, 32), gen);
         __m256 score = _mm256_castsi256_ps(_mm512_cvtepi64_epi32(entry));
         __m512d s = _mm512_maskz_mov_pd(present, _mm512_cvtps_pd(score));
-        __m512d b = _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
+        __m512d b =
+            _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
         __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, b, cutoffv, _CMP_GT_OQ);
         unsigned n = (unsigned)__builtin_popcount(keep);
         __mmask8 out = (__mmask8)((1u << n) - 1);
@@ -287,7 +290,9 @@ void inpars_unpack_bits_isa(
     unpack_generic(packed, count, bits, add, out);
 }
 
-void inpars_unpack_bits(const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out) {
+void inpars_unpack_bits(
+    const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out
+) {
     inpars_unpack_bits_isa(packed, count, bits, add, out, inpars_kernels_isa());
 }
 
@@ -334,7 +339,8 @@ size_t inpars_refine_candidates_isa(
     double drop, double cutoff, inpars_isa isa
 ) {
 #ifdef INPARS_X86
-    if (use_avx512(isa)) return refine_avx512(offsets, bounds, count, slots, generation, drop, cutoff);
+    if (use_avx512(isa))
+        return refine_avx512(offsets, bounds, count, slots, generation, drop, cutoff);
 #endif
     return refine_generic(offsets, bounds, count, slots, generation, drop, cutoff);
 }

@@ -84,7 +84,9 @@ import Testing
         let term = Term()
         let table = term.table
         for count in Self.counts {
-            let tfs = (0..<count).map { i in i % 3 == 0 ? UInt32(9 + random.next() % 300) : UInt32(1 + random.next() % 8) }
+            let tfs = (0..<count).map { i in
+                i % 3 == 0 ? UInt32(9 + random.next() % 300) : UInt32(1 + random.next() % 8)
+            }
             let norms = (0..<count).map { _ in UInt32(random.next() % 256) }
             for isa in Self.paths {
                 var scores = [Float](repeating: -1, count: count + 16)
@@ -167,12 +169,9 @@ import Testing
             return gen << 32 | UInt64(score.bitPattern)
         }
         for count in [0, 1, 7, 8, 9, 16, 31, 100, 1_000] {
-            var offsets = Array(Set((0..<count).map { _ in UInt16(random.next() % UInt64(size)) })).sorted()
-            while offsets.count < count {
-                let o = UInt16(random.next() % UInt64(size))
-                if !offsets.contains(o) { offsets.append(o) }
-                offsets.sort()
-            }
+            // `count` distinct offsets in ascending order, as a window's candidates are.
+            let offsets = (0..<size).map { UInt16($0) }.shuffled(using: &random)
+                .prefix(count).sorted()
             let bounds = (0..<count).map { _ in Double(Float.random(in: 2...9, using: &random)) }
             let drop = 1.75
             let cutoff = 5.5

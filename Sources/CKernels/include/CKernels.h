@@ -309,9 +309,11 @@ typedef struct {
 
 /// `out[i] = add + value i` for the `count` values of `bits` bits (0 … 32) packed at `packed`
 /// (wrapping modulo 2^32). Reads no byte past the last value's.
-void inpars_unpack_bits(const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out);
+void inpars_unpack_bits(
+    const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out);
 void inpars_unpack_bits_isa(
-    const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out, inpars_isa isa);
+    const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out,
+    inpars_isa isa);
 
 /// `scores[i]` = the term's score of a posting with `tfs[i]` (≥ 1) and `norms[i]` (< 256).
 void inpars_score_postings_isa(
