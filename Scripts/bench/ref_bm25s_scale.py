@@ -3,7 +3,7 @@ b 0.4) on a collection made by make_bm25_corpus.py: index time and peak memory, 
 queries/s of `retrieve` for each query set, k and thread count (numba's own threads).
 
 Usage: ref_bm25s_scale.py DATA_DIR [--index-dir DIR] [--threads 1,2] [--k 10,100,1000]
-                          [--repeats 3] [--queries N]
+                          [--repeats 3] [--queries N] [--sets common,mid,rare]
        ref_bm25s_scale.py --beir BEIR_DIR [--repeats 5] [--threads 1,2]
   --beir: SciFact-style folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): wall and CPU time
   of one `retrieve` call for the judged test queries at k = 1000, per thread count (what
@@ -78,6 +78,7 @@ def main() -> None:
     parser.add_argument("--k", default="10,100,1000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--queries", type=int, default=None, help="first N queries of each set")
+    parser.add_argument("--sets", default="common,mid,rare", help="query sets to measure")
     args = parser.parse_args()
     if args.beir:
         beir(args.beir, args.repeats, [int(n) for n in args.threads.split(",")])
@@ -108,7 +109,7 @@ def main() -> None:
     threads = [int(n) for n in args.threads.split(",")]
     print("| query set | k | threads | queries/s (median of %d) | queries per CPU-second |" % args.repeats)
     print("|---|---:|---:|---:|---:|")
-    for name in ["common", "mid", "rare"]:
+    for name in args.sets.split(","):
         _, queries = read_tsv(os.path.join(args.data, f"queries.{name}.tsv"), args.queries)
         q = bm25s.tokenize(queries, stopwords=STOP, stemmer=stemmer, show_progress=False)
         retriever.retrieve(q, k=10, show_progress=False, n_threads=1)  # warm-up (numba JIT)

@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 
 extension BM25Searcher {
     /// The windowed MaxScore search (see ``WindowedMaxScoreSearch``) over cursors opened by

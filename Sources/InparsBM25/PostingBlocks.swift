@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// Posting lists in blocks of ``size`` postings, bit-packed, each block with an entry in the
 /// block table that lets a search skip it unread (see ``IndexFormat``).
 ///
@@ -12,8 +14,6 @@
 ///   beside its posting so scoring a posting never reads the index-wide norms at random.
 /// Values are packed least-significant bit first into a little-endian bit stream; a width of 0
 /// stores nothing (all values 0: every tf = 1, or equal norms).
-import CKernels
-
 enum PostingBlocks {
     /// Postings per block.
     static let size = 128

@@ -1,4 +1,4 @@
-import CKernels
+internal import CKernels
 
 /// A position in one query term's posting list for document-at-a-time search, plus a second,
 /// "shallow" position in the block table that reads block score bounds without decoding;

@@ -22,7 +22,7 @@ import Testing
         let directory = try TestPaths.temporaryDirectory("scifact-pruned")
         defer { try? FileManager.default.removeItem(at: directory) }
         let indexURL = directory.appendingPathComponent("index")
-        try BM25IndexBuilder.build(
+        _ = try BM25IndexBuilder.build(
             corpus: data.appendingPathComponent("corpus.jsonl"), index: indexURL, threads: 2)
         let index = try BM25Index.open(indexURL)
         let qrels = try Qrels.read(data.appendingPathComponent("qrels/test.tsv"))
@@ -117,7 +117,7 @@ import Testing
             builder.add(Document(id: "d\((i * 7919) % 10007)", text: text))
         }
         let url = directory.appendingPathComponent("idx")
-        try builder.write(to: url)
+        _ = try builder.write(to: url)
         return (directory, try BM25Index.open(url))
     }
 
