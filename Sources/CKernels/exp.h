@@ -14,6 +14,26 @@
 #define INPARS_X86 1
 #endif
 
+// The body of an `inpars_*_isa` entry point: `name_avx512 arguments` when `use_avx512` (an
+// expression: the caller asked for AVX-512 and the CPU has what the kernel needs) holds on an
+// x86 build, else `name_generic arguments`; then returns.
+#ifdef INPARS_X86
+#define INPARS_AVX512_OR_GENERIC(use_avx512, name, arguments) \
+    do {                                                      \
+        if (use_avx512) {                                     \
+            name##_avx512 arguments;                          \
+            return;                                           \
+        }                                                     \
+        name##_generic arguments;                             \
+    } while (0)
+#else
+#define INPARS_AVX512_OR_GENERIC(use_avx512, name, arguments) \
+    do {                                                      \
+        (void)sizeof(use_avx512);                             \
+        name##_generic arguments;                             \
+    } while (0)
+#endif
+
 // Multiplications and additions stay separate in every path (a fused multiply-add would round
 // once instead of twice and make the paths differ).
 #pragma STDC FP_CONTRACT OFF

@@ -281,13 +281,7 @@ static int use_avx512(inpars_isa isa) {
 void inpars_unpack_bits_isa(
     const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out, inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (use_avx512(isa)) {
-        unpack_avx512(packed, count, bits, add, out);
-        return;
-    }
-#endif
-    unpack_generic(packed, count, bits, add, out);
+    INPARS_AVX512_OR_GENERIC(use_avx512(isa), unpack, (packed, count, bits, add, out));
 }
 
 void inpars_unpack_bits(
@@ -300,13 +294,7 @@ void inpars_score_postings_isa(
     const uint32_t *tfs, const uint32_t *norms, size_t count, const inpars_term_scorer *scorer,
     float *scores, inpars_isa isa
 ) {
-#ifdef INPARS_X86
-    if (use_avx512(isa)) {
-        score_avx512(tfs, norms, count, scorer, scores);
-        return;
-    }
-#endif
-    score_generic(tfs, norms, count, scorer, scores);
+    INPARS_AVX512_OR_GENERIC(use_avx512(isa), score, (tfs, norms, count, scorer, scores));
 }
 
 void inpars_decode_block_isa(

@@ -372,24 +372,10 @@ __attribute__((target("avx512f"))) static void rescale_relu_quantize_avx512(
 
 #endif
 
-/// The body of an `inpars_*_isa` entry point: `name_avx512 arguments` when `isa` asks for
-/// AVX-512 and the CPU has it, else `name_generic arguments`.
-#ifdef INPARS_X86
-#define AVX512_OR_GENERIC(isa, name, arguments)                                         \
-    do {                                                                                \
-        if ((isa) == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512) {  \
-            name##_avx512 arguments;                                                    \
-            return;                                                                     \
-        }                                                                               \
-        name##_generic arguments;                                                       \
-    } while (0)
-#else
+/// The body of an `inpars_*_isa` entry point (`exp.h`): AVX-512 when `isa` asks for it and
+/// the CPU has it.
 #define AVX512_OR_GENERIC(isa, name, arguments) \
-    do {                                        \
-        (void)(isa);                            \
-        name##_generic arguments;               \
-    } while (0)
-#endif
+    INPARS_AVX512_OR_GENERIC((isa) == INPARS_ISA_AVX512 && inpars_kernels_isa() == INPARS_ISA_AVX512, name, arguments)
 
 void inpars_quantize_rows_isa(
     const float *x, size_t rows, size_t columns, int8_t *q, float *scales, float levels,
