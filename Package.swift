@@ -39,7 +39,7 @@ let argumentParser = Target.Dependency.product(
 let yams = Target.Dependency.product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
-    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto", "CSystem"]),
+    .target(name: "InparsCore", dependencies: ["CZlib", "CCrypto", "CSystem", "CKernels"]),
     .target(name: "InparsTensor", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
     .target(name: "InparsTokenizers", dependencies: ["InparsCore"]),
     .target(name: "InparsModels", dependencies: ["InparsTensor", "InparsCore", "CKernels"]),

@@ -149,11 +149,21 @@ public enum BM25BatchSearch {
     ) {
         var queryId = query.id
         queryId.withUTF8 { q in
-            for (i, hit) in hits.enumerated() {
-                index.withDocumentId(Int(hit.document)) { d in
-                    buffer.append(
-                        queryId: UnsafeRawBufferPointer(q), docId: d, rank: i + 1,
-                        score: Double(scores[i]))
+            hits.withUnsafeBufferPointer { hits in
+                scores.withUnsafeBufferPointer { scores in
+                    // Empty hits have no base address; an index's id sections always have one.
+                    guard let first = hits.baseAddress, let firstScore = scores.baseAddress,
+                        let idOffsets = index.docIdOffsets.baseAddress,
+                        let idBytes = index.docIdBytes.baseAddress
+                    else { return }
+                    // BM25Hit is (Int32 document, Float score): documents two Int32 apart.
+                    UnsafeRawPointer(first).withMemoryRebound(to: Int32.self, capacity: 2 * hits.count) {
+                        buffer.append(
+                            queryId: UnsafeRawBufferPointer(q), documents: $0,
+                            stride: MemoryLayout<BM25Hit>.stride / MemoryLayout<Int32>.stride,
+                            scores: firstScore, count: hits.count, firstRank: 1,
+                            idOffsets: idOffsets, idBytes: idBytes)
+                    }
                 }
             }
         }

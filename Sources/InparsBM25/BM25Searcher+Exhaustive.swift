@@ -1,3 +1,5 @@
+internal import CKernels
+
 extension BM25Searcher {
     /// Collections up to this size may accumulate densely (see ``searchExhaustive(k:)``).
     static let denseAccumulationLimit = 1 << 16
@@ -44,47 +46,44 @@ extension BM25Searcher {
         acc: UnsafeMutablePointer<Double>, dense: Bool, marks: UnsafeMutablePointer<UInt8>,
         touched: UnsafeMutablePointer<Int32>, touchedCount: inout Int
     ) {
-        let tfOne = buffers.tfOne + 256 * i
         let entries = index.blocks.baseAddress!
         let data = index.postings.baseAddress! + Int(index.postingsOffsets[t])
         let firstBlock = Int(index.termBlocks[t])
         var remaining = Int(index.docFreqs[t])
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 3 * PostingBlocks.size) {
-            let docs = $0.baseAddress!
-            let tfs = docs + PostingBlocks.size
-            let norms = tfs + PostingBlocks.size
-            for block in firstBlock..<Int(index.termBlocks[t + 1]) {
-                let n = min(PostingBlocks.size, remaining)
-                remaining -= n
-                BlockLayout(
-                    entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
-                ).decode(docs: docs, tfs: tfs, norms: norms)
-                @inline(__always) func score(_ j: Int) -> Float {
-                    let tf = tfs[j]
-                    let norm = Int(norms[j])
-                    return tf == 1 ? tfOne[norm] : weight - weight / (1 + Float(tf) * cache[norm])
-                }
-                if dense {
-                    for j in 0..<n {
-                        let doc = Int(docs[j])
-                        // From +0.0, the first subtraction gives −score exactly (+0.0 for a
-                        // zero score; collectTopKDense reads a zero sum as +0).
-                        acc[doc] -= Double(score(j))
-                        marks[doc] = 1
-                    }
-                    continue
-                }
+        // Scores by the C block decoder: tf = 1 from the term's table, above by the formula
+        // (same float operations as `score(tf:norm:)`).
+        var scorer = inpars_term_scorer(
+            table: buffers.tfOne + 256 * i, table_tf: 1, weight: weight, cache: cache.baseAddress)
+        // The term's decoded-block slot (the pruned search's cursors use the same).
+        let docs = buffers.blockDocs + PostingBlocks.size * i
+        let scores = buffers.blockScores + PostingBlocks.size * i
+        for block in firstBlock..<Int(index.termBlocks[t + 1]) {
+            let n = min(PostingBlocks.size, remaining)
+            remaining -= n
+            var packed = BlockLayout(
+                entries: entries, block: block, firstBlock: firstBlock, count: n, data: data
+            ).packed
+            inpars_decode_block(&packed, &scorer, docs, scores)
+            if dense {
                 for j in 0..<n {
                     let doc = Int(docs[j])
-                    let score = score(j)
-                    let sum = acc[doc]
-                    if sum.bitPattern == 0 {
-                        touched[touchedCount] = Int32(doc)
-                        touchedCount += 1
-                        acc[doc] = -Double(score)
-                    } else {
-                        acc[doc] = sum - Double(score)
-                    }
+                    // From +0.0, the first subtraction gives −score exactly (+0.0 for a
+                    // zero score; collectTopKDense reads a zero sum as +0).
+                    acc[doc] -= Double(scores[j])
+                    marks[doc] = 1
+                }
+                continue
+            }
+            for j in 0..<n {
+                let doc = Int(docs[j])
+                let score = scores[j]
+                let sum = acc[doc]
+                if sum.bitPattern == 0 {
+                    touched[touchedCount] = Int32(doc)
+                    touchedCount += 1
+                    acc[doc] = -Double(score)
+                } else {
+                    acc[doc] = sum - Double(score)
                 }
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import InparsCore
+internal import CKernels
 
 /// One search result: an internal document number and its BM25 score.
 public struct BM25Hit: Sendable, Equatable {
@@ -234,28 +235,16 @@ public final class BM25Searcher {
         UInt64(score.bitPattern) << 32 | UInt64(UInt32.max - rank)
     }
 
-    /// Sorts keys into descending order: a branch-free LSD radix sort (8-bit digits) on the
-    /// high 32 bits (the score), then runs of equal scores by their low 32 bits (the id rank).
+    /// Sorts keys into descending order (`inpars_sort_keys_descending`, C): a branch-free LSD
+    /// radix sort (8-bit digits, the histograms of every digit from one read pass) on the high
+    /// 32 bits (the score), then runs of equal scores by their low 32 bits (the id rank).
     /// Scores tie rarely, so this skips the id bytes' passes; digits on which all keys agree
     /// are skipped too. Faster than a comparison sort here: quicksort's compares on random keys
     /// mispredict half the time.
     static func radixSortDescending(
         _ keys: UnsafeMutablePointer<UInt64>, count: Int, scratch: UnsafeMutablePointer<UInt64>
     ) {
-        guard count > 1 else { return }
-        radixSortDescending(keys, count: count, bytes: 4..<8, scratch: scratch)
-        var start = 0
-        while start < count {
-            let score = keys[start] >> 32
-            var end = start + 1
-            while end < count && keys[end] >> 32 == score { end += 1 }
-            if end - start > 32 {
-                radixSortDescending(keys + start, count: end - start, bytes: 0..<4, scratch: scratch)
-            } else if end - start > 1 {
-                insertionSortDescending(keys + start, count: end - start)
-            }
-            start = end
-        }
+        inpars_sort_keys_descending(keys, count, scratch)
     }
 
     /// Sorts a few keys into descending order.
@@ -269,37 +258,5 @@ public final class BM25Searcher {
             }
             keys[j] = key
         }
-    }
-
-    /// The LSD passes of ``radixSortDescending(_:count:scratch:)`` over the given bytes
-    /// (stable, so keys equal on those bytes keep their order).
-    private static func radixSortDescending(
-        _ keys: UnsafeMutablePointer<UInt64>, count: Int, bytes: Range<Int>,
-        scratch: UnsafeMutablePointer<UInt64>
-    ) {
-        var source = keys
-        var target = scratch
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts in
-            for pass in bytes {
-                let shift = UInt64(pass * 8)
-                for i in 0..<256 { counts[i] = 0 }
-                for i in 0..<count { counts[Int((~source[i] >> shift) & 0xFF)] += 1 }
-                if counts[Int((~source[0] >> shift) & 0xFF)] == count { continue }
-                var total = 0
-                for i in 0..<256 {
-                    let c = counts[i]
-                    counts[i] = total
-                    total += c
-                }
-                for i in 0..<count {
-                    let key = source[i]
-                    let digit = Int((~key >> shift) & 0xFF)
-                    target[counts[digit]] = key
-                    counts[digit] += 1
-                }
-                swap(&source, &target)
-            }
-        }
-        if source != keys { keys.update(from: source, count: count) }
     }
 }

@@ -19,6 +19,8 @@ import Testing
             0, -0.0, 1, -1, 0.5, 1.5, 2.5, 1e-7, -1e-7, 0.0000005, 0.0000015, 123456.7890125,
             8589934591.999999, 1 / 128.0, 3 / 128.0, -1 / 128.0, 0.1, 0.7, 12.3456785,
             Double.leastNonzeroMagnitude, Double(Float.leastNonzeroMagnitude),
+            // Floats that are integers (no rounding), up to just below 2^33.
+            8_388_608, 16_777_216, 4_294_967_296, 8_589_933_568, 1_048_576.5, 0x1p-30, 0x1p-21,
         ]
         for n in 0..<2000 {
             // Halves of 2^-7 .. 2^-20 multiples hit exact ties; others are arbitrary.
@@ -36,6 +38,52 @@ import Testing
             }
         }
         #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    /// The many-lines form (BM25's run writer) writes what one `append` per line writes.
+    @Test func manyLinesEqualLineByLine() {
+        var random = TestRandom(seed: 5)
+        let ids = ["d0", "doc-1", "", "a-much-longer-document-identifier-3", "4"]
+        var offsets: [UInt64] = [0]
+        var bytes: [UInt8] = []
+        for id in ids {
+            bytes += Array(id.utf8)
+            offsets.append(UInt64(bytes.count))
+        }
+        // (document, unused) pairs, as BM25's hits lie in memory, and 3,000 lines (several
+        // chunks of 1,024).
+        var documents: [Int32] = []
+        var scores: [Float] = []
+        for _ in 0..<3_000 {
+            documents += [Int32(random.next() % UInt64(ids.count)), -1]
+            scores.append(Float.random(in: -0.01...60, using: &random))
+        }
+        let many = RunLineBuffer(tag: "tag")
+        let single = RunLineBuffer(tag: "tag")
+        let queryId = Array("query-7".utf8)
+        queryId.withUnsafeBytes { q in
+            documents.withUnsafeBufferPointer { d in
+                scores.withUnsafeBufferPointer { s in
+                    offsets.withUnsafeBufferPointer { o in
+                        bytes.withUnsafeBufferPointer { b in
+                            many.append(
+                                queryId: q, documents: d.baseAddress!, stride: 2,
+                                scores: s.baseAddress!, count: s.count, firstRank: 11,
+                                idOffsets: o.baseAddress!, idBytes: b.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
+        for (i, score) in scores.enumerated() {
+            single.append(
+                RunEntry(
+                    queryId: "query-7", docId: ids[Int(documents[2 * i])], rank: 11 + i,
+                    score: Double(score)))
+        }
+        #expect(many.count == single.count)
+        #expect(Array(many.bytes) == Array(single.bytes))
+        #expect(String(decoding: many.bytes, as: UTF8.self).hasPrefix("query-7 Q0 "))
     }
 
     @Test func largeAndNonFiniteValuesFallBackToPrintf() {

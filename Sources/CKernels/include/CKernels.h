@@ -346,6 +346,46 @@ size_t inpars_refine_candidates_isa(
 /// `vpermb`); the generic path gives the same values.
 int inpars_postings_vectorized(void);
 
+/// Sorts `count` 64-bit keys into descending order (`sortkeys.c`: LSD radix passes on the high
+/// 32 bits, then runs of equal high bits on the low 32); `scratch` holds `count` keys.
+/// Counts below 2^32.
+void inpars_sort_keys_descending(uint64_t *keys, size_t count, uint64_t *scratch);
+
+/// TREC run lines (`runlines.c`, InparsCore's `RunLineBuffer`).
+///
+/// The most decimals a score may ask for, and the most bytes a score's text then takes
+/// (sign, 309 integer digits of the largest double, point, decimals).
+#define INPARS_FIXED_DECIMALS_MAX 40
+#define INPARS_FIXED_MAX 351 /* 1 + 309 + 1 + INPARS_FIXED_DECIMALS_MAX */
+
+/// Writes `value` as printf's `"%.<decimals>f"` (decimals ≤ INPARS_FIXED_DECIMALS_MAX) and
+/// returns the bytes written (at most INPARS_FIXED_MAX; no terminating zero).
+size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out);
+
+/// The fixed parts of a run's lines: the query id, the run tag, the score's decimals.
+typedef struct {
+    const uint8_t *query_id;
+    size_t query_id_length;
+    const uint8_t *tag;
+    size_t tag_length;
+    unsigned decimals;
+} inpars_run_line_format;
+
+/// The most bytes a line takes besides its query id, document id and tag.
+#define INPARS_RUN_LINE_EXTRA 380 /* " Q0 ", space, sign and 20 digits, space, score, space, newline */
+
+/// Writes `qid Q0 doc_id rank score tag\n`; returns the bytes written.
+size_t inpars_format_run_line(
+    const inpars_run_line_format *format, const uint8_t *doc_id, size_t doc_id_length,
+    int64_t rank, double score, uint8_t *out);
+
+/// Writes `count` lines: line i has document `documents[i · document_stride]` (its id is
+/// `id_bytes[id_offsets[d] ..< id_offsets[d + 1]]`), rank `first_rank + i` and score
+/// `scores[i]`. Returns the bytes written.
+size_t inpars_format_run_lines(
+    const inpars_run_line_format *format, const int32_t *documents, size_t document_stride,
+    const float *scores, size_t count, int64_t first_rank, const uint64_t *id_offsets,
+    const uint8_t *id_bytes, uint8_t *out);
 
 #ifdef __cplusplus
 }

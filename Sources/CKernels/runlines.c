@@ -1,0 +1,163 @@
+// TREC run lines (`qid Q0 docid rank score tag\n`) without printf per line; see CKernels.h.
+//
+// A score is written as printf's "%.<decimals>f" writes it (glibc prints the exact binary
+// value rounded half to even): for |value| < 2^33 and decimals ≤ 9 the significand (53 bits)
+// times 10^decimals (≤ 30 bits) is exact in 128 bits, shifted right with that rounding; other
+// values go to snprintf itself.
+#include "CKernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+static const uint64_t powers_of_ten[10] = {
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000,
+};
+
+/// The decimal digits of `v`; returns the end.
+static inline uint8_t *write_digits(uint64_t v, uint8_t *p) {
+    unsigned digits = 1;
+    for (uint64_t t = v; t >= 10; t /= 10) digits++;
+    uint8_t *end = p + digits;
+    uint8_t *q = end;
+    while (v >= 100) {
+        uint64_t pair = v % 100;
+        v /= 100;
+        q -= 2;
+        memcpy(q, digit_pairs + 2 * pair, 2);
+    }
+    if (v >= 10) {
+        memcpy(q - 2, digit_pairs + 2 * v, 2);
+    } else {
+        q[-1] = (uint8_t)('0' + v);
+    }
+    return end;
+}
+
+/// The `count` low decimal digits of `v`, leading zeros kept (`v < 10^count`).
+static inline void write_fraction(uint64_t v, unsigned count, uint8_t *p) {
+    unsigned i = count;
+    while (i >= 2) {
+        i -= 2;
+        memcpy(p + i, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (i == 1) p[0] = (uint8_t)('0' + v);
+}
+
+/// `a · scale` rounded half to even, exactly; `0 ≤ a < 2^33`, `scale ≤ 10^9`.
+static inline uint64_t scaled_and_rounded(double a, uint64_t scale) {
+    if (a == 0) return 0;
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    int exponent = (int)(bits >> 52);
+    uint64_t significand = (bits & (((uint64_t)1 << 52) - 1)) | (exponent == 0 ? 0 : (uint64_t)1 << 52);
+    // a = significand · 2^(-shift), shift ≥ 20 because a < 2^33.
+    int shift = 1075 - (exponent > 1 ? exponent : 1);
+    if ((significand & (((uint64_t)1 << 29) - 1)) == 0) {
+        // A float's value (24 significant bits, most scores): the product is below 2^54,
+        // so 64 bits hold it; past 54 bits of shift the result is below 1/2, so 0.
+        uint64_t product = (significand >> 29) * scale;
+        // An integer (a ≥ 2^23 can be): exact, below 2^63.
+        if (shift <= 29) return product << (29 - shift);
+        shift -= 29;
+        if (shift >= 55) return 0;
+        uint64_t q = product >> shift;
+        uint64_t remainder = product & (((uint64_t)1 << shift) - 1);
+        uint64_t half = (uint64_t)1 << (shift - 1);
+        return q + (remainder > half || (remainder == half && (q & 1)));
+    }
+    // The product is below 2^83: past 83 bits of shift the result is below 1/2, so 0.
+    if (shift >= 84) return 0;
+    unsigned __int128 product = (unsigned __int128)significand * scale;
+    uint64_t q = (uint64_t)(product >> shift);
+    unsigned __int128 remainder = product & ((((unsigned __int128)1) << shift) - 1);
+    unsigned __int128 half = ((unsigned __int128)1) << (shift - 1);
+    return q + (remainder > half || (remainder == half && (q & 1)));
+}
+
+size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out) {
+    if (!isfinite(value) || decimals > 9 || fabs(value) >= 0x1p33) {
+        // printf itself (decimals ≤ INPARS_FIXED_DECIMALS_MAX, so it fits).
+        char text[INPARS_FIXED_MAX + 1];
+        int n = snprintf(text, sizeof text, "%.*f", (int)decimals, value);
+        if (n < 0) n = 0;
+        if ((size_t)n >= sizeof text) n = (int)sizeof text - 1;
+        memcpy(out, text, (size_t)n);
+        return (size_t)n;
+    }
+    uint8_t *p = out;
+    if (signbit(value)) *p++ = '-';
+    if (decimals == 6) {
+        // Pyserini's and Anserini's six decimals with a constant divisor (a multiplication).
+        uint64_t q = scaled_and_rounded(fabs(value), 1000000);
+        p = write_digits(q / 1000000, p);
+        *p = '.';
+        write_fraction(q % 1000000, 6, p + 1);
+        return (size_t)(p + 7 - out);
+    }
+    uint64_t scale = powers_of_ten[decimals];
+    uint64_t q = scaled_and_rounded(fabs(value), scale);
+    p = write_digits(q / scale, p);
+    if (decimals > 0) {
+        *p = '.';
+        write_fraction(q % scale, decimals, p + 1);
+        p += decimals + 1;
+    }
+    return (size_t)(p - out);
+}
+
+/// One line; returns the end.
+static inline uint8_t *write_line(
+    const inpars_run_line_format *f, const uint8_t *doc_id, size_t doc_id_length, int64_t rank,
+    double score, uint8_t *p
+) {
+    memcpy(p, f->query_id, f->query_id_length);
+    p += f->query_id_length;
+    memcpy(p, " Q0 ", 4);
+    p += 4;
+    memcpy(p, doc_id, doc_id_length);
+    p += doc_id_length;
+    *p++ = ' ';
+    if (rank < 0) {
+        *p++ = '-';
+        p = write_digits(-(uint64_t)rank, p);
+    } else {
+        p = write_digits((uint64_t)rank, p);
+    }
+    *p++ = ' ';
+    p += inpars_write_fixed(score, f->decimals, p);
+    *p++ = ' ';
+    memcpy(p, f->tag, f->tag_length);
+    p += f->tag_length;
+    *p++ = '\n';
+    return p;
+}
+
+size_t inpars_format_run_line(
+    const inpars_run_line_format *format, const uint8_t *doc_id, size_t doc_id_length,
+    int64_t rank, double score, uint8_t *out
+) {
+    return (size_t)(write_line(format, doc_id, doc_id_length, rank, score, out) - out);
+}
+
+size_t inpars_format_run_lines(
+    const inpars_run_line_format *format, const int32_t *documents, size_t document_stride,
+    const float *scores, size_t count, int64_t first_rank, const uint64_t *id_offsets,
+    const uint8_t *id_bytes, uint8_t *out
+) {
+    uint8_t *p = out;
+    for (size_t i = 0; i < count; i++) {
+        size_t document = (size_t)(uint32_t)documents[i * document_stride];
+        uint64_t from = id_offsets[document];
+        p = write_line(
+            format, id_bytes + from, (size_t)(id_offsets[document + 1] - from),
+            first_rank + (int64_t)i, (double)scores[i], p);
+    }
+    return (size_t)(p - out);
+}
