@@ -227,7 +227,10 @@ public enum BM25BatchSearch {
             var duplicates = 0
             for (i, hit) in hits.enumerated() {
                 let x: Float = hit.score * 1e4
-                var score = (x + 0.5).rounded(.down) / 1e4
+                // floor(x + 0.5), by integer conversion where that is exact (a call to libm's
+                // floorf otherwise costs more than the rest of the loop).
+                let y = x + 0.5
+                var score = (y >= 0 && y < 0x1p62 ? Float(Int64(y)) : y.rounded(.down)) / 1e4
                 if i == 0 || previous - score > 1e-4 {
                     duplicates = 0
                 } else {
