@@ -346,6 +346,12 @@ size_t inpars_refine_candidates_isa(
 /// `vpermb`); the generic path gives the same values.
 int inpars_postings_vectorized(void);
 
+/// Continues zlib's CRC-32 `*crc` over the longest prefix of `bytes` that this CPU folds with
+/// carry-less multiplication (`crc32.c`: PCLMULQDQ; a multiple of 16 bytes, at least 64) and
+/// returns its length; 0 (nothing done) without PCLMULQDQ or below 64 bytes. The caller
+/// finishes the rest with zlib's `crc32`.
+size_t inpars_crc32_prefix(uint32_t *crc, const uint8_t *bytes, size_t length);
+
 /// Sorts `count` 64-bit keys into descending order (`sortkeys.c`: LSD radix passes on the high
 /// 32 bits, then runs of equal high bits on the low 32); `scratch` holds `count` keys.
 /// Counts below 2^32.
