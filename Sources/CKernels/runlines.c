@@ -81,24 +81,43 @@ static inline uint64_t scaled_and_rounded(double a, uint64_t scale) {
     return q + (remainder > half || (remainder == half && (q & 1)));
 }
 
+/// printf itself, for what the integer routine does not cover (kept out of its stack frame).
+__attribute__((noinline)) static size_t write_fixed_printf(double value, unsigned decimals, uint8_t *out) {
+    char text[INPARS_FIXED_MAX + 1]; // decimals ≤ INPARS_FIXED_DECIMALS_MAX, so it fits
+    int n = snprintf(text, sizeof text, "%.*f", (int)decimals, value);
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof text) n = (int)sizeof text - 1;
+    memcpy(out, text, (size_t)n);
+    return (size_t)n;
+}
+
 size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out) {
     if (!isfinite(value) || decimals > 9 || fabs(value) >= 0x1p33) {
-        // printf itself (decimals ≤ INPARS_FIXED_DECIMALS_MAX, so it fits).
-        char text[INPARS_FIXED_MAX + 1];
-        int n = snprintf(text, sizeof text, "%.*f", (int)decimals, value);
-        if (n < 0) n = 0;
-        if ((size_t)n >= sizeof text) n = (int)sizeof text - 1;
-        memcpy(out, text, (size_t)n);
-        return (size_t)n;
+        return write_fixed_printf(value, decimals, out);
     }
     uint8_t *p = out;
     if (signbit(value)) *p++ = '-';
     if (decimals == 6) {
-        // Pyserini's and Anserini's six decimals with a constant divisor (a multiplication).
+        // Pyserini's and Anserini's six decimals: constant divisors (multiplications), and
+        // the fraction as three digit pairs.
         uint64_t q = scaled_and_rounded(fabs(value), 1000000);
-        p = write_digits(q / 1000000, p);
-        *p = '.';
-        write_fraction(q % 1000000, 6, p + 1);
+        uint64_t whole = q / 1000000;
+        uint32_t fraction = (uint32_t)(q - whole * 1000000);
+        if (whole < 10) {
+            *p++ = (uint8_t)('0' + whole);
+        } else if (whole < 100) {
+            memcpy(p, digit_pairs + 2 * whole, 2);
+            p += 2;
+        } else {
+            p = write_digits(whole, p);
+        }
+        uint32_t high = fraction / 10000;
+        uint32_t rest = fraction - high * 10000;
+        uint32_t middle = rest / 100;
+        p[0] = '.';
+        memcpy(p + 1, digit_pairs + 2 * high, 2);
+        memcpy(p + 3, digit_pairs + 2 * middle, 2);
+        memcpy(p + 5, digit_pairs + 2 * (rest - middle * 100), 2);
         return (size_t)(p + 7 - out);
     }
     uint64_t scale = powers_of_ten[decimals];
