@@ -69,3 +69,70 @@ void inpars_sort_keys_descending(uint64_t *keys, size_t count, uint64_t *scratch
         start = end;
     }
 }
+
+void inpars_select_largest(uint64_t *a, size_t count, size_t k, uint64_t *scratch) {
+    if (k == 0 || k >= count) return;
+    if (k <= 16) {
+        // A few largest: one scan keeping them sorted in a[0..<k]; after the first k keys a
+        // key rarely beats the k-th, so the branch is predictable.
+        insertion_sort_descending(a, k);
+        for (size_t i = k; i < count; i++) {
+            uint64_t key = a[i];
+            if (key <= a[k - 1]) continue;
+            size_t j = k - 1;
+            while (j > 0 && a[j - 1] < key) {
+                a[j] = a[j - 1];
+                j--;
+            }
+            a[j] = key;
+        }
+        return;
+    }
+    uint64_t varying = 0;
+    for (size_t i = 1; i < count; i++) varying |= a[i] ^ a[0];
+    if (varying == 0) return;
+    int top = 63 - __builtin_clzll(varying);
+    size_t low = 0;
+    size_t n = count;
+    size_t need = k;
+    uint32_t counts[1 << 11];
+    while (need > 0 && need < n) {
+        if (n <= 48) {
+            // Few left: sorted, the first `need` are the largest.
+            insertion_sort_descending(a + low, n);
+            return;
+        }
+        int width = top + 1 < 11 ? top + 1 : 11;
+        unsigned shift = (unsigned)(top + 1 - width);
+        uint64_t mask = ((uint64_t)1 << width) - 1;
+        size_t buckets = (size_t)1 << width;
+        memset(counts, 0, buckets * sizeof(uint32_t));
+        for (size_t i = low; i < low + n; i++) counts[(a[i] >> shift) & mask]++;
+        size_t above = 0;
+        size_t bucket = buckets - 1;
+        while (above + counts[bucket] < need) {
+            above += counts[bucket];
+            bucket--;
+        }
+        if (counts[bucket] < n) {
+            // Keys above the bucket move to the front (in place: the write index never passes
+            // the read index), the bucket's keys to scratch, then right after.
+            size_t w = low;
+            size_t e = 0;
+            for (size_t i = low; i < low + n; i++) {
+                uint64_t key = a[i];
+                size_t digit = (size_t)((key >> shift) & mask);
+                a[w] = key;
+                w += digit > bucket;
+                scratch[e] = key;
+                e += digit == bucket;
+            }
+            memcpy(a + w, scratch, e * sizeof(uint64_t));
+            low = w;
+            n = e;
+            need -= above;
+        }
+        if (shift == 0) break;
+        top = (int)shift - 1;
+    }
+}

@@ -147,8 +147,9 @@ extension BM25Searcher {
         return hits(fromKeys: keys, count: keep)
     }
 
-    /// Radix select on keys: afterwards the `k` largest of `a[0..<count]` are in `a[0..<k]`
-    /// (any order; the rest of `a` is overwritten). `scratch` holds `count` keys.
+    /// Radix select on keys (`inpars_select_largest`, C): afterwards the `k` largest of
+    /// `a[0..<count]` are in `a[0..<k]` (any order; the rest of `a` is overwritten). `scratch`
+    /// holds `count` keys.
     ///
     /// Most significant varying bits first, 11 at a time: a histogram of that digit finds the
     /// bucket that holds the k-th largest key; keys above that bucket are kept at the front,
@@ -160,67 +161,6 @@ extension BM25Searcher {
         _ a: UnsafeMutablePointer<UInt64>, count: Int, k: Int, scratch: UnsafeMutablePointer<UInt64>
     ) {
         guard k > 0, k < count else { return }
-        if k <= 16 {
-            // A few largest: one scan keeping them sorted in a[0..<k]; after the first k keys a
-            // key rarely beats the k-th, so the branch is predictable.
-            insertionSortDescending(a, count: k)
-            for i in k..<count where a[i] > a[k - 1] {
-                var j = k - 1
-                while j > 0 && a[j - 1] < a[i] {
-                    a[j] = a[j - 1]
-                    j -= 1
-                }
-                a[j] = a[i]
-            }
-            return
-        }
-        var varying: UInt64 = 0
-        for i in 1..<count { varying |= a[i] ^ a[0] }
-        if varying == 0 { return }
-        var top = 63 - varying.leadingZeroBitCount
-        var low = 0
-        var n = count
-        var need = k
-        withUnsafeTemporaryAllocation(of: Int32.self, capacity: 1 << 11) { counts in
-            while need > 0 && need < n {
-                if n <= 48 {
-                    // Few left: sorted, the first `need` are the largest.
-                    insertionSortDescending(a + low, count: n)
-                    return
-                }
-                let width = min(11, top + 1)
-                let shift = UInt64(top + 1 - width)
-                let mask = UInt64(1) << UInt64(width) - 1
-                let buckets = 1 << width
-                counts.baseAddress!.update(repeating: 0, count: buckets)
-                for i in low..<low + n { counts[Int(truncatingIfNeeded: (a[i] >> shift) & mask)] &+= 1 }
-                var above = 0
-                var bucket = buckets - 1
-                while above + Int(counts[bucket]) < need {
-                    above += Int(counts[bucket])
-                    bucket -= 1
-                }
-                if Int(counts[bucket]) < n {
-                    // Keys above the bucket move to the front (in place: the write index never
-                    // passes the read index), the bucket's keys to scratch, then right after.
-                    var w = low
-                    var e = 0
-                    for i in low..<low + n {
-                        let key = a[i]
-                        let digit = Int(truncatingIfNeeded: (key >> shift) & mask)
-                        a[w] = key
-                        w &+= digit > bucket ? 1 : 0
-                        scratch[e] = key
-                        e &+= digit == bucket ? 1 : 0
-                    }
-                    (a + w).update(from: scratch, count: e)
-                    low = w
-                    n = e
-                    need -= above
-                }
-                if shift == 0 { break }
-                top = Int(shift) - 1
-            }
-        }
+        inpars_select_largest(a, count, k, scratch)
     }
 }

@@ -246,17 +246,4 @@ public final class BM25Searcher {
     ) {
         inpars_sort_keys_descending(keys, count, scratch)
     }
-
-    /// Sorts a few keys into descending order.
-    static func insertionSortDescending(_ keys: UnsafeMutablePointer<UInt64>, count: Int) {
-        for i in 1..<max(1, count) {
-            let key = keys[i]
-            var j = i
-            while j > 0 && keys[j - 1] < key {
-                keys[j] = keys[j - 1]
-                j -= 1
-            }
-            keys[j] = key
-        }
-    }
 }

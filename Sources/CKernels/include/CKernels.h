@@ -357,6 +357,13 @@ size_t inpars_crc32_prefix(uint32_t *crc, const uint8_t *bytes, size_t length);
 /// Counts below 2^32.
 void inpars_sort_keys_descending(uint64_t *keys, size_t count, uint64_t *scratch);
 
+/// Radix select: afterwards the `k` largest of `a[0..<count]` are in `a[0..<k]` (any order; the
+/// rest of `a` is overwritten). Most significant varying bits first, 11 at a time: a histogram
+/// of that digit finds the bucket holding the k-th largest key, keys above it go to the front,
+/// the bucket's keys are narrowed on the next digit, and a few left are sorted. Equal keys are
+/// fine. `scratch` holds `count` keys; counts below 2^32.
+void inpars_select_largest(uint64_t *a, size_t count, size_t k, uint64_t *scratch);
+
 /// TREC run lines (`runlines.c`, InparsCore's `RunLineBuffer`).
 ///
 /// The most decimals a score may ask for, and the most bytes a score's text then takes
