@@ -1,14 +1,17 @@
 // TREC run lines (`qid Q0 docid rank score tag\n`) without printf per line; see CKernels.h.
 //
 // A score is written as printf's "%.<decimals>f" writes it (glibc prints the exact binary
-// value rounded half to even): for |value| < 2^33 and decimals ≤ 9 the significand (53 bits)
-// times 10^decimals (≤ 30 bits) is exact in 128 bits, shifted right with that rounding; other
-// values go to snprintf itself.
+// value rounded half to even): for |value| < 2^33 and decimals ≤ 9, a float's value times
+// 10^decimals is exact in a double and rounded by adding 2^52; any other double's significand
+// (53 bits) times 10^decimals (≤ 30 bits) is exact in 128 bits, shifted right with that
+// rounding; other values go to snprintf itself.
 #include "CKernels.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#pragma STDC FP_CONTRACT OFF // the rounding by 2^52 needs the product rounded on its own
 
 static const char digit_pairs[] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -60,17 +63,13 @@ static inline uint64_t scaled_and_rounded(double a, uint64_t scale) {
     // a = significand · 2^(-shift), shift ≥ 20 because a < 2^33.
     int shift = 1075 - (exponent > 1 ? exponent : 1);
     if ((significand & (((uint64_t)1 << 29) - 1)) == 0) {
-        // A float's value (24 significant bits, most scores): the product is below 2^54,
-        // so 64 bits hold it; past 54 bits of shift the result is below 1/2, so 0.
-        uint64_t product = (significand >> 29) * scale;
-        // An integer (a ≥ 2^23 can be): exact, below 2^63.
-        if (shift <= 29) return product << (29 - shift);
-        shift -= 29;
-        if (shift >= 55) return 0;
-        uint64_t q = product >> shift;
-        uint64_t remainder = product & (((uint64_t)1 << shift) - 1);
-        uint64_t half = (uint64_t)1 << (shift - 1);
-        return q + (remainder > half || (remainder == half && (q & 1)));
+        // A float's value (24 significant bits, most scores): scale = 2^d · 5^d with
+        // 5^d < 2^21, so a · scale has at most 45 significant bits and the double product is
+        // exact; adding and subtracting 2^52 then rounds it to an integer, half to even (the
+        // default rounding mode), and doubles from 2^52 up are integers already.
+        double x = a * (double)scale;
+        if (x < 0x1p52) x = (x + 0x1p52) - 0x1p52;
+        return (uint64_t)x;
     }
     // The product is below 2^83: past 83 bits of shift the result is below 1/2, so 0.
     if (shift >= 84) return 0;
