@@ -135,11 +135,11 @@ static inline uint8_t *write_line(
     const inpars_run_line_format *f, const uint8_t *doc_id, size_t doc_id_length, int64_t rank,
     double score, uint8_t *p
 ) {
-    memcpy(p, f->query_id, f->query_id_length);
+    if (f->query_id_length) memcpy(p, f->query_id, f->query_id_length);
     p += f->query_id_length;
     memcpy(p, " Q0 ", 4);
     p += 4;
-    memcpy(p, doc_id, doc_id_length);
+    if (doc_id_length) memcpy(p, doc_id, doc_id_length);
     p += doc_id_length;
     *p++ = ' ';
     if (rank < 0) {
@@ -151,7 +151,7 @@ static inline uint8_t *write_line(
     *p++ = ' ';
     p += inpars_write_fixed(score, f->decimals, p);
     *p++ = ' ';
-    memcpy(p, f->tag, f->tag_length);
+    if (f->tag_length) memcpy(p, f->tag, f->tag_length);
     p += f->tag_length;
     *p++ = '\n';
     return p;

@@ -58,32 +58,37 @@ import Testing
             documents += [Int32(random.next() % UInt64(ids.count)), -1]
             scores.append(Float.random(in: -0.01...60, using: &random))
         }
-        let many = RunLineBuffer(tag: "tag")
-        let single = RunLineBuffer(tag: "tag")
-        let queryId = Array("query-7".utf8)
-        queryId.withUnsafeBytes { q in
-            documents.withUnsafeBufferPointer { d in
-                scores.withUnsafeBufferPointer { s in
-                    offsets.withUnsafeBufferPointer { o in
-                        bytes.withUnsafeBufferPointer { b in
-                            many.append(
-                                queryId: q, documents: d.baseAddress!, stride: 2,
-                                scores: s.baseAddress!, count: s.count, firstRank: 11,
-                                idOffsets: o.baseAddress!, idBytes: b.baseAddress!)
+        // Six decimals (the C routines), three, and the shortest form (line by line in Swift).
+        for decimals: Int? in [6, 3, nil] {
+            let many = RunLineBuffer(tag: "tag", decimals: decimals)
+            let single = RunLineBuffer(tag: "tag", decimals: decimals)
+            let queryId = Array("query-7".utf8)
+            queryId.withUnsafeBytes { q in
+                documents.withUnsafeBufferPointer { d in
+                    scores.withUnsafeBufferPointer { s in
+                        offsets.withUnsafeBufferPointer { o in
+                            bytes.withUnsafeBufferPointer { b in
+                                many.append(
+                                    queryId: q, documents: d.baseAddress!, stride: 2,
+                                    scores: s.baseAddress!, count: s.count, firstRank: 11,
+                                    idOffsets: o.baseAddress!, idBytes: b.baseAddress!)
+                            }
                         }
                     }
                 }
             }
+            for (i, score) in scores.enumerated() {
+                single.append(
+                    RunEntry(
+                        queryId: "query-7", docId: ids[Int(documents[2 * i])], rank: 11 + i,
+                        score: Double(score)))
+            }
+            #expect(many.count == single.count, "decimals \(String(describing: decimals))")
+            #expect(Array(many.bytes) == Array(single.bytes), "decimals \(String(describing: decimals))")
+            let first = String(decoding: many.bytes, as: UTF8.self).split(separator: "\n")[0]
+            let expectedScore = decimals.map { formatFixed(Double(scores[0]), decimals: $0) } ?? "\(Double(scores[0]))"
+            #expect(first == "query-7 Q0 \(ids[Int(documents[0])]) 11 \(expectedScore) tag")
         }
-        for (i, score) in scores.enumerated() {
-            single.append(
-                RunEntry(
-                    queryId: "query-7", docId: ids[Int(documents[2 * i])], rank: 11 + i,
-                    score: Double(score)))
-        }
-        #expect(many.count == single.count)
-        #expect(Array(many.bytes) == Array(single.bytes))
-        #expect(String(decoding: many.bytes, as: UTF8.self).hasPrefix("query-7 Q0 "))
     }
 
     @Test func largeAndNonFiniteValuesFallBackToPrintf() {
