@@ -51,7 +51,7 @@ extension BM25Searcher {
         let firstBlock = Int(index.termBlocks[t])
         var remaining = Int(index.docFreqs[t])
         // Scores by the C block decoder: tf = 1 from the term's table, above by the formula
-        // (same float operations as `score(tf:norm:)`).
+        // (same float operations as `PostingCursor.score(tf:norm:)`).
         var scorer = inpars_term_scorer(
             table: buffers.tfOne + 256 * i, table_tf: 1, weight: weight, cache: cache.baseAddress)
         // The term's decoded-block slot (the pruned search's cursors use the same).

@@ -103,33 +103,6 @@ struct BlockLayout {
         norms = tfs + PostingBlocks.packedBytes(count: count, bits: tfBits)
     }
 
-    /// Decodes the whole block into `docs`, `tfs` and `norms` (room for ``PostingBlocks/size``
-    /// each); widths of 0 become constant fills.
-    @inline(__always)
-    func decode(
-        docs: UnsafeMutablePointer<UInt32>, tfs: UnsafeMutablePointer<UInt32>,
-        norms: UnsafeMutablePointer<UInt32>
-    ) {
-        for i in 0..<count {
-            docs[i] = base &+ PostingBlocks.extract(self.docs, i, bits: docBits, mask: docMask)
-        }
-        if tfBits == 0 {
-            tfs.update(repeating: 1, count: count)
-        } else {
-            for i in 0..<count {
-                tfs[i] = PostingBlocks.extract(self.tfs, i, bits: tfBits, mask: tfMask) &+ 1
-            }
-        }
-        if normBits == 0 {
-            norms.update(repeating: minNorm, count: count)
-        } else {
-            for i in 0..<count {
-                norms[i] =
-                    minNorm &+ PostingBlocks.extract(self.norms, i, bits: normBits, mask: normMask)
-            }
-        }
-    }
-
     /// The block as the C decoder (`inpars_decode_block`) takes it.
     @inline(__always)
     var packed: inpars_posting_block {

@@ -59,7 +59,7 @@ public final class RunLineBuffer {
         queryId: UnsafeRawBufferPointer, docId: UnsafeRawBufferPointer, rank: Int, score: Double
     ) {
         guard let decimals = fixedDecimals else {
-            let text = decimals.map { formatFixed(score, decimals: $0) } ?? "\(score)"
+            let text = self.decimals.map { formatFixed(score, decimals: $0) } ?? "\(score)"
             var line = Array(queryId)
             line += Array(" Q0 ".utf8) + Array(docId) + Array(" \(rank) \(text) ".utf8) + tag
             line.append(0x0A)
@@ -69,7 +69,7 @@ public final class RunLineBuffer {
             return
         }
         reserve(queryId.count + docId.count + tag.count + Int(INPARS_RUN_LINE_EXTRA))
-        count += withFormat(queryId: queryId) { format in
+        count += withFormat(queryId: queryId, decimals: decimals) { format in
             inpars_format_run_line(
                 &format, docId.baseAddress?.assumingMemoryBound(to: UInt8.self), docId.count,
                 Int64(rank), score, base + count)
@@ -91,7 +91,7 @@ public final class RunLineBuffer {
         scores: UnsafePointer<Float>, count lines: Int, firstRank: Int,
         idOffsets: UnsafePointer<UInt64>, idBytes: UnsafePointer<UInt8>
     ) {
-        guard fixedDecimals != nil else {
+        guard let decimals = fixedDecimals else {
             for i in 0..<lines {
                 let d = Int(UInt32(bitPattern: documents[i * stride]))
                 let from = Int(idOffsets[d])
@@ -112,7 +112,7 @@ public final class RunLineBuffer {
                 idLength += Int(idOffsets[d + 1] - idOffsets[d])
             }
             reserve(idLength + n * (queryId.count + tag.count + Int(INPARS_RUN_LINE_EXTRA)))
-            count += withFormat(queryId: queryId) { format in
+            count += withFormat(queryId: queryId, decimals: decimals) { format in
                 inpars_format_run_lines(
                     &format, documents + done * stride, stride, scores + done, n,
                     Int64(firstRank + done), idOffsets, idBytes, base + count)
@@ -121,14 +121,15 @@ public final class RunLineBuffer {
         }
     }
 
+    /// Calls `body` with the line format of this buffer's tag, `queryId` and `decimals`.
     private func withFormat(
-        queryId: UnsafeRawBufferPointer, _ body: (inout inpars_run_line_format) -> Int
+        queryId: UnsafeRawBufferPointer, decimals: Int, _ body: (inout inpars_run_line_format) -> Int
     ) -> Int {
         tag.withUnsafeBufferPointer { tag in
             var format = inpars_run_line_format(
                 query_id: queryId.baseAddress?.assumingMemoryBound(to: UInt8.self),
                 query_id_length: queryId.count, tag: tag.baseAddress, tag_length: tag.count,
-                decimals: UInt32(fixedDecimals ?? 6))
+                decimals: UInt32(decimals))
             return body(&format)
         }
     }
