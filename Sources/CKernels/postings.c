@@ -48,7 +48,7 @@ static void score_generic(
 
 static size_t refine_generic(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff
+    const double *drops, uint32_t phase, double cutoff
 ) {
     size_t kept = 0;
     for (size_t c = 0; c < count; c++) {
@@ -57,6 +57,7 @@ static size_t refine_generic(
         uint32_t bits = (uint32_t)entry;
         float score;
         memcpy(&score, &bits, sizeof score);
+        double drop = drops[((uint32_t)o + phase) >> 6];
         double bound = (bounds[c] - drop) + ((entry >> 32) == generation ? (double)score : 0.0);
         if (bound > cutoff) {
             offsets[kept] = o;
@@ -217,10 +218,11 @@ POSTINGS_TARGET static void score_avx512(
 /// vector is stored at `kept` ≤ c, so only entries already loaded are overwritten.
 POSTINGS_TARGET static size_t refine_avx512(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff
+    const double *drops, uint32_t phase, double cutoff
 ) {
     const __m512i gen = _mm512_set1_epi64((long long)generation);
-    const __m512d dropv = _mm512_set1_pd(drop), cutoffv = _mm512_set1_pd(cutoff);
+    const __m512i phasev = _mm512_set1_epi64((long long)phase);
+    const __m512d cutoffv = _mm512_set1_pd(cutoff);
     size_t kept = 0, c = 0;
     for (; c < count; c += 8) {
         size_t live = count - c >= 8 ? 8 : count - c;
@@ -230,6 +232,8 @@ POSTINGS_TARGET static size_t refine_avx512(
         __mmask8 present = _mm512_mask_cmpeq_epi64_mask(lanes, _mm512_srli_epi64(entry, 32), gen);
         __m256 score = _mm256_castsi256_ps(_mm512_cvtepi64_epi32(entry));
         __m512d s = _mm512_maskz_mov_pd(present, _mm512_cvtps_pd(score));
+        __m512i range = _mm512_srli_epi64(_mm512_add_epi64(index, phasev), 6);
+        __m512d dropv = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, range, drops, 8);
         __m512d b =
             _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
         __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, b, cutoffv, _CMP_GT_OQ);
@@ -324,19 +328,19 @@ void inpars_decode_block(
 
 size_t inpars_refine_candidates_isa(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff, inpars_isa isa
+    const double *drops, uint32_t phase, double cutoff, inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (use_avx512(isa))
-        return refine_avx512(offsets, bounds, count, slots, generation, drop, cutoff);
+        return refine_avx512(offsets, bounds, count, slots, generation, drops, phase, cutoff);
 #endif
-    return refine_generic(offsets, bounds, count, slots, generation, drop, cutoff);
+    return refine_generic(offsets, bounds, count, slots, generation, drops, phase, cutoff);
 }
 
 size_t inpars_refine_candidates(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff
+    const double *drops, uint32_t phase, double cutoff
 ) {
     return inpars_refine_candidates_isa(
-        offsets, bounds, count, slots, generation, drop, cutoff, inpars_kernels_isa());
+        offsets, bounds, count, slots, generation, drops, phase, cutoff, inpars_kernels_isa());
 }

@@ -18,6 +18,10 @@ public final class BM25Index: @unchecked Sendable {
     public let termCount: Int
     /// Total term occurrences (Lucene `sumTotalTermFreq`).
     public let sumTotalTermFreq: Int
+    /// BM25's avgdl, `Float(Double(sumTotalTermFreq) / N)` (1 when no document has a term).
+    public var averageLength: Float {
+        documentsWithTerms > 0 ? Float(Double(sumTotalTermFreq) / Double(documentsWithTerms)) : 1
+    }
 
     let file: MappedFile
     let norms: UnsafeBufferPointer<UInt8>
@@ -36,6 +40,10 @@ public final class BM25Index: @unchecked Sendable {
     let blocks: UnsafeBufferPointer<UInt32>
     /// The bit-packed blocks, followed by ``PostingBlocks/tailPadding`` zero bytes.
     let postings: UnsafeBufferPointer<UInt8>
+    /// The terms with range bounds (ascending) and their bounds, ``IndexFormat/rangeCount(documents:)``
+    /// bytes per term (``IndexFormat``).
+    let denseTerms: UnsafeBufferPointer<UInt32>
+    let rangeBounds: UnsafeBufferPointer<UInt8>
     /// The `b` the blocks' best postings were chosen for (``IndexFormat/boundB``).
     let boundB: Float
     /// Inverse of `docIdRanks`: the document whose id has a given byte-wise rank.
@@ -153,6 +161,18 @@ public final class BM25Index: @unchecked Sendable {
         let blockCount = Int(termBlocks[termCount])
         blocks = try typed(.blocks, UInt32.self, count: PostingBlocks.entryWords * blockCount)
         postings = sections[IndexFormat.Section.postings.rawValue].bindMemory(to: UInt8.self)
+        let denseBytes = sections[IndexFormat.Section.denseTerms.rawValue].count
+        guard denseBytes % 4 == 0 else {
+            throw BM25Error.corrupted(path: path, detail: "section denseTerms has \(denseBytes) bytes")
+        }
+        denseTerms = try typed(.denseTerms, UInt32.self, count: denseBytes / 4)
+        rangeBounds = try typed(
+            .rangeBounds, UInt8.self,
+            count: denseTerms.count * IndexFormat.rangeCount(documents: documentCount))
+        for (n, term) in denseTerms.enumerated()
+        where Int(term) >= termCount || (n > 0 && denseTerms[n - 1] >= term) {
+            throw BM25Error.corrupted(path: path, detail: "dense term table is not ascending")
+        }
         var inverse = [Int32](repeating: -1, count: documentCount)
         for doc in 0..<documentCount {
             let rank = Int(docIdRanks[doc])
@@ -183,6 +203,20 @@ public final class BM25Index: @unchecked Sendable {
         let from = Int(docIdOffsets[document])
         let to = Int(docIdOffsets[document + 1])
         return try body(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(docIdBytes)[from..<to]))
+    }
+
+    /// The range bounds of term `term` (``IndexFormat/rangeCount(documents:)`` bytes), or nil
+    /// when it has none (a term in fewer than one document in
+    /// ``IndexFormat/rangeBoundDensity``).
+    func rangeBounds(ofTerm term: Int) -> UnsafePointer<UInt8>? {
+        var low = 0
+        var high = denseTerms.count
+        while low < high {
+            let mid = (low + high) >> 1
+            if Int(denseTerms[mid]) < term { low = mid + 1 } else { high = mid }
+        }
+        guard low < denseTerms.count, Int(denseTerms[low]) == term else { return nil }
+        return rangeBounds.baseAddress! + low * IndexFormat.rangeCount(documents: documentCount)
     }
 
     /// The decoded (SmallFloat-rounded) length BM25 uses for `document`.

@@ -67,14 +67,24 @@ final class BM25IndexWriter {
         var termBounds: [UInt32] = []
         termBounds.reserveCapacity(3 * order.count)
         var blocks: [UInt32] = []
+        let documents = norms.count
+        let rangeCount = IndexFormat.rangeCount(documents: documents)
+        var denseTerms: [UInt32] = []
+        var rangeBounds: [UInt8] = []
         try section(.postings, output) {
             var written = 0
             var bytes: [UInt8] = []
-            for t in order {
+            for (n, t) in order.enumerated() {
                 bytes.removeAll(keepingCapacity: true)
                 let bound = try encoder.encode(
                     postings[Int(t)], count: Int(docFreqs[Int(t)]), into: &bytes, blocks: &blocks)
                 postings[Int(t)] = []
+                let frequency = Int(docFreqs[Int(t)])
+                if IndexFormat.isDense(documentFrequency: frequency, documents: documents) {
+                    denseTerms.append(UInt32(n))
+                    encoder.appendRangeBounds(
+                        count: frequency, best: bound, rangeCount: rangeCount, to: &rangeBounds)
+                }
                 try bytes.withUnsafeBytes(output.write(raw:))
                 written += bytes.count
                 postingsOffsets.append(UInt64(written))
@@ -91,6 +101,9 @@ final class BM25IndexWriter {
         try section(.termBlocks, output) { try termBlocks.withUnsafeBytes(output.write(raw:)) }
         try section(.termBounds, output) { try termBounds.withUnsafeBytes(output.write(raw:)) }
         try section(.blocks, output) { try blocks.withUnsafeBytes(output.write(raw:)) }
+        blocks = []
+        try section(.denseTerms, output) { try denseTerms.withUnsafeBytes(output.write(raw:)) }
+        try section(.rangeBounds, output) { try rangeBounds.withUnsafeBytes(output.write(raw:)) }
         let size = output.offset
         try output.close()
         try patchHeader(url, termCount: order.count)
@@ -210,8 +223,8 @@ private final class SectionOutput {
 /// Re-encodes one term's in-memory LEB128 postings into ``PostingBlocks`` and their entries.
 struct BlockEncoder {
     let norms: [UInt8]
-    /// `1 / ((1 − b) + b · length / avgdl)` per norm byte for ``IndexFormat/boundB`` (Double):
-    /// a posting's score increases with `tf` times this, whatever k1 and idf.
+    /// ``IndexFormat/unitImpact(norm:avgdl:)`` per norm byte: a posting's score increases
+    /// with `tf` times this, whatever k1 and idf.
     private let ratio: [Double]
     private var docs: [UInt32] = []
     private var tfs: [UInt32] = []
@@ -219,10 +232,27 @@ struct BlockEncoder {
 
     init(norms: [UInt8], avgdl: Float) {
         self.norms = norms
-        let b = Double(IndexFormat.boundB)
-        ratio = (0..<256).map { byte in
-            let length = Double(SmallFloat.byte4ToInt(UInt8(byte)))
-            return 1 / ((1 - b) + b * length / Double(avgdl))
+        ratio = (0..<256).map { IndexFormat.unitImpact(norm: UInt8($0), avgdl: avgdl) }
+    }
+
+    /// Appends the range bounds (``IndexFormat``, `rangeBounds`) of the list last encoded,
+    /// of `count` postings with list bound `best`: `rangeCount` bytes.
+    mutating func appendRangeBounds(
+        count: Int, best: BlockEntry, rangeCount: Int, to output: inout [UInt8]
+    ) {
+        let start = output.count
+        output.append(contentsOf: repeatElement(0, count: rangeCount))
+        let top = Double(best.bestTf) * ratio[Int(best.bestNorm)]
+        var i = 0
+        while i < count {
+            // The largest impact among the postings of one range, then its byte.
+            let range = Int(docs[i]) >> IndexFormat.rangeShift
+            var largest = 0.0
+            repeat {
+                largest = max(largest, Double(tfs[i]) * ratio[Int(norms[Int(docs[i])])])
+                i += 1
+            } while i < count && Int(docs[i]) >> IndexFormat.rangeShift == range
+            output[start + range] = IndexFormat.rangeByte(impact: largest, best: top)
         }
     }
 

@@ -12,8 +12,41 @@ extension BM25Searcher {
             k: k, m: m, documentCount: index.documentCount, cursors: cursors,
             window: window, heap: buffers.keys, ranks: index.docIdRanks.baseAddress!)
         search.bounds.theta = seedThreshold(k: k, cursors: cursors, m: m)
+        fillRangeTables(window, cursors: cursors, m: m)
         search.run()
         return search
+    }
+
+    /// Each term's bound by range byte (``IndexFormat``, `rangeBounds`), when the index has
+    /// range bounds for it and they hold for the query's `b`: byte `q` stands for an impact
+    /// of at most `q` / 255 of the term's best, so for a score of at most
+    /// `w − w / (1 + impact / k1)` (in double; never above the term's bound). Without them
+    /// ``WindowBuffers/rangeBytes`` is nil and the window bound serves every range.
+    private func fillRangeTables(
+        _ window: WindowBuffers, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
+    ) {
+        let avgdl = index.averageLength
+        let k1 = Double(parameters.k1)
+        for j in 0..<m {
+            let term = planTerms[cursors[j].planIndex]
+            guard exactBlockBounds, let bytes = index.rangeBounds(ofTerm: term) else {
+                window.rangeBytes[j] = nil
+                continue
+            }
+            window.rangeBytes[j] = bytes
+            let bounds = index.termBounds.baseAddress! + 3 * term
+            let best = Double(bounds[0])
+                * IndexFormat.unitImpact(norm: UInt8(truncatingIfNeeded: bounds[2]), avgdl: avgdl)
+            let weight = Double(planWeights[cursors[j].planIndex])
+            let termBound = cursors[j].termBound
+            let table = window.rangeTable + 256 * j
+            table[0] = 0
+            for q in 1..<256 {
+                let impact = IndexFormat.rangeImpact(UInt8(q), best: best)
+                table[q] = min(termBound, weight - weight / (1 + impact / k1))
+            }
+            table[255] = termBound
+        }
     }
 }
 
@@ -126,10 +159,11 @@ struct WindowedMaxScoreSearch {
             nonEssential += window.bound[order[q]]
             q += 1
         }
+        let ranges = fillRangeBounds(nonEssential: order, q, from: from, to: to)
         let count =
             q == m - 1
-            ? singleEssential(order[m - 1], from: from, to: to, nonEssential: nonEssential)
-            : accumulateEssential(order + q, m - q, from: from, to: to, nonEssential: nonEssential)
+            ? singleEssential(order[m - 1], from: from, to: to, ranges: ranges)
+            : accumulateEssential(order + q, m - q, from: from, to: to)
         statistics.candidates &+= count
         let survivors = refine(count: count, nonEssential: order, q, from: from, to: to)
         for c in 0..<survivors {
@@ -139,24 +173,67 @@ struct WindowedMaxScoreSearch {
         return true
     }
 
-    /// One essential term: its postings whose score plus the non-essential bounds can enter
-    /// become candidates. Returns the candidate count.
-    private mutating func singleEssential(
-        _ e: Int, from: UInt32, to: UInt32, nonEssential: Double
+    /// The non-essential terms' (`order[0..<q]`) bounds in each range the window `from..<to`
+    /// overlaps, into ``WindowBuffers/rangeBound`` (the smaller of the range bound and the
+    /// window bound), and their sums into ``WindowBuffers/rangeSum``. Returns the number of
+    /// ranges. A window offset `o` is in range `(o + from % 64) / 64`.
+    private func fillRangeBounds(
+        nonEssential order: UnsafeMutablePointer<Int>, _ q: Int, from: UInt32, to: UInt32
     ) -> Int {
-        let threshold = bounds.cutoff - nonEssential
+        let first = Int(from) >> IndexFormat.rangeShift
+        let ranges = ((Int(to) - 1) >> IndexFormat.rangeShift) - first + 1
+        let sum = window.rangeSum
+        sum.update(repeating: 0, count: ranges)
+        for i in 0..<q {
+            let j = order[i]
+            let local = window.bound[j]
+            let target = window.rangeBound + j * window.ranges
+            if let bytes = window.rangeBytes[j] {
+                let table = window.rangeTable + 256 * j
+                for r in 0..<ranges {
+                    let bound = min(local, table[Int(bytes[first + r])])
+                    target[r] = bound
+                    sum[r] += bound
+                }
+            } else {
+                for r in 0..<ranges {
+                    target[r] = local
+                    sum[r] += local
+                }
+            }
+        }
+        return ranges
+    }
+
+    /// The range of window offset `o` (see ``fillRangeBounds(nonEssential:_:from:to:)``).
+    @inline(__always)
+    private static func range(_ o: Int, _ from: UInt32) -> Int {
+        (o &+ Int(from & UInt32(IndexFormat.rangeSize - 1))) >> IndexFormat.rangeShift
+    }
+
+    /// One essential term: its postings whose score plus the non-essential bounds of their
+    /// range can enter become candidates. Returns the candidate count.
+    private mutating func singleEssential(
+        _ e: Int, from: UInt32, to: UInt32, ranges: Int
+    ) -> Int {
+        let sum = window.rangeSum
+        var largest = 0.0
+        for r in 0..<ranges { largest = max(largest, sum[r]) }
+        let floor = bounds.cutoff - largest
+        let cutoff = bounds.cutoff
         let slot = cursors[e].planIndex
         let window = self.window
         var count = 0
         cursors[e].advance(to: from)
         // Blocks whose best posting cannot pass are skipped unread (the term's window bound is
         // the largest of its blocks' there, far above most of them at small k).
-        cursors[e].forEach(below: to, blocksAbove: threshold) { doc, s in
-            if Double(s) > threshold {
-                let o = Int(doc &- from)
+        cursors[e].forEach(below: to, blocksAbove: floor) { doc, s in
+            let o = Int(doc &- from)
+            let bound = Double(s) + sum[Self.range(o, from)]
+            if bound > cutoff {
                 window.record(slot, o, s)
                 window.candidates[count] = UInt16(truncatingIfNeeded: o)
-                window.candidateBound[count] = Double(s) + nonEssential
+                window.candidateBound[count] = bound
                 count &+= 1
             }
         }
@@ -167,9 +244,9 @@ struct WindowedMaxScoreSearch {
     /// whose sum plus the non-essential bounds can enter become candidates, in document
     /// order. Returns the candidate count.
     private mutating func accumulateEssential(
-        _ essential: UnsafeMutablePointer<Int>, _ n: Int, from: UInt32, to: UInt32,
-        nonEssential: Double
+        _ essential: UnsafeMutablePointer<Int>, _ n: Int, from: UInt32, to: UInt32
     ) -> Int {
+        let sum = window.rangeSum
         let window = self.window
         let partial = window.partial
         let matched = window.matched
@@ -194,7 +271,7 @@ struct WindowedMaxScoreSearch {
             while bits != 0 {
                 let o = w << 6 | bits.trailingZeroBitCount
                 bits &= bits &- 1
-                let bound = partial[o] + nonEssential
+                let bound = partial[o] + sum[Self.range(o, from)]
                 if bounds.canEnter(bound) {
                     window.candidates[count] = UInt16(truncatingIfNeeded: o)
                     window.candidateBound[count] = bound
@@ -222,8 +299,8 @@ struct WindowedMaxScoreSearch {
         while i > 0 && count > 0 {
             i -= 1
             let j = order[i]
-            let blockBound = window.bound[j]
-            if blockBound == 0 { continue }  // no posting here (or only zero scores)
+            if window.bound[j] == 0 { continue }  // no posting here (or only zero scores)
+            let rangeBound = window.rangeBound + j * window.ranges
             let slot = cursors[j].planIndex
             var kept = 0
             statistics.probes &+= count
@@ -240,13 +317,14 @@ struct WindowedMaxScoreSearch {
                 // candidates that can still enter kept (AVX-512 gathers and compression).
                 count = inpars_refine_candidates(
                     window.candidates, window.candidateBound, count, window.entries(slot),
-                    window.currentGeneration, blockBound, bounds.cutoff)
+                    window.currentGeneration, rangeBound, from & UInt32(IndexFormat.rangeSize - 1),
+                    bounds.cutoff)
                 continue
             }
             for c in 0..<count {
                 let o = Int(window.candidates[c])
                 let d = from &+ UInt32(o)
-                var bound = window.candidateBound[c] - blockBound
+                var bound = window.candidateBound[c] - rangeBound[Self.range(o, from)]
                 cursors[j].advance(to: d)
                 if cursors[j].doc == d {
                     let s = cursors[j].score()

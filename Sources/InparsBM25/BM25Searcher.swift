@@ -140,8 +140,7 @@ public final class BM25Searcher {
             self.strategy = strategy
         }
         self.buffers = buffers
-        let n = index.documentsWithTerms
-        let avgdl: Float = n > 0 ? Float(Double(index.sumTotalTermFreq) / Double(n)) : 1
+        let avgdl = index.averageLength
         let k1 = parameters.k1
         let b = parameters.b
         let cache: [Float] = (0..<256).map { i in

@@ -31,7 +31,14 @@
 /// - blocks: UInt32 × 6 per block (``BlockEntry``): last document, data offset within the
 ///   term's postings, best tf, largest tf, `bestNorm | minNorm << 8 | docBits << 16 |
 ///   tfBits << 24`, `normBits`;
-/// - postings: the bit-packed blocks (``PostingBlocks``), then 8 zero bytes.
+/// - postings: the bit-packed blocks (``PostingBlocks``), then 8 zero bytes;
+/// - denseTerms: UInt32 × D, ascending: the terms in at least one document in
+///   ``rangeBoundDensity`` (those a windowed search can meet), which have range bounds;
+/// - rangeBounds: D × ``rangeCount(documents:)`` bytes: per dense term (in `denseTerms`
+///   order) and aligned range of ``rangeSize`` documents, the best posting there as a byte
+///   `q` (0: no posting; else `q` / 255 of the term's best impact, `tf` ×
+///   ``unitImpact(norm:avgdl:)``, rounded up: every posting of the range has at most that
+///   impact, ``rangeByte(impact:best:)``).
 ///
 /// The block bounds make pruned search exact for any k1: a term's score is increasing in
 /// `tf / ((1 − b) + b · length / avgdl)` whatever k1, idf and the query boost, so the posting
@@ -41,8 +48,8 @@ enum IndexFormat {
     static let magic: [UInt8] = Array("INPBM25".utf8) + [0]
     /// Bump whenever the layout or the analysis changes. Version 2: blocked, bit-packed
     /// postings with per-block bounds and inline norms (version 1 had one LEB128 stream per
-    /// term).
-    static let version: UInt32 = 2
+    /// term). Version 3: range bounds for dense terms.
+    static let version: UInt32 = 3
     static let fileName = "index.bin"
     static let metaFileName = "meta.json"
     /// The `b` the block table's best postings are chosen for: Anserini's default.
@@ -61,6 +68,47 @@ enum IndexFormat {
         case termBounds
         case blocks
         case postings
+        case denseTerms
+        case rangeBounds
+    }
+
+    /// Documents per range bound (aligned: range `r` is documents `64r ..< 64r + 64`).
+    static let rangeShift = 6
+    static let rangeSize = 1 << rangeShift
+    /// Terms in at least one document in this many get range bounds (and only queries whose
+    /// terms all do run the windowed search by default).
+    static let rangeBoundDensity = 256
+
+    /// Range bounds per dense term.
+    static func rangeCount(documents: Int) -> Int { (documents + rangeSize - 1) >> rangeShift }
+
+    /// Whether a term with `documentFrequency` gets range bounds in an index of `documents`.
+    static func isDense(documentFrequency: Int, documents: Int) -> Bool {
+        documentFrequency > 0 && documentFrequency * rangeBoundDensity >= documents
+    }
+
+    /// `1 / ((1 − b) + b · length / avgdl)` for ``boundB``, in double: a posting's score
+    /// increases with its *impact* `tf` times this, whatever k1, idf and boost (the score is
+    /// `w − w / (1 + impact / k1)`). The writer and the searcher compute range bounds from
+    /// the same doubles.
+    @inline(__always)
+    static func unitImpact(norm: UInt8, avgdl: Float) -> Double {
+        let b = Double(boundB)
+        return 1 / ((1 - b) + b * Double(SmallFloat.byte4ToInt(norm)) / Double(avgdl))
+    }
+
+    /// The impact bound that range byte `q` (1 … 255) stands for, given the term's best
+    /// impact `best`.
+    @inline(__always)
+    static func rangeImpact(_ q: UInt8, best: Double) -> Double { best * Double(q) / 255 }
+
+    /// The smallest range byte whose ``rangeImpact(_:best:)`` is at least `impact` (255 at
+    /// most; `impact` is at most `best` up to rounding).
+    static func rangeByte(impact: Double, best: Double) -> UInt8 {
+        var q = min(255, max(1, Int((impact / best * 255).rounded(.up))))
+        while q > 1 && rangeImpact(UInt8(q - 1), best: best) >= impact { q -= 1 }
+        while q < 255 && rangeImpact(UInt8(q), best: best) < impact { q += 1 }
+        return UInt8(q)
     }
 
     static let sectionCount = Section.allCases.count

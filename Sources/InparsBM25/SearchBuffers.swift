@@ -146,6 +146,17 @@ final class WindowBuffers {
     let prefix: UnsafeMutablePointer<Double>
     /// Term numbers (bound order) sorted by local bound.
     let order: UnsafeMutablePointer<Int>
+    /// Range bounds (``IndexFormat``): ranges of ``IndexFormat/rangeSize`` documents a window
+    /// overlaps (it need not start on a range boundary).
+    let ranges: Int
+    /// Per term (bound order): its bound by range byte (256 each), and its range bytes from
+    /// the index (nil: none, or not valid for the query's `b`).
+    let rangeTable: UnsafeMutablePointer<Double>
+    let rangeBytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>
+    /// Per term (bound order, `ranges` each): its bound in each range of the current window.
+    let rangeBound: UnsafeMutablePointer<Double>
+    /// Per range of the current window: the non-essential terms' bounds summed.
+    let rangeSum: UnsafeMutablePointer<Double>
 
     init(terms: Int, size: Int) {
         precondition(size > 0 && size <= 1 << 16 && size & (size - 1) == 0)
@@ -161,6 +172,11 @@ final class WindowBuffers {
         bound = .allocate(capacity: terms)
         prefix = .allocate(capacity: terms)
         order = .allocate(capacity: terms)
+        ranges = (size + IndexFormat.rangeSize - 1) / IndexFormat.rangeSize + 1
+        rangeTable = .allocate(capacity: terms * 256)
+        rangeBytes = .allocate(capacity: terms)
+        rangeBound = .allocate(capacity: terms * ranges)
+        rangeSum = .allocate(capacity: ranges)
     }
 
     deinit {
@@ -172,6 +188,10 @@ final class WindowBuffers {
         bound.deallocate()
         prefix.deallocate()
         order.deallocate()
+        rangeTable.deallocate()
+        rangeBytes.deallocate()
+        rangeBound.deallocate()
+        rangeSum.deallocate()
     }
 
     /// Starts a window: every recorded score becomes absent.

@@ -184,22 +184,22 @@ import Testing
     @Test func previousFormatVersionAsksForARebuild() throws {
         let (directory, url) = try makeIndex()
         defer { try? FileManager.default.removeItem(at: directory) }
-        // Version 1 indexes (one LEB128 stream per term, no block bounds) are refused.
-        try patch(url, at: 8, [1, 0, 0, 0])
         let path = url.appendingPathComponent("index.bin").path
-        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 1, supported: 2)) {
-            _ = try BM25Index.open(url)
-        }
-        do {
-            _ = try BM25Index.open(url)
-        } catch {
-            let message = error.localizedDescription
-            #expect(message.contains("format version 1"), "\(message)")
-            #expect(message.contains("rebuild it with 'inpars index'"), "\(message)")
-        }
-        try patch(url, at: 8, [3, 0, 0, 0])
-        #expect(throws: BM25Error.unsupportedVersion(path: path, found: 3, supported: 2)) {
-            _ = try BM25Index.open(url)
+        // Version 1 (one LEB128 stream per term, no block bounds) and version 2 (no range
+        // bounds) indexes are refused with the rebuild command, and so is a newer version.
+        for version: UInt8 in [1, 2, 4] {
+            try patch(url, at: 8, [version, 0, 0, 0])
+            #expect(
+                throws: BM25Error.unsupportedVersion(path: path, found: UInt32(version), supported: 3)
+            ) { _ = try BM25Index.open(url) }
+            do {
+                _ = try BM25Index.open(url)
+            } catch {
+                let message = error.localizedDescription
+                #expect(message.contains("format version \(version)"), "\(message)")
+                #expect(message.contains("reads version 3"), "\(message)")
+                #expect(message.contains("rebuild it with 'inpars index'"), "\(message)")
+            }
         }
     }
 
@@ -345,6 +345,75 @@ import Testing
             lock.lock()
             defer { lock.unlock() }
             return values
+        }
+    }
+}
+
+/// Range bounds (index format 3): which terms get them, and that each byte bounds every
+/// posting of its 64 documents, tightly, with impacts computed here from the texts.
+@Suite struct RangeBoundTests {
+    @Test func rangeBytesBoundEveryPostingOfTheirRange() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-ranges")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var random = TestRandom(seed: 11)
+        // 1,000 documents: "often" in most (tf 1–5), "some" in about 1 in 40 (dense: at least
+        // 1 in 256), "seldom" in 3 (not dense); fillers are distinct words, so a document's
+        // length is its token count.
+        let documents = 1_000
+        var tfs: [String: [Int]] = ["often": [], "some": [], "seldom": []]
+        var lengths: [Int] = []
+        let builder = BM25IndexBuilder()
+        for d in 0..<documents {
+            let often = random.next() % 5 == 0 ? 0 : Int(random.next() % 5) + 1
+            let some = random.next() % 40 == 0 ? Int(random.next() % 3) + 1 : 0
+            let seldom = d % 400 == 7 ? 1 : 0
+            let fillers = Int(random.next() % 150) + 1
+            var words = (0..<fillers).map { "filler\(d)x\($0)" }
+            words += Array(repeating: "often", count: often)
+            words += Array(repeating: "some", count: some)
+            words += Array(repeating: "seldom", count: seldom)
+            words.shuffle(using: &random)
+            builder.add(Document(id: "d\(d)", text: words.joined(separator: " ")))
+            tfs["often"]!.append(often)
+            tfs["some"]!.append(some)
+            tfs["seldom"]!.append(seldom)
+            lengths.append(words.count)
+        }
+        let url = directory.appendingPathComponent("idx")
+        _ = try builder.write(to: url)
+        let index = try BM25Index.open(url)
+        let avgdl = Float(Double(lengths.reduce(0, +)) / Double(documents))
+        #expect(index.averageLength == avgdl)
+        func term(_ text: String) -> Int {
+            var copy = text
+            return copy.withUTF8 { index.termNumber($0) }!
+        }
+
+        #expect(index.rangeBounds(ofTerm: term("seldom")) == nil)
+        #expect(index.denseTerms.count == 2)
+        for name in ["often", "some"] {
+            let bytes = try #require(index.rangeBounds(ofTerm: term(name)))
+            // Impact as the format defines it: tf / (0.6 + 0.4 · length / avgdl), with the
+            // length rounded to Lucene's SmallFloat bucket.
+            let impacts = (0..<documents).map { d -> Double in
+                let tf = tfs[name]![d]
+                guard tf > 0 else { return 0 }
+                let length = Double(SmallFloat.byte4ToInt(SmallFloat.intToByte4(lengths[d])))
+                return Double(tf) / (0.6 + 0.4 * length / Double(avgdl))
+            }
+            let best = impacts.max()!
+            for r in 0..<(documents + 63) / 64 {
+                let largest = impacts[(64 * r)..<min(64 * r + 64, documents)].max()!
+                let q = bytes[r]
+                if largest == 0 {
+                    #expect(q == 0, "\(name) range \(r): no posting, byte \(q)")
+                    continue
+                }
+                #expect(q > 0, "\(name) range \(r)")
+                let bound = best * Double(q) / 255
+                #expect(bound >= largest * (1 - 1e-12), "\(name) range \(r): \(bound) < \(largest)")
+                #expect(bound <= largest + best / 255 + 1e-12, "\(name) range \(r): \(bound) loose")
+            }
         }
     }
 }

@@ -158,7 +158,8 @@ import Testing
     }
 
     /// The windowed search's look-up step: bounds updated from recorded entries (current
-    /// generation only), kept candidates compacted in order; both paths against a Swift loop.
+    /// generation only) and the term's bound of each candidate's range of 64 documents, kept
+    /// candidates compacted in order; both paths against a Swift loop.
     @Test func refineCandidatesMatchesAScalarLoop() {
         var random = TestRandom(seed: 5)
         let generation: UInt64 = 77
@@ -173,7 +174,9 @@ import Testing
             let offsets = (0..<size).map { UInt16($0) }.shuffled(using: &random)
                 .prefix(count).sorted()
             let bounds = (0..<count).map { _ in Double(Float.random(in: 2...9, using: &random)) }
-            let drop = 1.75
+            // A window starting 37 documents into its first range overlaps 33 ranges.
+            let phase: UInt32 = 37
+            let drops = (0..<33).map { _ in Double(Float.random(in: 0...3, using: &random)) }
             let cutoff = 5.5
             var expectedOffsets: [UInt16] = []
             var expectedBounds: [Double] = []
@@ -182,7 +185,7 @@ import Testing
                 let recorded =
                     entry >> 32 == generation
                     ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: entry))) : 0
-                let bound = bounds[c] - drop + recorded
+                let bound = bounds[c] - drops[(Int(offsets[c]) + Int(phase)) >> 6] + recorded
                 if bound > cutoff {
                     expectedOffsets.append(offsets[c])
                     expectedBounds.append(bound)
@@ -194,7 +197,7 @@ import Testing
                 var b = bounds + [-1]
                 let kept = slots.withUnsafeBufferPointer { s in
                     inpars_refine_candidates_isa(
-                        &o, &b, count, s.baseAddress!, generation, drop, cutoff, isa)
+                        &o, &b, count, s.baseAddress!, generation, drops, phase, cutoff, isa)
                 }
                 #expect(kept == expectedOffsets.count, "count \(count) isa \(isa.rawValue)")
                 #expect(Array(o[0..<kept]) == expectedOffsets)

@@ -332,15 +332,17 @@ void inpars_decode_block_isa(
 /// One look-up step of InparsBM25's windowed search over `count` candidates (window offsets
 /// `offsets[c]` in ascending order, score bounds `bounds[c]`) for a term whose scores are
 /// recorded in `slots` (per offset: `generation << 32 | float bits`, absent when the
-/// generation differs): `bound = (bounds[c] − drop) + score` (score 0 when absent), and the
-/// candidates with `bound > cutoff` are kept, compacted to the front in order with their new
-/// bounds. Returns how many are kept.
+/// generation differs): `bound = (bounds[c] − drops[(offsets[c] + phase) >> 6]) + score`
+/// (score 0 when absent; `drops` holds the term's bound per range of 64 documents, the window
+/// starting `phase` documents into its first range), and the candidates with
+/// `bound > cutoff` are kept, compacted to the front in order with their new bounds. Returns
+/// how many are kept.
 size_t inpars_refine_candidates(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff);
+    const double *drops, uint32_t phase, double cutoff);
 size_t inpars_refine_candidates_isa(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    double drop, double cutoff, inpars_isa isa);
+    const double *drops, uint32_t phase, double cutoff, inpars_isa isa);
 
 /// Whether the posting kernels run their AVX-512 path here (AVX-512 F/BW/DQ and VBMI, for
 /// `vpermb`); the generic path gives the same values.
