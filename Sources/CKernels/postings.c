@@ -344,3 +344,156 @@ size_t inpars_refine_candidates(
     return inpars_refine_candidates_isa(
         offsets, bounds, count, slots, generation, drops, phase, cutoff, inpars_kernels_isa());
 }
+
+// ---- Windowed search helpers (InparsBM25's WindowedMaxScoreSearch) ----
+
+static uint8_t max_byte_generic(const uint8_t *bytes, size_t count) {
+    uint8_t largest = 0;
+    for (size_t i = 0; i < count; i++) largest = bytes[i] > largest ? bytes[i] : largest;
+    return largest;
+}
+
+static void range_bounds_generic(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+) {
+    for (size_t r = 0; r < count; r++) {
+        out[r] = table[bytes[r]];
+        sum[r] += out[r];
+    }
+}
+
+static size_t essential_candidates_generic(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count
+) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t o = docs[i] - from;
+        double bound = (double)scores[i] + sums[(o + phase) >> 6];
+        if (bound > cutoff) {
+            uint32_t bits;
+            memcpy(&bits, scores + i, sizeof bits);
+            slots[o] = generation << 32 | bits;
+            candidates[count] = (uint16_t)o;
+            bounds[count] = bound;
+            count++;
+        }
+    }
+    return count;
+}
+
+#ifdef INPARS_X86
+
+POSTINGS_TARGET static uint8_t max_byte_avx512(const uint8_t *bytes, size_t count) {
+    __m512i v = _mm512_setzero_si512();
+    for (size_t i = 0; i < count; i += 64) {
+        size_t live = count - i >= 64 ? 64 : count - i;
+        __mmask64 lanes = live == 64 ? ~(__mmask64)0 : (((__mmask64)1 << live) - 1);
+        v = _mm512_max_epu8(v, _mm512_maskz_loadu_epi8(lanes, bytes + i));
+    }
+    __m256i x = _mm256_max_epu8(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i y = _mm_max_epu8(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    y = _mm_max_epu8(y, _mm_srli_si128(y, 8));
+    y = _mm_max_epu8(y, _mm_srli_si128(y, 4));
+    y = _mm_max_epu8(y, _mm_srli_si128(y, 2));
+    y = _mm_max_epu8(y, _mm_srli_si128(y, 1));
+    return (uint8_t)_mm_cvtsi128_si32(y);
+}
+
+POSTINGS_TARGET static void range_bounds_avx512(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+) {
+    for (size_t r = 0; r < count; r += 8) {
+        size_t live = count - r >= 8 ? 8 : count - r;
+        __mmask8 lanes = (__mmask8)((1u << live) - 1);
+        __m512i index = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8((__mmask16)lanes, bytes + r));
+        __m512d bound = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, index, table, 8);
+        _mm512_mask_storeu_pd(out + r, lanes, bound);
+        _mm512_mask_storeu_pd(
+            sum + r, lanes, _mm512_add_pd(_mm512_maskz_loadu_pd(lanes, sum + r), bound));
+    }
+}
+
+POSTINGS_TARGET static size_t essential_candidates_avx512(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count
+) {
+    const __m256i fromv = _mm256_set1_epi32((int)from), phasev = _mm256_set1_epi32((int)phase);
+    const __m512i gen = _mm512_set1_epi64((long long)(generation << 32));
+    const __m512d cutoffv = _mm512_set1_pd(cutoff);
+    for (size_t i = 0; i < n; i += 8) {
+        size_t live = n - i >= 8 ? 8 : n - i;
+        __mmask8 lanes = (__mmask8)((1u << live) - 1);
+        __m256i o = _mm256_sub_epi32(_mm256_maskz_loadu_epi32(lanes, docs + i), fromv);
+        __m256i range = _mm256_srli_epi32(_mm256_add_epi32(o, phasev), 6);
+        __m512d sum = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, range, sums, 8);
+        __m256 s = _mm256_maskz_loadu_ps(lanes, scores + i);
+        __m512d bound = _mm512_add_pd(_mm512_cvtps_pd(s), sum);
+        __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, bound, cutoffv, _CMP_GT_OQ);
+        if (keep == 0) continue;
+        __m512i o64 = _mm512_cvtepu32_epi64(o);
+        __m512i entry = _mm512_or_si512(gen, _mm512_cvtepu32_epi64(_mm256_castps_si256(s)));
+        _mm512_mask_i64scatter_epi64(slots, keep, o64, entry, 8);
+        unsigned kept = (unsigned)__builtin_popcount(keep);
+        __mmask8 out = (__mmask8)((1u << kept) - 1);
+        _mm512_mask_storeu_pd(bounds + count, out, _mm512_maskz_compress_pd(keep, bound));
+        _mm_mask_storeu_epi16(
+            candidates + count, out, _mm512_cvtepi64_epi16(_mm512_maskz_compress_epi64(keep, o64)));
+        count += kept;
+    }
+    return count;
+}
+
+#endif
+
+uint8_t inpars_max_byte_isa(const uint8_t *bytes, size_t count, inpars_isa isa) {
+#ifdef INPARS_X86
+    if (use_avx512(isa)) return max_byte_avx512(bytes, count);
+#endif
+    (void)isa;
+    return max_byte_generic(bytes, count);
+}
+
+uint8_t inpars_max_byte(const uint8_t *bytes, size_t count) {
+    return inpars_max_byte_isa(bytes, count, inpars_kernels_isa());
+}
+
+void inpars_range_bounds_isa(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum,
+    inpars_isa isa
+) {
+    INPARS_AVX512_OR_GENERIC(use_avx512(isa), range_bounds, (bytes, count, table, out, sum));
+}
+
+void inpars_range_bounds(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+) {
+    inpars_range_bounds_isa(bytes, count, table, out, sum, inpars_kernels_isa());
+}
+
+size_t inpars_essential_candidates_isa(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count, inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (use_avx512(isa))
+        return essential_candidates_avx512(
+            docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds,
+            count);
+#endif
+    (void)isa;
+    return essential_candidates_generic(
+        docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds, count);
+}
+
+size_t inpars_essential_candidates(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count
+) {
+    return inpars_essential_candidates_isa(
+        docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds, count,
+        inpars_kernels_isa());
+}

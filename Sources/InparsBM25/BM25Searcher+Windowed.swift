@@ -123,11 +123,22 @@ struct WindowedMaxScoreSearch {
             let end = min(Int(first) + window.size, documentCount)
             var total = 0.0
             var through = Int.max
+            let firstRange = Int(first) >> IndexFormat.rangeShift
+            let lastRange = (end - 1) >> IndexFormat.rangeShift
             for j in 0..<m {
-                let local = cursors[j].windowBound(first: first, last: UInt32(end - 1))
-                window.bound[j] = local.bound
-                total += local.bound
-                through = min(through, local.through)
+                if let bytes = window.rangeBytes[j] {
+                    // The largest range bound of the window (it holds to its last range's end).
+                    let largest = inpars_max_byte(bytes + firstRange, lastRange &- firstRange &+ 1)
+                    let bound = window.rangeTable[256 &* j &+ Int(largest)]
+                    window.bound[j] = bound
+                    total += bound
+                    through = min(through, (lastRange + 1) << IndexFormat.rangeShift - 1)
+                } else {
+                    let local = cursors[j].windowBound(first: first, last: UInt32(end - 1))
+                    window.bound[j] = local.bound
+                    total += local.bound
+                    through = min(through, local.through)
+                }
             }
             if !bounds.canEnter(total) {
                 // The local bounds hold up to `through`: nothing there can enter.
@@ -174,8 +185,8 @@ struct WindowedMaxScoreSearch {
     }
 
     /// The non-essential terms' (`order[0..<q]`) bounds in each range the window `from..<to`
-    /// overlaps, into ``WindowBuffers/rangeBound`` (the smaller of the range bound and the
-    /// window bound), and their sums into ``WindowBuffers/rangeSum``. Returns the number of
+    /// overlaps, into ``WindowBuffers/rangeBound`` (the window bound for a term without range
+    /// bounds), and their sums into ``WindowBuffers/rangeSum``. Returns the number of
     /// ranges. A window offset `o` is in range `(o + from % 64) / 64`.
     private func fillRangeBounds(
         nonEssential order: UnsafeMutablePointer<Int>, _ q: Int, from: UInt32, to: UInt32
@@ -189,12 +200,7 @@ struct WindowedMaxScoreSearch {
             let local = window.bound[j]
             let target = window.rangeBound + j * window.ranges
             if let bytes = window.rangeBytes[j] {
-                let table = window.rangeTable + 256 * j
-                for r in 0..<ranges {
-                    let bound = min(local, table[Int(bytes[first + r])])
-                    target[r] = bound
-                    sum[r] += bound
-                }
+                inpars_range_bounds(bytes + first, ranges, window.rangeTable + 256 * j, target, sum)
             } else {
                 for r in 0..<ranges {
                     target[r] = local
@@ -227,15 +233,13 @@ struct WindowedMaxScoreSearch {
         cursors[e].advance(to: from)
         // Blocks whose best posting cannot pass are skipped unread (the term's window bound is
         // the largest of its blocks' there, far above most of them at small k).
-        cursors[e].forEach(below: to, blocksAbove: floor) { doc, s in
-            let o = Int(doc &- from)
-            let bound = Double(s) + sum[Self.range(o, from)]
-            if bound > cutoff {
-                window.record(slot, o, s)
-                window.candidates[count] = UInt16(truncatingIfNeeded: o)
-                window.candidateBound[count] = bound
-                count &+= 1
-            }
+        let entries = window.entries(slot)
+        let generation = window.currentGeneration
+        let phase = from & UInt32(IndexFormat.rangeSize - 1)
+        cursors[e].forEachSpan(below: to, blocksAbove: floor) { docs, scores, n in
+            count = inpars_essential_candidates(
+                docs, scores, n, from, phase, sum, cutoff, entries, generation,
+                window.candidates, window.candidateBound, count)
         }
         return count
     }

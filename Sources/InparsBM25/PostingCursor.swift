@@ -168,15 +168,29 @@ struct PostingCursor {
     }
 
     /// Calls `body(doc, score)` for every posting from the current one up to (not including)
-    /// document `end`, and leaves the cursor on the first posting at or after `end`.
+    /// document `end`, and leaves the cursor on the first posting at or after `end`. With
+    /// `blocksAbove`, see ``forEachSpan(below:blocksAbove:_:)``.
+    @inline(__always)
+    mutating func forEach(
+        below end: UInt32, blocksAbove floor: Double = -.infinity,
+        _ body: (UInt32, Float) -> Void
+    ) {
+        forEachSpan(below: end, blocksAbove: floor) { docs, scores, n in
+            for i in 0..<n { body(docs[i], scores[i]) }
+        }
+    }
+
+    /// Calls `body(docs, scores, n)` for runs of decoded postings (each within one block) from
+    /// the current one up to (not including) document `end`, and leaves the cursor on the
+    /// first posting at or after `end`.
     ///
     /// With `blocksAbove`, blocks whose bound is not above it are passed over unread (their
     /// postings are not handed to `body`): for a caller that wants only postings whose
     /// score exceeds that value.
     @inline(__always)
-    mutating func forEach(
+    mutating func forEachSpan(
         below end: UInt32, blocksAbove floor: Double = -.infinity,
-        _ body: (UInt32, Float) -> Void
+        _ body: (UnsafePointer<UInt32>, UnsafePointer<Float>, Int) -> Void
     ) {
         while doc < end {
             if floor > -.infinity && !(blockBound(block) > floor) {
@@ -189,21 +203,16 @@ struct PostingCursor {
             }
             decode(block, layout)
             let docs = decodedDocs
-            let scores = decodedScores
             if lastDocument(block) < end {
-                for i in position..<layout.count { body(docs[i], scores[i]) }
+                body(docs + position, decodedScores + position, layout.count &- position)
                 if block + 1 < endBlock { load(block + 1) } else { doc = .max }
             } else {
-                // The block's last document is ≥ end, so the loop stops inside the block.
-                var i = position
-                var d = doc
-                repeat {
-                    body(d, scores[i])
-                    i &+= 1
-                    d = docs[i]
-                } while d < end
+                // The block's last document is ≥ end, so the run stops inside the block.
+                var i = position &+ 1
+                while docs[i] < end { i &+= 1 }
+                body(docs + position, decodedScores + position, i &- position)
                 position = i
-                doc = d
+                doc = docs[i]
                 return
             }
         }

@@ -205,9 +205,9 @@ final class WindowBuffers {
     }
 
     /// The recorded entries of query term `slot` (one per offset), for
-    /// `inpars_refine_candidates`.
+    /// `inpars_refine_candidates` and `inpars_essential_candidates`.
     @inline(__always)
-    func entries(_ slot: Int) -> UnsafePointer<UInt64> { UnsafePointer(slots + slot &* size) }
+    func entries(_ slot: Int) -> UnsafeMutablePointer<UInt64> { slots + slot &* size }
 
     /// The current window's generation (the upper half of its recorded entries).
     @inline(__always)

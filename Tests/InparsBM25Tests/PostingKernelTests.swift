@@ -206,4 +206,86 @@ import Testing
             }
         }
     }
+
+    /// A window's largest range byte, for every length up to two vectors and a bit.
+    @Test func maxByteMatchesASwiftMaximum() {
+        var random = TestRandom(seed: 6)
+        for count in 0...140 {
+            let bytes = (0..<count + 1).map { _ in UInt8(truncatingIfNeeded: random.next() % 200) }
+            // The byte past `count` is the largest and must not be read.
+            var padded = bytes
+            padded[count] = 255
+            for isa in Self.paths {
+                let largest = inpars_max_byte_isa(padded, count, isa)
+                #expect(largest == (bytes.prefix(count).max() ?? 0), "count \(count) isa \(isa.rawValue)")
+            }
+        }
+    }
+
+    /// A term's bounds in a window's ranges looked up from its byte table, and added to the sums.
+    @Test func rangeBoundsLookUpAndAdd() {
+        var random = TestRandom(seed: 8)
+        let table = (0..<256).map { Double($0) * 0.25 + Double(Float.random(in: 0...1, using: &random)) }
+        for count in [0, 1, 7, 8, 9, 33] {
+            let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let start = (0..<count).map { _ in Double(Float.random(in: 0...5, using: &random)) }
+            for isa in Self.paths {
+                var out = [Double](repeating: -1, count: count + 1)
+                var sum = start + [-1]
+                inpars_range_bounds_isa(bytes, count, table, &out, &sum, isa)
+                for r in 0..<count {
+                    #expect(out[r] == table[Int(bytes[r])])
+                    #expect(sum[r] == start[r] + table[Int(bytes[r])])
+                }
+                #expect(out[count] == -1 && sum[count] == -1)  // nothing written past count
+            }
+        }
+    }
+
+    /// The windowed search's single-essential step: postings whose score plus their range's
+    /// sum is above the cutoff are recorded and become candidates, in order.
+    @Test func essentialCandidatesMatchAScalarLoop() {
+        var random = TestRandom(seed: 9)
+        let generation: UInt64 = 41
+        let from: UInt32 = 70_000 + 37  // 37 documents into its first range of 64
+        let phase: UInt32 = 37
+        let sums = (0..<33).map { _ in Double(Float.random(in: 0...3, using: &random)) }
+        let cutoff = 4.0
+        for n in [0, 1, 7, 8, 9, 16, 100, 128] {
+            let offsets = (0..<2_048).map { UInt32($0) }.shuffled(using: &random).prefix(n).sorted()
+            let docs = offsets.map { from + $0 }
+            let scores = (0..<n).map { _ in Float.random(in: 0...3, using: &random) }
+            var expected: [(UInt16, Double)] = []
+            for i in 0..<n {
+                let bound = Double(scores[i]) + sums[Int((offsets[i] + phase) >> 6)]
+                if bound > cutoff { expected.append((UInt16(offsets[i]), bound)) }
+            }
+            #expect(n < 16 || !expected.isEmpty)
+            for isa in Self.paths {
+                var slots = [UInt64](repeating: 7, count: 2_048)
+                // Two candidates already in the list stay in front.
+                var candidates = [UInt16](repeating: 0xFFFF, count: n + 3)
+                var bounds = [Double](repeating: -1, count: n + 3)
+                candidates[0] = 1
+                candidates[1] = 2
+                let count = inpars_essential_candidates_isa(
+                    docs, scores, n, from, phase, sums, cutoff, &slots, generation, &candidates,
+                    &bounds, 2, isa)
+                #expect(count == 2 + expected.count, "n \(n) isa \(isa.rawValue)")
+                #expect(candidates[0] == 1 && candidates[1] == 2)
+                #expect(Array(candidates[2..<count]) == expected.map(\.0))
+                #expect(bounds[2..<count].map(\.bitPattern) == expected.map(\.1.bitPattern))
+                #expect(candidates[count] == 0xFFFF && bounds[count] == -1)
+                let kept = Set(expected.map { Int($0.0) })
+                for o in 0..<2_048 {
+                    if kept.contains(o) {
+                        let i = offsets.firstIndex(of: UInt32(o))!
+                        #expect(slots[o] == generation << 32 | UInt64(scores[i].bitPattern))
+                    } else {
+                        #expect(slots[o] == 7, "offset \(o) written")
+                    }
+                }
+            }
+        }
+    }
 }

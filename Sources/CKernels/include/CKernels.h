@@ -344,6 +344,33 @@ size_t inpars_refine_candidates_isa(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
     const double *drops, uint32_t phase, double cutoff, inpars_isa isa);
 
+/// The largest of `count` bytes (0 when `count` is 0): a term's largest range bound byte in
+/// a window of InparsBM25's windowed search.
+uint8_t inpars_max_byte(const uint8_t *bytes, size_t count);
+uint8_t inpars_max_byte_isa(const uint8_t *bytes, size_t count, inpars_isa isa);
+
+/// One term's bounds in the `count` ranges of a window: `out[r] = table[bytes[r]]` and
+/// `sum[r] += out[r]`.
+void inpars_range_bounds(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum);
+void inpars_range_bounds_isa(
+    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum,
+    inpars_isa isa);
+
+/// The candidates of a window (documents `from …`) among `n` postings of its one essential
+/// term (`docs` ascending, in the window, with their `scores`): a posting whose bound
+/// `(double)score + sums[(doc − from + phase) >> 6]` is above `cutoff` has its score recorded
+/// (`slots[o] = generation << 32 | float bits`, `o = doc − from`) and is appended at
+/// `candidates[count]`, `bounds[count]`. Returns the new count.
+size_t inpars_essential_candidates(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count);
+size_t inpars_essential_candidates_isa(
+    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
+    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
+    double *bounds, size_t count, inpars_isa isa);
+
 /// Whether the posting kernels run their AVX-512 path here (AVX-512 F/BW/DQ and VBMI, for
 /// `vpermb`); the generic path gives the same values.
 int inpars_postings_vectorized(void);
