@@ -84,6 +84,10 @@ import Testing
 
     /// The layers and the head are converted; a tied embedding keeps its fp32 values for the
     /// lookup beside its converted head copy, an untied one is only looked up.
+    ///
+    /// bf16 holds 2 bytes a weight of the layout oneDNN packs it in (``BF16WeightBytes``): half
+    /// the fp32 bytes where bf16 is emulated (plain layout), more on CPUs with AVX512-BF16,
+    /// whose blocks pad these 48-wide layers and 1005-row heads (0.67–0.71 of fp32 on Zen 4).
     @Test(arguments: ["qwen2", "qwen3"], [Precision.bf16, .int8].filter(DNNLInfo.supports))
     func convertedWeightsShrinkAndTheEmbeddingStaysFP32(_ name: String, _ precision: Precision)
         throws
@@ -94,7 +98,8 @@ import Testing
         let c = exact.configuration
         let slots = CausalLM.convertibleSlots(c)
         let table = exact.parameters.table
-        let linear = slots.layers.union([slots.head]).map { table.slots[$0].count * 4 }.reduce(0, +)
+        let linearSlots = slots.layers.union([slots.head])
+        let linear = linearSlots.map { table.slots[$0].count * 4 }.reduce(0, +)
         let kept = c.tieWordEmbeddings ? table.slots[slots.head].count * 4 : 0
         // Everything else stays fp32 (the fp32 model's linear layers are packed for oneDNN,
         // so its own byte count is not the plain one).
@@ -102,7 +107,11 @@ import Testing
         let narrowLinear = narrow.parameters.weightBytes - other - kept
         let share = Double(narrowLinear) / Double(linear)
         switch precision {
-        case .bf16: #expect(share == 0.5, "\(name) bf16 keeps \(share)")
+        case .bf16:
+            let packed = BF16WeightBytes.of(
+                linearSlots.map { table.slots[$0].shape }, isa: DNNLInfo.effectiveISA)
+            #expect(packed.contains(narrowLinear), "\(name) bf16: \(narrowLinear) bytes")
+            #expect(share >= 0.5 && share < 1, "\(name) bf16 keeps \(share)")
         default: #expect(share > 0.25 && share <= 0.45, "\(name) int8 keeps \(share)")
         }
         #expect(narrow.parameters.linear(slots.head).precision == precision)

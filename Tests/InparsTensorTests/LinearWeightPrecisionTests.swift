@@ -190,6 +190,23 @@ import Testing
         #expect(int8 > n * k && int8 <= n * k + 16 * n, "int8 holds \(int8) bytes")
     }
 
+    /// A bf16 weight holds 2 bytes a weight of the layout oneDNN packs it in
+    /// (``BF16WeightBytes``): plain where bf16 is emulated; with AVX512-BF16, blocks of 32
+    /// inputs × 64 outputs padded with zeros, so a narrow layer (33 × 70) holds more than its
+    /// fp32 bytes there; whole blocks (128 × 256) hold half of them everywhere
+    /// (``convertedWeightsHoldHalfAndAQuarterOfTheBytes()``).
+    @Test(
+        .enabled(if: DNNLInfo.supports(.bf16)),
+        arguments: [[33, 70], [48, 48], [96, 32], [1005, 48], [128, 256]])
+    func bf16WeightsHoldTheLayoutOneDNNPacksThemIn(_ shape: [Int]) {
+        var random = TestRandom(seed: 9)
+        let matrix = Tensor(shape: shape, storage: random.floats(shape[0] * shape[1]))
+        let bytes = LinearWeight(matrix).converted(to: .bf16).byteCount
+        let packed = BF16WeightBytes.of([shape], isa: DNNLInfo.effectiveISA)
+        #expect(packed.contains(bytes), "\(shape) bf16 holds \(bytes) bytes, not \(packed)")
+        #expect(bytes >= matrix.count * 2)
+    }
+
     @Test func repeatedShapesReuseTheirPrimitive() {
         var random = TestRandom(seed: 3)
         let weight = LinearWeight(Tensor(shape: [20, 30], storage: random.floats(600)))
