@@ -264,9 +264,10 @@ struct PostingCursor {
     }
 
     /// Blocks read for one window bound; beyond that the term bound is used. A window of
-    /// 2,048 documents overlaps at most 17 blocks, so the real maximum is always taken there:
-    /// on the MS MARCO-like benchmark's common-word queries 32 was 6–8 % faster at k = 10
-    /// than 4 (dense lists' block bounds are close to their list bound, but not always).
+    /// 4,096 documents overlaps at most 33 blocks, so the real maximum is nearly always taken
+    /// (on the MS MARCO-like benchmark's common-word queries 32 was 6–8 % faster at k = 10
+    /// than 4 with 2,048-document windows). Only terms without range bounds use it: in the
+    /// fewer than 1 in 256 documents, or queries with another `b` than the index's.
     static let windowBoundBlocks = 32
 
     /// Moves the shallow position to the block that holds or follows `target` and refreshes
