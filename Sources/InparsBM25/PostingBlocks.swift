@@ -30,7 +30,7 @@ enum PostingBlocks {
 
     /// Bytes taken by `count` values of `bits` bits.
     @inline(__always)
-    static func packedBytes(count: Int, bits: Int) -> Int { (count * bits + 7) >> 3 }
+    static func packedBytes(count: Int, bits: Int) -> Int { (count &* bits &+ 7) >> 3 }
 
     /// Appends `count` values of `bits` bits (each must fit) to `output`.
     static func pack(
@@ -87,7 +87,7 @@ struct BlockLayout {
         entries: UnsafePointer<UInt32>, block: Int, firstBlock: Int, count: Int,
         data: UnsafePointer<UInt8>
     ) {
-        let entry = entries + PostingBlocks.entryWords * block
+        let entry = entries + PostingBlocks.entryWords &* block
         self.count = count
         base = block == firstBlock ? 0 : (entry - PostingBlocks.entryWords)[0] &+ 1
         let packed = entry[4]

@@ -107,14 +107,14 @@ struct PostingCursor {
     /// The bound of block `b` (its best posting's score).
     @inline(__always)
     private func blockBound(_ b: Int) -> Double {
-        let entry = entries + PostingBlocks.entryWords * b
+        let entry = entries + PostingBlocks.entryWords &* b
         return exactBounds
             ? bound(tf: entry[2], norm: UInt8(truncatingIfNeeded: entry[4]))
             : bound(tf: entry[3], norm: UInt8(truncatingIfNeeded: entry[4] >> 8))
     }
 
     @inline(__always)
-    private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords * b] }
+    private func lastDocument(_ b: Int) -> UInt32 { entries[PostingBlocks.entryWords &* b] }
 
     /// Decodes block `b` (laid out as `layout`) into the cursor's buffers unless they hold it.
     @inline(__always)
@@ -132,7 +132,8 @@ struct PostingCursor {
         block = b
         layout = BlockLayout(
             entries: entries, block: b, firstBlock: firstBlock,
-            count: min(PostingBlocks.size, documentFrequency - PostingBlocks.size * (b - firstBlock)),
+            count: min(
+                PostingBlocks.size, documentFrequency &- PostingBlocks.size &* (b &- firstBlock)),
             data: data)
         position = 0
         doc = layout.doc(0)
