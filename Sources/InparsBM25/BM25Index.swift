@@ -170,8 +170,9 @@ public final class BM25Index: @unchecked Sendable {
             .rangeBounds, UInt8.self,
             count: denseTerms.count * IndexFormat.rangeCount(documents: documentCount))
         for (n, term) in denseTerms.enumerated()
-        where Int(term) >= termCount || (n > 0 && denseTerms[n - 1] >= term) {
-            throw BM25Error.corrupted(path: path, detail: "dense term table is not ascending")
+        where Int(term) >= termCount || (n > 0 && denseTerms[n - 1] >= term) || documentCount == 0 {
+            throw BM25Error.corrupted(
+                path: path, detail: "the dense term table does not match the terms and documents")
         }
         var inverse = [Int32](repeating: -1, count: documentCount)
         for doc in 0..<documentCount {
