@@ -213,6 +213,19 @@ POSTINGS_TARGET static void score_avx512(
     }
 }
 
+/// Appends the lanes of `keep` (bounds and window offsets, in lane order) at `count` of
+/// `bounds` and `offsets`; returns the new count.
+POSTINGS_TARGET static inline size_t append_kept(
+    __mmask8 keep, __m512d bound, __m512i offset, double *bounds, uint16_t *offsets, size_t count
+) {
+    unsigned n = (unsigned)__builtin_popcount(keep);
+    __mmask8 out = (__mmask8)((1u << n) - 1);
+    _mm512_mask_storeu_pd(bounds + count, out, _mm512_maskz_compress_pd(keep, bound));
+    _mm_mask_storeu_epi16(
+        offsets + count, out, _mm512_cvtepi64_epi16(_mm512_maskz_compress_epi64(keep, offset)));
+    return count + n;
+}
+
 /// Eight candidates at a time: the recorded entries gathered, the bounds updated in the same
 /// double operations as the generic path, the kept ones compressed to the front. A full
 /// vector is stored at `kept` ≤ c, so only entries already loaded are overwritten.
@@ -237,12 +250,7 @@ POSTINGS_TARGET static size_t refine_avx512(
         __m512d b =
             _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
         __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, b, cutoffv, _CMP_GT_OQ);
-        unsigned n = (unsigned)__builtin_popcount(keep);
-        __mmask8 out = (__mmask8)((1u << n) - 1);
-        _mm512_mask_storeu_pd(bounds + kept, out, _mm512_maskz_compress_pd(keep, b));
-        _mm_mask_storeu_epi16(
-            offsets + kept, out, _mm512_cvtepi64_epi16(_mm512_maskz_compress_epi64(keep, index)));
-        kept += n;
+        kept = append_kept(keep, b, index, bounds, offsets, kept);
     }
     return kept;
 }
@@ -435,12 +443,7 @@ POSTINGS_TARGET static size_t essential_candidates_avx512(
         __m512i o64 = _mm512_cvtepu32_epi64(o);
         __m512i entry = _mm512_or_si512(gen, _mm512_cvtepu32_epi64(_mm256_castps_si256(s)));
         _mm512_mask_i64scatter_epi64(slots, keep, o64, entry, 8);
-        unsigned kept = (unsigned)__builtin_popcount(keep);
-        __mmask8 out = (__mmask8)((1u << kept) - 1);
-        _mm512_mask_storeu_pd(bounds + count, out, _mm512_maskz_compress_pd(keep, bound));
-        _mm_mask_storeu_epi16(
-            candidates + count, out, _mm512_cvtepi64_epi16(_mm512_maskz_compress_epi64(keep, o64)));
-        count += kept;
+        count = append_kept(keep, bound, o64, bounds, candidates, count);
     }
     return count;
 }
