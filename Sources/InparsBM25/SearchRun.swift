@@ -50,7 +50,9 @@ public struct SearchRun {
     /// The settings that change the run's bytes and the inputs' identities. Threads and the
     /// pruning strategy are recorded only: every query's hits are the same with any.
     public func manifest() throws -> OutputManifest {
-        var inputs = ["index": try InputIdentity.of(index), "queries": try InputIdentity.of(queries)]
+        var inputs = [
+            "index": try BM25Index.identity(of: index), "queries": try InputIdentity.of(queries),
+        ]
         if let qrels { inputs["qrels"] = try InputIdentity.of(qrels) }
         return OutputManifest(
             command: "search",

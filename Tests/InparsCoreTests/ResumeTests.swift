@@ -99,6 +99,48 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
     }
 }
 
+extension InputIdentityTests {
+    @Test func aFolderFormatNamesItsOwnFilesUnderItsOwnScheme() throws {
+        let folder = try TestPaths.temporaryDirectory("identity-scheme")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(repeating: 3, count: 3 << 20).write(to: folder.appendingPathComponent("data.bin"))
+        try Data("ok".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        var asked: [String] = []
+        let own = try InputIdentity.of(folder: folder, scheme: "test-format") { name, _ in
+            asked.append(name)
+            return name == "data.bin" ? "v1" : nil
+        }
+        #expect(asked == ["data.bin", "notes.txt"])
+        #expect(own.bytes == Int64(3 << 20) + 2)
+        #expect(own.scheme == "test-format")
+        // One line per file, the format's digest for its file and every byte's SHA-256 for a
+        // small one (`printf ok | sha256sum`).
+        var lines = SHA256()
+        lines.update(
+            Data(
+                ("data.bin\t3145728\tv1\n"
+                    + "notes.txt\t2\t2689367b205c16ce32ed4200942b8b8b1e262dfc70d9bc9fbc77c49699a4f1df\n").utf8))
+        #expect(own.checksum == "test-format:" + lines.finalizeHex())
+        // Another scheme is never the same content, and a manifest says why it cannot compare.
+        let sampled = try InputIdentity.of(folder)
+        #expect(sampled.scheme == "sha256-sampled")
+        #expect(!own.sameContent(as: sampled))
+        let old = OutputManifest(command: "test", settings: [:], inputs: ["model": sampled])
+        let new = OutputManifest(command: "test", settings: [:], inputs: ["model": own])
+        let differences = old.differences(from: new)
+        #expect(differences.count == 1)
+        #expect(differences.first?.contains("fingerprinted another way") == true, "\(differences)")
+        #expect(differences.first?.contains("sha256-sampled") == true, "\(differences)")
+        #expect(differences.first?.contains("test-format") == true, "\(differences)")
+        // A changed digest is a changed folder.
+        let changed = try InputIdentity.of(folder: folder, scheme: "test-format") { name, _ in
+            name == "data.bin" ? "v2" : nil
+        }
+        #expect(!own.sameContent(as: changed))
+        #expect(old.differences(from: OutputManifest(command: "test", settings: [:], inputs: ["model": sampled])).isEmpty)
+    }
+}
+
 @Suite struct ResumableOutputTests {
     func manifest(_ settings: [String: String] = ["k": "1"], shard: Shard? = nil) -> OutputManifest {
         OutputManifest(

@@ -139,6 +139,13 @@ public struct OutputManifest: Codable, Sendable, Equatable {
         if let mine = inputs, let theirs = other.inputs {
             for key in Set(mine.keys).union(theirs.keys).sorted() {
                 switch (mine[key], theirs[key]) {
+                case (let a?, let b?) where a.scheme != b.scheme:
+                    // An older inpars fingerprinted it another way (a BM25 index was sampled
+                    // before it was named by its header): the two cannot be compared.
+                    out.append(
+                        "\(key): fingerprinted another way by the inpars that wrote this manifest"
+                            + " ('\(a.path)' \(a.scheme) → '\(b.path)' \(b.scheme)), so its content"
+                            + " cannot be compared")
                 case (let a?, let b?) where !a.sameContent(as: b):
                     out.append(
                         "\(key): content changed ('\(a.path)' \(a.summary) → '\(b.path)' \(b.summary))")
