@@ -211,8 +211,12 @@ public final class ResumableOutput<Summary: StageSummary> {
         guard let file = files[role] else { preconditionFailure("no output role '\(role)'") }
         if killArmed {
             try flush()
-            try file.drain()
             Self.killHalfway(bytes, file: file.url)
+        }
+        // Handed over before the buffer would outgrow its capacity: growing it would copy it
+        // into fresh memory (page faults on every buffer of a large output).
+        if let count = pending[role]?.count, count > 0, count + bytes.count > Self.handOver {
+            handOver(role)
         }
         pending[role, default: file.spareBuffer(capacity: Self.handOver)].append(contentsOf: bytes)
         if pending[role]!.count >= Self.handOver { handOver(role) }
@@ -228,10 +232,11 @@ public final class ResumableOutput<Summary: StageSummary> {
         pending[role] = file.spareBuffer(capacity: Self.handOver)
     }
 
-    /// Writes every buffered byte to the partial files and waits for the writes.
+    /// Writes every buffered byte to the partial files and waits for the writes (not for
+    /// their hashing, which only ``finish(items:summary:transform:)`` needs).
     private func flush() throws {
         for role in pending.keys { handOver(role) }
-        for file in files.values { try file.drain() }
+        for file in files.values { try file.drainWrites() }
     }
 
     /// Records that the first `items` items are done with `summary` as their totals; writes
@@ -289,7 +294,8 @@ public final class ResumableOutput<Summary: StageSummary> {
         self.items = items
         self.summary = summary
         try writeProgress()
-        for file in files.values { try file.close() }
+        // Not synced again: `writeProgress` has just synced every byte, and none came since.
+        for file in files.values { try file.close(sync: false) }
         var identities: [String: InputIdentity] = [:]
         for (role, url) in outputs.sorted(by: { $0.key < $1.key }) {
             let partial = Self.partialURL(for: url)
@@ -314,7 +320,7 @@ public final class ResumableOutput<Summary: StageSummary> {
         manifest.progress = nil
         manifest.outputs = identities
         try writeManifest()
-        for url in outputs.values { try? FileManager.default.removeItem(at: Self.partialURL(for: url)) }
+        for url in outputs.values { unlink(Self.partialURL(for: url).path) }
         isComplete = true
     }
 
