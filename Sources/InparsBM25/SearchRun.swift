@@ -23,7 +23,7 @@ public struct SearchSummary: StageSummary, Equatable {
 /// order as the ordered parallel search hands them over, and committed about once a second
 /// (``ResumableOutput``); a killed run continues at the first uncommitted query, and shards
 /// concatenate (`inpars merge`) into the unsharded run.
-public struct SearchRun {
+public struct SearchRun: Sendable {
     public var index: URL
     public var queries: URL
     public var qrels: URL?
