@@ -70,11 +70,17 @@ public struct SearchRun: Sendable {
     }
 
     /// Opens the output: fresh, resumed, or already complete (``ResumableOutput/isComplete``).
+    ///
+    /// The run is written and hashed on background queues only when the search leaves a core
+    /// for them (`threads` below the active cores); when its threads take every core, the
+    /// thread that receives the queries' lines in order writes and hashes them as it goes
+    /// (the same CPU, without handing buffers to threads that would compete for the cores).
     public func open() throws -> ResumableOutput<SearchSummary> {
         try ResumableOutput(
             outputs: [OutputManifest.mainRole: output],
             kinds: [OutputManifest.mainRole: .trecRun], inputs: [queries] + [qrels].compactMap { $0 },
-            manifest: try manifest(), overwrite: overwrite)
+            manifest: try manifest(), overwrite: overwrite,
+            backgroundWrites: options.threads < ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Searches this shard's queries still to do and finishes the output.

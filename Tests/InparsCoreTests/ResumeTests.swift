@@ -223,14 +223,17 @@ extension InputIdentityTests {
         #expect(!again.isComplete && again.itemsAtStart == 0)
     }
 
-    /// 4.5 MB in 200,000 appends: several 1 MiB hand-overs to the background writer, and
-    /// commits while it writes. The expected SHA-256 is `sha256sum`'s of the same bytes.
-    @Test func aLargeOutputWrittenInTheBackgroundIsWholeAndItsChecksumIsSHA256s() throws {
+    /// 4.5 MB in 200,000 appends: several 1 MiB hand-overs to the writer (background queues,
+    /// or the appending thread), and commits while it writes. The expected SHA-256 is
+    /// `sha256sum`'s of the same bytes.
+    @Test(arguments: [true, false])
+    func aLargeOutputIsWholeAndItsChecksumIsSHA256s(background: Bool) throws {
         let folder = try TestPaths.temporaryDirectory("resumable-large")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("large.txt")
         let output = try ResumableOutput<CountSummary>(
-            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false,
+            backgroundWrites: background)
         output.commitInterval = 0.05
         var summary = CountSummary()
         for i in 0..<200_000 {
@@ -251,20 +254,26 @@ extension InputIdentityTests {
     }
 
     /// A write that fails on the background queue (a full disk: `/dev/full`) is thrown by the
-    /// next call that waits for the writes, naming the file.
-    @Test func aBackgroundWriteFailureIsThrownNamingTheFile() throws {
+    /// next call that waits for the writes, naming the file; on the appending thread, by the
+    /// call that writes.
+    @Test func aWriteFailureIsThrownNamingTheFile() throws {
         let full = URL(fileURLWithPath: "/dev/full")
         guard FileManager.default.fileExists(atPath: full.path) else { return }
-        let appender = BackgroundAppender(file: try AppendFile(appendingTo: full), digest: SHA256())
-        appender.submit(Array(repeating: 0x41, count: 4096))
-        appender.submit(Array(repeating: 0x42, count: 16))
-        #expect {
-            try appender.drain()
-        } throws: { error in
+        func isFull(_ error: any Error) -> Bool {
             guard case InparsCoreError.writeFailed(let path, _) = error else { return false }
             return path == "/dev/full"
         }
+        let appender = HashingAppender(file: try AppendFile(appendingTo: full), digest: SHA256())
+        try [UInt8](repeating: 0x41, count: 4096).withUnsafeBytes { try appender.append($0) }
+        try appender.flush()
+        try [UInt8](repeating: 0x42, count: 16).withUnsafeBytes { try appender.append($0) }
+        try appender.flush()
+        #expect { try appender.drain() } throws: { isFull($0) }
         #expect(throws: InparsCoreError.self) { try appender.length() }
+        let direct = HashingAppender(
+            file: try AppendFile(appendingTo: full), digest: SHA256(), background: false)
+        try [UInt8](repeating: 0x41, count: 4096).withUnsafeBytes { try direct.append($0) }
+        #expect { try direct.flush() } throws: { isFull($0) }
     }
 
     @Test func aFailureBeforeAnyWorkLeavesNothing() throws {

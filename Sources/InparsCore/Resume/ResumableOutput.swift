@@ -57,13 +57,11 @@ public final class ResumableOutput<Summary: StageSummary> {
     /// What each role's output may replace.
     private let kinds: [String: OutputKind]
     /// Each role's partial file, written and hashed (SHA-256 of every byte: this run's as
-    /// they are written, an earlier run's committed bytes read once on resume) on a
-    /// background queue, so that finishing records the output's identity without reading the
-    /// finished file back.
-    private var files: [String: BackgroundAppender] = [:]
-    /// Bytes appended but not yet handed to the writer, by role (handed over at 1 MiB and
-    /// before each commit).
-    private var pending: [String: [UInt8]] = [:]
+    /// they are written, an earlier run's committed bytes read once on resume), so that
+    /// finishing records the output's identity without reading the finished file back.
+    private var files: [String: HashingAppender] = [:]
+    /// Whether the files are written and hashed on background queues (``HashingAppender``).
+    private let backgroundWrites: Bool
     private var items: Int
     private var lastCommit = ProcessInfo.processInfo.systemUptime
     private var killAfterItems: Int?
@@ -77,13 +75,17 @@ public final class ResumableOutput<Summary: StageSummary> {
     ///     replaces only an absent or empty path.
     ///   - inputs: the command's inputs, which no output may be.
     ///   - overwrite: discard an earlier manifest and partial files (ours only) and start over.
+    ///   - backgroundWrites: write and hash the outputs on background queues (the default),
+    ///     or on the thread that appends: for a caller whose own threads keep every core
+    ///     busy, where background threads would only compete with them (``HashingAppender``).
     /// - Throws: ``InparsCoreError/outputMismatch(path:differences:)`` when the earlier run
     ///   had other settings or inputs, ``InparsCoreError/cannotResume(path:reason:)`` when
     ///   its files are not in the state its manifest records.
     public init(
         outputs: [String: URL], kinds: [String: OutputKind], inputs: [URL] = [],
-        manifest: OutputManifest, overwrite: Bool
+        manifest: OutputManifest, overwrite: Bool, backgroundWrites: Bool = true
     ) throws {
+        self.backgroundWrites = backgroundWrites
         guard let main = outputs[Self.main] else {
             preconditionFailure("ResumableOutput needs a 'main' output")
         }
@@ -181,7 +183,8 @@ public final class ResumableOutput<Summary: StageSummary> {
             droppedBytes += size - committed
             var digest = SHA256()
             try DigestFileReader.forEachChunk(of: partial) { digest.update($0) }
-            files[role] = BackgroundAppender(file: try AppendFile(appendingTo: partial), digest: digest)
+            files[role] = HashingAppender(
+                file: try AppendFile(appendingTo: partial), digest: digest, background: backgroundWrites)
         }
     }
 
@@ -191,8 +194,9 @@ public final class ResumableOutput<Summary: StageSummary> {
         try writeManifest()
         for (role, url) in outputs {
             // Empty: a partial file without our manifest is refused, `overwrite` removes ours.
-            files[role] = BackgroundAppender(
-                file: try AppendFile(appendingTo: Self.partialURL(for: url)), digest: SHA256())
+            files[role] = HashingAppender(
+                file: try AppendFile(appendingTo: Self.partialURL(for: url)), digest: SHA256(),
+                background: backgroundWrites)
         }
     }
 
@@ -213,30 +217,16 @@ public final class ResumableOutput<Summary: StageSummary> {
             try flush()
             Self.killHalfway(bytes, file: file.url)
         }
-        // Handed over before the buffer would outgrow its capacity: growing it would copy it
-        // into fresh memory (page faults on every buffer of a large output).
-        if let count = pending[role]?.count, count > 0, count + bytes.count > Self.handOver {
-            handOver(role)
-        }
-        pending[role, default: file.spareBuffer(capacity: Self.handOver)].append(contentsOf: bytes)
-        if pending[role]!.count >= Self.handOver { handOver(role) }
-    }
-
-    /// Bytes buffered per role before they go to the background writer.
-    private static var handOver: Int { 1 << 20 }
-
-    /// Gives `role`'s buffered bytes to its writer.
-    private func handOver(_ role: String) {
-        guard pending[role]?.isEmpty == false, let file = files[role] else { return }
-        file.submit(pending.removeValue(forKey: role)!)
-        pending[role] = file.spareBuffer(capacity: Self.handOver)
+        try file.append(bytes)
     }
 
     /// Writes every buffered byte to the partial files and waits for the writes (not for
     /// their hashing, which only ``finish(items:summary:transform:)`` needs).
     private func flush() throws {
-        for role in pending.keys { handOver(role) }
-        for file in files.values { try file.drainWrites() }
+        for file in files.values {
+            try file.flush()
+            try file.drainWrites()
+        }
     }
 
     /// Records that the first `items` items are done with `summary` as their totals; writes
