@@ -257,10 +257,20 @@ struct ManifestDocument<Summary: Codable>: Codable {
     }
 
     func write(to url: URL) throws {
+        try Self.write(try encoded(), to: url)
+    }
+
+    /// The file's bytes: sorted, indented JSON and a final newline.
+    func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(self)
         data.append(0x0A)
+        return data
+    }
+
+    /// Writes an ``encoded()`` manifest to `url` atomically.
+    static func write(_ data: Data, to url: URL) throws {
         try AtomicFile.write(data, to: url, replacing: OutputManifest.outputKind)
         WrittenManifests.record(url)
     }

@@ -257,16 +257,27 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     /// Syncs the partial files, then records their lengths.
     private func writeProgress() throws {
+        let (running, _) = try syncRecordingProgress { () }
+        try ManifestDocument<Summary>.write(running, to: manifestURL)
+    }
+
+    /// Writes every buffered byte, marks the manifest `running` with the files' lengths, and
+    /// syncs the files while the manifest is encoded (the sync waits for the disk, the
+    /// encoding for the CPU); `alongside` runs beside the sync too. Returns the encoded
+    /// manifest, to be written once this returns (when every byte it records is durable),
+    /// and what `alongside` returned.
+    private func syncRecordingProgress<Extra>(alongside: () throws -> Extra) throws -> (Data, Extra) {
         try start()
         try flush()
         var bytes: [String: Int64] = [:]
-        for (role, file) in files {
-            try file.sync()
-            bytes[role] = try file.length()
-        }
+        for (role, file) in files { bytes[role] = try file.length() }
         manifest.state = .running
         manifest.progress = .init(items: items, bytes: bytes)
-        try writeManifest()
+        let appenders = Array(files.values)
+        let (_, encoded) = try concurrently(true, { for file in appenders { try file.sync() } }) {
+            (try ManifestDocument(manifest: manifest, summary: summary).encoded(), try alongside())
+        }
+        return encoded
     }
 
     private func writeManifest() throws {
@@ -283,10 +294,31 @@ public final class ResumableOutput<Summary: StageSummary> {
     ) throws {
         self.items = items
         self.summary = summary
-        try writeProgress()
-        // Not synced again: `writeProgress` has just synced every byte, and none came since.
+        // A linked output is the partial file's bytes: its identity is known from the hashing
+        // as soon as every byte is handed over, so it (and, when every output is linked, the
+        // complete manifest) is made while the files are synced.
+        let linked = outputs.filter { transform[$0.key] == nil && $0.value.pathExtension != "gz" }
+        let (running, (linkedIdentities, complete)) = try syncRecordingProgress {
+            () throws -> ([String: InputIdentity], Data?) in
+            var identities: [String: InputIdentity] = [:]
+            for (role, url) in linked {
+                identities[role] = InputIdentity(
+                    path: url.path, bytes: try files[role]!.length(),
+                    checksum: "sha256:" + (try files[role]!.digestHex()))
+            }
+            guard identities.count == outputs.count else { return (identities, nil) }
+            var done = manifest
+            done.state = .complete
+            done.progress = nil
+            done.outputs = identities
+            return (identities, try ManifestDocument(manifest: done, summary: summary).encoded())
+        }
+        // Recorded as running with every item before any output appears: a kill between the
+        // links below and the complete manifest then resumes with nothing to cut or redo.
+        try ManifestDocument<Summary>.write(running, to: manifestURL)
+        // Not synced again: every byte was synced above, and none came since.
         for file in files.values { try file.close(sync: false) }
-        var identities: [String: InputIdentity] = [:]
+        var identities = linkedIdentities
         for (role, url) in outputs.sorted(by: { $0.key < $1.key }) {
             let partial = Self.partialURL(for: url)
             let kind = kinds[role]!
@@ -298,10 +330,6 @@ public final class ResumableOutput<Summary: StageSummary> {
                 }
             } else {
                 try Self.linkIntoPlace(partial, url, kind: kind)
-                // The output is the partial file's bytes: its identity is already known.
-                identities[role] = InputIdentity(
-                    path: url.path, bytes: try files[role]!.length(),
-                    checksum: "sha256:" + (try files[role]!.digestHex()))
                 continue
             }
             identities[role] = try InputIdentity.of(url)
@@ -309,7 +337,11 @@ public final class ResumableOutput<Summary: StageSummary> {
         manifest.state = .complete
         manifest.progress = nil
         manifest.outputs = identities
-        try writeManifest()
+        if let complete {
+            try ManifestDocument<Summary>.write(complete, to: manifestURL)
+        } else {
+            try writeManifest()
+        }
         for url in outputs.values { unlink(Self.partialURL(for: url).path) }
         isComplete = true
     }
