@@ -26,9 +26,12 @@ import Foundation
 ///   for the same cores, and added wake-ups and buffers in flight (fresh pages to fault in)
 ///   for no parallelism. Errors are thrown by the call that meets them.
 ///
-/// One owner calls these methods (not thread-safe among callers); the queues are the only
-/// other parties, and the lock guards what they share. In the background the digest is only
-/// touched on the hashing queue until ``digestHex()`` has waited for it.
+/// One owner calls these methods (not thread-safe among callers), with one exception: once
+/// everything is handed over, ``sync()`` may run on another thread beside ``length()`` and
+/// ``digestHex()`` (it only waits and flushes the descriptor; they only wait and read what no
+/// write changes any more). The queues are the only other parties, and the lock guards what
+/// they share. In the background the digest is only touched on the hashing queue until
+/// ``digestHex()`` has waited for it.
 final class HashingAppender: @unchecked Sendable {
     private let file: AppendFile
     private var digest: SHA256

@@ -273,6 +273,8 @@ public final class ResumableOutput<Summary: StageSummary> {
         for (role, file) in files { bytes[role] = try file.length() }
         manifest.state = .running
         manifest.progress = .init(items: items, bytes: bytes)
+        // Everything is handed over: the syncs may run beside `alongside`'s `length()` and
+        // `digestHex()` (``HashingAppender``).
         let appenders = Array(files.values)
         let (_, encoded) = try concurrently(true, { for file in appenders { try file.sync() } }) {
             (try ManifestDocument(manifest: manifest, summary: summary).encoded(), try alongside())
