@@ -23,7 +23,7 @@ public struct SearchSummary: StageSummary, Equatable {
 /// order as the ordered parallel search hands them over, and committed about once a second
 /// (``ResumableOutput``); a killed run continues at the first uncommitted query, and shards
 /// concatenate (`inpars merge`) into the unsharded run.
-public struct SearchRun {
+public struct SearchRun: Sendable {
     public var index: URL
     public var queries: URL
     public var qrels: URL?
@@ -50,7 +50,9 @@ public struct SearchRun {
     /// The settings that change the run's bytes and the inputs' identities. Threads and the
     /// pruning strategy are recorded only: every query's hits are the same with any.
     public func manifest() throws -> OutputManifest {
-        var inputs = ["index": try InputIdentity.of(index), "queries": try InputIdentity.of(queries)]
+        var inputs = [
+            "index": try BM25Index.identity(of: index), "queries": try InputIdentity.of(queries),
+        ]
         if let qrels { inputs["qrels"] = try InputIdentity.of(qrels) }
         return OutputManifest(
             command: "search",
@@ -68,11 +70,17 @@ public struct SearchRun {
     }
 
     /// Opens the output: fresh, resumed, or already complete (``ResumableOutput/isComplete``).
+    ///
+    /// The run is written and hashed on background queues only when the search leaves a core
+    /// for them (`threads` below the active cores); when its threads take every core, the
+    /// thread that receives the queries' lines in order writes and hashes them as it goes
+    /// (the same CPU, without handing buffers to threads that would compete for the cores).
     public func open() throws -> ResumableOutput<SearchSummary> {
         try ResumableOutput(
             outputs: [OutputManifest.mainRole: output],
             kinds: [OutputManifest.mainRole: .trecRun], inputs: [queries] + [qrels].compactMap { $0 },
-            manifest: try manifest(), overwrite: overwrite)
+            manifest: try manifest(), overwrite: overwrite,
+            backgroundWrites: options.threads < ProcessInfo.processInfo.activeProcessorCount)
     }
 
     /// Searches this shard's queries still to do and finishes the output.

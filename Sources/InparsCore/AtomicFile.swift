@@ -24,13 +24,8 @@ public enum AtomicFile {
         to url: URL, replacing kind: OutputKind, compressed: Bool? = nil,
         _ body: (OutputFile) throws -> Result
     ) throws -> Result {
-        let url = url.standardizedFileURL
-        try checkParent(of: url)
-        recoverStaleSiblings(of: url)
-        try kind.check(url)
-        let temporary = temporarySibling(of: url)
         let useGzip = compressed ?? (url.pathExtension == "gz")
-        do {
+        return try replace(url, kind: kind) { temporary, url in
             let output: OutputFile
             do {
                 output = try OutputFile(url: temporary, compressed: useGzip)
@@ -39,19 +34,58 @@ public enum AtomicFile {
             }
             let result = try body(output)
             try output.close()
+            return result
+        }
+    }
+
+    /// Writes `data` to `url` atomically (replacing an existing file of the same `kind`).
+    ///
+    /// One `write(2)` to the temporary file, without an ``OutputFile`` and its megabyte
+    /// buffer: small files (manifests, rewritten at every commit of a resumable output) are
+    /// written often.
+    public static func write(_ data: Data, to url: URL, replacing kind: OutputKind) throws {
+        try replace(url, kind: kind) { temporary, url in
+            let descriptor = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o666)
+            guard descriptor >= 0 else {
+                throw InparsCoreError.writeFailed(path: url.path, reason: String(cString: strerror(errno)))
+            }
+            var failure: String?
+            data.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else {
+                        failure = written < 0 ? String(cString: strerror(errno)) : "short write (disk full?)"
+                        return
+                    }
+                    offset += written
+                }
+            }
+            if close(descriptor) != 0 && failure == nil { failure = String(cString: strerror(errno)) }
+            if let failure { throw InparsCoreError.writeFailed(path: url.path, reason: failure) }
+        }
+    }
+
+    /// The steps every file write shares: `fill` writes the temporary sibling (given it and
+    /// the standardized `url`), which is then renamed over `url`; `kind` is checked before
+    /// and again just before the rename; on error the temporary file is removed.
+    private static func replace<Result>(
+        _ url: URL, kind: OutputKind, fill: (_ temporary: URL, _ url: URL) throws -> Result
+    ) throws -> Result {
+        let url = url.standardizedFileURL
+        try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
+        let temporary = temporarySibling(of: url)
+        do {
+            let result = try fill(temporary, url)
             try kind.check(url)
             try rename(temporary, to: url)
             return result
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw error
-        }
-    }
-
-    /// Writes `data` to `url` atomically (replacing an existing file of the same `kind`).
-    public static func write(_ data: Data, to url: URL, replacing kind: OutputKind) throws {
-        try write(to: url, replacing: kind, compressed: false) { output in
-            try output.write(bytes: data)
         }
     }
 

@@ -71,11 +71,13 @@ public struct OutputKind: Sendable {
             throw InparsCoreError.refusingToReplace(
                 path: path, reason: "it is also an input of this command ('\(input.path)')")
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            return
-        }
-        switch (shape, isDirectory.boolValue) {
+        // stat and lstat rather than FileManager's attributes, which also look up the owner's
+        // user and group names (reading /etc/passwd and /etc/group): a resumable output checks
+        // its manifest's path before every manifest write.
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let isDirectory = (info.st_mode & S_IFMT) == S_IFDIR
+        switch (shape, isDirectory) {
         case (.file, true):
             throw InparsCoreError.refusingToReplace(
                 path: path, reason: "it is a folder, and the output is \(name) (a file)")
@@ -83,8 +85,11 @@ public struct OutputKind: Sendable {
             throw InparsCoreError.refusingToReplace(
                 path: path, reason: "it is a file, and the output is \(name)")
         case (.file, false):
-            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int
-            if size == 0 || recognises(url) { return }
+            // The size of the path itself (a symbolic link's own, as before: renaming over a
+            // link replaces the link, not its target).
+            var own = stat()
+            let empty = lstat(path, &own) == 0 && own.st_size == 0
+            if empty || recognises(url) { return }
             throw InparsCoreError.refusingToReplace(
                 path: path, reason: "it exists and does not look like \(name)")
         case (.directory, true):

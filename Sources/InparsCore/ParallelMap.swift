@@ -64,24 +64,47 @@ public func parallelForEachInOrder<T>(
 /// results once both are done (start-up work that does not depend on each other, such as
 /// opening an index while the queries are read). The first closure's error wins if both throw.
 /// With `parallel` false both run on the calling thread, `first` first.
+///
+/// `first` runs on whichever thread comes to it first: when the calling thread is done with
+/// `second` before the other thread has started (a pool thread can take a few milliseconds to
+/// get a core: on a small virtual machine, as long as `second` itself takes), it runs `first`
+/// itself instead of waiting for that thread to start and do it.
 public func concurrently<A, B>(
     _ parallel: Bool = true, _ first: @Sendable () throws -> A, _ second: () throws -> B
 ) throws -> (A, B) {
     if !parallel { return (try first(), try second()) }
     let box = ResultBox<A>()
     return try withoutActuallyEscaping(first) { first in
+        // Only the box holds `first`, and it lets go of it when a thread takes it: the
+        // closure never outlives this call even when the pool thread's block (which then
+        // finds nothing to run) does.
+        box.work = first
         let group = DispatchGroup()
-        // The closure only runs while this function waits for `group`.
-        DispatchQueue.global().async(group: group) { box.result = Result { try first() } }
+        DispatchQueue.global().async(group: group) { box.runUnlessTaken() }
         let other = Result { try second() }
-        group.wait()
+        if !box.runUnlessTaken() { group.wait() }
         return (try box.result!.get(), try other.get())
     }
 }
 
-/// The result of ``concurrently(_:_:)``'s other thread, read after the wait that orders it.
+/// ``concurrently(_:_:)``'s first closure until a thread takes it, and its result, read after
+/// the taking thread is known to be done (it is the reader, or the reader waited for it).
 private final class ResultBox<A>: @unchecked Sendable {
+    var work: (@Sendable () throws -> A)?
     var result: Result<A, Error>?
+    private let lock = NSLock()
+
+    /// Runs the closure unless another thread has taken it; false when one had.
+    @discardableResult
+    func runUnlessTaken() -> Bool {
+        let taken = lock.withLock { () -> (@Sendable () throws -> A)? in
+            defer { work = nil }
+            return work
+        }
+        guard let taken else { return false }
+        result = Result { try taken() }
+        return true
+    }
 }
 
 /// Shared state of ``parallelForEachInOrder(count:threads:chunk:window:transform:consume:)``.

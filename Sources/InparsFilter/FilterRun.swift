@@ -1,4 +1,5 @@
 import Foundation
+import InparsBM25
 import InparsCore
 import InparsRanker
 
@@ -59,7 +60,7 @@ public struct FilterRun {
         }
         var inputs = ["input": try InputIdentity.of(input)]
         if let corpus { inputs["corpus"] = try InputIdentity.of(corpus) }
-        if let index, c.strategy == .consistency { inputs["index"] = try InputIdentity.of(index) }
+        if let index, c.strategy == .consistency { inputs["index"] = try BM25Index.identity(of: index) }
         var rounding: [String: String] = [:]
         if let model, let scorerOptions {
             inputs["model"] = try InputIdentity.of(model)

@@ -1,4 +1,5 @@
 import Foundation
+import InparsBM25
 import InparsCore
 
 /// The `triples` stage end to end: resumable, shardable, written atomically.
@@ -46,7 +47,7 @@ public struct TriplesRun {
                 "skip_bad_lines": String(c.skipBadLines), "ids_output": String(idsOutput != nil),
             ],
             inputs: [
-                "input": try InputIdentity.of(input), "index": try InputIdentity.of(index),
+                "input": try InputIdentity.of(input), "index": try BM25Index.identity(of: index),
                 "corpus": try InputIdentity.of(corpus),
             ],
             info: ["threads": String(c.threads)], shard: shard)

@@ -417,3 +417,103 @@ import Testing
         }
     }
 }
+
+@Suite struct BM25IndexIdentityTests {
+    func build(_ documents: [(String, String)], at url: URL) throws {
+        let builder = BM25IndexBuilder()
+        for (id, text) in documents { builder.add(Document(id: id, text: text)) }
+        try builder.write(to: url)
+    }
+
+    let documents = [("a", "aspirin lowers fever"), ("b", "statins and the heart"), ("c", "fever in children")]
+
+    /// The SHA-256 of `data` as hex (SHA256 is checked against `sha256sum` in InparsCoreTests).
+    func hex(_ data: Data) -> String {
+        var digest = SHA256()
+        digest.update(data)
+        return digest.finalizeHex()
+    }
+
+    @Test func anIndexIsNamedByItsHeaderAndARebuiltOneIsNot() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-identity")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = directory.appendingPathComponent("first")
+        let copy = directory.appendingPathComponent("copy")
+        try build(documents, at: first)
+        try build(documents, at: copy)
+        let identity = try BM25Index.identity(of: first)
+        // The index file by the SHA-256 of its 400-byte header, meta.json by every byte.
+        let index = try Data(contentsOf: first.appendingPathComponent("index.bin"))
+        let meta = try Data(contentsOf: first.appendingPathComponent("meta.json"))
+        let lines =
+            "index.bin\t\(index.count)\theader:\(hex(index.prefix(400)))\n"
+            + "meta.json\t\(meta.count)\t\(hex(meta))\n"
+        #expect(identity.checksum == "sha256-bm25-header:" + hex(Data(lines.utf8)))
+        #expect(identity.bytes == Int64(index.count + meta.count))
+        // The same documents indexed elsewhere: the same index.
+        #expect(identity.sameContent(as: try BM25Index.identity(of: copy)))
+        // Rebuilt with one document's text changed, or with one more document: another index.
+        var edited = documents
+        edited[1].1 = "statins and the lungs"
+        try build(edited, at: copy)
+        #expect(!identity.sameContent(as: try BM25Index.identity(of: copy)))
+        try build(documents + [("d", "heart rate")], at: copy)
+        #expect(!identity.sameContent(as: try BM25Index.identity(of: copy)))
+        // And a manifest that recorded the first refuses to continue with it.
+        let old = OutputManifest(command: "search", settings: [:], inputs: ["index": identity])
+        let new = OutputManifest(
+            command: "search", settings: [:], inputs: ["index": try BM25Index.identity(of: copy)])
+        #expect(old.differences(from: new).first?.hasPrefix("index: content changed") == true)
+    }
+
+    @Test func aSectionChangedBehindItsHeaderIsRefusedWhenOpened() throws {
+        // The header names the index only because opening checks every section against it:
+        // bytes changed behind an unchanged header keep the identity but never get searched.
+        let directory = try TestPaths.temporaryDirectory("bm25-identity-behind")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("idx")
+        try build(documents, at: url)
+        let before = try BM25Index.identity(of: url)
+        let file = url.appendingPathComponent("index.bin")
+        var bytes = try Data(contentsOf: file)
+        bytes[bytes.count - 9] ^= 0xFF  // in the postings section
+        try bytes.write(to: file)
+        #expect(before.sameContent(as: try BM25Index.identity(of: url)))
+        #expect {
+            _ = try BM25Index.open(url)
+        } throws: { error in
+            guard case .corrupted(_, let detail) = error as? BM25Error else { return false }
+            return detail.contains("checksum")
+        }
+    }
+
+    @Test func aFileThatIsNotACurrentIndexIsSampledLikeAnyOther() throws {
+        let directory = try TestPaths.temporaryDirectory("bm25-identity-foreign")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let url = directory.appendingPathComponent("idx")
+        try build(documents, at: url)
+        let file = url.appendingPathComponent("index.bin")
+        let current = try BM25Index.identity(of: url)
+        // Another format version (which opening refuses): its bytes, not its header, name it.
+        var bytes = try Data(contentsOf: file)
+        bytes[8] = 2
+        try bytes.write(to: file)
+        let meta = try Data(contentsOf: url.appendingPathComponent("meta.json"))
+        let lines =
+            "index.bin\t\(bytes.count)\t\(hex(bytes))\n" + "meta.json\t\(meta.count)\t\(hex(meta))\n"
+        let older = try BM25Index.identity(of: url)
+        #expect(older.checksum == "sha256-bm25-header:" + hex(Data(lines.utf8)))
+        #expect(!older.sameContent(as: current))
+        // A header whose own CRC-32 fails, and a file shorter than a header, likewise.
+        bytes[8] = 3
+        bytes[20] ^= 0x01
+        try bytes.write(to: file)
+        #expect(try BM25Index.identity(of: url).checksum.hasSuffix(hex(Data(
+            ("index.bin\t\(bytes.count)\t\(hex(bytes))\n" + "meta.json\t\(meta.count)\t\(hex(meta))\n").utf8))))
+        try Data("short".utf8).write(to: file)
+        #expect(!current.sameContent(as: try BM25Index.identity(of: url)))
+        #expect(throws: InparsCoreError.fileNotFound(path: directory.appendingPathComponent("none").path)) {
+            _ = try BM25Index.identity(of: directory.appendingPathComponent("none"))
+        }
+    }
+}

@@ -290,6 +290,13 @@ struct StageFixture {
         try fixture.killResumeAndCompare(
             base + ["--output", fixture.path("out.trec")], output: "out.trec", killAfter: 9,
             unit: "queries", reference: "reference.trec")
+        // One thread leaves a core (on machines with two or more) for writing and hashing on
+        // background queues; two threads take both cores of a two-core machine, and the lines
+        // are written and hashed as they are received: both paths resume to the same bytes.
+        let oneThread = Array(base.dropLast(2)) + ["--threads", "1"]
+        try fixture.killResumeAndCompare(
+            oneThread + ["--output", fixture.path("one.trec")], output: "one.trec", killAfter: 14,
+            unit: "queries", reference: "reference.trec")
         let changed = try fixture.run(base + ["--output", fixture.path("out.trec"), "--k1", "1.2"])
         #expect(changed.status == 1 && changed.stderr.contains("k1: 0.9 → 1.2"), "\(changed.stderr)")
         for count in 1...3 {

@@ -542,12 +542,38 @@ import Testing
 @Suite struct ConcurrentlyTests {
     struct Failure: Error, Equatable { let which: String }
 
-    @Test func bothResultsComeBackAndTheFirstRunsOnAnotherThread() throws {
+    @Test func bothResultsComeBackAndTheFirstRunsOnAnotherThreadMeanwhile() throws {
         let caller = pthread_self()
-        let (a, b) = try concurrently(true, { () -> Bool in pthread_self() != caller }) { 7 }
+        // `second` waits for `first` to start: only a second thread can let it go on.
+        let started = DispatchSemaphore(value: 0)
+        let (a, b) = try concurrently(
+            true,
+            { () -> Bool in
+                started.signal()
+                return pthread_self() != caller
+            },
+            { started.wait(timeout: .now() + 30) == .success ? 7 : 0 })
         #expect(a && b == 7)
         let (c, d) = try concurrently(false, { () -> Bool in pthread_self() == caller }) { "x" }
         #expect(c && d == "x")
+    }
+
+    /// When `second` is done first, the calling thread may run `first` itself: either way it
+    /// runs exactly once and its result comes back.
+    @Test func theFirstClosureRunsOnceWhoeverRunsIt() throws {
+        final class Count: @unchecked Sendable {
+            let lock = NSLock()
+            var value = 0
+        }
+        let count = Count()
+        for i in 0..<2_000 {
+            let (a, b) = try concurrently(true, { () -> Int in
+                count.lock.withLock { count.value += 1 }
+                return i
+            }) { i * 2 }
+            #expect(a == i && b == 2 * i)
+        }
+        #expect(count.value == 2_000)
     }
 
     @Test func theFirstClosuresErrorWinsAndTheOtherStillFinishes() {

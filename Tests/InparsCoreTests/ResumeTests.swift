@@ -99,6 +99,48 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
     }
 }
 
+extension InputIdentityTests {
+    @Test func aFolderFormatNamesItsOwnFilesUnderItsOwnScheme() throws {
+        let folder = try TestPaths.temporaryDirectory("identity-scheme")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(repeating: 3, count: 3 << 20).write(to: folder.appendingPathComponent("data.bin"))
+        try Data("ok".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+        var asked: [String] = []
+        let own = try InputIdentity.of(folder: folder, scheme: "test-format") { name, _ in
+            asked.append(name)
+            return name == "data.bin" ? "v1" : nil
+        }
+        #expect(asked == ["data.bin", "notes.txt"])
+        #expect(own.bytes == Int64(3 << 20) + 2)
+        #expect(own.scheme == "test-format")
+        // One line per file, the format's digest for its file and every byte's SHA-256 for a
+        // small one (`printf ok | sha256sum`).
+        var lines = SHA256()
+        lines.update(
+            Data(
+                ("data.bin\t3145728\tv1\n"
+                    + "notes.txt\t2\t2689367b205c16ce32ed4200942b8b8b1e262dfc70d9bc9fbc77c49699a4f1df\n").utf8))
+        #expect(own.checksum == "test-format:" + lines.finalizeHex())
+        // Another scheme is never the same content, and a manifest says why it cannot compare.
+        let sampled = try InputIdentity.of(folder)
+        #expect(sampled.scheme == "sha256-sampled")
+        #expect(!own.sameContent(as: sampled))
+        let old = OutputManifest(command: "test", settings: [:], inputs: ["model": sampled])
+        let new = OutputManifest(command: "test", settings: [:], inputs: ["model": own])
+        let differences = old.differences(from: new)
+        #expect(differences.count == 1)
+        #expect(differences.first?.contains("fingerprinted another way") == true, "\(differences)")
+        #expect(differences.first?.contains("sha256-sampled") == true, "\(differences)")
+        #expect(differences.first?.contains("test-format") == true, "\(differences)")
+        // A changed digest is a changed folder.
+        let changed = try InputIdentity.of(folder: folder, scheme: "test-format") { name, _ in
+            name == "data.bin" ? "v2" : nil
+        }
+        #expect(!own.sameContent(as: changed))
+        #expect(old.differences(from: OutputManifest(command: "test", settings: [:], inputs: ["model": sampled])).isEmpty)
+    }
+}
+
 @Suite struct ResumableOutputTests {
     func manifest(_ settings: [String: String] = ["k": "1"], shard: Shard? = nil) -> OutputManifest {
         OutputManifest(
@@ -181,14 +223,17 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
         #expect(!again.isComplete && again.itemsAtStart == 0)
     }
 
-    /// 4.5 MB in 200,000 appends: several 1 MiB hand-overs to the background writer, and
-    /// commits while it writes. The expected SHA-256 is `sha256sum`'s of the same bytes.
-    @Test func aLargeOutputWrittenInTheBackgroundIsWholeAndItsChecksumIsSHA256s() throws {
+    /// 4.5 MB in 200,000 appends: several 1 MiB hand-overs to the writer (background queues,
+    /// or the appending thread), and commits while it writes. The expected SHA-256 is
+    /// `sha256sum`'s of the same bytes.
+    @Test(arguments: [true, false])
+    func aLargeOutputIsWholeAndItsChecksumIsSHA256s(background: Bool) throws {
         let folder = try TestPaths.temporaryDirectory("resumable-large")
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("large.txt")
         let output = try ResumableOutput<CountSummary>(
-            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false)
+            outputs: ["main": out], kinds: ["main": testOutputKind], manifest: manifest(), overwrite: false,
+            backgroundWrites: background)
         output.commitInterval = 0.05
         var summary = CountSummary()
         for i in 0..<200_000 {
@@ -209,20 +254,26 @@ let testOutputKind = OutputKind(name: "a test output", shape: .file) { _ in true
     }
 
     /// A write that fails on the background queue (a full disk: `/dev/full`) is thrown by the
-    /// next call that waits for the writes, naming the file.
-    @Test func aBackgroundWriteFailureIsThrownNamingTheFile() throws {
+    /// next call that waits for the writes, naming the file; on the appending thread, by the
+    /// call that writes.
+    @Test func aWriteFailureIsThrownNamingTheFile() throws {
         let full = URL(fileURLWithPath: "/dev/full")
         guard FileManager.default.fileExists(atPath: full.path) else { return }
-        let appender = BackgroundAppender(file: try AppendFile(appendingTo: full), digest: SHA256())
-        appender.submit(Array(repeating: 0x41, count: 4096))
-        appender.submit(Array(repeating: 0x42, count: 16))
-        #expect {
-            try appender.drain()
-        } throws: { error in
+        func isFull(_ error: any Error) -> Bool {
             guard case InparsCoreError.writeFailed(let path, _) = error else { return false }
             return path == "/dev/full"
         }
+        let appender = HashingAppender(file: try AppendFile(appendingTo: full), digest: SHA256())
+        try [UInt8](repeating: 0x41, count: 4096).withUnsafeBytes { try appender.append($0) }
+        try appender.flush()
+        try [UInt8](repeating: 0x42, count: 16).withUnsafeBytes { try appender.append($0) }
+        try appender.flush()
+        #expect { try appender.drain() } throws: { isFull($0) }
         #expect(throws: InparsCoreError.self) { try appender.length() }
+        let direct = HashingAppender(
+            file: try AppendFile(appendingTo: full), digest: SHA256(), background: false)
+        try [UInt8](repeating: 0x41, count: 4096).withUnsafeBytes { try direct.append($0) }
+        #expect { try direct.flush() } throws: { isFull($0) }
     }
 
     @Test func aFailureBeforeAnyWorkLeavesNothing() throws {

@@ -72,9 +72,12 @@ public final class AppendFile {
     }
 
     /// Syncs and closes. Safe to call twice.
-    public func close() throws {
+    ///
+    /// - Parameter sync: `false` skips the `fsync`, for a caller whose ``sync()`` since the
+    ///   last append already made every byte durable.
+    public func close(sync: Bool = true) throws {
         guard descriptor >= 0 else { return }
-        let synced = fsync(descriptor) == 0
+        let synced = !sync || fsync(descriptor) == 0
         let reason = String(cString: strerror(errno))
         Foundation.close(descriptor)
         descriptor = -1

@@ -38,6 +38,10 @@ public struct FNV1a: Sendable {
 ///   files skipped), each by name, size and the SHA-256 of its first and last MiB
 ///   (`sha256-sampled:…`). Model weights run to gigabytes and change wholesale when a model is
 ///   retrained, so a sample of each file is enough and costs milliseconds.
+/// - A folder whose format names its own content more cheaply: ``of(folder:scheme:digest:)``
+///   with a digest for the files it knows (a BM25 index's `index.bin` by its header, which
+///   holds a CRC-32 of every section: `InparsBM25`'s `BM25Index.identity(of:)`), the others
+///   sampled as above, under the format's own scheme name.
 ///
 /// The path is recorded for people and never compared: moving an input does not change it.
 public struct InputIdentity: Codable, Sendable, Equatable {
@@ -45,7 +49,8 @@ public struct InputIdentity: Codable, Sendable, Equatable {
     public var path: String
     /// Bytes (for a folder, over the files fingerprinted).
     public var bytes: Int64
-    /// `sha256:<64 hex>` or `sha256-sampled:<64 hex>`.
+    /// `<scheme>:<64 hex>`: `sha256` (a file), `sha256-sampled` (a folder), or a folder
+    /// format's scheme (``of(folder:scheme:digest:)``).
     public var checksum: String
 
     public init(path: String, bytes: Int64, checksum: String) {
@@ -58,6 +63,10 @@ public struct InputIdentity: Codable, Sendable, Equatable {
     public func sameContent(as other: InputIdentity) -> Bool {
         bytes == other.bytes && checksum == other.checksum
     }
+
+    /// How the checksum was made: the text before its first `:` (`sha256`, `sha256-sampled`).
+    /// Identities of different schemes cannot say whether their contents are equal.
+    public var scheme: Substring { checksum.prefix { $0 != ":" } }
 
     /// `3205120 bytes, sha256:1a2b3c4d…` (the checksum shortened for messages).
     public var summary: String {
@@ -84,13 +93,36 @@ public struct InputIdentity: Codable, Sendable, Equatable {
     }
 
     private static func folder(_ url: URL) throws -> InputIdentity {
+        try of(folder: url, scheme: "sha256-sampled") { _, _ in nil }
+    }
+
+    /// The identity of the folder at `url` under `scheme`: a SHA-256 over each top-level
+    /// regular file's line `name<TAB>size<TAB>digest` (names sorted, hidden files skipped,
+    /// symlinks followed), where `digest(name, file)` gives a file's digest (any text that
+    /// changes whenever the file's content does) or `nil` for the SHA-256 of its first and
+    /// last MiB.
+    ///
+    /// For folder formats that can name their content without reading it: the format's module
+    /// supplies `digest` for the files it knows and picks a `scheme` of its own, so identities
+    /// made with and without it are never taken for each other (``scheme``).
+    ///
+    /// - Throws: ``InparsCoreError/fileNotFound(path:)`` or ``InparsCoreError/readFailed(path:reason:)``;
+    ///   whatever `digest` throws.
+    public static func of(
+        folder url: URL, scheme: String,
+        digest: (_ name: String, _ file: URL) throws -> String?
+    ) throws -> InputIdentity {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else { throw InparsCoreError.fileNotFound(path: url.path) }
         let names: [String]
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: url.path).sorted()
         } catch {
             throw InparsCoreError.readFailed(path: url.path, reason: "cannot list the folder")
         }
-        var digest = SHA256()
+        var lines = SHA256()
         var total: Int64 = 0
         for name in names where !name.hasPrefix(".") {
             let file = url.appendingPathComponent(name).resolvingSymlinksInPath()
@@ -98,12 +130,20 @@ public struct InputIdentity: Codable, Sendable, Equatable {
             guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory),
                 !isDirectory.boolValue
             else { continue }
-            let (bytes, sample) = try sampledSHA256(of: file)
+            let bytes: Int64
+            let sample: String
+            if let own = try digest(name, file) {
+                guard let size = AppendFile.size(of: file) else {
+                    throw InparsCoreError.readFailed(path: file.path, reason: "cannot stat it")
+                }
+                (bytes, sample) = (size, own)
+            } else {
+                (bytes, sample) = try sampledSHA256(of: file)
+            }
             total += bytes
-            digest.update(Data("\(name)\t\(bytes)\t\(sample)\n".utf8))
+            lines.update(Data("\(name)\t\(bytes)\t\(sample)\n".utf8))
         }
-        return InputIdentity(
-            path: url.path, bytes: total, checksum: "sha256-sampled:" + digest.finalizeHex())
+        return InputIdentity(path: url.path, bytes: total, checksum: scheme + ":" + lines.finalizeHex())
     }
 
     /// The size of `url` and the SHA-256 of its first and last MiB (of every byte when it is

@@ -139,6 +139,13 @@ public struct OutputManifest: Codable, Sendable, Equatable {
         if let mine = inputs, let theirs = other.inputs {
             for key in Set(mine.keys).union(theirs.keys).sorted() {
                 switch (mine[key], theirs[key]) {
+                case (let a?, let b?) where a.scheme != b.scheme:
+                    // An older inpars fingerprinted it another way (a BM25 index was sampled
+                    // before it was named by its header): the two cannot be compared.
+                    out.append(
+                        "\(key): fingerprinted another way by the inpars that wrote this manifest"
+                            + " ('\(a.path)' \(a.scheme) → '\(b.path)' \(b.scheme)), so its content"
+                            + " cannot be compared")
                 case (let a?, let b?) where !a.sameContent(as: b):
                     out.append(
                         "\(key): content changed ('\(a.path)' \(a.summary) → '\(b.path)' \(b.summary))")
@@ -159,9 +166,10 @@ public struct OutputManifest: Codable, Sendable, Equatable {
     /// Whether `url` holds something we wrote (used before deleting or replacing it).
     public var isOurs: Bool { format == Self.formatName || (format == nil && version == 1) }
 
-    /// A manifest file of ours (what a manifest write may replace).
+    /// A manifest file of ours (what a manifest write may replace): one this process wrote
+    /// and nobody has touched since (``WrittenManifests``), or one that reads as ours.
     public static let outputKind = OutputKind(name: "an inpars manifest", shape: .file) { url in
-        ((try? read(url)) ?? nil)?.isOurs == true
+        WrittenManifests.isUnchanged(url) || ((try? read(url)) ?? nil)?.isOurs == true
     }
 }
 
@@ -249,10 +257,65 @@ struct ManifestDocument<Summary: Codable>: Codable {
     }
 
     func write(to url: URL) throws {
+        try Self.write(try encoded(), to: url)
+    }
+
+    /// The file's bytes: sorted, indented JSON and a final newline.
+    func encoded() throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         var data = try encoder.encode(self)
         data.append(0x0A)
+        return data
+    }
+
+    /// Writes an ``encoded()`` manifest to `url` atomically.
+    static func write(_ data: Data, to url: URL) throws {
         try AtomicFile.write(data, to: url, replacing: OutputManifest.outputKind)
+        WrittenManifests.record(url)
+    }
+}
+
+/// The manifests this process wrote, each with the file status it had when renamed into
+/// place, so that rewriting one (a resumable output rewrites its manifest at every commit,
+/// and twice as it finishes) need not read and decode it again to know it is ours.
+///
+/// A path counts as the manifest written only while it is the same file (device and inode)
+/// with the same size and modification time (to the file system's resolution): a file put
+/// there since is another inode, one edited in place has another modification time (or, within
+/// the same clock tick, very likely another size), and either is then read and decoded like
+/// any file found at a manifest's path.
+enum WrittenManifests {
+    private struct Status: Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var size: Int64
+        var seconds: Int
+        var nanoseconds: Int
+    }
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var written: [String: Status] = [:]
+
+    private static func status(_ url: URL) -> Status? {
+        var info = stat()
+        guard stat(url.path, &info) == 0 else { return nil }
+        return Status(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            seconds: info.st_mtim.tv_sec, nanoseconds: info.st_mtim.tv_nsec)
+    }
+
+    /// Notes the manifest just written at `url`.
+    static func record(_ url: URL) {
+        let now = status(url)
+        let key = url.standardizedFileURL.path
+        lock.withLock { written[key] = now }
+    }
+
+    /// Whether `url` is still the manifest this process last wrote there.
+    static func isUnchanged(_ url: URL) -> Bool {
+        let key = url.standardizedFileURL.path
+        guard let recorded = lock.withLock({ written[key] }) else { return false }
+        return status(url) == recorded
     }
 }

@@ -57,13 +57,11 @@ public final class ResumableOutput<Summary: StageSummary> {
     /// What each role's output may replace.
     private let kinds: [String: OutputKind]
     /// Each role's partial file, written and hashed (SHA-256 of every byte: this run's as
-    /// they are written, an earlier run's committed bytes read once on resume) on a
-    /// background queue, so that finishing records the output's identity without reading the
-    /// finished file back.
-    private var files: [String: BackgroundAppender] = [:]
-    /// Bytes appended but not yet handed to the writer, by role (handed over at 1 MiB and
-    /// before each commit).
-    private var pending: [String: [UInt8]] = [:]
+    /// they are written, an earlier run's committed bytes read once on resume), so that
+    /// finishing records the output's identity without reading the finished file back.
+    private var files: [String: HashingAppender] = [:]
+    /// Whether the files are written and hashed on background queues (``HashingAppender``).
+    private let backgroundWrites: Bool
     private var items: Int
     private var lastCommit = ProcessInfo.processInfo.systemUptime
     private var killAfterItems: Int?
@@ -77,13 +75,17 @@ public final class ResumableOutput<Summary: StageSummary> {
     ///     replaces only an absent or empty path.
     ///   - inputs: the command's inputs, which no output may be.
     ///   - overwrite: discard an earlier manifest and partial files (ours only) and start over.
+    ///   - backgroundWrites: write and hash the outputs on background queues (the default),
+    ///     or on the thread that appends: for a caller whose own threads keep every core
+    ///     busy, where background threads would only compete with them (``HashingAppender``).
     /// - Throws: ``InparsCoreError/outputMismatch(path:differences:)`` when the earlier run
     ///   had other settings or inputs, ``InparsCoreError/cannotResume(path:reason:)`` when
     ///   its files are not in the state its manifest records.
     public init(
         outputs: [String: URL], kinds: [String: OutputKind], inputs: [URL] = [],
-        manifest: OutputManifest, overwrite: Bool
+        manifest: OutputManifest, overwrite: Bool, backgroundWrites: Bool = true
     ) throws {
+        self.backgroundWrites = backgroundWrites
         guard let main = outputs[Self.main] else {
             preconditionFailure("ResumableOutput needs a 'main' output")
         }
@@ -181,7 +183,8 @@ public final class ResumableOutput<Summary: StageSummary> {
             droppedBytes += size - committed
             var digest = SHA256()
             try DigestFileReader.forEachChunk(of: partial) { digest.update($0) }
-            files[role] = BackgroundAppender(file: try AppendFile(appendingTo: partial), digest: digest)
+            files[role] = HashingAppender(
+                file: try AppendFile(appendingTo: partial), digest: digest, background: backgroundWrites)
         }
     }
 
@@ -191,8 +194,9 @@ public final class ResumableOutput<Summary: StageSummary> {
         try writeManifest()
         for (role, url) in outputs {
             // Empty: a partial file without our manifest is refused, `overwrite` removes ours.
-            files[role] = BackgroundAppender(
-                file: try AppendFile(appendingTo: Self.partialURL(for: url)), digest: SHA256())
+            files[role] = HashingAppender(
+                file: try AppendFile(appendingTo: Self.partialURL(for: url)), digest: SHA256(),
+                background: backgroundWrites)
         }
     }
 
@@ -211,27 +215,18 @@ public final class ResumableOutput<Summary: StageSummary> {
         guard let file = files[role] else { preconditionFailure("no output role '\(role)'") }
         if killArmed {
             try flush()
-            try file.drain()
             Self.killHalfway(bytes, file: file.url)
         }
-        pending[role, default: file.spareBuffer(capacity: Self.handOver)].append(contentsOf: bytes)
-        if pending[role]!.count >= Self.handOver { handOver(role) }
+        try file.append(bytes)
     }
 
-    /// Bytes buffered per role before they go to the background writer.
-    private static var handOver: Int { 1 << 20 }
-
-    /// Gives `role`'s buffered bytes to its writer.
-    private func handOver(_ role: String) {
-        guard pending[role]?.isEmpty == false, let file = files[role] else { return }
-        file.submit(pending.removeValue(forKey: role)!)
-        pending[role] = file.spareBuffer(capacity: Self.handOver)
-    }
-
-    /// Writes every buffered byte to the partial files and waits for the writes.
+    /// Writes every buffered byte to the partial files and waits for the writes (not for
+    /// their hashing, which only ``finish(items:summary:transform:)`` needs).
     private func flush() throws {
-        for role in pending.keys { handOver(role) }
-        for file in files.values { try file.drain() }
+        for file in files.values {
+            try file.flush()
+            try file.drainWrites()
+        }
     }
 
     /// Records that the first `items` items are done with `summary` as their totals; writes
@@ -262,16 +257,29 @@ public final class ResumableOutput<Summary: StageSummary> {
 
     /// Syncs the partial files, then records their lengths.
     private func writeProgress() throws {
+        let (running, _) = try syncRecordingProgress { () }
+        try ManifestDocument<Summary>.write(running, to: manifestURL)
+    }
+
+    /// Writes every buffered byte, marks the manifest `running` with the files' lengths, and
+    /// syncs the files while the manifest is encoded (the sync waits for the disk, the
+    /// encoding for the CPU); `alongside` runs beside the sync too. Returns the encoded
+    /// manifest, to be written once this returns (when every byte it records is durable),
+    /// and what `alongside` returned.
+    private func syncRecordingProgress<Extra>(alongside: () throws -> Extra) throws -> (Data, Extra) {
         try start()
         try flush()
         var bytes: [String: Int64] = [:]
-        for (role, file) in files {
-            try file.sync()
-            bytes[role] = try file.length()
-        }
+        for (role, file) in files { bytes[role] = try file.length() }
         manifest.state = .running
         manifest.progress = .init(items: items, bytes: bytes)
-        try writeManifest()
+        // Everything is handed over: the syncs may run beside `alongside`'s `length()` and
+        // `digestHex()` (``HashingAppender``).
+        let appenders = Array(files.values)
+        let (_, encoded) = try concurrently(true, { for file in appenders { try file.sync() } }) {
+            (try ManifestDocument(manifest: manifest, summary: summary).encoded(), try alongside())
+        }
+        return encoded
     }
 
     private func writeManifest() throws {
@@ -288,9 +296,31 @@ public final class ResumableOutput<Summary: StageSummary> {
     ) throws {
         self.items = items
         self.summary = summary
-        try writeProgress()
-        for file in files.values { try file.close() }
-        var identities: [String: InputIdentity] = [:]
+        // A linked output is the partial file's bytes: its identity is known from the hashing
+        // as soon as every byte is handed over, so it (and, when every output is linked, the
+        // complete manifest) is made while the files are synced.
+        let linked = outputs.filter { transform[$0.key] == nil && $0.value.pathExtension != "gz" }
+        let (running, (linkedIdentities, complete)) = try syncRecordingProgress {
+            () throws -> ([String: InputIdentity], Data?) in
+            var identities: [String: InputIdentity] = [:]
+            for (role, url) in linked {
+                identities[role] = InputIdentity(
+                    path: url.path, bytes: try files[role]!.length(),
+                    checksum: "sha256:" + (try files[role]!.digestHex()))
+            }
+            guard identities.count == outputs.count else { return (identities, nil) }
+            var done = manifest
+            done.state = .complete
+            done.progress = nil
+            done.outputs = identities
+            return (identities, try ManifestDocument(manifest: done, summary: summary).encoded())
+        }
+        // Recorded as running with every item before any output appears: a kill between the
+        // links below and the complete manifest then resumes with nothing to cut or redo.
+        try ManifestDocument<Summary>.write(running, to: manifestURL)
+        // Not synced again: every byte was synced above, and none came since.
+        for file in files.values { try file.close(sync: false) }
+        var identities = linkedIdentities
         for (role, url) in outputs.sorted(by: { $0.key < $1.key }) {
             let partial = Self.partialURL(for: url)
             let kind = kinds[role]!
@@ -302,10 +332,6 @@ public final class ResumableOutput<Summary: StageSummary> {
                 }
             } else {
                 try Self.linkIntoPlace(partial, url, kind: kind)
-                // The output is the partial file's bytes: its identity is already known.
-                identities[role] = InputIdentity(
-                    path: url.path, bytes: try files[role]!.length(),
-                    checksum: "sha256:" + (try files[role]!.digestHex()))
                 continue
             }
             identities[role] = try InputIdentity.of(url)
@@ -313,8 +339,12 @@ public final class ResumableOutput<Summary: StageSummary> {
         manifest.state = .complete
         manifest.progress = nil
         manifest.outputs = identities
-        try writeManifest()
-        for url in outputs.values { try? FileManager.default.removeItem(at: Self.partialURL(for: url)) }
+        if let complete {
+            try ManifestDocument<Summary>.write(complete, to: manifestURL)
+        } else {
+            try writeManifest()
+        }
+        for url in outputs.values { unlink(Self.partialURL(for: url).path) }
         isComplete = true
     }
 

@@ -108,20 +108,34 @@ struct SearchCommand: ParsableCommand {
         job.skipBadLines = badLines.skipBadLines
         job.shard = resume.shard
         job.overwrite = resume.overwrite
-        // With more than one thread, the index is opened (its checksums read) while the
-        // output's inputs are fingerprinted and the queries read.
-        let indexURL = job.index
-        let (opened, (resumable, list)) = try concurrently(
-            threads.count > 1, { try BM25Index.open(indexURL) }
-        ) { () throws -> (ResumableOutput<SearchSummary>?, [Query]) in
-            let resumable = try output.map { _ in try job.open() }
-            if resumable?.isComplete == true { return (resumable, []) }
-            return (resumable, try readQueries(job.queries, qrels: qrelsURL))
+        // With more than one thread, the index is opened (its checksums read) and the output
+        // opened (its inputs fingerprinted, an earlier manifest compared) while the queries
+        // are read: the output's work then costs the stdout path's startup nothing. Errors
+        // come in the order of a sequential start: the index, the output, the queries.
+        let frozen = job
+        let resumes = output != nil
+        let openBoth = { @Sendable () throws -> (BM25Index, ResumableOutput<SearchSummary>?) in
+            (try BM25Index.open(frozen.index), resumes ? try frozen.open() : nil)
+        }
+        let opened: BM25Index
+        let resumable: ResumableOutput<SearchSummary>?
+        let queriesRead: Result<[Query], Error>
+        if threads.count > 1 {
+            ((opened, resumable), queriesRead) = try concurrently(true, openBoth) {
+                Result { try readQueries(job.queries, qrels: qrelsURL) }
+            }
+        } else {
+            (opened, resumable) = try openBoth()
+            queriesRead =
+                resumable?.isComplete == true
+                ? .success([]) : Result { try readQueries(job.queries, qrels: qrelsURL) }
         }
         if let note = resumable?.startNote(label: "search", unit: "queries") {
             StandardErrorProgressSink().emit(note, transient: false)
         }
+        // A complete output needs no queries (nor do their errors matter).
         if resumable?.isComplete == true { return }
+        let list = try queriesRead.get()
         let started = Date()
         let searched: Int
         if let resumable {
