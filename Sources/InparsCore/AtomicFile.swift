@@ -67,17 +67,23 @@ public enum AtomicFile {
         }
     }
 
+    /// The standardized `url` and a fresh temporary sibling for it, once its parent is checked,
+    /// stale siblings of an earlier crash are recovered and what is at `url` is of `kind`.
+    private static func prepare(_ url: URL, kind: OutputKind) throws -> (url: URL, temporary: URL) {
+        let url = url.standardizedFileURL
+        try checkParent(of: url)
+        recoverStaleSiblings(of: url)
+        try kind.check(url)
+        return (url, temporarySibling(of: url))
+    }
+
     /// The steps every file write shares: `fill` writes the temporary sibling (given it and
     /// the standardized `url`), which is then renamed over `url`; `kind` is checked before
     /// and again just before the rename; on error the temporary file is removed.
     private static func replace<Result>(
         _ url: URL, kind: OutputKind, fill: (_ temporary: URL, _ url: URL) throws -> Result
     ) throws -> Result {
-        let url = url.standardizedFileURL
-        try checkParent(of: url)
-        recoverStaleSiblings(of: url)
-        try kind.check(url)
-        let temporary = temporarySibling(of: url)
+        let (url, temporary) = try prepare(url, kind: kind)
         do {
             let result = try fill(temporary, url)
             try kind.check(url)
@@ -98,11 +104,7 @@ public enum AtomicFile {
     public static func writeDirectory<Result>(
         at url: URL, replacing kind: OutputKind, _ body: (URL) throws -> Result
     ) throws -> Result {
-        let url = url.standardizedFileURL
-        try checkParent(of: url)
-        recoverStaleSiblings(of: url)
-        try kind.check(url)
-        let temporary = temporarySibling(of: url)
+        let (url, temporary) = try prepare(url, kind: kind)
         let manager = FileManager.default
         do {
             do {
