@@ -117,18 +117,8 @@ struct SearchCommand: ParsableCommand {
         let openBoth = { @Sendable () throws -> (BM25Index, ResumableOutput<SearchSummary>?) in
             (try BM25Index.open(frozen.index), resumes ? try frozen.open() : nil)
         }
-        let opened: BM25Index
-        let resumable: ResumableOutput<SearchSummary>?
-        let queriesRead: Result<[Query], Error>
-        if threads.count > 1 {
-            ((opened, resumable), queriesRead) = try concurrently(true, openBoth) {
-                Result { try readQueries(job.queries, qrels: qrelsURL) }
-            }
-        } else {
-            (opened, resumable) = try openBoth()
-            queriesRead =
-                resumable?.isComplete == true
-                ? .success([]) : Result { try readQueries(job.queries, qrels: qrelsURL) }
+        let ((opened, resumable), queriesRead) = try concurrently(threads.count > 1, openBoth) {
+            Result { try readQueries(job.queries, qrels: qrelsURL) }
         }
         if let note = resumable?.startNote(label: "search", unit: "queries") {
             StandardErrorProgressSink().emit(note, transient: false)
