@@ -370,24 +370,101 @@ static void range_bounds_generic(
     }
 }
 
-static size_t essential_candidates_generic(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count
+/// The candidate test and record of `essential_block_generic` for one posting.
+static inline size_t essential_posting(
+    uint32_t o, float score, uint32_t phase, const double *sums, double cutoff, uint64_t *slots,
+    uint64_t generation, uint16_t *candidates, double *bounds, size_t count
 ) {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t o = docs[i] - from;
-        double bound = (double)scores[i] + sums[(o + phase) >> 6];
-        if (bound > cutoff) {
-            uint32_t bits;
-            memcpy(&bits, scores + i, sizeof bits);
-            slots[o] = generation << 32 | bits;
-            candidates[count] = (uint16_t)o;
-            bounds[count] = bound;
-            count++;
-        }
+    double bound = (double)score + sums[(o + phase) >> 6];
+    if (bound > cutoff) {
+        uint32_t bits;
+        memcpy(&bits, &score, sizeof bits);
+        slots[o] = generation << 32 | bits;
+        candidates[count] = (uint16_t)o;
+        bounds[count] = bound;
+        count++;
     }
     return count;
+}
+
+static uint32_t live_ranges_generic(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits
+) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < (ranges + 63) / 64; i++) bits[i] = 0;
+    for (size_t r = 0; r < ranges; r++) {
+        double own = bytes ? table[bytes[r]] : bound;
+        live[r] = own + sums[r] > cutoff;
+        bits[r >> 6] |= (uint64_t)live[r] << (r & 63);
+        n += live[r];
+    }
+    return n;
+}
+
+static size_t essential_block_generic(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *w, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count
+) {
+    uint64_t docMask = block->doc_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->doc_bits) - 1;
+    uint64_t tfMask = block->tf_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->tf_bits) - 1;
+    uint64_t normMask =
+        block->norm_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->norm_bits) - 1;
+    size_t n = *count;
+    for (size_t i = begin; i < block->count; i++) {
+        uint32_t doc = block->base
+            + (block->doc_bits ? extract_bits(block->docs, i, block->doc_bits, docMask) : 0);
+        if (doc >= w->to) {
+            *count = n;
+            return i;
+        }
+        uint32_t o = doc - w->from;
+        if (!w->live[(o + w->phase) >> 6]) continue;
+        uint32_t tf = 1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
+        uint32_t norm = block->min_norm
+            + (block->norm_bits ? extract_bits(block->norms, i, block->norm_bits, normMask) : 0);
+        n = essential_posting(
+            o, score_scalar(tf, norm, scorer), w->phase, w->sums, w->cutoff, slots,
+            w->generation, candidates, bounds, n);
+    }
+    *count = n;
+    return block->count;
+}
+
+/// One essential posting added to a window's sums (`inpars_accumulate_block`).
+static inline void accumulate_posting(
+    uint32_t o, float score, uint64_t generation, uint64_t *slots, double *partial,
+    uint64_t *matched
+) {
+    uint32_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    slots[o] = generation << 32 | bits;
+    uint64_t word = matched[o >> 6], bit = (uint64_t)1 << (o & 63);
+    partial[o] = ((word & bit) ? partial[o] : 0.0) + (double)score;
+    matched[o >> 6] = word | bit;
+}
+
+static size_t accumulate_block_generic(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *w, uint64_t *slots, double *partial, uint64_t *matched
+) {
+    uint64_t docMask = block->doc_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->doc_bits) - 1;
+    uint64_t tfMask = block->tf_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->tf_bits) - 1;
+    uint64_t normMask =
+        block->norm_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->norm_bits) - 1;
+    for (size_t i = begin; i < block->count; i++) {
+        uint32_t doc = block->base
+            + (block->doc_bits ? extract_bits(block->docs, i, block->doc_bits, docMask) : 0);
+        if (doc >= w->to) return i;
+        uint32_t o = doc - w->from;
+        if (!w->live[(o + w->phase) >> 6]) continue;
+        uint32_t tf = 1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
+        uint32_t norm = block->min_norm
+            + (block->norm_bits ? extract_bits(block->norms, i, block->norm_bits, normMask) : 0);
+        accumulate_posting(o, score_scalar(tf, norm, scorer), w->generation, slots, partial, matched);
+    }
+    return block->count;
 }
 
 #ifdef INPARS_X86
@@ -422,32 +499,148 @@ POSTINGS_TARGET static void range_bounds_avx512(
     }
 }
 
-POSTINGS_TARGET static size_t essential_candidates_avx512(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count
+/// Eight postings' candidate test and record (`essential_block_avx512`).
+POSTINGS_TARGET static inline size_t essential_eight(
+    __mmask8 lanes, __m256i o, __m256 s, __m256i phasev, const double *sums, __m512d cutoffv,
+    __m512i gen, uint64_t *slots, uint16_t *candidates, double *bounds, size_t count
 ) {
-    const __m256i fromv = _mm256_set1_epi32((int)from), phasev = _mm256_set1_epi32((int)phase);
-    const __m512i gen = _mm512_set1_epi64((long long)(generation << 32));
-    const __m512d cutoffv = _mm512_set1_pd(cutoff);
-    for (size_t i = 0; i < n; i += 8) {
-        size_t live = n - i >= 8 ? 8 : n - i;
-        __mmask8 lanes = (__mmask8)((1u << live) - 1);
-        __m256i o = _mm256_sub_epi32(_mm256_maskz_loadu_epi32(lanes, docs + i), fromv);
-        __m256i range = _mm256_srli_epi32(_mm256_add_epi32(o, phasev), 6);
-        __m512d sum = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, range, sums, 8);
-        __m256 s = _mm256_maskz_loadu_ps(lanes, scores + i);
-        __m512d bound = _mm512_add_pd(_mm512_cvtps_pd(s), sum);
-        __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, bound, cutoffv, _CMP_GT_OQ);
-        if (keep == 0) continue;
-        __m512i o64 = _mm512_cvtepu32_epi64(o);
-        __m512i entry = _mm512_or_si512(gen, _mm512_cvtepu32_epi64(_mm256_castps_si256(s)));
-        _mm512_mask_i64scatter_epi64(slots, keep, o64, entry, 8);
-        count = append_kept(keep, bound, o64, bounds, candidates, count);
-    }
-    return count;
+    if (lanes == 0) return count;
+    __m256i range = _mm256_srli_epi32(_mm256_add_epi32(o, phasev), 6);
+    __m512d sum = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, range, sums, 8);
+    __m512d bound = _mm512_add_pd(_mm512_cvtps_pd(s), sum);
+    __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, bound, cutoffv, _CMP_GT_OQ);
+    if (keep == 0) return count;
+    __m512i o64 = _mm512_cvtepu32_epi64(o);
+    __m512i entry = _mm512_or_si512(gen, _mm512_cvtepu32_epi64(_mm256_castps_si256(s)));
+    _mm512_mask_i64scatter_epi64(slots, keep, o64, entry, 8);
+    return append_kept(keep, bound, o64, bounds, candidates, count);
 }
 
+POSTINGS_TARGET static uint32_t live_ranges_avx512(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits
+) {
+    const __m512d cutoffv = _mm512_set1_pd(cutoff);
+    uint32_t n = 0;
+    for (size_t i = 0; i < (ranges + 63) / 64; i++) bits[i] = 0;
+    for (size_t r = 0; r < ranges; r += 8) {
+        size_t rest = ranges - r >= 8 ? 8 : ranges - r;
+        __mmask8 lanes = (__mmask8)((1u << rest) - 1);
+        __m512d own = _mm512_set1_pd(bound);
+        if (bytes) {
+            __m512i index =
+                _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8((__mmask16)lanes, bytes + r));
+            own = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, index, table, 8);
+        }
+        __m512d total = _mm512_add_pd(own, _mm512_maskz_loadu_pd(lanes, sums + r));
+        __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, total, cutoffv, _CMP_GT_OQ);
+        _mm_mask_storeu_epi8(live + r, (__mmask16)lanes, _mm_maskz_set1_epi8((__mmask16)keep, 1));
+        bits[r >> 6] |= (uint64_t)keep << (r & 63);
+        n += (uint32_t)__builtin_popcount(keep);
+    }
+    return n;
+}
+
+/// Per group of 16 postings: the documents unpacked; the lanes in live ranges (a byte table
+/// looked up with `vpermi2b`) scored and tested; groups with none pass unscored.
+POSTINGS_TARGET static size_t essential_block_avx512(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *w, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count
+) {
+    size_t total = block->count;
+    unpacker ud = make_unpacker(block->doc_bits);
+    unpacker ut = make_unpacker(block->tf_bits);
+    unpacker un = make_unpacker(block->norm_bits);
+    const __m512i base = _mm512_set1_epi32((int)block->base);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i minNorm = _mm512_set1_epi32((int)block->min_norm);
+    const __m512i fromv = _mm512_set1_epi32((int)w->from);
+    const __m512i tov = _mm512_set1_epi32((int)w->to);
+    const __m512i phase16 = _mm512_set1_epi32((int)w->phase);
+    const __m256i phasev = _mm256_set1_epi32((int)w->phase);
+    const __m512d cutoffv = _mm512_set1_pd(w->cutoff);
+    const __m512i gen = _mm512_set1_epi64((long long)(w->generation << 32));
+    size_t n = *count;
+    for (size_t g = begin / 16; 16 * g < total; g++) {
+        size_t rest = total - 16 * g;
+        __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
+        if (16 * g < begin) lanes &= (__mmask16)(0xFFFFu << (begin - 16 * g));
+        __m512i d = _mm512_add_epi32(unpack_group(&ud, block->docs, g, total), base);
+        __mmask16 past = _mm512_mask_cmpge_epu32_mask(lanes, d, tov);
+        __mmask16 inside = lanes & (__mmask16)~past;
+        // Past `to` the lanes are cut off; lanes below `begin` are not counted, so the stop
+        // is the first lane at or after `begin` whose document is ≥ `to`.
+        __m512i o = _mm512_sub_epi32(d, fromv);
+        __m512i range = _mm512_srli_epi32(_mm512_add_epi32(o, phase16), 6);
+        // Each lane's range's live byte, the low byte of a 32-bit gather (`live` is padded).
+        __m512i flag = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, w->live, 1);
+        __mmask16 hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
+        if (hot) {
+            __m512i tf = _mm512_add_epi32(unpack_group(&ut, block->tfs, g, total), one);
+            __m512i norm = _mm512_add_epi32(unpack_group(&un, block->norms, g, total), minNorm);
+            __m512 s = score16(tf, norm, hot, scorer);
+            n = essential_eight(
+                (__mmask8)hot, _mm512_castsi512_si256(o), _mm512_castps512_ps256(s), phasev,
+                w->sums, cutoffv, gen, slots, candidates, bounds, n);
+            n = essential_eight(
+                (__mmask8)(hot >> 8), _mm512_extracti64x4_epi64(o, 1),
+                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)), phasev,
+                w->sums, cutoffv, gen, slots, candidates, bounds, n);
+        }
+        if (past) {
+            *count = n;
+            return 16 * g + (size_t)__builtin_ctz(past);
+        }
+    }
+    *count = n;
+    return total;
+}
+
+/// As `essential_block_avx512`, but the live postings' scores are added to the window's sums
+/// (their window offsets and scores compressed out of the vectors, then added one by one:
+/// lanes of one group may share a word of `matched`).
+POSTINGS_TARGET static size_t accumulate_block_avx512(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *w, uint64_t *slots, double *partial, uint64_t *matched
+) {
+    size_t total = block->count;
+    unpacker ud = make_unpacker(block->doc_bits);
+    unpacker ut = make_unpacker(block->tf_bits);
+    unpacker un = make_unpacker(block->norm_bits);
+    const __m512i base = _mm512_set1_epi32((int)block->base);
+    const __m512i one = _mm512_set1_epi32(1);
+    const __m512i minNorm = _mm512_set1_epi32((int)block->min_norm);
+    const __m512i fromv = _mm512_set1_epi32((int)w->from);
+    const __m512i tov = _mm512_set1_epi32((int)w->to);
+    const __m512i phase16 = _mm512_set1_epi32((int)w->phase);
+    uint32_t offsets[16];
+    float scores[16];
+    for (size_t g = begin / 16; 16 * g < total; g++) {
+        size_t rest = total - 16 * g;
+        __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
+        if (16 * g < begin) lanes &= (__mmask16)(0xFFFFu << (begin - 16 * g));
+        __m512i d = _mm512_add_epi32(unpack_group(&ud, block->docs, g, total), base);
+        __mmask16 past = _mm512_mask_cmpge_epu32_mask(lanes, d, tov);
+        __mmask16 inside = lanes & (__mmask16)~past;
+        __m512i o = _mm512_sub_epi32(d, fromv);
+        __m512i range = _mm512_srli_epi32(_mm512_add_epi32(o, phase16), 6);
+        __m512i flag = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, w->live, 1);
+        __mmask16 hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
+        if (hot) {
+            __m512i tf = _mm512_add_epi32(unpack_group(&ut, block->tfs, g, total), one);
+            __m512i norm = _mm512_add_epi32(unpack_group(&un, block->norms, g, total), minNorm);
+            __m512 s = score16(tf, norm, hot, scorer);
+            _mm512_storeu_si512(offsets, _mm512_maskz_compress_epi32(hot, o));
+            _mm512_storeu_ps(scores, _mm512_maskz_compress_ps(hot, s));
+            int n = __builtin_popcount(hot);
+            for (int i = 0; i < n; i++)
+                accumulate_posting(offsets[i], scores[i], w->generation, slots, partial, matched);
+        }
+        if (past) return 16 * g + (size_t)__builtin_ctz(past);
+    }
+    return total;
+}
 #endif
 
 uint8_t inpars_max_byte_isa(const uint8_t *bytes, size_t count, inpars_isa isa) {
@@ -475,28 +668,66 @@ void inpars_range_bounds(
     inpars_range_bounds_isa(bytes, count, table, out, sum, inpars_kernels_isa());
 }
 
-size_t inpars_essential_candidates_isa(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count, inpars_isa isa
+uint32_t inpars_live_ranges_isa(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits, inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (use_avx512(isa))
-        return essential_candidates_avx512(
-            docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds,
-            count);
+        return live_ranges_avx512(bytes, ranges, table, bound, sums, cutoff, live, bits);
 #endif
     (void)isa;
-    return essential_candidates_generic(
-        docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds, count);
+    return live_ranges_generic(bytes, ranges, table, bound, sums, cutoff, live, bits);
 }
 
-size_t inpars_essential_candidates(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count
+uint32_t inpars_live_ranges(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits
 ) {
-    return inpars_essential_candidates_isa(
-        docs, scores, n, from, phase, sums, cutoff, slots, generation, candidates, bounds, count,
-        inpars_kernels_isa());
+    return inpars_live_ranges_isa(
+        bytes, ranges, table, bound, sums, cutoff, live, bits, inpars_kernels_isa());
+}
+
+size_t inpars_essential_block_isa(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count, inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (use_avx512(isa))
+        return essential_block_avx512(
+            block, scorer, begin, window, slots, candidates, bounds, count);
+#endif
+    (void)isa;
+    return essential_block_generic(block, scorer, begin, window, slots, candidates, bounds, count);
+}
+
+size_t inpars_essential_block(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count
+) {
+    return inpars_essential_block_isa(
+        block, scorer, begin, window, slots, candidates, bounds, count, inpars_kernels_isa());
+}
+
+size_t inpars_accumulate_block_isa(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, double *partial, uint64_t *matched,
+    inpars_isa isa
+) {
+#ifdef INPARS_X86
+    if (use_avx512(isa))
+        return accumulate_block_avx512(block, scorer, begin, window, slots, partial, matched);
+#endif
+    (void)isa;
+    return accumulate_block_generic(block, scorer, begin, window, slots, partial, matched);
+}
+
+size_t inpars_accumulate_block(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, double *partial, uint64_t *matched
+) {
+    return inpars_accumulate_block_isa(
+        block, scorer, begin, window, slots, partial, matched, inpars_kernels_isa());
 }

@@ -63,7 +63,10 @@ extension BM25Searcher {
 /// 2. the locally essential terms are read term-at-a-time (one: each posting's score is
 ///    compared with θ minus the non-essential bounds; several: their scores are summed per
 ///    document into the window's accumulators), giving candidates in document order, each
-///    with a bound;
+///    with a bound. Only *live* ranges of 64 documents are read — those where the range bounds
+///    of every term (``IndexFormat``, `rangeBounds`) add up to more than θ; blocks with no live
+///    range are skipped unread, and the others are scored only in live ranges (in C,
+///    `inpars_essential_block` and `inpars_accumulate_block`);
 /// 3. the non-essential terms, from the largest local bound down, are looked up for the
 ///    candidates still in the running (documents in ascending order, so each cursor only
 ///    moves forward), each replacing its bound by the real score;
@@ -173,8 +176,9 @@ struct WindowedMaxScoreSearch {
         let ranges = fillRangeBounds(nonEssential: order, q, from: from, to: to)
         let count =
             q == m - 1
-            ? singleEssential(order[m - 1], from: from, to: to, ranges: ranges)
-            : accumulateEssential(order + q, m - q, from: from, to: to)
+            ? singleEssential(
+                order[m - 1], from: from, to: to, ranges: ranges, nonEssential: nonEssential)
+            : accumulateEssential(order + q, m - q, from: from, to: to, ranges: ranges)
         statistics.candidates &+= count
         let survivors = refine(count: count, nonEssential: order, q, from: from, to: to)
         for c in 0..<survivors {
@@ -219,54 +223,94 @@ struct WindowedMaxScoreSearch {
 
     /// One essential term: its postings whose score plus the non-essential bounds of their
     /// range can enter become candidates. Returns the candidate count.
+    ///
+    /// Only the term's postings in *live* ranges — where its own range bound plus the sum
+    /// there can enter — can pass, so blocks with none are passed over unread and the rest
+    /// are scored only there (`inpars_essential_block`).
+    ///
+    /// - Parameter nonEssential: the other terms' window bounds summed (at least every
+    ///   range's sum).
     private mutating func singleEssential(
-        _ e: Int, from: UInt32, to: UInt32, ranges: Int
+        _ e: Int, from: UInt32, to: UInt32, ranges: Int, nonEssential: Double
     ) -> Int {
-        let sum = window.rangeSum
-        var largest = 0.0
-        for r in 0..<ranges { largest = max(largest, sum[r]) }
-        let floor = bounds.cutoff - largest
-        let cutoff = bounds.cutoff
-        let slot = cursors[e].planIndex
         let window = self.window
+        let sum = window.rangeSum
+        let first = Int(from) >> IndexFormat.rangeShift
+        let live = inpars_live_ranges(
+            window.rangeBytes[e].map { $0 + first }, ranges, window.rangeTable + 256 * e,
+            window.bound[e], sum, bounds.cutoff, window.live, window.liveBits)
+        if live == 0 { return 0 }
+        let phase = from & UInt32(IndexFormat.rangeSize - 1)
+        var parameters = inpars_essential_window(
+            from: from, to: to, phase: phase, live: window.live, sums: sum,
+            cutoff: bounds.cutoff, generation: window.currentGeneration)
+        let entries = window.entries(cursors[e].planIndex)
         var count = 0
         cursors[e].advance(to: from)
-        // Blocks whose best posting cannot pass are skipped unread (the term's window bound is
-        // the largest of its blocks' there, far above most of them at small k).
-        let entries = window.entries(slot)
-        let generation = window.currentGeneration
-        let phase = from & UInt32(IndexFormat.rangeSize - 1)
-        cursors[e].forEachSpan(below: to, blocksAbove: floor) { docs, scores, n in
-            count = inpars_essential_candidates(
-                docs, scores, n, from, phase, sum, cutoff, entries, generation,
-                window.candidates, window.candidateBound, count)
+        // Blocks whose best posting cannot pass are skipped unread too (the term's window
+        // bound is the largest of its blocks' there, far above most of them at small k).
+        cursors[e].forEachBlock(
+            below: to, blocksAbove: bounds.cutoff - nonEssential,
+            skipping: { a, b in Self.dead(window, a, b, from) }
+        ) { block, scorer, begin in
+            inpars_essential_block(
+                block, scorer, begin, &parameters, entries, window.candidates,
+                window.candidateBound, &count)
         }
         return count
+    }
+
+    /// Whether the window's documents `a...b` are all in ranges that are not live.
+    @inline(__always)
+    private static func dead(_ window: WindowBuffers, _ a: UInt32, _ b: UInt32, _ from: UInt32) -> Bool {
+        !window.anyLive(range(Int(a &- from), from), range(Int(b &- from), from))
     }
 
     /// Several essential terms: their scores summed per document term-at-a-time; documents
     /// whose sum plus the non-essential bounds can enter become candidates, in document
     /// order. Returns the candidate count.
+    ///
+    /// Only ranges where the essential terms' range bounds plus the non-essential sum can
+    /// enter are live; postings elsewhere are not read (`inpars_accumulate_block`).
     private mutating func accumulateEssential(
-        _ essential: UnsafeMutablePointer<Int>, _ n: Int, from: UInt32, to: UInt32
+        _ essential: UnsafeMutablePointer<Int>, _ n: Int, from: UInt32, to: UInt32, ranges: Int
     ) -> Int {
-        let sum = window.rangeSum
         let window = self.window
-        let partial = window.partial
-        let matched = window.matched
+        let sum = window.rangeSum
+        let first = Int(from) >> IndexFormat.rangeShift
+        // Each range's bound over every term: the non-essential sum plus the essential terms'
+        // bounds there.
+        let totals = window.rangeTotal
+        totals.update(from: sum, count: ranges)
         for i in 0..<n {
-            let e = essential[i]
-            let slot = cursors[e].planIndex
-            cursors[e].advance(to: from)
-            cursors[e].forEach(below: to) { doc, s in
-                let o = Int(doc &- from)
-                window.record(slot, o, s)
-                let word = matched[o >> 6]
-                let bit: UInt64 = 1 << UInt64(o & 63)
-                partial[o] = (word & bit != 0 ? partial[o] : 0) + Double(s)
-                matched[o >> 6] = word | bit
+            let j = essential[i]
+            if let bytes = window.rangeBytes[j] {
+                inpars_range_bounds(
+                    bytes + first, ranges, window.rangeTable + 256 * j,
+                    window.rangeBound + j * window.ranges, totals)
+            } else {
+                for r in 0..<ranges { totals[r] += window.bound[j] }
             }
         }
+        let live = inpars_live_ranges(
+            nil, ranges, window.rangeTable, 0, totals, bounds.cutoff, window.live, window.liveBits)
+        if live == 0 { return 0 }
+        var parameters = inpars_essential_window(
+            from: from, to: to, phase: from & UInt32(IndexFormat.rangeSize - 1), live: window.live,
+            sums: sum, cutoff: bounds.cutoff, generation: window.currentGeneration)
+        for i in 0..<n {
+            let e = essential[i]
+            let entries = window.entries(cursors[e].planIndex)
+            cursors[e].advance(to: from)
+            cursors[e].forEachBlock(
+                below: to, blocksAbove: -.infinity, skipping: { a, b in Self.dead(window, a, b, from) }
+            ) { block, scorer, begin in
+                inpars_accumulate_block(
+                    block, scorer, begin, &parameters, entries, window.partial, window.matched)
+            }
+        }
+        let partial = window.partial
+        let matched = window.matched
         var count = 0
         let words = (Int(to &- from) + 63) >> 6
         for w in 0..<words {

@@ -65,12 +65,14 @@ public final class BM25Searcher {
     /// use small ones to cross many window boundaries).
     let windowSize: Int
 
-    /// The default ``windowSize``: the window's scratch (per query term 32 KB of recorded
-    /// scores, 32 KB of sums) stays in the L2 cache. With range bounds the window bound
-    /// matters less than the per-window work: on the MS MARCO-like benchmark's common-word
-    /// queries at 8.8M passages, 4,096 was 5–10 % faster than 2,048 at k = 10 and about as
-    /// fast as 8,192 (session 10).
-    static let defaultWindowSize = 4096
+    /// The default ``windowSize``. Since the essential terms skip their postings in ranges of
+    /// 64 documents that cannot hold a candidate (live ranges, session 11), a window's own
+    /// bound matters little and larger windows spread the per-window work (term split, range
+    /// sums) over more documents: on the MS MARCO-like benchmark's common-word queries at 8.8M
+    /// passages, 8,192, 16,384 and 32,768 were within noise of each other and 3–9 % faster at
+    /// k = 10 than session 10's 4,096 without live ranges. The scratch is 128 KB of recorded
+    /// scores per query term and 128 KB of sums, touched sparsely.
+    static let defaultWindowSize = 16_384
     /// A query runs the windowed pruned search when each of its terms is in at least one
     /// document in this many (``usesWindows``); tests set 0 (never) or a huge value (always).
     let windowedDensity: Int

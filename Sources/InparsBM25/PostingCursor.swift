@@ -169,53 +169,66 @@ struct PostingCursor {
     }
 
     /// Calls `body(doc, score)` for every posting from the current one up to (not including)
-    /// document `end`, and leaves the cursor on the first posting at or after `end`. With
-    /// `blocksAbove`, see ``forEachSpan(below:blocksAbove:_:)``.
+    /// document `end`, and leaves the cursor on the first posting at or after `end` (each
+    /// block decoded whole by `inpars_decode_block`).
     @inline(__always)
-    mutating func forEach(
-        below end: UInt32, blocksAbove floor: Double = -.infinity,
-        _ body: (UInt32, Float) -> Void
-    ) {
-        forEachSpan(below: end, blocksAbove: floor) { docs, scores, n in
-            for i in 0..<n { body(docs[i], scores[i]) }
+    mutating func forEach(below end: UInt32, _ body: (UInt32, Float) -> Void) {
+        while doc < end {
+            decode(block, layout)
+            let docs = decodedDocs
+            let scores = decodedScores
+            if lastDocument(block) < end {
+                for i in position..<layout.count { body(docs[i], scores[i]) }
+                if block + 1 < endBlock { load(block + 1) } else { doc = .max }
+            } else {
+                // The block's last document is ≥ end, so the run stops inside the block.
+                var i = position
+                while docs[i] < end {
+                    body(docs[i], scores[i])
+                    i &+= 1
+                }
+                position = i
+                doc = docs[i]
+                return
+            }
         }
     }
 
-    /// Calls `body(docs, scores, n)` for runs of decoded postings (each within one block) from
-    /// the current one up to (not including) document `end`, and leaves the cursor on the
-    /// first posting at or after `end`.
+    /// Calls `body(block, scorer, position)` for each block holding postings from the current
+    /// one up to (not including) document `end`, with the position to start at; `body` returns
+    /// the position of the block's first posting at or after `end` (the block's count when it
+    /// has none). Leaves the cursor on the first posting at or after `end`.
     ///
-    /// With `blocksAbove`, blocks whose bound is not above it are passed over unread (their
-    /// postings are not handed to `body`): for a caller that wants only postings whose
-    /// score exceeds that value.
+    /// Blocks whose bound is not above `floor`, or for which `skip(first, last)` holds (their
+    /// postings' documents run from `first` to `last` within the span), are passed over
+    /// unread: for the windowed search's single essential term, which scores blocks in C
+    /// (`inpars_essential_block`) and wants only postings that can pass.
     @inline(__always)
-    mutating func forEachSpan(
-        below end: UInt32, blocksAbove floor: Double = -.infinity,
-        _ body: (UnsafePointer<UInt32>, UnsafePointer<Float>, Int) -> Void
+    mutating func forEachBlock(
+        below end: UInt32, blocksAbove floor: Double, skipping skip: (UInt32, UInt32) -> Bool,
+        _ body: (
+            UnsafePointer<inpars_posting_block>, UnsafePointer<inpars_term_scorer>, Int
+        ) -> Int
     ) {
         while doc < end {
-            if floor > -.infinity && !(blockBound(block) > floor) {
-                if lastDocument(block) >= end {
+            let last = lastDocument(block)
+            if !(blockBound(block) > floor) || skip(doc, min(last, end &- 1)) {
+                if last >= end {
                     advance(to: end)
                     return
                 }
                 if block + 1 < endBlock { load(block + 1) } else { doc = .max }
                 continue
             }
-            decode(block, layout)
-            let docs = decodedDocs
-            if lastDocument(block) < end {
-                body(docs + position, decodedScores + position, layout.count &- position)
-                if block + 1 < endBlock { load(block + 1) } else { doc = .max }
-            } else {
-                // The block's last document is ≥ end, so the run stops inside the block.
-                var i = position &+ 1
-                while docs[i] < end { i &+= 1 }
-                body(docs + position, decodedScores + position, i &- position)
-                position = i
-                doc = docs[i]
+            var packed = layout.packed
+            var scorer = self.scorer
+            let stop = body(&packed, &scorer, position)
+            if stop < layout.count {
+                position = stop
+                doc = layout.doc(stop)
                 return
             }
+            if block + 1 < endBlock { load(block + 1) } else { doc = .max }
         }
     }
 

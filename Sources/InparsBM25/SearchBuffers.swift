@@ -157,6 +157,13 @@ final class WindowBuffers {
     let rangeBound: UnsafeMutablePointer<Double>
     /// Per range of the current window: the non-essential terms' bounds summed.
     let rangeSum: UnsafeMutablePointer<Double>
+    /// Per range of the current window with several essential terms: every term's bound
+    /// summed (scratch of ``WindowedMaxScoreSearch``).
+    let rangeTotal: UnsafeMutablePointer<Double>
+    /// Per range of the current window (128 bytes; ``ranges`` ≤ 128): whether its one essential
+    /// term can give a candidate there (`inpars_live_ranges`), and the same as 2 words of bits.
+    let live: UnsafeMutablePointer<UInt8>
+    let liveBits: UnsafeMutablePointer<UInt64>
 
     init(terms: Int, size: Int) {
         precondition(size > 0 && size <= 1 << 16 && size & (size - 1) == 0)
@@ -177,6 +184,11 @@ final class WindowBuffers {
         rangeBytes = .allocate(capacity: terms)
         rangeBound = .allocate(capacity: terms * ranges)
         rangeSum = .allocate(capacity: ranges)
+        rangeTotal = .allocate(capacity: ranges)
+        live = .allocate(capacity: ranges + 4)
+        live.initialize(repeating: 0, count: ranges + 4)
+        liveBits = .allocate(capacity: (ranges + 63) / 64)
+        liveBits.initialize(repeating: 0, count: (ranges + 63) / 64)
     }
 
     deinit {
@@ -192,6 +204,24 @@ final class WindowBuffers {
         rangeBytes.deallocate()
         rangeBound.deallocate()
         rangeSum.deallocate()
+        rangeTotal.deallocate()
+        live.deallocate()
+        liveBits.deallocate()
+    }
+
+    /// Whether any of the ranges `first...last` of the current window is live.
+    @inline(__always)
+    func anyLive(_ first: Int, _ last: Int) -> Bool {
+        var w = first >> 6
+        var word = liveBits[w] & (UInt64.max << UInt64(first & 63))
+        let lastWord = last >> 6
+        while w < lastWord {
+            if word != 0 { return true }
+            w += 1
+            word = liveBits[w]
+        }
+        let keep = last & 63 == 63 ? UInt64.max : (1 << UInt64((last & 63) + 1)) &- 1
+        return word & keep != 0
     }
 
     /// Starts a window: every recorded score becomes absent.
@@ -205,7 +235,7 @@ final class WindowBuffers {
     }
 
     /// The recorded entries of query term `slot` (one per offset), for
-    /// `inpars_refine_candidates` and `inpars_essential_candidates`.
+    /// `inpars_refine_candidates`, `inpars_essential_block` and `inpars_accumulate_block`.
     @inline(__always)
     func entries(_ slot: Int) -> UnsafeMutablePointer<UInt64> { slots + slot &* size }
 

@@ -242,49 +242,237 @@ import Testing
         }
     }
 
-    /// The windowed search's single-essential step: postings whose score plus their range's
-    /// sum is above the cutoff are recorded and become candidates, in order.
-    @Test func essentialCandidatesMatchAScalarLoop() {
-        var random = TestRandom(seed: 9)
-        let generation: UInt64 = 41
+    /// Which ranges of a window are live: a range's bound (from its byte, or one bound for all)
+    /// plus its sum above the cutoff; as bytes and as bits, for lengths up to three words.
+    @Test func liveRangesMatchAScalarLoop() {
+        var random = TestRandom(seed: 11)
+        let table = (0..<256).map { Double($0) / 64 }
+        let cutoff = 4.0
+        for ranges in [0, 1, 7, 8, 9, 63, 64, 65, 129, 190] {
+            let bytes = (0..<ranges).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            let sums = (0..<ranges).map { _ in Double(Float.random(in: 0...2.5, using: &random)) }
+            for useBytes in [true, false] {
+                let bound = 1.7
+                let expected = (0..<ranges).map { r in
+                    (useBytes ? table[Int(bytes[r])] : bound) + sums[r] > cutoff
+                }
+                #expect(ranges < 60 || (expected.contains(true) && expected.contains(false)))
+                for isa in Self.paths {
+                    var live = [UInt8](repeating: 9, count: ranges + 4)
+                    var bits = [UInt64](repeating: .max, count: 4)
+                    let n = bytes.withUnsafeBufferPointer { b in
+                        inpars_live_ranges_isa(
+                            useBytes ? b.baseAddress : nil, ranges, table, bound, sums, cutoff,
+                            &live, &bits, isa)
+                    }
+                    let tag = "ranges \(ranges) bytes \(useBytes) isa \(isa.rawValue)"
+                    #expect(Int(n) == expected.filter { $0 }.count, "\(tag)")
+                    #expect(live[0..<ranges].map { $0 == 1 } == expected, "\(tag)")
+                    #expect(live[0..<ranges].allSatisfy { $0 <= 1 })
+                    #expect(live[ranges...].allSatisfy { $0 == 9 }, "\(tag): written past ranges")
+                    for r in 0..<ranges {
+                        #expect((bits[r >> 6] >> UInt64(r & 63)) & 1 == (expected[r] ? 1 : 0))
+                    }
+                    let words = (ranges + 63) / 64
+                    for w in 0..<words where (w + 1) * 64 > ranges {
+                        #expect(bits[w] >> UInt64(ranges - w * 64) == 0, "\(tag): bits past ranges")
+                    }
+                    #expect(bits[words...].allSatisfy { $0 == .max }, "\(tag): words past ranges")
+                }
+            }
+        }
+    }
+
+    /// One block of a window's essential term(s), as both essential kernels read it: documents
+    /// ascending from before the window's start to past its end, packed with `docBits` bits.
+    struct WindowBlock {
         let from: UInt32 = 70_000 + 37  // 37 documents into its first range of 64
         let phase: UInt32 = 37
-        let sums = (0..<33).map { _ in Double(Float.random(in: 0...3, using: &random)) }
-        let cutoff = 4.0
-        for n in [0, 1, 7, 8, 9, 16, 100, 128] {
-            let offsets = (0..<2_048).map { UInt32($0) }.shuffled(using: &random).prefix(n).sorted()
-            let docs = offsets.map { from + $0 }
-            let scores = (0..<n).map { _ in Float.random(in: 0...3, using: &random) }
-            var expected: [(UInt16, Double)] = []
-            for i in 0..<n {
-                let bound = Double(scores[i]) + sums[Int((offsets[i] + phase) >> 6)]
-                if bound > cutoff { expected.append((UInt16(offsets[i]), bound)) }
+        let to: UInt32
+        let docs: [UInt32]
+        let tfs: [UInt32]
+        let norms: [UInt32]
+        /// The first position inside the window (where the cursor stands).
+        let begin: Int
+        let data: [UInt8]
+        let docBytes: Int
+        let tfBytes: Int
+        let base: UInt32 = 69_000
+        let docBits: Int
+        let tfBits: Int
+        let normBits = 8
+
+        init(count: Int, windowSize: Int, random: inout TestRandom) {
+            let from: UInt32 = 70_000 + 37
+            let base: UInt32 = 69_000
+            let to = from + UInt32(windowSize)
+            // Distinct documents from a little before `from` to a little past `to`.
+            let span = Int(to - base) + 300
+            let docs = (0..<span).map { base + UInt32($0) }.shuffled(using: &random).prefix(count)
+                .sorted()
+            let tfs = (0..<count).map { i in
+                i % 5 == 0 ? UInt32(9 + random.next() % 40) : UInt32(1 + random.next() % 8)
             }
-            #expect(n < 16 || !expected.isEmpty)
-            for isa in Self.paths {
-                var slots = [UInt64](repeating: 7, count: 2_048)
-                // Two candidates already in the list stay in front.
-                var candidates = [UInt16](repeating: 0xFFFF, count: n + 3)
-                var bounds = [Double](repeating: -1, count: n + 3)
-                candidates[0] = 1
-                candidates[1] = 2
-                let count = inpars_essential_candidates_isa(
-                    docs, scores, n, from, phase, sums, cutoff, &slots, generation, &candidates,
-                    &bounds, 2, isa)
-                #expect(count == 2 + expected.count, "n \(n) isa \(isa.rawValue)")
-                #expect(candidates[0] == 1 && candidates[1] == 2)
-                #expect(Array(candidates[2..<count]) == expected.map(\.0))
-                #expect(bounds[2..<count].map(\.bitPattern) == expected.map(\.1.bitPattern))
-                #expect(candidates[count] == 0xFFFF && bounds[count] == -1)
-                let kept = Set(expected.map { Int($0.0) })
-                for o in 0..<2_048 {
-                    if kept.contains(o) {
-                        let i = offsets.firstIndex(of: UInt32(o))!
-                        #expect(slots[o] == generation << 32 | UInt64(scores[i].bitPattern))
-                    } else {
-                        #expect(slots[o] == 7, "offset \(o) written")
+            let norms = (0..<count).map { _ in UInt32(random.next() % 256) }
+            let docBits = PostingBlocks.bitWidth(docs.last! - base)
+            let tfBits = PostingBlocks.bitWidth(tfs.max()! - 1)
+            let docPacked = PostingKernelTests.packed(docs.map { $0 - base }, bits: docBits)
+            let tfPacked = PostingKernelTests.packed(tfs.map { $0 - 1 }, bits: tfBits)
+            let normPacked = PostingKernelTests.packed(norms, bits: 8)
+            self.to = to
+            self.docs = docs
+            self.tfs = tfs
+            self.norms = norms
+            self.docBits = docBits
+            self.tfBits = tfBits
+            begin = docs.firstIndex { $0 >= from } ?? count
+            docBytes = docPacked.count
+            tfBytes = tfPacked.count
+            data = docPacked + tfPacked + normPacked + [UInt8](repeating: 0, count: 8)
+        }
+
+        /// The position of the first document at or after `to`.
+        var stop: Int { docs.firstIndex { $0 >= to } ?? docs.count }
+
+        func range(_ i: Int) -> Int { Int((docs[i] - from + phase) >> 6) }
+
+        /// Runs `body` with the block, a scorer for `term` and the window parameters.
+        func withKernelArguments<R>(
+            term: Term, live: [UInt8], sums: [Double], cutoff: Double, generation: UInt64,
+            _ body: (
+                UnsafePointer<inpars_posting_block>, UnsafePointer<inpars_term_scorer>,
+                UnsafePointer<inpars_essential_window>
+            ) -> R
+        ) -> R {
+            let table = term.table
+            return data.withUnsafeBufferPointer { d in
+                table.withUnsafeBufferPointer { t in
+                    term.cache.withUnsafeBufferPointer { c in
+                        live.withUnsafeBufferPointer { l in
+                            sums.withUnsafeBufferPointer { s in
+                                let p = d.baseAddress!
+                                var block = inpars_posting_block(
+                                    docs: p, tfs: p + docBytes, norms: p + docBytes + tfBytes,
+                                    count: UInt32(docs.count), base: base, min_norm: 0,
+                                    doc_bits: UInt32(docBits), tf_bits: UInt32(tfBits),
+                                    norm_bits: UInt32(normBits))
+                                var scorer = inpars_term_scorer(
+                                    table: t.baseAddress!, table_tf: UInt32(term.tableTf),
+                                    weight: term.weight, cache: c.baseAddress!)
+                                var window = inpars_essential_window(
+                                    from: from, to: to, phase: phase, live: l.baseAddress!,
+                                    sums: s.baseAddress!, cutoff: cutoff, generation: generation)
+                                return body(&block, &scorer, &window)
+                            }
+                        }
                     }
                 }
+            }
+        }
+    }
+
+    /// The single-essential step straight from a block: postings in the window and in live
+    /// ranges whose score plus their range's sum is above the cutoff are recorded and become
+    /// candidates, in order, after those already there; the stop is the first document past
+    /// the window.
+    @Test func essentialBlockMatchesAScalarLoop() {
+        var random = TestRandom(seed: 9)
+        let term = Term()
+        let generation: UInt64 = 41
+        let cutoff = 4.0
+        for (count, windowSize) in [(1, 64), (16, 256), (77, 512), (128, 1_024), (128, 8_192)] {
+            let block = WindowBlock(count: count, windowSize: windowSize, random: &random)
+            let ranges = (windowSize + 63) / 64 + 1
+            let sums = (0..<ranges).map { _ in Double(Float.random(in: 0...3.5, using: &random)) }
+            // About half the ranges live, and 3 readable bytes past them (not live).
+            let live = (0..<ranges).map { _ in UInt8(random.next() % 2) } + [0, 0, 0]
+            var expected: [(UInt16, Double, UInt64)] = []
+            for i in block.begin..<block.stop where live[block.range(i)] == 1 {
+                let score = term.score(tf: block.tfs[i], norm: block.norms[i])
+                let bound = Double(score) + sums[block.range(i)]
+                if bound > cutoff {
+                    expected.append(
+                        (UInt16(block.docs[i] - block.from), bound,
+                         generation << 32 | UInt64(score.bitPattern)))
+                }
+            }
+            #expect(count < 77 || !expected.isEmpty)
+            for isa in Self.paths {
+                var slots = [UInt64](repeating: 7, count: windowSize)
+                // Two candidates already in the list stay in front.
+                var candidates = [UInt16](repeating: 0xFFFF, count: count + 3)
+                var bounds = [Double](repeating: -1, count: count + 3)
+                candidates[0] = 1
+                candidates[1] = 2
+                var n = 2
+                let stop = block.withKernelArguments(
+                    term: term, live: live, sums: sums, cutoff: cutoff, generation: generation
+                ) { b, scorer, window in
+                    inpars_essential_block_isa(
+                        b, scorer, block.begin, window, &slots, &candidates, &bounds, &n, isa)
+                }
+                let tag = "count \(count) window \(windowSize) isa \(isa.rawValue)"
+                #expect(stop == block.stop, "\(tag)")
+                #expect(n == 2 + expected.count, "\(tag)")
+                #expect(candidates[0] == 1 && candidates[1] == 2)
+                #expect(Array(candidates[2..<n]) == expected.map(\.0), "\(tag)")
+                #expect(bounds[2..<n].map(\.bitPattern) == expected.map(\.1.bitPattern))
+                #expect(candidates[n] == 0xFFFF && bounds[n] == -1)
+                let recorded = Dictionary(uniqueKeysWithValues: expected.map { (Int($0.0), $0.2) })
+                let slotErrors = (0..<windowSize).filter { slots[$0] != (recorded[$0] ?? 7) }
+                #expect(slotErrors.isEmpty, "\(tag): slots \(slotErrors.prefix(5))")
+            }
+        }
+    }
+
+    /// One of several essential terms straight from a block: postings in the window and in
+    /// live ranges are recorded and added to the sums (a sum starts at 0 where the offset's
+    /// bit was clear, else adds to what an earlier term left), and their bits are set.
+    @Test func accumulateBlockMatchesAScalarLoop() {
+        var random = TestRandom(seed: 12)
+        let term = Term()
+        let generation: UInt64 = 5
+        for (count, windowSize) in [(1, 64), (16, 256), (77, 512), (128, 1_024), (128, 8_192)] {
+            let block = WindowBlock(count: count, windowSize: windowSize, random: &random)
+            let ranges = (windowSize + 63) / 64 + 1
+            let live = (0..<ranges).map { _ in UInt8(random.next() % 4 == 0 ? 0 : 1) } + [0, 0, 0]
+            // An earlier term left sums at some offsets (their bits set); stale sums elsewhere.
+            let words = windowSize / 64 + 1
+            let startBits = (0..<words).map { _ in random.next() & random.next() }
+            let startPartial = (0..<windowSize).map { _ in Double(Float.random(in: 0...2, using: &random)) }
+            var expectedPartial = startPartial
+            var expectedBits = startBits
+            var expectedSlots = [UInt64](repeating: 7, count: windowSize)
+            var added = 0
+            for i in block.begin..<block.stop where live[block.range(i)] == 1 {
+                let o = Int(block.docs[i] - block.from)
+                let score = term.score(tf: block.tfs[i], norm: block.norms[i])
+                let bit: UInt64 = 1 << UInt64(o & 63)
+                let before = expectedBits[o >> 6] & bit != 0 ? expectedPartial[o] : 0
+                expectedPartial[o] = before + Double(score)
+                expectedBits[o >> 6] |= bit
+                expectedSlots[o] = generation << 32 | UInt64(score.bitPattern)
+                added += 1
+            }
+            #expect(count < 16 || added > 0)
+            for isa in Self.paths {
+                var slots = [UInt64](repeating: 7, count: windowSize)
+                var partial = startPartial
+                var bits = startBits
+                let stop = block.withKernelArguments(
+                    term: term, live: live, sums: [0], cutoff: 0, generation: generation
+                ) { b, scorer, window in
+                    inpars_accumulate_block_isa(
+                        b, scorer, block.begin, window, &slots, &partial, &bits, isa)
+                }
+                let tag = "count \(count) window \(windowSize) isa \(isa.rawValue)"
+                #expect(stop == block.stop, "\(tag)")
+                // Counts of differing entries (whole arrays would flood a failure message).
+                let slotErrors = zip(slots, expectedSlots).filter { $0 != $1 }.count
+                let bitErrors = zip(bits, expectedBits).filter { $0 != $1 }.count
+                let sumErrors = zip(partial, expectedPartial).filter { $0.bitPattern != $1.bitPattern }
+                    .count
+                #expect(slotErrors == 0 && bitErrors == 0 && sumErrors == 0, "\(tag)")
             }
         }
     }

@@ -357,19 +357,63 @@ void inpars_range_bounds_isa(
     const uint8_t *bytes, size_t count, const double *table, double *out, double *sum,
     inpars_isa isa);
 
-/// The candidates of a window (documents `from …`) among `n` postings of its one essential
-/// term (`docs` ascending, in the window, with their `scores`): a posting whose bound
-/// `(double)score + sums[(doc − from + phase) >> 6]` is above `cutoff` has its score recorded
-/// (`slots[o] = generation << 32 | float bits`, `o = doc − from`) and is appended at
-/// `candidates[count]`, `bounds[count]`. Returns the new count.
-size_t inpars_essential_candidates(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count);
-size_t inpars_essential_candidates_isa(
-    const uint32_t *docs, const float *scores, size_t n, uint32_t from, uint32_t phase,
-    const double *sums, double cutoff, uint64_t *slots, uint64_t generation, uint16_t *candidates,
-    double *bounds, size_t count, inpars_isa isa);
+/// Which ranges of a window can hold a candidate (InparsBM25's windowed search):
+/// `live[r] = own(r) + sums[r] > cutoff` for the `ranges` ranges, where `own(r)` is
+/// `table[bytes[r]]` (one essential term's range bound) or, when `bytes` is NULL, `bound` (its
+/// window bound; 0 with several essential terms, whose bounds are then in `sums`); `bits` (`(ranges + 63) / 64` words) gets the same as bits, range `r` at bit
+/// `r % 64` of word `r / 64`. Returns how many are live.
+uint32_t inpars_live_ranges(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits);
+uint32_t inpars_live_ranges_isa(
+    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
+    double cutoff, uint8_t *live, uint64_t *bits, inpars_isa isa);
+
+/// A window of InparsBM25's windowed search, for `inpars_essential_block`: documents
+/// `from ..< to`, starting `phase` documents into its first range of 64; per range, whether
+/// it is live (`live`, a byte each, readable 3 bytes past the last range: it is read by
+/// 32-bit gathers) and the non-essential terms' bounds summed (`sums`); the score a bound must
+/// exceed; the generation recorded with scores.
+typedef struct {
+    uint32_t from;
+    uint32_t to;
+    uint32_t phase;
+    const uint8_t *live;
+    const double *sums;
+    double cutoff;
+    uint64_t generation;
+} inpars_essential_window;
+
+/// The candidates of a window among one block of its one essential term: the postings from
+/// position `begin` with documents below `window->to` (at least `window->from`) whose range
+/// is live are scored, and a posting whose bound `(double)score + sums[(o + phase) >> 6]`
+/// (`o = doc − from`) is above the cutoff has its score recorded (`slots[o] = generation << 32
+/// | float bits`) and is appended at `candidates[*count]`, `bounds[*count]` (`*count`
+/// updated). Postings in ranges that are not live are not scored: none of them can pass
+/// (their range bound plus the sum is not above the cutoff). Returns the position of the
+/// first posting whose document is ≥ `window->to` (the block's count when there is none).
+size_t inpars_essential_block(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count);
+size_t inpars_essential_block_isa(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count, inpars_isa isa);
+
+/// One of several essential terms of a window, straight from a block: its postings from
+/// position `begin` with documents below `window->to` (at least `window->from`) in live ranges
+/// are scored, recorded (`slots[o] = generation << 32 | float bits`, `o = doc − from`) and
+/// added to the window's sums: `partial[o] = (bit o of matched set ? partial[o] : 0) + score`,
+/// then the bit is set. (`window->sums` and `cutoff` are not used.) Returns the position of the
+/// first posting whose document is ≥ `window->to` (the block's count when there is none).
+size_t inpars_accumulate_block(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, double *partial, uint64_t *matched);
+size_t inpars_accumulate_block_isa(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *window, uint64_t *slots, double *partial, uint64_t *matched,
+    inpars_isa isa);
 
 /// Whether the posting kernels run their AVX-512 path here (AVX-512 F/BW/DQ and VBMI, for
 /// `vpermb`); the generic path gives the same values.
