@@ -127,4 +127,20 @@ import Testing
         shortest.append(RunEntry(queryId: "q", docId: "d", rank: 1, score: 0.1))
         #expect(String(decoding: shortest.bytes, as: UTF8.self) == "q Q0 d 1 0.1 t\n")
     }
+
+    /// Ids and tags of every length from 0 to 40 (the copy takes different paths below 4, 8
+    /// and 16 bytes and above) land whole, with nothing lost or overlapping.
+    @Test func idsAndTagsOfEveryLength() {
+        let text = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ"
+        for n in 0...40 {
+            let piece = String(text.prefix(n))
+            let tag = String(text.suffix(n))
+            let lines = RunLineBuffer(tag: tag)
+            lines.append(RunEntry(queryId: piece, docId: piece, rank: 3, score: 1.5))
+            lines.append(RunEntry(queryId: "q", docId: String(piece.reversed()), rank: 4, score: 1))
+            let expected = "\(piece) Q0 \(piece) 3 1.500000 \(tag)\n"
+                + "q Q0 \(String(piece.reversed())) 4 1.000000 \(tag)\n"
+            #expect(String(decoding: lines.bytes, as: UTF8.self) == expected, "length \(n)")
+        }
+    }
 }
