@@ -232,6 +232,17 @@ struct PostingCursor {
         }
     }
 
+    /// Prefetches the packed block that holds or follows `target`, found by walking
+    /// `ahead` (a block number, at least the current block; `target` must not decrease
+    /// between calls with the same `ahead`) along the block table.
+    @inline(__always)
+    func prefetch(_ target: UInt32, ahead: inout Int) {
+        var b = max(ahead, block)
+        while b < endBlock && lastDocument(b) < target { b &+= 1 }
+        ahead = b
+        if b < endBlock { inpars_prefetch_lines(data + Int(entries[PostingBlocks.entryWords &* b &+ 1])) }
+    }
+
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their
     /// last document, then binary-searching the block).
     @inline(__always)
