@@ -402,34 +402,57 @@ static uint32_t live_ranges_generic(
     return n;
 }
 
-static size_t essential_block_generic(
+/// Calls `visit(context, o, score)` for each posting of `block` from position `begin` with
+/// its document below `w->to` in a live range (`o` its window offset); returns the position of
+/// the first posting whose document is ≥ `w->to` (the block's count when there is none).
+static size_t for_each_live_posting(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
-    const inpars_essential_window *w, uint64_t *slots, uint16_t *candidates, double *bounds,
-    size_t *count
+    const inpars_essential_window *w, void (*visit)(void *, uint32_t, float), void *context
 ) {
     uint64_t docMask = block->doc_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->doc_bits) - 1;
     uint64_t tfMask = block->tf_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->tf_bits) - 1;
     uint64_t normMask =
         block->norm_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->norm_bits) - 1;
-    size_t n = *count;
     for (size_t i = begin; i < block->count; i++) {
         uint32_t doc = block->base
             + (block->doc_bits ? extract_bits(block->docs, i, block->doc_bits, docMask) : 0);
-        if (doc >= w->to) {
-            *count = n;
-            return i;
-        }
+        if (doc >= w->to) return i;
         uint32_t o = doc - w->from;
         if (!w->live[(o + w->phase) >> 6]) continue;
-        uint32_t tf = 1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
+        uint32_t tf =
+            1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
         uint32_t norm = block->min_norm
             + (block->norm_bits ? extract_bits(block->norms, i, block->norm_bits, normMask) : 0);
-        n = essential_posting(
-            o, score_scalar(tf, norm, scorer), w->phase, w->sums, w->cutoff, slots,
-            w->generation, candidates, bounds, n);
+        visit(context, o, score_scalar(tf, norm, scorer));
     }
-    *count = n;
     return block->count;
+}
+
+/// What `essential_block_generic`'s visitor needs besides the posting.
+typedef struct {
+    const inpars_essential_window *w;
+    uint64_t *slots;
+    uint16_t *candidates;
+    double *bounds;
+    size_t count;
+} essential_context;
+
+static void visit_essential(void *context, uint32_t o, float score) {
+    essential_context *c = context;
+    c->count = essential_posting(
+        o, score, c->w->phase, c->w->sums, c->w->cutoff, c->slots, c->w->generation,
+        c->candidates, c->bounds, c->count);
+}
+
+static size_t essential_block_generic(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
+    const inpars_essential_window *w, uint64_t *slots, uint16_t *candidates, double *bounds,
+    size_t *count
+) {
+    essential_context c = {w, slots, candidates, bounds, *count};
+    size_t stop = for_each_live_posting(block, scorer, begin, w, visit_essential, &c);
+    *count = c.count;
+    return stop;
 }
 
 /// One essential posting added to a window's sums (`inpars_accumulate_block`).
@@ -445,26 +468,25 @@ static inline void accumulate_posting(
     matched[o >> 6] = word | bit;
 }
 
+/// What `accumulate_block_generic`'s visitor needs besides the posting.
+typedef struct {
+    uint64_t generation;
+    uint64_t *slots;
+    double *partial;
+    uint64_t *matched;
+} accumulate_context;
+
+static void visit_accumulate(void *context, uint32_t o, float score) {
+    accumulate_context *c = context;
+    accumulate_posting(o, score, c->generation, c->slots, c->partial, c->matched);
+}
+
 static size_t accumulate_block_generic(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
     const inpars_essential_window *w, uint64_t *slots, double *partial, uint64_t *matched
 ) {
-    uint64_t docMask = block->doc_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->doc_bits) - 1;
-    uint64_t tfMask = block->tf_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->tf_bits) - 1;
-    uint64_t normMask =
-        block->norm_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->norm_bits) - 1;
-    for (size_t i = begin; i < block->count; i++) {
-        uint32_t doc = block->base
-            + (block->doc_bits ? extract_bits(block->docs, i, block->doc_bits, docMask) : 0);
-        if (doc >= w->to) return i;
-        uint32_t o = doc - w->from;
-        if (!w->live[(o + w->phase) >> 6]) continue;
-        uint32_t tf = 1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
-        uint32_t norm = block->min_norm
-            + (block->norm_bits ? extract_bits(block->norms, i, block->norm_bits, normMask) : 0);
-        accumulate_posting(o, score_scalar(tf, norm, scorer), w->generation, slots, partial, matched);
-    }
-    return block->count;
+    accumulate_context c = {w->generation, slots, partial, matched};
+    return for_each_live_posting(block, scorer, begin, w, visit_accumulate, &c);
 }
 
 #ifdef INPARS_X86
@@ -541,105 +563,125 @@ POSTINGS_TARGET static uint32_t live_ranges_avx512(
     return n;
 }
 
-/// Per group of 16 postings: the documents unpacked; the lanes in live ranges (a byte table
-/// looked up with `vpermi2b`) scored and tested; groups with none pass unscored.
+/// Reads a block of a window's essential term 16 postings at a time (both essential kernels).
+typedef struct {
+    unpacker docs, tfs, norms;
+    const inpars_posting_block *block;
+    const inpars_term_scorer *scorer;
+    const inpars_essential_window *w;
+    __m512i base, minNorm, from, to, phase;
+} live_reader;
+
+/// One group of 16 postings: the lanes in live ranges (`hot`), their window offsets and
+/// scores (scored only if a lane is hot; other lanes' scores are 0), and the lanes whose
+/// document is ≥ `to` (`past`).
+typedef struct {
+    __mmask16 hot, past;
+    __m512i offset;
+    __m512 score;
+} live_group;
+
+POSTINGS_TARGET static inline live_reader make_live_reader(
+    const inpars_posting_block *block, const inpars_term_scorer *scorer,
+    const inpars_essential_window *w
+) {
+    live_reader r;
+    r.docs = make_unpacker(block->doc_bits);
+    r.tfs = make_unpacker(block->tf_bits);
+    r.norms = make_unpacker(block->norm_bits);
+    r.block = block;
+    r.scorer = scorer;
+    r.w = w;
+    r.base = _mm512_set1_epi32((int)block->base);
+    r.minNorm = _mm512_set1_epi32((int)block->min_norm);
+    r.from = _mm512_set1_epi32((int)w->from);
+    r.to = _mm512_set1_epi32((int)w->to);
+    r.phase = _mm512_set1_epi32((int)w->phase);
+    return r;
+}
+
+/// Group `g`, lanes before position `begin` left out. Per lane the documents are unpacked, their
+/// ranges' live bytes gathered (the low byte of a 32-bit gather: `live` is padded), and tf,
+/// norm and score computed only when a lane is hot.
+POSTINGS_TARGET static inline live_group read_live_group(
+    const live_reader *r, size_t g, size_t begin
+) {
+    size_t total = r->block->count;
+    size_t rest = total - 16 * g;
+    __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
+    if (16 * g < begin) lanes &= (__mmask16)(0xFFFFu << (begin - 16 * g));
+    __m512i d = _mm512_add_epi32(unpack_group(&r->docs, r->block->docs, g, total), r->base);
+    live_group x;
+    x.past = _mm512_mask_cmpge_epu32_mask(lanes, d, r->to);
+    __mmask16 inside = lanes & (__mmask16)~x.past;
+    x.offset = _mm512_sub_epi32(d, r->from);
+    __m512i range = _mm512_srli_epi32(_mm512_add_epi32(x.offset, r->phase), 6);
+    __m512i flag =
+        _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, r->w->live, 1);
+    x.hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
+    x.score = _mm512_setzero_ps();
+    if (x.hot) {
+        __m512i tf = _mm512_add_epi32(
+            unpack_group(&r->tfs, r->block->tfs, g, total), _mm512_set1_epi32(1));
+        __m512i norm =
+            _mm512_add_epi32(unpack_group(&r->norms, r->block->norms, g, total), r->minNorm);
+        x.score = score16(tf, norm, x.hot, r->scorer);
+    }
+    return x;
+}
+
+/// The hot lanes of each group tested and recorded eight at a time (`essential_eight`).
 POSTINGS_TARGET static size_t essential_block_avx512(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
     const inpars_essential_window *w, uint64_t *slots, uint16_t *candidates, double *bounds,
     size_t *count
 ) {
-    size_t total = block->count;
-    unpacker ud = make_unpacker(block->doc_bits);
-    unpacker ut = make_unpacker(block->tf_bits);
-    unpacker un = make_unpacker(block->norm_bits);
-    const __m512i base = _mm512_set1_epi32((int)block->base);
-    const __m512i one = _mm512_set1_epi32(1);
-    const __m512i minNorm = _mm512_set1_epi32((int)block->min_norm);
-    const __m512i fromv = _mm512_set1_epi32((int)w->from);
-    const __m512i tov = _mm512_set1_epi32((int)w->to);
-    const __m512i phase16 = _mm512_set1_epi32((int)w->phase);
+    live_reader r = make_live_reader(block, scorer, w);
     const __m256i phasev = _mm256_set1_epi32((int)w->phase);
     const __m512d cutoffv = _mm512_set1_pd(w->cutoff);
     const __m512i gen = _mm512_set1_epi64((long long)(w->generation << 32));
     size_t n = *count;
-    for (size_t g = begin / 16; 16 * g < total; g++) {
-        size_t rest = total - 16 * g;
-        __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
-        if (16 * g < begin) lanes &= (__mmask16)(0xFFFFu << (begin - 16 * g));
-        __m512i d = _mm512_add_epi32(unpack_group(&ud, block->docs, g, total), base);
-        __mmask16 past = _mm512_mask_cmpge_epu32_mask(lanes, d, tov);
-        __mmask16 inside = lanes & (__mmask16)~past;
-        // Past `to` the lanes are cut off; lanes below `begin` are not counted, so the stop
-        // is the first lane at or after `begin` whose document is ≥ `to`.
-        __m512i o = _mm512_sub_epi32(d, fromv);
-        __m512i range = _mm512_srli_epi32(_mm512_add_epi32(o, phase16), 6);
-        // Each lane's range's live byte, the low byte of a 32-bit gather (`live` is padded).
-        __m512i flag = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, w->live, 1);
-        __mmask16 hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
-        if (hot) {
-            __m512i tf = _mm512_add_epi32(unpack_group(&ut, block->tfs, g, total), one);
-            __m512i norm = _mm512_add_epi32(unpack_group(&un, block->norms, g, total), minNorm);
-            __m512 s = score16(tf, norm, hot, scorer);
+    for (size_t g = begin / 16; 16 * g < block->count; g++) {
+        live_group x = read_live_group(&r, g, begin);
+        if (x.hot) {
             n = essential_eight(
-                (__mmask8)hot, _mm512_castsi512_si256(o), _mm512_castps512_ps256(s), phasev,
-                w->sums, cutoffv, gen, slots, candidates, bounds, n);
+                (__mmask8)x.hot, _mm512_castsi512_si256(x.offset), _mm512_castps512_ps256(x.score),
+                phasev, w->sums, cutoffv, gen, slots, candidates, bounds, n);
             n = essential_eight(
-                (__mmask8)(hot >> 8), _mm512_extracti64x4_epi64(o, 1),
-                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1)), phasev,
+                (__mmask8)(x.hot >> 8), _mm512_extracti64x4_epi64(x.offset, 1),
+                _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x.score), 1)), phasev,
                 w->sums, cutoffv, gen, slots, candidates, bounds, n);
         }
-        if (past) {
+        if (x.past) {
             *count = n;
-            return 16 * g + (size_t)__builtin_ctz(past);
+            return 16 * g + (size_t)__builtin_ctz(x.past);
         }
     }
     *count = n;
-    return total;
+    return block->count;
 }
 
-/// As `essential_block_avx512`, but the live postings' scores are added to the window's sums
-/// (their window offsets and scores compressed out of the vectors, then added one by one:
-/// lanes of one group may share a word of `matched`).
+/// The hot lanes' window offsets and scores compressed out of the vectors, then added one by
+/// one (`accumulate_posting`: lanes of one group may share a word of `matched`).
 POSTINGS_TARGET static size_t accumulate_block_avx512(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
     const inpars_essential_window *w, uint64_t *slots, double *partial, uint64_t *matched
 ) {
-    size_t total = block->count;
-    unpacker ud = make_unpacker(block->doc_bits);
-    unpacker ut = make_unpacker(block->tf_bits);
-    unpacker un = make_unpacker(block->norm_bits);
-    const __m512i base = _mm512_set1_epi32((int)block->base);
-    const __m512i one = _mm512_set1_epi32(1);
-    const __m512i minNorm = _mm512_set1_epi32((int)block->min_norm);
-    const __m512i fromv = _mm512_set1_epi32((int)w->from);
-    const __m512i tov = _mm512_set1_epi32((int)w->to);
-    const __m512i phase16 = _mm512_set1_epi32((int)w->phase);
+    live_reader r = make_live_reader(block, scorer, w);
     uint32_t offsets[16];
     float scores[16];
-    for (size_t g = begin / 16; 16 * g < total; g++) {
-        size_t rest = total - 16 * g;
-        __mmask16 lanes = rest >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rest) - 1);
-        if (16 * g < begin) lanes &= (__mmask16)(0xFFFFu << (begin - 16 * g));
-        __m512i d = _mm512_add_epi32(unpack_group(&ud, block->docs, g, total), base);
-        __mmask16 past = _mm512_mask_cmpge_epu32_mask(lanes, d, tov);
-        __mmask16 inside = lanes & (__mmask16)~past;
-        __m512i o = _mm512_sub_epi32(d, fromv);
-        __m512i range = _mm512_srli_epi32(_mm512_add_epi32(o, phase16), 6);
-        __m512i flag = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, w->live, 1);
-        __mmask16 hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
-        if (hot) {
-            __m512i tf = _mm512_add_epi32(unpack_group(&ut, block->tfs, g, total), one);
-            __m512i norm = _mm512_add_epi32(unpack_group(&un, block->norms, g, total), minNorm);
-            __m512 s = score16(tf, norm, hot, scorer);
-            _mm512_storeu_si512(offsets, _mm512_maskz_compress_epi32(hot, o));
-            _mm512_storeu_ps(scores, _mm512_maskz_compress_ps(hot, s));
-            int n = __builtin_popcount(hot);
+    for (size_t g = begin / 16; 16 * g < block->count; g++) {
+        live_group x = read_live_group(&r, g, begin);
+        if (x.hot) {
+            _mm512_storeu_si512(offsets, _mm512_maskz_compress_epi32(x.hot, x.offset));
+            _mm512_storeu_ps(scores, _mm512_maskz_compress_ps(x.hot, x.score));
+            int n = __builtin_popcount(x.hot);
             for (int i = 0; i < n; i++)
                 accumulate_posting(offsets[i], scores[i], w->generation, slots, partial, matched);
         }
-        if (past) return 16 * g + (size_t)__builtin_ctz(past);
+        if (x.past) return 16 * g + (size_t)__builtin_ctz(x.past);
     }
-    return total;
+    return block->count;
 }
 #endif
 

@@ -83,8 +83,9 @@ struct WindowedMaxScoreSearch {
     /// recording a window got cheaper and 16 is best of 8, 16, 32 and 64 (k = 10 +6 % over
     /// 8, k = 1000 unchanged).
     static let scatterRatio = 16.0
-    /// Candidates ahead whose block a look-up prefetches (``refine(count:nonEssential:_:from:to:)``):
-    /// each look-up mostly lands in a block not yet in cache, and one candidate's search
+    /// Candidates ahead whose block a look-up prefetches
+    /// (``refine(count:nonEssential:_:from:to:)``): each look-up mostly lands in a block not
+    /// yet in cache, and one candidate's search
     /// cannot overlap the next one's miss by itself. On the common-word queries at 8.8M
     /// (1,000 queries, 7 alternated runs) 2 was 3.9 % faster at k = 10 than none, and 1, 2
     /// and 4 within noise of each other.
@@ -268,7 +269,9 @@ struct WindowedMaxScoreSearch {
 
     /// Whether the window's documents `a...b` are all in ranges that are not live.
     @inline(__always)
-    private static func dead(_ window: WindowBuffers, _ a: UInt32, _ b: UInt32, _ from: UInt32) -> Bool {
+    private static func dead(
+        _ window: WindowBuffers, _ a: UInt32, _ b: UInt32, _ from: UInt32
+    ) -> Bool {
         !window.anyLive(range(Int(a &- from), from), range(Int(b &- from), from))
     }
 
@@ -309,7 +312,8 @@ struct WindowedMaxScoreSearch {
             let entries = window.entries(cursors[e].planIndex)
             cursors[e].advance(to: from)
             cursors[e].forEachBlock(
-                below: to, blocksAbove: -.infinity, skipping: { a, b in Self.dead(window, a, b, from) }
+                below: to, blocksAbove: -.infinity,
+                skipping: { a, b in Self.dead(window, a, b, from) }
             ) { block, scorer, begin in
                 inpars_accumulate_block(
                     block, scorer, begin, &parameters, entries, window.partial, window.matched)

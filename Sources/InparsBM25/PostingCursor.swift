@@ -201,8 +201,8 @@ struct PostingCursor {
     ///
     /// Blocks whose bound is not above `floor`, or for which `skip(first, last)` holds (their
     /// postings' documents run from `first` to `last` within the span), are passed over
-    /// unread: for the windowed search's single essential term, which scores blocks in C
-    /// (`inpars_essential_block`) and wants only postings that can pass.
+    /// unread: for the windowed search's essential terms, whose blocks are read in C
+    /// (`inpars_essential_block`, `inpars_accumulate_block`) only where postings can pass.
     @inline(__always)
     mutating func forEachBlock(
         below end: UInt32, blocksAbove floor: Double, skipping skip: (UInt32, UInt32) -> Bool,
@@ -240,7 +240,9 @@ struct PostingCursor {
         var b = max(ahead, block)
         while b < endBlock && lastDocument(b) < target { b &+= 1 }
         ahead = b
-        if b < endBlock { inpars_prefetch_lines(data + Int(entries[PostingBlocks.entryWords &* b &+ 1])) }
+        if b < endBlock {
+            inpars_prefetch_lines(data + Int(entries[PostingBlocks.entryWords &* b &+ 1]))
+        }
     }
 
     /// Moves to the first posting with a document ≥ `target` (skipping whole blocks by their

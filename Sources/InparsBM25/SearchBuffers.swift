@@ -160,8 +160,9 @@ final class WindowBuffers {
     /// Per range of the current window with several essential terms: every term's bound
     /// summed (scratch of ``WindowedMaxScoreSearch``).
     let rangeTotal: UnsafeMutablePointer<Double>
-    /// Per range of the current window (128 bytes; ``ranges`` ≤ 128): whether its one essential
-    /// term can give a candidate there (`inpars_live_ranges`), and the same as 2 words of bits.
+    /// Per range of the current window: whether a candidate can lie there (live,
+    /// `inpars_live_ranges`; ``ranges`` bytes and 4 more, as the kernels read them with 32-bit
+    /// gathers), and the same as bits.
     let live: UnsafeMutablePointer<UInt8>
     let liveBits: UnsafeMutablePointer<UInt64>
 

@@ -286,7 +286,12 @@ import Testing
     /// One block of a window's essential term(s), as both essential kernels read it: documents
     /// ascending from before the window's start to past its end, packed with `docBits` bits.
     struct WindowBlock {
-        let from: UInt32 = 70_000 + 37  // 37 documents into its first range of 64
+        /// The window starts 37 documents into its first range of 64.
+        static let start: UInt32 = 70_000 + 37
+        /// The block's first possible document, a little before the window.
+        static let blockBase: UInt32 = 69_000
+        var from: UInt32 { Self.start }
+        var base: UInt32 { Self.blockBase }
         let phase: UInt32 = 37
         let to: UInt32
         let docs: [UInt32]
@@ -297,14 +302,13 @@ import Testing
         let data: [UInt8]
         let docBytes: Int
         let tfBytes: Int
-        let base: UInt32 = 69_000
         let docBits: Int
         let tfBits: Int
         let normBits = 8
 
         init(count: Int, windowSize: Int, random: inout TestRandom) {
-            let from: UInt32 = 70_000 + 37
-            let base: UInt32 = 69_000
+            let from = Self.start
+            let base = Self.blockBase
             let to = from + UInt32(windowSize)
             // Distinct documents from a little before `from` to a little past `to`.
             let span = Int(to - base) + 300
@@ -439,7 +443,9 @@ import Testing
             // An earlier term left sums at some offsets (their bits set); stale sums elsewhere.
             let words = windowSize / 64 + 1
             let startBits = (0..<words).map { _ in random.next() & random.next() }
-            let startPartial = (0..<windowSize).map { _ in Double(Float.random(in: 0...2, using: &random)) }
+            let startPartial = (0..<windowSize).map { _ in
+                Double(Float.random(in: 0...2, using: &random))
+            }
             var expectedPartial = startPartial
             var expectedBits = startBits
             var expectedSlots = [UInt64](repeating: 7, count: windowSize)
@@ -470,8 +476,8 @@ import Testing
                 // Counts of differing entries (whole arrays would flood a failure message).
                 let slotErrors = zip(slots, expectedSlots).filter { $0 != $1 }.count
                 let bitErrors = zip(bits, expectedBits).filter { $0 != $1 }.count
-                let sumErrors = zip(partial, expectedPartial).filter { $0.bitPattern != $1.bitPattern }
-                    .count
+                let sumErrors = zip(partial, expectedPartial)
+                    .filter { $0.bitPattern != $1.bitPattern }.count
                 #expect(slotErrors == 0 && bitErrors == 0 && sumErrors == 0, "\(tag)")
             }
         }
