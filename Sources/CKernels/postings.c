@@ -22,6 +22,11 @@ static inline uint32_t extract_bits(const uint8_t *packed, size_t i, unsigned bi
     return (uint32_t)((word >> (bit & 7)) & mask);
 }
 
+/// The mask of a `bits`-bit value (0 … 32).
+static inline uint64_t width_mask(unsigned bits) {
+    return bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << bits) - 1;
+}
+
 static void unpack_generic(
     const uint8_t *packed, size_t count, unsigned bits, uint32_t add, uint32_t *out
 ) {
@@ -29,7 +34,7 @@ static void unpack_generic(
         for (size_t i = 0; i < count; i++) out[i] = add;
         return;
     }
-    uint64_t mask = bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << bits) - 1;
+    uint64_t mask = width_mask(bits);
     for (size_t i = 0; i < count; i++) out[i] = add + extract_bits(packed, i, bits, mask);
 }
 
@@ -95,7 +100,7 @@ static void fill_unpack_widths(void) {
             w->index[v / 8][v % 8] = (bit >> 3) * 0x0101010101010101ULL + 0x0706050403020100ULL;
             w->shift[v % 8] = bit & 7;
         }
-        w->mask = bits == 32 ? 0xFFFFFFFFULL : (1ULL << bits) - 1;
+        w->mask = width_mask(bits);
         w->group_bytes = bits == 32 ? ~0ULL : (1ULL << (2 * bits)) - 1;
     }
 }
@@ -370,6 +375,13 @@ static void range_bounds_generic(
     }
 }
 
+/// Records `score` at window offset `o` of a term's slots: `generation << 32 | float bits`.
+static inline void record_score(uint64_t *slots, uint32_t o, uint64_t generation, float score) {
+    uint32_t bits;
+    memcpy(&bits, &score, sizeof bits);
+    slots[o] = generation << 32 | bits;
+}
+
 /// The candidate test and record of `essential_block_generic` for one posting.
 static inline size_t essential_posting(
     uint32_t o, float score, uint32_t phase, const double *sums, double cutoff, uint64_t *slots,
@@ -377,9 +389,7 @@ static inline size_t essential_posting(
 ) {
     double bound = (double)score + sums[(o + phase) >> 6];
     if (bound > cutoff) {
-        uint32_t bits;
-        memcpy(&bits, &score, sizeof bits);
-        slots[o] = generation << 32 | bits;
+        record_score(slots, o, generation, score);
         candidates[count] = (uint16_t)o;
         bounds[count] = bound;
         count++;
@@ -409,20 +419,16 @@ static size_t for_each_live_posting(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
     const inpars_essential_window *w, void (*visit)(void *, uint32_t, float), void *context
 ) {
-    uint64_t docMask = block->doc_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->doc_bits) - 1;
-    uint64_t tfMask = block->tf_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->tf_bits) - 1;
-    uint64_t normMask =
-        block->norm_bits == 32 ? 0xFFFFFFFFu : ((uint64_t)1 << block->norm_bits) - 1;
+    // A width of 0 reads no byte and gives 0 (`extract_bits`).
+    uint64_t docMask = width_mask(block->doc_bits), tfMask = width_mask(block->tf_bits);
+    uint64_t normMask = width_mask(block->norm_bits);
     for (size_t i = begin; i < block->count; i++) {
-        uint32_t doc = block->base
-            + (block->doc_bits ? extract_bits(block->docs, i, block->doc_bits, docMask) : 0);
+        uint32_t doc = block->base + extract_bits(block->docs, i, block->doc_bits, docMask);
         if (doc >= w->to) return i;
         uint32_t o = doc - w->from;
         if (!w->live[(o + w->phase) >> 6]) continue;
-        uint32_t tf =
-            1 + (block->tf_bits ? extract_bits(block->tfs, i, block->tf_bits, tfMask) : 0);
-        uint32_t norm = block->min_norm
-            + (block->norm_bits ? extract_bits(block->norms, i, block->norm_bits, normMask) : 0);
+        uint32_t tf = 1 + extract_bits(block->tfs, i, block->tf_bits, tfMask);
+        uint32_t norm = block->min_norm + extract_bits(block->norms, i, block->norm_bits, normMask);
         visit(context, o, score_scalar(tf, norm, scorer));
     }
     return block->count;
@@ -460,9 +466,7 @@ static inline void accumulate_posting(
     uint32_t o, float score, uint64_t generation, uint64_t *slots, double *partial,
     uint64_t *matched
 ) {
-    uint32_t bits;
-    memcpy(&bits, &score, sizeof bits);
-    slots[o] = generation << 32 | bits;
+    record_score(slots, o, generation, score);
     uint64_t word = matched[o >> 6], bit = (uint64_t)1 << (o & 63);
     partial[o] = ((word & bit) ? partial[o] : 0.0) + (double)score;
     matched[o >> 6] = word | bit;

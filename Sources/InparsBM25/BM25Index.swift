@@ -95,18 +95,10 @@ public final class BM25Index: @unchecked Sendable {
         }
         defer { close(descriptor) }
         var header = [UInt8](repeating: 0, count: IndexFormat.headerSize)
-        var done = 0
-        while done < header.count {
-            let got = header.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress! + done, $0.count - done, off_t(done))
-            }
-            if got < 0 && errno == EINTR { continue }
-            if got < 0 {
-                throw InparsCoreError.readFailed(path: file.path, reason: String(cString: strerror(errno)))
-            }
-            if got == 0 { return nil }  // shorter than a header: not an index
-            done += got
+        let done = try header.withUnsafeMutableBytes {
+            try FileBytes.read(descriptor, into: $0, at: 0, path: file.path)
         }
+        if done < header.count { return nil }  // shorter than a header: not an index
         func read(_ offset: Int) -> UInt32 {
             header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
         }

@@ -247,10 +247,7 @@ struct WindowedMaxScoreSearch {
             window.rangeBytes[e].map { $0 + first }, ranges, window.rangeTable + 256 * e,
             window.bound[e], sum, bounds.cutoff, window.live, window.liveBits)
         if live == 0 { return 0 }
-        let phase = from & UInt32(IndexFormat.rangeSize - 1)
-        var parameters = inpars_essential_window(
-            from: from, to: to, phase: phase, live: window.live, sums: sum,
-            cutoff: bounds.cutoff, generation: window.currentGeneration)
+        var parameters = essentialWindow(from: from, to: to)
         let entries = window.entries(cursors[e].planIndex)
         var count = 0
         cursors[e].advance(to: from)
@@ -265,6 +262,15 @@ struct WindowedMaxScoreSearch {
                 window.candidateBound, &count)
         }
         return count
+    }
+
+    /// The window `from..<to` as the essential kernels take it (its live ranges and range sums
+    /// as filled for this window).
+    private func essentialWindow(from: UInt32, to: UInt32) -> inpars_essential_window {
+        inpars_essential_window(
+            from: from, to: to, phase: from & UInt32(IndexFormat.rangeSize - 1),
+            live: window.live, sums: window.rangeSum, cutoff: bounds.cutoff,
+            generation: window.currentGeneration)
     }
 
     /// Whether the window's documents `a...b` are all in ranges that are not live.
@@ -304,9 +310,7 @@ struct WindowedMaxScoreSearch {
         let live = inpars_live_ranges(
             nil, ranges, window.rangeTable, 0, totals, bounds.cutoff, window.live, window.liveBits)
         if live == 0 { return 0 }
-        var parameters = inpars_essential_window(
-            from: from, to: to, phase: from & UInt32(IndexFormat.rangeSize - 1), live: window.live,
-            sums: sum, cutoff: bounds.cutoff, generation: window.currentGeneration)
+        var parameters = essentialWindow(from: from, to: to)
         for i in 0..<n {
             let e = essential[i]
             let entries = window.entries(cursors[e].planIndex)

@@ -78,3 +78,31 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(base + start, range.upperBound - start, MADV_WILLNEED)
     }
 }
+
+/// Positional reads of an open file.
+public enum FileBytes {
+    /// Reads up to `buffer.count` bytes of the open file `descriptor` from `offset`, retrying
+    /// interrupted and partial reads; returns how many were read (fewer only at the end of the
+    /// file).
+    ///
+    /// - Throws: ``InparsCoreError/readFailed(path:reason:)`` naming `path`, with `strerror`'s
+    ///   text.
+    public static func read(
+        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64,
+        path: String
+    ) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let got = pread(
+                descriptor, buffer.baseAddress! + done, buffer.count - done,
+                off_t(offset) + off_t(done))
+            if got < 0 && errno == EINTR { continue }
+            if got < 0 {
+                throw InparsCoreError.readFailed(path: path, reason: String(cString: strerror(errno)))
+            }
+            if got == 0 { break }
+            done += got
+        }
+        return done
+    }
+}

@@ -164,20 +164,14 @@ public struct InputIdentity: Codable, Sendable, Equatable {
         let offsets: [Int64] = size <= 2 * Int64(block) ? [0] : [0, size - Int64(block)]
         let length = size <= 2 * Int64(block) ? Int(size) : block
         try withUnsafeTemporaryAllocation(byteCount: max(length, 1), alignment: 16) { buffer in
+            let wanted = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
             for offset in offsets {
-                var done = 0
-                while done < length {
-                    let got = pread(
-                        descriptor, buffer.baseAddress! + done, length - done,
-                        off_t(offset) + off_t(done))
-                    if got < 0 && errno == EINTR { continue }
-                    guard got > 0 else {
-                        throw InparsCoreError.readFailed(
-                            path: url.path, reason: "short read at byte \(offset + Int64(done))")
-                    }
-                    done += got
+                let done = try FileBytes.read(descriptor, into: wanted, at: offset, path: url.path)
+                guard done == length else {
+                    throw InparsCoreError.readFailed(
+                        path: url.path, reason: "short read at byte \(offset + Int64(done))")
                 }
-                digest.update(UnsafeRawBufferPointer(rebasing: buffer[0..<length]))
+                digest.update(UnsafeRawBufferPointer(wanted))
             }
         }
         return (size, digest.finalizeHex())
