@@ -202,3 +202,27 @@ size_t inpars_format_run_lines(
     }
     return (size_t)(p - out);
 }
+
+void inpars_anserini_scores(const float *scores, size_t stride, size_t count, float *out) {
+    // Each operation rounds to float on its own (FP_CONTRACT is off in this file), as Java's
+    // float arithmetic does; floor(y) by integer conversion where that is exact.
+    for (size_t i = 0; i < count; i++) {
+        float x = scores[i * stride] * 1e4f;
+        float y = x + 0.5f;
+        float rounded = (y >= 0 && y < 0x1p62f) ? (float)(int64_t)y : floorf(y);
+        out[i] = rounded / 1e4f;
+    }
+    float previous = 0;
+    uint32_t duplicates = 0;
+    for (size_t i = 0; i < count; i++) {
+        float score = out[i];
+        if (i == 0 || previous - score > 1e-4f) {
+            duplicates = 0;
+        } else {
+            duplicates++;
+            score -= 1e-6f * (float)duplicates;
+        }
+        previous = score;
+        out[i] = score;
+    }
+}

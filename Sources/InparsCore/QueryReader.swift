@@ -29,9 +29,13 @@ public enum QueryReader {
             do {
                 switch format! {
                 case .jsonl:
-                    let string = reader.string(from: bytes)
-                    let object: [String: JSONLine.Value]
-                    object = try JSONLine.parseRecord(string, path: path, line: line)
+                    // Parsed from the line's bytes; a line with invalid UTF-8 from its repaired
+                    // (and counted) string.
+                    let object =
+                        isValidUTF8(bytes)
+                        ? try JSONLine.parseRecord(bytes, path: path, line: line)
+                        : try JSONLine.parseRecord(
+                            reader.string(from: bytes), path: path, line: line)
                     guard let id = object["_id"]?.idString else {
                         throw InparsCoreError.malformedLine(
                             path: path, line: line, field: "_id",

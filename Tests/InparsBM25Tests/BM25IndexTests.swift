@@ -161,6 +161,48 @@ import Testing
         #expect(Run.line(entries[3], tag: "t") == "q Q0 d 4 1.499999 t\n")
         #expect(Run.line(entries[4], tag: "t") == "q Q0 e 5 1.000000 t\n")
     }
+
+    /// The C routine against the rule written out in Swift, float by float, on ranked scores
+    /// full of near ties and runs of equal scores (and 0, large and NaN scores).
+    @Test func anseriniScoresMatchTheRuleScoreForScore() {
+        func rule(_ scores: [Float]) -> [Float] {
+            var out: [Float] = []
+            var previous: Float = 0
+            var duplicates = 0
+            for (i, s) in scores.enumerated() {
+                let x: Float = s * 1e4
+                var score = (x + 0.5).rounded(.down) / 1e4
+                if i == 0 || previous - score > 1e-4 {
+                    duplicates = 0
+                } else {
+                    duplicates += 1
+                    score -= 1e-6 * Float(duplicates)
+                }
+                previous = score
+                out.append(score)
+            }
+            return out
+        }
+        var generator = SeededGenerator(seed: 18)
+        for trial in 0..<200 {
+            var scores = (0..<Int.random(in: 0...300, using: &generator)).map { _ in
+                Float.random(in: 0..<(trial % 2 == 0 ? 3 : 40), using: &generator)
+            }
+            // Runs of equal and nearly equal scores.
+            for i in scores.indices.dropFirst() where Int.random(in: 0..<4, using: &generator) == 0 {
+                scores[i] = scores[i - 1] + Float.random(in: -0.0002...0, using: &generator)
+            }
+            if trial == 7 { scores += [0, 0, 0, 3e9, .nan] }
+            scores.sort { !($0 < $1) }
+            let hits = scores.enumerated().map { BM25Hit(document: Int32($0.offset), score: $0.element) }
+            let written = BM25BatchSearch.writtenScores(hits, style: .anserini)
+            let expected = rule(scores)
+            #expect(written.count == expected.count)
+            for (w, e) in zip(written, expected) {
+                #expect(w.bitPattern == e.bitPattern || (w.isNaN && e.isNaN), "trial \(trial)")
+            }
+        }
+    }
 }
 
 @Suite struct BM25IndexIntegrityTests {

@@ -91,6 +91,42 @@ import Testing
     }
 }
 
+@Suite struct OutputFileTests {
+    /// Strings, sequences and raw blocks from 1 byte to several times the 256 KiB buffer, in
+    /// a random order, plain and gzip: the file holds exactly their concatenation.
+    @Test func mixedWritesAroundTheBufferSizeKeepEveryByteInOrder() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var random = TestRandom(seed: 11)
+        for name in ["out.txt", "out.txt.gz"] {
+            let url = dir.appendingPathComponent(name)
+            var expected: [UInt8] = []
+            let file = try OutputFile(url: url)
+            // Letters only: the file is one line, read back whole.
+            let pattern = (0..<300_026).map { UInt8(0x61 + ($0 &* 7) % 26) }
+            for piece in 0..<40 {
+                let size = [1, 100, 60_000, 65_536, 70_000, 262_144, 300_000][
+                    Int.random(in: 0..<7, using: &random)]
+                let bytes = Array(pattern[(piece % 26)..<(piece % 26 + size)])
+                expected += bytes
+                switch piece % 3 {
+                case 0: try bytes.withUnsafeBytes { try file.write(raw: $0) }
+                case 1: try file.write(bytes: bytes.lazy.map { $0 })
+                default: try file.write(String(decoding: bytes, as: UTF8.self))
+                }
+            }
+            try file.write("\n")
+            try file.close()
+            let reader = try LineReader(url: url)
+            let line = Array((try reader.nextLine() ?? "").utf8)
+            #expect(try reader.nextLine() == nil)
+            #expect(line.count == expected.count, "\(name)")
+            let mismatch = line.indices.first { $0 < expected.count && line[$0] != expected[$0] }
+            #expect(mismatch == nil, "\(name): first difference at byte \(mismatch ?? -1)")
+        }
+    }
+}
+
 @Suite struct CorpusReaderTests {
     func write(_ text: String, name: String, in dir: URL) throws -> URL {
         let url = dir.appendingPathComponent(name)

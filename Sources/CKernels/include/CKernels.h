@@ -446,6 +446,12 @@ void inpars_sort_keys_descending(uint64_t *keys, size_t count, uint64_t *scratch
 /// fine. `scratch` holds `count` keys; counts below 2^32.
 void inpars_select_largest(uint64_t *a, size_t count, size_t k, uint64_t *scratch);
 
+/// The scores as Anserini's `ScoreTiesAdjusterReranker` writes them (`runlines.c`,
+/// InparsBM25's `BM25BatchSearch.writtenScores`): `scores[i · stride]`, already ranked, rounded
+/// to 4 decimals by `Math.round(s * 1e4f) / 1e4f` (floor(x + 0.5) in float), and the j-th
+/// score in a row within 1e-4 of the previous written one lowered by j·1e-6, into `out[i]`.
+void inpars_anserini_scores(const float *scores, size_t stride, size_t count, float *out);
+
 /// TREC run lines (`runlines.c`, InparsCore's `RunLineBuffer`).
 ///
 /// The most decimals a score may ask for, and the most bytes a score's text then takes
