@@ -58,8 +58,16 @@ import Testing
             documents += [Int32(random.next() % UInt64(ids.count)), -1]
             scores.append(Float.random(in: -0.01...60, using: &random))
         }
-        // Six decimals (the C routines), three, and the shortest form (line by line in Swift).
-        for decimals: Int? in [6, 3, nil] {
+        // Zeros, halfway cases, values past 2^33 and non-finite ones among them.
+        let special: [Float] = [
+            0, -0.0, 0.0000005, 9.9999995, 2.5e-7, 1e10, -3e12, .infinity, -.infinity, .nan,
+            Float(0x1p33), Float(0x1p33).nextDown, .leastNonzeroMagnitude,
+        ]
+        for (n, value) in special.enumerated() { scores[97 * n + 5] = value }
+        // Six decimals (the C routines), three, and the shortest form (line by line in Swift);
+        // ranks from 0 (the counter's first carries), 11 and 9,999,990 (a new digit).
+        let cases: [(Int?, Int)] = [(6, 11), (6, 0), (6, 9_999_990), (3, 11), (nil, 11)]
+        for (decimals, firstRank) in cases {
             let many = RunLineBuffer(tag: "tag", decimals: decimals)
             let single = RunLineBuffer(tag: "tag", decimals: decimals)
             let queryId = Array("query-7".utf8)
@@ -70,7 +78,7 @@ import Testing
                             bytes.withUnsafeBufferPointer { b in
                                 many.append(
                                     queryId: q, documents: d.baseAddress!, stride: 2,
-                                    scores: s.baseAddress!, count: s.count, firstRank: 11,
+                                    scores: s.baseAddress!, count: s.count, firstRank: firstRank,
                                     idOffsets: o.baseAddress!, idBytes: b.baseAddress!)
                             }
                         }
@@ -80,14 +88,14 @@ import Testing
             for (i, score) in scores.enumerated() {
                 single.append(
                     RunEntry(
-                        queryId: "query-7", docId: ids[Int(documents[2 * i])], rank: 11 + i,
+                        queryId: "query-7", docId: ids[Int(documents[2 * i])], rank: firstRank + i,
                         score: Double(score)))
             }
             #expect(many.count == single.count, "decimals \(String(describing: decimals))")
             #expect(Array(many.bytes) == Array(single.bytes), "decimals \(String(describing: decimals))")
             let first = String(decoding: many.bytes, as: UTF8.self).split(separator: "\n")[0]
             let expectedScore = decimals.map { formatFixed(Double(scores[0]), decimals: $0) } ?? "\(Double(scores[0]))"
-            #expect(first == "query-7 Q0 \(ids[Int(documents[0])]) 11 \(expectedScore) tag")
+            #expect(first == "query-7 Q0 \(ids[Int(documents[0])]) \(firstRank) \(expectedScore) tag")
         }
     }
 
