@@ -90,29 +90,6 @@ __attribute__((noinline)) static size_t write_fixed_printf(double value, unsigne
     return (size_t)n;
 }
 
-/// `q` (a value times 10^6, rounded) as `whole.ffffff`; returns the end.
-static inline uint8_t *write_six_decimals(uint64_t q, uint8_t *p) {
-    // Constant divisors (multiplications), and the fraction as three digit pairs.
-    uint64_t whole = q / 1000000;
-    uint32_t fraction = (uint32_t)(q - whole * 1000000);
-    if (whole < 10) {
-        *p++ = (uint8_t)('0' + whole);
-    } else if (whole < 100) {
-        memcpy(p, digit_pairs + 2 * whole, 2);
-        p += 2;
-    } else {
-        p = write_digits(whole, p);
-    }
-    uint32_t high = fraction / 10000;
-    uint32_t rest = fraction - high * 10000;
-    uint32_t middle = rest / 100;
-    p[0] = '.';
-    memcpy(p + 1, digit_pairs + 2 * high, 2);
-    memcpy(p + 3, digit_pairs + 2 * middle, 2);
-    memcpy(p + 5, digit_pairs + 2 * (rest - middle * 100), 2);
-    return p + 7;
-}
-
 size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out) {
     if (!isfinite(value) || decimals > 9 || fabs(value) >= 0x1p33) {
         return write_fixed_printf(value, decimals, out);
@@ -120,8 +97,27 @@ size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out) {
     uint8_t *p = out;
     if (signbit(value)) *p++ = '-';
     if (decimals == 6) {
-        // Pyserini's and Anserini's six decimals.
-        return (size_t)(write_six_decimals(scaled_and_rounded(fabs(value), 1000000), p) - out);
+        // Pyserini's and Anserini's six decimals: constant divisors (multiplications), and
+        // the fraction as three digit pairs.
+        uint64_t q = scaled_and_rounded(fabs(value), 1000000);
+        uint64_t whole = q / 1000000;
+        uint32_t fraction = (uint32_t)(q - whole * 1000000);
+        if (whole < 10) {
+            *p++ = (uint8_t)('0' + whole);
+        } else if (whole < 100) {
+            memcpy(p, digit_pairs + 2 * whole, 2);
+            p += 2;
+        } else {
+            p = write_digits(whole, p);
+        }
+        uint32_t high = fraction / 10000;
+        uint32_t rest = fraction - high * 10000;
+        uint32_t middle = rest / 100;
+        p[0] = '.';
+        memcpy(p + 1, digit_pairs + 2 * high, 2);
+        memcpy(p + 3, digit_pairs + 2 * middle, 2);
+        memcpy(p + 5, digit_pairs + 2 * (rest - middle * 100), 2);
+        return (size_t)(p + 7 - out);
     }
     uint64_t scale = powers_of_ten[decimals];
     uint64_t q = scaled_and_rounded(fabs(value), scale);
@@ -132,19 +128,6 @@ size_t inpars_write_fixed(double value, unsigned decimals, uint8_t *out) {
         p += decimals + 1;
     }
     return (size_t)(p - out);
-}
-
-/// A float as "%.6f"; returns the end. A float's value times 10^6 is exact in a double (24
-/// significant bits times 2^6 · 5^6, 5^6 < 2^14), so rounding it by adding 2^52 is
-/// printf's rounding (see `scaled_and_rounded`); values from 2^33 up, infinities and NaN go
-/// to ``inpars_write_fixed``.
-static inline uint8_t *write_float_six_decimals(float value, uint8_t *p) {
-    float magnitude = fabsf(value);
-    if (!(magnitude < 0x1p33f)) return p + inpars_write_fixed((double)value, 6, p);
-    if (signbit(value)) *p++ = '-';
-    double x = (double)magnitude * 1e6;
-    if (x < 0x1p52) x = (x + 0x1p52) - 0x1p52;
-    return write_six_decimals((uint64_t)x, p);
 }
 
 /// Copies `n` bytes, inline for the short strings of a run line (ids, tags), where a call to
@@ -210,50 +193,12 @@ size_t inpars_format_run_lines(
     const uint8_t *id_bytes, uint8_t *out
 ) {
     uint8_t *p = out;
-    if (format->decimals != 6 || first_rank < 0 || first_rank > (int64_t)1 << 60 ||
-        count > (size_t)1 << 60) {
-        for (size_t i = 0; i < count; i++) {
-            size_t document = (size_t)(uint32_t)documents[i * document_stride];
-            uint64_t from = id_offsets[document];
-            p = write_line(
-                format, id_bytes + from, (size_t)(id_offsets[document + 1] - from),
-                first_rank + (int64_t)i, (double)scores[i], p);
-        }
-        return (size_t)(p - out);
-    }
-    // Six decimals (every run of a search): the rank is a decimal counter counted up in place
-    // (digits right-aligned in `rank`), the score written from the float.
-    uint8_t rank[24];
-    uint8_t *rank_end = rank + sizeof rank;
-    uint8_t *rank_start = rank_end - (write_digits((uint64_t)first_rank, rank) - rank);
-    memmove(rank_start, rank, (size_t)(rank_end - rank_start));
     for (size_t i = 0; i < count; i++) {
         size_t document = (size_t)(uint32_t)documents[i * document_stride];
         uint64_t from = id_offsets[document];
-        copy_short(p, (const uint8_t *)format->query_id, format->query_id_length);
-        p += format->query_id_length;
-        memcpy(p, " Q0 ", 4);
-        p += 4;
-        size_t id_length = (size_t)(id_offsets[document + 1] - from);
-        copy_short(p, id_bytes + from, id_length);
-        p += id_length;
-        *p++ = ' ';
-        size_t rank_length = (size_t)(rank_end - rank_start);
-        copy_short(p, rank_start, rank_length);
-        p += rank_length;
-        *p++ = ' ';
-        p = write_float_six_decimals(scores[i], p);
-        *p++ = ' ';
-        copy_short(p, (const uint8_t *)format->tag, format->tag_length);
-        p += format->tag_length;
-        *p++ = '\n';
-        uint8_t *digit = rank_end - 1;
-        while (digit >= rank_start && *digit == '9') *digit-- = '0';
-        if (digit >= rank_start) {
-            (*digit)++;
-        } else {
-            *--rank_start = '1';
-        }
+        p = write_line(
+            format, id_bytes + from, (size_t)(id_offsets[document + 1] - from),
+            first_rank + (int64_t)i, (double)scores[i], p);
     }
     return (size_t)(p - out);
 }
