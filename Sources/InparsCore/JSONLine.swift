@@ -37,6 +37,20 @@ public enum JSONLine {
         return try parser.parseTopLevel()
     }
 
+    /// Parses `bytes` (one JSON object, validated whole) and returns the values of the members
+    /// `names` (`nil` where absent; the last of a repeated key, as ``parseObject(_:)-(UnsafeBufferPointer<UInt8>)``
+    /// keeps), without building a dictionary of every member.
+    public static func parseFields(_ bytes: UnsafeBufferPointer<UInt8>, _ names: [String])
+        throws(ParseError) -> [Value?]
+    {
+        var values = [Value?](repeating: nil, count: names.count)
+        var parser = Parser(bytes: bytes)
+        try parser.parseMembers { key, value in
+            if let n = names.firstIndex(of: key) { values[n] = value }
+        }
+        return values
+    }
+
     /// Parses `string` (one JSON object).
     public static func parseObject(_ string: String) throws(ParseError) -> [String: Value] {
         var copy = string
@@ -68,11 +82,17 @@ public enum JSONLine {
         }
 
         mutating func parseTopLevel() throws(ParseError) -> [String: Value] {
+            var object: [String: Value] = [:]
+            try parseMembers { key, value in object[key] = value }
+            return object
+        }
+
+        /// Parses the object, handing each member to `member` in the line's order.
+        mutating func parseMembers(_ member: (String, Value) -> Void) throws(ParseError) {
             skipWhitespace()
             guard i < bytes.count else { throw fail("empty line, expected a JSON object") }
             guard bytes[i] == UInt8(ascii: "{") else { throw fail("expected '{' at column \(i + 1)") }
             i += 1
-            var object: [String: Value] = [:]
             skipWhitespace()
             if i < bytes.count && bytes[i] == UInt8(ascii: "}") {
                 i += 1
@@ -90,7 +110,7 @@ public enum JSONLine {
                     }
                     i += 1
                     skipWhitespace()
-                    object[key] = try parseValue()
+                    member(key, try parseValue())
                     currentKey = nil
                     skipWhitespace()
                     guard i < bytes.count else { throw fail("unterminated object") }
@@ -107,7 +127,6 @@ public enum JSONLine {
             }
             skipWhitespace()
             if i != bytes.count { throw fail("unexpected text after the object at column \(i + 1)") }
-            return object
         }
 
         mutating func parseValue() throws(ParseError) -> Value {
@@ -283,6 +302,19 @@ extension JSONLine {
     ) throws -> [String: Value] {
         do {
             return try parseObject(bytes)
+        } catch {
+            throw InparsCoreError.malformedLine(
+                path: path, line: line, field: error.key, reason: error.reason)
+        }
+    }
+
+    /// The members `names` of one JSONL record (see ``parseFields(_:_:)``), reporting failures
+    /// as ``parseRecord(_:path:line:)-(UnsafeBufferPointer<UInt8>,_,_)`` does.
+    public static func parseRecordFields(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ names: [String], path: String, line: Int
+    ) throws -> [Value?] {
+        do {
+            return try parseFields(bytes, names)
         } catch {
             throw InparsCoreError.malformedLine(
                 path: path, line: line, field: error.key, reason: error.reason)

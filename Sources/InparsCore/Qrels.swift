@@ -31,8 +31,7 @@ public struct Qrels: Sendable, Equatable {
         var first = true
         try reader.forEachLine { bytes, line in
             if isBlank(bytes) { return }
-            let string = reader.string(from: bytes)
-            let fields = string.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            let fields = reader.fields(from: bytes)
             if first {
                 first = false
                 if fields.first?.lowercased() == "query-id" || fields.first == "qid"
@@ -42,9 +41,9 @@ public struct Qrels: Sendable, Equatable {
                 }
             }
             do {
-                let queryId: Substring
-                let docId: Substring
-                let grade: Substring
+                let queryId: String
+                let docId: String
+                let grade: String
                 switch fields.count {
                 case 3: (queryId, docId, grade) = (fields[0], fields[1], fields[2])
                 case 4: (queryId, docId, grade) = (fields[0], fields[2], fields[3])
@@ -60,7 +59,7 @@ public struct Qrels: Sendable, Equatable {
                         path: path, line: line, field: "score",
                         reason: "relevance '\(grade)' is not an integer")
                 }
-                judgments[String(queryId), default: [:]][String(docId)] = value
+                judgments[queryId, default: [:]][docId] = value
             } catch let error as InparsCoreError {
                 try options.handle(error, &stats)
             }

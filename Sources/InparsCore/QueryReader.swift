@@ -29,19 +29,24 @@ public enum QueryReader {
             do {
                 switch format! {
                 case .jsonl:
-                    // Parsed from the line's bytes; a line with invalid UTF-8 from its repaired
-                    // (and counted) string.
-                    let object =
-                        isValidUTF8(bytes)
-                        ? try JSONLine.parseRecord(bytes, path: path, line: line)
-                        : try JSONLine.parseRecord(
-                            reader.string(from: bytes), path: path, line: line)
-                    guard let id = object["_id"]?.idString else {
+                    // Parsed from the line's bytes (a line with invalid UTF-8 from its
+                    // repaired, and counted, string), only the two fields kept.
+                    let fields: [JSONLine.Value?]
+                    if isValidUTF8(bytes) {
+                        fields = try JSONLine.parseRecordFields(
+                            bytes, ["_id", "text"], path: path, line: line)
+                    } else {
+                        var string = reader.string(from: bytes)
+                        fields = try string.withUTF8 {
+                            try JSONLine.parseRecordFields($0, ["_id", "text"], path: path, line: line)
+                        }
+                    }
+                    guard let id = fields[0]?.idString else {
                         throw InparsCoreError.malformedLine(
                             path: path, line: line, field: "_id",
                             reason: "missing query id (a string or a number)")
                     }
-                    guard case .string(let text)? = object["text"] else {
+                    guard case .string(let text)? = fields[1] else {
                         throw InparsCoreError.malformedLine(
                             path: path, line: line, field: "text",
                             reason: "missing query text (a string)")

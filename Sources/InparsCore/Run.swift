@@ -44,9 +44,7 @@ public struct Run: Sendable, Equatable {
         let path = url.path
         try reader.forEachLine { bytes, line in
             if isBlank(bytes) { return }
-            let fields = reader.string(from: bytes).split(whereSeparator: {
-                $0 == " " || $0 == "\t"
-            })
+            let fields = reader.fields(from: bytes)
             do {
                 guard fields.count == 6 else {
                     throw InparsCoreError.malformedLine(
@@ -66,7 +64,7 @@ public struct Run: Sendable, Equatable {
                 }
                 run.append(
                     RunEntry(
-                        queryId: String(fields[0]), docId: String(fields[2]), rank: rank,
+                        queryId: fields[0], docId: fields[2], rank: rank,
                         score: score))
             } catch let error as InparsCoreError {
                 try options.handle(error, &stats)

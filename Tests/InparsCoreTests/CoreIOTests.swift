@@ -91,6 +91,54 @@ import Testing
     }
 }
 
+@Suite struct FieldSplittingTests {
+    /// Qrels and run lines are split on the bytes: the fields `String.split` gives on spaces
+    /// and tabs, for every mix of separators, and invalid UTF-8 repaired and counted.
+    @Test func byteFieldsEqualTheCharacterSplit() throws {
+        let dir = try TestPaths.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let lines = [
+            "q1 0 d1 1", "q1\t\td2\t0", "  lead and trail  ", "\t", "one", "é ü\tß  ∂",
+            "a \t b\t \tc",
+        ]
+        let url = dir.appendingPathComponent("lines.txt")
+        var data = Data(lines.joined(separator: "\n").utf8)
+        data += Data([0x0A, 0x61, 0x20, 0xFF, 0x62, 0x0A])  // "a \xFFb": invalid UTF-8
+        try data.write(to: url)
+        let reader = try LineReader(url: url)
+        var split: [[String]] = []
+        try reader.forEachLine { bytes, _ in split.append(reader.fields(from: bytes)) }
+        let expected =
+            lines.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }
+            + [["a", "\u{FFFD}b"]]
+        #expect(split == expected)
+        #expect(reader.invalidUTF8Lines == 1)
+    }
+
+    /// The two fields a query line needs, without a dictionary: absent ones nil, a repeated key
+    /// its last value (as the dictionary keeps), numbers as their text, the line still
+    /// validated whole.
+    @Test func jsonFieldsAreTheDictionarysValues() throws {
+        let cases = [
+            #"{"_id": "q1", "text": "a b", "metadata": {"x": [1, 2]}}"#,
+            #"{"text": "first", "_id": 7, "text": "second"}"#,
+            #"{"_id": "only"}"#,
+            #"{}"#,
+        ]
+        for line in cases {
+            var copy = line
+            let (fields, object) = try copy.withUTF8 {
+                (try JSONLine.parseFields($0, ["_id", "text"]), try JSONLine.parseObject($0))
+            }
+            #expect(fields == [object["_id"], object["text"]], "\(line)")
+        }
+        var broken = #"{"_id": "q1", "text": "a" "x"}"#
+        #expect(throws: JSONLine.ParseError.self) {
+            _ = try broken.withUTF8 { try JSONLine.parseFields($0, ["_id"]) }
+        }
+    }
+}
+
 @Suite struct OutputFileTests {
     /// Strings, sequences and raw blocks from 1 byte to several times the 256 KiB buffer, in
     /// a random order, plain and gzip: the file holds exactly their concatenation.
