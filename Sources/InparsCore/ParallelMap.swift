@@ -118,6 +118,12 @@ private final class OrderedResults<T>: @unchecked Sendable {
     private var consumed = 0
     private var error: Error?
     private let slots: UnsafeMutablePointer<T?>
+    /// The result the consumer sleeps on (-1: it is not sleeping), and how many workers sleep
+    /// for room in the window: a store or a take wakes the others only when one of them can
+    /// go on (a wake-up per result cost SciFact's 300 top-1000 queries about 2 ms of
+    /// context switches on two cores).
+    private var consumerWaitsFor = -1
+    private var workersWaiting = 0
 
     init(count: Int, window: Int) {
         self.count = count
@@ -136,7 +142,9 @@ private final class OrderedResults<T>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while error == nil && next < count && min(count, next + chunk) - consumed > window {
+            workersWaiting += 1
             condition.wait()
+            workersWaiting -= 1
         }
         guard next < count, error == nil else { return nil }
         let range = next..<min(count, next + chunk)
@@ -147,7 +155,7 @@ private final class OrderedResults<T>: @unchecked Sendable {
     func store(_ value: T, at index: Int) {
         condition.lock()
         slots[index % window] = value
-        condition.broadcast()
+        if consumerWaitsFor == index { condition.broadcast() }
         condition.unlock()
     }
 
@@ -162,12 +170,16 @@ private final class OrderedResults<T>: @unchecked Sendable {
     func take(_ index: Int) throws -> T {
         condition.lock()
         defer { condition.unlock() }
-        while slots[index % window] == nil && error == nil { condition.wait() }
+        while slots[index % window] == nil && error == nil {
+            consumerWaitsFor = index
+            condition.wait()
+        }
+        consumerWaitsFor = -1
         if let error { throw error }
         let value = slots[index % window]!
         slots[index % window] = nil
         consumed = index + 1
-        condition.broadcast()
+        if workersWaiting > 0 { condition.broadcast() }
         return value
     }
 }
