@@ -118,22 +118,17 @@ public enum BM25BatchSearch {
                 consume: { q, count in try emit(q, count, buffer[0].bytes) })
             return
         }
-        // A query's lines go from a worker to the consumer in a buffer of the pool, and the
-        // buffer back to the pool once written: no copy, and no fresh memory after the first
-        // few queries. The window bounds the lines in flight (about 1 MB: at top-1000 about
-        // 26 queries), so the buffers stay few and in cache.
-        let pool = LineBufferPool(tag: tag)
+        let buffers = PerWorker((0..<options.threads).map { _ in RunLineBuffer(tag: tag) })
         try forEachResult(
             index: index, queries: queries, options: options,
-            window: max(16, (1 << 20) / (40 * min(max(1, options.k), 1 << 20))),
-            transform: { _, query, hits, scores -> (Int, RunLineBuffer) in
-                let buffer = pool.take()
+            transform: { worker, query, hits, scores -> (Int, [UInt8]) in
+                let buffer = buffers[worker]
+                buffer.removeAll()
                 format(query: query, hits: hits, scores: scores, index: index, into: buffer)
-                return (hits.count, buffer)
+                return (hits.count, [UInt8](buffer.bytes))
             },
-            consume: { q, lines in
-                try emit(q, lines.0, lines.1.bytes)
-                pool.give(lines.1)
+            consume: { q, chunk in
+                try chunk.1.withUnsafeBytes { try emit(q, chunk.0, $0) }
             })
     }
 
@@ -189,7 +184,7 @@ public enum BM25BatchSearch {
     }
 
     static func forEachResult<T>(
-        index: BM25Index, queries: [Query], options: Options, window: Int = .max,
+        index: BM25Index, queries: [Query], options: Options,
         transform: @escaping @Sendable (Int, Query, [BM25Hit], [Float]) -> T,
         consume: (Int, T) throws -> Void
     ) throws {
@@ -199,15 +194,15 @@ public enum BM25BatchSearch {
                 BM25Searcher(
                     index: index, parameters: options.parameters, strategy: options.strategy)
             })
-        // Workers run at most 32 queries each (64 to 512 in all, fewer if `window` says so)
-        // ahead of the in-order consumer: enough for a slow query not to stall them, while the
-        // consumer (which formats nothing but writes, and with `--output` hashes, every line)
-        // stays close behind, so lines are consumed while in cache and few wait in fresh
-        // memory (a window of 512 let all of SciFact's 300 top-1000 queries, 12 MB of lines,
-        // pile up on two workers; 64 was 1.5–2 ms faster there with `--output`).
+        // Workers run at most 32 queries each (64 to 512 in all) ahead of the in-order
+        // consumer: enough for a slow query not to stall them, while the consumer (which
+        // formats nothing but writes, and with `--output` hashes, every line) stays close
+        // behind, so lines are consumed while in cache and few wait in fresh memory (a
+        // window of 512 let all of SciFact's 300 top-1000 queries, 12 MB of lines, pile up on
+        // two workers; 64 is 1.5–2 ms faster there with `--output`; a pool of line buffers
+        // handed over without the copy, with a window of 26 at top-1000, was no faster).
         try parallelForEachInOrder(
-            count: queries.count, threads: workers, chunk: 8,
-            window: min(window, 512, max(64, 32 * workers)),
+            count: queries.count, threads: workers, chunk: 8, window: min(512, max(64, 32 * workers)),
             transform: { worker, q in
                 let query = queries[q]
                 let hits = search(searchers[worker], query: query, options: options)
@@ -250,31 +245,7 @@ public enum BM25BatchSearch {
     }
 }
 
-/// Line buffers lent to the workers and given back by the consumer once written.
-final class LineBufferPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var free: [RunLineBuffer] = []
-    private let tag: String
-
-    init(tag: String) { self.tag = tag }
-
-    /// An empty buffer: a returned one, or a new one.
-    func take() -> RunLineBuffer {
-        lock.lock()
-        let buffer = free.popLast()
-        lock.unlock()
-        return buffer ?? RunLineBuffer(tag: tag)
-    }
-
-    func give(_ buffer: RunLineBuffer) {
-        buffer.removeAll()
-        lock.lock()
-        free.append(buffer)
-        lock.unlock()
-    }
-}
-
-/// Per-worker-thread state (searchers).
+/// Per-worker-thread state (searchers, line buffers).
 ///
 /// `@unchecked Sendable`: worker `w` of ``parallelForEachInOrder`` is the only thread that
 /// ever uses element `w` (with one worker, the calling thread uses element 0).
