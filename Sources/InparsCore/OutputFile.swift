@@ -65,12 +65,10 @@ public final class OutputFile {
 
     /// Appends raw bytes.
     public func write<Bytes: Sequence>(bytes: Bytes) throws where Bytes.Element == UInt8 {
-        if let done = try bytes.withContiguousStorageIfAvailable({
+        let written = try bytes.withContiguousStorageIfAvailable {
             try write(raw: UnsafeRawBufferPointer($0))
-        }) {
-            return done
         }
-        try Array(bytes).withUnsafeBytes { try write(raw: $0) }
+        if written == nil { try Array(bytes).withUnsafeBytes { try write(raw: $0) } }
     }
 
     /// Appends raw bytes; a block of a quarter of the buffer or more is written without
