@@ -98,3 +98,19 @@ import Testing
         #expect(formatBytes(300 * 1024 * 1024 * 1024) == "300 GiB")
     }
 }
+
+@Suite struct TabFieldTests {
+    /// TSV lines are split on their tab bytes: the fields `split(separator: "\t")` gives
+    /// (empty ones kept), with combining marks, emoji and carriage returns beside the tabs.
+    @Test func tabFieldsEqualTheCharacterSplit() {
+        let lines = [
+            "", "\t", "a", "a\tb", "\ta\t\tb\t", "d1\ttitle\ttext with spaces",
+            "e\u{301}\t\u{301}x\t👩‍👩‍👧\tß", "x\r\ty\r", "only text, no tab", "\t\t\t",
+        ]
+        for line in lines {
+            #expect(
+                splitFields(line) == line.split(separator: "\t", omittingEmptySubsequences: false),
+                "\(line.debugDescription)")
+        }
+    }
+}
