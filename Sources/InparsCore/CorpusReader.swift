@@ -126,19 +126,25 @@ public final class CorpusReader {
         return (documents, reader.statistics)
     }
 
+    /// The JSONL members read: `_id`, `text`, `title`.
+    private static let members = ["_id", "text", "title"]
+
     private func parse(_ bytes: UnsafeBufferPointer<UInt8>, line: Int) throws -> Document? {
         let path = reader.url.path
         let document: Document
         switch format ?? .tsv {
         case .jsonl:
-            let object: [String: JSONLine.Value]
+            // Only the three members a document needs, without a dictionary per line.
+            let fields: [JSONLine.Value?]
             if isValidUTF8(bytes) {
-                object = try JSONLine.parseRecord(bytes, path: path, line: line)
+                fields = try JSONLine.parseRecordFields(bytes, Self.members, path: path, line: line)
             } else {
-                let repaired = reader.string(from: bytes)
-                object = try JSONLine.parseRecord(repaired, path: path, line: line)
+                var repaired = reader.string(from: bytes)
+                fields = try repaired.withUTF8 {
+                    try JSONLine.parseRecordFields($0, Self.members, path: path, line: line)
+                }
             }
-            guard let idValue = object["_id"] else {
+            guard let idValue = fields[0] else {
                 throw InparsCoreError.malformedLine(
                     path: path, line: line, field: "_id", reason: "missing document id")
             }
@@ -147,7 +153,7 @@ public final class CorpusReader {
                     path: path, line: line, field: "_id", reason: "id must be a string or a number")
             }
             let text: String
-            switch object["text"] {
+            switch fields[1] {
             case .string(let s)?: text = s
             case .null?: text = ""
             case nil:
@@ -158,7 +164,7 @@ public final class CorpusReader {
                     path: path, line: line, field: "text", reason: "text must be a string")
             }
             let title: String
-            switch object["title"] {
+            switch fields[2] {
             case .string(let s)?: title = s
             case .null?, nil: title = ""
             default:
