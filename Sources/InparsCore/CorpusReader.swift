@@ -135,14 +135,8 @@ public final class CorpusReader {
         switch format ?? .tsv {
         case .jsonl:
             // Only the three members a document needs, without a dictionary per line.
-            let fields: [JSONLine.Value?]
-            if isValidUTF8(bytes) {
-                fields = try JSONLine.parseRecordFields(bytes, Self.members, path: path, line: line)
-            } else {
-                var repaired = reader.string(from: bytes)
-                fields = try repaired.withUTF8 {
-                    try JSONLine.parseRecordFields($0, Self.members, path: path, line: line)
-                }
+            let fields = try reader.withValidUTF8(bytes) {
+                try JSONLine.parseRecordFields($0, Self.members, path: path, line: line)
             }
             guard let idValue = fields[0] else {
                 throw InparsCoreError.malformedLine(

@@ -191,27 +191,38 @@ public final class LineReader {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Calls `body` with the line's bytes when they are valid UTF-8, else with those of its
+    /// repaired string (invalid sequences replaced with U+FFFD; the line counted in
+    /// ``invalidUTF8Lines``, as ``string(from:)`` does): for parsers that read bytes.
+    public func withValidUTF8<R>(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) throws -> R
+    ) rethrows -> R {
+        if isValidUTF8(bytes) { return try body(bytes) }
+        invalidUTF8Lines += 1
+        var repaired = String(decoding: bytes, as: UTF8.self)
+        return try repaired.withUTF8(body)
+    }
+
     /// The line's fields separated by spaces and tabs (runs of them count as one; no field is
     /// empty), split on the bytes rather than by a walk over characters (qrels and runs run to
-    /// millions of lines). Invalid UTF-8 is replaced and counted as by ``string(from:)``.
+    /// millions of lines). Invalid UTF-8 is repaired and counted (``withValidUTF8(_:_:)``).
     public func fields(from bytes: UnsafeBufferPointer<UInt8>) -> [String] {
-        if !isValidUTF8(bytes) {
-            invalidUTF8Lines += 1
-            return String(decoding: bytes, as: UTF8.self)
-                .split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        }
-        var fields: [String] = []
-        var start = 0
-        for i in 0...bytes.count {
-            if i == bytes.count || bytes[i] == 0x20 || bytes[i] == 0x09 {
-                if i > start {
-                    fields.append(
-                        String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+        withValidUTF8(bytes) { bytes in
+            var fields: [String] = []
+            var start = 0
+            for i in 0...bytes.count {
+                if i == bytes.count || bytes[i] == 0x20 || bytes[i] == 0x09 {
+                    if i > start {
+                        fields.append(
+                            String(
+                                decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]),
+                                as: UTF8.self))
+                    }
+                    start = i + 1
                 }
-                start = i + 1
             }
+            return fields
         }
-        return fields
     }
 }
 

@@ -29,17 +29,9 @@ public enum QueryReader {
             do {
                 switch format! {
                 case .jsonl:
-                    // Parsed from the line's bytes (a line with invalid UTF-8 from its
-                    // repaired, and counted, string), only the two fields kept.
-                    let fields: [JSONLine.Value?]
-                    if isValidUTF8(bytes) {
-                        fields = try JSONLine.parseRecordFields(
-                            bytes, ["_id", "text"], path: path, line: line)
-                    } else {
-                        var string = reader.string(from: bytes)
-                        fields = try string.withUTF8 {
-                            try JSONLine.parseRecordFields($0, ["_id", "text"], path: path, line: line)
-                        }
+                    // Only the two fields kept, parsed from the line's bytes.
+                    let fields = try reader.withValidUTF8(bytes) {
+                        try JSONLine.parseRecordFields($0, ["_id", "text"], path: path, line: line)
                     }
                     guard let id = fields[0]?.idString else {
                         throw InparsCoreError.malformedLine(
