@@ -4,8 +4,9 @@ import InparsTestSupport
 import Testing
 
 /// `parallelForEachInOrder` hands results over in order, keeps at most `window` of them
-/// waiting, and stops on the first error, with workers and consumer taking turns at random
-/// speeds (its wake-ups are only sent to whoever can go on: a lost one would hang here).
+/// waiting, runs `threads` threads counting the calling one, and stops on the first error,
+/// with workers and consumer taking turns at random speeds (its wake-ups are only sent to
+/// whoever can go on: a lost one would hang here).
 @Suite(.timeLimit(.minutes(1))) struct ParallelMapTests {
     /// Microseconds of work for item `i` of trial `seed` (0 to 300, some items 20 times more).
     static func delay(_ i: Int, _ seed: Int) -> UInt32 {
@@ -58,6 +59,55 @@ import Testing
             // besides the one in the consumer's hands.
             #expect(counter.largestAhead <= max(window, chunk * threads) + 1, "seed \(seed)")
         }
+    }
+
+    /// Worker numbers in use, and by which threads.
+    final class Workers: @unchecked Sendable {
+        private let lock = NSLock()
+        private var busy = Set<Int>()
+        private(set) var mostAtOnce = 0
+        private(set) var sharedNumber = false
+        private(set) var byCaller = 0
+
+        func begin(_ worker: Int, caller: pthread_t) {
+            lock.lock()
+            if !busy.insert(worker).inserted { sharedNumber = true }
+            mostAtOnce = max(mostAtOnce, busy.count)
+            if pthread_equal(pthread_self(), caller) != 0 { byCaller += 1 }
+            lock.unlock()
+        }
+
+        func end(_ worker: Int) {
+            lock.lock()
+            busy.remove(worker)
+            lock.unlock()
+        }
+    }
+
+    /// `threads` threads in all, the calling thread among them (it works while the next
+    /// result is not done), each with a worker number of its own in `0..<threads`.
+    @Test(arguments: [2, 3])
+    func theCallingThreadIsOneOfTheThreads(threads: Int) throws {
+        let workers = Workers()
+        let caller = pthread_self()
+        var consumed = 0
+        try parallelForEachInOrder(
+            count: 150, threads: threads, chunk: 2, window: 16,
+            transform: { worker, i in
+                #expect((0..<threads).contains(worker))
+                workers.begin(worker, caller: caller)
+                usleep(Self.delay(i, threads))
+                workers.end(worker)
+                return i
+            },
+            consume: { i, value in
+                #expect(value == i)
+                consumed += 1
+            })
+        #expect(consumed == 150)
+        #expect(!workers.sharedNumber, "two threads ran with the same worker number at once")
+        #expect(workers.mostAtOnce <= threads)
+        #expect(workers.byCaller > 0, "the calling thread computed nothing")
     }
 
     struct Failure: Error, Equatable { let at: Int }
