@@ -183,12 +183,12 @@ public enum BM25BatchSearch {
                     index: index, parameters: options.parameters, strategy: options.strategy)
             })
         // Workers run at most 32 queries each (64 to 512 in all) ahead of the in-order
-        // consumer: enough for a slow query not to stall them, while the consumer (which
-        // formats nothing but writes, and with `--output` hashes, every line) stays close
-        // behind, so lines are consumed while in cache and few wait in fresh memory (a
-        // window of 512 let all of SciFact's 300 top-1000 queries, 12 MB of lines, pile up on
-        // two workers; 64 is 1.5–2 ms faster there with `--output`; a pool of line buffers
-        // handed over without the copy, with a window of 26 at top-1000, was no faster).
+        // consumer (the calling thread, itself one of the workers): enough for a slow query
+        // not to stall them, while the consumer (which, for `write`, formats, writes and with
+        // `--output` hashes every line) stays close behind, so results are consumed while in
+        // cache and few wait in fresh memory (a window of 512 let all of SciFact's 300
+        // top-1000 queries, 12 MB of lines, pile up on two workers; 64 is 1.5–2 ms faster
+        // there with `--output`).
         try parallelForEachInOrder(
             count: queries.count, threads: workers, chunk: 8, window: min(512, max(64, 32 * workers)),
             transform: { worker, q in
