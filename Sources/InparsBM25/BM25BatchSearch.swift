@@ -233,7 +233,7 @@ public enum BM25BatchSearch {
     }
 }
 
-/// Per-worker-thread state (searchers, line buffers).
+/// Per-worker-thread state (searchers).
 ///
 /// `@unchecked Sendable`: worker `w` of ``parallelForEachInOrder`` is the only thread that
 /// ever uses element `w` (with one worker, the calling thread uses element 0).
