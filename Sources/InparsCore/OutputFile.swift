@@ -65,7 +65,7 @@ public final class OutputFile {
 
     /// Appends raw bytes.
     public func write<Bytes: Sequence>(bytes: Bytes) throws where Bytes.Element == UInt8 {
-        let written = try bytes.withContiguousStorageIfAvailable {
+        let written: Void? = try bytes.withContiguousStorageIfAvailable {
             try write(raw: UnsafeRawBufferPointer($0))
         }
         if written == nil { try Array(bytes).withUnsafeBytes { try write(raw: $0) } }

@@ -45,7 +45,7 @@ public func parallelForEachInOrder<T>(
             // The closure only runs while this function waits for `group`, so it never
             // outlives its non-escaping origin.
             DispatchQueue.global().async(group: group) {
-                while let range = state.claim(chunk: chunk) {
+                while let range = state.claim(wait: true) {
                     for i in range {
                         do {
                             state.store(try transform(worker, i), at: i)
@@ -61,15 +61,15 @@ public func parallelForEachInOrder<T>(
         do {
             var i = 0
             while i < count {
-                if let value = try state.takeIfReady(i) {
-                    try consume(i, value)
-                    i += 1
-                } else if let range = state.claim(chunk: chunk, wait: false) {
+                let ready = try state.take(i, wait: false)
+                if ready == nil, let range = state.claim(wait: false) {
                     for j in range { state.store(try transform(caller, j), at: j) }
-                } else {
-                    try consume(i, try state.take(i))
-                    i += 1
+                    continue
                 }
+                // Nothing to compute meanwhile: wait for it (a waiting take never returns nil).
+                guard let value = try ready ?? state.take(i, wait: true) else { continue }
+                try consume(i, value)
+                i += 1
             }
         } catch {
             state.fail(error)
@@ -159,9 +159,9 @@ private final class OrderedResults<T>: @unchecked Sendable {
         slots.deallocate()
     }
 
-    /// The next indices to compute, once they fit in the window; `nil` when done or failed,
-    /// or (without `wait`) when they do not fit yet.
-    func claim(chunk: Int, wait: Bool = true) -> Range<Int>? {
+    /// The next chunk of indices to compute, once it fits in the window; `nil` when done or
+    /// failed, or (without `wait`) when it does not fit yet.
+    func claim(wait: Bool) -> Range<Int>? {
         condition.lock()
         defer { condition.unlock() }
         while error == nil && next < count && min(count, next + chunk) - consumed > window {
@@ -193,30 +193,19 @@ private final class OrderedResults<T>: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Result `index` (the next one in order), removed from the window, if it is done.
-    func takeIfReady(_ index: Int) throws -> T? {
-        condition.lock()
-        defer { condition.unlock() }
-        if let error { throw error }
-        guard let value = slots[index % window] else { return nil }
-        return remove(index, value)
-    }
-
-    /// Waits for result `index` (the next one in order) and removes it from the window.
-    func take(_ index: Int) throws -> T {
+    /// Result `index` (the next one in order), removed from the window: waiting for it, or
+    /// (without `wait`) `nil` when it is not done yet.
+    func take(_ index: Int, wait: Bool) throws -> T? {
         condition.lock()
         defer { condition.unlock() }
         while slots[index % window] == nil && error == nil {
+            if !wait { return nil }
             consumerWaitsFor = index
             condition.wait()
         }
         consumerWaitsFor = -1
         if let error { throw error }
-        return remove(index, slots[index % window]!)
-    }
-
-    /// Empties result `index`'s slot (`condition` locked) and wakes workers waiting for room.
-    private func remove(_ index: Int, _ value: T) -> T {
+        let value = slots[index % window]
         slots[index % window] = nil
         consumed = index + 1
         if workersWaiting > 0 { condition.broadcast() }
