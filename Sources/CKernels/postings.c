@@ -53,7 +53,7 @@ static void score_generic(
 
 static size_t refine_generic(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff
 ) {
     size_t kept = 0;
     for (size_t c = 0; c < count; c++) {
@@ -62,7 +62,7 @@ static size_t refine_generic(
         uint32_t bits = (uint32_t)entry;
         float score;
         memcpy(&score, &bits, sizeof score);
-        double drop = drops[((uint32_t)o + phase) >> 6];
+        double drop = (double)drops[((uint32_t)o + phase) >> INPARS_RANGE_SHIFT] * scale;
         double bound = (bounds[c] - drop) + ((entry >> 32) == generation ? (double)score : 0.0);
         if (bound > cutoff) {
             offsets[kept] = o;
@@ -236,9 +236,10 @@ POSTINGS_TARGET static inline size_t append_kept(
 /// vector is stored at `kept` ≤ c, so only entries already loaded are overwritten.
 POSTINGS_TARGET static size_t refine_avx512(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff
 ) {
     const __m512i gen = _mm512_set1_epi64((long long)generation);
+    const __m512d scalev = _mm512_set1_pd(scale);
     const __m512i phasev = _mm512_set1_epi64((long long)phase);
     const __m512d cutoffv = _mm512_set1_pd(cutoff);
     size_t kept = 0, c = 0;
@@ -250,8 +251,12 @@ POSTINGS_TARGET static size_t refine_avx512(
         __mmask8 present = _mm512_mask_cmpeq_epi64_mask(lanes, _mm512_srli_epi64(entry, 32), gen);
         __m256 score = _mm256_castsi256_ps(_mm512_cvtepi64_epi32(entry));
         __m512d s = _mm512_maskz_mov_pd(present, _mm512_cvtps_pd(score));
-        __m512i range = _mm512_srli_epi64(_mm512_add_epi64(index, phasev), 6);
-        __m512d dropv = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, range, drops, 8);
+        __m512i range = _mm512_srli_epi64(_mm512_add_epi64(index, phasev), INPARS_RANGE_SHIFT);
+        // 32 bits gathered at each unit (the units are padded by one), the low 16 kept.
+        __m256i units = _mm256_and_si256(
+            _mm512_mask_i64gather_epi32(_mm256_setzero_si256(), lanes, range, drops, 2),
+            _mm256_set1_epi32(0xFFFF));
+        __m512d dropv = _mm512_mul_pd(_mm512_cvtepi32_pd(units), scalev);
         __m512d b =
             _mm512_add_pd(_mm512_sub_pd(_mm512_maskz_loadu_pd(lanes, bounds + c), dropv), s);
         __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, b, cutoffv, _CMP_GT_OQ);
@@ -341,21 +346,23 @@ void inpars_decode_block(
 
 size_t inpars_refine_candidates_isa(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff, inpars_isa isa
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff, inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (use_avx512(isa))
-        return refine_avx512(offsets, bounds, count, slots, generation, drops, phase, cutoff);
+        return refine_avx512(
+            offsets, bounds, count, slots, generation, drops, scale, phase, cutoff);
 #endif
-    return refine_generic(offsets, bounds, count, slots, generation, drops, phase, cutoff);
+    return refine_generic(offsets, bounds, count, slots, generation, drops, scale, phase, cutoff);
 }
 
 size_t inpars_refine_candidates(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff
 ) {
     return inpars_refine_candidates_isa(
-        offsets, bounds, count, slots, generation, drops, phase, cutoff, inpars_kernels_isa());
+        offsets, bounds, count, slots, generation, drops, scale, phase, cutoff,
+        inpars_kernels_isa());
 }
 
 // ---- Windowed search helpers (InparsBM25's WindowedMaxScoreSearch) ----
@@ -366,12 +373,13 @@ static uint8_t max_byte_generic(const uint8_t *bytes, size_t count) {
     return largest;
 }
 
-static void range_bounds_generic(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+static void range_units_generic(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum
 ) {
     for (size_t r = 0; r < count; r++) {
-        out[r] = table[bytes[r]];
-        sum[r] += out[r];
+        uint16_t v = table[bytes[r]];
+        if (out) out[r] = v;
+        if (sum) sum[r] = (uint16_t)(sum[r] + v);
     }
 }
 
@@ -387,7 +395,7 @@ static inline size_t essential_posting(
     uint32_t o, float score, uint32_t phase, const double *sums, double cutoff, uint64_t *slots,
     uint64_t generation, uint16_t *candidates, double *bounds, size_t count
 ) {
-    double bound = (double)score + sums[(o + phase) >> 6];
+    double bound = (double)score + sums[(o + phase) >> INPARS_RANGE_SHIFT];
     if (bound > cutoff) {
         record_score(slots, o, generation, score);
         candidates[count] = (uint16_t)o;
@@ -398,14 +406,14 @@ static inline size_t essential_posting(
 }
 
 static uint32_t live_ranges_generic(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits
 ) {
     uint32_t n = 0;
     for (size_t i = 0; i < (ranges + 63) / 64; i++) bits[i] = 0;
     for (size_t r = 0; r < ranges; r++) {
-        double own = bytes ? table[bytes[r]] : bound;
-        live[r] = own + sums[r] > cutoff;
+        live[r] = (int32_t)own[r] + (int32_t)sum[r] > cutoff;
+        sums[r] = (double)sum[r] * scale;
         bits[r >> 6] |= (uint64_t)live[r] << (r & 63);
         n += live[r];
     }
@@ -426,7 +434,7 @@ static size_t for_each_live_posting(
         uint32_t doc = block->base + extract_bits(block->docs, i, block->doc_bits, docMask);
         if (doc >= w->to) return i;
         uint32_t o = doc - w->from;
-        if (!w->live[(o + w->phase) >> 6]) continue;
+        if (!w->live[(o + w->phase) >> INPARS_RANGE_SHIFT]) continue;
         uint32_t tf = 1 + extract_bits(block->tfs, i, block->tf_bits, tfMask);
         uint32_t norm = block->min_norm + extract_bits(block->norms, i, block->norm_bits, normMask);
         visit(context, o, score_scalar(tf, norm, scorer));
@@ -511,17 +519,31 @@ POSTINGS_TARGET static uint8_t max_byte_avx512(const uint8_t *bytes, size_t coun
     return (uint8_t)_mm_cvtsi128_si32(y);
 }
 
-POSTINGS_TARGET static void range_bounds_avx512(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+/// `table[bytes[r]]` for 32 ranges at a time: the 256 units are eight vectors of 32, and
+/// each quarter of 64 is looked up by a two-vector word permutation, the right one chosen by
+/// the byte's top two bits.
+POSTINGS_TARGET static void range_units_avx512(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum
 ) {
-    for (size_t r = 0; r < count; r += 8) {
-        size_t live = count - r >= 8 ? 8 : count - r;
-        __mmask8 lanes = (__mmask8)((1u << live) - 1);
-        __m512i index = _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8((__mmask16)lanes, bytes + r));
-        __m512d bound = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, index, table, 8);
-        _mm512_mask_storeu_pd(out + r, lanes, bound);
-        _mm512_mask_storeu_pd(
-            sum + r, lanes, _mm512_add_pd(_mm512_maskz_loadu_pd(lanes, sum + r), bound));
+    __m512i t[8];
+    for (int i = 0; i < 8; i++) t[i] = _mm512_loadu_si512(table + 32 * i);
+    const __m512i bit6 = _mm512_set1_epi16(64), bit7 = _mm512_set1_epi16(128);
+    for (size_t r = 0; r < count; r += 32) {
+        size_t rest = count - r >= 32 ? 32 : count - r;
+        __mmask32 lanes = rest == 32 ? ~(__mmask32)0 : (((__mmask32)1 << rest) - 1);
+        __m512i index = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(lanes, bytes + r));
+        __m512i q0 = _mm512_permutex2var_epi16(t[0], index, t[1]);
+        __m512i q1 = _mm512_permutex2var_epi16(t[2], index, t[3]);
+        __m512i q2 = _mm512_permutex2var_epi16(t[4], index, t[5]);
+        __m512i q3 = _mm512_permutex2var_epi16(t[6], index, t[7]);
+        __mmask32 upper = _mm512_test_epi16_mask(index, bit6);
+        __m512i low = _mm512_mask_blend_epi16(upper, q0, q1);
+        __m512i high = _mm512_mask_blend_epi16(upper, q2, q3);
+        __m512i v = _mm512_mask_blend_epi16(_mm512_test_epi16_mask(index, bit7), low, high);
+        if (out) _mm512_mask_storeu_epi16(out + r, lanes, v);
+        if (sum)
+            _mm512_mask_storeu_epi16(
+                sum + r, lanes, _mm512_add_epi16(_mm512_maskz_loadu_epi16(lanes, sum + r), v));
     }
 }
 
@@ -531,7 +553,7 @@ POSTINGS_TARGET static inline size_t essential_eight(
     __m512i gen, uint64_t *slots, uint16_t *candidates, double *bounds, size_t count
 ) {
     if (lanes == 0) return count;
-    __m256i range = _mm256_srli_epi32(_mm256_add_epi32(o, phasev), 6);
+    __m256i range = _mm256_srli_epi32(_mm256_add_epi32(o, phasev), INPARS_RANGE_SHIFT);
     __m512d sum = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), lanes, range, sums, 8);
     __m512d bound = _mm512_add_pd(_mm512_cvtps_pd(s), sum);
     __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, bound, cutoffv, _CMP_GT_OQ);
@@ -542,27 +564,30 @@ POSTINGS_TARGET static inline size_t essential_eight(
     return append_kept(keep, bound, o64, bounds, candidates, count);
 }
 
+
 POSTINGS_TARGET static uint32_t live_ranges_avx512(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits
 ) {
-    const __m512d cutoffv = _mm512_set1_pd(cutoff);
+    const __m512i cutoffv = _mm512_set1_epi32(cutoff);
+    const __m512d scalev = _mm512_set1_pd(scale);
     uint32_t n = 0;
     for (size_t i = 0; i < (ranges + 63) / 64; i++) bits[i] = 0;
-    for (size_t r = 0; r < ranges; r += 8) {
-        size_t rest = ranges - r >= 8 ? 8 : ranges - r;
-        __mmask8 lanes = (__mmask8)((1u << rest) - 1);
-        __m512d own = _mm512_set1_pd(bound);
-        if (bytes) {
-            __m512i index =
-                _mm512_cvtepu8_epi64(_mm_maskz_loadu_epi8((__mmask16)lanes, bytes + r));
-            own = _mm512_mask_i64gather_pd(_mm512_setzero_pd(), lanes, index, table, 8);
-        }
-        __m512d total = _mm512_add_pd(own, _mm512_maskz_loadu_pd(lanes, sums + r));
-        __mmask8 keep = _mm512_mask_cmp_pd_mask(lanes, total, cutoffv, _CMP_GT_OQ);
-        _mm_mask_storeu_epi8(live + r, (__mmask16)lanes, _mm_maskz_set1_epi8((__mmask16)keep, 1));
+    for (size_t r = 0; r < ranges; r += 16) {
+        size_t rest = ranges - r >= 16 ? 16 : ranges - r;
+        __mmask16 lanes = (__mmask16)((1u << rest) - 1);
+        __m512i s = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, sum + r));
+        __m512i o = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(lanes, own + r));
+        __mmask16 keep = _mm512_mask_cmpgt_epi32_mask(lanes, _mm512_add_epi32(o, s), cutoffv);
+        _mm_mask_storeu_epi8(live + r, lanes, _mm_maskz_set1_epi8(keep, 1));
         bits[r >> 6] |= (uint64_t)keep << (r & 63);
         n += (uint32_t)__builtin_popcount(keep);
+        _mm512_mask_storeu_pd(
+            sums + r, (__mmask8)lanes,
+            _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(s)), scalev));
+        _mm512_mask_storeu_pd(
+            sums + r + 8, (__mmask8)(lanes >> 8),
+            _mm512_mul_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(s, 1)), scalev));
     }
     return n;
 }
@@ -619,7 +644,7 @@ POSTINGS_TARGET static inline live_group read_live_group(
     x.past = _mm512_mask_cmpge_epu32_mask(lanes, d, r->to);
     __mmask16 inside = lanes & (__mmask16)~x.past;
     x.offset = _mm512_sub_epi32(d, r->from);
-    __m512i range = _mm512_srli_epi32(_mm512_add_epi32(x.offset, r->phase), 6);
+    __m512i range = _mm512_srli_epi32(_mm512_add_epi32(x.offset, r->phase), INPARS_RANGE_SHIFT);
     __m512i flag =
         _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), inside, range, r->w->live, 1);
     x.hot = _mm512_mask_test_epi32_mask(inside, flag, _mm512_set1_epi32(0xFF));
@@ -701,37 +726,37 @@ uint8_t inpars_max_byte(const uint8_t *bytes, size_t count) {
     return inpars_max_byte_isa(bytes, count, inpars_kernels_isa());
 }
 
-void inpars_range_bounds_isa(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum,
+void inpars_range_units_isa(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum,
     inpars_isa isa
 ) {
-    INPARS_AVX512_OR_GENERIC(use_avx512(isa), range_bounds, (bytes, count, table, out, sum));
+    INPARS_AVX512_OR_GENERIC(use_avx512(isa), range_units, (bytes, count, table, out, sum));
 }
 
-void inpars_range_bounds(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum
+void inpars_range_units(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum
 ) {
-    inpars_range_bounds_isa(bytes, count, table, out, sum, inpars_kernels_isa());
+    inpars_range_units_isa(bytes, count, table, out, sum, inpars_kernels_isa());
 }
 
 uint32_t inpars_live_ranges_isa(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits, inpars_isa isa
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits, inpars_isa isa
 ) {
 #ifdef INPARS_X86
     if (use_avx512(isa))
-        return live_ranges_avx512(bytes, ranges, table, bound, sums, cutoff, live, bits);
+        return live_ranges_avx512(own, sum, ranges, cutoff, scale, sums, live, bits);
 #endif
     (void)isa;
-    return live_ranges_generic(bytes, ranges, table, bound, sums, cutoff, live, bits);
+    return live_ranges_generic(own, sum, ranges, cutoff, scale, sums, live, bits);
 }
 
 uint32_t inpars_live_ranges(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits
 ) {
     return inpars_live_ranges_isa(
-        bytes, ranges, table, bound, sums, cutoff, live, bits, inpars_kernels_isa());
+        own, sum, ranges, cutoff, scale, sums, live, bits, inpars_kernels_isa());
 }
 
 size_t inpars_essential_block_isa(

@@ -35,7 +35,9 @@ extension BM25Searcher {
     /// document-at-a-time search, and reading the lists a window at a time is cheaper).
     var usesWindows: Bool {
         let n = index.documentCount
-        return planTerms.allSatisfy { Int(index.docFreqs[$0]) * windowedDensity >= n }
+        // Range bounds are summed in 16-bit units (``WindowBuffers/unit(boundSum:)``).
+        return planTerms.count < 1 << 15
+            && planTerms.allSatisfy { Int(index.docFreqs[$0]) * windowedDensity >= n }
     }
 
     /// The document-at-a-time MaxScore search over cursors opened by ``searchPruned(k:)``.

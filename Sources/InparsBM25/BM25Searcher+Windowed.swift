@@ -27,6 +27,9 @@ extension BM25Searcher {
     ) {
         let avgdl = index.averageLength
         let k1 = Double(parameters.k1)
+        var total = 0.0
+        for j in 0..<m { total += cursors[j].termBound }
+        window.unit = WindowBuffers.unit(boundSum: total)
         for j in 0..<m {
             let term = planTerms[cursors[j].planIndex]
             guard exactBlockBounds, let bytes = index.rangeBounds(ofTerm: term) else {
@@ -46,6 +49,8 @@ extension BM25Searcher {
                 table[q] = min(termBound, weight - weight / (1 + impact / k1))
             }
             table[255] = termBound
+            let units = window.unitTable + 256 * j
+            for q in 0..<256 { units[q] = window.units(table[q]) }
         }
     }
 }
@@ -204,18 +209,18 @@ struct WindowedMaxScoreSearch {
     ) -> Int {
         let first = Int(from) >> IndexFormat.rangeShift
         let ranges = ((Int(to) - 1) >> IndexFormat.rangeShift) - first + 1
-        let sum = window.rangeSum
+        let sum = window.sumUnits
         sum.update(repeating: 0, count: ranges)
         for i in 0..<q {
             let j = order[i]
-            let local = window.bound[j]
-            let target = window.rangeBound + j * window.ranges
+            let target = window.rangeUnits + j * window.ranges
             if let bytes = window.rangeBytes[j] {
-                inpars_range_bounds(bytes + first, ranges, window.rangeTable + 256 * j, target, sum)
+                inpars_range_units(bytes + first, ranges, window.unitTable + 256 * j, target, sum)
             } else {
+                let local = window.units(window.bound[j])
                 for r in 0..<ranges {
                     target[r] = local
-                    sum[r] += local
+                    sum[r] &+= local
                 }
             }
         }
@@ -241,12 +246,14 @@ struct WindowedMaxScoreSearch {
         _ e: Int, from: UInt32, to: UInt32, ranges: Int, nonEssential: Double
     ) -> Int {
         let window = self.window
-        let sum = window.rangeSum
         let first = Int(from) >> IndexFormat.rangeShift
-        let live = inpars_live_ranges(
-            window.rangeBytes[e].map { $0 + first }, ranges, window.rangeTable + 256 * e,
-            window.bound[e], sum, bounds.cutoff, window.live, window.liveBits)
-        if live == 0 { return 0 }
+        let own = window.ownUnits
+        if let bytes = window.rangeBytes[e] {
+            inpars_range_units(bytes + first, ranges, window.unitTable + 256 * e, own, nil)
+        } else {
+            own.update(repeating: window.units(window.bound[e]), count: ranges)
+        }
+        if liveRanges(ranges) == 0 { return 0 }
         var parameters = essentialWindow(from: from, to: to)
         let entries = window.entries(cursors[e].planIndex)
         var count = 0
@@ -262,6 +269,16 @@ struct WindowedMaxScoreSearch {
                 window.candidateBound, &count)
         }
         return count
+    }
+
+    /// Marks the live ranges of the window — those where the essential terms' range bounds
+    /// (``WindowBuffers/ownUnits``) plus the non-essential ones (``WindowBuffers/sumUnits``)
+    /// exceed the cutoff — and turns the non-essential sums into scores
+    /// (``WindowBuffers/rangeSum``). Returns how many are live.
+    private func liveRanges(_ ranges: Int) -> UInt32 {
+        inpars_live_ranges(
+            window.ownUnits, window.sumUnits, ranges, window.cutoffUnits(bounds.cutoff),
+            window.unit, window.rangeSum, window.live, window.liveBits)
     }
 
     /// The window `from..<to` as the essential kernels take it (its live ranges and range sums
@@ -293,23 +310,19 @@ struct WindowedMaxScoreSearch {
         let window = self.window
         let sum = window.rangeSum
         let first = Int(from) >> IndexFormat.rangeShift
-        // Each range's bound over every term: the non-essential sum plus the essential terms'
-        // bounds there.
-        let totals = window.rangeTotal
-        totals.update(from: sum, count: ranges)
+        // The essential terms' bounds summed per range.
+        let own = window.ownUnits
+        own.update(repeating: 0, count: ranges)
         for i in 0..<n {
             let j = essential[i]
             if let bytes = window.rangeBytes[j] {
-                inpars_range_bounds(
-                    bytes + first, ranges, window.rangeTable + 256 * j,
-                    window.rangeBound + j * window.ranges, totals)
+                inpars_range_units(bytes + first, ranges, window.unitTable + 256 * j, nil, own)
             } else {
-                for r in 0..<ranges { totals[r] += window.bound[j] }
+                let local = window.units(window.bound[j])
+                for r in 0..<ranges { own[r] &+= local }
             }
         }
-        let live = inpars_live_ranges(
-            nil, ranges, window.rangeTable, 0, totals, bounds.cutoff, window.live, window.liveBits)
-        if live == 0 { return 0 }
+        if liveRanges(ranges) == 0 { return 0 }
         var parameters = essentialWindow(from: from, to: to)
         for i in 0..<n {
             let e = essential[i]
@@ -362,7 +375,7 @@ struct WindowedMaxScoreSearch {
             i -= 1
             let j = order[i]
             if window.bound[j] == 0 { continue }  // no posting here (or only zero scores)
-            let rangeBound = window.rangeBound + j * window.ranges
+            let rangeUnits = window.rangeUnits + j * window.ranges
             let slot = cursors[j].planIndex
             var kept = 0
             statistics.probes &+= count
@@ -379,8 +392,8 @@ struct WindowedMaxScoreSearch {
                 // candidates that can still enter kept (AVX-512 gathers and compression).
                 count = inpars_refine_candidates(
                     window.candidates, window.candidateBound, count, window.entries(slot),
-                    window.currentGeneration, rangeBound, from & UInt32(IndexFormat.rangeSize - 1),
-                    bounds.cutoff)
+                    window.currentGeneration, rangeUnits, window.unit,
+                    from & UInt32(IndexFormat.rangeSize - 1), bounds.cutoff)
                 continue
             }
             // The blocks of the next few candidates are prefetched while this one is looked up.
@@ -396,7 +409,8 @@ struct WindowedMaxScoreSearch {
                 }
                 let o = Int(window.candidates[c])
                 let d = from &+ UInt32(o)
-                var bound = window.candidateBound[c] - rangeBound[Self.range(o, from)]
+                var bound =
+                    window.candidateBound[c] - Double(rangeUnits[Self.range(o, from)]) * window.unit
                 cursors[j].advance(to: d)
                 if cursors[j].doc == d {
                     let s = cursors[j].score()

@@ -1,3 +1,5 @@
+internal import CKernels
+
 /// The on-disk layout of an inpars BM25 index (`<dir>/index.bin`, plus a human-readable
 /// `<dir>/meta.json` that the reader does not need).
 ///
@@ -73,7 +75,7 @@ enum IndexFormat {
     }
 
     /// Documents per range bound (aligned: range `r` is documents `64r ..< 64r + 64`).
-    static let rangeShift = 6
+    static let rangeShift = Int(INPARS_RANGE_SHIFT)
     static let rangeSize = 1 << rangeShift
     /// Terms in at least one document in this many get range bounds (and only queries whose
     /// terms all do run the windowed search by default).

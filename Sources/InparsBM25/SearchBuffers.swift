@@ -149,17 +149,24 @@ final class WindowBuffers {
     /// Range bounds (``IndexFormat``): ranges of ``IndexFormat/rangeSize`` documents a window
     /// overlaps (it need not start on a range boundary).
     let ranges: Int
-    /// Per term (bound order): its bound by range byte (256 each), and its range bytes from
-    /// the index (nil: none, or not valid for the query's `b`).
+    /// Per term (bound order): its bound by range byte (256 each), the same rounded up to
+    /// whole ``unit``s (256 each), and its range bytes from the index (nil: none, or not valid
+    /// for the query's `b`).
     let rangeTable: UnsafeMutablePointer<Double>
+    let unitTable: UnsafeMutablePointer<UInt16>
     let rangeBytes: UnsafeMutablePointer<UnsafePointer<UInt8>?>
-    /// Per term (bound order, `ranges` each): its bound in each range of the current window.
-    let rangeBound: UnsafeMutablePointer<Double>
-    /// Per range of the current window: the non-essential terms' bounds summed.
+    /// The query's unit of range bounds (a power of two, so whole units add up exactly;
+    /// set by the searcher when the query starts).
+    var unit = 1.0
+    /// Per term (bound order, `ranges` each and one more): its bound in each range of the
+    /// current window, in units.
+    let rangeUnits: UnsafeMutablePointer<UInt16>
+    /// Per range of the current window: the non-essential terms' bounds summed, in units
+    /// (`sumUnits`) and as scores (`rangeSum`).
+    let sumUnits: UnsafeMutablePointer<UInt16>
     let rangeSum: UnsafeMutablePointer<Double>
-    /// Per range of the current window with several essential terms: every term's bound
-    /// summed (scratch of ``WindowedMaxScoreSearch``).
-    let rangeTotal: UnsafeMutablePointer<Double>
+    /// Per range of the current window: the essential terms' bounds summed, in units.
+    let ownUnits: UnsafeMutablePointer<UInt16>
     /// Per range of the current window: whether a candidate can lie there (live,
     /// `inpars_live_ranges`; ``ranges`` bytes and 4 more, as the kernels read them with 32-bit
     /// gathers), and the same as bits.
@@ -182,10 +189,13 @@ final class WindowBuffers {
         order = .allocate(capacity: terms)
         ranges = (size + IndexFormat.rangeSize - 1) / IndexFormat.rangeSize + 1
         rangeTable = .allocate(capacity: terms * 256)
+        unitTable = .allocate(capacity: terms * 256)
         rangeBytes = .allocate(capacity: terms)
-        rangeBound = .allocate(capacity: terms * ranges)
+        rangeUnits = .allocate(capacity: terms * ranges + 1)
+        rangeUnits.initialize(repeating: 0, count: terms * ranges + 1)
+        sumUnits = .allocate(capacity: ranges)
         rangeSum = .allocate(capacity: ranges)
-        rangeTotal = .allocate(capacity: ranges)
+        ownUnits = .allocate(capacity: ranges)
         live = .allocate(capacity: ranges + 4)
         live.initialize(repeating: 0, count: ranges + 4)
         liveBits = .allocate(capacity: (ranges + 63) / 64)
@@ -202,12 +212,37 @@ final class WindowBuffers {
         prefix.deallocate()
         order.deallocate()
         rangeTable.deallocate()
+        unitTable.deallocate()
         rangeBytes.deallocate()
-        rangeBound.deallocate()
+        rangeUnits.deallocate()
+        sumUnits.deallocate()
         rangeSum.deallocate()
-        rangeTotal.deallocate()
+        ownUnits.deallocate()
         live.deallocate()
         liveBits.deallocate()
+    }
+
+    /// The unit of range bounds for a query whose terms' bounds add up to `boundSum`: the
+    /// power of two that makes the sum less than 2^15 units, so every term's bound rounded
+    /// up to whole units still adds up to less than 2^16 for up to 2^15 terms.
+    static func unit(boundSum: Double) -> Double {
+        guard boundSum > 0, boundSum.isFinite else { return 1 }
+        return Double(sign: .plus, exponent: max(boundSum.exponent - 14, -1022), significand: 1)
+    }
+
+    /// `bound` rounded up to whole ``unit``s (at most 2^15 for a bound within the sum
+    /// ``unit(boundSum:)`` was chosen for).
+    @inline(__always)
+    func units(_ bound: Double) -> UInt16 {
+        UInt16(min((bound / unit).rounded(.up), 65_535))
+    }
+
+    /// The largest whole number of ``unit``s at most `cutoff` (−1 below 0): a sum of units
+    /// `u` has `u · unit > cutoff` exactly when `u > cutoffUnits(cutoff)`.
+    @inline(__always)
+    func cutoffUnits(_ cutoff: Double) -> Int32 {
+        let units = (cutoff / unit).rounded(.down)
+        return units < 0 ? -1 : Int32(min(units, 65_535))
     }
 
     /// Whether any of the ranges `first...last` of the current window is live.

@@ -444,8 +444,9 @@ import Testing
                 return Double(tf) / (0.6 + 0.4 * length / Double(avgdl))
             }
             let best = impacts.max()!
-            for r in 0..<(documents + 63) / 64 {
-                let largest = impacts[(64 * r)..<min(64 * r + 64, documents)].max()!
+            // Format version 4: ranges of 32 documents.
+            for r in 0..<(documents + 31) / 32 {
+                let largest = impacts[(32 * r)..<min(32 * r + 32, documents)].max()!
                 let q = bytes[r]
                 if largest == 0 {
                     #expect(q == 0, "\(name) range \(r): no posting, byte \(q)")

@@ -158,7 +158,7 @@ import Testing
     }
 
     /// The windowed search's look-up step: bounds updated from recorded entries (current
-    /// generation only) and the term's bound of each candidate's range of 64 documents, kept
+    /// generation only) and the term's bound (in units) of each candidate's range, kept
     /// candidates compacted in order; both paths against a Swift loop.
     @Test func refineCandidatesMatchesAScalarLoop() {
         var random = TestRandom(seed: 5)
@@ -174,9 +174,12 @@ import Testing
             let offsets = (0..<size).map { UInt16($0) }.shuffled(using: &random)
                 .prefix(count).sorted()
             let bounds = (0..<count).map { _ in Double(Float.random(in: 2...9, using: &random)) }
-            // A window starting 37 documents into its first range overlaps 33 ranges.
-            let phase: UInt32 = 37
-            let drops = (0..<33).map { _ in Double(Float.random(in: 0...3, using: &random)) }
+            // A window starting 21 documents into its first range overlaps this many ranges.
+            let phase: UInt32 = 21
+            let ranges = (size + 21 + IndexFormat.rangeSize - 1) / IndexFormat.rangeSize
+            // Units of 1/1024; the padding unit after the last range must not count.
+            let drops = (0..<ranges).map { _ in UInt16(random.next() % 3_072) } + [0xFFFF]
+            let unit = 1.0 / 1_024
             let cutoff = 5.5
             var expectedOffsets: [UInt16] = []
             var expectedBounds: [Double] = []
@@ -185,7 +188,8 @@ import Testing
                 let recorded =
                     entry >> 32 == generation
                     ? Double(Float(bitPattern: UInt32(truncatingIfNeeded: entry))) : 0
-                let bound = bounds[c] - drops[(Int(offsets[c]) + Int(phase)) >> 6] + recorded
+                let drop = Double(drops[(Int(offsets[c]) + Int(phase)) >> IndexFormat.rangeShift])
+                let bound = bounds[c] - drop * unit + recorded
                 if bound > cutoff {
                     expectedOffsets.append(offsets[c])
                     expectedBounds.append(bound)
@@ -197,7 +201,7 @@ import Testing
                 var b = bounds + [-1]
                 let kept = slots.withUnsafeBufferPointer { s in
                     inpars_refine_candidates_isa(
-                        &o, &b, count, s.baseAddress!, generation, drops, phase, cutoff, isa)
+                        &o, &b, count, s.baseAddress!, generation, drops, unit, phase, cutoff, isa)
                 }
                 #expect(kept == expectedOffsets.count, "count \(count) isa \(isa.rawValue)")
                 #expect(Array(o[0..<kept]) == expectedOffsets)
@@ -222,54 +226,65 @@ import Testing
         }
     }
 
-    /// A term's bounds in a window's ranges looked up from its byte table, and added to the sums.
-    @Test func rangeBoundsLookUpAndAdd() {
+    /// A term's bounds in a window's ranges looked up from its table of units by byte, and
+    /// added to the sums, for every table entry and lengths up to two vectors and a bit; the
+    /// output or the sums left out when NULL.
+    @Test func rangeUnitsLookUpAndAdd() {
         var random = TestRandom(seed: 8)
-        let table = (0..<256).map { Double($0) * 0.25 + Double(Float.random(in: 0...1, using: &random)) }
-        for count in [0, 1, 7, 8, 9, 33] {
-            let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-            let start = (0..<count).map { _ in Double(Float.random(in: 0...5, using: &random)) }
+        let table = (0..<256).map { UInt16($0 * 100 + Int(random.next() % 100)) }
+        for count in [0, 1, 7, 31, 32, 33, 64, 65, 256, 300] {
+            // Every byte value once in the first 256 ranges.
+            let bytes = (0..<count).map { r in
+                r < 256 ? UInt8(r ^ 0xA5) : UInt8(truncatingIfNeeded: random.next())
+            }
+            let start = (0..<count).map { _ in UInt16(random.next() % 30_000) }
             for isa in Self.paths {
-                var out = [Double](repeating: -1, count: count + 1)
-                var sum = start + [-1]
-                inpars_range_bounds_isa(bytes, count, table, &out, &sum, isa)
-                for r in 0..<count {
-                    #expect(out[r] == table[Int(bytes[r])])
-                    #expect(sum[r] == start[r] + table[Int(bytes[r])])
-                }
-                #expect(out[count] == -1 && sum[count] == -1)  // nothing written past count
+                let tag = "count \(count) isa \(isa.rawValue)"
+                var out = [UInt16](repeating: 7, count: count + 1)
+                var sum = start + [7]
+                inpars_range_units_isa(bytes, count, table, &out, &sum, isa)
+                #expect(out[0..<count].elementsEqual(bytes.map { table[Int($0)] }), "\(tag)")
+                #expect(
+                    sum[0..<count].elementsEqual((0..<count).map { start[$0] + table[Int(bytes[$0])] }),
+                    "\(tag)")
+                #expect(out[count] == 7 && sum[count] == 7, "\(tag): written past count")
+                var onlySum = start + [7]
+                inpars_range_units_isa(bytes, count, table, nil, &onlySum, isa)
+                #expect(onlySum == sum, "\(tag)")
+                var onlyOut = [UInt16](repeating: 7, count: count + 1)
+                inpars_range_units_isa(bytes, count, table, &onlyOut, nil, isa)
+                #expect(onlyOut == out, "\(tag)")
             }
         }
     }
 
-    /// Which ranges of a window are live: a range's bound (from its byte, or one bound for all)
-    /// plus its sum above the cutoff; as bytes and as bits, for lengths up to three words.
+    /// Which ranges of a window are live (the two unit sums above the cutoff), as bytes and as
+    /// bits, with the sums turned into scores, for lengths up to three words and cutoffs below
+    /// 0 and above every sum.
     @Test func liveRangesMatchAScalarLoop() {
         var random = TestRandom(seed: 11)
-        let table = (0..<256).map { Double($0) / 64 }
-        let cutoff = 4.0
-        for ranges in [0, 1, 7, 8, 9, 63, 64, 65, 129, 190] {
-            let bytes = (0..<ranges).map { _ in UInt8(truncatingIfNeeded: random.next()) }
-            let sums = (0..<ranges).map { _ in Double(Float.random(in: 0...2.5, using: &random)) }
-            for useBytes in [true, false] {
-                let bound = 1.7
-                let expected = (0..<ranges).map { r in
-                    (useBytes ? table[Int(bytes[r])] : bound) + sums[r] > cutoff
+        let unit = 1.0 / 256
+        for ranges in [0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 129, 190] {
+            let own = (0..<ranges).map { _ in UInt16(random.next() % 40_000) }
+            let sum = (0..<ranges).map { _ in UInt16(random.next() % 25_536) }
+            for cutoff: Int32 in [-1, 0, 40_000, 65_535] {
+                let expected = (0..<ranges).map { r in Int32(own[r]) + Int32(sum[r]) > cutoff }
+                if cutoff == 40_000 {
+                    #expect(ranges < 60 || (expected.contains(true) && expected.contains(false)))
                 }
-                #expect(ranges < 60 || (expected.contains(true) && expected.contains(false)))
                 for isa in Self.paths {
                     var live = [UInt8](repeating: 9, count: ranges + 4)
                     var bits = [UInt64](repeating: .max, count: 4)
-                    let n = bytes.withUnsafeBufferPointer { b in
-                        inpars_live_ranges_isa(
-                            useBytes ? b.baseAddress : nil, ranges, table, bound, sums, cutoff,
-                            &live, &bits, isa)
-                    }
-                    let tag = "ranges \(ranges) bytes \(useBytes) isa \(isa.rawValue)"
+                    var sums = [Double](repeating: -1, count: ranges + 1)
+                    let n = inpars_live_ranges_isa(
+                        own, sum, ranges, cutoff, unit, &sums, &live, &bits, isa)
+                    let tag = "ranges \(ranges) cutoff \(cutoff) isa \(isa.rawValue)"
                     #expect(Int(n) == expected.filter { $0 }.count, "\(tag)")
                     #expect(live[0..<ranges].map { $0 == 1 } == expected, "\(tag)")
                     #expect(live[0..<ranges].allSatisfy { $0 <= 1 })
                     #expect(live[ranges...].allSatisfy { $0 == 9 }, "\(tag): written past ranges")
+                    #expect(sums[0..<ranges].elementsEqual(sum.map { Double($0) / 256 }), "\(tag)")
+                    #expect(sums[ranges] == -1, "\(tag): sums past ranges")
                     for r in 0..<ranges {
                         #expect((bits[r >> 6] >> UInt64(r & 63)) & 1 == (expected[r] ? 1 : 0))
                     }
@@ -286,13 +301,13 @@ import Testing
     /// One block of a window's essential term(s), as both essential kernels read it: documents
     /// ascending from before the window's start to past its end, packed with `docBits` bits.
     struct WindowBlock {
-        /// The window starts 37 documents into its first range of 64.
-        static let start: UInt32 = 70_000 + 37
+        /// The window starts 21 documents into its first range.
+        static let start: UInt32 = 70_000 + 21
         /// The block's first possible document, a little before the window.
         static let blockBase: UInt32 = 69_000
         var from: UInt32 { Self.start }
         var base: UInt32 { Self.blockBase }
-        let phase: UInt32 = 37
+        let phase: UInt32 = 21
         let to: UInt32
         let docs: [UInt32]
         let tfs: [UInt32]
@@ -338,7 +353,7 @@ import Testing
         /// The position of the first document at or after `to`.
         var stop: Int { docs.firstIndex { $0 >= to } ?? docs.count }
 
-        func range(_ i: Int) -> Int { Int((docs[i] - from + phase) >> 6) }
+        func range(_ i: Int) -> Int { Int((docs[i] - from + phase) >> IndexFormat.rangeShift) }
 
         /// Runs `body` with the block, a scorer for `term` and the window parameters.
         func withKernelArguments<R>(
@@ -386,7 +401,7 @@ import Testing
         let cutoff = 4.0
         for (count, windowSize) in [(1, 64), (16, 256), (77, 512), (128, 1_024), (128, 8_192)] {
             let block = WindowBlock(count: count, windowSize: windowSize, random: &random)
-            let ranges = (windowSize + 63) / 64 + 1
+            let ranges = (windowSize + IndexFormat.rangeSize - 1) / IndexFormat.rangeSize + 1
             let sums = (0..<ranges).map { _ in Double(Float.random(in: 0...3.5, using: &random)) }
             // About half the ranges live, and 3 readable bytes past them (not live).
             let live = (0..<ranges).map { _ in UInt8(random.next() % 2) } + [0, 0, 0]
@@ -438,7 +453,7 @@ import Testing
         let generation: UInt64 = 5
         for (count, windowSize) in [(1, 64), (16, 256), (77, 512), (128, 1_024), (128, 8_192)] {
             let block = WindowBlock(count: count, windowSize: windowSize, random: &random)
-            let ranges = (windowSize + 63) / 64 + 1
+            let ranges = (windowSize + IndexFormat.rangeSize - 1) / IndexFormat.rangeSize + 1
             let live = (0..<ranges).map { _ in UInt8(random.next() % 4 == 0 ? 0 : 1) } + [0, 0, 0]
             // An earlier term left sums at some offsets (their bits set); stale sums elsewhere.
             let words = windowSize / 64 + 1

@@ -329,45 +329,51 @@ void inpars_decode_block_isa(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, uint32_t *docs,
     float *scores, inpars_isa isa);
 
+/// Documents per range bound of InparsBM25's index, as a shift: range `r` is documents
+/// `r << INPARS_RANGE_SHIFT ..< (r + 1) << INPARS_RANGE_SHIFT` (`IndexFormat.rangeShift`).
+#define INPARS_RANGE_SHIFT 5
+
 /// One look-up step of InparsBM25's windowed search over `count` candidates (window offsets
 /// `offsets[c]` in ascending order, score bounds `bounds[c]`) for a term whose scores are
 /// recorded in `slots` (per offset: `generation << 32 | float bits`, absent when the
-/// generation differs): `bound = (bounds[c] − drops[(offsets[c] + phase) >> 6]) + score`
-/// (score 0 when absent; `drops` holds the term's bound per range of 64 documents, the window
-/// starting `phase` documents into its first range), and the candidates with
-/// `bound > cutoff` are kept, compacted to the front in order with their new bounds. Returns
-/// how many are kept.
+/// generation differs): `bound = (bounds[c] − drop) + score` with
+/// `drop = drops[(offsets[c] + phase) >> INPARS_RANGE_SHIFT] · scale` (score 0 when absent;
+/// `drops` holds the term's bound per range in units of `scale`, readable one unit past the
+/// last range, the window starting `phase` documents into its first range), and the
+/// candidates with `bound > cutoff` are kept, compacted to the front in order with their new
+/// bounds. Returns how many are kept.
 size_t inpars_refine_candidates(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff);
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff);
 size_t inpars_refine_candidates_isa(
     uint16_t *offsets, double *bounds, size_t count, const uint64_t *slots, uint64_t generation,
-    const double *drops, uint32_t phase, double cutoff, inpars_isa isa);
+    const uint16_t *drops, double scale, uint32_t phase, double cutoff, inpars_isa isa);
 
 /// The largest of `count` bytes (0 when `count` is 0): a term's largest range bound byte in
 /// a window of InparsBM25's windowed search.
 uint8_t inpars_max_byte(const uint8_t *bytes, size_t count);
 uint8_t inpars_max_byte_isa(const uint8_t *bytes, size_t count, inpars_isa isa);
 
-/// One term's bounds in the `count` ranges of a window: `out[r] = table[bytes[r]]` and
-/// `sum[r] += out[r]`.
-void inpars_range_bounds(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum);
-void inpars_range_bounds_isa(
-    const uint8_t *bytes, size_t count, const double *table, double *out, double *sum,
+/// One term's bounds in the `count` ranges of a window, in units: `v = table[bytes[r]]`,
+/// `out[r] = v` and `sum[r] += v` (each skipped when its pointer is NULL; the caller keeps
+/// the sums below 65,536).
+void inpars_range_units(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum);
+void inpars_range_units_isa(
+    const uint8_t *bytes, size_t count, const uint16_t *table, uint16_t *out, uint16_t *sum,
     inpars_isa isa);
 
-/// Which ranges of a window can hold a candidate (InparsBM25's windowed search):
-/// `live[r] = own(r) + sums[r] > cutoff` for the `ranges` ranges, where `own(r)` is
-/// `table[bytes[r]]` (one essential term's range bound) or, when `bytes` is NULL, `bound` (its
-/// window bound; 0 with several essential terms, whose bounds are then in `sums`); `bits` (`(ranges + 63) / 64` words) gets the same as bits, range `r` at bit
-/// `r % 64` of word `r / 64`. Returns how many are live.
+/// Which ranges of a window can hold a candidate (InparsBM25's windowed search), in units:
+/// `live[r] = own[r] + sum[r] > cutoff` for the `ranges` ranges (`own`: the essential terms'
+/// range bounds, `sum`: the non-essential ones'); `bits` (`(ranges + 63) / 64` words) gets
+/// the same as bits, range `r` at bit `r % 64` of word `r / 64`; `sums[r] = sum[r] · scale`.
+/// Returns how many are live.
 uint32_t inpars_live_ranges(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits);
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits);
 uint32_t inpars_live_ranges_isa(
-    const uint8_t *bytes, size_t ranges, const double *table, double bound, const double *sums,
-    double cutoff, uint8_t *live, uint64_t *bits, inpars_isa isa);
+    const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
+    double *sums, uint8_t *live, uint64_t *bits, inpars_isa isa);
 
 /// A window of InparsBM25's windowed search, for `inpars_essential_block`: documents
 /// `from ..< to`, starting `phase` documents into its first range of 64; per range, whether
