@@ -29,8 +29,8 @@ public enum BM25Error: Error, LocalizedError, Sendable, Equatable {
         case .unsupportedVersion(let path, let found, let supported):
             return "The index at '\(path)' has format version \(found), but this inpars reads"
                 + " version \(supported) (version 2 added the per-block score bounds that pruned"
-                + " search needs, version 3 bounds per 64 documents for frequent terms); rebuild"
-                + " it with 'inpars index'."
+                + " search needs, version 3 bounds per 64 documents for frequent terms, version 4"
+                + " per 16); rebuild it with 'inpars index'."
         case .corrupted(let path, let detail):
             return "The index at '\(path)' is corrupted (\(detail)); rebuild it with"
                 + " 'inpars index'."

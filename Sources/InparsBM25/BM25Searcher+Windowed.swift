@@ -22,6 +22,13 @@ extension BM25Searcher {
     /// of at most `q` / 255 of the term's best, so for a score of at most
     /// `w − w / (1 + impact / k1)` (in double; never above the term's bound). Without them
     /// ``WindowBuffers/rangeBytes`` is nil and the window bound serves every range.
+    ///
+    /// The same bounds rounded up to whole *units* go to ``WindowBuffers/unitTable``: the
+    /// per-range work of every window (sums over terms, the live test) is done on 16-bit
+    /// integers, 32 ranges a vector, where doubles needed a gather per 8. The unit is a power
+    /// of two chosen per query (``WindowBuffers/unit(boundSum:)``), so every sum of units is
+    /// exact, turns into the same double by either route, and bounds what it stands for; a
+    /// range's bound is at most one unit (about 1/32,768 of the terms' bounds summed) looser.
     private func fillRangeTables(
         _ window: WindowBuffers, cursors: UnsafeMutablePointer<PostingCursor>, m: Int
     ) {
@@ -68,7 +75,7 @@ extension BM25Searcher {
 /// 2. the locally essential terms are read term-at-a-time (one: each posting's score is
 ///    compared with θ minus the non-essential bounds; several: their scores are summed per
 ///    document into the window's accumulators), giving candidates in document order, each
-///    with a bound. Only *live* ranges of 64 documents are read — those where the range bounds
+///    with a bound. Only *live* ranges of 16 documents are read — those where the range bounds
 ///    of every term (``IndexFormat``, `rangeBounds`) add up to more than θ; blocks with no live
 ///    range are skipped unread, and the others are scored only in live ranges (in C,
 ///    `inpars_essential_block` and `inpars_accumulate_block`);
@@ -201,9 +208,10 @@ struct WindowedMaxScoreSearch {
     }
 
     /// The non-essential terms' (`order[0..<q]`) bounds in each range the window `from..<to`
-    /// overlaps, into ``WindowBuffers/rangeBound`` (the window bound for a term without range
-    /// bounds), and their sums into ``WindowBuffers/rangeSum``. Returns the number of
-    /// ranges. A window offset `o` is in range `(o + from % 64) / 64`.
+    /// overlaps, in units, into ``WindowBuffers/rangeUnits`` (the window bound for a term
+    /// without range bounds), and their sums into ``WindowBuffers/sumUnits``. Returns the
+    /// number of ranges. A window offset `o` is in range
+    /// `(o + from % rangeSize) / rangeSize`.
     private func fillRangeBounds(
         nonEssential order: UnsafeMutablePointer<Int>, _ q: Int, from: UInt32, to: UInt32
     ) -> Int {

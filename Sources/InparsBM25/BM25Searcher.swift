@@ -65,8 +65,8 @@ public final class BM25Searcher {
     /// use small ones to cross many window boundaries).
     let windowSize: Int
 
-    /// The default ``windowSize``. Since the essential terms skip their postings in ranges of
-    /// 64 documents that cannot hold a candidate (live ranges, session 11), a window's own
+    /// The default ``windowSize``. Since the essential terms skip their postings in ranges
+    /// (of 64 documents then) that cannot hold a candidate (live ranges, session 11), a window's own
     /// bound matters little and larger windows spread the per-window work (term split, range
     /// sums) over more documents: on the MS MARCO-like benchmark's common-word queries at 8.8M
     /// passages, 8,192, 16,384 and 32,768 were within noise of each other and 3–9 % faster at

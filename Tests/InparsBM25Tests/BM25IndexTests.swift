@@ -227,19 +227,20 @@ import Testing
         let (directory, url) = try makeIndex()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = url.appendingPathComponent("index.bin").path
-        // Version 1 (one LEB128 stream per term, no block bounds) and version 2 (no range
-        // bounds) indexes are refused with the rebuild command, and so is a newer version.
-        for version: UInt8 in [1, 2, 4] {
+        // Version 1 (one LEB128 stream per term, no block bounds), version 2 (no range
+        // bounds) and version 3 (range bounds per 64 documents) indexes are refused with the
+        // rebuild command, and so is a newer version.
+        for version: UInt8 in [1, 2, 3, 5] {
             try patch(url, at: 8, [version, 0, 0, 0])
             #expect(
-                throws: BM25Error.unsupportedVersion(path: path, found: UInt32(version), supported: 3)
+                throws: BM25Error.unsupportedVersion(path: path, found: UInt32(version), supported: 4)
             ) { _ = try BM25Index.open(url) }
             do {
                 _ = try BM25Index.open(url)
             } catch {
                 let message = error.localizedDescription
                 #expect(message.contains("format version \(version)"), "\(message)")
-                #expect(message.contains("reads version 3"), "\(message)")
+                #expect(message.contains("reads version 4"), "\(message)")
                 #expect(message.contains("rebuild it with 'inpars index'"), "\(message)")
             }
         }
@@ -444,9 +445,9 @@ import Testing
                 return Double(tf) / (0.6 + 0.4 * length / Double(avgdl))
             }
             let best = impacts.max()!
-            // Format version 4: ranges of 32 documents.
-            for r in 0..<(documents + 31) / 32 {
-                let largest = impacts[(32 * r)..<min(32 * r + 32, documents)].max()!
+            // Format version 4: ranges of 16 documents.
+            for r in 0..<(documents + 15) / 16 {
+                let largest = impacts[(16 * r)..<min(16 * r + 16, documents)].max()!
                 let q = bytes[r]
                 if largest == 0 {
                     #expect(q == 0, "\(name) range \(r): no posting, byte \(q)")

@@ -331,7 +331,7 @@ void inpars_decode_block_isa(
 
 /// Documents per range bound of InparsBM25's index, as a shift: range `r` is documents
 /// `r << INPARS_RANGE_SHIFT ..< (r + 1) << INPARS_RANGE_SHIFT` (`IndexFormat.rangeShift`).
-#define INPARS_RANGE_SHIFT 5
+#define INPARS_RANGE_SHIFT 4
 
 /// One look-up step of InparsBM25's windowed search over `count` candidates (window offsets
 /// `offsets[c]` in ascending order, score bounds `bounds[c]`) for a term whose scores are
@@ -376,7 +376,7 @@ uint32_t inpars_live_ranges_isa(
     double *sums, uint8_t *live, uint64_t *bits, inpars_isa isa);
 
 /// A window of InparsBM25's windowed search, for `inpars_essential_block`: documents
-/// `from ..< to`, starting `phase` documents into its first range of 64; per range, whether
+/// `from ..< to`, starting `phase` documents into its first range; per range, whether
 /// it is live (`live`, a byte each, readable 3 bytes past the last range: it is read by
 /// 32-bit gathers) and the non-essential terms' bounds summed (`sums`); the score a bound must
 /// exceed; the generation recorded with scores.
