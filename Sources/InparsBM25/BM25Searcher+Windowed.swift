@@ -111,6 +111,8 @@ struct WindowedMaxScoreSearch {
     let heap: UnsafeMutablePointer<UInt64>
     let ranks: UnsafePointer<UInt32>
 
+    /// Ranges of the index (range bytes per dense term).
+    let rangeCount: Int
     var heapCount = 0
     /// The threshold and the globally non-essential terms `0..<bounds.p`.
     var bounds: MaxScoreBounds
@@ -124,6 +126,7 @@ struct WindowedMaxScoreSearch {
         self.k = k
         self.m = m
         self.documentCount = documentCount
+        rangeCount = IndexFormat.rangeCount(documents: documentCount)
         self.cursors = cursors
         self.window = window
         self.heap = heap
@@ -147,8 +150,15 @@ struct WindowedMaxScoreSearch {
             var through = Int.max
             let firstRange = Int(first) >> IndexFormat.rangeShift
             let lastRange = (end - 1) >> IndexFormat.rangeShift
+            let ahead = min(window.ranges, rangeCount - (lastRange + 1))
             for j in 0..<m {
                 if let bytes = window.rangeBytes[j] {
+                    // The next window's bytes are read from memory while this one is worked on.
+                    var line = 0
+                    while line < ahead {
+                        inpars_prefetch_lines(bytes + lastRange + 1 + line)
+                        line += 256
+                    }
                     // The largest range bound of the window (it holds to its last range's end).
                     let largest = inpars_max_byte(bytes + firstRange, lastRange &- firstRange &+ 1)
                     let bound = window.rangeTable[256 &* j &+ Int(largest)]
