@@ -9,6 +9,39 @@ import Testing
 /// search returns: the same documents, the same float scores bit for bit, the same tie order,
 /// for every k.
 @Suite struct PrunedSearchTests {
+    /// The windowed search's units of range bounds: a power of two that puts the query's bound
+    /// sum between 2^14 and 2^15 units (so up to 2^15 terms rounded up stay below 2^16), each
+    /// bound rounded up to the fewest units that hold it, and a sum of units above the cutoff
+    /// exactly when its value is — for sums of every size, 0, and cutoffs below 0 or above
+    /// every sum.
+    @Test func rangeBoundUnitsHoldWhatTheyStandFor() {
+        var random = TestRandom(seed: 23)
+        let window = WindowBuffers(terms: 1, size: 64)
+        let sums = [0, 1e-300, 3e-9, 0.37, 1, 12.5, 16_384, 7.7e12, 1e300]
+        for sum in sums {
+            window.unit = WindowBuffers.unit(boundSum: sum)
+            let unit = window.unit
+            #expect(unit > 0 && unit.significandBitPattern == 0, "sum \(sum): unit \(unit)")
+            if sum > 0 {
+                #expect(sum / unit < 32_768 && sum / unit >= 16_384, "sum \(sum): unit \(unit)")
+            }
+            for _ in 0..<200 {
+                let bound = sum * Double.random(in: 0...1, using: &random)
+                let units = window.units(bound)
+                #expect(Double(units) * unit >= bound, "sum \(sum): \(bound) above \(units) units")
+                #expect(units == 0 || Double(units - 1) * unit < bound, "sum \(sum): \(bound) loose")
+                let cutoff = sum * Double.random(in: -0.5...2.5, using: &random)
+                let cutoffUnits = window.cutoffUnits(cutoff)
+                let u = UInt16.random(in: 0...UInt16.max, using: &random)
+                for value in [u, units, UInt16(clamping: max(0, Int(cutoffUnits))), UInt16(clamping: Int(cutoffUnits) + 1)] {
+                    #expect(
+                        (Double(value) * unit > cutoff) == (Int32(value) > cutoffUnits),
+                        "sum \(sum): \(value) units against cutoff \(cutoff)")
+                }
+            }
+        }
+    }
+
     /// Hits as comparable values: document number and the score's bit pattern.
     static func signature(_ hits: [BM25Hit]) -> [UInt64] {
         hits.map { UInt64(UInt32(bitPattern: $0.document)) << 32 | UInt64($0.score.bitPattern) }
