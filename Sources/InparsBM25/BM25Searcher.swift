@@ -66,8 +66,8 @@ public final class BM25Searcher {
     let windowSize: Int
 
     /// The default ``windowSize``. Since the essential terms skip their postings in ranges
-    /// (of 64 documents then) that cannot hold a candidate (live ranges, session 11), a window's own
-    /// bound matters little and larger windows spread the per-window work (term split, range
+    /// (of 64 documents then) that cannot hold a candidate (live ranges, session 11), a
+    /// window's own bound matters little and larger windows spread the per-window work (term split, range
     /// sums) over more documents: on the MS MARCO-like benchmark's common-word queries at 8.8M
     /// passages, 8,192, 16,384 and 32,768 were within noise of each other and 3–9 % faster at
     /// k = 10 than session 10's 4,096 without live ranges. The scratch is 128 KB of recorded

@@ -392,11 +392,12 @@ typedef struct {
 
 /// The candidates of a window among one block of its one essential term: the postings from
 /// position `begin` with documents below `window->to` (at least `window->from`) whose range
-/// is live are scored, and a posting whose bound `(double)score + sums[(o + phase) >> 6]`
-/// (`o = doc − from`) is above the cutoff has its score recorded (`slots[o] = generation << 32
-/// | float bits`) and is appended at `candidates[*count]`, `bounds[*count]` (`*count`
-/// updated). Postings in ranges that are not live are not scored: none of them can pass
-/// (their range bound plus the sum is not above the cutoff). Returns the position of the
+/// is live are scored, and a posting whose bound
+/// `(double)score + sums[(o + phase) >> INPARS_RANGE_SHIFT]` (`o = doc − from`) is above the
+/// cutoff has its score recorded (`slots[o] = generation << 32 | float bits`) and is appended
+/// at `candidates[*count]`, `bounds[*count]` (`*count` updated). Postings in ranges that are
+/// not live are not scored: none of them can pass (their range bound plus the sum is not
+/// above the cutoff). Returns the position of the
 /// first posting whose document is ≥ `window->to` (the block's count when there is none).
 size_t inpars_essential_block(
     const inpars_posting_block *block, const inpars_term_scorer *scorer, size_t begin,
