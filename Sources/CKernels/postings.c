@@ -564,7 +564,6 @@ POSTINGS_TARGET static inline size_t essential_eight(
     return append_kept(keep, bound, o64, bounds, candidates, count);
 }
 
-
 POSTINGS_TARGET static uint32_t live_ranges_avx512(
     const uint16_t *own, const uint16_t *sum, size_t ranges, int32_t cutoff, double scale,
     double *sums, uint8_t *live, uint64_t *bits

@@ -232,17 +232,25 @@ struct WindowedMaxScoreSearch {
         for i in 0..<q {
             let j = order[i]
             let target = window.rangeUnits + j * window.ranges
-            if let bytes = window.rangeBytes[j] {
-                inpars_range_units(bytes + first, ranges, window.unitTable + 256 * j, target, sum)
-            } else {
-                let local = window.units(window.bound[j])
-                for r in 0..<ranges {
-                    target[r] = local
-                    sum[r] &+= local
-                }
-            }
+            rangeUnits(j, first: first, ranges, into: target, adding: sum)
         }
         return ranges
+    }
+
+    /// Term `j`'s bounds, in units, in the `ranges` ranges from index range `first`: stored
+    /// into `out` and added to `sum` (either may be nil). From its range bytes, or its window
+    /// bound in every range for a term without them.
+    private func rangeUnits(
+        _ j: Int, first: Int, _ ranges: Int, into out: UnsafeMutablePointer<UInt16>?,
+        adding sum: UnsafeMutablePointer<UInt16>?
+    ) {
+        if let bytes = window.rangeBytes[j] {
+            inpars_range_units(bytes + first, ranges, window.unitTable + 256 * j, out, sum)
+            return
+        }
+        let local = window.units(window.bound[j])
+        out?.update(repeating: local, count: ranges)
+        if let sum { for r in 0..<ranges { sum[r] &+= local } }
     }
 
     /// The range of window offset `o` (see ``fillRangeBounds(nonEssential:_:from:to:)``).
@@ -265,12 +273,7 @@ struct WindowedMaxScoreSearch {
     ) -> Int {
         let window = self.window
         let first = Int(from) >> IndexFormat.rangeShift
-        let own = window.ownUnits
-        if let bytes = window.rangeBytes[e] {
-            inpars_range_units(bytes + first, ranges, window.unitTable + 256 * e, own, nil)
-        } else {
-            own.update(repeating: window.units(window.bound[e]), count: ranges)
-        }
+        rangeUnits(e, first: first, ranges, into: window.ownUnits, adding: nil)
         if liveRanges(ranges) == 0 { return 0 }
         var parameters = essentialWindow(from: from, to: to)
         let entries = window.entries(cursors[e].planIndex)
@@ -329,16 +332,9 @@ struct WindowedMaxScoreSearch {
         let sum = window.rangeSum
         let first = Int(from) >> IndexFormat.rangeShift
         // The essential terms' bounds summed per range.
-        let own = window.ownUnits
-        own.update(repeating: 0, count: ranges)
+        window.ownUnits.update(repeating: 0, count: ranges)
         for i in 0..<n {
-            let j = essential[i]
-            if let bytes = window.rangeBytes[j] {
-                inpars_range_units(bytes + first, ranges, window.unitTable + 256 * j, nil, own)
-            } else {
-                let local = window.units(window.bound[j])
-                for r in 0..<ranges { own[r] &+= local }
-            }
+            rangeUnits(essential[i], first: first, ranges, into: nil, adding: window.ownUnits)
         }
         if liveRanges(ranges) == 0 { return 0 }
         var parameters = essentialWindow(from: from, to: to)
